@@ -1,0 +1,237 @@
+"""The data that crosses the decision point: actions in, decisions out.
+
+Enforcement points (clients, decorators, stores, the CLI) describe what the application is
+about to do as an `Action`; the guard answers with a `Decision`. Both are plain frozen data
+so they can be logged, compared and replayed. The payload an action refers to is held by
+reference only and never enters a decision or a log record.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+import attrs
+
+__all__ = ["Action", "ActionKind", "Decision", "Effect", "Mode", "Outcome", "Scalar"]
+
+#: A value allowed in the facts of an action, outcome or decision: never free text.
+Scalar: TypeAlias = "str | int | float | bool | None"
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class ActionKind(str, enum.Enum):
+    """What sort of thing the application is about to do."""
+
+    API_CALL = "api_call"
+    """A request to the X API (``operation`` is ``"VERB /route"``)."""
+    STREAM_DATA = "stream_data"
+    """A payload arriving from a stream, before the application's callbacks see it."""
+    STORE = "store"
+    """Persisting Twitter Content."""
+    EXPORT = "export"
+    """Twitter Content leaving the system for a third party."""
+    LINK_IDENTITIES = "link_identities"
+    """Associating a Twitter account with an off-platform identity (I.C.2)."""
+    INFER_ATTRIBUTE = "infer_attribute"
+    """Deriving a sensitive characteristic about a user (restricted uses)."""
+    DELETE_CONTENT = "delete_content"
+    """Honouring a deletion or other compliance event (I.C.3)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Mode(str, enum.Enum):
+    """How a rule's deny is acted on. Every decision is logged in every mode."""
+
+    ENFORCE = "enforce"
+    """A deny raises; nothing is sent."""
+    WARN = "warn"
+    """A deny is logged and warned about (`twpolicy.TwPolicyWarning`); the action proceeds."""
+    MONITOR = "monitor"
+    """A deny is logged only; the action proceeds."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Effect(str, enum.Enum):
+    """What the policy says about an action, whatever the mode makes of it."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _frozen_scopes(value: Iterable[str] | str | None) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset((value,))
+    if value is None:
+        return frozenset()
+    return frozenset(value)
+
+
+def _frozen_facts(value: Mapping[str, Scalar] | None) -> Mapping[str, Scalar]:
+    if not value:
+        return _EMPTY
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    """What the application is about to do, described as data.
+
+    Attributes:
+        kind: the sort of action.
+        operation: the route (``"POST /2/tweets"``) or operation name (``"dehydrate"``).
+        acting_user_id: the Twitter user on whose behalf it acts, as a decimal string.
+        scopes: the consent scopes it needs (names from `twpolicy.SCOPES`).
+        category: how the endpoint catalog classifies an API call (``"write"``,
+            ``"public_read"``, ...); ``None`` for an API call means the route is unknown.
+        content_sha256: hash of the canonical content about to be published, if any.
+        recipient: who receives data that leaves (exports).
+        count: how many objects or IDs the action carries.
+        facts: further IDs, hashes, counts and codes that rules read; never free text.
+        payload: the data itself, by reference; never logged, never compared.
+    """
+
+    kind: ActionKind = attrs.field(converter=ActionKind)
+    operation: str
+    acting_user_id: str | None = None
+    scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_scopes)
+    category: str | None = None
+    content_sha256: str | None = None
+    recipient: str | None = None
+    count: int = 0
+    facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts)
+    payload: Any = attrs.field(default=None, repr=False, eq=False)
+
+
+@attrs.frozen
+class Outcome:
+    """One rule's verdict on one action, before the guard applies modes.
+
+    Rules build these with `Outcome.allow` and `Outcome.deny`; the guard fills in the rule id,
+    clause and mode.
+    """
+
+    effect: Effect
+    reason: str
+    message: str = ""
+    remediation: str = ""
+    facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts)
+    rule: str = ""
+    clause: str = ""
+    mode: Mode = Mode.ENFORCE
+
+    @classmethod
+    def allow(cls, reason: str, *, facts: Mapping[str, Scalar] | None = None) -> Outcome:
+        """The rule lets the action through; ``reason`` says why (``"consent_active"``)."""
+        return cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+
+    @classmethod
+    def deny(
+        cls,
+        reason: str,
+        message: str,
+        remediation: str,
+        *,
+        facts: Mapping[str, Scalar] | None = None,
+    ) -> Outcome:
+        """The rule refuses the action: a machine code, what was refused, and how to fix it."""
+        return cls(Effect.DENY, reason, message, remediation, facts=facts or _EMPTY)
+
+    @property
+    def enforced(self) -> bool:
+        """Whether this outcome blocks the action."""
+        return self.effect is Effect.DENY and self.mode is Mode.ENFORCE
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable summary for the decision log."""
+        return {
+            "rule": self.rule,
+            "clause": self.clause,
+            "effect": self.effect.value,
+            "reason": self.reason,
+            "mode": self.mode.value,
+            "facts": dict(self.facts),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """The guard's answer about one action, and the record a reviewer reads later.
+
+    ``effect`` is what the policy says; ``allowed`` is whether the action may proceed, which
+    differs from ``effect`` only when a deny comes from a rule in ``warn`` or ``monitor``
+    mode. ``rule``, ``clause``, ``reason``, ``message`` and ``remediation`` come from the rule
+    that decided: the first enforced deny, else the first deny, else the first allow.
+    """
+
+    allowed: bool
+    effect: Effect
+    rule: str
+    clause: str
+    reason: str
+    message: str
+    remediation: str
+    decision_id: str
+    mode: Mode
+    enforced: bool
+    policy_version: str
+    timestamp: datetime
+    evaluation_ns: int
+    action_kind: ActionKind
+    operation: str
+    acting_user_id: str | None = None
+    recipient: str | None = None
+    count: int = 0
+    content_sha256: str | None = None
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def denied(self) -> bool:
+        """Whether the policy says no (whether or not the mode enforces it)."""
+        return self.effect is Effect.DENY
+
+    def explain(self) -> str:
+        """One paragraph for a person: what, which clause, why, and how to fix it."""
+        if self.effect is Effect.ALLOW:
+            return f"{self.operation} allowed by {self.rule} ({self.clause}): {self.reason}."
+        text = f"{self.operation} refused under {self.clause} [{self.rule}: {self.reason}]: "
+        text += self.message
+        if self.remediation:
+            text += f" To fix: {self.remediation}"
+        return text
+
+    def to_record(self) -> dict[str, Any]:
+        """The decision as one JSON-serialisable log record: IDs, hashes, counts, codes only."""
+        return {
+            "decision_id": self.decision_id,
+            "timestamp": self.timestamp.isoformat(),
+            "policy_version": self.policy_version,
+            "action": self.action_kind.value,
+            "operation": self.operation,
+            "acting_user_id": self.acting_user_id,
+            "recipient": self.recipient,
+            "count": self.count,
+            "content_sha256": self.content_sha256,
+            "effect": self.effect.value,
+            "allowed": self.allowed,
+            "enforced": self.enforced,
+            "mode": self.mode.value,
+            "rule": self.rule,
+            "clause": self.clause,
+            "reason": self.reason,
+            "message": self.message,
+            "remediation": self.remediation,
+            "evaluation_ns": self.evaluation_ns,
+            "rules": [outcome.to_record() for outcome in self.outcomes],
+        }

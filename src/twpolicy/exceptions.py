@@ -1,0 +1,89 @@
+"""Every error twpolicy raises, under one root.
+
+The tree::
+
+    TwPolicyError
+    ├── PolicyViolation (also tweepy.TweepyException)   .decision
+    │   ├── ConsentRequired            no active consent for a write on a user's behalf
+    │   ├── StandaloneGeoError         location data outside the Tweet it belongs to
+    │   ├── RedistributionError        more than IDs about to leave
+    │   │   └── QuotaExceeded          a recipient's rolling quota would be exceeded
+    │   └── UnknownRoute               a request the endpoint catalog does not know
+    ├── ConfigurationError (also ValueError)
+    └── StoreUnavailable               a ledger cannot be read or written safely
+
+    TwPolicyWarning (UserWarning)      a deny in ``warn`` mode
+
+`PolicyViolation` subclasses `tweepy.TweepyException` so that an application's existing
+``except tweepy.TweepyException`` handlers also catch refusals.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tweepy
+
+if TYPE_CHECKING:
+    from twpolicy._model import Decision
+
+__all__ = [
+    "ConfigurationError",
+    "ConsentRequired",
+    "PolicyViolation",
+    "QuotaExceeded",
+    "RedistributionError",
+    "StandaloneGeoError",
+    "StoreUnavailable",
+    "TwPolicyError",
+    "TwPolicyWarning",
+    "UnknownRoute",
+]
+
+
+class TwPolicyError(Exception):
+    """Root of every exception twpolicy raises."""
+
+
+class PolicyViolation(TwPolicyError, tweepy.TweepyException):  # type: ignore[misc]  # tweepy is untyped
+    """An action was refused by an enforced rule.
+
+    The message says what was refused, under which clause, and how to fix it; ``decision``
+    holds the full `twpolicy.Decision` for handlers and logs.
+    """
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        super().__init__(decision.explain())
+
+
+class ConsentRequired(PolicyViolation):
+    """A write on a user's behalf has no recorded, unrevoked consent (I.C.1.a)."""
+
+
+class StandaloneGeoError(PolicyViolation):
+    """Location data is about to be kept apart from the Tweet it came with (I.B.7)."""
+
+
+class RedistributionError(PolicyViolation):
+    """Something other than Tweet, User or DM IDs is about to leave (I.F.2)."""
+
+
+class QuotaExceeded(RedistributionError):
+    """Sending would exceed a recipient's rolling quota (I.F.2.a, I.F.2.b.i)."""
+
+
+class UnknownRoute(PolicyViolation):
+    """A request matches no entry of the endpoint catalog, so it is refused (fail closed)."""
+
+
+class ConfigurationError(TwPolicyError, ValueError):
+    """A guard, ledger or rule was configured with a value that cannot work."""
+
+
+class StoreUnavailable(TwPolicyError):
+    """A ledger is unreachable, corrupt, or written by a newer schema; writes are denied."""
+
+
+class TwPolicyWarning(UserWarning):
+    """A rule in ``warn`` mode would have refused an action; the action went ahead."""

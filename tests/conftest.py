@@ -1,0 +1,45 @@
+"""Shared fixtures: every test starts with a fresh default guard and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import twpolicy
+
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("dev", deadline=None, max_examples=50)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_guard(monkeypatch):
+    """Restore the process-wide default guard and its configuration after each test."""
+    monkeypatch.delenv(twpolicy._guard.CONFIG_ENV, raising=False)
+    twpolicy.set_default_guard(None)
+    yield
+    twpolicy.set_default_guard(None)
+
+
+@pytest.fixture(name="corpus")
+def _corpus() -> Path:
+    """The shared corpus of recorded payloads; skips (an error in CI) when absent."""
+    path = Path(os.environ.get("TWPOLICY_CORPUS", PROJECT.parent / "shared" / "corpus"))
+    if not (path / "SOURCES.tsv").is_file():
+        require(f"corpus of recorded payloads not found at {path} (set TWPOLICY_CORPUS)")
+    return path
+
+
+def require(reason: str) -> None:
+    """Skip for want of ``reason``; in CI (``CI`` set), where nothing may be missing, fail."""
+    __tracebackhide__ = True
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs this test to run: {reason}")
+    pytest.skip(reason)

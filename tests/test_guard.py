@@ -1,0 +1,425 @@
+import json
+import logging
+import warnings
+from datetime import datetime, timedelta, timezone
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import twpolicy
+from twpolicy import Action, ActionKind, Effect, Guard, Mode, Outcome
+from twpolicy.testing import DecisionRecorder
+
+USER = "2244994945"
+NOTICE = {"notice": "post-dialog-v1", "method": "ui_explicit", "evidence": "req-1"}
+
+
+def post(**changes):
+    """A v2 create-tweet call on USER's behalf."""
+    fields = {
+        "kind": ActionKind.API_CALL,
+        "operation": "POST /2/tweets",
+        "category": "write",
+        "acting_user_id": USER,
+        "scopes": {"tweet.write"},
+    }
+    fields.update(changes)
+    return Action(**fields)
+
+
+@pytest.fixture(name="recorder")
+def _recorder():
+    """A fresh decision recorder."""
+    return DecisionRecorder()
+
+
+@pytest.fixture(name="guard")
+def _guard(recorder):
+    """An enforcing guard with an empty in-memory ledger, recording its decisions."""
+    return Guard(ledger=twpolicy.open_ledger("memory://"), sinks=[recorder])
+
+
+@attrs.frozen
+class Exploding:
+    """A rule that always raises."""
+
+    id = "test.exploding"
+    clause = "I.B.7"
+    error = twpolicy.StandaloneGeoError
+
+    def evaluate(self, action, guard):
+        raise RuntimeError("secret tweet text that must not be logged")
+
+
+@attrs.frozen
+class AlwaysDeny:
+    """A rule that refuses everything."""
+
+    id = "test.deny"
+    clause = "I.F.2"
+    error = twpolicy.RedistributionError
+
+    def evaluate(self, action, guard):
+        return Outcome.deny("nope", "refused for the test.", "do not do that.")
+
+
+class TestConsent:
+    def test_default_deny_explains_itself(self, guard):
+        """Without a consent record the write is denied with a reason and a remediation."""
+        decision = guard.check(post())
+        assert not decision.allowed
+        assert Effect.DENY == decision.effect
+        assert "consent.required" == decision.rule
+        assert "I.C.1.a" == decision.clause
+        assert "no_consent_record" == decision.reason
+        assert USER in decision.message
+        assert "grant" in decision.remediation
+
+    def test_enforce_raises_consent_required_naming_the_fix(self, guard):
+        """enforce() raises ConsentRequired carrying the decision and the fix."""
+        with pytest.raises(twpolicy.ConsentRequired) as info:
+            guard.enforce(post())
+        assert "I.C.1.a" in str(info.value)
+        assert "tweet.write" in str(info.value)
+        assert info.value.decision.reason == "no_consent_record"
+
+    def test_consent_allows(self, guard):
+        """A recorded consent for every scope lets the write through."""
+        record = guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        decision = guard.enforce(post())
+        assert decision.allowed
+        assert "consent_active" == decision.reason
+        assert record.record_id in decision.outcomes[-1].facts["consent_record_ids"]
+        assert "consent.required" == decision.rule
+
+    def test_every_scope_is_needed(self, guard):
+        """Consent for one scope does not cover another; the missing scope's clause is cited."""
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        decision = guard.check(post(scopes={"tweet.write", "geo.write"}))
+        assert "no_consent_record" == decision.reason
+        assert "I.C.5" == decision.clause
+        assert "geo.write" in decision.message
+
+    def test_revoked_consent_denies(self, guard):
+        """A revoke takes effect on the next check."""
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        guard.consent.revoke(USER)
+        assert not guard.check(post()).allowed
+
+    def test_no_acting_user(self, guard):
+        """A write with no known acting user is refused, not guessed."""
+        decision = guard.check(post(acting_user_id=None))
+        assert "no_acting_user" == decision.reason
+
+    def test_no_ledger(self):
+        """A guard without a ledger refuses writes (fail closed)."""
+        decision = Guard().check(post())
+        assert "no_consent_ledger" == decision.reason
+        assert not decision.allowed
+
+    def test_reads_need_no_consent(self, guard):
+        """An action that needs no scope is not asked about consent."""
+        decision = guard.check(post(operation="GET /2/tweets", category="public_read", scopes=()))
+        assert decision.allowed
+        assert "endpoint.known" == decision.rule
+
+
+class TestUnknownRoute:
+    def test_unknown_route_is_refused(self, guard):
+        """An API call the catalog could not classify is denied, naming the route."""
+        with pytest.raises(twpolicy.UnknownRoute, match="POST /2/made/up"):
+            guard.enforce(post(operation="POST /2/made/up", category=None))
+
+    def test_other_kinds_are_not_routes(self, guard):
+        """Only API calls are checked against the catalog."""
+        decision = guard.check(Action(kind="store", operation="save"))
+        assert decision.allowed
+        assert "no_rule_applies" == decision.reason
+
+
+class TestModes:
+    @pytest.mark.parametrize("mode", ["warn", "monitor"])
+    def test_non_enforcing_modes_proceed_and_log(self, mode, recorder):
+        """warn and monitor let the action proceed and still record the deny."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"), mode=mode, sinks=[recorder])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            decision = guard.enforce(post())
+        assert decision.allowed
+        assert not decision.enforced
+        assert Effect.DENY == decision.effect
+        assert Mode(mode) == decision.mode
+        assert [decision] == recorder.decisions
+        assert (mode == "warn") == any(
+            issubclass(w.category, twpolicy.TwPolicyWarning) for w in caught
+        )
+
+    def test_warning_explains(self):
+        """The warn-mode warning carries the same explanation as the error would."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"), mode="warn")
+        with pytest.warns(twpolicy.TwPolicyWarning, match="I.C.1.a"):
+            guard.enforce(post())
+
+    def test_per_rule_mode(self, recorder):
+        """A per-rule mode overrides the guard's mode for that rule only."""
+        guard = Guard(
+            ledger=twpolicy.open_ledger("memory://"),
+            rule_modes={"consent.required": "monitor"},
+            sinks=[recorder],
+        )
+        assert guard.enforce(post()).allowed
+        with pytest.raises(twpolicy.UnknownRoute):
+            guard.enforce(post(category=None))
+
+    def test_enforced_deny_wins_over_monitored_deny(self):
+        """When several rules deny, an enforced one decides."""
+        guard = Guard(
+            ledger=twpolicy.open_ledger("memory://"),
+            rules=[*twpolicy.default_rules(), AlwaysDeny()],
+            rule_modes={"consent.required": "monitor"},
+        )
+        decision = guard.check(post())
+        assert "test.deny" == decision.rule
+        assert {"consent.required", "test.deny", "endpoint.known"} == {
+            o.rule for o in decision.outcomes
+        }
+
+    def test_policy_version_reflects_modes(self):
+        """Changing a rule's mode changes the policy version stamped on decisions."""
+        a = Guard(mode="enforce").policy_version
+        b = Guard(mode="warn").policy_version
+        assert a != b
+        assert a.startswith(f"twpolicy {twpolicy.__version__}+rules.")
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"mode": "audit"},
+            {"rule_modes": {"no.such.rule": "warn"}},
+            {"rule_modes": {"consent.required": "loud"}},
+            {"rules": [AlwaysDeny(), AlwaysDeny()]},
+        ],
+    )
+    def test_bad_configuration(self, kwargs):
+        """Unknown modes, unknown rule ids and duplicate rules are configuration errors."""
+        with pytest.raises(twpolicy.ConfigurationError):
+            Guard(**kwargs)
+
+
+class TestFailClosed:
+    def test_rule_error_is_a_deny(self, recorder):
+        """A rule that raises denies with reason rule_error, never allows."""
+        guard = Guard(rules=[Exploding()], sinks=[recorder])
+        decision = guard.check(Action(kind="store", operation="save"))
+        assert not decision.allowed
+        assert "rule_error" == decision.reason
+        with pytest.raises(twpolicy.StandaloneGeoError):
+            guard.enforce(Action(kind="store", operation="save"))
+
+    def test_rule_error_does_not_leak_the_exception_text(self, recorder):
+        """A foreign exception's message (it may quote payload text) is not repeated."""
+        guard = Guard(rules=[Exploding()], sinks=[recorder])
+        decision = guard.check(Action(kind="store", operation="save"))
+        assert "secret" not in json.dumps(decision.to_record())
+        assert "RuntimeError" in decision.message
+
+    def test_store_failure_denies(self):
+        """A ledger that raises StoreUnavailable makes writes refused, with its message."""
+
+        class Broken:
+            def check(self, *args, **kwargs):
+                raise twpolicy.StoreUnavailable("consent store /x/y.db is unreadable")
+
+        decision = Guard(ledger=Broken()).check(post())
+        assert "rule_error" == decision.reason
+        assert "unreadable" in decision.message
+
+    def test_failing_sink_does_not_change_the_decision(self, caplog):
+        """A sink that raises is reported; the decision stands."""
+
+        def bad_sink(decision):
+            raise OSError("disk full")
+
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"), sinks=[bad_sink])
+        with caplog.at_level(logging.ERROR, logger="twpolicy"):
+            decision = guard.check(post())
+        assert not decision.allowed
+        assert "decision sink" in caplog.text
+
+
+class TestDecisionLog:
+    def test_every_decision_is_logged_as_json(self, guard, caplog):
+        """Allows and denies both reach the twpolicy.decisions logger as JSON records."""
+        with caplog.at_level(logging.INFO, logger="twpolicy.decisions"):
+            denied = guard.check(post())
+            guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+            allowed = guard.check(post())
+        records = [json.loads(r.getMessage()) for r in caplog.records]
+        assert [denied.decision_id, allowed.decision_id] == [r["decision_id"] for r in records]
+        assert ["WARNING", "INFO"] == [r.levelname for r in caplog.records]
+        assert records[0] == caplog.records[0].decision
+
+    def test_decision_fields(self, guard):
+        """A decision carries ids, timing, version and the action's summary."""
+        decision = guard.check(post(content_sha256="ab" * 32, count=1))
+        record = decision.to_record()
+        assert record["operation"] == "POST /2/tweets"
+        assert record["content_sha256"] == "ab" * 32
+        assert record["policy_version"] == guard.policy_version
+        assert decision.evaluation_ns > 0
+        assert decision.timestamp.tzinfo is not None
+        assert len({guard.check(post()).decision_id for _ in range(5)}) == 5
+
+    def test_clock_is_injectable(self):
+        """Decisions are stamped with the guard's clock."""
+        moment = datetime(2030, 1, 2, tzinfo=timezone.utc)
+        guard = Guard(clock=lambda: moment)
+        assert moment == guard.check(post()).timestamp
+
+    @given(
+        text=st.text(min_size=12).filter(lambda t: t.strip() == t and len(set(t)) > 6),
+        nested=st.dictionaries(st.sampled_from(["text", "full_text", "dm"]), st.text()),
+    )
+    def test_payload_text_is_never_logged(self, text, nested):
+        """Whatever the payload holds, no part of its text reaches the decision record."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"))
+        payload = {"text": text, "nested": nested, "token": text[::-1]}
+        for action in (
+            post(payload=payload),
+            post(payload=payload, category=None),
+            Action(kind="export", operation="dehydrate", payload=payload, recipient="lab"),
+        ):
+            serialized = json.dumps(guard.check(action).to_record())
+            assert json.dumps(text)[1:-1] not in serialized
+            assert json.dumps(text[::-1])[1:-1] not in serialized
+
+    def test_payload_is_not_part_of_equality_or_repr(self):
+        """Two actions differing only in payload are equal, and the repr hides it."""
+        assert post(payload={"text": "a"}) == post(payload={"text": "b"})
+        assert "secret" not in repr(post(payload={"text": "secret"}))
+
+
+class TestConfig:
+    def write(self, tmp_path, text):
+        path = tmp_path / "twpolicy.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def test_loads_mode_and_rule_modes(self, tmp_path):
+        """A [twpolicy] table sets the default mode and per-rule modes."""
+        path = self.write(
+            tmp_path,
+            '[twpolicy]\nmode = "warn"\nconsent_ledger = "memory://"\n'
+            '[twpolicy.rules]\n"endpoint.known" = "enforce"\n',
+        )
+        guard = Guard.from_config(path)
+        assert Mode.WARN == guard.mode
+        assert Mode.ENFORCE == guard.mode_of("endpoint.known")
+        assert Mode.WARN == guard.mode_of("consent.required")
+
+    def test_pyproject_table(self, tmp_path):
+        """A pyproject.toml with [tool.twpolicy] works too."""
+        path = self.write(tmp_path, '[tool.twpolicy]\nmode = "monitor"\n')
+        assert Mode.MONITOR == Guard.from_config(path).mode
+
+    def test_default_guard_reads_the_environment(self, tmp_path, monkeypatch):
+        """TWPOLICY_CONFIG configures the default guard."""
+        path = self.write(tmp_path, '[twpolicy]\nmode = "monitor"\n')
+        monkeypatch.setenv("TWPOLICY_CONFIG", str(path))
+        assert Mode.MONITOR == twpolicy.get_default_guard().mode
+
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            ("[twpolicy\nmode=", "not valid TOML"),
+            ('mode = "warn"\n', "no \\[twpolicy\\] table"),
+            ('[twpolicy]\nmode = "loud"\n', "unknown mode"),
+            ('[twpolicy]\nmod = "warn"\n', "unknown key 'mod'"),
+            ("[twpolicy]\nmode = 3\n", "must be a str"),
+            ('[twpolicy]\n[twpolicy.rules]\n"consent.required" = "noisy"\n', "rules.consent"),
+            ('[twpolicy]\n[twpolicy.rules]\n"no.such" = "warn"\n', "unknown rule"),
+            ('[twpolicy]\nconsent_ledger = "redis://x"\n', "unknown consent ledger URL"),
+        ],
+    )
+    def test_bad_files_are_configuration_errors(self, tmp_path, text, match):
+        """A bad file raises ConfigurationError saying what is wrong."""
+        with pytest.raises(twpolicy.ConfigurationError, match=match):
+            Guard.from_config(self.write(tmp_path, text))
+
+    def test_bad_file_leaves_the_default_guard_alone(self, tmp_path, monkeypatch):
+        """A bad config raises on use, and a later fix is picked up: nothing half-applied."""
+        path = self.write(tmp_path, '[twpolicy]\nmode = "loud"\n')
+        monkeypatch.setenv("TWPOLICY_CONFIG", str(path))
+        with pytest.raises(twpolicy.ConfigurationError):
+            twpolicy.get_default_guard()
+        path.write_text('[twpolicy]\nmode = "warn"\n', encoding="utf-8")
+        assert Mode.WARN == twpolicy.get_default_guard().mode
+
+    def test_missing_file(self, tmp_path):
+        """A missing file is a ConfigurationError naming it."""
+        with pytest.raises(twpolicy.ConfigurationError, match="cannot read"):
+            Guard.from_config(tmp_path / "absent.toml")
+
+    def test_binary_file(self, tmp_path):
+        """A file that is not text is a ConfigurationError."""
+        path = tmp_path / "junk.toml"
+        path.write_bytes(b"\xff\xfe\x00junk")
+        with pytest.raises(twpolicy.ConfigurationError):
+            Guard.from_config(path)
+
+
+class TestDefaultGuard:
+    def test_default_guard_refuses_writes_until_consent(self):
+        """The default guard enforces with an empty in-memory ledger."""
+        guard = twpolicy.get_default_guard()
+        assert guard is twpolicy.get_default_guard()
+        with pytest.raises(twpolicy.ConsentRequired):
+            guard.enforce(post())
+        guard.consent.grant(USER, "tweet.write", **NOTICE)
+        assert guard.enforce(post()).allowed
+
+    def test_set_default_guard(self):
+        """set_default_guard replaces it; None rebuilds a fresh one."""
+        mine = Guard(mode="monitor")
+        twpolicy.set_default_guard(mine)
+        assert mine is twpolicy.get_default_guard()
+        twpolicy.set_default_guard(None)
+        assert mine is not twpolicy.get_default_guard()
+
+
+class TestMemoryLedger:
+    def test_expiry(self):
+        """A consent past its expiry no longer counts."""
+        ledger = twpolicy.open_ledger("memory://")
+        now = datetime.now(timezone.utc)
+        ledger.grant(USER, "like.write", expires_at=now + timedelta(hours=1), at=now, **NOTICE)
+        assert ledger.check(USER, "like.write", at=now) is not None
+        assert ledger.check(USER, "like.write", at=now + timedelta(hours=2)) is None
+
+    def test_content_bound(self):
+        """A consent bound to a content hash covers that content only."""
+        ledger = twpolicy.open_ledger("memory://")
+        ledger.grant(USER, "tweet.write", content_sha256="aa" * 32, **NOTICE)
+        assert ledger.check(USER, "tweet.write") is None
+        assert ledger.check(USER, "tweet.write", content_sha256="aa" * 32) is not None
+
+    @pytest.mark.parametrize(
+        ("user", "scopes", "extra"),
+        [
+            ("@jack", ["tweet.write"], {}),
+            ("12x", ["tweet.write"], {}),
+            (12.0, ["tweet.write"], {}),
+            (USER, ["tweet.delete.everything"], {}),
+            (USER, [], {}),
+            (USER, ["tweet.write"], {"expires_at": datetime(2020, 1, 1)}),  # noqa: DTZ001
+            (USER, ["tweet.write"], {"expires_at": datetime(2020, 1, 1, tzinfo=timezone.utc)}),
+        ],
+    )
+    def test_bad_input_writes_nothing(self, user, scopes, extra):
+        """Bad user IDs, scopes and expiries raise ConfigurationError and record nothing."""
+        ledger = twpolicy.open_ledger("memory://")
+        with pytest.raises(twpolicy.ConfigurationError):
+            ledger.grant(user, scopes, **NOTICE, **extra)
+        assert ledger.check(USER, "tweet.write") is None
