@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import enum
 import functools
-import sys
 from importlib import resources
 from typing import Any
 
 import attrs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover  # exercised on Python 3.10 only
-    import tomli as tomllib
+from twpolicy._compat import tomllib
 
 __all__ = ["Clause", "ClauseStatus", "clauses", "coverage_markdown"]
 

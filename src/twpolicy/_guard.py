@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from twpolicy._compat import tomllib
 from twpolicy._consent import ConsentLedger, open_ledger
 from twpolicy._model import Action, Decision, Effect, Mode, Outcome
 from twpolicy._rules import Rule, default_rules
@@ -31,11 +31,6 @@ from twpolicy.exceptions import (
     TwPolicyError,
     TwPolicyWarning,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover  # exercised on Python 3.10 only
-    import tomli as tomllib
 
 __all__ = ["CONFIG_ENV", "Guard", "Sink", "get_default_guard", "set_default_guard"]
 
