@@ -118,6 +118,11 @@ _DM_FIELDS = frozenset(
     {"attachments", "created_at", "dm_conversation_id", "event_type", "id", "participant_ids",
      "referenced_tweets", "sender_id", "text"}
 )  # fmt: skip
+_MEDIA_FIELDS = frozenset(
+    {"alt_text", "duration_ms", "height", "media_key", "non_public_metrics", "organic_metrics",
+     "preview_image_url", "promoted_metrics", "public_metrics", "type", "url", "variants", "width"}
+)  # fmt: skip
+_POLL_FIELDS = frozenset({"duration_minutes", "end_datetime", "id", "options", "voting_status"})
 _TWEET_EXPANSIONS = frozenset(
     {
         "attachments.media_keys",
@@ -131,6 +136,16 @@ _TWEET_EXPANSIONS = frozenset(
         "referenced_tweets.id.author_id",
     }
 )
+#: Every ``*.fields`` parameter and the values X accepts for it.
+_FIELDS: Mapping[str, frozenset[str]] = {
+    "tweet.fields": _TWEET_FIELDS,
+    "user.fields": _USER_FIELDS,
+    "place.fields": _PLACE_FIELDS,
+    "list.fields": _LIST_FIELDS,
+    "dm_event.fields": _DM_FIELDS,
+    "media.fields": _MEDIA_FIELDS,
+    "poll.fields": _POLL_FIELDS,
+}
 _EXPANSIONS: Mapping[str, frozenset[str]] = {
     "tweet": _TWEET_EXPANSIONS,
     "user": frozenset({"pinned_tweet_id"}),
@@ -750,6 +765,9 @@ class FakeXAPI:
         """Check who acts and the rate limit, apply injected failures, then run the handler."""
         if route.acting is not None and call.args[route.acting] != call.user_id:
             raise self._not_you(route, call.args[route.acting], call.user_id)
+        if route.api == "v2":
+            for name in call.params.keys() & _FIELDS.keys():
+                self._wanted(call, name, _FIELDS[name])
         limit_headers = self._spend(route, call.user_id)
         failures = self._failures.get(route.name)
         if failures:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+from twpolicy._fakeapi import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
 from twpolicy._model import Decision, Effect
 
-__all__ = ["DecisionRecorder"]
+__all__ = ["DEFAULT_USER_ID", "DecisionRecorder", "FakeXAPI", "RecordedRequest"]
 
 
 class DecisionRecorder:
