@@ -1,6 +1,11 @@
 """The pytest plugin, run inside pytester sessions."""
 
+import re
+from pathlib import Path
+
 import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["pytester"]
 
@@ -292,3 +297,25 @@ class TestImportHygiene:
             """
         )
         pytester.runpytest_subprocess().assert_outcomes(passed=2)
+
+
+def doc_blocks(name):
+    """The Python code blocks of a docs page, as (file name or None, source) pairs."""
+    text = (PROJECT / "docs" / name).read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    return [(m[1] if (m := re.match(r"# (test_\w+\.py)\n", b)) else None, b) for b in blocks]
+
+
+class TestDocs:
+    def test_test_modules_in_the_docs_pass(self, pytester):
+        """Every test module shown in docs/testing.md runs and passes."""
+        modules = {name: source for name, source in doc_blocks("testing.md") if name}
+        assert 5 <= len(modules)
+        pytester.makepyfile(**{name[: -len(".py")]: source for name, source in modules.items()})
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8)
+
+    def test_other_examples_run(self):
+        """The docs' plain Python examples run as shown."""
+        for name, source in doc_blocks("testing.md"):
+            if name is None:
+                exec(compile(source, "docs/testing.md", "exec"), {})  # noqa: S102  # our own docs
