@@ -6,6 +6,7 @@ import requests
 import tweepy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 from tweepy.asynchronous import AsyncClient
 
 from payload_shapes import kind_of, unseen_keys
@@ -618,3 +619,63 @@ class TestShapes:
             assert {} == unseen_keys(payload, corpus)
         assert "tweet_v1" == kind_of(status["quoted_status"])
         assert "place_v1" == kind_of(retweet["retweeted_status"]["place"])
+
+
+class FakeApiMachine(RuleBasedStateMachine):
+    """The fake X API agrees with a simple model under any sequence of writes."""
+
+    tweets = Bundle("tweets")
+
+    def __init__(self):
+        super().__init__()
+        self.fake = FakeXAPI()
+        self.client = make_client(self.fake)
+        self.alive: set[str] = set()
+        self.liked: list[str] = []  # newest first
+
+    @rule(target=tweets, text=st.text(min_size=1, max_size=40).filter(str.strip))
+    def create(self, text):
+        try:
+            tweet_id = self.client.create_tweet(text=text).data["id"]
+        except tweepy.Forbidden:  # a duplicate of a live tweet of ours
+            assert any(self.fake.tweets[t].text == text for t in self.alive)
+            return multiple()
+        self.alive.add(tweet_id)
+        return tweet_id
+
+    @rule(tweet_id=tweets)
+    def delete(self, tweet_id):
+        if tweet_id in self.alive:
+            assert {"deleted": True} == self.client.delete_tweet(tweet_id).data
+            self.alive.discard(tweet_id)
+            if tweet_id in self.liked:
+                self.liked.remove(tweet_id)
+        else:
+            with pytest.raises(tweepy.NotFound):
+                self.client.delete_tweet(tweet_id)
+
+    @rule(tweet_id=tweets)
+    def like(self, tweet_id):
+        if tweet_id in self.alive:
+            self.client.like(tweet_id)
+            if tweet_id not in self.liked:
+                self.liked.insert(0, tweet_id)
+        else:
+            with pytest.raises(tweepy.NotFound):
+                self.client.like(tweet_id)
+
+    @rule(tweet_id=tweets)
+    def unlike(self, tweet_id):
+        self.client.unlike(tweet_id)
+        if tweet_id in self.liked:
+            self.liked.remove(tweet_id)
+
+    @invariant()
+    def reads_agree_with_the_model(self):
+        mine = self.client.get_users_tweets(DEFAULT_USER_ID, max_results=100).data
+        assert sorted(self.alive, key=int, reverse=True) == ids(mine)
+        assert self.liked == ids(self.client.get_liked_tweets(DEFAULT_USER_ID).data)
+
+
+FakeApiMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=12, deadline=None)
+TestFakeApiMachine = FakeApiMachine.TestCase
