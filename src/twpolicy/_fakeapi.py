@@ -450,6 +450,17 @@ class FakeXAPI:
         me: the ID of the user the fixtures authenticate as (``DEFAULT_USER_ID``).
         clock: returns the current, timezone-aware time; tests pass a fake one.
 
+    Besides ``me``, it starts with one other account (``another_account``) and three places
+    (San Francisco, Dogpatch, Austin). Its state is readable for assertions; treat it as
+    read-only and seed through the ``add_*`` methods:
+
+    - ``users``, ``tweets``, ``places``, ``lists``: records by ID (a tweet has ``text``,
+      ``author_id``, ``created_at``, ``in_reply_to_tweet_id``, ``quote_of``, ``retweet_of``,
+      ``place_id``, ``coordinates``, ``media_ids``);
+    - ``likes``, ``bookmarks``, ``following``, ``muting``, ``blocking``, ``pinned_lists``,
+      ``followed_lists``: the IDs each user has, newest first;
+    - ``dm_events``: every DM event, newest first.
+
     Example::
 
         fake = FakeXAPI()
