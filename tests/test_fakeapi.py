@@ -373,6 +373,12 @@ class TestRelationships:
         )
         assert ["MessageCreate", "ParticipantsJoin"] == [e.event_type for e in history.data]
 
+    def test_reads_about_unknown_users(self, client):
+        """A timeline of an unknown user answers 200 with a resource-not-found error."""
+        response = client.get_users_tweets("20")
+        assert response.data is None
+        assert ["Could not find user with id: [20]."] == [e["detail"] for e in response.errors]
+
     def test_users(self, fake, client):
         """Users are found by ID and username; unknown ones are error entries."""
         assert "another_account" == client.get_user(id=OTHER).data.username

@@ -1234,6 +1234,13 @@ class FakeXAPI:
             )
         return user
 
+    def _subject(self, call: _Call) -> _User:
+        """The user a v2 read is about; an unknown one answers 200 with an error, as X does."""
+        user = self.users.get(call.args["id"])
+        if user is None:
+            raise _Reject(_Reply(200, {"errors": [_not_found("user", "id", call.args["id"])]}))
+        return user
+
     def _list(self, list_id: str, *, owner: str | None = None) -> _List:
         lst = self.lists.get(list_id)
         if lst is None:
@@ -1402,7 +1409,7 @@ class FakeXAPI:
 
     @_route("GET", "/2/users/:id/tweets")
     def _user_tweets(self, call: _Call) -> Json:
-        self._user(call.args["id"])
+        self._subject(call)
         exclude = set(call.params.get("exclude", "").split(","))
         tweets = [
             t
@@ -1416,7 +1423,7 @@ class FakeXAPI:
 
     @_route("GET", "/2/users/:id/mentions", limit=300)
     def _mentions(self, call: _Call) -> Json:
-        user = self._user(call.args["id"])
+        user = self._subject(call)
         handle = user.username.lower()
         tweets = [
             t
@@ -1467,7 +1474,7 @@ class FakeXAPI:
 
     @_route("GET", "/2/users/:id/liked_tweets", limit=75)
     def _liked_tweets(self, call: _Call) -> Json:
-        self._user(call.args["id"])
+        self._subject(call)
         tweets = [self.tweets[t] for t in self.likes.get(call.args["id"], ()) if t in self.tweets]
         page, meta = self._page(call, tweets, minimum=5)
         return self._tweets_body(call, page, meta=meta)
@@ -1593,14 +1600,14 @@ class FakeXAPI:
 
     @_route("GET", "/2/users/:id/followers", limit=15)
     def _followers(self, call: _Call) -> Json:
-        self._user(call.args["id"])
+        self._subject(call)
         users = [self.users[u] for u, f in self.following.items() if call.args["id"] in f]
         page, meta = self._page(call, users, maximum=1000)
         return self._users_body(call, page, meta=meta)
 
     @_route("GET", "/2/users/:id/following", limit=15)
     def _following(self, call: _Call) -> Json:
-        self._user(call.args["id"])
+        self._subject(call)
         users = [self.users[u] for u in self.following.get(call.args["id"], ())]
         page, meta = self._page(call, users, maximum=1000)
         return self._users_body(call, page, meta=meta)
