@@ -114,6 +114,24 @@ class TestTransport:
         with pytest.raises(aiohttp.ClientConnectionError, match="never reach the network"):
             asyncio.run(scenario())
 
+    def test_async_chunked_body(self, fake):
+        """A streamed (chunked) request body reaches the fake whole."""
+        session = fake.install(AsyncClient(bearer_token=APP)).session
+
+        async def chunks():
+            yield b'{"text": "in '
+            yield b'two parts"}'
+
+        async def scenario():
+            headers = {"Authorization": f'OAuth oauth_token="{fake.access_token()}"'}
+            headers["Content-Type"] = "application/json"
+            url = "https://api.twitter.com/2/tweets"
+            async with session.request("POST", url, data=chunks(), headers=headers) as response:
+                return response.status, await response.json()
+
+        status, body = asyncio.run(scenario())
+        assert (201, "in two parts") == (status, body["data"]["text"])
+
     def test_async_errors_are_tweepy_errors(self, fake):
         """An error answer reaches AsyncClient as tweepy's exception, with the API's message."""
         client = fake.install(AsyncClient(bearer_token=APP))
@@ -503,6 +521,143 @@ class TestV1:
         assert status.id == api.destroy_status(status.id).id
         with pytest.raises(tweepy.Forbidden, match="183"):
             api.destroy_status(fake.add_tweet("not mine"))
+
+
+def exercise_tweets(fake, client, theirs):
+    """Every v2 tweet route, through tweepy.Client."""
+    mine = client.create_tweet(text="v2 tweet", quote_tweet_id=theirs).data["id"]
+    client.get_tweet(mine)
+    client.get_tweets([mine, theirs])
+    client.search_recent_tweets("tweet")
+    client.search_all_tweets("tweet")
+    client.get_quote_tweets(theirs)
+    client.hide_reply(fake.add_tweet("reply", reply_to=mine))
+    client.get_users_tweets(DEFAULT_USER_ID)
+    client.get_users_mentions(DEFAULT_USER_ID)
+    client.get_home_timeline()
+    client.delete_tweet(mine)
+
+
+def exercise_people(fake, client, oauth2, theirs):
+    """Every v2 route about likes, retweets, bookmarks, users, follows, mutes and blocks."""
+    client.like(theirs)
+    client.unlike(theirs)
+    client.get_liking_users(theirs)
+    client.get_liked_tweets(DEFAULT_USER_ID)
+    client.retweet(theirs)
+    client.unretweet(theirs)
+    client.get_retweeters(theirs)
+    oauth2.bookmark(theirs)
+    oauth2.get_bookmarks()
+    oauth2.remove_bookmark(theirs)
+    client.get_me()
+    client.get_user(id=OTHER)
+    client.get_users(ids=[OTHER])
+    client.get_user(username="another_account")
+    client.get_users(usernames=["another_account"])
+    client.follow_user(OTHER)
+    client.get_users_followers(OTHER)
+    client.get_users_following(DEFAULT_USER_ID)
+    client.unfollow_user(OTHER)
+    client.mute(OTHER)
+    client.get_muted()
+    client.unmute(OTHER)
+    client.get_blocked()
+
+
+def exercise_lists(client):
+    """Every v2 list route."""
+    list_id = client.create_list("List").data["id"]
+    client.get_list(list_id)
+    client.get_owned_lists(DEFAULT_USER_ID)
+    client.update_list(list_id, name="Renamed")
+    client.add_list_member(list_id, OTHER)
+    client.get_list_members(list_id)
+    client.get_list_memberships(OTHER)
+    client.get_list_tweets(list_id)
+    client.remove_list_member(list_id, OTHER)
+    client.follow_list(list_id)
+    client.get_list_followers(list_id)
+    client.get_followed_lists(DEFAULT_USER_ID)
+    client.unfollow_list(list_id)
+    client.pin_list(list_id)
+    client.get_pinned_lists()
+    client.unpin_list(list_id)
+    client.delete_list(list_id)
+
+
+def exercise_messages(client):
+    """Every v2 DM route."""
+    sent = client.create_direct_message(participant_id=OTHER, text="hi").data
+    client.create_direct_message(dm_conversation_id=sent["dm_conversation_id"], text="again")
+    client.create_direct_message_conversation(text="all", participant_ids=[OTHER])
+    client.get_direct_message_events()
+    client.get_direct_message_events(participant_id=OTHER)
+    client.get_direct_message_events(dm_conversation_id=sent["dm_conversation_id"])
+
+
+def exercise_v1(fake, client, api, theirs, tmp_path):
+    """Every v1.1 route, through tweepy.API."""
+    status = api.update_status("v1 status")
+    api.get_status(status.id)
+    api.lookup_statuses([status.id])
+    api.user_timeline()
+    api.home_timeline()
+    api.mentions_timeline()
+    api.search_tweets("status")
+    api.retweet(theirs)
+    api.unretweet(theirs)
+    api.create_favorite(theirs)
+    api.get_favorites()
+    api.destroy_favorite(theirs)
+    api.verify_credentials()
+    api.get_user(user_id=OTHER)
+    api.lookup_users(user_id=[OTHER])
+    api.create_friendship(user_id=OTHER)
+    api.get_friendship(target_id=OTHER)
+    api.get_friend_ids()
+    api.get_follower_ids()
+    api.get_friends()
+    api.get_followers()
+    api.destroy_friendship(user_id=OTHER)
+    api.create_block(user_id=OTHER)
+    api.destroy_block(user_id=OTHER)
+    api.create_mute(user_id=OTHER)
+    api.destroy_mute(user_id=OTHER)
+    api.geo_id(SF)
+    api.search_geo(query="san")
+    api.reverse_geocode(lat=30.3, long=-97.7)
+    dm = api.send_direct_message(OTHER, "v1 dm")
+    api.get_direct_messages()
+    api.get_direct_message(dm.id)
+    api.delete_direct_message(dm.id)
+    image = tmp_path / "clip.gif"
+    image.write_bytes(b"GIF89a" + bytes(32))
+    media = api.media_upload(str(image), chunked=True)
+    api.get_media_upload_status(media.media_id)
+    api.destroy_status(status.id)
+    # GET /1.1/users/lookup is the same handler as POST, which tweepy uses.
+    client.session.get(
+        "https://api.twitter.com/1.1/users/lookup.json",
+        params={"user_id": OTHER},
+        headers={"Authorization": f"Bearer {APP}"},
+    )
+
+
+class TestEveryRoute:
+    @pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+    def test_every_route_answers_a_tweepy_method(self, fake, client, api, tmp_path):
+        """Each route the fake knows is reached by some tweepy method, and answers it."""
+        oauth2 = fake.install(tweepy.Client(bearer_token=fake.user_token()))
+        theirs = fake.add_tweet("@twpolicy_tester quote me", place_id=SF)
+        exercise_tweets(fake, client, theirs)
+        exercise_people(fake, client, oauth2, theirs)
+        exercise_lists(client)
+        exercise_messages(client)
+        exercise_v1(fake, client, api, theirs, tmp_path)
+        answered = {r.route for r in fake.requests if r.status < 400}
+        assert set() == set(FakeXAPI.routes) - answered
+        assert [] == [(r.route, r.status) for r in fake.requests if r.status >= 400]
 
 
 class TestLimitsAndFailures:
