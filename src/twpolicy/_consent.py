@@ -18,6 +18,7 @@ import enum
 import hashlib
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -32,7 +33,15 @@ import attrs
 import cachetools
 
 from twpolicy._scopes import SCOPES, validate_scopes
-from twpolicy._storage import Database, Migration, Schema, StoreURL, open_database, parse_url
+from twpolicy._storage import (
+    Database,
+    Migration,
+    Schema,
+    StoreURL,
+    WriteConflict,
+    open_database,
+    parse_url,
+)
 from twpolicy.exceptions import ConfigurationError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -439,9 +448,18 @@ _COLUMNS = "seq, event, record_id, user_id, at, closes, body, prev_hash, hash"
 
 
 def _row_hash(prev_hash: str, fields: Sequence[Any]) -> str:
-    """SHA-256 over the previous hash and an event's stored fields (seq to body)."""
-    material = _canonical([prev_hash, *fields])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    """SHA-256 over the previous hash and an event's stored fields (seq to body).
+
+    Each part is UTF-8, prefixed with its length in bytes and a colon and followed by a
+    semicolon, so no part can be shifted into another without changing the hash. The
+    PostgreSQL function ``twpolicy_consent_append`` computes the very same.
+    """
+    seq, event, record_id, user_id, at, closes, body = fields
+    digest = hashlib.sha256()
+    for part in (prev_hash, str(seq), event, record_id, user_id, at, "1" if closes else "0", body):
+        data = str(part).encode("utf-8")
+        digest.update(b"%d:%s;" % (len(data), data))
+    return digest.hexdigest()
 
 
 def _row_from_db(values: Sequence[Any]) -> _Row:
@@ -487,21 +505,17 @@ class _Pending:
     body: Mapping[str, Any]
 
 
-def _chain(pending: Sequence[_Pending], head: tuple[int, str], at: datetime) -> list[_Row]:
+def _fields(item: _Pending, seq: int, at: datetime) -> tuple[int, str, str, str, str, bool, str]:
+    """An event's stored fields, seq to body (the part of a `_Row` before the hashes)."""
+    body = _canonical(dict(item.body))
+    return (seq, item.event.value, item.record_id, item.user_id, _iso(at), item.closes, body)
+
+
+def _chain(pending: Sequence[_Pending], at: datetime, head: tuple[int, str]) -> list[_Row]:
     seq, prev = head
-    stamp = _iso(at)
     rows = []
-    for item in pending:
-        seq += 1
-        fields = (
-            seq,
-            item.event.value,
-            item.record_id,
-            item.user_id,
-            stamp,
-            item.closes,
-            _canonical(dict(item.body)),
-        )
+    for offset, item in enumerate(pending, 1):
+        fields = _fields(item, seq + offset, at)
         digest = _row_hash(prev, fields)
         rows.append(_Row(*fields, prev, digest))
         prev = digest
@@ -735,13 +749,29 @@ class _Tx(Protocol):
 
     def scan(self, after: int, limit: int) -> list[_Row]: ...
 
-    def append(self, rows: Sequence[_Row]) -> None: ...
+
+#: Decides what to append, from what a transaction reads: returns the time to stamp and the
+#: events. Stores may call it more than once (PostgreSQL retries after losing a race), so it
+#: must not have side effects.
+_Plan = Callable[[_Tx], tuple[datetime, Sequence[_Pending]]]
+
+
+@attrs.frozen
+class _Append:
+    """A plan, and whether what it appends depends on what it read (a grant's does not)."""
+
+    plan: _Plan
+    reads: bool = True
 
 
 class _Store(Protocol):
-    def reading(self) -> AbstractContextManager[_Tx]: ...
+    def reading(self, *, snapshot: bool = False) -> AbstractContextManager[_Tx]:
+        """Reads; with ``snapshot``, all from one consistent state of the store."""
+        ...
 
-    def writing(self) -> AbstractContextManager[_Tx]: ...
+    def append(self, append: _Append) -> list[_Row]:
+        """Run the plan and append its events atomically after the current head."""
+        ...
 
     def close(self) -> None: ...
 
@@ -749,7 +779,6 @@ class _Store(Protocol):
 class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._store = store
-        self.appended: list[_Row] = []
 
     def head(self) -> tuple[int, str]:
         rows = self._store.rows
@@ -775,9 +804,6 @@ class _MemoryTx:
     def scan(self, after: int, limit: int) -> list[_Row]:
         return self._store.rows[after : after + limit]
 
-    def append(self, rows: Sequence[_Row]) -> None:
-        self.appended.extend(rows)
-
 
 class _MemoryStore:
     """Events held in this process: for tests, examples and the default guard."""
@@ -790,21 +816,22 @@ class _MemoryStore:
         self.closed: set[str] = set()
 
     @contextmanager
-    def reading(self) -> Iterator[_Tx]:
+    def reading(self, *, snapshot: bool = False) -> Iterator[_Tx]:  # noqa: ARG002  # always one
         with self.lock:
             yield _MemoryTx(self)
 
-    @contextmanager
-    def writing(self) -> Iterator[_Tx]:
+    def append(self, append: _Append) -> list[_Row]:
         with self.lock:
             tx = _MemoryTx(self)
-            yield tx
-            for row in tx.appended:
+            at, pending = append.plan(tx)
+            rows = _chain(pending, at, tx.head())
+            for row in rows:
                 self.by_user.setdefault(row.user_id, []).append(len(self.rows))
                 self.by_record.setdefault(row.record_id, []).append(len(self.rows))
                 self.rows.append(row)
                 if row.closes:
                     self.closed.add(row.record_id)
+            return rows
 
     def close(self) -> None:
         """Nothing to release."""
@@ -827,8 +854,12 @@ class _SqlTx:
         sql = f"SELECT {_COLUMNS} FROM {_T} e WHERE {where} ORDER BY e.seq{tail}"  # noqa: S608  # constant SQL; values are bound
         return [_row_from_db(values) for values in self._tx.all(sql, params)]
 
-    def head(self) -> tuple[int, str]:
-        row = self._tx.one("SELECT seq, hash FROM twpolicy_consent_head WHERE one = 1")
+    def head(self, *, lock: bool = False) -> tuple[int, str]:
+        """The last event's position and hash; ``lock``: hold them until the commit."""
+        sql = "SELECT seq, hash FROM twpolicy_consent_head WHERE one = 1"
+        if lock and self._tx.dialect == "postgresql":
+            sql += " FOR UPDATE"  # SQLite's write lock already covers the whole file
+        row = self._tx.one(sql)
         if row is None:
             raise StoreUnavailable("the consent ledger's head row is missing: run verify")
         return int(row[0]), str(row[1])
@@ -846,7 +877,8 @@ class _SqlTx:
     def scan(self, after: int, limit: int) -> list[_Row]:
         return self._rows("e.seq > ?", (after, limit), " LIMIT ?")
 
-    def append(self, rows: Sequence[_Row]) -> None:
+    def insert(self, rows: Sequence[_Row]) -> None:
+        """SQLite, under the write lock: insert the rows and move the head to the last."""
         self._tx.executemany(
             f"INSERT INTO {_T} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608  # constant SQL
             [(*row[:5], int(row.closes), *row[6:]) for row in rows],
@@ -856,20 +888,90 @@ class _SqlTx:
             (rows[-1].seq, rows[-1].hash),
         )
 
+    def chain(
+        self, pending: Sequence[_Pending], at: datetime, head: tuple[int, str] | None
+    ) -> list[_Row]:
+        """PostgreSQL: append in one statement that numbers and hashes the events itself.
+
+        The head's row lock is held only inside that statement. With ``head``, the statement
+        fails with a serialisation error if the head is no longer there: the events were
+        planned from what the ledger held then.
+        """
+        columns = [list(c) for c in zip(*(_fields(p, 0, at) for p in pending), strict=True)]
+        expected = (None, None) if head is None else head
+        answer = self._tx.all(
+            "SELECT * FROM twpolicy_consent_append(?::bigint, ?::text, ?::text[], ?::text[],"
+            " ?::text[], ?::text[], ?::integer[], ?::text[])",
+            (*expected, *columns[1:5], [int(c) for c in columns[5]], columns[6]),
+        )
+        rows = []
+        for item, (seq, prev, digest) in zip(pending, answer, strict=True):
+            fields = _fields(item, int(seq), at)
+            if _row_hash(prev, fields) != digest:
+                raise StoreUnavailable(
+                    "the consent ledger's PostgreSQL function hashes events differently from "
+                    "this twpolicy; nothing more can be verified. Check the database encoding "
+                    "is UTF8 and that both run the same twpolicy version."
+                )
+            rows.append(_Row(*fields, prev, digest))
+        return rows
+
 
 class _SqlStore:
     def __init__(self, database: Database) -> None:
         self._database = database
 
     @contextmanager
-    def reading(self) -> Iterator[_Tx]:
-        with self._database.read() as tx:
+    def reading(self, *, snapshot: bool = False) -> Iterator[_Tx]:
+        database = self._database
+        with database.read() if snapshot else database.statements() as tx:
             yield _SqlTx(tx)
 
-    @contextmanager
-    def writing(self) -> Iterator[_Tx]:
-        with self._database.write() as tx:
-            yield _SqlTx(tx)
+    def append(self, append: _Append) -> list[_Row]:
+        database = self._database
+        if database.dialect == "postgresql":
+            rows = self._append_optimistically(append)
+            if rows is not None:
+                return rows
+        # SQLite, and PostgreSQL after losing races: hold the head (SQLite's write lock, or
+        # the head row's lock), read, decide and append. It always succeeds: nobody starves.
+        with database.write(exclusive=False) as tx:
+            sql = _SqlTx(tx)
+            head = sql.head(lock=True)
+            at, pending = append.plan(sql)
+            if not pending:
+                return []
+            if database.dialect == "postgresql":
+                return sql.chain(pending, at, head)
+            rows = _chain(pending, at, head)
+            sql.insert(rows)
+        return rows
+
+    def _append_optimistically(self, append: _Append) -> list[_Row] | None:
+        """PostgreSQL: append without holding a lock across round trips, if it can.
+
+        A plan that reads nothing (a grant) is appended in one statement that cannot lose
+        a race. Otherwise: read the head, then what the plan needs (so that any event the
+        plan might have missed has moved the head), decide, and append in one statement
+        that fails if the head moved meanwhile; a few tries, then ``None``.
+        """
+        for attempt in range(3):
+            rows = self._attempt(append)
+            if rows is not None:
+                return rows
+            # Let racing writers spread out: a random, growing pause.
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))  # noqa: S311  # jitter, not a secret
+        return None
+
+    def _attempt(self, append: _Append) -> list[_Row] | None:
+        try:
+            with self._database.statements() as tx:
+                sql = _SqlTx(tx)
+                head = sql.head() if append.reads else None
+                at, pending = append.plan(sql)
+                return sql.chain(pending, at, head) if pending else []
+        except WriteConflict:
+            return None
 
     def close(self) -> None:
         self._database.close()
@@ -934,6 +1036,43 @@ SCHEMA = Schema(
                     " ON twpolicy_consent_events"
                     " FOR EACH STATEMENT EXECUTE FUNCTION twpolicy_consent_append_only()"
                 ),
+                # One event's part of the hash material: see _row_hash.
+                (
+                    "CREATE FUNCTION twpolicy_consent_part(part TEXT) RETURNS bytea"
+                    " LANGUAGE sql IMMUTABLE STRICT AS $$"
+                    " SELECT convert_to(octet_length(convert_to(part, 'UTF8'))::text || ':',"
+                    " 'UTF8') || convert_to(part, 'UTF8') || convert_to(';', 'UTF8') $$"
+                ),
+                # Append events after the head, numbering and hashing them, in one statement;
+                # with an expected head, only if the head is still there.
+                (
+                    "CREATE FUNCTION twpolicy_consent_append(expected_seq BIGINT,"
+                    " expected_hash TEXT, events TEXT[], record_ids TEXT[], user_ids TEXT[],"
+                    " ats TEXT[], closes INTEGER[], bodies TEXT[])"
+                    " RETURNS TABLE (new_seq BIGINT, new_prev TEXT, new_hash TEXT)"
+                    " LANGUAGE plpgsql AS $$"
+                    " DECLARE head_seq BIGINT; head_hash TEXT; i INTEGER; BEGIN"
+                    " SELECT h.seq, h.hash INTO head_seq, head_hash"
+                    " FROM twpolicy_consent_head h WHERE h.one = 1 FOR UPDATE;"
+                    " IF expected_seq IS NOT NULL AND"
+                    " (head_seq <> expected_seq OR head_hash <> expected_hash) THEN"
+                    " RAISE EXCEPTION 'the consent ledger moved on'"
+                    " USING ERRCODE = 'serialization_failure'; END IF;"
+                    " FOR i IN 1 .. cardinality(events) LOOP"
+                    " new_seq := head_seq + i; new_prev := head_hash;"
+                    " new_hash := encode(sha256(twpolicy_consent_part(new_prev)"
+                    " || twpolicy_consent_part(new_seq::text) || twpolicy_consent_part(events[i])"
+                    " || twpolicy_consent_part(record_ids[i]) || twpolicy_consent_part(user_ids[i])"
+                    " || twpolicy_consent_part(ats[i]) || twpolicy_consent_part(closes[i]::text)"
+                    " || twpolicy_consent_part(bodies[i])), 'hex');"
+                    " INSERT INTO twpolicy_consent_events"
+                    " (seq, event, record_id, user_id, at, closes, body, prev_hash, hash)"
+                    " VALUES (new_seq, events[i], record_ids[i], user_ids[i], ats[i], closes[i],"
+                    " bodies[i], new_prev, new_hash);"
+                    " head_hash := new_hash; RETURN NEXT; END LOOP;"
+                    " UPDATE twpolicy_consent_head h SET seq = head_seq + cardinality(events),"
+                    " hash = head_hash WHERE h.one = 1; END $$"
+                ),
             ),
         ),
     ),
@@ -960,9 +1099,6 @@ class ConsentLedger(Protocol):
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-_MISS = object()
 
 
 class Ledger:
@@ -1021,7 +1157,8 @@ class Ledger:
         self._store.close()
 
     def _now(self) -> datetime:
-        return _utc(self._clock())
+        now = self._clock()
+        return now if now.tzinfo is timezone.utc else _utc(now)
 
     def _forget(self, user_ids: Iterable[str]) -> None:
         """After a write: this process's next check of these users reads the store."""
@@ -1031,10 +1168,10 @@ class Ledger:
                 for user_id in user_ids:
                     self._cache.pop(user_id, None)
 
-    def _append(self, tx: _Tx, pending: Sequence[_Pending], at: datetime) -> list[ConsentEvent]:
-        rows = _chain(pending, tx.head(), at)
-        tx.append(rows)
-        return [_event_from_row(row) for row in rows]
+    def _append(self, plan: _Plan, *, reads: bool = True) -> list[ConsentEvent]:
+        events = _events(self._store.append(_Append(plan, reads=reads)))
+        self._forget({event.user_id for event in events})
+        return events
 
     def _open_states(self, user_id: str) -> tuple[_State, ...]:
         """The user's records that may still be active, newest first; cached."""
@@ -1042,10 +1179,11 @@ class Ledger:
         generation = 0
         if cache is not None:
             with self._cache_lock:
-                hit = cache.get(user_id, _MISS)
                 generation = self._generation
-            if hit is not _MISS:
-                return hit  # type: ignore[return-value]  # _MISS is the only other value
+                try:
+                    return cache[user_id]  # cheaper than get(): that checks expiry twice
+                except KeyError:
+                    pass
         uid = validate_user_id(user_id)
         with self._store.reading() as tx:
             rows = tx.user_rows(uid, open_only=True)
@@ -1102,23 +1240,21 @@ class Ledger:
             content_sha256=content_sha256,
             app_user_id=app_user_id,
         )
-        with self._store.writing() as tx:
+
+        def plan(_tx: _Tx) -> tuple[datetime, list[_Pending]]:
             now = self._now()
             if record.expires_at is not None and record.expires_at <= now:
                 raise ConfigurationError(
                     f"expires_at {_iso(record.expires_at)} is not in the future; nothing recorded"
                 )
-            record = attrs.evolve(record, granted_at=now)
-            pending = _Pending(
-                ConsentEventType.GRANTED,
-                record.record_id,
-                record.user_id,
-                False,  # noqa: FBT003  # a grant never closes its record
-                record._body(),  # noqa: SLF001  # same module
-            )
-            self._append(tx, [pending], now)
-        self._forget([record.user_id])
-        return record
+            body = record._body()  # noqa: SLF001  # same module
+            closes = False  # a grant never closes its record
+            return now, [
+                _Pending(ConsentEventType.GRANTED, record.record_id, record.user_id, closes, body)
+            ]
+
+        (event,) = self._append(plan, reads=False)
+        return attrs.evolve(record, granted_at=event.at)
 
     def revoke(
         self, user_id: str | int, scopes: Iterable[str] | str | None = None, *, reason: str = ""
@@ -1141,8 +1277,8 @@ class Ledger:
         wanted = None if scopes is None else validate_scopes(scopes)
         if not isinstance(reason, str):
             raise ConfigurationError(f"reason must be a string, got {type(reason).__name__}")
-        with self._store.writing() as tx:
-            now = self._now()
+
+        def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
             pending = []
             for state in _derive(_events(tx.user_rows(uid, open_only=True))).values():
                 hit = state.remaining if wanted is None else state.remaining & wanted
@@ -1156,20 +1292,14 @@ class Ledger:
                             {"scopes": sorted(hit), "reason": reason},
                         )
                     )
-            if not pending:
+            if not pending:  # an opt-out with nothing to withdraw is recorded all the same
                 listed = None if wanted is None else sorted(wanted)
-                pending.append(
-                    _Pending(
-                        ConsentEventType.REVOKED,
-                        "",
-                        uid,
-                        False,  # noqa: FBT003  # there is no record to close
-                        {"scopes": listed, "reason": reason},
-                    )
-                )
-            events = self._append(tx, pending, now)
-        self._forget([uid])
-        return tuple(events)
+                closes = False  # there is no record to close
+                body = {"scopes": listed, "reason": reason}
+                pending.append(_Pending(ConsentEventType.REVOKED, "", uid, closes, body))
+            return self._now(), pending
+
+        return tuple(self._append(plan))
 
     def use(self, record_id: str) -> ConsentEvent:
         """Record that the application acted on ``record_id``.
@@ -1184,23 +1314,19 @@ class Ledger:
         """
         if not record_id:
             raise ConfigurationError(f"record_id must be a non-empty string, got {record_id!r}")
-        with self._store.writing() as tx:
+
+        def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
             now = self._now()
-            states = _derive(_events(tx.record_rows(record_id)))
-            state = states.get(record_id)
+            state = _derive(_events(tx.record_rows(record_id))).get(record_id)
             if state is None:
                 raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
             active = state.ended is None and state.record.active_at(now)
             note = "" if active else f"record was not active when used ({state.at(now).status})"
-            pending = _Pending(
-                ConsentEventType.USED,
-                record_id,
-                state.record.user_id,
-                state.record.content_sha256 is not None,
-                {"note": note},
-            )
-            (event,) = self._append(tx, [pending], now)
-        self._forget([state.record.user_id])
+            bound = state.record.content_sha256 is not None
+            user = state.record.user_id
+            return now, [_Pending(ConsentEventType.USED, record_id, user, bound, {"note": note})]
+
+        (event,) = self._append(plan)
         return event
 
     def expire(self) -> tuple[ConsentEvent, ...]:
@@ -1209,18 +1335,19 @@ class Ledger:
         Expiry takes effect without it (`check` compares times); the event puts the lapse
         on the record for reviewers. Run it from a periodic job.
         """
-        with self._store.writing() as tx:
+
+        def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
             now = self._now()
-            pending = [
-                _Pending(ConsentEventType.EXPIRED, rid, state.record.user_id, True, {})  # noqa: FBT003  # expiry closes
+            closes = True  # an expiry ends its record
+            return now, [
+                _Pending(ConsentEventType.EXPIRED, rid, state.record.user_id, closes, {})
                 for rid, state in _derive(_events(tx.open_rows())).items()
                 if state.ended is None
                 and state.record.expires_at is not None
                 and state.record.expires_at <= now
             ]
-            events = self._append(tx, pending, now) if pending else []
-        self._forget({event.user_id for event in events})
-        return tuple(events)
+
+        return tuple(self._append(plan))
 
     def check(
         self,
@@ -1245,7 +1372,7 @@ class Ledger:
             validate_scopes([scope])
         if at is None:
             when = self._now()
-        elif at.tzinfo is None or at.utcoffset() is None:
+        elif at.tzinfo is not timezone.utc and (at.tzinfo is None or at.utcoffset() is None):
             when = _utc(at)  # raises
         else:
             when = at
@@ -1294,7 +1421,7 @@ class Ledger:
             progress: called with the number of events checked so far, after each batch.
         """
         verifier = _Verifier()
-        with self._store.reading() as tx:
+        with self._store.reading(snapshot=True) as tx:
             head = tx.head()
             after = 0
             while True:

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -49,6 +49,7 @@ __all__ = [
     "Schema",
     "StoreURL",
     "Transaction",
+    "WriteConflict",
     "open_database",
     "parse_url",
 ]
@@ -146,7 +147,7 @@ def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) 
         raise ConfigurationError(f"{what} URL is malformed: {exc}") from None
     display = _redact(url, parts)
     scheme = _SCHEMES.get(parts.scheme.lower())
-    if scheme is None or not url.startswith(f"{parts.scheme}://"):
+    if scheme is None or url[: len(parts.scheme) + 3].lower() != f"{parts.scheme}://":
         raise ConfigurationError(
             f"unknown {what} URL {display!r}; expected 'memory://', 'sqlite:///path/to/file.db' "
             "or 'postgresql://user@host/dbname'"
@@ -255,6 +256,10 @@ _VERSION_TABLE = (
 )
 
 
+class WriteConflict(Exception):
+    """A non-exclusive write lost a race to another writer; nothing was written."""
+
+
 class Transaction:
     """One open transaction: run statements written with ``?`` placeholders."""
 
@@ -310,16 +315,26 @@ class Database:
     def __repr__(self) -> str:
         return f"<twpolicy {self.schema.what} database {self.url.display!r}>"
 
+    def __del__(self) -> None:
+        # A ledger dropped without close() releases its connection quietly.
+        if getattr(self, "_pid", None) == os.getpid() and getattr(self, "_connection", None):
+            with suppress(Exception):  # nothing useful to do while being collected
+                self._connection.close()
+
     # -- to be provided by each dialect ----------------------------------------------------
 
     def _connect(self) -> Any:
         raise NotImplementedError
 
-    def _begin(self, connection: Any, *, write: bool, lock: str) -> Any:
+    def _begin(self, cursor: Any, *, write: bool, lock: str | None) -> None:
         raise NotImplementedError
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
         raise NotImplementedError
+
+    def _conflicts(self) -> tuple[type[Exception], ...]:
+        """Driver errors that mean another writer got there first: retry, not fail."""
+        return ()
 
     def _advice(self, exc: Exception) -> str:
         raise NotImplementedError
@@ -334,9 +349,10 @@ class Database:
 
     def _unavailable(self, doing: str, exc: Exception) -> StoreUnavailable:
         detail = str(getattr(getattr(exc, "diag", None), "message_primary", None) or exc)
+        detail = " ".join(detail.split()).rstrip(".")
         return StoreUnavailable(
-            f"{self.schema.what} at {self.url.display} could not {doing}: "
-            f"{detail.strip()}. {self._advice(exc)}"
+            f"{self.schema.what} at {self.url.display} could not {doing}: {detail}. "
+            f"{self._advice(exc)}"
         )
 
     def _drop_connection(self) -> None:
@@ -358,46 +374,77 @@ class Database:
         return self._connection
 
     @contextmanager
-    def _transaction(self, *, write: bool, lock: str, doing: str = "") -> Iterator[Transaction]:
-        doing = doing or ("write" if write else "read")
+    def _use(
+        self, doing: str, *, write: bool = False, lock: str | None = None, begin: bool = True
+    ) -> Iterator[Transaction]:
+        """Run statements on this process's connection, in one transaction.
+
+        With ``begin`` false, each statement runs, and commits, on its own.
+        """
         errors = self._driver_errors()
         with self._lock:
+            connection = None
             try:
                 connection = self._connection_for_this_process()
-                cursor = self._begin(connection, write=write, lock=lock)
+                cursor = connection.cursor()
+                if begin:
+                    self._begin(cursor, write=write, lock=lock)
+                yield Transaction(cursor, self.dialect)
+                if begin:
+                    cursor.execute("COMMIT")
+            except self._conflicts() as exc:
+                self._rollback(connection, begin=begin)
+                raise WriteConflict(str(exc)) from exc
             except errors as exc:
-                self._drop_connection()
-                raise self._unavailable(doing, exc) from exc
-            tx = Transaction(cursor, self.dialect)
-            try:
-                yield tx
-                connection.execute("COMMIT")
-            except errors as exc:
-                self._rollback(connection)
-                self._drop_connection()
+                self._rollback(connection, begin=begin)
+                if not self._recoverable(exc):
+                    self._drop_connection()
                 raise self._unavailable(doing, exc) from exc
             except BaseException:
-                self._rollback(connection)
+                self._rollback(connection, begin=begin)
                 raise
 
-    def _rollback(self, connection: Any) -> None:
+    def _recoverable(self, exc: Exception) -> bool:  # noqa: ARG002  # hook
+        """Whether the connection is still good after ``exc`` (a lock timeout, say)."""
+        return False
+
+    def _rollback(self, connection: Any, *, begin: bool) -> None:
+        if not begin or connection is None or self._connection is not connection:
+            return
         try:
             connection.execute("ROLLBACK")
         except self._driver_errors():
             self._drop_connection()
 
     def read(self) -> AbstractContextManager[Transaction]:
-        """A read transaction that sees one consistent snapshot."""
-        return self._transaction(write=False, lock=self.schema.component)
+        """A read-only transaction that sees one consistent snapshot throughout."""
+        return self._use("read")
 
-    def write(self) -> AbstractContextManager[Transaction]:
-        """A write transaction; writers of this component run one at a time (all or nothing).
+    def write(self, *, exclusive: bool = True) -> AbstractContextManager[Transaction]:
+        """A write transaction: all or nothing.
+
+        Args:
+            exclusive: writers of this component run one at a time (SQLite: always, as the
+                file has one writer). Without it, PostgreSQL writers run side by side, and
+                one that loses a race gets `WriteConflict`.
 
         Raises:
+            WriteConflict: (non-exclusive only) another writer got there first; nothing was
+                written; read again and retry.
             StoreUnavailable: the store failed, or another writer held the lock longer than
                 the URL's ``timeout``. Nothing was written.
         """
-        return self._transaction(write=True, lock=self.schema.component)
+        lock = self.schema.component if exclusive else None
+        return self._use("write", write=True, lock=lock)
+
+    def statements(self) -> AbstractContextManager[Transaction]:
+        """Statements that each run, and commit, on their own: one round trip apiece.
+
+        For a single read, or a write that is one statement (a PostgreSQL function that
+        checks and appends, say). A statement that loses a race to another writer raises
+        `WriteConflict`.
+        """
+        return self._use("read or write", begin=False)
 
     def close(self) -> None:
         """Close the connection (a later transaction reopens it)."""
@@ -430,7 +477,7 @@ class Database:
             StoreUnavailable: the store was written by a newer twpolicy, or holds no such
                 ledger and ``create`` is false, or cannot be read or written.
         """
-        with self._transaction(write=False, lock=self.schema.component, doing="open") as tx:
+        with self._use("open") as tx:
             found = self._version(tx)
         self._check_not_newer(found)
         if found is not None and found[0] == self.schema.version:
@@ -440,7 +487,7 @@ class Database:
                 f"there is no {self.schema.what} at {self.url.display}; check the URL "
                 "(a new ledger is created only when one is opened to record consent)"
             )
-        with self._transaction(write=True, lock="twpolicy_schema", doing="migrate") as tx:
+        with self._use("migrate", write=True, lock="twpolicy_schema") as tx:
             self._prepare(tx)
             tx.execute(_VERSION_TABLE)
             found = self._version(tx)
@@ -507,9 +554,8 @@ class _SqliteDatabase(Database):
                 f"(got {journal!r}); keep the file on a local disk, not a network share"
             )
 
-    def _begin(self, connection: Any, *, write: bool, lock: str) -> Any:  # noqa: ARG002  # one lock per file
-        connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        return connection.cursor()
+    def _begin(self, cursor: Any, *, write: bool, lock: str | None) -> None:  # noqa: ARG002  # one lock per file
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
         return (sqlite3.Error,)
@@ -595,16 +641,29 @@ class _PostgresDatabase(Database):
             key = self._keys[lock] = int.from_bytes(digest[:8], "big", signed=True)
         return key
 
-    def _begin(self, connection: Any, *, write: bool, lock: str) -> Any:
-        cursor = connection.cursor()
+    def _recoverable(self, exc: Exception) -> bool:
+        import psycopg  # noqa: PLC0415  # loaded already by _connect
+
+        return isinstance(exc, psycopg.errors.LockNotAvailable)
+
+    def _conflicts(self) -> tuple[type[Exception], ...]:
+        import psycopg  # noqa: PLC0415  # loaded already by _connect
+
+        return (
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.DeadlockDetected,
+        )
+
+    def _begin(self, cursor: Any, *, write: bool, lock: str | None) -> None:
         if write:
             cursor.execute("BEGIN")
-            # One writer at a time per component and schema: the ledger can read its head,
-            # decide and append without another writer interleaving.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._key(lock),))
+            if lock is not None:
+                # One writer at a time per component and schema: a ledger can read, decide
+                # and append without another writer interleaving.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._key(lock),))
         else:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return cursor
 
     def _prepare(self, tx: Transaction) -> None:
         if self.url.schema is not None:
