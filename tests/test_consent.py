@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -464,6 +465,38 @@ class TestLedger:
         ledger.grant(USER, "tweet.write", **NOTICE)
         assert ledger.check(USER, "tweet.write") is not None
 
+    @pytest.mark.parametrize(
+        "text",
+        ["«ç» 🙂 日本語", 'quote " backslash \\ slash /', "tab\t newline\n nul\x00 bell\x07", " "],
+    )
+    def test_any_text_survives_and_verifies(self, ledger, text):
+        """Free text in notices, evidence and reasons round-trips and hashes alike everywhere."""
+        notice = Notice(f"n{text}", version=text, url=text, language=text)
+        record = ledger.grant(
+            USER, "tweet.write", notice=notice, method=f"m{text}", evidence=f"e{text}"
+        )
+        ledger.revoke(USER, reason=text)
+        history = ledger.history(USER)
+        assert record == history[0].record
+        assert text == history[1].reason
+        assert ledger.verify()
+
+    def test_threads_share_a_ledger(self, ledger):
+        """Threads writing through one ledger object keep one gapless, verifiable chain."""
+
+        def work(n):
+            user = str(100 + n)
+            for _ in range(25):
+                ledger.grant(user, "tweet.write", **NOTICE)
+                assert ledger.check(user, "tweet.write") is not None
+                ledger.revoke(user)
+                assert ledger.check(user, "tweet.write") is None
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
+        assert list(range(1, 201)) == [e.seq for e in ledger.events()]
+        assert ledger.verify()
+
     def test_integer_user_ids(self, ledger):
         """An int user ID is taken as its decimal string everywhere."""
         record = ledger.grant(int(USER), "tweet.write", **NOTICE)
@@ -616,7 +649,7 @@ class TestTampering:
             assert any("event 1 cannot be read" in p for p in ledger.verify().problems)
 
     def test_inserted_event_without_head(self, filled):
-        """An event appended behind twpolicy's back (head not moved) fails verify."""
+        """An event appended behind twpolicy's back fails verify, and blocks new writes."""
         with raw(filled) as sql:
             (row,) = sql(
                 "SELECT seq, event, record_id, user_id, at, closes, body, prev_hash, hash"
@@ -628,6 +661,8 @@ class TestTampering:
             )
         with twpolicy.open_ledger(filled) as ledger:
             result = ledger.verify()
+            with pytest.raises(twpolicy.StoreUnavailable, match="Nothing was written"):
+                ledger.grant(USER, "dm.write", **NOTICE)
         assert not result
         assert any("without going through twpolicy" in p for p in result.problems)
 

@@ -934,17 +934,24 @@ class _SqlStore:
             if rows is not None:
                 return rows
         # SQLite, and PostgreSQL after losing races: hold the head (SQLite's write lock, or
-        # the head row's lock), read, decide and append. It always succeeds: nobody starves.
-        with database.write(exclusive=False) as tx:
-            sql = _SqlTx(tx)
-            head = sql.head(lock=True)
-            at, pending = append.plan(sql)
-            if not pending:
-                return []
-            if database.dialect == "postgresql":
-                return sql.chain(pending, at, head)
-            rows = _chain(pending, at, head)
-            sql.insert(rows)
+        # the head row's lock), read, decide and append. It cannot lose a race: nobody starves.
+        try:
+            with database.write(exclusive=False) as tx:
+                sql = _SqlTx(tx)
+                head = sql.head(lock=True)
+                at, pending = append.plan(sql)
+                if not pending:
+                    return []
+                if database.dialect == "postgresql":
+                    return sql.chain(pending, at, head)
+                rows = _chain(pending, at, head)
+                sql.insert(rows)
+        except WriteConflict:  # with the head held, only events beyond it can be in the way
+            raise StoreUnavailable(
+                f"consent ledger at {database.url.display} could not write: it holds events "
+                "beyond its head, added behind twpolicy's back; run `twpolicy consent verify`. "
+                "Nothing was written."
+            ) from None
         return rows
 
     def _append_optimistically(self, append: _Append) -> list[_Row] | None:

@@ -9,10 +9,13 @@ does what every ledger needs and nothing ledger-specific:
 - `open_database` connects to SQLite or PostgreSQL with durable settings, brings the ledger's
   tables to the newest version of its `Schema` (forward only) and refuses a store written by
   a newer twpolicy;
-- `Database.read` and `Database.write` run one transaction each; ``write`` admits one writer
-  at a time per schema component, so a ledger can read, decide and append atomically;
-- every driver error is turned into `twpolicy.StoreUnavailable`, saying which file or server
-  and what to do, so callers fail closed on one exception type.
+- `Database.read` runs a read-only transaction on one snapshot; `Database.write` a write
+  transaction, by default one writer at a time per schema component (so a ledger can read,
+  decide and append atomically), or optimistically, raising `WriteConflict` when another
+  writer wins a race; `Database.statements` runs statements that each commit on their own
+  (one round trip apiece, for single reads and single-statement writes);
+- every other driver error is turned into `twpolicy.StoreUnavailable`, saying which file or
+  server and what to do, so callers fail closed on one exception type.
 
 SQL is written once with ``?`` placeholders; PostgreSQL gets ``%s``. psycopg is imported only
 when a PostgreSQL database is opened.
@@ -290,9 +293,10 @@ class Transaction:
         return None if row is None else tuple(row)
 
 
-# Connections are never closed in a child process that inherited them (closing a PostgreSQL
-# connection would end the parent's session too); they are kept here, unused, instead.
-_INHERITED: list[object] = []
+# Connections a child process inherited are never closed by it (closing a PostgreSQL
+# connection would end the parent's session too), nor are broken ones whose close() failed:
+# they are kept here, unused, so that the garbage collector does not try either.
+_ABANDONED: list[object] = []
 
 
 class Database:
@@ -361,12 +365,12 @@ class Database:
             try:
                 connection.close()
             except Exception:  # noqa: BLE001  # already broken; the error that matters was raised
-                _INHERITED.append(connection)
+                _ABANDONED.append(connection)
 
     def _connection_for_this_process(self) -> Any:
         if self._pid != os.getpid():
             if self._connection is not None:
-                _INHERITED.append(self._connection)
+                _ABANDONED.append(self._connection)
             self._connection, self._pid = None, os.getpid()
             self._lock = threading.RLock()
         if self._connection is None:
@@ -559,6 +563,9 @@ class _SqliteDatabase(Database):
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
         return (sqlite3.Error,)
+
+    def _recoverable(self, exc: Exception) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
     def _advice(self, exc: Exception) -> str:
         text = str(exc).lower()
