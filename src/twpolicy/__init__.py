@@ -6,7 +6,17 @@ error that names the clause and the fix.
 """
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
-from twpolicy._consent import ConsentLedger, ConsentRecord, open_ledger
+from twpolicy._consent import (
+    ConsentEvent,
+    ConsentEventType,
+    ConsentLedger,
+    ConsentRecord,
+    ConsentState,
+    Ledger,
+    Notice,
+    Verification,
+    open_ledger,
+)
 from twpolicy._guard import Guard, Sink, get_default_guard, set_default_guard
 from twpolicy._model import Action, ActionKind, Decision, Effect, Mode, Outcome
 from twpolicy._rules import Rule, default_rules
@@ -32,13 +42,18 @@ __all__ = [
     "Clause",
     "ClauseStatus",
     "ConfigurationError",
+    "ConsentEvent",
+    "ConsentEventType",
     "ConsentLedger",
     "ConsentRecord",
     "ConsentRequired",
+    "ConsentState",
     "Decision",
     "Effect",
     "Guard",
+    "Ledger",
     "Mode",
+    "Notice",
     "Outcome",
     "PolicyViolation",
     "QuotaExceeded",
@@ -51,6 +66,7 @@ __all__ = [
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "Verification",
     "__version__",
     "clauses",
     "default_rules",
