@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import yaml
 
-__all__ = ["Document", "Request", "documents", "load"]
+__all__ = ["Document", "Request", "documents", "load", "resolve"]
 
 # Files of the corpus that are not payloads.
 _NOT_PAYLOADS = {"README.md", "SOURCES.tsv"}
@@ -250,3 +250,23 @@ def documents(root: Path) -> Iterator[Document]:
 def load(root: Path) -> tuple[Document, ...]:
     """Every payload document under ``root``, read once per test session."""
     return tuple(documents(root))
+
+
+def resolve(document: Any, pointer: str) -> Any:
+    """The value at RFC 6901 ``pointer`` in ``document`` (``KeyError`` if there is none)."""
+    if pointer == "":
+        return document
+    if not pointer.startswith("/"):
+        raise KeyError(pointer)
+    value = document
+    for token in pointer[1:].split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, list):
+            if not key.isdigit() or int(key) >= len(value):
+                raise KeyError(pointer)
+            value = value[int(key)]
+        elif isinstance(value, dict):
+            value = value[key]
+        else:
+            raise KeyError(pointer)
+    return value

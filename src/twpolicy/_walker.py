@@ -96,6 +96,8 @@ class Kind(str, enum.Enum):
     """A geo endpoint's response: ``query`` (echoing the request's point) and ``result``."""
     TRENDS = "trends"
     """A trends response entry: ``trends`` and the ``locations`` they are for."""
+    ACCOUNT_SETTINGS = "account_settings"
+    """``account/settings``: the account's options, and its ``trend_location``."""
     RATE_LIMITS = "rate_limits"
     """``application/rate_limit_status``: route names only (its ``geo`` key is no location)."""
     DELETE = "delete"
@@ -583,8 +585,6 @@ _CONTROL_KEYS: Final[Mapping[str, Kind]] = {
     "info": Kind.CONTROL,
     "follow": Kind.CONTROL,
 }
-# Stream messages are one key (``{"delete": ...}``), or two with a timestamp or user.
-_MESSAGE_KEYS: Final = 2
 _PAGE_KEYS: Final = frozenset(
     {
         "statuses",
@@ -597,7 +597,7 @@ _PAGE_KEYS: Final = frozenset(
     }
 )
 _ENVELOPE_KEYS: Final = frozenset(
-    {"direct_message", "for_user", "for_user_id", "target_object", "tweet_create_events"}
+    {"for_user", "for_user_id", "target_object", "tweet_create_events"}
 )
 
 
@@ -626,7 +626,9 @@ def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, 
         if object_type == "place":
             return Kind.PLACE
     if "screen_name" in value:
-        return Kind.MENTION if "indices" in value else Kind.USER_V1
+        if "indices" in value:
+            return Kind.MENTION
+        return Kind.ACCOUNT_SETTINGS if "sleep_time" in value else Kind.USER_V1
     if "username" in value:
         return Kind.MENTION if "start" in value and "end" in value else Kind.USER_V2
     if "place_type" in value or "bounding_box" in value:
@@ -652,11 +654,10 @@ def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, 
         value
     ):
         return Kind.RESPONSE_V2
-    if len(value) <= _MESSAGE_KEYS:
-        for key in value:
-            control = _CONTROL_KEYS.get(key)
-            if control is not None:
-                return control
+    if len(value) == 1:
+        control = _CONTROL_KEYS.get(next(iter(value)))
+        if control is not None:
+            return control
     if not _PAGE_KEYS.isdisjoint(value) or isinstance(value.get("events"), list):
         return Kind.PAGE
     if "resources" in value and "rate_limit_context" in value:
@@ -699,10 +700,16 @@ class _Spec:
     # The slots as the walk reads them: first key, the rest of the path, path, kind; in
     # reverse, as they go on a stack.
     slots: tuple[tuple[str, Path, Path, Kind | None], ...] = attrs.field(init=False)
+    # Keys not to search: the inert ones and those the slots start with.
+    known: frozenset[str] = attrs.field(init=False)
 
     @slots.default
     def _slots(self) -> tuple[tuple[str, Path, Path, Kind | None], ...]:
         return tuple((str(p[0]), p[1:], p, k) for p, k in reversed(self.children))
+
+    @known.default
+    def _known(self) -> frozenset[str]:
+        return self.inert | {str(path[0]) for path, _ in self.children}
 
 
 _TWEET_V1_INERT: Final = _keys(
@@ -788,6 +795,7 @@ _SPECS: Final[Mapping[Kind, _Spec]] = {
         (
             (("author",), Kind.USER_V2),
             (("in_reply_to_user",), Kind.USER_V2),
+            (("geo",), Kind.PLACE),
             (("entities", "mentions"), Kind.MENTION),
             (("referenced_tweets",), Kind.TWEET_FLAT),
             (("attachments", "media"), Kind.MEDIA),
@@ -795,14 +803,18 @@ _SPECS: Final[Mapping[Kind, _Spec]] = {
         ),
         _TWEET_V2_INERT,
     ),
-    Kind.USER_V2: _Spec((), _USER_V2_INERT),
-    Kind.MENTION: _Spec((), _USER_V2_INERT | _USER_V1_INERT | _keys("indices start end")),
+    Kind.USER_V2: _Spec(((("entities", "description", "mentions"), Kind.MENTION),), _USER_V2_INERT),
+    Kind.MENTION: _Spec(
+        ((("entities", "description", "mentions"), Kind.MENTION),),
+        _USER_V2_INERT | _USER_V1_INERT | _keys("indices start end"),
+    ),
     Kind.ACTIVITY: _Spec(
         (
             (("actor",), Kind.ACTOR),
             (("object",), None),
             (("twitter_quoted_status",), Kind.ACTIVITY),
             (("twitter_entities", "user_mentions"), Kind.MENTION),
+            (("long_object", "twitter_entities", "user_mentions"), Kind.MENTION),
             (("location",), Kind.PLACE),
         ),
         _keys(
@@ -888,7 +900,7 @@ def adapt(value: Any) -> Any:
     ``includes``, ``errors`` and ``meta``; other sequences read as lists. Anything else is
     returned as it is.
     """
-    if type(value) in _JSON_TYPES or isinstance(value, Mapping):
+    if type(value) in _JSON_TYPES:
         return value
     form: Any = value
     if getattr(type(value), "_fields", None) == _RESPONSE_FIELDS:
@@ -896,7 +908,7 @@ def adapt(value: Any) -> Any:
     elif isinstance(getattr(value, "_json", None), Mapping):
         form = value._json  # noqa: SLF001  # where tweepy's v1.1 models keep their JSON
     elif isinstance(getattr(value, "data", None), Mapping):
-        form = value.data
+        form = value.data  # tweepy's v2 models (which are also mappings, of converted values)
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
         form = [adapt(item) for item in value]
     return form
@@ -955,9 +967,10 @@ def walk(payload: Any) -> Iterator[Node]:  # noqa: C901, PLR0912  # the hot loop
         node = Node(kind, value, parent, path)
         yield node
         spec = _SPECS.get(kind, _SEARCH_ALL)
-        if spec.search_rest and not spec.inert.issuperset(value):
+        known = spec.known
+        if spec.search_rest and not known.issuperset(value):
             # Keys no table knows: search them, in document order.
-            for key in reversed([key for key in value if key not in spec.inert]):
+            for key in reversed([key for key in value if key not in known]):
                 item = value[key]
                 if type(item) not in _SCALARS:
                     push((item, node, (key,), None, depth))
