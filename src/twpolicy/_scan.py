@@ -66,6 +66,9 @@ class Record:
     error: str | None = None
 
 
+_BLANK: Final = Record(0, 0)  # what a blank line holds
+
+
 def _error(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply to read"
@@ -104,44 +107,65 @@ class _Reader:
             return self._record(line, error=_error(exc))
 
     def __iter__(self) -> Iterator[Record]:
-        readline = self._stream.readline
-        limit = self._max + 1
-        while True:
-            line = readline(limit)
-            if not line:
-                break
-            self._line += 1
-            if len(line) == limit and not line.endswith(b"\n"):
-                yield from self._oversized_line(readline, limit)
-                continue
-            if self._depth == 0:
+        for line in self._lines():
+            if line is None:
+                yield self._oversized()
+            elif self._depth == 0:
                 text = line.strip()
-                if not text:
-                    continue
-                try:
-                    value = _loads(text)
-                except (ValueError, RecursionError) as exc:
-                    if isinstance(exc, RecursionError) or text[0] not in _OPENERS:
-                        yield self._record(self._line, error=_error(exc))
-                        continue
-                else:
-                    yield self._record(self._line, value)
-                    continue
-            yield from self._frame(line)
+                record = self._whole(text) if text else _BLANK
+                if record is None:
+                    yield from self._frame(line)
+                elif record is not _BLANK:
+                    yield record
+            elif line[:1] in _OPEN and (resumed := self._resume(line)) is not None:
+                # A whole record at the start of a line inside an unfinished one: the
+                # unfinished one was cut off (a truncated JSON Lines line); resume here.
+                yield from resumed
+            else:
+                yield from self._frame(line)
         if self._depth:
-            self._depth = 0
-            self._parts = []
+            self._depth, self._parts = 0, []
             yield self._record(self._start, error="cut off: the input ends inside this record")
 
-    def _oversized_line(self, readline: Callable[[int], bytes], limit: int) -> Iterator[Record]:
-        line = b""
-        while True:
+    def _lines(self) -> Iterator[bytes | None]:
+        """Each line (``None`` for one over the size limit, which is skipped)."""
+        readline = self._stream.readline
+        limit = self._max + 1
+        line = readline(limit)
+        if line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte order mark, as some editors write
+        while line:
+            self._line += 1
+            if len(line) == limit and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):
+                    line = readline(limit)
+                yield None
+            else:
+                yield line
             line = readline(limit)
-            if not line or line.endswith(b"\n"):
-                break
+
+    def _oversized(self) -> Record:
         start = self._start if self._depth else self._line
         self._depth, self._parts = 0, []
-        yield self._record(start, error=f"larger than {self._max:,} bytes; skipped")
+        return self._record(start, error=f"larger than {self._max:,} bytes; skipped")
+
+    def _whole(self, text: bytes) -> Record | None:
+        """The record a line holds; ``None`` when it may begin a record spanning lines."""
+        try:
+            return self._record(self._line, _loads(text))
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, RecursionError) or text[0] not in _OPENERS:
+                return self._record(self._line, error=_error(exc))
+            return None
+
+    def _resume(self, line: bytes) -> list[Record] | None:
+        try:
+            value = _loads(line)
+        except (ValueError, RecursionError):
+            return None
+        cut = self._record(self._start, error=f"cut off: a new record starts at line {self._line}")
+        self._depth, self._parts = 0, []
+        return [cut, self._record(self._line, value)]
 
     def _frame(self, line: bytes) -> Iterator[Record]:
         """Follow bracket depth through ``line``; yield each record that ends in it."""
@@ -163,7 +187,9 @@ class _Reader:
             parts, self._parts = self._parts, []
             if self._depth < 0:
                 self._depth = 0
-                yield self._record(self._start, error="not valid JSON (unbalanced brackets)")
+                yield self._record(
+                    self._start, error="not valid JSON (cut off, or brackets unmatched)"
+                )
                 return
             if self._size < 0:
                 yield self._record(self._start, error=f"larger than {self._max:,} bytes; skipped")
@@ -176,6 +202,8 @@ class _Reader:
             mark = token[0]
             if mark in _OPEN:
                 self._depth += 1
+                continue
+            if len(mark) > 1:  # a whole string: brackets inside it do not count
                 continue
             # A closing bracket, or a string the line does not close (JSON never does that).
             self._depth = self._depth - 1 if mark in _CLOSE else -1
@@ -352,6 +380,11 @@ def _total(summaries: list[FileSummary]) -> FileSummary:
     return total
 
 
+#: Seconds before a progress line appears (short scans show none), and between updates.
+PROGRESS_DELAY = 0.5
+PROGRESS_INTERVAL = 0.1
+
+
 class _Progress:
     """A progress line on stderr for long inputs; it never touches stdout."""
 
@@ -359,17 +392,17 @@ class _Progress:
         self._name = name
         self._total = total
         self._stream = stream
-        self._started = time.monotonic()
-        self._next = self._started + 0.5  # short scans show nothing
+        self._next = time.monotonic() + PROGRESS_DELAY
         self._shown = False
 
-    def update(self, done: int, records: int) -> None:
+    def update(self, raw: Any, records: int) -> None:
         if self._stream is None:
             return
         now = time.monotonic()
         if now < self._next:
             return
-        self._next = now + 0.1
+        self._next = now + PROGRESS_INTERVAL
+        done = raw.tell() if raw.seekable() else 0
         size = f"{done / 2**20:,.1f} MiB"
         if self._total:
             fraction = min(done / self._total, 1.0)
@@ -426,8 +459,7 @@ def scan(
         try:
             for record in read_records(stream, max_bytes=max_bytes):
                 _scan_record(record, summary, report)
-                if record.number % 256 == 0:
-                    bar.update(raw.tell() if raw.seekable() else 0, record.number)
+                bar.update(raw, record.number)
         except (OSError, EOFError) as exc:  # a device error, a broken gzip stream
             summary.failure = str(exc) or type(exc).__name__
         finally:
@@ -474,11 +506,13 @@ def _run_scan(args: argparse.Namespace, out: TextIO) -> int:
         progress=progress,
         max_bytes=args.max_record_mib * 2**20,
     )
-    if any(s.standalone_records for s in summaries) and not args.exit_zero:
-        return 1
-    if any(s.failure is not None or s.unreadable for s in summaries):
+    if any(s.failure is not None for s in summaries):
         return 2
-    return 0
+    if args.exit_zero:
+        return 0
+    if any(s.standalone_records for s in summaries):
+        return 1
+    return 2 if any(s.unreadable for s in summaries) else 0
 
 
 def add_scan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -489,7 +523,8 @@ def add_scan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Scan JSON, JSON Lines or concatenated JSON (gzip-compressed or not) for "
         "location data: list the records where it stands apart from the Tweet or user it "
         "belongs to, with JSON pointers, and count the rest. Exit code 1 when standalone "
-        "location is found, 2 when input could not be read, 0 otherwise.",
+        "location is found, 2 when an input or a record could not be read (an input that "
+        "cannot be opened wins), 0 otherwise.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="input files; - for stdin")
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -502,7 +537,8 @@ def add_scan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--exit-zero",
         action="store_true",
-        help="exit 0 even when standalone location is found (report only)",
+        help="exit 0 even when standalone location or unreadable records are found "
+        "(report only; inputs that cannot be opened still exit 2)",
     )
     parser.add_argument(
         "--max-record-mib",
