@@ -177,54 +177,58 @@ class _Finder:
     """One pass over a payload's walk, reporting each location datum once."""
 
     def __init__(self) -> None:
-        # What has been reported: fields by (node, key), and nodes inside reported data.
-        self.covered_fields: set[tuple[Node, str]] = set()
+        # What has been reported: the keys of each node, and the nodes inside reported data.
+        self.covered_fields: dict[Node, set[str]] = {}
         self.covered_nodes: set[Node] = set()
         # Places outside any Tweet, judged at the end: part of a Tweet if one refers to them.
         self.free_places: list[tuple[Node, Path, Any]] = []
         self.referenced: dict[str, Node] = {}
 
-    def run(self, payload: Any) -> Iterator[Hit]:
+    def run(self, payload: Any) -> Iterator[Hit]:  # noqa: C901, PLR0912  # the hot loop, one frame
         covered_nodes, covered_fields = self.covered_nodes, self.covered_fields
+        fields_of, whole_kinds = LOCATION_FIELDS, _PART_OF
         for node in walk(payload):
             parent = node.parent
-            if parent is not None and (
-                parent in covered_nodes or (parent, node.path[0]) in covered_fields
-            ):
-                covered_nodes.add(node)
-                continue
+            if parent is not None:
+                if parent in covered_nodes:
+                    covered_nodes.add(node)
+                    continue
+                keys = covered_fields.get(parent)
+                if keys is not None and node.path[0] in keys:
+                    covered_nodes.add(node)
+                    continue
             kind = node.kind
-            if kind in LOCATION_FIELDS:
-                yield from self.fields(node)
-            elif kind in _DATUM_KINDS:
-                yield from self.datum(node)
-            elif kind is Kind.OTHER:
-                yield from self.loose(node)
-        yield from self.judge_free_places()
-
-    def fields(self, node: Node) -> list[Hit]:
-        """The location fields of a known object (a Tweet's ``place``, a user's ``location``)."""
-        found = []
-        kind, value = node.kind, node.value
-        for path, default in LOCATION_FIELDS[kind]:
-            datum = value.get(path[0])
-            for key in path[1:]:
-                datum = datum.get(key) if isinstance(datum, Mapping) else None
-            geo_kind = location_kind(datum, default)
-            if geo_kind is None:
+            fields = fields_of.get(kind)
+            if fields is None:
+                if kind in _DATUM_KINDS:
+                    yield from self.datum(node)
+                elif kind is Kind.OTHER:
+                    yield from self.loose(node)
                 continue
-            self.covered_fields.add((node, path[0]))
-            if kind is Kind.GEO_RESULT:
-                found.append(Hit(node, path, geo_kind, None, "geo_endpoint", standalone=True))
-            elif kind is Kind.TRENDS:
-                found.append(Hit(node, path, geo_kind, None, "trend_location", standalone=True))
-            else:
-                found.append(_owned(node, path, geo_kind, node))
-        if kind is Kind.TWEET_V2 and node.whole:
-            place_id = place_reference(value)
-            if place_id is not None:
-                self.referenced.setdefault(place_id, node)
-        return found
+            value = node.value
+            reported = None
+            for path, default in fields:
+                datum = value.get(path[0])
+                if datum is None:
+                    continue
+                for key in path[1:]:
+                    datum = datum.get(key) if isinstance(datum, Mapping) else None
+                geo_kind = location_kind(datum, default)
+                if geo_kind is None:
+                    continue
+                if reported is None:
+                    reported = covered_fields[node] = set()
+                reported.add(path[0])
+                if kind in whole_kinds:
+                    yield _owned(node, path, geo_kind, node)
+                else:
+                    reason = "geo_endpoint" if kind is Kind.GEO_RESULT else "trend_location"
+                    yield Hit(node, path, geo_kind, None, reason, standalone=True)
+            if kind is Kind.TWEET_V2:
+                place_id = place_reference(value)
+                if place_id is not None and node.whole:
+                    self.referenced.setdefault(place_id, node)
+        yield from self.judge_free_places()
 
     def datum(self, node: Node) -> list[Hit]:
         """A place, trends location or GeoJSON object that is location data as a whole."""
@@ -254,7 +258,7 @@ class _Finder:
             geo_kind = location_kind(datum, default)  # type: ignore[arg-type]  # not the marker
             if geo_kind is None:
                 continue
-            self.covered_fields.add((node, key))
+            self.covered_fields.setdefault(node, set()).add(key)
             if key == "places" and owner is None and isinstance(datum, list):
                 places = [((key, index), item) for index, item in enumerate(datum)]
                 self.free_places.extend((node, path, item) for path, item in places if item)

@@ -486,7 +486,11 @@ class Node:
         path: the keys and indexes from ``parent`` (or from the payload's root) to it.
     """
 
+    # The pointer and full path are filled in when first asked for: most nodes never are.
     __slots__ = ("_full_path", "_pointer", "kind", "parent", "path", "value")
+
+    _pointer: str
+    _full_path: Path
 
     def __init__(
         self, kind: Kind, value: Mapping[str, Any], parent: Node | None, path: Path
@@ -495,8 +499,6 @@ class Node:
         self.value = value
         self.parent = parent
         self.path = path
-        self._pointer: str | None = None
-        self._full_path: Path | None = None
 
     def __repr__(self) -> str:
         return f"Node({self.kind.value}, {self.pointer!r})"
@@ -504,18 +506,22 @@ class Node:
     @property
     def pointer(self) -> str:
         """The RFC 6901 JSON pointer of the object within the payload (``""`` at the root)."""
-        if self._pointer is None:
+        try:
+            return self._pointer
+        except AttributeError:
             base = self.parent.pointer if self.parent is not None else ""
             self._pointer = base + pointer_of(self.path)
-        return self._pointer
+            return self._pointer
 
     @property
     def full_path(self) -> Path:
         """The keys and indexes from the payload's root to the object."""
-        if self._full_path is None:
+        try:
+            return self._full_path
+        except AttributeError:
             base = self.parent.full_path if self.parent is not None else ()
             self._full_path = base + self.path
-        return self._full_path
+            return self._full_path
 
     def pointer_to(self, path: Path) -> str:
         """The JSON pointer of a field of this object."""
@@ -866,7 +872,20 @@ _SPECS: Final[Mapping[Kind, _Spec]] = {
         ),
     ),
     Kind.LIST: _Spec(((("user",), Kind.USER_V1),)),
-    Kind.MEDIA: _Spec(((("additional_media_info", "source_user"), Kind.USER_V1),)),
+    Kind.MEDIA: _Spec(
+        ((("additional_media_info", "source_user"), Kind.USER_V1),),
+        _keys(
+            """
+            id id_str media_key type indices url display_url expanded_url media_url
+            media_url_https preview_image_url sizes original_info video_info variants
+            duration_ms height width alt_text ext_alt_text ext_media_availability
+            ext_media_color features source_status_id source_status_id_str source_user_id
+            source_user_id_str public_metrics non_public_metrics organic_metrics
+            promoted_metrics image video processing_info media_id media_id_string size
+            expires_after_secs description_source
+            """
+        ),
+    ),
     Kind.POLL: _Spec(search_rest=False),
     Kind.SPACE: _Spec(search_rest=False),
     Kind.RATE_LIMITS: _Spec(search_rest=False),
@@ -883,6 +902,12 @@ _SPECS: Final[Mapping[Kind, _Spec]] = {
     ),
 }
 _SEARCH_ALL: Final = _Spec()
+# What the walk reads for each kind: (slots, keys not to search, whether to search the rest).
+_EXPANSIONS: Final[Mapping[Kind, tuple[Any, frozenset[str], bool]]] = {
+    kind: (spec.slots, spec.known, spec.search_rest)
+    for kind in Kind
+    for spec in [_SPECS.get(kind, _SEARCH_ALL)]
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -939,49 +964,54 @@ def walk(payload: Any) -> Iterator[Node]:  # noqa: C901, PLR0912  # the hot loop
     # Stack entries: (value, parent node, path from the parent, kind the slot holds, depth).
     stack: list[tuple[Any, Node | None, Path, Kind | None, int]] = [(payload, None, (), None, 0)]
     pop, push = stack.pop, stack.append
+    expansions, scalars, dict_, list_ = _EXPANSIONS, _SCALARS, dict, list
     checked = False
     while stack:
         value, parent, path, hint, depth = pop()
-        if type(value) is not dict and type(value) is not list:
+        shape: type = type(value)
+        if shape is not dict_ and shape is not list_:
             value = adapt(value)
             if not isinstance(value, (Mapping, list)):
                 continue
+            shape = list_ if isinstance(value, list) else dict_
         if depth > _DEEP and not checked:
             _refuse_cycles(payload)
             checked = True
         depth += 1
-        if type(value) is list:
+        if shape is list_:
             for index in range(len(value) - 1, -1, -1):
                 item = value[index]
-                if type(item) not in _SCALARS:
+                if type(item) not in scalars:
                     push((item, parent, (*path, index), hint, depth))
             continue
-        kind = hint if hint is not None else _classify(value)
+        kind = hint or _classify(value)
         if kind is None:
             # An object of no known family: search its values.
             for key in reversed(list(value)):
                 item = value[key]
-                if type(item) not in _SCALARS:
+                if type(item) not in scalars:
                     push((item, parent, (*path, key), None, depth))
             continue
         node = Node(kind, value, parent, path)
         yield node
-        spec = _SPECS.get(kind, _SEARCH_ALL)
-        known = spec.known
-        if spec.search_rest and not known.issuperset(value):
+        slots, known, search_rest = expansions[kind]
+        if search_rest and not known.issuperset(value):
             # Keys no table knows: search them, in document order.
             for key in reversed([key for key in value if key not in known]):
                 item = value[key]
-                if type(item) not in _SCALARS:
+                if type(item) not in scalars:
                     push((item, node, (key,), None, depth))
-        for first, rest, child_path, child_kind in spec.slots:
+        for first, rest, child_path, child_kind in slots:
             item = value.get(first)
+            if item is None:
+                continue
             for segment in rest:
-                if type(item) is not dict:
-                    item = item.get(segment) if isinstance(item, Mapping) else None
-                else:
-                    item = item.get(segment)
-            if type(item) not in _SCALARS:
+                item = (
+                    item.get(segment) if type(item) is dict_ or isinstance(item, Mapping) else None
+                )
+                if item is None:
+                    break
+            if type(item) not in scalars:
                 push((item, node, child_path, child_kind, depth))
 
 
