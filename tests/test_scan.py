@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import payloads
-from conftest import PROJECT
+from conftest import PROJECT, require
 from corpus import load
 from twpolicy import _scan, find_geo
 from twpolicy._cli import main
@@ -24,7 +24,20 @@ def jsonl(*values):
 
 def records(data, **kwargs):
     """(line, error or None, value) of every record of ``data``."""
+    kwargs.setdefault("loads", _scan.LOADS)
     return [(r.line, r.error, r.value) for r in read_records(io.BytesIO(data), **kwargs)]
+
+
+@pytest.fixture(name="parse", params=["json", "orjson"])
+def _parse(request):
+    """Each parser scan can use: the standard one, and orjson (the ``fast`` extra)."""
+    if request.param == "orjson":
+        try:
+            import orjson  # noqa: F401, PLC0415  # only to see whether it is installed
+        except ImportError:
+            require("orjson is not installed (pip install -e '.[tests]')")
+        return _scan._loads_fast
+    return json.loads
 
 
 def run(argv, capsys):
@@ -35,6 +48,11 @@ def run(argv, capsys):
 
 
 class TestReader:
+    @pytest.fixture(autouse=True)
+    def _use(self, parse, monkeypatch):
+        """Read with each parser."""
+        monkeypatch.setattr(_scan, "LOADS", parse)
+
     def test_json_lines(self):
         """One record per line; blank lines and CRLF endings are fine."""
         data = b'{"a": 1}\r\n\n  [1, 2]  \n{"b": {"c": []}}'
@@ -56,6 +74,13 @@ class TestReader:
             (9, None, {"y": 2}),
             (10, None, [tricky]),
         ] == records(data)
+
+    def test_json_the_standard_parser_reads(self):
+        """Lone surrogates, huge integers and NaN read as the standard parser reads them."""
+        data = b'{"t": "\\ud800", "n": 123456789012345678901234567890, "f": NaN}\n'
+        [(_, error, value)] = records(data)
+        assert error is None
+        assert ("\ud800", 123456789012345678901234567890) == (value["t"], value["n"])
 
     def test_byte_order_mark(self):
         """A UTF-8 byte order mark at the start is skipped."""

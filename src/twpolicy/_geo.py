@@ -186,7 +186,7 @@ class _Finder:
 
     def run(self, payload: Any) -> Iterator[Hit]:  # noqa: C901, PLR0912  # the hot loop, one frame
         covered_nodes, covered_fields = self.covered_nodes, self.covered_fields
-        fields_of, whole_kinds = LOCATION_FIELDS, _PART_OF
+        fields_of, whole_kinds = _FIELD_READS, _PART_OF
         for node in walk(payload):
             parent = node.parent
             if parent is not None:
@@ -207,18 +207,18 @@ class _Finder:
                 continue
             value = node.value
             reported = None
-            for path, default in fields:
-                datum = value.get(path[0])
+            for first, rest, path, default in fields:
+                datum = value.get(first)
                 if datum is None:
                     continue
-                for key in path[1:]:
+                for key in rest:
                     datum = datum.get(key) if isinstance(datum, Mapping) else None
                 geo_kind = location_kind(datum, default)
                 if geo_kind is None:
                     continue
                 if reported is None:
                     reported = covered_fields[node] = set()
-                reported.add(path[0])
+                reported.add(first)
                 if kind in whole_kinds:
                     yield _owned(node, path, geo_kind, node)
                 else:
@@ -280,6 +280,11 @@ class _Finder:
 
 
 _DATUM_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION, Kind.GEOMETRY})
+# LOCATION_FIELDS as the hot loop reads them: first key, the rest of the path, path, kind.
+_FIELD_READS: Final = {
+    kind: tuple((path[0], path[1:], path, default) for path, default in fields)
+    for kind, fields in LOCATION_FIELDS.items()
+}
 _NOT_LOOSE: Final = object()
 
 

@@ -31,14 +31,27 @@ from twpolicy.exceptions import PayloadError
 
 __all__ = ["add_scan_command", "read_records", "scan"]
 
+
+def _loads_fast(data: bytes) -> Any:
+    """Parse with orjson where it can; what it refuses, ``json`` reads (or explains).
+
+    orjson refuses some JSON the standard parser takes (lone surrogate escapes, integers
+    past 64 bits, NaN): those records are read, and errors worded, the standard way.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 #: The JSON parser: orjson when installed (``pip install twpolicy[fast]``), else the standard one.
-LOADS: Callable[[bytes], Any]
+LOADS: Callable[[bytes], Any] = json.loads
 try:
     import orjson
-
-    LOADS = orjson.loads
 except ImportError:  # pragma: no cover  # exercised where orjson is not installed
-    LOADS = json.loads
+    pass
+else:
+    LOADS = _loads_fast
 
 #: The largest record read by default; longer ones are reported and skipped.
 MAX_RECORD_BYTES: Final = 64 * 2**20

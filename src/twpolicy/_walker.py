@@ -613,6 +613,10 @@ def _id_is_number(value: Mapping[str, Any]) -> bool:
 
 def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads best
     """Recognise an object by its keys alone (no slot tells what it is)."""
+    if "indices" in value:  # an entity of v1.1 text: hashtag, URL, mention, media
+        if "screen_name" in value:
+            return Kind.MENTION
+        return Kind.MEDIA if "media_url_https" in value or "media_url" in value else None
     if ("text" in value or "full_text" in value or "extended_tweet" in value) and (
         "id" in value or "id_str" in value
     ):
@@ -703,15 +707,20 @@ class _Spec:
     # Keys whose values hold nothing to find; any other key is searched.
     inert: frozenset[str] = frozenset()
     search_rest: bool = True
-    # The slots as the walk reads them: first key, the rest of the path, path, kind; in
-    # reverse, as they go on a stack.
-    slots: tuple[tuple[str, Path, Path, Kind | None], ...] = attrs.field(init=False)
+    # The slots as the walk reads them, grouped by their first key (read once): the rest of
+    # each path, the path, the kind; in reverse, as they go on a stack.
+    slots: tuple[tuple[str, tuple[tuple[Path, Path, Kind | None], ...]], ...] = attrs.field(
+        init=False
+    )
     # Keys not to search: the inert ones and those the slots start with.
     known: frozenset[str] = attrs.field(init=False)
 
     @slots.default
-    def _slots(self) -> tuple[tuple[str, Path, Path, Kind | None], ...]:
-        return tuple((str(p[0]), p[1:], p, k) for p, k in reversed(self.children))
+    def _slots(self) -> tuple[tuple[str, tuple[tuple[Path, Path, Kind | None], ...]], ...]:
+        groups: dict[str, list[tuple[Path, Path, Kind | None]]] = {}
+        for path, kind in reversed(self.children):
+            groups.setdefault(str(path[0]), []).append((path[1:], path, kind))
+        return tuple((first, tuple(branches)) for first, branches in groups.items())
 
     @known.default
     def _known(self) -> frozenset[str]:
@@ -1001,18 +1010,21 @@ def walk(payload: Any) -> Iterator[Node]:  # noqa: C901, PLR0912  # the hot loop
                 item = value[key]
                 if type(item) not in scalars:
                     push((item, node, (key,), None, depth))
-        for first, rest, child_path, child_kind in slots:
-            item = value.get(first)
-            if item is None:
+        for first, branches in slots:
+            top = value.get(first)
+            if top is None:
                 continue
-            for segment in rest:
-                item = (
-                    item.get(segment) if type(item) is dict_ or isinstance(item, Mapping) else None
-                )
-                if item is None:
+            for rest, child_path, child_kind in branches:
+                item = top
+                for segment in rest:
+                    if type(item) is dict_ or isinstance(item, Mapping):
+                        item = item.get(segment)
+                        if item is not None:
+                            continue
+                    item = None
                     break
-            if type(item) not in scalars:
-                push((item, node, child_path, child_kind, depth))
+                if type(item) not in scalars:
+                    push((item, node, child_path, child_kind, depth))
 
 
 def _refuse_cycles(payload: Any) -> None:
