@@ -13,7 +13,7 @@ Target: ``scan`` at most 1.5 times the bare ``json.loads`` loop. Times are this 
 time (``time.process_time``), which other work on a shared machine disturbs far less than
 wall time; wall times are printed too.
 
-    python benchmarks/bench_scan.py [--mb 64] [--rounds 5] [--corpus PATH]
+    python benchmarks/bench_scan.py [--mb 64] [--rounds 5] [--unit payload|tweet] [--corpus PATH]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ sys.path.insert(0, str(PROJECT / "tests"))
 
 from corpus import load  # noqa: E402  # the tests' corpus loader
 from twpolicy import _scan  # noqa: E402
+from twpolicy._walker import CONTENT_KINDS, Kind, walk  # noqa: E402
 
 try:
     import orjson
@@ -40,13 +41,18 @@ except ImportError:  # pragma: no cover
     orjson = None
 
 
-def build(corpus: Path, folder: Path, megabytes: int) -> tuple[Path, int]:
-    """Write the corpus's parsed payloads, one per line, repeated to ``megabytes``."""
-    lines = [
-        json.dumps(doc.value, separators=(",", ":")).encode() + b"\n"
-        for doc in load(corpus)
-        if doc.error is None
-    ]
+def build(corpus: Path, folder: Path, megabytes: int, unit: str = "payload") -> tuple[Path, int]:
+    """Write the corpus's payloads (or each v1.1 Tweet in them) one per line, to ``megabytes``."""
+    values = [doc.value for doc in load(corpus) if doc.error is None]
+    if unit == "tweet":
+        values = [
+            node.value
+            for value in values
+            for node in walk(value)
+            if node.kind is Kind.TWEET_V1
+            and (node.parent is None or node.parent.kind not in CONTENT_KINDS)
+        ]
+    lines = [json.dumps(value, separators=(",", ":")).encode() + b"\n" for value in values]
     path = folder / "corpus.jsonl"
     target, written, count = megabytes * 2**20, 0, 0
     with path.open("wb") as out:
@@ -78,6 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=64, help="size of the generated file (MiB)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--unit",
+        choices=("payload", "tweet"),
+        default="payload",
+        help="one recorded payload per line, or one v1.1 Tweet per line (small records)",
+    )
     default_corpus = os.environ.get("TWPOLICY_CORPUS", str(PROJECT.parent / "shared" / "corpus"))
     parser.add_argument("--corpus", type=Path, default=Path(default_corpus))
     args = parser.parse_args()
@@ -87,7 +99,7 @@ def main() -> None:
         contenders["orjson.loads"] = bare(orjson.loads)
         contenders["scan (orjson)"] = scanning(orjson.loads)
     with tempfile.TemporaryDirectory() as folder:
-        path, count = build(args.corpus, Path(folder), args.mb)
+        path, count = build(args.corpus, Path(folder), args.mb, args.unit)
         size = path.stat().st_size
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
         wall: dict[str, list[float]] = {name: [] for name in contenders}
@@ -99,7 +111,10 @@ def main() -> None:
                 wall[name].append(time.perf_counter() - started)
     base = statistics.median(cpu["json.loads"])
     base_wall = statistics.median(wall["json.loads"])
-    print(f"{count:,} records, {size / 2**20:,.1f} MiB, {args.rounds} rounds (medians)")
+    print(
+        f"{count:,} records ({args.unit} per line), {size / 2**20:,.1f} MiB, "
+        f"{args.rounds} rounds (medians)"
+    )
     print(f"{'':16} {'CPU s':>7} {'MiB/s':>7} {'x json.loads':>13} {'wall s':>7} {'x (wall)':>9}")
     results = {}
     for name in contenders:

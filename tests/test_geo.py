@@ -1,6 +1,7 @@
 import asyncio
 import copy
 import json
+import re
 import shelve
 import warnings
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import payloads
 import twpolicy
+from conftest import PROJECT
 from corpus import load, resolve
 from twpolicy import GeoKind, Guard, StandaloneGeoError, check_storable, find_geo, strip_geo
 from twpolicy.testing import DecisionRecorder
@@ -780,3 +782,17 @@ class TestCorpus:
             warnings.simplefilter("error")
             for doc in documents:
                 find_geo(doc.value)
+
+
+class TestDocs:
+    def test_examples_run(self, capsys):
+        """Every Python example of docs/geo.md runs, in order, and prints what it says."""
+        page = (PROJECT / "docs" / "geo.md").read_text(encoding="utf-8")
+        blocks = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+        assert len(blocks) >= 5
+        namespace = {}
+        for block in blocks:
+            exec(compile(block, "docs/geo.md", "exec"), namespace)  # noqa: S102  # our own docs
+        printed = capsys.readouterr().out
+        assert "/coordinates point in_tweet\n/place place in_tweet\n" in printed
+        assert "refused under I.B.7 [geo.standalone: standalone_geo]" in printed

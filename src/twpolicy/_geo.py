@@ -216,9 +216,10 @@ class _Finder:
                 geo_kind = location_kind(datum, default)
                 if geo_kind is None:
                     continue
-                if reported is None:
-                    reported = covered_fields[node] = set()
-                reported.add(first)
+                if type(datum) is not str:  # only objects and lists can hold nodes
+                    if reported is None:
+                        reported = covered_fields[node] = set()
+                    reported.add(first)
                 if kind in whole_kinds:
                     yield _owned(node, path, geo_kind, node)
                 else:

@@ -22,12 +22,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Protocol, TextIO
+from typing import Any, BinaryIO, Final, NamedTuple, Protocol, TextIO
 
 import attrs
 
 from twpolicy._geo import REASONS, Hit, hits
-from twpolicy.exceptions import PayloadError
 
 __all__ = ["add_scan_command", "read_records", "scan"]
 
@@ -73,9 +72,11 @@ class Lines(Protocol):
         ...
 
 
-@attrs.frozen
-class Record:
-    """One record of the input: its number, the line it starts on, its value or why not."""
+class Record(NamedTuple):
+    """One record of the input: its number, the line it starts on, its value or why not.
+
+    A named tuple, not an attrs class: one is made per record, on the hot path.
+    """
 
     number: int
     line: int
@@ -273,6 +274,8 @@ class FileSummary:
 
 class _Report(Protocol):
     """Where results go as they are found (text or JSON); nothing is held back."""
+
+    show_all: bool
 
     def start(self, name: str) -> None: ...
     def finding(self, record: Record, found: list[Hit]) -> None: ...
@@ -527,27 +530,21 @@ def _scan_file(
 
 def _scan_record(record: Record, summary: FileSummary, report: _Report) -> None:
     summary.records += 1
-    found: list[Hit] = []
-    if record.error is None:
-        try:
-            found = list(hits(record.value))
-        except PayloadError as exc:  # pragma: no cover  # parsed JSON has no cycles
-            record = attrs.evolve(record, value=None, error=str(exc))
     if record.error is not None:
         summary.unreadable += 1
         report.unreadable(record, listed=summary.unreadable <= MAX_LISTED_ERRORS)
         return
+    found = list(hits(record.value))
     if not found:
         return
     summary.with_location += 1
-    standalone = 0
-    for hit in found:
-        summary.kinds[hit.kind.value] += 1
-        standalone += hit.standalone
+    summary.kinds.update([hit.kind.value for hit in found])
+    standalone = sum(hit.standalone for hit in found)
     if standalone:
         summary.standalone_records += 1
         summary.standalone_data += standalone
-    report.finding(record, found)
+    if standalone or report.show_all:
+        report.finding(record, found)
 
 
 def _run_scan(args: argparse.Namespace, out: TextIO) -> int:
