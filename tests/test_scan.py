@@ -121,6 +121,13 @@ class TestReader:
         assert error in message
         assert (2, None, {"ok": True}) == last
 
+    def test_huge_array(self):
+        """A record holding a million-element array is read like any other."""
+        huge = b"[" + b"1," * 1_000_000 + b"1]\n"
+        found = records(huge + b'{"ok": 1}\n')
+        assert [(1, None), (2, None)] == [(line, error) for line, error, _ in found]
+        assert 1_000_001 == len(found[0][2])
+
     def test_cut_off_json_line_does_not_swallow_the_next(self):
         """A truncated JSON Lines record is reported; reading resumes at the next line."""
         data = jsonl({"a": 1}) + b'{"data": [{"id": "1", \n' + jsonl({"b": 2}, [3])

@@ -286,6 +286,23 @@ class TestFamilies:
             ("/target_object/user", "user_v1"),
         ] == kinds(event)
 
+    def test_webhook_and_site_stream_envelopes(self):
+        """Account Activity deliveries and site-stream messages: the objects inside them."""
+        delivery = {
+            "for_user_id": "1000000000000000001",
+            "tweet_create_events": [payloads.tweet_v1()],
+            "users": {"1000000000000000002": payloads.user_v1("1000000000000000002")},
+        }
+        assert [
+            ("", "envelope"),
+            ("/tweet_create_events/0", "tweet_v1"),
+            ("/tweet_create_events/0/user", "user_v1"),
+            ("/users/1000000000000000002", "user_v1"),
+        ] == kinds(delivery)
+        dm = {"id_str": "5", "text": "hi", "sender_id": 1, "recipient_id": 2}
+        site = {"for_user": "1888", "message": {"direct_message": dm}}
+        assert [("", "envelope"), ("/message/direct_message", "dm_v1")] == kinds(site)
+
     def test_objects_under_unknown_keys_are_found(self):
         """Shapes no table knows still yield the objects inside, at any depth."""
         tweet = payloads.tweet_v1(
