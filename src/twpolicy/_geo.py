@@ -314,7 +314,7 @@ class _Arguments(dict[str, Any]):
 def _standalone(payload: Any) -> list[GeoFinding]:
     if isinstance(payload, _Arguments):
         return [
-            hit.finding("/" + name.replace("~", "~0").replace("/", "~1"))
+            hit.finding(pointer_of((name,)))
             for name, value in payload.items()
             for hit in hits(_json_text(value))
             if hit.standalone

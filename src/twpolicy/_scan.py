@@ -3,8 +3,8 @@
 Reads JSON, JSON Lines, concatenated (pretty-printed) JSON, gzip-compressed or not, from files
 or standard input, one record at a time: memory is bounded by the largest record, not the
 file. Each record is walked once (`twpolicy._geo`); unreadable records are reported one by one
-and the scan goes on. Exit code 1 when standalone location is found (I.B.7), 2 when input
-could not be read, 0 otherwise.
+and the scan goes on. Exit code 1 when standalone location is found (I.B.7), 2 when an input
+or a record could not be read, 0 otherwise.
 """
 
 from __future__ import annotations
