@@ -15,6 +15,7 @@ from typing import TextIO
 
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
 from twpolicy._consent_cli import add_consent
+from twpolicy._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import TwPolicyError
 
@@ -62,6 +63,7 @@ def _add_clauses(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_clauses,
     add_consent,
+    add_scan_command,
 )
 
 
