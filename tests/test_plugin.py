@@ -47,7 +47,7 @@ class TestFixtures:
                 record = twpolicy_consent.grant("like.write")
                 assert DEFAULT_USER_ID == record.user_id
                 assert like(twpolicy_guard).allowed
-                assert 1 == twpolicy_consent.revoke()
+                assert 1 == len(twpolicy_consent.revoke())
                 assert not like(twpolicy_guard).allowed
             """
         )

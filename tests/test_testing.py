@@ -186,7 +186,7 @@ class TestConsentHelper:
         record = helper.grant(*scopes)
         assert ("pytest test_grant", frozenset(scopes)) == (record.evidence, record.scopes)
         assert all(ledger.check("5", scope) for scope in scopes)
-        assert 1 == helper.revoke()
+        assert 1 == len(helper.revoke())
         assert not any(ledger.check("5", scope) for scope in scopes)
 
     def test_other_user_and_fields(self):
@@ -196,7 +196,11 @@ class TestConsentHelper:
         record = ConsentHelper(ledger, user_id="5").grant(
             "dm.write", user_id=6, expires_at=expires, notice="dm-dialog-v2"
         )
-        assert ("6", expires, "dm-dialog-v2") == (record.user_id, record.expires_at, record.notice)
+        assert ("6", expires, "dm-dialog-v2") == (
+            record.user_id,
+            record.expires_at,
+            record.notice.id,
+        )
         assert ledger.check("5", "dm.write") is None
 
     def test_revoke_some_scopes(self):

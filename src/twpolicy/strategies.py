@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeAlias
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from twpolicy._consent import ConsentRecord, validate_user_id
+from twpolicy._consent import ConsentRecord, Notice, validate_user_id
 from twpolicy._scopes import SCOPES, validate_scopes
 
 __all__ = [
@@ -599,6 +599,23 @@ def api_responses(
     return _responses(data, many=many)
 
 
+_NOTICES = ("post-dialog", "settings-page", "onboarding")
+_METHODS = ("ui_explicit", "oauth_consent_screen", "reply_keyword", "dm_keyword")
+_hex64 = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+_labels = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1)
+
+
+@st.composite
+def _notices(draw: st.DrawFn) -> Notice:
+    return Notice(
+        id=draw(st.sampled_from(_NOTICES)),
+        version=draw(st.sampled_from(["", "1", "3"])),
+        url=draw(st.sampled_from(["", "https://example.org/privacy"])),
+        sha256=draw(st.none() | _hex64),
+        language=draw(st.sampled_from(["", "en", "fr"])),
+    )
+
+
 @st.composite
 def _consent_records(
     draw: st.DrawFn, user_id: str | None, scopes: frozenset[str] | None
@@ -607,17 +624,17 @@ def _consent_records(
     expires: datetime | None = None
     if draw(st.booleans()):
         expires = granted + draw(st.timedeltas(min_value=timedelta(seconds=1), max_value=_SPAN))
-    hashes = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
     return ConsentRecord(
         record_id=str(draw(st.uuids(version=4))),
         user_id=user_id or draw(ids()),
         scopes=scopes or frozenset(draw(st.sets(st.sampled_from(sorted(SCOPES)), min_size=1))),
         granted_at=granted,
-        notice=draw(st.sampled_from(["post-dialog-v1", "settings-page-v3", "onboarding-2024"])),
-        method=draw(st.sampled_from(["ui_explicit", "oauth_consent_screen", "email_reply"])),
-        evidence=draw(st.text(alphabet=string.ascii_letters + string.digits + "-", max_size=40)),
+        notice=draw(_notices()),
+        method=draw(st.sampled_from(_METHODS)),
+        evidence=draw(_labels),
         expires_at=expires,
-        content_sha256=draw(st.none() | hashes),
+        content_sha256=draw(st.none() | _hex64),
+        app_user_id=draw(st.none() | _labels),
     )
 
 

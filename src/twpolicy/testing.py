@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from twpolicy import _guard
-from twpolicy._consent import ConsentRecord, MemoryLedger, open_ledger, validate_user_id
+from twpolicy._consent import ConsentEvent, ConsentRecord, Ledger, open_ledger, validate_user_id
 from twpolicy._fakeapi import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
 from twpolicy._guard import Guard
 from twpolicy._model import Decision, Effect, Mode
@@ -211,7 +211,7 @@ class ConsentHelper:
     """Grants and revokes consent in one line: the type of the ``twpolicy_consent`` fixture.
 
     Args:
-        ledger: the consent ledger to write to (the fixture's guard's).
+        ledger: the consent ledger to write to (a `twpolicy.Ledger`: the fixture's guard's).
         user_id: the user a call acts for unless it names another (the acting user).
         evidence: recorded as the consent's evidence (the test's node ID).
     """
@@ -237,11 +237,11 @@ class ConsentHelper:
         granted: ConsentRecord = self._ledger.grant(user, list(scopes), **record)
         return granted
 
-    def revoke(self, *scopes: str, user_id: str | int | None = None) -> int:
-        """Withdraw consent to ``scopes`` (every scope when none is named); return how many."""
+    def revoke(self, *scopes: str, user_id: str | int | None = None) -> tuple[ConsentEvent, ...]:
+        """Withdraw consent to ``scopes`` (every scope when none is named); return the events."""
         user = self._user_id if user_id is None else user_id
-        revoked: int = self._ledger.revoke(user, list(scopes) if scopes else None)
-        return revoked
+        events: tuple[ConsentEvent, ...] = self._ledger.revoke(user, list(scopes) or None)
+        return events
 
 
 @contextlib.contextmanager
@@ -255,7 +255,7 @@ def fresh_guard(
     default guard is restored afterwards, whatever happens in the block.
     """
     options = options or TwPolicyOptions()
-    ledger: MemoryLedger = open_ledger("memory://")
+    ledger: Ledger = open_ledger("memory://")
     guard = Guard(
         ledger=ledger, mode=options.mode, rule_modes=dict(options.rule_modes), sinks=sinks
     )
