@@ -262,3 +262,28 @@ class TestConsentRecords:
         """The hypothesis entry point names twpolicy's setup hook."""
         hooks = {ep.name: ep.value for ep in entry_points(group="hypothesis")}
         assert "twpolicy._hypothesis_setup:_hypothesis_setup_hook" == hooks["twpolicy"]
+
+
+class TestWithTheLocationRules:
+    """Generated payloads exercise twpolicy's location rules (I.B.7) as real ones do."""
+
+    @given(
+        tws.tweets("v1.1", location=True)
+        | tws.api_responses(tws.tweets("v2", location=True), many=True)
+    )
+    def test_strip_geo_leaves_no_location(self, payload):
+        """Every generated location datum is found, and none survives strip_geo."""
+        assert twpolicy.find_geo(payload)
+        assert [] == twpolicy.find_geo(twpolicy.strip_geo(payload))
+
+    @given(tws.tweets("v1.1", location=True) | tws.api_responses(many=True))
+    def test_whole_payloads_are_storable(self, payload):
+        """A whole Tweet or response, location included, may be stored."""
+        guard = twpolicy.Guard()
+        assert twpolicy.check_storable(payload, guard=guard).allowed
+
+    @given(tws.places("v1.1") | tws.places("v2"))
+    def test_places_alone_are_not(self, place):
+        """A place kept on its own is standalone location data, refused under I.B.7."""
+        with pytest.raises(twpolicy.StandaloneGeoError, match=r"I\.B\.7"):
+            twpolicy.check_storable(place, guard=twpolicy.Guard())
