@@ -73,6 +73,7 @@ class _RequireConsent:
             )
         now = guard.now()
         record_ids = []
+        content_bound = []
         for scope in sorted(action.scopes):
             record = ledger.check(user, scope, content_sha256=action.content_sha256, at=now)
             if record is None:
@@ -90,7 +91,13 @@ class _RequireConsent:
                     outcome = attrs.evolve(outcome, clause=known.clause)
                 return outcome
             record_ids.append(record.record_id)
-        return Outcome.allow("consent_active", facts={"consent_record_ids": ",".join(record_ids)})
+            if record.content_sha256 is not None:
+                content_bound.append(record.record_id)
+        facts = {"consent_record_ids": ",".join(record_ids)}
+        if content_bound:
+            # Single-use consents the enforcement point spends once the action goes ahead.
+            facts["content_bound_record_ids"] = ",".join(content_bound)
+        return Outcome.allow("consent_active", facts=facts)
 
 
 @attrs.frozen(repr=False)
