@@ -449,6 +449,10 @@ class _RequestContext:
         self._transport = transport
 
     async def __aenter__(self) -> ReplayResponse:
+        import asyncio  # noqa: PLC0415  # only the async path needs it
+
+        # Yield to the loop as real I/O would, so cancellation (a stream's disconnect) lands.
+        await asyncio.sleep(0)
         return ReplayResponse(self._sent, self._transport.respond(self._sent))
 
     async def __aexit__(self, *exc: object) -> None:
