@@ -959,6 +959,15 @@ class TestActingUser:
         client.create_tweet(text="hello", user_auth=False)
         assert ["/2/users/me", "/2/tweets", "/2/tweets"] == [r.path for r in transport.requests]
 
+    def test_route_names_the_user(self):
+        """A write whose route holds the authenticated user's ID needs no lookup."""
+        transport = responder({("POST", f"/2/users/{USER}/likes"): {"data": {"liked": True}}})
+        client = transport.install(
+            twpolicy.Client("oauth2-user-token", guard=granted("like.write"))
+        )
+        client.request("POST", f"/2/users/{USER}/likes", json={"tweet_id": "1"})
+        assert [f"/2/users/{USER}/likes"] == [r.path for r in transport.requests]
+
     def test_explicit_acting_user_needs_no_lookup(self):
         """acting_user_id= avoids the lookup."""
         transport = responder(POSTED)
