@@ -75,7 +75,7 @@ def _stored_body(stored: Any) -> bytes:
     """The bytes of a cassette's ``body`` entry (``{"string": ...}``, base64, or raw)."""
     if isinstance(stored, Mapping):
         if "base64_string" in stored:
-            return base64.b64decode(stored["base64_string"])
+            return _decoded(base64.b64decode(stored["base64_string"]))
         stored = stored.get("string")
     data = _as_bytes(stored)
     return _decoded(data) if data is not None else b""
