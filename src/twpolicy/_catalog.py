@@ -418,11 +418,13 @@ class _Node:
 
 def _segments(route: str) -> list[str]:
     """The segments of ``route``, without query string, trailing slash or ``.json``."""
-    path = route.partition("?")[0]
-    path = path.removesuffix(".json")
-    if path.endswith("/") and len(path) > 1:
-        path = path[:-1]
-    return path.split("/")[1:] if path.startswith("/") else [""]
+    if "?" in route:
+        route = route.partition("?")[0]
+    if route.endswith((".json", "/")):
+        route = route.removesuffix(".json")
+        if route.endswith("/") and len(route) > 1:
+            route = route[:-1]
+    return route.split("/")[1:] if route.startswith("/") else [""]
 
 
 class EndpointCatalog:
@@ -457,10 +459,22 @@ class EndpointCatalog:
         Literal segments win over parameters (``/2/users/me`` is not ``/2/users/:id``); a
         parameter matches one non-empty segment.
         """
-        root = self._roots.get(method.upper())
+        root = self._roots.get(method) or self._roots.get(method.upper())
         if root is None:
             return None
-        return _walk(root, _segments(route), 0)
+        segments = _segments(route)
+        # Literal-first descent finds almost every route; backtrack only when it fails.
+        node = root
+        for segment in segments:
+            child = node.literal.get(segment)
+            if child is None:
+                child = node.parameter if segment else None
+                if child is None:
+                    return _walk(root, segments, 0)
+            node = child
+        if node.endpoint is not None:
+            return node.endpoint
+        return _walk(root, segments, 0)
 
     def methods(self, family: str) -> frozenset[str]:
         """The tweepy method names the catalog covers for a family (``"v2"``, ``"v1.1"``)."""

@@ -32,7 +32,7 @@ from twpolicy._catalog import (
 )
 from twpolicy._consent import validate_user_id
 from twpolicy._guard import Guard, get_default_guard
-from twpolicy._model import Action, ActionKind, Decision
+from twpolicy._model import Action, ActionKind, Effect, Outcome
 from twpolicy.exceptions import PolicyViolation
 
 __all__ = ["API", "Client", "StreamingClient"]
@@ -134,17 +134,16 @@ class Policy:
             self._identities.clear()
         self._identities[key] = found
 
-    def decide(self, action: Action) -> Decision:
+    def decide(self, action: Action) -> None:
         """Enforce the guard's decision on ``action``; spend a content-bound consent it used.
 
         Raises:
             PolicyViolation: the guard refused the action in ``enforce`` mode.
         """
         guard = self.guard
-        decision = guard.enforce(action)
-        if action.content_sha256 is not None and decision.allowed:
-            _spend(guard, decision)
-        return decision
+        outcomes = guard.admit(action)
+        if action.content_sha256 is not None:
+            _spend(guard, outcomes)
 
     def write_action(
         self,
@@ -165,12 +164,14 @@ class Policy:
         )
 
 
-def _spend(guard: Guard, decision: Decision) -> None:
-    """Use up the single-use, content-bound consents that let ``decision`` through."""
+def _spend(guard: Guard, outcomes: tuple[Outcome, ...]) -> None:
+    """Use up the single-use, content-bound consents that let the action through."""
     use = getattr(guard.consent, "use", None)
     if use is None:
         return
-    for outcome in decision.outcomes:
+    for outcome in outcomes:
+        if outcome.effect is not Effect.ALLOW:
+            continue
         bound = outcome.facts.get("content_bound_record_ids")
         if isinstance(bound, str):
             for record_id in bound.split(","):
@@ -250,7 +251,7 @@ class _GuardedV2:
                 actor = self._twpolicy_look_up(user_auth)
             self._twpolicy.decide(self._twpolicy.write_action(endpoint, scopes, actor, json))
         else:
-            self._twpolicy.decide(endpoint.read_action)
+            self._twpolicy.guard.admit(endpoint.read_action)
         token = _SENDING.set(self)
         try:
             response = send(method, route, params, json, user_auth)
@@ -354,10 +355,11 @@ class StreamMixin:
             payload=raw_data,
         )
         try:
-            return self._twpolicy.decide(action).allowed
+            self._twpolicy.decide(action)
         except PolicyViolation:
             # A refused payload is dropped; the stream goes on (the decision is logged).
             return False
+        return True
 
 
 class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type: ignore[misc]  # tweepy is untyped
@@ -465,7 +467,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
                 actor = self._twpolicy_actor()
                 self._twpolicy.decide(self._twpolicy.write_action(entry, scopes, actor, content))
             else:
-                self._twpolicy.decide(entry.read_action)
+                self._twpolicy.guard.admit(entry.read_action)
             if entry.category is EndpointCategory.GEO or entry.location_lookup:
                 kwargs["use_cache"] = False
         result = super().request(method, endpoint, **kwargs)

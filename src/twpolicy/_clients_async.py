@@ -58,7 +58,7 @@ class _AsyncGuardedV2:
                 actor = await self._twpolicy_look_up(user_auth)
             self._twpolicy.decide(self._twpolicy.write_action(endpoint, scopes, actor, json))
         else:
-            self._twpolicy.decide(endpoint.read_action)
+            self._twpolicy.guard.admit(endpoint.read_action)
         token = _SENDING.set(self)
         try:
             response = await send(method, route, params, json, user_auth)

@@ -8,6 +8,7 @@ reason ``rule_error``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -45,6 +46,35 @@ _LOG = logging.getLogger("twpolicy")
 _LOG.addHandler(logging.NullHandler())
 
 _DEFAULT_RULE = "twpolicy.default"
+_STAMPED_SLOTS = 4096
+
+
+def _id_prefix() -> str:
+    # The first 24 characters of a random UUID; a counter fills in the last 12.
+    return str(uuid.uuid4())[:24]
+
+
+class _DecisionIds:
+    """Decision ids shaped as UUIDs: a random per-process prefix and a counter.
+
+    Much cheaper than a UUID per decision, still unique across processes (the prefix is
+    drawn again in a forked child).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = _id_prefix()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_IDS = _DecisionIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_IDS.reset)
 
 
 def _utcnow() -> datetime:
@@ -104,6 +134,11 @@ class Guard:
         }
         self._sinks = tuple(sinks)
         self._clock = clock
+        # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
+        self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
+        self._default = Outcome(
+            Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
+        )
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -172,6 +207,21 @@ class Guard:
             )
         if outcome is None:
             return None
+        if outcome.effect is Effect.ALLOW:
+            # Allows are shared objects (Outcome.allow), so stamp each once: the entry holds
+            # the outcome itself, so its id cannot be reused while the entry lives.
+            key = (rule.id, id(outcome))
+            entry = self._stamped.get(key)
+            if entry is not None and entry[0] is outcome:
+                return entry[1]
+            if len(self._stamped) >= _STAMPED_SLOTS:
+                self._stamped.clear()
+            stamped = self._stamp(rule, outcome)
+            self._stamped[key] = (outcome, stamped)
+            return stamped
+        return self._stamp(rule, outcome)
+
+    def _stamp(self, rule: Rule, outcome: Outcome) -> Outcome:
         return Outcome(
             outcome.effect,
             outcome.reason,
@@ -183,24 +233,31 @@ class Guard:
             self._modes[rule.id],
         )
 
-    def check(self, action: Action) -> Decision:
-        """Decide on ``action`` and log the decision; never raises for a deny.
+    def _outcomes(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome]:
+        """Every rule's outcome, and the deciding one.
 
         Rules run in order, general to specific. The first enforced deny decides, else the
         first deny in a non-enforcing mode; an allow is reported by the last (most specific)
         rule that allowed.
         """
-        started = time.perf_counter_ns()
-        outcomes = tuple(o for o in (self._evaluate(r, action) for r in self._rules) if o)
-        deciding = (
-            next((o for o in outcomes if o.enforced), None)
-            or next((o for o in outcomes if o.effect is Effect.DENY), None)
-            or (outcomes[-1] if outcomes else None)
-        )
-        if deciding is None:
-            deciding = Outcome(
-                Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
-            )
+        outcomes = []
+        enforced = first_deny = None
+        for rule in self._rules:
+            outcome = self._evaluate(rule, action)
+            if outcome is None:
+                continue
+            outcomes.append(outcome)
+            if outcome.effect is Effect.DENY:
+                if enforced is None and outcome.mode is Mode.ENFORCE:
+                    enforced = outcome
+                if first_deny is None:
+                    first_deny = outcome
+        deciding = enforced or first_deny or (outcomes[-1] if outcomes else self._default)
+        return tuple(outcomes), deciding
+
+    def _decision(
+        self, action: Action, outcomes: tuple[Outcome, ...], deciding: Outcome, started: int
+    ) -> Decision:
         decision = Decision(
             allowed=not deciding.enforced,
             effect=deciding.effect,
@@ -209,7 +266,7 @@ class Guard:
             reason=deciding.reason,
             message=deciding.message,
             remediation=deciding.remediation,
-            decision_id=str(uuid.uuid4()),
+            decision_id=_IDS.next(),
             mode=deciding.mode,
             enforced=deciding.enforced,
             policy_version=self._policy_version,
@@ -226,6 +283,17 @@ class Guard:
         self._log(decision)
         return decision
 
+    def check(self, action: Action) -> Decision:
+        """Decide on ``action`` and log the decision; never raises for a deny.
+
+        Rules run in order, general to specific. The first enforced deny decides, else the
+        first deny in a non-enforcing mode; an allow is reported by the last (most specific)
+        rule that allowed.
+        """
+        started = time.perf_counter_ns()
+        outcomes, deciding = self._outcomes(action)
+        return self._decision(action, outcomes, deciding, started)
+
     def enforce(self, action: Action) -> Decision:
         """Decide on ``action``; raise on an enforced deny, warn on a deny in ``warn`` mode.
 
@@ -233,12 +301,37 @@ class Guard:
             PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
         """
         decision = self.check(action)
+        self._act_on(decision)
+        return decision
+
+    def admit(self, action: Action) -> tuple[Outcome, ...]:
+        """`enforce`, for enforcement points on a hot path; returns the rules' outcomes.
+
+        The decision is the same, and a deny raises or warns the same way; but an allow's
+        `Decision` is built and logged only when someone receives it (a sink, or a handler on
+        the ``twpolicy.decisions`` logger at ``INFO``), so an unobserved allow costs only the
+        rules' work.
+
+        Raises:
+            PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
+        """
+        started = time.perf_counter_ns()
+        outcomes, deciding = self._outcomes(action)
+        if (
+            deciding.effect is Effect.ALLOW
+            and not self._sinks
+            and not _DECISIONS.isEnabledFor(logging.INFO)
+        ):
+            return outcomes
+        self._act_on(self._decision(action, outcomes, deciding, started), stacklevel=3)
+        return outcomes
+
+    def _act_on(self, decision: Decision, stacklevel: int = 3) -> None:
         if decision.effect is Effect.DENY:
             if decision.enforced:
                 raise self._error_for(decision.rule)(decision)
             if decision.mode is Mode.WARN:
-                warnings.warn(TwPolicyWarning(decision.explain()), stacklevel=2)
-        return decision
+                warnings.warn(TwPolicyWarning(decision.explain()), stacklevel=stacklevel)
 
     def _error_for(self, rule_id: str) -> type[PolicyViolation]:
         for rule in self._rules:

@@ -133,8 +133,22 @@ class Outcome:
 
     @classmethod
     def allow(cls, reason: str, *, facts: Mapping[str, Scalar] | None = None) -> Outcome:
-        """The rule lets the action through; ``reason`` says why (``"consent_active"``)."""
-        return cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        """The rule lets the action through; ``reason`` says why (``"consent_active"``).
+
+        Outcomes are immutable, and rules allow with the same few reasons and facts call
+        after call, so equal allows are one shared object.
+        """
+        key = (cls, reason, *facts.items()) if facts else (cls, reason)
+        try:
+            return _ALLOWS[key]
+        except KeyError:
+            pass
+        except TypeError:  # a fact that cannot be hashed: nothing to share
+            return cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        if len(_ALLOWS) >= _SHARED_ALLOWS:
+            _ALLOWS.clear()
+        outcome = _ALLOWS[key] = cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        return outcome
 
     @classmethod
     def deny(
@@ -163,6 +177,10 @@ class Outcome:
             "mode": self.mode.value,
             "facts": dict(self.facts),
         }
+
+
+_SHARED_ALLOWS = 4096
+_ALLOWS: dict[tuple[Any, ...], Outcome] = {}
 
 
 @attrs.frozen(kw_only=True)
