@@ -508,11 +508,14 @@ def endpoint_catalog() -> EndpointCatalog:
     return _CATALOG
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(content: Any) -> bytes:
     """``content`` as canonical JSON: sorted keys, no spaces, UTF-8, no ASCII escaping."""
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(content).encode("utf-8")
 
 
 def content_sha256(content: Any) -> str:

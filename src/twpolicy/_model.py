@@ -70,7 +70,13 @@ class Effect(str, enum.Enum):
         return self.value
 
 
+def _kind(value: ActionKind | str) -> ActionKind:
+    return value if type(value) is ActionKind else ActionKind(value)
+
+
 def _frozen_scopes(value: Iterable[str] | str | None) -> frozenset[str]:
+    if type(value) is frozenset:  # the common case, first: nothing to convert
+        return value
     if isinstance(value, str):
         return frozenset((value,))
     if value is None:
@@ -102,7 +108,7 @@ class Action:
         payload: the data itself, by reference; never logged, never compared.
     """
 
-    kind: ActionKind = attrs.field(converter=ActionKind)
+    kind: ActionKind = attrs.field(converter=_kind)
     operation: str
     acting_user_id: str | None = None
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_scopes)
