@@ -10,6 +10,7 @@ Runs are interleaved in one process (bare, guarded, bare, ...) and the medians c
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -75,7 +76,7 @@ def compare(name: str, bare, guarded, calls: int, rounds: int) -> dict[str, floa
         "ratio": statistics.median(ratios),
     }
     print(
-        f"{name:<6} bare {bare_us:8.1f} us  guarded {guarded_us:8.1f} us  "
+        f"{name:<16} bare {bare_us:8.1f} us  guarded {guarded_us:8.1f} us  "
         f"overhead {result['overhead_us']:6.2f} us  ratio {result['ratio']:.4f} "
         f"(median of {rounds} paired batches of {calls} calls)"
     )
@@ -113,12 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         USER, ["tweet.write"], notice="bench", method="ui_explicit", evidence="bench"
     )
     bare, guarded = client(tweepy.Client, None), client(twpolicy.Client, guard)
+    # Different Tweet IDs call after call, as an application reading Tweets sends them.
+    ids = itertools.cycle(range(1445880548472328192, 1445880548472338192))
     print(f"tweepy {tweepy.__version__}, twpolicy {twpolicy.__version__}, ledger {args.ledger}")
     results = [
         compare(
             "read",
-            lambda: bare.get_tweet(1445880548472328192),
-            lambda: guarded.get_tweet(1445880548472328192),
+            lambda: bare.get_tweet(next(ids)),
+            lambda: guarded.get_tweet(next(ids)),
             args.calls,
             args.rounds,
         ),
@@ -130,6 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             args.rounds,
         ),
     ]
+    # The same read with an audit sink attached: every decision is built and delivered.
+    audited = twpolicy.Guard(ledger=guard.consent, sinks=[lambda decision: None])
+    observed = client(twpolicy.Client, audited)
+    compare(
+        "read, audit sink",
+        lambda: bare.get_tweet(next(ids)),
+        lambda: observed.get_tweet(next(ids)),
+        args.calls,
+        args.rounds,
+    )
     guard_only(guard, args.calls * 10, 15)
     worst = max(result["ratio"] for result in results)
     if args.max_ratio is not None and worst > args.max_ratio:

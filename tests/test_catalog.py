@@ -12,7 +12,7 @@ from tweepy.asynchronous import AsyncClient as TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as TweepyAsyncStreamingClient
 
 import twpolicy
-from twpolicy._catalog import NO_REQUEST
+from twpolicy._catalog import NO_REQUEST, canonical_json
 from twpolicy._replay import RecordedResponse, ReplayTransport
 
 CATALOG = twpolicy.endpoint_catalog()
@@ -267,3 +267,28 @@ class TestContentHash:
         canonical = '{"geo":{"place_id":"1"},"text":"café"}'.encode()
         assert hashlib.sha256(canonical).hexdigest() == twpolicy.content_sha256(content)
         assert json.loads(canonical) == content
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+class TestCanonicalJson:
+    @given(JSON)
+    def test_same_as_the_standard_library(self, content):
+        """canonical_json is json.dumps with sorted keys, compact separators, UTF-8."""
+        expected = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert expected.encode("utf-8") == canonical_json(content)
+
+    @pytest.mark.parametrize("content", [{"a": float("nan")}, {"a": b"bytes"}, {"a": object()}])
+    def test_not_json(self, content):
+        """What JSON cannot carry is refused, not hashed some other way."""
+        with pytest.raises((TypeError, ValueError)):
+            twpolicy.content_sha256(content)

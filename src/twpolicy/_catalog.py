@@ -513,9 +513,29 @@ _CANONICAL = json.JSONEncoder(
 )
 
 
+def _unserialisable(value: object) -> Any:
+    msg = f"Object of type {type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
+def _c_encoder() -> Any:
+    # The C encoder JSONEncoder builds anew on every call, built once: every write is hashed.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover  # CPython without the _json accelerator
+        return None
+    return make(
+        None, _unserialisable, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+
+
+_C_CANONICAL = _c_encoder()
+
+
 def canonical_json(content: Any) -> bytes:
     """``content`` as canonical JSON: sorted keys, no spaces, UTF-8, no ASCII escaping."""
-    return _CANONICAL.encode(content).encode("utf-8")
+    if _C_CANONICAL is None or isinstance(content, str):  # pragma: no cover  # no accelerator
+        return _CANONICAL.encode(content).encode("utf-8")
+    return "".join(_C_CANONICAL(content, 0)).encode("utf-8")
 
 
 def content_sha256(content: Any) -> str:
