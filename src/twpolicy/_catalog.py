@@ -523,8 +523,17 @@ def _c_encoder() -> Any:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover  # CPython without the _json accelerator
         return None
+    sort_keys, skip_keys, allow_nan = True, False, False  # positional in the C signature
     return make(
-        None, _unserialisable, json.encoder.encode_basestring, None, ":", ",", True, False, False
+        None,  # no circular check: a shared markers dict would race between threads
+        _unserialisable,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        sort_keys,
+        skip_keys,
+        allow_nan,
     )
 
 
