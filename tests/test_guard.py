@@ -1,5 +1,6 @@
 import json
 import logging
+import uuid
 import warnings
 from datetime import datetime, timedelta, timezone
 
@@ -423,3 +424,61 @@ class TestMemoryLedger:
         with pytest.raises(twpolicy.ConfigurationError):
             ledger.grant(user, scopes, **NOTICE, **extra)
         assert ledger.check(USER, "tweet.write") is None
+
+
+class TestAdmit:
+    def test_raises_like_enforce(self, guard):
+        """admit refuses exactly what enforce refuses."""
+        with pytest.raises(twpolicy.ConsentRequired):
+            guard.admit(post())
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        outcomes = guard.admit(post())
+        assert ["endpoint.known", "consent.required"] == [o.rule for o in outcomes]
+
+    def test_unobserved_allow_builds_no_decision(self):
+        """With no sink and the decision logger quiet, an allow leaves no trace and no cost."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"))
+        read = post(operation="GET /2/tweets", category="public_read", scopes=())
+        before = twpolicy._guard._IDS.next()
+        assert guard.admit(read)
+        after = twpolicy._guard._IDS.next()
+        assert int(before[-12:], 16) + 1 == int(after[-12:], 16)
+
+    def test_observed_allow_is_logged(self, guard, recorder, caplog):
+        """A sink, or the logger at INFO, receives allows from admit as from check."""
+        read = post(operation="GET /2/tweets", category="public_read", scopes=())
+        guard.admit(read)
+        assert ["allow"] == [d.effect.value for d in recorder]
+        quiet = Guard(ledger=twpolicy.open_ledger("memory://"))
+        with caplog.at_level(logging.INFO, logger="twpolicy.decisions"):
+            quiet.admit(read)
+        assert 1 == len(caplog.records)
+
+    def test_warns_in_warn_mode(self):
+        """A deny in warn mode warns through admit too."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"), mode="warn")
+        with pytest.warns(twpolicy.TwPolicyWarning, match="I.C.1.a"):
+            guard.admit(post())
+
+
+class TestDecisionIds:
+    def test_uuid_shaped_and_unique(self, guard):
+        """Decision ids parse as UUIDs and never repeat."""
+        ids = [guard.check(post()).decision_id for _ in range(50)]
+        assert len(set(ids)) == 50
+        assert all(str(uuid.UUID(i)) == i for i in ids)
+
+    def test_a_forked_child_draws_a_new_prefix(self):
+        """After reset (what a forked child runs) the prefix differs, so ids stay unique."""
+        ids = twpolicy._guard._DecisionIds()
+        first = ids.next()
+        ids.reset()
+        assert first[:24] != ids.next()[:24]
+
+    def test_equal_allows_are_shared(self):
+        """Outcome.allow returns one object for equal reason and facts."""
+        a = Outcome.allow("route_known", facts={"category": "write"})
+        assert a is Outcome.allow("route_known", facts={"category": "write"})
+        assert a is not Outcome.allow("route_known", facts={"category": "app"})
+        unhashable = {"x": [1]}
+        assert Outcome.allow("odd", facts=unhashable) == Outcome.allow("odd", facts=unhashable)
