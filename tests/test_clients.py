@@ -968,6 +968,20 @@ class TestActingUser:
         client.request("POST", f"/2/users/{USER}/likes", json={"tweet_id": "1"})
         assert [f"/2/users/{USER}/likes"] == [r.path for r in transport.requests]
 
+    def test_async_oauth2_user_is_looked_up_once(self, loop):
+        """AsyncClient finds an OAuth 2.0 user through tweepy's own cached lookup, once."""
+        transport = responder({**ME, **POSTED})
+        client = transport.install(
+            twpolicy.AsyncClient("oauth2-async-token", guard=granted("tweet.write"))
+        )
+
+        async def post_twice():
+            await client.create_tweet(text="hello", user_auth=False)
+            await client.create_tweet(text="hello", user_auth=False)
+
+        loop.run_until_complete(post_twice())
+        assert ["/2/users/me", "/2/tweets", "/2/tweets"] == [r.path for r in transport.requests]
+
     def test_explicit_acting_user_needs_no_lookup(self):
         """acting_user_id= avoids the lookup."""
         transport = responder(POSTED)
