@@ -59,11 +59,15 @@ class _AsyncGuardedV2:
             self._twpolicy.decide(self._twpolicy.write_action(endpoint, scopes, actor, json))
         else:
             self._twpolicy.guard.admit(endpoint.read_action)
-        token = _SENDING.set(self)
-        try:
+        if not self.wait_on_rate_limit:  # type: ignore[attr-defined]  # tweepy's attribute
+            # Only tweepy's rate-limit wait calls request again from inside it.
             response = await send(method, route, params, json, user_auth)
-        finally:
-            _SENDING.reset(token)
+        else:
+            token = _SENDING.set(self)
+            try:
+                response = await send(method, route, params, json, user_auth)
+            finally:
+                _SENDING.reset(token)
         if endpoint is _ME:
             self._twpolicy.learn(
                 v2_identity(self, user_auth=user_auth), _me_id(await response.json())
