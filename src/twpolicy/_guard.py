@@ -191,35 +191,30 @@ class Guard:
         """Stop sending decisions to ``sink``."""
         self._sinks = tuple(s for s in self._sinks if s is not sink)
 
-    def _evaluate(self, rule: Rule, action: Action) -> Outcome | None:
-        try:
-            outcome = rule.evaluate(action, self)
-        except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
-            # Only twpolicy's own messages are repeated: others may quote the payload.
-            detail = str(exc) if isinstance(exc, TwPolicyError) else type(exc).__name__
-            _LOG.debug("rule %s raised %s", rule.id, type(exc).__name__)
-            outcome = Outcome.deny(
-                "rule_error",
-                f"rule {rule.id} could not decide on {action.operation} ({detail}), so the "
-                "action was refused (fail closed).",
-                "fix the cause named above (a store that cannot be read, a malformed payload) "
-                "and retry.",
-            )
-        if outcome is None:
-            return None
-        if outcome.effect is Effect.ALLOW:
-            # Allows are shared objects (Outcome.allow), so stamp each once: the entry holds
-            # the outcome itself, so its id cannot be reused while the entry lives.
-            key = (rule.id, id(outcome))
-            entry = self._stamped.get(key)
-            if entry is not None and entry[0] is outcome:
-                return entry[1]
-            if len(self._stamped) >= _STAMPED_SLOTS:
-                self._stamped.clear()
-            stamped = self._stamp(rule, outcome)
-            self._stamped[key] = (outcome, stamped)
-            return stamped
-        return self._stamp(rule, outcome)
+    def _rule_error(self, rule: Rule, action: Action, exc: Exception) -> Outcome:
+        # Only twpolicy's own messages are repeated: others may quote the payload.
+        detail = str(exc) if isinstance(exc, TwPolicyError) else type(exc).__name__
+        _LOG.debug("rule %s raised %s", rule.id, type(exc).__name__)
+        return Outcome.deny(
+            "rule_error",
+            f"rule {rule.id} could not decide on {action.operation} ({detail}), so the "
+            "action was refused (fail closed).",
+            "fix the cause named above (a store that cannot be read, a malformed payload) "
+            "and retry.",
+        )
+
+    def _stamped_allow(self, rule: Rule, outcome: Outcome) -> Outcome:
+        # Allows are shared objects (Outcome.allow), so stamp each once: the entry holds the
+        # outcome itself, so its id cannot be reused while the entry lives.
+        key = (rule.id, id(outcome))
+        entry = self._stamped.get(key)
+        if entry is not None and entry[0] is outcome:
+            return entry[1]
+        if len(self._stamped) >= _STAMPED_SLOTS:
+            self._stamped.clear()
+        stamped = self._stamp(rule, outcome)
+        self._stamped[key] = (outcome, stamped)
+        return stamped
 
     def _stamp(self, rule: Rule, outcome: Outcome) -> Outcome:
         return Outcome(
@@ -243,9 +238,17 @@ class Guard:
         outcomes = []
         enforced = first_deny = None
         for rule in self._rules:
-            outcome = self._evaluate(rule, action)
+            try:
+                outcome = rule.evaluate(action, self)
+            except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
+                outcome = self._rule_error(rule, action, exc)
             if outcome is None:
                 continue
+            if outcome.effect is Effect.ALLOW:
+                outcome = self._stamped_allow(rule, outcome)
+                outcomes.append(outcome)
+                continue
+            outcome = self._stamp(rule, outcome)
             outcomes.append(outcome)
             if outcome.effect is Effect.DENY:
                 if enforced is None and outcome.mode is Mode.ENFORCE:
