@@ -482,3 +482,95 @@ class TestDecisionIds:
         assert a is not Outcome.allow("route_known", facts={"category": "app"})
         unhashable = {"x": [1]}
         assert Outcome.allow("odd", facts=unhashable) == Outcome.allow("odd", facts=unhashable)
+
+
+@attrs.frozen
+class Counting:
+    """A rule that counts its evaluations; static when told so."""
+
+    calls: list = attrs.field(factory=list)
+    static: bool = True
+    id = "test.counting"
+    clause = "I.B.7"
+    error = twpolicy.StandaloneGeoError
+
+    def evaluate(self, action, guard):
+        self.calls.append(action)
+        return Outcome.allow("counted")
+
+    def static_for(self, action):
+        return self.static
+
+
+class TestStaticOutcomes:
+    def read(self):
+        return post(operation="GET /2/tweets", category="public_read", scopes=())
+
+    def test_static_outcomes_are_reused_for_the_same_action(self, recorder):
+        """An action every rule calls static is evaluated once; decisions stay fresh."""
+        rule = Counting()
+        guard = Guard(rules=[*twpolicy.default_rules(), rule], sinks=[recorder])
+        action = self.read()
+        decisions = [guard.check(action) for _ in range(3)]
+        assert 1 == len(rule.calls)
+        assert 3 == len({d.decision_id for d in decisions})
+        guard.check(self.read())
+        assert 2 == len(rule.calls)
+
+    @pytest.mark.parametrize("static", [False, None])
+    def test_other_rules_are_evaluated_every_time(self, static):
+        """A rule that is not static (or cannot say) is asked every time."""
+        rule = Counting(static=bool(static))
+        rules = [NoStatic(rule)] if static is None else [*twpolicy.default_rules(), rule]
+        guard = Guard(rules=rules)
+        action = self.read()
+        for _ in range(3):
+            guard.check(action)
+        assert 3 == len(rule.calls)
+
+    def test_writes_are_never_reused(self):
+        """consent.required is static only for actions without scopes."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"))
+        action = post()
+        assert not guard.check(action).allowed
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        assert guard.check(action).allowed
+
+    def test_a_rule_error_is_not_reused(self):
+        """An outcome from a rule that raised is evaluated again next time."""
+        calls = []
+
+        @attrs.frozen
+        class Flaky:
+            id = "test.flaky"
+            clause = "I.B.7"
+            error = twpolicy.StandaloneGeoError
+
+            def evaluate(self, action, guard):
+                calls.append(1)
+                if len(calls) == 1:
+                    raise RuntimeError("transient")
+                return Outcome.allow("fine")
+
+            def static_for(self, action):
+                return True
+
+        guard = Guard(rules=[Flaky()])
+        action = self.read()
+        assert "rule_error" == guard.check(action).reason
+        assert guard.check(action).allowed
+        assert guard.check(action).allowed
+        assert 2 == len(calls)
+
+
+@attrs.frozen
+class NoStatic:
+    """Wraps a rule, hiding its static_for."""
+
+    inner: Counting
+    id = "test.nostatic"
+    clause = "I.B.7"
+    error = twpolicy.StandaloneGeoError
+
+    def evaluate(self, action, guard):
+        return self.inner.evaluate(action, guard)

@@ -47,6 +47,7 @@ _LOG.addHandler(logging.NullHandler())
 
 _DEFAULT_RULE = "twpolicy.default"
 _STAMPED_SLOTS = 4096
+_STATIC_SLOTS = 1024
 
 
 def _id_prefix() -> str:
@@ -136,6 +137,14 @@ class Guard:
         self._clock = clock
         # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
         self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
+        # Outcomes of actions every rule calls static (rule.static_for), by action object:
+        # the clients reuse one action per read endpoint. Each entry holds its action, so the
+        # id cannot be reused while the entry lives.
+        checks = [getattr(rule, "static_for", None) for rule in self._rules]
+        self._static_checks: tuple[Callable[[Action], bool], ...] | None = (
+            tuple(c for c in checks if c is not None) if None not in checks else None
+        )
+        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome]] = {}
         self._default = Outcome(
             Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
         )
@@ -229,7 +238,22 @@ class Guard:
         )
 
     def _outcomes(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome]:
-        """Every rule's outcome, and the deciding one.
+        """Every rule's outcome and the deciding one; reused when every rule calls it static."""
+        checks = self._static_checks
+        if checks is None:
+            return self._evaluate(action)[:2]
+        entry = self._static.get(id(action))
+        if entry is not None and entry[0] is action:
+            return entry[1], entry[2]
+        outcomes, deciding, failed = self._evaluate(action)
+        if not failed and self._all_static(checks, action):
+            if len(self._static) >= _STATIC_SLOTS:
+                self._static.clear()
+            self._static[id(action)] = (action, outcomes, deciding)
+        return outcomes, deciding
+
+    def _evaluate(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome, bool]:
+        """Every rule's outcome, the deciding one, and whether a rule raised.
 
         Rules run in order, general to specific. The first enforced deny decides, else the
         first deny in a non-enforcing mode; an allow is reported by the last (most specific)
@@ -237,26 +261,33 @@ class Guard:
         """
         outcomes = []
         enforced = first_deny = None
+        failed = False
         for rule in self._rules:
             try:
                 outcome = rule.evaluate(action, self)
             except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
                 outcome = self._rule_error(rule, action, exc)
+                failed = True
             if outcome is None:
                 continue
             if outcome.effect is Effect.ALLOW:
-                outcome = self._stamped_allow(rule, outcome)
-                outcomes.append(outcome)
+                outcomes.append(self._stamped_allow(rule, outcome))
                 continue
             outcome = self._stamp(rule, outcome)
             outcomes.append(outcome)
-            if outcome.effect is Effect.DENY:
-                if enforced is None and outcome.mode is Mode.ENFORCE:
-                    enforced = outcome
-                if first_deny is None:
-                    first_deny = outcome
+            if enforced is None and outcome.mode is Mode.ENFORCE:
+                enforced = outcome
+            if first_deny is None:
+                first_deny = outcome
         deciding = enforced or first_deny or (outcomes[-1] if outcomes else self._default)
-        return tuple(outcomes), deciding
+        return tuple(outcomes), deciding, failed
+
+    @staticmethod
+    def _all_static(checks: tuple[Callable[[Action], bool], ...], action: Action) -> bool:
+        try:
+            return all(check(action) for check in checks)
+        except Exception:  # noqa: BLE001  # a rule that cannot tell is not static
+            return False
 
     def _decision(
         self, action: Action, outcomes: tuple[Outcome, ...], deciding: Outcome, started: int

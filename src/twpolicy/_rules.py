@@ -28,6 +28,10 @@ class Rule(Protocol):
         id: a stable identifier (``"consent.required"``), used for per-rule modes and logs.
         clause: the policy clause the rule enforces (``"I.C.1.a"``).
         error: the `PolicyViolation` subclass raised when the rule's enforced deny decides.
+
+    A rule may also define ``static_for(action) -> bool``: ``True`` promises that its outcome
+    for that action object never changes (it reads nothing but the action), so the guard may
+    reuse it. Rules without it are evaluated every time.
     """
 
     @property
@@ -52,6 +56,10 @@ class _RequireConsent:
 
     def __repr__(self) -> str:
         return "twpolicy.rules.require_consent()"
+
+    def static_for(self, action: Action) -> bool:
+        """Without scopes the rule says nothing, whatever the ledger holds."""
+        return not action.scopes
 
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:
         if not action.scopes:
@@ -108,6 +116,10 @@ class _KnownEndpoint:
 
     def __repr__(self) -> str:
         return "twpolicy.rules.known_endpoint()"
+
+    def static_for(self, action: Action) -> bool:  # noqa: ARG002  # protocol
+        """The outcome depends only on the action's kind and category."""
+        return True
 
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:  # noqa: ARG002  # protocol
         if action.kind is not ActionKind.API_CALL:
