@@ -189,7 +189,7 @@ def unknown_route(method: str, route: str, payload: Any) -> Action:
 
 def v2_scopes(endpoint: Endpoint, body: Any) -> frozenset[str]:
     """The scopes a v2 request needs: the endpoint's, and ``geo.write`` for a geotag."""
-    if isinstance(body, Mapping) and body.get("geo") is not None and endpoint.scopes:
+    if (type(body) is dict or isinstance(body, Mapping)) and body.get("geo") is not None:
         return endpoint.scopes | _GEO_SCOPE
     return endpoint.scopes
 
