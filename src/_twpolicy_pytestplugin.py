@@ -35,16 +35,20 @@ __all__ = [
 DOCS = "https://twpolicy.readthedocs.io/en/latest/testing/"
 _DECISION_LOGGER = "twpolicy.decisions"
 _COLLECTOR = pytest.StashKey["_Collector"]()
+_RECENT = 4096  # how many decision IDs to remember, to count a decision seen twice once
 #: The collectors of the pytest sessions running in this process, innermost last: only the
 #: innermost counts, so a session run inside a test (pytester) is not counted twice.
 _ACTIVE: list[_Collector] = []
 
 
 class _Collector(logging.Handler):
-    """Receives every decision any guard logs, to count them and to enforce strict mode.
+    """Receives the decisions of the run, to count them and to enforce strict mode.
 
-    It listens on the ``twpolicy.decisions`` logger, so decisions of guards the tests build
-    themselves count too, and nothing of twpolicy has to be imported to listen.
+    Two sources feed it: the sink of every ``twpolicy_guard`` (all its decisions), and the
+    ``twpolicy.decisions`` logger, so that guards the tests build themselves count too (their
+    denies, logged at ``WARNING``; their allows only if the application set the logger to
+    ``INFO``: the plugin leaves logging as it finds it). A decision both sources report is
+    counted once. Listening needs nothing of twpolicy imported.
     """
 
     def __init__(self) -> None:
@@ -53,28 +57,35 @@ class _Collector(logging.Handler):
         self._guard_state = threading.Lock()
         self._current: list[dict[str, Any]] | None = None
         self._expected: set[str] = set()
+        self._recent: dict[str, None] = {}  # decision IDs seen lately, oldest first
         self._logger = logging.getLogger(_DECISION_LOGGER)
-        self._raised_level = False
 
     def install(self) -> None:
         _ACTIVE.append(self)
         self._logger.addHandler(self)
-        # Allows are logged at INFO: listen for them unless the application chose a level.
-        if self._logger.level == logging.NOTSET:
-            self._logger.setLevel(logging.INFO)
-            self._raised_level = True
 
     def uninstall(self) -> None:
         _ACTIVE.remove(self)
         self._logger.removeHandler(self)
-        if self._raised_level:
-            self._logger.setLevel(logging.NOTSET)
 
     def emit(self, record: logging.LogRecord) -> None:
         decision = getattr(record, "decision", None)
-        if not isinstance(decision, dict) or _ACTIVE[-1] is not self:
-            return
+        if isinstance(decision, dict):
+            self.collect(decision)
+
+    def sink(self, decision: Any) -> None:
+        """A guard's sink: receives `twpolicy.Decision` objects."""
+        self.collect(decision.to_record())
+
+    def collect(self, decision: dict[str, Any]) -> None:
+        if _ACTIVE[-1] is not self:
+            return  # a pytest session nested in this one (pytester) counts its own
         with self._guard_state:
+            if decision["decision_id"] in self._recent:
+                return
+            self._recent[decision["decision_id"]] = None
+            if len(self._recent) > _RECENT:
+                del self._recent[next(iter(self._recent))]
             key = (decision["clause"] or "(no clause)", decision["effect"], decision["enforced"])
             self.totals[key] += 1
             if self._current is not None:
@@ -249,12 +260,15 @@ def twpolicy_decisions(request: pytest.FixtureRequest) -> DecisionLog:
 
 @pytest.fixture
 def twpolicy_guard(
-    twpolicy_options: TwPolicyOptions, twpolicy_decisions: DecisionLog
+    request: pytest.FixtureRequest,
+    twpolicy_options: TwPolicyOptions,
+    twpolicy_decisions: DecisionLog,
 ) -> Iterator[Guard]:
     """A fresh guard (in-memory ledger, the marker's mode), the default guard for the test."""
     from twpolicy.testing import fresh_guard  # noqa: PLC0415  # imported only when used
 
-    with fresh_guard(twpolicy_options, sinks=[twpolicy_decisions]) as guard:
+    collector = request.config.stash[_COLLECTOR]
+    with fresh_guard(twpolicy_options, sinks=[twpolicy_decisions, collector.sink]) as guard:
         yield guard
 
 
