@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from twpolicy import Guard
+    from twpolicy import API, AsyncClient, Client, Guard
     from twpolicy.testing import ConsentHelper, DecisionLog, FakeXAPI, TwPolicyOptions
 
 __all__ = [
+    "twpolicy_api",
+    "twpolicy_async_client",
+    "twpolicy_client",
     "twpolicy_consent",
     "twpolicy_decisions",
     "twpolicy_fake_api",
@@ -136,7 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "twpolicy(*, mode='enforce', rule_modes=None, granted=(), acting_user_id=None, "
-        f"strict=None): configure twpolicy's fixtures for this test. See {DOCS}",
+        f"strict=None, cassette=None): configure twpolicy's fixtures for this test. See {DOCS}",
     )
     collector = _Collector()
     collector.install()
@@ -287,8 +290,53 @@ def twpolicy_consent(
 
 
 @pytest.fixture
-def twpolicy_fake_api(twpolicy_options: TwPolicyOptions) -> FakeXAPI:
-    """A fresh fake X API whose authenticated user is the acting user."""
+def twpolicy_fake_api(
+    request: pytest.FixtureRequest, twpolicy_options: TwPolicyOptions
+) -> FakeXAPI:
+    """A fresh fake X API whose authenticated user is the acting user.
+
+    With ``@pytest.mark.twpolicy(cassette="...")`` (a path relative to the test module), the
+    requests the cassette recorded are answered from it.
+    """
     from twpolicy.testing import FakeXAPI  # noqa: PLC0415  # imported only when used
 
-    return FakeXAPI(me=twpolicy_options.acting_user_id)
+    fake = FakeXAPI(me=twpolicy_options.acting_user_id)
+    if twpolicy_options.cassette is not None:
+        fake.replay(request.path.parent / twpolicy_options.cassette)
+    return fake
+
+
+@pytest.fixture
+def twpolicy_client(
+    twpolicy_fake_api: FakeXAPI, twpolicy_guard: Guard, twpolicy_options: TwPolicyOptions
+) -> Client:
+    """A `twpolicy.Client` on the fake X API, acting for the acting user, on ``twpolicy_guard``."""
+    return twpolicy_fake_api.client(
+        guard=twpolicy_guard, acting_user_id=twpolicy_options.acting_user_id
+    )
+
+
+@pytest.fixture
+def twpolicy_async_client(
+    twpolicy_fake_api: FakeXAPI, twpolicy_guard: Guard, twpolicy_options: TwPolicyOptions
+) -> AsyncClient:
+    """A `twpolicy.AsyncClient` on the fake X API (needs the ``async`` extra: aiohttp)."""
+    try:
+        return twpolicy_fake_api.async_client(
+            guard=twpolicy_guard, acting_user_id=twpolicy_options.acting_user_id
+        )
+    except ImportError as exc:
+        pytest.fail(
+            f"twpolicy_async_client needs aiohttp ({exc}): pip install 'twpolicy[async]'",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def twpolicy_api(
+    twpolicy_fake_api: FakeXAPI, twpolicy_guard: Guard, twpolicy_options: TwPolicyOptions
+) -> API:
+    """A `twpolicy.API` (v1.1) on the fake X API, acting for the acting user."""
+    return twpolicy_fake_api.api(
+        guard=twpolicy_guard, acting_user_id=twpolicy_options.acting_user_id
+    )

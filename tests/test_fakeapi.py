@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 from tweepy.asynchronous import AsyncClient
 
+import twpolicy
 from payload_shapes import kind_of, unseen_keys
 from twpolicy import ConfigurationError
 from twpolicy.testing import DEFAULT_USER_ID, FakeXAPI
@@ -253,6 +254,15 @@ class TestTweets:
         assert [own] == ids(client.get_home_timeline().data)
         client.follow_user(OTHER)
         assert [theirs, own] == ids(client.get_home_timeline().data)
+
+    def test_since_and_until(self, fake, client):
+        """Timelines and search keep only tweets strictly between since_id and until_id."""
+        first, second, third = (fake.add_tweet(f"@twpolicy_tester n{n}") for n in range(3))
+        mentions = client.get_users_mentions(DEFAULT_USER_ID, since_id=first, until_id=third)
+        assert [second] == ids(mentions.data)
+        assert [third] == ids(client.search_recent_tweets("n", since_id=second).data)
+        with pytest.raises(tweepy.BadRequest, match="since_id"):
+            client.get_users_tweets(OTHER, since_id="yesterday")
 
     def test_hide_reply(self, fake, client):
         """Replies to the user's own conversation can be hidden; others cannot."""
@@ -658,6 +668,48 @@ class TestEveryRoute:
         answered = {r.route for r in fake.requests if r.status < 400}
         assert set() == set(FakeXAPI.routes) - answered
         assert [] == [(r.route, r.status) for r in fake.requests if r.status >= 400]
+
+
+class TestReplay:
+    def test_cassette_answers_what_it_recorded(self, fake, corpus):
+        """A recorded interaction answers as recorded; other requests reach the fake's state."""
+        cassette = corpus / "tweepy+tweepy" / "cassettes" / "test_client_get_tweet.yaml"
+        transport = fake.replay(cassette)
+        client = fake.client(guard=twpolicy.Guard())
+        recorded = client.get_tweet(1293593516040269825)
+        assert "Say hello to the new #TwitterAPI" in recorded.data.text
+        assert [] == transport.unplayed
+        seeded = fake.add_tweet("from the fake's own state")
+        assert "from the fake's own state" == client.get_tweet(seeded).data.text
+        assert ["GET /2/tweets/:id"] * 2 == [r.route for r in fake.requests]
+
+    def test_guarded_client_refuses_before_the_recording(self, fake, corpus):
+        """A guarded write without consent never reaches the cassette."""
+        cassette = (
+            corpus / "tweepy+tweepy" / "cassettes" / "test_client_create_and_delete_tweet.yaml"
+        )
+        transport = fake.replay(cassette)
+        client = fake.client(guard=twpolicy.Guard(ledger=twpolicy.open_ledger("memory://")))
+        with pytest.raises(twpolicy.ConsentRequired):
+            client.create_tweet(text="Test Tweet")
+        assert [] == fake.requests
+        assert 2 == len(transport.unplayed)
+
+
+class TestClientFactories:
+    def test_clients_act_for_me_on_the_fake(self, fake):
+        """client(), api() and async_client() are twpolicy's clients with the fake's credentials."""
+        guard = twpolicy.Guard(ledger=twpolicy.open_ledger("memory://"))
+        guard.consent.grant(DEFAULT_USER_ID, "tweet.write", notice="n", method="m", evidence="e")
+        client, api = fake.client(guard=guard), fake.api(guard=guard)
+        async_client = fake.async_client(guard=guard)
+        assert isinstance(client, twpolicy.Client)
+        assert isinstance(async_client, twpolicy.AsyncClient)
+        client.create_tweet(text="v2")
+        api.update_status("v1.1")
+        asyncio.run(async_client.create_tweet(text="async"))
+        assert {DEFAULT_USER_ID} == {r.user_id for r in fake.requests}
+        assert 3 == len(fake.tweets)
 
 
 class TestLimitsAndFailures:

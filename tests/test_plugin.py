@@ -1,5 +1,6 @@
 """The pytest plugin, run inside pytester sessions."""
 
+import json
 import re
 from pathlib import Path
 
@@ -93,6 +94,74 @@ class TestFixtures:
             def test_fake(twpolicy_fake_api):
                 assert "42" == twpolicy_fake_api.me
                 assert "42" in twpolicy_fake_api.users
+            """
+        )
+        pytester.runpytest().assert_outcomes(passed=1)
+
+
+class TestClientFixtures:
+    def test_guarded_clients_on_the_fake(self, pytester):
+        """The client fixtures are twpolicy's clients on the fake API, decided by the guard."""
+        pytester.makepyfile(
+            """
+            import asyncio
+            import pytest
+            import twpolicy
+
+            @pytest.mark.twpolicy(granted=["tweet.write"])
+            def test_write_with_consent(twpolicy_client, twpolicy_fake_api, twpolicy_decisions):
+                tweet_id = twpolicy_client.create_tweet(text="hi").data["id"]
+                assert "hi" == twpolicy_client.get_tweet(tweet_id).data.text
+                twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
+                twpolicy_decisions.assert_allowed(operation="POST /2/tweets")
+
+            def test_refused_without_consent(twpolicy_client, twpolicy_fake_api,
+                                             twpolicy_decisions):
+                with pytest.raises(twpolicy.ConsentRequired):
+                    twpolicy_client.create_tweet(text="hi")
+                twpolicy_fake_api.assert_not_called("POST /2/tweets")
+                twpolicy_decisions.assert_denied(clause="I.C.1.a")
+
+            @pytest.mark.twpolicy(granted=["like.write"], acting_user_id="42")
+            def test_async(twpolicy_async_client, twpolicy_fake_api):
+                tweet = twpolicy_fake_api.add_tweet("likeable")
+                asyncio.run(twpolicy_async_client.like(tweet))
+                [like] = twpolicy_fake_api.calls("POST /2/users/:id/likes")
+                assert ("42", 200) == (like.user_id, like.status)
+
+            @pytest.mark.twpolicy(granted=["tweet.write"])
+            def test_api(twpolicy_api, twpolicy_fake_api):
+                status = twpolicy_api.update_status("v1")
+                assert status.id_str in twpolicy_fake_api.tweets
+
+            def test_default_guard(twpolicy_guard, twpolicy_fake_api, twpolicy_decisions):
+                client = twpolicy_fake_api.client()  # no guard=: the default guard decides
+                with pytest.raises(twpolicy.ConsentRequired):
+                    client.create_tweet(text="x")
+                twpolicy_decisions.assert_denied(operation="POST /2/tweets")
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(passed=5)
+
+    def test_cassette_option(self, pytester):
+        """cassette= makes the fake API answer from a recording next to the test module."""
+        tweet = {"id": "20", "text": "just setting up", "edit_history_tweet_ids": ["20"]}
+        interaction = {
+            "request": {"method": "GET", "uri": "https://api.twitter.com/2/tweets/20"},
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"content-type": ["application/json"]},
+                "body": {"string": json.dumps({"data": tweet})},
+            },
+        }
+        pytester.makefile(".json", recorded=json.dumps({"interactions": [interaction]}))
+        pytester.makepyfile(
+            """
+            import pytest
+
+            @pytest.mark.twpolicy(cassette="recorded.json")
+            def test_replayed(twpolicy_client):
+                assert "just setting up" == twpolicy_client.get_tweet(20).data.text
             """
         )
         pytester.runpytest().assert_outcomes(passed=1)
@@ -310,9 +379,9 @@ class TestDocs:
     def test_test_modules_in_the_docs_pass(self, pytester):
         """Every test module shown in docs/testing.md runs and passes."""
         modules = {name: source for name, source in doc_blocks("testing.md") if name}
-        assert 5 <= len(modules)
+        assert 6 <= len(modules)
         pytester.makepyfile(**{name[: -len(".py")]: source for name, source in modules.items()})
-        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8)
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=10)
 
     def test_other_examples_run(self):
         """The docs' plain Python examples run as shown."""

@@ -71,7 +71,7 @@ def test_revoked_consent_stops_the_bot(
     assert [] == report.replied
     assert [newer, newer] == [tweet for tweet, _, _ in report.refused]
     twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
-    twpolicy_decisions.assert_denied(operation="POST /2/tweets", reason="no_consent_record")
+    assert 2 == len(twpolicy_decisions.assert_denied(clause="I.C.1.a", reason="no_consent_record"))
 
 
 @pytest.mark.twpolicy(mode="monitor", strict=False)

@@ -3,8 +3,6 @@
 import pytest
 from exporter import collect_ids, export_ids
 
-import twpolicy
-
 
 @pytest.fixture
 def tweets(twpolicy_fake_api):
@@ -38,12 +36,3 @@ def test_writes_only_ids(twpolicy_client, twpolicy_guard, twpolicy_decisions, tw
     assert "open data" not in output.read_text(encoding="ascii")
     assert decision.allowed
     twpolicy_decisions.assert_allowed(operation="export tweet ids", recipient="university-lab")
-
-
-def test_refused_export_writes_nothing(twpolicy_guard, twpolicy_decisions, tmp_path):
-    """When the guard refuses (here: tweet text is not an ID), no file appears."""
-    output = tmp_path / "dataset.txt"
-    with pytest.raises(twpolicy.PolicyViolation):
-        export_ids(["20", "not an id: some tweet text"], output, recipient="lab")
-    assert not output.exists()
-    twpolicy_decisions.assert_denied(operation="export tweet ids")

@@ -26,9 +26,10 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Literal, TypeAlias, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 
 import attrs
 import requests
@@ -36,7 +37,12 @@ import requests.adapters
 import urllib3
 
 from twpolicy._consent import validate_user_id
+from twpolicy._replay import Cassette, ReplayError, ReplayTransport, SentRequest
 from twpolicy.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from twpolicy._clients import API, Client
+    from twpolicy._clients_async import AsyncClient
 
 __all__ = ["DEFAULT_USER_ID", "FakeXAPI", "RecordedRequest"]
 
@@ -51,6 +57,7 @@ _OTHER_USER_ID = "1500000000000000002"
 HOSTS = frozenset({"api.twitter.com", "upload.twitter.com", "api.x.com", "upload.x.com"})
 
 _V2_PROBLEMS = "https://api.twitter.com/2/problems/"
+_APP_BEARER = "twpolicy-fake-app-only-bearer"  # any bearer token not a user's is app-only
 _RATE_WINDOW = 15 * 60
 _ID_STEP = 1 << 22  # snowflake IDs made in the same millisecond differ by the sequence bits
 _MAX_TEXT = 280
@@ -500,6 +507,7 @@ class FakeXAPI:
         self._requests: list[RecordedRequest] = []
         self._failures: dict[str, list[tuple[int, Any]]] = {}
         self._buckets: dict[tuple[str, str], list[int]] = {}
+        self._replay: ReplayTransport | None = None
         self.add_user(self.me, username="twpolicy_tester", name="twpolicy tester")
         self.add_user(_OTHER_USER_ID, username="another_account", name="Another Account")
         self._seed_places()
@@ -635,6 +643,77 @@ class FakeXAPI:
             self._user_tokens[token] = uid
         return token
 
+    def credentials(self, user_id: str | int | None = None) -> dict[str, str]:
+        """The tweepy constructor arguments for ``user_id`` (``me`` by default).
+
+        An app-only bearer token plus OAuth 1.0a credentials of the user, as
+        ``tweepy.Client(**fake.credentials())`` takes them.
+        """
+        return {
+            "bearer_token": _APP_BEARER,
+            "consumer_key": "twpolicy-fake-consumer-key",
+            "consumer_secret": "twpolicy-fake-consumer-secret",
+            "access_token": self.access_token(user_id),
+            "access_token_secret": "twpolicy-fake-access-token-secret",
+        }
+
+    def client(self, **options: Any) -> Client:
+        """A `twpolicy.Client` with ``me``'s credentials, on this fake.
+
+        ``options`` pass on to the constructor (``guard``, ``acting_user_id``,
+        ``return_type``, ``wait_on_rate_limit``, ...).
+        """
+        from twpolicy._clients import Client  # noqa: PLC0415  # tweepy loads only when used
+
+        return self.install(Client(**{**self.credentials(), **options}))
+
+    def async_client(self, **options: Any) -> AsyncClient:
+        """A `twpolicy.AsyncClient` with ``me``'s credentials, on this fake."""
+        from twpolicy._clients_async import AsyncClient  # noqa: PLC0415  # needs aiohttp
+
+        return self.install(AsyncClient(**{**self.credentials(), **options}))
+
+    def api(self, **options: Any) -> API:
+        """A `twpolicy.API` (v1.1) with ``me``'s OAuth 1.0a credentials, on this fake."""
+        import tweepy  # noqa: PLC0415  # loads only when used
+
+        from twpolicy._clients import API  # noqa: PLC0415  # ditto
+
+        keys = self.credentials()
+        auth = tweepy.OAuth1UserHandler(
+            keys["consumer_key"],
+            keys["consumer_secret"],
+            keys["access_token"],
+            keys["access_token_secret"],
+        )
+        return self.install(API(auth, **options))
+
+    def replay(
+        self,
+        cassette: str | Path | Cassette,
+        *,
+        match_on: Sequence[str] = ("method", "host", "path", "query"),
+        repeat: bool = False,
+    ) -> ReplayTransport:
+        """Answer requests that match a recorded VCR cassette from the recording.
+
+        Requests the cassette does not answer fall through to the fake's own routes, so a
+        recording and seeded state can serve one test. Returns the replay transport (its
+        ``unplayed`` lists the interactions no request used). Later calls replace the
+        cassette.
+
+        Args:
+            cassette: a cassette file (YAML or JSON, as vcrpy writes them) or a loaded one.
+            match_on: what a request must share with a recorded one (see
+                ``ReplayTransport``).
+            repeat: whether an interaction may answer more than once.
+        """
+        loaded = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
+        transport = ReplayTransport(loaded, match_on=match_on, repeat=repeat)
+        with self._lock:
+            self._replay = transport
+        return transport
+
     def install(self, client: _Client) -> _Client:
         """Connect ``client`` (a tweepy or twpolicy client) to this fake; return it.
 
@@ -736,7 +815,11 @@ class FakeXAPI:
         with self._lock:
             route, args = self._match(method, path)
             user_id: str | None = None
-            if route is None:
+            recorded = self._replayed(method, url, header, body)
+            if recorded is not None:
+                reply = recorded
+                user_id = self._identify(header)
+            elif route is None:
                 reply = self._unknown_route(method, path)
             else:
                 try:
@@ -759,8 +842,27 @@ class FakeXAPI:
                 )
             )
         response_headers = {"content-type": "application/json;charset=utf-8", **reply.headers}
-        data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        if isinstance(reply.body, bytes):  # a recorded body, served as it was recorded
+            data = reply.body
+        else:
+            data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
         return reply.status, response_headers, data
+
+    def _replayed(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> _Reply | None:
+        """The recorded answer to this request, if a replayed cassette has one."""
+        if self._replay is None:
+            return None
+        try:
+            answer = self._replay.respond(SentRequest(method, url, dict(headers), body or None))
+        except ReplayError:
+            return None
+        merged: dict[str, str] = {}
+        for name, value in answer.headers:
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        return _Reply(answer.status, answer.body, merged)
 
     @staticmethod
     def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
@@ -798,19 +900,21 @@ class FakeXAPI:
         )
         return _Reply(404, {"errors": [{"code": 34, "message": message}], "known_routes": known})
 
-    def _authenticate(self, route: _Route, headers: Mapping[str, str]) -> str | None:
-        authorization = headers.get("authorization", "")
-        scheme, _, credentials = authorization.partition(" ")
-        user_id: str | None = None
+    def _identify(self, headers: Mapping[str, str]) -> str | None:
+        """The user the credentials belong to: ``None`` for app-only or unknown ones."""
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
         if scheme == "OAuth":
             token = urllib.parse.unquote(_oauth_param(credentials, "oauth_token") or "")
             uid = token.partition("-")[0]
-            if uid not in self.users:
-                raise self._unauthorized(route)
-            user_id = uid
-        elif scheme == "Bearer" and credentials and credentials != "None":
-            user_id = self._user_tokens.get(credentials)
-        else:
+            return uid if uid in self.users else None
+        return self._user_tokens.get(credentials) if scheme == "Bearer" else None
+
+    def _authenticate(self, route: _Route, headers: Mapping[str, str]) -> str | None:
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        user_id = self._identify(headers)
+        if (scheme == "OAuth" and user_id is None) or scheme not in ("OAuth", "Bearer"):
+            raise self._unauthorized(route)
+        if scheme == "Bearer" and credentials in ("", "None"):
             raise self._unauthorized(route)
         if route.user_context and user_id is None:
             if route.api == "v1.1":
@@ -1340,13 +1444,24 @@ class FakeXAPI:
         if not query:
             raise _invalid("query", "", "The `query` query parameter can not be empty")
         matchers = [self._matcher(term) for term in query.split()]
-        since, until = call.params.get("since_id"), call.params.get("until_id")
+        return [t for t in self._visible_tweets() if all(match(t) for match in matchers)]
+
+    @staticmethod
+    def _window(call: _Call, tweets: list[_Tweet]) -> list[_Tweet]:
+        """The tweets within ``since_id``/``until_id`` (exclusive), as timelines and search do."""
+        bounds = {}
+        for name in ("since_id", "until_id"):
+            value = call.params.get(name)
+            if value is not None and not value.isdigit():
+                raise _invalid(
+                    name, value, f"The `{name}` query parameter value [{value}] is not valid"
+                )
+            bounds[name] = None if value is None else int(value)
+        since, until = bounds["since_id"], bounds["until_id"]
         return [
             t
-            for t in self._visible_tweets()
-            if all(match(t) for match in matchers)
-            and (since is None or int(t.id) > int(since))
-            and (until is None or int(t.id) < int(until))
+            for t in tweets
+            if (since is None or int(t.id) > since) and (until is None or int(t.id) < until)
         ]
 
     def _matcher(self, term: str) -> Callable[[_Tweet], bool]:
@@ -1374,16 +1489,16 @@ class FakeXAPI:
 
     @_route("GET", "/2/tweets/search/recent", limit=450)
     def _search_recent(self, call: _Call) -> Json:
-        page, meta = self._page(
-            call, self._search(call), default=10, minimum=10, cursor="next_token"
-        )
+        found = self._window(call, self._search(call))
+        page, meta = self._page(call, found, default=10, minimum=10, cursor="next_token")
         meta.pop("previous_token", None)
         return self._tweets_body(call, page, meta=meta)
 
     @_route("GET", "/2/tweets/search/all", limit=300)
     def _search_all(self, call: _Call) -> Json:
+        found = self._window(call, self._search(call))
         page, meta = self._page(
-            call, self._search(call), default=10, minimum=10, maximum=500, cursor="next_token"
+            call, found, default=10, minimum=10, maximum=500, cursor="next_token"
         )
         meta.pop("previous_token", None)
         return self._tweets_body(call, page, meta=meta)
@@ -1418,24 +1533,27 @@ class FakeXAPI:
             and not ("retweets" in exclude and t.retweet_of)
             and not ("replies" in exclude and t.in_reply_to_tweet_id)
         ]
-        page, meta = self._page(call, tweets, default=10, minimum=5)
+        page, meta = self._page(call, self._window(call, tweets), default=10, minimum=5)
         return self._tweets_body(call, page, meta=meta)
 
-    @_route("GET", "/2/users/:id/mentions", limit=300)
-    def _mentions(self, call: _Call) -> Json:
-        user = self._subject(call)
+    def _mentioning(self, user: _User) -> list[_Tweet]:
+        """The tweets that mention ``user``, newest first."""
         handle = user.username.lower()
-        tweets = [
+        return [
             t
             for t in self._visible_tweets()
             if handle in (m.lower() for m in _MENTION.findall(t.text))
         ]
+
+    @_route("GET", "/2/users/:id/mentions", limit=300)
+    def _mentions(self, call: _Call) -> Json:
+        tweets = self._window(call, self._mentioning(self._subject(call)))
         page, meta = self._page(call, tweets, default=10, minimum=5)
         return self._tweets_body(call, page, meta=meta)
 
     @_route("GET", "/2/users/:id/timelines/reverse_chronological", acting="id", limit=180)
     def _home_timeline(self, call: _Call) -> Json:
-        page, meta = self._page(call, self._home(call.args["id"]), minimum=1)
+        page, meta = self._page(call, self._window(call, self._home(call.args["id"])))
         return self._tweets_body(call, page, meta=meta)
 
     def _home(self, user_id: str) -> list[_Tweet]:
@@ -2175,13 +2293,7 @@ class FakeXAPI:
 
     @_route("GET", "/1.1/statuses/mentions_timeline", user_context=True, limit=75)
     def _mentions_timeline(self, call: _Call) -> list[Json]:
-        handle = self.users[call.user_id or ""].username.lower()
-        mentions = [
-            t
-            for t in self._visible_tweets()
-            if handle in (m.lower() for m in _MENTION.findall(t.text))
-        ]
-        return self._v1_timeline(call, mentions)
+        return self._v1_timeline(call, self._mentioning(self.users[call.user_id or ""]))
 
     @_route("POST", "/1.1/statuses/retweet/:id", user_context=True, limit=300)
     def _v1_retweet(self, call: _Call) -> Json:

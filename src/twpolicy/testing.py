@@ -179,6 +179,7 @@ class TwPolicyOptions:
         acting_user_id: the user the clients act for (`DEFAULT_USER_ID`).
         strict: fail the test on any unexpected deny (``True``), never (``False``), or as
             ``--twpolicy-strict`` says (``None``).
+        cassette: a VCR cassette the fake X API replays (a path relative to the test module).
     """
 
     mode: Mode = attrs.field(default=Mode.ENFORCE, converter=_mode)
@@ -188,6 +189,7 @@ class TwPolicyOptions:
     strict: bool | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
     )
+    cassette: str | None = attrs.field(default=None, converter=attrs.converters.optional(str))
 
     @classmethod
     def merge(cls, layers: Iterable[Mapping[str, Any]]) -> TwPolicyOptions:
