@@ -6,18 +6,12 @@ every key they use must have been seen on the same kind of object in a real reco
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import csv
 import functools
-import gzip
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
+import corpus
 
 
 def _v2_id(obj: dict[str, Any]) -> bool:
@@ -55,81 +49,18 @@ def objects(document: Any) -> Iterator[dict[str, Any]]:
             yield from objects(value)
 
 
-def _body(body: Any) -> Any:
-    """A cassette's response body, decoded (plain JSON, or gzip, maybe base64)."""
-    if isinstance(body, dict):
-        body = body.get("string", body.get("base64_string"))
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            try:
-                body = base64.b64decode(body, validate=True)
-            except binascii.Error:
-                return None
-    if isinstance(body, bytes):
-        with contextlib.suppress(OSError):  # not gzipped
-            body = gzip.decompress(body)
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
-    return body
-
-
-def _documents(path: Path) -> Iterator[Any]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".yaml":
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506  # a safe loader
-    else:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            yield from _concatenated(text)
-            return
-    if isinstance(document, dict) and "interactions" in document:
-        for interaction in document["interactions"]:
-            body = _body(interaction.get("response", {}).get("body"))
-            if body is not None:
-                yield body
-    else:
-        yield document
-
-
-def _concatenated(text: str) -> Iterator[Any]:
-    """JSON Lines, or JSON documents written one after another."""
-    decoder = json.JSONDecoder()
-    position = 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return
-        try:
-            document, position = decoder.raw_decode(text, position)
-        except ValueError:
-            return
-        yield document
-
-
 @functools.cache
-def corpus_keys(corpus: Path) -> dict[str, frozenset[str]]:
+def corpus_keys(root: Path) -> dict[str, frozenset[str]]:
     """The keys seen on each kind of object in the corpus's raw API payloads."""
     seen: dict[str, set[str]] = {kind: set() for kind, _ in _KIND_TESTS}
-    with (corpus / "SOURCES.tsv").open(encoding="utf-8") as sources:
-        rows = list(csv.DictReader(sources, delimiter="\t"))
-    for row in rows:
+    for document in corpus.load(root):
         # twarc's flattened output and deliberately broken payloads are not raw API shapes.
-        if "flattened" in row["notes"] or "broken" in row["local_path"]:
+        if "flattened" in document.source.get("notes", "") or "broken" in document.path:
             continue
-        documents = _documents(corpus / row["local_path"])
-        if "[*].normalized is twitwi output" in row["notes"]:
-            documents = ([item["source"] for item in doc] for doc in documents)  # raw tweets only
-        for document in documents:
-            for obj in objects(document):
-                kind = kind_of(obj)
-                if kind is not None:
-                    seen[kind].update(obj)
+        for obj in objects(document.value):
+            kind = kind_of(obj)
+            if kind is not None:
+                seen[kind].update(obj)
     return {kind: frozenset(keys) for kind, keys in seen.items()}
 
 
