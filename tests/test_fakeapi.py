@@ -730,6 +730,17 @@ class TestLimitsAndFailures:
         assert info.value.reset_time > 0
         assert [429] == [r.status for r in fake.calls("POST /2/tweets")]
 
+    def test_limits_can_be_off(self):
+        """With rate_limits=False a route never runs out, unless exhausted on purpose."""
+        fake = FakeXAPI(rate_limits=False)
+        client = make_client(fake)
+        for number in range(205):
+            client.create_tweet(text=f"tweet {number}")
+        assert 205 == len(fake.tweets)
+        fake.exhaust_rate_limit("POST /2/tweets")
+        with pytest.raises(tweepy.TooManyRequests):
+            client.create_tweet(text="one more")
+
     def test_injected_failure_then_success(self, fake, client):
         """fail() makes the next requests fail, then the route answers again."""
         fake.fail("POST /2/tweets", status=503, times=1)

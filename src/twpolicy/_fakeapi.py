@@ -308,6 +308,11 @@ class _Route:
     user_context: bool
     acting: str | None  # the path parameter that must name the authenticated user
     limit: int
+    segments: tuple[str, ...] = attrs.field(init=False)
+
+    @segments.default
+    def _split(self) -> tuple[str, ...]:
+        return tuple(self.pattern.split("/"))
 
     @property
     def name(self) -> str:
@@ -317,14 +322,10 @@ class _Route:
     def api(self) -> Literal["v1.1", "v2"]:
         return "v2" if self.pattern.startswith("/2/") else "v1.1"
 
-    def match(self, method: str, path: str) -> dict[str, str] | None:
-        if method != self.method:
-            return None
-        want, got = self.pattern.split("/"), path.split("/")
-        if len(want) != len(got):
-            return None
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        """The path parameters, if ``segments`` (of a path of the same length) match."""
         args = {}
-        for expected, actual in zip(want, got, strict=True):
+        for expected, actual in zip(self.segments, segments, strict=True):
             if expected.startswith(":"):
                 if not actual:
                     return None
@@ -335,6 +336,9 @@ class _Route:
 
 
 _ROUTES: list[_Route] = []
+# The routes by verb and number of path segments, the ones with fewer parameters first
+# ("/2/users/by" before "/2/users/:id"): built once every route is registered.
+_BY_SHAPE: dict[tuple[str, int], list[_Route]] = {}
 
 
 def _route(
@@ -456,6 +460,9 @@ class FakeXAPI:
     Args:
         me: the ID of the user the fixtures authenticate as (``DEFAULT_USER_ID``).
         clock: returns the current, timezone-aware time; tests pass a fake one.
+        rate_limits: answer 429 once a route's 15-minute limit is spent, as X does; with
+            ``False`` the ``x-rate-limit-*`` headers are still sent but never enforced
+            (`exhaust_rate_limit` still works).
 
     Besides ``me``, it starts with one other account (``another_account``) and three places
     (San Francisco, Dogpatch, Austin). Its state is readable for assertions; treat it as
@@ -485,8 +492,10 @@ class FakeXAPI:
         *,
         me: str | int = DEFAULT_USER_ID,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        rate_limits: bool = True,
     ) -> None:
         self._lock = threading.RLock()
+        self._rate_limits = rate_limits
         self._clock = clock
         self._ids = itertools.count(1_750_000_000_000_000_000, _ID_STEP)
         self.me = validate_user_id(me)
@@ -508,6 +517,7 @@ class FakeXAPI:
         self._failures: dict[str, list[tuple[int, Any]]] = {}
         self._buckets: dict[tuple[str, str], list[int]] = {}
         self._replay: ReplayTransport | None = None
+        self._posted: dict[tuple[str, str], int] = {}  # live tweets per (author, text)
         self.add_user(self.me, username="twpolicy_tester", name="twpolicy tester")
         self.add_user(_OTHER_USER_ID, username="another_account", name="Another Account")
         self._seed_places()
@@ -866,13 +876,12 @@ class FakeXAPI:
 
     @staticmethod
     def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
-        matches = [
-            (route, args) for route in _ROUTES if (args := route.match(method, path)) is not None
-        ]
-        if not matches:
-            return None, {}
-        # "/2/users/by" beats "/2/users/:id": the pattern with the fewest parameters wins.
-        return min(matches, key=lambda match: match[0].pattern.count("/:"))
+        segments = path.split("/")
+        for route in _BY_SHAPE.get((method, len(segments)), ()):
+            args = route.match(segments)
+            if args is not None:
+                return route, args
+        return None, {}
 
     def _answer(self, route: _Route, call: _Call) -> _Reply:
         """Check who acts and the rate limit, apply injected failures, then run the handler."""
@@ -963,7 +972,8 @@ class FakeXAPI:
             else:
                 reply = _problem(429, "Too Many Requests", "Too Many Requests")
             raise _Reject(attrs.evolve(reply, headers=headers))
-        bucket[0] -= 1
+        if self._rate_limits or bucket[0] > 1:
+            bucket[0] -= 1
         headers["x-rate-limit-remaining"] = str(bucket[0])
         return headers
 
@@ -1009,11 +1019,14 @@ class FakeXAPI:
             place_id=place_id,
         )
         self.tweets[tid] = tweet
+        if retweet_of is None:
+            key = (author_id, text)
+            self._posted[key] = self._posted.get(key, 0) + 1
         return tweet
 
     def _visible_tweets(self) -> list[_Tweet]:
-        """Every tweet, newest first."""
-        return sorted(self.tweets.values(), key=lambda t: int(t.id), reverse=True)
+        """Every tweet, newest first (IDs grow with creation, so insertion order is ID order)."""
+        return list(reversed(self.tweets.values()))
 
     def _counts(self, tweet: _Tweet) -> Json:
         others = self.tweets.values()
@@ -1025,10 +1038,7 @@ class FakeXAPI:
         }
 
     def _duplicate(self, author_id: str, text: str) -> bool:
-        return any(
-            t.author_id == author_id and t.text == text and t.retweet_of is None
-            for t in self.tweets.values()
-        )
+        return self._posted.get((author_id, text), 0) > 0
 
     # -- v2 rendering ----------------------------------------------------------------------
 
@@ -1415,7 +1425,9 @@ class FakeXAPI:
         return {"data": {"deleted": True}}
 
     def _remove_tweet(self, tweet_id: str) -> None:
-        del self.tweets[tweet_id]
+        tweet = self.tweets.pop(tweet_id)
+        if tweet.retweet_of is None:
+            self._posted[(tweet.author_id, tweet.text)] -= 1
         for collection in (self.likes, self.bookmarks):
             for tweet_ids in collection.values():
                 if tweet_id in tweet_ids:
@@ -2634,6 +2646,9 @@ class FakeXAPI:
 
 
 FakeXAPI.routes = tuple(route.name for route in _ROUTES)
+for _registered in sorted(_ROUTES, key=lambda route: route.pattern.count("/:")):
+    _BY_SHAPE.setdefault((_registered.method, len(_registered.segments)), []).append(_registered)
+del _registered
 
 
 # -- transports ------------------------------------------------------------------------------
