@@ -57,7 +57,7 @@ class _Collector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.totals: Counter[tuple[str, str, bool]] = Counter()
-        self._guard_state = threading.Lock()
+        self._mutex = threading.Lock()
         self._current: list[dict[str, Any]] | None = None
         self._expected: set[str] = set()
         self._recent: dict[str, None] = {}  # decision IDs seen lately, oldest first
@@ -83,7 +83,7 @@ class _Collector(logging.Handler):
     def collect(self, decision: dict[str, Any]) -> None:
         if _ACTIVE[-1] is not self:
             return  # a pytest session nested in this one (pytester) counts its own
-        with self._guard_state:
+        with self._mutex:
             if decision["decision_id"] in self._recent:
                 return
             self._recent[decision["decision_id"]] = None
@@ -95,17 +95,17 @@ class _Collector(logging.Handler):
                 self._current.append(decision)
 
     def start(self) -> None:
-        with self._guard_state:
+        with self._mutex:
             self._current = []
             self._expected = set()
 
     def stop(self) -> None:
-        with self._guard_state:
+        with self._mutex:
             self._current = None
 
     def unexpected_denies(self) -> list[dict[str, Any]]:
         """The denies recorded since `start` that no assertion expected."""
-        with self._guard_state:
+        with self._mutex:
             return [
                 d
                 for d in self._current or ()
@@ -113,7 +113,7 @@ class _Collector(logging.Handler):
             ]
 
     def expect(self, decision_id: str) -> None:
-        with self._guard_state:
+        with self._mutex:
             self._expected.add(decision_id)
 
 
