@@ -9,6 +9,14 @@ from twpolicy._clauses import Clause, ClauseStatus, clauses
 from twpolicy._consent import ConsentLedger, ConsentRecord, open_ledger
 from twpolicy._guard import Guard, Sink, get_default_guard, set_default_guard
 from twpolicy._model import Action, ActionKind, Decision, Effect, Mode, Outcome
+from twpolicy._quotas import (
+    QuotaLedger,
+    QuotaUsage,
+    Recipient,
+    Reservation,
+    Standing,
+    open_quotas,
+)
 from twpolicy._rules import Rule, default_rules
 from twpolicy._scopes import SCOPES, Scope
 from twpolicy._version import __version__
@@ -42,11 +50,16 @@ __all__ = [
     "Outcome",
     "PolicyViolation",
     "QuotaExceeded",
+    "QuotaLedger",
+    "QuotaUsage",
+    "Recipient",
     "RedistributionError",
+    "Reservation",
     "Rule",
     "Scope",
     "Sink",
     "StandaloneGeoError",
+    "Standing",
     "StoreUnavailable",
     "TwPolicyError",
     "TwPolicyWarning",
@@ -56,6 +69,7 @@ __all__ = [
     "default_rules",
     "get_default_guard",
     "open_ledger",
+    "open_quotas",
     "set_default_guard",
 ]
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import attrs
 
 from twpolicy._model import Action, ActionKind, Outcome
+from twpolicy._redistribution import recipient_quota, redistribute_ids_only
 from twpolicy._scopes import SCOPES
 from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
 
@@ -127,4 +128,4 @@ def known_endpoint() -> Rule:
 
 def default_rules() -> tuple[Rule, ...]:
     """Every built-in rule, in evaluation order."""
-    return (known_endpoint(), require_consent())
+    return (known_endpoint(), require_consent(), redistribute_ids_only(), recipient_quota())
