@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,23 @@ def _corpus() -> Path:
     if not (path / "SOURCES.tsv").is_file():
         require(f"corpus of recorded payloads not found at {path} (set TWPOLICY_CORPUS)")
     return path
+
+
+@pytest.fixture(name="postgres_url")
+def _postgres_url():
+    """A PostgreSQL URL whose tables go to a fresh schema, dropped after the test.
+
+    Skips (an error in CI) when TWPOLICY_TEST_POSTGRES_URL names no server.
+    """
+    base = os.environ.get("TWPOLICY_TEST_POSTGRES_URL")
+    if not base:
+        require("no PostgreSQL server to test against (set TWPOLICY_TEST_POSTGRES_URL)")
+    schema = f"twpolicy_test_{uuid.uuid4().hex[:12]}"
+    yield f"{base}{'&' if '?' in base else '?'}schema={schema}"
+    import psycopg  # noqa: PLC0415  # only tests that use PostgreSQL need it
+
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def require(reason: str) -> None:

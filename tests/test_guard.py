@@ -1,7 +1,7 @@
 import json
 import logging
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import attrs
 import pytest
@@ -387,39 +387,3 @@ class TestDefaultGuard:
         assert mine is twpolicy.get_default_guard()
         twpolicy.set_default_guard(None)
         assert mine is not twpolicy.get_default_guard()
-
-
-class TestMemoryLedger:
-    def test_expiry(self):
-        """A consent past its expiry no longer counts."""
-        ledger = twpolicy.open_ledger("memory://")
-        now = datetime.now(timezone.utc)
-        ledger.grant(USER, "like.write", expires_at=now + timedelta(hours=1), at=now, **NOTICE)
-        assert ledger.check(USER, "like.write", at=now) is not None
-        assert ledger.check(USER, "like.write", at=now + timedelta(hours=2)) is None
-
-    def test_content_bound(self):
-        """A consent bound to a content hash covers that content only."""
-        ledger = twpolicy.open_ledger("memory://")
-        ledger.grant(USER, "tweet.write", content_sha256="aa" * 32, **NOTICE)
-        assert ledger.check(USER, "tweet.write") is None
-        assert ledger.check(USER, "tweet.write", content_sha256="aa" * 32) is not None
-
-    @pytest.mark.parametrize(
-        ("user", "scopes", "extra"),
-        [
-            ("@jack", ["tweet.write"], {}),
-            ("12x", ["tweet.write"], {}),
-            (12.0, ["tweet.write"], {}),
-            (USER, ["tweet.delete.everything"], {}),
-            (USER, [], {}),
-            (USER, ["tweet.write"], {"expires_at": datetime(2020, 1, 1)}),  # noqa: DTZ001
-            (USER, ["tweet.write"], {"expires_at": datetime(2020, 1, 1, tzinfo=timezone.utc)}),
-        ],
-    )
-    def test_bad_input_writes_nothing(self, user, scopes, extra):
-        """Bad user IDs, scopes and expiries raise ConfigurationError and record nothing."""
-        ledger = twpolicy.open_ledger("memory://")
-        with pytest.raises(twpolicy.ConfigurationError):
-            ledger.grant(user, scopes, **NOTICE, **extra)
-        assert ledger.check(USER, "tweet.write") is None

@@ -6,7 +6,25 @@ error that names the clause and the fix.
 """
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
-from twpolicy._consent import ConsentLedger, ConsentRecord, open_ledger
+from twpolicy._consent import (
+    ConsentEvent,
+    ConsentEventType,
+    ConsentLedger,
+    ConsentRecord,
+    ConsentState,
+    Ledger,
+    Notice,
+    Verification,
+    open_ledger,
+)
+from twpolicy._geo import (
+    GeoFinding,
+    GeoSafeMapping,
+    check_storable,
+    find_geo,
+    no_standalone_geo,
+    strip_geo,
+)
 from twpolicy._guard import Guard, Sink, get_default_guard, set_default_guard
 from twpolicy._model import Action, ActionKind, Decision, Effect, Mode, Outcome
 from twpolicy._quotas import (
@@ -20,9 +38,11 @@ from twpolicy._quotas import (
 from twpolicy._rules import Rule, default_rules
 from twpolicy._scopes import SCOPES, Scope
 from twpolicy._version import __version__
+from twpolicy._walker import GeoKind
 from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
+    PayloadError,
     PolicyViolation,
     QuotaExceeded,
     RedistributionError,
@@ -40,14 +60,23 @@ __all__ = [
     "Clause",
     "ClauseStatus",
     "ConfigurationError",
+    "ConsentEvent",
+    "ConsentEventType",
     "ConsentLedger",
     "ConsentRecord",
     "ConsentRequired",
+    "ConsentState",
     "Decision",
     "Effect",
+    "GeoFinding",
+    "GeoKind",
+    "GeoSafeMapping",
     "Guard",
+    "Ledger",
     "Mode",
+    "Notice",
     "Outcome",
+    "PayloadError",
     "PolicyViolation",
     "QuotaExceeded",
     "QuotaLedger",
@@ -64,13 +93,18 @@ __all__ = [
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "Verification",
     "__version__",
+    "check_storable",
     "clauses",
     "default_rules",
+    "find_geo",
     "get_default_guard",
+    "no_standalone_geo",
     "open_ledger",
     "open_quotas",
     "set_default_guard",
+    "strip_geo",
 ]
 
 # Show public objects under the public path in reprs and tracebacks.

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
+from twpolicy._consent_cli import add_consent
+from twpolicy._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import TwPolicyError
 
@@ -60,6 +62,8 @@ def _add_clauses(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_clauses,
+    add_consent,
+    add_scan_command,
 )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import attrs
 
+from twpolicy._geo import forbid_standalone_geo
 from twpolicy._model import Action, ActionKind, Outcome
 from twpolicy._redistribution import recipient_quota, redistribute_ids_only
 from twpolicy._scopes import SCOPES
@@ -19,7 +20,7 @@ from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
 if TYPE_CHECKING:
     from twpolicy._guard import Guard
 
-__all__ = ["Rule", "default_rules", "known_endpoint", "require_consent"]
+__all__ = ["Rule", "default_rules", "forbid_standalone_geo", "known_endpoint", "require_consent"]
 
 
 class Rule(Protocol):
@@ -128,4 +129,10 @@ def known_endpoint() -> Rule:
 
 def default_rules() -> tuple[Rule, ...]:
     """Every built-in rule, in evaluation order."""
-    return (known_endpoint(), require_consent(), redistribute_ids_only(), recipient_quota())
+    return (
+        known_endpoint(),
+        require_consent(),
+        redistribute_ids_only(),
+        recipient_quota(),
+        forbid_standalone_geo(),
+    )

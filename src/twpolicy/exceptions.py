@@ -10,6 +10,7 @@ The tree::
     │   │   └── QuotaExceeded          a recipient's rolling quota would be exceeded
     │   └── UnknownRoute               a request the endpoint catalog does not know
     ├── ConfigurationError (also ValueError)
+    ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
 
     TwPolicyWarning (UserWarning)      a deny in ``warn`` mode
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "ConsentRequired",
+    "PayloadError",
     "PolicyViolation",
     "QuotaExceeded",
     "RedistributionError",
@@ -79,6 +81,13 @@ class UnknownRoute(PolicyViolation):
 
 class ConfigurationError(TwPolicyError, ValueError):
     """A guard, ledger or rule was configured with a value that cannot work."""
+
+
+class PayloadError(TwPolicyError, ValueError):
+    """A payload cannot be read as JSON: invalid text, a reference cycle, nesting too deep.
+
+    Checks that meet one deny (fail closed): what cannot be read cannot be shown to comply.
+    """
 
 
 class StoreUnavailable(TwPolicyError):

@@ -1,0 +1,131 @@
+"""Throughput of ``twpolicy scan`` against a bare ``json.loads`` loop over the same file.
+
+Builds a large JSON Lines file from every parsed payload of the shared corpus (repeated up to
+the size asked for) in a temporary folder, then times, in one process and interleaved round
+by round so that machine load hits both alike:
+
+- ``json.loads``: read each line and parse it, nothing else (the baseline);
+- ``orjson.loads``: the same with orjson, when installed;
+- ``scan``: ``twpolicy._scan.scan`` on the file (read, frame, parse, walk, judge, report),
+  with the parser it picks (orjson when installed), and again forced to ``json.loads``.
+
+Target: ``scan`` at most 1.5 times the bare ``json.loads`` loop. Times are this process's CPU
+time (``time.process_time``), which other work on a shared machine disturbs far less than
+wall time; wall times are printed too.
+
+    python benchmarks/bench_scan.py [--mb 64] [--rounds 5] [--unit payload|tweet] [--corpus PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT / "tests"))
+
+from corpus import load  # noqa: E402  # the tests' corpus loader
+from twpolicy import _scan  # noqa: E402
+from twpolicy._walker import CONTENT_KINDS, Kind, walk  # noqa: E402
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover
+    orjson = None
+
+
+def build(corpus: Path, folder: Path, megabytes: int, unit: str = "payload") -> tuple[Path, int]:
+    """Write the corpus's payloads (or each v1.1 Tweet in them) one per line, to ``megabytes``."""
+    values = [doc.value for doc in load(corpus) if doc.error is None]
+    if unit == "tweet":
+        values = [
+            node.value
+            for value in values
+            for node in walk(value)
+            if node.kind is Kind.TWEET_V1
+            and (node.parent is None or node.parent.kind not in CONTENT_KINDS)
+        ]
+    lines = [json.dumps(value, separators=(",", ":")).encode() + b"\n" for value in values]
+    path = folder / "corpus.jsonl"
+    target, written, count = megabytes * 2**20, 0, 0
+    with path.open("wb") as out:
+        while written < target:
+            for line in lines:
+                out.write(line)
+                written += len(line)
+                count += 1
+    return path, count
+
+
+def bare(loads):
+    def run(path: Path) -> None:
+        with path.open("rb") as lines:
+            for line in lines:
+                loads(line)
+
+    return run
+
+
+def scanning(loads):
+    def run(path: Path) -> None:
+        _scan.scan([str(path)], io.StringIO(), loads=loads)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=int, default=64, help="size of the generated file (MiB)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--unit",
+        choices=("payload", "tweet"),
+        default="payload",
+        help="one recorded payload per line, or one v1.1 Tweet per line (small records)",
+    )
+    default_corpus = os.environ.get("TWPOLICY_CORPUS", str(PROJECT.parent / "shared" / "corpus"))
+    parser.add_argument("--corpus", type=Path, default=Path(default_corpus))
+    args = parser.parse_args()
+
+    contenders = {"json.loads": bare(json.loads), "scan (json)": scanning(json.loads)}
+    if orjson is not None:
+        contenders["orjson.loads"] = bare(orjson.loads)
+        contenders["scan (orjson)"] = scanning(orjson.loads)
+    with tempfile.TemporaryDirectory() as folder:
+        path, count = build(args.corpus, Path(folder), args.mb, args.unit)
+        size = path.stat().st_size
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        wall: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(args.rounds):
+            for name, run in contenders.items():
+                started, started_cpu = time.perf_counter(), time.process_time()
+                run(path)
+                cpu[name].append(time.process_time() - started_cpu)
+                wall[name].append(time.perf_counter() - started)
+    base = statistics.median(cpu["json.loads"])
+    base_wall = statistics.median(wall["json.loads"])
+    print(
+        f"{count:,} records ({args.unit} per line), {size / 2**20:,.1f} MiB, "
+        f"{args.rounds} rounds (medians)"
+    )
+    print(f"{'':16} {'CPU s':>7} {'MiB/s':>7} {'x json.loads':>13} {'wall s':>7} {'x (wall)':>9}")
+    results = {}
+    for name in contenders:
+        median, median_wall = statistics.median(cpu[name]), statistics.median(wall[name])
+        results[name] = round(median / base, 3)
+        print(
+            f"{name:16} {median:7.2f} {size / 2**20 / median:7.1f} {median / base:13.2f} "
+            f"{median_wall:7.2f} {median_wall / base_wall:9.2f}"
+        )
+    print(json.dumps({"records": count, "mib": round(size / 2**20, 1), "cpu_ratios": results}))
+
+
+if __name__ == "__main__":
+    main()
