@@ -1,5 +1,12 @@
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
+import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -33,10 +40,35 @@ def _clock():
     return FakeClock()
 
 
-@pytest.fixture(name="backend", params=["memory"])
-def _backend(request):
+BACKENDS = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+SHARED = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+WORKER = Path(__file__).with_name("quota_worker.py")
+
+
+@pytest.fixture(name="url_for")
+def _url_for(request, tmp_path):
+    """Build a fresh quota ledger URL for a backend name."""
+
+    def url_for(backend):
+        if backend == "memory":
+            return "memory://"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'quotas-{uuid.uuid4().hex[:8]}.db'}"
+        return request.getfixturevalue("postgres_url")
+
+    return url_for
+
+
+@pytest.fixture(name="backend", params=BACKENDS)
+def _backend(request, url_for):
     """The URL of an empty quota store of each kind."""
-    return "memory://"
+    return url_for(request.param)
+
+
+@pytest.fixture(name="shared", params=SHARED)
+def _shared(request, url_for):
+    """The URL of an empty quota store that several processes can share."""
+    return url_for(request.param)
 
 
 @pytest.fixture(name="quotas")
@@ -234,6 +266,34 @@ class TestReservations:
         with pytest.raises(twpolicy.ConfigurationError, match="tweet_ids"):
             quotas.remaining("alice", "tweets_per_fortnight")
 
+    def test_a_failed_transaction_changes_nothing(self, quotas, monkeypatch):
+        """If anything fails inside a reservation, its counts and pruning are undone."""
+        quotas.reserve("alice", tweet_ids=5)
+        store = quotas._store
+        original = store.transaction
+
+        class Failing:
+            def __init__(self, txn):
+                self._txn = txn
+
+            def __getattr__(self, name):
+                return getattr(self._txn, name)
+
+            def save_reservation(self, *args):
+                raise RuntimeError("disk full")
+
+        @contextlib.contextmanager
+        def failing(**kwargs):
+            with original(**kwargs) as txn:
+                yield Failing(txn)
+
+        monkeypatch.setattr(store, "transaction", failing)
+        with pytest.raises(RuntimeError, match="disk full"):
+            quotas.reserve("alice", tweet_ids=7, hydrated_objects=3)
+        monkeypatch.undo()
+        assert MONTH - 5 == quotas.remaining("alice")
+        assert DAY == quotas.remaining("alice", "hydrated_objects")
+
     def test_threads_never_exceed(self, quotas):
         """Concurrent reservations from many threads never count past the limit."""
         granted = []
@@ -276,6 +336,75 @@ class TestOnlyOverCounts:
         assert exact <= used <= slack
 
 
+def worker(*args):
+    """Start a quota worker process."""
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+class TestSharedStores:
+    def test_counts_and_recipients_persist(self, shared, clock):
+        """A reopened ledger has the same counts and registrations."""
+        with twpolicy.open_quotas(shared, clock=clock) as quotas:
+            quotas.register("uni", entity="u", standing="academic_noncommercial", **APPROVAL)
+            quotas.reserve("uni", tweet_ids=123, hydrated_objects=4)
+        with twpolicy.open_quotas(shared, clock=clock) as quotas:
+            assert twpolicy.Standing.ACADEMIC_NONCOMMERCIAL == quotas.recipient("uni").standing
+            assert 123 == quotas.usage("uni")[0].used
+            assert DAY - 4 == quotas.remaining("uni", "hydrated_objects")
+
+    @pytest.mark.slow
+    def test_processes_never_exceed_a_limit(self, shared):
+        """Four processes racing for the daily cap get exactly what fits, never more."""
+        procs = [worker("race", shared, "lab", 20, 1000) for _ in range(4)]
+        granted = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert 0 == proc.returncode, err
+            granted.append(int(out))
+        assert DAY // 1000 == sum(granted)
+        with twpolicy.open_quotas(shared) as quotas:
+            assert 0 == quotas.remaining("lab", "hydrated_objects")
+
+    @pytest.mark.slow
+    def test_killed_writer_loses_nothing_it_acknowledged(self, shared):
+        """kill -9 during reservations: every acknowledged batch stays counted, none is torn."""
+        proc = worker("forever", shared, "lab", 7)
+        acknowledged = 0
+        for line in proc.stdout:
+            acknowledged += line == "ok\n"
+            if acknowledged == 25:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=60)
+        proc.stdout.close()
+        proc.stderr.close()
+        with twpolicy.open_quotas(shared) as quotas:
+            used = quotas.usage("lab")[0].used
+            assert 0 == used % 7
+            assert 25 * 7 <= used <= 27 * 7
+            assert quotas.reserve("lab", tweet_ids=1).granted
+
+    def test_corrupt_file_is_unavailable(self, tmp_path):
+        """A SQLite file that is not a database fails closed with StoreUnavailable."""
+        path = tmp_path / "quotas.db"
+        path.write_bytes(b"not a database at all" * 100)
+        with pytest.raises(twpolicy.StoreUnavailable, match="quota ledger"):
+            twpolicy.open_quotas(f"sqlite:///{path}")
+
+    def test_guard_from_config(self, tmp_path):
+        """quota_ledger in the TOML config opens the guard's quota ledger."""
+        path = tmp_path / "twpolicy.toml"
+        path.write_text(f'[twpolicy]\nquota_ledger = "sqlite:///{tmp_path / "q.db"}"\n')
+        guard = twpolicy.Guard.from_config(path)
+        assert guard.quotas.url.startswith("sqlite:///")
+        guard.quotas.close()
+
+
 class TestSpecs:
     def test_policy_figures(self):
         """The limits are the policy's: 1,500,000 per 30 days and 50,000 per 24 hours."""
@@ -292,5 +421,5 @@ class TestSpecs:
 
     def test_unknown_url(self):
         """An unknown ledger URL is a configuration error naming what is expected."""
-        with pytest.raises(twpolicy.ConfigurationError, match="memory://"):
+        with pytest.raises(twpolicy.ConfigurationError, match="sqlite"):
             twpolicy.open_quotas("redis://localhost")

@@ -35,6 +35,7 @@ from twpolicy._quotas import (
     Standing,
     open_quotas,
 )
+from twpolicy._redistribution import Export, dehydrate, ids_only, manual_export
 from twpolicy._rules import Rule, default_rules
 from twpolicy._scopes import SCOPES, Scope
 from twpolicy._version import __version__
@@ -68,6 +69,7 @@ __all__ = [
     "ConsentState",
     "Decision",
     "Effect",
+    "Export",
     "GeoFinding",
     "GeoKind",
     "GeoSafeMapping",
@@ -98,8 +100,11 @@ __all__ = [
     "check_storable",
     "clauses",
     "default_rules",
+    "dehydrate",
     "find_geo",
     "get_default_guard",
+    "ids_only",
+    "manual_export",
     "no_standalone_geo",
     "open_ledger",
     "open_quotas",

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
+import json
 import threading
 import typing
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from twpolicy._consent import _utc
 from twpolicy._model import Scalar
+from twpolicy._storage import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "QuotaUsage",
     "Recipient",
     "Reservation",
+    "SqlQuotaStore",
     "Standing",
     "open_quotas",
 ]
@@ -254,10 +258,6 @@ Entry = tuple[str, str, int, int]
 class QuotaTransaction(Protocol):
     """The primitive operations of a quota store, run inside one atomic transaction."""
 
-    def lock(self, keys: Sequence[str]) -> None:
-        """Hold ``keys`` until the transaction ends (in sorted order, so never a deadlock)."""
-        ...
-
     def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
         """``(bucket, count)`` of every non-empty bucket of ``(quota, key)`` from ``since``."""
         ...
@@ -298,15 +298,17 @@ class QuotaTransaction(Protocol):
 class QuotaStore(Protocol):
     """A place quota counts live: memory, SQLite or PostgreSQL.
 
-    A transaction's body runs atomically with respect to every other transaction that locks
-    any of the same keys (across threads and, for databases, processes); everything done in a
-    body that raises is undone.
+    A write transaction's body runs atomically with respect to every other write transaction
+    (across threads and, for databases, processes); everything done in a body that raises is
+    undone.
     """
 
     url: str
 
-    def transaction(self) -> contextlib.AbstractContextManager[QuotaTransaction]:
-        """An atomic transaction."""
+    def transaction(
+        self, *, write: bool = True
+    ) -> contextlib.AbstractContextManager[QuotaTransaction]:
+        """An atomic transaction; writers run one at a time, readers see one snapshot."""
         ...
 
     def close(self) -> None:
@@ -393,13 +395,13 @@ class QuotaLedger:
 
     def recipient(self, name: str) -> Recipient:
         """The recipient called ``name``; an unregistered one is a standard, own entity."""
-        with self._store.transaction() as txn:
+        with self._store.transaction(write=False) as txn:
             found = txn.get_recipient(_name(name, "recipient"))
         return found or Recipient.unregistered(name)
 
     def recipients(self) -> tuple[Recipient, ...]:
         """Every registered recipient, by name."""
-        with self._store.transaction() as txn:
+        with self._store.transaction(write=False) as txn:
             return tuple(txn.list_recipients())
 
     @staticmethod
@@ -427,7 +429,7 @@ class QuotaLedger:
     def usage(self, recipient: str, *, at: datetime | None = None) -> tuple[QuotaUsage, ...]:
         """Every quota's usage for ``recipient`` at ``at`` (now by default)."""
         when = self._at(at)
-        with self._store.transaction() as txn:
+        with self._store.transaction(write=False) as txn:
             record = txn.get_recipient(_name(recipient, "recipient"))
             record = record or Recipient.unregistered(recipient)
             return tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values())
@@ -480,7 +482,6 @@ class QuotaLedger:
         name = _name(recipient, "recipient")
         with self._store.transaction() as txn:
             record = txn.get_recipient(name) or Recipient.unregistered(name)
-            txn.lock([f"{spec.name}:{self._key(spec, record)}" for spec in _SPECS.values()])
             return self._reserve(txn, record, amounts, when, force=force)
 
     def _reserve(
@@ -542,11 +543,11 @@ class QuotaLedger:
 
 
 class _MemoryTransaction:
+    """The quota operations on dictionaries, each logging how to undo itself."""
+
     def __init__(self, store: MemoryQuotaStore) -> None:
         self._s = store
-
-    def lock(self, keys: Sequence[str]) -> None:
-        """The store's one lock already covers every key."""
+        self.undo: list[Callable[[], object]] = []
 
     def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
         counts = self._s.counts.get((quota, key), {})
@@ -554,30 +555,54 @@ class _MemoryTransaction:
 
     def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
         counts = self._s.counts.setdefault((quota, key), {})
-        if bucket in counts or amount > 0:
-            counts[bucket] = max(0, counts.get(bucket, 0) + amount)
+        if bucket in counts:
+            before = counts[bucket]
+            self.undo.append(lambda: counts.__setitem__(bucket, before))
+        elif amount > 0:
+            self.undo.append(lambda: counts.pop(bucket, None))
+        else:
+            return
+        counts[bucket] = max(0, counts.get(bucket, 0) + amount)
 
     def prune(self, quota: str, key: str, before: int) -> None:
         counts = self._s.counts.get((quota, key), {})
-        for bucket in [b for b in counts if b < before]:
-            del counts[bucket]
+        gone = {b: counts.pop(b) for b in [b for b in counts if b < before]}
+        if gone:
+            self.undo.append(lambda: counts.update(gone))
 
     def save_reservation(self, reservation_id: str, at: datetime, entries: list[Entry]) -> None:
         self._s.reservations[reservation_id] = (at, list(entries))
+        self.undo.append(lambda: self._s.reservations.pop(reservation_id, None))
 
     def take_reservation(self, reservation_id: str) -> list[Entry] | None:
         found = self._s.reservations.pop(reservation_id, None)
-        return None if found is None else found[1]
+        if found is None:
+            return None
+        self.undo.append(lambda: self._s.reservations.__setitem__(reservation_id, found))
+        return found[1]
 
     def prune_reservations(self, before: datetime) -> None:
-        for rid in [r for r, (at, _) in self._s.reservations.items() if at < before]:
-            del self._s.reservations[rid]
+        # Reservations are kept in the order they were made: stop at the first young one.
+        reservations = self._s.reservations
+        while reservations:
+            oldest = next(iter(reservations))
+            made, entries = reservations[oldest]
+            if made >= before:
+                break
+            del reservations[oldest]
+            self.undo.append(functools.partial(reservations.__setitem__, oldest, (made, entries)))
 
     def get_recipient(self, name: str) -> Recipient | None:
         return self._s.recipients.get(name)
 
     def put_recipient(self, recipient: Recipient) -> None:
-        self._s.recipients[recipient.name] = recipient
+        recipients = self._s.recipients
+        before = recipients.get(recipient.name)
+        recipients[recipient.name] = recipient
+        if before is None:
+            self.undo.append(lambda: recipients.pop(recipient.name, None))
+        else:
+            self.undo.append(lambda: recipients.__setitem__(recipient.name, before))
 
     def list_recipients(self) -> list[Recipient]:
         return [self._s.recipients[name] for name in sorted(self._s.recipients)]
@@ -595,30 +620,184 @@ class MemoryQuotaStore:
         self.recipients: dict[str, Recipient] = {}
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[QuotaTransaction]:
+    def transaction(self, *, write: bool = True) -> Iterator[QuotaTransaction]:  # noqa: ARG002  # one lock serves readers and writers
         """Run the body under the store's lock; undo its changes if it raises."""
         with self._lock:
-            saved = (
-                {k: dict(v) for k, v in self.counts.items()},
-                dict(self.reservations),
-                dict(self.recipients),
-            )
+            txn = _MemoryTransaction(self)
             try:
-                yield _MemoryTransaction(self)
+                yield txn
             except BaseException:
-                self.counts, self.reservations, self.recipients = saved
+                for step in reversed(txn.undo):
+                    step()
                 raise
 
     def close(self) -> None:
         """Nothing to release."""
 
 
+_TABLES = (
+    (
+        "CREATE TABLE twpolicy_quota_buckets ("
+        " quota TEXT NOT NULL, key TEXT NOT NULL, bucket BIGINT NOT NULL, units BIGINT NOT NULL,"
+        " PRIMARY KEY (quota, key, bucket))"
+    ),
+    (
+        "CREATE TABLE twpolicy_quota_reservations ("
+        " reservation_id TEXT PRIMARY KEY, made_at BIGINT NOT NULL, entries TEXT NOT NULL)"
+    ),
+    "CREATE INDEX twpolicy_quota_reservations_made_at ON twpolicy_quota_reservations (made_at)",
+    (
+        "CREATE TABLE twpolicy_quota_recipients ("
+        " name TEXT PRIMARY KEY, entity TEXT NOT NULL, standing TEXT NOT NULL,"
+        " approved_by TEXT, reference TEXT, terms_evidence TEXT, registered_at TEXT NOT NULL)"
+    ),
+)
+#: The quota ledger's tables, version by version.
+SCHEMA = Schema(
+    component="quotas",
+    what="quota ledger",
+    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+)
+
+
+class _SqlTransaction:
+    """The quota operations as SQL, the same text for SQLite and PostgreSQL."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
+        rows = self._tx.all(
+            "SELECT bucket, units FROM twpolicy_quota_buckets"
+            " WHERE quota = ? AND key = ? AND bucket >= ? AND units > 0 ORDER BY bucket",
+            (quota, key, since),
+        )
+        return [(int(bucket), int(units)) for bucket, units in rows]
+
+    def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
+        if amount > 0:
+            self._tx.execute(
+                "INSERT INTO twpolicy_quota_buckets (quota, key, bucket, units)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (quota, key, bucket)"
+                " DO UPDATE SET units = twpolicy_quota_buckets.units + excluded.units",
+                (quota, key, bucket, amount),
+            )
+        else:
+            self._tx.execute(
+                "UPDATE twpolicy_quota_buckets"
+                " SET units = CASE WHEN units + ? < 0 THEN 0 ELSE units + ? END"
+                " WHERE quota = ? AND key = ? AND bucket = ?",
+                (amount, amount, quota, key, bucket),
+            )
+
+    def prune(self, quota: str, key: str, before: int) -> None:
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_buckets WHERE quota = ? AND key = ? AND bucket < ?",
+            (quota, key, before),
+        )
+
+    def save_reservation(self, reservation_id: str, at: datetime, entries: list[Entry]) -> None:
+        self._tx.execute(
+            "INSERT INTO twpolicy_quota_reservations (reservation_id, made_at, entries)"
+            " VALUES (?, ?, ?)",
+            (reservation_id, int(at.timestamp()), json.dumps(entries)),
+        )
+
+    def take_reservation(self, reservation_id: str) -> list[Entry] | None:
+        row = self._tx.one(
+            "SELECT entries FROM twpolicy_quota_reservations WHERE reservation_id = ?",
+            (reservation_id,),
+        )
+        if row is None:
+            return None
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_reservations WHERE reservation_id = ?", (reservation_id,)
+        )
+        return [(str(q), str(k), int(b), int(n)) for q, k, b, n in json.loads(row[0])]
+
+    def prune_reservations(self, before: datetime) -> None:
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_reservations WHERE made_at < ?", (int(before.timestamp()),)
+        )
+
+    def get_recipient(self, name: str) -> Recipient | None:
+        row = self._tx.one(
+            "SELECT name, entity, standing, approved_by, reference, terms_evidence, registered_at"
+            " FROM twpolicy_quota_recipients WHERE name = ?",
+            (name,),
+        )
+        return None if row is None else _recipient(row)
+
+    def put_recipient(self, recipient: Recipient) -> None:
+        self._tx.execute("DELETE FROM twpolicy_quota_recipients WHERE name = ?", (recipient.name,))
+        self._tx.execute(
+            "INSERT INTO twpolicy_quota_recipients (name, entity, standing, approved_by,"
+            " reference, terms_evidence, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                recipient.name,
+                recipient.entity,
+                recipient.standing.value,
+                recipient.approved_by,
+                recipient.reference,
+                recipient.terms_evidence,
+                (recipient.registered_at or _utcnow()).isoformat(),
+            ),
+        )
+
+    def list_recipients(self) -> list[Recipient]:
+        rows = self._tx.all(
+            "SELECT name, entity, standing, approved_by, reference, terms_evidence, registered_at"
+            " FROM twpolicy_quota_recipients ORDER BY name"
+        )
+        return [_recipient(row) for row in rows]
+
+
+def _recipient(row: tuple[Any, ...]) -> Recipient:
+    name, entity, standing, approved_by, reference, terms, registered_at = row
+    return Recipient(
+        name=name,
+        entity=entity,
+        standing=standing,
+        approved_by=approved_by,
+        reference=reference,
+        terms_evidence=terms,
+        registered_at=datetime.fromisoformat(registered_at),
+    )
+
+
+class SqlQuotaStore:
+    """Quota counts in a SQLite file or a PostgreSQL database, shared by processes."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self.url = database.url.display
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[QuotaTransaction]:
+        """One database transaction; writers hold the quota component's lock."""
+        with self._db.write() if write else self._db.read() as tx:
+            yield _SqlTransaction(tx)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
 def open_quotas(url: str, *, clock: Callable[[], datetime] = _utcnow) -> QuotaLedger:
-    """Open the quota ledger at ``url`` (``memory://``).
+    """Open the quota ledger at ``url``, creating it if needed.
+
+    Args:
+        url: ``memory://`` (this process only), ``sqlite:///path/to/quotas.db`` (the
+            embedded default, shared by processes on one host) or
+            ``postgresql://user@host/dbname`` (needs ``twpolicy[postgresql]``); query options
+            ``timeout`` and, for PostgreSQL, ``schema``, as for the consent ledger.
+        clock: returns the current, timezone-aware time when a call gives none.
 
     Raises:
-        ConfigurationError: an unknown URL.
+        ConfigurationError: a malformed or unknown URL.
+        StoreUnavailable: the store cannot be reached, is corrupt, or has a newer schema.
     """
-    if url == "memory://":
+    parsed = parse_url(url, what="quota ledger")
+    if parsed.scheme == "memory":
         return QuotaLedger(MemoryQuotaStore(), clock=clock)
-    raise ConfigurationError(f"unknown quota ledger URL {url!r}; expected 'memory://'")
+    return QuotaLedger(SqlQuotaStore(open_database(parsed, SCHEMA)), clock=clock)

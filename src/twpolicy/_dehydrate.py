@@ -1,0 +1,463 @@
+"""``twpolicy dehydrate``: a JSON Lines dataset in, its unique IDs out, streaming.
+
+Most datasets researchers dehydrate are twarc2 output: one v2 API response page per line.
+Decoding all of a page (texts, entities, metrics) costs far more than reading its IDs, so
+such lines take a fast path: a decoder compiled from the walker's own field tables reads only
+the fields that hold or lead to IDs and skips the rest unparsed. It accepts a line only when
+every key of every object it reads is one the walker's tables know and every ID is a decimal
+string; anything else (another family, a key the walker would search, a number where an ID
+should be a string) goes through `twpolicy.dehydrate` on the walker, so both give the same
+IDs in the same order. A test holds the two equal over the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import keyword
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO, TextIO
+
+import msgspec
+
+from twpolicy import _walker
+from twpolicy._guard import Guard
+from twpolicy._model import Action, ActionKind
+from twpolicy._quotas import open_quotas
+from twpolicy._redistribution import CONTENT_OF, check_kind, ids_in, release, send_export
+from twpolicy._walker import Kind
+from twpolicy.exceptions import ConfigurationError, PayloadError, PolicyViolation
+
+__all__ = ["LineReader", "register"]
+
+_Scalar = str | int | float | bool | None
+_Raw = msgspec.Raw
+
+
+def _struct(name: str, keys: frozenset[str], typed: dict[str, tuple[Any, Any]]) -> Any:
+    """A struct reading ``typed`` fields, skipping the other ``keys``, refusing any other key.
+
+    ``typed`` maps a key to its type and default (``...``: required). Keys that are not
+    plain identifiers (``__twarc``) get a neutral attribute name.
+    """
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for index, key in enumerate(sorted(keys | set(typed))):
+        plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
+        attribute = key if plain else f"field_{index}"
+        rename[attribute] = key
+        kind, default = typed.get(key, (_Raw | msgspec.UnsetType, msgspec.UNSET))
+        fields.append((attribute, kind) if default is ... else (attribute, kind, default))
+    return msgspec.defstruct(
+        name, fields, forbid_unknown_fields=True, kw_only=True, rename=rename, gc=False
+    )
+
+
+def _spec(kind: Kind) -> Any:
+    return _walker._SPECS[kind]  # noqa: SLF001  # the fast path is compiled from the walker's tables
+
+
+_OPT_ID = (str | None, None)
+# Decimal IDs (`twpolicy._redistribution.is_id`), one per line.
+_DECIMALS = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
+
+
+# Mentions inside v2 pages are small ({start, end, username, id}); one that carries
+# ``entities`` is an expanded user whose own mentions the walker would follow: walker's path.
+_MENTION = _struct(
+    "Mention",
+    _spec(Kind.MENTION).known - {"entities"},
+    {"id": _OPT_ID, "id_str": _OPT_ID, "pinned_tweet_id": _OPT_ID},
+)
+# ``entities`` (of a Tweet, or a user's ``entities.description``): only mentions are walked.
+_ENTITIES = msgspec.defstruct(
+    "Entities",
+    [("mentions", list[_MENTION], [])],  # type: ignore[valid-type]  # built at import
+    gc=False,
+)
+
+
+class _NoteTweet(msgspec.Struct, gc=False):
+    entities: _ENTITIES | None = None  # type: ignore[valid-type]  # built at import
+
+
+class _UserEntities(msgspec.Struct, gc=False):
+    description: _ENTITIES | None = None  # type: ignore[valid-type]  # built at import
+
+
+class _Ref(msgspec.Struct, gc=False):
+    id: str | None = None
+
+
+_TWEET = _struct(
+    "TweetV2",
+    _spec(Kind.TWEET_V2).known - {"author", "in_reply_to_user"},
+    {
+        "id": (str, ...),
+        "text": (_Raw, ...),
+        "author_id": _OPT_ID,
+        "in_reply_to_user_id": _OPT_ID,
+        "conversation_id": _OPT_ID,
+        "referenced_tweets": (list[_Ref], None),
+        "edit_history_tweet_ids": (list[str], None),
+        "entities": (_ENTITIES | None, None),
+        "note_tweet": (_NoteTweet | None, None),
+    },
+)
+_USER = _struct(
+    "UserV2",
+    _spec(Kind.USER_V2).known,
+    {
+        "id": (str, ...),
+        "pinned_tweet_id": _OPT_ID,
+        "entities": (_UserEntities | None, None),
+    },
+)
+
+
+class _Variant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    bit_rate: int | None = None
+    content_type: str | None = None
+    url: str | None = None
+
+
+_Metrics = dict[str, int | float | str | None]
+_MEDIA = _struct(
+    "MediaV2",
+    frozenset(),
+    {
+        **dict.fromkeys(
+            ("media_key", "type", "url", "preview_image_url", "width", "height"), (_Scalar, None)
+        ),
+        "duration_ms": (_Scalar, None),
+        "alt_text": (_Scalar, None),
+        **dict.fromkeys(
+            ("public_metrics", "non_public_metrics", "organic_metrics", "promoted_metrics"),
+            (_Metrics, None),
+        ),
+        "variants": (list[_Variant], None),
+    },
+)
+
+
+class _Includes(msgspec.Struct, gc=False):
+    """``includes``: inert apart from the slots the walker expands."""
+
+    tweets: list[_TWEET] = []  # type: ignore[valid-type]  # built at import
+    users: list[_USER] = []  # type: ignore[valid-type]  # ditto
+    media: list[_MEDIA] = []  # type: ignore[valid-type]  # ditto
+
+
+_PAGE = _struct(
+    "ResponseV2",
+    _spec(Kind.RESPONSE_V2).inert - {"type", "title", "detail"},
+    {"data": (list[_TWEET], ...), "includes": (_Includes | None, None)},  # type: ignore[valid-type]
+)
+_FAST = msgspec.json.Decoder(_PAGE)
+_ANY = msgspec.json.Decoder()
+
+
+def _mention_ids(entities: Any, out: list[str | None], kind: str) -> None:
+    mentions = entities.mentions if entities is not None else ()
+    if kind == "tweets":
+        out.extend(mention.pinned_tweet_id for mention in mentions)
+    else:
+        out.extend(mention.id_str or mention.id for mention in mentions)
+
+
+def _tweet_ids(tweet: Any, out: list[str | None], kind: str) -> None:
+    """Append the IDs of ``kind`` the walker reads from a v2 Tweet, in its order."""
+    if kind == "tweets":
+        out.append(tweet.id)
+        out.append(tweet.conversation_id)
+        out.extend(ref.id for ref in tweet.referenced_tweets or ())
+        out.extend(tweet.edit_history_tweet_ids or ())
+    elif kind == "users":
+        out.append(tweet.author_id)
+        out.append(tweet.in_reply_to_user_id)
+    else:
+        return
+    _mention_ids(tweet.entities, out, kind)
+    if tweet.note_tweet is not None:
+        _mention_ids(tweet.note_tweet.entities, out, kind)
+
+
+def _user_ids(user: Any, out: list[str | None], kind: str) -> None:
+    """Append the IDs of ``kind`` the walker reads from a v2 user, in its order."""
+    if kind == "tweets":
+        out.append(user.pinned_tweet_id)
+    elif kind == "users":
+        out.append(user.id)
+    else:
+        return
+    if user.entities is not None:
+        _mention_ids(user.entities.description, out, kind)
+
+
+def fast_ids(line: bytes, kind: str) -> list[str] | None:
+    """The ``kind`` IDs of one v2 response line, with repeats; ``None`` if not such a line."""
+    try:
+        page = _FAST.decode(line)
+    except msgspec.DecodeError:
+        return None
+    out: list[str | None] = []
+    for tweet in page.data:
+        _tweet_ids(tweet, out, kind)
+    if page.includes is not None:
+        for tweet in page.includes.tweets:
+            _tweet_ids(tweet, out, kind)
+        for user in page.includes.users:
+            _user_ids(user, out, kind)
+    ids = [value for value in out if value]
+    joined = "\n".join(ids)  # one regular-expression match checks every ID at once
+    if ids and (joined.count("\n") != len(ids) - 1 or _DECIMALS.fullmatch(joined) is None):
+        return None  # the walker's path names the bad ID
+    return ids
+
+
+class LineReader:
+    """Read a JSON Lines stream, yielding each line's IDs of one kind (unique across lines).
+
+    Bad lines (not JSON, an ID whose digits cannot be trusted) are reported to ``on_error``
+    with their line number and skipped, or, when ``strict``, raise `PayloadError`.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        strict: bool = False,
+        on_error: Callable[[int, str], None] | None = None,
+    ) -> None:
+        self.kind = check_kind(kind)
+        self.strict = strict
+        self.on_error = on_error
+        self.seen: set[str] = set()
+        self.lines = 0
+        self.bad = 0
+        self.bytes = 0
+
+    def _line_ids(self, line: bytes) -> list[str]:
+        ids = fast_ids(line, self.kind)
+        if ids is not None:
+            return ids
+        try:
+            value = _ANY.decode(line)
+        except msgspec.DecodeError as exc:
+            raise PayloadError(f"not valid JSON ({exc})") from None
+        if not isinstance(value, (dict, list)):
+            raise PayloadError(f"a JSON {type(value).__name__}, not an object or array")
+        return list(ids_in(value, self.kind))
+
+    def new_ids(self, stream: BinaryIO) -> Iterator[list[str]]:
+        """Yield, per line, the IDs not seen on an earlier line, in first-seen order."""
+        seen = self.seen
+        for number, line in enumerate(stream, start=1):
+            self.lines = number
+            self.bytes += len(line)
+            if not line.strip():
+                continue
+            try:
+                ids = self._line_ids(line)
+            except (PayloadError, RecursionError) as exc:
+                self.bad += 1
+                detail = str(exc) if isinstance(exc, PayloadError) else "nested too deeply"
+                if self.strict:
+                    raise PayloadError(f"line {number}: {detail}") from None
+                if self.on_error is not None:
+                    self.on_error(number, detail)
+                continue
+            fresh = []
+            for value in ids:
+                if value not in seen:
+                    seen.add(value)
+                    fresh.append(value)
+            if fresh:
+                yield fresh
+
+
+class _Progress:
+    """A one-line progress report on stderr, redrawn at most five times a second."""
+
+    def __init__(self, stream: TextIO, total: int | None, *, enabled: bool) -> None:
+        self._stream = stream
+        self._total = total
+        self._enabled = enabled
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def update(self, reader: LineReader, *, final: bool = False) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if not final and now - self._last < 0.2:  # noqa: PLR2004  # five redraws a second
+            return
+        self._last = now
+        done = reader.bytes / 2**20
+        share = f" of {self._total / 2**20:,.1f} MiB" if self._total else " MiB"
+        rate = done / max(now - self._started, 1e-9)
+        text = (
+            f"\rdehydrate: {done:,.1f}{share}, {reader.lines:,} lines, "
+            f"{len(reader.seen):,} {_LABEL[reader.kind]} IDs, {reader.bad:,} bad, "
+            f"{rate:,.0f} MiB/s"
+        )
+        self._stream.write(text + ("\n" if final else ""))
+        self._stream.flush()
+
+
+def _same_file(infile: str, outfile: str) -> bool:
+    if "-" in (infile, outfile):
+        return False
+    try:
+        return Path(infile).samefile(outfile)
+    except OSError:
+        return Path(infile).resolve() == Path(outfile).resolve()
+
+
+@contextlib.contextmanager
+def _input(name: str) -> Iterator[BinaryIO]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = Path(name).open("rb")  # noqa: SIM115  # closed by the context manager
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {name}: {exc.strerror}") from exc
+    with handle:
+        yield handle
+
+
+def _staging(outfile: str, out: TextIO, *, staged: bool) -> IO[str]:
+    """Where IDs are written first: beside OUTFILE (renamed into place at the end)."""
+    if not staged:
+        return out
+    folder = Path(outfile).parent if outfile != "-" else None
+    try:
+        return tempfile.NamedTemporaryFile(  # closed by the caller
+            "w", encoding="ascii", dir=folder, prefix=".dehydrate-", suffix=".tmp", delete=False
+        )
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write beside {outfile}: {exc.strerror}") from exc
+
+
+_LABEL = {"tweets": "Tweet", "users": "User", "dms": "DM"}
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``twpolicy dehydrate``; return the exit code."""
+    if _same_file(args.infile, args.outfile):
+        sys.stderr.write(f"twpolicy: refusing to write over the input {args.infile}\n")
+        return 2
+    if (args.recipient is None) != (args.ledger is None):
+        sys.stderr.write("twpolicy: --recipient and --ledger go together\n")
+        return 2
+    err = sys.stderr
+
+    def report(number: int, detail: str) -> None:
+        err.write(f"\rline {number}: {detail}; skipped\n")
+
+    reader = LineReader(args.kind, strict=args.strict, on_error=report)
+    staged = args.recipient is not None or args.outfile != "-"
+    with _input(args.infile) as stream:
+        target = _staging(args.outfile, out, staged=staged)
+        try:
+            code = _copy(args, reader, stream, target, out, staged=staged)
+        except BaseException:
+            if staged:
+                target.close()
+                Path(target.name).unlink(missing_ok=True)
+            raise
+    skipped = f", {reader.bad:,} bad lines skipped" if reader.bad else ""
+    err.write(
+        f"dehydrate: {len(reader.seen):,} unique {_LABEL[args.kind]} IDs from "
+        f"{reader.lines:,} lines{skipped}\n"
+    )
+    return code
+
+
+def _copy(
+    args: argparse.Namespace,
+    reader: LineReader,
+    stream: BinaryIO,
+    target: IO[str],
+    out: TextIO,
+    *,
+    staged: bool,
+) -> int:
+    """Write each line's new IDs to ``target``; then deliver them (charging any quota)."""
+    err = sys.stderr
+    try:
+        total: int | None = os.fstat(stream.fileno()).st_size if stream.seekable() else None
+    except OSError:  # a stream with no file behind it (a test's BytesIO)
+        total = None
+    progress = _Progress(err, total, enabled=args.progress or err.isatty())
+    for fresh in reader.new_ids(stream):
+        target.write("\n".join(fresh))
+        target.write("\n")
+        progress.update(reader)
+    progress.update(reader, final=True)
+    if not staged:
+        return 0
+    target.close()
+    return _deliver(args, reader, target.name, out)
+
+
+def _deliver(args: argparse.Namespace, reader: LineReader, staged: str, out: TextIO) -> int:
+    """Charge the recipient's quota (if any), then move the IDs into place."""
+    decision = None
+    guard = None
+    if args.recipient is not None:
+        guard = Guard(quotas=open_quotas(args.ledger))
+        action = Action(
+            kind=ActionKind.EXPORT,
+            operation="twpolicy dehydrate",
+            recipient=args.recipient,
+            count=len(reader.seen),
+            facts={"content": CONTENT_OF[args.kind]},
+            payload=reader.seen,
+        )
+        try:
+            decision = send_export(action, guard)
+        except PolicyViolation as exc:
+            Path(staged).unlink(missing_ok=True)
+            sys.stderr.write(f"twpolicy: {exc}\nNothing was written.\n")
+            return 1
+    try:
+        if args.outfile == "-":
+            with Path(staged).open(encoding="ascii") as handle:
+                out.writelines(handle)
+            Path(staged).unlink()
+        else:
+            Path(staged).replace(args.outfile)
+    except BaseException:
+        if guard is not None and decision is not None:
+            release(guard, decision)
+        raise
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``twpolicy dehydrate`` to the command line."""
+    parser = subparsers.add_parser(
+        "dehydrate",
+        help="reduce a JSON Lines dataset to its unique Tweet, User or DM IDs",
+        description="Read a JSON Lines dataset (twarc2 output, v1.1 or v2 API payloads, "
+        "activity streams, DMs) and write every unique ID of one kind, one per line, in "
+        "first-seen order. Bad lines are reported with their number and skipped.",
+    )
+    parser.add_argument("infile", metavar="INFILE", help="JSON Lines input, or - for stdin")
+    parser.add_argument("outfile", metavar="OUTFILE", help="IDs output, or - for stdout")
+    parser.add_argument("--kind", choices=sorted(CONTENT_OF), default="tweets")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    parser.add_argument(
+        "--progress", action="store_true", help="show progress on stderr even when not a TTY"
+    )
+    parser.add_argument("--recipient", help="charge the IDs to this recipient's quota")
+    parser.add_argument("--ledger", help="the quota ledger's URL (with --recipient)")
+    parser.set_defaults(run=run)
