@@ -38,17 +38,20 @@ BIN = Path(sys.executable).parent
 ORJSON = "import orjson, sys\nfor line in open(sys.argv[1], 'rb'):\n    orjson.loads(line)\n"
 
 # Both readers in one process, alternating, after start-up: throughput alone.
+# The collector is paused for both, as `twpolicy dehydrate` pauses it.
 IN_PROCESS = """
-import json, sys, time
+import gc, json, sys, time
 import orjson
-from twpolicy._dehydrate import LineReader
+from twpolicy._dehydrate import IdReader
+
+gc.disable()
 
 path, kind, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 times = {"twpolicy reader": [], "orjson.loads": []}
 for _ in range(rounds):
     with open(path, "rb") as stream:
         started = time.perf_counter()
-        for _ in LineReader(kind).new_ids(stream):
+        for _ in IdReader(kind).new_ids(stream):
             pass
         times["twpolicy reader"].append(time.perf_counter() - started)
     with open(path, "rb") as stream:

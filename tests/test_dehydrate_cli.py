@@ -1,3 +1,4 @@
+import gzip
 import io
 import json
 import os
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 import twpolicy
 from corpus import load
 from twpolicy._cli import main
-from twpolicy._dehydrate import fast_ids
+from twpolicy._dehydrate import IdReader, fast_ids
 from twpolicy._redistribution import ids_in
 from twpolicy._walker import _ID_FIELDS, _REFERENCES, _SPECS, Kind
 
@@ -69,7 +70,7 @@ class TestCommand:
         code, _, err = run(source, tmp_path / "ids.txt", capsys=capsys)
         assert 0 == code
         assert "21\n20\n19\n30\n" == (tmp_path / "ids.txt").read_text()
-        assert "4 unique Tweet IDs from 3 lines" in err
+        assert "4 unique Tweet IDs from 3 records" in err
 
     @pytest.mark.parametrize(("kind", "expected"), [("users", "5\n7\n1\n"), ("dms", "")])
     def test_kinds(self, dataset, tmp_path, capsys, kind, expected):
@@ -91,17 +92,17 @@ class TestCommand:
         code, _, err = run(source, tmp_path / "o", capsys=capsys)
         assert 0 == code
         assert "21\n20\n19\n30\n" == (tmp_path / "o").read_text()
-        assert "line 2: not valid JSON" in err
+        assert "line 2: " in err
         assert "line 4: " in err
         assert "line 6: a JSON int" in err
-        assert "3 bad lines skipped" in err
+        assert "3 bad records skipped" in err
 
     def test_strict_stops_at_the_first_bad_line(self, dataset, tmp_path, capsys):
         """--strict stops at the first bad line, exits 2 and writes nothing."""
         source = dataset(jsonl(PAGE) + "{not json\n" + jsonl(V1))
         code, _, err = run("--strict", source, tmp_path / "o", capsys=capsys)
         assert 2 == code
-        assert "line 2: not valid JSON" in err
+        assert "line 2: " in err
         assert not (tmp_path / "o").exists()
         assert [] == list(tmp_path.glob(".dehydrate-*"))
 
@@ -119,14 +120,15 @@ class TestCommand:
         assert 2 == code
         assert "absent.jsonl" in err
 
-    def test_progress_only_when_asked_or_a_tty(self, dataset, tmp_path, capsys):
+    def test_progress_only_when_asked_or_a_tty(self, dataset, tmp_path, capsys, monkeypatch):
         """Progress goes to stderr with --progress; off a TTY it is silent otherwise."""
+        monkeypatch.setattr(twpolicy._scan, "PROGRESS_DELAY", 0)
         source = dataset(jsonl(PAGE))
         _, _, quiet = run(source, tmp_path / "a", capsys=capsys)
         _, _, loud = run("--progress", source, tmp_path / "b", capsys=capsys)
         assert "\r" not in quiet
-        assert "\rdehydrate: " in loud
-        assert "3 Tweet IDs, 0 bad" in loud
+        assert "dehydrate: " in loud.split("\r")[1]
+        assert "1 records" in loud
 
     def test_recipient_needs_a_ledger(self, dataset, tmp_path, capsys):
         """--recipient and --ledger go together."""
@@ -178,13 +180,13 @@ class TestCommand:
         """kill -9 in the middle of a run leaves no OUTFILE, whole or partial."""
         outfile = tmp_path / "ids.txt"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "twpolicy", "dehydrate", "--progress", "-", str(outfile)],
+            [sys.executable, "-m", "twpolicy", "dehydrate", "-", str(outfile)],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        proc.stdin.write(jsonl(PAGE, V1).encode() * 200)
+        # Far more than a pipe holds: once written, the command has read most of it.
+        proc.stdin.write(jsonl(PAGE, V1).encode() * 4000)
         proc.stdin.flush()
-        proc.stderr.read1(1)  # progress has started: lines are being read
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         proc.stdin.close()
@@ -267,6 +269,22 @@ def _pages(draw, *, clean=False):
         },
     )
     return draw(page)
+
+
+class TestInputs:
+    def test_gzip_and_concatenated_json(self, tmp_path, capsys):
+        """gzip-compressed input, and pretty-printed records one after another, are read."""
+        source = tmp_path / "in.json.gz"
+        source.write_bytes(gzip.compress((json.dumps(PAGE, indent=2) + json.dumps(V1)).encode()))
+        code, _, _ = run(source, tmp_path / "o", capsys=capsys)
+        assert 0 == code
+        assert "21\n20\n19\n30\n" == (tmp_path / "o").read_text()
+
+    def test_ids_are_unique_within_a_record(self):
+        """A record naming one ID twice yields it once."""
+        reader = IdReader("tweets")
+        page = {"data": [{"id": "5", "text": "a"}, {"id": "5", "text": "b"}]}
+        assert [["5"]] == list(reader.new_ids(io.BytesIO(jsonl(page, page).encode())))
 
 
 class TestFastPath:

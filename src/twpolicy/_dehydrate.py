@@ -1,4 +1,7 @@
-"""``twpolicy dehydrate``: a JSON Lines dataset in, its unique IDs out, streaming.
+"""``twpolicy dehydrate``: a dataset in, its unique IDs out, streaming.
+
+Input is read record by record by `twpolicy scan`'s reader (JSON Lines, JSON, concatenated
+JSON, gzip-compressed or not), so memory holds one record and the set of IDs seen.
 
 Most datasets researchers dehydrate are twarc2 output: one v2 API response page per line.
 Decoding all of a page (texts, entities, metrics) costs far more than reading its IDs, so
@@ -13,16 +16,13 @@ IDs in the same order. A test holds the two equal over the corpus.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import keyword
-import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO
+from typing import IO, Any, TextIO
 
 import msgspec
 
@@ -31,10 +31,11 @@ from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._quotas import open_quotas
 from twpolicy._redistribution import CONTENT_OF, check_kind, ids_in, release, send_export
+from twpolicy._scan import LOADS, Lines, Record, _collector_paused, _open, _Progress, read_records
 from twpolicy._walker import Kind
 from twpolicy.exceptions import ConfigurationError, PayloadError, PolicyViolation
 
-__all__ = ["LineReader", "register"]
+__all__ = ["IdReader", "fast_ids", "register"]
 
 _Scalar = str | int | float | bool | None
 _Raw = msgspec.Raw
@@ -160,7 +161,6 @@ _PAGE = _struct(
     {"data": (list[_TWEET], ...), "includes": (_Includes | None, None)},  # type: ignore[valid-type]
 )
 _FAST = msgspec.json.Decoder(_PAGE)
-_ANY = msgspec.json.Decoder()
 
 
 def _mention_ids(entities: Any, out: list[str | None], kind: str) -> None:
@@ -221,11 +221,19 @@ def fast_ids(line: bytes, kind: str) -> list[str] | None:
     return ids
 
 
-class LineReader:
-    """Read a JSON Lines stream, yielding each line's IDs of one kind (unique across lines).
+class _FastIds(list[str]):
+    """The IDs the fast path read from a record: a list, so the record reader takes it."""
 
-    Bad lines (not JSON, an ID whose digits cannot be trusted) are reported to ``on_error``
-    with their line number and skipped, or, when ``strict``, raise `PayloadError`.
+    __slots__ = ()
+
+
+class IdReader:
+    """Read records (JSON Lines, JSON, concatenated JSON), yielding their new IDs of a kind.
+
+    Records are cut and parsed by `twpolicy scan`'s reader, with this module's fast path as
+    the parser; IDs are kept unique across records. A bad record (not JSON, an ID whose
+    digits cannot be trusted) is reported to ``on_error`` with its line and skipped, or,
+    when ``strict``, raises `PayloadError`.
     """
 
     def __init__(
@@ -239,76 +247,41 @@ class LineReader:
         self.strict = strict
         self.on_error = on_error
         self.seen: set[str] = set()
-        self.lines = 0
+        self.records = 0
         self.bad = 0
-        self.bytes = 0
 
-    def _line_ids(self, line: bytes) -> list[str]:
-        ids = fast_ids(line, self.kind)
-        if ids is not None:
-            return ids
+    def _loads(self, data: bytes) -> Any:
+        ids = fast_ids(data, self.kind)
+        return LOADS(data) if ids is None else _FastIds(ids)
+
+    def _ids(self, record: Record) -> list[str]:
+        if record.error is not None:
+            raise PayloadError(record.error)
+        if type(record.value) is _FastIds:
+            return record.value
         try:
-            value = _ANY.decode(line)
-        except msgspec.DecodeError as exc:
-            raise PayloadError(f"not valid JSON ({exc})") from None
-        if not isinstance(value, (dict, list)):
-            raise PayloadError(f"a JSON {type(value).__name__}, not an object or array")
-        return list(ids_in(value, self.kind))
+            return list(ids_in(record.value, self.kind))
+        except RecursionError:
+            raise PayloadError("nested too deeply to read") from None
 
-    def new_ids(self, stream: BinaryIO) -> Iterator[list[str]]:
-        """Yield, per line, the IDs not seen on an earlier line, in first-seen order."""
+    def new_ids(self, stream: Lines) -> Iterator[list[str]]:
+        """Yield, per record, the IDs no earlier record had, in first-seen order."""
         seen = self.seen
-        for number, line in enumerate(stream, start=1):
-            self.lines = number
-            self.bytes += len(line)
-            if not line.strip():
-                continue
+        for record in read_records(stream, loads=self._loads):
+            self.records = record.number
             try:
-                ids = self._line_ids(line)
-            except (PayloadError, RecursionError) as exc:
+                ids = self._ids(record)
+            except PayloadError as exc:
                 self.bad += 1
-                detail = str(exc) if isinstance(exc, PayloadError) else "nested too deeply"
                 if self.strict:
-                    raise PayloadError(f"line {number}: {detail}") from None
+                    raise PayloadError(f"line {record.line}: {exc}") from None
                 if self.on_error is not None:
-                    self.on_error(number, detail)
+                    self.on_error(record.line, str(exc))
                 continue
-            fresh = []
-            for value in ids:
-                if value not in seen:
-                    seen.add(value)
-                    fresh.append(value)
+            fresh = [value for value in ids if value not in seen]
             if fresh:
-                yield fresh
-
-
-class _Progress:
-    """A one-line progress report on stderr, redrawn at most five times a second."""
-
-    def __init__(self, stream: TextIO, total: int | None, *, enabled: bool) -> None:
-        self._stream = stream
-        self._total = total
-        self._enabled = enabled
-        self._last = 0.0
-        self._started = time.monotonic()
-
-    def update(self, reader: LineReader, *, final: bool = False) -> None:
-        if not self._enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self._last < 0.2:  # noqa: PLR2004  # five redraws a second
-            return
-        self._last = now
-        done = reader.bytes / 2**20
-        share = f" of {self._total / 2**20:,.1f} MiB" if self._total else " MiB"
-        rate = done / max(now - self._started, 1e-9)
-        text = (
-            f"\rdehydrate: {done:,.1f}{share}, {reader.lines:,} lines, "
-            f"{len(reader.seen):,} {_LABEL[reader.kind]} IDs, {reader.bad:,} bad, "
-            f"{rate:,.0f} MiB/s"
-        )
-        self._stream.write(text + ("\n" if final else ""))
-        self._stream.flush()
+                seen.update(fresh)
+                yield list(dict.fromkeys(fresh))
 
 
 def _same_file(infile: str, outfile: str) -> bool:
@@ -318,19 +291,6 @@ def _same_file(infile: str, outfile: str) -> bool:
         return Path(infile).samefile(outfile)
     except OSError:
         return Path(infile).resolve() == Path(outfile).resolve()
-
-
-@contextlib.contextmanager
-def _input(name: str) -> Iterator[BinaryIO]:
-    if name == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        handle = Path(name).open("rb")  # noqa: SIM115  # closed by the context manager
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {name}: {exc.strerror}") from exc
-    with handle:
-        yield handle
 
 
 def _staging(outfile: str, out: TextIO, *, staged: bool) -> IO[str]:
@@ -351,64 +311,58 @@ _LABEL = {"tweets": "Tweet", "users": "User", "dms": "DM"}
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``twpolicy dehydrate``; return the exit code."""
+    err = sys.stderr
     if _same_file(args.infile, args.outfile):
-        sys.stderr.write(f"twpolicy: refusing to write over the input {args.infile}\n")
+        err.write(f"twpolicy: refusing to write over the input {args.infile}\n")
         return 2
     if (args.recipient is None) != (args.ledger is None):
-        sys.stderr.write("twpolicy: --recipient and --ledger go together\n")
+        err.write("twpolicy: --recipient and --ledger go together\n")
         return 2
-    err = sys.stderr
+    try:
+        stream, raw, size = _open(args.infile, sys.stdin.buffer)
+    except OSError as exc:
+        err.write(f"twpolicy: cannot read {args.infile}: {exc.strerror or exc}\n")
+        return 2
 
-    def report(number: int, detail: str) -> None:
-        err.write(f"\rline {number}: {detail}; skipped\n")
+    def report(line: int, detail: str) -> None:
+        err.write(f"\r\x1b[2Kline {line}: {detail}; skipped\n")
 
-    reader = LineReader(args.kind, strict=args.strict, on_error=report)
+    reader = IdReader(args.kind, strict=args.strict, on_error=report)
     staged = args.recipient is not None or args.outfile != "-"
-    with _input(args.infile) as stream:
+    bar = _Progress("dehydrate", size, err if args.progress or err.isatty() else None)
+    try:
         target = _staging(args.outfile, out, staged=staged)
         try:
-            code = _copy(args, reader, stream, target, out, staged=staged)
-        except BaseException:
+            with _collector_paused():
+                for fresh in reader.new_ids(stream):
+                    target.write("\n".join(fresh))
+                    target.write("\n")
+                    bar.update(raw, reader.records)
+            bar.close()
+            code = 0
+            if staged:
+                target.close()
+                code = _deliver(args, reader, target.name, out)
+        finally:
             if staged:
                 target.close()
                 Path(target.name).unlink(missing_ok=True)
-            raise
-    skipped = f", {reader.bad:,} bad lines skipped" if reader.bad else ""
+    except (OSError, EOFError) as exc:  # a device error, a broken gzip stream
+        bar.close()
+        err.write(f"twpolicy: reading {args.infile} failed: {exc}; nothing was written\n")
+        return 2
+    finally:
+        if args.infile != "-":
+            raw.close()
+    skipped = f", {reader.bad:,} bad records skipped" if reader.bad else ""
     err.write(
         f"dehydrate: {len(reader.seen):,} unique {_LABEL[args.kind]} IDs from "
-        f"{reader.lines:,} lines{skipped}\n"
+        f"{reader.records:,} records{skipped}\n"
     )
     return code
 
 
-def _copy(
-    args: argparse.Namespace,
-    reader: LineReader,
-    stream: BinaryIO,
-    target: IO[str],
-    out: TextIO,
-    *,
-    staged: bool,
-) -> int:
-    """Write each line's new IDs to ``target``; then deliver them (charging any quota)."""
-    err = sys.stderr
-    try:
-        total: int | None = os.fstat(stream.fileno()).st_size if stream.seekable() else None
-    except OSError:  # a stream with no file behind it (a test's BytesIO)
-        total = None
-    progress = _Progress(err, total, enabled=args.progress or err.isatty())
-    for fresh in reader.new_ids(stream):
-        target.write("\n".join(fresh))
-        target.write("\n")
-        progress.update(reader)
-    progress.update(reader, final=True)
-    if not staged:
-        return 0
-    target.close()
-    return _deliver(args, reader, target.name, out)
-
-
-def _deliver(args: argparse.Namespace, reader: LineReader, staged: str, out: TextIO) -> int:
+def _deliver(args: argparse.Namespace, reader: IdReader, staged: str, out: TextIO) -> int:
     """Charge the recipient's quota (if any), then move the IDs into place."""
     decision = None
     guard = None
