@@ -389,6 +389,14 @@ class TestSharedStores:
             assert 25 * 7 <= used <= 27 * 7
             assert quotas.reserve("lab", tweet_ids=1).granted
 
+    def test_shares_a_store_with_the_consent_ledger(self, shared):
+        """The quota and consent ledgers can live in one SQLite file or PostgreSQL schema."""
+        with twpolicy.open_ledger(shared) as consent, twpolicy.open_quotas(shared) as quotas:
+            quotas.reserve("lab", tweet_ids=3)
+            consent.grant("12", ["tweet.write"], notice="n", method="m", evidence="e")
+            assert MONTH - 3 == quotas.remaining("lab")
+            assert consent.check("12", "tweet.write") is not None
+
     def test_corrupt_file_is_unavailable(self, tmp_path):
         """A SQLite file that is not a database fails closed with StoreUnavailable."""
         path = tmp_path / "quotas.db"
