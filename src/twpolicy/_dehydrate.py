@@ -16,6 +16,7 @@ IDs in the same order. A test holds the two equal over the corpus.
 from __future__ import annotations
 
 import argparse
+import functools
 import keyword
 import re
 import sys
@@ -69,57 +70,26 @@ _OPT_ID = (str | None, None)
 _DECIMALS = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
 
 
-# Mentions inside v2 pages are small ({start, end, username, id}); one that carries
-# ``entities`` is an expanded user whose own mentions the walker would follow: walker's path.
-_MENTION = _struct(
-    "Mention",
-    _spec(Kind.MENTION).known - {"entities"},
-    {"id": _OPT_ID, "id_str": _OPT_ID, "pinned_tweet_id": _OPT_ID},
-)
-# ``entities`` (of a Tweet, or a user's ``entities.description``): only mentions are walked.
-_ENTITIES = msgspec.defstruct(
-    "Entities",
-    [("mentions", list[_MENTION], [])],  # type: ignore[valid-type]  # built at import
-    gc=False,
-)
-
-
-class _NoteTweet(msgspec.Struct, gc=False):
-    entities: _ENTITIES | None = None  # type: ignore[valid-type]  # built at import
-
-
-class _UserEntities(msgspec.Struct, gc=False):
-    description: _ENTITIES | None = None  # type: ignore[valid-type]  # built at import
-
-
-class _Ref(msgspec.Struct, gc=False):
-    id: str | None = None
-
-
-_TWEET = _struct(
-    "TweetV2",
-    _spec(Kind.TWEET_V2).known - {"author", "in_reply_to_user"},
-    {
-        "id": (str, ...),
-        "text": (_Raw, ...),
-        "author_id": _OPT_ID,
-        "in_reply_to_user_id": _OPT_ID,
-        "conversation_id": _OPT_ID,
-        "referenced_tweets": (list[_Ref], None),
-        "edit_history_tweet_ids": (list[str], None),
-        "entities": (_ENTITIES | None, None),
-        "note_tweet": (_NoteTweet | None, None),
-    },
-)
-_USER = _struct(
-    "UserV2",
-    _spec(Kind.USER_V2).known,
-    {
-        "id": (str, ...),
-        "pinned_tweet_id": _OPT_ID,
-        "entities": (_UserEntities | None, None),
-    },
-)
+_SKIP = (_Raw | msgspec.UnsetType, msgspec.UNSET)
+# ``list`` for element types built at run time, which a type checker cannot see.
+_LIST: Any = list
+# The ID fields each kind reads; the others are skipped unparsed.
+_READS: dict[str, frozenset[str]] = {
+    "tweets": frozenset(
+        {
+            "tweet.id",
+            "tweet.conversation_id",
+            "tweet.referenced_tweets",
+            "tweet.edit_history_tweet_ids",
+            "mention.pinned_tweet_id",
+            "user.pinned_tweet_id",
+        }
+    ),
+    "users": frozenset(
+        {"tweet.author_id", "tweet.in_reply_to_user_id", "mention.id", "mention.id_str", "user.id"}
+    ),
+    "dms": frozenset(),
+}
 
 
 class _Variant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -129,6 +99,8 @@ class _Variant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _Metrics = dict[str, int | float | str | None]
+# Media objects are searched by the walker key by key: only these keys, holding nothing it
+# recognises, may take the fast path.
 _MEDIA = _struct(
     "MediaV2",
     frozenset(),
@@ -147,73 +119,133 @@ _MEDIA = _struct(
 )
 
 
-class _Includes(msgspec.Struct, gc=False):
-    """``includes``: inert apart from the slots the walker expands."""
+@functools.cache
+def _decoder(kind: str) -> msgspec.json.Decoder[Any]:
+    """The fast decoder for one kind of ID: it parses only the fields that kind reads."""
+    reads = _READS[kind]
+    mention: Any
+    entities: Any
+    note: Any
+    user_entities: Any
+    reference: Any
+    tweet: Any
+    user: Any
+    includes: Any
 
-    tweets: list[_TWEET] = []  # type: ignore[valid-type]  # built at import
-    users: list[_USER] = []  # type: ignore[valid-type]  # ditto
-    media: list[_MEDIA] = []  # type: ignore[valid-type]  # ditto
+    def field(owner: str, name: str, kind: Any = str | None, default: Any = None) -> Any:
+        return (kind, default) if f"{owner}.{name}" in reads else _SKIP
+
+    # Mentions inside v2 pages are small ({start, end, username, id}); one that carries
+    # ``entities`` is an expanded user whose own mentions the walker follows: walker's path.
+    mention = _struct(
+        "Mention",
+        _spec(Kind.MENTION).known - {"entities"},
+        {name: field("mention", name) for name in ("id", "id_str", "pinned_tweet_id")},
+    )
+    # ``entities`` (of a Tweet, or a user's ``entities.description``): only mentions are
+    # walked; its other keys are not searched.
+    entities = msgspec.defstruct("Entities", [("mentions", _LIST[mention], [])], gc=False)
+    note = msgspec.defstruct("NoteTweet", [("entities", entities | None, None)], gc=False)
+    user_entities = msgspec.defstruct(
+        "UserEntities", [("description", entities | None, None)], gc=False
+    )
+    reference = msgspec.defstruct("Reference", [("id", str | None, None)], gc=False)
+    tweet = _struct(
+        "TweetV2",
+        _spec(Kind.TWEET_V2).known - {"author", "in_reply_to_user"},
+        {
+            # A string id and a text make the walker read it as a v2 Tweet.
+            "id": (str, ...),
+            "text": (_Raw, ...),
+            "author_id": field("tweet", "author_id"),
+            "in_reply_to_user_id": field("tweet", "in_reply_to_user_id"),
+            "conversation_id": field("tweet", "conversation_id"),
+            "referenced_tweets": field("tweet", "referenced_tweets", _LIST[reference]),
+            "edit_history_tweet_ids": field("tweet", "edit_history_tweet_ids", list[str]),
+            "entities": (entities | None, None),
+            "note_tweet": (note | None, None),
+        },
+    )
+    user = _struct(
+        "UserV2",
+        _spec(Kind.USER_V2).known,
+        {
+            "id": field("user", "id"),
+            "pinned_tweet_id": field("user", "pinned_tweet_id"),
+            "entities": (user_entities | None, None),
+        },
+    )
+    includes = msgspec.defstruct(
+        "Includes",
+        [("tweets", _LIST[tweet], []), ("users", _LIST[user], []), ("media", _LIST[_MEDIA], [])],
+        gc=False,
+    )
+    page = _struct(
+        "ResponseV2",
+        _spec(Kind.RESPONSE_V2).known - {"type", "title", "detail"},
+        {"data": (_LIST[tweet], ...), "includes": (includes | None, None)},
+    )
+    return msgspec.json.Decoder(page)
 
 
-_PAGE = _struct(
-    "ResponseV2",
-    _spec(Kind.RESPONSE_V2).inert - {"type", "title", "detail"},
-    {"data": (list[_TWEET], ...), "includes": (_Includes | None, None)},  # type: ignore[valid-type]
-)
-_FAST = msgspec.json.Decoder(_PAGE)
+def _mentions(entities: Any) -> Any:
+    return entities.mentions if entities is not None else ()
 
 
-def _mention_ids(entities: Any, out: list[str | None], kind: str) -> None:
-    mentions = entities.mentions if entities is not None else ()
-    if kind == "tweets":
-        out.extend(mention.pinned_tweet_id for mention in mentions)
-    else:
-        out.extend(mention.id_str or mention.id for mention in mentions)
+def _tweet_ids(tweets: Any, users: Any, out: list[str | None]) -> None:
+    """Append the Tweet IDs the walker reads from v2 Tweets and users, in its order."""
+    append, extend = out.append, out.extend
+    for tweet in tweets:
+        append(tweet.id)
+        append(tweet.conversation_id)
+        if tweet.referenced_tweets:
+            extend([ref.id for ref in tweet.referenced_tweets])
+        if tweet.edit_history_tweet_ids:
+            extend(tweet.edit_history_tweet_ids)
+        if tweet.entities is not None:
+            extend([m.pinned_tweet_id for m in tweet.entities.mentions])
+        if tweet.note_tweet is not None:
+            extend([m.pinned_tweet_id for m in _mentions(tweet.note_tweet.entities)])
+    for user in users:
+        append(user.pinned_tweet_id)
+        if user.entities is not None:
+            extend([m.pinned_tweet_id for m in _mentions(user.entities.description)])
 
 
-def _tweet_ids(tweet: Any, out: list[str | None], kind: str) -> None:
-    """Append the IDs of ``kind`` the walker reads from a v2 Tweet, in its order."""
-    if kind == "tweets":
-        out.append(tweet.id)
-        out.append(tweet.conversation_id)
-        out.extend(ref.id for ref in tweet.referenced_tweets or ())
-        out.extend(tweet.edit_history_tweet_ids or ())
-    elif kind == "users":
-        out.append(tweet.author_id)
-        out.append(tweet.in_reply_to_user_id)
-    else:
-        return
-    _mention_ids(tweet.entities, out, kind)
-    if tweet.note_tweet is not None:
-        _mention_ids(tweet.note_tweet.entities, out, kind)
+def _user_ids(tweets: Any, users: Any, out: list[str | None]) -> None:
+    """Append the user IDs the walker reads from v2 Tweets and users, in its order."""
+    append, extend = out.append, out.extend
+    for tweet in tweets:
+        append(tweet.author_id)
+        append(tweet.in_reply_to_user_id)
+        if tweet.entities is not None:
+            extend([m.id_str or m.id for m in tweet.entities.mentions])
+        if tweet.note_tweet is not None:
+            extend([m.id_str or m.id for m in _mentions(tweet.note_tweet.entities)])
+    for user in users:
+        append(user.id)
+        if user.entities is not None:
+            extend([m.id_str or m.id for m in _mentions(user.entities.description)])
 
 
-def _user_ids(user: Any, out: list[str | None], kind: str) -> None:
-    """Append the IDs of ``kind`` the walker reads from a v2 user, in its order."""
-    if kind == "tweets":
-        out.append(user.pinned_tweet_id)
-    elif kind == "users":
-        out.append(user.id)
-    else:
-        return
-    if user.entities is not None:
-        _mention_ids(user.entities.description, out, kind)
+def _no_ids(tweets: Any, users: Any, out: list[str | None]) -> None:
+    """v2 Tweet pages hold no DM IDs."""
+
+
+_EXTRACT = {"tweets": _tweet_ids, "users": _user_ids, "dms": _no_ids}
 
 
 def fast_ids(line: bytes, kind: str) -> list[str] | None:
     """The ``kind`` IDs of one v2 response line, with repeats; ``None`` if not such a line."""
     try:
-        page = _FAST.decode(line)
+        page = _decoder(kind).decode(line)
     except msgspec.DecodeError:
         return None
     out: list[str | None] = []
-    for tweet in page.data:
-        _tweet_ids(tweet, out, kind)
+    extract = _EXTRACT[kind]
+    extract(page.data, (), out)
     if page.includes is not None:
-        for tweet in page.includes.tweets:
-            _tweet_ids(tweet, out, kind)
-        for user in page.includes.users:
-            _user_ids(user, out, kind)
+        extract(page.includes.tweets, page.includes.users, out)
     ids = [value for value in out if value]
     joined = "\n".join(ids)  # one regular-expression match checks every ID at once
     if ids and (joined.count("\n") != len(ids) - 1 or _DECIMALS.fullmatch(joined) is None):
