@@ -65,7 +65,6 @@ def _spec(kind: Kind) -> Any:
     return _walker._SPECS[kind]  # noqa: SLF001  # the fast path is compiled from the walker's tables
 
 
-_OPT_ID = (str | None, None)
 # Decimal IDs (`twpolicy._redistribution.is_id`), one per line.
 _DECIMALS = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
 
