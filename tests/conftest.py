@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -61,3 +62,11 @@ def require(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI needs this test to run: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(name="loop", scope="session")
+def _loop():
+    """One event loop for every async test: tweepy's alru caches warn when the loop changes."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()

@@ -51,9 +51,13 @@ def mixed(url: str, seed: int, ops: int, users: int) -> None:
             appended += len(ledger.revoke(user, scopes, reason="worker"))
             kinds["revoke"] += 1
         elif roll < 0.45 and bound:
-            ledger.use(bound.pop(rng.randrange(len(bound))))
-            appended += 1
-            kinds["use"] += 1
+            try:
+                ledger.use(bound.pop(rng.randrange(len(bound))))
+            except twpolicy.ConfigurationError:  # revoked meanwhile: a refused use appends nothing
+                kinds["refused_use"] += 1
+            else:
+                appended += 1
+                kinds["use"] += 1
         else:
             ledger.check(user, rng.choice(SCOPES))
             kinds["check"] += 1

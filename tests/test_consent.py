@@ -347,12 +347,21 @@ class TestLedger:
         assert general == ledger.check(USER, "tweet.write")
 
     def test_late_use_is_noted(self, ledger):
-        """A use of a record no longer active is recorded with a note saying so."""
+        """A use of a general record no longer active is recorded with a note saying so."""
+        general = ledger.grant(USER, "tweet.write", **NOTICE)
+        ledger.revoke(USER)
+        late = ledger.use(general.record_id)
+        assert "not active" in late.reason
+        assert ledger.verify()
+
+    def test_single_use_cannot_be_spent_twice(self, ledger):
+        """A second use of a content-bound record is refused and appends nothing."""
         bound = ledger.grant(USER, "tweet.write", content_sha256=CONTENT, **NOTICE)
         ledger.use(bound.record_id)
-        second = ledger.use(bound.record_id)
-        assert "not active" in second.reason
-        assert ledger.verify()
+        before = events_of(ledger)
+        with pytest.raises(twpolicy.ConfigurationError, match="no longer active"):
+            ledger.use(bound.record_id)
+        assert before == events_of(ledger)
 
     def test_use_of_unknown_record(self, ledger):
         """use() of a record the ledger does not hold is an error and writes nothing."""
@@ -747,8 +756,13 @@ def model_revoke(ledger, clock, model, user, scopes):
 def model_use(ledger, clock, model, index):
     if model:
         entry = model[index % len(model)]
+        bound = entry.record.content_sha256 is not None
+        if bound and (entry.ended or entry.status(clock()) != "active"):
+            with pytest.raises(twpolicy.ConfigurationError):
+                ledger.use(entry.record.record_id)
+            return
         ledger.use(entry.record.record_id)
-        if not entry.ended and entry.record.content_sha256 is not None:
+        if not entry.ended and bound:
             entry.ended = "spent"
 
 
@@ -1264,5 +1278,5 @@ class TestDocs:
     def test_scope_table_matches_scopes(self):
         """docs/consent.md lists every scope with its clause."""
         text = (PROJECT / "docs" / "consent.md").read_text(encoding="utf-8")
-        rows = dict(re.findall(r"^\| `([a-z.]+)` \| ([A-Za-z0-9.]+) \|", text, flags=re.MULTILINE))
+        rows = dict(re.findall(r"^\| `([a-z._]+)` \| ([A-Za-z0-9.]+) \|", text, flags=re.MULTILINE))
         assert {name: scope.clause for name, scope in twpolicy.SCOPES.items()} == rows

@@ -1,5 +1,6 @@
 import json
 import logging
+import uuid
 import warnings
 from datetime import datetime, timezone
 
@@ -387,3 +388,153 @@ class TestDefaultGuard:
         assert mine is twpolicy.get_default_guard()
         twpolicy.set_default_guard(None)
         assert mine is not twpolicy.get_default_guard()
+
+
+class TestAdmit:
+    def test_raises_like_enforce(self, guard):
+        """admit refuses exactly what enforce refuses."""
+        with pytest.raises(twpolicy.ConsentRequired):
+            guard.admit(post())
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        outcomes = guard.admit(post())
+        assert ["endpoint.known", "consent.required"] == [o.rule for o in outcomes]
+
+    def test_unobserved_allow_builds_no_decision(self):
+        """With no sink and the decision logger quiet, an allow leaves no trace and no cost."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"))
+        read = post(operation="GET /2/tweets", category="public_read", scopes=())
+        before = twpolicy._guard._IDS.next()
+        assert guard.admit(read)
+        after = twpolicy._guard._IDS.next()
+        assert int(before[-12:], 16) + 1 == int(after[-12:], 16)
+
+    def test_observed_allow_is_logged(self, guard, recorder, caplog):
+        """A sink, or the logger at INFO, receives allows from admit as from check."""
+        read = post(operation="GET /2/tweets", category="public_read", scopes=())
+        guard.admit(read)
+        assert ["allow"] == [d.effect.value for d in recorder]
+        quiet = Guard(ledger=twpolicy.open_ledger("memory://"))
+        with caplog.at_level(logging.INFO, logger="twpolicy.decisions"):
+            quiet.admit(read)
+        assert 1 == len(caplog.records)
+
+    def test_warns_in_warn_mode(self):
+        """A deny in warn mode warns through admit too."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"), mode="warn")
+        with pytest.warns(twpolicy.TwPolicyWarning, match="I.C.1.a"):
+            guard.admit(post())
+
+
+class TestDecisionIds:
+    def test_uuid_shaped_and_unique(self, guard):
+        """Decision ids parse as UUIDs and never repeat."""
+        ids = [guard.check(post()).decision_id for _ in range(50)]
+        assert len(set(ids)) == 50
+        assert all(str(uuid.UUID(i)) == i for i in ids)
+
+    def test_a_forked_child_draws_a_new_prefix(self):
+        """After reset (what a forked child runs) the prefix differs, so ids stay unique."""
+        ids = twpolicy._guard._DecisionIds()
+        first = ids.next()
+        ids.reset()
+        assert first[:24] != ids.next()[:24]
+
+    def test_equal_allows_are_shared(self):
+        """Outcome.allow returns one object for equal reason and facts."""
+        a = Outcome.allow("route_known", facts={"category": "write"})
+        assert a is Outcome.allow("route_known", facts={"category": "write"})
+        assert a is not Outcome.allow("route_known", facts={"category": "app"})
+        unhashable = {"x": [1]}
+        assert Outcome.allow("odd", facts=unhashable) == Outcome.allow("odd", facts=unhashable)
+
+
+@attrs.frozen
+class Counting:
+    """A rule that counts its evaluations; static when told so."""
+
+    calls: list = attrs.field(factory=list)
+    static: bool = True
+    id = "test.counting"
+    clause = "I.B.7"
+    error = twpolicy.StandaloneGeoError
+
+    def evaluate(self, action, guard):
+        self.calls.append(action)
+        return Outcome.allow("counted")
+
+    def static_for(self, action):
+        return self.static
+
+
+class TestStaticOutcomes:
+    def read(self):
+        return post(operation="GET /2/tweets", category="public_read", scopes=())
+
+    def test_static_outcomes_are_reused_for_the_same_action(self, recorder):
+        """An action every rule calls static is evaluated once; decisions stay fresh."""
+        rule = Counting()
+        guard = Guard(rules=[*twpolicy.default_rules(), rule], sinks=[recorder])
+        action = self.read()
+        decisions = [guard.check(action) for _ in range(3)]
+        assert 1 == len(rule.calls)
+        assert 3 == len({d.decision_id for d in decisions})
+        guard.check(self.read())
+        assert 2 == len(rule.calls)
+
+    @pytest.mark.parametrize("static", [False, None])
+    def test_other_rules_are_evaluated_every_time(self, static):
+        """A rule that is not static (or cannot say) is asked every time."""
+        rule = Counting(static=bool(static))
+        rules = [NoStatic(rule)] if static is None else [*twpolicy.default_rules(), rule]
+        guard = Guard(rules=rules)
+        action = self.read()
+        for _ in range(3):
+            guard.check(action)
+        assert 3 == len(rule.calls)
+
+    def test_writes_are_never_reused(self):
+        """consent.required is static only for actions without scopes."""
+        guard = Guard(ledger=twpolicy.open_ledger("memory://"))
+        action = post()
+        assert not guard.check(action).allowed
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        assert guard.check(action).allowed
+
+    def test_a_rule_error_is_not_reused(self):
+        """An outcome from a rule that raised is evaluated again next time."""
+        calls = []
+
+        @attrs.frozen
+        class Flaky:
+            id = "test.flaky"
+            clause = "I.B.7"
+            error = twpolicy.StandaloneGeoError
+
+            def evaluate(self, action, guard):
+                calls.append(1)
+                if len(calls) == 1:
+                    raise RuntimeError("transient")
+                return Outcome.allow("fine")
+
+            def static_for(self, action):
+                return True
+
+        guard = Guard(rules=[Flaky()])
+        action = self.read()
+        assert "rule_error" == guard.check(action).reason
+        assert guard.check(action).allowed
+        assert guard.check(action).allowed
+        assert 2 == len(calls)
+
+
+@attrs.frozen
+class NoStatic:
+    """Wraps a rule, hiding its static_for."""
+
+    inner: Counting
+    id = "test.nostatic"
+    clause = "I.B.7"
+    error = twpolicy.StandaloneGeoError
+
+    def evaluate(self, action, guard):
+        return self.inner.evaluate(action, guard)

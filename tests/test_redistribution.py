@@ -145,6 +145,17 @@ class TestIdsOnlyRule:
         decision = guard.check(export(facts={}))
         assert "export_content_unknown" == decision.reason
 
+    def test_exports_are_never_reused(self, guard):
+        """The same export action checked twice is counted twice: its outcome is not static."""
+        action = export()
+        guard.check(action)
+        guard.check(action)
+        assert 1_500_000 - 4 == guard.quotas.remaining("lab")
+        read = Action(kind="api_call", operation="GET /2/tweets", category="public_read")
+        assert all(rule.static_for(read) for rule in guard.rules)
+        redistribution = [r for r in guard.rules if r.id.startswith("redistribution.")]
+        assert not any(rule.static_for(action) for rule in redistribution)
+
     def test_other_actions_are_ignored(self, guard):
         """Only exports are the redistribution rules' business."""
         decision = guard.check(Action(kind="store", operation="save"))

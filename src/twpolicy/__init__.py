@@ -5,7 +5,17 @@ application is about to do as an `Action`; one `Guard` decides, logs, and refuse
 error that names the clause and the fix.
 """
 
+from typing import Any as _Any
+
+from twpolicy._catalog import (
+    Endpoint,
+    EndpointCatalog,
+    EndpointCategory,
+    content_sha256,
+    endpoint_catalog,
+)
 from twpolicy._clauses import Clause, ClauseStatus, clauses
+from twpolicy._clients import API, Client, StreamingClient
 from twpolicy._consent import (
     ConsentEvent,
     ConsentEventType,
@@ -55,11 +65,15 @@ from twpolicy.exceptions import (
 )
 
 __all__ = [
+    "API",
     "SCOPES",
     "Action",
     "ActionKind",
+    "AsyncClient",
+    "AsyncStreamingClient",
     "Clause",
     "ClauseStatus",
+    "Client",
     "ConfigurationError",
     "ConsentEvent",
     "ConsentEventType",
@@ -69,6 +83,9 @@ __all__ = [
     "ConsentState",
     "Decision",
     "Effect",
+    "Endpoint",
+    "EndpointCatalog",
+    "EndpointCategory",
     "Export",
     "GeoFinding",
     "GeoKind",
@@ -92,6 +109,7 @@ __all__ = [
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
+    "StreamingClient",
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
@@ -99,8 +117,10 @@ __all__ = [
     "__version__",
     "check_storable",
     "clauses",
+    "content_sha256",
     "default_rules",
     "dehydrate",
+    "endpoint_catalog",
     "find_geo",
     "get_default_guard",
     "ids_only",
@@ -112,9 +132,37 @@ __all__ = [
     "strip_geo",
 ]
 
-# Show public objects under the public path in reprs and tracebacks.
+# Loaded on first use: tweepy.asynchronous needs the `async` extra (aiohttp).
+_LAZY = {
+    "AsyncClient": "twpolicy._clients_async",
+    "AsyncStreamingClient": "twpolicy._clients_async",
+}
+
+
+def _public(obj: _Any) -> _Any:
+    """Show a public object under the public path in reprs and tracebacks."""
+    if isinstance(obj, type) and obj.__module__.startswith("twpolicy._"):
+        obj.__module__ = "twpolicy"
+    return obj
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'twpolicy' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib  # noqa: PLC0415  # only for the lazy names
+
+    value = _public(getattr(importlib.import_module(module), name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY} - {"_Any"})
+
+
 for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("twpolicy._"):
-        _obj.__module__ = "twpolicy"
-del _name, _obj
+    if _name not in _LAZY:
+        _public(globals()[_name])
+del _name

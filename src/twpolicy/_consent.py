@@ -1313,10 +1313,12 @@ class Ledger:
 
         A content-bound record (``content_sha256``) is single-use: once used, `check` no
         longer returns it. The drop-in clients call this after a content-bound write
-        succeeded. A use of a record that was no longer active is recorded too, with a note.
+        succeeded. A use of a record that was no longer active is recorded too, with a note,
+        except for a content-bound record: spending it twice is refused.
 
         Raises:
-            ConfigurationError: there is no such record.
+            ConfigurationError: there is no such record, or it is content-bound and already
+                spent, revoked or expired.
             StoreUnavailable: the store cannot be written.
         """
         if not record_id:
@@ -1328,8 +1330,15 @@ class Ledger:
             if state is None:
                 raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
             active = state.ended is None and state.record.active_at(now)
-            note = "" if active else f"record was not active when used ({state.at(now).status})"
             bound = state.record.content_sha256 is not None
+            if bound and not active:
+                # Single use is checked here, inside the append's lock, so two processes
+                # that both passed `check` cannot both spend the same consent.
+                raise ConfigurationError(
+                    f"consent record {record_id} is bound to one post and is no longer "
+                    f"active ({state.at(now).status}); record a new consent for this content"
+                )
+            note = "" if active else f"record was not active when used ({state.at(now).status})"
             user = state.record.user_id
             return now, [_Pending(ConsentEventType.USED, record_id, user, bound, {"note": note})]
 

@@ -350,6 +350,10 @@ class _ForbidStandaloneGeo:
     def __repr__(self) -> str:
         return "twpolicy.rules.forbid_standalone_geo()"
 
+    def static_for(self, action: Action) -> bool:
+        """Only stores are judged, on their payload; for anything else the rule is silent."""
+        return action.kind is not ActionKind.STORE
+
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:  # noqa: ARG002  # protocol
         if action.kind is not ActionKind.STORE or action.payload is None:
             return None

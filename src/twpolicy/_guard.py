@@ -7,7 +7,9 @@ reason ``rule_error``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -46,10 +48,40 @@ _LOG = logging.getLogger("twpolicy")
 _LOG.addHandler(logging.NullHandler())
 
 _DEFAULT_RULE = "twpolicy.default"
+_STAMPED_SLOTS = 4096
+_STATIC_SLOTS = 1024
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _id_prefix() -> str:
+    # The first 24 characters of a random UUID; a counter fills in the last 12.
+    return str(uuid.uuid4())[:24]
+
+
+class _DecisionIds:
+    """Decision ids shaped as UUIDs: a random per-process prefix and a counter.
+
+    Much cheaper than a UUID per decision, still unique across processes (the prefix is
+    drawn again in a forked child).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = _id_prefix()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_IDS = _DecisionIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_IDS.reset)
+
+
+#: The default clock: the current time in UTC (a partial, to save a call on every check).
+_utcnow: Callable[[], datetime] = functools.partial(datetime.now, timezone.utc)
 
 
 def _mode(value: Mode | str, where: str) -> Mode:
@@ -107,6 +139,19 @@ class Guard:
         }
         self._sinks = tuple(sinks)
         self._clock = clock
+        # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
+        self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
+        # Outcomes of actions every rule calls static (rule.static_for), by action object:
+        # the clients reuse one action per read endpoint. Each entry holds its action, so the
+        # id cannot be reused while the entry lives.
+        checks = [getattr(rule, "static_for", None) for rule in self._rules]
+        self._static_checks: tuple[Callable[[Action], bool], ...] | None = (
+            tuple(c for c in checks if c is not None) if None not in checks else None
+        )
+        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome]] = {}
+        self._default = Outcome(
+            Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
+        )
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -159,22 +204,32 @@ class Guard:
         """Stop sending decisions to ``sink``."""
         self._sinks = tuple(s for s in self._sinks if s is not sink)
 
-    def _evaluate(self, rule: Rule, action: Action) -> Outcome | None:
-        try:
-            outcome = rule.evaluate(action, self)
-        except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
-            # Only twpolicy's own messages are repeated: others may quote the payload.
-            detail = str(exc) if isinstance(exc, TwPolicyError) else type(exc).__name__
-            _LOG.debug("rule %s raised %s", rule.id, type(exc).__name__)
-            outcome = Outcome.deny(
-                "rule_error",
-                f"rule {rule.id} could not decide on {action.operation} ({detail}), so the "
-                "action was refused (fail closed).",
-                "fix the cause named above (a store that cannot be read, a malformed payload) "
-                "and retry.",
-            )
-        if outcome is None:
-            return None
+    def _rule_error(self, rule: Rule, action: Action, exc: Exception) -> Outcome:
+        # Only twpolicy's own messages are repeated: others may quote the payload.
+        detail = str(exc) if isinstance(exc, TwPolicyError) else type(exc).__name__
+        _LOG.debug("rule %s raised %s", rule.id, type(exc).__name__)
+        return Outcome.deny(
+            "rule_error",
+            f"rule {rule.id} could not decide on {action.operation} ({detail}), so the "
+            "action was refused (fail closed).",
+            "fix the cause named above (a store that cannot be read, a malformed payload) "
+            "and retry.",
+        )
+
+    def _stamped_allow(self, rule: Rule, outcome: Outcome) -> Outcome:
+        # Allows are shared objects (Outcome.allow), so stamp each once: the entry holds the
+        # outcome itself, so its id cannot be reused while the entry lives.
+        key = (rule.id, id(outcome))
+        entry = self._stamped.get(key)
+        if entry is not None and entry[0] is outcome:
+            return entry[1]
+        if len(self._stamped) >= _STAMPED_SLOTS:
+            self._stamped.clear()
+        stamped = self._stamp(rule, outcome)
+        self._stamped[key] = (outcome, stamped)
+        return stamped
+
+    def _stamp(self, rule: Rule, outcome: Outcome) -> Outcome:
         return Outcome(
             outcome.effect,
             outcome.reason,
@@ -186,24 +241,61 @@ class Guard:
             self._modes[rule.id],
         )
 
-    def check(self, action: Action) -> Decision:
-        """Decide on ``action`` and log the decision; never raises for a deny.
+    def _outcomes(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome]:
+        """Every rule's outcome and the deciding one; reused when every rule calls it static."""
+        checks = self._static_checks
+        if checks is None:
+            return self._evaluate(action)[:2]
+        entry = self._static.get(id(action))
+        if entry is not None and entry[0] is action:
+            return entry[1], entry[2]
+        outcomes, deciding, failed = self._evaluate(action)
+        if not failed and self._all_static(checks, action):
+            if len(self._static) >= _STATIC_SLOTS:
+                self._static.clear()
+            self._static[id(action)] = (action, outcomes, deciding)
+        return outcomes, deciding
+
+    def _evaluate(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome, bool]:
+        """Every rule's outcome, the deciding one, and whether a rule raised.
 
         Rules run in order, general to specific. The first enforced deny decides, else the
         first deny in a non-enforcing mode; an allow is reported by the last (most specific)
         rule that allowed.
         """
-        started = time.perf_counter_ns()
-        outcomes = tuple(o for o in (self._evaluate(r, action) for r in self._rules) if o)
-        deciding = (
-            next((o for o in outcomes if o.enforced), None)
-            or next((o for o in outcomes if o.effect is Effect.DENY), None)
-            or (outcomes[-1] if outcomes else None)
-        )
-        if deciding is None:
-            deciding = Outcome(
-                Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
-            )
+        outcomes = []
+        enforced = first_deny = None
+        failed = False
+        for rule in self._rules:
+            try:
+                outcome = rule.evaluate(action, self)
+            except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
+                outcome = self._rule_error(rule, action, exc)
+                failed = True
+            if outcome is None:
+                continue
+            if outcome.effect is Effect.ALLOW:
+                outcomes.append(self._stamped_allow(rule, outcome))
+                continue
+            outcome = self._stamp(rule, outcome)
+            outcomes.append(outcome)
+            if enforced is None and outcome.mode is Mode.ENFORCE:
+                enforced = outcome
+            if first_deny is None:
+                first_deny = outcome
+        deciding = enforced or first_deny or (outcomes[-1] if outcomes else self._default)
+        return tuple(outcomes), deciding, failed
+
+    @staticmethod
+    def _all_static(checks: tuple[Callable[[Action], bool], ...], action: Action) -> bool:
+        try:
+            return all(check(action) for check in checks)
+        except Exception:  # noqa: BLE001  # a rule that cannot tell is not static
+            return False
+
+    def _decision(
+        self, action: Action, outcomes: tuple[Outcome, ...], deciding: Outcome, started: int
+    ) -> Decision:
         decision = Decision(
             allowed=not deciding.enforced,
             effect=deciding.effect,
@@ -212,7 +304,7 @@ class Guard:
             reason=deciding.reason,
             message=deciding.message,
             remediation=deciding.remediation,
-            decision_id=str(uuid.uuid4()),
+            decision_id=_IDS.next(),
             mode=deciding.mode,
             enforced=deciding.enforced,
             policy_version=self._policy_version,
@@ -229,6 +321,17 @@ class Guard:
         self._log(decision)
         return decision
 
+    def check(self, action: Action) -> Decision:
+        """Decide on ``action`` and log the decision; never raises for a deny.
+
+        Rules run in order, general to specific. The first enforced deny decides, else the
+        first deny in a non-enforcing mode; an allow is reported by the last (most specific)
+        rule that allowed.
+        """
+        started = time.perf_counter_ns()
+        outcomes, deciding = self._outcomes(action)
+        return self._decision(action, outcomes, deciding, started)
+
     def enforce(self, action: Action) -> Decision:
         """Decide on ``action``; raise on an enforced deny, warn on a deny in ``warn`` mode.
 
@@ -236,12 +339,37 @@ class Guard:
             PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
         """
         decision = self.check(action)
+        self._act_on(decision)
+        return decision
+
+    def admit(self, action: Action) -> tuple[Outcome, ...]:
+        """`enforce`, for enforcement points on a hot path; returns the rules' outcomes.
+
+        The decision is the same, and a deny raises or warns the same way; but an allow's
+        `Decision` is built and logged only when someone receives it (a sink, or a handler on
+        the ``twpolicy.decisions`` logger at ``INFO``), so an unobserved allow costs only the
+        rules' work.
+
+        Raises:
+            PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
+        """
+        started = time.perf_counter_ns()
+        outcomes, deciding = self._outcomes(action)
+        if (
+            deciding.effect is Effect.ALLOW
+            and not self._sinks
+            and not _DECISIONS.isEnabledFor(logging.INFO)
+        ):
+            return outcomes
+        self._act_on(self._decision(action, outcomes, deciding, started), stacklevel=3)
+        return outcomes
+
+    def _act_on(self, decision: Decision, stacklevel: int = 3) -> None:
         if decision.effect is Effect.DENY:
             if decision.enforced:
                 raise self._error_for(decision.rule)(decision)
             if decision.mode is Mode.WARN:
-                warnings.warn(TwPolicyWarning(decision.explain()), stacklevel=2)
-        return decision
+                warnings.warn(TwPolicyWarning(decision.explain()), stacklevel=stacklevel)
 
     def _error_for(self, rule_id: str) -> type[PolicyViolation]:
         for rule in self._rules:

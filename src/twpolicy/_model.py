@@ -70,7 +70,13 @@ class Effect(str, enum.Enum):
         return self.value
 
 
+def _kind(value: ActionKind | str) -> ActionKind:
+    return value if type(value) is ActionKind else ActionKind(value)
+
+
 def _frozen_scopes(value: Iterable[str] | str | None) -> frozenset[str]:
+    if type(value) is frozenset:  # the common case, first: nothing to convert
+        return value
     if isinstance(value, str):
         return frozenset((value,))
     if value is None:
@@ -102,7 +108,7 @@ class Action:
         payload: the data itself, by reference; never logged, never compared.
     """
 
-    kind: ActionKind = attrs.field(converter=ActionKind)
+    kind: ActionKind = attrs.field(converter=_kind)
     operation: str
     acting_user_id: str | None = None
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_scopes)
@@ -133,8 +139,22 @@ class Outcome:
 
     @classmethod
     def allow(cls, reason: str, *, facts: Mapping[str, Scalar] | None = None) -> Outcome:
-        """The rule lets the action through; ``reason`` says why (``"consent_active"``)."""
-        return cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        """The rule lets the action through; ``reason`` says why (``"consent_active"``).
+
+        Outcomes are immutable, and rules allow with the same few reasons and facts call
+        after call, so equal allows are one shared object.
+        """
+        key = (cls, reason, *facts.items()) if facts else (cls, reason)
+        try:
+            return _ALLOWS[key]
+        except KeyError:
+            pass
+        except TypeError:  # a fact that cannot be hashed: nothing to share
+            return cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        if len(_ALLOWS) >= _SHARED_ALLOWS:
+            _ALLOWS.clear()
+        outcome = _ALLOWS[key] = cls(Effect.ALLOW, reason, facts=facts or _EMPTY)
+        return outcome
 
     @classmethod
     def deny(
@@ -163,6 +183,10 @@ class Outcome:
             "mode": self.mode.value,
             "facts": dict(self.facts),
         }
+
+
+_SHARED_ALLOWS = 4096
+_ALLOWS: dict[tuple[Any, ...], Outcome] = {}
 
 
 @attrs.frozen(kw_only=True)

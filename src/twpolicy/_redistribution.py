@@ -141,6 +141,10 @@ class _IdsOnly:
     def __repr__(self) -> str:
         return "twpolicy.rules.redistribute_ids_only()"
 
+    def static_for(self, action: Action) -> bool:
+        """Only exports are judged, on their payload; for anything else the rule is silent."""
+        return action.kind is not ActionKind.EXPORT
+
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:  # noqa: ARG002  # protocol
         if action.kind is not ActionKind.EXPORT:
             return None
@@ -206,6 +210,10 @@ class _RecipientQuota:
 
     def __repr__(self) -> str:
         return "twpolicy.rules.recipient_quota()"
+
+    def static_for(self, action: Action) -> bool:
+        """Exports are counted each time; for anything else the rule is silent."""
+        return action.kind is not ActionKind.EXPORT
 
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:
         if action.kind is not ActionKind.EXPORT:

@@ -30,6 +30,10 @@ class Rule(Protocol):
         id: a stable identifier (``"consent.required"``), used for per-rule modes and logs.
         clause: the policy clause the rule enforces (``"I.C.1.a"``).
         error: the `PolicyViolation` subclass raised when the rule's enforced deny decides.
+
+    A rule may also define ``static_for(action) -> bool``: ``True`` promises that its outcome
+    for that action object never changes (it reads nothing but the action), so the guard may
+    reuse it. Rules without it are evaluated every time.
     """
 
     @property
@@ -55,6 +59,10 @@ class _RequireConsent:
     def __repr__(self) -> str:
         return "twpolicy.rules.require_consent()"
 
+    def static_for(self, action: Action) -> bool:
+        """Without scopes the rule says nothing, whatever the ledger holds."""
+        return not action.scopes
+
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:
         if not action.scopes:
             return None
@@ -75,6 +83,7 @@ class _RequireConsent:
             )
         now = guard.now()
         record_ids = []
+        content_bound = []
         for scope in sorted(action.scopes):
             record = ledger.check(user, scope, content_sha256=action.content_sha256, at=now)
             if record is None:
@@ -91,8 +100,15 @@ class _RequireConsent:
                 if known is not None and known.clause != self.clause:
                     outcome = attrs.evolve(outcome, clause=known.clause)
                 return outcome
-            record_ids.append(record.record_id)
-        return Outcome.allow("consent_active", facts={"consent_record_ids": ",".join(record_ids)})
+            if record.record_id not in record_ids:  # one record may cover several scopes
+                record_ids.append(record.record_id)
+                if record.content_sha256 is not None:
+                    content_bound.append(record.record_id)
+        facts = {"consent_record_ids": ",".join(record_ids)}
+        if content_bound:
+            # Single-use consents the enforcement point spends once the action goes ahead.
+            facts["content_bound_record_ids"] = ",".join(content_bound)
+        return Outcome.allow("consent_active", facts=facts)
 
 
 @attrs.frozen(repr=False)
@@ -103,6 +119,10 @@ class _KnownEndpoint:
 
     def __repr__(self) -> str:
         return "twpolicy.rules.known_endpoint()"
+
+    def static_for(self, action: Action) -> bool:  # noqa: ARG002  # protocol
+        """The outcome depends only on the action's kind and category."""
+        return True
 
     def evaluate(self, action: Action, guard: Guard) -> Outcome | None:  # noqa: ARG002  # protocol
         if action.kind is not ActionKind.API_CALL:

@@ -47,6 +47,12 @@ _ALL = (
     Scope("dm.write", "I.C.1.a", "Send Direct Messages and read receipts as the user."),
     Scope("media.write", "I.C.1.a", "Upload media for the user's posts."),
     Scope(
+        "saved_search.write",
+        "I.C.1.a",
+        "Save and delete searches in the user's account.",
+        oauth=False,
+    ),
+    Scope(
         "geo.write",
         "I.C.5",
         "Add location (a place or exact coordinates) to the user's posts; "

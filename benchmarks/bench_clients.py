@@ -1,0 +1,161 @@
+"""Guarded vs bare tweepy on a stub transport: the cost of the policy check per call.
+
+Both clients send through the same in-memory transport (no network), so the difference is
+twpolicy's work: catalog lookup, describing the action, the guard's decision and its logging.
+Runs are interleaved in one process (bare, guarded, bare, ...) and the medians compared.
+
+    python benchmarks/bench_clients.py [--calls 2000] [--rounds 15] [--ledger memory://]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+
+import tweepy
+
+import twpolicy
+from twpolicy._replay import RecordedResponse, ReplayTransport
+
+USER = "2244994945"
+TWEET = {"data": {"id": "1445880548472328192", "text": "hi", "edit_history_tweet_ids": ["1"]}}
+POSTED = {"data": {"id": "1445880548472328192", "text": "hello"}}
+
+
+def stub() -> ReplayTransport:
+    read = RecordedResponse.json(TWEET)
+    write = RecordedResponse.json(POSTED, 201, "Created")
+    return ReplayTransport(lambda request: write if request.method == "POST" else read)
+
+
+_TRANSPORTS: list[ReplayTransport] = []
+
+
+def client(cls: type, guard: twpolicy.Guard | None) -> tweepy.Client:
+    kwargs = {} if guard is None else {"guard": guard}
+    made = cls("bearer", "key", "secret", f"{USER}-token", "token-secret", **kwargs)
+    _TRANSPORTS.append(stub())
+    _TRANSPORTS[-1].install(made)
+    return made
+
+
+def discard(decision: twpolicy.Decision) -> None:
+    """An audit sink that drops what it is given."""
+    del decision
+
+
+def per_call(call, calls: int) -> float:
+    """CPU seconds per call, over ``calls`` calls (CPU time: other processes' load is not ours)."""
+    for transport in _TRANSPORTS:
+        # The stub keeps every request; a growing heap would make the garbage collector's
+        # passes, charged to whichever client triggers them, ever longer.
+        transport.requests.clear()
+    started = time.process_time()
+    for _ in range(calls):
+        call()
+    return (time.process_time() - started) / calls
+
+
+def compare(name: str, bare, guarded, calls: int, rounds: int) -> dict[str, float]:
+    """Interleave short batches of both clients; compare each batch pair, then take medians."""
+    for warm in (bare, guarded):
+        per_call(warm, max(calls, 10))
+    bare_times, guarded_times, ratios = [], [], []
+    for index in range(rounds):
+        # Alternate which goes first, so drift in machine speed favours neither.
+        first, second = (bare, guarded) if index % 2 == 0 else (guarded, bare)
+        one, two = per_call(first, calls), per_call(second, calls)
+        bare_time, guarded_time = (one, two) if first is bare else (two, one)
+        bare_times.append(bare_time)
+        guarded_times.append(guarded_time)
+        ratios.append(guarded_time / bare_time)
+    bare_us = statistics.median(bare_times) * 1e6
+    guarded_us = statistics.median(guarded_times) * 1e6
+    result = {
+        "bare_us": bare_us,
+        "guarded_us": guarded_us,
+        "overhead_us": guarded_us - bare_us,
+        "ratio": statistics.median(ratios),
+    }
+    print(
+        f"{name:<16} bare {bare_us:8.1f} us  guarded {guarded_us:8.1f} us  "
+        f"overhead {result['overhead_us']:6.2f} us  ratio {result['ratio']:.4f} "
+        f"(median of {rounds} paired batches of {calls} calls)"
+    )
+    return result
+
+
+def guard_only(guard: twpolicy.Guard, calls: int, rounds: int) -> None:
+    """The decision alone, per action, for a read and a write."""
+    endpoint = twpolicy.endpoint_catalog().lookup("POST", "/2/tweets")
+    write = twpolicy.Action(
+        kind="api_call",
+        operation=endpoint.operation,
+        category="write",
+        acting_user_id=USER,
+        scopes={"tweet.write"},
+    )
+    read = twpolicy.endpoint_catalog().lookup("GET", "/2/tweets/1").read_action
+    for name, action in (("read", read), ("write", write)):
+        for method in (guard.admit, guard.check):
+            times = [per_call(lambda a=action, m=method: m(a), calls) for _ in range(rounds)]
+            label = f"guard.{method.__name__}({name})"
+            print(f"{label:<20} {statistics.median(times) * 1e6:6.2f} us")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per timed batch")
+    parser.add_argument("--rounds", type=int, default=101, help="paired batches per client")
+    parser.add_argument("--ledger", default="memory://", help="consent ledger URL")
+    parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 above this ratio")
+    args = parser.parse_args(argv)
+
+    guard = twpolicy.Guard(ledger=twpolicy.open_ledger(args.ledger))
+    guard.consent.grant(
+        USER, ["tweet.write"], notice="bench", method="ui_explicit", evidence="bench"
+    )
+    bare, guarded = client(tweepy.Client, None), client(twpolicy.Client, guard)
+    # Different Tweet IDs call after call, as an application reading Tweets sends them.
+    ids = itertools.cycle(range(1445880548472328192, 1445880548472338192))
+    print(f"tweepy {tweepy.__version__}, twpolicy {twpolicy.__version__}, ledger {args.ledger}")
+    results = [
+        compare(
+            "read",
+            lambda: bare.get_tweet(next(ids)),
+            lambda: guarded.get_tweet(next(ids)),
+            args.calls,
+            args.rounds,
+        ),
+        compare(
+            "write",
+            lambda: bare.create_tweet(text="hello"),
+            lambda: guarded.create_tweet(text="hello"),
+            args.calls,
+            args.rounds,
+        ),
+    ]
+    # The same read with an audit sink attached: every decision is built and delivered
+    # (to a sink that drops it).
+    audited = twpolicy.Guard(ledger=guard.consent, sinks=[discard])
+    observed = client(twpolicy.Client, audited)
+    compare(
+        "read, audit sink",
+        lambda: bare.get_tweet(next(ids)),
+        lambda: observed.get_tweet(next(ids)),
+        args.calls,
+        args.rounds,
+    )
+    guard_only(guard, args.calls * 10, 15)
+    worst = max(result["ratio"] for result in results)
+    if args.max_ratio is not None and worst > args.max_ratio:
+        print(f"ratio {worst:.4f} is above {args.max_ratio}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
