@@ -254,24 +254,30 @@ def twpolicy_options(request: pytest.FixtureRequest) -> TwPolicyOptions:
 
 
 @pytest.fixture
-def twpolicy_decisions(request: pytest.FixtureRequest) -> DecisionLog:
-    """Every decision ``twpolicy_guard`` makes during the test, with assertion helpers."""
+def _twpolicy_log(request: pytest.FixtureRequest) -> DecisionLog:
+    """The decision log ``twpolicy_guard`` sends its decisions to."""
     from twpolicy.testing import DecisionLog  # noqa: PLC0415  # imported only when used
 
     return DecisionLog(on_expected=request.config.stash[_COLLECTOR].expect)
 
 
 @pytest.fixture
+def twpolicy_decisions(twpolicy_guard: Guard, _twpolicy_log: DecisionLog) -> DecisionLog:  # noqa: ARG001  # requesting the guard installs it as the default
+    """Every decision ``twpolicy_guard`` (the default guard) makes, with assertion helpers."""
+    return _twpolicy_log
+
+
+@pytest.fixture
 def twpolicy_guard(
     request: pytest.FixtureRequest,
     twpolicy_options: TwPolicyOptions,
-    twpolicy_decisions: DecisionLog,
+    _twpolicy_log: DecisionLog,
 ) -> Iterator[Guard]:
-    """A fresh guard (in-memory ledger, the marker's mode), the default guard for the test."""
+    """A fresh guard (in-memory ledgers, the marker's mode), the default guard for the test."""
     from twpolicy.testing import fresh_guard  # noqa: PLC0415  # imported only when used
 
     collector = request.config.stash[_COLLECTOR]
-    with fresh_guard(twpolicy_options, sinks=[twpolicy_decisions, collector.sink]) as guard:
+    with fresh_guard(twpolicy_options, sinks=[_twpolicy_log, collector.sink]) as guard:
         yield guard
 
 

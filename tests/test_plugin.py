@@ -84,6 +84,20 @@ class TestFixtures:
             ["*1 deny(s) recorded*", "*POST /2/tweets refused under I.C.1.a*"]
         )
 
+    def test_decisions_alone_install_the_guard(self, pytester):
+        """Asking for twpolicy_decisions alone records what the default guard decides."""
+        pytester.makepyfile(
+            """
+            import twpolicy
+
+            def test_default_guard_is_recorded(twpolicy_decisions):
+                twpolicy.get_default_guard().check(twpolicy.Action(kind="api_call",
+                    operation="POST /2/made/up"))
+                twpolicy_decisions.assert_denied(reason="unknown_route")
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(passed=1)
+
     def test_fake_api_acts_as_the_acting_user(self, pytester):
         """twpolicy_fake_api authenticates the marker's acting user."""
         pytester.makepyfile(

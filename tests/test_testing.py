@@ -165,6 +165,15 @@ class TestFreshGuard:
             pass
         assert twpolicy._guard._default_guard is None
 
+    def test_ledgers_are_in_memory_and_fresh(self):
+        """Each fresh guard has its own empty consent and quota ledgers."""
+        with fresh_guard() as first:
+            first.consent.grant("5", "dm.write", notice="n", method="m", evidence="e")
+        with fresh_guard() as second:
+            assert second.consent.check("5", "dm.write") is None
+            assert second.quotas is not first.quotas
+            assert "memory://" == second.quotas.url
+
     def test_options_apply(self):
         """Mode, rule modes and granted scopes of the options are applied."""
         options = TwPolicyOptions(

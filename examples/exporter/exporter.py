@@ -2,9 +2,10 @@
 
 The Developer Policy (I.F.2) lets an application give third parties Tweet, User and DM IDs,
 not the Tweets themselves; the recipients hydrate the IDs with their own access, so deleted
-and protected Tweets stay out of their hands. This exporter searches, keeps the IDs, asks the
-guard whether the export may leave (an ``export`` action naming the recipient, counted
-against the recipient's quota), and only then writes one ID per line.
+and protected Tweets stay out of their hands. This exporter searches, keeps the IDs
+(`twpolicy.dehydrate`), and releases them through a function decorated with
+`twpolicy.ids_only`: the guard checks that nothing but IDs leaves and counts them against the
+recipient's 30-day quota before one line is written.
 
     python exporter.py "open data" dataset.txt --recipient university-lab
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import tweepy
@@ -20,40 +23,47 @@ import tweepy
 import twpolicy
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """Tweet IDs meant for one recipient."""
+
+    ids: list[str]
+    recipient: str
+
+
 def collect_ids(client: tweepy.Client, query: str, *, limit: int = 1000) -> list[str]:
     """The IDs of the most recent tweets matching ``query`` (at most ``limit``), newest first."""
-    found: list[str] = []
-    pages = tweepy.Paginator(client.search_recent_tweets, query, max_results=100)
-    for page in pages:
-        found.extend(str(tweet.id) for tweet in page.data or ())
-        if len(found) >= limit:
-            break
-    return found[:limit]
+
+    def pages() -> Iterator[tweepy.Response]:
+        seen = 0
+        for page in tweepy.Paginator(client.search_recent_tweets, query, max_results=100):
+            yield page
+            seen += page.meta["result_count"]
+            if seen >= limit:
+                return
+
+    return twpolicy.dehydrate(pages())[:limit]
 
 
-def export_ids(
-    ids: list[str], path: Path, *, recipient: str, guard: twpolicy.Guard | None = None
-) -> twpolicy.Decision:
-    """Write ``ids`` to ``path``, one per line, once the guard lets them go to ``recipient``.
+@twpolicy.ids_only(recipient=lambda dataset: dataset.recipient, strict=True)
+def release(dataset: Dataset) -> list[str]:
+    """The IDs that leave, once the guard has checked and counted them."""
+    return dataset.ids
+
+
+def export(dataset: Dataset, path: Path) -> int:
+    """Write the dataset's IDs to ``path``, one per line; return how many.
 
     Raises:
-        twpolicy.PolicyViolation: the guard refused the export; nothing was written.
+        twpolicy.RedistributionError: something other than Tweet IDs was about to leave, or
+            the recipient's quota would be exceeded (`twpolicy.QuotaExceeded`); nothing was
+            written.
     """
-    guard = guard or twpolicy.get_default_guard()
-    decision = guard.enforce(
-        twpolicy.Action(
-            kind="export",
-            operation="export tweet ids",
-            recipient=recipient,
-            count=len(ids),
-            facts={"content": "tweet_ids"},
-            payload=ids,
-        )
-    )
+    ids = release(dataset)
     temporary = path.with_suffix(path.suffix + ".partial")
     temporary.write_text("".join(f"{tweet_id}\n" for tweet_id in ids), encoding="ascii")
     temporary.replace(path)  # all or nothing: a reader never sees half a dataset
-    return decision
+    return len(ids)
 
 
 def main() -> None:  # pragma: no cover  # needs real credentials
@@ -66,8 +76,8 @@ def main() -> None:  # pragma: no cover  # needs real credentials
     arguments = parser.parse_args()
     client = twpolicy.Client(bearer_token=os.environ["TWITTER_BEARER_TOKEN"])
     ids = collect_ids(client, arguments.query, limit=arguments.limit)
-    export_ids(ids, arguments.output, recipient=arguments.recipient)
-    print(f"wrote {len(ids)} Tweet IDs to {arguments.output}")
+    written = export(Dataset(ids, arguments.recipient), arguments.output)
+    print(f"wrote {written} Tweet IDs to {arguments.output}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,15 @@ from twpolicy._geo import (
 )
 from twpolicy._guard import Guard, Sink, get_default_guard, set_default_guard
 from twpolicy._model import Action, ActionKind, Decision, Effect, Mode, Outcome
+from twpolicy._quotas import (
+    QuotaLedger,
+    QuotaUsage,
+    Recipient,
+    Reservation,
+    Standing,
+    open_quotas,
+)
+from twpolicy._redistribution import Export, dehydrate, ids_only, manual_export
 from twpolicy._rules import Rule, default_rules
 from twpolicy._scopes import SCOPES, Scope
 from twpolicy._version import __version__
@@ -77,6 +86,7 @@ __all__ = [
     "Endpoint",
     "EndpointCatalog",
     "EndpointCategory",
+    "Export",
     "GeoFinding",
     "GeoKind",
     "GeoSafeMapping",
@@ -88,11 +98,16 @@ __all__ = [
     "PayloadError",
     "PolicyViolation",
     "QuotaExceeded",
+    "QuotaLedger",
+    "QuotaUsage",
+    "Recipient",
     "RedistributionError",
+    "Reservation",
     "Rule",
     "Scope",
     "Sink",
     "StandaloneGeoError",
+    "Standing",
     "StoreUnavailable",
     "StreamingClient",
     "TwPolicyError",
@@ -104,11 +119,15 @@ __all__ = [
     "clauses",
     "content_sha256",
     "default_rules",
+    "dehydrate",
     "endpoint_catalog",
     "find_geo",
     "get_default_guard",
+    "ids_only",
+    "manual_export",
     "no_standalone_geo",
     "open_ledger",
+    "open_quotas",
     "set_default_guard",
     "strip_geo",
 ]

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from twpolicy import _dehydrate, _quotas_cli
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
 from twpolicy._consent_cli import add_consent
 from twpolicy._scan import add_scan_command
@@ -64,6 +65,8 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     _add_clauses,
     add_consent,
     add_scan_command,
+    _dehydrate.register,
+    _quotas_cli.register,
 )
 
 

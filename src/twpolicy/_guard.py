@@ -25,6 +25,7 @@ from typing import Any
 from twpolicy._compat import tomllib
 from twpolicy._consent import ConsentLedger, open_ledger
 from twpolicy._model import Action, Decision, Effect, Mode, Outcome
+from twpolicy._quotas import QuotaLedger, open_quotas
 from twpolicy._rules import Rule, default_rules
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
@@ -97,7 +98,9 @@ class Guard:
     Args:
         ledger: the consent ledger rules ask (`twpolicy.open_ledger`); ``None`` means writes
             on a user's behalf are refused, as no consent can be found.
-        quotas: the per-recipient quota ledger for redistribution rules.
+        quotas: the per-recipient quota ledger (`twpolicy.open_quotas`) that the
+            ``redistribution.quota`` rule counts exports against; ``None`` means exports to
+            a named recipient are refused, as they cannot be counted.
         mode: how denies are acted on by default: ``"enforce"``, ``"warn"`` or ``"monitor"``.
         rules: the rules to evaluate, in order; `twpolicy.default_rules` when ``None``.
         sinks: callables that receive every decision (a `twpolicy.testing.DecisionRecorder`,
@@ -111,7 +114,7 @@ class Guard:
         self,
         *,
         ledger: ConsentLedger | None = None,
-        quotas: Any = None,
+        quotas: QuotaLedger | None = None,
         mode: Mode | str = Mode.ENFORCE,
         rules: Iterable[Rule] | None = None,
         sinks: Iterable[Sink] = (),
@@ -166,7 +169,7 @@ class Guard:
         return self._ledger
 
     @property
-    def quotas(self) -> Any:
+    def quotas(self) -> QuotaLedger | None:
         """The per-recipient quota ledger."""
         return self._quotas
 
@@ -404,10 +407,12 @@ class Guard:
         kwargs.update(overrides)
         if "ledger" not in kwargs:
             kwargs["ledger"] = open_ledger(ledger_url)
+        if "quotas" not in kwargs:
+            kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
         return cls(**kwargs)
 
 
-_KEYS = {"mode": str, "consent_ledger": str, "rules": dict}
+_KEYS = {"mode": str, "consent_ledger": str, "quota_ledger": str, "rules": dict}
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -446,14 +451,16 @@ def get_default_guard() -> Guard:
 
     Built on first use: from the TOML file named by ``TWPOLICY_CONFIG`` when set, otherwise
     enforcing with an empty in-memory consent ledger, so writes are refused until consent is
-    recorded.
+    recorded, and an in-memory quota ledger.
     """
     global _default_guard  # noqa: PLW0603  # the process-wide default is the point
     with _default_lock:
         if _default_guard is None:
             path = os.environ.get(CONFIG_ENV)
             _default_guard = (
-                Guard.from_config(path) if path else Guard(ledger=open_ledger("memory://"))
+                Guard.from_config(path)
+                if path
+                else Guard(ledger=open_ledger("memory://"), quotas=open_quotas("memory://"))
             )
         return _default_guard
 

@@ -13,6 +13,7 @@ import attrs
 
 from twpolicy._geo import forbid_standalone_geo
 from twpolicy._model import Action, ActionKind, Outcome
+from twpolicy._redistribution import recipient_quota, redistribute_ids_only
 from twpolicy._scopes import SCOPES
 from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
 
@@ -148,4 +149,10 @@ def known_endpoint() -> Rule:
 
 def default_rules() -> tuple[Rule, ...]:
     """Every built-in rule, in evaluation order."""
-    return (known_endpoint(), require_consent(), forbid_standalone_geo())
+    return (
+        known_endpoint(),
+        require_consent(),
+        redistribute_ids_only(),
+        recipient_quota(),
+        forbid_standalone_geo(),
+    )

@@ -390,6 +390,8 @@ _REFERENCES: Final[Mapping[Kind, tuple[tuple[str, str], ...]]] = {
         ("referenced_tweets.*.id", "tweet"),
     ),
     Kind.USER_V2: (("pinned_tweet_id", "tweet"),),
+    # twarc2-flattened Tweets expand their mentions into whole users.
+    Kind.MENTION: (("pinned_tweet_id", "tweet"),),
     Kind.DELETE: (
         ("delete.status.user_id_str", "user"),
         ("delete.direct_message.user_id_str", "user"),

@@ -5,8 +5,8 @@ any test runner:
 
 - `DecisionRecorder` and `DecisionLog` collect decisions (the ``twpolicy_decisions``
   fixture is a `DecisionLog`);
-- `fresh_guard` makes an isolated guard and installs it as the default guard for a block
-  (the ``twpolicy_guard`` fixture);
+- `fresh_guard` makes an isolated guard (in-memory consent and quota ledgers) and installs it
+  as the default guard for a block (the ``twpolicy_guard`` fixture);
 - `ConsentHelper` grants and revokes consent in one line (``twpolicy_consent``);
 - `FakeXAPI` answers tweepy's requests in memory (``twpolicy_fake_api``);
 - `TwPolicyOptions` holds what the ``@pytest.mark.twpolicy(...)`` marker can set.
@@ -27,6 +27,7 @@ from twpolicy._consent import ConsentEvent, ConsentRecord, Ledger, open_ledger, 
 from twpolicy._fakeapi import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
 from twpolicy._guard import Guard
 from twpolicy._model import Decision, Effect, Mode
+from twpolicy._quotas import open_quotas
 from twpolicy._scopes import validate_scopes
 from twpolicy.exceptions import ConfigurationError
 
@@ -253,13 +254,18 @@ def fresh_guard(
     """A fresh guard, installed as the default guard for the ``with`` block.
 
     It has an empty in-memory consent ledger (then the consent ``options.granted`` names, for
-    the acting user), the mode and rule modes of ``options``, and ``sinks``. The previous
-    default guard is restored afterwards, whatever happens in the block.
+    the acting user), an empty in-memory quota ledger, the mode and rule modes of
+    ``options``, and ``sinks``. The previous default guard is restored afterwards, whatever
+    happens in the block.
     """
     options = options or TwPolicyOptions()
     ledger: Ledger = open_ledger("memory://")
     guard = Guard(
-        ledger=ledger, mode=options.mode, rule_modes=dict(options.rule_modes), sinks=sinks
+        ledger=ledger,
+        quotas=open_quotas("memory://"),
+        mode=options.mode,
+        rule_modes=dict(options.rule_modes),
+        sinks=sinks,
     )
     if options.granted:
         ConsentHelper(ledger, user_id=options.acting_user_id, evidence="twpolicy marker").grant(

@@ -1,0 +1,206 @@
+"""Throughput of ``twpolicy dehydrate`` against twarc2's ``dehydrate`` and a bare JSON parse.
+
+Builds one large JSON Lines file of v2 API response pages (twarc2's own output format) from
+the shared corpus at run time, then runs, in rounds, each contender as a separate process on
+the same file, interleaved so that machine noise falls on all alike:
+
+- ``twarc2 dehydrate``: twarc2's command (stdlib json, its flattening, one ID per top-level
+  Tweet, duplicates kept);
+- ``twpolicy dehydrate``: ours (every ID of the kind, unique, bad lines skipped);
+- ``orjson parse``: ``orjson.loads`` of every line and nothing else, the floor a full JSON
+  decode sets.
+
+Reports the best and median wall time of each and the ratios, and checks that every ID
+twarc2 finds is among ours. Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
+
+Usage: python benchmarks/bench_dehydrate.py [--mib 100] [--rounds 5] [--kind tweets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("TWPOLICY_CORPUS", PROJECT.parent / "shared" / "corpus"))
+BIN = Path(sys.executable).parent
+
+ORJSON = "import orjson, sys\nfor line in open(sys.argv[1], 'rb'):\n    orjson.loads(line)\n"
+
+# Both readers in one process, alternating, after start-up: throughput alone.
+# The collector is paused for both, as `twpolicy dehydrate` pauses it.
+IN_PROCESS = """
+import gc, json, sys, time
+import orjson
+from twpolicy._dehydrate import IdReader
+
+gc.disable()
+
+path, kind, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times = {"twpolicy reader": [], "orjson.loads": []}
+for _ in range(rounds):
+    with open(path, "rb") as stream:
+        started = time.perf_counter()
+        for _ in IdReader(kind).new_ids(stream):
+            pass
+        times["twpolicy reader"].append(time.perf_counter() - started)
+    with open(path, "rb") as stream:
+        started = time.perf_counter()
+        for line in stream:
+            orjson.loads(line)
+        times["orjson.loads"].append(time.perf_counter() - started)
+print(json.dumps(times))
+"""
+
+
+def twarc_reads(value: object, field: str) -> bool:
+    """Whether twarc2 dehydrate gets through this page (it stops at the first it cannot)."""
+    from twarc.expansions import ensure_flattened  # noqa: PLC0415  # benchmark-only dependency
+
+    try:
+        return all(field in tweet for tweet in ensure_flattened(value))
+    except (KeyError, ValueError, TypeError):
+        return False
+
+
+def pages(kind: str) -> list[bytes]:
+    """The v2 response pages of the corpus's JSON Lines files that twarc2 can read."""
+    field = {"tweets": "id", "users": "author_id"}[kind]
+    logging.disable(logging.WARNING)  # twarc logs every page it cannot expand
+    lines = []
+    with (CORPUS / "SOURCES.tsv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            if row["api_version"] != "v2" or not row["local_path"].endswith(".jsonl"):
+                continue
+            for line in (CORPUS / row["local_path"]).read_bytes().splitlines():
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    continue
+                tweets = value.get("data") if isinstance(value, dict) else None
+                if (
+                    isinstance(tweets, list)
+                    and all(isinstance(t, dict) and "text" in t for t in tweets)
+                    and twarc_reads(value, field)
+                ):
+                    lines.append(line.strip())
+    return lines
+
+
+def build(path: Path, mib: int, kind: str) -> tuple[int, int]:
+    """Write ``mib`` MiB of corpus pages, repeated, to ``path``; return (lines, bytes)."""
+    source = pages(kind)
+    if not source:
+        sys.exit(f"no v2 pages found in {CORPUS} (set TWPOLICY_CORPUS)")
+    written = count = 0
+    with path.open("wb") as out:
+        while written < mib * 2**20:
+            for line in source:
+                out.write(line + b"\n")
+                written += len(line) + 1
+                count += 1
+    return count, written
+
+
+def contenders(data: Path, work: Path, kind: str) -> dict[str, list[str]]:
+    """The command line of each contender."""
+    twarc = shutil.which("twarc2", path=str(BIN)) or "twarc2"
+    id_type = {"tweets": "tweets", "users": "users"}[kind]
+    return {
+        "twarc2 dehydrate": [
+            twarc,
+            "--bearer-token",
+            "unused",
+            "dehydrate",
+            "--id-type",
+            id_type,
+            "--hide-progress",
+            str(data),
+            str(work / "twarc.txt"),
+        ],
+        "twpolicy dehydrate": [
+            sys.executable,
+            "-m",
+            "twpolicy",
+            "dehydrate",
+            "--kind",
+            kind,
+            str(data),
+            str(work / "twpolicy.txt"),
+        ],
+        "orjson parse": [sys.executable, "-c", ORJSON, str(data)],
+    }
+
+
+def main() -> None:
+    """Build the data, run the rounds, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=100, help="size of the JSON Lines file")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kind", choices=("tweets", "users"), default="tweets")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-dehydrate-") as folder:
+        work = Path(folder)
+        data = work / "pages.jsonl"
+        lines, size = build(data, args.mib, args.kind)
+        print(f"{lines:,} v2 pages, {size / 2**20:,.1f} MiB, {args.kind}, {args.rounds} rounds")
+        commands = contenders(data, work, args.kind)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.rounds):
+            for name, command in commands.items():
+                started = time.perf_counter()
+                subprocess.run(  # noqa: S603  # our own commands
+                    command, check=True, cwd=work, stdin=subprocess.DEVNULL, capture_output=True
+                )
+                times[name].append(time.perf_counter() - started)
+        ours = set((work / "twpolicy.txt").read_text().split())
+        theirs = (work / "twarc.txt").read_text().split()
+        assert set(theirs) <= ours, "twpolicy missed IDs twarc2 found"
+        assert theirs, "twarc2 found no IDs"
+        print(
+            f"IDs: twarc2 {len(theirs):,} lines ({len(set(theirs)):,} unique); "
+            f"twpolicy {len(ours):,} unique"
+        )
+        baseline = min(times["twarc2 dehydrate"])
+        parse = min(times["orjson parse"])
+        print("\nWhole commands (each its own process, start-up included):\n")
+        print("| contender | best s | median s | MiB/s | vs twarc2 | vs orjson parse |")
+        print("|---|---|---|---|---|---|")
+        for name, runs in times.items():
+            best = min(runs)
+            print(
+                f"| {name} | {best:.2f} | {statistics.median(runs):.2f} | "
+                f"{size / 2**20 / best:,.0f} | {baseline / best:.2f}x | {parse / best:.2f}x |"
+            )
+        inner = json.loads(
+            subprocess.run(  # noqa: S603  # our own script
+                [sys.executable, "-c", IN_PROCESS, str(data), args.kind, str(args.rounds)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        parse = min(inner["orjson.loads"])
+        print("\nIn one process, alternating, after start-up:\n")
+        print("| reader | best s | median s | MiB/s | vs orjson.loads |")
+        print("|---|---|---|---|---|")
+        for name, runs in inner.items():
+            best = min(runs)
+            print(
+                f"| {name} | {best:.2f} | {statistics.median(runs):.2f} | "
+                f"{size / 2**20 / best:,.0f} | {parse / best:.2f}x |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,803 @@
+"""Per-recipient redistribution quotas, counted in coarse time buckets.
+
+Developer Policy I.F.2.a allows at most 50,000 hydrated public Tweet and User objects per
+recipient per day, by non-automated export; I.F.2.b.i allows at most 1,500,000 Tweet IDs per
+entity in any 30 days, unless the distribution is on behalf of an academic institution for
+non-commercial research or Twitter gave written permission.
+
+Counts are kept per window in buckets (an hour wide for 30 days, a quarter of an hour for 24
+hours), never one entry per ID. A bucket that overlaps the rolling window at all is counted in
+full, so the ledger can only over-count, by at most one bucket's worth of the oldest units. A
+whole batch is checked and counted in one atomic step, and can be released if the send fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import json
+import threading
+import typing
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+import attrs
+
+from twpolicy._consent import _utc
+from twpolicy._model import Scalar
+from twpolicy._storage import Database, Migration, Schema, Transaction, open_database, parse_url
+from twpolicy.exceptions import ConfigurationError
+
+__all__ = [
+    "HYDRATED_OBJECTS",
+    "TWEET_IDS",
+    "QuotaLedger",
+    "QuotaSpec",
+    "QuotaUsage",
+    "Recipient",
+    "Reservation",
+    "SqlQuotaStore",
+    "Standing",
+    "open_quotas",
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Standing(str, enum.Enum):
+    """Why a recipient may, or may not, receive Tweet IDs beyond the 30-day cap."""
+
+    STANDARD = "standard"
+    """No exemption: at most 1,500,000 Tweet IDs per entity in any 30 days."""
+    ACADEMIC_NONCOMMERCIAL = "academic_noncommercial"
+    """On behalf of an academic institution, solely for non-commercial research (I.F.2.b.i)."""
+    WRITTEN_PERMISSION = "written_permission"
+    """Twitter's express written permission (I.F.2.b.i)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def exempt(self) -> bool:
+        """Whether the 30-day Tweet-ID cap does not apply (the daily object cap always does)."""
+        return self is not Standing.STANDARD
+
+
+@attrs.frozen(kw_only=True)
+class QuotaSpec:
+    """One rolling quota: what it counts, how much, over how long, per whom.
+
+    Attributes:
+        name: ``"tweet_ids"`` or ``"hydrated_objects"``.
+        clause: the policy clause that sets it.
+        limit: the most that may be counted within ``window``.
+        window: the rolling window.
+        bucket: the width of a counting bucket; the error of the count is at most one bucket.
+        per: ``"entity"`` (every recipient of one entity together) or ``"recipient"``.
+        exemptible: whether an exempt `Standing` lifts the limit.
+    """
+
+    name: str
+    clause: str
+    limit: int
+    window: timedelta
+    bucket: timedelta
+    per: str
+    exemptible: bool
+
+    def bucket_of(self, at: datetime) -> int:
+        """The start, in whole seconds since the epoch, of the bucket holding ``at``."""
+        width = int(self.bucket.total_seconds())
+        return int(at.timestamp()) // width * width
+
+    def first_counted(self, at: datetime) -> int:
+        """The oldest bucket still counted at ``at``: any bucket overlapping the window."""
+        return self.bucket_of(at - self.window)
+
+    def leaves_at(self, bucket: int) -> datetime:
+        """When ``bucket`` stops being counted."""
+        return datetime.fromtimestamp(bucket, timezone.utc) + self.bucket + self.window
+
+
+#: I.F.2.b.i: Tweet IDs per entity in any 30 days.
+TWEET_IDS = QuotaSpec(
+    name="tweet_ids",
+    clause="I.F.2.b.i",
+    limit=1_500_000,
+    window=timedelta(days=30),
+    bucket=timedelta(hours=1),
+    per="entity",
+    exemptible=True,
+)
+#: I.F.2.a: hydrated public Tweet and User objects per recipient per day.
+HYDRATED_OBJECTS = QuotaSpec(
+    name="hydrated_objects",
+    clause="I.F.2.a",
+    limit=50_000,
+    window=timedelta(days=1),
+    bucket=timedelta(minutes=15),
+    per="recipient",
+    exemptible=False,
+)
+_SPECS = {spec.name: spec for spec in (TWEET_IDS, HYDRATED_OBJECTS)}
+
+
+def _spec(quota: str | QuotaSpec) -> QuotaSpec:
+    if isinstance(quota, QuotaSpec):
+        return quota
+    try:
+        return _SPECS[quota]
+    except KeyError:
+        raise ConfigurationError(f"unknown quota {quota!r}; known: {sorted(_SPECS)}") from None
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise ConfigurationError(f"{what} must be a non-empty printable string, got {value!r}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Recipient:
+    """Who receives data that leaves, and on what standing.
+
+    Attributes:
+        name: the recipient as the application names it (an account, an email, a team).
+        entity: the organisation it belongs to; the 30-day Tweet-ID cap counts every
+            recipient of one entity together (I.F.2.b.i: "inclusive of multiple individual
+            users associated with a single entity"). Defaults to ``name``.
+        standing: `Standing`; an exempt standing lifts the 30-day Tweet-ID cap.
+        approved_by: who approved the standing (required for an exempt one).
+        reference: where the approval is written down: a ticket, a letter, a grant number.
+        terms_evidence: where the recipient's acceptance of Twitter's terms is recorded
+            (I.F.2.b), if the application keeps it.
+        registered_at: when the record was made; ``None`` for a recipient never registered,
+            who is treated as a standard recipient that is its own entity.
+    """
+
+    name: str
+    entity: str
+    standing: Standing = attrs.field(default=Standing.STANDARD, converter=Standing)
+    approved_by: str | None = None
+    reference: str | None = None
+    terms_evidence: str | None = None
+    registered_at: datetime | None = None
+
+    @classmethod
+    def unregistered(cls, name: str) -> Recipient:
+        """The standing of a recipient nobody registered: standard, its own entity."""
+        return cls(name=_name(name, "recipient"), entity=name)
+
+    @property
+    def registered(self) -> bool:
+        """Whether a record of this recipient exists in the ledger."""
+        return self.registered_at is not None
+
+    def facts(self) -> dict[str, Scalar]:
+        """What every export decision records about the recipient."""
+        return {
+            "recipient": self.name,
+            "entity": self.entity,
+            "standing": self.standing.value,
+            "registered": self.registered,
+            "approved_by": self.approved_by,
+            "reference": self.reference,
+            "terms_evidence": self.terms_evidence,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class QuotaUsage:
+    """How much of one quota one recipient (or its entity) has used at one time.
+
+    Attributes:
+        quota: the quota's name.
+        clause: the clause that sets it.
+        key: the entity or recipient counted.
+        used: the units counted in the rolling window (never fewer than were sent).
+        limit: the limit, or ``None`` when the recipient's standing lifts it.
+        at: the time the usage was read for.
+        next_release_at: when the oldest counted units leave the window (``None`` if none).
+        resets_at: when every unit counted now has left the window (``None`` if none).
+    """
+
+    quota: str
+    clause: str
+    key: str
+    used: int
+    limit: int | None
+    at: datetime
+    next_release_at: datetime | None
+    resets_at: datetime | None
+
+    @property
+    def remaining(self) -> int | None:
+        """Units that may still be sent now; ``None`` means no limit."""
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    def facts(self) -> dict[str, Scalar]:
+        """The usage as decision facts, prefixed with the quota's name."""
+        when = None if self.resets_at is None else self.resets_at.isoformat()
+        return {
+            f"{self.quota}_used": self.used,
+            f"{self.quota}_limit": self.limit,
+            f"{self.quota}_remaining": self.remaining,
+            f"{self.quota}_resets_at": when,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Reservation:
+    """The answer to one `QuotaLedger.reserve` call.
+
+    Attributes:
+        reservation_id: names what was counted, for `QuotaLedger.release`; ``None`` when
+            nothing was counted.
+        granted: whether the batch fit every limit.
+        recipient: the recipient as the ledger knows it.
+        usage: each quota's usage: after counting when counted, before when refused.
+        exceeded: the names of the quotas the batch would have gone over.
+    """
+
+    reservation_id: str | None
+    granted: bool
+    recipient: Recipient
+    usage: tuple[QuotaUsage, ...]
+    exceeded: tuple[str, ...] = ()
+
+
+# (quota name, key, bucket start, amount): one line of a reservation.
+Entry = tuple[str, str, int, int]
+
+
+class QuotaTransaction(Protocol):
+    """The primitive operations of a quota store, run inside one atomic transaction."""
+
+    def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
+        """``(bucket, count)`` of every non-empty bucket of ``(quota, key)`` from ``since``."""
+        ...
+
+    def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
+        """Add ``amount`` (possibly negative) to a bucket, creating it when positive."""
+        ...
+
+    def prune(self, quota: str, key: str, before: int) -> None:
+        """Forget the buckets of ``(quota, key)`` older than ``before``."""
+        ...
+
+    def save_reservation(self, reservation_id: str, at: datetime, entries: list[Entry]) -> None:
+        """Remember what a reservation counted, so that it can be released."""
+        ...
+
+    def take_reservation(self, reservation_id: str) -> list[Entry] | None:
+        """Forget a reservation and return what it counted; ``None`` if unknown or released."""
+        ...
+
+    def prune_reservations(self, before: datetime) -> None:
+        """Forget reservations made before ``before``: their buckets are gone."""
+        ...
+
+    def get_recipient(self, name: str) -> Recipient | None:
+        """The registered recipient called ``name``, if any."""
+        ...
+
+    def put_recipient(self, recipient: Recipient) -> None:
+        """Register ``recipient``, replacing any record of the same name."""
+        ...
+
+    def list_recipients(self) -> list[Recipient]:
+        """Every registered recipient, by name."""
+        ...
+
+
+class QuotaStore(Protocol):
+    """A place quota counts live: memory, SQLite or PostgreSQL.
+
+    A write transaction's body runs atomically with respect to every other write transaction
+    (across threads and, for databases, processes); everything done in a body that raises is
+    undone.
+    """
+
+    url: str
+
+    def transaction(
+        self, *, write: bool = True
+    ) -> contextlib.AbstractContextManager[QuotaTransaction]:
+        """An atomic transaction; writers run one at a time, readers see one snapshot."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store cannot be used afterwards."""
+        ...
+
+
+@typing.final
+class QuotaLedger:
+    """Per-recipient quota counts and the recipients registry, over one store.
+
+    Open one with `twpolicy.open_quotas`; give it to ``Guard(quotas=...)`` so the
+    ``redistribution.quota`` rule counts every export against it.
+
+    Args:
+        store: where counts and recipients are kept.
+        clock: returns the current, timezone-aware time when a call gives no ``at``.
+    """
+
+    def __init__(self, store: QuotaStore, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._store = store
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"twpolicy.QuotaLedger({self._store.url!r})"
+
+    def __enter__(self) -> QuotaLedger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """Where the ledger is kept."""
+        return self._store.url
+
+    def close(self) -> None:
+        """Close the underlying store."""
+        self._store.close()
+
+    def _at(self, at: datetime | None) -> datetime:
+        return _utc(self._clock() if at is None else at)
+
+    def register(
+        self,
+        recipient: str,
+        *,
+        entity: str | None = None,
+        standing: Standing | str = Standing.STANDARD,
+        approved_by: str | None = None,
+        reference: str | None = None,
+        terms_evidence: str | None = None,
+        at: datetime | None = None,
+    ) -> Recipient:
+        """Register ``recipient`` (or replace its record) with its entity and standing.
+
+        An exempt standing must say who approved it and where that is written down: the
+        exemption is recorded in every decision that relies on it.
+
+        Raises:
+            ConfigurationError: an unknown standing, or an exempt one without approval.
+        """
+        try:
+            standing = Standing(standing)
+        except ValueError:
+            known = ", ".join(s.value for s in Standing)
+            raise ConfigurationError(f"unknown standing {standing!r}; use one of {known}") from None
+        if standing.exempt:
+            _name(approved_by, f"standing {standing.value}: approved_by")
+            _name(reference, f"standing {standing.value}: reference")
+        record = Recipient(
+            name=_name(recipient, "recipient"),
+            entity=_name(recipient if entity is None else entity, "entity"),
+            standing=standing,
+            approved_by=approved_by,
+            reference=reference,
+            terms_evidence=terms_evidence,
+            registered_at=self._at(at),
+        )
+        with self._store.transaction() as txn:
+            txn.put_recipient(record)
+        return record
+
+    def recipient(self, name: str) -> Recipient:
+        """The recipient called ``name``; an unregistered one is a standard, own entity."""
+        with self._store.transaction(write=False) as txn:
+            found = txn.get_recipient(_name(name, "recipient"))
+        return found or Recipient.unregistered(name)
+
+    def recipients(self) -> tuple[Recipient, ...]:
+        """Every registered recipient, by name."""
+        with self._store.transaction(write=False) as txn:
+            return tuple(txn.list_recipients())
+
+    @staticmethod
+    def _key(spec: QuotaSpec, recipient: Recipient) -> str:
+        return recipient.entity if spec.per == "entity" else recipient.name
+
+    @staticmethod
+    def _usage(
+        txn: QuotaTransaction, spec: QuotaSpec, recipient: Recipient, at: datetime
+    ) -> QuotaUsage:
+        key = QuotaLedger._key(spec, recipient)
+        rows = txn.buckets(spec.name, key, spec.first_counted(at))
+        limit = None if spec.exemptible and recipient.standing.exempt else spec.limit
+        return QuotaUsage(
+            quota=spec.name,
+            clause=spec.clause,
+            key=key,
+            used=sum(count for _, count in rows),
+            limit=limit,
+            at=at,
+            next_release_at=spec.leaves_at(min(b for b, _ in rows)) if rows else None,
+            resets_at=spec.leaves_at(max(b for b, _ in rows)) if rows else None,
+        )
+
+    def usage(self, recipient: str, *, at: datetime | None = None) -> tuple[QuotaUsage, ...]:
+        """Every quota's usage for ``recipient`` at ``at`` (now by default)."""
+        when = self._at(at)
+        with self._store.transaction(write=False) as txn:
+            record = txn.get_recipient(_name(recipient, "recipient"))
+            record = record or Recipient.unregistered(recipient)
+            return tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values())
+
+    def remaining(
+        self,
+        recipient: str,
+        quota: str | QuotaSpec = TWEET_IDS,
+        *,
+        at: datetime | None = None,
+    ) -> int | None:
+        """Units of ``quota`` ``recipient`` may still receive now; ``None`` means no limit."""
+        spec = _spec(quota)
+        return next(u for u in self.usage(recipient, at=at) if u.quota == spec.name).remaining
+
+    def resets_at(
+        self,
+        recipient: str,
+        quota: str | QuotaSpec = TWEET_IDS,
+        *,
+        at: datetime | None = None,
+    ) -> datetime | None:
+        """When everything counted so far against ``quota`` has left its window."""
+        spec = _spec(quota)
+        return next(u for u in self.usage(recipient, at=at) if u.quota == spec.name).resets_at
+
+    def reserve(
+        self,
+        recipient: str,
+        *,
+        tweet_ids: int = 0,
+        hydrated_objects: int = 0,
+        at: datetime | None = None,
+        force: bool = False,
+    ) -> Reservation:
+        """Check and count a whole batch in one atomic step.
+
+        Either every count fits its limit and all are counted, or nothing is (unless
+        ``force``, which counts a batch that goes out anyway, as in ``monitor`` mode).
+
+        Raises:
+            ConfigurationError: a negative count.
+            StoreUnavailable: the store cannot be read or written.
+        """
+        amounts = {TWEET_IDS.name: tweet_ids, HYDRATED_OBJECTS.name: hydrated_objects}
+        for quota, amount in amounts.items():
+            if type(amount) is not int or amount < 0:
+                raise ConfigurationError(f"{quota} must be a count >= 0, got {amount!r}")
+        when = self._at(at)
+        name = _name(recipient, "recipient")
+        with self._store.transaction() as txn:
+            record = txn.get_recipient(name) or Recipient.unregistered(name)
+            return self._reserve(txn, record, amounts, when, force=force)
+
+    def _reserve(
+        self,
+        txn: QuotaTransaction,
+        record: Recipient,
+        amounts: Mapping[str, int],
+        when: datetime,
+        *,
+        force: bool,
+    ) -> Reservation:
+        before = tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values())
+        exceeded = tuple(
+            u.quota
+            for u in before
+            if amounts[u.quota] and u.limit is not None and u.used + amounts[u.quota] > u.limit
+        )
+        if exceeded and not force:
+            return Reservation(
+                reservation_id=None,
+                granted=False,
+                recipient=record,
+                usage=before,
+                exceeded=exceeded,
+            )
+        entries: list[Entry] = []
+        for spec in _SPECS.values():
+            key = self._key(spec, record)
+            txn.prune(spec.name, key, spec.first_counted(when))
+            if amounts[spec.name]:
+                entries.append((spec.name, key, spec.bucket_of(when), amounts[spec.name]))
+        reservation_id = None
+        if entries:
+            reservation_id = str(uuid.uuid4())
+            for quota, key, bucket, amount in entries:
+                txn.add(quota, key, bucket, amount)
+            txn.save_reservation(reservation_id, when, entries)
+        txn.prune_reservations(when - TWEET_IDS.window - TWEET_IDS.bucket)
+        return Reservation(
+            reservation_id=reservation_id,
+            granted=not exceeded,
+            recipient=record,
+            usage=tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values()),
+            exceeded=exceeded,
+        )
+
+    def release(self, reservation_id: str) -> bool:
+        """Uncount a reservation whose send failed; ``False`` if unknown or already released.
+
+        Only the counts still inside their windows are taken back.
+        """
+        with self._store.transaction() as txn:
+            entries = txn.take_reservation(reservation_id)
+            if entries is None:
+                return False
+            for quota, key, bucket, amount in entries:
+                txn.add(quota, key, bucket, -amount)
+        return True
+
+
+class _MemoryTransaction:
+    """The quota operations on dictionaries, each logging how to undo itself."""
+
+    def __init__(self, store: MemoryQuotaStore) -> None:
+        self._s = store
+        self.undo: list[Callable[[], object]] = []
+
+    def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
+        counts = self._s.counts.get((quota, key), {})
+        return sorted((b, n) for b, n in counts.items() if b >= since and n > 0)
+
+    def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
+        counts = self._s.counts.setdefault((quota, key), {})
+        if bucket in counts:
+            before = counts[bucket]
+            self.undo.append(lambda: counts.__setitem__(bucket, before))
+        elif amount > 0:
+            self.undo.append(lambda: counts.pop(bucket, None))
+        else:
+            return
+        counts[bucket] = max(0, counts.get(bucket, 0) + amount)
+
+    def prune(self, quota: str, key: str, before: int) -> None:
+        counts = self._s.counts.get((quota, key), {})
+        gone = {b: counts.pop(b) for b in [b for b in counts if b < before]}
+        if gone:
+            self.undo.append(lambda: counts.update(gone))
+
+    def save_reservation(self, reservation_id: str, at: datetime, entries: list[Entry]) -> None:
+        self._s.reservations[reservation_id] = (at, list(entries))
+        self.undo.append(lambda: self._s.reservations.pop(reservation_id, None))
+
+    def take_reservation(self, reservation_id: str) -> list[Entry] | None:
+        found = self._s.reservations.pop(reservation_id, None)
+        if found is None:
+            return None
+        self.undo.append(lambda: self._s.reservations.__setitem__(reservation_id, found))
+        return found[1]
+
+    def prune_reservations(self, before: datetime) -> None:
+        # Reservations are kept in the order they were made: stop at the first young one.
+        reservations = self._s.reservations
+        while reservations:
+            oldest = next(iter(reservations))
+            made, entries = reservations[oldest]
+            if made >= before:
+                break
+            del reservations[oldest]
+            self.undo.append(functools.partial(reservations.__setitem__, oldest, (made, entries)))
+
+    def get_recipient(self, name: str) -> Recipient | None:
+        return self._s.recipients.get(name)
+
+    def put_recipient(self, recipient: Recipient) -> None:
+        recipients = self._s.recipients
+        before = recipients.get(recipient.name)
+        recipients[recipient.name] = recipient
+        if before is None:
+            self.undo.append(lambda: recipients.pop(recipient.name, None))
+        else:
+            self.undo.append(lambda: recipients.__setitem__(recipient.name, before))
+
+    def list_recipients(self) -> list[Recipient]:
+        return [self._s.recipients[name] for name in sorted(self._s.recipients)]
+
+
+class MemoryQuotaStore:
+    """Quota counts held in this process only: for tests and the default guard."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.counts: dict[tuple[str, str], dict[int, int]] = {}
+        self.reservations: dict[str, tuple[datetime, list[Entry]]] = {}
+        self.recipients: dict[str, Recipient] = {}
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[QuotaTransaction]:  # noqa: ARG002  # one lock serves readers and writers
+        """Run the body under the store's lock; undo its changes if it raises."""
+        with self._lock:
+            txn = _MemoryTransaction(self)
+            try:
+                yield txn
+            except BaseException:
+                for step in reversed(txn.undo):
+                    step()
+                raise
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+_TABLES = (
+    (
+        "CREATE TABLE twpolicy_quota_buckets ("
+        " quota TEXT NOT NULL, key TEXT NOT NULL, bucket BIGINT NOT NULL, units BIGINT NOT NULL,"
+        " PRIMARY KEY (quota, key, bucket))"
+    ),
+    (
+        "CREATE TABLE twpolicy_quota_reservations ("
+        " reservation_id TEXT PRIMARY KEY, made_at BIGINT NOT NULL, entries TEXT NOT NULL)"
+    ),
+    "CREATE INDEX twpolicy_quota_reservations_made_at ON twpolicy_quota_reservations (made_at)",
+    (
+        "CREATE TABLE twpolicy_quota_recipients ("
+        " name TEXT PRIMARY KEY, entity TEXT NOT NULL, standing TEXT NOT NULL,"
+        " approved_by TEXT, reference TEXT, terms_evidence TEXT, registered_at TEXT NOT NULL)"
+    ),
+)
+#: The quota ledger's tables, version by version.
+SCHEMA = Schema(
+    component="quotas",
+    what="quota ledger",
+    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+)
+
+
+class _SqlTransaction:
+    """The quota operations as SQL, the same text for SQLite and PostgreSQL."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def buckets(self, quota: str, key: str, since: int) -> list[tuple[int, int]]:
+        rows = self._tx.all(
+            "SELECT bucket, units FROM twpolicy_quota_buckets"
+            " WHERE quota = ? AND key = ? AND bucket >= ? AND units > 0 ORDER BY bucket",
+            (quota, key, since),
+        )
+        return [(int(bucket), int(units)) for bucket, units in rows]
+
+    def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
+        if amount > 0:
+            self._tx.execute(
+                "INSERT INTO twpolicy_quota_buckets (quota, key, bucket, units)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (quota, key, bucket)"
+                " DO UPDATE SET units = twpolicy_quota_buckets.units + excluded.units",
+                (quota, key, bucket, amount),
+            )
+        else:
+            self._tx.execute(
+                "UPDATE twpolicy_quota_buckets"
+                " SET units = CASE WHEN units + ? < 0 THEN 0 ELSE units + ? END"
+                " WHERE quota = ? AND key = ? AND bucket = ?",
+                (amount, amount, quota, key, bucket),
+            )
+
+    def prune(self, quota: str, key: str, before: int) -> None:
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_buckets WHERE quota = ? AND key = ? AND bucket < ?",
+            (quota, key, before),
+        )
+
+    def save_reservation(self, reservation_id: str, at: datetime, entries: list[Entry]) -> None:
+        self._tx.execute(
+            "INSERT INTO twpolicy_quota_reservations (reservation_id, made_at, entries)"
+            " VALUES (?, ?, ?)",
+            (reservation_id, int(at.timestamp()), json.dumps(entries)),
+        )
+
+    def take_reservation(self, reservation_id: str) -> list[Entry] | None:
+        row = self._tx.one(
+            "SELECT entries FROM twpolicy_quota_reservations WHERE reservation_id = ?",
+            (reservation_id,),
+        )
+        if row is None:
+            return None
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_reservations WHERE reservation_id = ?", (reservation_id,)
+        )
+        return [(str(q), str(k), int(b), int(n)) for q, k, b, n in json.loads(row[0])]
+
+    def prune_reservations(self, before: datetime) -> None:
+        self._tx.execute(
+            "DELETE FROM twpolicy_quota_reservations WHERE made_at < ?", (int(before.timestamp()),)
+        )
+
+    def get_recipient(self, name: str) -> Recipient | None:
+        row = self._tx.one(
+            "SELECT name, entity, standing, approved_by, reference, terms_evidence, registered_at"
+            " FROM twpolicy_quota_recipients WHERE name = ?",
+            (name,),
+        )
+        return None if row is None else _recipient(row)
+
+    def put_recipient(self, recipient: Recipient) -> None:
+        self._tx.execute("DELETE FROM twpolicy_quota_recipients WHERE name = ?", (recipient.name,))
+        self._tx.execute(
+            "INSERT INTO twpolicy_quota_recipients (name, entity, standing, approved_by,"
+            " reference, terms_evidence, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                recipient.name,
+                recipient.entity,
+                recipient.standing.value,
+                recipient.approved_by,
+                recipient.reference,
+                recipient.terms_evidence,
+                (recipient.registered_at or _utcnow()).isoformat(),
+            ),
+        )
+
+    def list_recipients(self) -> list[Recipient]:
+        rows = self._tx.all(
+            "SELECT name, entity, standing, approved_by, reference, terms_evidence, registered_at"
+            " FROM twpolicy_quota_recipients ORDER BY name"
+        )
+        return [_recipient(row) for row in rows]
+
+
+def _recipient(row: tuple[Any, ...]) -> Recipient:
+    name, entity, standing, approved_by, reference, terms, registered_at = row
+    return Recipient(
+        name=name,
+        entity=entity,
+        standing=standing,
+        approved_by=approved_by,
+        reference=reference,
+        terms_evidence=terms,
+        registered_at=datetime.fromisoformat(registered_at),
+    )
+
+
+class SqlQuotaStore:
+    """Quota counts in a SQLite file or a PostgreSQL database, shared by processes."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self.url = database.url.display
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[QuotaTransaction]:
+        """One database transaction; writers hold the quota component's lock."""
+        with self._db.write() if write else self._db.read() as tx:
+            yield _SqlTransaction(tx)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def open_quotas(url: str, *, clock: Callable[[], datetime] = _utcnow) -> QuotaLedger:
+    """Open the quota ledger at ``url``, creating it if needed.
+
+    Args:
+        url: ``memory://`` (this process only), ``sqlite:///path/to/quotas.db`` (the
+            embedded default, shared by processes on one host) or
+            ``postgresql://user@host/dbname`` (needs ``twpolicy[postgresql]``); query options
+            ``timeout`` and, for PostgreSQL, ``schema``, as for the consent ledger.
+        clock: returns the current, timezone-aware time when a call gives none.
+
+    Raises:
+        ConfigurationError: a malformed or unknown URL.
+        StoreUnavailable: the store cannot be reached, is corrupt, or has a newer schema.
+    """
+    parsed = parse_url(url, what="quota ledger")
+    if parsed.scheme == "memory":
+        return QuotaLedger(MemoryQuotaStore(), clock=clock)
+    return QuotaLedger(SqlQuotaStore(open_database(parsed, SCHEMA)), clock=clock)

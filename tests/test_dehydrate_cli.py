@@ -1,0 +1,394 @@
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import twpolicy
+from corpus import load
+from twpolicy._cli import main
+from twpolicy._dehydrate import IdReader, fast_ids
+from twpolicy._redistribution import ids_in
+from twpolicy._walker import _ID_FIELDS, _REFERENCES, _SPECS, Kind
+
+PAGE = {
+    "data": [
+        {
+            "id": "21",
+            "text": "...",
+            "author_id": "5",
+            "conversation_id": "21",
+            "referenced_tweets": [{"type": "quoted", "id": "20"}],
+            "entities": {"mentions": [{"start": 0, "end": 2, "username": "g", "id": "7"}]},
+        }
+    ],
+    "includes": {
+        "tweets": [{"id": "20", "text": "...", "author_id": "7"}],
+        "users": [{"id": "5", "username": "e", "name": "E", "pinned_tweet_id": "19"}],
+    },
+    "__twarc": {"url": "https://api.twitter.com/2/tweets/search/all", "version": "2.14.0"},
+}
+V1 = {"id": 30, "id_str": "30", "text": "x", "user": {"id": 1, "id_str": "1", "screen_name": "a"}}
+
+
+def jsonl(*payloads):
+    """JSON Lines text of ``payloads``."""
+    return "".join(json.dumps(p) + "\n" for p in payloads)
+
+
+@pytest.fixture(name="dataset")
+def _dataset(tmp_path):
+    """Write a JSON Lines file and return its path."""
+
+    def write(text, name="in.jsonl"):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def run(*argv, stdin=None, capsys=None, monkeypatch=None):
+    """Run `twpolicy dehydrate` in-process; return (code, stdout, stderr)."""
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    out = io.StringIO()
+    code = main(["dehydrate", *map(str, argv)], out=out)
+    return code, out.getvalue(), capsys.readouterr().err
+
+
+class TestCommand:
+    def test_unique_ids_in_order(self, dataset, tmp_path, capsys):
+        """Every Tweet ID of every line, once, first seen first, and a summary on stderr."""
+        source = dataset(jsonl(PAGE, V1, PAGE))
+        code, _, err = run(source, tmp_path / "ids.txt", capsys=capsys)
+        assert 0 == code
+        assert "21\n20\n19\n30\n" == (tmp_path / "ids.txt").read_text()
+        assert "4 unique Tweet IDs from 3 records" in err
+
+    @pytest.mark.parametrize(("kind", "expected"), [("users", "5\n7\n1\n"), ("dms", "")])
+    def test_kinds(self, dataset, tmp_path, capsys, kind, expected):
+        """--kind picks User or DM IDs."""
+        code, _, _ = run("--kind", kind, dataset(jsonl(PAGE, V1)), tmp_path / "o", capsys=capsys)
+        assert 0 == code
+        assert expected == (tmp_path / "o").read_text()
+
+    def test_stdin_to_stdout(self, capsys, monkeypatch):
+        """`-` reads stdin and writes stdout; progress and summary stay on stderr."""
+        code, out, err = run("-", "-", stdin=jsonl(PAGE), capsys=capsys, monkeypatch=monkeypatch)
+        assert (0, "21\n20\n19\n") == (code, out)
+        assert "21" not in err
+
+    def test_bad_lines_are_reported_and_skipped(self, dataset, tmp_path, capsys):
+        """A bad line is named by its number and skipped; later lines are still read."""
+        lossy = {"id": 1.5e17, "text": "x", "user": {"id": 1, "screen_name": "a"}}
+        source = dataset(jsonl(PAGE) + "{not json\n\n" + jsonl(lossy, V1) + "7\n")
+        code, _, err = run(source, tmp_path / "o", capsys=capsys)
+        assert 0 == code
+        assert "21\n20\n19\n30\n" == (tmp_path / "o").read_text()
+        assert "line 2: " in err
+        assert "line 4: " in err
+        assert "line 6: a JSON int" in err
+        assert "3 bad records skipped" in err
+
+    def test_strict_stops_at_the_first_bad_line(self, dataset, tmp_path, capsys):
+        """--strict stops at the first bad line, exits 2 and writes nothing."""
+        source = dataset(jsonl(PAGE) + "{not json\n" + jsonl(V1))
+        code, _, err = run("--strict", source, tmp_path / "o", capsys=capsys)
+        assert 2 == code
+        assert "line 2: " in err
+        assert not (tmp_path / "o").exists()
+        assert [] == list(tmp_path.glob(".dehydrate-*"))
+
+    def test_refuses_to_write_over_its_input(self, dataset, capsys):
+        """The input is never the output."""
+        source = dataset(jsonl(PAGE))
+        code, _, err = run(source, source, capsys=capsys)
+        assert 2 == code
+        assert "refusing to write over the input" in err
+        assert jsonl(PAGE) == source.read_text()
+
+    def test_missing_input(self, tmp_path, capsys):
+        """An unreadable input is a usage error naming the file."""
+        code, _, err = run(tmp_path / "absent.jsonl", tmp_path / "o", capsys=capsys)
+        assert 2 == code
+        assert "absent.jsonl" in err
+
+    def test_progress_only_when_asked_or_a_tty(self, dataset, tmp_path, capsys, monkeypatch):
+        """Progress goes to stderr with --progress; off a TTY it is silent otherwise."""
+        monkeypatch.setattr(twpolicy._scan, "PROGRESS_DELAY", 0)
+        source = dataset(jsonl(PAGE))
+        _, _, quiet = run(source, tmp_path / "a", capsys=capsys)
+        _, _, loud = run("--progress", source, tmp_path / "b", capsys=capsys)
+        assert "\r" not in quiet
+        assert "dehydrate: " in loud.split("\r")[1]
+        assert "1 records" in loud
+
+    def test_recipient_needs_a_ledger(self, dataset, tmp_path, capsys):
+        """--recipient and --ledger go together."""
+        code, _, err = run(
+            "--recipient", "lab", dataset(jsonl(PAGE)), tmp_path / "o", capsys=capsys
+        )
+        assert 2 == code
+        assert "--ledger" in err
+
+    def test_recipient_is_charged(self, dataset, tmp_path, capsys):
+        """With a recipient, the run is decided by the guard and counted."""
+        source = dataset(jsonl(PAGE))
+        code, _, _ = run(
+            "--recipient", "lab", "--ledger", "memory://", source, tmp_path / "o", capsys=capsys
+        )
+        assert 0 == code
+        assert "21\n20\n19\n" == (tmp_path / "o").read_text()
+
+    def test_over_quota_writes_nothing(self, dataset, tmp_path, capsys):
+        """A run that would exceed the recipient's 30-day cap is refused whole (exit 1)."""
+        url = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(url) as quotas:
+            quotas.reserve("lab", tweet_ids=1_500_000 - 2)
+        argv = ("--recipient", "lab", "--ledger", url, dataset(jsonl(PAGE)), tmp_path / "o")
+        code, _, err = run(*argv, capsys=capsys)
+        assert 1 == code
+        assert "I.F.2.b.i" in err
+        assert "Nothing was written" in err
+        assert not (tmp_path / "o").exists()
+        assert [] == list(tmp_path.glob(".dehydrate-*"))
+        with twpolicy.open_quotas(url) as quotas:
+            assert 2 == quotas.remaining("lab")
+
+    def test_academic_recipient_is_not_capped(self, dataset, tmp_path, capsys):
+        """An academic recipient's run goes through past the cap, and is still counted."""
+        url = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(url) as quotas:
+            quotas.register(
+                "uni", standing="academic_noncommercial", approved_by="dpo", reference="IRB-7"
+            )
+            quotas.reserve("uni", tweet_ids=1_500_000)
+        argv = ("--recipient", "uni", "--ledger", url, dataset(jsonl(PAGE)), tmp_path / "o")
+        assert 0 == run(*argv, capsys=capsys)[0]
+        with twpolicy.open_quotas(url) as quotas:
+            assert 1_500_003 == quotas.usage("uni")[0].used
+
+    @pytest.mark.slow
+    def test_killed_run_leaves_no_output(self, tmp_path):
+        """kill -9 in the middle of a run leaves no OUTFILE, whole or partial."""
+        outfile = tmp_path / "ids.txt"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "twpolicy", "dehydrate", "-", str(outfile)],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Far more than a pipe holds: once written, the command has read most of it.
+        proc.stdin.write(jsonl(PAGE, V1).encode() * 4000)
+        proc.stdin.flush()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdin.close()
+        proc.stderr.close()
+        assert not outfile.exists()
+
+    def test_console_script(self, dataset, tmp_path):
+        """The installed command streams IDs to stdout and nothing else."""
+        source = dataset(jsonl(PAGE, V1))
+        done = subprocess.run(
+            [sys.executable, "-m", "twpolicy", "dehydrate", str(source), "-"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (0, "21\n20\n19\n30\n") == (done.returncode, done.stdout)
+
+
+@st.composite
+def _pages(draw, *, clean=False):
+    """v2 response pages; unless ``clean``, with keys or values the fast path leaves alone."""
+    ids = st.integers(1, 2**63 - 1).map(str)
+    odd = st.nothing() if clean else st.sampled_from([None, 5, "", "x1", 2**60])
+    unusual = st.nothing() if clean else st.just(None)
+    expanded = unusual.map(lambda _: {"description": {"mentions": [{"username": "v", "id": "9"}]}})
+    mentions = st.lists(
+        st.fixed_dictionaries(
+            {"username": st.just("u"), "id": ids | odd},
+            optional={"id_str": ids, "pinned_tweet_id": ids | odd, "entities": expanded},
+        ),
+        max_size=3,
+    )
+    tweet = st.fixed_dictionaries(
+        {"id": ids, "text": st.just("t")},
+        optional={
+            "author_id": ids | odd,
+            "conversation_id": ids,
+            "in_reply_to_user_id": ids,
+            "referenced_tweets": st.lists(
+                st.fixed_dictionaries({"type": st.just("quoted"), "id": ids | odd}), max_size=3
+            ),
+            "edit_history_tweet_ids": st.lists(ids, max_size=2),
+            "entities": st.fixed_dictionaries({"mentions": mentions}),
+            "note_tweet": st.fixed_dictionaries(
+                {"text": st.just("long")},
+                optional={"entities": st.fixed_dictionaries({"mentions": mentions})},
+            ),
+            "unexpected": unusual.map(lambda _: {"user": {"id_str": "3", "screen_name": "x"}}),
+            "author": unusual.map(lambda _: {"id": "4", "username": "y"}),
+        },
+    )
+    user = st.fixed_dictionaries(
+        {"id": ids, "username": st.just("u"), "name": st.just("n")},
+        optional={
+            "pinned_tweet_id": ids | odd,
+            "protected": st.booleans(),
+            "status": unusual.map(lambda _: {"id_str": "8", "text": "z"}),
+            "entities": st.fixed_dictionaries(
+                {},
+                optional={
+                    "description": st.fixed_dictionaries({"mentions": mentions}),
+                    "url": st.just({"urls": []}),
+                },
+            ),
+        },
+    )
+    page = st.fixed_dictionaries(
+        {"data": st.lists(tweet, max_size=4)},
+        optional={
+            "includes": st.fixed_dictionaries(
+                {},
+                optional={
+                    "tweets": st.lists(tweet, max_size=3),
+                    "users": st.lists(user, max_size=3),
+                    "media": st.just([{"media_key": "3_1", "type": "photo", "width": 5}]),
+                },
+            ),
+            "meta": st.just({"result_count": 1}),
+            "errors": st.just([{"resource_id": "99", "title": "Not Found Error"}]),
+        },
+    )
+    return draw(page)
+
+
+class TestInputs:
+    def test_gzip_and_concatenated_json(self, tmp_path, capsys):
+        """gzip-compressed input, and pretty-printed records one after another, are read."""
+        source = tmp_path / "in.json.gz"
+        source.write_bytes(gzip.compress((json.dumps(PAGE, indent=2) + json.dumps(V1)).encode()))
+        code, _, _ = run(source, tmp_path / "o", capsys=capsys)
+        assert 0 == code
+        assert "21\n20\n19\n30\n" == (tmp_path / "o").read_text()
+
+    def test_ids_are_unique_within_a_record(self):
+        """A record naming one ID twice yields it once."""
+        reader = IdReader("tweets")
+        page = {"data": [{"id": "5", "text": "a"}, {"id": "5", "text": "b"}]}
+        assert [["5"]] == list(reader.new_ids(io.BytesIO(jsonl(page, page).encode())))
+
+
+class TestFastPath:
+    @pytest.mark.corpus
+    @pytest.mark.parametrize("kind", ["tweets", "users", "dms"])
+    def test_equals_the_walker_over_the_corpus(self, corpus, kind):
+        """For every corpus document the fast path takes, it gives the walker's IDs exactly."""
+        taken = 0
+        for document in load(corpus):
+            if document.error is not None:
+                continue
+            fast = fast_ids(document.raw, kind)
+            if fast is None:
+                continue
+            taken += 1
+            assert list(ids_in(document.value, kind)) == fast, document.origin
+        assert taken > 20
+
+    @given(page=_pages(), kind=st.sampled_from(["tweets", "users", "dms"]))
+    def test_equals_the_walker_on_generated_pages(self, page, kind):
+        """On any v2 page, the fast path gives the walker's IDs, or leaves the page to it."""
+        line = json.dumps(page).encode()
+        fast = fast_ids(line, kind)
+        try:
+            walked = list(ids_in(page, kind))
+        except twpolicy.exceptions.PayloadError:
+            assert fast is None
+            return
+        assert fast is None or walked == fast
+
+    def test_compiled_from_the_walkers_tables(self):
+        """The walker's tables still say what the fast path was written for."""
+        mention = (("entities", "mentions"), Kind.MENTION)
+        note = (("note_tweet", "entities", "mentions"), Kind.MENTION)
+        description = (("entities", "description", "mentions"), Kind.MENTION)
+        assert (mention, note) == _SPECS[Kind.TWEET_V2].children
+        assert (description,) == _SPECS[Kind.USER_V2].children
+        assert [("data",), ("includes", "tweets"), ("includes", "users")] == [
+            path for path, _ in _SPECS[Kind.RESPONSE_V2].children[:3]
+        ]
+        assert [
+            ("author_id", "user"),
+            ("in_reply_to_user_id", "user"),
+            ("conversation_id", "tweet"),
+            ("referenced_tweets.*.id", "tweet"),
+            ("edit_history_tweet_ids.*", "tweet"),
+        ] == [r for r in _REFERENCES[Kind.TWEET_V2] if r[1] in {"tweet", "user", "dm"}]
+        assert (("pinned_tweet_id", "tweet"),) == _REFERENCES[Kind.USER_V2]
+        assert (("pinned_tweet_id", "tweet"),) == _REFERENCES[Kind.MENTION]
+        assert Kind.MENTION not in _ID_FIELDS  # read as id_str, then its twin id
+
+    @given(page=_pages(clean=True), kind=st.sampled_from(["tweets", "users", "dms"]))
+    def test_takes_ordinary_pages(self, page, kind):
+        """Ordinary v2 pages do take the fast path, and give the walker's IDs."""
+        assert list(ids_in(page, kind)) == fast_ids(json.dumps(page).encode(), kind)
+
+    @pytest.mark.parametrize("bad", ["12\n34", "12x", "012", "1" * 21])
+    def test_bad_ids_leave_the_fast_path(self, bad):
+        """A value that is not one decimal ID, even one hiding a line break, is not passed on."""
+        page = {**PAGE, "data": [{**PAGE["data"][0], "conversation_id": bad}]}
+        assert fast_ids(json.dumps(page).encode(), "tweets") is None
+
+    def test_unknown_keys_leave_the_fast_path(self):
+        """A key the walker would search sends the line down the walker's path."""
+        page = {**PAGE, "data": [{**PAGE["data"][0], "novel": {"id": "1"}}]}
+        assert fast_ids(json.dumps(page).encode(), "tweets") is None
+        assert fast_ids(json.dumps(PAGE).encode(), "tweets") is not None
+
+
+class TestQuotasCommand:
+    def test_register_show_list(self, tmp_path, capsys):
+        """Recipients are registered, shown with their usage, and listed, as JSON."""
+        ledger = ("--ledger", f"sqlite:///{tmp_path / 'q.db'}")
+        assert 0 == main(
+            [
+                "quotas",
+                "register",
+                *ledger,
+                "uni",
+                "--entity",
+                "uni.example",
+                "--standing",
+                "academic_noncommercial",
+                "--approved-by",
+                "dpo",
+                "--reference",
+                "IRB-7",
+            ],
+            out=io.StringIO(),
+        )
+        with twpolicy.open_quotas(ledger[1]) as quotas:
+            quotas.reserve("uni", tweet_ids=10)
+        out = io.StringIO()
+        assert 0 == main(["quotas", "show", *ledger, "uni"], out=out)
+        shown = json.loads(out.getvalue())
+        assert ("academic_noncommercial", "IRB-7") == (shown["standing"], shown["reference"])
+        tweets = shown["quotas"][0]
+        assert (10, None, "uni.example") == (tweets["used"], tweets["limit"], tweets["counted_for"])
+        out = io.StringIO()
+        assert 0 == main(["quotas", "list", *ledger], out=out)
+        assert ["uni"] == [r["recipient"] for r in json.loads(out.getvalue())]
+
+    def test_exemption_without_approval_is_refused(self, tmp_path, capsys):
+        """An exempt standing with no approver is a usage error."""
+        argv = ["quotas", "register", "--ledger", f"sqlite:///{tmp_path / 'q.db'}", "uni"]
+        assert 2 == main([*argv, "--standing", "written_permission"], out=io.StringIO())
+        assert "approved_by" in capsys.readouterr().err
