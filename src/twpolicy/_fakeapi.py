@@ -37,12 +37,12 @@ import requests.adapters
 import urllib3
 
 from twpolicy._consent import validate_user_id
-from twpolicy._replay import Cassette, ReplayError, ReplayTransport, SentRequest
 from twpolicy.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from twpolicy._clients import API, Client
     from twpolicy._clients_async import AsyncClient
+    from twpolicy._replay import Cassette, ReplayTransport
 
 __all__ = ["DEFAULT_USER_ID", "FakeXAPI", "RecordedRequest"]
 
@@ -718,6 +718,9 @@ class FakeXAPI:
                 ``ReplayTransport``).
             repeat: whether an interaction may answer more than once.
         """
+        # Imported here: only replaying needs the replay transport (and what it imports).
+        from twpolicy._replay import Cassette, ReplayTransport  # noqa: PLC0415
+
         loaded = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
         transport = ReplayTransport(loaded, match_on=match_on, repeat=repeat)
         with self._lock:
@@ -864,6 +867,8 @@ class FakeXAPI:
         """The recorded answer to this request, if a replayed cassette has one."""
         if self._replay is None:
             return None
+        from twpolicy._replay import ReplayError, SentRequest  # noqa: PLC0415  # loaded by replay()
+
         try:
             answer = self._replay.respond(SentRequest(method, url, dict(headers), body or None))
         except ReplayError:
