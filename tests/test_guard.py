@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 import twpolicy
 from twpolicy import Action, ActionKind, Effect, Guard, Mode, Outcome
-from twpolicy.testing import DecisionRecorder
 
 USER = "2244994945"
 NOTICE = {"notice": "post-dialog-v1", "method": "ui_explicit", "evidence": "req-1"}
@@ -31,15 +30,15 @@ def post(**changes):
 
 
 @pytest.fixture(name="recorder")
-def _recorder():
-    """A fresh decision recorder."""
-    return DecisionRecorder()
+def _recorder(twpolicy_decisions):
+    """The decisions of ``guard`` (the plugin's twpolicy_decisions)."""
+    return twpolicy_decisions
 
 
 @pytest.fixture(name="guard")
-def _guard(recorder):
+def _guard(twpolicy_guard):
     """An enforcing guard with an empty in-memory ledger, recording its decisions."""
-    return Guard(ledger=twpolicy.open_ledger("memory://"), sinks=[recorder])
+    return twpolicy_guard
 
 
 @attrs.frozen

@@ -1,0 +1,83 @@
+"""The bot's tests: only twpolicy's public pytest fixtures, no network, no credentials."""
+
+import pytest
+from bot import REPLY, HelpBot
+
+
+@pytest.fixture
+def mentions(twpolicy_fake_api):
+    """Two mentions of the acting user: one asks for help, one does not."""
+    fake = twpolicy_fake_api
+    question = fake.add_tweet("@twpolicy_tester help, how do I export my data?")
+    chatter = fake.add_tweet("@twpolicy_tester nice weather today")
+    return question, chatter
+
+
+@pytest.fixture
+def bot(twpolicy_client, twpolicy_options):
+    """The bot, over a guarded client on the fake X API."""
+    return HelpBot(twpolicy_client, twpolicy_options.acting_user_id)
+
+
+@pytest.mark.twpolicy(granted=["tweet.write", "like.write"])
+def test_answers_help_requests_with_consent(bot, mentions, twpolicy_fake_api, twpolicy_decisions):
+    """With consent, the bot likes and answers the question, and only the question."""
+    question, chatter = mentions
+    report = bot.run_once()
+
+    assert [question] == report.liked == report.replied
+    assert [question, chatter] == report.seen
+    [post] = twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
+    assert {"text": REPLY, "reply": {"in_reply_to_tweet_id": question}} == post.json
+    twpolicy_decisions.assert_allowed(operation="POST /2/tweets", reason="consent_active")
+    twpolicy_decisions.assert_no_denials()
+
+
+def test_without_consent_nothing_is_sent(bot, mentions, twpolicy_fake_api, twpolicy_decisions):
+    """Without consent, both writes are refused under I.C.1.a and never reach the API."""
+    question, _ = mentions
+    report = bot.run_once()
+
+    assert [] == report.liked == report.replied
+    expected = (question, "I.C.1.a", "no_consent_record")
+    assert [expected, expected] == report.refused
+    twpolicy_fake_api.assert_not_called("POST /2/tweets")
+    twpolicy_fake_api.assert_not_called("POST /2/users/:id/likes")
+    twpolicy_decisions.assert_denied(operation="POST /2/tweets", clause="I.C.1.a")
+    twpolicy_decisions.assert_denied(operation="POST /2/users/:id/likes", clause="I.C.1.a")
+
+
+@pytest.mark.twpolicy(granted=["like.write"])
+def test_consent_covers_only_what_was_granted(bot, mentions, twpolicy_decisions):
+    """Consent to like is not consent to reply."""
+    question, _ = mentions
+    report = bot.run_once()
+
+    assert ([question], []) == (report.liked, report.replied)
+    twpolicy_decisions.assert_denied(operation="POST /2/tweets", reason="no_consent_record")
+
+
+def test_revoked_consent_stops_the_bot(
+    bot, mentions, twpolicy_consent, twpolicy_fake_api, twpolicy_decisions
+):
+    """Once the user revokes consent, the next run refuses instead of posting."""
+    question, _ = mentions
+    twpolicy_consent.grant("tweet.write", "like.write")
+    assert [question] == bot.run_once().replied
+
+    twpolicy_consent.revoke()
+    newer = twpolicy_fake_api.add_tweet("@twpolicy_tester help again?")
+    report = bot.run_once(since_id=question)
+    assert [] == report.replied
+    assert [newer, newer] == [tweet for tweet, _, _ in report.refused]
+    twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
+    assert 2 == len(twpolicy_decisions.assert_denied(clause="I.C.1.a", reason="no_consent_record"))
+
+
+@pytest.mark.twpolicy(mode="monitor", strict=False)
+def test_monitor_mode_lets_writes_through(bot, mentions, twpolicy_fake_api, twpolicy_decisions):
+    """In monitor mode the writes go ahead; the denies are still on record."""
+    question, _ = mentions
+    assert [question] == bot.run_once().replied
+    twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
+    assert 2 == len(twpolicy_decisions.denied)
