@@ -907,6 +907,34 @@ class TestContentBoundConsent:
             client.create_tweet(text="hello")
         assert [{"text": "hello"}] == [r.json() for r in transport.requests]
 
+    def test_a_consent_spent_by_another_process_is_refused(self):
+        """Losing the race for a single-use consent refuses the post and sends nothing."""
+
+        class RacedLedger:
+            """Delegates to a ledger; another process spends the record just before us."""
+
+            def __init__(self, inner):
+                self.inner = inner
+
+            def check(self, *args, **kwargs):
+                return self.inner.check(*args, **kwargs)
+
+            def use(self, record_id):
+                self.inner.use(record_id)  # the other process wins
+                return self.inner.use(record_id)
+
+        ledger = twpolicy.open_ledger("memory://")
+        content = twpolicy.content_sha256({"text": "hello"})
+        ledger.grant(USER, ["tweet.write"], content_sha256=content, **NOTICE)
+        recorder = DecisionRecorder()
+        guard = twpolicy.Guard(ledger=RacedLedger(ledger), sinks=[recorder])
+        transport = responder(POSTED)
+        client = transport.install(make_v2(twpolicy.Client, guard=guard))
+        with pytest.raises(twpolicy.ConsentRequired):
+            client.create_tweet(text="hello")
+        assert [] == transport.requests
+        assert ["allow", "deny"] == [d.effect.value for d in recorder]
+
     def test_v1_parameters_are_hashed_as_sent(self):
         """For v1.1 the hash covers the parameters as the strings tweepy sends."""
         content = twpolicy.content_sha256({"status": "hello", "lat": "1.5", "long": "2.5"})

@@ -33,7 +33,7 @@ from twpolicy._catalog import (
 from twpolicy._consent import validate_user_id
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind, Effect, Outcome
-from twpolicy.exceptions import PolicyViolation
+from twpolicy.exceptions import ConfigurationError, PolicyViolation
 
 __all__ = ["API", "Client", "StreamingClient"]
 
@@ -143,7 +143,13 @@ class Policy:
         guard = self.guard
         outcomes = guard.admit(action)
         if action.content_sha256 is not None:
-            _spend(guard, outcomes)
+            try:
+                _spend(guard, outcomes)
+            except ConfigurationError:
+                # Another process spent the single-use consent between our check and our
+                # use: decide again, so the refusal is a logged ConsentRequired like any other.
+                guard.admit(action)
+                raise
 
     def write_action(
         self,
