@@ -70,3 +70,21 @@ def _loop():
     loop = asyncio.new_event_loop()
     yield loop
     loop.close()
+
+
+#: Every storage backend, for the conformance tests of the ledgers.
+BACKENDS = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(name="url_for")
+def _url_for(request, tmp_path):
+    """Build the URL of a fresh, empty store for a backend name."""
+
+    def url_for(backend):
+        if backend == "memory":
+            return "memory://"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'store-{uuid.uuid4().hex[:8]}.db'}"
+        return request.getfixturevalue("postgres_url")
+
+    return url_for

@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import twpolicy
+from conftest import BACKENDS
 from twpolicy import ConsentEventType, ConsentRecord, Notice
 from twpolicy._cli import main
 from twpolicy._consent import _GENESIS, _Row, _verify_rows
@@ -52,23 +52,6 @@ class FakeTimer:
 
     def __call__(self):
         return self.now
-
-
-BACKENDS = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
-
-
-@pytest.fixture(name="url_for")
-def _url_for(request, tmp_path):
-    """Build a fresh ledger URL for a backend name."""
-
-    def url_for(backend):
-        if backend == "memory":
-            return "memory://"
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / f'consent-{uuid.uuid4().hex[:8]}.db'}"
-        return request.getfixturevalue("postgres_url")
-
-    return url_for
 
 
 @pytest.fixture(name="clock")

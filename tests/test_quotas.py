@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import twpolicy
+from conftest import BACKENDS
 from twpolicy._quotas import HYDRATED_OBJECTS, TWEET_IDS
 
 T0 = datetime(2024, 3, 1, 12, 30, 15, tzinfo=timezone.utc)
@@ -40,23 +40,8 @@ def _clock():
     return FakeClock()
 
 
-BACKENDS = ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 SHARED = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 WORKER = Path(__file__).with_name("quota_worker.py")
-
-
-@pytest.fixture(name="url_for")
-def _url_for(request, tmp_path):
-    """Build a fresh quota ledger URL for a backend name."""
-
-    def url_for(backend):
-        if backend == "memory":
-            return "memory://"
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / f'quotas-{uuid.uuid4().hex[:8]}.db'}"
-        return request.getfixturevalue("postgres_url")
-
-    return url_for
 
 
 @pytest.fixture(name="backend", params=BACKENDS)
