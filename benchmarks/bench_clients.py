@@ -18,7 +18,7 @@ import time
 import tweepy
 
 import twpolicy
-from twpolicy._replay import RecordedResponse, ReplayTransport
+from twpolicy.testing._replay import RecordedResponse, ReplayTransport
 
 USER = "2244994945"
 TWEET = {"data": {"id": "1445880548472328192", "text": "hi", "edit_history_tweet_ids": ["1"]}}

@@ -42,7 +42,7 @@ ORJSON = "import orjson, sys\nfor line in open(sys.argv[1], 'rb'):\n    orjson.l
 IN_PROCESS = """
 import gc, json, sys, time
 import orjson
-from twpolicy._dehydrate import IdReader
+from twpolicy._cli._dehydrate import IdReader
 
 gc.disable()
 

@@ -2,7 +2,7 @@
 
 Both run below tweepy, as the transport of the same kind of client, so the difference is the
 fake's own work (routing, authentication, rate limits, state, rendering, recording). The stub
-is `twpolicy._replay.ReplayTransport` answering every request with one fixed response: the
+is `twpolicy.testing._replay.ReplayTransport` answering every request with one fixed response: the
 floor of tweepy's and requests' (or aiohttp's) own cost. Batches alternate (which one goes
 first alternates too) in one process; each pair gives a ratio and the median is reported.
 Times are CPU time of this process, so other processes' load is not counted.
@@ -21,8 +21,8 @@ from collections.abc import Callable
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
-from twpolicy._replay import RecordedResponse, ReplayTransport
 from twpolicy.testing import FakeXAPI
+from twpolicy.testing._replay import RecordedResponse, ReplayTransport
 
 TWEET = {"data": {"id": "20", "text": "just setting up", "edit_history_tweet_ids": ["20"]}}
 POSTED = {"data": {"id": "21", "text": "hello", "edit_history_tweet_ids": ["21"]}}

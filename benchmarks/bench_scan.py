@@ -6,7 +6,7 @@ by round so that machine load hits both alike:
 
 - ``json.loads``: read each line and parse it, nothing else (the baseline);
 - ``orjson.loads``: the same with orjson, when installed;
-- ``scan``: ``twpolicy._scan.scan`` on the file (read, frame, parse, walk, judge, report),
+- ``scan``: ``twpolicy._cli._scan.scan`` on the file (read, frame, parse, walk, judge, report),
   with the parser it picks (orjson when installed), and again forced to ``json.loads``.
 
 Target: ``scan`` at most 1.5 times the bare ``json.loads`` loop. Times are this process's CPU
@@ -32,8 +32,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
 
 from corpus import load  # noqa: E402  # the tests' corpus loader
-from twpolicy import _scan  # noqa: E402
-from twpolicy._walker import CONTENT_KINDS, Kind, walk  # noqa: E402
+from twpolicy._cli import _scan  # noqa: E402
+from twpolicy._payloads._walker import CONTENT_KINDS, Kind, walk  # noqa: E402
 
 try:
     import orjson

@@ -12,8 +12,8 @@ from tweepy.asynchronous import AsyncClient as TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as TweepyAsyncStreamingClient
 
 import twpolicy
-from twpolicy._catalog import NO_REQUEST, canonical_json
-from twpolicy._replay import RecordedResponse, ReplayTransport
+from twpolicy._payloads._catalog import NO_REQUEST, canonical_json
+from twpolicy.testing._replay import RecordedResponse, ReplayTransport
 
 CATALOG = twpolicy.endpoint_catalog()
 USER = "1072250532645998596"

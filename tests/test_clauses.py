@@ -9,7 +9,7 @@ import pytest
 import twpolicy
 from conftest import PROJECT, require
 from twpolicy._clauses import Source, coverage_markdown
-from twpolicy._cli import main
+from twpolicy._cli._main import main
 
 SEEDS = PROJECT.parent / "shared" / "seeds"
 POLICY_2017 = "000_b1fe14da0fe4288f.txt"

@@ -10,8 +10,8 @@ import tweepy
 from tweepy.asynchronous import AsyncClient as TweepyAsyncClient
 
 import twpolicy
-from twpolicy._replay import Cassette, RecordedResponse, ReplayTransport
 from twpolicy.testing import DecisionRecorder
+from twpolicy.testing._replay import Cassette, RecordedResponse, ReplayTransport
 
 pytestmark = pytest.mark.corpus
 
@@ -781,8 +781,8 @@ class TestDropIn:
         assert ["GET /2/tweets/:id"] == [d.operation for d in recorder]
         assert recorder.decisions[0].allowed
 
-    def test_rate_limit_retry_is_not_decided_again(self):
-        """tweepy's own retry after a 429 is the same request: one decision, one consent use."""
+    def test_rate_limit_retry_is_decided_again(self):
+        """tweepy's retry after a 429 is decided afresh; the single-use consent is spent once."""
         answers = [
             RecordedResponse(429, "Too Many Requests", (("x-rate-limit-reset", "0"),), b"{}"),
             RecordedResponse.json({"data": {"id": "1", "text": "hello"}}, 201),
@@ -795,7 +795,8 @@ class TestDropIn:
         client = transport.install(make_v2(twpolicy.Client, guard=guard, wait_on_rate_limit=True))
         assert "1" == client.create_tweet(text="hello").data["id"]
         assert 2 == len(transport.requests)
-        assert 1 == len(recorder)
+        assert 2 == len(recorder)
+        assert all(d.allowed for d in recorder)
         assert ["used"] == [e.type.value for e in ledger.events() if e.type.value == "used"]
 
 
@@ -919,9 +920,15 @@ class TestContentBoundConsent:
             def check(self, *args, **kwargs):
                 return self.inner.check(*args, **kwargs)
 
-            def use(self, record_id):
-                self.inner.use(record_id)  # the other process wins
-                return self.inner.use(record_id)
+            def claim(self, record_id, claim, *, until):
+                self.inner.claim(record_id, "another-process", until=until)  # it wins
+                return self.inner.claim(record_id, claim, until=until)
+
+            def use(self, record_id, *, claim=None):
+                return self.inner.use(record_id, claim=claim)
+
+            def release_claim(self, record_id, claim, *, reason=""):
+                return self.inner.release_claim(record_id, claim, reason=reason)
 
         ledger = twpolicy.open_ledger("memory://")
         content = twpolicy.content_sha256({"text": "hello"})
@@ -930,10 +937,32 @@ class TestContentBoundConsent:
         guard = twpolicy.Guard(ledger=RacedLedger(ledger), sinks=[recorder])
         transport = responder(POSTED)
         client = transport.install(make_v2(twpolicy.Client, guard=guard))
-        with pytest.raises(twpolicy.ConsentRequired):
+        with pytest.raises(twpolicy.ConsentRequired) as info:
             client.create_tweet(text="hello")
+        assert "single_use_consent_taken" == info.value.decision.reason
         assert [] == transport.requests
-        assert ["allow", "deny"] == [d.effect.value for d in recorder]
+        assert ["deny"] == [d.effect.value for d in recorder]
+
+    def test_a_ledger_that_cannot_hold_single_use_consent_fails_closed(self):
+        """A custom ledger without claim/use cannot spend a single-use consent: refused."""
+
+        class CheckOnly:
+            def __init__(self, inner):
+                self.inner = inner
+
+            def check(self, *args, **kwargs):
+                return self.inner.check(*args, **kwargs)
+
+        ledger = twpolicy.open_ledger("memory://")
+        content = twpolicy.content_sha256({"text": "hello"})
+        ledger.grant(USER, ["tweet.write"], content_sha256=content, **NOTICE)
+        guard = twpolicy.Guard(ledger=CheckOnly(ledger))
+        transport = responder(POSTED)
+        client = transport.install(make_v2(twpolicy.Client, guard=guard))
+        with pytest.raises(twpolicy.ConsentRequired) as info:
+            client.create_tweet(text="hello")
+        assert "obligation_failed" == info.value.decision.reason
+        assert [] == transport.requests
 
     def test_v1_parameters_are_hashed_as_sent(self):
         """For v1.1 the hash covers the parameters as the strings tweepy sends."""

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import twpolicy
 from conftest import BACKENDS
 from twpolicy import ConsentEventType, ConsentRecord, Notice
-from twpolicy._cli import main
-from twpolicy._consent import _GENESIS, _Row, _verify_rows
+from twpolicy._cli._main import main
+from twpolicy._stores._consent import _GENESIS, _Row, _verify_rows
 
 USER = "2244994945"
 OTHER = "783214"

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import twpolicy
 from corpus import load
-from twpolicy._cli import main
-from twpolicy._dehydrate import IdReader, fast_ids
-from twpolicy._redistribution import ids_in
-from twpolicy._walker import _ID_FIELDS, _REFERENCES, _SPECS, Kind
+from twpolicy._cli._dehydrate import IdReader, fast_ids
+from twpolicy._cli._main import main
+from twpolicy._payloads._ids import ids_in
+from twpolicy._payloads._walker import _ID_FIELDS, _REFERENCES, _SPECS, Kind
 
 PAGE = {
     "data": [
@@ -122,7 +122,7 @@ class TestCommand:
 
     def test_progress_only_when_asked_or_a_tty(self, dataset, tmp_path, capsys, monkeypatch):
         """Progress goes to stderr with --progress; off a TTY it is silent otherwise."""
-        monkeypatch.setattr(twpolicy._scan, "PROGRESS_DELAY", 0)
+        monkeypatch.setattr(twpolicy._cli._scan, "PROGRESS_DELAY", 0)
         source = dataset(jsonl(PAGE))
         _, _, quiet = run(source, tmp_path / "a", capsys=capsys)
         _, _, loud = run("--progress", source, tmp_path / "b", capsys=capsys)

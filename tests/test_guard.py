@@ -291,9 +291,9 @@ class TestDecisionLog:
             post(payload=payload, category=None),
             Action(kind="export", operation="dehydrate", payload=payload, recipient="lab"),
         ):
-            serialized = json.dumps(guard.check(action).to_record())
-            assert json.dumps(text)[1:-1] not in serialized
-            assert json.dumps(text[::-1])[1:-1] not in serialized
+            values = "\x00".join(_strings(guard.check(action).to_record()))
+            assert text not in values
+            assert text[::-1] not in values
 
     def test_payload_is_not_part_of_equality_or_repr(self):
         """Two actions differing only in payload are equal, and the repr hides it."""
@@ -537,3 +537,15 @@ class NoStatic:
 
     def evaluate(self, action, guard):
         return self.inner.evaluate(action, guard)
+
+
+def _strings(value):
+    """Every string value in a JSON document (keys are the record's own vocabulary)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)

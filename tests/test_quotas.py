@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._quotas import HYDRATED_OBJECTS, TWEET_IDS
+from twpolicy._stores._quotas import HYDRATED_OBJECTS, TWEET_IDS
 
 T0 = datetime(2024, 3, 1, 12, 30, 15, tzinfo=timezone.utc)
 MONTH = 1_500_000

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import twpolicy
 from corpus import load
 from twpolicy import Action, Effect, Guard
-from twpolicy._redistribution import ids_only_check, is_id, release, reservation_of
+from twpolicy._model import ReserveQuota
+from twpolicy._payloads._ids import ids_only_check, is_id
 from twpolicy.exceptions import PayloadError
 from twpolicy.testing import DecisionRecorder
 
@@ -50,6 +51,13 @@ def _guard(recorder, clock):
         sinks=[recorder],
         clock=clock,
     )
+
+
+def permitted(guard, action):
+    """Let ``action`` happen under the guard's permit; return its decision."""
+    with guard.permit(action) as permit:
+        pass
+    return permit.decision
 
 
 def export(ids=("20", "21"), content="tweet_ids", recipient="lab", **changes):
@@ -116,7 +124,7 @@ class TestIdsOnlyCheck:
 class TestIdsOnlyRule:
     def test_ids_pass(self, guard):
         """An export of decimal-string IDs is allowed and logged."""
-        decision = guard.enforce(export())
+        decision = permitted(guard, export())
         assert decision.allowed
         assert "redistribution.ids_only" in {o.rule for o in decision.outcomes}
 
@@ -146,10 +154,10 @@ class TestIdsOnlyRule:
         assert "export_content_unknown" == decision.reason
 
     def test_exports_are_never_reused(self, guard):
-        """The same export action checked twice is counted twice: its outcome is not static."""
+        """The same export action let out twice is counted twice: its outcome is not static."""
         action = export()
-        guard.check(action)
-        guard.check(action)
+        permitted(guard, action)
+        permitted(guard, action)
         assert 1_500_000 - 4 == guard.quotas.remaining("lab")
         read = Action(kind="api_call", operation="GET /2/tweets", category="public_read")
         assert all(rule.static_for(read) for rule in guard.rules)
@@ -165,19 +173,32 @@ class TestIdsOnlyRule:
 class TestQuotaRule:
     def test_counts_and_records_the_recipient(self, guard):
         """An allowed export is counted; the decision records recipient, standing and usage."""
-        decision = guard.enforce(export())
+        decision = permitted(guard, export())
         quota = next(o for o in decision.outcomes if o.rule == "redistribution.quota")
         assert "within_quota" == quota.reason
         assert "standard" == quota.facts["standing"]
-        assert 2 == quota.facts["tweet_ids_used"]
+        assert 0 == quota.facts["tweet_ids_used"]  # usage as read before this export
         assert 1_499_998 == guard.quotas.remaining("lab")
-        assert reservation_of(decision) == quota.facts["reservation_id"]
+        assert [ReserveQuota("lab", tweet_ids=2)] == list(decision.obligations)
+
+    def test_check_counts_nothing(self, guard):
+        """Deciding is pure: check() says what would be reserved and reserves nothing."""
+        decision = guard.check(export())
+        assert decision.allowed
+        assert [ReserveQuota("lab", tweet_ids=2)] == list(decision.obligations)
+        assert 1_500_000 == guard.quotas.remaining("lab")
+
+    def test_enforce_refuses_to_skip_the_count(self, guard):
+        """enforce() cannot carry obligations out, so it refuses an export instead of leaking it."""
+        with pytest.raises(twpolicy.ConfigurationError, match="permit"):
+            guard.enforce(export())
+        assert 1_500_000 == guard.quotas.remaining("lab")
 
     def test_over_the_cap_is_refused_and_not_counted(self, guard):
         """Over 1,500,000 Tweet IDs is QuotaExceeded under I.F.2.b.i, saying when it frees up."""
         guard.quotas.reserve("lab", tweet_ids=1_500_000 - 1)
         with pytest.raises(twpolicy.QuotaExceeded) as info:
-            guard.enforce(export())
+            permitted(guard, export())
         decision = info.value.decision
         assert ("redistribution.quota", "I.F.2.b.i", "quota_exceeded") == (
             decision.rule,
@@ -193,7 +214,7 @@ class TestQuotaRule:
         """An exempt recipient's export is allowed with the exemption, approver and reference."""
         guard.quotas.register("uni", standing="academic_noncommercial", **APPROVAL)
         guard.quotas.reserve("uni", tweet_ids=1_500_000)
-        decision = guard.enforce(export(recipient="uni"))
+        decision = permitted(guard, export(recipient="uni"))
         assert "exempt_academic_noncommercial" == decision.reason
         record = recorder.decisions[-1].to_record()
         facts = next(r["facts"] for r in record["rules"] if r["rule"] == "redistribution.quota")
@@ -217,7 +238,7 @@ class TestQuotaRule:
         )
         guard.quotas.reserve("lab", tweet_ids=1_500_000)
         with pytest.warns(twpolicy.TwPolicyWarning) if mode == "warn" else contextlib.nullcontext():
-            decision = guard.enforce(export())
+            decision = permitted(guard, export())
         assert decision.allowed
         assert Effect.DENY == decision.effect
         assert 1_500_002 == guard.quotas.usage("lab")[0].used
@@ -229,7 +250,7 @@ class TestQuotaRule:
 
     def test_no_recipient_is_logged_as_uncounted(self, guard):
         """An export to nobody in particular cannot be counted, and the log says so."""
-        decision = guard.enforce(export(recipient=None))
+        decision = permitted(guard, export(recipient=None))
         assert "uncounted_no_recipient" == decision.outcomes[-1].reason
 
     def test_store_failure_fails_closed(self, guard, monkeypatch):
@@ -238,17 +259,52 @@ class TestQuotaRule:
         def broken(*args, **kwargs):
             raise twpolicy.StoreUnavailable("quota store is down")
 
-        monkeypatch.setattr(guard.quotas, "reserve", broken)
+        monkeypatch.setattr(guard.quotas, "usage", broken)
         decision = guard.check(export())
         assert ("rule_error", False) == (decision.reason, decision.allowed)
         assert "quota store is down" in decision.message
 
-    def test_release_after_a_failed_send(self, guard):
-        """release() takes back what an allowed decision counted."""
-        decision = guard.enforce(export())
-        assert release(guard, decision)
+    def test_reservation_failure_fails_closed(self, guard, monkeypatch):
+        """A quota store that cannot reserve refuses the export; nothing leaves."""
+
+        def broken(*args, **kwargs):
+            raise twpolicy.StoreUnavailable("quota store is down")
+
+        monkeypatch.setattr(guard.quotas, "reserve", broken)
+        with pytest.raises(twpolicy.QuotaExceeded) as info:
+            permitted(guard, export())
+        assert "obligation_failed" == info.value.decision.reason
+
+    def test_a_failed_send_gives_the_count_back(self, guard):
+        """An exception inside the permit releases the reservation; a refusal reserves nothing."""
+        with pytest.raises(OSError, match="down"), guard.permit(export()):
+            raise OSError("the recipient's server is down")
         assert 1_500_000 == guard.quotas.remaining("lab")
-        assert not release(guard, decision)
+        guard.quotas.reserve("lab", tweet_ids=1_500_000 - 1)
+        with pytest.raises(twpolicy.QuotaExceeded):
+            permitted(guard, export())
+        assert 1 == guard.quotas.remaining("lab")
+
+    def test_released_only_before_it_is_committed(self, guard):
+        """After the permit commits, the count can no longer be given back."""
+        with guard.permit(export()) as permit:
+            pass
+        assert not permit.release()
+        assert 1_499_998 == guard.quotas.remaining("lab")
+
+    def test_a_lost_race_for_the_quota_is_refused(self, guard, monkeypatch):
+        """Another process fills the quota between the decision and the reservation."""
+        reserve = guard.quotas.reserve
+
+        def raced(recipient, **kwargs):
+            reserve(recipient, tweet_ids=1_500_000 - 1)  # the other process wins
+            return reserve(recipient, **kwargs)
+
+        monkeypatch.setattr(guard.quotas, "reserve", raced)
+        with pytest.raises(twpolicy.QuotaExceeded) as info:
+            permitted(guard, export())
+        assert "quota_exceeded" == info.value.decision.reason
+        assert 1 == guard.quotas.remaining("lab")
 
     def test_window_moves_with_the_guard_clock(self, guard, clock):
         """The rule reads time from the guard's clock."""
@@ -257,7 +313,7 @@ class TestQuotaRule:
         clock.now = reset - timedelta(seconds=1)
         assert not guard.check(export()).allowed
         clock.now = reset
-        assert guard.enforce(export()).allowed
+        assert permitted(guard, export()).allowed
 
 
 @st.composite

@@ -7,7 +7,7 @@ import requests
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
-from twpolicy._replay import Cassette, RecordedResponse, ReplayError, ReplayTransport
+from twpolicy.testing._replay import Cassette, RecordedResponse, ReplayError, ReplayTransport
 
 URI = "https://api.twitter.com/2/tweets?ids=1%2C2&expansions=author_id"
 

@@ -11,9 +11,10 @@ import pytest
 import payloads
 from conftest import PROJECT, require
 from corpus import load
-from twpolicy import _scan, find_geo
-from twpolicy._cli import main
-from twpolicy._scan import read_records, scan
+from twpolicy import find_geo
+from twpolicy._cli import _scan
+from twpolicy._cli._main import main
+from twpolicy._cli._scan import read_records, scan
 
 SAMPLE = PROJECT / "examples" / "geo-sample.jsonl"
 

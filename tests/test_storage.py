@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import twpolicy
-from twpolicy._storage import (
+from twpolicy._stores._sql import (
     DEFAULT_TIMEOUT,
     Migration,
     Schema,

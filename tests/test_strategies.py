@@ -159,7 +159,7 @@ class TestIds:
     @given(tws.ids())
     def test_decimal_strings(self, value):
         """IDs are decimal strings that twpolicy accepts as user IDs."""
-        assert value == twpolicy._consent.validate_user_id(value)
+        assert value == twpolicy._stores._consent.validate_user_id(value)
         assert int(value) < V1_SAFE
 
 

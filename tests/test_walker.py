@@ -9,7 +9,7 @@ from hypothesis import given
 import payloads
 from corpus import load, resolve
 from twpolicy import PayloadError
-from twpolicy._walker import IdReading, Kind, adapt, pointer_of, walk
+from twpolicy._payloads._walker import IdReading, Kind, adapt, pointer_of, walk
 
 
 def kinds(payload):

@@ -7,16 +7,34 @@ error that names the clause and the fix.
 
 from typing import Any as _Any
 
-from twpolicy._catalog import (
+from twpolicy._clauses import Clause, ClauseStatus, clauses
+from twpolicy._clients._sync import API, Client, StreamingClient
+from twpolicy._enforce._exports import Export, ids_only, manual_export
+from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
+from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
+from twpolicy._model import (
+    Action,
+    ActionKind,
+    Decision,
+    Effect,
+    Mode,
+    Obligation,
+    Outcome,
+    ReserveQuota,
+    SpendConsent,
+)
+from twpolicy._payloads._catalog import (
     Endpoint,
     EndpointCatalog,
     EndpointCategory,
     content_sha256,
     endpoint_catalog,
 )
-from twpolicy._clauses import Clause, ClauseStatus, clauses
-from twpolicy._clients import API, Client, StreamingClient
-from twpolicy._consent import (
+from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
+from twpolicy._payloads._ids import dehydrate
+from twpolicy._payloads._walker import GeoKind
+from twpolicy._scopes import SCOPES, Scope
+from twpolicy._stores._consent import (
     ConsentEvent,
     ConsentEventType,
     ConsentLedger,
@@ -27,17 +45,7 @@ from twpolicy._consent import (
     Verification,
     open_ledger,
 )
-from twpolicy._geo import (
-    GeoFinding,
-    GeoSafeMapping,
-    check_storable,
-    find_geo,
-    no_standalone_geo,
-    strip_geo,
-)
-from twpolicy._guard import Guard, Sink, get_default_guard, set_default_guard
-from twpolicy._model import Action, ActionKind, Decision, Effect, Mode, Outcome
-from twpolicy._quotas import (
+from twpolicy._stores._quotas import (
     QuotaLedger,
     QuotaUsage,
     Recipient,
@@ -45,11 +53,7 @@ from twpolicy._quotas import (
     Standing,
     open_quotas,
 )
-from twpolicy._redistribution import Export, dehydrate, ids_only, manual_export
-from twpolicy._rules import Rule, default_rules
-from twpolicy._scopes import SCOPES, Scope
 from twpolicy._version import __version__
-from twpolicy._walker import GeoKind
 from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
@@ -63,6 +67,8 @@ from twpolicy.exceptions import (
     TwPolicyWarning,
     UnknownRoute,
 )
+from twpolicy.rules import Rule, RuleContext
+from twpolicy.rules import default as default_rules
 
 __all__ = [
     "API",
@@ -94,8 +100,10 @@ __all__ = [
     "Ledger",
     "Mode",
     "Notice",
+    "Obligation",
     "Outcome",
     "PayloadError",
+    "Permit",
     "PolicyViolation",
     "QuotaExceeded",
     "QuotaLedger",
@@ -103,9 +111,12 @@ __all__ = [
     "Recipient",
     "RedistributionError",
     "Reservation",
+    "ReserveQuota",
     "Rule",
+    "RuleContext",
     "Scope",
     "Sink",
+    "SpendConsent",
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
@@ -134,8 +145,8 @@ __all__ = [
 
 # Loaded on first use: tweepy.asynchronous needs the `async` extra (aiohttp).
 _LAZY = {
-    "AsyncClient": "twpolicy._clients_async",
-    "AsyncStreamingClient": "twpolicy._clients_async",
+    "AsyncClient": "twpolicy._clients._async",
+    "AsyncStreamingClient": "twpolicy._clients._async",
 }
 
 

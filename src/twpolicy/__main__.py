@@ -2,6 +2,6 @@
 
 import sys
 
-from twpolicy._cli import main
+from twpolicy._cli._main import main
 
 sys.exit(main())

@@ -1,8 +1,10 @@
 """The decision point: one guard asks every rule and logs every decision.
 
-Enforcement points describe an action, call `Guard.enforce` (or `Guard.check`), and act on the
-answer. The guard never lets an error turn into an allow: a rule that raises denies with
-reason ``rule_error``.
+Enforcement points describe an action and act under ``with guard.permit(action):``; the
+guard decides with pure rules, holds what the decision obliges (a single-use consent claimed,
+a quota reserved) and, once the action has happened, commits it, or gives it back when the
+action failed. `Guard.check` only decides: it changes no store. The guard never lets an error
+turn into an allow: a rule that raises denies with reason ``rule_error``.
 """
 
 from __future__ import annotations
@@ -18,15 +20,26 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from twpolicy._compat import tomllib
-from twpolicy._consent import ConsentLedger, open_ledger
-from twpolicy._model import Action, Decision, Effect, Mode, Outcome
-from twpolicy._quotas import QuotaLedger, open_quotas
-from twpolicy._rules import Rule, default_rules
+from twpolicy._model import (
+    Action,
+    ActionKind,
+    Decision,
+    Effect,
+    Mode,
+    Obligation,
+    Outcome,
+    ReserveQuota,
+    SpendConsent,
+)
+from twpolicy._stores._consent import ConsentLedger, open_ledger
+from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
@@ -34,8 +47,13 @@ from twpolicy.exceptions import (
     TwPolicyError,
     TwPolicyWarning,
 )
+from twpolicy.rules import Rule, RuleContext, default
+from twpolicy.rules._redistribution import quota_denial
 
-__all__ = ["CONFIG_ENV", "Guard", "Sink", "get_default_guard", "set_default_guard"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["CONFIG_ENV", "Guard", "Permit", "Sink", "get_default_guard", "set_default_guard"]
 
 #: The environment variable naming a TOML file that configures the default guard.
 CONFIG_ENV = "TWPOLICY_CONFIG"
@@ -48,8 +66,12 @@ _LOG = logging.getLogger("twpolicy")
 _LOG.addHandler(logging.NullHandler())
 
 _DEFAULT_RULE = "twpolicy.default"
+_ALL_KINDS = frozenset(ActionKind)
 _STAMPED_SLOTS = 4096
 _STATIC_SLOTS = 1024
+#: How long a claimed single-use consent stays held if its process dies before using or
+#: releasing it: longer than tweepy's longest rate-limit wait (15 minutes).
+CLAIM_LEASE = timedelta(minutes=30)
 
 
 def _id_prefix() -> str:
@@ -102,7 +124,7 @@ class Guard:
             ``redistribution.quota`` rule counts exports against; ``None`` means exports to
             a named recipient are refused, as they cannot be counted.
         mode: how denies are acted on by default: ``"enforce"``, ``"warn"`` or ``"monitor"``.
-        rules: the rules to evaluate, in order; `twpolicy.default_rules` when ``None``.
+        rules: the rules to evaluate, in order; `twpolicy.rules.default` when ``None``.
         sinks: callables that receive every decision (a `twpolicy.testing.DecisionRecorder`,
             an audit writer). A sink that raises is reported on the ``twpolicy`` logger and
             does not change the decision.
@@ -124,7 +146,7 @@ class Guard:
         self._ledger = ledger
         self._quotas = quotas
         self._mode = _mode(mode, "Guard(mode=)")
-        self._rules = tuple(default_rules() if rules is None else rules)
+        self._rules = tuple(default() if rules is None else rules)
         ids = [rule.id for rule in self._rules]
         duplicates = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
         if duplicates:
@@ -139,6 +161,12 @@ class Guard:
         }
         self._sinks = tuple(sinks)
         self._clock = clock
+        # The rules that may judge each kind of action: a rule without ``kinds`` judges all.
+        self._by_kind: dict[ActionKind, tuple[Rule, ...]] = {
+            kind: tuple(r for r in self._rules if kind in getattr(r, "kinds", _ALL_KINDS))
+            for kind in ActionKind
+        }
+        self._errors = {rule.id: rule.error for rule in self._rules}
         # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
         self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
         # Outcomes of actions every rule calls static (rule.static_for), by action object:
@@ -239,13 +267,19 @@ class Guard:
             rule.id,
             outcome.clause or rule.clause,
             self._modes[rule.id],
+            outcome.obligations,
         )
 
-    def _outcomes(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome]:
-        """Every rule's outcome and the deciding one; reused when every rule calls it static."""
+    def _outcomes(
+        self, action: Action, claims: frozenset[str] = frozenset()
+    ) -> tuple[tuple[Outcome, ...], Outcome]:
+        """Every rule's outcome and the deciding one; reused when every rule calls it static.
+
+        Only actions without a payload are remembered, so no payload outlives its decision.
+        """
         checks = self._static_checks
-        if checks is None:
-            return self._evaluate(action)[:2]
+        if checks is None or action.payload is not None or claims:
+            return self._evaluate(action, claims)[:2]
         entry = self._static.get(id(action))
         if entry is not None and entry[0] is action:
             return entry[1], entry[2]
@@ -256,7 +290,27 @@ class Guard:
             self._static[id(action)] = (action, outcomes, deciding)
         return outcomes, deciding
 
-    def _evaluate(self, action: Action) -> tuple[tuple[Outcome, ...], Outcome, bool]:
+    def judges(self, kind: ActionKind | str) -> bool:
+        """Whether any rule may say something about actions of ``kind``.
+
+        Enforcement points skip deciding on kinds no rule judges (a stream payload, today),
+        rather than log a decision no rule made.
+        """
+        return bool(self._by_kind[ActionKind(kind)])
+
+    def context(self, *, claims: frozenset[str] = frozenset()) -> RuleContext:
+        """The read-only view rules decide with: the time now, consent and quota readers."""
+        return RuleContext(
+            now=self._clock(),
+            consent=self._ledger,
+            quotas=self._quotas,
+            mode_of=self.mode_of,
+            claims=claims,
+        )
+
+    def _evaluate(
+        self, action: Action, claims: frozenset[str] = frozenset()
+    ) -> tuple[tuple[Outcome, ...], Outcome, bool]:
         """Every rule's outcome, the deciding one, and whether a rule raised.
 
         Rules run in order, general to specific. The first enforced deny decides, else the
@@ -266,9 +320,11 @@ class Guard:
         outcomes = []
         enforced = first_deny = None
         failed = False
-        for rule in self._rules:
+        rules = self._by_kind[action.kind]
+        context = self.context(claims=claims) if rules else None
+        for rule in rules:
             try:
-                outcome = rule.evaluate(action, self)
+                outcome = rule.evaluate(action, context)  # type: ignore[arg-type]  # set when rules
             except Exception as exc:  # noqa: BLE001  # fail closed: any error in a rule is a deny
                 outcome = self._rule_error(rule, action, exc)
                 failed = True
@@ -324,9 +380,10 @@ class Guard:
     def check(self, action: Action) -> Decision:
         """Decide on ``action`` and log the decision; never raises for a deny.
 
-        Rules run in order, general to specific. The first enforced deny decides, else the
-        first deny in a non-enforcing mode; an allow is reported by the last (most specific)
-        rule that allowed.
+        Deciding changes nothing: no consent is spent and no quota counted, whatever the
+        decision obliges (`Decision.obligations` lists it). Rules run in order, general to
+        specific. The first enforced deny decides, else the first deny in a non-enforcing
+        mode; an allow is reported by the last (most specific) rule that allowed.
         """
         started = time.perf_counter_ns()
         outcomes, deciding = self._outcomes(action)
@@ -335,12 +392,48 @@ class Guard:
     def enforce(self, action: Action) -> Decision:
         """Decide on ``action``; raise on an enforced deny, warn on a deny in ``warn`` mode.
 
+        For actions whose decision obliges nothing (storing, reading). An action that would
+        spend a single-use consent or count against a quota must go through `permit`, which
+        carries the obligations out; `enforce` refuses it rather than let it through
+        uncounted.
+
         Raises:
             PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
+            ConfigurationError: the decision carries obligations; use `permit`.
         """
         decision = self.check(action)
         self._act_on(decision)
+        if decision.obligations:
+            raise ConfigurationError(
+                f"{action.operation}: the decision obliges the caller to "
+                f"{', '.join(sorted({type(o).__name__ for o in decision.obligations}))}"
+                "; act under `with guard.permit(action):` so that is carried out."
+            )
         return decision
+
+    def permit(self, action: Action, *, within: Permit | None = None) -> Permit:
+        """Decide on ``action`` and hold what the decision obliges while the action happens.
+
+        Use it as a context manager around the action::
+
+            with guard.permit(action) as permit:
+                response = send()          # raises: everything held is given back
+                if not response.ok:
+                    permit.fail("HTTP 503")  # ... or say so
+
+        Entering decides (raising the deciding rule's `PolicyViolation` on an enforced
+        deny), claims each single-use consent the decision relies on and reserves each quota
+        count, atomically against other processes; a lost race refuses the action like any
+        other deny. Leaving without an exception commits: the consent is spent, the
+        reservation final. Leaving with one, or after `Permit.fail`, gives both back.
+
+        Args:
+            action: what is about to happen.
+            within: the permit of the action this one retries (a request re-sent after a
+                rate-limit wait): what that permit holds counts as held for this decision,
+                which is made afresh, so a consent revoked meanwhile refuses the retry.
+        """
+        return Permit(self, action, within)
 
     def admit(self, action: Action) -> tuple[Outcome, ...]:
         """`enforce`, for enforcement points on a hot path; returns the rules' outcomes.
@@ -355,14 +448,16 @@ class Guard:
         """
         started = time.perf_counter_ns()
         outcomes, deciding = self._outcomes(action)
-        if (
-            deciding.effect is Effect.ALLOW
-            and not self._sinks
-            and not _DECISIONS.isEnabledFor(logging.INFO)
-        ):
+        if any(o.obligations for o in outcomes) and not deciding.enforced:
+            return self.enforce(action).outcomes  # raises: obligations need a permit
+        if deciding.effect is Effect.ALLOW and not self._observed():
             return outcomes
         self._act_on(self._decision(action, outcomes, deciding, started), stacklevel=3)
         return outcomes
+
+    def _observed(self) -> bool:
+        """Whether anyone receives an allow: a sink, or the decision logger at ``INFO``."""
+        return bool(self._sinks) or _DECISIONS.isEnabledFor(logging.INFO)
 
     def _act_on(self, decision: Decision, stacklevel: int = 3) -> None:
         if decision.effect is Effect.DENY:
@@ -372,10 +467,121 @@ class Guard:
                 warnings.warn(TwPolicyWarning(decision.explain()), stacklevel=stacklevel)
 
     def _error_for(self, rule_id: str) -> type[PolicyViolation]:
-        for rule in self._rules:
-            if rule.id == rule_id:
-                return rule.error
-        return PolicyViolation  # pragma: no cover  # a deciding deny always has a rule
+        return self._errors.get(rule_id, PolicyViolation)
+
+    def _fulfil(self, held: Held, ok: bool, reason: str) -> None:  # noqa: FBT001  # internal
+        """Commit (``ok``) or give back what a permit holds; report failures, never raise."""
+        for record_id, claim in held.claims:
+            try:
+                if ok:
+                    self._ledger.use(record_id, claim=claim)  # type: ignore[union-attr]  # held only with a ledger
+                else:
+                    self._ledger.release_claim(record_id, claim, reason=reason)  # type: ignore[union-attr]  # ditto
+            except Exception:  # noqa: BLE001, PERF203  # the action has happened (or not) already
+                _LOG.exception(
+                    "could not %s single-use consent %s (claim %s); it stays held until the "
+                    "claim lapses",
+                    "spend" if ok else "release",
+                    record_id,
+                    claim,
+                )
+        for reservation in held.reservations:
+            try:
+                if ok:
+                    self._quotas.commit(reservation)  # type: ignore[union-attr]  # held only with quotas
+                else:
+                    self._quotas.release(reservation)  # type: ignore[union-attr]  # ditto
+            except Exception:  # noqa: BLE001, PERF203  # over-counting is the safe failure
+                _LOG.exception(
+                    "could not %s quota reservation %s; it stays counted",
+                    "commit" if ok else "release",
+                    reservation,
+                )
+
+    def _hold(
+        self, action: Action, outcomes: tuple[Outcome, ...], within: Permit | None, held: Held
+    ) -> Outcome | None:
+        """Take what ``outcomes`` oblige; return a deny outcome if something cannot be had."""
+        outer = within.held.claims if within is not None else ()
+        outer_records = {record_id for record_id, _ in outer}
+        for outcome in outcomes:
+            if outcome.effect is Effect.DENY and outcome.mode is Mode.ENFORCE:
+                continue
+            rule = next(r for r in self._rules if r.id == outcome.rule)
+            for obligation in outcome.obligations:
+                try:
+                    refusal = self._take(action, rule, obligation, outer_records, held)
+                except Exception as exc:  # noqa: BLE001  # fail closed: nothing held, refuse
+                    refusal = self._rule_error(rule, action, exc)
+                    refusal = self._stamp(rule, attrs.evolve(refusal, reason="obligation_failed"))
+                if refusal is not None:
+                    return refusal
+        return None
+
+    def _take(
+        self,
+        action: Action,
+        rule: Rule,
+        obligation: Obligation,
+        outer_records: set[str],
+        held: Held,
+    ) -> Outcome | None:
+        if isinstance(obligation, SpendConsent):
+            if obligation.record_id in outer_records:
+                return None  # the action this one retries holds it already
+            if not all(hasattr(self._ledger, name) for name in ("claim", "use", "release_claim")):
+                raise ConfigurationError(
+                    "the consent ledger cannot hold a single-use consent (it has no claim, "
+                    "use and release_claim), so it could be used twice; use twpolicy.Ledger"
+                )
+            claim = str(uuid.uuid4())
+            until = self._clock() + CLAIM_LEASE
+            ledger: Any = self._ledger  # has claim, use and release_claim (checked above)
+            if ledger.claim(obligation.record_id, claim, until=until):
+                held.claims.append((obligation.record_id, claim))
+                return None
+            return self._stamp(
+                rule,
+                Outcome.deny(
+                    "single_use_consent_taken",
+                    f"user {obligation.user_id}'s single-use consent "
+                    f"{obligation.record_id} for this exact content was spent, or is held, by "
+                    f"another action before {action.operation} could use it; it covers one "
+                    "post only.",
+                    "ask the user again for this content and record their consent: "
+                    f"guard.consent.grant({obligation.user_id!r}, [...], notice=..., "
+                    "method=..., evidence=..., content_sha256=twpolicy.content_sha256(...)).",
+                    facts={"record_id": obligation.record_id},
+                ),
+            )
+        if isinstance(obligation, ReserveQuota):
+            if self._quotas is None:
+                raise ConfigurationError("an export must be counted, but the guard has no quotas")
+            reservation = self._quotas.reserve(
+                obligation.recipient,
+                tweet_ids=obligation.tweet_ids,
+                hydrated_objects=obligation.hydrated_objects,
+                at=self._clock(),
+                force=obligation.force,
+            )
+            if reservation.reservation_id is not None:
+                held.reservations.append(reservation.reservation_id)
+            if reservation.granted or obligation.force:
+                return None
+            counts = {
+                "tweet_ids": obligation.tweet_ids,
+                "hydrated_objects": obligation.hydrated_objects,
+            }
+            facts = {**reservation.recipient.facts()}
+            for usage in reservation.usage:
+                facts.update(usage.facts())
+            return self._stamp(
+                rule,
+                quota_denial(
+                    action, reservation.usage, reservation.exceeded, counts=counts, facts=facts
+                ),
+            )
+        raise ConfigurationError(f"unknown obligation {obligation!r}")  # pragma: no cover
 
     def _log(self, decision: Decision) -> None:
         for sink in self._sinks:
@@ -470,3 +676,100 @@ def set_default_guard(guard: Guard | None) -> None:
     global _default_guard  # noqa: PLW0603  # the process-wide default is the point
     with _default_lock:
         _default_guard = guard
+
+
+@attrs.define
+class Held:
+    """What a permit holds: claimed consents (record ID, claim ID) and quota reservations."""
+
+    claims: list[tuple[str, str]] = attrs.field(factory=list)
+    reservations: list[str] = attrs.field(factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.claims or self.reservations)
+
+
+class Permit:
+    """An action decided on and the obligations held for it; see `Guard.permit`.
+
+    Attributes:
+        action: the action.
+        decision: the guard's decision, once entered (``None`` before, and on the quiet
+            path of an allow nobody observes and that obliges nothing).
+        held: what is held until the permit is left.
+    """
+
+    __slots__ = ("_done", "_failure", "_guard", "_within", "action", "decision", "held")
+
+    def __init__(self, guard: Guard, action: Action, within: Permit | None) -> None:
+        self._guard = guard
+        self.action = action
+        self._within = within
+        self.decision: Decision | None = None
+        self.held = Held()
+        self._failure: str | None = None
+        self._done = False
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "open"
+        return f"twpolicy.Permit({self.action.operation!r}, {state}, held={self.held!r})"
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            self.release(exc_type.__name__)
+        elif self._failure is not None:
+            self.release(self._failure)
+        else:
+            self.commit()
+
+    def open(self, *, stacklevel: int = 3, full: bool = False) -> None:
+        """Decide and hold (what ``with`` does on entering).
+
+        ``full`` builds and logs the decision even for an unobserved allow that obliges
+        nothing, so that `decision` is set.
+
+        Raises:
+            PolicyViolation: the decision refuses the action (nothing is held then).
+        """
+        guard = self._guard
+        started = time.perf_counter_ns()
+        claims = frozenset(c for _, c in self._within.held.claims) if self._within else frozenset()
+        outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
+        if not deciding.enforced and any(o.obligations for o in outcomes):
+            refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto
+            if refusal is not None:
+                outcomes = (*outcomes, refusal)
+                if refusal.enforced or deciding.effect is Effect.ALLOW:
+                    deciding = refusal
+        elif deciding.effect is Effect.ALLOW and not full and not guard._observed():  # noqa: SLF001  # ditto
+            return  # nothing to hold, nobody to tell
+        try:
+            self.decision = guard._decision(self.action, outcomes, deciding, started)  # noqa: SLF001  # ditto
+            guard._act_on(self.decision, stacklevel=stacklevel)  # noqa: SLF001  # ditto
+        except BaseException:
+            self.release("refused")
+            raise
+
+    def fail(self, reason: str = "failed") -> None:
+        """Say the action did not happen (a non-2xx answer): leaving gives everything back."""
+        self._failure = reason
+
+    def commit(self) -> None:
+        """The action happened: spend the claimed consents, make the reservations final."""
+        if not self._done:
+            self._done = True
+            if self.held:
+                self._guard._fulfil(self.held, True, "")  # noqa: SLF001, FBT003  # the guard's own helper
+
+    def release(self, reason: str = "released") -> bool:
+        """The action did not happen: give back what is held. ``False`` once committed."""
+        if self._done:
+            return False
+        self._done = True
+        if self.held:
+            self._guard._fulfil(self.held, False, reason)  # noqa: SLF001, FBT003  # ditto
+        return True

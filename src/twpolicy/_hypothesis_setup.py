@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from twpolicy import strategies
-from twpolicy._consent import ConsentRecord
+from twpolicy._stores._consent import ConsentRecord
 
 __all__ = ["_hypothesis_setup_hook"]
 

@@ -16,7 +16,18 @@ from typing import Any, TypeAlias
 
 import attrs
 
-__all__ = ["Action", "ActionKind", "Decision", "Effect", "Mode", "Outcome", "Scalar"]
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Decision",
+    "Effect",
+    "Mode",
+    "Obligation",
+    "Outcome",
+    "ReserveQuota",
+    "Scalar",
+    "SpendConsent",
+]
 
 #: A value allowed in the facts of an action, outcome or decision: never free text.
 Scalar: TypeAlias = "str | int | float | bool | None"
@@ -121,6 +132,57 @@ class Action:
 
 
 @attrs.frozen
+class SpendConsent:
+    """Obligation: spend a single-use (content-bound) consent once the action has happened.
+
+    The enforcement point claims the record before acting (so no other process can use it
+    meanwhile), spends it when the action succeeded, and gives the claim back when it failed.
+    """
+
+    record_id: str
+    user_id: str
+
+    def to_record(self) -> dict[str, Scalar]:
+        """A JSON-serialisable summary for the decision log."""
+        return {"obligation": "spend_consent", "record_id": self.record_id, "user_id": self.user_id}
+
+
+@attrs.frozen
+class ReserveQuota:
+    """Obligation: count an export against its recipient's quotas while it is handed over.
+
+    The enforcement point reserves the counts atomically before the data leaves, commits the
+    reservation once it has been handed over, and releases it when it was not. ``force``
+    counts an export that goes out although it is over a limit (a rule in warn or monitor mode).
+    """
+
+    recipient: str
+    tweet_ids: int = 0
+    hydrated_objects: int = 0
+    force: bool = False
+
+    def to_record(self) -> dict[str, Scalar]:
+        """A JSON-serialisable summary for the decision log."""
+        return {
+            "obligation": "reserve_quota",
+            "recipient": self.recipient,
+            "tweet_ids": self.tweet_ids,
+            "hydrated_objects": self.hydrated_objects,
+            "force": self.force,
+        }
+
+
+#: What an allowing decision obliges its enforcement point to do once the action happened.
+Obligation: TypeAlias = SpendConsent | ReserveQuota
+
+
+def _obligations(value: Iterable[Obligation] | None) -> tuple[Obligation, ...]:
+    if not value:
+        return ()
+    return tuple(value)
+
+
+@attrs.frozen
 class Outcome:
     """One rule's verdict on one action, before the guard applies modes.
 
@@ -136,14 +198,25 @@ class Outcome:
     rule: str = ""
     clause: str = ""
     mode: Mode = Mode.ENFORCE
+    obligations: tuple[Obligation, ...] = attrs.field(default=(), converter=_obligations)
 
     @classmethod
-    def allow(cls, reason: str, *, facts: Mapping[str, Scalar] | None = None) -> Outcome:
+    def allow(
+        cls,
+        reason: str,
+        *,
+        facts: Mapping[str, Scalar] | None = None,
+        obligations: Iterable[Obligation] = (),
+    ) -> Outcome:
         """The rule lets the action through; ``reason`` says why (``"consent_active"``).
 
-        Outcomes are immutable, and rules allow with the same few reasons and facts call
-        after call, so equal allows are one shared object.
+        ``obligations`` are what the enforcement point must do once the action has happened
+        (spend a single-use consent, commit a quota reservation); the rule itself writes
+        nothing. Outcomes are immutable, and rules allow with the same few reasons and facts
+        call after call, so equal allows are one shared object.
         """
+        if obligations:
+            return cls(Effect.ALLOW, reason, facts=facts or _EMPTY, obligations=obligations)
         key = (cls, reason, *facts.items()) if facts else (cls, reason)
         try:
             return _ALLOWS[key]
@@ -164,9 +237,21 @@ class Outcome:
         remediation: str,
         *,
         facts: Mapping[str, Scalar] | None = None,
+        obligations: Iterable[Obligation] = (),
     ) -> Outcome:
-        """The rule refuses the action: a machine code, what was refused, and how to fix it."""
-        return cls(Effect.DENY, reason, message, remediation, facts=facts or _EMPTY)
+        """The rule refuses the action: a machine code, what was refused, and how to fix it.
+
+        ``obligations`` apply only when the deny is not enforced (warn or monitor mode) and
+        the action goes ahead anyway: an export over its quota is still counted.
+        """
+        return cls(
+            Effect.DENY,
+            reason,
+            message,
+            remediation,
+            facts=facts or _EMPTY,
+            obligations=obligations,
+        )
 
     @property
     def enforced(self) -> bool:
@@ -221,6 +306,17 @@ class Decision:
     outcomes: tuple[Outcome, ...] = ()
 
     @property
+    def obligations(self) -> tuple[Obligation, ...]:
+        """What the enforcement point must do once the action happened; empty when refused.
+
+        An enforced deny obliges nothing (the action does not happen); otherwise every
+        rule's obligations apply, in rule order.
+        """
+        if self.enforced:
+            return ()
+        return tuple(o for outcome in self.outcomes for o in outcome.obligations)
+
+    @property
     def denied(self) -> bool:
         """Whether the policy says no (whether or not the mode enforces it)."""
         return self.effect is Effect.DENY
@@ -258,4 +354,5 @@ class Decision:
             "remediation": self.remediation,
             "evaluation_ns": self.evaluation_ns,
             "rules": [outcome.to_record() for outcome in self.outcomes],
+            "obligations": [obligation.to_record() for obligation in self.obligations],
         }

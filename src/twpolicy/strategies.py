@@ -29,8 +29,8 @@ from typing import Any, Literal, TypeAlias
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from twpolicy._consent import ConsentRecord, Notice, validate_user_id
 from twpolicy._scopes import SCOPES, validate_scopes
+from twpolicy._stores._consent import ConsentRecord, Notice, validate_user_id
 
 __all__ = [
     "Api",

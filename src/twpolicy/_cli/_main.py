@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from twpolicy import _dehydrate, _quotas_cli
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
-from twpolicy._consent_cli import add_consent
-from twpolicy._scan import add_scan_command
+from twpolicy._cli import _dehydrate, _quotas
+from twpolicy._cli._consent import add_consent
+from twpolicy._cli._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import TwPolicyError
 
@@ -66,7 +66,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     add_consent,
     add_scan_command,
     _dehydrate.register,
-    _quotas_cli.register,
+    _quotas.register,
 )
 
 

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from twpolicy._consent import _utc
 from twpolicy._model import Scalar
-from twpolicy._storage import Database, Migration, Schema, Transaction, open_database, parse_url
+from twpolicy._stores._consent import _utc
+from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = [
@@ -527,6 +527,14 @@ class QuotaLedger:
             usage=tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values()),
             exceeded=exceeded,
         )
+
+    def commit(self, reservation_id: str) -> bool:
+        """Make a reservation final: the data was handed over, so it can no longer be released.
+
+        Returns ``False`` if the reservation is unknown or was already committed or released.
+        """
+        with self._store.transaction() as txn:
+            return txn.take_reservation(reservation_id) is not None
 
     def release(self, reservation_id: str) -> bool:
         """Uncount a reservation whose send failed; ``False`` if unknown or already released.

@@ -1,4 +1,4 @@
-"""Location data: find it everywhere, refuse it outside its Tweet, strip it on demand.
+"""Location data in payloads: find it everywhere, tell what stands alone, strip it on demand.
 
 Developer Policy I.B.7: "Do not (and do not allow others to) aggregate, cache, or store
 location data and other geographic information contained in the Twitter Content, except as
@@ -9,22 +9,19 @@ a standalone basis is prohibited."
 object that owns it; a datum *stands alone* when it is not part of that object: a place or
 coordinates on their own, geo endpoint results, trend locations, a Tweet or user reduced to
 its ID plus its location, an expanded place no Tweet of the payload refers to. The
-``geo.standalone`` rule refuses storing such payloads; `check_storable`, the
-`no_standalone_geo` decorator and `GeoSafeMapping` ask it. `strip_geo` removes every datum.
+``geo.standalone`` rule (`twpolicy.rules`) refuses storing such payloads; `strip_geo`
+removes every datum.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
 import attrs
 
-from twpolicy._model import Action, ActionKind, Decision, Outcome
-from twpolicy._walker import (
+from twpolicy._payloads._walker import (
     LOCATION_FIELDS,
     LOOSE_KEYS,
     GeoKind,
@@ -38,26 +35,9 @@ from twpolicy._walker import (
     pointer_of,
     walk,
 )
-from twpolicy.exceptions import PayloadError, PolicyViolation, StandaloneGeoError
+from twpolicy.exceptions import PayloadError
 
-if TYPE_CHECKING:
-    from twpolicy._guard import Guard
-    from twpolicy._rules import Rule
-
-__all__ = [
-    "GeoFinding",
-    "GeoSafeMapping",
-    "check_storable",
-    "find_geo",
-    "forbid_standalone_geo",
-    "no_standalone_geo",
-    "strip_geo",
-]
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-_K = TypeVar("_K")
-_V = TypeVar("_V")
+__all__ = ["CLAUSE", "REASONS", "Arguments", "GeoFinding", "find_geo", "hits", "strip_geo"]
 
 CLAUSE: Final = "I.B.7"
 
@@ -307,12 +287,12 @@ def find_geo(payload: Any) -> list[GeoFinding]:
     return [hit.finding() for hit in hits(payload)]
 
 
-class _Arguments(dict[str, Any]):
+class Arguments(dict[str, Any]):
     """A function's arguments, each checked as a payload of its own (pointers start /name)."""
 
 
-def _standalone(payload: Any) -> list[GeoFinding]:
-    if isinstance(payload, _Arguments):
+def standalone_findings(payload: Any) -> list[GeoFinding]:
+    if isinstance(payload, Arguments):
         return [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
@@ -339,201 +319,6 @@ def _json_text(payload: Any) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
-
-
-@attrs.frozen(repr=False)
-class _ForbidStandaloneGeo:
-    id: ClassVar[str] = "geo.standalone"
-    clause: ClassVar[str] = CLAUSE
-    error: ClassVar[type[PolicyViolation]] = StandaloneGeoError
-
-    def __repr__(self) -> str:
-        return "twpolicy.rules.forbid_standalone_geo()"
-
-    def static_for(self, action: Action) -> bool:
-        """Only stores are judged, on their payload; for anything else the rule is silent."""
-        return action.kind is not ActionKind.STORE
-
-    def evaluate(self, action: Action, guard: Guard) -> Outcome | None:  # noqa: ARG002  # protocol
-        if action.kind is not ActionKind.STORE or action.payload is None:
-            return None
-        findings = _standalone(action.payload)
-        if not findings:
-            return Outcome.allow("no_standalone_geo")
-        first = findings[0]
-        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-        return Outcome.deny(
-            "standalone_geo",
-            f"{action.operation} would store {first.kind.value.replace('_', ' ')} at "
-            f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
-            "kept only as part of the Tweet it came with.",
-            "store the whole Tweet (or the whole API response) the location came with, or "
-            "remove what stands alone first: twpolicy.strip_geo(payload, standalone_only=True).",
-            facts={
-                "pointer": first.pointer,
-                "geo_kind": first.kind.value,
-                "geo_reason": first.reason,
-                "standalone_count": len(findings),
-            },
-        )
-
-
-def forbid_standalone_geo() -> Rule:
-    """Refuse storing location data apart from the Tweet it belongs to (I.B.7)."""
-    return _ForbidStandaloneGeo()
-
-
-def _guard_or_default(guard: Guard | None) -> Guard:
-    if guard is not None:
-        return guard
-    from twpolicy._guard import get_default_guard  # noqa: PLC0415  # _guard imports the rules
-
-    return get_default_guard()
-
-
-def check_storable(
-    payload: Any, *, guard: Guard | None = None, operation: str = "check_storable"
-) -> Decision:
-    """Ask the guard whether ``payload`` may be stored; refuse standalone location data.
-
-    A whole Tweet, user or API response with its own location is storable; a place or
-    coordinates on their own, geo endpoint results, trend locations, a Tweet or user reduced
-    to its ID plus its location, or an expanded place no Tweet refers to are not. JSON text
-    (``str`` or ``bytes``) is read as the JSON it holds.
-
-    Args:
-        payload: what is about to be stored.
-        guard: the guard that decides and logs; the default guard when ``None``.
-        operation: the name the decision log gives this store.
-
-    Returns:
-        The decision (it allows, or denies in a non-enforcing mode).
-
-    Raises:
-        StandaloneGeoError: the payload holds standalone location data (rule ``geo.standalone``).
-        PolicyViolation: another rule refused the store, or the payload could not be read
-            (fail closed).
-    """
-    action = Action(kind=ActionKind.STORE, operation=operation, payload=payload)
-    return _guard_or_default(guard).enforce(action)
-
-
-@overload
-def no_standalone_geo(function: Callable[_P, _R], /) -> Callable[_P, _R]: ...
-
-
-@overload
-def no_standalone_geo(
-    *, guard: Guard | None = None, arguments: Sequence[str] | None = None
-) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
-
-
-def no_standalone_geo(
-    function: Callable[_P, _R] | None = None,
-    /,
-    *,
-    guard: Guard | None = None,
-    arguments: Sequence[str] | None = None,
-) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    """Refuse calls of a function that persists data when an argument holds standalone location.
-
-    Works on plain and ``async`` functions, bare (``@no_standalone_geo``) or with arguments
-    (``@no_standalone_geo(guard=guard, arguments=["record"])``). The check runs before the
-    function: a refused call never runs.
-
-    Args:
-        function: the function to wrap (bare form).
-        guard: the guard that decides; the default guard (at call time) when ``None``.
-        arguments: the names of the parameters to check; all of them when ``None``.
-
-    Raises:
-        StandaloneGeoError: at call time, naming the argument and the pointer.
-    """
-    if arguments is not None and isinstance(arguments, str):
-        arguments = [arguments]
-
-    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
-        signature = inspect.signature(function)
-        unknown = sorted(set(arguments or ()) - set(signature.parameters))
-        if unknown:
-            raise TypeError(f"{function.__qualname__} has no parameter(s) {unknown}")
-        operation = f"{function.__module__}.{function.__qualname__}"
-
-        def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            bound = signature.bind(*args, **kwargs)
-            checked = _Arguments(
-                (name, value)
-                for name, value in bound.arguments.items()
-                if arguments is None or name in arguments
-            )
-            check_storable(checked, guard=guard, operation=operation)
-
-        if inspect.iscoroutinefunction(function):
-
-            async def run_async(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-                check(args, kwargs)
-                return await function(*args, **kwargs)
-
-            wrapper: Callable[..., Any] = run_async
-        else:
-
-            def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-                check(args, kwargs)
-                return function(*args, **kwargs)
-
-            wrapper = run
-        wrapped: Callable[_P, _R] = functools.wraps(function)(wrapper)
-        return wrapped
-
-    if function is not None:
-        return decorate(function)
-    return decorate
-
-
-class GeoSafeMapping(MutableMapping[_K, _V]):
-    """A mapping that refuses to keep standalone location data; everything else passes through.
-
-    Wraps any `MutableMapping`: a ``dict``, a `shelve` shelf, a ``cachetools`` cache. Each
-    value set is checked by the guard (`check_storable`) before it reaches the store.
-
-    Args:
-        store: the mapping that keeps the data.
-        guard: the guard that decides; the default guard (at each write) when ``None``.
-
-    Raises:
-        StandaloneGeoError: on a write whose value holds standalone location data.
-    """
-
-    def __init__(self, store: MutableMapping[_K, _V], *, guard: Guard | None = None) -> None:
-        self._store = store
-        self._guard = guard
-
-    def __repr__(self) -> str:
-        return f"twpolicy.GeoSafeMapping({self._store!r})"
-
-    @property
-    def store(self) -> MutableMapping[_K, _V]:
-        """The wrapped mapping."""
-        return self._store
-
-    def __getitem__(self, key: _K) -> _V:
-        return self._store[key]
-
-    def __setitem__(self, key: _K, value: _V) -> None:
-        check_storable(value, guard=self._guard, operation=f"{type(self._store).__name__} item")
-        self._store[key] = value
-
-    def __delitem__(self, key: _K) -> None:
-        del self._store[key]
-
-    def __iter__(self) -> Iterator[_K]:
-        return iter(self._store)
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._store
 
 
 _REMOVE: Final = object()

@@ -16,6 +16,7 @@ IDs in the same order. A test holds the two equal over the corpus.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import keyword
 import re
@@ -27,13 +28,21 @@ from typing import IO, Any, TextIO
 
 import msgspec
 
-from twpolicy import _walker
+from twpolicy._cli._scan import (
+    LOADS,
+    Lines,
+    Record,
+    _collector_paused,
+    _open,
+    _Progress,
+    read_records,
+)
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
-from twpolicy._quotas import open_quotas
-from twpolicy._redistribution import CONTENT_OF, check_kind, ids_in, release, send_export
-from twpolicy._scan import LOADS, Lines, Record, _collector_paused, _open, _Progress, read_records
-from twpolicy._walker import Kind
+from twpolicy._payloads import _walker
+from twpolicy._payloads._ids import CONTENT_OF, check_kind, ids_in
+from twpolicy._payloads._walker import Kind
+from twpolicy._stores._quotas import open_quotas
 from twpolicy.exceptions import ConfigurationError, PayloadError, PolicyViolation
 
 __all__ = ["IdReader", "fast_ids", "register"]
@@ -395,8 +404,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _deliver(args: argparse.Namespace, reader: IdReader, staged: str, out: TextIO) -> int:
     """Charge the recipient's quota (if any), then move the IDs into place."""
-    decision = None
-    guard = None
+    permit: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if args.recipient is not None:
         guard = Guard(quotas=open_quotas(args.ledger))
         action = Action(
@@ -407,23 +415,19 @@ def _deliver(args: argparse.Namespace, reader: IdReader, staged: str, out: TextI
             facts={"content": CONTENT_OF[args.kind]},
             payload=reader.seen,
         )
-        try:
-            decision = send_export(action, guard)
-        except PolicyViolation as exc:
-            Path(staged).unlink(missing_ok=True)
-            sys.stderr.write(f"twpolicy: {exc}\nNothing was written.\n")
-            return 1
+        permit = guard.permit(action)
     try:
-        if args.outfile == "-":
-            with Path(staged).open(encoding="ascii") as handle:
-                out.writelines(handle)
-            Path(staged).unlink()
-        else:
-            Path(staged).replace(args.outfile)
-    except BaseException:
-        if guard is not None and decision is not None:
-            release(guard, decision)
-        raise
+        with permit:  # the reservation becomes final only once the IDs are in place
+            if args.outfile == "-":
+                with Path(staged).open(encoding="ascii") as handle:
+                    out.writelines(handle)
+                Path(staged).unlink()
+            else:
+                Path(staged).replace(args.outfile)
+    except PolicyViolation as exc:
+        Path(staged).unlink(missing_ok=True)
+        sys.stderr.write(f"twpolicy: {exc}\nNothing was written.\n")
+        return 1
     return 0
 
 

@@ -7,7 +7,7 @@ carrying the hash of the one before it; the current state of every consent is de
 log, never updated in place, so a reviewer can replay it and `Ledger.verify` can tell whether
 an event was changed, removed or reordered.
 
-`open_ledger` opens one on ``memory://``, SQLite or PostgreSQL (see `twpolicy._storage`).
+`open_ledger` opens one on ``memory://``, SQLite or PostgreSQL (see `twpolicy._stores._sql`).
 Reads are cached per user for ``cache_ttl`` seconds; a revoke clears this process's cache at
 once, and other processes see it within the TTL.
 """
@@ -33,7 +33,7 @@ import attrs
 import cachetools
 
 from twpolicy._scopes import SCOPES, validate_scopes
-from twpolicy._storage import (
+from twpolicy._stores._sql import (
     Database,
     Migration,
     Schema,
@@ -376,6 +376,10 @@ class ConsentEventType(str, enum.Enum):
     """A record's expiry passed and `Ledger.expire` noted it."""
     USED = "used"
     """The application acted on a record; a content-bound record is then spent."""
+    CLAIMED = "claimed"
+    """An enforcement point holds a content-bound record for one action about to happen."""
+    RELEASED = "released"
+    """The action a claim was held for did not happen: the record is available again."""
 
     def __str__(self) -> str:
         return self.value
@@ -394,7 +398,11 @@ class ConsentEvent:
         scopes: ``granted``: the record's scopes; ``revoked``: the scopes withdrawn (``None``:
             all, for an opt-out that found no record); otherwise ``None``.
         reason: ``revoked``: the reason given; ``used``: a note when the record was no
-            longer active when used; otherwise ``""``.
+            longer active when used; ``released``: why the action did not happen;
+            otherwise ``""``.
+        claim: ``claimed``, ``released`` and ``used`` under a claim: the claim's ID.
+        until: ``claimed``: when the claim lapses if neither used nor released (a crashed
+            process cannot hold a consent for ever); otherwise ``None``.
         closes: whether the event ends its record (nothing later can make it active).
         record: for ``granted``, the record.
         prev_hash: the hash of the event before it (64 zeros for the first).
@@ -410,6 +418,8 @@ class ConsentEvent:
     reason: str = ""
     closes: bool = False
     record: ConsentRecord | None = None
+    claim: str = ""
+    until: datetime | None = None
     prev_hash: str
     hash: str
 
@@ -425,6 +435,8 @@ class ConsentEvent:
             "reason": self.reason,
             "closes": self.closes,
             "record": None if self.record is None else self.record.to_dict(),
+            "claim": self.claim,
+            "until": _iso_or_none(self.until),
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
@@ -489,6 +501,8 @@ def _event_from_row(row: _Row) -> ConsentEvent:
         reason=str(body.get("reason", body.get("note", ""))),
         closes=row.closes,
         record=record,
+        claim=str(body.get("claim", "")),
+        until=_parse_time(body["until"]) if body.get("until") else None,
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
@@ -560,9 +574,22 @@ class _State:
     record: ConsentRecord
     remaining: frozenset[str]
     ended: str | None = None  # "revoked", "spent" or "expired"
+    claim: str | None = None  # held by an enforcement point for one action
+    claim_until: datetime | None = None
 
-    def covers(self, scope: str, at: datetime) -> bool:
-        return self.ended is None and scope in self.remaining and self.record.active_at(at)
+    def claimed_by_other(self, at: datetime, claims: frozenset[str] = frozenset()) -> bool:
+        """Whether a live claim that is not one of ``claims`` holds the record."""
+        if self.claim is None or self.claim in claims:
+            return False
+        return self.claim_until is None or self.claim_until > at
+
+    def covers(self, scope: str, at: datetime, claims: frozenset[str] = frozenset()) -> bool:
+        return (
+            self.ended is None
+            and scope in self.remaining
+            and self.record.active_at(at)
+            and not self.claimed_by_other(at, claims)
+        )
 
     def at(self, at: datetime) -> ConsentState:
         status = self.ended
@@ -591,7 +618,12 @@ def _apply(states: dict[str, _State], event: ConsentEvent) -> None:
         states[event.record_id] = _State(state.record, remaining, None if remaining else "revoked")
     elif event.type is ConsentEventType.USED:
         if state.record.content_sha256 is not None:
-            states[event.record_id] = attrs.evolve(state, ended="spent")
+            states[event.record_id] = attrs.evolve(state, ended="spent", claim=None)
+    elif event.type is ConsentEventType.CLAIMED:
+        states[event.record_id] = attrs.evolve(state, claim=event.claim, claim_until=event.until)
+    elif event.type is ConsentEventType.RELEASED:
+        if state.claim == event.claim:
+            states[event.record_id] = attrs.evolve(state, claim=None, claim_until=None)
     else:
         states[event.record_id] = attrs.evolve(state, ended="expired")
 
@@ -1308,21 +1340,23 @@ class Ledger:
 
         return tuple(self._append(plan))
 
-    def use(self, record_id: str) -> ConsentEvent:
+    def use(self, record_id: str, *, claim: str | None = None) -> ConsentEvent:
         """Record that the application acted on ``record_id``.
 
         A content-bound record (``content_sha256``) is single-use: once used, `check` no
-        longer returns it. The drop-in clients call this after a content-bound write
-        succeeded. A use of a record that was no longer active is recorded too, with a note,
-        except for a content-bound record: spending it twice is refused.
+        longer returns it. Enforcement points claim such a record before acting (`claim`)
+        and use it under that claim once the action succeeded. A use of a record that was no
+        longer active is recorded too, with a note, except for a content-bound record:
+        spending it twice, or while another live claim holds it, is refused.
 
         Raises:
             ConfigurationError: there is no such record, or it is content-bound and already
-                spent, revoked or expired.
+                spent, revoked, expired or claimed by someone else.
             StoreUnavailable: the store cannot be written.
         """
         if not record_id:
             raise ConfigurationError(f"record_id must be a non-empty string, got {record_id!r}")
+        mine = frozenset() if claim is None else frozenset((claim,))
 
         def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
             now = self._now()
@@ -1331,6 +1365,11 @@ class Ledger:
                 raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
             active = state.ended is None and state.record.active_at(now)
             bound = state.record.content_sha256 is not None
+            if bound and active and state.claimed_by_other(now, mine):
+                raise ConfigurationError(
+                    f"consent record {record_id} is bound to one post and another action "
+                    "holds it; record a new consent for this content"
+                )
             if bound and not active:
                 # Single use is checked here, inside the append's lock, so two processes
                 # that both passed `check` cannot both spend the same consent.
@@ -1340,10 +1379,68 @@ class Ledger:
                 )
             note = "" if active else f"record was not active when used ({state.at(now).status})"
             user = state.record.user_id
-            return now, [_Pending(ConsentEventType.USED, record_id, user, bound, {"note": note})]
+            body = {"note": note} if claim is None else {"note": note, "claim": claim}
+            return now, [_Pending(ConsentEventType.USED, record_id, user, bound, body)]
 
         (event,) = self._append(plan)
         return event
+
+    def claim(self, record_id: str, claim: str, *, until: datetime) -> bool:
+        """Hold a content-bound record for one action about to happen; ``False`` if lost.
+
+        Inside the append's lock, so of several processes claiming one single-use consent
+        exactly one wins. The holder then `use`s it under ``claim`` when the action
+        succeeded, or `release_claim`s it when it did not; a claim neither used nor released
+        lapses at ``until`` (a crashed process cannot hold a consent for ever).
+
+        Raises:
+            ConfigurationError: a bad record ID or claim, or a record that is not
+                content-bound (only single-use consents are claimed).
+            StoreUnavailable: the store cannot be written.
+        """
+        if not record_id or not claim:
+            raise ConfigurationError("claim needs a record ID and a claim ID")
+        lapse = _utc(until)
+        lost: list[bool] = []
+
+        def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
+            lost.clear()
+            now = self._now()
+            state = _derive(_events(tx.record_rows(record_id))).get(record_id)
+            if state is None:
+                raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
+            if state.record.content_sha256 is None:
+                raise ConfigurationError(f"consent record {record_id} is not single-use")
+            mine = frozenset((claim,))
+            if (
+                state.ended is not None
+                or not state.record.active_at(now)
+                or state.claimed_by_other(now, mine)
+            ):
+                lost.append(True)
+                return now, []
+            body = {"claim": claim, "until": _iso(lapse)}
+            user = state.record.user_id
+            closes = False  # a claim ends nothing: it is used or released later
+            return now, [_Pending(ConsentEventType.CLAIMED, record_id, user, closes, body)]
+
+        self._append(plan)
+        return not lost
+
+    def release_claim(self, record_id: str, claim: str, *, reason: str = "") -> bool:
+        """Give back a claim whose action did not happen; ``False`` if it was not held."""
+
+        def plan(tx: _Tx) -> tuple[datetime, list[_Pending]]:
+            now = self._now()
+            state = _derive(_events(tx.record_rows(record_id))).get(record_id)
+            if state is None or state.ended is not None or state.claim != claim:
+                return now, []
+            body = {"claim": claim, "reason": reason}
+            user = state.record.user_id
+            closes = False  # the record is available again
+            return now, [_Pending(ConsentEventType.RELEASED, record_id, user, closes, body)]
+
+        return bool(self._append(plan))
 
     def expire(self) -> tuple[ConsentEvent, ...]:
         """Append an ``expired`` event for every record whose expiry has passed.
@@ -1372,13 +1469,15 @@ class Ledger:
         *,
         content_sha256: str | None = None,
         at: datetime | None = None,
+        claims: frozenset[str] = frozenset(),
     ) -> ConsentRecord | None:
         """Return the newest active record covering ``scope`` for ``user_id``, or ``None``.
 
         A record bound to content covers only that content (``content_sha256``), and is
-        preferred to a general one, so that using it spends it. Revocations, uses and
-        expiry events count whatever ``at`` is; ``at`` (default: now) is compared with each
-        record's validity window.
+        preferred to a general one, so that using it spends it; one that another action
+        holds (a live claim not in ``claims``) covers nothing. Revocations, uses and expiry
+        events count whatever ``at`` is; ``at`` (default: now) is compared with each record's
+        validity window.
 
         Raises:
             ConfigurationError: a bad user ID, scope or datetime.
@@ -1396,7 +1495,7 @@ class Ledger:
             user_id = validate_user_id(user_id)
         general = None
         for state in self._open_states(user_id):
-            if state.covers(scope, when):
+            if state.covers(scope, when, claims):
                 bound = state.record.content_sha256
                 if bound is None:
                     general = general or state.record

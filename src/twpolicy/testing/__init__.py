@@ -23,13 +23,19 @@ from typing import Any
 import attrs
 
 from twpolicy import _guard
-from twpolicy._consent import ConsentEvent, ConsentRecord, Ledger, open_ledger, validate_user_id
-from twpolicy._fakeapi import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
 from twpolicy._guard import Guard
 from twpolicy._model import Decision, Effect, Mode
-from twpolicy._quotas import open_quotas
 from twpolicy._scopes import validate_scopes
+from twpolicy._stores._consent import (
+    ConsentEvent,
+    ConsentRecord,
+    Ledger,
+    open_ledger,
+    validate_user_id,
+)
+from twpolicy._stores._quotas import open_quotas
 from twpolicy.exceptions import ConfigurationError
+from twpolicy.testing._fakeapi import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
 
 __all__ = [
     "DEFAULT_USER_ID",

@@ -1,7 +1,7 @@
 """The ``twpolicy consent`` command: record, withdraw, inspect, verify and export consent.
 
 For support staff and reviewers who work from a shell: the same ledger the application uses,
-named by ``--db URL`` or ``$TWPOLICY_CONSENT_DB``. Exit codes follow `twpolicy._cli`: 0 ok,
+named by ``--db URL`` or ``$TWPOLICY_CONSENT_DB``. Exit codes follow `twpolicy._cli._main`: 0 ok,
 1 ``verify`` found the ledger tampered with or damaged, 2 a usage or input error (including a
 store that cannot be reached).
 """
@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from twpolicy._consent import ConsentEvent, Ledger, Notice, _utc, open_ledger
+from twpolicy._stores._consent import ConsentEvent, Ledger, Notice, _utc, open_ledger
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = ["DB_ENV", "add_consent"]

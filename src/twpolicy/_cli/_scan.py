@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Final, NamedTuple, Protocol, TextIO
 
 import attrs
 
-from twpolicy._geo import REASONS, Hit, hits
+from twpolicy._payloads._geo import REASONS, Hit, hits
 
 __all__ = ["add_scan_command", "read_records", "scan"]
 

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from twpolicy._quotas import QuotaUsage, Recipient, Standing, open_quotas
+from twpolicy._stores._quotas import QuotaUsage, Recipient, Standing, open_quotas
 
 __all__ = ["register"]
 

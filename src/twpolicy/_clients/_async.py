@@ -13,7 +13,7 @@ import tweepy
 from tweepy.asynchronous import AsyncClient as _TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingClient
 
-from twpolicy._clients import (
+from twpolicy._clients._sync import (
     _CATALOG,
     _ME,
     _SENDING,
@@ -46,24 +46,21 @@ class _AsyncGuardedV2:
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         send = super().request  # type: ignore[misc]  # tweepy's AsyncBaseClient.request
-        if _SENDING.get() is self:
-            return await send(method, route, params, json, user_auth)
+        sending = _SENDING.get()
+        within = sending[1] if sending is not None and sending[0] is self else None
         endpoint = _CATALOG.lookup(method, route)
         if endpoint is None:
-            self._twpolicy.decide(unknown_route(method, route, json))
+            action = unknown_route(method, route, json)
         elif endpoint.scopes:
             scopes = v2_scopes(endpoint, json)
             actor = v2_known_actor(self, endpoint, route, user_auth=user_auth)
             if actor is None:
                 actor = await self._twpolicy_look_up(user_auth)
-            self._twpolicy.decide(self._twpolicy.write_action(endpoint, scopes, actor, json))
+            action = self._twpolicy.write_action(endpoint, scopes, actor, json)
         else:
-            self._twpolicy.guard.admit(endpoint.read_action)
-        if not self.wait_on_rate_limit:  # type: ignore[attr-defined]  # tweepy's attribute
-            # Only tweepy's rate-limit wait calls request again from inside it.
-            response = await send(method, route, params, json, user_auth)
-        else:
-            token = _SENDING.set(self)
+            action = endpoint.read_action
+        with self._twpolicy.permit(action, within) as permit:
+            token = _SENDING.set((self, permit))
             try:
                 response = await send(method, route, params, json, user_auth)
             finally:

@@ -7,7 +7,7 @@ is looked up in the endpoint catalog, described as an `Action` and decided on by
 before any byte leaves; everything else is tweepy's own code, so return types, exceptions,
 pagination and the requests on the wire stay exactly tweepy's.
 
-The asynchronous classes live in `twpolicy._clients_async`, imported only on first use because
+The asynchronous classes live in `twpolicy._clients._async`, imported only on first use because
 ``tweepy.asynchronous`` needs the ``async`` extra (aiohttp).
 """
 
@@ -23,17 +23,17 @@ from typing import Any, TypeVar
 import tweepy
 from tweepy.parsers import JSONParser
 
-from twpolicy._catalog import (
+from twpolicy._guard import Guard, Permit, get_default_guard
+from twpolicy._model import Action, ActionKind
+from twpolicy._payloads._catalog import (
     GEO_PARAMETERS,
     Endpoint,
     EndpointCategory,
     canonical_json,
     endpoint_catalog,
 )
-from twpolicy._consent import validate_user_id
-from twpolicy._guard import Guard, get_default_guard
-from twpolicy._model import Action, ActionKind, Effect, Outcome
-from twpolicy.exceptions import ConfigurationError, PolicyViolation
+from twpolicy._stores._consent import validate_user_id
+from twpolicy.exceptions import PolicyViolation
 
 __all__ = ["API", "Client", "StreamingClient"]
 
@@ -43,9 +43,10 @@ _VERIFY = _CATALOG.lookup("GET", "/1.1/account/verify_credentials.json")
 _GEO_SCOPE = frozenset({"geo.write"})
 _IDENTITY_SLOTS = 16
 
-#: The client whose request is on the wire in this context: tweepy retries a rate-limited v2
-#: request by calling ``request`` again from inside it, and that retry was already decided.
-_SENDING: ContextVar[object | None] = ContextVar("twpolicy_sending", default=None)
+#: The client whose request is on the wire in this context, and its permit: tweepy retries a
+#: rate-limited v2 request by calling ``request`` again from inside it; the retry is decided
+#: afresh, within the first try's permit (which holds its single-use consents).
+_SENDING: ContextVar[tuple[object, Permit] | None] = ContextVar("twpolicy_sending", default=None)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -134,22 +135,9 @@ class Policy:
             self._identities.clear()
         self._identities[key] = found
 
-    def decide(self, action: Action) -> None:
-        """Enforce the guard's decision on ``action``; spend a content-bound consent it used.
-
-        Raises:
-            PolicyViolation: the guard refused the action in ``enforce`` mode.
-        """
-        guard = self.guard
-        outcomes = guard.admit(action)
-        if action.content_sha256 is not None:
-            try:
-                _spend(guard, outcomes)
-            except ConfigurationError:
-                # Another process spent the single-use consent between our check and our
-                # use: decide again, so the refusal is a logged ConsentRequired like any other.
-                guard.admit(action)
-                raise
+    def permit(self, action: Action, within: Permit | None = None) -> Permit:
+        """The guard's permit for ``action``: decide, hold, then commit or give back."""
+        return self.guard.permit(action, within=within)
 
     def write_action(
         self,
@@ -168,20 +156,6 @@ class Policy:
             content_sha256=None if content is None else _digest(content),
             payload=content,
         )
-
-
-def _spend(guard: Guard, outcomes: tuple[Outcome, ...]) -> None:
-    """Use up the single-use, content-bound consents that let the action through."""
-    use = getattr(guard.consent, "use", None)
-    if use is None:
-        return
-    for outcome in outcomes:
-        if outcome.effect is not Effect.ALLOW:
-            continue
-        bound = outcome.facts.get("content_bound_record_ids")
-        if isinstance(bound, str):
-            for record_id in bound.split(","):
-                use(record_id)
 
 
 def unknown_route(method: str, route: str, payload: Any) -> Action:
@@ -245,24 +219,21 @@ class _GuardedV2:
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         send = super().request  # type: ignore[misc]  # tweepy's BaseClient.request
-        if _SENDING.get() is self:
-            return send(method, route, params, json, user_auth)
+        sending = _SENDING.get()
+        within = sending[1] if sending is not None and sending[0] is self else None
         endpoint = _CATALOG.lookup(method, route)
         if endpoint is None:
-            self._twpolicy.decide(unknown_route(method, route, json))
+            action = unknown_route(method, route, json)
         elif endpoint.scopes:
             scopes = v2_scopes(endpoint, json)
             actor = v2_known_actor(self, endpoint, route, user_auth=user_auth)
             if actor is None:
                 actor = self._twpolicy_look_up(user_auth)
-            self._twpolicy.decide(self._twpolicy.write_action(endpoint, scopes, actor, json))
+            action = self._twpolicy.write_action(endpoint, scopes, actor, json)
         else:
-            self._twpolicy.guard.admit(endpoint.read_action)
-        if not self.wait_on_rate_limit:  # type: ignore[attr-defined]  # tweepy's attribute
-            # Only tweepy's rate-limit wait calls request again from inside it.
-            response = send(method, route, params, json, user_auth)
-        else:
-            token = _SENDING.set(self)
+            action = endpoint.read_action
+        with self._twpolicy.permit(action, within) as permit:
+            token = _SENDING.set((self, permit))
             try:
                 response = send(method, route, params, json, user_auth)
             finally:
@@ -349,14 +320,16 @@ class StreamMixin:
         """Decide on opening the stream at ``endpoint`` (``"search"``, ``"sample"``)."""
         route = f"/2/tweets/{endpoint}/stream"
         found = _CATALOG.lookup("GET", route)
-        if found is None:  # pragma: no cover  # both streams are in the catalog
-            self._twpolicy.decide(unknown_route("GET", route, None))
-            return
-        self._twpolicy.decide(found.read_action)
+        action = unknown_route("GET", route, None) if found is None else found.read_action
+        with self._twpolicy.permit(action):
+            pass  # the stream is opened by tweepy right after
         self._twpolicy_stream = found
 
     def _twpolicy_admit(self, raw_data: Any) -> bool:
         """Whether a stream payload may reach the callbacks; the decision is logged."""
+        guard = self._twpolicy.guard
+        if not guard.judges(ActionKind.STREAM_DATA):
+            return True  # no rule judges stream payloads: nothing to decide, nothing to log
         stream = self._twpolicy_stream
         action = Action(
             kind=ActionKind.STREAM_DATA,
@@ -365,7 +338,8 @@ class StreamMixin:
             payload=raw_data,
         )
         try:
-            self._twpolicy.decide(action)
+            with guard.permit(action):
+                pass  # the callbacks run once the payload is admitted
         except PolicyViolation:
             # A refused payload is dropped; the stream goes on (the decision is logged).
             return False
@@ -464,9 +438,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         """Decide on the request, then send it exactly as tweepy would."""
         entry = _CATALOG.lookup(method, f"/1.1/{endpoint}")
         if entry is None:
-            self._twpolicy.decide(
-                unknown_route(method, f"/1.1/{endpoint}.json", v1_parameters(kwargs))
-            )
+            action = unknown_route(method, f"/1.1/{endpoint}.json", v1_parameters(kwargs))
         else:
             geotag = v1_geotagged(entry, kwargs)
             if entry.scopes or geotag:
@@ -475,12 +447,13 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
                 if content is None:
                     content = v1_parameters(kwargs)
                 actor = self._twpolicy_actor()
-                self._twpolicy.decide(self._twpolicy.write_action(entry, scopes, actor, content))
+                action = self._twpolicy.write_action(entry, scopes, actor, content)
             else:
-                self._twpolicy.guard.admit(entry.read_action)
+                action = entry.read_action
             if entry.category is EndpointCategory.GEO or entry.location_lookup:
                 kwargs["use_cache"] = False
-        result = super().request(method, endpoint, **kwargs)
+        with self._twpolicy.permit(action):
+            result = super().request(method, endpoint, **kwargs)
         if entry is _VERIFY and not self.cached_result:
             self._twpolicy_learn_from(self.last_response)
         return result

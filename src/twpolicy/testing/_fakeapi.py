@@ -36,13 +36,13 @@ import requests
 import requests.adapters
 import urllib3
 
-from twpolicy._consent import validate_user_id
+from twpolicy._stores._consent import validate_user_id
 from twpolicy.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from twpolicy._clients import API, Client
-    from twpolicy._clients_async import AsyncClient
-    from twpolicy._replay import Cassette, ReplayTransport
+    from twpolicy._clients._async import AsyncClient
+    from twpolicy._clients._sync import API, Client
+    from twpolicy.testing._replay import Cassette, ReplayTransport
 
 __all__ = ["DEFAULT_USER_ID", "FakeXAPI", "RecordedRequest"]
 
@@ -673,13 +673,13 @@ class FakeXAPI:
         ``options`` pass on to the constructor (``guard``, ``acting_user_id``,
         ``return_type``, ``wait_on_rate_limit``, ...).
         """
-        from twpolicy._clients import Client  # noqa: PLC0415  # tweepy loads only when used
+        from twpolicy._clients._sync import Client  # noqa: PLC0415  # tweepy loads only when used
 
         return self.install(Client(**{**self.credentials(), **options}))
 
     def async_client(self, **options: Any) -> AsyncClient:
         """A `twpolicy.AsyncClient` with ``me``'s credentials, on this fake."""
-        from twpolicy._clients_async import AsyncClient  # noqa: PLC0415  # needs aiohttp
+        from twpolicy._clients._async import AsyncClient  # noqa: PLC0415  # needs aiohttp
 
         return self.install(AsyncClient(**{**self.credentials(), **options}))
 
@@ -687,7 +687,7 @@ class FakeXAPI:
         """A `twpolicy.API` (v1.1) with ``me``'s OAuth 1.0a credentials, on this fake."""
         import tweepy  # noqa: PLC0415  # loads only when used
 
-        from twpolicy._clients import API  # noqa: PLC0415  # ditto
+        from twpolicy._clients._sync import API  # noqa: PLC0415  # ditto
 
         keys = self.credentials()
         auth = tweepy.OAuth1UserHandler(
@@ -719,7 +719,7 @@ class FakeXAPI:
             repeat: whether an interaction may answer more than once.
         """
         # Imported here: only replaying needs the replay transport (and what it imports).
-        from twpolicy._replay import Cassette, ReplayTransport  # noqa: PLC0415
+        from twpolicy.testing._replay import Cassette, ReplayTransport  # noqa: PLC0415
 
         loaded = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
         transport = ReplayTransport(loaded, match_on=match_on, repeat=repeat)
@@ -867,7 +867,7 @@ class FakeXAPI:
         """The recorded answer to this request, if a replayed cassette has one."""
         if self._replay is None:
             return None
-        from twpolicy._replay import ReplayError, SentRequest  # noqa: PLC0415  # loaded by replay()
+        from twpolicy.testing._replay import ReplayError, SentRequest  # noqa: PLC0415  # loaded by replay()
 
         try:
             answer = self._replay.respond(SentRequest(method, url, dict(headers), body or None))

@@ -1,0 +1,1 @@
+"""The drop-in tweepy clients and the one request path they share."""

@@ -1,0 +1,1 @@
+"""Enforcement points that are not clients: stores that refuse, exports that count."""

@@ -1,0 +1,253 @@
+"""IDs in payloads: which IDs a payload holds, and whether a value is nothing but IDs.
+
+Developer Policy I.F.2 limits what leaves to Tweet, User and DM IDs. These functions read
+payloads only; the rules that decide and the enforcement points that export live above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+from twpolicy._payloads._walker import Kind, Node, adapt, walk
+from twpolicy.exceptions import ConfigurationError, PayloadError
+
+__all__ = [
+    "CONTENTS",
+    "CONTENT_OF",
+    "IdKind",
+    "check_kind",
+    "dehydrate",
+    "ids_in",
+    "ids_only_check",
+    "is_id",
+    "objects_of",
+]
+
+
+#: What an export may carry, as ``facts["content"]``.
+CONTENTS = ("tweet_ids", "user_ids", "dm_ids", "objects")
+
+#: The kinds of ID that may leave.
+IdKind = Literal["tweets", "users", "dms"]
+CONTENT_OF: Mapping[str, str] = {"tweets": "tweet_ids", "users": "user_ids", "dms": "dm_ids"}
+
+_TWEETS = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.ACTIVITY})
+_USERS = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR, Kind.MENTION})
+_DMS = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
+_CONTENT = _TWEETS | _USERS | _DMS
+_OWN: Mapping[str, frozenset[Kind]] = {"tweets": _TWEETS, "users": _USERS, "dms": _DMS}
+_TARGET: Mapping[str, str] = {"tweets": "tweet", "users": "user", "dms": "dm"}
+# Notices about content (deletions, withholdings, geo scrubs) name IDs that must not be
+# passed on as a dataset: they are not dehydrated.
+_NOTICES = frozenset({Kind.DELETE, Kind.SCRUB_GEO, Kind.WITHHELD, Kind.COMPLIANCE})
+_PROBLEMS = {
+    "float": "a JSON float",
+    "unsafe_integer": "a JSON integer of 2**53 or more",
+}
+
+_ID_KEYS = frozenset(("id", "id_str", "ids"))
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` is an ID as it may leave: a decimal string of at most 20 digits."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 20  # noqa: PLR2004  # 2**64 has 20 digits
+        and value.isascii()
+        and value.isdigit()
+        and (value[0] != "0" or value == "0")
+    )
+
+
+def _is_id_key(key: object) -> bool:
+    return isinstance(key, str) and (key in _ID_KEYS or key.endswith(("_id", "_ids", "_id_str")))
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _walk_ids(value: object, pointer: str) -> Iterator[str | None]:
+    """Yield ``None`` per ID in an ID-only value, and the pointer of the first thing that is not.
+
+    An ID-only value is an ID, a list, tuple or set of ID-only values, or a mapping whose keys
+    all name IDs (``id``, ``ids``, ``*_id``, ``*_ids``) and whose values are ID-only.
+    """
+    if is_id(value):
+        yield None
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _walk_ids(item, f"{pointer}/{index}")
+    elif isinstance(value, (set, frozenset)):
+        for item in value:
+            yield from _walk_ids(item, f"{pointer}/-")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{pointer}/{_escape(str(key))}"
+            if not _is_id_key(key):
+                yield here
+                return
+            yield from _walk_ids(item, here)
+    else:
+        yield pointer
+
+
+def ids_only_check(value: object) -> tuple[str | None, int]:
+    """``(pointer of the first non-ID, or None; how many IDs)`` for an outbound value."""
+    count = 0
+    for offence in _walk_ids(value, ""):
+        if offence is not None:
+            return offence, count
+        count += 1
+    return None, count
+
+
+def check_kind(kind: str) -> str:
+    """Return ``kind`` if it is a kind of ID that may leave, else raise ConfigurationError."""
+    if kind not in _OWN:
+        raise ConfigurationError(f"unknown ID kind {kind!r}; use one of {sorted(_OWN)}")
+    return kind
+
+
+def _checked(value: str | None, problem: str | None, field: str | None, where: str) -> str | None:
+    """The ID a reading gave, or ``None``; raise when its digits cannot be trusted."""
+    if problem in _PROBLEMS:
+        raise PayloadError(
+            f"{where}: the ID in {field!r} arrived as {_PROBLEMS[problem]} with no string "
+            "twin, so its digits may already be wrong (JSON readers round such numbers); "
+            "it was refused. Re-export the data keeping string IDs (id_str, or v2's string id)."
+        )
+    if value is None:
+        return None
+    if not is_id(value):
+        raise PayloadError(
+            f"{where}: {field!r} holds a {len(value)}-character string that is not a decimal "
+            "ID; it was refused."
+        )
+    return value
+
+
+def ids_in(payload: Any, kind: str, record: str = "") -> Iterator[str]:
+    """Yield every ``kind`` ID in one payload, in walk order, with repeats.
+
+    An object's own ID comes first, then the IDs it refers to, then its children's.
+
+    Raises:
+        PayloadError: an ID arrived as a float or an unsafe integer, or is not decimal.
+    """
+    own, target = _OWN[kind], _TARGET[kind]
+    for node in walk(payload):
+        if node.kind in _NOTICES:
+            continue
+        if node.kind in own:
+            reading = node.read_id()
+            found = _checked(reading.value, reading.problem, reading.field, _where(record, node))
+            if found is not None:
+                yield found
+        for reference in node.references():
+            if reference.target == target:
+                reading = reference.id
+                where = f"{record}{' ' if record else ''}at {reference.pointer or '/'}"
+                found = _checked(reading.value, reading.problem, reading.field, where)
+                if found is not None:
+                    yield found
+
+
+def _where(record: str, node: Node) -> str:
+    at = f"the {node.kind.value} at {node.pointer or '/'}"
+    return f"{record} {at}" if record else at
+
+
+def _payloads(payload_or_iterable: Any) -> Iterator[tuple[Any, str]]:
+    """One payload, or each payload of an iterable (a generator, a file's parsed lines)."""
+    value = adapt(payload_or_iterable)
+    if isinstance(value, (Mapping, list)):
+        yield value, ""
+    elif isinstance(value, (str, bytes, bytearray)):
+        raise PayloadError("dehydrate takes parsed JSON, not text; parse it first (json.loads)")
+    elif isinstance(value, Iterable):
+        for number, item in enumerate(value, start=1):
+            yield item, f"record {number}"
+    else:
+        raise PayloadError(f"dehydrate takes parsed JSON, got {type(value).__name__}")
+
+
+def dehydrate(payload_or_iterable: Any, *, kind: IdKind = "tweets") -> list[str]:
+    """Every ID of ``kind`` in a payload (or an iterable of payloads), unique, first seen first.
+
+    Every family the walker knows is searched: v1.1 and v2 Tweets with their retweeted,
+    quoted and referenced Tweets and ``includes``, twarc-flattened Tweets, activity streams,
+    users (authors, mentioned, included, embedded), DMs. IDs are returned as decimal strings,
+    read from ``id_str`` where there is one. Notices (deletions, withholdings) are skipped.
+
+    Args:
+        payload_or_iterable: parsed JSON, a tweepy model or response, or an iterable of them.
+        kind: ``"tweets"``, ``"users"`` or ``"dms"``.
+
+    Raises:
+        PayloadError: an ID arrived as a float or as an integer of 2**53 or more with no
+            string twin (its digits may be wrong), naming the record and pointer.
+        ConfigurationError: an unknown ``kind``.
+    """
+    check_kind(kind)
+    seen: dict[str, None] = {}
+    for payload, record in _payloads(payload_or_iterable):
+        seen.update(dict.fromkeys(ids_in(payload, kind, record)))
+    return list(seen)
+
+
+def _top(node: Node) -> bool:
+    """Whether ``node`` is an object of its own, not part of a Tweet, user or DM."""
+    parent = node.parent
+    while parent is not None:
+        if parent.kind in _CONTENT:
+            return False
+        parent = parent.parent
+    return True
+
+
+def objects_of(payload: Any) -> tuple[int, int, list[tuple[str, str]]]:
+    """Count the objects of a manual export and find what may not go.
+
+    Returns ``(objects, tweet_ids, problems)``: the Tweet and User objects that stand on
+    their own (a retweeted Tweet or an author embedded in a Tweet is part of it), the Tweet
+    IDs the export carries, and each problem as a reason code and a JSON pointer: DMs,
+    protected users and their Tweets, and objects whose author's protection is not known (a
+    v2 Tweet without its author in ``includes``, a user without ``protected``).
+    """
+    objects = 0
+    problems: list[tuple[str, str]] = []
+    protected: set[str | None] = set()
+    public: set[str | None] = set()
+    authored: list[tuple[str | None, str]] = []
+    for node in walk(payload):
+        pointer = node.pointer or "/"
+        if node.kind in _DMS:
+            problems.append(("direct_message", pointer))
+        elif node.kind in _USERS and node.kind is not Kind.MENTION:
+            objects += _top(node)
+            uid, flag = node.read_id().value, node.value.get("protected")
+            if flag is True:
+                protected.add(uid)
+                problems.append(("protected_user", pointer))
+            elif flag is False:
+                public.add(uid)
+            else:
+                problems.append(("protection_unknown", pointer))
+        elif node.kind in _TWEETS:
+            objects += _top(node)
+            authored.append((_author(node), pointer))
+    for author, pointer in authored:
+        if author in protected:
+            problems.append(("protected_tweet", pointer))
+        elif author is None or author not in public:
+            problems.append(("protection_unknown", pointer))
+    return objects, len(set(ids_in(payload, "tweets"))), problems
+
+
+def _author(node: Node) -> str | None:
+    embedded = node.value.get("user") or node.value.get("author") or node.value.get("actor")
+    if isinstance(embedded, Mapping):
+        return next((n.read_id().value for n in walk(embedded) if n.kind in _USERS), None)
+    return next((r.id.value for r in node.references() if r.target == "user"), None)

@@ -1,0 +1,1 @@
+"""Durable state the rules read and the enforcement points write: consent and quotas."""

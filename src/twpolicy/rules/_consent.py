@@ -1,0 +1,134 @@
+"""Consent before acting for a user (I.C.1.a), and the endpoint catalog that says who acts.
+
+``consent.required`` allows an action on a user's behalf only when every scope it needs is
+covered by that user's recorded, unrevoked consent; a single-use (content-bound) consent it
+relies on becomes a `SpendConsent` obligation. ``endpoint.known`` refuses requests the
+endpoint catalog cannot classify (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from twpolicy._model import Action, ActionKind, Outcome, SpendConsent
+from twpolicy._scopes import SCOPES
+from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
+from twpolicy.rules._context import Rule, RuleContext
+
+__all__ = ["known_endpoint", "require_consent"]
+
+_ALL_KINDS = frozenset(ActionKind)
+
+
+@attrs.frozen(repr=False)
+class _RequireConsent:
+    id: ClassVar[str] = "consent.required"
+    clause: ClassVar[str] = "I.C.1.a"
+    error: ClassVar[type[PolicyViolation]] = ConsentRequired
+    kinds: ClassVar[frozenset[ActionKind]] = _ALL_KINDS
+
+    def __repr__(self) -> str:
+        return "twpolicy.rules.require_consent()"
+
+    def static_for(self, action: Action) -> bool:
+        """Without scopes the rule says nothing, whatever the ledger holds."""
+        return not action.scopes
+
+    def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
+        if not action.scopes:
+            return None
+        user = action.acting_user_id
+        if user is None:
+            return Outcome.deny(
+                "no_acting_user",
+                f"{action.operation} acts on a user's behalf, but no acting user is known.",
+                "pass acting_user_id= to the client or decorator, so that the user's recorded "
+                "consent can be checked.",
+            )
+        ledger = context.consent
+        if ledger is None:
+            return Outcome.deny(
+                "no_consent_ledger",
+                f"{action.operation} needs consent, but the guard has no consent ledger.",
+                "build the guard with a ledger: twpolicy.Guard(ledger=twpolicy.open_ledger(url)).",
+            )
+        record_ids: list[str] = []
+        spend: list[SpendConsent] = []
+        for scope in sorted(action.scopes):
+            if context.claims:
+                record = ledger.check(  # type: ignore[call-arg]  # twpolicy.Ledger takes claims
+                    user,
+                    scope,
+                    content_sha256=action.content_sha256,
+                    at=context.now,
+                    claims=context.claims,
+                )
+            else:
+                record = ledger.check(
+                    user, scope, content_sha256=action.content_sha256, at=context.now
+                )
+            if record is None:
+                return self._missing(action, user, scope)
+            if record.record_id not in record_ids:  # one record may cover several scopes
+                record_ids.append(record.record_id)
+                if record.content_sha256 is not None:
+                    spend.append(SpendConsent(record.record_id, user))
+        return Outcome.allow(
+            "consent_active",
+            facts={"consent_record_ids": " ".join(record_ids)},
+            obligations=spend,
+        )
+
+    def _missing(self, action: Action, user: str, scope: str) -> Outcome:
+        outcome = Outcome.deny(
+            "no_consent_record",
+            f"user {user} has no recorded, unrevoked consent for scope {scope!r} needed by "
+            f"{action.operation}; authenticating is not consent.",
+            f"show the user what will be done and record their consent: "
+            f"guard.consent.grant({user!r}, [{scope!r}], notice=..., method=..., "
+            f"evidence=...), or `twpolicy consent grant {user} {scope}`.",
+            facts={"scope": scope},
+        )
+        known = SCOPES.get(scope)
+        if known is not None and known.clause != self.clause:
+            outcome = attrs.evolve(outcome, clause=known.clause)
+        return outcome
+
+
+@attrs.frozen(repr=False)
+class _KnownEndpoint:
+    id: ClassVar[str] = "endpoint.known"
+    clause: ClassVar[str] = "I.C.1.a"
+    error: ClassVar[type[PolicyViolation]] = UnknownRoute
+    kinds: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.API_CALL})
+
+    def __repr__(self) -> str:
+        return "twpolicy.rules.known_endpoint()"
+
+    def static_for(self, action: Action) -> bool:  # noqa: ARG002  # protocol
+        """The outcome depends only on the action's kind and category."""
+        return True
+
+    def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:  # noqa: ARG002  # protocol
+        if action.kind is not ActionKind.API_CALL:
+            return None
+        if action.category is not None:
+            return Outcome.allow("route_known", facts={"category": action.category})
+        return Outcome.deny(
+            "unknown_route",
+            f"{action.operation} is not in twpolicy's endpoint catalog, so whether it acts on "
+            "a user's behalf cannot be told; it was refused (fail closed).",
+            "upgrade twpolicy, or report the route so the catalog can classify it.",
+        )
+
+
+def require_consent() -> Rule:
+    """Refuse actions on a user's behalf without active consent for every scope (I.C.1.a)."""
+    return _RequireConsent()
+
+
+def known_endpoint() -> Rule:
+    """Refuse API calls to routes the endpoint catalog does not know (fail closed)."""
+    return _KnownEndpoint()

@@ -1,0 +1,104 @@
+"""What a rule is, and the read-only view of the world it decides with.
+
+Rules are pure: ``evaluate(action, context)`` reads the action and what ``context`` lets it
+read (the clock, consent, quota usage) and returns an `Outcome`. It writes nothing; whatever
+must happen once the action has happened (spend a single-use consent, count an export) is an
+obligation on the outcome, carried out by the enforcement point through `Guard.permit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from twpolicy._model import Action, ActionKind, Mode, Outcome
+from twpolicy.exceptions import PolicyViolation
+
+if TYPE_CHECKING:
+    from twpolicy._stores._consent import ConsentRecord
+    from twpolicy._stores._quotas import QuotaUsage, Recipient
+
+__all__ = ["ConsentReader", "QuotaReader", "Rule", "RuleContext"]
+
+
+class ConsentReader(Protocol):
+    """The read side of a consent ledger: what rules may ask of it."""
+
+    def check(
+        self,
+        user_id: str,
+        scope: str,
+        *,
+        content_sha256: str | None = None,
+        at: datetime | None = None,
+    ) -> ConsentRecord | None:
+        """The active record that covers ``scope`` for ``user_id``, or ``None``."""
+        ...
+
+
+class QuotaReader(Protocol):
+    """The read side of a quota ledger: what rules may ask of it."""
+
+    def usage(self, recipient: str, *, at: datetime | None = None) -> tuple[QuotaUsage, ...]:
+        """Every quota's usage for ``recipient`` at ``at``."""
+        ...
+
+    def recipient(self, name: str) -> Recipient:
+        """The recipient as registered (its entity and standing), or as unregistered."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class RuleContext:
+    """Everything a rule may read besides the action; nothing in it can write.
+
+    Attributes:
+        now: the decision's time, read once per decision so every rule sees the same.
+        consent: the consent ledger's read side, or ``None`` when the guard has none.
+        quotas: the quota ledger's read side, or ``None`` when the guard has none.
+        modes: each rule's mode, so a rule can say whether its deny will be enforced.
+        claims: single-use consent claims the enforcement point already holds for this
+            action (a retry of a request whose first try claimed them).
+    """
+
+    now: datetime
+    consent: ConsentReader | None = None
+    quotas: QuotaReader | None = None
+    mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
+    claims: frozenset[str] = frozenset()
+
+
+class Rule(Protocol):
+    """What the guard needs of a rule.
+
+    Attributes:
+        id: a stable identifier (``"consent.required"``), used for per-rule modes and logs.
+        clause: the policy clause the rule enforces (``"I.C.1.a"``).
+        error: the `PolicyViolation` subclass raised when the rule's enforced deny decides.
+        kinds: the kinds of action the rule may say something about; the guard asks it
+            about no other kind, and an enforcement point may skip deciding on a kind no
+            rule judges (stream payloads, today).
+
+    A rule may also define ``static_for(action) -> bool``: ``True`` promises that its outcome
+    for that action object never changes (it reads nothing but the action), so the guard may
+    reuse it. Rules without it are evaluated every time.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def clause(self) -> str: ...
+
+    @property
+    def error(self) -> type[PolicyViolation]: ...
+
+    @property
+    def kinds(self) -> frozenset[ActionKind]: ...
+
+    def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
+        """Return this rule's outcome for ``action``, or ``None`` when it does not apply."""
+        ...
