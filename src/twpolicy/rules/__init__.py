@@ -5,6 +5,7 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 ``evaluate(action, context)`` (see `Rule` and docs/writing-rules.md).
 """
 
+from twpolicy.rules._actor import match_token_owner
 from twpolicy.rules._consent import known_endpoint, require_consent
 from twpolicy.rules._context import ConsentReader, QuotaReader, Rule, RuleContext
 from twpolicy.rules._geo import forbid_standalone_geo
@@ -18,6 +19,7 @@ __all__ = [
     "default",
     "forbid_standalone_geo",
     "known_endpoint",
+    "match_token_owner",
     "recipient_quota",
     "redistribute_ids_only",
     "require_consent",
@@ -28,6 +30,7 @@ def default() -> tuple[Rule, ...]:
     """Every built-in rule, in evaluation order (general to specific)."""
     return (
         known_endpoint(),
+        match_token_owner(),
         require_consent(),
         redistribute_ids_only(),
         recipient_quota(),

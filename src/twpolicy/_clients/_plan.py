@@ -1,0 +1,513 @@
+"""The one request path of every drop-in client: plan, decide, send, learn.
+
+The clients differ only in how they wait (a call, an ``await``) and in which tweepy method
+they sit on. Everything else is here, once: `plan_v2` and `plan_v1` turn a request into a
+`Plan` (catalog entry, scopes, acting user, token owner, content hash, `Action`) without any
+I/O; when the acting user can only be found by asking the API, the plan says so
+(``Plan.looks_up``) and the client shell makes that lookup and plans again. The shells then
+send under `Sending`, which decides (opening the guard's permit), holds what the decision
+obliges while the request and tweepy's own retries are on the wire, decides every retry
+afresh within the first try's permit, and commits or gives back at the end: synchronously,
+or, for the asynchronous clients, with every store access run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import tweepy
+
+from twpolicy._guard import Guard, Permit, get_default_guard
+from twpolicy._model import Action, ActionKind
+from twpolicy._payloads._catalog import (
+    GEO_PARAMETERS,
+    Endpoint,
+    EndpointCategory,
+    canonical_json,
+    endpoint_catalog,
+)
+from twpolicy._stores._consent import validate_user_id
+from twpolicy.exceptions import PolicyViolation
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "LOOKUP_ERRORS",
+    "Identity",
+    "Plan",
+    "Policy",
+    "Sending",
+    "me_id",
+    "plan_stream",
+    "plan_v1",
+    "plan_v2",
+    "with_guard_signature",
+]
+
+_CATALOG = endpoint_catalog()
+_ME = _CATALOG.lookup("GET", "/2/users/me")
+_VERIFY = _CATALOG.lookup("GET", "/1.1/account/verify_credentials.json")
+_GEO_SCOPE = frozenset({"geo.write"})
+
+#: What a failed identity lookup may raise: the user stays unknown, and the write is refused.
+LOOKUP_ERRORS = (tweepy.TweepyException, TypeError, ValueError, KeyError)
+_IDENTITY_SLOTS = 16
+
+#: The request on the wire in this context: tweepy retries a rate-limited v2 request by
+#: calling ``request`` again from inside it, and a v1.1 request by sending again from inside
+#: ``API.request``; either way the retry finds the first try's `Sending` here.
+_SENDING: ContextVar[Sending | None] = ContextVar("twpolicy_sending", default=None)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: Sent to a planner to say that no lookup was made yet.
+_UNASKED: Any = object()
+
+
+def user_id_or_none(text: object) -> str | None:
+    """``text`` if it is a user ID (a decimal string without leading zero), else ``None``."""
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        text = str(text)
+    if isinstance(text, str) and text.isascii() and text.isdigit() and text[0] != "0":
+        return text
+    return None
+
+
+def token_owner(access_token: object) -> str | None:
+    """The user an OAuth 1.0a access token belongs to: its ``"<user_id>-..."`` prefix."""
+    if not isinstance(access_token, str):
+        return None
+    return user_id_or_none(access_token.partition("-")[0])
+
+
+def me_id(document: Any) -> object:
+    """The user ID in a ``/2/users/me`` answer."""
+    if isinstance(document, Mapping):
+        data = document.get("data")
+        if isinstance(data, Mapping):
+            return data.get("id")
+    return None
+
+
+def _digest(content: Any) -> str | None:
+    try:
+        return hashlib.sha256(canonical_json(content)).hexdigest()
+    except (TypeError, ValueError):
+        # Not JSON-serialisable (bytes, files): no content-bound consent can match it.
+        return None
+
+
+def with_guard_signature(base: Callable[..., Any]) -> Callable[[_F], _F]:
+    """Give a constructor ``base``'s signature plus keyword-only ``guard`` and ``acting_user_id``.
+
+    The constructors take ``*args, **kwargs`` and pass them to tweepy untouched, so tweepy's
+    defaults stay tweepy's; the advertised signature is tweepy's own, extended.
+    """
+    signature = inspect.signature(base)
+    extra = [
+        inspect.Parameter("guard", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("acting_user_id", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ]
+    parameters = list(signature.parameters.values())
+    tail = [p for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
+    head = [p for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extended = signature.replace(parameters=[*head, *extra, *tail])
+
+    def decorate(init: _F) -> _F:
+        init.__signature__ = extended  # type: ignore[attr-defined]  # read by inspect
+        return init
+
+    return decorate
+
+
+@attrs.frozen
+class Identity:
+    """Whose credentials a request is sent with, as far as the client can tell unasked.
+
+    Attributes:
+        key: what the owner is remembered under (the kind of credentials and the token).
+        owner: the owner read off the token itself (an OAuth 1.0a ``"<user_id>-..."`` prefix).
+        askable: whether the API can be asked who the owner is (there is a token to ask with).
+    """
+
+    key: tuple[str, object, object]
+    owner: str | None = None
+    askable: bool = True
+
+
+def v2_identity(client: Any, *, user_auth: bool) -> Identity:
+    """The credentials a v2 request is sent with: OAuth 1.0a user context, or a bearer token."""
+    if user_auth:
+        token = client.access_token
+        return Identity(("oauth1", client.consumer_key, token), token_owner(token))
+    bearer = client.bearer_token
+    return Identity(("oauth2", None, bearer), None, askable=bearer is not None)
+
+
+def v1_identity(client: Any) -> Identity:
+    """The credentials of a v1.1 `API`: its auth handler's token."""
+    auth = client.auth
+    access = getattr(auth, "access_token", None)
+    token = access or getattr(auth, "bearer_token", None)
+    return Identity(("v1.1", id(auth), token), token_owner(access))
+
+
+class Policy:
+    """The per-client state of a guarded client: its guard, whom it acts for, whom it learned.
+
+    Args:
+        guard: the guard to ask; the default guard (looked up at each call, so that
+            `twpolicy.set_default_guard` after construction is honoured) when ``None``.
+        acting_user_id: the user on whose behalf the client acts, if the application knows
+            it; otherwise it is read from the request or the access token, or looked up once.
+    """
+
+    __slots__ = ("_guard", "_identities", "acting_user_id")
+
+    def __init__(self, guard: Guard | None, acting_user_id: str | int | None) -> None:
+        given: object = guard
+        if given is not None and not isinstance(given, Guard):
+            msg = f"guard must be a twpolicy.Guard, got {type(given).__name__}"
+            raise TypeError(msg)
+        self._guard = guard
+        self.acting_user_id = None if acting_user_id is None else validate_user_id(acting_user_id)
+        self._identities: dict[tuple[str, object, object], str] = {}
+
+    @property
+    def guard(self) -> Guard:
+        """The guard deciding on this client's requests."""
+        return self._guard if self._guard is not None else get_default_guard()
+
+    def owner(self, identity: Identity) -> str | None:
+        """The owner of ``identity``'s token: read off the token, or learned from the API."""
+        return identity.owner or self._identities.get(identity.key)
+
+    def learn(self, identity: Identity, user_id: object) -> None:
+        """Remember whom the credentials of ``identity`` belong to (an API answer said so)."""
+        found = user_id_or_none(user_id)
+        if found is None:
+            return
+        if len(self._identities) >= _IDENTITY_SLOTS:
+            self._identities.clear()
+        self._identities[identity.key] = found
+
+
+class Plan:
+    """What a request is, for the guard: its catalog entry and `Action`, and what else to do.
+
+    Attributes:
+        endpoint: the catalog entry, ``None`` for a route the catalog does not know.
+        action: what the guard decides on.
+        looks_up: the acting user is unknown but the API can be asked: the shell makes the
+            identity lookup and plans again with its answer.
+        learns: the answer names the credentials' owner (``/2/users/me``,
+            ``verify_credentials``): the shell hands it to `Policy.learn`.
+    """
+
+    __slots__ = ("action", "endpoint", "learns", "looks_up")
+
+    def __init__(
+        self, endpoint: Endpoint | None, action: Action, *, looks_up: bool = False
+    ) -> None:
+        self.endpoint = endpoint
+        self.action = action
+        self.looks_up = looks_up
+        self.learns = endpoint is _ME or endpoint is _VERIFY
+
+    @property
+    def uncached(self) -> bool:
+        """Whether the answer must stay out of tweepy's cache (geo data, I.B.7)."""
+        endpoint = self.endpoint
+        return endpoint is not None and (
+            endpoint.category is EndpointCategory.GEO or endpoint.location_lookup
+        )
+
+    def sending(self, client: object, guard: Guard, *, recursive: bool = True) -> Sending:
+        """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
+
+        ``recursive``: tweepy retries by calling the client's ``request`` again (v2), so a
+        request made while this client's earlier one is on the wire is that one's retry.
+        """
+        current = _SENDING.get()
+        within = (
+            current.permit
+            if current is not None and current.client is client and current.recursive
+            else None
+        )
+        return Sending(client, guard, guard.permit(self.action, within=within), recursive)
+
+
+# Reads are described by one action per endpoint, so one plan per endpoint serves them all.
+_READS: dict[int, tuple[Endpoint, Plan]] = {}
+
+
+def _read_plan(endpoint: Endpoint) -> Plan:
+    entry = _READS.get(id(endpoint))
+    if entry is not None and entry[0] is endpoint:
+        return entry[1]
+    plan = Plan(endpoint, endpoint.read_action)
+    _READS[id(endpoint)] = (endpoint, plan)
+    return plan
+
+
+def unknown_route(method: str, route: str, payload: Any) -> Plan:
+    """The plan for a request the catalog does not know: refused by ``endpoint.known``."""
+    action = Action(
+        kind=ActionKind.API_CALL,
+        operation=f"{method.upper()} {route.partition('?')[0]}",
+        payload=payload,
+    )
+    return Plan(None, action)
+
+
+def route_user(endpoint: Endpoint, route: str) -> str | None:
+    """The user ID a v2 route names as the authenticated user (``/2/users/:id/likes``)."""
+    if endpoint.actor is None:
+        return None
+    segments = route.partition("?")[0].split("/")
+    return user_id_or_none(segments[endpoint.actor]) if len(segments) > endpoint.actor else None
+
+
+def _write_plan(
+    policy: Policy,
+    endpoint: Endpoint,
+    content: Any,
+    *,
+    scopes: frozenset[str],
+    identity: Identity,
+    named: str | None,
+    found: object,
+) -> Plan:
+    """The plan for a request on a user's behalf: who acts, whose token it is, what is sent.
+
+    The acting user is ``acting_user_id=``, else the user the route names, else the token's
+    owner (read off the token, or learned); the owner and the route's user go into the
+    action's facts, where the ``actor.token_owner`` rule compares them with the acting user.
+    """
+    if found is not _UNASKED:
+        policy.learn(identity, found)
+    owner = policy.owner(identity)
+    actor = policy.acting_user_id or named or owner
+    facts = {}
+    if owner is not None:
+        facts["token_owner"] = owner
+    if named is not None:
+        facts["route_user"] = named
+    action = Action(
+        kind=ActionKind.API_CALL,
+        operation=endpoint.operation,
+        category=endpoint.category.value,
+        acting_user_id=actor,
+        scopes=scopes,
+        content_sha256=None if content is None else _digest(content),
+        facts=facts,
+        payload=content,
+    )
+    looks_up = actor is None and found is _UNASKED and identity.askable
+    return Plan(endpoint, action, looks_up=looks_up)
+
+
+def plan_v2(
+    policy: Policy,
+    client: Any,
+    method: str,
+    route: str,
+    body: Any,
+    *,
+    user_auth: bool,
+    found: object = _UNASKED,
+) -> Plan:
+    """Plan a v2 request (``BaseClient.request``'s arguments); ``found``: a lookup's answer."""
+    endpoint = _CATALOG.lookup(method, route)
+    if endpoint is None:
+        return unknown_route(method, route, body)
+    if not endpoint.scopes:
+        return _read_plan(endpoint)
+    scopes = endpoint.scopes
+    if (type(body) is dict or isinstance(body, Mapping)) and body.get("geo") is not None:
+        scopes |= _GEO_SCOPE  # a geotag: the user saw the location before it was published
+    identity = v2_identity(client, user_auth=user_auth)
+    named = route_user(endpoint, route)
+    return _write_plan(
+        policy, endpoint, body, scopes=scopes, identity=identity, named=named, found=found
+    )
+
+
+# The keyword-only options of tweepy's API.request; every other keyword is an API parameter.
+_V1_OPTIONS = frozenset(
+    name
+    for name, parameter in inspect.signature(tweepy.API.request).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+)
+
+
+def v1_parameters(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The API parameters of a v1.1 call, as the strings tweepy sends."""
+    sent = dict(kwargs.get("params") or {})
+    for key, value in kwargs.items():
+        if key not in _V1_OPTIONS and value is not None:
+            sent[key] = str(value)
+    return sent
+
+
+def _v1_geotagged(endpoint: Endpoint, kwargs: Mapping[str, Any]) -> bool:
+    """Whether a v1.1 call attaches a location (a stray ``lat=`` counts, on any endpoint)."""
+    if endpoint.location_lookup:
+        return False
+    params = kwargs.get("params") or {}
+    return any(
+        kwargs.get(name) is not None or params.get(name) is not None for name in GEO_PARAMETERS
+    )
+
+
+def plan_v1(
+    policy: Policy,
+    client: Any,
+    method: str,
+    path: str,
+    kwargs: Mapping[str, Any],
+    *,
+    found: object = _UNASKED,
+) -> Plan:
+    """Plan a v1.1 request (``API.request``'s arguments: ``path`` without ``/1.1/``)."""
+    endpoint = _CATALOG.lookup(method, f"/1.1/{path}")
+    if endpoint is None:
+        return unknown_route(method, f"/1.1/{path}.json", v1_parameters(kwargs))
+    geotag = _v1_geotagged(endpoint, kwargs)
+    if not (endpoint.scopes or geotag):
+        return _read_plan(endpoint)
+    scopes = endpoint.scopes | _GEO_SCOPE if geotag else endpoint.scopes
+    content = kwargs.get("json_payload")
+    if content is None:
+        content = v1_parameters(kwargs)
+    identity = v1_identity(client)
+    return _write_plan(
+        policy, endpoint, content, scopes=scopes, identity=identity, named=None, found=found
+    )
+
+
+def plan_stream(endpoint: str) -> Plan:
+    """Plan opening the v2 stream ``endpoint`` (``"search"``, ``"sample"``)."""
+    route = f"/2/tweets/{endpoint}/stream"
+    found = _CATALOG.lookup("GET", route)
+    return unknown_route("GET", route, None) if found is None else _read_plan(found)
+
+
+class Sending:
+    """A request on the wire under its permit, and the tries tweepy makes of it.
+
+    ``with`` it (synchronous clients) or ``async with`` it (asynchronous ones) around the
+    send. Entering decides and holds what the decision obliges (a claimed single-use
+    consent); leaving without an exception commits (the consent is spent), leaving with one
+    gives everything back. Each further try tweepy makes from inside (`retry`) is decided
+    afresh within this permit, so the consent it holds counts as held, while a consent revoked
+    during the wait refuses the retry. The asynchronous forms run every decision and every
+    store write in a worker thread (the context is copied), never on the event loop.
+    """
+
+    __slots__ = (
+        "_guard",
+        "_retries",
+        "_token",
+        "client",
+        "permit",
+        "recursive",
+        "refusal",
+        "tries",
+    )
+
+    def __init__(self, client: object, guard: Guard, permit: Permit, recursive: bool) -> None:  # noqa: FBT001  # internal
+        self.client = client
+        self._guard = guard
+        self.permit = permit
+        #: Whether tweepy retries by calling the client's ``request`` again (v2).
+        self.recursive = recursive
+        self.tries = 0
+        #: The refusal of a retry, when tweepy turned it into an exception of its own.
+        self.refusal: PolicyViolation | None = None
+        self._retries: list[Permit] = []
+        self._token: Token[Sending | None] | None = None
+
+    def __enter__(self) -> Self:
+        self.permit.open()
+        self._token = _SENDING.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._leave()
+        self._settle(exc_type)
+
+    async def __aenter__(self) -> Self:
+        await _off_loop(self.permit)
+        self._token = _SENDING.set(self)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self._leave()
+        if self.permit.held or any(retry.held for retry in self._retries):
+            await asyncio.to_thread(self._settle, exc_type)
+        else:
+            self._settle(exc_type)  # nothing held: nothing to write
+
+    def _leave(self) -> None:
+        if self._token is not None:
+            _SENDING.reset(self._token)
+            self._token = None
+
+    def _settle(self, exc_type: type[BaseException] | None) -> None:
+        """Commit or give back, the retries first: the call's outcome is theirs too."""
+        for retry in self._retries:
+            retry.__exit__(exc_type)
+        self.permit.__exit__(exc_type)
+
+    def retry(self) -> None:
+        """Before each try tweepy sends from inside one call: decide every try after the first.
+
+        Raises:
+            PolicyViolation: the retry is refused (also kept in `refusal`, for when tweepy
+                wraps it in an exception of its own); nothing more may be sent.
+        """
+        self.tries += 1
+        if self.tries == 1:
+            return  # the first try was decided on entering
+        retry = self._guard.permit(self.permit.action, within=self.permit)
+        try:
+            retry.open()
+        except PolicyViolation as refused:
+            self.refusal = refused
+            raise
+        self._retries.append(retry)
+
+    def raise_refusal(self) -> None:
+        """Raise the refusal of a retry, if there was one (tweepy wrapped it)."""
+        refusal = self.refusal
+        if refusal is not None:
+            raise refusal from None
+
+
+async def _off_loop(permit: Permit) -> None:
+    """Open ``permit`` in a worker thread; if the caller is cancelled meanwhile, give back.
+
+    The decision may claim a single-use consent; a cancelled caller never sends, so whatever
+    the thread ends up holding is released (in a thread too) once it is done.
+    """
+    opening = asyncio.ensure_future(asyncio.to_thread(permit.open))
+    try:
+        await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        loop = asyncio.get_running_loop()
+
+        def give_back(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                done.exception()  # a refusal: nothing is held, nobody waits for it
+            loop.run_in_executor(None, permit.release, "cancelled")
+
+        opening.add_done_callback(give_back)
+        raise
