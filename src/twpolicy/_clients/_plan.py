@@ -233,15 +233,17 @@ class Plan:
         """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
 
         ``recursive``: tweepy retries by calling the client's ``request`` again (v2), so a
-        request made while this client's earlier one is on the wire is that one's retry.
+        request made while this client's earlier one is on the wire is that one's retry,
+        decided within the first try's permit (which holds the claims), however deep.
         """
         current = _SENDING.get()
         within = (
-            current.permit
+            current.first
             if current is not None and current.client is client and current.recursive
             else None
         )
-        return Sending(client, guard, guard.permit(self.action, within=within), recursive)
+        permit = guard.permit(self.action, within=within)
+        return Sending(client, guard, permit, recursive, first=within or permit)
 
 
 # Reads are described by one action per endpoint, so one plan per endpoint serves them all.
@@ -417,16 +419,27 @@ class Sending:
         "_retries",
         "_token",
         "client",
+        "first",
         "permit",
         "recursive",
         "refusal",
         "tries",
     )
 
-    def __init__(self, client: object, guard: Guard, permit: Permit, recursive: bool) -> None:  # noqa: FBT001  # internal
+    def __init__(
+        self,
+        client: object,
+        guard: Guard,
+        permit: Permit,
+        recursive: bool,  # noqa: FBT001  # internal
+        *,
+        first: Permit,
+    ) -> None:
         self.client = client
         self._guard = guard
         self.permit = permit
+        #: The permit of the call's first try, which the retries are decided within.
+        self.first = first
         #: Whether tweepy retries by calling the client's ``request`` again (v2).
         self.recursive = recursive
         self.tries = 0
@@ -477,7 +490,7 @@ class Sending:
         self.tries += 1
         if self.tries == 1:
             return  # the first try was decided on entering
-        retry = self._guard.permit(self.permit.action, within=self.permit)
+        retry = self._guard.permit(self.permit.action, within=self.first)
         try:
             retry.open()
         except PolicyViolation as refused:
