@@ -48,7 +48,7 @@ class _AsyncGuardedV2:
         if plan.looks_up:
             answer = await self._twpolicy_identify(user_auth)
             plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, found=answer)
-        async with plan.sending(self, policy.guard):
+        async with plan.sending(self, policy):
             sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         if plan.learns:
             document = await sent.json()

@@ -229,7 +229,7 @@ class Plan:
             endpoint.category is EndpointCategory.GEO or endpoint.location_lookup
         )
 
-    def sending(self, client: object, guard: Guard, *, recursive: bool = True) -> Sending:
+    def sending(self, client: object, policy: Policy, *, recursive: bool = True) -> Sending:
         """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
 
         ``recursive``: tweepy retries by calling the client's ``request`` again (v2), so a
@@ -242,8 +242,7 @@ class Plan:
             if current is not None and current.client is client and current.recursive
             else None
         )
-        permit = guard.permit(self.action, within=within)
-        return Sending(client, guard, permit, recursive, first=within or permit)
+        return Sending(client, policy, self.action, within, recursive=recursive)
 
 
 # Reads are described by one action per endpoint, so one plan per endpoint serves them all.
@@ -409,15 +408,19 @@ class Sending:
     send. Entering decides and holds what the decision obliges (a claimed single-use
     consent); leaving without an exception commits (the consent is spent), leaving with one
     gives everything back. Each further try tweepy makes from inside (`retry`) is decided
-    afresh within this permit, so the consent it holds counts as held, while a consent revoked
-    during the wait refuses the retry. The asynchronous forms run every decision and every
-    store write in a worker thread (the context is copied), never on the event loop.
+    afresh within the first try's permit, so the consent it holds counts as held, while a
+    consent revoked during the wait refuses the retry. The asynchronous forms find the guard,
+    decide and write to the stores in a worker thread (the context is copied), never on the
+    event loop.
     """
 
     __slots__ = (
+        "_action",
         "_guard",
+        "_policy",
         "_retries",
         "_token",
+        "_within",
         "client",
         "first",
         "permit",
@@ -429,27 +432,39 @@ class Sending:
     def __init__(
         self,
         client: object,
-        guard: Guard,
-        permit: Permit,
-        recursive: bool,  # noqa: FBT001  # internal
+        policy: Policy,
+        action: Action,
+        within: Permit | None,
         *,
-        first: Permit,
+        recursive: bool,
     ) -> None:
         self.client = client
-        self._guard = guard
-        self.permit = permit
-        #: The permit of the call's first try, which the retries are decided within.
-        self.first = first
+        self._policy = policy
+        self._guard: Guard | None = None
+        self._action = action
+        self._within = within
         #: Whether tweepy retries by calling the client's ``request`` again (v2).
         self.recursive = recursive
+        #: The permit of this try, once decided.
+        self.permit: Permit | None = None
+        #: The permit of the call's first try, which its retries are decided within.
+        self.first: Permit | None = within
         self.tries = 0
         #: The refusal of a retry, when tweepy turned it into an exception of its own.
         self.refusal: PolicyViolation | None = None
         self._retries: list[Permit] = []
         self._token: Token[Sending | None] | None = None
 
+    def _decide(self) -> None:
+        """Find the guard, decide and hold (I/O: run off the event loop when there is one)."""
+        self._guard = guard = self._policy.guard
+        permit = guard.permit(self._action, within=self._within)
+        self.permit = permit
+        self.first = self._within or permit
+        permit.open()
+
     def __enter__(self) -> Self:
-        self.permit.open()
+        self._decide()
         self._token = _SENDING.set(self)
         return self
 
@@ -458,16 +473,20 @@ class Sending:
         self._settle(exc_type)
 
     async def __aenter__(self) -> Self:
-        await _off_loop(self.permit)
+        await _off_loop(self)
         self._token = _SENDING.set(self)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._leave()
-        if self.permit.held or any(retry.held for retry in self._retries):
+        if self._holds():
             await asyncio.to_thread(self._settle, exc_type)
         else:
             self._settle(exc_type)  # nothing held: nothing to write
+
+    def _holds(self) -> bool:
+        permits = [self.permit, *self._retries]
+        return any(permit is not None and permit.held for permit in permits)
 
     def _leave(self) -> None:
         if self._token is not None:
@@ -478,7 +497,13 @@ class Sending:
         """Commit or give back, the retries first: the call's outcome is theirs too."""
         for retry in self._retries:
             retry.__exit__(exc_type)
-        self.permit.__exit__(exc_type)
+        if self.permit is not None:
+            self.permit.__exit__(exc_type)
+
+    def give_back(self, reason: str) -> None:
+        """Release what this try holds: its caller went away before sending."""
+        if self.permit is not None:
+            self.permit.release(reason)
 
     def retry(self) -> None:
         """Before each try tweepy sends from inside one call: decide every try after the first.
@@ -490,7 +515,8 @@ class Sending:
         self.tries += 1
         if self.tries == 1:
             return  # the first try was decided on entering
-        retry = self._guard.permit(self.permit.action, within=self.first)
+        guard = self._guard or self._policy.guard
+        retry = guard.permit(self._action, within=self.first)
         try:
             retry.open()
         except PolicyViolation as refused:
@@ -505,13 +531,13 @@ class Sending:
             raise refusal from None
 
 
-async def _off_loop(permit: Permit) -> None:
-    """Open ``permit`` in a worker thread; if the caller is cancelled meanwhile, give back.
+async def _off_loop(sending: Sending) -> None:
+    """Decide in a worker thread; if the caller is cancelled meanwhile, give back.
 
     The decision may claim a single-use consent; a cancelled caller never sends, so whatever
     the thread ends up holding is released (in a thread too) once it is done.
     """
-    opening = asyncio.ensure_future(asyncio.to_thread(permit.open))
+    opening = asyncio.ensure_future(asyncio.to_thread(sending._decide))  # noqa: SLF001  # its own
     try:
         await asyncio.shield(opening)
     except asyncio.CancelledError:
@@ -520,7 +546,7 @@ async def _off_loop(permit: Permit) -> None:
         def give_back(done: asyncio.Future[None]) -> None:
             if not done.cancelled():
                 done.exception()  # a refusal: nothing is held, nobody waits for it
-            loop.run_in_executor(None, permit.release, "cancelled")
+            loop.run_in_executor(None, sending.give_back, "cancelled")
 
         opening.add_done_callback(give_back)
         raise

@@ -61,7 +61,7 @@ class _GuardedV2:
         if plan.looks_up:
             found = self._twpolicy_identify(user_auth)
             plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, found=found)
-        with plan.sending(self, policy.guard):
+        with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         if plan.learns:
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(response.json()))
@@ -200,7 +200,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
             plan = plan_v1(policy, self, method, endpoint, kwargs, found=found)
         if plan.uncached:
             kwargs["use_cache"] = False
-        with plan.sending(self, policy.guard, recursive=False) as sending:
+        with plan.sending(self, policy, recursive=False) as sending:
             try:
                 result = super().request(method, endpoint, **kwargs)
             except tweepy.TweepyException:
