@@ -96,7 +96,8 @@ def apply(states: dict[str, State], event: ConsentEvent) -> None:
         return
     if event.type is ConsentEventType.REVOKED:
         remaining = state.remaining - (state.remaining if event.scopes is None else event.scopes)
-        states[event.record_id] = State(state.record, remaining, None if remaining else "revoked")
+        ended = None if remaining else "revoked"  # a claim outlives a partial revoke
+        states[event.record_id] = attrs.evolve(state, remaining=remaining, ended=ended)
     elif event.type is ConsentEventType.USED:
         if state.record.content_sha256 is not None:
             states[event.record_id] = attrs.evolve(state, ended="spent", claim=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -108,10 +108,10 @@ class Verifier:
         if state is None or state.record.user_id != event.user_id:
             self.problem(f"{label} refers to no earlier grant of user {event.user_id}")
             return
-        if event.type is ConsentEventType.REVOKED and (
-            state.ended is not None or event.scopes is None or not event.scopes <= state.remaining
-        ):
-            self.problem(f"{label} withdraws scopes the record no longer had")
+        check = _OUT_OF_TURN.get(event.type)
+        wrong = check(state, event) if check is not None else ""
+        if wrong:
+            self.problem(f"{label} {wrong}")
         apply(self.states, event)
         closed = self.states[event.record_id].ended is not None
         if event.type is ConsentEventType.USED and state.ended is not None:
@@ -138,6 +138,59 @@ class Verifier:
         if self.more:
             self.problems.append(f"... and {self.more} more problems")
         return Verification(not self.problems, self.count, last_hash, tuple(self.problems))
+
+
+def _revoke_out_of_turn(state: State, event: ConsentEvent) -> str:
+    if state.ended is None and event.scopes is not None and event.scopes <= state.remaining:
+        return ""
+    return "withdraws scopes the record no longer had"
+
+
+def _claim_out_of_turn(state: State, event: ConsentEvent) -> str:
+    if state.ended is not None:
+        return f"claims a record already closed ({state.ended})"
+    if state.record.content_sha256 is None:
+        return "claims a record that is not single-use"
+    if not state.record.active_at(event.at):
+        return "claims a record that was not in force then"
+    if not event.claim or event.until is None:
+        return "claims without a claim ID or a time the claim lapses"
+    if state.claimed_by_other(event.at, frozenset((event.claim,))):
+        return f"claims a record while {_holder(state)}"
+    return ""
+
+
+def _release_out_of_turn(state: State, event: ConsentEvent) -> str:
+    if state.ended is None and state.claim is not None and state.claim == event.claim:
+        return ""
+    return f"releases claim {event.claim!r}, which did not hold the record"
+
+
+def _use_out_of_turn(state: State, event: ConsentEvent) -> str:
+    if (
+        state.ended is None
+        and state.record.content_sha256 is not None
+        and state.claimed_by_other(event.at, frozenset((event.claim,)))
+    ):
+        return f"spends a single-use record while {_holder(state)}"
+    return ""  # a late use of an ended record is on the record with a note
+
+
+#: What makes an event impossible after its record's state, by type. The ledger decides
+#: revokes, claims, releases and uses inside the append's lock, from the same history and at
+#: the event's own time, so an intact ledger replays to the same answers: in particular, two
+#: claims never hold one record at once.
+_OUT_OF_TURN: dict[ConsentEventType, Callable[[State, ConsentEvent], str]] = {
+    ConsentEventType.REVOKED: _revoke_out_of_turn,
+    ConsentEventType.CLAIMED: _claim_out_of_turn,
+    ConsentEventType.RELEASED: _release_out_of_turn,
+    ConsentEventType.USED: _use_out_of_turn,
+}
+
+
+def _holder(state: State) -> str:
+    until = "for ever" if state.claim_until is None else state.claim_until.isoformat()
+    return f"claim {state.claim!r} held it until {until}"
 
 
 def verify_rows(rows: Iterable[Row], head: tuple[int, str]) -> Verification:
