@@ -197,3 +197,47 @@ def test_cancelled_while_deciding_gives_the_claim_back(loop):
     kinds = [e.type.value for e in inner.events()]
     assert ["granted", "claimed", "released"] == kinds
     assert inner.check(USER, "tweet.write", content_sha256=record.content_sha256)
+
+
+def test_sinks_hear_async_decisions_off_the_loop(loop):
+    """An audit sink may write to disk: the async clients call it from a worker thread."""
+    heard = []
+    guard = twpolicy.Guard(
+        ledger=twpolicy.open_ledger("memory://"), sinks=[lambda d: heard.append(on_a_loop())]
+    )
+    guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+    transport = ReplayTransport(answer)
+    client = transport.install(make_v2(twpolicy.AsyncClient, guard=guard))
+
+    async def run():
+        await client.get_tweet(20)
+        await client.get_tweet(20)
+        await client.create_tweet(text="hello")
+
+    loop.run_until_complete(run())
+    assert [False, False, False] == heard
+
+
+def test_remembered_reads_are_decided_on_the_loop():
+    """Only a read every rule calls static, allowed, unobserved, skips the worker thread."""
+    ledger = twpolicy.open_ledger("memory://")
+    quiet = twpolicy.Guard(ledger=ledger)
+    read = twpolicy.endpoint_catalog().lookup("GET", "/2/tweets/20").read_action
+    write = twpolicy.Action(
+        kind="api_call",
+        operation="POST /2/tweets",
+        category="write",
+        acting_user_id=USER,
+        scopes={"tweet.write"},
+    )
+    assert not quiet.remembers(read)  # not decided yet
+    with quiet.permit(read):
+        pass
+    assert quiet.remembers(read)
+    with pytest.raises(twpolicy.ConsentRequired), quiet.permit(write):
+        pass
+    assert not quiet.remembers(write)
+    observed = twpolicy.Guard(ledger=ledger, sinks=[DecisionRecorder()])
+    with observed.permit(read):
+        pass
+    assert not observed.remembers(read)

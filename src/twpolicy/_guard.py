@@ -290,6 +290,24 @@ class Guard:
             self._static[id(action)] = (action, outcomes, deciding)
         return outcomes, deciding
 
+    def remembers(self, action: Action) -> bool:
+        """Whether entering ``permit(action)`` would touch no store, sink or log handler.
+
+        True when every rule's outcome for this very action object is remembered (all call
+        it static), it is an allow that obliges nothing, and nobody receives allows. An
+        asynchronous enforcement point may then decide on the event loop; otherwise it
+        decides in a worker thread.
+        """
+        entry = self._static.get(id(action))
+        if entry is None or entry[0] is not action:
+            return False
+        outcomes, deciding = entry[1], entry[2]
+        return (
+            deciding.effect is Effect.ALLOW
+            and not any(o.obligations for o in outcomes)
+            and not self._observed()
+        )
+
     def judges(self, kind: ActionKind | str) -> bool:
         """Whether any rule may say something about actions of ``kind``.
 
@@ -649,6 +667,11 @@ def get_default_guard() -> Guard:
                 else Guard(ledger=open_ledger("memory://"), quotas=open_quotas("memory://"))
             )
         return _default_guard
+
+
+def built_default_guard() -> Guard | None:
+    """The default guard if it was built already, else ``None`` (building it may do I/O)."""
+    return _default_guard
 
 
 def set_default_guard(guard: Guard | None) -> None:

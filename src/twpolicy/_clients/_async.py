@@ -9,7 +9,6 @@ no store is read or written on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tweepy.asynchronous import AsyncClient as _TweepyAsyncClient
@@ -19,6 +18,7 @@ from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
     Policy,
     me_id,
+    off_loop,
     plan_v2,
     v2_identity,
     with_guard_signature,
@@ -106,7 +106,7 @@ class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingCl
         super().__init__(*args, **kwargs)
 
     async def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:
-        await asyncio.to_thread(self._twpolicy_connect, endpoint)
+        await off_loop(self._twpolicy_connect, endpoint)
         await super()._connect(method, endpoint, **kwargs)
 
     on_data = admitting(_TweepyAsyncStreamingClient.on_data)

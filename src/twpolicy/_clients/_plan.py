@@ -14,16 +14,20 @@ or, for the asynchronous clients, with every store access run off the event loop
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import inspect
+import os
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import tweepy
 
-from twpolicy._guard import Guard, Permit, get_default_guard
+from twpolicy._guard import Guard, Permit, built_default_guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._catalog import (
     GEO_PARAMETERS,
@@ -45,6 +49,7 @@ __all__ = [
     "Policy",
     "Sending",
     "me_id",
+    "off_loop",
     "plan_stream",
     "plan_v1",
     "plan_v2",
@@ -184,6 +189,10 @@ class Policy:
     def guard(self) -> Guard:
         """The guard deciding on this client's requests."""
         return self._guard if self._guard is not None else get_default_guard()
+
+    def guard_at_hand(self) -> Guard | None:
+        """The guard, if finding it needs no I/O (given, or the default one already built)."""
+        return self._guard if self._guard is not None else built_default_guard()
 
     def owner(self, identity: Identity) -> str | None:
         """The owner of ``identity``'s token: read off the token, or learned from the API."""
@@ -473,14 +482,18 @@ class Sending:
         self._settle(exc_type)
 
     async def __aenter__(self) -> Self:
-        await _off_loop(self)
+        guard = self._policy.guard_at_hand()
+        if guard is not None and guard.remembers(self._action):
+            self._decide()  # a remembered allow (a read): no store, sink or file to touch
+        else:
+            await _decide_off_loop(self)
         self._token = _SENDING.set(self)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._leave()
         if self._holds():
-            await asyncio.to_thread(self._settle, exc_type)
+            await off_loop(self._settle, exc_type)
         else:
             self._settle(exc_type)  # nothing held: nothing to write
 
@@ -531,22 +544,48 @@ class Sending:
             raise refusal from None
 
 
-async def _off_loop(sending: Sending) -> None:
+_workers: ThreadPoolExecutor | None = None
+_workers_lock = threading.Lock()
+
+
+def _forget_workers() -> None:
+    global _workers  # noqa: PLW0603  # a forked child has none of its parent's threads
+    _workers = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+def _in_thread(function: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Run ``function`` in twpolicy's worker threads, in a copy of the caller's context."""
+    global _workers  # noqa: PLW0603  # made on first use
+    if _workers is None:
+        with _workers_lock:
+            if _workers is None:
+                _workers = ThreadPoolExecutor(thread_name_prefix="twpolicy")
+    return _workers.submit(contextvars.copy_context().run, function, *args)
+
+
+async def off_loop(function: Callable[..., Any], *args: Any) -> Any:
+    """Run ``function`` in a worker thread and wait for it without blocking the loop."""
+    return await asyncio.wrap_future(_in_thread(function, *args))
+
+
+async def _decide_off_loop(sending: Sending) -> None:
     """Decide in a worker thread; if the caller is cancelled meanwhile, give back.
 
     The decision may claim a single-use consent; a cancelled caller never sends, so whatever
-    the thread ends up holding is released (in a thread too) once it is done.
+    the thread ends up holding is released (in a worker thread too) once it is done.
     """
-    opening = asyncio.ensure_future(asyncio.to_thread(sending._decide))  # noqa: SLF001  # its own
+    deciding = _in_thread(sending._decide)  # noqa: SLF001  # its own
     try:
-        await asyncio.shield(opening)
+        await asyncio.wrap_future(deciding)
     except asyncio.CancelledError:
-        loop = asyncio.get_running_loop()
 
-        def give_back(done: asyncio.Future[None]) -> None:
-            if not done.cancelled():
-                done.exception()  # a refusal: nothing is held, nobody waits for it
-            loop.run_in_executor(None, sending.give_back, "cancelled")
+        def give_back(done: Future[None]) -> None:
+            if not done.cancelled():  # it ran: release what it may hold, off the loop
+                _in_thread(sending.give_back, "cancelled")
 
-        opening.add_done_callback(give_back)
+        deciding.add_done_callback(give_back)
         raise

@@ -10,12 +10,11 @@ thread, off the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from twpolicy._clients._plan import Policy, plan_stream
+from twpolicy._clients._plan import Policy, off_loop, plan_stream
 from twpolicy._model import Action, ActionKind
 from twpolicy.exceptions import PolicyViolation
 
@@ -94,7 +93,7 @@ class Admission:
         client, payload = self._client, self._payload
         if client._twpolicy_admitted is payload:  # noqa: SLF001  # the mixin's own
             return self._enter(True)  # noqa: FBT003  # decided by the outer on_data
-        return self._enter(await asyncio.to_thread(client._twpolicy_admit, payload))  # noqa: SLF001  # ditto
+        return self._enter(await off_loop(client._twpolicy_admit, payload))  # noqa: SLF001  # ditto
 
     def _enter(self, admitted: bool) -> bool:  # noqa: FBT001  # internal
         client = self._client
