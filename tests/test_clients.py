@@ -892,6 +892,26 @@ class TestLocation:
         assert 0 == api.cache.count()
 
 
+class RacedLedger:
+    """Delegates to a ledger; another process claims the record just before this one."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, *args, **kwargs):
+        return self.inner.check(*args, **kwargs)
+
+    def claim(self, record_id, claim, *, until):
+        self.inner.claim(record_id, "another-process", until=until)  # it wins
+        return self.inner.claim(record_id, claim, until=until)
+
+    def use(self, record_id, *, claim=None):
+        return self.inner.use(record_id, claim=claim)
+
+    def release_claim(self, record_id, claim, *, reason=""):
+        return self.inner.release_claim(record_id, claim, reason=reason)
+
+
 class TestContentBoundConsent:
     def test_matching_content_goes_through_once(self):
         """A consent bound to the post's hash lets exactly that post through, once."""
@@ -910,25 +930,6 @@ class TestContentBoundConsent:
 
     def test_a_consent_spent_by_another_process_is_refused(self):
         """Losing the race for a single-use consent refuses the post and sends nothing."""
-
-        class RacedLedger:
-            """Delegates to a ledger; another process spends the record just before us."""
-
-            def __init__(self, inner):
-                self.inner = inner
-
-            def check(self, *args, **kwargs):
-                return self.inner.check(*args, **kwargs)
-
-            def claim(self, record_id, claim, *, until):
-                self.inner.claim(record_id, "another-process", until=until)  # it wins
-                return self.inner.claim(record_id, claim, until=until)
-
-            def use(self, record_id, *, claim=None):
-                return self.inner.use(record_id, claim=claim)
-
-            def release_claim(self, record_id, claim, *, reason=""):
-                return self.inner.release_claim(record_id, claim, reason=reason)
 
         ledger = twpolicy.open_ledger("memory://")
         content = twpolicy.content_sha256({"text": "hello"})

@@ -19,7 +19,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 import twpolicy
-from test_clients import NOTICE, USER, make_v1, make_v2
+from test_clients import NOTICE, USER, RacedLedger, make_v1, make_v2
 from twpolicy._clients._plan import plan_v1, plan_v2
 from twpolicy._clients._sync import Policy
 from twpolicy.strategies import ids
@@ -254,26 +254,6 @@ def test_single_use_consent_survives_a_failed_send(flavour, failure):
         flavour.post(client)
     assert 2 == len(transport.requests)
     assert ["allow", "allow", "deny"] == [d.effect.value for d in recorder]
-
-
-class RacedLedger:
-    """Delegates to a ledger; another process claims the record just before this one."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def check(self, *args, **kwargs):
-        return self.inner.check(*args, **kwargs)
-
-    def claim(self, record_id, claim, *, until):
-        self.inner.claim(record_id, "another-process", until=until)  # it wins
-        return self.inner.claim(record_id, claim, until=until)
-
-    def use(self, record_id, *, claim=None):
-        return self.inner.use(record_id, claim=claim)
-
-    def release_claim(self, record_id, claim, *, reason=""):
-        return self.inner.release_claim(record_id, claim, reason=reason)
 
 
 def test_a_lost_race_is_consent_required(flavour):
