@@ -7,6 +7,12 @@ Run as ``python tests/consent_worker.py MODE URL [ARGS]``:
 - ``grant URL``: grants forever, printing each record ID on its own line once ``grant``
   returned (so the parent knows it was acknowledged); the parent kills it.
 - ``revoke URL USER``: revokes every scope of USER and prints ``done``.
+- ``claim URL CLAIM RECORD...``: prints ``ready`` once the ledger is open, waits for a line
+  on stdin (so that every process starts claiming together), tries to claim each record
+  under CLAIM, and prints one JSON line: the records it won.
+- ``hold URL RECORD CLAIM NOW UNTIL``: with its clock stopped at NOW (ISO 8601), claims
+  RECORD under CLAIM until UNTIL, prints ``claimed True`` (or ``False``), and then waits,
+  holding it, for the parent to kill it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import random
 import sys
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import twpolicy
 
@@ -85,6 +92,27 @@ def revoke(url: str, user: str) -> None:
     sys.stdout.write("done\n")
 
 
+def claim(url: str, claim_id: str, records: list[str]) -> None:
+    """Claim every record once all processes are ready; report the ones won."""
+    with twpolicy.open_ledger(url) as ledger:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        sys.stdin.readline()  # the parent's start signal
+        until = datetime.now(timezone.utc) + timedelta(hours=1)
+        won = [record for record in records if ledger.claim(record, claim_id, until=until)]
+    sys.stdout.write(json.dumps({"won": won}) + "\n")
+
+
+def hold(url: str, record: str, claim_id: str, now: str, until: str) -> None:
+    """Claim ``record`` at a stopped clock, say so, and hold it until killed."""
+    at = datetime.fromisoformat(now)
+    ledger = twpolicy.open_ledger(url, clock=lambda: at)
+    won = ledger.claim(record, claim_id, until=datetime.fromisoformat(until))
+    sys.stdout.write(f"claimed {won}\n")
+    sys.stdout.flush()
+    sys.stdin.readline()  # never answered: the parent kills this process
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "mixed":
@@ -93,5 +121,9 @@ if __name__ == "__main__":
         grant_forever(url)
     elif mode == "revoke":
         revoke(url, rest[0])
+    elif mode == "claim":
+        claim(url, rest[0], rest[1:])
+    elif mode == "hold":
+        hold(url, *rest)
     else:
         sys.exit(f"unknown mode {mode!r}")

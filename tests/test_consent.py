@@ -20,7 +20,8 @@ import twpolicy
 from conftest import BACKENDS
 from twpolicy import ConsentEventType, ConsentRecord, Notice
 from twpolicy._cli._main import main
-from twpolicy._stores._consent import _GENESIS, _Row, _verify_rows
+from twpolicy._stores._consent._events import GENESIS, Row
+from twpolicy._stores._consent._verify import verify_rows
 
 USER = "2244994945"
 OTHER = "783214"
@@ -365,7 +366,7 @@ class TestLedger:
         assert [1, 2, 3, 4] == [e.seq for e in ledger.events()]
         assert [3, 4] == [e.seq for e in ledger.events(after=2)]
         chain = list(ledger.events())
-        assert _GENESIS == chain[0].prev_hash
+        assert GENESIS == chain[0].prev_hash
         assert [e.hash for e in chain[:-1]] == [e.prev_hash for e in chain[1:]]
 
     def test_verify_an_intact_ledger(self, ledger):
@@ -827,7 +828,7 @@ class TestProperties:
         run_against_model(ledger, clock, first + ops[:8])
         rows = list(ledger._store.rows)
         head = (rows[-1].seq, rows[-1].hash)
-        assert _verify_rows(rows, head)
+        assert verify_rows(rows, head)
         kind = data.draw(st.sampled_from(["change", "remove", "swap"]))
         index = data.draw(st.integers(0, len(rows) - 1))
         if kind == "remove":
@@ -836,7 +837,7 @@ class TestProperties:
             other = data.draw(st.integers(0, len(rows) - 1).filter(lambda i: i != index))
             rows[index], rows[other] = rows[other], rows[index]
         else:
-            field = data.draw(st.sampled_from(_Row._fields))
+            field = data.draw(st.sampled_from(Row._fields))
             old = getattr(rows[index], field)
             if isinstance(old, bool):
                 new = not old
@@ -845,7 +846,7 @@ class TestProperties:
             else:
                 new = data.draw(st.text(max_size=70).filter(lambda v: v != old))
             rows[index] = rows[index]._replace(**{field: new})
-        assert not _verify_rows(rows, head)
+        assert not verify_rows(rows, head)
 
 
 # -- caching across processes ------------------------------------------------------------------

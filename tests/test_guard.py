@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
@@ -389,39 +389,120 @@ class TestDefaultGuard:
         assert mine is not twpolicy.get_default_guard()
 
 
-class TestAdmit:
-    def test_raises_like_enforce(self, guard):
-        """admit refuses exactly what enforce refuses."""
-        with pytest.raises(twpolicy.ConsentRequired):
-            guard.admit(post())
+class TestPermit:
+    def test_refuses_like_enforce(self, guard):
+        """A permit refuses exactly what enforce refuses, and lets the rest through."""
+        with pytest.raises(twpolicy.ConsentRequired), guard.permit(post()):
+            pytest.fail("the block must not run")
         guard.consent.grant(USER, ["tweet.write"], **NOTICE)
-        outcomes = guard.admit(post())
-        assert ["endpoint.known", "consent.required"] == [o.rule for o in outcomes]
+        with guard.permit(post()) as permit:
+            pass
+        assert ["endpoint.known", "consent.required"] == [o.rule for o in permit.decision.outcomes]
 
     def test_unobserved_allow_builds_no_decision(self):
         """With no sink and the decision logger quiet, an allow leaves no trace and no cost."""
         guard = Guard(ledger=twpolicy.open_ledger("memory://"))
         read = post(operation="GET /2/tweets", category="public_read", scopes=())
         before = twpolicy._guard._IDS.next()
-        assert guard.admit(read)
+        with guard.permit(read) as permit:
+            pass
         after = twpolicy._guard._IDS.next()
+        assert permit.decision is None
         assert int(before[-12:], 16) + 1 == int(after[-12:], 16)
 
     def test_observed_allow_is_logged(self, guard, recorder, caplog):
-        """A sink, or the logger at INFO, receives allows from admit as from check."""
+        """A sink, or the logger at INFO, receives allows from a permit as from check."""
         read = post(operation="GET /2/tweets", category="public_read", scopes=())
-        guard.admit(read)
+        with guard.permit(read):
+            pass
         assert ["allow"] == [d.effect.value for d in recorder]
         quiet = Guard(ledger=twpolicy.open_ledger("memory://"))
-        with caplog.at_level(logging.INFO, logger="twpolicy.decisions"):
-            quiet.admit(read)
+        with caplog.at_level(logging.INFO, logger="twpolicy.decisions"), quiet.permit(read):
+            pass
         assert 1 == len(caplog.records)
 
     def test_warns_in_warn_mode(self):
-        """A deny in warn mode warns through admit too."""
+        """A deny in warn mode warns and lets the block run."""
         guard = Guard(ledger=twpolicy.open_ledger("memory://"), mode="warn")
-        with pytest.warns(twpolicy.TwPolicyWarning, match="I.C.1.a"):
-            guard.admit(post())
+        ran = []
+        with pytest.warns(twpolicy.TwPolicyWarning, match="I.C.1.a"), guard.permit(post()):
+            ran.append(True)
+        assert [True] == ran
+
+    def test_single_use_consent_is_spent_only_on_success(self, guard):
+        """A failure gives a claimed single-use consent back; success spends it, once."""
+        digest = "a" * 64
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=digest, **NOTICE)
+        bound = post(content_sha256=digest)
+        with pytest.raises(OSError, match="timeout"), guard.permit(bound):
+            raise OSError("timeout")
+        with guard.permit(bound) as permit:
+            permit.fail("HTTP 503")
+        with guard.permit(bound):
+            pass
+        kinds = [e.type.value for e in guard.consent.events()]
+        assert ["granted", "claimed", "released", "claimed", "released", "claimed", "used"] == kinds
+        with pytest.raises(twpolicy.ConsentRequired), guard.permit(bound):
+            pass
+
+    def test_a_retry_within_the_first_try_is_decided_afresh(self, guard):
+        """A retry holds the first try's claim, but a revoke meanwhile refuses it."""
+        digest = "b" * 64
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=digest, **NOTICE)
+        bound = post(content_sha256=digest)
+        with guard.permit(bound) as first:
+            with guard.permit(bound, within=first) as retry:
+                pass
+            assert retry.decision.allowed
+            assert [] == retry.held.claims  # the first try holds it
+            guard.consent.revoke(USER)
+            with pytest.raises(twpolicy.ConsentRequired), guard.permit(bound, within=first):
+                pass
+            first.fail("the retry was refused")
+        kinds = [e.type.value for e in guard.consent.events()]
+        assert ["granted", "claimed", "revoked"] == kinds
+
+
+class TestCheckIsPure:
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        kind=st.sampled_from(["api_call", "export", "store", "stream_data"]),
+        scopes=st.sets(st.sampled_from(["tweet.write", "like.write", "geo.write"])),
+        bound=st.booleans(),
+        recipient=st.sampled_from([None, "lab", "uni"]),
+        count=st.integers(min_value=0, max_value=2_000_000),
+        content=st.sampled_from(["tweet_ids", "user_ids", "objects", None]),
+    )
+    def test_check_changes_no_store(self, kind, scopes, bound, recipient, count, content):  # noqa: PLR0917
+        """Whatever the action, check() leaves the consent and quota ledgers as they were."""
+        guard = Guard(
+            ledger=twpolicy.open_ledger("memory://"), quotas=twpolicy.open_quotas("memory://")
+        )
+        digest = "c" * 64
+        guard.consent.grant(USER, ["tweet.write", "like.write"], **NOTICE)
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=digest, **NOTICE)
+        guard.quotas.reserve("lab", tweet_ids=10)
+        facts = {} if content is None else {"content": content}
+        action = Action(
+            kind=kind,
+            operation="POST /2/tweets" if kind == "api_call" else "export",
+            category="write" if kind == "api_call" else None,
+            acting_user_id=USER,
+            scopes=scopes,
+            content_sha256=digest if bound else None,
+            recipient=recipient,
+            count=count,
+            facts=facts,
+            payload=[str(n) for n in range(min(count, 5))],
+        )
+        events = [e.to_dict() for e in guard.consent.events()]
+        usage = {name: [u.used for u in guard.quotas.usage(name)] for name in ("lab", "uni")}
+        guard.check(action)
+        guard.check(action)
+        assert events == [e.to_dict() for e in guard.consent.events()]
+        assert usage == {
+            name: [u.used for u in guard.quotas.usage(name)] for name in ("lab", "uni")
+        }
 
 
 class TestDecisionIds:

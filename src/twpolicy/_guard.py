@@ -435,26 +435,6 @@ class Guard:
         """
         return Permit(self, action, within)
 
-    def admit(self, action: Action) -> tuple[Outcome, ...]:
-        """`enforce`, for enforcement points on a hot path; returns the rules' outcomes.
-
-        The decision is the same, and a deny raises or warns the same way; but an allow's
-        `Decision` is built and logged only when someone receives it (a sink, or a handler on
-        the ``twpolicy.decisions`` logger at ``INFO``), so an unobserved allow costs only the
-        rules' work.
-
-        Raises:
-            PolicyViolation: the subclass named by the deciding rule (`ConsentRequired`, ...).
-        """
-        started = time.perf_counter_ns()
-        outcomes, deciding = self._outcomes(action)
-        if any(o.obligations for o in outcomes) and not deciding.enforced:
-            return self.enforce(action).outcomes  # raises: obligations need a permit
-        if deciding.effect is Effect.ALLOW and not self._observed():
-            return outcomes
-        self._act_on(self._decision(action, outcomes, deciding, started), stacklevel=3)
-        return outcomes
-
     def _observed(self) -> bool:
         """Whether anyone receives an allow: a sink, or the decision logger at ``INFO``."""
         return bool(self._sinks) or _DECISIONS.isEnabledFor(logging.INFO)

@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from twpolicy._stores._consent import ConsentEvent, Ledger, Notice, _utc, open_ledger
+from twpolicy._stores._consent import ConsentEvent, Ledger, Notice, open_ledger
+from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = ["DB_ENV", "add_consent"]
@@ -32,7 +33,7 @@ def _time(text: str) -> datetime:
         raise ConfigurationError(
             f"{text!r} is not an ISO 8601 time; write e.g. 2030-01-31T12:00:00Z"
         ) from None
-    return _utc(value)
+    return utc(value)
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> Ledger:

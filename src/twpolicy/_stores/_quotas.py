@@ -27,8 +27,8 @@ from typing import Any, Protocol
 import attrs
 
 from twpolicy._model import Scalar
-from twpolicy._stores._consent import _utc
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
+from twpolicy._stores._time import utc, utcnow
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = [
@@ -43,10 +43,6 @@ __all__ = [
     "Standing",
     "open_quotas",
 ]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Standing(str, enum.Enum):
@@ -328,7 +324,7 @@ class QuotaLedger:
         clock: returns the current, timezone-aware time when a call gives no ``at``.
     """
 
-    def __init__(self, store: QuotaStore, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, store: QuotaStore, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
         self._clock = clock
 
@@ -351,7 +347,7 @@ class QuotaLedger:
         self._store.close()
 
     def _at(self, at: datetime | None) -> datetime:
-        return _utc(self._clock() if at is None else at)
+        return utc(self._clock() if at is None else at)
 
     def register(
         self,
@@ -748,7 +744,7 @@ class _SqlTransaction:
                 recipient.approved_by,
                 recipient.reference,
                 recipient.terms_evidence,
-                (recipient.registered_at or _utcnow()).isoformat(),
+                (recipient.registered_at or utcnow()).isoformat(),
             ),
         )
 
@@ -791,7 +787,7 @@ class SqlQuotaStore:
         self._db.close()
 
 
-def open_quotas(url: str, *, clock: Callable[[], datetime] = _utcnow) -> QuotaLedger:
+def open_quotas(url: str, *, clock: Callable[[], datetime] = utcnow) -> QuotaLedger:
     """Open the quota ledger at ``url``, creating it if needed.
 
     Args:

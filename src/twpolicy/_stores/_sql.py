@@ -1,6 +1,6 @@
 """Storage plumbing shared by twpolicy's ledgers: URLs, connections, schema versions, errors.
 
-The consent ledger (and, later, the per-recipient quota ledger) keeps its data in one of three
+The consent ledger and the per-recipient quota ledger keep their data in one of three
 backends named by a URL: ``memory://`` (this process only), ``sqlite:///path`` (the embedded
 default, safe for many processes on one host) and ``postgresql://...`` (fleets). This module
 does what every ledger needs and nothing ledger-specific:
