@@ -12,7 +12,8 @@ any test runner:
 - `TwPolicyOptions` holds what the ``@pytest.mark.twpolicy(...)`` marker can set.
 """
 
-from twpolicy.testing._fakeapi._facade import DEFAULT_USER_ID, FakeXAPI, RecordedRequest
+from twpolicy.testing._fakeapi._facade import FakeXAPI, RecordedRequest
+from twpolicy.testing._fakeapi._state import DEFAULT_USER_ID
 from twpolicy.testing._kit import (
     ConsentHelper,
     DecisionLog,
@@ -31,3 +32,9 @@ __all__ = [
     "TwPolicyOptions",
     "fresh_guard",
 ]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("twpolicy.testing._"):
+        _obj.__module__ = "twpolicy.testing"  # reprs and docs name the public path
+del _name, _obj

@@ -10,9 +10,9 @@ headers), checks authentication the way X does (app-only bearer versus user cont
 only as the authenticated user), and records every request for assertions. A route it does not
 know answers 404 with a message listing the ones it does.
 
-The modules, from the bottom: ``_state`` (the records and the operations both API versions
+The modules, from the bottom: ``_state`` (the records, and the operations both API versions
 share), ``_routing`` (the routing table, rate limits, and the replies and errors handlers
-give), ``_v2_render`` (v2 fields, expansions, pages), the handlers (``_v2_tweets``,
-``_v2_users``, ``_v1``), ``_transports`` (how clients reach the fake), and ``_facade``
-(`FakeXAPI`).
+give), ``_v2`` (what every v2 route shares: fields, expansions, rendering, pages), the
+handlers by resource (``_v2_tweets``, ``_v2_users``, and ``_v1`` with the v1.1 shapes),
+``_transports`` (how clients reach the fake), and ``_facade`` (`FakeXAPI`, which joins them).
 """

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from twpolicy._clients._async import AsyncClient
     from twpolicy._clients._sync import API, Client
 
-__all__ = ["DEFAULT_USER_ID", "FakeXAPI", "RecordedRequest"]
+__all__ = ["FakeXAPI", "RecordedRequest"]
 
 _Client = TypeVar("_Client")
 _APP_BEARER = "twpolicy-fake-app-only-bearer"  # any bearer token not a user's is app-only

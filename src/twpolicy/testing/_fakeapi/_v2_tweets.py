@@ -156,13 +156,8 @@ def _named_tweet(state: FakeXState, call: Call) -> Tweet:
 
 
 @ROUTES.route("POST", "/2/users/:id/likes", "/2/users/:id/bookmarks", acting="id", limit=50)
-@ROUTES.route(
-    "DELETE",
-    "/2/users/:id/likes/:tweet_id",
-    "/2/users/:id/bookmarks/:tweet_id",
-    acting="id",
-    limit=50,
-)
+@ROUTES.route("DELETE", "/2/users/:id/likes/:tweet_id", acting="id", limit=50)
+@ROUTES.route("DELETE", "/2/users/:id/bookmarks/:tweet_id", acting="id", limit=50)
 def like_or_bookmark(state: FakeXState, call: Call) -> Json:
     """Like or bookmark a tweet (``POST``), or take it back (``DELETE``)."""
     likes = call.route.split("/")[4] == "likes"  # "POST /2/users/:id/likes"
