@@ -477,7 +477,6 @@ class FakeXAPI:
         """The recorded answer to this request, if a replayed cassette has one."""
         if self._replay is None:
             return None
-
         try:
             answer = self._replay.respond(SentRequest(method, url, dict(headers), body or None))
         except ReplayError:

@@ -53,7 +53,7 @@ class Call:
 Handler: TypeAlias = Callable[[FakeXState, Call], "Reply | Json | list[Any]"]
 
 
-# -- X's error shapes ------------------------------------------------------------------------
+# -- X's error shapes -----------------------------------------------------------------------------
 
 
 def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> Reply:
@@ -114,7 +114,7 @@ def v1_error(status: int, code: int, message: str) -> Reject:
     return Reject(Reply(status, {"errors": [{"code": code, "message": message}]}))
 
 
-# -- routes ----------------------------------------------------------------------------------
+# -- routes ---------------------------------------------------------------------------------------
 
 
 @attrs.frozen

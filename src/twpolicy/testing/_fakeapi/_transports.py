@@ -1,10 +1,10 @@
 """How clients reach the fake X API: transports below tweepy, so nothing but the network is fake.
 
 `install` gives a `tweepy.Client` or `tweepy.API` a requests transport adapter (the one
-replayed cassettes use), and a
-`tweepy.asynchronous.AsyncClient` an aiohttp session whose connector talks HTTP/1.1 to the
-fake over a local socket pair. Both hand each request to a `Handle` (`FakeXAPI.handle`) and
-refuse any host other than X's, so a test never reaches the network.
+replayed cassettes use too), and a `tweepy.asynchronous.AsyncClient` an aiohttp session whose
+connector talks HTTP/1.1 to the fake over a local socket pair. Both hand each request to a
+`Handle` (`FakeXAPI.handle`) and refuse any host other than X's, so a test never reaches the
+network.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from twpolicy.testing._fakeapi._state import (
 ROUTES = RouteGroup()
 
 
-def _v1_time(moment: datetime) -> str:
+def _timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%a %b %d %H:%M:%S +0000 %Y")
 
 
@@ -37,7 +37,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").lower() in {"1", "t", "true"}
 
 
-# -- rendering -------------------------------------------------------------------------------
+# -- rendering ------------------------------------------------------------------------------------
 
 
 def _render_user(state: FakeXState, user: User, viewer: str | None) -> Json:
@@ -56,7 +56,7 @@ def _render_user(state: FakeXState, user: User, viewer: str | None) -> Json:
         "followers_count": counts["followers_count"],
         "friends_count": counts["following_count"],
         "listed_count": counts["listed_count"],
-        "created_at": _v1_time(user.created_at),
+        "created_at": _timestamp(user.created_at),
         "favourites_count": len(state.likes.get(user.id, ())),
         "utc_offset": None,
         "time_zone": None,
@@ -144,7 +144,7 @@ def _render_status(state: FakeXState, tweet: Tweet, call: Call, *, embedded: boo
     viewer = call.user_id
     extended = call.params.get("tweet_mode") == "extended"
     out: Json = {
-        "created_at": _v1_time(tweet.created_at),
+        "created_at": _timestamp(tweet.created_at),
         "id": int(tweet.id),
         "id_str": tweet.id,
     }
@@ -206,7 +206,7 @@ def _render_status(state: FakeXState, tweet: Tweet, call: Call, *, embedded: boo
     return out
 
 
-# -- parameters and lookups -----------------------------------------------------------------
+# -- parameters and lookups -----------------------------------------------------------------------
 
 
 def _existing_tweet(state: FakeXState, tweet_id: str | None) -> Tweet:

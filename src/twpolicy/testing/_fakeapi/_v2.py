@@ -7,6 +7,7 @@ asked for; expansions add ``includes``. A lookup of unknown IDs answers 200 with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -143,7 +144,7 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-# -- parameters ------------------------------------------------------------------------------
+# -- parameters -----------------------------------------------------------------------------------
 
 
 def wanted(call: Call, name: str, allowed: frozenset[str]) -> frozenset[str]:
@@ -215,16 +216,12 @@ def _token(offset: int) -> str:
 def _offset(token: str | None, parameter: str) -> int:
     if token is None:
         return 0
-    if not token.startswith(_PAGE_MARK):
-        raise invalid(
-            parameter, token, f"The `{parameter}` query parameter value [{token}] is not valid"
-        )
-    try:
-        return int(token[len(_PAGE_MARK) :], 16)
-    except ValueError:
-        raise invalid(
-            parameter, token, f"The `{parameter}` query parameter value [{token}] is not valid"
-        ) from None
+    if token.startswith(_PAGE_MARK):
+        with contextlib.suppress(ValueError):
+            return int(token[len(_PAGE_MARK) :], 16)
+    raise invalid(
+        parameter, token, f"The `{parameter}` query parameter value [{token}] is not valid"
+    )
 
 
 def page(
@@ -258,7 +255,7 @@ def page(
     return found, meta
 
 
-# -- lookups that refuse what does not exist -------------------------------------------------
+# -- lookups that refuse what does not exist ------------------------------------------------------
 
 
 def existing_tweet(state: FakeXState, tweet_id: str, parameter: str = "id") -> Tweet:
@@ -295,7 +292,7 @@ def subject(state: FakeXState, call: Call) -> User:
     return user
 
 
-# -- rendering -------------------------------------------------------------------------------
+# -- rendering ------------------------------------------------------------------------------------
 
 
 def _chosen(fields: frozenset[str], optional: Mapping[str, Callable[[], Any]]) -> Json:

@@ -147,7 +147,7 @@ def home_timeline(state: FakeXState, call: Call) -> Json:
     return _timeline(state, call, state.home_timeline(call.args["id"]))
 
 
-# -- likes, retweets, bookmarks --------------------------------------------------------------
+# -- likes, retweets, bookmarks -------------------------------------------------------------------
 
 
 def _named_tweet(state: FakeXState, call: Call) -> Tweet:

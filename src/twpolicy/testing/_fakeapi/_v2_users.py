@@ -15,7 +15,7 @@ from twpolicy.testing._fakeapi._state import DMEvent, FakeXState, Json, XList, t
 ROUTES = RouteGroup()
 
 
-# -- users -----------------------------------------------------------------------------------
+# -- users ----------------------------------------------------------------------------------------
 
 
 @ROUTES.route("GET", "/2/users/me", user_context=True, limit=75)
@@ -31,7 +31,7 @@ def get_users(state: FakeXState, call: Call) -> Json:
     return _v2.lookup(call, "id", "user", state.users.get, body)
 
 
-# -- follows, mutes, blocks ------------------------------------------------------------------
+# -- follows, mutes, blocks -----------------------------------------------------------------------
 
 
 def _users_page(state: FakeXState, call: Call, user_ids: list[str]) -> Json:
@@ -86,7 +86,7 @@ def blocked(state: FakeXState, call: Call) -> Json:
     return _users_page(state, call, state.blocking.get(call.args["id"], []))
 
 
-# -- Lists -----------------------------------------------------------------------------------
+# -- Lists ----------------------------------------------------------------------------------------
 
 
 def _lists_page(state: FakeXState, call: Call, lists: list[XList]) -> Json:
@@ -234,7 +234,7 @@ def list_tweets(state: FakeXState, call: Call) -> Json:
     return _v2.tweets_body(state, call, found, meta=meta)
 
 
-# -- direct messages -------------------------------------------------------------------------
+# -- direct messages ------------------------------------------------------------------------------
 
 
 def _send(state: FakeXState, call: Call, conversation: str, recipient: str | None) -> Reply:
