@@ -96,7 +96,7 @@ def forbidden(detail: str) -> Reject:
     return refuse(403, "Forbidden", detail)
 
 
-def not_found(resource: str, parameter: str, value: str) -> Json:
+def lookup_error(resource: str, parameter: str, value: str) -> Json:
     """One v2 ``errors`` entry for a resource that does not exist (sent with HTTP 200)."""
     return {
         "value": value,

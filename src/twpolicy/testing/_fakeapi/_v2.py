@@ -19,8 +19,8 @@ from twpolicy.testing._fakeapi._routing import (
     Reply,
     forbidden,
     invalid,
+    lookup_error,
     missing,
-    not_found,
 )
 from twpolicy.testing._fakeapi._state import (
     HASHTAG,
@@ -191,7 +191,7 @@ def lookup(
         value = call.args[parameter]
         record = find(value)
         if record is None:
-            return {"errors": [not_found(resource, parameter, value)]}
+            return {"errors": [lookup_error(resource, parameter, value)]}
         return body([record], many=False)
     plural = parameter + "s"
     values = [v for v in call.params.get(plural, "").split(",") if v]
@@ -205,7 +205,7 @@ def lookup(
     found = [(value, find(value)) for value in values]
     return body(
         [record for _, record in found if record is not None],
-        errors=[not_found(resource, plural, value) for value, record in found if record is None],
+        errors=[lookup_error(resource, plural, value) for value, record in found if record is None],
     )
 
 
@@ -288,7 +288,7 @@ def subject(state: FakeXState, call: Call) -> User:
     """The user a v2 read is about; an unknown one answers 200 with an error, as X does."""
     user = state.users.get(call.args["id"])
     if user is None:
-        raise Reject(Reply(200, {"errors": [not_found("user", "id", call.args["id"])]}))
+        raise Reject(Reply(200, {"errors": [lookup_error("user", "id", call.args["id"])]}))
     return user
 
 
