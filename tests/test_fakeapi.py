@@ -12,7 +12,13 @@ from tweepy.asynchronous import AsyncClient
 import twpolicy
 from payload_shapes import kind_of, unseen_keys
 from twpolicy import ConfigurationError
-from twpolicy.testing import DEFAULT_USER_ID, FakeXAPI
+from twpolicy.testing import (
+    DEFAULT_USER_ID,
+    DecisionLog,
+    FakeXAPI,
+    TwPolicyOptions,
+    fresh_guard,
+)
 
 OTHER = "1500000000000000002"
 SF = "5a110d312052166f"
@@ -668,6 +674,36 @@ class TestEveryRoute:
         answered = {r.route for r in fake.requests if r.status < 400}
         assert set() == set(FakeXAPI.routes) - answered
         assert [] == [(r.route, r.status) for r in fake.requests if r.status >= 400]
+
+    def test_routes_are_named_as_decisions_name_operations(self, fake):
+        """A recorded request's route is the operation of the guard's decision about it."""
+        log = DecisionLog()
+        with fresh_guard(TwPolicyOptions(granted=["tweet.write"]), sinks=[log]) as guard:
+            api = fake.api(guard=guard)
+            api.update_status("v1.1")
+            api.destroy_status(api.user_timeline()[0].id)
+            fake.client(guard=guard).create_tweet(text="v2")
+        assert [d.operation for d in log.decisions] == [r.route for r in fake.requests]
+        assert "POST /1.1/statuses/destroy/:id.json" == fake.requests[2].route
+
+    def test_routes_are_named_as_the_endpoint_catalog_names_them(self):
+        """Each route has the name of the catalog entry the guard finds for it, but three."""
+        catalog = twpolicy.endpoint_catalog()
+        found = {route: catalog.lookup(*route.split(" ", 1)) for route in FakeXAPI.routes}
+        assert {
+            # X's reference names the parameter source_user_id; the catalog calls it id.
+            "DELETE /2/users/:source_user_id/following/:target_user_id": (
+                "DELETE /2/users/:id/following/:target_user_id"
+            ),
+            "DELETE /2/users/:source_user_id/muting/:target_user_id": (
+                "DELETE /2/users/:id/muting/:target_user_id"
+            ),
+            "GET /1.1/users/lookup.json": None,  # tweepy sends it as a POST only
+        } == {
+            route: endpoint and endpoint.operation
+            for route, endpoint in found.items()
+            if endpoint is None or endpoint.operation != route
+        }
 
 
 class TestReplay:

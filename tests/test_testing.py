@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import twpolicy
+import twpolicy.testing
 from twpolicy import Action, Mode
 from twpolicy.testing import (
     DEFAULT_USER_ID,
@@ -220,3 +221,17 @@ class TestConsentHelper:
         helper.revoke("dm.write")
         assert ledger.check("5", "dm.write") is None
         assert ledger.check("5", "like.write") is not None
+
+
+class TestExports:
+    def test_all_is_exactly_the_public_names(self):
+        """twpolicy.testing exports the names in __all__, each once, and no other public name."""
+        exported = twpolicy.testing.__all__
+        assert len(set(exported)) == len(exported)
+        assert set(exported) == {name for name in dir(twpolicy.testing) if name[0] != "_"}
+
+    def test_exports_show_the_public_path(self):
+        """Classes and functions say twpolicy.testing in reprs, whatever module defines them."""
+        for name in twpolicy.testing.__all__:
+            obj = getattr(twpolicy.testing, name)
+            assert getattr(obj, "__module__", "twpolicy.testing") == "twpolicy.testing", name

@@ -34,6 +34,7 @@ __all__ = [
     "RecordedResponse",
     "ReplayError",
     "ReplayTransport",
+    "RespondingAdapter",
     "SentRequest",
 ]
 
@@ -58,6 +59,8 @@ def _as_bytes(body: Any) -> bytes | None:
         data = json.dumps(body).encode("utf-8")
     elif hasattr(body, "read"):  # a file-like body: read, as the wire would
         data = _as_bytes(body.read()) or b""
+    elif isinstance(body, Iterable):  # a streamed body: its chunks, joined
+        data = b"".join(_as_bytes(chunk) or b"" for chunk in body)
     else:
         data = str(body).encode("utf-8")
     return data
@@ -325,7 +328,7 @@ class ReplayTransport:
 
     def adapter(self) -> requests.adapters.HTTPAdapter:
         """A `requests` transport adapter that sends through this transport."""
-        return _ReplayAdapter(self)
+        return RespondingAdapter(self.respond)
 
     def mount(self, session: requests.Session) -> requests.Session:
         """Send every ``http(s)://`` request of ``session`` through this transport."""
@@ -352,12 +355,18 @@ class ReplayTransport:
         return client
 
 
-class _ReplayAdapter(requests.adapters.HTTPAdapter):
-    """Builds real `requests.Response` objects (streamable) from the transport's answers."""
+class RespondingAdapter(requests.adapters.HTTPAdapter):
+    """A `requests` transport adapter that asks a function instead of the network.
 
-    def __init__(self, transport: ReplayTransport) -> None:
+    It hands ``respond`` each request as it would have gone on the wire (the body read
+    whole, even a streamed one) and builds real, streamable `requests.Response` objects from
+    the answers. Exceptions of ``respond`` propagate: a `requests.RequestException` refers
+    to the request, as the network's would.
+    """
+
+    def __init__(self, respond: Callable[[SentRequest], RecordedResponse]) -> None:
         super().__init__()
-        self._transport = transport
+        self._respond = respond
 
     def send(  # noqa: PLR0917  # requests' adapter signature
         self,
@@ -371,10 +380,17 @@ class _ReplayAdapter(requests.adapters.HTTPAdapter):
         sent = SentRequest(
             method=str(request.method),
             url=str(request.url),
-            headers={str(k): str(v) for k, v in request.headers.items()},
+            headers={
+                str(k): v.decode("latin-1") if isinstance(v, bytes) else str(v)
+                for k, v in request.headers.items()
+            },
             body=_as_bytes(request.body),
         )
-        answer = self._transport.respond(sent)
+        try:
+            answer = self._respond(sent)
+        except requests.RequestException as exc:
+            exc.request = exc.request or request
+            raise
         headers = urllib3.HTTPHeaderDict()
         for name, value in answer.headers:
             headers.add(name, value)
