@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 import twpolicy
 from test_clients import NOTICE, USER, RacedLedger, make_v1, make_v2
-from twpolicy._clients._plan import plan_v1, plan_v2
-from twpolicy._clients._sync import Policy
+from twpolicy._clients._plan import Policy, plan_v1, plan_v2
 from twpolicy.strategies import ids
 from twpolicy.testing import DecisionRecorder
 from twpolicy.testing._replay import RecordedResponse, ReplayTransport

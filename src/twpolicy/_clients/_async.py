@@ -18,11 +18,11 @@ from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
     Policy,
     me_id,
-    off_loop,
     plan_v2,
     v2_identity,
     with_guard_signature,
 )
+from twpolicy._clients._sending import off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._guard import Guard
 

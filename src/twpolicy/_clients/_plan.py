@@ -1,33 +1,25 @@
 """The one request path of every drop-in client: plan, decide, send, learn.
 
 The clients differ only in how they wait (a call, an ``await``) and in which tweepy method
-they sit on. Everything else is here, once: `plan_v2` and `plan_v1` turn a request into a
-`Plan` (catalog entry, scopes, acting user, token owner, content hash, `Action`) without any
-I/O; when the acting user can only be found by asking the API, the plan says so
-(``Plan.looks_up``) and the client shell makes that lookup and plans again. The shells then
-send under `Sending`, which decides (opening the guard's permit), holds what the decision
-obliges while the request and tweepy's own retries are on the wire, decides every retry
-afresh within the first try's permit, and commits or gives back at the end: synchronously,
-or, for the asynchronous clients, with every store access run off the event loop.
+they sit on. Everything else is shared: `plan_v2` and `plan_v1` turn a request into a `Plan`
+(catalog entry, scopes, acting user, token owner, content hash, `Action`) without any I/O;
+when the acting user can only be found by asking the API, the plan says so (``Plan.looks_up``)
+and the client shell makes that lookup and plans again. The shells then send under the plan's
+`twpolicy._clients._sending.Sending`, which decides, holds, decides each retry and settles.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import hashlib
 import inspect
-import os
-import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import tweepy
 
-from twpolicy._guard import Guard, Permit, built_default_guard, get_default_guard
+from twpolicy._clients._sending import Sending
+from twpolicy._guard import Guard, built_default_guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._catalog import (
     GEO_PARAMETERS,
@@ -37,19 +29,13 @@ from twpolicy._payloads._catalog import (
     endpoint_catalog,
 )
 from twpolicy._stores._consent import validate_user_id
-from twpolicy.exceptions import PolicyViolation
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = [
     "LOOKUP_ERRORS",
     "Identity",
     "Plan",
     "Policy",
-    "Sending",
     "me_id",
-    "off_loop",
     "plan_stream",
     "plan_v1",
     "plan_v2",
@@ -64,11 +50,6 @@ _GEO_SCOPE = frozenset({"geo.write"})
 #: What a failed identity lookup may raise: the user stays unknown, and the write is refused.
 LOOKUP_ERRORS = (tweepy.TweepyException, TypeError, ValueError, KeyError)
 _IDENTITY_SLOTS = 16
-
-#: The request on the wire in this context: tweepy retries a rate-limited v2 request by
-#: calling ``request`` again from inside it, and a v1.1 request by sending again from inside
-#: ``API.request``; either way the retry finds the first try's `Sending` here.
-_SENDING: ContextVar[Sending | None] = ContextVar("twpolicy_sending", default=None)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -241,17 +222,9 @@ class Plan:
     def sending(self, client: object, policy: Policy, *, recursive: bool = True) -> Sending:
         """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
 
-        ``recursive``: tweepy retries by calling the client's ``request`` again (v2), so a
-        request made while this client's earlier one is on the wire is that one's retry,
-        decided within the first try's permit (which holds the claims), however deep.
+        ``recursive``: tweepy retries by calling ``request`` again (v2); see `Sending.start`.
         """
-        current = _SENDING.get()
-        within = (
-            current.first
-            if current is not None and current.client is client and current.recursive
-            else None
-        )
-        return Sending(client, policy, self.action, within, recursive=recursive)
+        return Sending.start(client, policy, self.action, recursive=recursive)
 
 
 # Reads are described by one action per endpoint, so one plan per endpoint serves them all.
@@ -408,184 +381,3 @@ def plan_stream(endpoint: str) -> Plan:
     route = f"/2/tweets/{endpoint}/stream"
     found = _CATALOG.lookup("GET", route)
     return unknown_route("GET", route, None) if found is None else _read_plan(found)
-
-
-class Sending:
-    """A request on the wire under its permit, and the tries tweepy makes of it.
-
-    ``with`` it (synchronous clients) or ``async with`` it (asynchronous ones) around the
-    send. Entering decides and holds what the decision obliges (a claimed single-use
-    consent); leaving without an exception commits (the consent is spent), leaving with one
-    gives everything back. Each further try tweepy makes from inside (`retry`) is decided
-    afresh within the first try's permit, so the consent it holds counts as held, while a
-    consent revoked during the wait refuses the retry. The asynchronous forms find the guard,
-    decide and write to the stores in a worker thread (the context is copied), never on the
-    event loop.
-    """
-
-    __slots__ = (
-        "_action",
-        "_guard",
-        "_policy",
-        "_retries",
-        "_token",
-        "_within",
-        "client",
-        "first",
-        "permit",
-        "recursive",
-        "refusal",
-        "tries",
-    )
-
-    def __init__(
-        self,
-        client: object,
-        policy: Policy,
-        action: Action,
-        within: Permit | None,
-        *,
-        recursive: bool,
-    ) -> None:
-        self.client = client
-        self._policy = policy
-        self._guard: Guard | None = None
-        self._action = action
-        self._within = within
-        #: Whether tweepy retries by calling the client's ``request`` again (v2).
-        self.recursive = recursive
-        #: The permit of this try, once decided.
-        self.permit: Permit | None = None
-        #: The permit of the call's first try, which its retries are decided within.
-        self.first: Permit | None = within
-        self.tries = 0
-        #: The refusal of a retry, when tweepy turned it into an exception of its own.
-        self.refusal: PolicyViolation | None = None
-        self._retries: list[Permit] = []
-        self._token: Token[Sending | None] | None = None
-
-    def _decide(self) -> None:
-        """Find the guard, decide and hold (I/O: run off the event loop when there is one)."""
-        self._guard = guard = self._policy.guard
-        permit = guard.permit(self._action, within=self._within)
-        self.permit = permit
-        self.first = self._within or permit
-        permit.open()
-
-    def __enter__(self) -> Self:
-        self._decide()
-        self._token = _SENDING.set(self)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        self._leave()
-        self._settle(exc_type)
-
-    async def __aenter__(self) -> Self:
-        guard = self._policy.guard_at_hand()
-        if guard is not None and guard.remembers(self._action):
-            self._decide()  # a remembered allow (a read): no store, sink or file to touch
-        else:
-            await _decide_off_loop(self)
-        self._token = _SENDING.set(self)
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        self._leave()
-        if self._holds():
-            await off_loop(self._settle, exc_type)
-        else:
-            self._settle(exc_type)  # nothing held: nothing to write
-
-    def _holds(self) -> bool:
-        permits = [self.permit, *self._retries]
-        return any(permit is not None and permit.held for permit in permits)
-
-    def _leave(self) -> None:
-        if self._token is not None:
-            _SENDING.reset(self._token)
-            self._token = None
-
-    def _settle(self, exc_type: type[BaseException] | None) -> None:
-        """Commit or give back, the retries first: the call's outcome is theirs too."""
-        for retry in self._retries:
-            retry.__exit__(exc_type)
-        if self.permit is not None:
-            self.permit.__exit__(exc_type)
-
-    def give_back(self, reason: str) -> None:
-        """Release what this try holds: its caller went away before sending."""
-        if self.permit is not None:
-            self.permit.release(reason)
-
-    def retry(self) -> None:
-        """Before each try tweepy sends from inside one call: decide every try after the first.
-
-        Raises:
-            PolicyViolation: the retry is refused (also kept in `refusal`, for when tweepy
-                wraps it in an exception of its own); nothing more may be sent.
-        """
-        self.tries += 1
-        if self.tries == 1:
-            return  # the first try was decided on entering
-        guard = self._guard or self._policy.guard
-        retry = guard.permit(self._action, within=self.first)
-        try:
-            retry.open()
-        except PolicyViolation as refused:
-            self.refusal = refused
-            raise
-        self._retries.append(retry)
-
-    def raise_refusal(self) -> None:
-        """Raise the refusal of a retry, if there was one (tweepy wrapped it)."""
-        refusal = self.refusal
-        if refusal is not None:
-            raise refusal from None
-
-
-_workers: ThreadPoolExecutor | None = None
-_workers_lock = threading.Lock()
-
-
-def _forget_workers() -> None:
-    global _workers  # noqa: PLW0603  # a forked child has none of its parent's threads
-    _workers = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_workers)
-
-
-def _in_thread(function: Callable[..., Any], *args: Any) -> Future[Any]:
-    """Run ``function`` in twpolicy's worker threads, in a copy of the caller's context."""
-    global _workers  # noqa: PLW0603  # made on first use
-    if _workers is None:
-        with _workers_lock:
-            if _workers is None:
-                _workers = ThreadPoolExecutor(thread_name_prefix="twpolicy")
-    return _workers.submit(contextvars.copy_context().run, function, *args)
-
-
-async def off_loop(function: Callable[..., Any], *args: Any) -> Any:
-    """Run ``function`` in a worker thread and wait for it without blocking the loop."""
-    return await asyncio.wrap_future(_in_thread(function, *args))
-
-
-async def _decide_off_loop(sending: Sending) -> None:
-    """Decide in a worker thread; if the caller is cancelled meanwhile, give back.
-
-    The decision may claim a single-use consent; a cancelled caller never sends, so whatever
-    the thread ends up holding is released (in a worker thread too) once it is done.
-    """
-    deciding = _in_thread(sending._decide)  # noqa: SLF001  # its own
-    try:
-        await asyncio.wrap_future(deciding)
-    except asyncio.CancelledError:
-
-        def give_back(done: Future[None]) -> None:
-            if not done.cancelled():  # it ran: release what it may hold, off the loop
-                _in_thread(sending.give_back, "cancelled")
-
-        deciding.add_done_callback(give_back)
-        raise

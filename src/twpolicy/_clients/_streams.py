@@ -14,7 +14,8 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from twpolicy._clients._plan import Policy, off_loop, plan_stream
+from twpolicy._clients._plan import Policy, plan_stream
+from twpolicy._clients._sending import off_loop
 from twpolicy._model import Action, ActionKind
 from twpolicy.exceptions import PolicyViolation
 

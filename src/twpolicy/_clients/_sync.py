@@ -25,10 +25,8 @@ import tweepy
 from tweepy.parsers import JSONParser
 
 from twpolicy._clients._plan import (
-    _SENDING,
     LOOKUP_ERRORS,
     Policy,
-    Sending,
     me_id,
     plan_v1,
     plan_v2,
@@ -36,6 +34,7 @@ from twpolicy._clients._plan import (
     v2_identity,
     with_guard_signature,
 )
+from twpolicy._clients._sending import Sending, sending_now
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._guard import Guard
 
@@ -182,7 +181,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     def session(self) -> Any:
         """The session tweepy sends through; during a call, a view that decides each retry."""
         session = self._twpolicy_session
-        sending = _SENDING.get()
+        sending = sending_now()
         if sending is not None and sending.client is self:
             return _Tries(session, sending)
         return session
