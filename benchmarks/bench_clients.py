@@ -99,6 +99,7 @@ def guard_only(guard: twpolicy.Guard, calls: int, rounds: int) -> None:
         scopes={"tweet.write"},
     )
     read = twpolicy.endpoint_catalog().lookup("GET", "/2/tweets/1").read_action
+
     def permit(action: twpolicy.Action) -> None:
         with guard.permit(action):
             pass
