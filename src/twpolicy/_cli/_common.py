@@ -440,16 +440,18 @@ class Progress:
     """
 
     def __init__(self, label: str, total: int | None, *, show: bool, unit: str = "B") -> None:
+        """``unit``: ``"B"`` for bytes of a file, or a word (``"record"``) to count."""
         self._bar: Any = None
+        self._bytes = unit == "B"
         if show and sys.stderr is not None:
             from tqdm import tqdm  # noqa: PLC0415  # imported only when a bar is drawn
 
             self._bar = tqdm(
                 total=total,
                 desc=label,
-                unit=unit,
-                unit_scale=True,
-                unit_divisor=1024 if unit == "B" else 1000,
+                unit="B" if self._bytes else f" {unit}s",
+                unit_scale=self._bytes,
+                unit_divisor=1024,
                 file=sys.stderr,
                 leave=False,
                 delay=PROGRESS_DELAY,
@@ -473,7 +475,8 @@ class Progress:
         """Move the bar to ``position`` (bytes, or records when the size is unknown)."""
         bar = self._bar
         if bar is not None:
-            bar.set_postfix_str(f"{records:,} records", refresh=False)
+            if self._bytes:
+                bar.set_postfix_str(f"{records:,} records", refresh=False)
             bar.update(max(position - bar.n, 0))
 
     def write(self, text: str) -> None:

@@ -170,7 +170,7 @@ def _run_history(args: argparse.Namespace, out: TextIO) -> int:
 
 def _run_verify(args: argparse.Namespace, out: TextIO) -> int:
     with _open(args, create=False) as ledger:
-        bar = Progress("verify", None, show=Progress.wanted(args), unit=" events")
+        bar = Progress("verify", None, show=Progress.wanted(args), unit="event")
         try:
             result = ledger.verify(progress=lambda count: bar.update(count, count))
         finally:

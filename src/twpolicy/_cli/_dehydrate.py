@@ -449,7 +449,7 @@ def _dehydrate(
         else "the IDs read before it went to standard output"
     )
     state.bar = Progress(
-        "dehydrate", source.size, show=Progress.wanted(args), unit="B" if source.size else "rec"
+        "dehydrate", source.size, show=Progress.wanted(args), unit="B" if source.size else "record"
     )
     try:
         with _collector_paused():

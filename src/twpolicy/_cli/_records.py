@@ -133,6 +133,14 @@ def _error(exc: Exception, data: bytes, first: int) -> str:
     return f"not valid JSON ({exc})"
 
 
+def _last(lines: list[_Line]) -> int:
+    """The last line of ``lines`` with something on it (a span ends there, not at a blank)."""
+    for line in reversed(lines):
+        if line.data.strip(_SPACE):
+            return line.number
+    return lines[0].number
+
+
 def _indent(line: bytes) -> int:
     return len(line) - len(line.lstrip(b" \t"))
 
@@ -348,7 +356,7 @@ class _Reader:
     def _give_up(self, pending: _Pending, why: str, indent: int | None = None) -> Iterator[Record]:
         """The open record is unreadable: skip it, reading its lines again for record starts."""
         self._pending = None
-        last = pending.lines[-1].number if pending.lines else self._line
+        last = _last(pending.lines) if pending.lines else self._line
         if pending.oversize:
             yield self._record(pending.start, last, error=f"larger than {self._max:,} bytes")
             return
@@ -366,7 +374,7 @@ class _Reader:
             if self._starts_record(lines[index], level):
                 if why in (_CUT, _ENDS):
                     why = f"cut off: a new record starts on line {lines[index].number}"
-                yield self._record(pending.start, lines[index - 1].number, error=why)
+                yield self._record(pending.start, _last(lines[:index]), error=why)
                 again = [_Line(x.number, x.data, x.rereads + 1) for x in lines[index:]]
                 self._reread_lines += len(again)
                 self._queue.extendleft(reversed(again))

@@ -278,7 +278,7 @@ def _scan_file(
             report.end(summary)
         return summary
     report.start(name)
-    bar = Progress(shown(name), source.size, show=progress, unit="B" if source.size else "rec")
+    bar = Progress(shown(name), source.size, show=progress, unit="B" if source.size else "record")
     reader = RecordReader(source.lines, max_bytes=max_bytes, loads=loads)
     try:
         for record in reader:
