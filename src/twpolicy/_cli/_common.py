@@ -177,7 +177,7 @@ def check_text_arguments(args: argparse.Namespace, parser: argparse.ArgumentPars
                 names = names or _option_names(parser, {})
                 raise CliError(
                     Exit.BAD_INPUT,
-                    f"argument {names.get(dest, dest)}: {shown(item)!r} is not valid UTF-8 "
+                    f"argument {names.get(dest, dest)}: '{shown(item)}' is not valid UTF-8 "
                     "text; retype it in UTF-8",
                 )
 

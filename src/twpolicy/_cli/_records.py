@@ -47,6 +47,14 @@ __all__ = [
 ]
 
 
+def _loads(data: bytes) -> Any:
+    """Parse UTF-8 JSON; bytes that are not UTF-8 are refused, not let through.
+
+    (``json.loads`` given bytes lets encoded surrogates through, which no UTF allows.)
+    """
+    return json.loads(data.decode("utf-8"))
+
+
 def _loads_fast(data: bytes) -> Any:
     """Parse with orjson where it can; what it refuses, ``json`` reads (or explains).
 
@@ -56,11 +64,11 @@ def _loads_fast(data: bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _loads(data)
 
 
 #: The JSON parser: orjson when installed (``pip install twpolicy[fast]``), else the standard one.
-LOADS: Callable[[bytes], Any] = json.loads
+LOADS: Callable[[bytes], Any] = _loads
 try:
     import orjson
 except ImportError:  # pragma: no cover  # exercised where orjson is not installed
@@ -497,6 +505,16 @@ class _Transcoded:
         return text.encode("utf-8", "surrogatepass")
 
 
+class _Broken:
+    """An input whose first bytes could not be decompressed: reading it says why."""
+
+    def __init__(self, error: BaseException) -> None:
+        self._error = error
+
+    def readline(self, size: int = -1, /) -> bytes:  # noqa: ARG002  # the Lines protocol
+        raise self._error
+
+
 def _peek(stream: Any, size: int) -> bytes:
     data: bytes = stream.peek(size)
     return data[:size]
@@ -521,8 +539,8 @@ def open_input(raw: BinaryIO) -> Lines:
             break
     try:
         first = _peek(stream, 4)
-    except _STREAM_ERRORS:
-        return stream  # type: ignore[no-any-return]  # the reader reports the damage
+    except _STREAM_ERRORS as exc:
+        return _Broken(exc)  # the reader reports the damage
     encoding = _encoding(first)
     if encoding is None:
         return stream  # type: ignore[no-any-return]
