@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 from twpolicy._cli._common import (
     CONSENT,
+    CliError,
+    Exit,
     Progress,
     add_report_options,
     add_store_option,
@@ -69,6 +72,11 @@ def _notice(args: argparse.Namespace) -> Notice:
 
 def _grant(ledger: Ledger, args: argparse.Namespace, notice: Notice) -> Any:
     expires = None if args.expires_at is None else utc_time(args.expires_at, "--expires-at")
+    if expires is not None and expires <= datetime.now(timezone.utc):
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"argument --expires-at: {args.expires_at} is not in the future; nothing recorded",
+        )
     return ledger.grant(
         args.user_id,
         args.scopes,
