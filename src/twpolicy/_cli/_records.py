@@ -462,8 +462,8 @@ _MAGIC: Final = (
     (b"PK\x03\x04", "zip"),
 )
 _UNSUPPORTED: Final = {
-    "zstd": "zstd-compressed; decompress it first (zstd -dc FILE | twpolicy ... -)",
-    "zip": "a zip archive; extract it first (unzip -p FILE | twpolicy ... -)",
+    "zstd": "zstd-compressed, which twpolicy does not read: decompress it first (zstd -d)",
+    "zip": "a zip archive, which twpolicy does not read: extract its files first (unzip)",
 }
 _BOMS: Final = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

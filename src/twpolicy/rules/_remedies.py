@@ -19,7 +19,7 @@ def _absolute(url: str) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         path, sep, query = url[len(prefix) :].partition("?")
-        return f"sqlite://{os.path.abspath(path)}{sep}{query}"  # noqa: PTH100  # the text of a path
+        return f"sqlite:///{os.path.abspath(path)}{sep}{query}"  # noqa: PTH100  # the text of a path
     return url
 
 
