@@ -317,7 +317,7 @@ class TestStores:
             if value is None:
                 connection.execute("DROP TABLE twpolicy_quota_recipients")
             else:
-                connection.execute(f"UPDATE twpolicy_quota_recipients SET {column} = ?", (value,))
+                connection.execute(f"UPDATE twpolicy_quota_recipients SET {column} = ?", (value,))  # noqa: S608  # the column is a test parameter
         connection.close()
         for argv in (["quotas", "list"], ["quotas", "show", "uni"]):
             code, out, err = run(*argv, "--quota-db", f"sqlite:///{path}", capsys=capsys)
@@ -344,7 +344,7 @@ class TestReports:
         run("consent", "grant", USER, "dm.write", *GRANT, capsys=capsys)
         run("quotas", "register", "uni", capsys=capsys)
 
-    COMMANDS = [
+    COMMANDS = (
         ["clauses"],
         ["consent", "show", USER],
         ["consent", "history", USER],
@@ -354,7 +354,7 @@ class TestReports:
         ["quotas", "show", "uni"],
         ["quotas", "list"],
         ["quotas", "register", "lab"],
-    ]
+    )
 
     @pytest.mark.parametrize("argv", COMMANDS)
     def test_json_quiet_and_output_everywhere(self, stores, data, tmp_path, argv, capsys):
@@ -369,7 +369,7 @@ class TestReports:
 
     def test_scan_json_quiet_and_output(self, data, tmp_path, capsys):
         code, out, _ = run("scan", "--format", "json", str(data), capsys=capsys)
-        assert 1 == json.loads(out)["totals"]["records"]
+        assert (0, 1) == (code, json.loads(out)["totals"]["records"])
         assert (0, "", "") == run("scan", "--quiet", str(data), capsys=capsys)
 
     def test_dehydrate_json_summary(self, data, capsys):

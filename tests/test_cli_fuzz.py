@@ -59,7 +59,7 @@ def _dump(value, indent, base):
 
 
 @st.composite
-def _bad(draw, good_text, base, *, large=True):
+def _bad(draw, good_text, base, *, large=True):  # noqa: PLR0911  # one return per class
     """Text that is not a record, in one of the classes the reader must survive.
 
     ``large``: include records over `MAX_BYTES` (the reader's limit in these tests; the
@@ -72,7 +72,10 @@ def _bad(draw, good_text, base, *, large=True):
         start = len(body) - len(body.lstrip())
         return body[: draw(st.integers(start + 1, len(body) - 1))] + "\n"
     if kind == "junk":
-        junk = draw(st.text(st.characters(codec="utf-8", exclude_characters="\n\r{[ \t\f\v\x1c\x1d\x1e\x85\u2028\u2029"), min_size=1, max_size=30))  # fmt: skip
+        # No line breaks of any kind (a junk line is one line), nor record openers.
+        breaks = "\n\r{[ \t\f\v\x1c\x1d\x1e\x85\u2028\u2029"
+        characters = st.characters(codec="utf-8", exclude_characters=breaks)
+        junk = draw(st.text(characters, min_size=1, max_size=30))
         return base + "#" + junk + "\n"
     if kind == "literal":  # brackets balanced, a bad token inside
         return good_text.replace('": ', '": tru', 1)
@@ -121,9 +124,7 @@ def _read(data, max_bytes=MAX_BYTES):
     return list(reader), reader.damage
 
 
-_SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class TestReader:
@@ -168,14 +169,12 @@ class TestReader:
             return
         # Damage is either said, or left the records as they were: never silently changed.
         if damage is None and not any(r.error for r in records):
-            assert [r for r in good] == [r.value for r in records]
+            assert good == [r.value for r in records]
 
 
 class TestCommands:
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(
-        datasets(large=False), st.sampled_from(ENCODINGS), st.sampled_from(sorted(COMPRESSIONS))
-    )
+    @given(datasets(large=False), st.sampled_from(ENCODINGS), st.sampled_from(sorted(COMPRESSIONS)))
     def test_scan_and_dehydrate_count_every_good_record(
         self, tmp_path_factory, dataset, encoding, compression
     ):

@@ -8,6 +8,7 @@ for the same outcome, and the same care with files (see `open_output`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import io
 import os
@@ -16,6 +17,7 @@ import stat
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, BinaryIO, Final, TextIO
 
 import attrs
@@ -67,7 +69,7 @@ class CliError(Exception):
 
 
 def shown(name: str) -> str:
-    """A file name as it can be printed: bytes that are not UTF-8 are shown as ``\\xff``."""
+    r"""A file name as it can be printed: bytes that are not UTF-8 are shown as ``\xff``."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
@@ -328,31 +330,23 @@ class Output:
             return
         os.fsync(self.handle.fileno())
         self.handle.close()
-        os.replace(self._temp, self._target)
+        Path(self._temp).replace(self._target)
         self._temp = None
         try:
-            folder = os.open(os.path.dirname(self._target), os.O_RDONLY)
+            folder = os.open(Path(self._target).parent, os.O_RDONLY)
         except OSError:  # pragma: no cover  # a directory one may write but not open
             return
-        try:
+        with contextlib.suppress(OSError):  # some file systems cannot sync a directory
             os.fsync(folder)
-        except OSError:  # pragma: no cover  # some file systems cannot sync a directory
-            pass
-        finally:
-            os.close(folder)
+        os.close(folder)
 
     def discard(self) -> None:
         """Leave the target as it was (for a regular file); close what was opened."""
         if self._closes or self._temp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.handle.close()
-            except OSError:
-                pass
         if self._temp is not None:
-            try:
-                os.unlink(self._temp)
-            except FileNotFoundError:
-                pass
+            Path(self._temp).unlink(missing_ok=True)
             self._temp = None
 
     @property
@@ -362,7 +356,9 @@ class Output:
 
 
 def _text(fd: int, encoding: str) -> TextIO:
-    return open(fd, "w", encoding=encoding, errors="backslashreplace", newline="\n")  # closed by Output
+    return open(
+        fd, "w", encoding=encoding, errors="backslashreplace", newline="\n"
+    )  # closed by Output
 
 
 def open_output(
@@ -377,29 +373,29 @@ def open_output(
         return Output(name, stdout)
     target = os.path.realpath(name)
     try:
-        found: os.stat_result | None = os.stat(target)
+        return _open_target(name, target, encoding)
+    except OSError as exc:
+        raise CliError(Exit.BAD_INPUT, f"cannot write {shown(name)}: {exc.strerror}") from None
+
+
+def _open_target(name: str, target: str, encoding: str) -> Output:
+    try:
+        found: os.stat_result | None = Path(target).stat()
     except FileNotFoundError:
         found = None
-    except OSError as exc:
-        raise CliError(Exit.BAD_INPUT, f"cannot write {shown(name)}: {exc.strerror}") from None
-    try:
-        if found is not None and stat.S_ISDIR(found.st_mode):
-            raise CliError(Exit.BAD_INPUT, f"cannot write {shown(name)}: it is a directory")
-        if found is not None and not stat.S_ISREG(found.st_mode):
-            # A FIFO, a device, a terminal: written in place, never replaced or truncated.
-            fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
-            return Output(name, _text(fd, encoding), closes=True)
-        folder, base = os.path.split(target)
-        temp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
-        # 0o666 less the umask for a new file, as the shell's `>` would make it.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        raise CliError(Exit.BAD_INPUT, f"cannot write {shown(name)}: {exc.strerror}") from None
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        raise CliError(Exit.BAD_INPUT, f"cannot write {shown(name)}: it is a directory")
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        # A FIFO, a device, a terminal: written in place, never replaced or truncated.
+        fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        return Output(name, _text(fd, encoding), closes=True)
+    folder = Path(target).parent
+    temp = str(folder / f".{Path(target).name}.{secrets.token_hex(4)}.tmp")
+    # 0o666 less the umask for a new file, as the shell's `>` would make it.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     if found is not None:
-        try:
+        with contextlib.suppress(OSError):  # not ours to give: the new file is the writer's
             os.fchown(fd, found.st_uid, found.st_gid)
-        except OSError:  # not ours to give: the new file is the writer's
-            pass
         os.fchmod(fd, stat.S_IMODE(found.st_mode))
     return Output(name, _text(fd, encoding), temp=temp, target=target)
 
@@ -409,14 +405,14 @@ def same_file(inputs: Iterable[str], output: str) -> str | None:
     if output == "-":
         return None
     try:
-        written = os.stat(output)
+        written = Path(output).stat()
     except OSError:
         return None
     for name in inputs:
         if name == "-":
             continue
         try:
-            read = os.stat(name)
+            read = Path(name).stat()
         except OSError:
             continue
         if (read.st_dev, read.st_ino) == (written.st_dev, written.st_ino):
@@ -499,5 +495,3 @@ def position(raw: Any) -> int | None:
         return int(raw.tell())
     except (OSError, ValueError, AttributeError):
         return None
-
-

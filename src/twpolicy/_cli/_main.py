@@ -130,7 +130,7 @@ def _message(exc: BaseException) -> str:
     return text if text.startswith("twpolicy") else f"twpolicy: {text}"
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:  # noqa: PLR0911  # one return per row of the exit-code table
     """Run the ``twpolicy`` command; return its exit code."""
     _streams()
     parser = build_parser()

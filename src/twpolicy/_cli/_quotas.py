@@ -92,7 +92,9 @@ def _text(action: str, record: Any, out: TextIO) -> None:
     if action == "list":
         if not record:
             out.write("no recipients registered\n")
-        out.writelines(f"{item['recipient']}  {item['standing']}  entity {item['entity']}\n" for item in record)
+        out.writelines(
+            f"{item['recipient']}  {item['standing']}  entity {item['entity']}\n" for item in record
+        )
         return
     verb = "registered" if action == "register" else "recipient"
     out.write(f"{verb} {record['recipient']}: {record['standing']}, entity {record['entity']}\n")

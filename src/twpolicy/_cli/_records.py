@@ -88,6 +88,8 @@ _TOKENS: Final = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[\[\]{}]|"')
 _OPENERS: Final = frozenset(b"{[")
 _SPACE: Final = b" \t\r\n\f\v"
 _BOM: Final = b"\xef\xbb\xbf"
+_VALUE_AFTER: Final = frozenset(b"[:")  # a value may begin after these...
+_COMMA: Final = ord(",")  # ...and after an array's comma
 # The errors a decompressor or the device under it raises mid-stream.
 _STREAM_ERRORS: Final = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
@@ -177,7 +179,7 @@ class _Pending:
     def accepts_value(self) -> bool:
         """Whether JSON allows a value to begin here: after ``[``, ``:`` or an array's ``,``."""
         last = self.last
-        return last in (0x5B, 0x3A) or (last == 0x2C and self.stack[-1:] == b"[")
+        return last in _VALUE_AFTER or (last == _COMMA and self.stack[-1:] == b"[")
 
 
 _END: Final = _Line(0, b"")
@@ -490,7 +492,7 @@ class _Transcoded:
 
     def __init__(self, raw: BinaryIO, encoding: str) -> None:
         self._text = io.TextIOWrapper(
-            raw,  # type: ignore[arg-type]  # any readable binary stream
+            raw,
             encoding=encoding,
             errors="twpolicy.invalid",
             newline="\n",
@@ -527,7 +529,7 @@ def open_input(raw: BinaryIO) -> Lines:
         UnreadableInput: a compression twpolicy cannot read (zstd, zip).
         OSError: the first bytes cannot be read.
     """
-    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     head = _peek(buffered, 6)
     stream: Any = buffered
     for magic, name in _MAGIC:
@@ -575,14 +577,11 @@ class Source:
             self.size: int | None = None
         else:
             self.raw = open(name, "rb")  # noqa: PTH123, SIM115  # closed by close()
-            try:
-                info = os.fstat(self.raw.fileno())
-                self.size = info.st_size if stat.S_ISREG(info.st_mode) else None
-                if stat.S_ISDIR(info.st_mode):
-                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-            except BaseException:
+            info = os.fstat(self.raw.fileno())
+            self.size = info.st_size if stat.S_ISREG(info.st_mode) else None
+            if stat.S_ISDIR(info.st_mode):
                 self.raw.close()
-                raise
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
         try:
             self.lines = open_input(self.raw)
         except BaseException:
