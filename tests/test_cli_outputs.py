@@ -130,6 +130,15 @@ class TestNotRegular:
         assert before == dataset.read_bytes()
 
 
+def test_a_report_is_never_written_over_an_input(dataset, tmp_path):
+    before = dataset.read_bytes()
+    link = tmp_path / "alias"
+    link.symlink_to(dataset)
+    for target in (dataset, link):
+        assert 2 == scan_to(target, dataset)
+        assert before == dataset.read_bytes()
+
+
 def test_console_script_never_replaces_a_device(tmp_path, dataset):
     """As root, `dehydrate in.jsonl NODE` used to turn a device node into a regular file."""
     node = tmp_path / "null"

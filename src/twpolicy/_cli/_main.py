@@ -26,6 +26,8 @@ from twpolicy._cli._common import (
     add_report_options,
     check_text_arguments,
     open_output,
+    same_file,
+    shown,
     warn,
 )
 from twpolicy._cli._consent import add_consent
@@ -107,6 +109,12 @@ def _report(args: argparse.Namespace, stdout: TextIO | None) -> Iterator[TextIO 
         yield stdout
         return
     name = args.output or "-"
+    inputs = [*getattr(args, "files", ()), getattr(args, "notice_file", None) or "-"]
+    clash = same_file(inputs, name)
+    if clash is not None:
+        raise CliError(
+            Exit.BAD_INPUT, f"refusing to write the report over the input {shown(clash)}"
+        )
     output: Output = open_output(name, stdout, quiet=args.quiet and not args.output)
     try:
         yield output.handle
