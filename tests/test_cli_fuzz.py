@@ -70,25 +70,25 @@ def _bad(draw, good_text, base, *, large=True):  # noqa: PLR0911  # one return p
     if kind == "cut":  # a record cut off anywhere before its end
         body = good_text.rstrip("\n")
         start = len(body) - len(body.lstrip())
-        return body[: draw(st.integers(start + 1, len(body) - 1))] + "\n"
+        return kind, body[: draw(st.integers(start + 1, len(body) - 1))] + "\n"
     if kind == "junk":
         # No line breaks of any kind (a junk line is one line), nor record openers.
         breaks = "\n\r{[ \t\f\v\x1c\x1d\x1e\x85\u2028\u2029"
         characters = st.characters(codec="utf-8", exclude_characters=breaks)
         junk = draw(st.text(characters, min_size=1, max_size=30))
-        return base + "#" + junk + "\n"
+        return kind, base + "#" + junk + "\n"
     if kind == "literal":  # brackets balanced, a bad token inside
-        return good_text.replace('": ', '": tru', 1)
+        return kind, good_text.replace('": ', '": tru', 1)
     if kind == "bare":
-        return base + draw(st.sampled_from(["42", '"a string"', "null", "true", "-1.5"])) + "\n"
+        return kind, base + draw(st.sampled_from(["42", '"str"', "null", "true", "-1.5"])) + "\n"
     if kind == "closers":
-        return base + draw(st.sampled_from(["]", "}", "]}", "}]]"])) + "\n"
+        return kind, base + draw(st.sampled_from(["]", "}", "]}", "}]]"])) + "\n"
     if kind == "deep":
         depth = draw(st.integers(2000, 6000))
-        return base + "[" * depth + "]" * depth + "\n"
+        return kind, base + "[" * depth + "]" * depth + "\n"
     if kind == "large":
-        return base + json.dumps({"x_pad": "y" * (MAX_BYTES + 10)}) + "\n"
-    return good_text.replace('"text": "', '"text": "\ud800', 1)  # not text in any UTF
+        return kind, base + json.dumps({"x_pad": "y" * (MAX_BYTES + 10)}) + "\n"
+    return kind, good_text.replace('"text": "', '"text": "\ud800', 1)  # not text in any UTF
 
 
 @st.composite
@@ -98,19 +98,31 @@ def datasets(draw, *, large=True):
     count = draw(st.integers(1, 8))
     first = draw(st.integers(10**17, 10**18))
     good, chunks, bad = [], [], 0
+
+    def add_bad(good_text):
+        # Bad chunks next to each other, or closers after a cut, could make valid JSON
+        # together (a cut `{` and a `}`): a junk line between them keeps each one bad.
+        kind, text = draw(_bad(good_text, base, large=large))
+        if chunks and (kind == "closers" or bad_last[0]):
+            chunks.append(base + "#\n")
+        chunks.append(text)
+        bad_last[0] = True
+
+    bad_last = [False]
     for n in range(count):
         record = {"id": first + n, "id_str": str(first + n), "text": draw(_text)}
         record["x_extra"] = draw(_extra)
         text = _dump(record, draw(_layout()), base)
         while draw(st.integers(0, 3)) == 3:  # a bad record before this one, often none
-            chunks.append(draw(_bad(text, base, large=large)))
+            add_bad(text)
             bad += 1
         if draw(st.booleans()):
             chunks.append("\n")  # blank lines between records are nothing
         chunks.append(text)
+        bad_last[0] = False
         good.append(record)
     while draw(st.integers(0, 3)) == 3:  # and at the end
-        chunks.append(draw(_bad(_dump(good[-1], None, base), base, large=large)))
+        add_bad(_dump(good[-1], None, base))
         bad += 1
     return "".join(chunks), good, bad
 

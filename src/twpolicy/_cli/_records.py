@@ -249,18 +249,24 @@ class _Reader:
                     break
                 yield from self._give_up(self._pending, _ENDS)
             elif line is None:
-                yield from self._oversized_line()
+                yield from self._oversized_line(self._line)
+            elif line.rereads < 0:  # an oversized line, put back behind a record read again
+                yield from self._oversized_line(line.number)
             elif self._pending is None:
                 yield from self._fresh(line, line.data)
             else:
                 yield from self._continue(self._pending, line)
         yield from self._flush_junk()
 
-    def _oversized_line(self) -> Iterator[Record]:
+    def _oversized_line(self, number: int) -> Iterator[Record]:
+        """A line over the size limit (skipped unread): it ends any record open before it."""
+        pending = self._pending
+        if pending is not None:
+            self._queue.appendleft(_Line(number, b"", -1))
+            yield from self._give_up(pending, _CUT)
+            return
         yield from self._flush_junk()
-        pending, self._pending = self._pending, None
-        first = self._line if pending is None else pending.start
-        yield self._record(first, self._line, error=f"larger than {self._max:,} bytes")
+        yield self._record(number, number, error=f"larger than {self._max:,} bytes")
 
     def _fresh(self, line: _Line, text: bytes) -> Iterator[Record]:
         """``text`` (a line, or what follows a record on it) with no record open."""
@@ -467,11 +473,13 @@ _UNSUPPORTED: Final = {
     "zstd": "zstd-compressed, which twpolicy does not read: decompress it first (zstd -d)",
     "zip": "a zip archive, which twpolicy does not read: extract its files first (unzip)",
 }
+# With a byte order mark, the codec reads (and drops) it itself: a line's length is never
+# miscounted by one character.
 _BOMS: Final = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
 
@@ -497,14 +505,9 @@ class _Transcoded:
             errors="twpolicy.invalid",
             newline="\n",
         )
-        self._bom = True
 
     def readline(self, size: int = -1, /) -> bytes:
-        text = self._text.readline(size)
-        if self._bom:
-            self._bom = False
-            text = text.removeprefix("\ufeff")
-        return text.encode("utf-8", "surrogatepass")
+        return self._text.readline(size).encode("utf-8", "surrogatepass")
 
 
 class _Broken:
