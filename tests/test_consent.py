@@ -1098,18 +1098,20 @@ class TestCli:
         code, out = self.run("verify", "--format", "json")
         assert (True, 1) == (json.loads(out)["ok"], json.loads(out)["events"])
 
-    def test_progress_goes_to_stderr(self, db, capsys):
+    def test_progress_goes_to_stderr(self, db, capsys, monkeypatch):
         """--progress reports on stderr and leaves stdout clean."""
+        monkeypatch.setattr(twpolicy._cli._common, "PROGRESS_DELAY", 0)
+        monkeypatch.setattr(twpolicy._cli._common, "PROGRESS_INTERVAL", 0)
         self.run("grant", USER, "dm.write", "--notice", "n", "--method", "m", "--evidence", "e")
         _, out = self.run("verify", "--progress", "--format", "json")
         assert json.loads(out)["ok"]
-        assert "verified 1 events" in capsys.readouterr().err
+        assert "verify: 1 events" in capsys.readouterr().err
 
     def test_no_db(self, monkeypatch, capsys):
         """Without --db or TWPOLICY_CONSENT_DB the command exits 2 saying what to do."""
         monkeypatch.delenv("TWPOLICY_CONSENT_DB", raising=False)
         assert 2 == self.run("show", USER)[0]
-        assert "pass --db URL" in capsys.readouterr().err
+        assert "pass --consent-db URL" in capsys.readouterr().err
 
     @pytest.mark.parametrize(
         "argv",
@@ -1137,7 +1139,7 @@ class TestCli:
     def test_reading_a_missing_ledger(self, tmp_path, capsys):
         """Reading commands do not create a ledger that is not there."""
         url = f"sqlite:///{tmp_path / 'typo.db'}"
-        assert 2 == self.run("verify", "--db", url)[0]
+        assert 3 == self.run("verify", "--db", url)[0]  # a store that cannot be used
         assert "there is no consent ledger" in capsys.readouterr().err
         assert not (tmp_path / "typo.db").exists()
 

@@ -90,12 +90,12 @@ class TestCommand:
         lossy = {"id": 1.5e17, "text": "x", "user": {"id": 1, "screen_name": "a"}}
         source = dataset(jsonl(PAGE) + "{not json\n\n" + jsonl(lossy, V1) + "7\n")
         code, _, err = run(source, tmp_path / "o", capsys=capsys)
-        assert 0 == code
+        assert 2 == code  # written, but unreadable records were skipped
         assert "21\n20\n19\n30\n" == (tmp_path / "o").read_text()
         assert "line 2: " in err
         assert "line 4: " in err
-        assert "line 6: a JSON int" in err
-        assert "3 bad records skipped" in err
+        assert "line 6: skipped: a JSON int" in err
+        assert "3 unreadable records skipped" in err
 
     def test_strict_stops_at_the_first_bad_line(self, dataset, tmp_path, capsys):
         """--strict stops at the first bad line, exits 2 and writes nothing."""
@@ -122,7 +122,8 @@ class TestCommand:
 
     def test_progress_only_when_asked_or_a_tty(self, dataset, tmp_path, capsys, monkeypatch):
         """Progress goes to stderr with --progress; off a TTY it is silent otherwise."""
-        monkeypatch.setattr(twpolicy._cli._scan, "PROGRESS_DELAY", 0)
+        monkeypatch.setattr(twpolicy._cli._common, "PROGRESS_DELAY", 0)
+        monkeypatch.setattr(twpolicy._cli._common, "PROGRESS_INTERVAL", 0)
         source = dataset(jsonl(PAGE))
         _, _, quiet = run(source, tmp_path / "a", capsys=capsys)
         _, _, loud = run("--progress", source, tmp_path / "b", capsys=capsys)
@@ -136,13 +137,15 @@ class TestCommand:
             "--recipient", "lab", dataset(jsonl(PAGE)), tmp_path / "o", capsys=capsys
         )
         assert 2 == code
-        assert "--ledger" in err
+        assert "--quota-db" in err
 
     def test_recipient_is_charged(self, dataset, tmp_path, capsys):
         """With a recipient, the run is decided by the guard and counted."""
         source = dataset(jsonl(PAGE))
+        url = f"sqlite:///{tmp_path / 'quotas.db'}"
+        twpolicy.open_quotas(url).close()
         code, _, _ = run(
-            "--recipient", "lab", "--ledger", "memory://", source, tmp_path / "o", capsys=capsys
+            "--recipient", "lab", "--ledger", url, source, tmp_path / "o", capsys=capsys
         )
         assert 0 == code
         assert "21\n20\n19\n" == (tmp_path / "o").read_text()
@@ -378,17 +381,17 @@ class TestQuotasCommand:
         with twpolicy.open_quotas(ledger[1]) as quotas:
             quotas.reserve("uni", tweet_ids=10)
         out = io.StringIO()
-        assert 0 == main(["quotas", "show", *ledger, "uni"], out=out)
+        assert 0 == main(["quotas", "show", *ledger, "uni", "--format", "json"], out=out)
         shown = json.loads(out.getvalue())
         assert ("academic_noncommercial", "IRB-7") == (shown["standing"], shown["reference"])
         tweets = shown["quotas"][0]
         assert (10, None, "uni.example") == (tweets["used"], tweets["limit"], tweets["counted_for"])
         out = io.StringIO()
-        assert 0 == main(["quotas", "list", *ledger], out=out)
+        assert 0 == main(["quotas", "list", *ledger, "--format", "json"], out=out)
         assert ["uni"] == [r["recipient"] for r in json.loads(out.getvalue())]
 
     def test_exemption_without_approval_is_refused(self, tmp_path, capsys):
         """An exempt standing with no approver is a usage error."""
         argv = ["quotas", "register", "--ledger", f"sqlite:///{tmp_path / 'q.db'}", "uni"]
         assert 2 == main([*argv, "--standing", "written_permission"], out=io.StringIO())
-        assert "approved_by" in capsys.readouterr().err
+        assert "--approved-by" in capsys.readouterr().err

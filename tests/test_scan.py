@@ -12,7 +12,7 @@ import payloads
 from conftest import PROJECT, require
 from corpus import load
 from twpolicy import find_geo
-from twpolicy._cli import _scan
+from twpolicy._cli import _common, _records, _scan
 from twpolicy._cli._main import main
 from twpolicy._cli._scan import read_records, scan
 
@@ -37,7 +37,7 @@ def _parse(request):
             import orjson  # noqa: F401, PLC0415  # only to see whether it is installed
         except ImportError:
             require("orjson is not installed (pip install -e '.[tests]')")
-        return _scan._loads_fast
+        return _records._loads_fast
     return json.loads
 
 
@@ -93,10 +93,10 @@ class TestReader:
             (b"42", "a JSON int, not an object or array"),
             (b'"text"', "a JSON str, not an object or array"),
             (b"null", "a JSON null, not an object or array"),
-            (b"Some heading", "not valid JSON"),
+            (b"Some heading", "not JSON: text between records"),
             (b'{"a": tru}', "not valid JSON"),
-            (b'{"a": "cut off', "not valid JSON (cut off"),
-            (b"]", "not valid JSON"),
+            (b'{"a": "cut off', "cut off: a new record starts on line 2"),
+            (b"]", "not JSON: text between records"),
             (b"[" * 10_000 + b"]" * 10_000, ""),
             (bytes(range(256)).replace(b"\n", b""), "not"),
         ],
@@ -134,7 +134,7 @@ class TestReader:
         data = jsonl({"a": 1}) + b'{"data": [{"id": "1", \n' + jsonl({"b": 2}, [3])
         assert [
             (1, None, {"a": 1}),
-            (2, "cut off: a new record starts at line 3", None),
+            (2, "cut off: a new record starts on line 3", None),
             (3, None, {"b": 2}),
             (4, None, [3]),
         ] == records(data)
@@ -143,7 +143,7 @@ class TestReader:
         """A record the input ends inside is reported where it starts."""
         assert [
             (1, None, {"a": 1}),
-            (2, "cut off: the input ends inside this record", None),
+            (2, "cut off: the input ends inside it", None),
         ] == records(b'{"a": 1}\n{\n  "b": [1,\n')
 
     def test_record_size_limit(self):
@@ -153,7 +153,7 @@ class TestReader:
             big + b"\n" + json.dumps({"a": ["y" * 40] * 3}, indent=1).encode() + b'\n{"small": 1}\n'
         )
         found = records(data, max_bytes=64)
-        assert ["larger than 64 bytes; skipped", "larger than 64 bytes; skipped", None] == [
+        assert ["larger than 64 bytes", "larger than 64 bytes", None] == [
             error for _, error, _ in found
         ]
         assert (9, None, {"small": 1}) == found[-1]
@@ -175,16 +175,17 @@ class TestCommand:
     def test_sample(self, capsys):
         """The shipped sample: four records with standalone location, one unreadable."""
         code, out, err = run(["scan", str(SAMPLE)], capsys)
-        assert 1 == code
+        assert 2 == code  # findings (1) and an unreadable record (2): the highest wins
         assert "" == err
         assert (
-            "9 records: 7 with location, 4 with standalone location (6 data), 1 unreadable" in out
+            "9 records: 7 with location, 4 with standalone location (6 findings), 1 unreadable"
+            in out
         )
         assert (
             "record 3 (line 3): standalone place at /includes/places/0 (unreferenced_place" in out
         )
         assert "record 4 (line 4): standalone point at /coordinates (reduced_tweet" in out
-        assert "record 9 (line 66): unreadable: not valid JSON" in out
+        assert "record 9 (line 66): unreadable, skipped: cut off" in out
 
     def test_exit_codes(self, tmp_path, capsys):
         """0 when all is storable, 1 for standalone location, 2 for unreadable input only."""
@@ -197,7 +198,7 @@ class TestCommand:
         assert 1 == run(["scan", found], capsys)[0]
         assert 0 == run(["scan", "--exit-zero", found], capsys)[0]
         assert 2 == run(["scan", broken], capsys)[0]
-        assert 1 == run(["scan", broken, found], capsys)[0]
+        assert 2 == run(["scan", broken, found], capsys)[0]  # the highest code wins
         assert 0 == run(["scan", "--exit-zero", broken, found], capsys)[0]
         assert 2 == run(["scan", "--exit-zero", found, str(tmp_path / "missing")], capsys)[0]
 
@@ -225,11 +226,17 @@ class TestCommand:
             {
                 "record": 1,
                 "line": 1,
+                "end_line": 1,
                 "findings": [
                     {"pointer": "", "kind": "place", "standalone": True, "reason": "on_its_own"}
                 ],
             },
-            {"record": 3, "line": 3, "error": "cut off: the input ends inside this record"},
+            {
+                "record": 3,
+                "line": 3,
+                "end_line": 3,
+                "error": "cut off: the input ends inside it",
+            },
         ] == report["files"][0]["records"]
         assert {
             "records": 3,
@@ -248,7 +255,7 @@ class TestCommand:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
         code, out, _ = run(["scan", "-", self.write(tmp_path, data, "x.jsonl.gz")], capsys)
         assert 1 == code
-        assert 2 == out.count("record 1 (line 1): standalone point at / (on_its_own")
+        assert 2 == out.count("record 1 (line 1): standalone point as the whole record (on_its_own")
         assert (
             "2 files, 4 records: 4 with location, 2 with standalone location, 0 unreadable" in out
         )
@@ -256,31 +263,31 @@ class TestCommand:
     def test_unreadable_files(self, tmp_path, capsys):
         """A missing file or a directory is reported; the other files are still scanned."""
         good = self.write(tmp_path, jsonl(payloads.POINT))
-        code, out, _ = run(["scan", str(tmp_path / "missing.json"), str(tmp_path), good], capsys)
+        code, out, err = run(["scan", str(tmp_path / "missing.json"), str(tmp_path), good], capsys)
         assert 2 == code
-        assert "cannot read: No such file or directory" in out
-        assert "cannot read: Is a directory" in out
+        assert "missing.json: No such file or directory" in err
+        assert f"{tmp_path}: Is a directory" in err
+        assert "cannot read" not in out
         assert "standalone point" in out
 
     def test_errors_listed_are_capped(self, tmp_path, capsys):
         """A file of junk lists its first errors and counts the rest."""
-        path = self.write(tmp_path, b"junk\n" * 100)
+        path = self.write(tmp_path, b"{nope}\n" * 100)
         out = run(["scan", path], capsys)[1]
-        assert _scan.MAX_LISTED_ERRORS == out.count("unreadable: ")
+        assert _scan.MAX_LISTED_ERRORS == out.count("unreadable, skipped: ")
         assert "... and 80 more unreadable records" in out
 
     def test_progress_goes_to_stderr_only(self, tmp_path, capsys, monkeypatch):
         """--progress draws on stderr; stdout carries the report alone."""
-        monkeypatch.setattr(_scan, "PROGRESS_DELAY", 0)
-        monkeypatch.setattr(_scan, "PROGRESS_INTERVAL", 0)
+        monkeypatch.setattr(_common, "PROGRESS_DELAY", 0)
+        monkeypatch.setattr(_common, "PROGRESS_INTERVAL", 0)
         path = self.write(tmp_path, jsonl(*[payloads.tweet_v1()] * 50))
         quiet = run(["scan", path], capsys)
         loud = run(["scan", "--progress", path], capsys)
         assert "" == quiet[2]
         assert quiet[1] == loud[1]
-        assert f"{path}: [" in loud[2]
+        assert f"{path}: 100%" in loud[2]
         assert "50 records" in loud[2]
-        assert loud[2].endswith("\r\x1b[2K")
 
     def test_memory_is_bounded_by_the_largest_record(self, tmp_path):
         """Scanning holds one record at a time, not the file."""

@@ -576,7 +576,12 @@ class Guard:
             return self._stamp(
                 rule,
                 quota_denial(
-                    action, reservation.usage, reservation.exceeded, counts=counts, facts=facts
+                    action,
+                    reservation.usage,
+                    reservation.exceeded,
+                    counts=counts,
+                    facts=facts,
+                    ledger=self._quotas,
                 ),
             )
         raise ConfigurationError(f"unknown obligation {obligation!r}")  # pragma: no cover

@@ -1,49 +1,43 @@
 """The ``twpolicy consent`` command: record, withdraw, inspect, verify and export consent.
 
 For support staff and reviewers who work from a shell: the same ledger the application uses,
-named by ``--db URL`` or ``$TWPOLICY_CONSENT_DB``. Exit codes follow `twpolicy._cli._main`: 0 ok,
-1 ``verify`` found the ledger tampered with or damaged, 2 a usage or input error (including a
-store that cannot be reached).
+named by ``--consent-db URL`` or ``$TWPOLICY_CONSENT_DB``. Commands that only read open the
+ledger without creating it; commands that write check their arguments before the ledger is
+touched (a refused ``grant`` creates nothing). Exit codes follow `twpolicy._cli._common.Exit`:
+1 when ``verify`` finds the ledger tampered with, 2 a usage error, 3 a ledger that cannot be
+used.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from twpolicy._cli._common import (
+    CONSENT,
+    CliError,
+    Exit,
+    Progress,
+    add_report_options,
+    add_store_option,
+    shown,
+    store_url,
+    utc_time,
+)
 from twpolicy._stores._consent import ConsentEvent, Ledger, Notice, open_ledger
-from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError
 
 __all__ = ["DB_ENV", "add_consent"]
 
-#: The environment variable naming the consent ledger when ``--db`` is not given.
-DB_ENV = "TWPOLICY_CONSENT_DB"
-
-
-def _time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ConfigurationError(
-            f"{text!r} is not an ISO 8601 time; write e.g. 2030-01-31T12:00:00Z"
-        ) from None
-    return utc(value)
+#: The environment variable naming the consent ledger when ``--consent-db`` is not given.
+DB_ENV = CONSENT.env
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> Ledger:
-    url = args.db or os.environ.get(DB_ENV)
-    if not url:
-        raise ConfigurationError(
-            f"no consent ledger given: pass --db URL (e.g. --db sqlite:///consent.db) "
-            f"or set {DB_ENV}"
-        )
-    return open_ledger(url, create=create)
+    return open_ledger(store_url(args, CONSENT), create=create)
 
 
 def _dump(value: Any, out: TextIO) -> None:
@@ -60,8 +54,9 @@ def _notice(args: argparse.Namespace) -> Notice:
         try:
             text = Path(args.notice_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigurationError(
-                f"cannot read the notice text from {args.notice_file}: {exc}"
+                f"cannot read the notice text from {shown(args.notice_file)}: {why}"
             ) from None
         return Notice.from_text(
             args.notice,
@@ -75,20 +70,38 @@ def _notice(args: argparse.Namespace) -> Notice:
     )
 
 
+def _grant(ledger: Ledger, args: argparse.Namespace, notice: Notice) -> Any:
+    expires = None if args.expires_at is None else utc_time(args.expires_at, "--expires-at")
+    if expires is not None and expires <= datetime.now(timezone.utc):
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"argument --expires-at: {args.expires_at} is not in the future; nothing recorded",
+        )
+    return ledger.grant(
+        args.user_id,
+        args.scopes,
+        notice=notice,
+        method=args.method,
+        evidence=args.evidence,
+        expires_at=expires,
+        content_sha256=args.content_sha256,
+        app_user_id=args.app_user_id,
+    )
+
+
+def _rehearse(args: argparse.Namespace, write: Any) -> None:
+    """Run a write on a throwaway ledger first, so that bad arguments touch no real one."""
+    url = store_url(args, CONSENT)  # a missing or unusable URL is said before anything else
+    del url
+    with open_ledger("memory://") as scratch:
+        write(scratch)
+
+
 def _run_grant(args: argparse.Namespace, out: TextIO) -> int:
     notice = _notice(args)
-    expires = None if args.expires_at is None else _time(args.expires_at)
+    _rehearse(args, lambda ledger: _grant(ledger, args, notice))
     with _open(args, create=True) as ledger:
-        record = ledger.grant(
-            args.user_id,
-            args.scopes,
-            notice=notice,
-            method=args.method,
-            evidence=args.evidence,
-            expires_at=expires,
-            content_sha256=args.content_sha256,
-            app_user_id=args.app_user_id,
-        )
+        record = _grant(ledger, args, notice)
     if args.format == "json":
         _dump(record.to_dict(), out)
     else:
@@ -100,6 +113,7 @@ def _run_grant(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    _rehearse(args, lambda ledger: ledger.revoke(args.user_id, args.scopes or None))
     with _open(args, create=True) as ledger:
         events = ledger.revoke(args.user_id, args.scopes or None, reason=args.reason)
     if args.format == "json":
@@ -117,7 +131,7 @@ def _run_revoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_show(args: argparse.Namespace, out: TextIO) -> int:
-    at = None if args.at is None else _time(args.at)
+    at = None if args.at is None else utc_time(args.at, "--at")
     with _open(args, create=False) as ledger:
         states = ledger.status(args.user_id, at=at)
     if args.format == "json":
@@ -163,16 +177,12 @@ def _run_history(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_verify(args: argparse.Namespace, out: TextIO) -> int:
-    show = args.progress or sys.stderr.isatty()
-
-    def progress(count: int) -> None:
-        sys.stderr.write(f"\rverified {count} events")
-        sys.stderr.flush()
-
     with _open(args, create=False) as ledger:
-        result = ledger.verify(progress=progress if show else None)
-    if show:
-        sys.stderr.write("\n")
+        bar = Progress("verify", None, show=Progress.wanted(args), unit="event")
+        try:
+            result = ledger.verify(progress=lambda count: bar.update(count, count))
+        finally:
+            bar.close()
     if args.format == "json":
         _dump(
             {
@@ -202,17 +212,15 @@ def add_consent(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         description="Work with the consent ledger (Developer Policy I.C.1): record and "
         "withdraw consent, show where a user's consent stands, check that the ledger was not "
         "tampered with, and export what it holds about a user. "
-        f"The ledger is --db URL or ${DB_ENV}.",
+        f"The ledger is --consent-db URL or ${DB_ENV}.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        metavar="URL",
-        help=f"the consent ledger: sqlite:///path.db or postgresql://... (default: ${DB_ENV})",
-    )
+    add_store_option(common, CONSENT)
     formats = argparse.ArgumentParser(add_help=False)
-    formats.add_argument("--format", choices=("text", "json"), default="text")
+    add_report_options(formats)
+    json_only = argparse.ArgumentParser(add_help=False)
+    add_report_options(json_only, ("json",))
 
     grant = actions.add_parser(
         "grant",
@@ -283,7 +291,7 @@ def add_consent(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
     export = actions.add_parser(
         "export",
-        parents=[common],
+        parents=[common, json_only],
         help="export everything held about a user, as JSON",
         description="Print, as JSON, every record (with its status and Kantara consent "
         "receipt) and every event the ledger holds about USER_ID.",

@@ -1,7 +1,8 @@
 """``twpolicy dehydrate``: a dataset in, its unique IDs out, streaming.
 
-Input is read record by record by `twpolicy scan`'s reader (JSON Lines, JSON, concatenated
-JSON, gzip-compressed or not), so memory holds one record and the set of IDs seen.
+Input is read record by record by the command line's one reader (`twpolicy._cli._records`:
+JSON Lines, JSON, concatenated JSON, compressed or not, any UTF), so memory holds one record
+and the set of IDs seen.
 
 Most datasets researchers dehydrate are twarc2 output: one v2 API response page per line.
 Decoding all of a page (texts, entities, metrics) costs far more than reading its IDs, so
@@ -18,32 +19,49 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import keyword
 import re
-import sys
+import shlex
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 import msgspec
 
-from twpolicy._cli._scan import (
+from twpolicy._cli._common import (
+    QUOTA,
+    CliError,
+    Exit,
+    Output,
+    Progress,
+    add_store_option,
+    mebibytes,
+    open_output,
+    same_file,
+    shown,
+    store_url,
+    warn,
+)
+from twpolicy._cli._records import (
     LOADS,
+    MAX_RECORD_BYTES,
+    DamagedInput,
     Lines,
     Record,
-    _collector_paused,
-    _open,
-    _Progress,
-    read_records,
+    RecordReader,
+    Source,
+    open_source,
 )
+from twpolicy._cli._scan import _collector_paused
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads import _walker
 from twpolicy._payloads._ids import CONTENT_OF, check_kind, ids_in
 from twpolicy._payloads._walker import Kind
-from twpolicy._stores._quotas import open_quotas
-from twpolicy.exceptions import ConfigurationError, PayloadError, PolicyViolation
+from twpolicy._stores._quotas import QuotaLedger, open_quotas
+from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
 
 __all__ = ["IdReader", "fast_ids", "register"]
 
@@ -282,13 +300,17 @@ class IdReader:
         *,
         strict: bool = False,
         on_error: Callable[[int, str], None] | None = None,
+        max_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.kind = check_kind(kind)
         self.strict = strict
         self.on_error = on_error
+        self.max_bytes = max_bytes
         self.seen: set[str] = set()
         self.records = 0
         self.bad = 0
+        #: Why the last input stopped before its end (damaged compression), or ``None``.
+        self.damage: DamagedInput | None = None
 
     def _loads(self, data: bytes) -> Any:
         ids = fast_ids(data, self.kind)
@@ -307,146 +329,241 @@ class IdReader:
     def new_ids(self, stream: Lines) -> Iterator[list[str]]:
         """Yield, per record, the IDs no earlier record had, in first-seen order."""
         seen = self.seen
-        for record in read_records(stream, loads=self._loads):
+        reader = RecordReader(stream, max_bytes=self.max_bytes, loads=self._loads)
+        for record in reader:
             self.records = record.number
             try:
                 ids = self._ids(record)
             except PayloadError as exc:
                 self.bad += 1
                 if self.strict:
-                    raise PayloadError(f"line {record.line}: {exc}") from None
+                    raise PayloadError(f"{record.lines}: {exc}") from None
                 if self.on_error is not None:
-                    self.on_error(record.line, str(exc))
+                    self.on_error(record.line, f"{record.lines}: {str(exc).rstrip('.')}")
                 continue
             fresh = [value for value in ids if value not in seen]
             if fresh:
                 seen.update(fresh)
                 yield list(dict.fromkeys(fresh))
-
-
-def _same_file(infile: str, outfile: str) -> bool:
-    if "-" in (infile, outfile):
-        return False
-    try:
-        return Path(infile).samefile(outfile)
-    except OSError:
-        return Path(infile).resolve() == Path(outfile).resolve()
-
-
-def _staging(outfile: str, out: TextIO, *, staged: bool) -> IO[str]:
-    """Where IDs are written first: beside OUTFILE (renamed into place at the end)."""
-    if not staged:
-        return out
-    folder = Path(outfile).parent if outfile != "-" else None
-    try:
-        return tempfile.NamedTemporaryFile(  # closed by the caller
-            "w", encoding="ascii", dir=folder, prefix=".dehydrate-", suffix=".tmp", delete=False
-        )
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write beside {outfile}: {exc.strerror}") from exc
+        self.damage = reader.damage
 
 
 _LABEL = {"tweets": "Tweet", "users": "User", "dms": "DM"}
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+class _Run:
+    """One ``twpolicy dehydrate``: read, write the IDs, charge the quota, report."""
+
+    def __init__(self, args: argparse.Namespace, stdout: TextIO | None) -> None:
+        self.args = args
+        self.stdout = stdout
+        self.skipped: list[dict[str, Any]] = []
+        self.quiet = args.quiet
+        self.json = args.format == "json"
+        self.bar = Progress("dehydrate", None, show=False)
+
+    def skip(self, line: int, detail: str) -> None:
+        where, _, why = detail.partition(": ")
+        self.skipped.append({"line": line, "lines": where, "error": why})
+        if not (self.quiet or self.json):
+            self.bar.write(f"twpolicy: {where}: skipped: {why}")
+
+    def summary(self, reader: IdReader, code: Exit, note: str = "") -> None:
+        if self.quiet:
+            return
+        if self.json:
+            record = {
+                "kind": self.args.kind,
+                "records": reader.records,
+                "unique_ids": len(reader.seen),
+                "skipped": self.skipped,
+                "damage": None if reader.damage is None else reader.damage.message,
+                "written": code in (Exit.OK, Exit.BAD_INPUT) and not note,
+                "exit_code": int(code),
+            }
+            warn(json.dumps(record))
+            return
+        skipped = f"; {_plural(reader.bad, 'unreadable record')} skipped" if reader.bad else ""
+        warn(
+            f"dehydrate: {_plural(len(reader.seen), 'unique ' + _LABEL[self.args.kind] + ' ID')}"
+            f" from {_plural(reader.records, 'record')}{skipped}{note}"
+        )
+
+
+def run(args: argparse.Namespace, out: TextIO | None) -> int:
     """Run ``twpolicy dehydrate``; return the exit code."""
-    err = sys.stderr
-    if _same_file(args.infile, args.outfile):
-        err.write(f"twpolicy: refusing to write over the input {args.infile}\n")
-        return 2
-    if (args.recipient is None) != (args.ledger is None):
-        err.write("twpolicy: --recipient and --ledger go together\n")
-        return 2
-    try:
-        stream, raw, size = _open(args.infile, sys.stdin.buffer)
-    except OSError as exc:
-        err.write(f"twpolicy: cannot read {args.infile}: {exc.strerror or exc}\n")
-        return 2
-
-    def report(line: int, detail: str) -> None:
-        err.write(f"\r\x1b[2Kline {line}: {detail}; skipped\n")
-
-    reader = IdReader(args.kind, strict=args.strict, on_error=report)
-    staged = args.recipient is not None or args.outfile != "-"
-    bar = _Progress("dehydrate", size, err if args.progress or err.isatty() else None)
-    try:
-        target = _staging(args.outfile, out, staged=staged)
+    if args.quota_db is not None and args.recipient is None:
+        raise CliError(Exit.BAD_INPUT, "--quota-db charges a --recipient: give both, or neither")
+    clash = same_file([args.infile], args.outfile)
+    if clash is not None:
+        raise CliError(Exit.BAD_INPUT, f"refusing to write over the input {shown(clash)}")
+    with contextlib.ExitStack() as stack:
+        quotas = None
+        if args.recipient is not None:
+            quotas = stack.enter_context(_open_quotas(args))
         try:
-            with _collector_paused():
-                for fresh in reader.new_ids(stream):
-                    target.write("\n".join(fresh))
-                    target.write("\n")
-                    bar.update(raw, reader.records)
-            bar.close()
-            code = 0
-            if staged:
-                target.close()
-                code = _deliver(args, reader, target.name, out)
-        finally:
-            if staged:
-                target.close()
-                Path(target.name).unlink(missing_ok=True)
-    except (OSError, EOFError) as exc:  # a device error, a broken gzip stream
-        bar.close()
-        err.write(f"twpolicy: reading {args.infile} failed: {exc}; nothing was written\n")
-        return 2
-    finally:
-        if args.infile != "-":
-            raw.close()
-    skipped = f", {reader.bad:,} bad records skipped" if reader.bad else ""
-    err.write(
-        f"dehydrate: {len(reader.seen):,} unique {_LABEL[args.kind]} IDs from "
-        f"{reader.records:,} records{skipped}\n"
+            source = open_source(args.infile)
+        except OSError as exc:
+            raise CliError(
+                Exit.BAD_INPUT, f"cannot read {shown(args.infile)}: {exc.strerror or exc}"
+            ) from None
+        stack.callback(source.close)
+        return _dehydrate(args, source, quotas, out)
+    raise AssertionError  # pragma: no cover  # mypy: ExitStack may swallow exceptions
+
+
+def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
+    """The quota ledger to charge; it must exist, so that a mistyped URL charges nothing."""
+    url = store_url(args, QUOTA)
+    try:
+        return open_quotas(url, create=False)
+    except StoreUnavailable as exc:
+        if "there is no" not in str(exc):
+            raise
+        raise CliError(
+            Exit.STORE,
+            f"{exc}. To create it, register the recipient: "
+            f"`twpolicy quotas register {shlex.quote(args.recipient)} "
+            f"--quota-db {shlex.quote(url)}`",
+        ) from None
+
+
+def _dehydrate(
+    args: argparse.Namespace, source: Source, quotas: QuotaLedger | None, out: TextIO | None
+) -> int:
+    state = _Run(args, out)
+    reader = IdReader(
+        args.kind, strict=args.strict, on_error=state.skip, max_bytes=args.max_record_mib * 2**20
     )
+    # IDs charged to a quota wait in a temporary file, written out only once it allows.
+    sink = _stage() if quotas is not None else open_output(args.outfile, out)
+    lost = (
+        "nothing was written"
+        if quotas is not None or sink.regular
+        else f"the IDs read before it were written to {shown(args.outfile)}"
+        if args.outfile != "-"
+        else "the IDs read before it went to standard output"
+    )
+    state.bar = Progress(
+        "dehydrate", source.size, show=Progress.wanted(args), unit="B" if source.size else "record"
+    )
+    try:
+        with _collector_paused():
+            for fresh in reader.new_ids(source.lines):
+                sink.handle.write("\n".join(fresh))
+                sink.handle.write("\n")
+                if not reader.records % 1024:
+                    state.bar.update(source.position() or reader.records, reader.records)
+        state.bar.update(source.position() or reader.records, reader.records)
+    except PayloadError as exc:  # --strict: the first bad record ends the run
+        sink.discard()
+        state.summary(reader, Exit.BAD_INPUT, note="; stopped at it (--strict)")
+        raise CliError(Exit.BAD_INPUT, f"{exc}; {lost}") from None
+    except BaseException:
+        sink.discard()
+        raise
+    finally:
+        state.bar.close()
+    if reader.damage is not None:
+        sink.discard()
+        state.summary(reader, Exit.BAD_INPUT, note="; stopped early")
+        raise CliError(Exit.BAD_INPUT, f"{shown(args.infile)}: {reader.damage.message}; {lost}")
+    if quotas is None:
+        sink.commit()
+        code = Exit.OK
+    else:
+        code = _deliver(args, reader, sink, quotas, out)
+    if reader.bad:
+        code = max(code, Exit.BAD_INPUT)
+    state.summary(reader, code, note="; nothing was written" if code == Exit.FINDINGS else "")
     return code
 
 
-def _deliver(args: argparse.Namespace, reader: IdReader, staged: str, out: TextIO) -> int:
-    """Charge the recipient's quota (if any), then move the IDs into place."""
-    permit: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    if args.recipient is not None:
-        guard = Guard(quotas=open_quotas(args.ledger))
-        action = Action(
-            kind=ActionKind.EXPORT,
-            operation="twpolicy dehydrate",
-            recipient=args.recipient,
-            count=len(reader.seen),
-            facts={"content": CONTENT_OF[args.kind]},
-            payload=reader.seen,
-        )
-        permit = guard.permit(action)
+def _stage() -> Output:
+    handle = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115  # closed by Output
+    return Output("(staged)", handle, closes=True)
+
+
+def _deliver(
+    args: argparse.Namespace,
+    reader: IdReader,
+    staged: Output,
+    quotas: QuotaLedger,
+    out: TextIO | None,
+) -> Exit:
+    """Charge the recipient's quota, then write the IDs to OUTFILE (all, or none)."""
+    action = Action(
+        kind=ActionKind.EXPORT,
+        operation="twpolicy dehydrate",
+        recipient=args.recipient,
+        count=len(reader.seen),
+        facts={"content": CONTENT_OF[args.kind]},
+        payload=reader.seen,
+    )
     try:
-        with permit:  # the reservation becomes final only once the IDs are in place
-            if args.outfile == "-":
-                with Path(staged).open(encoding="ascii") as handle:
-                    out.writelines(handle)
-                Path(staged).unlink()
-            else:
-                Path(staged).replace(args.outfile)
+        # The reservation becomes final only once the IDs are in place.
+        with Guard(quotas=quotas).permit(action):
+            target = open_output(args.outfile, out)
+            try:
+                staged.handle.seek(0)
+                shutil.copyfileobj(staged.handle, target.handle)
+            except BaseException:
+                target.discard()
+                raise
+            target.commit()
     except PolicyViolation as exc:
-        Path(staged).unlink(missing_ok=True)
-        sys.stderr.write(f"twpolicy: {exc}\nNothing was written.\n")
-        return 1
-    return 0
+        warn(f"{exc}\nNothing was written.")
+        return Exit.FINDINGS
+    finally:
+        staged.discard()
+    return Exit.OK
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twpolicy dehydrate`` to the command line."""
     parser = subparsers.add_parser(
         "dehydrate",
-        help="reduce a JSON Lines dataset to its unique Tweet, User or DM IDs",
-        description="Read a JSON Lines dataset (twarc2 output, v1.1 or v2 API payloads, "
-        "activity streams, DMs) and write every unique ID of one kind, one per line, in "
-        "first-seen order. Bad lines are reported with their number and skipped.",
+        help="reduce a dataset to its unique Tweet, User or DM IDs",
+        description="Read a dataset (twarc2 output, v1.1 or v2 API payloads, activity "
+        "streams, DMs; JSON Lines, JSON or concatenated JSON, compressed or not) and write "
+        "every unique ID of one kind, one per line, in first-seen order. Unreadable records "
+        "are reported by their lines and skipped (exit 2 once done). With --recipient the "
+        "IDs are charged to the recipient's quota first, and written only if it allows.",
     )
-    parser.add_argument("infile", metavar="INFILE", help="JSON Lines input, or - for stdin")
-    parser.add_argument("outfile", metavar="OUTFILE", help="IDs output, or - for stdout")
+    parser.add_argument("infile", metavar="INFILE", help="the dataset, or - for stdin")
+    parser.add_argument(
+        "outfile",
+        metavar="OUTFILE",
+        help="the IDs, or - for stdout (a regular file is replaced when done; a FIFO or "
+        "device is written in place)",
+    )
     parser.add_argument("--kind", choices=sorted(CONTENT_OF), default="tweets")
-    parser.add_argument("--strict", action="store_true", help="stop at the first bad line")
+    parser.add_argument(
+        "--strict", action="store_true", help="stop at the first unreadable record (exit 2)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary on stderr: a line of text, or one JSON object",
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no summary, warnings or progress on stderr"
+    )
     parser.add_argument(
         "--progress", action="store_true", help="show progress on stderr even when not a TTY"
     )
+    parser.add_argument(
+        "--max-record-mib",
+        type=mebibytes,
+        default=MAX_RECORD_BYTES // 2**20,
+        metavar="MIB",
+        help="skip (and report) records larger than this, 1 or more (default %(default)s)",
+    )
     parser.add_argument("--recipient", help="charge the IDs to this recipient's quota")
-    parser.add_argument("--ledger", help="the quota ledger's URL (with --recipient)")
+    add_store_option(parser, QUOTA, extra="; used with --recipient")
     parser.set_defaults(run=run)

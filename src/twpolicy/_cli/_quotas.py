@@ -2,6 +2,8 @@
 
 So that a researcher who charges ``twpolicy dehydrate --recipient`` runs to a ledger can
 record a recipient's entity and standing, and see what is left, without writing Python.
+The ledger is ``--quota-db URL`` or ``$TWPOLICY_QUOTA_DB``; ``show`` and ``list`` only read
+it and never create one.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from twpolicy._stores._quotas import QuotaUsage, Recipient, Standing, open_quotas
+from twpolicy._cli._common import QUOTA, CliError, Exit, add_report_options, add_store_option
+from twpolicy._cli._common import store_url as _store_url
+from twpolicy._stores._quotas import QuotaLedger, QuotaUsage, Recipient, Standing, open_quotas
 
 __all__ = ["register"]
+
+_EXEMPT = frozenset(s.value for s in Standing if s.exempt)
 
 
 def _recipient_record(recipient: Recipient) -> dict[str, Any]:
@@ -36,19 +42,37 @@ def _usage_record(usage: QuotaUsage) -> dict[str, Any]:
     }
 
 
+def _register(quotas: QuotaLedger, args: argparse.Namespace) -> Recipient:
+    return quotas.register(
+        args.name,
+        entity=args.entity,
+        standing=args.standing,
+        approved_by=args.approved_by,
+        reference=args.reference,
+        terms_evidence=args.terms_evidence,
+    )
+
+
+def _check_register(args: argparse.Namespace) -> None:
+    """Refuse a registration before any ledger is touched, naming the missing flags."""
+    if args.standing in _EXEMPT and not (args.approved_by and args.reference):
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"--standing {args.standing} exempts the recipient from the ID cap: say who "
+            "approved it and where that is written down, with --approved-by NAME and "
+            "--reference WHERE",
+        )
+    with open_quotas("memory://") as scratch:  # the library's own checks, on a scratch ledger
+        _register(scratch, args)
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    with open_quotas(args.ledger) as quotas:
+    url = _store_url(args, QUOTA)
+    if args.action == "register":
+        _check_register(args)
+    with open_quotas(url, create=args.action == "register") as quotas:
         if args.action == "register":
-            record: Any = _recipient_record(
-                quotas.register(
-                    args.name,
-                    entity=args.entity,
-                    standing=args.standing,
-                    approved_by=args.approved_by,
-                    reference=args.reference,
-                    terms_evidence=args.terms_evidence,
-                )
-            )
+            record: Any = _recipient_record(_register(quotas, args))
         elif args.action == "show":
             record = {
                 **_recipient_record(quotas.recipient(args.name)),
@@ -56,9 +80,32 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             }
         else:
             record = [_recipient_record(r) for r in quotas.recipients()]
-    json.dump(record, out, indent=2)
-    out.write("\n")
-    return 0
+    if args.format == "json":
+        json.dump(record, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        _text(args.action, record, out)
+    return Exit.OK
+
+
+def _text(action: str, record: Any, out: TextIO) -> None:
+    if action == "list":
+        if not record:
+            out.write("no recipients registered\n")
+        out.writelines(
+            f"{item['recipient']}  {item['standing']}  entity {item['entity']}\n" for item in record
+        )
+        return
+    verb = "registered" if action == "register" else "recipient"
+    out.write(f"{verb} {record['recipient']}: {record['standing']}, entity {record['entity']}\n")
+    if record.get("approved_by"):
+        out.write(f"  approved by {record['approved_by']} ({record.get('reference') or '-'})\n")
+    for usage in record.get("quotas", ()):
+        limit = "no limit" if usage["limit"] is None else f"limit {usage['limit']:,}"
+        out.write(
+            f"  {usage['quota']} ({usage['clause']}): {usage['used']:,} used, {limit}"
+            f", counted for {usage['counted_for']}\n"
+        )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,7 +114,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "quotas",
         help="register redistribution recipients and show their quotas",
         description="Register who receives exported IDs (their entity and standing) and show "
-        "how much of each rolling quota they have used. Prints JSON.",
+        f"how much of each rolling quota they have used. The ledger is {QUOTA.option} URL or "
+        f"${QUOTA.env}.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, text in (
@@ -76,7 +124,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("list", "list the registered recipients"),
     ):
         sub = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        sub.add_argument("--ledger", required=True, help="the quota ledger's URL")
+        add_store_option(sub, QUOTA)
+        add_report_options(sub)
         if name == "list":
             continue
         sub.add_argument("name", metavar="RECIPIENT")

@@ -198,7 +198,7 @@ _ENDPOINTS = (
     _v2("POST", "/2/users/:id/following", _WRITE, "follow_user", "follow", scopes=_FOLLOW, actor=3),
     _v2(
         "DELETE",
-        "/2/users/:id/following/:target_user_id",
+        "/2/users/:source_user_id/following/:target_user_id",
         _WRITE,
         "unfollow_user",
         "unfollow",
@@ -206,7 +206,14 @@ _ENDPOINTS = (
         actor=3,
     ),
     _v2("POST", "/2/users/:id/muting", _WRITE, "mute", scopes=_MUTE, actor=3),
-    _v2("DELETE", "/2/users/:id/muting/:target_user_id", _WRITE, "unmute", scopes=_MUTE, actor=3),
+    _v2(
+        "DELETE",
+        "/2/users/:source_user_id/muting/:target_user_id",
+        _WRITE,
+        "unmute",
+        scopes=_MUTE,
+        actor=3,
+    ),
     _v2("POST", "/2/users/:id/bookmarks", _WRITE, "bookmark", scopes=_BOOKMARK, actor=3),
     _v2(
         "DELETE",

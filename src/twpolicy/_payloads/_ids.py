@@ -148,14 +148,15 @@ def ids_in(payload: Any, kind: str, record: str = "") -> Iterator[str]:
         for reference in node.references():
             if reference.target == target:
                 reading = reference.id
-                where = f"{record}{' ' if record else ''}at {reference.pointer or '/'}"
+                at = f"at {reference.pointer}" if reference.pointer else "at the top level"
+                where = f"{record} {at}" if record else at
                 found = _checked(reading.value, reading.problem, reading.field, where)
                 if found is not None:
                     yield found
 
 
 def _where(record: str, node: Node) -> str:
-    at = f"the {node.kind.value} at {node.pointer or '/'}"
+    at = f"the {node.kind.value} object" + (f" at {node.pointer}" if node.pointer else "")
     return f"{record} {at}" if record else at
 
 

@@ -29,7 +29,7 @@ import attrs
 from twpolicy._model import Scalar
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
-from twpolicy.exceptions import ConfigurationError
+from twpolicy.exceptions import ConfigurationError, StoreUnavailable
 
 __all__ = [
     "HYDRATED_OBJECTS",
@@ -676,7 +676,10 @@ class _SqlTransaction:
             " WHERE quota = ? AND key = ? AND bucket >= ? AND units > 0 ORDER BY bucket",
             (quota, key, since),
         )
-        return [(int(bucket), int(units)) for bucket, units in rows]
+        try:
+            return [(int(bucket), int(units)) for bucket, units in rows]
+        except (TypeError, ValueError) as exc:
+            raise _damaged(f"counts of {quota} for {key!r}", exc) from None
 
     def add(self, quota: str, key: str, bucket: int, amount: int) -> None:
         if amount > 0:
@@ -717,7 +720,10 @@ class _SqlTransaction:
         self._tx.execute(
             "DELETE FROM twpolicy_quota_reservations WHERE reservation_id = ?", (reservation_id,)
         )
-        return [(str(q), str(k), int(b), int(n)) for q, k, b, n in json.loads(row[0])]
+        try:
+            return [(str(q), str(k), int(b), int(n)) for q, k, b, n in json.loads(row[0])]
+        except (TypeError, ValueError) as exc:
+            raise _damaged(f"reservation {reservation_id}", exc) from None
 
     def prune_reservations(self, before: datetime) -> None:
         self._tx.execute(
@@ -758,14 +764,25 @@ class _SqlTransaction:
 
 def _recipient(row: tuple[Any, ...]) -> Recipient:
     name, entity, standing, approved_by, reference, terms, registered_at = row
-    return Recipient(
-        name=name,
-        entity=entity,
-        standing=standing,
-        approved_by=approved_by,
-        reference=reference,
-        terms_evidence=terms,
-        registered_at=datetime.fromisoformat(registered_at),
+    try:
+        return Recipient(
+            name=name,
+            entity=entity,
+            standing=standing,
+            approved_by=approved_by,
+            reference=reference,
+            terms_evidence=terms,
+            registered_at=datetime.fromisoformat(registered_at),
+        )
+    except (TypeError, ValueError) as exc:
+        raise _damaged(f"record of recipient {name!r}", exc) from None
+
+
+def _damaged(what: str, exc: Exception) -> StoreUnavailable:
+    """A row changed behind twpolicy's back: refuse to decide on it."""
+    return StoreUnavailable(
+        f"the quota ledger's {what} is damaged ({exc}); restore the ledger from a backup. "
+        "Nothing was decided."
     )
 
 
@@ -787,8 +804,10 @@ class SqlQuotaStore:
         self._db.close()
 
 
-def open_quotas(url: str, *, clock: Callable[[], datetime] = utcnow) -> QuotaLedger:
-    """Open the quota ledger at ``url``, creating it if needed.
+def open_quotas(
+    url: str, *, clock: Callable[[], datetime] = utcnow, create: bool = True
+) -> QuotaLedger:
+    """Open the quota ledger at ``url``, creating it if needed (and ``create``).
 
     Args:
         url: ``memory://`` (this process only), ``sqlite:///path/to/quotas.db`` (the
@@ -796,12 +815,15 @@ def open_quotas(url: str, *, clock: Callable[[], datetime] = utcnow) -> QuotaLed
             ``postgresql://user@host/dbname`` (needs ``twpolicy[postgresql]``); query options
             ``timeout`` and, for PostgreSQL, ``schema``, as for the consent ledger.
         clock: returns the current, timezone-aware time when a call gives none.
+        create: whether a ledger that does not exist yet may be created (readers pass
+            ``False``, so that a mistyped URL is an error, not a new empty ledger).
 
     Raises:
         ConfigurationError: a malformed or unknown URL.
-        StoreUnavailable: the store cannot be reached, is corrupt, or has a newer schema.
+        StoreUnavailable: the store cannot be reached, is corrupt, has a newer schema, or
+            does not exist and ``create`` is false.
     """
     parsed = parse_url(url, what="quota ledger")
     if parsed.scheme == "memory":
         return QuotaLedger(MemoryQuotaStore(), clock=clock)
-    return QuotaLedger(SqlQuotaStore(open_database(parsed, SCHEMA)), clock=clock)
+    return QuotaLedger(SqlQuotaStore(open_database(parsed, SCHEMA, create=create)), clock=clock)

@@ -8,6 +8,7 @@ endpoint catalog cannot classify (fail closed).
 
 from __future__ import annotations
 
+import shlex
 from typing import ClassVar
 
 import attrs
@@ -16,6 +17,7 @@ from twpolicy._model import Action, ActionKind, Outcome, SpendConsent
 from twpolicy._scopes import SCOPES
 from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
 from twpolicy.rules._context import Rule, RuleContext
+from twpolicy.rules._remedies import shell_store
 
 __all__ = ["known_endpoint", "require_consent"]
 
@@ -70,7 +72,7 @@ class _RequireConsent:
                     user, scope, content_sha256=action.content_sha256, at=context.now
                 )
             if record is None:
-                return self._missing(action, user, scope)
+                return self._missing(action, user, scope, ledger)
             if record.record_id not in record_ids:  # one record may cover several scopes
                 record_ids.append(record.record_id)
                 if record.content_sha256 is not None:
@@ -81,14 +83,26 @@ class _RequireConsent:
             obligations=spend,
         )
 
-    def _missing(self, action: Action, user: str, scope: str) -> Outcome:
+    def _missing(self, action: Action, user: str, scope: str, ledger: object) -> Outcome:
+        python = (
+            f"guard.consent.grant({user!r}, [{scope!r}], notice=twpolicy.Notice('NOTICE_ID'), "
+            "method='METHOD', evidence='EVIDENCE')"
+        )
+        store = shell_store(ledger, "--consent-db", "TWPOLICY_CONSENT_DB")
+        how = f"in Python {python}"
+        if store is not None:
+            how += (
+                f", or from a shell `twpolicy consent grant {shlex.quote(user)} "
+                f"{shlex.quote(scope)} --notice NOTICE_ID --method METHOD --evidence "
+                f"EVIDENCE{store}`"
+            )
         outcome = Outcome.deny(
             "no_consent_record",
             f"user {user} has no recorded, unrevoked consent for scope {scope!r} needed by "
             f"{action.operation}; authenticating is not consent.",
-            f"show the user what will be done and record their consent: "
-            f"guard.consent.grant({user!r}, [{scope!r}], notice=..., method=..., "
-            f"evidence=...), or `twpolicy consent grant {user} {scope}`.",
+            f"show the user what will be done and record their consent, {how}; replace "
+            "NOTICE_ID, METHOD and EVIDENCE with the notice shown, how consent was given and "
+            "what proves it.",
             facts={"scope": scope},
         )
         known = SCOPES.get(scope)

@@ -8,6 +8,7 @@ fits, obliges the enforcement point to reserve it (the rule itself writes nothin
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from twpolicy._payloads._ids import CONTENTS, ids_only_check, objects_of
 from twpolicy._stores._quotas import HYDRATED_OBJECTS, TWEET_IDS, QuotaUsage
 from twpolicy.exceptions import PolicyViolation, QuotaExceeded, RedistributionError
 from twpolicy.rules._context import RuleContext
+from twpolicy.rules._remedies import shell_store
 
 __all__ = ["quota_denial", "recipient_quota", "redistribute_ids_only"]
 
@@ -138,7 +140,13 @@ class _RecipientQuota:
         if exceeded:
             # In warn or monitor mode the export goes out all the same, so it is counted.
             return quota_denial(
-                action, usage, exceeded, counts=counts, facts=facts, obligations=(reserve,)
+                action,
+                usage,
+                exceeded,
+                counts=counts,
+                facts=facts,
+                obligations=(reserve,),
+                ledger=ledger,
             )
         obligations = (reserve,) if reserve.tweet_ids or reserve.hydrated_objects else ()
         standing = recipient.standing
@@ -155,10 +163,12 @@ def quota_denial(
     counts: Mapping[str, int],
     facts: Mapping[str, Scalar],
     obligations: tuple[ReserveQuota, ...] = (),
+    ledger: object = None,
 ) -> Outcome:
     """The deny for an export over a quota: what, how much is left, when it frees, what to do.
 
     Used by the rule, and by the guard when a reservation loses a race to another process.
+    ``ledger`` (the quota ledger) lets the remedy name it in a runnable shell command.
     """
     quota = exceeded[0]
     used = next(u for u in usage if u.quota == quota)
@@ -173,12 +183,26 @@ def quota_denial(
         f"{remaining:,} remaining); refused."
     )
     if quota == TWEET_IDS.name:
+        store = shell_store(ledger, "--quota-db", "TWPOLICY_QUOTA_DB")
+        name = action.recipient or "RECIPIENT"
+        if store is not None:
+            register = (
+                f"`twpolicy quotas register {shlex.quote(name)} --standing "
+                "academic_noncommercial --approved-by APPROVER --reference REFERENCE"
+                f"{store}`"
+            )
+        else:
+            register = (
+                f"quotas.register({name!r}, standing='academic_noncommercial', "
+                "approved_by='APPROVER', reference='REFERENCE')"
+            )
         remediation = (
             f"send at most {remaining:,} now or wait until {when}, when the oldest count "
             "leaves the window; if the IDs go to an academic institution for non-commercial "
-            "research, or Twitter permitted it in writing, register the recipient: "
-            f"quotas.register({action.recipient!r}, standing='academic_noncommercial', "
-            "approved_by=..., reference=...)."
+            "research, or Twitter permitted it in writing, register the recipient, with "
+            f"APPROVER and REFERENCE replaced by who approved it and where that is written "
+            f"down: {register} (standing written_permission instead, for Twitter's written "
+            "permission)."
         )
     else:
         remediation = (
