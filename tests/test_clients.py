@@ -1000,14 +1000,30 @@ class TestActingUser:
         client.create_tweet(text="hello", user_auth=False)
         assert ["/2/users/me", "/2/tweets", "/2/tweets"] == [r.path for r in transport.requests]
 
-    def test_route_names_the_user(self):
-        """A write whose route holds the authenticated user's ID needs no lookup."""
-        transport = responder({("POST", f"/2/users/{USER}/likes"): {"data": {"liked": True}}})
+    def test_route_user_is_confirmed_by_the_token_owner(self):
+        """A route naming a user is the application's word: one lookup confirms it."""
+        liked = {("POST", f"/2/users/{USER}/likes"): {"data": {"liked": True}}}
+        transport = responder({**ME, **liked})
         client = transport.install(
             twpolicy.Client("oauth2-user-token", guard=granted("like.write"))
         )
         client.request("POST", f"/2/users/{USER}/likes", json={"tweet_id": "1"})
-        assert [f"/2/users/{USER}/likes"] == [r.path for r in transport.requests]
+        client.request("POST", f"/2/users/{USER}/likes", json={"tweet_id": "2"})
+        assert ["/2/users/me", f"/2/users/{USER}/likes", f"/2/users/{USER}/likes"] == [
+            r.path for r in transport.requests
+        ]
+
+    def test_route_user_who_is_not_the_token_owner_is_refused(self):
+        """A like routed for another user than the token's owner is refused, nothing sent."""
+        other = "2244994945"
+        transport = responder({**ME, ("POST", f"/2/users/{other}/likes"): {"data": {}}})
+        guard = granted("like.write")
+        guard.consent.grant(other, ["like.write"], **NOTICE)  # the other user consented
+        client = transport.install(twpolicy.Client("oauth2-user-token", guard=guard))
+        with pytest.raises(twpolicy.ConsentRequired) as info:
+            client.request("POST", f"/2/users/{other}/likes", json={"tweet_id": "1"})
+        assert "actor_mismatch" == info.value.decision.reason
+        assert ["/2/users/me"] == [r.path for r in transport.requests]
 
     def test_async_oauth2_user_is_looked_up_once(self, loop):
         """AsyncClient finds an OAuth 2.0 user through tweepy's own cached lookup, once."""
@@ -1023,14 +1039,15 @@ class TestActingUser:
         loop.run_until_complete(post_twice())
         assert ["/2/users/me", "/2/tweets", "/2/tweets"] == [r.path for r in transport.requests]
 
-    def test_explicit_acting_user_needs_no_lookup(self):
-        """acting_user_id= avoids the lookup."""
-        transport = responder(POSTED)
+    def test_explicit_acting_user_is_confirmed_once(self):
+        """acting_user_id= is the application's word: one lookup of the token owner confirms it."""
+        transport = responder({**ME, **POSTED})
         client = transport.install(
             twpolicy.Client("oauth2-user-token", guard=granted("tweet.write"), acting_user_id=USER)
         )
         client.create_tweet(text="hello", user_auth=False)
-        assert ["/2/tweets"] == [r.path for r in transport.requests]
+        client.create_tweet(text="hello", user_auth=False)
+        assert ["/2/users/me", "/2/tweets", "/2/tweets"] == [r.path for r in transport.requests]
 
     def test_failed_lookup_refuses(self):
         """If the user cannot be found out, the write is refused (fail closed), nothing posted."""
@@ -1039,7 +1056,7 @@ class TestActingUser:
         client = transport.install(twpolicy.Client("bad-token", guard=granted("tweet.write")))
         with pytest.raises(twpolicy.ConsentRequired) as info:
             client.create_tweet(text="hello", user_auth=False)
-        assert "no_acting_user" == info.value.decision.reason
+        assert info.value.decision.reason in {"no_acting_user", "actor_unverified"}
         assert ["/2/users/me"] == [r.path for r in transport.requests]
 
     def test_v1_lookup_once(self):

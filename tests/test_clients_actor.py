@@ -113,19 +113,19 @@ class TestClient:
         assert ["/2/tweets", f"/2/users/{USER}/likes"] == [r.path for r in transport.requests]
         assert not recorder.denied
 
-    def test_oauth2_token_is_bound_by_get_me(self):
-        """OAuth 2.0 user token: once /2/users/me answered, acting_user_id must match it."""
+    def test_oauth2_token_is_bound_before_the_first_write(self):
+        """OAuth 2.0 user token: /2/users/me is asked before the first write; it must match."""
         recorder = DecisionRecorder()
         transport = responder({**ME, **POSTED})
         client = transport.install(
             twpolicy.Client("oauth2-user-token", guard=consenting(recorder), acting_user_id=OTHER)
         )
-        client.create_tweet(text="before the owner is known", user_auth=False)
-        assert USER == str(client.get_me(user_auth=False).data.id)
         with pytest.raises(twpolicy.ConsentRequired) as info:
-            client.create_tweet(text="hello", user_auth=False)
+            client.create_tweet(text="the owner is asked first", user_auth=False)
         refused(info, recorder, "token_owner")
-        assert ["/2/tweets", "/2/users/me"] == [r.path for r in transport.requests]
+        with pytest.raises(twpolicy.ConsentRequired):
+            client.create_tweet(text="hello", user_auth=False)
+        assert ["/2/users/me"] == [r.path for r in transport.requests]
 
     def test_oauth2_tweepys_own_lookup_binds_the_token(self):
         """tweepy's like() asks /2/users/me itself: the route user and owner must match."""
@@ -214,22 +214,22 @@ class TestStreamingClients:
     def test_sync_route_user_other_than_the_acting_user(self):
         """A streaming client's own requests are checked the same way."""
         recorder = DecisionRecorder()
-        transport = responder(likes(OTHER))
+        transport = responder({**ME, **likes(OTHER)})
         client = transport.install(
             twpolicy.StreamingClient("bearer", guard=consenting(recorder), acting_user_id=USER)
         )
         with pytest.raises(twpolicy.ConsentRequired) as info:
             client.request("POST", f"/2/users/{OTHER}/likes", json=LIKE)
         refused(info, recorder, "route_user")
-        assert [] == transport.requests
+        assert ["/2/users/me"] == [r.path for r in transport.requests]
 
     def test_async_route_user_other_than_the_acting_user(self, loop):
         recorder = DecisionRecorder()
-        transport = responder(likes(OTHER))
+        transport = responder({**ME, **likes(OTHER)})
         client = transport.install(
             twpolicy.AsyncStreamingClient("bearer", guard=consenting(recorder), acting_user_id=USER)
         )
         with pytest.raises(twpolicy.ConsentRequired) as info:
             loop.run_until_complete(client.request("POST", f"/2/users/{OTHER}/likes", {}, LIKE))
         refused(info, recorder, "route_user")
-        assert [] == transport.requests
+        assert ["/2/users/me"] == [r.path for r in transport.requests]

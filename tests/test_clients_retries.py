@@ -87,6 +87,10 @@ def _async_waits(monkeypatch):
     return waits
 
 
+#: /2/users/me's answer: the OAuth 2.0 token's owner is USER (asked once, before the first write).
+WHO = RecordedResponse.json({"data": {"id": USER, "name": "Dev", "username": "dev"}})
+
+
 def async_client(guard):
     """An AsyncClient with an OAuth 2.0 user token (tweepy's async OAuth 1.0a retry is broken:
     it re-sends with the query parameters it cleared after signing)."""
@@ -148,22 +152,23 @@ class TestV2:
         recorder = DecisionRecorder()
         guard, _ = single_use(TEXT, recorder=recorder)
         async_waits.during = revoke(guard)
-        transport = scripted(limited_for(30), POSTED)
+        transport = scripted(WHO, limited_for(30), POSTED)
         client = transport.install(async_client(guard))
         with pytest.raises(twpolicy.ConsentRequired):
             loop.run_until_complete(client.create_tweet(text="hello", user_auth=False))
         assert 1 == len(async_waits.waits)
-        assert 1 == len(transport.requests)
-        assert ["allow", "deny"] == [d.effect.value for d in recorder]
+        assert 2 == len(transport.requests)  # the owner lookup, then the first try
+        posts = [d for d in recorder if d.operation == "POST /2/tweets"]
+        assert ["allow", "deny"] == [d.effect.value for d in posts]
         assert "used" not in events(guard.consent)
 
     def test_async_retry_spends_the_consent_once(self, async_waits, loop):
         """AsyncClient: a retry after the wait goes out under the first try's claim."""
         guard, _ = single_use(TEXT)
-        transport = scripted(limited_for(30), POSTED)
+        transport = scripted(WHO, limited_for(30), POSTED)
         client = transport.install(async_client(guard))
         loop.run_until_complete(client.create_tweet(text="hello", user_auth=False))
-        assert 2 == len(transport.requests)
+        assert 3 == len(transport.requests)  # the owner lookup and two tries
         assert 1 == len(async_waits.waits)
         assert ["claimed", "used"] == events(guard.consent)
 

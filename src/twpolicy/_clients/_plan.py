@@ -278,9 +278,13 @@ def _write_plan(
         policy.learn(identity, found)
     owner = policy.owner(identity)
     actor = policy.acting_user_id or named or owner
-    facts = {}
+    facts: dict[str, str | bool] = {}
     if owner is not None:
         facts["token_owner"] = owner
+    elif found is not _UNASKED or not identity.askable:
+        # Asked, or nobody to ask: whose token this is cannot be told, so whoever the
+        # application says acts cannot be checked against it (the rule refuses).
+        facts["token_owner_known"] = False
     if named is not None:
         facts["route_user"] = named
     action = Action(
@@ -293,7 +297,9 @@ def _write_plan(
         facts=facts,
         payload=content,
     )
-    looks_up = actor is None and found is _UNASKED and identity.askable
+    # The owner is always established before acting: an `acting_user_id` or a route's user
+    # is the application's word, which the token's owner must confirm.
+    looks_up = owner is None and found is _UNASKED and identity.askable
     return Plan(endpoint, action, looks_up=looks_up)
 
 

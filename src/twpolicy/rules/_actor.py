@@ -47,6 +47,16 @@ class _MatchTokenOwner:
         if not facts:
             return None
         actor = action.acting_user_id
+        if facts.get("token_owner_known") is False and action.scopes:
+            return Outcome.deny(
+                "actor_unverified",
+                f"{action.operation} acts on a user's behalf, but whose credentials these are "
+                "could not be established (no user-context token, or the API did not say), so "
+                f"acting for user {actor} cannot be checked.",
+                "send writes with the user's own credentials: an OAuth 1.0a access token "
+                "('<user id>-...') or an OAuth 2.0 user-context token whose owner "
+                "GET /2/users/me can name; an app-only bearer token cannot act for a user.",
+            )
         checked = False
         for name, says in _WITNESSES:
             other = facts.get(name)

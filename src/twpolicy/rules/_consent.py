@@ -21,7 +21,8 @@ from twpolicy.rules._remedies import shell_store
 
 __all__ = ["known_endpoint", "require_consent"]
 
-_ALL_KINDS = frozenset(ActionKind)
+# Every kind of action may act on a user's behalf, but a stream payload arriving: it needs none.
+_ACTING_KINDS = frozenset(ActionKind) - {ActionKind.STREAM_DATA}
 
 
 @attrs.frozen(repr=False)
@@ -29,7 +30,7 @@ class _RequireConsent:
     id: ClassVar[str] = "consent.required"
     clause: ClassVar[str] = "I.C.1.a"
     error: ClassVar[type[PolicyViolation]] = ConsentRequired
-    kinds: ClassVar[frozenset[ActionKind]] = _ALL_KINDS
+    kinds: ClassVar[frozenset[ActionKind]] = _ACTING_KINDS
 
     def __repr__(self) -> str:
         return "twpolicy.rules.require_consent()"
