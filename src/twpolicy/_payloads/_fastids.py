@@ -119,17 +119,45 @@ class _Generator:
     def __init__(self, family: Family) -> None:
         self.family = family
         self.count = 0
+        self.reaches: dict[Kind, frozenset[Kind]] = {}
+        self.done: dict[tuple[Kind, bool, frozenset[Kind]], _Compiled | None] = {}
 
     def _name(self) -> str:
         self.count += 1
         return f"v{self.count}"
 
+    def _reach(self, kind: Kind) -> frozenset[Kind]:
+        """``kind`` and every kind its slots may hold, at any depth."""
+        if kind not in self.reaches:
+            found, todo = {kind}, [kind]
+            while todo:
+                for slot in SHAPES[todo.pop()].children:
+                    for held in (slot.kind, slot.usually):
+                        if held is not None and held not in found:
+                            found.add(held)
+                            todo.append(held)
+            self.reaches[kind] = frozenset(found)
+        return self.reaches[kind]
+
     def compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
         """The struct and code for an object of ``kind``; `_Unsupported` if none is exact.
 
         ``recognised``: the object sits where the walker recognises it by its keys, so the
-        struct also requires its kind's signature. ``stack``: the kinds it sits in.
+        struct also requires its kind's signature. ``stack``: the kinds it sits in; only
+        those it may hold again matter, so objects of a kind are mostly generated once.
         """
+        key = (kind, recognised, frozenset(stack) & self._reach(kind))
+        if key not in self.done:
+            try:
+                self.done[key] = self._compile(kind, stack, recognised=recognised)
+            except _Unsupported:
+                self.done[key] = None
+        compiled = self.done[key]
+        if compiled is None:
+            raise _Unsupported
+        return compiled
+
+    def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
         shape = SHAPES[kind]
         signature = shape.signature if recognised else None
         if kind in stack or (recognised and (signature is None or not shape.search_rest)):
