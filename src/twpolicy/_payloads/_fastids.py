@@ -94,8 +94,9 @@ class _Keys:
     def field(self, key: str) -> _Field:
         found = self.fields.get(key)
         if found is None:
+            # Keys that are no plain identifier (``__twarc``) get a name no key of the table has.
             plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
-            attribute = key if plain else f"field_{len(self.fields)}"
+            attribute = key if plain else f"key{len(self.fields)}_"
             found = self.fields[key] = _Field(attribute)
         return found
 

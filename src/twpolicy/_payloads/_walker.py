@@ -370,7 +370,11 @@ def _id_is_number(value: Mapping[str, Any]) -> bool:
 
 
 def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads best
-    """Recognise an object by its keys alone (no slot tells what it is)."""
+    """Recognise an object by its keys alone (no slot tells what it is).
+
+    The table's signatures (`twpolicy._payloads._shapes.Signature`, which the fast ID path
+    reads) must agree with this list: a property test holds them to it.
+    """
     if "indices" in value:  # an entity of v1.1 text: hashtag, URL, mention, media
         if "screen_name" in value:
             return Kind.MENTION
