@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import keyword
 import re
@@ -200,8 +201,7 @@ class _Generator:
             code.append((0, f"append({own_id})"))
         for dotted in references:
             code += self._read_code(keys, dotted.split("."), var)
-        for slot in visits:
-            code += self._slot_code(keys, slot.path, var)
+        code += self._slots_code(keys, [slot.path for slot in visits], var)
         return tuple(code)
 
     def _id_paths(self, shape: Shape, excluded: frozenset[str]) -> tuple[list[str], list[str]]:
@@ -324,15 +324,33 @@ class _Generator:
         inner = self._read_code(entry.below, rest, var)
         return [(0, f"{var} = {read}"), (0, f"if {var} is not None:"), *_indent(inner)]
 
-    def _slot_code(self, keys: _Keys, path: tuple[str, ...], expr: str) -> list[tuple[int, str]]:
-        """Code walking a slot's objects in order, each object's IDs before the next's."""
-        entry = keys.fields[path[0]]
-        var = self._name()
-        head = [(0, f"{var} = {expr}.{entry.attribute}"), (0, f"if {var} is not None:")]
-        if len(path) > 1:
+    def _slots_code(
+        self, keys: _Keys, paths: list[tuple[str, ...]], expr: str
+    ) -> list[tuple[int, str]]:
+        """Code walking slots' objects in order, each object's IDs before the next object's.
+
+        Slots that lie in one object one after another (``includes.tweets``,
+        ``includes.users``) read that object once.
+        """
+        code: list[tuple[int, str]] = []
+        for first, group in itertools.groupby(paths, key=lambda path: path[0]):
+            rests = [path[1:] for path in group]
+            entry = keys.fields[first]
+            var = self._name()
+            head = [(0, f"{var} = {expr}.{entry.attribute}"), (0, f"if {var} is not None:")]
+            if rests == [()]:
+                code += self._objects_code(entry, var, head)
+                continue
             assert entry.below is not None  # noqa: S101  # declared by _slot
-            inner = self._slot_code(entry.below, path[1:], var)
-            return [*head, *_indent(inner)] if inner else []
+            inner = self._slots_code(entry.below, rests, var)
+            code += [*head, *_indent(inner)] if inner else []
+        return code
+
+    @staticmethod
+    def _objects_code(
+        entry: _Field, var: str, head: list[tuple[int, str]]
+    ) -> list[tuple[int, str]]:
+        """Code walking the objects of one slot (one object or a list of them) in ``var``."""
         child = entry.child
         if entry.role != _SLOT or child is None or not child.code:
             return []
