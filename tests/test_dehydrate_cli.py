@@ -7,15 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import twpolicy
-from corpus import load
-from twpolicy._cli._dehydrate import IdReader, fast_ids
+from twpolicy._cli._dehydrate import IdReader
 from twpolicy._cli._main import main
-from twpolicy._payloads._ids import ids_in
-from twpolicy._payloads._walker import _ID_FIELDS, _REFERENCES, _SPECS, Kind
 
 PAGE = {
     "data": [
@@ -208,72 +203,6 @@ class TestCommand:
         assert (0, "21\n20\n19\n30\n") == (done.returncode, done.stdout)
 
 
-@st.composite
-def _pages(draw, *, clean=False):
-    """v2 response pages; unless ``clean``, with keys or values the fast path leaves alone."""
-    ids = st.integers(1, 2**63 - 1).map(str)
-    odd = st.nothing() if clean else st.sampled_from([None, 5, "", "x1", 2**60])
-    unusual = st.nothing() if clean else st.just(None)
-    expanded = unusual.map(lambda _: {"description": {"mentions": [{"username": "v", "id": "9"}]}})
-    mentions = st.lists(
-        st.fixed_dictionaries(
-            {"username": st.just("u"), "id": ids | odd},
-            optional={"id_str": ids, "pinned_tweet_id": ids | odd, "entities": expanded},
-        ),
-        max_size=3,
-    )
-    tweet = st.fixed_dictionaries(
-        {"id": ids, "text": st.just("t")},
-        optional={
-            "author_id": ids | odd,
-            "conversation_id": ids,
-            "in_reply_to_user_id": ids,
-            "referenced_tweets": st.lists(
-                st.fixed_dictionaries({"type": st.just("quoted"), "id": ids | odd}), max_size=3
-            ),
-            "edit_history_tweet_ids": st.lists(ids, max_size=2),
-            "entities": st.fixed_dictionaries({"mentions": mentions}),
-            "note_tweet": st.fixed_dictionaries(
-                {"text": st.just("long")},
-                optional={"entities": st.fixed_dictionaries({"mentions": mentions})},
-            ),
-            "unexpected": unusual.map(lambda _: {"user": {"id_str": "3", "screen_name": "x"}}),
-            "author": unusual.map(lambda _: {"id": "4", "username": "y"}),
-        },
-    )
-    user = st.fixed_dictionaries(
-        {"id": ids, "username": st.just("u"), "name": st.just("n")},
-        optional={
-            "pinned_tweet_id": ids | odd,
-            "protected": st.booleans(),
-            "status": unusual.map(lambda _: {"id_str": "8", "text": "z"}),
-            "entities": st.fixed_dictionaries(
-                {},
-                optional={
-                    "description": st.fixed_dictionaries({"mentions": mentions}),
-                    "url": st.just({"urls": []}),
-                },
-            ),
-        },
-    )
-    page = st.fixed_dictionaries(
-        {"data": st.lists(tweet, max_size=4)},
-        optional={
-            "includes": st.fixed_dictionaries(
-                {},
-                optional={
-                    "tweets": st.lists(tweet, max_size=3),
-                    "users": st.lists(user, max_size=3),
-                    "media": st.just([{"media_key": "3_1", "type": "photo", "width": 5}]),
-                },
-            ),
-            "meta": st.just({"result_count": 1}),
-            "errors": st.just([{"resource_id": "99", "title": "Not Found Error"}]),
-        },
-    )
-    return draw(page)
-
-
 class TestInputs:
     def test_gzip_and_concatenated_json(self, tmp_path, capsys):
         """gzip-compressed input, and pretty-printed records one after another, are read."""
@@ -288,73 +217,6 @@ class TestInputs:
         reader = IdReader("tweets")
         page = {"data": [{"id": "5", "text": "a"}, {"id": "5", "text": "b"}]}
         assert [["5"]] == list(reader.new_ids(io.BytesIO(jsonl(page, page).encode())))
-
-
-class TestFastPath:
-    @pytest.mark.corpus
-    @pytest.mark.parametrize("kind", ["tweets", "users", "dms"])
-    def test_equals_the_walker_over_the_corpus(self, corpus, kind):
-        """For every corpus document the fast path takes, it gives the walker's IDs exactly."""
-        taken = 0
-        for document in load(corpus):
-            if document.error is not None:
-                continue
-            fast = fast_ids(document.raw, kind)
-            if fast is None:
-                continue
-            taken += 1
-            assert list(ids_in(document.value, kind)) == fast, document.origin
-        assert taken > 20
-
-    @given(page=_pages(), kind=st.sampled_from(["tweets", "users", "dms"]))
-    def test_equals_the_walker_on_generated_pages(self, page, kind):
-        """On any v2 page, the fast path gives the walker's IDs, or leaves the page to it."""
-        line = json.dumps(page).encode()
-        fast = fast_ids(line, kind)
-        try:
-            walked = list(ids_in(page, kind))
-        except twpolicy.exceptions.PayloadError:
-            assert fast is None
-            return
-        assert fast is None or walked == fast
-
-    def test_compiled_from_the_walkers_tables(self):
-        """The walker's tables still say what the fast path was written for."""
-        mention = (("entities", "mentions"), Kind.MENTION)
-        note = (("note_tweet", "entities", "mentions"), Kind.MENTION)
-        description = (("entities", "description", "mentions"), Kind.MENTION)
-        assert (mention, note) == _SPECS[Kind.TWEET_V2].children
-        assert (description,) == _SPECS[Kind.USER_V2].children
-        assert [("data",), ("includes", "tweets"), ("includes", "users")] == [
-            path for path, _ in _SPECS[Kind.RESPONSE_V2].children[:3]
-        ]
-        assert [
-            ("author_id", "user"),
-            ("in_reply_to_user_id", "user"),
-            ("conversation_id", "tweet"),
-            ("referenced_tweets.*.id", "tweet"),
-            ("edit_history_tweet_ids.*", "tweet"),
-        ] == [r for r in _REFERENCES[Kind.TWEET_V2] if r[1] in {"tweet", "user", "dm"}]
-        assert (("pinned_tweet_id", "tweet"),) == _REFERENCES[Kind.USER_V2]
-        assert (("pinned_tweet_id", "tweet"),) == _REFERENCES[Kind.MENTION]
-        assert Kind.MENTION not in _ID_FIELDS  # read as id_str, then its twin id
-
-    @given(page=_pages(clean=True), kind=st.sampled_from(["tweets", "users", "dms"]))
-    def test_takes_ordinary_pages(self, page, kind):
-        """Ordinary v2 pages do take the fast path, and give the walker's IDs."""
-        assert list(ids_in(page, kind)) == fast_ids(json.dumps(page).encode(), kind)
-
-    @pytest.mark.parametrize("bad", ["12\n34", "12x", "012", "1" * 21])
-    def test_bad_ids_leave_the_fast_path(self, bad):
-        """A value that is not one decimal ID, even one hiding a line break, is not passed on."""
-        page = {**PAGE, "data": [{**PAGE["data"][0], "conversation_id": bad}]}
-        assert fast_ids(json.dumps(page).encode(), "tweets") is None
-
-    def test_unknown_keys_leave_the_fast_path(self):
-        """A key the walker would search sends the line down the walker's path."""
-        page = {**PAGE, "data": [{**PAGE["data"][0], "novel": {"id": "1"}}]}
-        assert fast_ids(json.dumps(page).encode(), "tweets") is None
-        assert fast_ids(json.dumps(PAGE).encode(), "tweets") is not None
 
 
 class TestQuotasCommand:

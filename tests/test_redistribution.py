@@ -112,6 +112,7 @@ class TestIdsOnlyCheck:
             ({"data": [{"id": "1"}]}, "/data"),
             (["1", 2], "/1"),
             ({"a/b": "1"}, "/a~1b"),
+            ({"ids": ["1"], "secret_id": "2"}, "/secret_id"),  # not an ID key of the table
             (iter(["1"]), ""),
             (b"1", ""),
         ],
@@ -141,6 +142,13 @@ class TestIdsOnlyRule:
         )
         assert "/0/text" in decision.message
         assert "secret" not in str(decision.to_record())
+
+    def test_text_in_an_id_like_key_is_refused(self, guard):
+        """A key is not an ID key for ending in ``_id``: text hidden in one is refused."""
+        decision = guard.check(export({"tweet_ids": ["1"], "call me at 555_id": "2"}, count=2))
+        assert "not_ids" == decision.reason
+        assert "'/call me at 555_id'" in decision.message
+        assert "tweet_ids" in decision.remediation
 
     def test_hydrated_objects_are_not_an_automated_export(self, guard):
         """Objects declared as such are refused unless exported by hand."""

@@ -351,6 +351,15 @@ class TestTweepyObjects:
             {"tweets": (payloads.tweet_v1(),)}
         )
 
+    def test_a_known_kind_for_the_root(self):
+        """Told what the payload is, the walker takes it as a slot would, keys or not."""
+        user = {"id": "1000000000000000001", "pinned_tweet_id": "1000000000000000010"}
+        assert [] == kinds(user)
+        assert [("", "user_v2")] == [(n.pointer, n.kind.value) for n in walk(user, Kind.USER_V2)]
+        assert [("/0", "user_v2"), ("/1", "user_v2")] == [
+            (n.pointer, n.kind.value) for n in walk([user, user], Kind.USER_V2)
+        ]
+
 
 class TestPointers:
     def test_rfc6901_escaping(self):

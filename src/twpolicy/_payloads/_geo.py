@@ -21,13 +21,16 @@ from typing import Any, Final
 
 import attrs
 
-from twpolicy._payloads._walker import (
+from twpolicy._payloads._shapes import (
+    CONTENT_FAMILY,
     LOCATION_FIELDS,
     LOOSE_KEYS,
     GeoKind,
     Kind,
-    Node,
     Path,
+)
+from twpolicy._payloads._walker import (
+    Node,
     adapt,
     is_empty,
     location_kind,
@@ -41,20 +44,8 @@ __all__ = ["CLAUSE", "REASONS", "Arguments", "GeoFinding", "find_geo", "hits", "
 
 CLAUSE: Final = "I.B.7"
 
-# Why a datum is, or is not, part of the object it belongs to.
-_PART_OF: Final[Mapping[Kind, str]] = {
-    Kind.TWEET_V1: "tweet",
-    Kind.TWEET_V2: "tweet",
-    Kind.TWEET_FLAT: "tweet",
-    Kind.ACTIVITY: "tweet",
-    Kind.USER_V1: "user",
-    Kind.USER_V2: "user",
-    Kind.ACTOR: "user",
-    Kind.MENTION: "user",
-    Kind.DM_V1: "dm",
-    Kind.DM_EVENT_V1: "dm",
-    Kind.DM_EVENT_V2: "dm",
-}
+# Why a datum is, or is not, part of the object it belongs to: its family (the table).
+_PART_OF: Final[Mapping[Kind, str]] = CONTENT_FAMILY
 #: What each standalone reason means, for messages.
 REASONS: Final[Mapping[str, str]] = {
     "reduced_tweet": "a Tweet reduced to its ID and its location",

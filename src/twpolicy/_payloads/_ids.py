@@ -9,18 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from twpolicy._payloads._walker import Kind, Node, adapt, walk
+from twpolicy._payloads._shapes import CONTENT_FAMILY, ID_KEYS, SHAPES, Family, Kind
+from twpolicy._payloads._walker import Node, adapt, walk
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = [
     "CONTENTS",
     "CONTENT_OF",
+    "TARGET",
     "IdKind",
     "check_kind",
     "dehydrate",
     "ids_in",
     "ids_only_check",
     "is_id",
+    "is_id_key",
     "objects_of",
 ]
 
@@ -32,21 +35,21 @@ CONTENTS = ("tweet_ids", "user_ids", "dm_ids", "objects")
 IdKind = Literal["tweets", "users", "dms"]
 CONTENT_OF: Mapping[str, str] = {"tweets": "tweet_ids", "users": "user_ids", "dms": "dm_ids"}
 
-_TWEETS = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.ACTIVITY})
-_USERS = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR, Kind.MENTION})
-_DMS = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
-_CONTENT = _TWEETS | _USERS | _DMS
-_OWN: Mapping[str, frozenset[Kind]] = {"tweets": _TWEETS, "users": _USERS, "dms": _DMS}
-_TARGET: Mapping[str, str] = {"tweets": "tweet", "users": "user", "dms": "dm"}
+#: What each kind of ID names, in the table of shapes.
+TARGET: Mapping[str, Family] = {"tweets": "tweet", "users": "user", "dms": "dm"}
+_OWN: Mapping[str, frozenset[Kind]] = {
+    kind: frozenset(k for k, family in CONTENT_FAMILY.items() if family == target)
+    for kind, target in TARGET.items()
+}
+_TWEETS, _USERS, _DMS = _OWN["tweets"], _OWN["users"], _OWN["dms"]
+_CONTENT = frozenset(CONTENT_FAMILY)
 # Notices about content (deletions, withholdings, geo scrubs) name IDs that must not be
 # passed on as a dataset: they are not dehydrated.
-_NOTICES = frozenset({Kind.DELETE, Kind.SCRUB_GEO, Kind.WITHHELD, Kind.COMPLIANCE})
+_NOTICES = frozenset(kind for kind, shape in SHAPES.items() if shape.notice)
 _PROBLEMS = {
     "float": "a JSON float",
     "unsafe_integer": "a JSON integer of 2**53 or more",
 }
-
-_ID_KEYS = frozenset(("id", "id_str", "ids"))
 
 
 def is_id(value: object) -> bool:
@@ -60,8 +63,9 @@ def is_id(value: object) -> bool:
     )
 
 
-def _is_id_key(key: object) -> bool:
-    return isinstance(key, str) and (key in _ID_KEYS or key.endswith(("_id", "_ids", "_id_str")))
+def is_id_key(key: object) -> bool:
+    """Whether ``key`` names Tweet, User or DM IDs: one of the table's `ID_KEYS`, exactly."""
+    return isinstance(key, str) and key in ID_KEYS
 
 
 def _escape(token: str) -> str:
@@ -72,7 +76,9 @@ def _walk_ids(value: object, pointer: str) -> Iterator[str | None]:
     """Yield ``None`` per ID in an ID-only value, and the pointer of the first thing that is not.
 
     An ID-only value is an ID, a list, tuple or set of ID-only values, or a mapping whose keys
-    all name IDs (``id``, ``ids``, ``*_id``, ``*_ids``) and whose values are ID-only.
+    all name IDs and whose values are ID-only. The keys that name IDs are a fixed vocabulary
+    from the table of shapes (`ID_KEYS`: ``id``, ``ids``, ``tweet_ids``, ``author_id``...):
+    a key merely ending in ``_id`` names nothing, and may hide text.
     """
     if is_id(value):
         yield None
@@ -85,7 +91,7 @@ def _walk_ids(value: object, pointer: str) -> Iterator[str | None]:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             here = f"{pointer}/{_escape(str(key))}"
-            if not _is_id_key(key):
+            if not is_id_key(key):
                 yield here
                 return
             yield from _walk_ids(item, here)
@@ -136,7 +142,7 @@ def ids_in(payload: Any, kind: str, record: str = "") -> Iterator[str]:
     Raises:
         PayloadError: an ID arrived as a float or an unsafe integer, or is not decimal.
     """
-    own, target = _OWN[kind], _TARGET[kind]
+    own, target = _OWN[kind], TARGET[kind]
     for node in walk(payload):
         if node.kind in _NOTICES:
             continue

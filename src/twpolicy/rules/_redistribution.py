@@ -66,8 +66,9 @@ class _IdsOnly:
                 "not_ids",
                 f"{action.operation} would let more than IDs leave: the value at JSON pointer "
                 f"{offence!r} is not a decimal-string ID under an ID key.",
-                "return nothing but decimal-string IDs (a list, or a mapping of id/ids/*_id "
-                "keys), or let @twpolicy.ids_only reduce the value (strict=False).",
+                "return nothing but decimal-string IDs (a list, or a mapping of ID keys: ids, "
+                "tweet_ids, user_ids, dm_ids, id, author_id ...), or let @twpolicy.ids_only "
+                "reduce the value (strict=False).",
                 facts={"pointer": offence},
             )
         return Outcome.allow("ids_only", facts={"ids": count})

@@ -1,0 +1,437 @@
+"""The fast ID path: the IDs of a v2 response line read from its bytes, generated from the table.
+
+Most datasets researchers dehydrate are twarc2 output: one v2 API response page per line.
+Decoding all of a page (texts, entities, metrics) costs far more than reading its IDs, so for
+each kind of ID a decoder and an extraction function are generated from the table of shapes
+(`twpolicy._payloads._shapes`), the table the walker reads:
+
+- a msgspec Struct per kind of object reachable from a response, reading only the fields
+  that hold IDs of the kind or lead to objects that may, skipping the keys the table calls
+  inert unparsed and refusing every other key where the walker would search it;
+- an object in a slot of no fixed kind (a response's ``data``) is read as the kind the table
+  says is usual there, only when it carries that kind's signature;
+- the extraction code visits the objects in the walker's order and reads each one's own ID
+  and its references in the table's order, so the IDs come out as the walker gives them.
+
+A line the decoders refuse (another family, a key the walker would search, a number or
+anything but a decimal string where an ID is) gets ``None``: the walker reads it instead
+(`record_ids`), and names any bad ID. Objects of a kind met again below itself (a mention's
+own mentions) are left to the walker too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import json
+import keyword
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import attrs
+import msgspec
+
+from twpolicy._payloads._ids import TARGET, check_kind, ids_in
+from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
+
+__all__ = ["FAST_ROOT", "FastIds", "fast_ids", "parser", "reader", "record_ids"]
+
+#: The kind of object a line must be for the fast path: a v2 response (a twarc2 line).
+FAST_ROOT: Final = Kind.RESPONSE_V2
+
+# Decimal IDs (`twpolicy._payloads._ids.is_id`), one per line.
+_DECIMALS: Final = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
+_SKIP: Final[tuple[Any, Any]] = (msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)
+# ``list`` of element types built at run time, which a type checker cannot see.
+_LIST: Any = list
+
+
+class _Unsupported(Exception):  # an internal signal: never leaves the generator
+    """This kind cannot be read exactly here: its objects must be absent for the fast path."""
+
+
+def _closed(kind: Kind | None, family: Family, seen: frozenset[Kind] = frozenset()) -> bool:
+    """Whether the walker can find no ``family`` ID in an object of ``kind``, at any depth."""
+    if kind is None:
+        return False
+    if kind in seen:
+        return True
+    shape = SHAPES[kind]
+    if shape.search_rest or any(shape.ids_of(family)):
+        return False
+    return all(_closed(slot.kind, family, seen | {kind}) for slot in shape.children)
+
+
+# What a generated field holds.
+_SKIPPED: Final = "skipped"  # a key the table knows: skipped unparsed
+_ID: Final = "id"  # an ID: a string, or null
+_IDS: Final = "ids"  # a list of IDs
+_OBJECT: Final = "object"  # an object an ID path or a slot crosses
+_OBJECTS: Final = "objects"  # a list of them
+_SLOT: Final = "slot"  # a child slot: one object of a generated kind, or a list of them
+_ABSENT: Final = "absent"  # a slot the fast path cannot read exactly: null or absent only
+
+
+@attrs.define
+class _Field:
+    """One key of a generated struct."""
+
+    attribute: str
+    role: str = _SKIPPED
+    below: _Keys | None = None
+    child: _Compiled | None = None
+    required: bool = False
+    narrow: Any = None
+
+
+@attrs.define
+class _Keys:
+    """The keys of one object (or of an object a path crosses) the fast path declares."""
+
+    fields: dict[str, _Field] = attrs.field(factory=dict)
+
+    def field(self, key: str) -> _Field:
+        found = self.fields.get(key)
+        if found is None:
+            # Keys that are no plain identifier (``__twarc``) get a name no key of the table has.
+            plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
+            attribute = key if plain else f"key{len(self.fields)}_"
+            found = self.fields[key] = _Field(attribute)
+        return found
+
+
+@attrs.frozen
+class _Compiled:
+    """A generated struct, and the code appending its IDs from the object in ``var``."""
+
+    struct: Any
+    var: str
+    code: tuple[tuple[int, str], ...]
+
+
+def _indent(code: Iterable[tuple[int, str]], by: int = 1) -> list[tuple[int, str]]:
+    return [(depth + by, line) for depth, line in code]
+
+
+class _Generator:
+    """Generates the structs and the extraction code for one family of ID."""
+
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self.count = 0
+        self.reaches: dict[Kind, frozenset[Kind]] = {}
+        self.done: dict[tuple[Kind, bool, frozenset[Kind]], _Compiled | None] = {}
+
+    def _name(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def _reach(self, kind: Kind) -> frozenset[Kind]:
+        """``kind`` and every kind its slots may hold, at any depth."""
+        if kind not in self.reaches:
+            found, todo = {kind}, [kind]
+            while todo:
+                for slot in SHAPES[todo.pop()].children:
+                    for held in (slot.kind, slot.usually):
+                        if held is not None and held not in found:
+                            found.add(held)
+                            todo.append(held)
+            self.reaches[kind] = frozenset(found)
+        return self.reaches[kind]
+
+    def compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
+        """The struct and code for an object of ``kind``; `_Unsupported` if none is exact.
+
+        ``recognised``: the object sits where the walker recognises it by its keys, so the
+        struct also requires its kind's signature. ``stack``: the kinds it sits in; only
+        those it may hold again matter, so objects of a kind are mostly generated once.
+        """
+        key = (kind, recognised, frozenset(stack) & self._reach(kind))
+        if key not in self.done:
+            try:
+                self.done[key] = self._compile(kind, stack, recognised=recognised)
+            except _Unsupported:
+                self.done[key] = None
+        compiled = self.done[key]
+        if compiled is None:
+            raise _Unsupported
+        return compiled
+
+    def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
+        shape = SHAPES[kind]
+        signature = shape.signature if recognised else None
+        if kind in stack or (recognised and (signature is None or not shape.search_rest)):
+            raise _Unsupported
+        # Keys the signature excludes are absent: there is nothing to read in them.
+        excluded = signature.excluded if signature is not None else frozenset()
+        own, references = self._id_paths(shape, excluded)
+        keys = _Keys()
+        for dotted in [*own, *references]:
+            self._read(keys, dotted.split("."), excluded)
+        open_slots = [slot for slot in shape.children if not _closed(slot.kind, self.family)]
+        for slot in open_slots:
+            self._slot(keys, slot.path, slot.kind or slot.usually, (*stack, kind), slot.kind)
+        # Every key the table knows is declared (and skipped unless read): with unknown keys
+        # forbidden, any other key, which the walker would search, refuses the line.
+        if shape.search_rest:
+            for key in shape.known - excluded:
+                keys.field(key)
+        if not excluded.isdisjoint(keys.fields):
+            raise _Unsupported
+        for key, required in signature.required if signature is not None else ():
+            entry = keys.field(key)
+            entry.required = True
+            if required is not object and entry.role not in (_SKIPPED, _ID):
+                raise _Unsupported
+            entry.narrow = None if required is object else required
+        struct = self._struct(kind.value, keys, forbid=shape.search_rest)
+        visits = [slot for slot in shape.visits if slot in open_slots]
+        var = self._name()
+        return _Compiled(struct, var, self._code(keys, var, own, references, visits))
+
+    def _code(
+        self, keys: _Keys, var: str, own: list[str], references: list[str], visits: list[Slot]
+    ) -> tuple[tuple[int, str], ...]:
+        """Code passing on the object's own ID, its references, then its objects' IDs."""
+        code: list[tuple[int, str]] = []
+        own_id = " or ".join(filter(None, (self._value(keys, var, d) for d in own)))
+        if own_id:
+            code.append((0, f"append({own_id})"))
+        for dotted in references:
+            code += self._read_code(keys, dotted.split("."), var)
+        code += self._slots_code(keys, [slot.path for slot in visits], var)
+        return tuple(code)
+
+    def _id_paths(self, shape: Shape, excluded: frozenset[str]) -> tuple[list[str], list[str]]:
+        """The paths of the object's own ID and of its references, for this family."""
+        own = list(shape.ids if shape.family == self.family and not shape.notice else ())
+        if own and (shape.tagged or any("." in dotted for dotted in own)):
+            raise _Unsupported
+        references = [
+            dotted
+            for dotted, family in shape.references
+            if family == self.family and dotted.split(".")[0] not in excluded
+        ]
+        return own, references
+
+    def _read(self, keys: _Keys, segments: list[str], excluded: frozenset[str]) -> None:
+        """Declare the fields an ID path crosses; IDs are accepted as strings only."""
+        key, rest = segments[0], segments[1:]
+        if not rest:
+            for name in (key, twin(key)):
+                if name is not None and name not in excluded:
+                    entry = keys.field(name)
+                    if entry.role not in (_SKIPPED, _ID):
+                        raise _Unsupported  # a key both read and expanded: left to the walker
+                    entry.role = _ID
+            return
+        entry = keys.field(key)
+        role = _IDS if rest == ["*"] else _OBJECTS if rest[0] == "*" else _OBJECT
+        if entry.role not in (_SKIPPED, role):
+            raise _Unsupported
+        entry.role = role
+        if role in (_OBJECT, _OBJECTS):
+            entry.below = entry.below or _Keys()
+            self._read(entry.below, rest[1:] if role == _OBJECTS else rest, frozenset())
+
+    def _slot(
+        self,
+        keys: _Keys,
+        path: tuple[str, ...],
+        kind: Kind | None,
+        stack: tuple[Kind, ...],
+        fixed: Kind | None,
+    ) -> None:
+        """Declare a child slot: objects of ``kind`` (or, when it cannot be read, null only)."""
+        entry = keys.field(path[0])
+        if len(path) > 1:
+            if entry.role not in (_SKIPPED, _OBJECT):
+                raise _Unsupported
+            entry.role, entry.below = _OBJECT, entry.below or _Keys()
+            self._slot(entry.below, path[1:], kind, stack, fixed)
+            return
+        if entry.role != _SKIPPED:
+            raise _Unsupported
+        entry.role = _ABSENT
+        if kind is not None:
+            with contextlib.suppress(_Unsupported):
+                entry.child = self.compile(kind, stack, recognised=fixed is None)
+                entry.role = _SLOT
+
+    def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        rename: dict[str, str] = {}
+        for key, entry in sorted(keys.fields.items()):
+            rename[entry.attribute] = key
+            default: Any = None
+            if entry.role == _SKIPPED:
+                kind, default = _SKIP
+            elif entry.role == _ID:
+                kind = str | None
+            elif entry.role == _IDS:
+                kind = list[str] | None
+            elif entry.role in (_OBJECT, _OBJECTS):
+                assert entry.below is not None  # noqa: S101  # set with the role
+                inner = self._struct(f"{name}.{key}", entry.below, forbid=False)
+                kind = (inner if entry.role == _OBJECT else _LIST[inner]) | None
+            elif entry.role == _SLOT:
+                assert entry.child is not None  # noqa: S101  # set with the role
+                kind = entry.child.struct | _LIST[entry.child.struct] | None
+            else:
+                kind = None
+            if entry.narrow is not None:
+                kind = entry.narrow
+            elif entry.required and entry.role == _SKIPPED:
+                kind = msgspec.Raw
+            field = (entry.attribute, kind) if entry.required else (entry.attribute, kind, default)
+            fields.append(field)
+        return msgspec.defstruct(
+            name.replace(".", "_"),
+            fields,
+            forbid_unknown_fields=forbid,
+            kw_only=True,
+            rename=rename,
+            gc=False,
+        )
+
+    @staticmethod
+    def _value(keys: _Keys, var: str, key: str) -> str:
+        """The expression reading an ID field (or, empty, its numeric twin)."""
+        number = twin(key)
+        fields = [key, number] if number is not None else [key]
+        return " or ".join(f"{var}.{keys.fields[f].attribute}" for f in fields if f in keys.fields)
+
+    def _read_code(self, keys: _Keys, segments: list[str], expr: str) -> list[tuple[int, str]]:
+        """Code appending the IDs at an ID path, in the walker's order."""
+        key, rest = segments[0], segments[1:]
+        if not rest:
+            value = self._value(keys, expr, key)
+            return [(0, f"append({value})")] if value else []
+        entry = keys.fields[key]
+        read = f"{expr}.{entry.attribute}"
+        if rest == ["*"]:
+            return [(0, f"extend({read} or ())")]
+        assert entry.below is not None  # noqa: S101  # declared by _read
+        var = self._name()
+        if rest[0] == "*" and len(rest) == 2:  # noqa: PLR2004  # one ID per element
+            value = self._value(entry.below, var, rest[1])
+            return [(0, f"extend([{value} for {var} in {read} or ()])")]
+        if rest[0] == "*":
+            inner = self._read_code(entry.below, rest[1:], var)
+            return [(0, f"for {var} in {read} or ():"), *_indent(inner)]
+        inner = self._read_code(entry.below, rest, var)
+        return [(0, f"{var} = {read}"), (0, f"if {var} is not None:"), *_indent(inner)]
+
+    def _slots_code(
+        self, keys: _Keys, paths: list[tuple[str, ...]], expr: str
+    ) -> list[tuple[int, str]]:
+        """Code walking slots' objects in order, each object's IDs before the next object's.
+
+        Slots that lie in one object one after another (``includes.tweets``,
+        ``includes.users``) read that object once.
+        """
+        code: list[tuple[int, str]] = []
+        for first, group in itertools.groupby(paths, key=lambda path: path[0]):
+            rests = [path[1:] for path in group]
+            entry = keys.fields[first]
+            var = self._name()
+            head = [(0, f"{var} = {expr}.{entry.attribute}"), (0, f"if {var} is not None:")]
+            if rests == [()]:
+                code += self._objects_code(entry, var, head)
+                continue
+            assert entry.below is not None  # noqa: S101  # declared by _slot
+            inner = self._slots_code(entry.below, rests, var)
+            code += [*head, *_indent(inner)] if inner else []
+        return code
+
+    @staticmethod
+    def _objects_code(
+        entry: _Field, var: str, head: list[tuple[int, str]]
+    ) -> list[tuple[int, str]]:
+        """Code walking the objects of one slot (one object or a list of them) in ``var``."""
+        child = entry.child
+        if entry.role != _SLOT or child is None or not child.code:
+            return []
+        each = f"for {child.var} in ({var} if type({var}) is list else ({var},))"
+        if len(child.code) == 1 and child.code[0][1].startswith("append("):
+            # One ID per object: gathered in one list, as the walker would give them.
+            value = child.code[0][1].removeprefix("append(").removesuffix(")")
+            return [*head, (1, f"extend([{value} {each}])")]
+        return [*head, (1, f"{each}:"), *_indent(child.code, 2)]
+
+
+@attrs.frozen
+class Reader:
+    """The generated fast path for one kind of ID.
+
+    Attributes:
+        decoder: decodes a line into the generated structs, or raises `msgspec.DecodeError`.
+        extract: ``extract(page, append, extend)`` passes on the page's IDs in walk order
+            (with ``None`` and ``""`` where the walker would find no ID).
+        source: the extraction function's generated source, for reading and debugging.
+    """
+
+    decoder: msgspec.json.Decoder[Any]
+    extract: Callable[[Any, Callable[[Any], None], Callable[[Any], None]], None]
+    source: str
+
+
+@functools.cache
+def reader(kind: str) -> Reader:
+    """The fast path for ``kind`` IDs (``tweets``, ``users`` or ``dms``), generated once."""
+    generator = _Generator(TARGET[check_kind(kind)])
+    root = generator.compile(FAST_ROOT, (), recognised=True)
+    body = [f"{'    ' * (depth + 1)}{line}" for depth, line in root.code] or ["    pass"]
+    source = "\n".join([f"def extract({root.var}, append, extend):", *body, ""])
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<twpolicy fast {kind} IDs>", "exec"), namespace)  # noqa: S102  # our own generated code
+    return Reader(msgspec.json.Decoder(root.struct), namespace["extract"], source)
+
+
+def fast_ids(line: bytes, kind: str) -> list[str] | None:
+    """The ``kind`` IDs of one v2 response line, with repeats; ``None`` if not such a line.
+
+    ``None`` also when an ID is not a decimal string: the walker's path names it.
+    """
+    fast = reader(kind)
+    try:
+        page = fast.decoder.decode(line)
+    except msgspec.DecodeError:
+        return None
+    out: list[str | None] = []
+    fast.extract(page, out.append, out.extend)
+    ids: list[str] = [value for value in out if value]
+    joined = "\n".join(ids)  # one regular-expression match checks every ID at once
+    if ids and (joined.count("\n") != len(ids) - 1 or _DECIMALS.fullmatch(joined) is None):
+        return None
+    return ids
+
+
+class FastIds(list[str]):
+    """IDs the fast path read from a record's bytes: a list, so a record reader carries it."""
+
+    __slots__ = ()
+
+
+def parser(kind: str, loads: Callable[[bytes], Any] = json.loads) -> Callable[[bytes], Any]:
+    """A record parser for ``kind`` IDs: `FastIds` where the fast path reads the line, else JSON."""
+    check_kind(kind)
+
+    def parse(data: bytes) -> Any:
+        ids = fast_ids(data, kind)
+        return loads(data) if ids is None else FastIds(ids)
+
+    return parse
+
+
+def record_ids(value: Any, kind: str) -> list[str]:
+    """The ``kind`` IDs of what `parser` gave: as the fast path read them, or as walked.
+
+    Raises:
+        PayloadError: the walker found an ID whose digits cannot be trusted.
+    """
+    if type(value) is FastIds:
+        return value
+    return list(ids_in(value, kind))
