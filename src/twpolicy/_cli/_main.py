@@ -31,6 +31,7 @@ from twpolicy._cli._common import (
     warn,
 )
 from twpolicy._cli._consent import add_consent
+from twpolicy._cli._report import register as _add_report
 from twpolicy._cli._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import PolicyViolation, StoreUnavailable, TwPolicyError
@@ -84,6 +85,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     _quotas.register,
     _decisions.register,
     _replay.register,
+    _add_report,
 )
 
 
