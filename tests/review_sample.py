@@ -86,3 +86,32 @@ def build(folder):
             if day == 4:
                 guard.check(export("lab-b", 20, content="objects"))
     return {"log": folder / "decisions.jsonl", "consent": consent, "quotas": quotas}
+
+
+def screenshot(target):
+    """Rebuild docs/review-report.png: ``python tests/review_sample.py docs/review-report.png``."""
+    import subprocess  # noqa: PLC0415  # only for the docs image
+    import sys  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = build(Path(folder))
+        page = Path(folder) / "report.html"
+        subprocess.run(
+            [sys.executable, "-m", "twpolicy", "report", str(paths["log"]), "--consent-db",
+             paths["consent"], "--quota-db", paths["quotas"], "-o", str(page)],
+            check=True,
+        )  # fmt: skip
+        subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--user-data-dir={folder}/profile", "--window-size=1150,1900",
+             f"--screenshot={Path(target).resolve()}", page.as_uri()],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    screenshot(sys.argv[1])
