@@ -103,6 +103,11 @@ class TestRecords:
         with pytest.raises(ValueError):  # noqa: PT011  # any of several messages
             Action.from_record({**record, **damage})
 
+    def test_a_decision_with_facts_and_no_outcomes_stays_hashable(self):
+        decision = Guard(rules=[]).check(post())
+        assert {"media_count": 2, "reply_to": "1460323737035677698"} == dict(decision.facts)
+        assert {decision} == {decision}
+
     def test_an_old_record_without_scopes_cannot_be_replayed(self):
         with pytest.raises(ValueError, match="scopes"):
             Action.from_record({"action": "api_call", "operation": "GET /2/users/me"})

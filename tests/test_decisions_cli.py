@@ -7,6 +7,8 @@ import warnings
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import twpolicy
 from twpolicy import Action, ActionKind, DecisionFile, Guard
@@ -260,3 +262,91 @@ class TestReplay:
         )
         assert 2 == code
         assert "cannot read twpolicy config" in err
+
+
+RECORDS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "clause": st.sampled_from(["I.C.1.a", "I.C.2", "I.F.2", "I.F.2.b.i", ""]),
+            "rule": st.sampled_from(["consent.required", "endpoint.known", "redistribution.quota"]),
+            "reason": st.sampled_from(["a", "b", "c"]),
+            "acting_user_id": st.sampled_from([None, "12", "13"]),
+            "recipient": st.sampled_from([None, "lab"]),
+            "operation": st.sampled_from(["POST /2/tweets", "share"]),
+            "status": st.sampled_from(["allowed", "warned", "refused"]),
+            "minute": st.integers(0, 3 * 24 * 60),
+        }
+    ),
+    max_size=20,
+)
+FILTERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "--clause": st.lists(st.sampled_from(["I.C", "I.F.2", "I.C.2", "I"]), min_size=1),
+        "--rule": st.lists(st.sampled_from(["consent.required", "endpoint.known"]), min_size=1),
+        "--reason": st.lists(st.sampled_from(["a", "b"]), min_size=1),
+        "--user": st.lists(st.sampled_from(["12", "13"]), min_size=1),
+        "--recipient": st.lists(st.just("lab"), min_size=1),
+        "--status": st.lists(st.sampled_from(["allowed", "warned", "refused"]), min_size=1),
+        "--effect": st.lists(st.sampled_from(["allow", "deny"]), min_size=1),
+        "--since": st.integers(0, 3 * 24 * 60),
+        "--until": st.integers(0, 3 * 24 * 60),
+    },
+)
+
+
+def _as_record(n, spec):
+    status = spec["status"]
+    return {
+        "decision_id": str(n),
+        "timestamp": (START + timedelta(minutes=spec["minute"])).isoformat(),
+        "effect": "allow" if status == "allowed" else "deny",
+        "allowed": status != "refused",
+        **{k: v for k, v in spec.items() if k not in ("status", "minute")},
+    }
+
+
+def _expected(spec, filters):
+    """The filters' meaning, written out plainly."""
+    for option, values in filters.items():
+        if option in ("--since", "--until"):
+            if option == "--since" and spec["minute"] < values:
+                return False
+            if option == "--until" and spec["minute"] >= values:
+                return False
+            continue
+        field = {
+            "--clause": "clause", "--rule": "rule", "--reason": "reason",
+            "--user": "acting_user_id", "--recipient": "recipient", "--status": "status",
+        }.get(option)  # fmt: skip
+        if option == "--effect":
+            effect = "allow" if spec["status"] == "allowed" else "deny"
+            if effect not in values:
+                return False
+        elif option == "--clause":
+            parts = spec["clause"].split(".")
+            prefixes = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+            if not prefixes & set(values):
+                return False
+        elif spec[field] not in values:
+            return False
+    return True
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=RECORDS, filters=FILTERS)
+def test_filters_keep_exactly_the_matching_decisions(specs, filters, tmp_path, capsys):
+    """Any log, any combination of filters: the command keeps what the filters mean."""
+    log = tmp_path / "generated.jsonl"
+    log.write_text("".join(json.dumps(_as_record(n, s)) + "\n" for n, s in enumerate(specs)))
+    argv = []
+    for option, values in filters.items():
+        if option in ("--since", "--until"):
+            argv += [option, (START + timedelta(minutes=values)).isoformat()]
+        else:
+            for value in values:
+                argv += [option, value]
+    code, out, _ = run("decisions", log, *argv, "--format", "json", capsys=capsys)
+    assert 0 == code
+    kept = [d["decision_id"] for d in json.loads(out)["decisions"]]
+    assert [str(n) for n, s in enumerate(specs) if _expected(s, filters)] == kept

@@ -353,7 +353,8 @@ class Decision:
     outcomes: tuple[Outcome, ...] = ()
     category: str | None = None
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_scopes)
-    facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts)
+    # Compared, not hashed (a mapping cannot be): a decision without outcomes stays hashable.
+    facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts, hash=False)
 
     @property
     def obligations(self) -> tuple[Obligation, ...]:

@@ -115,7 +115,7 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run(args: argparse.Namespace, out: TextIO) -> int:  # noqa: C901  # one pass, three outputs
+def _run(args: argparse.Namespace, out: TextIO) -> int:  # one pass, three outputs
     keep = log_filter(args)
     guard, replaying = replay_guard(args.config)
     log = DecisionLog(args.files, quiet=args.quiet)
@@ -135,15 +135,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:  # noqa: C901  # one pas
         now = guard.check(action).to_record()
         counts["replayed"] += 1
         was, then = status_of(entry.record), status_of(now)
-        if _RANK[then] == _RANK[was] and now["effect"] == entry.record["effect"]:
+        # The status says both what the policy said and whether it let the action through.
+        if then == was:
             counts["unchanged"] += 1
             if not args.all:
                 continue
             change = "unchanged"
         else:
             change = "widening" if _RANK[then] > _RANK[was] else "narrowing"
-            if _RANK[then] == _RANK[was]:  # same status, the policy's word changed
-                change = "widening" if now["effect"] == Effect.ALLOW.value else "narrowing"
             counts[change] += 1
         item = {
             "change": change,
