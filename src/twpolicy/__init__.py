@@ -45,6 +45,7 @@ from twpolicy._stores._consent import (
     Verification,
     open_ledger,
 )
+from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._quotas import (
     QuotaLedger,
     QuotaUsage,
@@ -88,6 +89,7 @@ __all__ = [
     "ConsentRequired",
     "ConsentState",
     "Decision",
+    "DecisionFile",
     "Effect",
     "Endpoint",
     "EndpointCatalog",

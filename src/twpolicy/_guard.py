@@ -39,6 +39,7 @@ from twpolicy._model import (
     SpendConsent,
 )
 from twpolicy._stores._consent import ConsentLedger, open_ledger
+from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
@@ -391,6 +392,9 @@ class Guard:
             count=action.count,
             content_sha256=action.content_sha256,
             outcomes=outcomes,
+            category=action.category,
+            scopes=action.scopes,
+            facts=action.facts,
         )
         self._log(decision)
         return decision
@@ -618,10 +622,19 @@ class Guard:
             kwargs["ledger"] = open_ledger(ledger_url)
         if "quotas" not in kwargs:
             kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
+        if "decision_log" in settings and "sinks" not in overrides:
+            # A relative path is relative to the configuration file, wherever the app runs.
+            kwargs["sinks"] = [DecisionFile(Path(path).parent / settings["decision_log"])]
         return cls(**kwargs)
 
 
-_KEYS = {"mode": str, "consent_ledger": str, "quota_ledger": str, "rules": dict}
+_KEYS = {
+    "mode": str,
+    "consent_ledger": str,
+    "quota_ledger": str,
+    "rules": dict,
+    "decision_log": str,
+}
 
 
 def _read_config(path: Path) -> dict[str, Any]:

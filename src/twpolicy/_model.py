@@ -130,6 +130,53 @@ class Action:
     facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts)
     payload: Any = attrs.field(default=None, repr=False, eq=False)
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Action:
+        """The action a decision-log record (`Decision.to_record`) describes, for replay.
+
+        The payload is never logged, so the action has none: rules that read it cannot be
+        re-run on it.
+
+        Raises:
+            ValueError: the record lacks what replay needs (``scopes``, a kind, an operation);
+                records written before twpolicy logged actions in full cannot be replayed.
+        """
+        missing = [key for key in _REPLAYED if key not in record]
+        if missing:
+            raise ValueError(f"the record has no {', '.join(missing)}, so it cannot be replayed")
+        scopes, facts, count = record["scopes"], record.get("facts") or {}, record.get("count")
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ValueError("the record's scopes are not a list of names")
+        if not isinstance(facts, dict) or not all(_is_scalar(v) for v in facts.values()):
+            raise ValueError("the record's facts are not a mapping of scalars")
+        if not isinstance(record["operation"], str) or type(count or 0) is not int:
+            raise ValueError("the record's operation or count is malformed")
+        return cls(
+            kind=ActionKind(record["action"]),
+            operation=record["operation"],
+            acting_user_id=_text_or_none(record.get("acting_user_id")),
+            scopes=frozenset(scopes),
+            category=_text_or_none(record.get("category")),
+            content_sha256=_text_or_none(record.get("content_sha256")),
+            recipient=_text_or_none(record.get("recipient")),
+            count=count or 0,
+            facts=facts,
+        )
+
+
+#: What a decision-log record must hold for its action to be replayed.
+_REPLAYED = ("action", "operation", "scopes")
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"expected a string or null in the record, got {type(value).__name__}")
+
 
 @attrs.frozen
 class SpendConsent:
@@ -304,6 +351,10 @@ class Decision:
     count: int = 0
     content_sha256: str | None = None
     outcomes: tuple[Outcome, ...] = ()
+    category: str | None = None
+    scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen_scopes)
+    # Compared, not hashed (a mapping cannot be): a decision without outcomes stays hashable.
+    facts: Mapping[str, Scalar] = attrs.field(factory=dict, converter=_frozen_facts, hash=False)
 
     @property
     def obligations(self) -> tuple[Obligation, ...]:
@@ -332,7 +383,12 @@ class Decision:
         return text
 
     def to_record(self) -> dict[str, Any]:
-        """The decision as one JSON-serialisable log record: IDs, hashes, counts, codes only."""
+        """The decision as one JSON-serialisable log record: IDs, hashes, counts, codes only.
+
+        It carries the action's kind, operation, user, recipient, count, hash, category,
+        scopes and facts (never its payload), so `Action.from_record` can rebuild it for
+        replay against another policy.
+        """
         return {
             "decision_id": self.decision_id,
             "timestamp": self.timestamp.isoformat(),
@@ -343,6 +399,9 @@ class Decision:
             "recipient": self.recipient,
             "count": self.count,
             "content_sha256": self.content_sha256,
+            "category": self.category,
+            "scopes": sorted(self.scopes),
+            "facts": dict(self.facts),
             "effect": self.effect.value,
             "allowed": self.allowed,
             "enforced": self.enforced,

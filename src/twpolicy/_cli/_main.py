@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
-from twpolicy._cli import _dehydrate, _quotas
+from twpolicy._cli import _decisions, _dehydrate, _quotas, _replay
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -31,6 +31,7 @@ from twpolicy._cli._common import (
     warn,
 )
 from twpolicy._cli._consent import add_consent
+from twpolicy._cli._report import register as _add_report
 from twpolicy._cli._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import PolicyViolation, StoreUnavailable, TwPolicyError
@@ -82,6 +83,9 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     add_scan_command,
     _dehydrate.register,
     _quotas.register,
+    _decisions.register,
+    _replay.register,
+    _add_report,
 )
 
 
