@@ -170,15 +170,17 @@ def _run_verify(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.flush()
 
     with _open(args, create=False) as ledger:
-        result = ledger.verify(progress=progress if show else None)
+        result = ledger.verify(expect_head=args.expect_head, progress=progress if show else None)
     if show:
         sys.stderr.write("\n")
     if args.format == "json":
         _dump(
             {
                 "ok": result.ok,
+                "status": result.status,
                 "events": result.events,
                 "head": result.head,
+                "anchor": result.anchor,
                 "problems": list(result.problems),
             },
             out,
@@ -278,6 +280,12 @@ def add_consent(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     verify.add_argument(
         "--progress", action="store_true", help="report progress on stderr even if not a TTY"
+    )
+    verify.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="an anchor kept elsewhere (the head a past verify reported): exit 1 unless the "
+        "chain still passes through it, so a truncated or rebuilt ledger is caught",
     )
     verify.set_defaults(run=_run_verify)
 
