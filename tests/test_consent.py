@@ -649,9 +649,9 @@ class TestTampering:
     def test_inserted_event_without_head(self, filled):
         """An event appended behind twpolicy's back fails verify, and blocks new writes."""
         with raw(filled) as sql:
-            (row,) = sql(f"SELECT {COLUMNS} FROM twpolicy_consent_events WHERE seq = 5")
+            (row,) = sql(f"SELECT {COLUMNS} FROM twpolicy_consent_events WHERE seq = 5")  # noqa: S608  # test SQL
             sql(
-                f"INSERT INTO twpolicy_consent_events ({COLUMNS})"
+                f"INSERT INTO twpolicy_consent_events ({COLUMNS})"  # noqa: S608  # test SQL
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (6, *row[1:7], row[8], "f" * 64, *row[9:]),
             )

@@ -265,7 +265,10 @@ class TestClaims:
         ("forged", "problem"),
         [
             ("claim after use", "claims a record already closed (spent)"),
-            ("claim while held", "claims a record while another claim held it until 2030-01-01T12:10"),
+            (
+                "claim while held",
+                "claims a record while another claim held it until 2030-01-01T12:10",
+            ),
             ("release not held", "releases a claim that did not hold the record"),
             ("use while held", "spends a single-use record while another claim held it"),
             ("claim of a general record", "claims a record that is not single-use"),

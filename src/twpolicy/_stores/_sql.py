@@ -148,6 +148,8 @@ _CONNINFO_SECRET = re.compile(
     re.IGNORECASE,
 )
 _HIDDEN = "***"
+_DELIMITERS = re.compile(r"[/?#@:&=;,\s]+")
+_SHORTEST_PIECE = 3
 
 
 def _userinfo_end(rest: str) -> int:
@@ -180,9 +182,7 @@ def redact(text: str) -> tuple[str, tuple[str, ...]]:
     secrets: list[str] = []
 
     def keep(value: str) -> None:
-        for form in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
-            if form and form not in secrets:
-                secrets.append(form)
+        secrets.extend(form for form in _forms(value) if form not in secrets)
 
     marker = text.find("://")
     if marker < 0:
@@ -219,6 +219,17 @@ def _redact_parameter(piece: str, keep: Callable[[str], None]) -> str:
         keep(value)
         return f"{name}={_HIDDEN}"
     return piece
+
+
+def _forms(value: str) -> list[str]:
+    """A secret as written, decoded, and in the pieces a driver may quote of it."""
+    forms = []
+    for form in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
+        if form:
+            forms.append(form)
+        # A driver may quote only part of a secret that held a URL delimiter.
+        forms.extend(p for p in _DELIMITERS.split(form) if len(p) >= _SHORTEST_PIECE)
+    return forms
 
 
 def scrub(text: str, secrets: Collection[str]) -> str:
@@ -281,7 +292,7 @@ def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) 
             "(letters, digits, underscores)"
         )
     conninfo = urllib.parse.urlunsplit(
-        parts._replace(scheme="postgresql", query=urllib.parse.urlencode(passthrough))
+        parts._replace(scheme="postgresql", query=urllib.parse.urlencode(passthrough), fragment="")
     )
     return attrs.evolve(base, conninfo=conninfo, schema=schema, options=MappingProxyType(given))
 
@@ -401,6 +412,17 @@ class Transaction:
 # they are kept here, unused, so that the garbage collector does not try either.
 _ABANDONED: list[object] = []
 
+# How many times this process was forked into: cheaper to compare than os.getpid() on paths
+# taken before every cached read.
+_FORKS = [0]
+
+
+def _forked() -> None:
+    _FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class Database:
     """A connection to one SQLite file or PostgreSQL database, for one `Schema`.
@@ -434,6 +456,8 @@ class Database:
         self._pid = os.getpid()
         self._corrupt: str | None = None
         self._gone: str | None = None
+        self._create = True
+        self._remigrate = False
 
     def __repr__(self) -> str:
         mode = ", read-only" if self.read_only else ""
@@ -539,6 +563,9 @@ class Database:
         errors = self._driver_errors()
         with self._lock:
             self._refuse(write=write)
+            if self._remigrate:  # the file there now may be new: give it the tables
+                self._remigrate = False
+                self.migrate(create=self._create and not self.read_only)
             connection = None
             try:
                 connection = self._connection_for_this_process()
@@ -634,7 +661,9 @@ class Database:
         with self._lock:
             if self._pid == os.getpid():
                 self._drop_connection()
-            self._gone = None
+            if self._gone is not None:
+                self._gone = None
+                self._remigrate = True
 
     def _version(self, tx: Transaction) -> tuple[int, str] | None:
         if not self._table_exists(tx, "twpolicy_schema"):
@@ -716,12 +745,15 @@ class _SqliteDatabase(Database):
         super().__init__(url, schema, read_only=read_only)
         assert url.path is not None  # noqa: S101  # parse_url gives every sqlite URL a path
         self._path = url.path
+        self._where = str(url.path)
         self._create = create and not read_only
         self._identity: tuple[int, int] | None = None
+        self._poller: Any = None  # a cursor kept for PRAGMA data_version
+        self._poller_of: tuple[int, int] = (-1, -1)  # (connection number, fork count)
 
     def _stat(self) -> tuple[int, int] | None:
         try:
-            status = self._path.stat()
+            status = os.stat(self._where)  # noqa: PTH116  # the hot path: no Path overhead
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -823,11 +855,15 @@ class _SqliteDatabase(Database):
         file is still the one opened.
         """
         with self._lock:
-            self._refuse(write=False)
+            if self._gone is not None:
+                raise StoreUnavailable(self._gone)
             try:
-                connection = self._connection_for_this_process()
-                self._check_identity()
-                version = connection.execute("PRAGMA data_version").fetchone()[0]
+                if self._poller_of != (self._connections, _FORKS[0]) or self._connection is None:
+                    self._poller = self._connection_for_this_process().cursor()
+                    self._poller_of = (self._connections, _FORKS[0])
+                if self._stat() != self._identity:
+                    self._check_identity()
+                version = self._poller.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as exc:
                 raise self._failed("read", exc) from None
             return self._connections, version

@@ -178,7 +178,7 @@ class Ledger:
         return "" if key is None else key.key_id
 
     def close(self) -> None:
-        """Release the connection; a later call reconnects.
+        """Release the connection; a later call reconnects (and reads everything afresh).
 
         A revoke still unrecorded is tried once more; if it still fails it is logged as an
         error, as it is lost when the process exits.
@@ -198,6 +198,12 @@ class Ledger:
         if changes is not None:
             changes.close()
         self._store.close()
+        # What is reopened may legitimately be another file (a backup put back): start afresh.
+        self._seen = None
+        self._invalidate(None)
+        if self._cache is not None:
+            with self._cache_lock:
+                self._cache.clear()
 
     def _now(self) -> datetime:
         now = self._clock()

@@ -172,7 +172,12 @@ class SubjectView:
         view = self._fold(head, rows, key, strict=True)
         if (view.seq, view.hash, view.count) != (entry.seq, entry.hash, entry.total):
             missing = entry.total - view.count
-            if entry.seq > view.seq or missing > 0:
+            if entry.seq == view.seq and entry.total == view.count:
+                detail = (
+                    f"event {entry.seq}, their last, does not match the ledger's index entry "
+                    "for them: it was changed (and its hash recomputed)."
+                )
+            elif entry.seq > view.seq or missing > 0:
                 detail = (
                     f"the ledger's index says their last event is event {entry.seq} and they "
                     f"have {entry.total}, but only {view.count} up to event {view.seq} are "

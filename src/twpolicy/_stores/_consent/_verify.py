@@ -291,10 +291,11 @@ class Verifier:
         if self.more:
             self.problems.append(f"... and {self.more} more problems")
         key_id = found.key_id if not self.problems else ""
+        digest = self.last[1] if _SHA256.fullmatch(self.last[1]) else ""  # never stored junk
         return Verification(
             not self.problems,
             self.count,
-            self.last[1],
+            digest,
             tuple(self.problems),
             head_seq=self.last[0],
             key_id=key_id,
