@@ -9,6 +9,7 @@ takes no more writes; read-only media can be verified; a revoke that cannot be w
 still honoured here; credentials never show; `verify` reports and never raises or quotes.
 """
 
+import contextlib
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -1030,6 +1032,11 @@ DAMAGE = {
     "a marked index": f"UPDATE twpolicy_consent_subjects SET user_id = '{MARKER}'"  # noqa: S608  # test SQL
     f" WHERE user_id = '{OTHER}'",
     "no events": "DROP TABLE twpolicy_consent_events",
+    "no head table": "DROP TABLE twpolicy_consent_head",
+    "nesting too deep": "UPDATE twpolicy_consent_events SET body = '"
+    + "[" * 100_000
+    + "]" * 100_000
+    + "' WHERE seq = 2",
 }
 
 
@@ -1053,6 +1060,19 @@ class TestVerifyNeverRaises:
         assert 1 == main(["consent", "verify", "--db", sqlite_url, "--format", "json"], out=out)
         assert MARKER not in out.getvalue()
 
+    def test_the_events_are_walked_whatever_else_is_missing(self, sqlite_url):
+        """With the head table gone, verify still walks and judges every event."""
+        fill(sqlite_url, None)
+        with raw(sqlite_url) as sql:
+            drop_append_only(sql, sqlite_url)
+            sql("DROP TABLE twpolicy_consent_head")
+            edit(sql)
+        with twpolicy.open_ledger(sqlite_url, create=False) as ledger:
+            result = ledger.verify()
+        assert 4 == result.events
+        assert any("head row cannot be read" in problem for problem in result.problems)
+        assert any("event 3 does not match its hash" in p for p in result.problems)
+
     def test_damage_on_postgresql(self, url):
         """The same holds on PostgreSQL (whose columns keep their types)."""
         fill(url, KEY)
@@ -1069,3 +1089,59 @@ class TestVerifyNeverRaises:
                 ledger.check(OTHER, "tweet.write")
         assert not result
         assert MARKER not in result.explain() + str(info.value)
+
+
+class TestConcurrency:
+    def test_an_older_head_read_by_one_thread_is_not_a_truncation(self, url):
+        """A head read before another thread saw a newer one is not "moved back"."""
+        fill(url, None)
+        with (
+            twpolicy.open_ledger(url, cache_ttl=0) as writer,
+            twpolicy.open_ledger(url, cache_ttl=0) as ledger,
+        ):
+            store = ledger._store
+            reading = store.reading
+
+            class Late:
+                """A read whose head is older than what another thread notes meanwhile."""
+
+                def __init__(self, tx):
+                    self._tx = tx
+
+                def __getattr__(self, name):
+                    return getattr(self._tx, name)
+
+                def subject(self, user_id):
+                    found = self._tx.subject(user_id)
+                    writer.grant(OTHER, "dm.write", **NOTICE)  # the ledger moves on...
+                    with reading() as tx:  # ...and another thread of ours sees it
+                        ledger._note_head(*tx.head()[:2])
+                    return found
+
+            @contextlib.contextmanager
+            def late_reading(**kwargs):
+                with reading(**kwargs) as tx:
+                    yield Late(tx)
+
+            store.reading = late_reading
+            assert ledger.check(OTHER, "tweet.write") is not None
+            store.reading = reading
+            assert ledger.check(OTHER, "dm.write") is not None
+
+    @pytest.mark.postgresql
+    def test_a_lost_listener_makes_everything_stale(self, postgres_url):
+        """When the LISTEN connection dies, what was missed is read again at once."""
+        fill(postgres_url, None)
+        with (
+            twpolicy.open_ledger(postgres_url) as writer,
+            twpolicy.open_ledger(postgres_url, timer=FakeTimer()) as reader,
+        ):
+            assert reader.check(OTHER, "tweet.write") is not None
+            listener = reader._changes._listener
+            pid = listener._connection.pgconn.backend_pid
+            with raw(postgres_url) as sql:
+                sql("SELECT pg_terminate_backend(?)", (pid,))
+            writer.revoke(OTHER)
+            deadline = time.monotonic() + 30
+            while reader.check(OTHER, "tweet.write") is not None:
+                assert time.monotonic() < deadline, "the lost listener was never noticed"

@@ -70,6 +70,7 @@ DEFAULT_TIMEOUT = 10.0
 
 #: Seconds a PostgreSQL connection attempt may take, unless the URL sets ``connect_timeout``.
 CONNECT_TIMEOUT = 10
+_LISTEN_CONNECT_TIMEOUT = 2
 
 Dialect = Literal["sqlite", "postgresql"]
 Scheme = Literal["memory", "sqlite", "postgresql"]
@@ -1005,14 +1006,14 @@ class _PostgresDatabase(Database):
         self._keys: dict[str, int] = {}
         self._namespace = url.schema
 
-    def _raw_connect(self) -> psycopg.Connection[Any]:
+    def _raw_connect(self, *, timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection[Any]:
         import psycopg  # noqa: PLC0415  # optional dependency, loaded only for PostgreSQL
 
         assert self.url.conninfo is not None  # noqa: S101  # parse_url sets it for postgresql
         extra: dict[str, Any] = {}
         given = psycopg.conninfo.conninfo_to_dict(self.url.conninfo)
-        if "connect_timeout" not in given:
-            extra["connect_timeout"] = CONNECT_TIMEOUT
+        if "connect_timeout" not in given or timeout < CONNECT_TIMEOUT:
+            extra["connect_timeout"] = timeout
         if "application_name" not in given:
             extra["application_name"] = "twpolicy"
         return psycopg.connect(self.url.conninfo, autocommit=True, **extra)
@@ -1058,7 +1059,8 @@ class _PostgresDatabase(Database):
         """A new connection that LISTENs on ``channel``."""
         import psycopg  # noqa: PLC0415  # loaded already by _connect
 
-        connection = self._raw_connect()
+        # Tried from the hot path, at most once a second: never wait long (libpq's least).
+        connection = self._raw_connect(timeout=_LISTEN_CONNECT_TIMEOUT)
         try:
             connection.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
         except BaseException:

@@ -247,16 +247,21 @@ class Ledger:
         if seen is None or seq > seen.seq:
             self._seen = Head(seq, digest)
 
-    def _checked_head(self, head: Head | None) -> Head:
-        check_head(head, self._store.key, self._seen)
+    def _checked_head(self, head: Head | None, seen: Head | None) -> Head:
+        """``head``, read after ``seen`` was noted, checked; the furthest head is noted.
+
+        Heads only move on, so a thread's older read is never held against a newer one.
+        """
+        check_head(head, self._store.key, seen)
         assert head is not None  # noqa: S101  # check_head refuses a missing head
         self._note_head(head.seq, head.hash)
         return head
 
     def _read_view(self, tx: Tx, uid: str, prior: SubjectView) -> SubjectView:
         """``prior`` brought up to date from the store: only the user's new events are read."""
+        seen = self._seen
         found, entry = tx.subject(uid)
-        head = self._checked_head(found)
+        head = self._checked_head(found, seen)
         if not tx.indexed:
             return empty_view(uid).extend(head, None, tx.user_rows(uid), None, indexed=False)
         if entry is None:
@@ -304,9 +309,10 @@ class Ledger:
 
     def _subject_events(self, uid: str) -> tuple[ConsentEvent, ...]:
         """Every event of the user, checked as a fresh view (not cached)."""
+        seen = self._seen
         with self._store.reading(snapshot=True) as tx:
             found, entry = tx.subject(uid)
-            head = self._checked_head(found)
+            head = self._checked_head(found, seen)
             if tx.indexed and entry is not None:
                 rows = tx.user_rows(uid, upto=entry.seq)
             else:
@@ -603,7 +609,9 @@ class Ledger:
             if state is None:
                 raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
             # A single-use consent is taken only from a user whose events check out.
-            self._read_view(tx, state.record.user_id, empty_view(state.record.user_id))
+            user = state.record.user_id
+            cached = self._cached(user)
+            self._read_view(tx, user, cached.view if cached is not None else empty_view(user))
             if state.record.content_sha256 is None:
                 raise ConfigurationError(f"consent record {record_id} is not single-use")
             mine = frozenset((claim,))
@@ -728,8 +736,9 @@ class Ledger:
         Pass it back as ``verify(expect_head=...)`` (``twpolicy consent verify
         --expect-head``) later: a ledger truncated since, or rebuilt, fails.
         """
+        seen = self._seen
         with self._store.reading() as tx:
-            head = self._checked_head(tx.head())
+            head = self._checked_head(tx.head(), seen)
         return head.anchor
 
     def events(self, *, after: int = 0) -> Iterator[ConsentEvent]:
@@ -769,46 +778,68 @@ class Ledger:
             ConfigurationError: ``expect_head`` is not an anchor.
         """
         anchor = None if expect_head is None else parse_anchor(expect_head)
-        verifier = Verifier(self._store.key, anchor)
-        head: Head | tuple[int, str] | None = None
-        entries: list[SubjectHead] | None = None
+        key = self._store.key
+        head: Head | tuple[int, str] | None
         try:
             with self._store.reading(snapshot=True) as tx:
+                verifier = Verifier(key, anchor)
                 head = tx.head()
-                after = 0
-                while True:
-                    rows = tx.scan(after, _SCAN_BATCH)
-                    for row in rows:
-                        verifier.feed(row)
-                    if progress is not None:
-                        progress(verifier.count)
-                    if len(rows) < _SCAN_BATCH:
-                        break
-                    after = rows[-1].seq
-                entries = self._entries(tx, verifier) if tx.indexed else None
-        except StoreUnavailable as exc:
-            verifier.problem(
-                f"the store failed while reading past event {verifier.last[0]} "
-                f"({_cause(exc)}): it is damaged or gone; restore it from a backup"
-            )
-            head = head or verifier.last
+                self._walk(tx, verifier, progress)
+                entries = self._entries(tx) if tx.indexed else None
+        except StoreUnavailable:
+            # Something could not be read: read what can be, piece by piece, to say what.
+            verifier, head, entries = self._salvage(Verifier(key, anchor), progress)
         for problem in self._store.integrity():
             verifier.problem(problem)
         return verifier.finish(head, entries)
 
     @staticmethod
-    def _entries(tx: Tx, verifier: Verifier) -> list[SubjectHead] | None:
-        """Every index entry; ``None`` (and a problem) if the index cannot be read."""
+    def _walk(tx: Tx, verifier: Verifier, progress: Callable[[int], None] | None) -> None:
+        after = 0
+        while True:
+            rows = tx.scan(after, _SCAN_BATCH)
+            for row in rows:
+                verifier.feed(row)
+            if progress is not None:
+                progress(verifier.count)
+            if len(rows) < _SCAN_BATCH:
+                return
+            after = rows[-1].seq
+
+    @staticmethod
+    def _entries(tx: Tx) -> list[SubjectHead]:
         entries: list[SubjectHead] = []
         after = ""
+        while batch := tx.all_subjects(after, _SCAN_BATCH):
+            entries.extend(batch)
+            after = batch[-1].user_id
+        return entries
+
+    def _salvage(
+        self, verifier: Verifier, progress: Callable[[int], None] | None
+    ) -> tuple[Verifier, Head | tuple[int, str] | None, list[SubjectHead] | None]:
+        """The walk of `verify`, each part in its own read, failures as problems."""
         try:
-            while batch := tx.all_subjects(after, _SCAN_BATCH):
-                entries.extend(batch)
-                after = batch[-1].user_id
+            with self._store.reading(snapshot=True) as tx:
+                self._walk(tx, verifier, progress)
+        except StoreUnavailable as exc:
+            verifier.problem(
+                f"the store failed while reading events past event {verifier.last[0]} "
+                f"({_cause(exc)}): it is damaged; restore it from a backup"
+            )
+        head: Head | tuple[int, str] | None = verifier.last
+        try:
+            with self._store.reading() as tx:
+                head = tx.head()
+        except StoreUnavailable:
+            verifier.problem("the ledger's head row cannot be read: it was removed or damaged")
+        entries = None
+        try:
+            with self._store.reading() as tx:
+                entries = self._entries(tx) if tx.indexed else None
         except StoreUnavailable:
             verifier.problem("the ledger's index of users cannot be read: it was removed")
-            return None
-        return entries
+        return verifier, head, entries
 
     def seal(self) -> Verification:
         """Start using the consent key on a ledger written without it.

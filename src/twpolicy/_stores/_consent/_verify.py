@@ -178,10 +178,13 @@ class Verifier:
                 )
         try:
             event = event_from_row(row)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001  # whatever was stored: a finding, never raised
             self.problem(f"event {row.seq} cannot be read ({type(exc).__name__})")
             return
-        self._check_history(event)
+        try:
+            self._check_history(event)
+        except Exception as exc:  # noqa: BLE001  # ditto
+            self.problem(f"event {row.seq} cannot be checked ({type(exc).__name__})")
 
     def _check_user_chain(self, row: Row) -> None:
         before = self.users.get(row.user_id)
