@@ -17,12 +17,13 @@ ORDER = {
         ("_consent", "_quotas"),
     ],
     "twpolicy._stores._consent": [
-        ("_values",),
-        ("_records",),
+        ("_values", "_errors"),
+        ("_key", "_records"),
         ("_events",),
         ("_state",),
-        ("_verify", "_backend"),
-        ("_memory_backend", "_sql_backend"),
+        ("_verify", "_backend", "_subject"),
+        ("_memory_backend",),
+        ("_sql_backend",),
         ("_ledger",),
     ],
 }

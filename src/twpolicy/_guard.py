@@ -38,7 +38,7 @@ from twpolicy._model import (
     ReserveQuota,
     SpendConsent,
 )
-from twpolicy._stores._consent import ConsentLedger, open_ledger
+from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledger
 from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._version import __version__
@@ -613,13 +613,16 @@ class Guard:
         """
         settings = _read_config(Path(path))
         ledger_url = settings.get("consent_ledger", "memory://")
+        key = settings.get("consent_key")  # else $TWPOLICY_CONSENT_KEY, read by open_ledger
         kwargs: dict[str, Any] = {
             "mode": settings.get("mode", Mode.ENFORCE),
             "rule_modes": settings.get("rules", {}),
         }
         kwargs.update(overrides)
         if "ledger" not in kwargs:
-            kwargs["ledger"] = open_ledger(ledger_url)
+            where = f"twpolicy config {path}"
+            consent_key = None if key is None else key_from_setting(key, where)
+            kwargs["ledger"] = open_ledger(ledger_url, key=consent_key)
         if "quotas" not in kwargs:
             kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
         if "decision_log" in settings and "sinks" not in overrides:
@@ -631,6 +634,7 @@ class Guard:
 _KEYS = {
     "mode": str,
     "consent_ledger": str,
+    "consent_key": str,  # the key, or env:NAME, or file:PATH
     "quota_ledger": str,
     "rules": dict,
     "decision_log": str,

@@ -180,15 +180,19 @@ def _run_verify(args: argparse.Namespace, out: TextIO) -> int:
     with _open(args, create=False) as ledger:
         bar = Progress("verify", None, show=Progress.wanted(args), unit="event")
         try:
-            result = ledger.verify(progress=lambda count: bar.update(count, count))
+            result = ledger.verify(
+                expect_head=args.expect_head, progress=lambda count: bar.update(count, count)
+            )
         finally:
             bar.close()
     if args.format == "json":
         _dump(
             {
                 "ok": result.ok,
+                "status": result.status,
                 "events": result.events,
                 "head": result.head,
+                "anchor": result.anchor,
                 "problems": list(result.problems),
             },
             out,
@@ -286,6 +290,12 @@ def add_consent(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     verify.add_argument(
         "--progress", action="store_true", help="report progress on stderr even if not a TTY"
+    )
+    verify.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        help="an anchor kept elsewhere (the head a past verify reported): exit 1 unless the "
+        "chain still passes through it, so a truncated or rebuilt ledger is caught",
     )
     verify.set_defaults(run=_run_verify)
 

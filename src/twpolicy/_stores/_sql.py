@@ -24,13 +24,16 @@ when a PostgreSQL database is opened.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
+import select
 import sqlite3
 import threading
+import time
 import urllib.parse
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Database",
+    "Listener",
     "Migration",
     "Schema",
     "StoreURL",
@@ -55,13 +59,18 @@ __all__ = [
     "WriteConflict",
     "open_database",
     "parse_url",
+    "redact",
+    "scrub",
 ]
+
+_LOG = logging.getLogger("twpolicy.stores")
 
 #: Seconds a write waits for another process's write to finish before giving up.
 DEFAULT_TIMEOUT = 10.0
 
 #: Seconds a PostgreSQL connection attempt may take, unless the URL sets ``connect_timeout``.
 CONNECT_TIMEOUT = 10
+_LISTEN_CONNECT_TIMEOUT = 2
 
 Dialect = Literal["sqlite", "postgresql"]
 Scheme = Literal["memory", "sqlite", "postgresql"]
@@ -88,24 +97,31 @@ class StoreURL:
 
     Attributes:
         scheme: ``"memory"``, ``"sqlite"`` or ``"postgresql"``.
-        display: the URL with any password hidden, for messages and reprs.
+        display: the URL with every credential hidden (`redact`), for messages and reprs.
         path: the SQLite file.
-        conninfo: the PostgreSQL URL handed to libpq, without twpolicy's own options.
+        conninfo: the PostgreSQL URL handed to libpq, without twpolicy's own options (never
+            shown: it may hold a password).
         schema: the PostgreSQL schema the tables live in (``None``: the search path's first).
         timeout: seconds a write waits for another writer before `StoreUnavailable`.
         options: the ledger-specific options the URL gave (``cache_ttl``), as text.
+        secrets: the credentials the URL holds, to scrub from any message (never shown).
     """
 
     scheme: Scheme
     display: str
     path: Path | None = None
-    conninfo: str | None = None
+    conninfo: str | None = attrs.field(default=None, repr=False)
     schema: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     options: Mapping[str, str] = _EMPTY
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
     def __str__(self) -> str:
         return self.display
+
+    def scrub(self, text: str) -> str:
+        """``text`` with this URL's credentials hidden, for messages quoting a driver."""
+        return scrub(text, self.secrets)
 
     def number(self, name: str, default: float) -> float:
         """The option ``name`` as a finite number >= 0, or ``default`` when absent."""
@@ -123,11 +139,105 @@ def _number(name: str, text: str, where: str) -> float:
     return value
 
 
-def _redact(url: str, parts: urllib.parse.SplitResult) -> str:
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return url.replace(parts.netloc, f"{parts.username or ''}:***@{host}", 1)
+#: Query parameters and conninfo keywords whose values are secrets: ``password``,
+#: ``sslpassword``, ``passfile``, ``sslkey``, and anything else that names a pass, key,
+#: secret, token or credential.
+_SECRET_NAME = re.compile(r"pass|secret|token|key|auth|cred", re.IGNORECASE)
+_CONNINFO_SECRET = re.compile(
+    r"(?P<name>\b[A-Za-z_]*(?:pass|secret|token|key|auth|cred)[A-Za-z_]*)\s*=\s*"
+    r"(?P<value>'(?:\\.|[^'\\])*'|[^\s]*)",
+    re.IGNORECASE,
+)
+_HIDDEN = "***"
+_DELIMITERS = re.compile(r"[/?#@:&=;,\s]+")
+_SHORTEST_PIECE = 3
+
+
+def _userinfo_end(rest: str) -> int:
+    """Where the user-info of ``rest`` (a URL after ``://``) ends: its ``@``, or -1.
+
+    The last ``@`` before the query, so that a raw ``/``, ``#`` or ``@`` in a password is
+    still counted as part of it; failing that, an ``@`` after a ``?`` whose prefix reads like
+    ``user:password`` (a raw ``?`` in a password) rather than like a query.
+    """
+    query = rest.find("?")
+    head = rest if query < 0 else rest[:query]
+    at = head.rfind("@")
+    if at >= 0:
+        return at
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at] and "=" not in rest[:at]:
+        return at
+    return -1
+
+
+def redact(text: str) -> tuple[str, tuple[str, ...]]:
+    """``text`` (a store URL, or a libpq ``key=value`` string) with every credential hidden.
+
+    Hides the password of the user-info, the value of every query parameter whose name,
+    percent-decoded, names a secret (``password``, ``sslpassword``, ``passfile``, ``sslkey``,
+    ...), any fragment, and in text that is not a URL every such ``key=value``. Returns the
+    redacted text and the secrets found (raw and decoded), so that messages that quote them
+    (a driver's, say) can be scrubbed with `scrub`.
+    """
+    secrets: list[str] = []
+
+    def keep(value: str) -> None:
+        secrets.extend(form for form in _forms(value) if form not in secrets)
+
+    marker = text.find("://")
+    if marker < 0:
+
+        def hide(match: re.Match[str]) -> str:
+            keep(match.group("value").strip("'"))
+            return f"{match.group('name')}={_HIDDEN}"
+
+        return _CONNINFO_SECRET.sub(hide, text), tuple(secrets)
+    prefix, rest = text[: marker + 3], text[marker + 3 :]
+    at = _userinfo_end(rest)
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at:]
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            keep(password)
+            userinfo = f"{user}:{_HIDDEN}"
+        prefix += userinfo
+    fragment = ""
+    if "#" in rest:
+        rest, _, hidden = rest.partition("#")
+        keep(hidden)
+        fragment = f"#{_HIDDEN}"
+    if "?" in rest:
+        rest, _, query = rest.partition("?")
+        rest += "?" + "&".join(_redact_parameter(piece, keep) for piece in query.split("&"))
+    return prefix + rest + fragment, tuple(secrets)
+
+
+def _redact_parameter(piece: str, keep: Callable[[str], None]) -> str:
+    """One ``name=value`` of a query, its value hidden (and kept) if the name is a secret's."""
+    name, equals, value = piece.partition("=")
+    if equals and _SECRET_NAME.search(urllib.parse.unquote_plus(name)):
+        keep(value)
+        return f"{name}={_HIDDEN}"
+    return piece
+
+
+def _forms(value: str) -> list[str]:
+    """A secret as written, decoded, and in the pieces a driver may quote of it."""
+    forms = []
+    for form in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
+        if form:
+            forms.append(form)
+        # A driver may quote only part of a secret that held a URL delimiter.
+        forms.extend(p for p in _DELIMITERS.split(form) if len(p) >= _SHORTEST_PIECE)
+    return forms
+
+
+def scrub(text: str, secrets: Collection[str]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``***``, longest first."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, _HIDDEN)
+    return text
 
 
 def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) -> StoreURL:
@@ -143,12 +253,16 @@ def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) 
     """
     if not isinstance(url, str):
         raise ConfigurationError(f"{what} URL must be a string, got {type(url).__name__}")
+    display, secrets = redact(url)
     try:
         parts = urllib.parse.urlsplit(url)
         pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
-    except ValueError as exc:
-        raise ConfigurationError(f"{what} URL is malformed: {exc}") from None
-    display = _redact(url, parts)
+    except ValueError:
+        # The parser's message may quote part of the URL: say what, not how.
+        raise ConfigurationError(
+            f"{what} URL {display!r} is malformed: check its host, port and query "
+            "(name=value pairs joined by &)"
+        ) from None
     scheme = _SCHEMES.get(parts.scheme.lower())
     if scheme is None or url[: len(parts.scheme) + 3].lower() != f"{parts.scheme}://":
         raise ConfigurationError(
@@ -164,6 +278,7 @@ def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) 
         display,
         timeout=DEFAULT_TIMEOUT if timeout is None else _number("timeout", timeout, display),
         options=MappingProxyType(given),
+        secrets=secrets,
     )
     if scheme == "memory":
         if parts.netloc or parts.path:
@@ -178,7 +293,7 @@ def parse_url(url: str, *, what: str = "ledger", options: Collection[str] = ()) 
             "(letters, digits, underscores)"
         )
     conninfo = urllib.parse.urlunsplit(
-        parts._replace(scheme="postgresql", query=urllib.parse.urlencode(passthrough))
+        parts._replace(scheme="postgresql", query=urllib.parse.urlencode(passthrough), fragment="")
     )
     return attrs.evolve(base, conninfo=conninfo, schema=schema, options=MappingProxyType(given))
 
@@ -298,26 +413,56 @@ class Transaction:
 # they are kept here, unused, so that the garbage collector does not try either.
 _ABANDONED: list[object] = []
 
+# How many times this process was forked into: cheaper to compare than os.getpid() on paths
+# taken before every cached read.
+_FORKS = [0]
+
+
+def _forked() -> None:
+    _FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class Database:
     """A connection to one SQLite file or PostgreSQL database, for one `Schema`.
 
     Thread-safe: transactions of one `Database` run one at a time. After a fork, the child
     opens its own connection. A connection that fails is dropped and reopened on next use, so
-    a server that comes back is picked up without restarting the application.
+    a server that comes back is picked up without restarting the application. Two failures
+    are not forgotten that way, because retrying cannot cure them: a store that reported
+    corruption accepts no more writes, and a SQLite file that was deleted or replaced while
+    open is refused, reads included, until `close` (the next use then opens the file that is
+    there now).
+
+    Attributes:
+        url: where the store is.
+        schema: the ledger's tables.
+        read_only: opened for reading only: nothing is created, migrated or written.
+        version: the schema version of the store (older than ``schema.version`` only when
+            read-only: a read-only open does not migrate).
     """
 
     dialect: Dialect
 
-    def __init__(self, url: StoreURL, schema: Schema) -> None:
+    def __init__(self, url: StoreURL, schema: Schema, *, read_only: bool = False) -> None:
         self.url = url
         self.schema = schema
+        self.read_only = read_only
+        self.version = schema.version
         self._lock = threading.RLock()
         self._connection: Any = None
+        self._connections = 0
         self._pid = os.getpid()
+        self._corrupt: str | None = None
+        self._gone: str | None = None
+        self._create = True
+        self._remigrate = False
 
     def __repr__(self) -> str:
-        return f"<twpolicy {self.schema.what} database {self.url.display!r}>"
+        mode = ", read-only" if self.read_only else ""
+        return f"<twpolicy {self.schema.what} database {self.url.display!r}{mode}>"
 
     def __del__(self) -> None:
         # A ledger dropped without close() releases its connection quietly.
@@ -340,6 +485,10 @@ class Database:
         """Driver errors that mean another writer got there first: retry, not fail."""
         return ()
 
+    def _corruption(self, exc: Exception) -> bool:  # noqa: ARG002  # hook
+        """Whether ``exc`` says the store's data is damaged (not merely unreachable)."""
+        return False
+
     def _advice(self, exc: Exception) -> str:
         raise NotImplementedError
 
@@ -349,15 +498,41 @@ class Database:
     def _prepare(self, tx: Transaction) -> None:
         """Dialect-specific setup run once, under the migration lock, before migrating."""
 
+    def _check_identity(self) -> None:
+        """Raise `StoreUnavailable` if the store is no longer the one connected to."""
+
     # -- shared ----------------------------------------------------------------------------
 
     def _unavailable(self, doing: str, exc: Exception) -> StoreUnavailable:
         detail = str(getattr(getattr(exc, "diag", None), "message_primary", None) or exc)
-        detail = " ".join(detail.split()).rstrip(".")
+        detail = self.url.scrub(" ".join(detail.split()).rstrip("."))
         return StoreUnavailable(
             f"{self.schema.what} at {self.url.display} could not {doing}: {detail}. "
             f"{self._advice(exc)}"
         )
+
+    def _refuse(self, *, write: bool) -> None:
+        """Refuse what cannot work: a vanished file; writes after corruption, or read-only."""
+        if self._gone is not None:
+            raise StoreUnavailable(self._gone)
+        if write and self._corrupt is not None:
+            raise StoreUnavailable(
+                f"{self.schema.what} at {self.url.display} reported corruption earlier "
+                f"({self._corrupt}), so it accepts no more writes: what it acknowledged "
+                "could not be read back. Run `twpolicy consent verify`, restore the store "
+                "from a backup, and reopen it. Nothing was written."
+            )
+        if write and self.read_only:
+            raise ConfigurationError(
+                f"{self.schema.what} at {self.url.display} was opened read-only "
+                "(create=False); open it with create=True to record anything. "
+                "Nothing was written."
+            )
+
+    def require_writable(self) -> None:
+        """Raise unless a write may be tried now (see `_refuse`)."""
+        with self._lock:
+            self._refuse(write=True)
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
@@ -375,6 +550,7 @@ class Database:
             self._lock = threading.RLock()
         if self._connection is None:
             self._connection = self._connect()
+            self._connections += 1
         return self._connection
 
     @contextmanager
@@ -387,9 +563,14 @@ class Database:
         """
         errors = self._driver_errors()
         with self._lock:
+            self._refuse(write=write)
+            if self._remigrate:  # the file there now may be new: give it the tables
+                self._remigrate = False
+                self.migrate(create=self._create and not self.read_only)
             connection = None
             try:
                 connection = self._connection_for_this_process()
+                self._check_identity()
                 cursor = connection.cursor()
                 if begin:
                     self._begin(cursor, write=write, lock=lock)
@@ -401,12 +582,26 @@ class Database:
                 raise WriteConflict(str(exc)) from exc
             except errors as exc:
                 self._rollback(connection, begin=begin)
-                if not self._recoverable(exc):
-                    self._drop_connection()
-                raise self._unavailable(doing, exc) from exc
+                raise self._failed(doing, exc) from None
             except BaseException:
                 self._rollback(connection, begin=begin)
                 raise
+
+    def _failed(self, doing: str, exc: Exception) -> StoreUnavailable:
+        """The error to raise for a driver error, remembering corruption."""
+        if self._corruption(exc):
+            self._corrupt = f"{type(exc).__name__} while trying to {doing}"
+        if not self._recoverable(exc):
+            self._drop_connection()
+        error = self._unavailable(doing, exc)
+        if self.url.scrub(str(exc)) == str(exc):  # the driver's own words are safe to chain
+            error.__cause__ = exc
+        return error
+
+    def note_corruption(self, what: str) -> None:
+        """Remember that data read back was not what was written: no more writes."""
+        with self._lock:
+            self._corrupt = what
 
     def _recoverable(self, exc: Exception) -> bool:  # noqa: ARG002  # hook
         """Whether the connection is still good after ``exc`` (a lock timeout, say)."""
@@ -436,7 +631,8 @@ class Database:
             WriteConflict: (non-exclusive only) another writer got there first; nothing was
                 written; read again and retry.
             StoreUnavailable: the store failed, or another writer held the lock longer than
-                the URL's ``timeout``. Nothing was written.
+                the URL's ``timeout``, or it reported corruption before. Nothing was written.
+            ConfigurationError: the store was opened read-only.
         """
         lock = self.schema.component if exclusive else None
         return self._use("write", write=True, lock=lock)
@@ -445,16 +641,30 @@ class Database:
         """Statements that each run, and commit, on their own: one round trip apiece.
 
         For a single read, or a write that is one statement (a PostgreSQL function that
-        checks and appends, say). A statement that loses a race to another writer raises
-        `WriteConflict`.
+        checks and appends, say: call `require_writable` first). A statement that loses a
+        race to another writer raises `WriteConflict`.
         """
         return self._use("read or write", begin=False)
 
+    def changes(self) -> object:
+        """A token that differs from the last one when another connection changed the store.
+
+        ``None`` when the dialect cannot tell (PostgreSQL: see `_PostgresDatabase.listen`).
+        Cheap enough to call before every cached read.
+        """
+        return None
+
     def close(self) -> None:
-        """Close the connection (a later transaction reopens it)."""
+        """Close the connection (a later transaction reopens it).
+
+        Also forgets a vanished SQLite file: the next use opens the file at the path now.
+        """
         with self._lock:
             if self._pid == os.getpid():
                 self._drop_connection()
+            if self._gone is not None:
+                self._gone = None
+                self._remigrate = True
 
     def _version(self, tx: Transaction) -> tuple[int, str] | None:
         if not self._table_exists(tx, "twpolicy_schema"):
@@ -475,7 +685,7 @@ class Database:
             )
 
     def migrate(self, *, create: bool) -> None:
-        """Bring the tables to `Schema.version`, forward only.
+        """Bring the tables to `Schema.version`, forward only; read-only: just check them.
 
         Raises:
             StoreUnavailable: the store was written by a newer twpolicy, or holds no such
@@ -484,7 +694,8 @@ class Database:
         with self._use("open") as tx:
             found = self._version(tx)
         self._check_not_newer(found)
-        if found is not None and found[0] == self.schema.version:
+        if found is not None and (found[0] == self.schema.version or self.read_only):
+            self.version = found[0]
             return
         if found is None and not create:
             raise StoreUnavailable(
@@ -514,16 +725,44 @@ class Database:
                         f"twpolicy {__version__}",
                     ),
                 )
+        self.version = self.schema.version
+
+
+def _text(data: bytes) -> str:
+    """SQLite text as a str, whatever bytes a tamperer stored.
+
+    Undecodable bytes survive as surrogates (so hashes over them still mismatch) instead of
+    raising an error that quotes them.
+    """
+    return data.decode("utf-8", "surrogateescape")
 
 
 class _SqliteDatabase(Database):
     dialect: Dialect = "sqlite"
 
-    def __init__(self, url: StoreURL, schema: Schema, *, create: bool) -> None:
-        super().__init__(url, schema)
+    def __init__(
+        self, url: StoreURL, schema: Schema, *, create: bool, read_only: bool = False
+    ) -> None:
+        super().__init__(url, schema, read_only=read_only)
         assert url.path is not None  # noqa: S101  # parse_url gives every sqlite URL a path
         self._path = url.path
-        self._create = create
+        self._where = str(url.path)
+        self._create = create and not read_only
+        self._identity: tuple[int, int] | None = None
+        self._poller: Any = None  # a cursor kept for PRAGMA data_version
+        self._poller_of: tuple[int, int] = (-1, -1)  # (connection number, fork count)
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self._where)  # noqa: PTH116  # the hot path: no Path overhead
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"{self.schema.what} at {self.url.display}: cannot look at {self._path} "
+                f"({exc.strerror}); check its permissions"
+            ) from None
+        return status.st_dev, status.st_ino
 
     def _connect(self) -> sqlite3.Connection:
         if not self._create and not self._path.is_file():
@@ -531,15 +770,24 @@ class _SqliteDatabase(Database):
                 f"there is no {self.schema.what} at {self.url.display} ({self._path} does not "
                 "exist); check the URL"
             )
-        mode = "rwc" if self._create else "rw"
-        target = f"file:{urllib.parse.quote(str(self._path))}?mode={mode}"
-        connection = sqlite3.connect(
-            target,
-            timeout=self.url.timeout,
-            isolation_level=None,  # transactions are begun and ended explicitly
-            check_same_thread=False,  # the Database's lock serialises use across threads
-            uri=True,
+        for _ in range(3):
+            before = self._stat()
+            connection = self._open()
+            after = self._stat()
+            if before == after and after is not None:
+                self._identity = after
+                return connection
+            connection.close()  # the file changed under us while opening: once more
+        raise StoreUnavailable(
+            f"{self.schema.what} at {self.url.display}: {self._path} keeps being replaced "
+            "while it is opened; find what replaces it"
         )
+
+    def _open(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._open_read_only()
+        mode = "rwc" if self._create else "rw"
+        connection = self._sqlite(f"mode={mode}")
         try:
             journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
             if journal != "wal":
@@ -550,6 +798,76 @@ class _SqliteDatabase(Database):
             connection.close()
             raise
         return connection
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read without writing anything, on read-only media too.
+
+        A WAL file needs its ``-shm`` index, which SQLite creates next to it; where it
+        cannot (a read-only directory) and there is no ``-wal`` holding changes, the file is
+        opened as immutable, which needs neither.
+        """
+        connection = self._sqlite("mode=ro")
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            connection.close()
+            wal = Path(f"{self._path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise
+            connection = self._sqlite("mode=ro&immutable=1")
+        return connection
+
+    def _sqlite(self, options: str) -> sqlite3.Connection:
+        target = f"file:{urllib.parse.quote(str(self._path))}?{options}"
+        connection = sqlite3.connect(
+            target,
+            timeout=self.url.timeout,
+            isolation_level=None,  # transactions are begun and ended explicitly
+            check_same_thread=False,  # the Database's lock serialises use across threads
+            uri=True,
+        )
+        connection.text_factory = _text
+        return connection
+
+    def _check_identity(self) -> None:
+        """The path must still name the file this connection has open (device and inode).
+
+        A file deleted or replaced while open would otherwise take acknowledged writes that
+        no other process sees, and that vanish when this one exits.
+        """
+        if self._identity is None:
+            return
+        now = self._stat()
+        if now == self._identity:
+            return
+        happened = "deleted" if now is None else "replaced by another file"
+        self._gone = (
+            f"{self.schema.what} at {self.url.display}: {self._path} was {happened} while "
+            "open, so what this process would write there no other process would see; "
+            "refusing reads and writes. Restore the file, then close and reopen the ledger."
+        )
+        self._drop_connection()
+        raise StoreUnavailable(self._gone)
+
+    def changes(self) -> object:
+        """This connection's ``PRAGMA data_version``, which moves when another one commits.
+
+        Paired with which connection it is (a new one counts afresh). Also checks that the
+        file is still the one opened.
+        """
+        with self._lock:
+            if self._gone is not None:
+                raise StoreUnavailable(self._gone)
+            try:
+                if self._poller_of != (self._connections, _FORKS[0]) or self._connection is None:
+                    self._poller = self._connection_for_this_process().cursor()
+                    self._poller_of = (self._connections, _FORKS[0])
+                if self._stat() != self._identity:
+                    self._check_identity()
+                version = self._poller.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise self._failed("read", exc) from None
+            return self._connections, version
 
     def _require_wal(self, journal: str) -> None:
         if journal != "wal":
@@ -567,6 +885,14 @@ class _SqliteDatabase(Database):
     def _recoverable(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
+    def _corruption(self, exc: Exception) -> bool:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return True
+        return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+            exc, (sqlite3.OperationalError, sqlite3.IntegrityError, sqlite3.ProgrammingError)
+        )
+
     def _advice(self, exc: Exception) -> str:
         text = str(exc).lower()
         if "locked" in text or "busy" in text:
@@ -574,6 +900,8 @@ class _SqliteDatabase(Database):
                 f"Another process held the write lock for more than {self.url.timeout:g} s; "
                 "find it, or raise ?timeout= in the URL. Nothing was written."
             )
+        if "full" in text:
+            return f"The disk holding {self._path} is full: free space. Nothing was written."
         if "unable to open" in text:
             return (
                 f"Check that {self._path} exists (or its directory, to create it) "
@@ -581,7 +909,7 @@ class _SqliteDatabase(Database):
             )
         if "readonly" in text:
             return f"Make {self._path} and its directory writable by this user."
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        if self._corruption(exc):
             return (
                 f"{self._path} is corrupt or not a twpolicy ledger: restore it from a backup, "
                 "or point the URL at another file. Nothing was written."
@@ -595,25 +923,103 @@ class _SqliteDatabase(Database):
         )
 
 
+class Listener:
+    """A PostgreSQL connection that LISTENs on one channel, polled without blocking.
+
+    `poll` is cheap (a ``select`` on the socket) so a ledger can call it before every cached
+    read. When the connection fails it is reopened at most once a second; meanwhile `poll`
+    says it is not listening, and the caller falls back to its TTL.
+    """
+
+    _RETRY = 1.0
+
+    def __init__(self, database: _PostgresDatabase, channel: str) -> None:
+        self._database = database
+        self._channel = channel
+        self._connection: Any = None
+        self._pid = os.getpid()
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def poll(self) -> tuple[bool, list[str]]:
+        """``(listening, payloads)``: the notifications received since the last poll.
+
+        After (re)connecting, the payloads are ``["*"]``: whatever was sent while not
+        listening is lost, so the caller must assume anything changed.
+        """
+        with self._lock:
+            if self._pid != os.getpid():
+                if self._connection is not None:
+                    _ABANDONED.append(self._connection)
+                self._connection, self._pid, self._next_try = None, os.getpid(), 0.0
+            if self._connection is None:
+                return self._reconnect()
+            pgconn = self._connection.pgconn
+            try:
+                readable, _, _ = select.select([pgconn.socket], [], [], 0)
+                if not readable:
+                    return True, []
+                pgconn.consume_input()
+                payloads = []
+                while (note := pgconn.notifies()) is not None:
+                    payloads.append(note.extra.decode("utf-8", "replace"))
+            except Exception:  # noqa: BLE001  # any failure: listen again later, use the TTL
+                self._drop()
+                return False, ["*"]
+            if pgconn.status != 0:  # CONNECTION_OK
+                self._drop()
+                return False, ["*"]
+            return True, payloads
+
+    def _reconnect(self) -> tuple[bool, list[str]]:
+        now = time.monotonic()
+        if now < self._next_try:
+            return False, []
+        self._next_try = now + self._RETRY
+        try:
+            self._connection = self._database.connect_listener(self._channel)
+        except Exception:  # noqa: BLE001  # not listening: the caller uses its TTL
+            _LOG.debug("cannot LISTEN on %s", self._database.url.display)
+            return False, []
+        return True, ["*"]
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001  # already broken
+                _ABANDONED.append(connection)
+
+    def close(self) -> None:
+        """Stop listening."""
+        with self._lock:
+            if self._pid == os.getpid():
+                self._drop()
+
+
 class _PostgresDatabase(Database):
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: StoreURL, schema: Schema) -> None:
-        super().__init__(url, schema)
+    def __init__(self, url: StoreURL, schema: Schema, *, read_only: bool = False) -> None:
+        super().__init__(url, schema, read_only=read_only)
         self._keys: dict[str, int] = {}
         self._namespace = url.schema
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _raw_connect(self, *, timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection[Any]:
         import psycopg  # noqa: PLC0415  # optional dependency, loaded only for PostgreSQL
 
         assert self.url.conninfo is not None  # noqa: S101  # parse_url sets it for postgresql
         extra: dict[str, Any] = {}
         given = psycopg.conninfo.conninfo_to_dict(self.url.conninfo)
-        if "connect_timeout" not in given:
-            extra["connect_timeout"] = CONNECT_TIMEOUT
+        if "connect_timeout" not in given or timeout < CONNECT_TIMEOUT:
+            extra["connect_timeout"] = timeout
         if "application_name" not in given:
             extra["application_name"] = "twpolicy"
-        connection = psycopg.connect(self.url.conninfo, autocommit=True, **extra)
+        return psycopg.connect(self.url.conninfo, autocommit=True, **extra)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        connection = self._raw_connect()
         try:
             # Durable commits whatever the server's default: an acknowledged write is on disk.
             connection.execute("SELECT set_config('synchronous_commit', 'on', false)")
@@ -621,6 +1027,10 @@ class _PostgresDatabase(Database):
                 "SELECT set_config('lock_timeout', %s, false)",
                 (f"{round(self.url.timeout * 1000)}ms",),
             )
+            if self.read_only:
+                connection.execute(
+                    "SELECT set_config('default_transaction_read_only', 'on', false)"
+                )
             if self._namespace is not None:
                 connection.execute(
                     "SELECT set_config('search_path', %s, false)", (self._namespace,)
@@ -628,6 +1038,31 @@ class _PostgresDatabase(Database):
             else:
                 row = connection.execute("SELECT current_schema()").fetchone()
                 self._namespace = self._current_schema(None if row is None else row[0])
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    @property
+    def namespace(self) -> str:
+        """The schema the tables are in (known once connected)."""
+        if self._namespace is None:
+            with self._use("read", begin=False):
+                pass
+        return self._namespace or "public"
+
+    def listen(self, channel: str) -> Listener:
+        """A `Listener` on ``channel``, connecting on its first poll."""
+        return Listener(self, channel)
+
+    def connect_listener(self, channel: str) -> psycopg.Connection[Any]:
+        """A new connection that LISTENs on ``channel``."""
+        import psycopg  # noqa: PLC0415  # loaded already by _connect
+
+        # Tried from the hot path, at most once a second: never wait long (libpq's least).
+        connection = self._raw_connect(timeout=_LISTEN_CONNECT_TIMEOUT)
+        try:
+            connection.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
         except BaseException:
             connection.close()
             raise
@@ -652,6 +1087,11 @@ class _PostgresDatabase(Database):
         import psycopg  # noqa: PLC0415  # loaded already by _connect
 
         return isinstance(exc, psycopg.errors.LockNotAvailable)
+
+    def _corruption(self, exc: Exception) -> bool:
+        import psycopg  # noqa: PLC0415  # loaded already by _connect
+
+        return isinstance(exc, (psycopg.errors.DataCorrupted, psycopg.errors.IndexCorrupted))
 
     def _conflicts(self) -> tuple[type[Exception], ...]:
         import psycopg  # noqa: PLC0415  # loaded already by _connect
@@ -689,6 +1129,8 @@ class _PostgresDatabase(Database):
                 f"Another writer held the lock for more than {self.url.timeout:g} s; find it, "
                 "or raise ?timeout= in the URL. Nothing was written."
             )
+        if isinstance(exc, psycopg.errors.DiskFull):
+            return "The server's disk is full: free space there. Nothing was written."
         if isinstance(exc, psycopg.OperationalError):
             return (
                 "Check that the server is running and reachable, and the URL's host, port, "
@@ -701,13 +1143,18 @@ class _PostgresDatabase(Database):
         return bool(row and row[0])
 
 
-def open_database(url: StoreURL, schema: Schema, *, create: bool = True) -> Database:
+def open_database(
+    url: StoreURL, schema: Schema, *, create: bool = True, read_only: bool = False
+) -> Database:
     """Connect to the SQLite or PostgreSQL store at ``url`` and migrate it to ``schema``.
 
     Args:
         url: from `parse_url`; ``memory://`` is the caller's to handle.
         schema: the ledger's tables.
         create: whether an absent store (file, tables) may be created.
+        read_only: open for reading only: nothing is created or migrated (an older schema
+            is read as it is: see `Database.version`), no write is accepted, and a SQLite
+            file on read-only media can be read.
 
     Raises:
         ConfigurationError: a PostgreSQL URL was given but psycopg is not installed.
@@ -715,7 +1162,7 @@ def open_database(url: StoreURL, schema: Schema, *, create: bool = True) -> Data
     """
     database: Database
     if url.scheme == "sqlite":
-        database = _SqliteDatabase(url, schema, create=create)
+        database = _SqliteDatabase(url, schema, create=create, read_only=read_only)
     elif url.scheme == "postgresql":
         try:
             import psycopg  # noqa: F401, PLC0415  # optional dependency
@@ -724,11 +1171,11 @@ def open_database(url: StoreURL, schema: Schema, *, create: bool = True) -> Data
                 f"{schema.what} URL {url.display!r} needs psycopg: "
                 "pip install 'twpolicy[postgresql]'"
             ) from None
-        database = _PostgresDatabase(url, schema)
+        database = _PostgresDatabase(url, schema, read_only=read_only)
     else:
         raise ConfigurationError(f"{url.display!r} is not a SQLite or PostgreSQL URL")
     try:
-        database.migrate(create=create)
+        database.migrate(create=create and not read_only)
     except BaseException:
         database.close()
         raise

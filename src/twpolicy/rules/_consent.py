@@ -15,6 +15,7 @@ import attrs
 
 from twpolicy._model import Action, ActionKind, Outcome, SpendConsent
 from twpolicy._scopes import SCOPES
+from twpolicy._stores._consent import ConsentUnusable
 from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
 from twpolicy.rules._context import Rule, RuleContext
 from twpolicy.rules._remedies import shell_store
@@ -59,6 +60,27 @@ class _RequireConsent:
             )
         record_ids: list[str] = []
         spend: list[SpendConsent] = []
+        try:
+            return self._covered(action, context, user, record_ids, spend)
+        except ConsentUnusable as exc:  # a tampered ledger, an unrecorded revoke: say which
+            return Outcome.deny(
+                exc.reason,
+                f"{action.operation} acts for user {user}, whose recorded consent cannot be "
+                f"relied on: {exc.detail}",
+                exc.remedy,
+                facts=dict(exc.facts),
+            )
+
+    def _covered(
+        self,
+        action: Action,
+        context: RuleContext,
+        user: str,
+        record_ids: list[str],
+        spend: list[SpendConsent],
+    ) -> Outcome:
+        ledger = context.consent
+        assert ledger is not None  # noqa: S101  # evaluate checked it
         for scope in sorted(action.scopes):
             if context.claims:
                 record = ledger.check(  # type: ignore[call-arg]  # twpolicy.Ledger takes claims

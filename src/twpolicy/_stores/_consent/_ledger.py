@@ -1,13 +1,17 @@
 """The `Ledger` facade: record, withdraw, claim, check and demonstrate consent; `open_ledger`.
 
 Every method that writes decides what to append by a plan run inside the backend's append
-(so the decision and the append are one atomic step), and every read derives state from
-events with `twpolicy._stores._consent._state.derive`. Reads are cached per user for
-``cache_ttl`` seconds; a write clears this process's cache at once.
+(so the decision and the append are one atomic step). Every read of a user's consent goes
+through their `SubjectView`, which uses their events only when those check out
+(`LedgerTampered` otherwise), and is cached: a view is reused until the store says it changed
+(SQLite's ``data_version``, checked before every cached read; PostgreSQL's ``NOTIFY``), with
+``cache_ttl`` as the bound when the store cannot say. A revoke that fails to be recorded is
+held in this process, which refuses the user's withdrawn scopes until it is recorded.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,22 +25,27 @@ import attrs
 import cachetools
 
 from twpolicy._scopes import SCOPES, validate_scopes
-from twpolicy._stores._consent._backend import Append, Plan, Store, Tx
+from twpolicy._stores._consent._backend import Append, Changes, Plan, Store, Tx
+from twpolicy._stores._consent._errors import LedgerTampered, RevokeNotRecorded
 from twpolicy._stores._consent._events import (
     ConsentEvent,
     ConsentEventType,
+    Head,
     Pending,
+    SubjectHead,
     read_events,
 )
+from twpolicy._stores._consent._key import ConsentKey, resolve_key
 from twpolicy._stores._consent._memory_backend import MemoryStore
 from twpolicy._stores._consent._records import ConsentRecord, Notice, grant_body
 from twpolicy._stores._consent._sql_backend import SCHEMA, SqlStore
 from twpolicy._stores._consent._state import ConsentState, State, derive
+from twpolicy._stores._consent._subject import SubjectView, check_head, empty_view
 from twpolicy._stores._consent._values import iso, validate_user_id
-from twpolicy._stores._consent._verify import Verification, Verifier
+from twpolicy._stores._consent._verify import Verification, Verifier, parse_anchor
 from twpolicy._stores._sql import StoreURL, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
-from twpolicy.exceptions import ConfigurationError
+from twpolicy.exceptions import ConfigurationError, StoreUnavailable
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -49,8 +58,9 @@ __all__ = [
     "open_ledger",
 ]
 
-#: Seconds a process may serve a user's consent from its cache before reading the store again:
-#: the bound on how stale another process's revoke can look here.
+#: Seconds a process may serve a user's consent from its cache before reading the store again,
+#: when the store cannot say it changed (a PostgreSQL server it cannot LISTEN to): the bound on
+#: how stale another process's revoke can look here then.
 DEFAULT_CACHE_TTL = 1.0
 
 #: The version of the format of `Ledger.export_subject`.
@@ -58,6 +68,34 @@ EXPORT_SCHEMA = "twpolicy-consent-export/1"
 
 _CACHE_SIZE = 65_536
 _SCAN_BATCH = 2_000
+#: Seconds between retries of a revoke that could not be recorded, from the hot path.
+_RETRY_REVOKE = 1.0
+#: Users marked changed one by one before the whole cache is marked instead.
+_TOUCHED = 10_000
+
+_LOG = logging.getLogger("twpolicy.consent")
+
+
+class _Entry:
+    """A cached view: fresh while current, read after its user's last change, within its TTL."""
+
+    __slots__ = ("epoch", "expires", "generation", "view")
+
+    def __init__(self, view: SubjectView, generation: int, epoch: int, expires: float) -> None:
+        self.view = view
+        self.generation = generation
+        self.epoch = epoch
+        self.expires = expires
+
+
+@attrs.frozen
+class _Unrecorded:
+    """A revoke this process could not record yet."""
+
+    scopes: frozenset[str] | None
+    reason: str
+    error: str
+    next_try: float
 
 
 class ConsentLedger(Protocol):
@@ -95,12 +133,19 @@ class Ledger:
         self._store = store
         self._url = url
         self._clock = clock
+        self._timer = timer
         self._cache_ttl = cache_ttl
-        self._cache: cachetools.TTLCache[str, tuple[State, ...]] | None = (
-            cachetools.TTLCache(_CACHE_SIZE, cache_ttl, timer=timer) if cache_ttl > 0 else None
+        self._cache: cachetools.LRUCache[str, _Entry] | None = (
+            cachetools.LRUCache(_CACHE_SIZE) if cache_ttl > 0 else None
         )
         self._cache_lock = threading.Lock()
         self._generation = 0
+        self._epoch = 0
+        self._touched: dict[str, int] = {}
+        self._changes: Changes | None = None
+        self._seen: Head | None = None
+        self._unrecorded: dict[str, _Unrecorded] = {}
+        self._unrecorded_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"twpolicy.Ledger({self._url.display!r}, cache_ttl={self._cache_ttl:g})"
@@ -118,55 +163,235 @@ class Ledger:
 
     @property
     def url(self) -> str:
-        """The ledger's URL, any password hidden."""
+        """The ledger's URL, every credential hidden."""
         return self._url.display
 
     @property
     def cache_ttl(self) -> float:
-        """Seconds a user's consent is served from this process's cache."""
+        """Seconds a user's consent is served from this process's cache at most."""
         return self._cache_ttl
 
+    @property
+    def key_id(self) -> str:
+        """The ID of the consent key this ledger uses (``""``: none): never the key itself."""
+        key = self._store.key
+        return "" if key is None else key.key_id
+
     def close(self) -> None:
-        """Release the connection; a later call reconnects."""
+        """Release the connection; a later call reconnects (and reads everything afresh).
+
+        A revoke still unrecorded is tried once more; if it still fails it is logged as an
+        error, as it is lost when the process exits.
+        """
+        if self._unrecorded:
+            self.retry_revocations()
+            for user, held in self._unrecorded.items():
+                _LOG.error(
+                    "consent ledger %s closed with the revoke of user %s's consent for %s "
+                    "unrecorded (%s)",
+                    self.url,
+                    user,
+                    _scopes(held.scopes),
+                    held.error,
+                )
+        changes, self._changes = self._changes, None
+        if changes is not None:
+            changes.close()
         self._store.close()
+        # What is reopened may legitimately be another file (a backup put back): start afresh.
+        self._seen = None
+        self._invalidate(None)
+        if self._cache is not None:
+            with self._cache_lock:
+                self._cache.clear()
 
     def _now(self) -> datetime:
         now = self._clock()
         return now if now.tzinfo is timezone.utc else utc(now)
 
+    # -- the cache -------------------------------------------------------------------------
+
+    def _invalidate(self, user_ids: Iterable[str] | None) -> None:
+        """These users' cached views (``None``: everyone's) must be checked again."""
+        with self._cache_lock:
+            self._epoch += 1
+            users = None if user_ids is None else list(user_ids)
+            if users is None or len(self._touched) + len(users) > _TOUCHED:
+                self._generation += 1
+                self._touched.clear()
+            else:
+                for user in users:
+                    self._touched[user] = self._epoch
+
     def _forget(self, user_ids: Iterable[str]) -> None:
         """After a write: this process's next check of these users reads the store."""
+        self._invalidate(user_ids)
+
+    def _poll(self) -> None:
+        """Mark stale what other processes changed: one cheap call.
+
+        On SQLite it also checks that the file is still the one opened.
+        """
+        changes = self._changes
+        if changes is None:
+            changes = self._changes = self._store.changes()
+        _, changed = changes.poll()
+        if changed is None:
+            self._invalidate(None)
+        elif changed:
+            self._invalidate(changed)
+
+    def _note_head(self, seq: int, digest: str) -> None:
+        """Remember the furthest head seen: it must never move back."""
+        seen = self._seen
+        if seen is None or seq > seen.seq:
+            self._seen = Head(seq, digest)
+
+    def _checked_head(self, head: Head | None, seen: Head | None) -> Head:
+        """``head``, read after ``seen`` was noted, checked; the furthest head is noted.
+
+        Heads only move on, so a thread's older read is never held against a newer one.
+        """
+        check_head(head, self._store.key, seen)
+        assert head is not None  # noqa: S101  # check_head refuses a missing head
+        self._note_head(head.seq, head.hash)
+        return head
+
+    def _read_view(self, tx: Tx, uid: str, prior: SubjectView) -> SubjectView:
+        """``prior`` brought up to date from the store: only the user's new events are read."""
+        seen = self._seen
+        found, entry = tx.subject(uid)
+        head = self._checked_head(found, seen)
+        if not tx.indexed:
+            return empty_view(uid).extend(head, None, tx.user_rows(uid), None, indexed=False)
+        if entry is None:
+            rows = tx.user_rows(uid, after=prior.seq)
+        elif prior.same_as(entry):
+            rows = []
+        else:
+            rows = tx.user_rows(uid, after=prior.seq, upto=entry.seq)
+        return prior.extend(head, entry, rows, self._store.key)
+
+    def _cached(self, uid: str) -> _Entry | None:
+        cache = self._cache
+        if cache is None:
+            return None
         with self._cache_lock:
-            self._generation += 1
-            if self._cache is not None:
-                for user_id in user_ids:
-                    self._cache.pop(user_id, None)
+            return cache.get(uid)
+
+    def _view(self, user_id: str) -> SubjectView:
+        """The user's checked view; cached until the store says it changed (or the TTL)."""
+        cache = self._cache
+        entry = None
+        if cache is not None:
+            self._poll()
+            with self._cache_lock:
+                generation, epoch = self._generation, self._epoch
+                entry = cache.get(user_id)
+                if (
+                    entry is not None
+                    and entry.generation == generation
+                    and entry.epoch >= self._touched.get(user_id, 0)
+                    and entry.expires > self._timer()
+                ):
+                    return entry.view
+        uid = validate_user_id(user_id)
+        started = self._timer()
+        prior = entry.view if entry is not None else empty_view(uid)
+        with self._store.reading() as tx:
+            view = self._read_view(tx, uid, prior)
+        if cache is not None:
+            with self._cache_lock:
+                if generation != self._generation or self._touched.get(uid, 0) > epoch:
+                    generation = -1  # changed while reading: keep the view, as a start only
+                cache[uid] = _Entry(view, generation, epoch, started + self._cache_ttl)
+        return view
+
+    def _subject_events(self, uid: str) -> tuple[ConsentEvent, ...]:
+        """Every event of the user, checked as a fresh view (not cached)."""
+        seen = self._seen
+        with self._store.reading(snapshot=True) as tx:
+            found, entry = tx.subject(uid)
+            head = self._checked_head(found, seen)
+            if tx.indexed and entry is not None:
+                rows = tx.user_rows(uid, upto=entry.seq)
+            else:
+                rows = tx.user_rows(uid)
+            empty_view(uid).extend(head, entry, rows, self._store.key, indexed=tx.indexed)
+        return tuple(read_events(rows))
 
     def _append(self, plan: Plan, *, reads: bool = True) -> list[ConsentEvent]:
+        if self._unrecorded:
+            self.retry_revocations()
         events = read_events(self._store.append(Append(plan, reads=reads)))
+        if events:
+            self._note_head(events[-1].seq, events[-1].hash)
         self._forget({event.user_id for event in events})
         return events
 
-    def _open_states(self, user_id: str) -> tuple[State, ...]:
-        """The user's records that may still be active, newest first; cached."""
-        cache = self._cache
-        generation = 0
-        if cache is not None:
-            with self._cache_lock:
-                generation = self._generation
-                try:
-                    return cache[user_id]  # cheaper than get(): that checks expiry twice
-                except KeyError:
-                    pass
-        uid = validate_user_id(user_id)
-        with self._store.reading() as tx:
-            rows = tx.user_rows(uid, open_only=True)
-        states = tuple(s for s in reversed(derive(read_events(rows)).values()) if s.ended is None)
-        if cache is not None:
-            with self._cache_lock:
-                if generation == self._generation:
-                    cache[uid] = states
-        return states
+    # -- revokes that could not be recorded -------------------------------------------------
+
+    @property
+    def unrecorded_revocations(self) -> dict[str, frozenset[str] | None]:
+        """Revokes this process could not record yet: user ID to scopes (``None``: all).
+
+        Until each is recorded, `check` refuses those scopes of that user
+        (`RevokeNotRecorded`), in this process only.
+        """
+        with self._unrecorded_lock:
+            return {user: held.scopes for user, held in self._unrecorded.items()}
+
+    def retry_revocations(self) -> int:
+        """Try again to record every revoke that could not be; return how many were."""
+        recorded = 0
+        for user in list(self._unrecorded):
+            recorded += self._retry(user)
+        return recorded
+
+    def _retry(self, uid: str) -> bool:
+        with self._unrecorded_lock:
+            held = self._unrecorded.get(uid)
+            if held is None:
+                return False
+            try:
+                self._record_revoke(uid, held.scopes, held.reason)
+            except Exception as exc:  # noqa: BLE001  # still unrecorded: try again later
+                self._unrecorded[uid] = attrs.evolve(
+                    held, error=_cause(exc), next_try=self._timer() + _RETRY_REVOKE
+                )
+                return False
+            del self._unrecorded[uid]
+            _LOG.warning("recorded the revoke of user %s's consent, held since it failed", uid)
+            return True
+
+    def _hold(
+        self, uid: str, scopes: frozenset[str] | None, reason: str, exc: Exception
+    ) -> _Unrecorded:
+        with self._unrecorded_lock:
+            held = self._unrecorded.get(uid)
+            if held is not None:
+                scopes = None if scopes is None or held.scopes is None else held.scopes | scopes
+                reason = held.reason or reason
+            held = _Unrecorded(scopes, reason, _cause(exc), self._timer() + _RETRY_REVOKE)
+            self._unrecorded[uid] = held
+        self._forget([uid])
+        return held
+
+    def _refuse_unrecorded(self, uid: str, scope: str) -> None:
+        held = self._unrecorded.get(uid)
+        if held is None:
+            return
+        if self._timer() >= held.next_try and self._retry(uid):
+            return
+        held = self._unrecorded.get(uid)
+        if held is not None and (held.scopes is None or scope in held.scopes):
+            raise RevokeNotRecorded(
+                f"user {uid} withdrew their consent for {_scopes(held.scopes)}, but the "
+                f"consent ledger could not record it ({held.error}); this process refuses "
+                "it until the revoke is recorded.",
+                user_id=uid,
+                scopes=held.scopes,
+            )
 
     def grant(
         self,
@@ -235,26 +460,60 @@ class Ledger:
     ) -> tuple[ConsentEvent, ...]:
         """Withdraw ``user_id``'s consent for ``scopes`` (every scope when ``None``), now.
 
-        Every record that covers a withdrawn scope gets a ``revoked`` event. When none does,
-        one ``revoked`` event without a record is appended anyway, so an opt-out is on the
-        record even when there was nothing to withdraw. This process's cache forgets the user
-        at once; other processes see the revoke within their ``cache_ttl``.
+        Every record that covers a withdrawn scope gets a ``revoked`` event. When none does
+        (or the user's events do not check out), one ``revoked`` event without a record is
+        appended anyway, so an opt-out is on the record even when there was nothing to
+        withdraw. This process's next check of the user sees it; other processes see it at
+        their next check (SQLite) or as soon as PostgreSQL notifies them.
+
+        If the store cannot record it, the revoke is held in this process, which refuses the
+        user's withdrawn scopes (`check` raises `RevokeNotRecorded`) until it is recorded: it
+        is retried on the next check of the user (at most once a second), before any other
+        write, and by `retry_revocations`.
 
         Returns:
             The events appended.
 
         Raises:
-            ConfigurationError: a bad user ID, scope or reason; nothing is recorded.
-            StoreUnavailable: the store cannot be written; nothing is recorded.
+            ConfigurationError: a bad user ID, scope or reason; nothing is recorded or held.
+            RevokeNotRecorded: (a `StoreUnavailable`) the store could not record it; it is
+                held, as above.
         """
         uid = validate_user_id(user_id)
         wanted = None if scopes is None else validate_scopes(scopes)
         if not isinstance(reason, str):
             raise ConfigurationError(f"reason must be a string, got {type(reason).__name__}")
+        try:
+            if uid in self._unrecorded:  # an earlier revoke of theirs goes first
+                held = self._hold(uid, wanted, reason, StoreUnavailable("not yet retried"))
+                wanted, reason = held.scopes, held.reason
+            events = self._record_revoke(uid, wanted, reason)
+        except Exception as exc:
+            held = self._hold(uid, wanted, reason, exc)
+            raise RevokeNotRecorded(
+                f"the revoke of user {uid}'s consent for {_scopes(wanted)} could not be "
+                f"recorded ({held.error}); until it is, this process refuses user {uid}'s "
+                f"consent for {_scopes(held.scopes)}.",
+                user_id=uid,
+                scopes=held.scopes,
+            ) from exc
+        with self._unrecorded_lock:
+            self._unrecorded.pop(uid, None)
+        return events
+
+    def _record_revoke(
+        self, uid: str, wanted: frozenset[str] | None, reason: str
+    ) -> tuple[ConsentEvent, ...]:
+        cached = self._cached(uid)
+        prior = cached.view if cached is not None else empty_view(uid)
 
         def plan(tx: Tx) -> tuple[datetime, list[Pending]]:
+            try:
+                states: Iterable[State] = self._read_view(tx, uid, prior).states
+            except LedgerTampered:
+                states = ()  # the opt-out is recorded all the same, without a record
             pending = []
-            for state in derive(read_events(tx.user_rows(uid, open_only=True))).values():
+            for state in states:
                 hit = state.remaining if wanted is None else state.remaining & wanted
                 if state.ended is None and hit:
                     pending.append(
@@ -273,7 +532,11 @@ class Ledger:
                 pending.append(Pending(ConsentEventType.REVOKED, "", uid, closes, body))
             return self._now(), pending
 
-        return tuple(self._append(plan))
+        events = tuple(read_events(self._store.append(Append(plan))))
+        if events:
+            self._note_head(events[-1].seq, events[-1].hash)
+        self._forget([uid])
+        return events
 
     def use(self, record_id: str, *, claim: str | None = None) -> ConsentEvent:
         """Record that the application acted on ``record_id``.
@@ -341,9 +604,14 @@ class Ledger:
         def plan(tx: Tx) -> tuple[datetime, list[Pending]]:
             lost.clear()
             now = self._now()
-            state = derive(read_events(tx.record_rows(record_id))).get(record_id)
+            rows = tx.record_rows(record_id)
+            state = derive(read_events(rows)).get(record_id)
             if state is None:
                 raise ConfigurationError(f"the consent ledger has no record {record_id!r}")
+            # A single-use consent is taken only from a user whose events check out.
+            user = state.record.user_id
+            cached = self._cached(user)
+            self._read_view(tx, user, cached.view if cached is not None else empty_view(user))
             if state.record.content_sha256 is None:
                 raise ConfigurationError(f"consent record {record_id} is not single-use")
             mine = frozenset((claim,))
@@ -416,7 +684,11 @@ class Ledger:
 
         Raises:
             ConfigurationError: a bad user ID, scope or datetime.
-            StoreUnavailable: the store cannot be read (and the cache has nothing fresh).
+            LedgerTampered: the user's events (or the ledger's head) do not check out; the
+                message names the event.
+            RevokeNotRecorded: the user withdrew ``scope`` but the store could not record it.
+            StoreUnavailable: the store cannot be read (and the cache has nothing fresh), or
+                its SQLite file was deleted or replaced while open.
         """
         if scope not in SCOPES:
             validate_scopes([scope])
@@ -428,8 +700,10 @@ class Ledger:
             when = at
         if type(user_id) is not str:
             user_id = validate_user_id(user_id)
+        if self._unrecorded:
+            self._refuse_unrecorded(user_id, scope)
         general = None
-        for state in self._open_states(user_id):
+        for state in self._view(user_id).open_states():
             if state.covers(scope, when, claims):
                 bound = state.record.content_sha256
                 if bound is None:
@@ -439,20 +713,39 @@ class Ledger:
         return general
 
     def status(self, user_id: str | int, *, at: datetime | None = None) -> tuple[ConsentState, ...]:
-        """Where each of the user's records stands at ``at`` (default: now), oldest first."""
+        """Where each of the user's records stands at ``at`` (default: now), oldest first.
+
+        Raises:
+            LedgerTampered: the user's events do not check out.
+        """
         uid = validate_user_id(user_id)
         when = self._now() if at is None else utc(at)
         return tuple(state.at(when) for state in derive(self.history(uid)).values())
 
     def history(self, user_id: str | int) -> tuple[ConsentEvent, ...]:
-        """Every event about ``user_id``, in ledger order."""
-        uid = validate_user_id(user_id)
+        """Every event about ``user_id``, in ledger order, once they checked out.
+
+        Raises:
+            LedgerTampered: the user's events do not check out (`verify` says more).
+        """
+        return self._subject_events(validate_user_id(user_id))
+
+    def anchor(self) -> str:
+        """``SEQ:HASH`` of the ledger's last event, to keep elsewhere (a log, a ticket).
+
+        Pass it back as ``verify(expect_head=...)`` (``twpolicy consent verify
+        --expect-head``) later: a ledger truncated since, or rebuilt, fails.
+        """
+        seen = self._seen
         with self._store.reading() as tx:
-            rows = tx.user_rows(uid, open_only=False)
-        return tuple(read_events(rows))
+            head = self._checked_head(tx.head(), seen)
+        return head.anchor
 
     def events(self, *, after: int = 0) -> Iterator[ConsentEvent]:
-        """Every event with ``seq`` greater than ``after``, in ledger order, read in batches."""
+        """Every event with ``seq`` greater than ``after``, in ledger order, read in batches.
+
+        The raw log, as stored: `verify` it before relying on it.
+        """
         while True:
             with self._store.reading() as tx:
                 rows = tx.scan(after, _SCAN_BATCH)
@@ -461,29 +754,124 @@ class Ledger:
                 return
             after = rows[-1].seq
 
-    def verify(self, *, progress: Callable[[int], None] | None = None) -> Verification:
+    def verify(
+        self,
+        *,
+        expect_head: object = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Verification:
         """Check that no event was changed, removed, inserted or reordered.
 
-        Walks the whole ledger in one consistent snapshot: every hash, every link to the
-        event before, the head, and that each event makes sense after the ones before it.
+        Walks the whole ledger in one consistent snapshot: every hash, both chains (the
+        ledger's and each user's), every MAC (given the key), the head, each user's index
+        entry, that each event makes sense after the ones before it, and the store's own
+        page checks (SQLite). Damage of every kind is reported in the result, never raised,
+        and never quoted: problems name events by position.
 
         Args:
+            expect_head: an anchor kept elsewhere (``"SEQ:HASH"``, from `anchor` or
+                `Verification.anchor`): the chain must still pass through it, so a ledger
+                truncated since, or rebuilt, fails.
             progress: called with the number of events checked so far, after each batch.
+
+        Raises:
+            ConfigurationError: ``expect_head`` is not an anchor.
         """
-        verifier = Verifier()
-        with self._store.reading(snapshot=True) as tx:
-            head = tx.head()
-            after = 0
-            while True:
-                rows = tx.scan(after, _SCAN_BATCH)
-                for row in rows:
-                    verifier.feed(row)
-                if progress is not None:
-                    progress(verifier.count)
-                if len(rows) < _SCAN_BATCH:
-                    break
-                after = rows[-1].seq
-        return verifier.finish(head)
+        anchor = None if expect_head is None else parse_anchor(expect_head)
+        key = self._store.key
+        head: Head | tuple[int, str] | None
+        try:
+            with self._store.reading(snapshot=True) as tx:
+                verifier = Verifier(key, anchor)
+                head = tx.head()
+                self._walk(tx, verifier, progress)
+                entries = self._entries(tx) if tx.indexed else None
+        except StoreUnavailable:
+            # Something could not be read: read what can be, piece by piece, to say what.
+            verifier, head, entries = self._salvage(Verifier(key, anchor), progress)
+        for problem in self._store.integrity():
+            verifier.problem(problem)
+        return verifier.finish(head, entries)
+
+    @staticmethod
+    def _walk(tx: Tx, verifier: Verifier, progress: Callable[[int], None] | None) -> None:
+        after = 0
+        while True:
+            rows = tx.scan(after, _SCAN_BATCH)
+            for row in rows:
+                verifier.feed(row)
+            if progress is not None:
+                progress(verifier.count)
+            if len(rows) < _SCAN_BATCH:
+                return
+            after = rows[-1].seq
+
+    @staticmethod
+    def _entries(tx: Tx) -> list[SubjectHead]:
+        entries: list[SubjectHead] = []
+        after = ""
+        while batch := tx.all_subjects(after, _SCAN_BATCH):
+            entries.extend(batch)
+            after = batch[-1].user_id
+        return entries
+
+    def _salvage(
+        self, verifier: Verifier, progress: Callable[[int], None] | None
+    ) -> tuple[Verifier, Head | tuple[int, str] | None, list[SubjectHead] | None]:
+        """The walk of `verify`, each part in its own read, failures as problems."""
+        try:
+            with self._store.reading(snapshot=True) as tx:
+                self._walk(tx, verifier, progress)
+        except StoreUnavailable as exc:
+            verifier.problem(
+                f"the store failed while reading events past event {verifier.last[0]} "
+                f"({_cause(exc)}): it is damaged; restore it from a backup"
+            )
+        head: Head | tuple[int, str] | None = verifier.last
+        try:
+            with self._store.reading() as tx:
+                head = tx.head()
+        except StoreUnavailable:
+            verifier.problem("the ledger's head row cannot be read: it was removed or damaged")
+        entries = None
+        try:
+            with self._store.reading() as tx:
+                entries = self._entries(tx) if tx.indexed else None
+        except StoreUnavailable:
+            verifier.problem("the ledger's index of users cannot be read: it was removed")
+        return verifier, head, entries
+
+    def seal(self) -> Verification:
+        """Start using the consent key on a ledger written without it.
+
+        Verifies the ledger first (compare its anchor with one kept elsewhere, if you have
+        one), then MACs its head and every user's index entry with the key; from then on
+        every event is keyed, and processes without the key refuse it. Events written before
+        are covered by the first keyed event's hash chain.
+
+        Returns:
+            The verification after sealing.
+
+        Raises:
+            ConfigurationError: the ledger has no key (``key=`` or $TWPOLICY_CONSENT_KEY).
+            LedgerTampered: the ledger does not verify, or is sealed with another key.
+        """
+        if self._store.key is None:
+            raise ConfigurationError(
+                "sealing needs a consent key: open the ledger with key=... or set "
+                "TWPOLICY_CONSENT_KEY"
+            )
+        before = self.verify()
+        if not before:
+            raise LedgerTampered(
+                "the consent ledger cannot be sealed, as it does not verify: "
+                + "; ".join(before.problems[:3]),
+                user_id=None,
+                seq=None,
+            )
+        self._store.seal(Head(before.head_seq, before.head))
+        self._invalidate(None)
+        return self.verify()
 
     def export_subject(self, user_id: str | int) -> dict[str, Any]:
         """Everything the ledger holds about ``user_id``, JSON-serialisable.
@@ -518,6 +906,17 @@ class Ledger:
         }
 
 
+def _scopes(scopes: frozenset[str] | None) -> str:
+    return "every scope" if scopes is None else ", ".join(sorted(scopes))
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, briefly: twpolicy's own message (never a driver's quoting data)."""
+    if isinstance(exc, (StoreUnavailable, ConfigurationError)):
+        return str(exc).rstrip(".")
+    return type(exc).__name__
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"cache_ttl must be a number of seconds, got {value!r}")
@@ -531,6 +930,8 @@ def open_ledger(
     *,
     cache_ttl: float | None = None,
     create: bool = True,
+    read_only: bool | None = None,
+    key: str | bytes | ConsentKey | None = None,
     clock: Callable[[], datetime] | None = None,
     timer: Callable[[], float] | None = None,
 ) -> Ledger:
@@ -542,16 +943,23 @@ def open_ledger(
             ``postgresql://user@host:port/dbname`` (needs ``twpolicy[postgresql]``).
             Query options: ``cache_ttl``, ``timeout`` (seconds a write waits for another),
             ``schema`` (PostgreSQL).
-        cache_ttl: seconds a user's consent may be served from this process's cache, so the
-            longest another process's revoke can go unseen here; 0 disables the cache.
-            Default: the URL's ``cache_ttl``, else 1 s (for ``memory://``, which no other
-            process can write, the cache never goes stale and is kept until a write).
+        cache_ttl: the longest a user's consent may be served from this process's cache
+            when the store cannot say it changed (SQLite always can; PostgreSQL can while
+            this process LISTENs); 0 disables the cache. Default: the URL's ``cache_ttl``,
+            else 1 s (for ``memory://``, which no other process can write, no limit).
         create: whether a ledger that does not exist yet may be created.
+        read_only: open for reading only (``verify``, ``show``, ``export``): nothing is
+            created, migrated or written, and a SQLite file on read-only media can be read.
+            Default: ``not create``.
+        key: the consent key (text or bytes, 16 bytes or more) that MACs every event, so
+            that the ledger cannot be rebuilt without it. Default: $TWPOLICY_CONSENT_KEY if
+            set, else none. Every process that uses a keyed ledger needs the same key.
         clock: returns the current time (timezone-aware); events are stamped with it.
         timer: the cache's monotonic clock, in seconds; tests pass a fake one.
 
     Raises:
-        ConfigurationError: the URL or an option is malformed, or names an unknown backend.
+        ConfigurationError: the URL, an option or the key is malformed, or names an unknown
+            backend.
         StoreUnavailable: the store cannot be reached, is corrupt, or has a newer schema.
     """
     parsed = parse_url(url, what="consent ledger", options=("cache_ttl",))
@@ -566,10 +974,14 @@ def open_ledger(
         ttl = parsed.number("cache_ttl", default)
     else:
         ttl = _seconds(cache_ttl)
+    consent_key = resolve_key(key)
+    only_read = not create if read_only is None else read_only
     store: Store = (
-        MemoryStore()
+        MemoryStore(consent_key)
         if parsed.scheme == "memory"
-        else SqlStore(open_database(parsed, SCHEMA, create=create))
+        else SqlStore(
+            open_database(parsed, SCHEMA, create=create, read_only=only_read), consent_key
+        )
     )
     return Ledger(
         store,

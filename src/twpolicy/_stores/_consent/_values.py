@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +13,7 @@ from twpolicy.exceptions import ConfigurationError
 
 __all__ = [
     "canonical",
+    "encode_parts",
     "is_optional_text",
     "is_sha256_or_none",
     "is_string",
@@ -20,10 +21,13 @@ __all__ = [
     "iso",
     "iso_or_none",
     "parse_time",
+    "quotable_user",
     "validate_user_id",
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_LONGEST_ID = 20  # digits of a 64-bit integer
+_LONGEST_ID = 20  # digits of a 64-bit integer
 
 
 def validate_user_id(user_id: object) -> str:
@@ -94,3 +98,27 @@ def parse_time(text: str) -> datetime:
 def canonical(value: Any) -> str:
     """JSON with sorted keys and no spaces: one text per value, so its hash is stable."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_parts(parts: Iterable[object]) -> bytes:
+    """Hash material: each part length-prefixed, so that no part can shift into another.
+
+    Each part is UTF-8, prefixed with its length in bytes and a colon, and followed by a
+    semicolon. Text read back from a tampered SQLite file may hold undecodable bytes (as
+    surrogates): they are hashed as the bytes they were, so the hash simply does not match.
+    """
+    out = bytearray()
+    for part in parts:
+        data = str(part).encode("utf-8", "surrogateescape")
+        out += b"%d:%s;" % (len(data), data)
+    return bytes(out)
+
+
+def quotable_user(text: str) -> str:
+    """A user ID read from the store, fit to quote, or a phrase saying it is not one.
+
+    Stored text is never repeated in messages: only a decimal ID is.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= _LONGEST_ID:
+        return f"user {text}"
+    return "a user with a malformed ID"
