@@ -20,6 +20,7 @@ from twpolicy._clients._sync import (
     Policy,
     StreamMixin,
     _me_id,
+    read_action,
     unknown_route,
     v2_identity,
     v2_known_actor,
@@ -58,7 +59,7 @@ class _AsyncGuardedV2:
                 actor = await self._twpolicy_look_up(user_auth)
             action = self._twpolicy.write_action(endpoint, scopes, actor, json)
         else:
-            action = endpoint.read_action
+            action = read_action(endpoint, params if json is None else json)
         with self._twpolicy.permit(action, within) as permit:
             token = _SENDING.set((self, permit))
             try:

@@ -34,6 +34,7 @@ from twpolicy._payloads._catalog import (
 )
 from twpolicy._stores._consent import validate_user_id
 from twpolicy.exceptions import PolicyViolation
+from twpolicy.rules._purposes import QUERY_OPERATIONS
 
 __all__ = ["API", "Client", "StreamingClient"]
 
@@ -158,6 +159,22 @@ class Policy:
         )
 
 
+def read_action(endpoint: Endpoint, query: Any) -> Action:
+    """The action for a request needing no consent; one carrying a query holds it by reference.
+
+    Search and count queries and stream rules are read by the purpose rules
+    (``purpose.query_screen``, ``purpose.platform_counts``); other reads share one action.
+    """
+    if endpoint.operation in QUERY_OPERATIONS and query is not None:
+        return Action(
+            kind=ActionKind.API_CALL,
+            operation=endpoint.operation,
+            category=endpoint.category.value,
+            payload=query,
+        )
+    return endpoint.read_action
+
+
 def unknown_route(method: str, route: str, payload: Any) -> Action:
     """The action for a request the catalog does not know: refused by ``endpoint.known``."""
     return Action(
@@ -231,7 +248,7 @@ class _GuardedV2:
                 actor = self._twpolicy_look_up(user_auth)
             action = self._twpolicy.write_action(endpoint, scopes, actor, json)
         else:
-            action = endpoint.read_action
+            action = read_action(endpoint, params if json is None else json)
         with self._twpolicy.permit(action, within) as permit:
             token = _SENDING.set((self, permit))
             try:
@@ -449,7 +466,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
                 actor = self._twpolicy_actor()
                 action = self._twpolicy.write_action(entry, scopes, actor, content)
             else:
-                action = entry.read_action
+                action = read_action(entry, v1_parameters(kwargs))
             if entry.category is EndpointCategory.GEO or entry.location_lookup:
                 kwargs["use_cache"] = False
         with self._twpolicy.permit(action):
