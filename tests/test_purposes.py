@@ -14,6 +14,7 @@ PROHIBITED = sorted(name for name, p in PURPOSES.items() if p.prohibited)
 ALLOWED = sorted(name for name, p in PURPOSES.items() if not p.prohibited)
 SEARCH = "GET /2/tweets/search/recent"
 COUNTS = "GET /2/tweets/counts/recent"
+BEARER = "app-only-bearer"
 
 
 def guard(**kwargs):
@@ -200,7 +201,7 @@ class TestQueryScreen:
         """Search queries sent through twpolicy.Client are screened; clean ones go out."""
         g = guard(rule_modes={"purpose.query_screen": "enforce"})
         fake = FakeXAPI()
-        client = fake.install(twpolicy.Client(bearer_token="bearer", guard=g))
+        client = fake.install(twpolicy.Client(BEARER, guard=g))
         fake.add_tweet("needle in a haystack")
         assert client.search_recent_tweets("needle").data
         with pytest.raises(ProhibitedPurpose):
@@ -249,9 +250,7 @@ class TestPlatformCounts:
         """Through the client, a platform-wide count warns; enforced, it is not sent."""
         fake = FakeXAPI()
         client = fake.install(
-            twpolicy.Client(
-                bearer_token="b", guard=guard(rule_modes={"purpose.platform_counts": "enforce"})
-            )
+            twpolicy.Client(BEARER, guard=guard(rule_modes={"purpose.platform_counts": "enforce"}))
         )
         with pytest.raises(ProhibitedPurpose):
             client.get_recent_tweets_count("lang:en")
