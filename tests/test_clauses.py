@@ -82,6 +82,7 @@ BUILT_IN = (
     *twpolicy.default_rules(),
     twpolicy.rules.one_key_per_use_case(twpolicy.open_keys("memory://"), key="k", use_case="u"),
     twpolicy.rules.require_recipient_terms(),
+    twpolicy.rules.user_token_thresholds(twpolicy.open_user_tokens("memory://")),
 )
 
 

@@ -54,6 +54,7 @@ from twpolicy._stores._quotas import (
     Standing,
     open_quotas,
 )
+from twpolicy._stores._tokens import UserTokens, open_user_tokens
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
@@ -134,6 +135,7 @@ __all__ = [
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "UserTokens",
     "Verification",
     "__version__",
     "check_storable",
@@ -151,6 +153,7 @@ __all__ = [
     "open_keys",
     "open_ledger",
     "open_quotas",
+    "open_user_tokens",
     "set_default_guard",
     "strip_geo",
 ]

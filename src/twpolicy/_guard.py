@@ -41,6 +41,7 @@ from twpolicy._model import (
 from twpolicy._stores._consent import ConsentLedger, open_ledger
 from twpolicy._stores._keys import environment, open_keys, use_case_name
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
+from twpolicy._stores._tokens import open_user_tokens
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
@@ -55,6 +56,7 @@ from twpolicy.rules import (
     default,
     one_key_per_use_case,
     require_recipient_terms,
+    user_token_thresholds,
 )
 from twpolicy.rules._purposes import check_purposes
 from twpolicy.rules._redistribution import quota_denial
@@ -628,6 +630,11 @@ class Guard:
             kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
         if "rules" not in kwargs:
             kwargs["rules"] = _configured_rules(settings)
+            if "user_token_store" in settings:
+                tokens = open_user_tokens(settings["user_token_store"])
+                core = settings.get("core_client", False)
+                kwargs["rules"].append(user_token_thresholds(tokens, core_client=core))
+                kwargs["sinks"] = [*kwargs.get("sinks", ()), tokens]
         return cls(**kwargs)
 
 
@@ -643,6 +650,8 @@ _KEYS = {
     "environment": str,
     "key_store": str,
     "consumer_key_env": str,
+    "user_token_store": str,
+    "core_client": bool,
 }
 #: The environment variable holding the consumer key, unless ``consumer_key_env`` names another.
 CONSUMER_KEY_ENV = "TWPOLICY_CONSUMER_KEY"

@@ -21,8 +21,16 @@ from twpolicy.rules._purposes import (
 )
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
 from twpolicy.rules._terms import MAX_RETENTION_DAYS, require_recipient_terms
+from twpolicy.rules._tokens import (
+    CONTACT_TOKENS,
+    CORE_CLIENT_TOKENS,
+    UserTokenReader,
+    user_token_thresholds,
+)
 
 __all__ = [
+    "CONTACT_TOKENS",
+    "CORE_CLIENT_TOKENS",
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
@@ -32,6 +40,7 @@ __all__ = [
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "UserTokenReader",
     "declared_purposes",
     "default",
     "flag_platform_counts",
@@ -43,6 +52,7 @@ __all__ = [
     "require_consent",
     "require_recipient_terms",
     "screen_queries",
+    "user_token_thresholds",
 ]
 
 
