@@ -207,6 +207,16 @@ class TestQueryScreen:
         with pytest.raises(ProhibitedPurpose):
             client.search_recent_tweets("protesters needle")
 
+    def test_v1_search_through_the_api(self):
+        """v1.1 search (q=) through twpolicy.API is screened before it is sent."""
+        g = guard(rule_modes={"purpose.query_screen": "enforce"})
+        fake = FakeXAPI()
+        auth = tweepy.OAuth1UserHandler("key", "secret", fake.access_token(), "token-secret")
+        api = fake.install(twpolicy.API(auth, guard=g))
+        with pytest.raises(ProhibitedPurpose, match="'rallies'"):
+            api.search_tweets("rallies this weekend")
+        assert not fake.requests
+
     @given(
         st.sampled_from(SENSITIVE_EVENT_TERMS),
         st.lists(

@@ -177,7 +177,8 @@ class _DeclaredPurposes:
     id: ClassVar[str] = "purpose.declared"
     clause: ClassVar[str] = "RU.surveillance"
     error: ClassVar[type[PolicyViolation]] = ProhibitedPurpose
-    kinds: ClassVar[frozenset[ActionKind]] = frozenset(ActionKind)
+    #: Every kind the application describes; stream payloads come from Twitter, not from it.
+    kinds: ClassVar[frozenset[ActionKind]] = frozenset(ActionKind) - {ActionKind.STREAM_DATA}
 
     declared: tuple[Purpose, ...] = ()
 
