@@ -12,9 +12,14 @@ READ = Action(kind="api_call", operation="GET /2/users/me", category="private_re
 KEY = "prod-consumer-key-0123456789"
 
 
-@pytest.fixture(name="store", params=["memory", "sqlite"])
+@pytest.fixture(
+    name="store",
+    params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
+)
 def _store(request, tmp_path):
-    """A key store in memory and in a SQLite file."""
+    """A key store in memory, in a SQLite file, and in PostgreSQL."""
+    if request.param == "postgresql":
+        return twpolicy.open_keys(request.getfixturevalue("postgres_url"))
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'keys.db'}"
     return twpolicy.open_keys(url)
 

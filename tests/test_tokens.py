@@ -37,10 +37,14 @@ def guard(tokens, **kwargs):
 
 
 class TestStore:
-    @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-    def test_sink_counts_distinct_allowed_users(self, tmp_path, kind):
+    @pytest.mark.parametrize(
+        "kind", ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+    )
+    def test_sink_counts_distinct_allowed_users(self, tmp_path, kind, request):
         """Fed as a sink, the store counts each acting user of an allowed decision once."""
         url = "memory://" if kind == "memory" else f"sqlite:///{tmp_path / 't.db'}"
+        if kind == "postgresql":
+            url = request.getfixturevalue("postgres_url")
         tokens = twpolicy.open_user_tokens(url)
         g = guard(tokens, sinks=[tokens])
         for user in ("1", "2", "1", "3"):
