@@ -20,6 +20,27 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PROJECT = Path(__file__).resolve().parent.parent
 
+#: Set by tests/test_clause_mutations.py in a child pytest: the id of a rule that every guard
+#: built in that run leaves out, to show the catalog's named tests fail without it.
+DISABLED_RULE_ENV = "TWPOLICY_TEST_DISABLE_RULE"
+
+
+def _disable_rule(rule_id: str) -> None:
+    original = twpolicy.Guard.__init__
+
+    def without(self, *, rules=None, rule_modes=None, **kwargs):
+        kept = [
+            r for r in (twpolicy.rules.default() if rules is None else rules) if r.id != rule_id
+        ]
+        modes = {k: v for k, v in (rule_modes or {}).items() if k != rule_id}
+        original(self, rules=kept, rule_modes=modes, **kwargs)
+
+    twpolicy.Guard.__init__ = without
+
+
+if os.environ.get(DISABLED_RULE_ENV):
+    _disable_rule(os.environ[DISABLED_RULE_ENV])
+
 
 @pytest.fixture(autouse=True)
 def _fresh_default_guard(monkeypatch):

@@ -1,19 +1,32 @@
 import json
+import os
 import re
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 
 import twpolicy
 from conftest import PROJECT, require
 from twpolicy._clauses import Source, coverage_markdown
-from twpolicy._cli._main import main
+from twpolicy._cli._main import build_parser, main
 
-SEEDS = PROJECT.parent / "shared" / "seeds"
+#: The policy documents: $TWPOLICY_SEEDS, else shared/seeds beside the checkout (or beside the
+#: directory of worktrees holding it).
+SEEDS = Path(
+    os.environ.get("TWPOLICY_SEEDS")
+    or next(
+        (p for p in (PROJECT.parent, PROJECT.parent.parent) if (p / "shared" / "seeds").is_dir()),
+        PROJECT.parent,
+    )
+    / "shared"
+    / "seeds"
+)
 POLICY_2017 = "000_b1fe14da0fe4288f.txt"
-RESTRICTED = {
+RESTRICTED_PAGE = "004_0fd07da50aeeb737.txt"
+SECTIONS = {
     "RU.sensitive-information",
     "RU.off-twitter-matching",
     "RU.redistribution",
@@ -22,6 +35,13 @@ RESTRICTED = {
     "RU.measuring",
     "RU.surveillance",
 }
+#: Words that make a paragraph of the restricted-use page rule-bearing.
+NORMATIVE = re.compile(
+    r"\b(never|require[sd]?|requiring|must|prohibit(?:ed)?|not permitted|permit(?:ted)?|only"
+    r"|do not|don\u2019t|should|best way)\b"
+)
+#: A fragment after ", " that continues the bullet before it rather than starting one.
+CONTINUES = re.compile(r"^(or|and|including|such as|except|do|please|generally-available)\b")
 ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii"]
 
 
@@ -57,6 +77,44 @@ def numbered_items(text):
     return refs
 
 
+#: Every built-in rule: the default set, and those built from configuration.
+BUILT_IN = (
+    *twpolicy.default_rules(),
+    twpolicy.rules.one_key_per_use_case(twpolicy.open_keys("memory://"), key="k", use_case="u"),
+    twpolicy.rules.require_recipient_terms(),
+    twpolicy.rules.user_token_thresholds(twpolicy.open_user_tokens("memory://")),
+)
+
+
+def restricted_items(text):
+    """Every rule-bearing paragraph and bullet of the restricted-use page, as text.
+
+    A plain reading of the flattened page, independent of the catalog. Its first bracket
+    holds the paragraphs, joined by ``.&&`` (a comma inside a paragraph, a paragraph break
+    after a full stop or colon); the page's footer (law enforcement, cookies) is left out and
+    a paragraph counts when it has a normative word. Its third bracket holds the bullets,
+    joined by ", " (so a fragment that continues a phrase is joined back); a nested list's
+    items come after the parent that already holds their text, so a bullet found whole in an
+    earlier one is not an item of its own; the site's footer links end the list.
+    """
+    body = text[1 : text.index("][more about")]
+    body = body[: body.index("for additional information for law enforcement")]
+    paragraphs = [
+        part.strip().replace(".&& ", ", ") for part in re.split(r"(?<=[.:])\.&&\s*", body)
+    ]
+    start = text.index("][health") + 2
+    fragments = text[start : text.index(", twitter.com, status", start)].split(", ")
+    bullets: list[str] = []
+    for fragment in fragments:
+        one_word = len(fragment.split()) == 1 and fragment != "tweets"
+        if bullets and (CONTINUES.match(fragment) or one_word):
+            bullets[-1] += ", " + fragment
+        else:
+            bullets.append(fragment)
+    bullets = [b for i, b in enumerate(bullets) if not any(b in a for a in bullets[:i])]
+    return [p for p in paragraphs if p and NORMATIVE.search(p)], bullets
+
+
 @pytest.fixture(name="catalog")
 def _catalog():
     """The clause catalog."""
@@ -73,9 +131,40 @@ class TestCatalog:
         assert len(expected) > 100
         assert expected == [c.ref for c in catalog if c.source is Source.DEVELOPER_POLICY]
 
+    def test_every_item_of_the_restricted_use_page(self, catalog):
+        """Each rule-bearing paragraph and bullet of the page has exactly one entry, in order."""
+        path = SEEDS / RESTRICTED_PAGE
+        if not path.is_file():
+            require(f"policy document not found at {path}")
+        paragraphs, bullets = restricted_items(path.read_text(encoding="utf-8"))
+        assert (len(paragraphs), len(bullets)) == (17, 25)
+        entries = [c for c in catalog if c.source is Source.RESTRICTED_USES]
+        matched = {}
+        for item in paragraphs + bullets:
+            owners = [c.ref for c in entries if c.quote and item.startswith(c.quote)]
+            assert len(owners) == 1, (item[:60], owners)
+            matched[owners[0]] = item
+        assert sorted(matched) == sorted(c.ref for c in entries)
+        order = [c.ref for c in entries]
+        for items in (paragraphs, bullets):
+            refs = [next(r for r, i in matched.items() if i == item) for item in items]
+            assert refs == sorted(refs, key=order.index)
+
     def test_every_restricted_use_section(self, catalog):
-        """Each section of the restricted-use page is in the catalog."""
-        assert RESTRICTED == {c.ref for c in catalog if c.source is Source.RESTRICTED_USES}
+        """Each section of the restricted-use page keeps its section ref."""
+        assert SECTIONS <= {c.ref for c in catalog if c.source is Source.RESTRICTED_USES}
+
+    def test_restricted_items_reading(self):
+        """The reading joins a bullet's own commas and drops a nested list's repeated items."""
+        text = (
+            "[you must a.&& b..&& intro:.&& footer..&& for additional information for law "
+            "enforcement.][more about x][][health (a), never do x, aggressive, or y, "
+            "public data. tweets display name, tweets, display name, twitter.com, status]"
+        )
+        assert restricted_items(text) == (
+            ["you must a, b."],
+            ["health (a)", "never do x, aggressive, or y", "public data. tweets display name"],
+        )
 
     def test_refs_are_unique(self, catalog):
         """No clause is listed twice."""
@@ -84,7 +173,7 @@ class TestCatalog:
 
     def test_enforced_only_with_a_rule(self, catalog):
         """A clause is marked enforced only when a built-in rule implements it."""
-        rule_ids = {rule.id for rule in twpolicy.default_rules()}
+        rule_ids = {rule.id for rule in BUILT_IN}
         for clause in catalog:
             assert set(clause.rules) <= rule_ids, clause.ref
             if clause.status is twpolicy.ClauseStatus.ENFORCED:
@@ -93,8 +182,45 @@ class TestCatalog:
     def test_every_rule_is_listed_under_its_clause(self, catalog):
         """Each built-in rule appears in the catalog entry of the clause it names."""
         by_ref = {c.ref: c for c in catalog}
-        for rule in twpolicy.default_rules():
+        for rule in BUILT_IN:
             assert rule.id in by_ref[rule.clause].rules
+
+    def test_enforced_names_its_mutation_tests(self, catalog):
+        """An enforced clause names, for every rule, tests that exist (mutation-checked)."""
+        for clause in catalog:
+            if clause.status is twpolicy.ClauseStatus.ENFORCED:
+                assert set(clause.tests) == set(clause.rules), clause.ref
+                for node_ids in clause.tests.values():
+                    assert node_ids, clause.ref
+                    for node_id in node_ids:
+                        path, *names = node_id.split("::")
+                        source = (PROJECT / path).read_text(encoding="utf-8")
+                        assert all(f" {n}(" in source or f"class {n}" in source for n in names)
+            else:
+                assert not clause.tests, clause.ref
+
+    def test_assisted_names_tools_that_exist(self, catalog):
+        """An assisted clause names its tools: public names of twpolicy, or its commands."""
+        commands = set(build_parser()._subparsers._group_actions[0].choices)
+        for clause in catalog:
+            if clause.status is not twpolicy.ClauseStatus.ASSISTED:
+                continue
+            assert clause.tools, clause.ref
+            assert "planned" not in clause.note, clause.ref
+            for tool in clause.tools:
+                if tool.startswith("twpolicy "):
+                    assert tool.split()[1] in commands, (clause.ref, tool)
+                else:
+                    target = twpolicy
+                    for part in tool.split("."):
+                        target = getattr(target, part)
+
+    def test_legend_gives_each_status_its_meaning(self):
+        """The coverage page's legend says something different for every status."""
+        meanings = [s.meaning for s in twpolicy.ClauseStatus]
+        assert len(set(meanings)) == len(meanings)
+        for status in twpolicy.ClauseStatus:
+            assert f"| `{status.value}` | {status.meaning} |" in coverage_markdown()
 
     def test_out_of_scope_says_why(self, catalog):
         """Every out-of-scope clause carries its reason."""
@@ -132,7 +258,18 @@ class TestCommand:
         """--format json gives one object per clause."""
         records = json.loads(self.run("--format", "json"))
         assert [c.ref for c in catalog] == [r["ref"] for r in records]
-        assert {"ref", "source", "title", "summary", "status", "rules", "note"} == set(records[0])
+        assert {
+            "ref",
+            "source",
+            "title",
+            "summary",
+            "status",
+            "rules",
+            "note",
+            "tests",
+            "tools",
+            "quote",
+        } == set(records[0])
 
     def test_status_filter(self):
         """--status keeps only clauses of that status."""

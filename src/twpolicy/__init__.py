@@ -48,6 +48,7 @@ from twpolicy._stores._consent import (
     open_ledger,
 )
 from twpolicy._stores._decisions import DecisionFile
+from twpolicy._stores._keys import Environment, KeyBinding, KeyStore, key_fingerprint, open_keys
 from twpolicy._stores._quotas import (
     QuotaLedger,
     QuotaUsage,
@@ -56,16 +57,20 @@ from twpolicy._stores._quotas import (
     Standing,
     open_quotas,
 )
+from twpolicy._stores._tokens import UserTokens, open_user_tokens
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
+    KeyUseCaseError,
     PayloadError,
     PolicyViolation,
+    ProhibitedPurpose,
     QuotaExceeded,
     RedistributionError,
     StandaloneGeoError,
     StoreUnavailable,
+    TermsNotAccepted,
     TwPolicyError,
     TwPolicyWarning,
     UnknownRoute,
@@ -96,11 +101,15 @@ __all__ = [
     "Endpoint",
     "EndpointCatalog",
     "EndpointCategory",
+    "Environment",
     "Export",
     "GeoFinding",
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "KeyBinding",
+    "KeyStore",
+    "KeyUseCaseError",
     "Ledger",
     "LedgerTampered",
     "Mode",
@@ -110,6 +119,7 @@ __all__ = [
     "PayloadError",
     "Permit",
     "PolicyViolation",
+    "ProhibitedPurpose",
     "QuotaExceeded",
     "QuotaLedger",
     "QuotaUsage",
@@ -127,9 +137,11 @@ __all__ = [
     "Standing",
     "StoreUnavailable",
     "StreamingClient",
+    "TermsNotAccepted",
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "UserTokens",
     "Verification",
     "__version__",
     "check_storable",
@@ -141,10 +153,13 @@ __all__ = [
     "find_geo",
     "get_default_guard",
     "ids_only",
+    "key_fingerprint",
     "manual_export",
     "no_standalone_geo",
+    "open_keys",
     "open_ledger",
     "open_quotas",
+    "open_user_tokens",
     "set_default_guard",
     "strip_geo",
 ]

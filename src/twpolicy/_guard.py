@@ -40,7 +40,9 @@ from twpolicy._model import (
 )
 from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledger
 from twpolicy._stores._decisions import DecisionFile
+from twpolicy._stores._keys import environment, open_keys, use_case_name
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
+from twpolicy._stores._tokens import open_user_tokens
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
@@ -48,7 +50,16 @@ from twpolicy.exceptions import (
     TwPolicyError,
     TwPolicyWarning,
 )
-from twpolicy.rules import Rule, RuleContext, default
+from twpolicy.rules import (
+    SENSITIVE_EVENT_TERMS,
+    Rule,
+    RuleContext,
+    default,
+    one_key_per_use_case,
+    require_recipient_terms,
+    user_token_thresholds,
+)
+from twpolicy.rules._purposes import check_purposes
 from twpolicy.rules._redistribution import quota_denial
 
 if TYPE_CHECKING:
@@ -115,6 +126,21 @@ def _mode(value: Mode | str, where: str) -> Mode:
         raise ConfigurationError(f"{where}: unknown mode {value!r}; use one of {choices}") from None
 
 
+_SEVERITY = {Mode.MONITOR: 0, Mode.WARN: 1, Mode.ENFORCE: 2}
+
+
+def _softer(mode: Mode, rule: Rule) -> Mode:
+    """The guard's mode, or the rule's own ``default_mode`` when that is softer.
+
+    A rule whose deny is evidence rather than proof (a query naming a protest) warns by
+    default; ``rule_modes`` enforces it on request.
+    """
+    preferred = getattr(rule, "default_mode", None)
+    if isinstance(preferred, Mode) and _SEVERITY[preferred] < _SEVERITY[mode]:
+        return preferred
+    return mode
+
+
 class Guard:
     """The one place a policy decision is made.
 
@@ -157,7 +183,9 @@ class Guard:
         if unknown:
             raise ConfigurationError(f"rule_modes names unknown rule(s) {unknown}; known: {ids}")
         self._modes = {
-            rule.id: _mode(overrides.get(rule.id, self._mode), f"rule_modes[{rule.id!r}]")
+            rule.id: _mode(
+                overrides.get(rule.id, _softer(self._mode, rule)), f"rule_modes[{rule.id!r}]"
+            )
             for rule in self._rules
         }
         self._sinks = tuple(sinks)
@@ -628,6 +656,13 @@ class Guard:
         if "decision_log" in settings and "sinks" not in overrides:
             # A relative path is relative to the configuration file, wherever the app runs.
             kwargs["sinks"] = [DecisionFile(Path(path).parent / settings["decision_log"])]
+        if "rules" not in kwargs:
+            kwargs["rules"] = _configured_rules(settings)
+            if "user_token_store" in settings:
+                tokens = open_user_tokens(settings["user_token_store"])
+                core = settings.get("core_client", False)
+                kwargs["rules"].append(user_token_thresholds(tokens, core_client=core))
+                kwargs["sinks"] = [*kwargs.get("sinks", ()), tokens]
         return cls(**kwargs)
 
 
@@ -635,10 +670,55 @@ _KEYS = {
     "mode": str,
     "consent_ledger": str,
     "consent_key": str,  # the key, or env:NAME, or file:PATH
+    "decision_log": str,
     "quota_ledger": str,
     "rules": dict,
-    "decision_log": str,
+    "purposes": list,
+    "sensitive_terms": list,
+    "require_terms": bool,
+    "use_case": str,
+    "environment": str,
+    "key_store": str,
+    "consumer_key_env": str,
+    "user_token_store": str,
+    "core_client": bool,
 }
+#: The environment variable holding the consumer key, unless ``consumer_key_env`` names another.
+CONSUMER_KEY_ENV = "TWPOLICY_CONSUMER_KEY"
+
+
+def _configured_rules(settings: Mapping[str, Any]) -> list[Rule]:
+    """The built-in rules as the ``[twpolicy]`` table configures them.
+
+    With ``use_case`` set, the process's consumer key (from the environment, never the file)
+    is bound in the key store at once, so a key bound elsewhere stops the guard being built.
+    """
+    rules = list(
+        default(
+            purposes=settings.get("purposes", ()),
+            sensitive_terms=settings.get("sensitive_terms", SENSITIVE_EVENT_TERMS),
+        )
+    )
+    if settings.get("require_terms", False):
+        rules.append(require_recipient_terms())
+    if "use_case" in settings:
+        variable = settings.get("consumer_key_env", CONSUMER_KEY_ENV)
+        key = os.environ.get(variable)
+        if not key:
+            raise ConfigurationError(
+                f"use_case is set, but ${variable} holds no consumer key to bind to it; "
+                f"export the app's consumer key as {variable} (or name the variable that "
+                "holds it with consumer_key_env)."
+            )
+        store = open_keys(settings.get("key_store", "memory://"))
+        environment = settings.get("environment", "production")
+        store.bind(key, use_case=settings["use_case"], environment=environment)
+        rules.append(
+            one_key_per_use_case(
+                store, key=key, use_case=settings["use_case"], environment=environment
+            )
+        )
+    return rules
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -665,7 +745,24 @@ def _read_config(path: Path) -> dict[str, Any]:
     _mode(settings.get("mode", Mode.ENFORCE), f"twpolicy config {path}: mode")
     for rule_id, rule_mode in settings.get("rules", {}).items():
         _mode(rule_mode, f"twpolicy config {path}: rules.{rule_id}")
+    _check_declarations(settings, path)
     return settings
+
+
+def _check_declarations(settings: Mapping[str, Any], path: Path) -> None:
+    """Purposes, use case, environment and sensitive terms: checked before anything is built."""
+    try:
+        check_purposes(settings.get("purposes", ()))
+        if "environment" in settings or "use_case" in settings:
+            use_case_name(settings.get("use_case"), "use_case")
+            environment(settings.get("environment", "production"))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"twpolicy config {path}: {exc}") from None
+    terms = settings.get("sensitive_terms", [])
+    if not all(isinstance(t, str) and t.strip() for t in terms):
+        raise ConfigurationError(
+            f"twpolicy config {path}: sensitive_terms must be a list of non-empty strings"
+        )
 
 
 _default_lock = threading.Lock()

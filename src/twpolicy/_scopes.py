@@ -85,7 +85,7 @@ _ALL = (
     ),
     Scope(
         "automated.write",
-        "RU.automation",
+        "RU.automation.a",
         "Receive automated replies, mentions or messages from the application.",
         oauth=False,
     ),

@@ -7,8 +7,11 @@ The tree::
     │   ├── ConsentRequired            no active consent for a write on a user's behalf
     │   ├── StandaloneGeoError         location data outside the Tweet it belongs to
     │   ├── RedistributionError        more than IDs about to leave
-    │   │   └── QuotaExceeded          a recipient's rolling quota would be exceeded
-    │   └── UnknownRoute               a request the endpoint catalog does not know
+    │   │   ├── QuotaExceeded          a recipient's rolling quota would be exceeded
+    │   │   └── TermsNotAccepted       a recipient without terms, retention or privacy
+    │   ├── UnknownRoute               a request the endpoint catalog does not know
+    │   ├── ProhibitedPurpose          done for a purpose the policy forbids outright
+    │   └── KeyUseCaseError            a consumer key not bound to this use case
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -31,12 +34,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "ConsentRequired",
+    "KeyUseCaseError",
     "PayloadError",
     "PolicyViolation",
+    "ProhibitedPurpose",
     "QuotaExceeded",
     "RedistributionError",
     "StandaloneGeoError",
     "StoreUnavailable",
+    "TermsNotAccepted",
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
@@ -75,8 +81,20 @@ class QuotaExceeded(RedistributionError):
     """Sending would exceed a recipient's rolling quota (I.F.2.a, I.F.2.b.i)."""
 
 
+class TermsNotAccepted(RedistributionError):
+    """An export's recipient has not accepted the terms, declared a retention, or is public."""
+
+
+class KeyUseCaseError(PolicyViolation):
+    """The consumer key is not bound to this use case and environment (I.F.5.a)."""
+
+
 class UnknownRoute(PolicyViolation):
     """A request matches no entry of the endpoint catalog, so it is refused (fail closed)."""
+
+
+class ProhibitedPurpose(PolicyViolation):
+    """An action serves a purpose the policy forbids (surveillance, benchmarking, ...)."""
 
 
 class ConfigurationError(TwPolicyError, ValueError):

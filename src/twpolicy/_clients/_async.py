@@ -44,10 +44,12 @@ class _AsyncGuardedV2:
     ) -> Any:
         """Decide on the request (off the event loop), then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth)
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
         if plan.looks_up:
             answer = await self._twpolicy_identify(user_auth)
-            plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, found=answer)
+            plan = plan_v2(
+                policy, self, method, route, json, user_auth=user_auth, found=answer, params=params
+            )
         async with plan.sending(self, policy):
             sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         if plan.learns:

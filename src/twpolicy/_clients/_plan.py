@@ -29,6 +29,7 @@ from twpolicy._payloads._catalog import (
     endpoint_catalog,
 )
 from twpolicy._stores._consent import validate_user_id
+from twpolicy.rules._purposes import QUERY_OPERATIONS
 
 __all__ = [
     "LOOKUP_ERRORS",
@@ -231,7 +232,20 @@ class Plan:
 _READS: dict[int, tuple[Endpoint, Plan]] = {}
 
 
-def _read_plan(endpoint: Endpoint) -> Plan:
+def _read_plan(endpoint: Endpoint, query: Any = None) -> Plan:
+    """The plan for a request needing no consent; one carrying a query holds it by reference.
+
+    Search and count queries and stream rules are read by the purpose rules
+    (``purpose.query_screen``, ``purpose.platform_counts``); other reads share one plan.
+    """
+    if query is not None and endpoint.operation in QUERY_OPERATIONS:
+        action = Action(
+            kind=ActionKind.API_CALL,
+            operation=endpoint.operation,
+            category=endpoint.category.value,
+            payload=query,
+        )
+        return Plan(endpoint, action)
     entry = _READS.get(id(endpoint))
     if entry is not None and entry[0] is endpoint:
         return entry[1]
@@ -312,13 +326,14 @@ def plan_v2(
     *,
     user_auth: bool,
     found: object = _UNASKED,
+    params: Any = None,
 ) -> Plan:
     """Plan a v2 request (``BaseClient.request``'s arguments); ``found``: a lookup's answer."""
     endpoint = _CATALOG.lookup(method, route)
     if endpoint is None:
         return unknown_route(method, route, body)
     if not endpoint.scopes:
-        return _read_plan(endpoint)
+        return _read_plan(endpoint, params if body is None else body)
     scopes = endpoint.scopes
     if (type(body) is dict or isinstance(body, Mapping)) and body.get("geo") is not None:
         scopes |= _GEO_SCOPE  # a geotag: the user saw the location before it was published
@@ -371,7 +386,7 @@ def plan_v1(
         return unknown_route(method, f"/1.1/{path}.json", v1_parameters(kwargs))
     geotag = _v1_geotagged(endpoint, kwargs)
     if not (endpoint.scopes or geotag):
-        return _read_plan(endpoint)
+        return _read_plan(endpoint, v1_parameters(kwargs))
     scopes = endpoint.scopes | _GEO_SCOPE if geotag else endpoint.scopes
     content = kwargs.get("json_payload")
     if content is None:

@@ -56,10 +56,12 @@ class _GuardedV2:
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth)
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
         if plan.looks_up:
             found = self._twpolicy_identify(user_auth)
-            plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, found=found)
+            plan = plan_v2(
+                policy, self, method, route, json, user_auth=user_auth, found=found, params=params
+            )
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         if plan.learns:

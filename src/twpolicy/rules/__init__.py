@@ -5,32 +5,79 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 ``evaluate(action, context)`` (see `Rule` and docs/writing-rules.md).
 """
 
+from collections.abc import Iterable
+
 from twpolicy.rules._actor import match_token_owner
 from twpolicy.rules._consent import known_endpoint, require_consent
 from twpolicy.rules._context import ConsentReader, QuotaReader, Rule, RuleContext
 from twpolicy.rules._geo import forbid_standalone_geo
+from twpolicy.rules._keys import KeyReader, one_key_per_use_case
+from twpolicy.rules._purposes import (
+    PURPOSES,
+    SENSITIVE_EVENT_TERMS,
+    Purpose,
+    declared_purposes,
+    flag_platform_counts,
+    screen_queries,
+)
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
+from twpolicy.rules._terms import MAX_RETENTION_DAYS, require_recipient_terms
+from twpolicy.rules._tokens import (
+    CONTACT_TOKENS,
+    CORE_CLIENT_TOKENS,
+    UserTokenReader,
+    user_token_thresholds,
+)
 
 __all__ = [
+    "CONTACT_TOKENS",
+    "CORE_CLIENT_TOKENS",
+    "MAX_RETENTION_DAYS",
+    "PURPOSES",
+    "SENSITIVE_EVENT_TERMS",
     "ConsentReader",
+    "KeyReader",
+    "Purpose",
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "UserTokenReader",
+    "declared_purposes",
     "default",
+    "flag_platform_counts",
     "forbid_standalone_geo",
     "known_endpoint",
     "match_token_owner",
+    "one_key_per_use_case",
     "recipient_quota",
     "redistribute_ids_only",
     "require_consent",
+    "require_recipient_terms",
+    "screen_queries",
+    "user_token_thresholds",
 ]
 
 
-def default() -> tuple[Rule, ...]:
-    """Every built-in rule, in evaluation order (general to specific)."""
+def default(
+    *,
+    purposes: Iterable[str] = (),
+    sensitive_terms: Iterable[str] = SENSITIVE_EVENT_TERMS,
+) -> tuple[Rule, ...]:
+    """Every built-in rule, in evaluation order (general to specific).
+
+    Args:
+        purposes: the application's declared purposes, from `PURPOSES` (docs/purposes.md).
+        sensitive_terms: the words that mark a query as about a sensitive event or group.
+
+    Raises:
+        ConfigurationError: a purpose is unknown or prohibited.
+    """
     return (
         known_endpoint(),
         match_token_owner(),
+        declared_purposes(purposes),
+        screen_queries(sensitive_terms),
+        flag_platform_counts(),
         require_consent(),
         redistribute_ids_only(),
         recipient_quota(),
