@@ -179,7 +179,8 @@ _TABLES = (
     (
         "CREATE TABLE twpolicy_compliance_attempts ("
         " attempt_id TEXT PRIMARY KEY, target TEXT NOT NULL, state TEXT NOT NULL,"
-        " keys TEXT NOT NULL, started_at TEXT NOT NULL, sha256 TEXT, finished_at TEXT)"
+        " keys TEXT NOT NULL, started_at TEXT NOT NULL, sha256 TEXT, changed TEXT,"
+        " finished_at TEXT)"
     ),
     (
         "CREATE TABLE twpolicy_compliance_applied ("
@@ -567,38 +568,60 @@ class ComplianceLedger:
             )
         return attempt, mine
 
-    def written(self, attempt: str, sha256: str) -> None:
-        """The new data is complete and durable (digest ``sha256``), about to replace the old."""
+    def written(self, attempt: str, sha256: str, changed: Mapping[str, int]) -> None:
+        """The new data is complete and durable (digest ``sha256``), about to replace the old.
+
+        ``changed`` (objects changed per event key) is kept, so that an attempt whose process
+        died after the replacement can still be finished with its counts (`recover`).
+        """
         with self._db.write() as tx:
             tx.execute(
-                "UPDATE twpolicy_compliance_attempts SET state = 'written', sha256 = ?"
-                " WHERE attempt_id = ?",
-                (sha256, attempt),
+                "UPDATE twpolicy_compliance_attempts SET state = 'written', sha256 = ?,"
+                " changed = ? WHERE attempt_id = ?",
+                (sha256, json.dumps(dict(changed)), attempt),
             )
 
     def finish(
-        self, attempt: str, changed: Mapping[str, int], *, at: datetime | None = None
+        self, attempt: str, changed: Mapping[str, int] | None = None, *, at: datetime | None = None
     ) -> None:
-        """The new data is in place: record every key of the attempt as applied."""
+        """The new data is in place: record every key of the attempt as applied.
+
+        ``changed`` defaults to the counts given to `written`.
+        """
         when = _iso(at or self._clock())
         with self._db.write() as tx:
             row = tx.one(
-                "SELECT target, keys FROM twpolicy_compliance_attempts WHERE attempt_id = ?",
+                "SELECT target, keys, changed FROM twpolicy_compliance_attempts"
+                " WHERE attempt_id = ?",
                 (attempt,),
             )
             if row is None:
                 raise StoreUnavailable(f"compliance attempt {attempt} is not in the ledger")
             target, keys = str(row[0]), json.loads(row[1])
+            counts = dict(changed) if changed is not None else json.loads(row[2] or "{}")
             tx.executemany(
                 "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"
                 " applied_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, target) DO NOTHING",
-                [(key, target, attempt, int(changed.get(key, 0)), when) for key in keys],
+                [(key, target, attempt, int(counts.get(key, 0)), when) for key in keys],
             )
             tx.execute(
                 "UPDATE twpolicy_compliance_attempts SET state = 'done', finished_at = ?"
                 " WHERE attempt_id = ?",
                 (when, attempt),
             )
+
+    def events(self, keys: Sequence[str]) -> list[ComplianceEvent]:
+        """The recorded events with these keys, in the order given (unknown keys skipped)."""
+        found: dict[str, ComplianceEvent] = {}
+        with self._db.read() as tx:
+            for chunk in _chunks(list(keys)):
+                for row in tx.all(
+                    f"SELECT {_COLUMNS} FROM twpolicy_compliance_events"  # noqa: S608  # placeholders only
+                    f" WHERE key IN ({_in(chunk)})",
+                    tuple(chunk),
+                ):
+                    found[str(row[0])] = _event(row)
+        return [found[key] for key in keys if key in found]
 
     def abandon(self, attempt: str, *, at: datetime | None = None) -> None:
         """The attempt left the old data in place: its keys are pending again."""
