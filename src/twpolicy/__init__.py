@@ -9,6 +9,15 @@ from typing import Any as _Any
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
 from twpolicy._clients._sync import API, Client, StreamingClient
+from twpolicy._enforce._compliance import (
+    ApplyReport,
+    CallbackApplier,
+    JsonLinesApplier,
+    MappingApplier,
+    SqliteTableApplier,
+    apply_compliance,
+    displayable,
+)
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
@@ -30,10 +39,16 @@ from twpolicy._payloads._catalog import (
     content_sha256,
     endpoint_catalog,
 )
+from twpolicy._payloads._compliance import (
+    ComplianceEvent,
+    ComplianceEventType,
+    compliance_events,
+)
 from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
 from twpolicy._payloads._ids import dehydrate
 from twpolicy._payloads._walker import GeoKind
 from twpolicy._scopes import SCOPES, Scope
+from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import (
     ConsentEvent,
     ConsentEventType,
@@ -57,6 +72,7 @@ from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
+    ContentUnavailable,
     PayloadError,
     PolicyViolation,
     QuotaExceeded,
@@ -75,11 +91,16 @@ __all__ = [
     "SCOPES",
     "Action",
     "ActionKind",
+    "ApplyReport",
     "AsyncClient",
     "AsyncStreamingClient",
+    "CallbackApplier",
     "Clause",
     "ClauseStatus",
     "Client",
+    "ComplianceEvent",
+    "ComplianceEventType",
+    "ComplianceLedger",
     "ConfigurationError",
     "ConsentEvent",
     "ConsentEventType",
@@ -87,6 +108,7 @@ __all__ = [
     "ConsentRecord",
     "ConsentRequired",
     "ConsentState",
+    "ContentUnavailable",
     "Decision",
     "Effect",
     "Endpoint",
@@ -97,7 +119,9 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "JsonLinesApplier",
     "Ledger",
+    "MappingApplier",
     "Mode",
     "Notice",
     "Obligation",
@@ -117,6 +141,7 @@ __all__ = [
     "Scope",
     "Sink",
     "SpendConsent",
+    "SqliteTableApplier",
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
@@ -126,17 +151,21 @@ __all__ = [
     "UnknownRoute",
     "Verification",
     "__version__",
+    "apply_compliance",
     "check_storable",
     "clauses",
+    "compliance_events",
     "content_sha256",
     "default_rules",
     "dehydrate",
+    "displayable",
     "endpoint_catalog",
     "find_geo",
     "get_default_guard",
     "ids_only",
     "manual_export",
     "no_standalone_geo",
+    "open_compliance",
     "open_ledger",
     "open_quotas",
     "set_default_guard",

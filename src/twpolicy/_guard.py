@@ -38,6 +38,7 @@ from twpolicy._model import (
     ReserveQuota,
     SpendConsent,
 )
+from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import ConsentLedger, open_ledger
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._version import __version__
@@ -123,6 +124,9 @@ class Guard:
         quotas: the per-recipient quota ledger (`twpolicy.open_quotas`) that the
             ``redistribution.quota`` rule counts exports against; ``None`` means exports to
             a named recipient are refused, as they cannot be counted.
+        compliance: the compliance ledger (`twpolicy.open_compliance`) whose tombstones the
+            ``compliance.tombstone`` rule refuses to store, export or display; ``None``
+            means that rule is silent (nothing is known to be gone).
         mode: how denies are acted on by default: ``"enforce"``, ``"warn"`` or ``"monitor"``.
         rules: the rules to evaluate, in order; `twpolicy.rules.default` when ``None``.
         sinks: callables that receive every decision (a `twpolicy.testing.DecisionRecorder`,
@@ -137,6 +141,7 @@ class Guard:
         *,
         ledger: ConsentLedger | None = None,
         quotas: QuotaLedger | None = None,
+        compliance: ComplianceLedger | None = None,
         mode: Mode | str = Mode.ENFORCE,
         rules: Iterable[Rule] | None = None,
         sinks: Iterable[Sink] = (),
@@ -145,6 +150,7 @@ class Guard:
     ) -> None:
         self._ledger = ledger
         self._quotas = quotas
+        self._compliance = compliance
         self._mode = _mode(mode, "Guard(mode=)")
         self._rules = tuple(default() if rules is None else rules)
         ids = [rule.id for rule in self._rules]
@@ -200,6 +206,11 @@ class Guard:
     def quotas(self) -> QuotaLedger | None:
         """The per-recipient quota ledger."""
         return self._quotas
+
+    @property
+    def compliance(self) -> ComplianceLedger | None:
+        """The compliance ledger."""
+        return self._compliance
 
     @property
     def mode(self) -> Mode:
@@ -304,6 +315,7 @@ class Guard:
             now=self._clock(),
             consent=self._ledger,
             quotas=self._quotas,
+            compliance=self._compliance,
             mode_of=self.mode_of,
             claims=claims,
         )
@@ -600,10 +612,18 @@ class Guard:
             kwargs["ledger"] = open_ledger(ledger_url)
         if "quotas" not in kwargs:
             kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
+        if "compliance" not in kwargs and "compliance_ledger" in settings:
+            kwargs["compliance"] = open_compliance(settings["compliance_ledger"])
         return cls(**kwargs)
 
 
-_KEYS = {"mode": str, "consent_ledger": str, "quota_ledger": str, "rules": dict}
+_KEYS = {
+    "mode": str,
+    "consent_ledger": str,
+    "quota_ledger": str,
+    "compliance_ledger": str,
+    "rules": dict,
+}
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "ConsentRequired",
+    "ContentUnavailable",
     "PayloadError",
     "PolicyViolation",
     "QuotaExceeded",
@@ -73,6 +74,11 @@ class RedistributionError(PolicyViolation):
 
 class QuotaExceeded(RedistributionError):
     """Sending would exceed a recipient's rolling quota (I.F.2.a, I.F.2.b.i)."""
+
+
+class ContentUnavailable(PolicyViolation):
+    """Content that is deleted, protected, suspended, withheld or stale would be kept, shared
+    or shown (I.C.3, I.C.4)."""
 
 
 class UnknownRoute(PolicyViolation):

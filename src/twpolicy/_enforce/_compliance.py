@@ -22,13 +22,17 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
 import attrs
 
+from twpolicy._guard import Guard, get_default_guard
+from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent
-from twpolicy._payloads._walker import Kind, Node, walk
+from twpolicy._payloads._walker import Kind, Node, adapt, walk
+from twpolicy._stores._time import utc
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
@@ -42,6 +46,7 @@ __all__ = [
     "SqliteTableApplier",
     "apply_compliance",
     "clean_record",
+    "displayable",
 ]
 
 _TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.ACTIVITY})
@@ -694,3 +699,39 @@ class CallbackApplier:
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002  # protocol
         """Call back for each claimed event."""
         return {event.key: int(self.callback(event)) for event in attempt.events()}
+
+
+# -- the display point --------------------------------------------------------------------
+
+
+def displayable(
+    payload: Any,
+    *,
+    fetched_at: datetime,
+    guard: Guard | None = None,
+    country: str | None = None,
+    operation: str = "display",
+) -> Any:
+    """Return ``payload`` if it may be shown to end users now; refuse otherwise (I.C.4).
+
+    Content may be shown only as the current version fetched from the API: ``fetched_at``
+    must be recent (``compliance.display``), and nothing in it may be deleted, protected,
+    suspended, withheld in ``country`` or otherwise gone by the guard's compliance ledger
+    (``compliance.tombstone``); content whose removal was reversed must have been fetched
+    after the reversal.
+
+    Raises:
+        ContentUnavailable: the content may not be shown; the message says why and what to do.
+    """
+    when = utc(fetched_at)
+    value = adapt(payload)
+    action = Action(
+        kind=ActionKind.DISPLAY,
+        operation=operation,
+        count=1,
+        facts={"fetched_at": when.isoformat(), "country": country},
+        payload=value,
+    )
+    with (guard or get_default_guard()).permit(action):
+        pass
+    return payload

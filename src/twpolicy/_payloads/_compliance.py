@@ -4,7 +4,7 @@ X tells an application that content went away in several shapes: v1.1 stream mes
 (``delete``, ``scrub_geo``, ``status_withheld``, ``user_withheld``, ``user_protect`` ...), v2
 compliance-stream events (``{"data": {"user_suspend": {...}}}``), batch compliance-job result
 lines (``{"id", "action": "delete", "reason": "protected", ...}``), and the errors of a lookup
-that no longer finds an object. `parse_events` turns any of them into frozen
+that no longer finds an object. `compliance_events` turns any of them into frozen
 `ComplianceEvent` values that the ledger records once and the appliers act on.
 """
 
@@ -22,11 +22,11 @@ from twpolicy.exceptions import PayloadError
 
 __all__ = [
     "ComplianceEvent",
-    "EventType",
+    "ComplianceEventType",
     "Source",
     "events_from_lookup_errors",
     "iter_events",
-    "parse_events",
+    "compliance_events",
 ]
 
 Target = Literal["tweet", "user", "dm"]
@@ -47,7 +47,7 @@ class Source(str, enum.Enum):
         return self.value
 
 
-class EventType(str, enum.Enum):
+class ComplianceEventType(str, enum.Enum):
     """What happened to a Tweet, a user or a DM."""
 
     TWEET_DELETE = "tweet_delete"
@@ -79,7 +79,7 @@ class EventType(str, enum.Enum):
     @property
     def target(self) -> Target:
         """What the event's ``object_id`` names."""
-        if self is EventType.DM_DELETE:
+        if self is ComplianceEventType.DM_DELETE:
             return "dm"
         return "tweet" if self.value.startswith("tweet_") else "user"
 
@@ -89,7 +89,7 @@ class EventType(str, enum.Enum):
         return self in _REMOVING
 
     @property
-    def reverses(self) -> EventType | None:
+    def reverses(self) -> ComplianceEventType | None:
         """The removing event this one undoes (unprotect undoes protect), if any."""
         return _REVERSES.get(self)
 
@@ -99,32 +99,32 @@ class EventType(str, enum.Enum):
         return self in _REVERSES.values() or self in _UNAVAILABLE
 
 
-_UNAVAILABLE: Final = frozenset({EventType.TWEET_UNAVAILABLE, EventType.USER_UNAVAILABLE})
+_UNAVAILABLE: Final = frozenset({ComplianceEventType.TWEET_UNAVAILABLE, ComplianceEventType.USER_UNAVAILABLE})
 _REMOVING: Final = frozenset(
     {
-        EventType.TWEET_DELETE,
-        EventType.TWEET_UNAVAILABLE,
-        EventType.TWEET_WITHHELD,
-        EventType.TWEET_EDIT,
-        EventType.TWEET_DROP,
-        EventType.DM_DELETE,
-        EventType.USER_DELETE,
-        EventType.USER_PROTECT,
-        EventType.USER_SUSPEND,
-        EventType.USER_WITHHELD,
-        EventType.USER_UNAVAILABLE,
+        ComplianceEventType.TWEET_DELETE,
+        ComplianceEventType.TWEET_UNAVAILABLE,
+        ComplianceEventType.TWEET_WITHHELD,
+        ComplianceEventType.TWEET_EDIT,
+        ComplianceEventType.TWEET_DROP,
+        ComplianceEventType.DM_DELETE,
+        ComplianceEventType.USER_DELETE,
+        ComplianceEventType.USER_PROTECT,
+        ComplianceEventType.USER_SUSPEND,
+        ComplianceEventType.USER_WITHHELD,
+        ComplianceEventType.USER_UNAVAILABLE,
     }
 )
 _REVERSES: Final = {
-    EventType.TWEET_UNDROP: EventType.TWEET_DROP,
-    EventType.USER_UNDELETE: EventType.USER_DELETE,
-    EventType.USER_UNPROTECT: EventType.USER_PROTECT,
-    EventType.USER_UNSUSPEND: EventType.USER_SUSPEND,
+    ComplianceEventType.TWEET_UNDROP: ComplianceEventType.TWEET_DROP,
+    ComplianceEventType.USER_UNDELETE: ComplianceEventType.USER_DELETE,
+    ComplianceEventType.USER_UNPROTECT: ComplianceEventType.USER_PROTECT,
+    ComplianceEventType.USER_UNSUSPEND: ComplianceEventType.USER_SUSPEND,
 }
 # Terminal events are recorded once whenever they are seen again; the others can recur
 # (protect, unprotect, protect), so the time they happened is part of their identity.
 _TERMINAL: Final = frozenset(
-    {EventType.TWEET_DELETE, EventType.DM_DELETE, EventType.SCRUB_GEO, EventType.TWEET_SCRUB_GEO}
+    {ComplianceEventType.TWEET_DELETE, ComplianceEventType.DM_DELETE, ComplianceEventType.SCRUB_GEO, ComplianceEventType.TWEET_SCRUB_GEO}
 )
 
 
@@ -150,7 +150,7 @@ class ComplianceEvent:
         reason: the source's own reason code (``"protected"``, ``"not_found"`` ...).
     """
 
-    type: EventType = attrs.field(converter=EventType)
+    type: ComplianceEventType = attrs.field(converter=ComplianceEventType)
     object_id: str = attrs.field()
     user_id: str | None = None
     up_to_tweet_id: str | None = None
@@ -182,7 +182,7 @@ class ComplianceEvent:
     @classmethod
     def request(
         cls,
-        type: EventType | str,  # noqa: A002  # the attribute's name
+        type: ComplianceEventType | str,  # noqa: A002  # the attribute's name
         object_id: str,
         *,
         user_id: str | None = None,
@@ -238,34 +238,34 @@ def _time(value: object) -> datetime | None:
     return None
 
 
-_V2_TYPES: Final[Mapping[str, EventType]] = {
-    "delete": EventType.TWEET_DELETE,
-    "withheld": EventType.TWEET_WITHHELD,
-    "drop": EventType.TWEET_DROP,
-    "undrop": EventType.TWEET_UNDROP,
-    "tweet_edit": EventType.TWEET_EDIT,
-    "scrub_geo": EventType.SCRUB_GEO,
-    "user_delete": EventType.USER_DELETE,
-    "user_undelete": EventType.USER_UNDELETE,
-    "user_protect": EventType.USER_PROTECT,
-    "user_unprotect": EventType.USER_UNPROTECT,
-    "user_suspend": EventType.USER_SUSPEND,
-    "user_unsuspend": EventType.USER_UNSUSPEND,
-    "user_withheld": EventType.USER_WITHHELD,
-    "user_profile_modification": EventType.USER_PROFILE_MODIFICATION,
-    "status_withheld": EventType.TWEET_WITHHELD,
+_V2_TYPES: Final[Mapping[str, ComplianceEventType]] = {
+    "delete": ComplianceEventType.TWEET_DELETE,
+    "withheld": ComplianceEventType.TWEET_WITHHELD,
+    "drop": ComplianceEventType.TWEET_DROP,
+    "undrop": ComplianceEventType.TWEET_UNDROP,
+    "tweet_edit": ComplianceEventType.TWEET_EDIT,
+    "scrub_geo": ComplianceEventType.SCRUB_GEO,
+    "user_delete": ComplianceEventType.USER_DELETE,
+    "user_undelete": ComplianceEventType.USER_UNDELETE,
+    "user_protect": ComplianceEventType.USER_PROTECT,
+    "user_unprotect": ComplianceEventType.USER_UNPROTECT,
+    "user_suspend": ComplianceEventType.USER_SUSPEND,
+    "user_unsuspend": ComplianceEventType.USER_UNSUSPEND,
+    "user_withheld": ComplianceEventType.USER_WITHHELD,
+    "user_profile_modification": ComplianceEventType.USER_PROFILE_MODIFICATION,
+    "status_withheld": ComplianceEventType.TWEET_WITHHELD,
 }
-_BATCH: Final[Mapping[tuple[str, str], EventType]] = {
-    ("tweets", "deleted"): EventType.TWEET_DELETE,
-    ("tweets", "deactivated"): EventType.TWEET_UNAVAILABLE,
-    ("tweets", "protected"): EventType.TWEET_UNAVAILABLE,
-    ("tweets", "suspended"): EventType.TWEET_UNAVAILABLE,
-    ("tweets", "scrub_geo"): EventType.TWEET_SCRUB_GEO,
-    ("users", "deleted"): EventType.USER_DELETE,
-    ("users", "deactivated"): EventType.USER_DELETE,
-    ("users", "protected"): EventType.USER_PROTECT,
-    ("users", "suspended"): EventType.USER_SUSPEND,
-    ("users", "scrub_geo"): EventType.SCRUB_GEO,
+_BATCH: Final[Mapping[tuple[str, str], ComplianceEventType]] = {
+    ("tweets", "deleted"): ComplianceEventType.TWEET_DELETE,
+    ("tweets", "deactivated"): ComplianceEventType.TWEET_UNAVAILABLE,
+    ("tweets", "protected"): ComplianceEventType.TWEET_UNAVAILABLE,
+    ("tweets", "suspended"): ComplianceEventType.TWEET_UNAVAILABLE,
+    ("tweets", "scrub_geo"): ComplianceEventType.TWEET_SCRUB_GEO,
+    ("users", "deleted"): ComplianceEventType.USER_DELETE,
+    ("users", "deactivated"): ComplianceEventType.USER_DELETE,
+    ("users", "protected"): ComplianceEventType.USER_PROTECT,
+    ("users", "suspended"): ComplianceEventType.USER_SUSPEND,
+    ("users", "scrub_geo"): ComplianceEventType.SCRUB_GEO,
 }
 
 
@@ -280,7 +280,7 @@ def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEv
                 return None
             user = _id_of(dm, "user_id_str", "user_id")
             return ComplianceEvent(
-                type=EventType.DM_DELETE, object_id=found, user_id=user, event_at=at, source=source
+                type=ComplianceEventType.DM_DELETE, object_id=found, user_id=user, event_at=at, source=source
             )
         tweet = body.get("status") or body.get("tweet")
         if not isinstance(tweet, Mapping):
@@ -289,7 +289,7 @@ def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEv
         if found is None:
             return None
         return ComplianceEvent(
-            type=EventType.TWEET_DELETE,
+            type=ComplianceEventType.TWEET_DELETE,
             object_id=found,
             user_id=_id_of(tweet, "user_id_str", "user_id", "author_id"),
             event_at=at,
@@ -299,7 +299,7 @@ def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEv
     if kind is None:
         return None
     countries = _countries(body.get("withheld_in_countries"))
-    if kind is EventType.SCRUB_GEO:
+    if kind is ComplianceEventType.SCRUB_GEO:
         user = _id_of(body, "user_id_str", "user_id", "user.id", "user.id_str")
         if user is None:
             return None
@@ -334,7 +334,7 @@ def _batch(line: Mapping[str, Any], job_type: str) -> ComplianceEvent | None:
         return None
     kind = _BATCH.get((job_type, reason))
     if kind is None:
-        kind = EventType.TWEET_UNAVAILABLE if job_type == "tweets" else EventType.USER_UNAVAILABLE
+        kind = ComplianceEventType.TWEET_UNAVAILABLE if job_type == "tweets" else ComplianceEventType.USER_UNAVAILABLE
     at = _time(line.get("redacted_at")) or _time(line.get("created_at"))
     return ComplianceEvent(
         type=kind,
@@ -346,7 +346,7 @@ def _batch(line: Mapping[str, Any], job_type: str) -> ComplianceEvent | None:
     )
 
 
-def parse_events(
+def compliance_events(
     message: object, *, job_type: Literal["tweets", "users"] = "tweets"
 ) -> list[ComplianceEvent]:
     """The compliance events one parsed JSON message holds (none when it holds none).
@@ -404,7 +404,7 @@ def events_from_lookup_errors(response: Mapping[str, Any]) -> list[ComplianceEve
         found = _id(error.get("resource_id")) or _id(error.get("value"))
         if reason is None or found is None or resource not in ("tweet", "user"):
             continue
-        kind = EventType.TWEET_UNAVAILABLE if resource == "tweet" else EventType.USER_UNAVAILABLE
+        kind = ComplianceEventType.TWEET_UNAVAILABLE if resource == "tweet" else ComplianceEventType.USER_UNAVAILABLE
         events.append(
             ComplianceEvent(
                 type=kind,
@@ -420,6 +420,6 @@ def events_from_lookup_errors(response: Mapping[str, Any]) -> list[ComplianceEve
 def iter_events(
     messages: Iterable[object], *, job_type: Literal["tweets", "users"] = "tweets"
 ) -> Iterator[ComplianceEvent]:
-    """`parse_events` over many messages."""
+    """`compliance_events` over many messages."""
     for message in messages:
-        yield from parse_events(message, job_type=job_type)
+        yield from compliance_events(message, job_type=job_type)

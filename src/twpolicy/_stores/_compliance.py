@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import attrs
 
-from twpolicy._payloads._compliance import ComplianceEvent, EventType, Source
+from twpolicy._payloads._compliance import ComplianceEvent, ComplianceEventType, Source
 from twpolicy._stores._sql import (
     Database,
     Migration,
@@ -57,8 +57,8 @@ __all__ = [
 #: I.C.3: at most 24 hours from the request to the deletion or modification.
 DEADLINE: Final = timedelta(hours=24)
 
-_REMOVING = tuple(t.value for t in EventType if t.removes)
-_SCRUBS = (EventType.SCRUB_GEO.value, EventType.TWEET_SCRUB_GEO.value)
+_REMOVING = tuple(t.value for t in ComplianceEventType if t.removes)
+_SCRUBS = (ComplianceEventType.SCRUB_GEO.value, ComplianceEventType.TWEET_SCRUB_GEO.value)
 _ACTIONABLE = (*_REMOVING, *_SCRUBS)
 _CHUNK = 500
 
@@ -97,7 +97,7 @@ class Tombstone:
 
     target: str
     object_id: str
-    type: EventType
+    type: ComplianceEventType
     key: str
     arrived_at: datetime
     reversed_at: datetime | None = None
@@ -330,7 +330,7 @@ class ComplianceLedger:
 
     @staticmethod
     def _reverse(tx: Transaction, row: tuple[Any, ...], arrived: datetime) -> int:
-        key, kind, object_id, event_at = row[0], EventType(row[1]), row[2], row[8]
+        key, kind, object_id, event_at = row[0], ComplianceEventType(row[1]), row[2], row[8]
         undone = kind.reverses
         count = 0
         if undone is not None:
@@ -381,8 +381,8 @@ class ComplianceLedger:
         count = 0
         with self._db.write() as tx:
             for kind, ids in (
-                (EventType.TWEET_UNAVAILABLE, list(tweet_ids)),
-                (EventType.USER_UNAVAILABLE, list(user_ids)),
+                (ComplianceEventType.TWEET_UNAVAILABLE, list(tweet_ids)),
+                (ComplianceEventType.USER_UNAVAILABLE, list(user_ids)),
             ):
                 for chunk in _chunks(ids):
                     rows = tx.all(
@@ -412,7 +412,7 @@ class ComplianceLedger:
         found: list[Tombstone] = []
         with self._db.read() as tx:
             for target, ids in (("tweet", tweet_ids), ("user", user_ids)):
-                types = [t.value for t in EventType if t.removes and t.target == target]
+                types = [t.value for t in ComplianceEventType if t.removes and t.target == target]
                 unique = sorted(set(ids))
                 for chunk in _chunks(unique):
                     rows = tx.all(
@@ -438,15 +438,15 @@ class ComplianceLedger:
                 _ACTIONABLE,
             )
         for key, kind_text, object_id, up_to in rows:
-            kind = EventType(kind_text)
-            if kind.reversible or kind in (EventType.TWEET_WITHHELD, EventType.USER_WITHHELD):
+            kind = ComplianceEventType(kind_text)
+            if kind.reversible or kind in (ComplianceEventType.TWEET_WITHHELD, ComplianceEventType.USER_WITHHELD):
                 reversible.add(key)
-            if kind is EventType.SCRUB_GEO:
+            if kind is ComplianceEventType.SCRUB_GEO:
                 limit = None if up_to is None else int(up_to)
                 old = scrub.get(object_id)
                 if old is None or (old[0] is not None and (limit is None or limit > old[0])):
                     scrub[object_id] = (limit, key)
-            elif kind is EventType.TWEET_SCRUB_GEO:
+            elif kind is ComplianceEventType.TWEET_SCRUB_GEO:
                 tweet_geo.setdefault(object_id, key)
             elif kind.target == "tweet":
                 tweets.setdefault(object_id, key)
@@ -495,7 +495,7 @@ class ComplianceLedger:
         result = []
         for row in rows:
             key = str(row[0])
-            kind = EventType(row[1])
+            kind = ComplianceEventType(row[1])
             done = tuple(applied.get(key, ()))
             if row[11] is not None:
                 state = "reversed"
@@ -654,13 +654,13 @@ class ComplianceLedger:
         return None if row is None else str(row[0])
 
 
-_REMOVING_TYPES = tuple(t for t in EventType if t.removes)
-_SCRUB_TYPES = (EventType.SCRUB_GEO, EventType.TWEET_SCRUB_GEO)
-_REVERSERS = {t: t.reverses for t in EventType if t.reverses is not None}
+_REMOVING_TYPES = tuple(t for t in ComplianceEventType if t.removes)
+_SCRUB_TYPES = (ComplianceEventType.SCRUB_GEO, ComplianceEventType.TWEET_SCRUB_GEO)
+_REVERSERS = {t: t.reverses for t in ComplianceEventType if t.reverses is not None}
 
 
 def _tombstone(row: Sequence[Any]) -> Tombstone:
-    kind = EventType(row[1])
+    kind = ComplianceEventType(row[1])
     return Tombstone(
         target=kind.target,
         object_id=str(row[2]),

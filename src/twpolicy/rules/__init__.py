@@ -5,18 +5,29 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 ``evaluate(action, context)`` (see `Rule` and docs/writing-rules.md).
 """
 
+from twpolicy.rules._compliance import compliance_deadline, fresh_display, honour_tombstones
 from twpolicy.rules._consent import known_endpoint, require_consent
-from twpolicy.rules._context import ConsentReader, QuotaReader, Rule, RuleContext
+from twpolicy.rules._context import (
+    ComplianceReader,
+    ConsentReader,
+    QuotaReader,
+    Rule,
+    RuleContext,
+)
 from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
 
 __all__ = [
+    "ComplianceReader",
     "ConsentReader",
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "compliance_deadline",
     "default",
     "forbid_standalone_geo",
+    "fresh_display",
+    "honour_tombstones",
     "known_endpoint",
     "recipient_quota",
     "redistribute_ids_only",
@@ -32,6 +43,9 @@ def default() -> tuple[Rule, ...]:
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),
+        honour_tombstones(),
+        fresh_display(),
+        compliance_deadline(),
     )
 
 
