@@ -40,12 +40,12 @@ def default() -> tuple[Rule, ...]:
     return (
         known_endpoint(),
         require_consent(),
-        redistribute_ids_only(),
-        recipient_quota(),
-        forbid_standalone_geo(),
         honour_tombstones(),
         fresh_display(),
         compliance_deadline(),
+        redistribute_ids_only(),
+        recipient_quota(),
+        forbid_standalone_geo(),
     )
 
 
