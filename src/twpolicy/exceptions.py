@@ -77,8 +77,7 @@ class QuotaExceeded(RedistributionError):
 
 
 class ContentUnavailable(PolicyViolation):
-    """Content that is deleted, protected, suspended, withheld or stale would be kept, shared
-    or shown (I.C.3, I.C.4)."""
+    """Content gone from X, or a stale copy, would be kept, shared or shown (I.C.3, I.C.4)."""
 
 
 class UnknownRoute(PolicyViolation):

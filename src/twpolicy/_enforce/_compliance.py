@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,13 +31,13 @@ from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._walker import Kind, Node, adapt, walk
-from twpolicy._stores._time import utc
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
+from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = [
-    "ApplyReport",
     "Applier",
+    "ApplyReport",
     "Attempt",
     "CallbackApplier",
     "JsonLinesApplier",
@@ -143,6 +142,7 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
         force = bool(getattr(applier, "always", False))
         if claimed is None and not force:
             return ApplyReport(target=applier.target, attempt_id=None, events=0, changed={})
+        keys: list[str]
         if claimed is None:
             attempt_id, keys = ledger.begin(applier.target, []), []
         else:
@@ -270,6 +270,122 @@ class _Tally:
         self.changed[key] = self.changed.get(key, 0) + 1
 
 
+Removal = tuple[tuple[Any, ...], str, str, str]
+
+
+def _find(
+    nodes: list[Node], snapshot: Snapshot
+) -> tuple[list[Removal], list[tuple[Node, str]], dict[str, str]]:
+    """What is gone among ``nodes``: removals (path, key, type, ID), scrubs, gone Tweet IDs."""
+    removals: list[Removal] = []
+    scrubs: list[tuple[Node, str]] = []
+    gone: dict[str, str] = {}
+    for node in nodes:
+        kind = node.kind
+        if kind in _TWEETS:
+            tid = node.read_id().value
+            author = _author(node)
+            key = (tid is not None and snapshot.tweets.get(tid)) or (
+                author is not None and snapshot.users.get(author)
+            )
+            if key:
+                removals.append((node.full_path, key, "tweet", tid or ""))
+                gone[tid or ""] = key
+                continue
+            scrub = snapshot.scrub_geo.get(author) if author else None
+            if scrub is not None and tid and (scrub[0] is None or int(tid) <= scrub[0]):
+                scrubs.append((node, scrub[1]))
+            elif tid and tid in snapshot.tweet_geo:
+                scrubs.append((node, snapshot.tweet_geo[tid]))
+            continue
+        index = snapshot.users if kind in _USERS else snapshot.dms if kind in _DMS else None
+        if index is not None:
+            oid = node.read_id().value
+            key = index.get(oid) if oid else None
+            if key:
+                removals.append(
+                    (node.full_path, key, "user" if kind in _USERS else "dm", oid or "")
+                )
+    _cascade(nodes, gone, removals)
+    return removals, scrubs, gone
+
+
+def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -> None:
+    """Retweets of removed Tweets go with them (X deletes them too), until nothing changes."""
+    grew = True
+    while grew:
+        grew = False
+        for node in nodes:
+            source = _retweeted(node) if node.kind in _TWEETS else None
+            if source is not None and source in gone:
+                tid = node.read_id().value or ""
+                if tid not in gone:
+                    gone[tid] = gone[source]
+                    removals.append((node.full_path, gone[source], "tweet", tid))
+                    grew = True
+
+
+def _drop_references(
+    nodes: list[Node], paths: list[tuple[Any, ...]], gone: Mapping[str, str]
+) -> bool:
+    """Remove references to removed Tweets from the Tweets that stay."""
+    changed = False
+    for node in nodes:
+        if node.kind not in _TWEETS or node.full_path in paths or _under(node.full_path, paths):
+            continue
+        value: Any = node.value
+        refs = value.get("referenced_tweets")
+        if isinstance(refs, list):
+            kept = [
+                r
+                for r in refs
+                if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone)
+            ]
+            if len(kept) != len(refs):
+                value["referenced_tweets"] = kept
+                changed = True
+        quoted = _id_of(value.get("quoted_status_id_str")) or _id_of(value.get("quoted_status_id"))
+        if quoted is not None and quoted in gone:
+            for field in ("quoted_status_id", "quoted_status_id_str", "quoted_status_permalink"):
+                value.pop(field, None)
+            changed = True
+    return changed
+
+
+def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
+    _, key, target, oid = removal
+    tally.hit(key)
+    tally.removed += 1
+    if key in snapshot.reversible:
+        tally.withdrawn.append((key, target, oid))
+
+
+def _remove(
+    record: Any,
+    removals: list[Removal],
+    paths: list[tuple[Any, ...]],
+    tally: _Tally,
+    snapshot: Snapshot,
+) -> bool:
+    """Remove the outermost objects of ``removals``; containers resolved before any change."""
+    plan: list[tuple[Any, Any]] = []
+    for removal in removals:
+        path = removal[0]
+        if not _under(path, paths):
+            plan.append((_container(record, path[:-1]), path[-1]))
+            _count(tally, snapshot, removal)
+    by_list: dict[int, tuple[list[Any], list[int]]] = {}
+    for parent, last in plan:
+        if isinstance(parent, list):
+            by_list.setdefault(id(parent), (parent, []))[1].append(last)
+        else:
+            parent.pop(last, None)
+    for items, indexes in by_list.values():
+        for index in sorted(set(indexes), reverse=True):
+            del items[index]
+    return bool(plan)
+
+
 def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -> tuple[Any, bool]:
     """``record`` with what ``snapshot`` says is gone removed, and whether it changed.
 
@@ -283,106 +399,22 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
     tally = tally if tally is not None else _Tally()
     if not snapshot or not isinstance(record, (MutableMapping, list)):
         return record, False
-    removals: list[tuple[tuple[Any, ...], str, str, str]] = []
-    scrubs: list[tuple[Node, str]] = []
-    gone_tweets: dict[str, str] = {}
     nodes = list(walk(record))
-    for node in nodes:
-        kind = node.kind
-        if kind in _TWEETS:
-            tid = node.read_id().value
-            author = _author(node)
-            key = (tid is not None and snapshot.tweets.get(tid)) or (
-                author is not None and snapshot.users.get(author)
-            )
-            if key:
-                removals.append((node.full_path, key, "tweet", tid or ""))
-                if tid:
-                    gone_tweets[tid] = key
-                continue
-            scrub = snapshot.scrub_geo.get(author) if author else None
-            if scrub is not None and tid and (scrub[0] is None or int(tid) <= scrub[0]):
-                scrubs.append((node, scrub[1]))
-            elif tid and tid in snapshot.tweet_geo:
-                scrubs.append((node, snapshot.tweet_geo[tid]))
-        elif kind in _USERS:
-            uid = node.read_id().value
-            key = snapshot.users.get(uid) if uid else None
-            if key:
-                removals.append((node.full_path, key, "user", uid or ""))
-        elif kind in _DMS:
-            did = node.read_id().value
-            key = snapshot.dms.get(did) if did else None
-            if key:
-                removals.append((node.full_path, key, "dm", did or ""))
-    # Retweets of removed Tweets go with them (X deletes them too); until nothing changes.
-    grew = True
-    while grew:
-        grew = False
-        for node in nodes:
-            source = _retweeted(node) if node.kind in _TWEETS else None
-            if source is not None and source in gone_tweets:
-                tid = node.read_id().value or ""
-                if tid not in gone_tweets:
-                    gone_tweets[tid] = gone_tweets[source]
-                    removals.append((node.full_path, gone_tweets[source], "tweet", tid))
-                    grew = True
-    if any(path == () for path, *_ in removals):
-        for _, key, target, oid in removals:
-            tally.hit(key)
-            tally.removed += 1
-            if key in snapshot.reversible:
-                tally.withdrawn.append((key, target, oid))
+    removals, scrubs, gone = _find(nodes, snapshot)
+    paths = [removal[0] for removal in removals]
+    if () in paths:
+        for removal in removals:
+            _count(tally, snapshot, removal)
         return None, True
-    changed = False
-    paths = [path for path, *_ in removals]
-    # Resolve every container before changing any, so indexes stay valid.
-    plan: list[tuple[Any, Any]] = []
-    for path, key, target, oid in removals:
-        if _under(path, paths):
-            continue
-        plan.append((_container(record, path[:-1]), path[-1]))
-        tally.hit(key)
-        tally.removed += 1
-        if key in snapshot.reversible:
-            tally.withdrawn.append((key, target, oid))
-    # References to removed Tweets held by Tweets that stay.
-    for node in nodes:
-        if node.kind not in _TWEETS or _under(node.full_path, paths) or node.full_path in paths:
-            continue
-        value: Any = node.value
-        refs = value.get("referenced_tweets")
-        if isinstance(refs, list):
-            kept = [
-                r
-                for r in refs
-                if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone_tweets)
-            ]
-            if len(kept) != len(refs):
-                value["referenced_tweets"] = kept
-                changed = True
-        quoted = _id_of(value.get("quoted_status_id_str")) or _id_of(value.get("quoted_status_id"))
-        if quoted is not None and quoted in gone_tweets:
-            for field in ("quoted_status_id", "quoted_status_id_str", "quoted_status_permalink"):
-                value.pop(field, None)
-            changed = True
+    changed = _drop_references(nodes, paths, gone)
     for node, key in scrubs:
-        if _under(node.full_path, paths) or node.full_path in paths:
+        if node.full_path in paths or _under(node.full_path, paths):
             continue
         if _scrub(node.value, node.kind):  # type: ignore[arg-type]  # walked dicts are mutable
             tally.hit(key)
             tally.scrubbed += 1
             changed = True
-    by_list: dict[int, tuple[list[Any], list[int]]] = {}
-    for parent, last in plan:
-        changed = True
-        if isinstance(parent, list):
-            by_list.setdefault(id(parent), (parent, []))[1].append(last)
-        else:
-            parent.pop(last, None)
-    for items, indexes in by_list.values():
-        for index in sorted(set(indexes), reverse=True):
-            del items[index]
+    changed = _remove(record, removals, paths, tally, snapshot) or changed
     if changed and isinstance(record, MutableMapping):
         _prune_includes(record)
     return record, changed
@@ -420,13 +452,12 @@ def _sha256(path: Path) -> str | None:
 def _open_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
-    opener: Callable[[], IO[bytes]] = (
-        (lambda: gzip.open(path, "rb"))  # type: ignore[arg-type, return-value]
-        if gzipped
-        else (lambda: path.open("rb"))
-    )
-    with opener() as handle:
-        yield from handle
+        raw.seek(0)
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield from unzipped
+        else:
+            yield from raw
 
 
 class JsonLinesApplier:
@@ -444,7 +475,9 @@ class JsonLinesApplier:
         out: where to write the result; ``None`` replaces ``path`` in place.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None):
+    def __init__(
+        self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None
+    ) -> None:
         self.source = Path(path)
         self.output = Path(out) if out is not None else self.source
         if not self.source.is_file():
@@ -502,9 +535,7 @@ class JsonLinesApplier:
             with temp.open("xb") as raw:
                 hashing = _HashingWriter(raw)
                 sink: Any = (
-                    gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0)  # type: ignore[arg-type]
-                    if gzipped
-                    else hashing
+                    gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
                 )
                 for number, line in enumerate(_open_lines(self.source), start=1):
                     if not line.strip():
@@ -632,7 +663,7 @@ class SqliteTableApplier:
         self.target = f"sqlite:{self.path.resolve()}#{table}"
         self.last: dict[str, int] = {}
 
-    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002  # protocol
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002, C901, PLR0912  # protocol; one transaction, read top to bottom
         """Delete and update in one SQLite transaction."""
         changed: dict[str, int] = {}
         scrubbed = 0

@@ -24,9 +24,9 @@ __all__ = [
     "ComplianceEvent",
     "ComplianceEventType",
     "Source",
+    "compliance_events",
     "events_from_lookup_errors",
     "iter_events",
-    "compliance_events",
 ]
 
 Target = Literal["tweet", "user", "dm"]
@@ -99,7 +99,11 @@ class ComplianceEventType(str, enum.Enum):
         return self in _REVERSES.values() or self in _UNAVAILABLE
 
 
-_UNAVAILABLE: Final = frozenset({ComplianceEventType.TWEET_UNAVAILABLE, ComplianceEventType.USER_UNAVAILABLE})
+#: Keys longer than this (many withholding countries) end in a digest instead.
+_KEY_LENGTH: Final = 120
+_UNAVAILABLE: Final = frozenset(
+    {ComplianceEventType.TWEET_UNAVAILABLE, ComplianceEventType.USER_UNAVAILABLE}
+)
 _REMOVING: Final = frozenset(
     {
         ComplianceEventType.TWEET_DELETE,
@@ -124,7 +128,12 @@ _REVERSES: Final = {
 # Terminal events are recorded once whenever they are seen again; the others can recur
 # (protect, unprotect, protect), so the time they happened is part of their identity.
 _TERMINAL: Final = frozenset(
-    {ComplianceEventType.TWEET_DELETE, ComplianceEventType.DM_DELETE, ComplianceEventType.SCRUB_GEO, ComplianceEventType.TWEET_SCRUB_GEO}
+    {
+        ComplianceEventType.TWEET_DELETE,
+        ComplianceEventType.DM_DELETE,
+        ComplianceEventType.SCRUB_GEO,
+        ComplianceEventType.TWEET_SCRUB_GEO,
+    }
 )
 
 
@@ -161,7 +170,7 @@ class ComplianceEvent:
 
     @object_id.validator
     def _check_id(self, _: object, value: str) -> None:
-        if not isinstance(value, str) or not value.isdecimal() or not value.isascii():
+        if not (isinstance(value, str) and value.isdecimal() and value.isascii()):
             raise PayloadError(f"a compliance event's ID must be a decimal string, got {value!r}")
 
     @property
@@ -175,9 +184,11 @@ class ComplianceEvent:
         if self.countries:
             parts.append(",".join(self.countries))
         text = ":".join(parts)
-        if len(text) <= 120:
+        if len(text) <= _KEY_LENGTH:
             return text
-        return f"{self.type.value}:{self.object_id}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+        return (
+            f"{self.type.value}:{self.object_id}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+        )
 
     @classmethod
     def request(
@@ -269,7 +280,7 @@ _BATCH: Final[Mapping[tuple[str, str], ComplianceEventType]] = {
 }
 
 
-def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEvent | None:  # noqa: PLR0911  # one case per shape
+def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEvent | None:  # noqa: C901, PLR0911  # one case per shape
     """One v1.1 stream message or v2 compliance event, by its single key and body."""
     at = _time(body.get("event_at") or body.get("timestamp_ms") or body.get("timestamp"))
     if name == "delete":
@@ -280,7 +291,11 @@ def _message(name: str, body: Mapping[str, Any], source: Source) -> ComplianceEv
                 return None
             user = _id_of(dm, "user_id_str", "user_id")
             return ComplianceEvent(
-                type=ComplianceEventType.DM_DELETE, object_id=found, user_id=user, event_at=at, source=source
+                type=ComplianceEventType.DM_DELETE,
+                object_id=found,
+                user_id=user,
+                event_at=at,
+                source=source,
             )
         tweet = body.get("status") or body.get("tweet")
         if not isinstance(tweet, Mapping):
@@ -334,7 +349,11 @@ def _batch(line: Mapping[str, Any], job_type: str) -> ComplianceEvent | None:
         return None
     kind = _BATCH.get((job_type, reason))
     if kind is None:
-        kind = ComplianceEventType.TWEET_UNAVAILABLE if job_type == "tweets" else ComplianceEventType.USER_UNAVAILABLE
+        kind = (
+            ComplianceEventType.TWEET_UNAVAILABLE
+            if job_type == "tweets"
+            else ComplianceEventType.USER_UNAVAILABLE
+        )
     at = _time(line.get("redacted_at")) or _time(line.get("created_at"))
     return ComplianceEvent(
         type=kind,
@@ -404,7 +423,11 @@ def events_from_lookup_errors(response: Mapping[str, Any]) -> list[ComplianceEve
         found = _id(error.get("resource_id")) or _id(error.get("value"))
         if reason is None or found is None or resource not in ("tweet", "user"):
             continue
-        kind = ComplianceEventType.TWEET_UNAVAILABLE if resource == "tweet" else ComplianceEventType.USER_UNAVAILABLE
+        kind = (
+            ComplianceEventType.TWEET_UNAVAILABLE
+            if resource == "tweet"
+            else ComplianceEventType.USER_UNAVAILABLE
+        )
         events.append(
             ComplianceEvent(
                 type=kind,

@@ -439,7 +439,10 @@ class ComplianceLedger:
             )
         for key, kind_text, object_id, up_to in rows:
             kind = ComplianceEventType(kind_text)
-            if kind.reversible or kind in (ComplianceEventType.TWEET_WITHHELD, ComplianceEventType.USER_WITHHELD):
+            if kind.reversible or kind in (
+                ComplianceEventType.TWEET_WITHHELD,
+                ComplianceEventType.USER_WITHHELD,
+            ):
                 reversible.add(key)
             if kind is ComplianceEventType.SCRUB_GEO:
                 limit = None if up_to is None else int(up_to)
@@ -556,9 +559,7 @@ class ComplianceLedger:
             ):
                 held.update(json.loads(text))
             wanted = None if keys is None else set(keys)
-            mine = [
-                str(k) for (k,) in rows if k not in held and (wanted is None or k in wanted)
-            ]
+            mine = [str(k) for (k,) in rows if k not in held and (wanted is None or k in wanted)]
             if not mine:
                 return None
             tx.execute(

@@ -116,6 +116,25 @@ def _denial(first: Tombstone, count: int, action: Action, clause: str, ledger: o
     return attrs.evolve(outcome, clause=clause)
 
 
+def _partition(
+    tombstones: tuple[Tombstone, ...], country: object, fetched: datetime | None
+) -> tuple[list[Tombstone], list[Tombstone]]:
+    """Split tombstones into what is gone and what was reversed after this copy was fetched.
+
+    A withholding does not count where the action says it happens in another country.
+    """
+    gone: list[Tombstone] = []
+    stale: list[Tombstone] = []
+    for tomb in tombstones:
+        if tomb.reversed_at is None:
+            elsewhere = isinstance(country, str) and country.upper() not in tomb.countries
+            if not (tomb.type in _WITHHELD and elsewhere):
+                gone.append(tomb)
+        elif fetched is None or fetched <= tomb.reversed_at:
+            stale.append(tomb)
+    return gone, stale
+
+
 _VERB = {
     ActionKind.STORE: "store",
     ActionKind.EXPORT: "export",
@@ -148,18 +167,11 @@ class _HonourTombstones:
         if not tweets and not users:
             return None
         clause = "I.C.4" if action.kind is ActionKind.DISPLAY else "I.C.3"
-        country = action.facts.get("country")
-        fetched = _when(action.facts.get("fetched_at"))
-        gone: list[Tombstone] = []
-        stale: list[Tombstone] = []
-        for tomb in context.compliance.tombstones(tweet_ids=tweets, user_ids=users):
-            if tomb.type in _WITHHELD and isinstance(country, str) and tomb.reversed_at is None:
-                if country.upper() not in tomb.countries:
-                    continue
-            if tomb.reversed_at is None:
-                gone.append(tomb)
-            elif fetched is None or fetched <= tomb.reversed_at:
-                stale.append(tomb)
+        gone, stale = _partition(
+            context.compliance.tombstones(tweet_ids=tweets, user_ids=users),
+            action.facts.get("country"),
+            _when(action.facts.get("fetched_at")),
+        )
         if gone:
             return _denial(gone[0], len(gone), action, clause, context.compliance)
         if stale:
@@ -224,7 +236,7 @@ class _FreshDisplay:
 
 def fresh_display(max_age: timedelta = timedelta(hours=1)) -> Rule:
     """Refuse showing content fetched longer than ``max_age`` ago, or at an unknown time."""
-    if not isinstance(max_age, timedelta) or max_age < timedelta(0):
+    if not (isinstance(max_age, timedelta) and max_age >= timedelta(0)):
         raise ConfigurationError(f"fresh_display(max_age=) must be a timedelta >= 0: {max_age!r}")
     return _FreshDisplay(max_age)
 

@@ -18,8 +18,8 @@ from twpolicy._model import Action, ActionKind, Mode, Outcome
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
-    from twpolicy._stores._consent import ConsentRecord
     from twpolicy._stores._compliance import Tombstone
+    from twpolicy._stores._consent import ConsentRecord
     from twpolicy._stores._quotas import QuotaUsage, Recipient
 
 __all__ = ["ComplianceReader", "ConsentReader", "QuotaReader", "Rule", "RuleContext"]
