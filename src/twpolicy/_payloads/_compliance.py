@@ -170,7 +170,8 @@ class ComplianceEvent:
 
     @object_id.validator
     def _check_id(self, _: object, value: str) -> None:
-        if not (isinstance(value, str) and value.isdecimal() and value.isascii()):
+        text: object = value  # callers may pass anything; refuse what is not an ID
+        if not (isinstance(text, str) and text.isdecimal() and text.isascii()):
             raise PayloadError(f"a compliance event's ID must be a decimal string, got {value!r}")
 
     @property

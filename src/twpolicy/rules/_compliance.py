@@ -236,7 +236,8 @@ class _FreshDisplay:
 
 def fresh_display(max_age: timedelta = timedelta(hours=1)) -> Rule:
     """Refuse showing content fetched longer than ``max_age`` ago, or at an unknown time."""
-    if not (isinstance(max_age, timedelta) and max_age >= timedelta(0)):
+    given: object = max_age  # callers may pass anything
+    if not (isinstance(given, timedelta) and given >= timedelta(0)):
         raise ConfigurationError(f"fresh_display(max_age=) must be a timedelta >= 0: {max_age!r}")
     return _FreshDisplay(max_age)
 
