@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
-from twpolicy._cli import _dehydrate, _quotas
+from twpolicy._cli import _compliance, _dehydrate, _quotas
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -82,6 +82,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     add_scan_command,
     _dehydrate.register,
     _quotas.register,
+    _compliance.register,
 )
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "MappingApplier",
     "SqliteTableApplier",
     "apply_compliance",
+    "attempt_outcomes",
     "clean_record",
     "displayable",
 ]
@@ -585,6 +586,26 @@ class JsonLinesApplier:
             "records_dropped": dropped,
         }
         return tally.changed
+
+
+def attempt_outcomes(ledger: ComplianceLedger) -> list[dict[str, str]]:
+    """Open (interrupted) attempts, and which data a file target holds: old, new or unknown.
+
+    A dataset attempt marked written holds the new file's digest: if the file has it, the
+    new data is in place (the next apply records the attempt as applied), else the old.
+    """
+    found = []
+    for attempt_id, target, state, digest in ledger.open_attempts():
+        in_place = "unknown"
+        if target.startswith("file:"):
+            if state == "written" and digest is not None:
+                in_place = "new" if _sha256(Path(target[5:])) == digest else "old"
+            else:
+                in_place = "old"
+        found.append(
+            {"attempt_id": attempt_id, "target": target, "state": state, "in_place": in_place}
+        )
+    return found
 
 
 # -- other targets ------------------------------------------------------------------------
