@@ -71,7 +71,10 @@ class TestCorpus:
         tweets = corpus / "DocNow+twarc-csv/test-data/tweets_compliance.jsonl"
         users = corpus / "DocNow+twarc-csv/test-data/users_compliance.jsonl"
         parsed = [
-            e for line in tweets.read_text().splitlines() if line for e in compliance_events(json.loads(line))
+            e
+            for line in tweets.read_text().splitlines()
+            if line
+            for e in compliance_events(json.loads(line))
         ]
         assert [e.type for e in parsed] == [T.TWEET_UNAVAILABLE, T.TWEET_UNAVAILABLE]
         assert {e.reason for e in parsed} == {"protected", "deactivated"}
