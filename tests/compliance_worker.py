@@ -17,16 +17,21 @@ import twpolicy
 from twpolicy._stores._compliance import ComplianceLedger
 
 
+def _say(value: object) -> None:
+    sys.stdout.write(f"{value}\n")
+    sys.stdout.flush()
+
+
 def _stop_after(name: str) -> None:
     original = getattr(ComplianceLedger, name)
 
     def stop(self, *args, **kwargs):
         if name == "finish":  # stop before recording: the new file is in place
-            print("ready", flush=True)
+            _say("ready")
             sys.stdin.read()
         result = original(self, *args, **kwargs)
         if name == "written":  # stop before the replacement: the old file is in place
-            print("ready", flush=True)
+            _say("ready")
             sys.stdin.read()
         return result
 
@@ -49,14 +54,14 @@ def main() -> None:
             return 1
 
         # The test starts both workers together: each says it is ready, then waits for "go".
-        print("waiting", flush=True)
+        _say("waiting")
         sys.stdin.readline()
         report = twpolicy.apply_compliance(
             ledger, twpolicy.CallbackApplier(record, target="search-index")
         )
     else:
         report = twpolicy.apply_compliance(ledger, twpolicy.JsonLinesApplier(target))
-    print(report.events, flush=True)
+    _say(report.events)
 
 
 if __name__ == "__main__":

@@ -95,17 +95,20 @@ class TestCorpus:
 
 V2 = [
     ({"delete": {"tweet": {"id": "10", "author_id": "2"}}}, T.TWEET_DELETE, "10", "2"),
-    ({"withheld": {"tweet": {"id": "10", "author_id": "2"}, "withheld_in_countries": ["fr"]}}, T.TWEET_WITHHELD, "10", "2"),
+    ({"withheld": {"tweet": {"id": "10", "author_id": "2"}, "withheld_in_countries": ["fr"]}},
+     T.TWEET_WITHHELD, "10", "2"),
     ({"drop": {"tweet": {"id": "10", "author_id": "2"}}}, T.TWEET_DROP, "10", "2"),
     ({"undrop": {"tweet": {"id": "10", "author_id": "2"}}}, T.TWEET_UNDROP, "10", "2"),
-    ({"tweet_edit": {"tweet": {"id": "10", "author_id": "2"}, "initial_tweet_id": "9"}}, T.TWEET_EDIT, "10", "2"),
+    ({"tweet_edit": {"tweet": {"id": "10", "author_id": "2"}, "initial_tweet_id": "9"}},
+     T.TWEET_EDIT, "10", "2"),
     ({"user_delete": {"user": {"id": "2"}}}, T.USER_DELETE, "2", "2"),
     ({"user_undelete": {"user": {"id": "2"}}}, T.USER_UNDELETE, "2", "2"),
     ({"user_protect": {"user": {"id": "2"}}}, T.USER_PROTECT, "2", "2"),
     ({"user_unprotect": {"user": {"id": "2"}}}, T.USER_UNPROTECT, "2", "2"),
     ({"user_suspend": {"user": {"id": "2"}}}, T.USER_SUSPEND, "2", "2"),
     ({"user_unsuspend": {"user": {"id": "2"}}}, T.USER_UNSUSPEND, "2", "2"),
-    ({"user_withheld": {"user": {"id": "2"}, "withheld_in_countries": ["de"]}}, T.USER_WITHHELD, "2", "2"),
+    ({"user_withheld": {"user": {"id": "2"}, "withheld_in_countries": ["de"]}},
+     T.USER_WITHHELD, "2", "2"),
     ({"user_profile_modification": {"user": {"id": "2"}}}, T.USER_PROFILE_MODIFICATION, "2", "2"),
     ({"scrub_geo": {"user": {"id": "2"}, "up_to_tweet_id": "10"}}, T.SCRUB_GEO, "2", "2"),
 ]  # fmt: skip
@@ -183,7 +186,18 @@ class TestModel:
         if kind is T.TWEET_DELETE:
             assert one.key == ComplianceEvent(type=kind, object_id=str(number)).key
 
-    @given(st.dictionaries(st.text(max_size=12), st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=8), max_size=4))  # fmt: skip
+    @given(
+        st.dictionaries(
+            st.sampled_from(["delete", "scrub_geo", "data", "id", "user_protect", "errors"])
+            | st.text(max_size=8),
+            st.recursive(
+                st.none() | st.integers() | st.text(max_size=5),
+                lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c),
+                max_leaves=8,
+            ),
+            max_size=4,
+        )
+    )
     def test_arbitrary_json_never_crashes(self, message):
         """Any JSON object parses to a list of events, or raises PayloadError (fail closed)."""
         try:

@@ -194,7 +194,7 @@ class TestEndToEnd:
         states = {s.event.type.value: s for s in ledger.status()}
         assert {s.state for s in states.values()} == {"applied"}
         target = f"file:{dataset.resolve()}"
-        assert states["tweet_delete"].applied[0].target in {target}
+        assert states["tweet_delete"].applied[0].target == target
         assert states["user_protect"].applied[0].changed == 3
         assert states["scrub_geo"].applied[0].changed == 1
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import twpolicy
+from conftest import BACKENDS
 from twpolicy import ComplianceEvent, ComplianceEventType, open_compliance
 
 T = ComplianceEventType
