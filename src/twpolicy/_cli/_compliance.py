@@ -171,8 +171,11 @@ def _run_status(args: argparse.Namespace, out: TextIO) -> int:
             age = _age(timedelta(seconds=row["age_s"]))
             where = ", ".join(f"{a['target']} ({a['changed']})" for a in row["applied"])
             out.write(f"{row['state']:<8} {age:>8}  {row['key']}{'  ' + where if where else ''}\n")
-        out.writelines(f"interrupted apply {item['attempt_id']} on {item['target']}: the "
-                f"{item['in_place']} data is in place\n" for item in interrupted)
+        out.writelines(
+            f"interrupted apply {item['attempt_id']} on {item['target']}: the "
+            f"{item['in_place']} data is in place\n"
+            for item in interrupted
+        )
         if decision.denied:
             out.write(decision.explain() + "\n")
     return Exit.FINDINGS if decision.denied else Exit.OK
