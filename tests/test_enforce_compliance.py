@@ -263,9 +263,12 @@ class TestCrash:
 
 
 class TestWorkers:
-    def test_two_workers_apply_each_event_once(self, tmp_path):
+    @pytest.mark.parametrize(
+        "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+    )
+    def test_two_workers_apply_each_event_once(self, tmp_path, url_for, backend):
         """Two processes applying the same events through one ledger: each event once."""
-        url = f"sqlite:///{tmp_path / 'compliance.db'}"
+        url = url_for(backend)
         log = tmp_path / "applied.log"
         events = [ComplianceEvent(type="tweet_delete", object_id=str(n)) for n in range(200)]
         with open_compliance(url) as ledger:

@@ -335,11 +335,15 @@ class ComplianceLedger:
         count = 0
         if undone is not None:
             # Undo every earlier removal of this kind (an undated one counts as earlier).
-            found = tx.all(
+            sql = (
                 "SELECT key FROM twpolicy_compliance_events WHERE type = ? AND object_id = ?"
-                " AND reversed_by IS NULL AND (event_at IS NULL OR ? IS NULL OR event_at <= ?)",
-                (undone.value, object_id, event_at, event_at),
+                " AND reversed_by IS NULL"
             )
+            params: tuple[Any, ...] = (undone.value, object_id)
+            if event_at is not None:
+                sql += " AND (event_at IS NULL OR event_at <= ?)"
+                params = (*params, event_at)
+            found = tx.all(sql, params)
             for (removed,) in found:
                 tx.execute(
                     "UPDATE twpolicy_compliance_events SET reversed_by = ?, reversed_at = ?"
