@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import twpolicy
 from twpolicy import (
@@ -22,7 +24,7 @@ from twpolicy import (
     compliance_events,
     open_compliance,
 )
-from twpolicy._enforce._compliance import attempt_outcomes
+from twpolicy._enforce._compliance import attempt_outcomes, clean_record
 from twpolicy._payloads._walker import Kind, walk
 
 HERE = Path(__file__).resolve().parent
@@ -69,12 +71,17 @@ JOB_USERS = [{"id": SUSPENDED_USER, "action": "delete", "created_at": "2014-08-0
               "reason": "suspended"}]  # fmt: skip
 
 
-def corpus_dataset(corpus: Path, path: Path, *, compress: bool = False) -> list[str]:
+def corpus_lines(corpus: Path) -> list[str]:
     lines = []
     for name in ("geo_tweets.jsonl", "two_tweets.jsonl", "quoted_edit.jsonl"):
         lines += [line for line in (corpus / DATA / name).read_text().splitlines() if line]
     with (corpus / DATA / "flat.jsonl").open() as handle:
         lines += [next(handle).rstrip("\n") for _ in range(5)]
+    return lines
+
+
+def corpus_dataset(corpus: Path, path: Path, *, compress: bool = False) -> list[str]:
+    lines = corpus_lines(corpus)
     text = "\n".join(lines) + "\n"
     if compress:
         path.write_bytes(gzip.compress(text.encode()))
@@ -388,3 +395,35 @@ class TestOtherAppliers:
             apply_compliance(ledger, JsonLinesApplier(dataset))
         assert "not json" in dataset.read_text()
         assert ledger.pending(f"file:{dataset.resolve()}") == ["tweet_delete:1"]
+
+
+class TestProperties:
+    # The corpus fixture is a path, the same for every example.
+    @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def test_cleaning_removes_every_tombstone_and_is_idempotent(self, corpus, data):
+        """Any set of deleted Tweets and removed users: none is left, and a second clean
+        changes nothing."""
+        lines = corpus_lines(corpus)
+        records = [json.loads(line) for line in lines]
+        tweet_ids = sorted(twpolicy.dehydrate(records))
+        user_ids = sorted(twpolicy.dehydrate(records, kind="users"))
+        gone_tweets = data.draw(st.sets(st.sampled_from(tweet_ids), max_size=6))
+        gone_users = data.draw(st.sets(st.sampled_from(user_ids), max_size=3))
+        ledger = open_compliance("memory://")
+        ledger.record(
+            [ComplianceEvent(type="tweet_delete", object_id=t) for t in gone_tweets]
+            + [ComplianceEvent(type="user_suspend", object_id=u) for u in gone_users]
+        )
+        snapshot = ledger.snapshot()
+        cleaned = []
+        for record in records:
+            value, _ = clean_record(record, snapshot)
+            if value is not None:
+                cleaned.append(value)
+        tweets, users = tweets_and_users(cleaned)
+        assert not {t for t, _, _ in tweets} & gone_tweets
+        assert not {a for _, a, _ in tweets} & gone_users
+        assert not users & gone_users
+        again = json.loads(json.dumps(cleaned))
+        assert all(clean_record(r, snapshot) == (r, False) for r in again)

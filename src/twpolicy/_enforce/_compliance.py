@@ -329,7 +329,11 @@ def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -
 def _drop_references(
     nodes: list[Node], paths: list[tuple[Any, ...]], gone: Mapping[str, str]
 ) -> bool:
-    """Remove references to removed Tweets from the Tweets that stay."""
+    """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
+
+    A reference that is itself an embedded Tweet (twarc-flattened) goes here too; `_remove`
+    finds it gone already, as it removes objects by identity.
+    """
     changed = False
     for node in nodes:
         if node.kind not in _TWEETS or node.full_path in paths or _under(node.full_path, paths):
@@ -343,7 +347,7 @@ def _drop_references(
                 if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone)
             ]
             if len(kept) != len(refs):
-                value["referenced_tweets"] = kept
+                refs[:] = kept
                 changed = True
         quoted = _id_of(value.get("quoted_status_id_str")) or _id_of(value.get("quoted_status_id"))
         if quoted is not None and quoted in gone:
@@ -361,30 +365,37 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
         tally.withdrawn.append((key, target, oid))
 
 
-def _remove(
+def _plan(
     record: Any,
     removals: list[Removal],
     paths: list[tuple[Any, ...]],
     tally: _Tally,
     snapshot: Snapshot,
-) -> bool:
-    """Remove the outermost objects of ``removals``; containers resolved before any change."""
-    plan: list[tuple[Any, Any]] = []
+) -> list[tuple[Any, Any, Any]]:
+    """The outermost objects to remove, as (container, key or index, object), counted.
+
+    Resolved before anything changes, so that no index has moved.
+    """
+    plan = []
     for removal in removals:
         path = removal[0]
         if not _under(path, paths):
-            plan.append((_container(record, path[:-1]), path[-1]))
+            parent = _container(record, path[:-1])
+            plan.append((parent, path[-1], parent[path[-1]]))
             _count(tally, snapshot, removal)
-    by_list: dict[int, tuple[list[Any], list[int]]] = {}
-    for parent, last in plan:
+    return plan
+
+
+def _remove(plan: list[tuple[Any, Any, Any]]) -> None:
+    """Remove the planned objects by identity, so earlier changes to a list do not matter."""
+    doomed: dict[int, tuple[list[Any], set[int]]] = {}
+    for parent, last, value in plan:
         if isinstance(parent, list):
-            by_list.setdefault(id(parent), (parent, []))[1].append(last)
-        else:
-            parent.pop(last, None)
-    for items, indexes in by_list.values():
-        for index in sorted(set(indexes), reverse=True):
-            del items[index]
-    return bool(plan)
+            doomed.setdefault(id(parent), (parent, set()))[1].add(id(value))
+        elif parent.get(last) is value:
+            del parent[last]
+    for items, ids in doomed.values():
+        items[:] = [item for item in items if id(item) not in ids]
 
 
 def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -> tuple[Any, bool]:
@@ -407,6 +418,7 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
         for removal in removals:
             _count(tally, snapshot, removal)
         return None, True
+    plan = _plan(record, removals, paths, tally, snapshot)
     changed = _drop_references(nodes, paths, gone)
     for node, key in scrubs:
         if node.full_path in paths or _under(node.full_path, paths):
@@ -415,7 +427,8 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
             tally.hit(key)
             tally.scrubbed += 1
             changed = True
-    changed = _remove(record, removals, paths, tally, snapshot) or changed
+    _remove(plan)
+    changed = changed or bool(plan)
     if changed and isinstance(record, MutableMapping):
         _prune_includes(record)
     return record, changed
