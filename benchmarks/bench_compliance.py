@@ -77,7 +77,7 @@ def main() -> None:
 
         started = time.perf_counter()
         done = subprocess.run(  # noqa: S603  # our own command
-            [sys.executable, "-m", "twpolicy", "dehydrate", str(dataset), "--quiet"],
+            [sys.executable, "-m", "twpolicy", "dehydrate", str(dataset), os.devnull, "--quiet"],
             check=False,
             capture_output=True,
         )

@@ -386,14 +386,31 @@ class TestOtherAppliers:
         )
         assert seen == ["tweet_delete:1"]
 
+    def test_lines_without_affected_ids_are_copied_unparsed(self, tmp_path, ledger):
+        """Only lines that hold an affected ID are parsed; digits escaped in JSON count."""
+        dataset = tmp_path / "data.jsonl"
+        dataset.write_text(
+            "no JSON, and no ID of interest: 2 3\n"
+            '{"id": "\\u0031", "text": "deleted, ID escaped", "author_id": "2"}\n'
+            '{"id": "4", "text": "kept", "author_id": "2"}\n'
+        )
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1")])
+        report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert report.records_dropped == 1
+        assert dataset.read_text().splitlines() == [
+            "no JSON, and no ID of interest: 2 3",
+            '{"id": "4", "text": "kept", "author_id": "2"}',
+        ]
+
     def test_unreadable_line_changes_nothing(self, tmp_path, ledger):
         """A line that is not JSON cannot be checked: refused, the dataset untouched."""
         dataset = tmp_path / "data.jsonl"
-        dataset.write_text('{"id": "1", "text": "a", "author_id": "2"}\nnot json\n')
+        dataset.write_text('{"id": "1", "text": "a", "author_id": "2"}\n{"id": "1", not json\n')
         ledger.record([ComplianceEvent(type="tweet_delete", object_id="1")])
         with pytest.raises(twpolicy.PayloadError, match="line 2"):
             apply_compliance(ledger, JsonLinesApplier(dataset))
         assert "not json" in dataset.read_text()
+        assert dataset.read_text().startswith('{"id": "1"')
         assert ledger.pending(f"file:{dataset.resolve()}") == ["tweet_delete:1"]
 
 

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
@@ -53,6 +54,25 @@ _TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.
 _USERS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
 _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+_DIGITS: Final = re.compile(rb"[0-9]+")
+#: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
+_ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
+
+
+def _wanted(snapshot: Snapshot) -> frozenset[bytes]:
+    """Every ID the snapshot acts on, as the bytes a line would hold."""
+    ids: set[str] = set()
+    for index in (snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo):
+        ids.update(index)
+    ids.update(snapshot.tweet_geo)
+    return frozenset(i.encode() for i in ids)
+
+
+def _may_hold(line: bytes, wanted: frozenset[bytes]) -> bool:
+    """Whether ``line`` may hold an ID the snapshot acts on (no: it is copied unparsed)."""
+    if _ESCAPED_DIGIT.search(line):
+        return True
+    return any(digits in wanted for digits in _DIGITS.findall(line))
 
 
 @attrs.define
@@ -479,8 +499,11 @@ class JsonLinesApplier:
 
     Each line is one record: a Tweet, a user, a v2 response (``data`` and ``includes``), a
     twarc-flattened Tweet. Lines that `clean_record` drops are left out; changed lines are
-    written again; untouched lines are copied byte for byte. The output keeps the input's
-    compression. IDs of what a reversible event removed (protect, suspend, withheld,
+    written again; untouched lines are copied byte for byte. A line holds an affected object
+    only if an affected ID appears in it as digits (or it escapes a digit in JSON): other
+    lines are copied without being parsed, which makes an apply about as fast as reading.
+    A line that holds an affected ID but is not JSON is refused (nothing is changed). The
+    output keeps the input's compression. IDs of what a reversible event removed (protect, suspend, withheld,
     unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only), so that the content
     can be fetched afresh once the event is reversed.
 
@@ -537,10 +560,39 @@ class JsonLinesApplier:
             settled.append((attempt_id, "abandoned"))
         return settled
 
+    def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
+        """Write every line, cleaned; return the records read and dropped."""
+        wanted = _wanted(snapshot)
+        read = dropped = 0
+        for number, line in enumerate(_open_lines(self.source), start=1):
+            if not line.strip():
+                sink.write(line)
+                continue
+            read += 1
+            if not _may_hold(line, wanted):
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise PayloadError(
+                    f"{self.source} line {number} is not JSON, so it cannot be checked "
+                    "for deleted content; fix or remove the line and run again "
+                    "(nothing was changed)"
+                ) from None
+            cleaned, changed = clean_record(record, snapshot, tally)
+            if cleaned is None:
+                dropped += 1
+            elif changed:
+                text = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
+                sink.write(text.encode() + b"\n")
+            else:
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+        return read, dropped
+
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
         """Rewrite the dataset without what ``snapshot`` says is gone; replace it atomically."""
         tally = _Tally()
-        read = dropped = 0
         with self.source.open("rb") as probe:
             gzipped = probe.read(2) == _GZIP_MAGIC
         temp = self._temp(attempt.attempt_id)
@@ -551,27 +603,7 @@ class JsonLinesApplier:
                 sink: Any = (
                     gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
                 )
-                for number, line in enumerate(_open_lines(self.source), start=1):
-                    if not line.strip():
-                        sink.write(line)
-                        continue
-                    read += 1
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        raise PayloadError(
-                            f"{self.source} line {number} is not JSON, so it cannot be checked "
-                            "for deleted content; fix or remove the line and run again "
-                            "(nothing was changed)"
-                        ) from None
-                    cleaned, changed = clean_record(record, snapshot, tally)
-                    if cleaned is None:
-                        dropped += 1
-                    elif changed:
-                        text = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
-                        sink.write(text.encode() + b"\n")
-                    else:
-                        sink.write(line if line.endswith(b"\n") else line + b"\n")
+                read, dropped = self._rewrite(sink, snapshot, tally)
                 if gzipped:
                     sink.close()
                 raw.flush()
