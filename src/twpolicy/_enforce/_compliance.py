@@ -503,9 +503,9 @@ class JsonLinesApplier:
     only if an affected ID appears in it as digits (or it escapes a digit in JSON): other
     lines are copied without being parsed, which makes an apply about as fast as reading.
     A line that holds an affected ID but is not JSON is refused (nothing is changed). The
-    output keeps the input's compression. IDs of what a reversible event removed (protect, suspend, withheld,
-    unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only), so that the content
-    can be fetched afresh once the event is reversed.
+    output keeps the input's compression. IDs of what a reversible event removed (protect,
+    suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),
+    so that the content can be fetched afresh once the event is reversed.
 
     Args:
         path: the dataset.
