@@ -84,6 +84,13 @@ def main() -> None:
         dehydrated = time.perf_counter() - started
 
         started = time.perf_counter()
+        ledger.snapshot()
+        snapshot = time.perf_counter() - started
+        started = time.perf_counter()
+        ledger.pending("nowhere")
+        pending = time.perf_counter() - started
+
+        started = time.perf_counter()
         report = twpolicy.apply_compliance(
             ledger, twpolicy.JsonLinesApplier(dataset, out=Path(folder) / "clean.jsonl")
         )
@@ -95,6 +102,7 @@ def main() -> None:
     print(f"dehydrate: {dehydrated:7.1f} s  ({mib / dehydrated:,.1f} MiB/s) rc={done.returncode}")
     print(f"apply:     {applied:7.1f} s  ({mib / applied:,.1f} MiB/s)")
     print(f"apply / dehydrate: {applied / dehydrated:.2f}")
+    print(f"  of which ledger snapshot {snapshot:.1f} s, pending query {pending:.1f} s")
     print(
         f"removed {report.removed:,}, scrubbed {report.scrubbed:,}, "
         f"records dropped {report.records_dropped:,}"
