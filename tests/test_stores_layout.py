@@ -14,7 +14,7 @@ ORDER = {
     "twpolicy._stores": [
         ("_time", "_decisions"),
         ("_sql",),
-        ("_consent", "_keys", "_quotas", "_tokens"),
+        ("_consent", "_keys", "_quotas", "_tokens", "_compliance"),
     ],
     "twpolicy._stores._consent": [
         ("_values", "_errors"),

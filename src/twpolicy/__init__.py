@@ -9,6 +9,15 @@ from typing import Any as _Any
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
 from twpolicy._clients._sync import API, Client, StreamingClient
+from twpolicy._enforce._compliance import (
+    ApplyReport,
+    CallbackApplier,
+    JsonLinesApplier,
+    MappingApplier,
+    SqliteTableApplier,
+    apply_compliance,
+    displayable,
+)
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
@@ -30,10 +39,16 @@ from twpolicy._payloads._catalog import (
     content_sha256,
     endpoint_catalog,
 )
+from twpolicy._payloads._compliance import (
+    ComplianceEvent,
+    ComplianceEventType,
+    compliance_events,
+)
 from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
 from twpolicy._payloads._ids import dehydrate
 from twpolicy._payloads._walker import GeoKind
 from twpolicy._scopes import SCOPES, Scope
+from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import (
     ConsentEvent,
     ConsentEventType,
@@ -62,6 +77,7 @@ from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
+    ContentUnavailable,
     KeyUseCaseError,
     PayloadError,
     PolicyViolation,
@@ -83,11 +99,16 @@ __all__ = [
     "SCOPES",
     "Action",
     "ActionKind",
+    "ApplyReport",
     "AsyncClient",
     "AsyncStreamingClient",
+    "CallbackApplier",
     "Clause",
     "ClauseStatus",
     "Client",
+    "ComplianceEvent",
+    "ComplianceEventType",
+    "ComplianceLedger",
     "ConfigurationError",
     "ConsentEvent",
     "ConsentEventType",
@@ -95,6 +116,7 @@ __all__ = [
     "ConsentRecord",
     "ConsentRequired",
     "ConsentState",
+    "ContentUnavailable",
     "Decision",
     "DecisionFile",
     "Effect",
@@ -107,11 +129,13 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "JsonLinesApplier",
     "KeyBinding",
     "KeyStore",
     "KeyUseCaseError",
     "Ledger",
     "LedgerTampered",
+    "MappingApplier",
     "Mode",
     "Notice",
     "Obligation",
@@ -133,6 +157,7 @@ __all__ = [
     "Scope",
     "Sink",
     "SpendConsent",
+    "SqliteTableApplier",
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
@@ -144,11 +169,14 @@ __all__ = [
     "UserTokens",
     "Verification",
     "__version__",
+    "apply_compliance",
     "check_storable",
     "clauses",
+    "compliance_events",
     "content_sha256",
     "default_rules",
     "dehydrate",
+    "displayable",
     "endpoint_catalog",
     "find_geo",
     "get_default_guard",
@@ -156,6 +184,7 @@ __all__ = [
     "key_fingerprint",
     "manual_export",
     "no_standalone_geo",
+    "open_compliance",
     "open_keys",
     "open_ledger",
     "open_quotas",

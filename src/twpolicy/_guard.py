@@ -38,6 +38,7 @@ from twpolicy._model import (
     ReserveQuota,
     SpendConsent,
 )
+from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledger
 from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._keys import environment, open_keys, use_case_name
@@ -150,6 +151,9 @@ class Guard:
         quotas: the per-recipient quota ledger (`twpolicy.open_quotas`) that the
             ``redistribution.quota`` rule counts exports against; ``None`` means exports to
             a named recipient are refused, as they cannot be counted.
+        compliance: the compliance ledger (`twpolicy.open_compliance`) whose tombstones the
+            ``compliance.tombstone`` rule refuses to store, export or display; ``None``
+            means that rule is silent (nothing is known to be gone).
         mode: how denies are acted on by default: ``"enforce"``, ``"warn"`` or ``"monitor"``.
         rules: the rules to evaluate, in order; `twpolicy.rules.default` when ``None``.
         sinks: callables that receive every decision (a `twpolicy.testing.DecisionRecorder`,
@@ -164,6 +168,7 @@ class Guard:
         *,
         ledger: ConsentLedger | None = None,
         quotas: QuotaLedger | None = None,
+        compliance: ComplianceLedger | None = None,
         mode: Mode | str = Mode.ENFORCE,
         rules: Iterable[Rule] | None = None,
         sinks: Iterable[Sink] = (),
@@ -172,6 +177,7 @@ class Guard:
     ) -> None:
         self._ledger = ledger
         self._quotas = quotas
+        self._compliance = compliance
         self._mode = _mode(mode, "Guard(mode=)")
         self._rules = tuple(default() if rules is None else rules)
         ids = [rule.id for rule in self._rules]
@@ -229,6 +235,11 @@ class Guard:
     def quotas(self) -> QuotaLedger | None:
         """The per-recipient quota ledger."""
         return self._quotas
+
+    @property
+    def compliance(self) -> ComplianceLedger | None:
+        """The compliance ledger."""
+        return self._compliance
 
     @property
     def mode(self) -> Mode:
@@ -351,6 +362,7 @@ class Guard:
             now=self._clock(),
             consent=self._ledger,
             quotas=self._quotas,
+            compliance=self._compliance,
             mode_of=self.mode_of,
             claims=claims,
         )
@@ -663,6 +675,8 @@ class Guard:
                 core = settings.get("core_client", False)
                 kwargs["rules"].append(user_token_thresholds(tokens, core_client=core))
                 kwargs["sinks"] = [*kwargs.get("sinks", ()), tokens]
+        if "compliance" not in kwargs and "compliance_ledger" in settings:
+            kwargs["compliance"] = open_compliance(settings["compliance_ledger"])
         return cls(**kwargs)
 
 
@@ -672,6 +686,7 @@ _KEYS = {
     "consent_key": str,  # the key, or env:NAME, or file:PATH
     "decision_log": str,
     "quota_ledger": str,
+    "compliance_ledger": str,
     "rules": dict,
     "purposes": list,
     "sensitive_terms": list,

@@ -52,6 +52,8 @@ class ActionKind(str, enum.Enum):
     """Deriving a sensitive characteristic about a user (restricted uses)."""
     DELETE_CONTENT = "delete_content"
     """Honouring a deletion or other compliance event (I.C.3)."""
+    DISPLAY = "display"
+    """Showing Twitter Content to end users (I.C.4)."""
 
     def __str__(self) -> str:
         return self.value

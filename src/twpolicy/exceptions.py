@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "ConsentRequired",
+    "ContentUnavailable",
     "KeyUseCaseError",
     "PayloadError",
     "PolicyViolation",
@@ -87,6 +88,10 @@ class TermsNotAccepted(RedistributionError):
 
 class KeyUseCaseError(PolicyViolation):
     """The consumer key is not bound to this use case and environment (I.F.5.a)."""
+
+
+class ContentUnavailable(PolicyViolation):
+    """Content gone from X, or a stale copy, would be kept, shared or shown (I.C.3, I.C.4)."""
 
 
 class UnknownRoute(PolicyViolation):

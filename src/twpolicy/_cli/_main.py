@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
-from twpolicy._cli import _decisions, _dehydrate, _quotas, _replay
+from twpolicy._cli import _compliance, _decisions, _dehydrate, _quotas, _replay
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -86,6 +86,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]],
     _decisions.register,
     _replay.register,
     _add_report,
+    _compliance.register,
 )
 
 

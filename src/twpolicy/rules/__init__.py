@@ -8,8 +8,15 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 from collections.abc import Iterable
 
 from twpolicy.rules._actor import match_token_owner
+from twpolicy.rules._compliance import compliance_deadline, fresh_display, honour_tombstones
 from twpolicy.rules._consent import known_endpoint, require_consent
-from twpolicy.rules._context import ConsentReader, QuotaReader, Rule, RuleContext
+from twpolicy.rules._context import (
+    ComplianceReader,
+    ConsentReader,
+    QuotaReader,
+    Rule,
+    RuleContext,
+)
 from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
 from twpolicy.rules._purposes import (
@@ -35,6 +42,7 @@ __all__ = [
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
+    "ComplianceReader",
     "ConsentReader",
     "KeyReader",
     "Purpose",
@@ -42,10 +50,13 @@ __all__ = [
     "Rule",
     "RuleContext",
     "UserTokenReader",
+    "compliance_deadline",
     "declared_purposes",
     "default",
     "flag_platform_counts",
     "forbid_standalone_geo",
+    "fresh_display",
+    "honour_tombstones",
     "known_endpoint",
     "match_token_owner",
     "one_key_per_use_case",
@@ -79,6 +90,9 @@ def default(
         screen_queries(sensitive_terms),
         flag_platform_counts(),
         require_consent(),
+        honour_tombstones(),
+        fresh_display(),
+        compliance_deadline(),
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),

@@ -8,7 +8,7 @@ obligation on the outcome, carried out by the enforcement point through `Guard.p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,10 +18,11 @@ from twpolicy._model import Action, ActionKind, Mode, Outcome
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
+    from twpolicy._stores._compliance import Tombstone
     from twpolicy._stores._consent import ConsentRecord
     from twpolicy._stores._quotas import QuotaUsage, Recipient
 
-__all__ = ["ConsentReader", "QuotaReader", "Rule", "RuleContext"]
+__all__ = ["ComplianceReader", "ConsentReader", "QuotaReader", "Rule", "RuleContext"]
 
 
 class ConsentReader(Protocol):
@@ -51,6 +52,16 @@ class QuotaReader(Protocol):
         ...
 
 
+class ComplianceReader(Protocol):
+    """The read side of a compliance ledger: what rules may ask of it."""
+
+    def tombstones(
+        self, *, tweet_ids: Iterable[str] = (), user_ids: Iterable[str] = ()
+    ) -> tuple[Tombstone, ...]:
+        """What is gone (or was, until a reversal) among these Tweets and users."""
+        ...
+
+
 @attrs.frozen(kw_only=True)
 class RuleContext:
     """Everything a rule may read besides the action; nothing in it can write.
@@ -59,6 +70,7 @@ class RuleContext:
         now: the decision's time, read once per decision so every rule sees the same.
         consent: the consent ledger's read side, or ``None`` when the guard has none.
         quotas: the quota ledger's read side, or ``None`` when the guard has none.
+        compliance: the compliance ledger's read side, or ``None`` when the guard has none.
         modes: each rule's mode, so a rule can say whether its deny will be enforced.
         claims: single-use consent claims the enforcement point already holds for this
             action (a retry of a request whose first try claimed them).
@@ -67,6 +79,7 @@ class RuleContext:
     now: datetime
     consent: ConsentReader | None = None
     quotas: QuotaReader | None = None
+    compliance: ComplianceReader | None = None
     mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
     claims: frozenset[str] = frozenset()
 

@@ -1,0 +1,834 @@
+"""Appliers: carry the compliance ledger's tombstones into the application's data (I.C.3).
+
+An applier takes the ledger's `Snapshot` of everything that is gone and makes one target
+(a JSON Lines dataset, a SQLite table, a mapping, anything a callback reaches) agree with it.
+`apply_compliance` claims the events pending for the applier's target in the ledger (so two
+workers never apply one event twice), applies, and records what changed, per event.
+
+The JSON Lines applier rewrites the dataset into a temporary file beside it and replaces it
+atomically; before the replacement the ledger is told the new file's digest, so after a crash
+`recover` can tell whether the old or the new file is in place and finish or abandon the
+attempt accordingly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Final, Protocol
+
+import attrs
+
+from twpolicy._guard import Guard, get_default_guard
+from twpolicy._model import Action, ActionKind
+from twpolicy._payloads._compliance import ComplianceEvent
+from twpolicy._payloads._walker import Kind, Node, adapt, walk
+from twpolicy._stores._compliance import ComplianceLedger, Snapshot
+from twpolicy._stores._time import utc
+from twpolicy.exceptions import ConfigurationError, PayloadError
+
+__all__ = [
+    "Applier",
+    "ApplyReport",
+    "Attempt",
+    "CallbackApplier",
+    "JsonLinesApplier",
+    "MappingApplier",
+    "SqliteTableApplier",
+    "apply_compliance",
+    "attempt_outcomes",
+    "clean_record",
+    "displayable",
+]
+
+_TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.ACTIVITY})
+_USERS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
+_DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_DIGITS: Final = re.compile(rb"[0-9]+")
+#: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
+_ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
+
+
+def _wanted(snapshot: Snapshot) -> frozenset[bytes]:
+    """Every ID the snapshot acts on, as the bytes a line would hold."""
+    ids: set[str] = set()
+    for index in (snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo):
+        ids.update(index)
+    ids.update(snapshot.tweet_geo)
+    return frozenset(i.encode() for i in ids)
+
+
+def _may_hold(line: bytes, wanted: frozenset[bytes]) -> bool:
+    """Whether ``line`` may hold an ID the snapshot acts on (no: it is copied unparsed)."""
+    if _ESCAPED_DIGIT.search(line):
+        return True
+    return any(digits in wanted for digits in _DIGITS.findall(line))
+
+
+@attrs.define
+class Attempt:
+    """One claimed application of events to a target, as an applier sees it."""
+
+    ledger: ComplianceLedger
+    attempt_id: str
+    target: str
+    keys: list[str]
+
+    def events(self) -> list[ComplianceEvent]:
+        """The claimed events."""
+        return self.ledger.events(self.keys)
+
+    def written(self, sha256: str, changed: Mapping[str, int]) -> None:
+        """Say the new data is durable and about to replace the old (atomic appliers)."""
+        self.ledger.written(self.attempt_id, sha256, changed)
+
+
+class Applier(Protocol):
+    """What `apply_compliance` needs: a stable target name and an ``apply`` method.
+
+    ``apply`` makes the target agree with ``snapshot`` (every active tombstone, not only the
+    claimed ones: applying is idempotent) and returns how many objects each event key changed.
+    It may also define ``lock()`` (a context manager held around claim, apply and record) and
+    ``recover(ledger)`` (settle attempts a crash left open).
+    """
+
+    @property
+    def target(self) -> str: ...
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
+        """Apply; return objects changed per event key."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class ApplyReport:
+    """What one `apply_compliance` call did.
+
+    Attributes:
+        target: where it applied.
+        attempt_id: the ledger's attempt, or ``None`` when nothing was pending.
+        events: how many events it applied (recorded as applied to ``target``).
+        changed: objects removed or modified, per event key (events claimed by this call).
+        removed: objects removed in all.
+        scrubbed: Tweets whose location was removed.
+        records_read: records read (datasets).
+        records_dropped: whole records dropped (datasets).
+    """
+
+    target: str
+    attempt_id: str | None
+    events: int
+    changed: Mapping[str, int]
+    removed: int = 0
+    scrubbed: int = 0
+    records_read: int = 0
+    records_dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "target": self.target,
+            "attempt_id": self.attempt_id,
+            "events": self.events,
+            "removed": self.removed,
+            "scrubbed": self.scrubbed,
+            "records_read": self.records_read,
+            "records_dropped": self.records_dropped,
+            "changed": dict(self.changed),
+        }
+
+
+def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
+    """Apply the events pending for ``applier.target``, each once, and record the outcome.
+
+    Raises whatever the applier raises; the attempt is then abandoned (its events stay
+    pending) unless the applier already replaced the data, which `recover` settles.
+    """
+    lock = getattr(applier, "lock", None)
+    with lock() if lock is not None else contextlib.nullcontext():
+        recover = getattr(applier, "recover", None)
+        if recover is not None:
+            recover(ledger)
+        claimed = ledger.claim(applier.target)
+        force = bool(getattr(applier, "always", False))
+        if claimed is None and not force:
+            return ApplyReport(target=applier.target, attempt_id=None, events=0, changed={})
+        keys: list[str]
+        if claimed is None:
+            attempt_id, keys = ledger.begin(applier.target, []), []
+        else:
+            attempt_id, keys = claimed
+        attempt = Attempt(ledger, attempt_id, applier.target, keys)
+        try:
+            changed = applier.apply(ledger.snapshot(), attempt)
+        except BaseException:
+            if ledger.attempt_state(attempt_id) == "started":
+                ledger.abandon(attempt_id)
+            raise
+        mine = {key: int(changed.get(key, 0)) for key in keys}
+        ledger.finish(attempt_id, mine)
+        stats = getattr(applier, "last", None) or {}
+        return ApplyReport(
+            target=applier.target,
+            attempt_id=attempt_id,
+            events=len(keys),
+            changed=mine,
+            removed=int(stats.get("removed", sum(changed.values()))),
+            scrubbed=int(stats.get("scrubbed", 0)),
+            records_read=int(stats.get("records_read", 0)),
+            records_dropped=int(stats.get("records_dropped", 0)),
+        )
+
+
+# -- cleaning one record ------------------------------------------------------------------
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.isdecimal():
+        return value
+    return None
+
+
+def _author(node: Node) -> str | None:
+    value = node.value
+    user = value.get("user") or value.get("author") or value.get("actor")
+    if isinstance(user, Mapping):
+        found = _id_of(user.get("id_str")) or _id_of(user.get("id"))
+        if found is None and isinstance(user.get("id"), str):  # activity streams: id:123
+            found = _id_of(user["id"].rpartition(":")[2])
+        return found
+    return _id_of(value.get("author_id"))
+
+
+def _retweeted(node: Node) -> str | None:
+    value = node.value
+    inner = value.get("retweeted_status")
+    if isinstance(inner, Mapping):
+        return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
+    for ref in value.get("referenced_tweets") or ():
+        if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
+            return _id_of(ref.get("id"))
+    return None
+
+
+_V1_GEO: Final = ("geo", "coordinates", "place")
+
+
+def _scrub(tweet: MutableMapping[str, Any], kind: Kind) -> bool:
+    """Remove a Tweet's own location; whether anything was there."""
+    found = False
+    if kind is Kind.TWEET_V1:
+        for key in _V1_GEO:
+            if tweet.get(key) is not None:
+                tweet[key] = None
+                found = True
+        return found
+    for key in ("geo", "location"):
+        if key in tweet:
+            del tweet[key]
+            found = True
+    return found
+
+
+def _under(path: tuple[Any, ...], removed: Sequence[tuple[Any, ...]]) -> bool:
+    return any(path[: len(r)] == r for r in removed if len(r) < len(path))
+
+
+def _container(record: Any, path: tuple[Any, ...]) -> Any:
+    value = record
+    for segment in path:
+        value = value[segment]
+    return value
+
+
+def _prune_includes(record: MutableMapping[str, Any]) -> int:
+    """Drop places and media that no Tweet left in a v2 response refers to."""
+    includes = record.get("includes")
+    if not isinstance(includes, MutableMapping):
+        return 0
+    places: set[str] = set()
+    media: set[str] = set()
+    for node in walk(record):
+        if node.kind in _TWEETS:
+            geo = node.value.get("geo")
+            if isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
+                places.add(geo["place_id"])
+            attachments = node.value.get("attachments")
+            if isinstance(attachments, Mapping):
+                media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
+    dropped = 0
+    for name, keep, field in (("places", places, "id"), ("media", media, "media_key")):
+        items = includes.get(name)
+        if isinstance(items, list):
+            kept = [i for i in items if not isinstance(i, Mapping) or i.get(field) in keep]
+            dropped += len(items) - len(kept)
+            includes[name] = kept
+    return dropped
+
+
+@attrs.define
+class _Tally:
+    changed: dict[str, int] = attrs.field(factory=dict)
+    removed: int = 0
+    scrubbed: int = 0
+    withdrawn: list[tuple[str, str, str]] = attrs.field(factory=list)
+
+    def hit(self, key: str) -> None:
+        self.changed[key] = self.changed.get(key, 0) + 1
+
+
+Removal = tuple[tuple[Any, ...], str, str, str]
+
+
+def _find(
+    nodes: list[Node], snapshot: Snapshot
+) -> tuple[list[Removal], list[tuple[Node, str]], dict[str, str]]:
+    """What is gone among ``nodes``: removals (path, key, type, ID), scrubs, gone Tweet IDs."""
+    removals: list[Removal] = []
+    scrubs: list[tuple[Node, str]] = []
+    gone: dict[str, str] = {}
+    for node in nodes:
+        kind = node.kind
+        if kind in _TWEETS:
+            tid = node.read_id().value
+            author = _author(node)
+            key = (tid is not None and snapshot.tweets.get(tid)) or (
+                author is not None and snapshot.users.get(author)
+            )
+            if key:
+                removals.append((node.full_path, key, "tweet", tid or ""))
+                gone[tid or ""] = key
+                continue
+            scrub = snapshot.scrub_geo.get(author) if author else None
+            if scrub is not None and tid and (scrub[0] is None or int(tid) <= scrub[0]):
+                scrubs.append((node, scrub[1]))
+            elif tid and tid in snapshot.tweet_geo:
+                scrubs.append((node, snapshot.tweet_geo[tid]))
+            continue
+        index = snapshot.users if kind in _USERS else snapshot.dms if kind in _DMS else None
+        if index is not None:
+            oid = node.read_id().value
+            key = index.get(oid) if oid else None
+            if key:
+                removals.append(
+                    (node.full_path, key, "user" if kind in _USERS else "dm", oid or "")
+                )
+    _cascade(nodes, gone, removals)
+    return removals, scrubs, gone
+
+
+def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -> None:
+    """Retweets of removed Tweets go with them (X deletes them too), until nothing changes."""
+    grew = True
+    while grew:
+        grew = False
+        for node in nodes:
+            source = _retweeted(node) if node.kind in _TWEETS else None
+            if source is not None and source in gone:
+                tid = node.read_id().value or ""
+                if tid not in gone:
+                    gone[tid] = gone[source]
+                    removals.append((node.full_path, gone[source], "tweet", tid))
+                    grew = True
+
+
+def _drop_references(
+    nodes: list[Node], paths: list[tuple[Any, ...]], gone: Mapping[str, str]
+) -> bool:
+    """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
+
+    A reference that is itself an embedded Tweet (twarc-flattened) goes here too; `_remove`
+    finds it gone already, as it removes objects by identity.
+    """
+    changed = False
+    for node in nodes:
+        if node.kind not in _TWEETS or node.full_path in paths or _under(node.full_path, paths):
+            continue
+        value: Any = node.value
+        refs = value.get("referenced_tweets")
+        if isinstance(refs, list):
+            kept = [
+                r
+                for r in refs
+                if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone)
+            ]
+            if len(kept) != len(refs):
+                refs[:] = kept
+                changed = True
+        quoted = _id_of(value.get("quoted_status_id_str")) or _id_of(value.get("quoted_status_id"))
+        if quoted is not None and quoted in gone:
+            for field in ("quoted_status_id", "quoted_status_id_str", "quoted_status_permalink"):
+                value.pop(field, None)
+            changed = True
+    return changed
+
+
+def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
+    _, key, target, oid = removal
+    tally.hit(key)
+    tally.removed += 1
+    if key in snapshot.reversible:
+        tally.withdrawn.append((key, target, oid))
+
+
+def _plan(
+    record: Any,
+    removals: list[Removal],
+    paths: list[tuple[Any, ...]],
+    tally: _Tally,
+    snapshot: Snapshot,
+) -> list[tuple[Any, Any, Any]]:
+    """The outermost objects to remove, as (container, key or index, object), counted.
+
+    Resolved before anything changes, so that no index has moved.
+    """
+    plan = []
+    for removal in removals:
+        path = removal[0]
+        if not _under(path, paths):
+            parent = _container(record, path[:-1])
+            plan.append((parent, path[-1], parent[path[-1]]))
+            _count(tally, snapshot, removal)
+    return plan
+
+
+def _remove(plan: list[tuple[Any, Any, Any]]) -> None:
+    """Remove the planned objects by identity, so earlier changes to a list do not matter."""
+    doomed: dict[int, tuple[list[Any], set[int]]] = {}
+    for parent, last, value in plan:
+        if isinstance(parent, list):
+            doomed.setdefault(id(parent), (parent, set()))[1].add(id(value))
+        elif parent.get(last) is value:
+            del parent[last]
+    for items, ids in doomed.values():
+        items[:] = [item for item in items if id(item) not in ids]
+
+
+def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -> tuple[Any, bool]:
+    """``record`` with what ``snapshot`` says is gone removed, and whether it changed.
+
+    Returns ``(None, True)`` when the record as a whole must go (a deleted Tweet, a removed
+    user's Tweet or profile, a retweet of a removed Tweet). Otherwise removes, anywhere in
+    it, Tweets, users and DMs that are gone (in ``includes``, as quoted or retweeted
+    statuses, as author objects), references to removed Tweets (``referenced_tweets``, a
+    quoted status's ID), places and media left unreferenced, and the location of Tweets a
+    ``scrub_geo`` covers. The record is modified in place.
+    """
+    tally = tally if tally is not None else _Tally()
+    if not snapshot or not isinstance(record, (MutableMapping, list)):
+        return record, False
+    nodes = list(walk(record))
+    removals, scrubs, gone = _find(nodes, snapshot)
+    paths = [removal[0] for removal in removals]
+    if () in paths:
+        for removal in removals:
+            _count(tally, snapshot, removal)
+        return None, True
+    plan = _plan(record, removals, paths, tally, snapshot)
+    changed = _drop_references(nodes, paths, gone)
+    for node, key in scrubs:
+        if node.full_path in paths or _under(node.full_path, paths):
+            continue
+        if _scrub(node.value, node.kind):  # type: ignore[arg-type]  # walked dicts are mutable
+            tally.hit(key)
+            tally.scrubbed += 1
+            changed = True
+    _remove(plan)
+    changed = changed or bool(plan)
+    if changed and isinstance(record, MutableMapping):
+        _prune_includes(record)
+    return record, changed
+
+
+# -- JSON Lines datasets ------------------------------------------------------------------
+
+
+class _HashingWriter:
+    """A binary file that hashes what is written to it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def _open_lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield from unzipped
+        else:
+            yield from raw
+
+
+class JsonLinesApplier:
+    """A JSON Lines dataset (plain or gzip), rewritten atomically.
+
+    Each line is one record: a Tweet, a user, a v2 response (``data`` and ``includes``), a
+    twarc-flattened Tweet. Lines that `clean_record` drops are left out; changed lines are
+    written again; untouched lines are copied byte for byte. A line holds an affected object
+    only if an affected ID appears in it as digits (or it escapes a digit in JSON): other
+    lines are copied without being parsed, which makes an apply about as fast as reading.
+    A line that holds an affected ID but is not JSON is refused (nothing is changed). The
+    output keeps the input's compression. IDs of what a reversible event removed (protect,
+    suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),
+    so that the content can be fetched afresh once the event is reversed.
+
+    Args:
+        path: the dataset.
+        out: where to write the result; ``None`` replaces ``path`` in place.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.source = Path(path)
+        self.output = Path(out) if out is not None else self.source
+        if not self.source.is_file():
+            raise ConfigurationError(f"dataset {self.source} does not exist or is not a file")
+        self.target = f"file:{self.output.resolve()}"
+        self.always = out is not None and self.output.resolve() != self.source.resolve()
+        self.last: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"twpolicy.JsonLinesApplier({str(self.source)!r}, out={str(self.output)!r})"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the output while claiming, applying and recording."""
+        lock_path = self.output.with_name(f".{self.output.name}.twpolicy-lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _temp(self, attempt_id: str) -> Path:
+        return self.output.with_name(f".{self.output.name}.{attempt_id}.tmp")
+
+    def recover(self, ledger: ComplianceLedger) -> list[tuple[str, str]]:
+        """Settle attempts a crash left open: ``(attempt ID, "applied" | "abandoned")``.
+
+        An attempt marked written whose digest is the output's current digest replaced the
+        file before it died: it is finished. Any other open attempt left the old file.
+        """
+        settled = []
+        current: str | None = None
+        for attempt_id, _, state, digest in ledger.open_attempts(self.target):
+            if state == "written" and digest is not None:
+                current = current or _sha256(self.output)
+                if current == digest:
+                    ledger.finish(attempt_id)
+                    settled.append((attempt_id, "applied"))
+                    continue
+            ledger.abandon(attempt_id)
+            self._temp(attempt_id).unlink(missing_ok=True)
+            settled.append((attempt_id, "abandoned"))
+        return settled
+
+    def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
+        """Write every line, cleaned; return the records read and dropped."""
+        wanted = _wanted(snapshot)
+        read = dropped = 0
+        for number, line in enumerate(_open_lines(self.source), start=1):
+            if not line.strip():
+                sink.write(line)
+                continue
+            read += 1
+            if not _may_hold(line, wanted):
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise PayloadError(
+                    f"{self.source} line {number} is not JSON, so it cannot be checked "
+                    "for deleted content; fix or remove the line and run again "
+                    "(nothing was changed)"
+                ) from None
+            cleaned, changed = clean_record(record, snapshot, tally)
+            if cleaned is None:
+                dropped += 1
+            elif changed:
+                text = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
+                sink.write(text.encode() + b"\n")
+            else:
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+        return read, dropped
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
+        """Rewrite the dataset without what ``snapshot`` says is gone; replace it atomically."""
+        tally = _Tally()
+        with self.source.open("rb") as probe:
+            gzipped = probe.read(2) == _GZIP_MAGIC
+        temp = self._temp(attempt.attempt_id)
+        mode = self.source.stat().st_mode & 0o777
+        try:
+            with temp.open("xb") as raw:
+                hashing = _HashingWriter(raw)
+                sink: Any = (
+                    gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
+                )
+                read, dropped = self._rewrite(sink, snapshot, tally)
+                if gzipped:
+                    sink.close()
+                raw.flush()
+                os.fsync(raw.fileno())
+            temp.chmod(mode)
+            attempt.written(hashing.digest.hexdigest(), tally.changed)
+            temp.replace(self.output)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        directory = os.open(self.output.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        if tally.withdrawn:
+            withdrawn = self.output.with_name(f"{self.output.name}.withdrawn.jsonl")
+            with withdrawn.open("a", encoding="utf-8") as handle:
+                for key, target, oid in tally.withdrawn:
+                    handle.write(json.dumps({"event": key, "type": target, "id": oid}) + "\n")
+        self.last = {
+            "removed": tally.removed,
+            "scrubbed": tally.scrubbed,
+            "records_read": read,
+            "records_dropped": dropped,
+        }
+        return tally.changed
+
+
+def attempt_outcomes(ledger: ComplianceLedger) -> list[dict[str, str]]:
+    """Open (interrupted) attempts, and which data a file target holds: old, new or unknown.
+
+    A dataset attempt marked written holds the new file's digest: if the file has it, the
+    new data is in place (the next apply records the attempt as applied), else the old.
+    """
+    found = []
+    for attempt_id, target, state, digest in ledger.open_attempts():
+        in_place = "unknown"
+        if target.startswith("file:"):
+            if state == "written" and digest is not None:
+                in_place = "new" if _sha256(Path(target[5:])) == digest else "old"
+            else:
+                in_place = "old"
+        found.append(
+            {"attempt_id": attempt_id, "target": target, "state": state, "in_place": in_place}
+        )
+    return found
+
+
+# -- other targets ------------------------------------------------------------------------
+
+
+class MappingApplier:
+    """A mutable mapping of stored objects (ID -> Tweet, user or response), cleaned in place.
+
+    Args:
+        store: the mapping (a dict, a shelve, a cache client with the mapping protocol).
+        target: a stable name for the ledger (``"cache:tweets"``).
+    """
+
+    def __init__(self, store: MutableMapping[str, Any], *, target: str) -> None:
+        self.store = store
+        self.target = target
+        self.last: dict[str, int] = {}
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002  # protocol
+        """Drop or rewrite every value that holds something gone."""
+        tally = _Tally()
+        dropped = 0
+        for name in list(self.store):
+            cleaned, changed = clean_record(self.store[name], snapshot, tally)
+            if cleaned is None:
+                del self.store[name]
+                dropped += 1
+            elif changed:
+                self.store[name] = cleaned
+        self.last = {
+            "removed": tally.removed,
+            "scrubbed": tally.scrubbed,
+            "records_read": 0,
+            "records_dropped": dropped,
+        }
+        return tally.changed
+
+
+_IDENTIFIER: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _name(value: str, what: str) -> str:
+    if not value or not set(value) <= _IDENTIFIER or value[0].isdigit():
+        raise ConfigurationError(f"{what} {value!r} must be a plain SQL identifier")
+    return value
+
+
+class SqliteTableApplier:
+    """A table in a SQLite file: rows of removed Tweets deleted, scrubbed rows' location nulled.
+
+    Args:
+        path: the SQLite file.
+        table: the table.
+        id_column: the column holding the Tweet ID (or user ID, with ``user_table=True``).
+        author_column: the column holding the Tweet's author's user ID, if any.
+        geo_columns: columns holding the Tweet's location, set to NULL by ``scrub_geo``.
+        user_table: the rows are users, not Tweets.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        table: str,
+        id_column: str = "id",
+        author_column: str | None = None,
+        geo_columns: Sequence[str] = (),
+        user_table: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.table = _name(table, "table")
+        self.id_column = _name(id_column, "column")
+        self.author_column = None if author_column is None else _name(author_column, "column")
+        self.geo_columns = tuple(_name(c, "column") for c in geo_columns)
+        self.user_table = user_table
+        self.target = f"sqlite:{self.path.resolve()}#{table}"
+        self.last: dict[str, int] = {}
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002, C901, PLR0912  # protocol; one transaction, read top to bottom
+        """Delete and update in one SQLite transaction."""
+        changed: dict[str, int] = {}
+        scrubbed = 0
+        connection = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            table, idc = self.table, self.id_column
+            deletes: list[tuple[str, Mapping[str, str]]] = []
+            if self.user_table:
+                deletes.append((idc, snapshot.users))
+            else:
+                deletes.append((idc, snapshot.tweets))
+                if self.author_column is not None:
+                    deletes.append((self.author_column, snapshot.users))
+            for column, index in deletes:
+                for oid, key in index.items():
+                    cursor.execute(f"DELETE FROM {table} WHERE CAST({column} AS TEXT) = ?", (oid,))  # noqa: S608  # checked identifiers
+                    if cursor.rowcount > 0:
+                        changed[key] = changed.get(key, 0) + cursor.rowcount
+            if self.geo_columns and not self.user_table:
+                nulls = ", ".join(f"{c} = NULL" for c in self.geo_columns)
+                if self.author_column is not None:
+                    for uid, (limit, key) in snapshot.scrub_geo.items():
+                        cursor.execute(
+                            f"UPDATE {table} SET {nulls} WHERE CAST({self.author_column} AS TEXT)"  # noqa: S608  # checked identifiers
+                            f" = ? AND (? IS NULL OR CAST({idc} AS INTEGER) <= ?)",
+                            (uid, limit, limit),
+                        )
+                        if cursor.rowcount > 0:
+                            changed[key] = changed.get(key, 0) + cursor.rowcount
+                            scrubbed += cursor.rowcount
+                for tid, key in snapshot.tweet_geo.items():
+                    cursor.execute(
+                        f"UPDATE {table} SET {nulls} WHERE CAST({idc} AS TEXT) = ?",  # noqa: S608  # checked identifiers
+                        (tid,),
+                    )
+                    if cursor.rowcount > 0:
+                        changed[key] = changed.get(key, 0) + cursor.rowcount
+                        scrubbed += cursor.rowcount
+            cursor.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
+        self.last = {"removed": sum(changed.values()) - scrubbed, "scrubbed": scrubbed}
+        return changed
+
+
+class CallbackApplier:
+    """Anything else: a callback called once per claimed event, returning objects changed.
+
+    Args:
+        callback: ``callback(event) -> int``; raising leaves the events pending.
+        target: a stable name for the ledger (``"search-index"``).
+    """
+
+    def __init__(self, callback: Callable[[ComplianceEvent], int], *, target: str) -> None:
+        self.callback = callback
+        self.target = target
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002  # protocol
+        """Call back for each claimed event."""
+        return {event.key: int(self.callback(event)) for event in attempt.events()}
+
+
+# -- the display point --------------------------------------------------------------------
+
+
+def displayable(
+    payload: Any,
+    *,
+    fetched_at: datetime,
+    guard: Guard | None = None,
+    country: str | None = None,
+    operation: str = "display",
+) -> Any:
+    """Return ``payload`` if it may be shown to end users now; refuse otherwise (I.C.4).
+
+    Content may be shown only as the current version fetched from the API: ``fetched_at``
+    must be recent (``compliance.display``), and nothing in it may be deleted, protected,
+    suspended, withheld in ``country`` or otherwise gone by the guard's compliance ledger
+    (``compliance.tombstone``); content whose removal was reversed must have been fetched
+    after the reversal.
+
+    Raises:
+        ContentUnavailable: the content may not be shown; the message says why and what to do.
+    """
+    when = utc(fetched_at)
+    value = adapt(payload)
+    action = Action(
+        kind=ActionKind.DISPLAY,
+        operation=operation,
+        count=1,
+        facts={"fetched_at": when.isoformat(), "country": country},
+        payload=value,
+    )
+    with (guard or get_default_guard()).permit(action):
+        pass
+    return payload

@@ -1,0 +1,446 @@
+"""Appliers: the ledger's tombstones carried into datasets, tables, mappings, callbacks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import twpolicy
+from twpolicy import (
+    ComplianceEvent,
+    JsonLinesApplier,
+    MappingApplier,
+    apply_compliance,
+    compliance_events,
+    open_compliance,
+)
+from twpolicy._enforce._compliance import attempt_outcomes, clean_record
+from twpolicy._payloads._walker import Kind, walk
+
+HERE = Path(__file__).resolve().parent
+DATA = "DocNow+twarc-csv/test-data"
+
+# Events about objects of the corpus dataset, from every source.
+RETWEETED = "1391677057810288641"  # retweeted by 1394735776701816833 (two_tweets.jsonl)
+QUOTED = "1576994746135764992"  # quoted by 1576995594388000768 (quoted_edit.jsonl)
+PROTECTED_USER = "1494167419413094401"  # author in quoted_edit.jsonl
+SUSPENDED_USER = "2718660392"  # author of a Tweet retweeted in flat.jsonl line 1
+SCRUBBED_USER, SCRUB_UP_TO = "2344192110", "1249702384659554308"  # geo_tweets.jsonl line 1
+PLACE_USER, PLACE_UP_TO = "495430242", "1501963039859363843"  # geo_tweets.jsonl line 2
+
+STREAM_V1 = [
+    {"delete": {"status": {"id_str": RETWEETED, "user_id_str": "1"}}},
+    {"scrub_geo": {"user_id_str": SCRUBBED_USER, "up_to_status_id_str": SCRUB_UP_TO}},
+]
+STREAM_V2 = [
+    {
+        "data": {
+            "user_protect": {"user": {"id": PROTECTED_USER}, "event_at": "2022-10-01T00:00:00.000Z"}
+        }
+    },
+    {
+        "data": {
+            "scrub_geo": {
+                "user": {"id": PLACE_USER},
+                "up_to_tweet_id": PLACE_UP_TO,
+                "event_at": "2022-10-01T00:00:00.000Z",
+            }
+        }
+    },
+]
+JOB_TWEETS = [
+    {
+        "id": QUOTED,
+        "action": "delete",
+        "created_at": "2022-10-01T00:00:00.000Z",
+        "redacted_at": "2022-10-02T00:00:00.000Z",
+        "reason": "deleted",
+    }
+]
+JOB_USERS = [{"id": SUSPENDED_USER, "action": "delete", "created_at": "2014-08-09T05:17:14.000Z",
+              "reason": "suspended"}]  # fmt: skip
+
+
+def corpus_lines(corpus: Path) -> list[str]:
+    lines = []
+    for name in ("geo_tweets.jsonl", "two_tweets.jsonl", "quoted_edit.jsonl"):
+        lines += [line for line in (corpus / DATA / name).read_text().splitlines() if line]
+    with (corpus / DATA / "flat.jsonl").open() as handle:
+        lines += [next(handle).rstrip("\n") for _ in range(5)]
+    return lines
+
+
+def corpus_dataset(corpus: Path, path: Path, *, compress: bool = False) -> list[str]:
+    lines = corpus_lines(corpus)
+    text = "\n".join(lines) + "\n"
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return lines
+
+
+def all_events() -> list[ComplianceEvent]:
+    events = [e for m in [*STREAM_V1, *STREAM_V2, *JOB_TWEETS] for e in compliance_events(m)]
+    events += [e for m in JOB_USERS for e in compliance_events(m, job_type="users")]
+    return events
+
+
+def read(path: Path) -> list[dict]:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+
+def tweets_and_users(records):
+    """Every Tweet (ID, author) and every user ID anywhere in the records."""
+    tweets, users = [], set()
+    for record in records:
+        for node in walk(record):
+            if node.kind in {Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT}:
+                author = node.value.get("author_id") or (node.value.get("author") or {}).get("id")
+                tweets.append((node.read_id().value, author, node.value))
+            elif node.kind in {Kind.USER_V1, Kind.USER_V2}:
+                users.add(node.read_id().value)
+    return tweets, users
+
+
+@pytest.fixture(name="ledger")
+def _ledger(tmp_path):
+    ledger = open_compliance(f"sqlite:///{tmp_path / 'compliance.db'}")
+    yield ledger
+    ledger.close()
+
+
+class TestEndToEnd:
+    @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+    def test_nothing_gone_remains(self, corpus, tmp_path, ledger, compress):
+        """After applying: no deleted, protected or suspended content; scrubbed Tweets lose
+        their location; everything else is byte for byte as it was."""
+        dataset = tmp_path / ("data.jsonl.gz" if compress else "data.jsonl")
+        original = corpus_dataset(corpus, dataset, compress=compress)
+        before_tweets, _ = tweets_and_users(json.loads(line) for line in original)
+        assert {RETWEETED, QUOTED} <= {t for t, _, _ in before_tweets}
+        ledger.record(all_events())
+        report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert report.events == 6
+        assert (dataset.read_bytes()[:2] == b"\x1f\x8b") is compress
+        records = read(dataset)
+        tweets, users = tweets_and_users(records)
+        ids = {t for t, _, _ in tweets}
+        assert RETWEETED not in ids
+        assert "1394735776701816833" not in ids  # its retweet
+        assert QUOTED not in ids
+        assert all(a not in {PROTECTED_USER, SUSPENDED_USER} for _, a, _ in tweets)
+        assert not users & {PROTECTED_USER, SUSPENDED_USER}
+        for _, _, tweet in tweets:  # no reference to a removed Tweet either
+            refs = {r["id"] for r in tweet.get("referenced_tweets") or ()}
+            assert not refs & {RETWEETED, QUOTED}
+        scrubbed = [t for t_id, a, t in tweets if a in {SCRUBBED_USER, PLACE_USER}]
+        assert len(scrubbed) == 2
+        assert all("geo" not in t for t in scrubbed)
+        assert all(not r.get("includes", {}).get("places") for r in records)
+        affected = (RETWEETED, QUOTED, PROTECTED_USER, SUSPENDED_USER, SCRUBBED_USER, PLACE_USER)
+        kept = [line for line in original if not any(i in line for i in affected)]
+        assert kept
+        text = dataset.read_bytes()
+        text = gzip.decompress(text) if compress else text
+        for line in kept:
+            assert line.encode() + b"\n" in text
+
+    def test_applying_twice_changes_nothing(self, corpus, tmp_path, ledger):
+        """A second apply finds nothing pending and leaves the file untouched."""
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        ledger.record(all_events())
+        apply_compliance(ledger, JsonLinesApplier(dataset))
+        after = dataset.read_bytes()
+        stat = dataset.stat()
+        ledger.record(all_events())  # backfill: the same events again
+        report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert (report.events, report.attempt_id) == (0, None)
+        assert dataset.read_bytes() == after
+        assert dataset.stat().st_mtime_ns == stat.st_mtime_ns
+
+    def test_reapplying_the_snapshot_is_idempotent(self, corpus, tmp_path, ledger):
+        """Cleaning an already clean dataset (a new target) rewrites the same bytes."""
+        dataset, copy = tmp_path / "data.jsonl", tmp_path / "copy.jsonl"
+        corpus_dataset(corpus, dataset)
+        ledger.record(all_events())
+        apply_compliance(ledger, JsonLinesApplier(dataset))
+        apply_compliance(ledger, JsonLinesApplier(dataset, out=copy))
+        assert copy.read_bytes() == dataset.read_bytes()
+
+    def test_out_leaves_the_input(self, corpus, tmp_path, ledger):
+        """With ``out`` the input is left as it was."""
+        dataset, out = tmp_path / "data.jsonl", tmp_path / "out.jsonl"
+        corpus_dataset(corpus, dataset)
+        before = dataset.read_bytes()
+        ledger.record(all_events())
+        apply_compliance(ledger, JsonLinesApplier(dataset, out=out))
+        assert dataset.read_bytes() == before
+        assert len(read(out)) == len(read(dataset)) - 1
+
+    def test_ledger_says_where_and_how_much(self, corpus, tmp_path, ledger):
+        """Every event is recorded as applied to the dataset, with the objects it changed."""
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        ledger.record(all_events())
+        apply_compliance(ledger, JsonLinesApplier(dataset))
+        states = {s.event.type.value: s for s in ledger.status()}
+        assert {s.state for s in states.values()} == {"applied"}
+        target = f"file:{dataset.resolve()}"
+        assert states["tweet_delete"].applied[0].target == target
+        assert states["user_protect"].applied[0].changed == 3
+        assert states["scrub_geo"].applied[0].changed == 1
+
+    def test_protected_content_is_eligible_again_only_after_unprotect(self, corpus, tmp_path):
+        """Unprotect reverses the removal; the rule still wants a copy fetched afterwards."""
+        now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        ledger = open_compliance("memory://", clock=lambda: now)
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        ledger.record(all_events())
+        apply_compliance(ledger, JsonLinesApplier(dataset))
+        withdrawn = dataset.with_name("data.jsonl.withdrawn.jsonl").read_text().splitlines()
+        assert {json.loads(line)["id"] for line in withdrawn} >= {PROTECTED_USER}
+        ledger.record(compliance_events({"data": {"user_unprotect": {
+            "user": {"id": PROTECTED_USER}, "event_at": "2029-12-31T00:00:00.000Z"}}}))  # fmt: skip
+        guard = twpolicy.Guard(compliance=ledger, clock=lambda: now)
+        tweet = {"id": "5", "text": "back", "author_id": PROTECTED_USER}
+        with pytest.raises(twpolicy.ContentUnavailable, match="fetched afterwards"):
+            twpolicy.displayable(tweet, fetched_at=now - timedelta(minutes=1), guard=guard)
+        later = now + timedelta(minutes=5)
+        guard = twpolicy.Guard(compliance=ledger, clock=lambda: later)
+        assert twpolicy.displayable(tweet, fetched_at=later, guard=guard) is tweet
+
+
+class TestCrash:
+    def _worker(self, mode, url, dataset):
+        return subprocess.Popen(
+            [sys.executable, str(HERE / "compliance_worker.py"), mode, url, str(dataset)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    @pytest.mark.parametrize(
+        ("mode", "in_place"), [("stop-written", "old"), ("stop-replaced", "new")]
+    )
+    def test_kill_leaves_old_or_new_and_the_ledger_says_which(
+        self, corpus, tmp_path, mode, in_place
+    ):
+        """SIGKILL before or after the replacement: never half a file; recovery settles it."""
+        url = f"sqlite:///{tmp_path / 'compliance.db'}"
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        old = dataset.read_bytes()
+        with open_compliance(url) as ledger:
+            ledger.record(all_events())
+        worker = self._worker(mode, url, dataset)
+        assert worker.stdout.readline().strip() == "ready"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stdin.close()
+        worker.stdout.close()
+        with open_compliance(url) as ledger:
+            (outcome,) = attempt_outcomes(ledger)
+            assert outcome["in_place"] == in_place
+            assert (dataset.read_bytes() == old) is (in_place == "old")
+            pending = ledger.pending(f"file:{dataset.resolve()}")
+            assert len(pending) == 6  # not recorded as applied: the ledger did not finish
+            report = apply_compliance(ledger, JsonLinesApplier(dataset))
+            assert attempt_outcomes(ledger) == []
+            assert ledger.pending(f"file:{dataset.resolve()}") == []
+            # Recovery finished the interrupted attempt (new) or applied afresh (old).
+            assert (report.events == 6) is (in_place == "old")
+        assert not list(tmp_path.glob(".data.jsonl.*.tmp"))
+        assert RETWEETED not in dataset.read_text()
+
+
+class TestWorkers:
+    @pytest.mark.parametrize(
+        "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+    )
+    def test_two_workers_apply_each_event_once(self, tmp_path, url_for, backend):
+        """Two processes applying the same events through one ledger: each event once."""
+        url = url_for(backend)
+        log = tmp_path / "applied.log"
+        events = [ComplianceEvent(type="tweet_delete", object_id=str(n)) for n in range(200)]
+        with open_compliance(url) as ledger:
+            ledger.record(events)
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(HERE / "compliance_worker.py"), "callback", url, str(log)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            assert worker.stdout.readline().strip() == "waiting"
+        for worker in workers:
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        counts = [int(worker.communicate()[0].strip()) for worker in workers]
+        assert sum(counts) == 200
+        keys = [line.split()[1] for line in log.read_text().splitlines()]
+        assert sorted(keys) == sorted(e.key for e in events)
+
+    def test_two_workers_on_one_dataset(self, corpus, tmp_path):
+        """Two processes applying to one dataset: one applies, the other finds it done."""
+        url = f"sqlite:///{tmp_path / 'compliance.db'}"
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        with open_compliance(url) as ledger:
+            ledger.record(all_events())
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(HERE / "compliance_worker.py"), "apply", url, str(dataset)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        counts = sorted(int(w.communicate()[0].strip()) for w in workers)
+        assert counts == [0, 6]
+        assert RETWEETED not in dataset.read_text()
+
+
+class TestOtherAppliers:
+    def test_mapping(self, ledger):
+        """A mapping of stored objects: gone values dropped, others cleaned in place."""
+        store = {
+            "1": {"id": "1", "text": "a", "author_id": "9"},
+            "2": {"id": "2", "text": "b", "author_id": "8", "geo": {"place_id": "p"}},
+            "3": {"id": "3", "text": "c", "author_id": "7"},
+        }
+        ledger.record(
+            [
+                ComplianceEvent(type="tweet_delete", object_id="1"),
+                ComplianceEvent(type="scrub_geo", object_id="8"),
+                ComplianceEvent(type="user_suspend", object_id="7"),
+            ]
+        )
+        report = apply_compliance(ledger, MappingApplier(store, target="cache"))
+        assert report.events == 3
+        assert store == {"2": {"id": "2", "text": "b", "author_id": "8"}}
+
+    def test_sqlite_table(self, tmp_path, ledger):
+        """A table: rows of removed Tweets and authors deleted, scrubbed rows' location nulled."""
+        path = tmp_path / "app.db"
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE tweets (id TEXT, author TEXT, lat REAL, lon REAL)")
+            db.executemany(
+                "INSERT INTO tweets VALUES (?, ?, ?, ?)",
+                [("1", "9", 1.0, 2.0), ("2", "8", 3.0, 4.0), ("30", "8", 5.0, 6.0),
+                 ("4", "7", None, None), ("5", "6", 7.0, 8.0)],
+            )  # fmt: skip
+        db.close()
+        ledger.record(
+            [
+                ComplianceEvent(type="tweet_delete", object_id="1"),
+                ComplianceEvent(type="scrub_geo", object_id="8", up_to_tweet_id="10"),
+                ComplianceEvent(type="user_protect", object_id="7"),
+            ]
+        )
+        applier = twpolicy.SqliteTableApplier(
+            path, table="tweets", author_column="author", geo_columns=["lat", "lon"]
+        )
+        apply_compliance(ledger, applier)
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT * FROM tweets ORDER BY id").fetchall()
+        db.close()
+        assert rows == [("2", "8", None, None), ("30", "8", 5.0, 6.0), ("5", "6", 7.0, 8.0)]
+
+    def test_sqlite_table_refuses_odd_names(self, tmp_path):
+        """Names are interpolated into SQL: only plain identifiers."""
+        with pytest.raises(twpolicy.ConfigurationError, match="identifier"):
+            twpolicy.SqliteTableApplier(tmp_path / "x.db", table="t; DROP TABLE x")
+
+    def test_callback_failure_leaves_events_pending(self, ledger):
+        """A callback that raises abandons the attempt: the events are pending again."""
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1")])
+
+        def boom(event):
+            raise RuntimeError(event.key)
+
+        with pytest.raises(RuntimeError):
+            apply_compliance(ledger, twpolicy.CallbackApplier(boom, target="index"))
+        assert ledger.pending("index") == ["tweet_delete:1"]
+        seen = []
+        apply_compliance(
+            ledger, twpolicy.CallbackApplier(lambda e: seen.append(e.key) or 1, target="index")
+        )
+        assert seen == ["tweet_delete:1"]
+
+    def test_lines_without_affected_ids_are_copied_unparsed(self, tmp_path, ledger):
+        """Only lines that hold an affected ID are parsed; digits escaped in JSON count."""
+        dataset = tmp_path / "data.jsonl"
+        dataset.write_text(
+            "no JSON, and no ID of interest: 2 3\n"
+            '{"id": "\\u0031", "text": "deleted, ID escaped", "author_id": "2"}\n'
+            '{"id": "4", "text": "kept", "author_id": "2"}\n'
+        )
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1")])
+        report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert report.records_dropped == 1
+        assert dataset.read_text().splitlines() == [
+            "no JSON, and no ID of interest: 2 3",
+            '{"id": "4", "text": "kept", "author_id": "2"}',
+        ]
+
+    def test_unreadable_line_changes_nothing(self, tmp_path, ledger):
+        """A line that is not JSON cannot be checked: refused, the dataset untouched."""
+        dataset = tmp_path / "data.jsonl"
+        dataset.write_text('{"id": "1", "text": "a", "author_id": "2"}\n{"id": "1", not json\n')
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1")])
+        with pytest.raises(twpolicy.PayloadError, match="line 2"):
+            apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert "not json" in dataset.read_text()
+        assert dataset.read_text().startswith('{"id": "1"')
+        assert ledger.pending(f"file:{dataset.resolve()}") == ["tweet_delete:1"]
+
+
+class TestProperties:
+    # The corpus fixture is a path, the same for every example.
+    @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def test_cleaning_removes_every_tombstone_and_is_idempotent(self, corpus, data):
+        """Any set of deleted Tweets and removed users: none is left, and a second clean
+        changes nothing."""
+        lines = corpus_lines(corpus)
+        records = [json.loads(line) for line in lines]
+        tweet_ids = sorted(twpolicy.dehydrate(records))
+        user_ids = sorted(twpolicy.dehydrate(records, kind="users"))
+        gone_tweets = data.draw(st.sets(st.sampled_from(tweet_ids), max_size=6))
+        gone_users = data.draw(st.sets(st.sampled_from(user_ids), max_size=3))
+        ledger = open_compliance("memory://")
+        ledger.record(
+            [ComplianceEvent(type="tweet_delete", object_id=t) for t in gone_tweets]
+            + [ComplianceEvent(type="user_suspend", object_id=u) for u in gone_users]
+        )
+        snapshot = ledger.snapshot()
+        cleaned = []
+        for record in records:
+            value, _ = clean_record(record, snapshot)
+            if value is not None:
+                cleaned.append(value)
+        tweets, users = tweets_and_users(cleaned)
+        assert not {t for t, _, _ in tweets} & gone_tweets
+        assert not {a for _, a, _ in tweets} & gone_users
+        assert not users & gone_users
+        again = json.loads(json.dumps(cleaned))
+        assert all(clean_record(r, snapshot) == (r, False) for r in again)
