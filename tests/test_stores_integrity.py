@@ -683,12 +683,12 @@ class TestReadOnly:
             "from twpolicy._cli._main import main\n"
             f"url = {sqlite_url!r}\n"
             "for argv in (['verify'], ['show', sys.argv[1]], ['revoke', sys.argv[1]]):\n"
-            "    print(argv[0], main(['consent', *argv, '--db', url]), flush=True)\n"
+            "    print(argv[0], main(['consent', *argv, '--consent-db', url]), flush=True)\n"
         )
         done = run_on_read_only_media(tmp_path, [sys.executable, "-c", script, OTHER])
         assert "verify 0\n" in done.stdout, done.stderr
         assert "show 0\n" in done.stdout, done.stderr
-        assert "revoke 2\n" in done.stdout, done.stderr
+        assert "revoke 3\n" in done.stdout, done.stderr  # the store is unavailable for writing
         assert sorted(p.name for p in tmp_path.iterdir()) == ["consent.db"]
 
 
