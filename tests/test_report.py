@@ -32,22 +32,22 @@ def compliance_sample(folder):
     now = datetime.now(timezone.utc)
     dataset = folder / "tweets.jsonl"
     dataset.write_text('{"id": "1", "author_id": "9"}\n{"id": "2", "author_id": "7"}\n')
-    Type = twpolicy.ComplianceEventType  # noqa: N806
+    event, kind = twpolicy.ComplianceEvent, twpolicy.ComplianceEventType
     with twpolicy.open_compliance(url) as ledger:
-        old = [twpolicy.ComplianceEvent(type=Type.TWEET_DELETE, object_id=str(n)) for n in (1, 2, 3)]
-        old.append(twpolicy.ComplianceEvent(type=Type.USER_PROTECT, object_id="7"))
+        old = [event(type=kind.TWEET_DELETE, object_id=str(n)) for n in (1, 2, 3)]
+        old.append(event(type=kind.USER_PROTECT, object_id="7"))
         ledger.record(old, at=now - timedelta(days=3))
         twpolicy.apply_compliance(ledger, twpolicy.JsonLinesApplier(dataset))
         ledger.record(
-            [twpolicy.ComplianceEvent(type=Type.USER_UNPROTECT, object_id="7")],
+            [event(type=kind.USER_UNPROTECT, object_id="7")],
             at=now - timedelta(days=2),
         )
-        late = [twpolicy.ComplianceEvent(type=Type.TWEET_DELETE, object_id=str(n)) for n in (10, 11)]
-        late.append(twpolicy.ComplianceEvent(type=Type.USER_DELETE, object_id="20"))
+        late = [event(type=kind.TWEET_DELETE, object_id=str(n)) for n in (10, 11)]
+        late.append(event(type=kind.USER_DELETE, object_id="20"))
         ledger.record(late, at=now - timedelta(hours=30))
         ledger.record(
-            [twpolicy.ComplianceEvent(type=Type.TWEET_DELETE, object_id="12"),
-             twpolicy.ComplianceEvent(type=Type.DM_DELETE, object_id="30")],
+            [event(type=kind.TWEET_DELETE, object_id="12"),
+             event(type=kind.DM_DELETE, object_id="30")],
             at=now - timedelta(hours=2),
         )  # fmt: skip
     return url
