@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 import review_sample
+import twpolicy
 from conftest import require
 from twpolicy._cli._main import main
 
@@ -23,14 +25,54 @@ def run(*argv, capsys):
     return code, out.getvalue(), capsys.readouterr().err
 
 
+def compliance_sample(folder):
+    """A compliance ledger with events in every state: applied three days ago, one removal
+    reversed, three pending for 30 hours (overdue) and two for 2 hours."""
+    url = f"sqlite:///{folder / 'compliance.db'}"
+    now = datetime.now(timezone.utc)
+    dataset = folder / "tweets.jsonl"
+    dataset.write_text('{"id": "1", "author_id": "9"}\n{"id": "2", "author_id": "7"}\n')
+    event, kind = twpolicy.ComplianceEvent, twpolicy.ComplianceEventType
+    with twpolicy.open_compliance(url) as ledger:
+        old = [event(type=kind.TWEET_DELETE, object_id=str(n)) for n in (1, 2, 3)]
+        old.append(event(type=kind.USER_PROTECT, object_id="7"))
+        ledger.record(old, at=now - timedelta(days=3))
+        twpolicy.apply_compliance(ledger, twpolicy.JsonLinesApplier(dataset))
+        ledger.record(
+            [event(type=kind.USER_UNPROTECT, object_id="7")],
+            at=now - timedelta(days=2),
+        )
+        late = [event(type=kind.TWEET_DELETE, object_id=str(n)) for n in (10, 11)]
+        late.append(event(type=kind.USER_DELETE, object_id="20"))
+        ledger.record(late, at=now - timedelta(hours=30))
+        ledger.record(
+            [event(type=kind.TWEET_DELETE, object_id="12"),
+             event(type=kind.DM_DELETE, object_id="30")],
+            at=now - timedelta(hours=2),
+        )  # fmt: skip
+    return url
+
+
 @pytest.fixture(name="sample", scope="module")
 def _sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("review")
-    return review_sample.build(folder)
+    return {**review_sample.build(folder), "compliance": compliance_sample(folder)}
 
 
 def stores(sample):
-    return ["--consent-db", sample["consent"], "--quota-db", sample["quotas"]]
+    return ["--consent-db", sample["consent"], "--quota-db", sample["quotas"],
+            "--compliance-db", sample["compliance"]]  # fmt: skip
+
+
+def from_ledger(url):
+    """The compliance figures, read here from the ledger, independently of the command."""
+    by_type = defaultdict(Counter)
+    with twpolicy.open_compliance(url, create=False) as ledger:
+        statuses = ledger.status()
+    for s in statuses:
+        by_type[s.event.type.value]["overdue" if s.overdue else s.state] += 1
+    oldest = max((s for s in statuses if s.state == "pending"), key=lambda s: s.age)
+    return by_type, oldest
 
 
 def from_log(path):
@@ -78,6 +120,8 @@ class Page(HTMLParser):
             self.caps[a["data-row"]] = int(a["data-limit"])
         if "data-total" in a:
             self._card = a["data-total"]
+        if "data-compliance" in a:
+            self._card = f"compliance {a['data-compliance']}"
         if "data-figure" in a:
             self.figures[a["data-figure"]] = a
 
@@ -113,6 +157,48 @@ class TestFigures:
         assert 1_500_000 == lab_a["limit"]
         assert lab_a["used"] <= lab_a["limit"]
 
+    def test_compliance_figures_match_the_ledger(self, sample, capsys):
+        code, out, _ = run("report", sample["log"], *stores(sample), "--format", "json",
+                           capsys=capsys)  # fmt: skip
+        assert 0 == code
+        figures = json.loads(out)["compliance"]
+        by_type, oldest = from_ledger(sample["compliance"])
+        assert {"pending": 2, "overdue": 3, "applied": 4, "reversed": 1} == figures["counts"]
+        assert {k: dict(v) for k, v in by_type.items()} == {
+            kind: {s: n for s, n in states.items() if n}
+            for kind, states in figures["by_type"].items()
+        }
+        assert {"pending": 1, "overdue": 2, "applied": 3} == {
+            s: n for s, n in figures["by_type"]["tweet_delete"].items() if n
+        }
+        assert 10 == figures["events"]
+        first = figures["oldest_pending"]
+        assert oldest.key == first["key"]
+        assert first["overdue"] is True
+        assert 24 * 3600 == first["allowed_s"]
+        assert first["age_s"] >= 30 * 3600  # arrived 30 hours before the report was made
+
+    def test_compliance_without_pending_events(self, tmp_path, capsys):
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        with twpolicy.open_compliance(url):
+            pass  # an empty ledger
+        (tmp_path / "empty.jsonl").write_text("")
+        code, out, _ = run("report", tmp_path / "empty.jsonl", "--compliance-db", url,
+                           "--format", "json", capsys=capsys)  # fmt: skip
+        assert 0 == code
+        figures = json.loads(out)["compliance"]
+        assert {"pending": 0, "overdue": 0, "applied": 0, "reversed": 0} == figures["counts"]
+        assert figures["oldest_pending"] is None
+        code, out, _ = run("report", tmp_path / "empty.jsonl", "--compliance-db", url,
+                           capsys=capsys)  # fmt: skip
+        assert "The compliance ledger holds no events." in out
+
+    def test_the_compliance_db_comes_from_the_environment(self, sample, capsys, monkeypatch):
+        monkeypatch.setenv("TWPOLICY_COMPLIANCE_DB", sample["compliance"])
+        code, out, _ = run("report", sample["log"], "--format", "json", capsys=capsys)
+        assert 0 == code
+        assert 3 == json.loads(out)["compliance"]["counts"]["overdue"]
+
     def test_filters_narrow_the_figures(self, sample, capsys):
         code, out, _ = run("report", sample["log"], "--clause", "I.F", "--format", "json",
                            capsys=capsys)  # fmt: skip
@@ -120,6 +206,7 @@ class TestFigures:
         assert 0 == code
         assert {"I.F.2", "I.F.2.b.i"} == set(figures["per_clause_per_day"])
         assert figures["consent_events_per_day"] is None  # no --consent-db: not shown
+        assert figures["compliance"] is None  # no --compliance-db: not shown
 
     def test_a_missing_store_is_exit_3(self, sample, tmp_path, capsys):
         code, _, err = run("report", sample["log"], "--quota-db",
@@ -127,6 +214,13 @@ class TestFigures:
         assert 3 == code
         assert "absent.db" in err
         assert not (tmp_path / "absent.db").exists()
+
+    def test_a_missing_compliance_db_is_exit_3_and_not_created(self, sample, tmp_path, capsys):
+        code, _, err = run("report", sample["log"], "--compliance-db",
+                           f"sqlite:///{tmp_path / 'gone.db'}", capsys=capsys)  # fmt: skip
+        assert 3 == code
+        assert "gone.db" in err
+        assert not (tmp_path / "gone.db").exists()
 
 
 class TestPage:
@@ -152,6 +246,24 @@ class TestPage:
         assert reasons == by_reason
         assert 1_500_000 == parsed.caps["lab-a \u00b7 tweet_ids"]
 
+    def test_the_compliance_section_matches_the_ledger(self, page, sample):
+        parsed = Page(page.read_text())
+        by_type, oldest = from_ledger(sample["compliance"])
+        states = Counter()
+        for counts in by_type.values():
+            states.update(counts)
+        for state in ("pending", "overdue", "applied", "reversed"):
+            assert states[state] == parsed.cards[f"compliance {state}"]
+        bars = {(kind, s): n for kind, s, n in parsed.bars["compliance events"]}
+        assert {(k, s): n for k, c in by_type.items() for s, n in c.items()} == bars
+        figure = parsed.figures["compliance-oldest"]
+        assert oldest.key == figure["data-key"]
+        assert str(24 * 3600) == figure["data-allowed-s"]
+        assert 24 * 60 == parsed.caps["oldest pending (minutes)"]
+        [(_, state, minutes)] = parsed.bars["compliance clock"]
+        assert "overdue" == state
+        assert minutes >= 30 * 60
+
     def test_the_page_loads_nothing(self, page):
         text = page.read_text()
         parsed = Page(text)
@@ -159,7 +271,8 @@ class TestPage:
         assert 0 == parsed.tags["script"] + parsed.tags["link"] + parsed.tags["img"]
         assert "default-src 'none'" in text
         assert "url(" not in text
-        assert 7 == parsed.tags["svg"]  # three clauses, reasons, coverage, consent, quotas
+        # three clauses, reasons, coverage, consent, quotas, compliance clock and events
+        assert 9 == parsed.tags["svg"]
 
     def test_log_values_are_escaped(self, tmp_path, capsys):
         log = tmp_path / "evil.jsonl"
@@ -240,11 +353,15 @@ class TestInABrowser:
         dom = browse(page, "--dump-dom", tmp_path=tmp_path)
         parsed = Page(dom)
         totals, per_clause, _ = from_log(sample["log"])
-        assert 7 == parsed.tags["svg"]
+        assert 9 == parsed.tags["svg"]
         for status in ("allowed", "warned", "refused"):
             assert totals[status] == parsed.cards[status]
         for clause, counts in per_clause.items():
             assert dict(counts) == {(d, s): n for d, s, n in parsed.bars[f"clause {clause}"]}
+        by_type, _ = from_ledger(sample["compliance"])
+        assert {(k, s): n for k, c in by_type.items() for s, n in c.items()} == {
+            (k, s): n for k, s, n in parsed.bars["compliance events"]
+        }
 
     def test_every_chart_is_laid_out_and_no_error_is_raised(self, page, sample, tmp_path):
         probed = tmp_path / "probed.html"
@@ -256,7 +373,7 @@ class TestInABrowser:
         start = dom.index('<pre id="probe">') + len('<pre id="probe">')
         probe = json.loads(dom[start : dom.index("</pre>", start)].replace("&quot;", '"'))
         assert [] == probe["errors"]
-        assert 7 == len(probe["charts"])
+        assert 9 == len(probe["charts"])
         for chart in probe["charts"]:
             assert chart["width"] > 500, chart
             assert chart["height"] > 40, chart
@@ -265,6 +382,10 @@ class TestInABrowser:
         totals, _, _ = from_log(sample["log"])
         clause_bars = sum(c["count"] for c in probe["charts"] if c["chart"].startswith("clause"))
         assert sum(totals.values()) == clause_bars
+        by_type, _ = from_ledger(sample["compliance"])
+        events = next(c for c in probe["charts"] if c["chart"] == "compliance events")
+        assert sum(sum(c.values()) for c in by_type.values()) == events["count"]
+        assert any(c["chart"] == "compliance clock" for c in probe["charts"])
 
     def test_a_screenshot_shows_the_page(self, page, tmp_path):
         shot = tmp_path / "shot.png"

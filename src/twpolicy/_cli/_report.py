@@ -23,6 +23,7 @@ from typing import Any, TextIO
 import attrs
 
 from twpolicy._cli._common import (
+    COMPLIANCE,
     CONSENT,
     QUOTA,
     StoreKind,
@@ -38,6 +39,7 @@ from twpolicy._cli._decisions import (
     log_filter,
     status_of,
 )
+from twpolicy._stores._compliance import open_compliance
 from twpolicy._stores._consent import open_ledger
 from twpolicy._stores._quotas import open_quotas
 from twpolicy._version import __version__
@@ -48,6 +50,12 @@ STATUSES = ("allowed", "warned", "refused")
 COLOURS = {"allowed": "#2e7d32", "warned": "#e6a100", "refused": "#c62828"}
 #: How many refusal reasons the page lists.
 TOP_REASONS = 10
+#: The compliance ledger's states, as ``twpolicy compliance status`` names them (an overdue
+#: event is a pending one past its 24 hours, counted once, as overdue).
+COMPLIANCE_STATES = ("pending", "overdue", "applied", "reversed")
+COMPLIANCE_COLOURS = {
+    "pending": "#e6a100", "overdue": "#c62828", "applied": "#2e7d32", "reversed": "#777",
+}  # fmt: skip
 #: Longest period drawn day by day; a longer one shows only the days with decisions.
 MAX_DAYS = 400
 
@@ -73,6 +81,7 @@ class Figures:
     exports: Counter[str] = attrs.field(factory=Counter)
     consent_events: dict[str, Counter[str]] | None = None
     quotas: list[dict[str, Any]] | None = None
+    compliance: dict[str, Any] | None = None
 
     def add(self, entry: LogEntry) -> None:
         """Count one decision."""
@@ -143,6 +152,7 @@ class Figures:
             "exports_per_recipient": dict(sorted(self.exports.items())),
             "consent_events_per_day": self.consent_events,
             "quotas": self.quotas,
+            "compliance": self.compliance,
         }
 
 
@@ -177,6 +187,39 @@ def _quota_use(url: str, seen: Sequence[str]) -> list[dict[str, Any]]:
                     }
                 )
     return rows
+
+
+def _compliance(url: str) -> dict[str, Any]:
+    """Deletion compliance now: events by state and type, and the oldest pending event."""
+    with open_compliance(url, create=False) as ledger:
+        now = ledger.now()
+        statuses = ledger.status(at=now)
+    counts = dict.fromkeys(COMPLIANCE_STATES, 0)
+    by_type: dict[str, dict[str, int]] = {}
+    for status in statuses:
+        state = "overdue" if status.overdue else status.state
+        counts[state] += 1
+        row = by_type.setdefault(status.event.type.value, dict.fromkeys(COMPLIANCE_STATES, 0))
+        row[state] += 1
+    pending = [s for s in statuses if s.state == "pending"]
+    oldest = min(pending, key=lambda s: (s.arrived_at, s.key), default=None)
+    return {
+        "at": now.isoformat(),
+        "events": len(statuses),
+        "counts": counts,
+        "by_type": dict(sorted(by_type.items())),
+        "oldest_pending": None
+        if oldest is None
+        else {
+            "key": oldest.key,
+            "type": oldest.event.type.value,
+            "arrived_at": oldest.arrived_at.isoformat(),
+            "deadline": oldest.deadline.isoformat(),
+            "age_s": round(oldest.age.total_seconds()),
+            "allowed_s": round((oldest.deadline - oldest.arrived_at).total_seconds()),
+            "overdue": oldest.overdue,
+        },
+    }
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -451,6 +494,82 @@ def _section_quotas(fig: Figures) -> Iterator[str]:
     )  # fmt: skip
 
 
+def _hours(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def _section_compliance(fig: Figures) -> Iterator[str]:
+    yield "<h2>Deletion compliance (I.C.3)</h2>"
+    data = fig.compliance
+    if data is None:
+        yield (
+            '<p class="none">No compliance ledger given (--compliance-db): pending, applied '
+            "and overdue deletions are not shown.</p>"
+        )
+        return
+    counts = data["counts"]
+    yield (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card" data-compliance="{s}"><b style="color:'
+            f'{COMPLIANCE_COLOURS[s]}">{counts[s]:,}</b>{s}</div>'
+            for s in COMPLIANCE_STATES
+        )
+        + "</div>"
+    )
+    if not data["events"]:
+        yield '<p class="none">The compliance ledger holds no events.</p>'
+        return
+    oldest = data["oldest_pending"]
+    if oldest is None:
+        yield (
+            f'<p data-figure="compliance-oldest" data-age-s="" data-allowed-s="">Nothing is '
+            f"pending at {_e(data['at'][:16])} UTC: every removal is applied or reversed.</p>"
+        )
+    else:
+        state = "overdue" if oldest["overdue"] else "pending"
+        verdict = (
+            f"<b class=refused>overdue</b> by {_hours(oldest['age_s'] - oldest['allowed_s'])}"
+            if oldest["overdue"]
+            else f"{_hours(oldest['allowed_s'] - oldest['age_s'])} left"
+        )
+        yield (
+            f'<p data-figure="compliance-oldest" data-age-s="{oldest["age_s"]}" '
+            f'data-allowed-s="{oldest["allowed_s"]}" data-key="{_e(oldest["key"])}">'
+            f"Oldest pending event: {_e(oldest['type'])} <code>{_e(oldest['key'])}</code>, "
+            f"arrived {_e(oldest['arrived_at'][:16])} UTC, pending for "
+            f"{_hours(oldest['age_s'])} of the {_hours(oldest['allowed_s'])} allowed: "
+            f"{verdict}.</p>"
+        )
+        yield (
+            '<p class="meta">Bar: minutes the oldest pending event has waited; black line: '
+            "its deadline.</p>"
+        )
+        label = "oldest pending (minutes)"
+        yield _hbars(
+            "compliance clock",
+            [(label, {state: oldest["age_s"] // 60 or 1})],
+            (state,),
+            COMPLIANCE_COLOURS,
+            {label: oldest["allowed_s"] // 60},
+        )
+    yield "<h3>Events by type and state</h3>"
+    yield _legend(COMPLIANCE_STATES, COMPLIANCE_COLOURS)
+    by_type = data["by_type"]
+    yield _hbars(
+        "compliance events",
+        [(kind, {s: n for s, n in states.items() if n}) for kind, states in by_type.items()],
+        COMPLIANCE_STATES,
+        COMPLIANCE_COLOURS,
+    )
+    yield _table(
+        ["type", *COMPLIANCE_STATES],
+        [[kind, *(states[s] for s in COMPLIANCE_STATES)] for kind, states in by_type.items()],
+        {1, 2, 3, 4},
+    )
+
+
 def render_html(fig: Figures, *, sources: Sequence[str], generated: datetime) -> str:
     """The page, as one string."""
     period = (
@@ -469,6 +588,7 @@ def render_html(fig: Figures, *, sources: Sequence[str], generated: datetime) ->
             *_section_reasons(fig),
             *_section_consent(fig),
             *_section_quotas(fig),
+            *_section_compliance(fig),
         ]
     )
     return f"""<!DOCTYPE html>
@@ -498,6 +618,7 @@ def _optional_store(args: argparse.Namespace, kind: StoreKind) -> str | None:
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     keep = log_filter(args)
     consent, quotas = _optional_store(args, CONSENT), _optional_store(args, QUOTA)
+    compliance = _optional_store(args, COMPLIANCE)
     log = DecisionLog(args.files, quiet=args.quiet)
     fig = Figures()
     for entry in log:
@@ -507,6 +628,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         fig.consent_events = _consent_events(consent)
     if quotas is not None:
         fig.quotas = _quota_use(quotas, sorted(fig.exports))
+    if compliance is not None:
+        fig.compliance = _compliance(compliance)
     if args.format == "json":
         json.dump(fig.to_json(), out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -524,13 +647,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Write one HTML page (no script, nothing fetched when viewed) with the "
         "decisions per clause per day, the top refusal reasons with their remedies, consent "
         "grants and revocations (--consent-db) and the share of writes covered by consent, "
-        "and quota use per recipient against the caps (--quota-db). --format json writes "
+        "quota use per recipient against the caps (--quota-db), and deletion compliance: "
+        "pending, applied, reversed and overdue events against the 24-hour clock "
+        "(--compliance-db). --format json writes "
         "the same figures as JSON. The stores are only read. Exit code 0, or 2 when a file "
         "or record could not be read.",
     )
     add_log_files(parser)
     add_store_option(parser, CONSENT, extra="; only read, optional")
     add_store_option(parser, QUOTA, extra="; only read, optional")
+    add_store_option(parser, COMPLIANCE, extra="; only read, optional")
     add_log_filters(parser)
     add_report_options(parser, ("html", "json"))
     parser.set_defaults(run=_run)
