@@ -14,7 +14,7 @@ ORDER = {
     "twpolicy._stores": [
         ("_time",),
         ("_sql",),
-        ("_consent", "_quotas"),
+        ("_consent", "_quotas", "_windows"),
     ],
     "twpolicy._stores._consent": [
         ("_values",),

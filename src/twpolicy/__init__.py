@@ -8,13 +8,16 @@ error that names the clause and the fix.
 from typing import Any as _Any
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
+from twpolicy._clients._contact import automated
 from twpolicy._clients._sync import API, Client, StreamingClient
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
+from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
 from twpolicy._model import (
     Action,
     ActionKind,
+    CountAction,
     Decision,
     Effect,
     Mode,
@@ -53,10 +56,14 @@ from twpolicy._stores._quotas import (
     Standing,
     open_quotas,
 )
+from twpolicy._stores._windows import WindowLedger, open_windows
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
+    AutomationError,
+    BulkLimitExceeded,
     ConfigurationError,
     ConsentRequired,
+    DuplicateContent,
     PayloadError,
     PolicyViolation,
     QuotaExceeded,
@@ -72,11 +79,14 @@ from twpolicy.rules import default as default_rules
 
 __all__ = [
     "API",
+    "OPT_OUT_WORDS",
     "SCOPES",
     "Action",
     "ActionKind",
     "AsyncClient",
     "AsyncStreamingClient",
+    "AutomationError",
+    "BulkLimitExceeded",
     "Clause",
     "ClauseStatus",
     "Client",
@@ -87,7 +97,9 @@ __all__ = [
     "ConsentRecord",
     "ConsentRequired",
     "ConsentState",
+    "CountAction",
     "Decision",
+    "DuplicateContent",
     "Effect",
     "Endpoint",
     "EndpointCatalog",
@@ -101,6 +113,7 @@ __all__ = [
     "Mode",
     "Notice",
     "Obligation",
+    "OptOutHook",
     "Outcome",
     "PayloadError",
     "Permit",
@@ -125,7 +138,9 @@ __all__ = [
     "TwPolicyWarning",
     "UnknownRoute",
     "Verification",
+    "WindowLedger",
     "__version__",
+    "automated",
     "check_storable",
     "clauses",
     "content_sha256",
@@ -139,6 +154,9 @@ __all__ = [
     "no_standalone_geo",
     "open_ledger",
     "open_quotas",
+    "open_windows",
+    "opt_out_keyword",
+    "record_opt_out",
     "set_default_guard",
     "strip_geo",
 ]

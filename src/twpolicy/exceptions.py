@@ -8,7 +8,10 @@ The tree::
     │   ├── StandaloneGeoError         location data outside the Tweet it belongs to
     │   ├── RedistributionError        more than IDs about to leave
     │   │   └── QuotaExceeded          a recipient's rolling quota would be exceeded
-    │   └── UnknownRoute               a request the endpoint catalog does not know
+    │   ├── UnknownRoute               a request the endpoint catalog does not know
+    │   └── AutomationError            an automated write breaks the automation rules
+    │       ├── BulkLimitExceeded      an account's sliding-window cap is reached
+    │       └── DuplicateContent       another account posted near-identical text
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -29,8 +32,11 @@ if TYPE_CHECKING:
     from twpolicy._model import Decision
 
 __all__ = [
+    "AutomationError",
+    "BulkLimitExceeded",
     "ConfigurationError",
     "ConsentRequired",
+    "DuplicateContent",
     "PayloadError",
     "PolicyViolation",
     "QuotaExceeded",
@@ -77,6 +83,18 @@ class QuotaExceeded(RedistributionError):
 
 class UnknownRoute(PolicyViolation):
     """A request matches no entry of the endpoint catalog, so it is refused (fail closed)."""
+
+
+class AutomationError(PolicyViolation):
+    """A write breaks the automation rules (restricted uses, "Automation")."""
+
+
+class BulkLimitExceeded(AutomationError):
+    """An account's follows, likes, posts, DMs... reached their sliding-window cap."""
+
+
+class DuplicateContent(AutomationError):
+    """Another account posted identical or near-identical text within the window."""
 
 
 class ConfigurationError(TwPolicyError, ValueError):

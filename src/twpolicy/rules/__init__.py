@@ -6,23 +6,37 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 """
 
 from twpolicy.rules._actor import match_token_owner
+from twpolicy.rules._automation import require_recipient_opt_in
+from twpolicy.rules._bulk import (
+    BULK_LIMITS,
+    DUPLICATE_THRESHOLD,
+    DUPLICATE_WINDOW,
+    bulk_limit,
+    no_duplicates,
+)
 from twpolicy.rules._consent import known_endpoint, require_consent
 from twpolicy.rules._context import ConsentReader, QuotaReader, Rule, RuleContext
 from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
 
 __all__ = [
+    "BULK_LIMITS",
+    "DUPLICATE_THRESHOLD",
+    "DUPLICATE_WINDOW",
     "ConsentReader",
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "bulk_limit",
     "default",
     "forbid_standalone_geo",
     "known_endpoint",
     "match_token_owner",
+    "no_duplicates",
     "recipient_quota",
     "redistribute_ids_only",
     "require_consent",
+    "require_recipient_opt_in",
 ]
 
 
@@ -32,6 +46,9 @@ def default() -> tuple[Rule, ...]:
         known_endpoint(),
         match_token_owner(),
         require_consent(),
+        require_recipient_opt_in(),
+        bulk_limit(),
+        no_duplicates(),
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),

@@ -20,6 +20,7 @@ from twpolicy.exceptions import PolicyViolation
 if TYPE_CHECKING:
     from twpolicy._stores._consent import ConsentRecord
     from twpolicy._stores._quotas import QuotaUsage, Recipient
+    from twpolicy._stores._windows import WindowReader
 
 __all__ = ["ConsentReader", "QuotaReader", "Rule", "RuleContext"]
 
@@ -59,6 +60,8 @@ class RuleContext:
         now: the decision's time, read once per decision so every rule sees the same.
         consent: the consent ledger's read side, or ``None`` when the guard has none.
         quotas: the quota ledger's read side, or ``None`` when the guard has none.
+        windows: the action window ledger's read side (bulk caps, duplicate content), or
+            ``None`` when the guard has none.
         modes: each rule's mode, so a rule can say whether its deny will be enforced.
         claims: single-use consent claims the enforcement point already holds for this
             action (a retry of a request whose first try claimed them).
@@ -67,6 +70,7 @@ class RuleContext:
     now: datetime
     consent: ConsentReader | None = None
     quotas: QuotaReader | None = None
+    windows: WindowReader | None = None
     mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
     claims: frozenset[str] = frozenset()
 
