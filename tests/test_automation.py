@@ -318,6 +318,24 @@ class TestBulkLimit:
         client.like(tweet)  # the failed one gave its count back
         assert guard.windows.usage(f"likes:{ME}", timedelta(hours=1)).used == 1
 
+    def test_a_retry_is_neither_counted_again_nor_refused_for_its_first_try(self, clock):
+        """tweepy's retry after a rate-limit wait is decided within the first try's permit."""
+        guard = guard_with(clock, follows=(1, timedelta(hours=1)))
+        follow = twpolicy.Action(
+            kind="api_call",
+            operation="POST /2/users/:id/following",
+            category="write",
+            acting_user_id=ME,
+            scopes={"follows.write"},
+            facts={"token_owner": ME},
+        )
+        first = guard.permit(follow)
+        with first, guard.permit(follow, within=first):  # the first try took the one slot
+            pass
+        assert guard.windows.usage(f"follows:{ME}", timedelta(hours=1)).used == 1
+        with pytest.raises(twpolicy.BulkLimitExceeded), guard.permit(follow):
+            pass  # a new action, not a retry: refused
+
     def test_caps_are_per_account(self, fake, clock):
         guard = guard_with(clock, dms=(1, timedelta(hours=1)))
         mine = fake.client(guard=guard)
@@ -430,3 +448,25 @@ class TestAcrossProcesses:
             [["post", consent, windows, u, t] for u, t in zip(users, texts, strict=True)]
         )
         assert sum(sent) == 1
+
+
+class TestSharedDMMedia:
+    def test_shared_upload_needs_the_users_agreement(self, fake, guard):
+        guard.consent.grant(ME, ["media.write"], notice="n", method="ui_explicit", evidence="e")
+        api = fake.api(guard=guard)
+        api.simple_upload("a.png", file=b"png")  # not shared: no agreement needed
+        with pytest.raises(twpolicy.ConsentRequired, match=r"I\.C\.1\.f") as refused:
+            api.simple_upload("a.png", file=b"png", shared=True)
+        assert "dm.media.shared" in refused.value.decision.message
+        fake.assert_called("POST /1.1/media/upload.json", times=1)
+        guard.consent.grant(
+            ME,
+            ["dm.media.shared"],
+            notice=twpolicy.Notice.from_text(
+                "dm-media-shared-v1", "Anyone with the link can view it."
+            ),
+            method="ui_explicit",
+            evidence="dialog:7",
+        )
+        api.simple_upload("a.png", file=b"png", shared=True)
+        fake.assert_called("POST /1.1/media/upload.json", times=2)

@@ -665,10 +665,18 @@ class Guard:
             kwargs["ledger"] = open_ledger(ledger_url)
         if "quotas" not in kwargs:
             kwargs["quotas"] = open_quotas(settings.get("quota_ledger", "memory://"))
+        if "windows" not in kwargs:
+            kwargs["windows"] = open_windows(settings.get("window_ledger", "memory://"))
         return cls(**kwargs)
 
 
-_KEYS = {"mode": str, "consent_ledger": str, "quota_ledger": str, "rules": dict}
+_KEYS = {
+    "mode": str,
+    "consent_ledger": str,
+    "quota_ledger": str,
+    "window_ledger": str,
+    "rules": dict,
+}
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -793,7 +801,13 @@ class Permit:
         """
         guard = self._guard
         started = time.perf_counter_ns()
-        claims = frozenset(c for _, c in self._within.held.claims) if self._within else frozenset()
+        within = self._within
+        # A retry's rules see what its first try holds: claimed consents, counted actions.
+        claims = (
+            frozenset((*(c for _, c in within.held.claims), *within.held.counted))
+            if within
+            else frozenset()
+        )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
         if not deciding.enforced and any(o.obligations for o in outcomes):
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto

@@ -48,6 +48,8 @@ _CATALOG = endpoint_catalog()
 _ME = _CATALOG.lookup("GET", "/2/users/me")
 _VERIFY = _CATALOG.lookup("GET", "/1.1/account/verify_credentials.json")
 _GEO_SCOPE = frozenset({"geo.write"})
+_UPLOAD = _CATALOG.lookup("POST", "/1.1/media/upload.json")
+_SHARED_MEDIA = frozenset({"dm.media.shared"})
 
 #: What a failed identity lookup may raise: the user stays unknown, and the write is refused.
 LOOKUP_ERRORS = (tweepy.TweepyException, TypeError, ValueError, KeyError)
@@ -418,6 +420,12 @@ def _v1_geotagged(endpoint: Endpoint, kwargs: Mapping[str, Any]) -> bool:
     )
 
 
+def _marked_shared(kwargs: Mapping[str, Any]) -> bool:
+    """Whether a media upload asks for ``shared=true`` (DM media reusable by URL, I.C.1.f)."""
+    value = v1_parameters(kwargs).get("shared")
+    return value is not None and str(value).strip().lower() not in {"false", "0", ""}
+
+
 def plan_v1(
     policy: Policy,
     client: Any,
@@ -436,6 +444,8 @@ def plan_v1(
     if not (endpoint.scopes or geotag):
         return _read_plan(endpoint)
     scopes = endpoint.scopes | _GEO_SCOPE if geotag else endpoint.scopes
+    if endpoint is _UPLOAD and _marked_shared(kwargs):
+        scopes |= _SHARED_MEDIA  # viewable by anyone with the URL: the user must agree (I.C.1.f)
     content = kwargs.get("json_payload")
     if content is None:
         content = v1_parameters(kwargs)

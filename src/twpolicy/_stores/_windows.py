@@ -124,8 +124,10 @@ class WindowVerdict:
 class WindowReader(Protocol):
     """The read side of a window ledger: what rules may ask of it."""
 
-    def usage(self, key: str, window: timedelta, *, at: datetime) -> WindowUsage:
-        """Actions counted in ``key`` within ``window`` before ``at``."""
+    def usage(
+        self, key: str, window: timedelta, *, at: datetime, excluding: frozenset[str] = ...
+    ) -> WindowUsage:
+        """Actions counted in ``key`` within ``window`` before ``at``, but ``excluding``."""
         ...
 
     def similar(
@@ -309,12 +311,22 @@ class WindowLedger:
         frees = None if oldest is None else _from_ms(oldest) + window
         return WindowUsage(key, len(rows), frees)
 
-    def usage(self, key: str, window: timedelta, *, at: datetime | None = None) -> WindowUsage:
-        """Actions counted in ``key`` within ``window`` before ``at`` (now by default)."""
+    def usage(
+        self,
+        key: str,
+        window: timedelta,
+        *,
+        at: datetime | None = None,
+        excluding: frozenset[str] = frozenset(),
+    ) -> WindowUsage:
+        """Actions counted in ``key`` within ``window`` before ``at`` (now by default).
+
+        ``excluding``: reservation IDs not to count (a retry's own first try).
+        """
         when = _ms(self._clock() if at is None else at)
         with self._store.transaction(write=False) as tx:
             rows = tx.rows(key, when - int(window.total_seconds() * 1000))
-        return self._usage(rows, key, window)
+        return self._usage([r for r in rows if r[0] not in excluding], key, window)
 
     @staticmethod
     def _similar(

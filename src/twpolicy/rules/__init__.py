@@ -41,14 +41,19 @@ __all__ = [
 
 
 def default() -> tuple[Rule, ...]:
-    """Every built-in rule, in evaluation order (general to specific)."""
+    """Every built-in rule, in evaluation order (general to specific).
+
+    The bulk and duplicate rules come before ``consent.required`` so that an allowed write
+    is still reported by the consent rules (the last allow reports), and a write without
+    consent is refused for that first (the first enforced deny decides).
+    """
     return (
         known_endpoint(),
         match_token_owner(),
-        require_consent(),
-        require_recipient_opt_in(),
         bulk_limit(),
         no_duplicates(),
+        require_consent(),
+        require_recipient_opt_in(),
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),

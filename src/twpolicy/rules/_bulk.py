@@ -19,7 +19,12 @@ import attrs
 
 from twpolicy._model import Action, ActionKind, CountAction, Outcome
 from twpolicy._stores._windows import WindowVerdict, fingerprint
-from twpolicy.exceptions import BulkLimitExceeded, DuplicateContent, PolicyViolation
+from twpolicy.exceptions import (
+    BulkLimitExceeded,
+    ConfigurationError,
+    DuplicateContent,
+    PolicyViolation,
+)
 from twpolicy.rules._context import Rule, RuleContext
 
 __all__ = [
@@ -82,10 +87,15 @@ def _limits(given: Mapping[str, tuple[int, timedelta]] | None) -> dict[str, tupl
     limits = dict(BULK_LIMITS)
     for kind, value in (given or {}).items():
         if kind not in BULK_LIMITS:
-            from twpolicy.exceptions import ConfigurationError  # noqa: PLC0415  # error path
-
             raise ConfigurationError(f"unknown bulk cap {kind!r}; known: {sorted(BULK_LIMITS)}")
-        limits[kind] = value
+        count, window = value
+        if type(count) is not int or count < 0 or not isinstance(window, timedelta):
+            raise ConfigurationError(
+                f"bulk cap {kind!r} must be (count >= 0, timedelta), got {value!r}"
+            )
+        if window <= timedelta(0):
+            raise ConfigurationError(f"bulk cap {kind!r}: the window must be positive")
+        limits[kind] = (count, window)
     return limits
 
 
@@ -113,8 +123,14 @@ class _BulkLimit:
         key = f"{kind}:{account}"
         count = CountAction(key, account, _seconds(window), limit=limit)
         if context.windows is None:
-            return self._full(action, count, None, kind)
-        usage = context.windows.usage(key, window, at=context.now)
+            return Outcome.deny(
+                "no_window_store",
+                f"{action.operation} must be counted against account {account}'s {kind} cap, "
+                "but the guard has no window ledger.",
+                "build the guard with one: twpolicy.Guard(windows=twpolicy.open_windows(url)).",
+            )
+        # A retry (claims held) does not count its own first try against itself.
+        usage = context.windows.usage(key, window, at=context.now, excluding=context.claims)
         if usage.used >= limit:
             return self._full(action, count, usage.frees_at, kind, used=usage.used)
         return Outcome.allow("under_bulk_limit", facts={"window": kind}, obligations=[count])
