@@ -336,11 +336,16 @@ class WindowLedger:
         account: str,
         threshold: float,
     ) -> tuple[str, float, datetime] | None:
+        mine = set(content)
+        size = len(mine)
         for _, other, at_ms, fp in rows:
-            if other != account:
-                score = jaccard(content, fp)
-                if score >= threshold:
-                    return other, score, _from_ms(at_ms) + window
+            # |A n B| / |A u B| <= min/max of the sizes: most unlike texts are skipped unread.
+            if other == account or not fp or min(size, len(fp)) < threshold * max(size, len(fp)):
+                continue
+            shared = len(mine.intersection(fp))
+            score = shared / (size + len(fp) - shared)
+            if score >= threshold:
+                return other, score, _from_ms(at_ms) + window
         return None
 
     def similar(
