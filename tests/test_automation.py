@@ -1,5 +1,6 @@
 """Automated contact needs the recipient's opt-in (RU.automation), through the fake X API."""
 
+import contextlib
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -470,3 +471,22 @@ class TestSharedDMMedia:
         )
         api.simple_upload("a.png", file=b"png", shared=True)
         fake.assert_called("POST /1.1/media/upload.json", times=2)
+
+
+class TestReadReceipts:
+    def test_read_receipts_need_the_users_notice(self, fake, guard):
+        api = fake.api(guard=guard)
+        with pytest.raises(twpolicy.ConsentRequired, match=r"I\.C\.5") as refused:
+            api.mark_direct_message_read("123", OTHER)
+        assert "dm.read_receipts" in refused.value.decision.message
+        assert fake.requests == []  # nothing on the wire
+        guard.consent.grant(
+            ME,
+            ["dm.read_receipts"],
+            notice=twpolicy.Notice.from_text("receipts-v1", "People see when you read DMs."),
+            method="ui_explicit",
+            evidence="settings:3",
+        )
+        with contextlib.suppress(tweepy.TweepyException):  # the fake has no mark_read route
+            api.mark_direct_message_read("123", OTHER)
+        assert [r.path for r in fake.requests] == ["/1.1/direct_messages/mark_read.json"]
