@@ -704,12 +704,12 @@ class TestDropIn:
             ("AsyncStreamingClient", tweepy.asynchronous.AsyncStreamingClient),
         ],
     )
-    def test_signature_is_tweepys_plus_two_keywords(self, ours, theirs):
-        """Each constructor takes tweepy's parameters plus keyword-only guard, acting_user_id."""
+    def test_signature_is_tweepys_plus_three_keywords(self, ours, theirs):
+        """Constructors take tweepy's parameters, keyword-only guard, acting_user_id, automated."""
         cls = getattr(twpolicy, ours)
         assert issubclass(cls, theirs)
         mine = dict(inspect.signature(cls).parameters)
-        for name in ("guard", "acting_user_id"):
+        for name in ("guard", "acting_user_id", "automated"):
             assert inspect.Parameter.KEYWORD_ONLY == mine.pop(name).kind
         assert list(inspect.signature(theirs).parameters.values()) == list(mine.values())
 

@@ -24,6 +24,9 @@ class TestHierarchy:
             twpolicy.RedistributionError,
             twpolicy.QuotaExceeded,
             twpolicy.UnknownRoute,
+            twpolicy.AutomationError,
+            twpolicy.BulkLimitExceeded,
+            twpolicy.DuplicateContent,
         ],
     )
     def test_refusals_are_tweepy_exceptions(self, cls):

@@ -17,10 +17,14 @@ NOTICE = {"notice": "post-dialog-v1", "method": "ui_explicit", "evidence": "req-
 
 
 def post(**changes):
-    """A v2 create-tweet call on USER's behalf."""
+    """A v2 write on USER's behalf (deleting a Tweet).
+
+    Not one the bulk caps count, so `Guard.enforce` can decide it (a counted write obliges
+    a `CountAction`, which only `Guard.permit` carries out).
+    """
     fields = {
         "kind": ActionKind.API_CALL,
-        "operation": "POST /2/tweets",
+        "operation": "DELETE /2/tweets/:id",
         "category": "write",
         "acting_user_id": USER,
         "scopes": {"tweet.write"},
@@ -265,7 +269,7 @@ class TestDecisionLog:
         """A decision carries ids, timing, version and the action's summary."""
         decision = guard.check(post(content_sha256="ab" * 32, count=1))
         record = decision.to_record()
-        assert record["operation"] == "POST /2/tweets"
+        assert record["operation"] == "DELETE /2/tweets/:id"
         assert record["content_sha256"] == "ab" * 32
         assert record["policy_version"] == guard.policy_version
         assert decision.evaluation_ns > 0

@@ -14,7 +14,7 @@ ORDER = {
     "twpolicy._stores": [
         ("_time", "_decisions"),
         ("_sql",),
-        ("_consent", "_keys", "_quotas", "_tokens", "_compliance"),
+        ("_consent", "_keys", "_quotas", "_tokens", "_compliance", "_windows"),
     ],
     "twpolicy._stores._consent": [
         ("_values", "_errors"),

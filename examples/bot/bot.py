@@ -2,10 +2,14 @@
 
 For each new mention that asks for help, it likes the mention and replies with a link. Both
 are writes on the user's behalf, so the Developer Policy (I.C.1.a) needs the user's recorded
-consent: ``like.write`` for the likes, ``tweet.write`` for the replies. The bot uses
-`twpolicy.Client` instead of `tweepy.Client`; that one changed import is what makes a write
-without consent fail *before* anything is sent, with an error naming the clause. The bot
-reports such refusals instead of retrying them.
+consent: ``like.write`` for the likes, ``tweet.write`` for the replies. The replies are
+automated, so the restricted-use page's automation rules also need the *asker's* opt-in
+(``automated.write``, recorded for them): the bot handles mentions inside
+``twpolicy.automated()``, and a mention saying "stop" records the asker's opt-out, which
+refuses every later automated reply to them. The bot uses `twpolicy.Client` instead of
+`tweepy.Client`; that one changed import is what makes a write without consent fail
+*before* anything is sent, with an error naming the clause. The bot reports such refusals
+instead of retrying them.
 
 Run it with credentials in the environment (``TWITTER_*``) and a consent ledger:
 
@@ -30,6 +34,7 @@ class Report:
     seen: list[str] = field(default_factory=list)
     liked: list[str] = field(default_factory=list)
     replied: list[str] = field(default_factory=list)
+    opted_out: list[str] = field(default_factory=list)  # tweet IDs that said "stop"
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # tweet, clause, reason
     newest_id: str | None = None
 
@@ -37,27 +42,34 @@ class Report:
 class HelpBot:
     """Likes and answers the mentions of ``user_id`` that ask for help."""
 
-    def __init__(self, client: twpolicy.Client, user_id: str) -> None:
+    def __init__(self, client: twpolicy.Client, user_id: str, guard: twpolicy.Guard) -> None:
         self.client = client
         self.user_id = user_id
+        self.opt_outs = twpolicy.OptOutHook(guard, bot_user_id=user_id)
 
     def run_once(self, since_id: str | None = None) -> Report:
         """Handle the mentions newer than ``since_id``; return what was done."""
         report = Report(newest_id=since_id)
-        response = self.client.get_users_mentions(self.user_id, since_id=since_id)
+        response = self.client.get_users_mentions(
+            self.user_id, since_id=since_id, tweet_fields=["author_id"]
+        )
         for mention in reversed(response.data or []):  # oldest first
             tweet_id = str(mention.id)
             report.seen.append(tweet_id)
             report.newest_id = tweet_id
+            if self.opt_outs(mention):  # "stop": recorded at once, never answered
+                report.opted_out.append(tweet_id)
+                continue
             if not any(word in mention.text.lower() for word in HELP_WORDS):
                 continue
             self._act(report, tweet_id, "liked", lambda t=tweet_id: self.client.like(t))
-            self._act(
-                report,
-                tweet_id,
-                "replied",
-                lambda t=tweet_id: self.client.create_tweet(text=REPLY, in_reply_to_tweet_id=t),
-            )
+            with twpolicy.automated():  # an automated reply: the asker must have opted in
+                self._act(
+                    report,
+                    tweet_id,
+                    "replied",
+                    lambda t=tweet_id: self.client.create_tweet(text=REPLY, in_reply_to_tweet_id=t),
+                )
         return report
 
     @staticmethod
@@ -82,7 +94,8 @@ def main() -> None:  # pragma: no cover  # needs real credentials
         access_token_secret=os.environ["TWITTER_ACCESS_TOKEN_SECRET"],
         acting_user_id=user_id,
     )
-    report = HelpBot(client, user_id).run_once(os.environ.get("SINCE_ID"))
+    guard = twpolicy.get_default_guard()
+    report = HelpBot(client, user_id, guard).run_once(os.environ.get("SINCE_ID"))
     print(f"liked {len(report.liked)}, replied {len(report.replied)}")
     for tweet_id, clause, reason in report.refused:
         print(f"refused for {tweet_id} under {clause}: {reason}")

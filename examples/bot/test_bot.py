@@ -3,6 +3,8 @@
 import pytest
 from bot import REPLY, HelpBot
 
+ASKER = "1500000000000000002"  # the fake X API's other account, who writes the mentions
+
 
 @pytest.fixture
 def mentions(twpolicy_fake_api):
@@ -14,12 +16,21 @@ def mentions(twpolicy_fake_api):
 
 
 @pytest.fixture
-def bot(twpolicy_client, twpolicy_options):
+def bot(twpolicy_client, twpolicy_options, twpolicy_guard):
     """The bot, over a guarded client on the fake X API."""
-    return HelpBot(twpolicy_client, twpolicy_options.acting_user_id)
+    return HelpBot(twpolicy_client, twpolicy_options.acting_user_id, twpolicy_guard)
+
+
+@pytest.fixture
+def asker_opted_in(twpolicy_guard):
+    """The asker asked for automated answers (say, by replying "yes" to a prompt)."""
+    twpolicy_guard.consent.grant(
+        ASKER, ["automated.write"], notice="bot-optin-v1", method="reply_keyword", evidence="t:1"
+    )
 
 
 @pytest.mark.twpolicy(granted=["tweet.write", "like.write"])
+@pytest.mark.usefixtures("asker_opted_in")
 def test_answers_help_requests_with_consent(bot, mentions, twpolicy_fake_api, twpolicy_decisions):
     """With consent, the bot likes and answers the question, and only the question."""
     question, chatter = mentions
@@ -29,7 +40,8 @@ def test_answers_help_requests_with_consent(bot, mentions, twpolicy_fake_api, tw
     assert [question, chatter] == report.seen
     [post] = twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
     assert {"text": REPLY, "reply": {"in_reply_to_tweet_id": question}} == post.json
-    twpolicy_decisions.assert_allowed(operation="POST /2/tweets", reason="consent_active")
+    twpolicy_decisions.assert_allowed(operation="POST /2/tweets", reason="recipients_opted_in")
+    twpolicy_decisions.assert_allowed(operation="POST /2/users/:id/likes", reason="consent_active")
     twpolicy_decisions.assert_no_denials()
 
 
@@ -57,6 +69,7 @@ def test_consent_covers_only_what_was_granted(bot, mentions, twpolicy_decisions)
     twpolicy_decisions.assert_denied(operation="POST /2/tweets", reason="no_consent_record")
 
 
+@pytest.mark.usefixtures("asker_opted_in")
 def test_revoked_consent_stops_the_bot(
     bot, mentions, twpolicy_consent, twpolicy_fake_api, twpolicy_decisions
 ):
@@ -81,3 +94,34 @@ def test_monitor_mode_lets_writes_through(bot, mentions, twpolicy_fake_api, twpo
     assert [question] == bot.run_once().replied
     twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
     assert 2 == len(twpolicy_decisions.denied)
+
+
+@pytest.mark.twpolicy(granted=["tweet.write", "like.write"])
+def test_no_automated_reply_without_the_askers_opt_in(
+    bot, mentions, twpolicy_fake_api, twpolicy_decisions
+):
+    """The user consented to the bot, but the asker never asked for automated replies."""
+    question, _ = mentions
+    report = bot.run_once()
+
+    assert ([question], []) == (report.liked, report.replied)
+    assert [(question, "RU.automation", "no_automated_opt_in")] == report.refused
+    twpolicy_fake_api.assert_not_called("POST /2/tweets")
+    twpolicy_decisions.assert_denied(rule="automation.opt_in", reason="no_automated_opt_in")
+
+
+@pytest.mark.twpolicy(granted=["tweet.write", "like.write"])
+@pytest.mark.usefixtures("asker_opted_in")
+def test_stop_opts_the_asker_out_at_once(bot, mentions, twpolicy_fake_api, twpolicy_decisions):
+    """A mention saying "stop" is recorded as an opt-out; the next answer is refused."""
+    question, _ = mentions
+    assert [question] == bot.run_once().replied
+
+    stop = twpolicy_fake_api.add_tweet("@twpolicy_tester STOP")
+    again = twpolicy_fake_api.add_tweet("@twpolicy_tester help, one more question?")
+    report = bot.run_once(since_id=question)
+    assert [stop] == report.opted_out
+    assert [] == report.replied
+    assert [(again, "RU.automation", "no_automated_opt_in")] == report.refused
+    twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
+    twpolicy_decisions.assert_denied(rule="automation.opt_in", reason="no_automated_opt_in")

@@ -8,6 +8,7 @@ error that names the clause and the fix.
 from typing import Any as _Any
 
 from twpolicy._clauses import Clause, ClauseStatus, clauses
+from twpolicy._clients._contact import automated
 from twpolicy._clients._sync import API, Client, StreamingClient
 from twpolicy._enforce._compliance import (
     ApplyReport,
@@ -20,10 +21,12 @@ from twpolicy._enforce._compliance import (
 )
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
+from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
 from twpolicy._model import (
     Action,
     ActionKind,
+    CountAction,
     Decision,
     Effect,
     Mode,
@@ -73,11 +76,15 @@ from twpolicy._stores._quotas import (
     open_quotas,
 )
 from twpolicy._stores._tokens import UserTokens, open_user_tokens
+from twpolicy._stores._windows import WindowLedger, open_windows
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
+    AutomationError,
+    BulkLimitExceeded,
     ConfigurationError,
     ConsentRequired,
     ContentUnavailable,
+    DuplicateContent,
     KeyUseCaseError,
     PayloadError,
     PolicyViolation,
@@ -96,12 +103,15 @@ from twpolicy.rules import default as default_rules
 
 __all__ = [
     "API",
+    "OPT_OUT_WORDS",
     "SCOPES",
     "Action",
     "ActionKind",
     "ApplyReport",
     "AsyncClient",
     "AsyncStreamingClient",
+    "AutomationError",
+    "BulkLimitExceeded",
     "CallbackApplier",
     "Clause",
     "ClauseStatus",
@@ -117,8 +127,10 @@ __all__ = [
     "ConsentRequired",
     "ConsentState",
     "ContentUnavailable",
+    "CountAction",
     "Decision",
     "DecisionFile",
+    "DuplicateContent",
     "Effect",
     "Endpoint",
     "EndpointCatalog",
@@ -139,6 +151,7 @@ __all__ = [
     "Mode",
     "Notice",
     "Obligation",
+    "OptOutHook",
     "Outcome",
     "PayloadError",
     "Permit",
@@ -168,8 +181,10 @@ __all__ = [
     "UnknownRoute",
     "UserTokens",
     "Verification",
+    "WindowLedger",
     "__version__",
     "apply_compliance",
+    "automated",
     "check_storable",
     "clauses",
     "compliance_events",
@@ -189,6 +204,9 @@ __all__ = [
     "open_ledger",
     "open_quotas",
     "open_user_tokens",
+    "open_windows",
+    "opt_out_keyword",
+    "record_opt_out",
     "set_default_guard",
     "strip_geo",
 ]

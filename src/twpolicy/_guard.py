@@ -30,6 +30,7 @@ from twpolicy._compat import tomllib
 from twpolicy._model import (
     Action,
     ActionKind,
+    CountAction,
     Decision,
     Effect,
     Mode,
@@ -44,6 +45,7 @@ from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._keys import environment, open_keys, use_case_name
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._stores._tokens import open_user_tokens
+from twpolicy._stores._windows import WindowLedger, open_windows
 from twpolicy._version import __version__
 from twpolicy.exceptions import (
     ConfigurationError,
@@ -161,6 +163,10 @@ class Guard:
             does not change the decision.
         rule_modes: per-rule overrides of ``mode``, by rule id.
         clock: returns the current time (timezone-aware); tests pass a fake one.
+        windows: the action window ledger (`twpolicy.open_windows`) that bulk caps and
+            duplicate-content checks count writes in; ``None``: a fresh ``memory://`` one,
+            which counts this process only (give every process the same SQLite or
+            PostgreSQL URL to cap them together).
     """
 
     def __init__(
@@ -174,10 +180,12 @@ class Guard:
         sinks: Iterable[Sink] = (),
         rule_modes: Mapping[str, Mode | str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        windows: WindowLedger | None = None,
     ) -> None:
         self._ledger = ledger
         self._quotas = quotas
         self._compliance = compliance
+        self._windows = windows if windows is not None else open_windows("memory://")
         self._mode = _mode(mode, "Guard(mode=)")
         self._rules = tuple(default() if rules is None else rules)
         ids = [rule.id for rule in self._rules]
@@ -240,6 +248,11 @@ class Guard:
     def compliance(self) -> ComplianceLedger | None:
         """The compliance ledger."""
         return self._compliance
+
+    @property
+    def windows(self) -> WindowLedger:
+        """The action window ledger (bulk caps, duplicate content)."""
+        return self._windows
 
     @property
     def mode(self) -> Mode:
@@ -363,6 +376,7 @@ class Guard:
             consent=self._ledger,
             quotas=self._quotas,
             compliance=self._compliance,
+            windows=self._windows,
             mode_of=self.mode_of,
             claims=claims,
         )
@@ -527,6 +541,13 @@ class Guard:
                     record_id,
                     claim,
                 )
+        for counted in held.counted:
+            if ok:
+                continue  # the row is the count: nothing more to write
+            try:
+                self._windows.release(counted)
+            except Exception:  # noqa: BLE001  # over-counting is the safe failure
+                _LOG.exception("could not release window count %s; it stays counted", counted)
         for reservation in held.reservations:
             try:
                 if ok:
@@ -551,6 +572,8 @@ class Guard:
                 continue
             rule = next(r for r in self._rules if r.id == outcome.rule)
             for obligation in outcome.obligations:
+                if within is not None and isinstance(obligation, CountAction):
+                    continue  # a retry: the first try counted the action already
                 try:
                     refusal = self._take(action, rule, obligation, outer_records, held)
                 except Exception as exc:  # noqa: BLE001  # fail closed: nothing held, refuse
@@ -560,7 +583,7 @@ class Guard:
                     return refusal
         return None
 
-    def _take(
+    def _take(  # noqa: C901  # one branch per obligation type
         self,
         action: Action,
         rule: Rule,
@@ -628,7 +651,31 @@ class Guard:
                     ledger=self._quotas,
                 ),
             )
+        if isinstance(obligation, CountAction):
+            return self._count(rule, obligation, held)
         raise ConfigurationError(f"unknown obligation {obligation!r}")  # pragma: no cover
+
+    def _count(self, rule: Rule, obligation: CountAction, held: Held) -> Outcome | None:
+        """Reserve a window count atomically; a refusal is the rule's own denial, re-checked."""
+        window = timedelta(seconds=obligation.window_seconds)
+        verdict = self._windows.reserve(
+            obligation.window_key,
+            account=obligation.account,
+            window=window,
+            limit=obligation.limit,
+            content=obligation.content,
+            threshold=obligation.threshold,
+            at=self._clock(),
+            force=obligation.force,
+        )
+        if verdict.reservation_id is not None:
+            held.counted.append(verdict.reservation_id)
+            return None
+        refusal = getattr(rule, "refusal", None)
+        if refusal is None:  # pragma: no cover  # the built-in rules define it
+            raise ConfigurationError(f"rule {rule.id} cannot explain a full window")
+        outcome: Outcome = refusal(obligation, verdict)
+        return self._stamp(rule, outcome)
 
     def _log(self, decision: Decision) -> None:
         for sink in self._sinks:
@@ -677,6 +724,8 @@ class Guard:
                 kwargs["sinks"] = [*kwargs.get("sinks", ()), tokens]
         if "compliance" not in kwargs and "compliance_ledger" in settings:
             kwargs["compliance"] = open_compliance(settings["compliance_ledger"])
+        if "windows" not in kwargs:
+            kwargs["windows"] = open_windows(settings.get("window_ledger", "memory://"))
         return cls(**kwargs)
 
 
@@ -687,6 +736,7 @@ _KEYS = {
     "decision_log": str,
     "quota_ledger": str,
     "compliance_ledger": str,
+    "window_ledger": str,
     "rules": dict,
     "purposes": list,
     "sensitive_terms": list,
@@ -817,13 +867,14 @@ def set_default_guard(guard: Guard | None) -> None:
 
 @attrs.define
 class Held:
-    """What a permit holds: claimed consents (record ID, claim ID) and quota reservations."""
+    """What a permit holds: claimed consents, quota reservations and window counts."""
 
     claims: list[tuple[str, str]] = attrs.field(factory=list)
     reservations: list[str] = attrs.field(factory=list)
+    counted: list[str] = attrs.field(factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.claims or self.reservations)
+        return bool(self.claims or self.reservations or self.counted)
 
 
 class Permit:
@@ -874,7 +925,13 @@ class Permit:
         """
         guard = self._guard
         started = time.perf_counter_ns()
-        claims = frozenset(c for _, c in self._within.held.claims) if self._within else frozenset()
+        within = self._within
+        # A retry's rules see what its first try holds: claimed consents, counted actions.
+        claims = (
+            frozenset((*(c for _, c in within.held.claims), *within.held.counted))
+            if within
+            else frozenset()
+        )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
         if not deciding.enforced and any(o.obligations for o in outcomes):
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto

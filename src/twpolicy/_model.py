@@ -19,6 +19,7 @@ import attrs
 __all__ = [
     "Action",
     "ActionKind",
+    "CountAction",
     "Decision",
     "Effect",
     "Mode",
@@ -221,8 +222,48 @@ class ReserveQuota:
         }
 
 
+@attrs.frozen
+class CountAction:
+    """Obligation: count a write action in a sliding window shared by processes.
+
+    The enforcement point reserves the count atomically before acting (refused when the
+    window is full, or when ``content`` is at least ``threshold`` similar to another
+    account's content in the window), keeps it once the action happened and deletes it when
+    it did not. ``force`` counts an action that goes ahead over the limit (warn or monitor).
+
+    Attributes:
+        window_key: the window (``"follows:1234"``, ``"content"``).
+        account: the acting account.
+        window_seconds: how far back the window reaches.
+        limit: the most actions the window may hold, or ``None`` for no count limit.
+        content: the fingerprint of the posted text, to refuse near-duplicates (or ``()``).
+        threshold: the similarity at or above which content counts as a duplicate.
+        force: count even when over the limit.
+    """
+
+    window_key: str
+    account: str
+    window_seconds: int
+    limit: int | None = None
+    content: tuple[int, ...] = attrs.field(default=(), repr=False)
+    threshold: float = 1.0
+    force: bool = False
+
+    def to_record(self) -> dict[str, Scalar]:
+        """A JSON-serialisable summary for the decision log (no content, only its size)."""
+        return {
+            "obligation": "count_action",
+            "window_key": self.window_key,
+            "account": self.account,
+            "window_seconds": self.window_seconds,
+            "limit": self.limit,
+            "shingles": len(self.content),
+            "force": self.force,
+        }
+
+
 #: What an allowing decision obliges its enforcement point to do once the action happened.
-Obligation: TypeAlias = SpendConsent | ReserveQuota
+Obligation: TypeAlias = SpendConsent | ReserveQuota | CountAction
 
 
 def _obligations(value: Iterable[Obligation] | None) -> tuple[Obligation, ...]:

@@ -45,6 +45,12 @@ _ALL = (
     Scope("list.write", "I.C.1.a", "Create, change, follow and pin lists as the user."),
     Scope("bookmark.write", "I.C.1.a", "Add and remove the user's bookmarks."),
     Scope("dm.write", "I.C.1.a", "Send Direct Messages and read receipts as the user."),
+    Scope(
+        "dm.read_receipts",
+        "I.C.5",
+        "Send read receipts for the user's Direct Messages, after telling them they are sent.",
+        oauth=False,
+    ),
     Scope("media.write", "I.C.1.a", "Upload media for the user's posts."),
     Scope(
         "saved_search.write",

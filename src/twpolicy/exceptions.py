@@ -11,7 +11,10 @@ The tree::
     │   │   └── TermsNotAccepted       a recipient without terms, retention or privacy
     │   ├── UnknownRoute               a request the endpoint catalog does not know
     │   ├── ProhibitedPurpose          done for a purpose the policy forbids outright
-    │   └── KeyUseCaseError            a consumer key not bound to this use case
+    │   ├── KeyUseCaseError            a consumer key not bound to this use case
+    │   └── AutomationError            an automated write breaks the automation rules
+    │       ├── BulkLimitExceeded      an account's sliding-window cap is reached
+    │       └── DuplicateContent       another account posted near-identical text
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -32,9 +35,12 @@ if TYPE_CHECKING:
     from twpolicy._model import Decision
 
 __all__ = [
+    "AutomationError",
+    "BulkLimitExceeded",
     "ConfigurationError",
     "ConsentRequired",
     "ContentUnavailable",
+    "DuplicateContent",
     "KeyUseCaseError",
     "PayloadError",
     "PolicyViolation",
@@ -100,6 +106,18 @@ class UnknownRoute(PolicyViolation):
 
 class ProhibitedPurpose(PolicyViolation):
     """An action serves a purpose the policy forbids (surveillance, benchmarking, ...)."""
+
+
+class AutomationError(PolicyViolation):
+    """A write breaks the automation rules (restricted uses, "Automation")."""
+
+
+class BulkLimitExceeded(AutomationError):
+    """An account's follows, likes, posts, DMs... reached their sliding-window cap."""
+
+
+class DuplicateContent(AutomationError):
+    """Another account posted identical or near-identical text within the window."""
 
 
 class ConfigurationError(TwPolicyError, ValueError):

@@ -9,13 +9,16 @@ no store is read or written on the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from tweepy.asynchronous import AsyncClient as _TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingClient
 
+from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
+    UNASKED,
     Policy,
     me_id,
     plan_v2,
@@ -45,10 +48,24 @@ class _AsyncGuardedV2:
         """Decide on the request (off the event loop), then send it exactly as tweepy would."""
         policy = self._twpolicy
         plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        answer = UNASKED
         if plan.looks_up:
             answer = await self._twpolicy_identify(user_auth)
             plan = plan_v2(
                 policy, self, method, route, json, user_auth=user_auth, found=answer, params=params
+            )
+        if plan.resolves is not None:
+            await self._twpolicy_resolve(plan.resolves, user_auth)
+            plan = plan_v2(
+                policy,
+                self,
+                method,
+                route,
+                json,
+                user_auth=user_auth,
+                found=answer,
+                params=params,
+                resolved=True,
             )
         async with plan.sending(self, policy):
             sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
@@ -67,6 +84,33 @@ class _AsyncGuardedV2:
         except LOOKUP_ERRORS:
             return None  # no lookup, no known user: the consent rule refuses (fail closed)
 
+    async def _twpolicy_resolve(self, wanted: Contact, user_auth: bool) -> None:  # noqa: FBT001  # internal
+        """Look up, once each and through the guard, whom an automated request contacts."""
+        contacts = self._twpolicy.contacts
+        for tweet_id in wanted.tweets:
+            try:
+                sent = await self.request(
+                    "GET", f"/2/tweets/{tweet_id}", {"tweet.fields": "author_id"}, None, user_auth
+                )
+                answer = await sent.json()
+            except LOOKUP_ERRORS:
+                continue
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            if isinstance(data, Mapping):
+                contacts.learn_author(tweet_id, data.get("author_id"))
+        if wanted.handles:
+            try:
+                sent = await self.request(
+                    "GET", "/2/users/by", {"usernames": ",".join(wanted.handles)}, None, user_auth
+                )
+                answer = await sent.json()
+            except LOOKUP_ERRORS:
+                return
+            users = answer.get("data") if isinstance(answer, Mapping) else None
+            for user in users if isinstance(users, list) else ():
+                if isinstance(user, Mapping):
+                    contacts.learn_handle(user.get("username"), user.get("id"))
+
 
 class AsyncClient(_AsyncGuardedV2, _TweepyAsyncClient):  # type: ignore[misc]  # tweepy is untyped
     """`tweepy.asynchronous.AsyncClient` with every request decided on by the guard first.
@@ -81,9 +125,10 @@ class AsyncClient(_AsyncGuardedV2, _TweepyAsyncClient):  # type: ignore[misc]  #
         *args: Any,
         guard: Guard | None = None,
         acting_user_id: str | int | None = None,
+        automated: bool = False,
         **kwargs: Any,
     ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id)
+        self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
 
 
@@ -102,9 +147,10 @@ class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingCl
         *args: Any,
         guard: Guard | None = None,
         acting_user_id: str | int | None = None,
+        automated: bool = False,
         **kwargs: Any,
     ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id)
+        self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
 
     async def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import attrs
 import tweepy
 
+from twpolicy._clients._contact import Contact, Contacts, automated_now, contact
 from twpolicy._clients._sending import Sending
 from twpolicy._guard import Guard, built_default_guard, get_default_guard
 from twpolicy._model import Action, ActionKind
@@ -33,6 +34,7 @@ from twpolicy.rules._purposes import QUERY_OPERATIONS
 
 __all__ = [
     "LOOKUP_ERRORS",
+    "UNASKED",
     "Identity",
     "Plan",
     "Policy",
@@ -47,6 +49,8 @@ _CATALOG = endpoint_catalog()
 _ME = _CATALOG.lookup("GET", "/2/users/me")
 _VERIFY = _CATALOG.lookup("GET", "/1.1/account/verify_credentials.json")
 _GEO_SCOPE = frozenset({"geo.write"})
+_UPLOAD = _CATALOG.lookup("POST", "/1.1/media/upload.json")
+_SHARED_MEDIA = frozenset({"dm.media.shared"})
 
 #: What a failed identity lookup may raise: the user stays unknown, and the write is refused.
 LOOKUP_ERRORS = (tweepy.TweepyException, TypeError, ValueError, KeyError)
@@ -56,6 +60,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 #: Sent to a planner to say that no lookup was made yet.
 _UNASKED: Any = object()
+UNASKED: Any = _UNASKED
 
 
 def user_id_or_none(text: object) -> str | None:
@@ -101,6 +106,7 @@ def with_guard_signature(base: Callable[..., Any]) -> Callable[[_F], _F]:
     extra = [
         inspect.Parameter("guard", inspect.Parameter.KEYWORD_ONLY, default=None),
         inspect.Parameter("acting_user_id", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("automated", inspect.Parameter.KEYWORD_ONLY, default=False),
     ]
     parameters = list(signature.parameters.values())
     tail = [p for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
@@ -154,18 +160,37 @@ class Policy:
             `twpolicy.set_default_guard` after construction is honoured) when ``None``.
         acting_user_id: the user on whose behalf the client acts, if the application knows
             it; otherwise it is read from the request or the access token, or looked up once.
+        automated: whether the client acts automatically (a bot): its replies, mentions and
+            DMs then need each recipient's recorded ``automated.write`` opt-in.
     """
 
-    __slots__ = ("_guard", "_identities", "acting_user_id")
+    __slots__ = ("_automated", "_guard", "_identities", "acting_user_id", "contacts")
 
-    def __init__(self, guard: Guard | None, acting_user_id: str | int | None) -> None:
+    def __init__(
+        self,
+        guard: Guard | None,
+        acting_user_id: str | int | None,
+        automated: bool = False,  # noqa: FBT001, FBT002  # internal
+    ) -> None:
         given: object = guard
         if given is not None and not isinstance(given, Guard):
             msg = f"guard must be a twpolicy.Guard, got {type(given).__name__}"
             raise TypeError(msg)
+        flag: object = automated
+        if not isinstance(flag, bool):
+            msg = f"automated must be True or False, got {flag!r}"
+            raise TypeError(msg)
         self._guard = guard
+        self._automated = automated
         self.acting_user_id = None if acting_user_id is None else validate_user_id(acting_user_id)
         self._identities: dict[tuple[str, object, object], str] = {}
+        #: Authors of replied-to Tweets and owners of mentioned handles, once looked up.
+        self.contacts = Contacts()
+
+    @property
+    def automated(self) -> bool:
+        """Whether requests now are automated: the client says so, or the block does."""
+        return self._automated or automated_now()
 
     @property
     def guard(self) -> Guard:
@@ -200,16 +225,25 @@ class Plan:
             identity lookup and plans again with its answer.
         learns: the answer names the credentials' owner (``/2/users/me``,
             ``verify_credentials``): the shell hands it to `Policy.learn`.
+        resolves: an automated request whose recipients the API can tell (a replied-to
+            Tweet's author, mentioned handles): the shell looks them up once, hands the
+            answers to `Policy.contacts`, and plans again with ``resolved=True``.
     """
 
-    __slots__ = ("action", "endpoint", "learns", "looks_up")
+    __slots__ = ("action", "endpoint", "learns", "looks_up", "resolves")
 
     def __init__(
-        self, endpoint: Endpoint | None, action: Action, *, looks_up: bool = False
+        self,
+        endpoint: Endpoint | None,
+        action: Action,
+        *,
+        looks_up: bool = False,
+        resolves: Contact | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.action = action
         self.looks_up = looks_up
+        self.resolves = resolves
         self.learns = endpoint is _ME or endpoint is _VERIFY
 
     @property
@@ -281,12 +315,16 @@ def _write_plan(
     identity: Identity,
     named: str | None,
     found: object,
+    route: str,
+    resolved: bool,
 ) -> Plan:
     """The plan for a request on a user's behalf: who acts, whose token it is, what is sent.
 
     The acting user is ``acting_user_id=``, else the user the route names, else the token's
     owner (read off the token, or learned); the owner and the route's user go into the
     action's facts, where the ``actor.token_owner`` rule compares them with the acting user.
+    An automated request adds ``automated`` and whom it contacts (``automated_recipients``,
+    and ``automated_unresolved`` for whom it could not tell), for ``automation.opt_in``.
     """
     if found is not _UNASKED:
         policy.learn(identity, found)
@@ -301,6 +339,20 @@ def _write_plan(
         facts["token_owner_known"] = False
     if named is not None:
         facts["route_user"] = named
+    resolves = None
+    if policy.automated:
+        facts["automated"] = True
+        reached = contact(endpoint.operation, route, content, actor, policy.contacts)
+        if reached is not None:
+            facts["automated_recipients"] = " ".join(reached.recipients)
+            unresolved = [f"tweet:{t}" for t in reached.tweets]
+            unresolved += [f"@{h}" for h in reached.handles]
+            if reached.unknowable:
+                unresolved.append(reached.unknowable)
+            if unresolved:
+                facts["automated_unresolved"] = " ".join(unresolved)
+            if reached.pending and not resolved:
+                resolves = reached
     action = Action(
         kind=ActionKind.API_CALL,
         operation=endpoint.operation,
@@ -314,7 +366,7 @@ def _write_plan(
     # The owner is always established before acting: an `acting_user_id` or a route's user
     # is the application's word, which the token's owner must confirm.
     looks_up = owner is None and found is _UNASKED and identity.askable
-    return Plan(endpoint, action, looks_up=looks_up)
+    return Plan(endpoint, action, looks_up=looks_up, resolves=resolves)
 
 
 def plan_v2(
@@ -327,8 +379,12 @@ def plan_v2(
     user_auth: bool,
     found: object = _UNASKED,
     params: Any = None,
+    resolved: bool = False,
 ) -> Plan:
-    """Plan a v2 request (``BaseClient.request``'s arguments); ``found``: a lookup's answer."""
+    """Plan a v2 request (``BaseClient.request``'s arguments); ``found``: a lookup's answer.
+
+    ``resolved``: the recipients of an automated request were looked up already.
+    """
     endpoint = _CATALOG.lookup(method, route)
     if endpoint is None:
         return unknown_route(method, route, body)
@@ -340,7 +396,15 @@ def plan_v2(
     identity = v2_identity(client, user_auth=user_auth)
     named = route_user(endpoint, route)
     return _write_plan(
-        policy, endpoint, body, scopes=scopes, identity=identity, named=named, found=found
+        policy,
+        endpoint,
+        body,
+        scopes=scopes,
+        identity=identity,
+        named=named,
+        found=found,
+        route=route,
+        resolved=resolved,
     )
 
 
@@ -371,6 +435,12 @@ def _v1_geotagged(endpoint: Endpoint, kwargs: Mapping[str, Any]) -> bool:
     )
 
 
+def _marked_shared(kwargs: Mapping[str, Any]) -> bool:
+    """Whether a media upload asks for ``shared=true`` (DM media reusable by URL, I.C.1.f)."""
+    value = v1_parameters(kwargs).get("shared")
+    return value is not None and str(value).strip().lower() not in {"false", "0", ""}
+
+
 def plan_v1(
     policy: Policy,
     client: Any,
@@ -379,6 +449,7 @@ def plan_v1(
     kwargs: Mapping[str, Any],
     *,
     found: object = _UNASKED,
+    resolved: bool = False,
 ) -> Plan:
     """Plan a v1.1 request (``API.request``'s arguments: ``path`` without ``/1.1/``)."""
     endpoint = _CATALOG.lookup(method, f"/1.1/{path}")
@@ -388,12 +459,22 @@ def plan_v1(
     if not (endpoint.scopes or geotag):
         return _read_plan(endpoint, v1_parameters(kwargs))
     scopes = endpoint.scopes | _GEO_SCOPE if geotag else endpoint.scopes
+    if endpoint is _UPLOAD and _marked_shared(kwargs):
+        scopes |= _SHARED_MEDIA  # viewable by anyone with the URL: the user must agree (I.C.1.f)
     content = kwargs.get("json_payload")
     if content is None:
         content = v1_parameters(kwargs)
     identity = v1_identity(client)
     return _write_plan(
-        policy, endpoint, content, scopes=scopes, identity=identity, named=None, found=found
+        policy,
+        endpoint,
+        content,
+        scopes=scopes,
+        identity=identity,
+        named=None,
+        found=found,
+        route=f"/1.1/{path}",
+        resolved=resolved,
     )
 
 

@@ -24,8 +24,10 @@ from typing import Any
 import tweepy
 from tweepy.parsers import JSONParser
 
+from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
+    UNASKED,
     Policy,
     me_id,
     plan_v1,
@@ -57,10 +59,24 @@ class _GuardedV2:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
         plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        found = UNASKED
         if plan.looks_up:
             found = self._twpolicy_identify(user_auth)
             plan = plan_v2(
                 policy, self, method, route, json, user_auth=user_auth, found=found, params=params
+            )
+        if plan.resolves is not None:
+            self._twpolicy_resolve(plan.resolves, user_auth)
+            plan = plan_v2(
+                policy,
+                self,
+                method,
+                route,
+                json,
+                user_auth=user_auth,
+                found=found,
+                params=params,
+                resolved=True,
             )
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
@@ -76,6 +92,34 @@ class _GuardedV2:
             return self._get_oauth_2_authenticating_user_id(self.bearer_token)  # type: ignore[attr-defined]  # tweepy's cached lookup
         except LOOKUP_ERRORS:
             return None  # no lookup, no known user: the consent rule refuses (fail closed)
+
+    def _twpolicy_resolve(self, wanted: Contact, user_auth: bool) -> None:  # noqa: FBT001  # internal
+        """Look up, once each and through the guard, whom an automated request contacts.
+
+        What cannot be found stays unresolved, and ``automation.opt_in`` refuses the request.
+        """
+        contacts = self._twpolicy.contacts
+        for tweet_id in wanted.tweets:
+            try:
+                answer = self.request(
+                    "GET", f"/2/tweets/{tweet_id}", {"tweet.fields": "author_id"}, None, user_auth
+                ).json()
+            except LOOKUP_ERRORS:
+                continue
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            if isinstance(data, Mapping):
+                contacts.learn_author(tweet_id, data.get("author_id"))
+        if wanted.handles:
+            try:
+                answer = self.request(
+                    "GET", "/2/users/by", {"usernames": ",".join(wanted.handles)}, None, user_auth
+                ).json()
+            except LOOKUP_ERRORS:
+                return
+            users = answer.get("data") if isinstance(answer, Mapping) else None
+            for user in users if isinstance(users, list) else ():
+                if isinstance(user, Mapping):
+                    contacts.learn_handle(user.get("username"), user.get("id"))
 
 
 class Client(_GuardedV2, tweepy.Client):  # type: ignore[misc]  # tweepy is untyped
@@ -95,9 +139,10 @@ class Client(_GuardedV2, tweepy.Client):  # type: ignore[misc]  # tweepy is unty
         *args: Any,
         guard: Guard | None = None,
         acting_user_id: str | int | None = None,
+        automated: bool = False,
         **kwargs: Any,
     ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id)
+        self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
 
 
@@ -116,9 +161,10 @@ class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type:
         *args: Any,
         guard: Guard | None = None,
         acting_user_id: str | int | None = None,
+        automated: bool = False,
         **kwargs: Any,
     ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id)
+        self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
 
     def filter(self, **params: Any) -> Any:
@@ -174,9 +220,10 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         *args: Any,
         guard: Guard | None = None,
         acting_user_id: str | int | None = None,
+        automated: bool = False,
         **kwargs: Any,
     ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id)
+        self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
 
     @property
@@ -196,9 +243,13 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
         plan = plan_v1(policy, self, method, endpoint, kwargs)
+        found = UNASKED
         if plan.looks_up:
             found = self._twpolicy_identify()
             plan = plan_v1(policy, self, method, endpoint, kwargs, found=found)
+        if plan.resolves is not None:
+            self._twpolicy_resolve(plan.resolves)
+            plan = plan_v1(policy, self, method, endpoint, kwargs, found=found, resolved=True)
         if plan.uncached:
             kwargs["use_cache"] = False
         with plan.sending(self, policy, recursive=False) as sending:
@@ -228,3 +279,29 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         except tweepy.TweepyException:
             return None
         return document.get("id_str") if isinstance(document, Mapping) else None
+
+    def _twpolicy_resolve(self, wanted: Contact) -> None:
+        """Look up, once each and through the guard, whom an automated request contacts."""
+        contacts = self._twpolicy.contacts
+        for tweet_id in wanted.tweets:
+            try:
+                status = self.request(
+                    "GET", "statuses/show", params={"id": tweet_id}, parser=JSONParser()
+                )
+            except LOOKUP_ERRORS:
+                continue
+            if isinstance(status, Mapping) and isinstance(status.get("user"), Mapping):
+                contacts.learn_author(tweet_id, status["user"].get("id_str"))
+        if wanted.handles:
+            try:
+                users = self.request(
+                    "GET",
+                    "users/lookup",
+                    params={"screen_name": ",".join(wanted.handles)},
+                    parser=JSONParser(),
+                )
+            except LOOKUP_ERRORS:
+                return
+            for user in users if isinstance(users, list) else ():
+                if isinstance(user, Mapping):
+                    contacts.learn_handle(user.get("screen_name"), user.get("id_str"))

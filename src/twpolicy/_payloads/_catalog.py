@@ -377,7 +377,13 @@ _ENDPOINTS = (
         "indicate_direct_message_typing",
         scopes=_DM,
     ),
-    _v1("POST", "direct_messages/mark_read", _WRITE, "mark_direct_message_read", scopes=_DM),
+    _v1(  # read receipts: the user must have been told they are sent (I.C.5)
+        "POST",
+        "direct_messages/mark_read",
+        _WRITE,
+        "mark_direct_message_read",
+        scopes=_DM | {"dm.read_receipts"},
+    ),
     # v1.1 media (upload host)
     _v1(
         "POST",

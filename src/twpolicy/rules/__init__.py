@@ -8,6 +8,14 @@ yours; a rule is any object with ``id``, ``clause``, ``error``, ``kinds`` and a 
 from collections.abc import Iterable
 
 from twpolicy.rules._actor import match_token_owner
+from twpolicy.rules._automation import require_recipient_opt_in
+from twpolicy.rules._bulk import (
+    BULK_LIMITS,
+    DUPLICATE_THRESHOLD,
+    DUPLICATE_WINDOW,
+    bulk_limit,
+    no_duplicates,
+)
 from twpolicy.rules._compliance import compliance_deadline, fresh_display, honour_tombstones
 from twpolicy.rules._consent import known_endpoint, require_consent
 from twpolicy.rules._context import (
@@ -37,8 +45,11 @@ from twpolicy.rules._tokens import (
 )
 
 __all__ = [
+    "BULK_LIMITS",
     "CONTACT_TOKENS",
     "CORE_CLIENT_TOKENS",
+    "DUPLICATE_THRESHOLD",
+    "DUPLICATE_WINDOW",
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
@@ -50,6 +61,7 @@ __all__ = [
     "Rule",
     "RuleContext",
     "UserTokenReader",
+    "bulk_limit",
     "compliance_deadline",
     "declared_purposes",
     "default",
@@ -59,10 +71,12 @@ __all__ = [
     "honour_tombstones",
     "known_endpoint",
     "match_token_owner",
+    "no_duplicates",
     "one_key_per_use_case",
     "recipient_quota",
     "redistribute_ids_only",
     "require_consent",
+    "require_recipient_opt_in",
     "require_recipient_terms",
     "screen_queries",
     "user_token_thresholds",
@@ -89,7 +103,10 @@ def default(
         declared_purposes(purposes),
         screen_queries(sensitive_terms),
         flag_platform_counts(),
+        bulk_limit(),
+        no_duplicates(),
         require_consent(),
+        require_recipient_opt_in(),
         honour_tombstones(),
         fresh_display(),
         compliance_deadline(),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from twpolicy._stores._compliance import Tombstone
     from twpolicy._stores._consent import ConsentRecord
     from twpolicy._stores._quotas import QuotaUsage, Recipient
+    from twpolicy._stores._windows import WindowReader
 
 __all__ = ["ComplianceReader", "ConsentReader", "QuotaReader", "Rule", "RuleContext"]
 
@@ -71,6 +72,8 @@ class RuleContext:
         consent: the consent ledger's read side, or ``None`` when the guard has none.
         quotas: the quota ledger's read side, or ``None`` when the guard has none.
         compliance: the compliance ledger's read side, or ``None`` when the guard has none.
+        windows: the action window ledger's read side (bulk caps, duplicate content), or
+            ``None`` when the guard has none.
         modes: each rule's mode, so a rule can say whether its deny will be enforced.
         claims: single-use consent claims the enforcement point already holds for this
             action (a retry of a request whose first try claimed them).
@@ -80,6 +83,7 @@ class RuleContext:
     consent: ConsentReader | None = None
     quotas: QuotaReader | None = None
     compliance: ComplianceReader | None = None
+    windows: WindowReader | None = None
     mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
     claims: frozenset[str] = frozenset()
 
