@@ -7,11 +7,10 @@ from io import StringIO
 import pytest
 
 import twpolicy
-from conftest import PROJECT, require
+from conftest import PROJECT
 from twpolicy._clauses import Source, coverage_markdown
 from twpolicy._cli._main import main
 
-SEEDS = PROJECT.parent / "shared" / "seeds"
 POLICY_2017 = "000_b1fe14da0fe4288f.txt"
 RESTRICTED = {
     "RU.sensitive-information",
@@ -64,11 +63,9 @@ def _catalog():
 
 
 class TestCatalog:
-    def test_every_numbered_clause_of_the_2017_policy(self, catalog):
+    def test_every_numbered_clause_of_the_2017_policy(self, catalog, seeds):
         """The catalog holds exactly the numbered items of the policy's lists, in order."""
-        path = SEEDS / POLICY_2017
-        if not path.is_file():
-            require(f"policy document not found at {path}")
+        path = seeds / POLICY_2017
         expected = numbered_items(path.read_text(encoding="utf-8"))
         assert len(expected) > 100
         assert expected == [c.ref for c in catalog if c.source is Source.DEVELOPER_POLICY]

@@ -13,8 +13,6 @@ import twpolicy
 from twpolicy.testing import DecisionRecorder
 from twpolicy.testing._replay import Cassette, RecordedResponse, ReplayTransport
 
-pytestmark = pytest.mark.corpus
-
 #: The account tweepy's cassettes were recorded with (@TweepyDev).
 USER = "1072250532645998596"
 TWEET = "266367358078169089"
