@@ -719,6 +719,20 @@ class TestDropIn:
         )
         subprocess.run([sys.executable, "-c", code], check=True)
 
+    @pytest.mark.parametrize("name", ["AsyncClient", "AsyncStreamingClient"])
+    def test_without_the_async_extra_the_error_names_it(self, name):
+        """Without aiohttp, the async classes name the extra that brings it."""
+        code = (
+            "import sys; sys.modules['aiohttp'] = None; import twpolicy\n"
+            f"try:\n    twpolicy.{name}\n"
+            "except twpolicy.ConfigurationError as exc:\n    print(exc)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
+        assert f"twpolicy.{name} needs aiohttp" in result.stdout
+        assert "pip install 'twpolicy[async]'" in result.stdout
+
     def test_refusal_is_a_tweepy_exception_that_explains_itself(self):
         """ConsentRequired is caught by `except tweepy.TweepyException` and names the fix."""
         transport = responder(POSTED)
