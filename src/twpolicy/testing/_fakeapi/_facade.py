@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeXAPI", "RecordedRequest"]
 
 _Client = TypeVar("_Client")
-_APP_BEARER = "twpolicy-fake-app-only-bearer"  # any bearer token not a user's is app-only
+_APP_BEARER = "twpolicy-fake-app-only-bearer"  # the app-only token of `credentials()`
 _ROUTES = RouteTable(_v2_tweets.ROUTES, _v2_users.ROUTES, _v1.ROUTES)
 
 
@@ -89,7 +89,10 @@ class FakeXAPI:
         clock: returns the current, timezone-aware time; tests pass a fake one.
         rate_limits: answer 429 once a route's 15-minute limit is spent, as X does; with
             ``False`` the ``x-rate-limit-*`` headers are still sent but never enforced
-            (`exhaust_rate_limit` still works).
+            (`exhaust_rate_limit` still works). A spent window is lifted once ``clock``
+            passes its reset time.
+        app_tokens: app-only bearer tokens accepted besides `app_token()`. Any other
+            bearer token that is not a `user_token` is answered 401, as X does.
 
     Besides ``me``, it starts with one other account (``another_account``) and three places
     (San Francisco, Dogpatch, Austin). Its state is readable for assertions; treat it as
@@ -121,10 +124,11 @@ class FakeXAPI:
         me: str | int = DEFAULT_USER_ID,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         rate_limits: bool = True,
+        app_tokens: Iterable[str] = (),
     ) -> None:
         self._state = state = FakeXState(clock)
         self._lock = state.lock
-        self._rate_limits = RateLimits(enforced=rate_limits)
+        self._rate_limits = RateLimits(enforced=rate_limits, clock=clock)
         self.me = validate_user_id(me)
         # The state the routes change, readable under the names the class docstring gives:
         # records by ID; the IDs each user has, newest first; DM events and uploads.
@@ -143,6 +147,7 @@ class FakeXAPI:
         self.following, self.muting, self.blocking = state.following, state.muting, state.blocking
         self.dm_events, self.media = state.dm_events, state.media
         self._user_tokens: dict[str, str] = {}
+        self._app_tokens = frozenset({_APP_BEARER, *app_tokens})
         self._requests: list[RecordedRequest] = []
         self._failures: dict[str, list[tuple[int, Any]]] = {}
         self._replay: ReplayTransport | None = None
@@ -271,6 +276,10 @@ class FakeXAPI:
         """
         uid = self.me if user_id is None else validate_user_id(user_id)
         return f"{uid}-twpolicyFakeAccessToken"
+
+    def app_token(self) -> str:
+        """An app-only (OAuth 2.0) bearer token this fake accepts."""
+        return _APP_BEARER
 
     def user_token(self, user_id: str | int | None = None) -> str:
         """An OAuth 2.0 user-context bearer token for ``user_id`` (``me`` by default)."""
@@ -526,7 +535,7 @@ class FakeXAPI:
         user_id = self._identify(headers)
         if (scheme == "OAuth" and user_id is None) or scheme not in ("OAuth", "Bearer"):
             raise self._unauthorized(route)
-        if scheme == "Bearer" and credentials in ("", "None"):
+        if scheme == "Bearer" and user_id is None and credentials not in self._app_tokens:
             raise self._unauthorized(route)
         if route.user_context and user_id is None:
             if route.api == "v1.1":
