@@ -134,6 +134,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("twpolicy_acting_user_id", "the user twpolicy's clients act for")
 
 
+#: ``pytest.raises``' context manager class and its own ``__exit__``, while patched.
+_RAISES: list[tuple[type[Any], Any]] = []
+
+
+def _patch_raises() -> None:
+    """Count a refusal caught by ``pytest.raises(<a PolicyViolation>)`` as expected.
+
+    The test says it expects the refusal by catching it, so strict mode must not fail it.
+    ``pytest.raises`` offers no hook, so its context manager's ``__exit__`` is wrapped: when
+    it swallows an exception carrying a twpolicy decision, that decision is expected.
+    """
+    if _RAISES:
+        return
+    cls = type(pytest.raises(Exception))  # noqa: PT011  # only its type is wanted
+    original = cls.__dict__.get("__exit__")
+    if original is None:  # pragma: no cover  # every pytest this plugin supports has one
+        return
+
+    def __exit__(self: Any, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool:  # noqa: N807  # the method it replaces
+        __tracebackhide__ = True
+        swallowed = bool(original(self, exc_type, exc_val, exc_tb))
+        decision_id = getattr(getattr(exc_val, "decision", None), "decision_id", None)
+        if swallowed and isinstance(decision_id, str) and _ACTIVE:
+            _ACTIVE[-1].expect(decision_id)
+        return swallowed
+
+    cls.__exit__ = __exit__  # type: ignore[method-assign]  # see the docstring
+    _RAISES.append((cls, original))
+
+
+def _unpatch_raises() -> None:
+    if _RAISES and not _ACTIVE:
+        cls, original = _RAISES.pop()
+        cls.__exit__ = original
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and start listening for decisions."""
     config.addinivalue_line(
@@ -144,6 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = _Collector()
     collector.install()
     config.stash[_COLLECTOR] = collector
+    _patch_raises()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -151,6 +188,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     collector = config.stash.get(_COLLECTOR, None)
     if collector is not None:
         collector.uninstall()
+    _unpatch_raises()
 
 
 def _strict(item: pytest.Item) -> bool:
@@ -188,18 +226,35 @@ def pytest_runtest_makereport(
         lines = [
             (
                 f"--twpolicy-strict: {len(unexpected)} policy deny(s) recorded during "
-                f"{item.nodeid} (assert them with twpolicy_decisions.assert_denied(...) if "
-                "they are expected, or mark the test @pytest.mark.twpolicy(strict=False)):"
+                f"{item.nodeid} (catch them with pytest.raises(...) or assert them with "
+                "twpolicy_decisions.assert_denied(...) if they are expected, or mark the test "
+                "@pytest.mark.twpolicy(strict=False)):"
             )
         ]
-        lines += [
-            f"  {d['operation']} refused under {d['clause']} [{d['rule']}: {d['reason']}] "
-            f"(mode {d['mode']}): {d['message']}"
-            for d in unexpected
-        ]
+        verbose = item.config.get_verbosity() > 0
+        for d in unexpected:
+            lines.append(
+                f"  {d['operation']} refused under {d['clause']} [{d['rule']}: {d['reason']}] "
+                f"(mode {d['mode']})"
+            )
+            if verbose:
+                lines.append(f"    {d['message']}")
+                if d.get("remediation"):
+                    lines.append(f"    remedy: {d['remediation']}")
+        if not verbose:
+            lines.append("  (run with -v for each refusal's message and remedy)")
+            # The decision logger's records (a JSON object each) would repeat the above.
+            report.sections = [
+                (title, _without_decision_records(content)) if "log" in title else (title, content)
+                for title, content in report.sections
+            ]
         report.outcome = "failed"
         report.longrepr = "\n".join(lines)
     return report
+
+
+def _without_decision_records(captured: str) -> str:
+    return "\n".join(line for line in captured.splitlines() if f" {_DECISION_LOGGER}:" not in line)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

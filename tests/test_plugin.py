@@ -282,6 +282,11 @@ def test_own_guard():
     guard = twpolicy.Guard(ledger=twpolicy.open_ledger("memory://"), mode="monitor")
     post(guard)
 
+def test_caught(twpolicy_guard):
+    with pytest.raises(twpolicy.ConsentRequired):
+        twpolicy_guard.enforce(twpolicy.Action(kind="api_call", operation="POST /2/tweets",
+            category="write", acting_user_id="12", scopes={"tweet.write"}))
+
 def test_clean(twpolicy_guard):
     pass
 """
@@ -292,26 +297,62 @@ class TestStrict:
         """--twpolicy-strict fails tests with unexpected denies, in any mode and any guard."""
         pytester.makepyfile(STRICT_TESTS)
         result = pytester.runpytest("--twpolicy-strict")
-        result.assert_outcomes(passed=3, failed=2)
+        result.assert_outcomes(passed=4, failed=2)
         result.stdout.fnmatch_lines(
             [
                 "*--twpolicy-strict: 1 policy deny(s) recorded during *test_unexpected*",
-                "*POST /2/tweets refused under I.C.1.a ?consent.required: no_consent_record?*",
+                "*POST /2/tweets refused under I.C.1.a ?consent.required: no_consent_record? (*",
+                "*run with -v for each refusal's message and remedy*",
                 "FAILED *test_unexpected*",
                 "FAILED *test_own_guard*",
             ]
         )
+        result.stdout.no_fnmatch_line("*authenticating is not consent*")
+
+    def test_verbose_gives_the_message_and_remedy(self, pytester):
+        """With -v each unexpected refusal also shows its message and remedy."""
+        pytester.makepyfile(STRICT_TESTS)
+        result = pytester.runpytest("--twpolicy-strict", "-v")
+        result.stdout.fnmatch_lines(
+            [
+                "*POST /2/tweets refused under I.C.1.a*",
+                "*user 12 has no recorded, unrevoked consent*",
+                "*remedy: show the user what will be done*",
+            ]
+        )
+
+    def test_a_refusal_caught_by_pytest_raises_is_expected(self, pytester):
+        """pytest.raises(<a PolicyViolation>) says the refusal is expected."""
+        path = pytester.makepyfile(STRICT_TESTS)
+        result = pytester.runpytest("--twpolicy-strict", f"{path}::test_caught")
+        result.assert_outcomes(passed=1)
+
+    def test_a_refusal_caught_otherwise_is_not(self, pytester):
+        """Catching a refusal some other way still fails strict mode: it was not asserted."""
+        pytester.makepyfile(
+            """
+            import twpolicy
+
+            def test_swallowed(twpolicy_guard):
+                try:
+                    twpolicy_guard.enforce(twpolicy.Action(kind="api_call",
+                        operation="POST /2/made/up"))
+                except twpolicy.PolicyViolation:
+                    pass
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(failed=1)
 
     def test_without_strict_denies_do_not_fail(self, pytester):
         """Without the option, a deny in monitor mode does not fail a test."""
         pytester.makepyfile(STRICT_TESTS)
-        pytester.runpytest().assert_outcomes(passed=5)
+        pytester.runpytest().assert_outcomes(passed=6)
 
     def test_strict_from_ini(self, pytester):
         """twpolicy_strict = true in the ini file turns strict mode on for the suite."""
         pytester.makeini("[pytest]\ntwpolicy_strict = true\n")
         pytester.makepyfile(STRICT_TESTS)
-        pytester.runpytest().assert_outcomes(passed=3, failed=2)
+        pytester.runpytest().assert_outcomes(passed=4, failed=2)
 
     def test_marker_turns_strict_on(self, pytester):
         """strict=True on the marker makes one test strict without the option."""
@@ -339,7 +380,7 @@ class TestSummary:
             [
                 "*twpolicy decisions per clause*",
                 "clause*allowed*denied*(not enforced)",
-                "I.C.1.a*0*4*(3)",
+                "I.C.1.a*0*5*(3)",
             ]
         )
 
