@@ -12,24 +12,27 @@ use directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from twpolicy import API, AsyncClient, Client, Guard
+    from twpolicy import API, AsyncClient, Client, Guard, Sink
     from twpolicy.testing import ConsentHelper, DecisionLog, FakeXAPI, TwPolicyOptions
 
 __all__ = [
+    "TwPolicyFactory",
     "twpolicy_api",
     "twpolicy_async_client",
     "twpolicy_client",
     "twpolicy_consent",
     "twpolicy_decisions",
+    "twpolicy_factory",
     "twpolicy_fake_api",
     "twpolicy_guard",
     "twpolicy_options",
@@ -175,7 +178,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "twpolicy(*, mode='enforce', rule_modes=None, granted=(), acting_user_id=None, "
-        f"strict=None, cassette=None): configure twpolicy's fixtures for this test. See {DOCS}",
+        "strict=None, cassette=None, assert_all_requests_expected=False): configure"
+        f" twpolicy's fixtures for this test. See {DOCS}",
     )
     collector = _Collector()
     collector.install()
@@ -353,18 +357,25 @@ def twpolicy_consent(
 @pytest.fixture
 def twpolicy_fake_api(
     request: pytest.FixtureRequest, twpolicy_options: TwPolicyOptions
-) -> FakeXAPI:
+) -> Iterator[FakeXAPI]:
     """A fresh fake X API whose authenticated user is the acting user.
 
     With ``@pytest.mark.twpolicy(cassette="...")`` (a path relative to the test module), the
-    requests the cassette recorded are answered from it.
+    requests the cassette recorded are answered from it. With
+    ``assert_all_requests_expected=True``, the test fails at teardown if a request reached
+    the fake that no ``twpolicy_fake_api.expect(route)`` announced.
     """
     from twpolicy.testing import FakeXAPI  # noqa: PLC0415  # imported only when used
 
     fake = FakeXAPI(me=twpolicy_options.acting_user_id)
     if twpolicy_options.cassette is not None:
         fake.replay(request.path.parent / twpolicy_options.cassette)
-    return fake
+    yield fake
+    if twpolicy_options.assert_all_requests_expected:
+        try:
+            fake.assert_all_requests_expected()
+        except AssertionError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
@@ -401,3 +412,40 @@ def twpolicy_api(
     return twpolicy_fake_api.api(
         guard=twpolicy_guard, acting_user_id=twpolicy_options.acting_user_id
     )
+
+
+class TwPolicyFactory:
+    """Builds fresh guards and fake X APIs inside a test: the ``twpolicy_factory`` fixture.
+
+    For ``@given`` tests: hypothesis runs the test body many times per fixture setup, so a
+    function-scoped fixture would be shared by every example (and hypothesis' health check
+    refuses it). This factory is session-scoped and keeps no state; each example builds its
+    own guard and fake. Their decisions count in ``--twpolicy-strict`` like the fixtures'.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    @contextlib.contextmanager
+    def guard(self, *, sinks: Iterable[Sink] = (), **options: Any) -> Iterator[Guard]:
+        """A fresh guard, the default guard for the ``with`` block.
+
+        ``options`` are the ``twpolicy`` marker's (``mode``, ``rule_modes``, ``granted``,
+        ``acting_user_id``); ``sinks`` receive its decisions too (a `DecisionLog`, say).
+        """
+        from twpolicy.testing import TwPolicyOptions, fresh_guard  # noqa: PLC0415  # when used
+
+        with fresh_guard(TwPolicyOptions(**options), sinks=[*sinks, self._sink]) as guard:
+            yield guard
+
+    def fake_api(self, **options: Any) -> FakeXAPI:
+        """A fresh `twpolicy.testing.FakeXAPI` (``me``, ``clock``, ``rate_limits``, ...)."""
+        from twpolicy.testing import FakeXAPI  # noqa: PLC0415  # imported only when used
+
+        return FakeXAPI(**options)
+
+
+@pytest.fixture(scope="session")
+def twpolicy_factory(request: pytest.FixtureRequest) -> TwPolicyFactory:
+    """Fresh guards and fake X APIs on demand, usable under hypothesis' ``@given``."""
+    return TwPolicyFactory(request.config.stash[_COLLECTOR].sink)

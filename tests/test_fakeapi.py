@@ -969,3 +969,36 @@ class FakeApiMachine(RuleBasedStateMachine):
 
 FakeApiMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=12, deadline=None)
 TestFakeApiMachine = FakeApiMachine.TestCase
+
+
+class TestExpectations:
+    def test_every_write_keeps_its_arguments(self, fake, client, api):
+        """A write's JSON body (v2) or form parameters (v1.1) are kept for assertions."""
+        client.create_tweet(text="hello", reply_settings="following")
+        api.update_status("hi there", lat=1.5, long=2.5)
+        [v2] = fake.calls("POST /2/tweets")
+        assert {"text": "hello", "reply_settings": "following"} == v2.json
+        [v1] = fake.calls("POST /1.1/statuses/update.json")
+        assert {"status": "hi there", "lat": "1.5", "long": "2.5"} == dict(v1.params)
+
+    def test_unexpected_requests(self, fake, client):
+        """Requests to unannounced routes, or beyond the announced count, are unexpected."""
+        fake.expect("POST /2/tweets", times=1)
+        fake.expect("GET /2/tweets/:id")
+        tweet_id = fake.add_tweet("seeded")
+        client.create_tweet(text="one")
+        assert [] == fake.unexpected_requests()
+        fake.assert_all_requests_expected()
+        client.create_tweet(text="two")
+        client.get_tweet(tweet_id)
+        client.get_tweet(tweet_id)
+        client.like(tweet_id)
+        unexpected = fake.unexpected_requests()
+        assert ["POST /2/tweets", "POST /2/users/:id/likes"] == [r.route for r in unexpected]
+        with pytest.raises(AssertionError, match=r"2 request\(s\) the test did not expect"):
+            fake.assert_all_requests_expected()
+
+    def test_expect_names_a_known_route(self, fake):
+        """A typo in a route name is an error, not an expectation that never matches."""
+        with pytest.raises(twpolicy.ConfigurationError, match="no route"):
+            fake.expect("POST /2/tweet")

@@ -443,3 +443,80 @@ class TestDocs:
         for name, source in doc_blocks("testing.md"):
             if name is None:
                 exec(compile(source, "docs/testing.md", "exec"), {})  # noqa: S102  # our own docs
+
+
+class TestFactory:
+    def test_works_under_given_without_health_check_failures(self, pytester):
+        """twpolicy_factory is session-scoped: @given tests use it with every health check on."""
+        pytester.makepyfile(
+            """
+            from hypothesis import given, settings, strategies as st
+            import twpolicy
+
+            @settings(max_examples=5, database=None)
+            @given(text=st.text(min_size=1, max_size=20).filter(str.strip))
+            def test_each_example_is_fresh(twpolicy_factory, text):
+                with twpolicy_factory.guard(granted=["tweet.write"]) as guard:
+                    fake = twpolicy_factory.fake_api()
+                    client = fake.client(guard=guard, acting_user_id=fake.me)
+                    client.create_tweet(text=text)
+                    assert [text] == [t.text for t in fake.tweets.values()
+                                      if t.author_id == fake.me]
+                    assert twpolicy.get_default_guard() is guard
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(passed=1)
+
+    def test_its_denies_count_in_strict_mode(self, pytester):
+        """A factory guard's unexpected deny fails a strict test like a fixture guard's."""
+        pytester.makepyfile(
+            """
+            import twpolicy
+
+            def test_denied(twpolicy_factory):
+                with twpolicy_factory.guard(mode="monitor") as guard:
+                    guard.check(twpolicy.Action(kind="api_call", operation="POST /2/made/up"))
+            """
+        )
+        result = pytester.runpytest("--twpolicy-strict")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*POST /2/made/up refused*unknown_route*"])
+
+
+class TestUnexpectedRequests:
+    TESTS = """
+        import pytest
+
+        pytestmark = pytest.mark.twpolicy(granted=["tweet.write"],
+                                          assert_all_requests_expected=True)
+
+        def test_announced(twpolicy_client, twpolicy_fake_api):
+            twpolicy_fake_api.expect("POST /2/tweets", times=1)
+            twpolicy_client.create_tweet(text="hello")
+
+        def test_one_too_many(twpolicy_client, twpolicy_fake_api):
+            twpolicy_fake_api.expect("POST /2/tweets", times=1)
+            twpolicy_client.create_tweet(text="hello")
+            twpolicy_client.create_tweet(text="again")
+
+        def test_not_announced(twpolicy_client, twpolicy_fake_api):
+            twpolicy_client.create_tweet(text="hello")
+
+        @pytest.mark.twpolicy(assert_all_requests_expected=False)
+        def test_opted_out(twpolicy_client, twpolicy_fake_api):
+            twpolicy_client.create_tweet(text="hello")
+    """
+
+    def test_teardown_fails_on_unexpected_requests(self, pytester):
+        """With assert_all_requests_expected, unannounced requests fail the test at teardown."""
+        pytester.makepyfile(self.TESTS)
+        result = pytester.runpytest()
+        result.assert_outcomes(passed=4, errors=2)
+        result.stdout.fnmatch_lines(
+            [
+                "*ERROR at teardown of test_one_too_many*",
+                "*1 request(s) the test did not expect*",
+                "*POST /2/tweets (POST /2/tweets) -> 201*",
+                "*ERROR at teardown of test_not_announced*",
+            ]
+        )

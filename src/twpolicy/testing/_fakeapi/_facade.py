@@ -151,6 +151,7 @@ class FakeXAPI:
         self._requests: list[RecordedRequest] = []
         self._failures: dict[str, list[tuple[int, Any]]] = {}
         self._replay: ReplayTransport | None = None
+        self._expected: dict[str, int | None] = {}
         self.add_user(self.me, username="twpolicy_tester", name="twpolicy tester")
         self.add_user(OTHER_USER_ID, username="another_account", name="Another Account")
         self._seed_places()
@@ -400,6 +401,46 @@ class FakeXAPI:
         found = self.calls(route)
         if found:
             raise AssertionError(f"expected no {route}, got {len(found)}: {found}")
+
+    def expect(self, route: str, *, times: int | None = None) -> None:
+        """Announce that the test expects requests to ``route`` (at most ``times`` of them).
+
+        Requests to routes never announced are listed by `unexpected_requests` and fail
+        `assert_all_requests_expected` (the ``twpolicy`` marker's
+        ``assert_all_requests_expected=True`` calls it at teardown).
+        """
+        name = self._route_name(route)
+        with self._lock:
+            self._expected[name] = times
+
+    def unexpected_requests(self) -> list[RecordedRequest]:
+        """The requests to routes no `expect` announced, and those beyond an expected count."""
+        with self._lock:
+            seen: dict[str | None, int] = {}
+            unexpected = []
+            for request in self._requests:
+                seen[request.route] = seen.get(request.route, 0) + 1
+                if request.route not in self._expected:
+                    unexpected.append(request)
+                    continue
+                limit = self._expected[request.route]
+                if limit is not None and seen[request.route] > limit:
+                    unexpected.append(request)
+            return unexpected
+
+    def assert_all_requests_expected(self) -> None:
+        """Assert that every request answered was announced with `expect`."""
+        __tracebackhide__ = True
+        unexpected = self.unexpected_requests()
+        if unexpected:
+            lines = "\n".join(
+                f"  {r.method} {r.path} ({r.route or 'no such route'}) -> {r.status}"
+                for r in unexpected
+            )
+            raise AssertionError(
+                f"the fake X API answered {len(unexpected)} request(s) the test did not "
+                f"expect (announce them with fake.expect(route, times=...)):\n{lines}"
+            )
 
     def fail(self, route: str, *, status: int = 503, times: int = 1, body: Any = None) -> None:
         """Make the next ``times`` requests to ``route`` fail with ``status`` (and ``body``)."""
