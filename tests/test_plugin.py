@@ -520,3 +520,14 @@ class TestUnexpectedRequests:
                 "*ERROR at teardown of test_not_announced*",
             ]
         )
+
+
+class TestTheTestingPage:
+    def test_its_test_files_pass_in_strict_mode(self, pytester):
+        """The test files docs/testing.md shows (``# test_*.py`` blocks) pass as written."""
+        page = (PROJECT / "docs" / "testing.md").read_text(encoding="utf-8")
+        files = re.findall(r"```python\n# (test_\w+\.py)\n(.*?)```", page, re.DOTALL)
+        assert len(files) >= 8
+        pytester.makepyfile(**{name.removesuffix(".py"): body for name, body in files})
+        result = pytester.runpytest("--twpolicy-strict")
+        result.assert_outcomes(passed=sum(body.count("def test_") for _, body in files))
