@@ -12,24 +12,27 @@ use directly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from twpolicy import API, AsyncClient, Client, Guard
+    from twpolicy import API, AsyncClient, Client, Guard, Sink
     from twpolicy.testing import ConsentHelper, DecisionLog, FakeXAPI, TwPolicyOptions
 
 __all__ = [
+    "TwPolicyFactory",
     "twpolicy_api",
     "twpolicy_async_client",
     "twpolicy_client",
     "twpolicy_consent",
     "twpolicy_decisions",
+    "twpolicy_factory",
     "twpolicy_fake_api",
     "twpolicy_guard",
     "twpolicy_options",
@@ -134,16 +137,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("twpolicy_acting_user_id", "the user twpolicy's clients act for")
 
 
+#: ``pytest.raises``' context manager class and its own ``__exit__``, while patched.
+_RAISES: list[tuple[type[Any], Any]] = []
+
+
+def _patch_raises() -> None:
+    """Count a refusal caught by ``pytest.raises(<a PolicyViolation>)`` as expected.
+
+    The test says it expects the refusal by catching it, so strict mode must not fail it.
+    ``pytest.raises`` offers no hook, so its context manager's ``__exit__`` is wrapped: when
+    it swallows an exception carrying a twpolicy decision, that decision is expected.
+    """
+    if _RAISES:
+        return
+    cls = type(pytest.raises(Exception))  # noqa: PT011  # only its type is wanted
+    original = cls.__dict__.get("__exit__")
+    if original is None:  # pragma: no cover  # every pytest this plugin supports has one
+        return
+
+    def __exit__(self: Any, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool:  # noqa: N807  # the method it replaces
+        __tracebackhide__ = True
+        swallowed = bool(original(self, exc_type, exc_val, exc_tb))
+        decision_id = getattr(getattr(exc_val, "decision", None), "decision_id", None)
+        if swallowed and isinstance(decision_id, str) and _ACTIVE:
+            _ACTIVE[-1].expect(decision_id)
+        return swallowed
+
+    cls.__exit__ = __exit__  # type: ignore[method-assign]  # see the docstring
+    _RAISES.append((cls, original))
+
+
+def _unpatch_raises() -> None:
+    if _RAISES and not _ACTIVE:
+        cls, original = _RAISES.pop()
+        cls.__exit__ = original
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and start listening for decisions."""
     config.addinivalue_line(
         "markers",
         "twpolicy(*, mode='enforce', rule_modes=None, granted=(), acting_user_id=None, "
-        f"strict=None, cassette=None): configure twpolicy's fixtures for this test. See {DOCS}",
+        "strict=None, cassette=None, assert_all_requests_expected=False): configure"
+        f" twpolicy's fixtures for this test. See {DOCS}",
     )
     collector = _Collector()
     collector.install()
     config.stash[_COLLECTOR] = collector
+    _patch_raises()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -151,6 +192,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     collector = config.stash.get(_COLLECTOR, None)
     if collector is not None:
         collector.uninstall()
+    _unpatch_raises()
 
 
 def _strict(item: pytest.Item) -> bool:
@@ -188,18 +230,35 @@ def pytest_runtest_makereport(
         lines = [
             (
                 f"--twpolicy-strict: {len(unexpected)} policy deny(s) recorded during "
-                f"{item.nodeid} (assert them with twpolicy_decisions.assert_denied(...) if "
-                "they are expected, or mark the test @pytest.mark.twpolicy(strict=False)):"
+                f"{item.nodeid} (catch them with pytest.raises(...) or assert them with "
+                "twpolicy_decisions.assert_denied(...) if they are expected, or mark the test "
+                "@pytest.mark.twpolicy(strict=False)):"
             )
         ]
-        lines += [
-            f"  {d['operation']} refused under {d['clause']} [{d['rule']}: {d['reason']}] "
-            f"(mode {d['mode']}): {d['message']}"
-            for d in unexpected
-        ]
+        verbose = item.config.get_verbosity() > 0
+        for d in unexpected:
+            lines.append(
+                f"  {d['operation']} refused under {d['clause']} [{d['rule']}: {d['reason']}] "
+                f"(mode {d['mode']})"
+            )
+            if verbose:
+                lines.append(f"    {d['message']}")
+                if d.get("remediation"):
+                    lines.append(f"    remedy: {d['remediation']}")
+        if not verbose:
+            lines.append("  (run with -v for each refusal's message and remedy)")
+            # The decision logger's records (a JSON object each) would repeat the above.
+            report.sections = [
+                (title, _without_decision_records(content)) if "log" in title else (title, content)
+                for title, content in report.sections
+            ]
         report.outcome = "failed"
         report.longrepr = "\n".join(lines)
     return report
+
+
+def _without_decision_records(captured: str) -> str:
+    return "\n".join(line for line in captured.splitlines() if f" {_DECISION_LOGGER}:" not in line)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -298,18 +357,25 @@ def twpolicy_consent(
 @pytest.fixture
 def twpolicy_fake_api(
     request: pytest.FixtureRequest, twpolicy_options: TwPolicyOptions
-) -> FakeXAPI:
+) -> Iterator[FakeXAPI]:
     """A fresh fake X API whose authenticated user is the acting user.
 
     With ``@pytest.mark.twpolicy(cassette="...")`` (a path relative to the test module), the
-    requests the cassette recorded are answered from it.
+    requests the cassette recorded are answered from it. With
+    ``assert_all_requests_expected=True``, the test fails at teardown if a request reached
+    the fake that no ``twpolicy_fake_api.expect(route)`` announced.
     """
     from twpolicy.testing import FakeXAPI  # noqa: PLC0415  # imported only when used
 
     fake = FakeXAPI(me=twpolicy_options.acting_user_id)
     if twpolicy_options.cassette is not None:
         fake.replay(request.path.parent / twpolicy_options.cassette)
-    return fake
+    yield fake
+    if twpolicy_options.assert_all_requests_expected:
+        try:
+            fake.assert_all_requests_expected()
+        except AssertionError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
@@ -346,3 +412,40 @@ def twpolicy_api(
     return twpolicy_fake_api.api(
         guard=twpolicy_guard, acting_user_id=twpolicy_options.acting_user_id
     )
+
+
+class TwPolicyFactory:
+    """Builds fresh guards and fake X APIs inside a test: the ``twpolicy_factory`` fixture.
+
+    For ``@given`` tests: hypothesis runs the test body many times per fixture setup, so a
+    function-scoped fixture would be shared by every example (and hypothesis' health check
+    refuses it). This factory is session-scoped and keeps no state; each example builds its
+    own guard and fake. Their decisions count in ``--twpolicy-strict`` like the fixtures'.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    @contextlib.contextmanager
+    def guard(self, *, sinks: Iterable[Sink] = (), **options: Any) -> Iterator[Guard]:
+        """A fresh guard, the default guard for the ``with`` block.
+
+        ``options`` are the ``twpolicy`` marker's (``mode``, ``rule_modes``, ``granted``,
+        ``acting_user_id``); ``sinks`` receive its decisions too (a `DecisionLog`, say).
+        """
+        from twpolicy.testing import TwPolicyOptions, fresh_guard  # noqa: PLC0415  # when used
+
+        with fresh_guard(TwPolicyOptions(**options), sinks=[*sinks, self._sink]) as guard:
+            yield guard
+
+    def fake_api(self, **options: Any) -> FakeXAPI:
+        """A fresh `twpolicy.testing.FakeXAPI` (``me``, ``clock``, ``rate_limits``, ...)."""
+        from twpolicy.testing import FakeXAPI  # noqa: PLC0415  # imported only when used
+
+        return FakeXAPI(**options)
+
+
+@pytest.fixture(scope="session")
+def twpolicy_factory(request: pytest.FixtureRequest) -> TwPolicyFactory:
+    """Fresh guards and fake X APIs on demand, usable under hypothesis' ``@given``."""
+    return TwPolicyFactory(request.config.stash[_COLLECTOR].sink)

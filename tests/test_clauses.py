@@ -1,29 +1,16 @@
 import json
-import os
 import re
 import subprocess
 import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 
 import twpolicy
-from conftest import PROJECT, require
+from conftest import PROJECT
 from twpolicy._clauses import Source, coverage_markdown
 from twpolicy._cli._main import build_parser, main
 
-#: The policy documents: $TWPOLICY_SEEDS, else shared/seeds beside the checkout (or beside the
-#: directory of worktrees holding it).
-SEEDS = Path(
-    os.environ.get("TWPOLICY_SEEDS")
-    or next(
-        (p for p in (PROJECT.parent, PROJECT.parent.parent) if (p / "shared" / "seeds").is_dir()),
-        PROJECT.parent,
-    )
-    / "shared"
-    / "seeds"
-)
 POLICY_2017 = "000_b1fe14da0fe4288f.txt"
 RESTRICTED_PAGE = "004_0fd07da50aeeb737.txt"
 SECTIONS = {
@@ -122,20 +109,16 @@ def _catalog():
 
 
 class TestCatalog:
-    def test_every_numbered_clause_of_the_2017_policy(self, catalog):
+    def test_every_numbered_clause_of_the_2017_policy(self, catalog, seeds):
         """The catalog holds exactly the numbered items of the policy's lists, in order."""
-        path = SEEDS / POLICY_2017
-        if not path.is_file():
-            require(f"policy document not found at {path}")
+        path = seeds / POLICY_2017
         expected = numbered_items(path.read_text(encoding="utf-8"))
         assert len(expected) > 100
         assert expected == [c.ref for c in catalog if c.source is Source.DEVELOPER_POLICY]
 
-    def test_every_item_of_the_restricted_use_page(self, catalog):
+    def test_every_item_of_the_restricted_use_page(self, catalog, seeds):
         """Each rule-bearing paragraph and bullet of the page has exactly one entry, in order."""
-        path = SEEDS / RESTRICTED_PAGE
-        if not path.is_file():
-            require(f"policy document not found at {path}")
+        path = seeds / RESTRICTED_PAGE
         paragraphs, bullets = restricted_items(path.read_text(encoding="utf-8"))
         assert (len(paragraphs), len(bullets)) == (17, 25)
         entries = [c for c in catalog if c.source is Source.RESTRICTED_USES]

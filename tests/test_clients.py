@@ -13,8 +13,6 @@ import twpolicy
 from twpolicy.testing import DecisionRecorder
 from twpolicy.testing._replay import Cassette, RecordedResponse, ReplayTransport
 
-pytestmark = pytest.mark.corpus
-
 #: The account tweepy's cassettes were recorded with (@TweepyDev).
 USER = "1072250532645998596"
 TWEET = "266367358078169089"
@@ -720,6 +718,20 @@ class TestDropIn:
             "twpolicy.AsyncClient; assert 'aiohttp' in sys.modules"
         )
         subprocess.run([sys.executable, "-c", code], check=True)
+
+    @pytest.mark.parametrize("name", ["AsyncClient", "AsyncStreamingClient"])
+    def test_without_the_async_extra_the_error_names_it(self, name):
+        """Without aiohttp, the async classes name the extra that brings it."""
+        code = (
+            "import sys; sys.modules['aiohttp'] = None; import twpolicy\n"
+            f"try:\n    twpolicy.{name}\n"
+            "except twpolicy.ConfigurationError as exc:\n    print(exc)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
+        assert f"twpolicy.{name} needs aiohttp" in result.stdout
+        assert "pip install 'twpolicy[async]'" in result.stdout
 
     def test_refusal_is_a_tweepy_exception_that_explains_itself(self):
         """ConsentRequired is caught by `except tweepy.TweepyException` and names the fix."""

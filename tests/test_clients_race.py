@@ -63,7 +63,11 @@ def test_one_post_goes_out(tmp_path):
     assert [1] == posted
     assert len(refused) == RACERS - 1
     assert {sent for _, sent in refused} == {0}
-    assert {outcome for outcome, _ in refused} <= {"single_use_consent_taken", "no_consent_record"}
+    assert {outcome for outcome, _ in refused} <= {
+        "single_use_consent_taken",
+        "single_use_consent_spent",
+        "no_consent_record",
+    }
     with twpolicy.open_ledger(url) as ledger:
         kinds = [event.type.value for event in ledger.events()]
     assert 1 == kinds.count("used")

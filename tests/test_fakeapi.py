@@ -1,5 +1,6 @@
 import asyncio
 import threading
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -58,7 +59,7 @@ def make_api(fake, **kwargs):
 @pytest.fixture(name="fake")
 def _fake():
     """A fresh fake X API."""
-    return FakeXAPI()
+    return FakeXAPI(app_tokens=[APP])
 
 
 @pytest.fixture(name="client")
@@ -282,7 +283,7 @@ class TestTweets:
     @given(text=st.text(min_size=1, max_size=280).filter(str.strip))
     def test_any_text_round_trips(self, text):
         """Whatever the text, it comes back as it was sent, through HTTP and JSON."""
-        fake = FakeXAPI()
+        fake = FakeXAPI(app_tokens=[APP])
         client = make_client(fake)
         tweet_id = client.create_tweet(text=text).data["id"]
         assert text == client.get_tweet(tweet_id).data.text
@@ -294,6 +295,22 @@ class TestAuthentication:
         client = fake.install(tweepy.Client(bearer_token=APP))
         with pytest.raises(tweepy.Forbidden, match="Application-Only is forbidden"):
             client.create_tweet(text="hi", user_auth=False)
+
+    @pytest.mark.parametrize("token", ["not-a-token-the-fake-gave", "None", ""])
+    def test_unknown_bearer_token_is_unauthorized(self, fake, token):
+        """A bearer token the fake never gave out is answered 401, not taken as app-only."""
+        client = fake.install(tweepy.Client(bearer_token=token or "x"))
+        client.bearer_token = token
+        with pytest.raises(tweepy.Unauthorized):
+            client.get_tweet("20")
+        assert [401] == [r.status for r in fake.requests]
+
+    def test_the_fakes_own_app_token(self):
+        """app_token() is accepted without being registered."""
+        fake = FakeXAPI()
+        tweet_id = fake.add_tweet("public")
+        client = fake.install(tweepy.Client(bearer_token=fake.app_token()))
+        assert "public" == client.get_tweet(tweet_id).data.text
 
     def test_no_credentials(self, fake):
         """Without credentials every request is unauthorized."""
@@ -759,9 +776,29 @@ class TestLimitsAndFailures:
         assert info.value.reset_time > 0
         assert [429] == [r.status for r in fake.calls("POST /2/tweets")]
 
+    def test_a_spent_limit_is_lifted_when_the_clock_passes_the_reset(self):
+        """As the fake's clock passes the reset time, the route answers again, afresh."""
+        now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+        fake = FakeXAPI(clock=lambda: now[0], app_tokens=[APP])
+        client = make_client(fake)
+        fake.exhaust_rate_limit("POST /2/tweets")
+        with pytest.raises(tweepy.TooManyRequests) as info:
+            client.create_tweet(text="too many")
+        reset = int(info.value.response.headers["x-rate-limit-reset"])
+        assert int(now[0].timestamp()) + 15 * 60 == reset
+        now[0] = datetime.fromtimestamp(reset - 1, timezone.utc)
+        with pytest.raises(tweepy.TooManyRequests):
+            client.create_tweet(text="still too many")
+        now[0] = datetime.fromtimestamp(reset, timezone.utc)
+        answer = client.request("POST", "/2/tweets", json={"text": "again"}, user_auth=True)
+        assert int(answer.headers["x-rate-limit-remaining"]) == (
+            int(answer.headers["x-rate-limit-limit"]) - 1
+        )
+        assert int(answer.headers["x-rate-limit-reset"]) == reset + 15 * 60
+
     def test_limits_can_be_off(self):
         """With rate_limits=False a route never runs out, unless exhausted on purpose."""
-        fake = FakeXAPI(rate_limits=False)
+        fake = FakeXAPI(rate_limits=False, app_tokens=[APP])
         client = make_client(fake)
         for number in range(205):
             client.create_tweet(text=f"tweet {number}")
@@ -881,7 +918,7 @@ class FakeApiMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.fake = FakeXAPI()
+        self.fake = FakeXAPI(app_tokens=[APP])
         self.client = make_client(self.fake)
         self.alive: set[str] = set()
         self.liked: list[str] = []  # newest first
@@ -932,3 +969,36 @@ class FakeApiMachine(RuleBasedStateMachine):
 
 FakeApiMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=12, deadline=None)
 TestFakeApiMachine = FakeApiMachine.TestCase
+
+
+class TestExpectations:
+    def test_every_write_keeps_its_arguments(self, fake, client, api):
+        """A write's JSON body (v2) or form parameters (v1.1) are kept for assertions."""
+        client.create_tweet(text="hello", reply_settings="following")
+        api.update_status("hi there", lat=1.5, long=2.5)
+        [v2] = fake.calls("POST /2/tweets")
+        assert {"text": "hello", "reply_settings": "following"} == v2.json
+        [v1] = fake.calls("POST /1.1/statuses/update.json")
+        assert {"status": "hi there", "lat": "1.5", "long": "2.5"} == dict(v1.params)
+
+    def test_unexpected_requests(self, fake, client):
+        """Requests to unannounced routes, or beyond the announced count, are unexpected."""
+        fake.expect("POST /2/tweets", times=1)
+        fake.expect("GET /2/tweets/:id")
+        tweet_id = fake.add_tweet("seeded")
+        client.create_tweet(text="one")
+        assert [] == fake.unexpected_requests()
+        fake.assert_all_requests_expected()
+        client.create_tweet(text="two")
+        client.get_tweet(tweet_id)
+        client.get_tweet(tweet_id)
+        client.like(tweet_id)
+        unexpected = fake.unexpected_requests()
+        assert ["POST /2/tweets", "POST /2/users/:id/likes"] == [r.route for r in unexpected]
+        with pytest.raises(AssertionError, match=r"2 request\(s\) the test did not expect"):
+            fake.assert_all_requests_expected()
+
+    def test_expect_names_a_known_route(self, fake):
+        """A typo in a route name is an error, not an expectation that never matches."""
+        with pytest.raises(twpolicy.ConfigurationError, match="no route"):
+            fake.expect("POST /2/tweet")

@@ -130,6 +130,93 @@ class TestConsent:
         assert "endpoint.known" == decision.rule
 
 
+class TestSingleUseConsent:
+    """A single-use consent that does not cover the action says why, and re-asks the user."""
+
+    DIGEST = "c" * 64
+
+    def assert_reasks(self, decision, reason):
+        assert not decision.allowed
+        assert reason == decision.reason
+        assert "I.C.1.a" == decision.clause
+        assert "single-use consent" in decision.message
+        assert f"content_sha256={self.DIGEST!r}" in decision.remediation
+        assert "ask again" in decision.remediation
+
+    def test_spent(self, guard):
+        """Used once, the consent does not cover the same content again."""
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=self.DIGEST, **NOTICE)
+        with guard.permit(post(content_sha256=self.DIGEST)):
+            pass
+        decision = guard.check(post(content_sha256=self.DIGEST))
+        self.assert_reasks(decision, "single_use_consent_spent")
+        assert "already used" in decision.message
+
+    def test_expired(self):
+        """Past its expiry, the consent covers nothing, and the refusal says it lapsed."""
+        now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+        ledger = twpolicy.open_ledger("memory://", clock=lambda: now[0])
+        guard = Guard(ledger=ledger, clock=lambda: now[0])
+        expires = datetime(2026, 1, 2, tzinfo=timezone.utc)
+        ledger.grant(
+            USER, ["tweet.write"], content_sha256=self.DIGEST, expires_at=expires, **NOTICE
+        )
+        assert guard.check(post(content_sha256=self.DIGEST)).allowed
+        now[0] = expires
+        self.assert_reasks(
+            guard.check(post(content_sha256=self.DIGEST)), "single_use_consent_expired"
+        )
+
+    def test_mismatch_names_the_content_asked_for(self, guard):
+        """Other content (edited text, an added geotag) is not what the user approved."""
+        guard.consent.grant(USER, ["tweet.write"], content_sha256="d" * 64, **NOTICE)
+        decision = guard.check(post(content_sha256=self.DIGEST))
+        self.assert_reasks(decision, "single_use_consent_mismatch")
+        assert "different content" in decision.message
+        assert "d" * 64 not in decision.remediation
+
+    def test_taken_by_another_action(self, guard):
+        """Held by another action in progress, the consent is not shared."""
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=self.DIGEST, **NOTICE)
+        with guard.permit(post(content_sha256=self.DIGEST)):
+            decision = guard.check(post(content_sha256=self.DIGEST))
+        self.assert_reasks(decision, "single_use_consent_taken")
+
+    def test_a_general_consent_still_covers(self, guard):
+        """A spent single-use consent does not hide a general one."""
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=self.DIGEST, **NOTICE)
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        for _ in range(2):
+            with guard.permit(post(content_sha256=self.DIGEST)):
+                pass
+        assert guard.check(post(content_sha256=self.DIGEST)).allowed
+
+    def test_revoked_is_no_consent(self, guard):
+        """A withdrawn single-use consent is simply no consent."""
+        guard.consent.grant(USER, ["tweet.write"], content_sha256=self.DIGEST, **NOTICE)
+        guard.consent.revoke(USER)
+        assert "no_consent_record" == guard.check(post(content_sha256=self.DIGEST)).reason
+
+    def test_a_ledger_without_status_keeps_the_general_reason(self):
+        """A custom ledger with only check() gets the general refusal."""
+
+        class CheckOnly:
+            def check(self, user_id, scope, *, content_sha256=None, at=None):
+                return None
+
+        decision = Guard(ledger=CheckOnly()).check(post(content_sha256=self.DIGEST))
+        assert "no_consent_record" == decision.reason
+
+    def test_shell_remedy_names_the_content(self, tmp_path):
+        """With a ledger a shell can reach, the command re-grants for the same hash."""
+        url = f"sqlite:///{tmp_path / 'consent.db'}"
+        with twpolicy.open_ledger(url) as ledger:
+            ledger.grant(USER, ["tweet.write"], content_sha256="d" * 64, **NOTICE)
+            decision = Guard(ledger=ledger).check(post(content_sha256=self.DIGEST))
+        assert f"--content-sha256 {self.DIGEST}" in decision.remediation
+        assert "--consent-db" in decision.remediation
+
+
 class TestUnknownRoute:
     def test_unknown_route_is_refused(self, guard):
         """An API call the catalog could not classify is denied, naming the route."""

@@ -282,6 +282,11 @@ def test_own_guard():
     guard = twpolicy.Guard(ledger=twpolicy.open_ledger("memory://"), mode="monitor")
     post(guard)
 
+def test_caught(twpolicy_guard):
+    with pytest.raises(twpolicy.ConsentRequired):
+        twpolicy_guard.enforce(twpolicy.Action(kind="api_call", operation="POST /2/tweets",
+            category="write", acting_user_id="12", scopes={"tweet.write"}))
+
 def test_clean(twpolicy_guard):
     pass
 """
@@ -292,26 +297,62 @@ class TestStrict:
         """--twpolicy-strict fails tests with unexpected denies, in any mode and any guard."""
         pytester.makepyfile(STRICT_TESTS)
         result = pytester.runpytest("--twpolicy-strict")
-        result.assert_outcomes(passed=3, failed=2)
+        result.assert_outcomes(passed=4, failed=2)
         result.stdout.fnmatch_lines(
             [
                 "*--twpolicy-strict: 1 policy deny(s) recorded during *test_unexpected*",
-                "*POST /2/tweets refused under I.C.1.a ?consent.required: no_consent_record?*",
+                "*POST /2/tweets refused under I.C.1.a ?consent.required: no_consent_record? (*",
+                "*run with -v for each refusal's message and remedy*",
                 "FAILED *test_unexpected*",
                 "FAILED *test_own_guard*",
             ]
         )
+        result.stdout.no_fnmatch_line("*authenticating is not consent*")
+
+    def test_verbose_gives_the_message_and_remedy(self, pytester):
+        """With -v each unexpected refusal also shows its message and remedy."""
+        pytester.makepyfile(STRICT_TESTS)
+        result = pytester.runpytest("--twpolicy-strict", "-v")
+        result.stdout.fnmatch_lines(
+            [
+                "*POST /2/tweets refused under I.C.1.a*",
+                "*user 12 has no recorded, unrevoked consent*",
+                "*remedy: show the user what will be done*",
+            ]
+        )
+
+    def test_a_refusal_caught_by_pytest_raises_is_expected(self, pytester):
+        """pytest.raises(<a PolicyViolation>) says the refusal is expected."""
+        path = pytester.makepyfile(STRICT_TESTS)
+        result = pytester.runpytest("--twpolicy-strict", f"{path}::test_caught")
+        result.assert_outcomes(passed=1)
+
+    def test_a_refusal_caught_otherwise_is_not(self, pytester):
+        """Catching a refusal some other way still fails strict mode: it was not asserted."""
+        pytester.makepyfile(
+            """
+            import twpolicy
+
+            def test_swallowed(twpolicy_guard):
+                try:
+                    twpolicy_guard.enforce(twpolicy.Action(kind="api_call",
+                        operation="POST /2/made/up"))
+                except twpolicy.PolicyViolation:
+                    pass
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(failed=1)
 
     def test_without_strict_denies_do_not_fail(self, pytester):
         """Without the option, a deny in monitor mode does not fail a test."""
         pytester.makepyfile(STRICT_TESTS)
-        pytester.runpytest().assert_outcomes(passed=5)
+        pytester.runpytest().assert_outcomes(passed=6)
 
     def test_strict_from_ini(self, pytester):
         """twpolicy_strict = true in the ini file turns strict mode on for the suite."""
         pytester.makeini("[pytest]\ntwpolicy_strict = true\n")
         pytester.makepyfile(STRICT_TESTS)
-        pytester.runpytest().assert_outcomes(passed=3, failed=2)
+        pytester.runpytest().assert_outcomes(passed=4, failed=2)
 
     def test_marker_turns_strict_on(self, pytester):
         """strict=True on the marker makes one test strict without the option."""
@@ -339,7 +380,7 @@ class TestSummary:
             [
                 "*twpolicy decisions per clause*",
                 "clause*allowed*denied*(not enforced)",
-                "I.C.1.a*0*4*(3)",
+                "I.C.1.a*0*5*(3)",
             ]
         )
 
@@ -395,10 +436,89 @@ class TestDocs:
         modules = {name: source for name, source in doc_blocks("testing.md") if name}
         assert 6 <= len(modules)
         pytester.makepyfile(**{name[: -len(".py")]: source for name, source in modules.items()})
-        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=10)
+        tests = sum(source.count("def test_") for source in modules.values())
+        result = pytester.runpytest("-p", "no:cacheprovider", "--twpolicy-strict")
+        result.assert_outcomes(passed=tests)
 
     def test_other_examples_run(self):
         """The docs' plain Python examples run as shown."""
         for name, source in doc_blocks("testing.md"):
             if name is None:
                 exec(compile(source, "docs/testing.md", "exec"), {})  # noqa: S102  # our own docs
+
+
+class TestFactory:
+    def test_works_under_given_without_health_check_failures(self, pytester):
+        """twpolicy_factory is session-scoped: @given tests use it with every health check on."""
+        pytester.makepyfile(
+            """
+            from hypothesis import given, settings, strategies as st
+            import twpolicy
+
+            @settings(max_examples=5, database=None)
+            @given(text=st.text(min_size=1, max_size=20).filter(str.strip))
+            def test_each_example_is_fresh(twpolicy_factory, text):
+                with twpolicy_factory.guard(granted=["tweet.write"]) as guard:
+                    fake = twpolicy_factory.fake_api()
+                    client = fake.client(guard=guard, acting_user_id=fake.me)
+                    client.create_tweet(text=text)
+                    assert [text] == [t.text for t in fake.tweets.values()
+                                      if t.author_id == fake.me]
+                    assert twpolicy.get_default_guard() is guard
+            """
+        )
+        pytester.runpytest("--twpolicy-strict").assert_outcomes(passed=1)
+
+    def test_its_denies_count_in_strict_mode(self, pytester):
+        """A factory guard's unexpected deny fails a strict test like a fixture guard's."""
+        pytester.makepyfile(
+            """
+            import twpolicy
+
+            def test_denied(twpolicy_factory):
+                with twpolicy_factory.guard(mode="monitor") as guard:
+                    guard.check(twpolicy.Action(kind="api_call", operation="POST /2/made/up"))
+            """
+        )
+        result = pytester.runpytest("--twpolicy-strict")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*POST /2/made/up refused*unknown_route*"])
+
+
+class TestUnexpectedRequests:
+    TESTS = """
+        import pytest
+
+        pytestmark = pytest.mark.twpolicy(granted=["tweet.write"],
+                                          assert_all_requests_expected=True)
+
+        def test_announced(twpolicy_client, twpolicy_fake_api):
+            twpolicy_fake_api.expect("POST /2/tweets", times=1)
+            twpolicy_client.create_tweet(text="hello")
+
+        def test_one_too_many(twpolicy_client, twpolicy_fake_api):
+            twpolicy_fake_api.expect("POST /2/tweets", times=1)
+            twpolicy_client.create_tweet(text="hello")
+            twpolicy_client.create_tweet(text="again")
+
+        def test_not_announced(twpolicy_client, twpolicy_fake_api):
+            twpolicy_client.create_tweet(text="hello")
+
+        @pytest.mark.twpolicy(assert_all_requests_expected=False)
+        def test_opted_out(twpolicy_client, twpolicy_fake_api):
+            twpolicy_client.create_tweet(text="hello")
+    """
+
+    def test_teardown_fails_on_unexpected_requests(self, pytester):
+        """With assert_all_requests_expected, unannounced requests fail the test at teardown."""
+        pytester.makepyfile(self.TESTS)
+        result = pytester.runpytest()
+        result.assert_outcomes(passed=4, errors=2)
+        result.stdout.fnmatch_lines(
+            [
+                "*ERROR at teardown of test_one_too_many*",
+                "*1 request(s) the test did not expect*",
+                "*POST /2/tweets (POST /2/tweets) -> 201*",
+                "*ERROR at teardown of test_not_announced*",
+            ]
+        )

@@ -218,6 +218,10 @@ _LAZY = {
 }
 
 
+#: What tweepy.asynchronous needs besides tweepy: the `async` extra.
+_ASYNC_NEEDS = ("aiohttp", "async_lru", "oauthlib")
+
+
 def _public(obj: _Any) -> _Any:
     """Show a public object under the public path in reprs and tracebacks."""
     if isinstance(obj, type) and obj.__module__.startswith("twpolicy._"):
@@ -231,8 +235,20 @@ def __getattr__(name: str) -> _Any:
         msg = f"module 'twpolicy' has no attribute {name!r}"
         raise AttributeError(msg)
     import importlib  # noqa: PLC0415  # only for the lazy names
+    import importlib.util  # noqa: PLC0415  # ditto
 
-    value = _public(getattr(importlib.import_module(module), name))
+    try:
+        loaded = importlib.import_module(module)
+    except Exception as exc:
+        # tweepy.asynchronous raises a bare TweepyException when its extras are missing.
+        missing = [m for m in _ASYNC_NEEDS if importlib.util.find_spec(m) is None]
+        if not missing:
+            raise
+        raise ConfigurationError(
+            f"twpolicy.{name} needs {', '.join(missing)} (the 'async' extra): "
+            "pip install 'twpolicy[async]'"
+        ) from exc
+    value = _public(getattr(loaded, name))
     globals()[name] = value
     return value
 

@@ -17,7 +17,7 @@ from twpolicy._model import Action, ActionKind, Outcome, SpendConsent
 from twpolicy._scopes import SCOPES
 from twpolicy._stores._consent import ConsentUnusable
 from twpolicy.exceptions import ConsentRequired, PolicyViolation, UnknownRoute
-from twpolicy.rules._context import Rule, RuleContext
+from twpolicy.rules._context import ConsentReader, ConsentStatusReader, Rule, RuleContext
 from twpolicy.rules._remedies import shell_store
 
 __all__ = ["known_endpoint", "require_consent"]
@@ -95,7 +95,8 @@ class _RequireConsent:
                     user, scope, content_sha256=action.content_sha256, at=context.now
                 )
             if record is None:
-                return self._missing(action, user, scope, ledger)
+                single_use = self._single_use(action, user, scope, ledger, context)
+                return single_use or self._missing(action, user, scope, ledger)
             if record.record_id not in record_ids:  # one record may cover several scopes
                 record_ids.append(record.record_id)
                 if record.content_sha256 is not None:
@@ -105,6 +106,73 @@ class _RequireConsent:
             facts={"consent_record_ids": " ".join(record_ids)},
             obligations=spend,
         )
+
+    def _single_use(
+        self,
+        action: Action,
+        user: str,
+        scope: str,
+        ledger: ConsentReader,
+        context: RuleContext,
+    ) -> Outcome | None:
+        """Why a single-use consent for ``scope`` did not cover this action, if one exists.
+
+        The user consented to some exact content, but not to this: it was already used, it
+        lapsed, or the content differs (edited text, a geotag the user never saw). Asking
+        for a general grant would widen what the user agreed to, so the remedy re-asks the
+        user for this very content. ``None`` when the ledger cannot tell, or holds no
+        single-use record for the scope.
+        """
+        if not isinstance(ledger, ConsentStatusReader):
+            return None
+        states = [
+            state
+            for state in ledger.status(user, at=context.now)
+            if state.record.content_sha256 is not None and scope in state.record.scopes
+        ]
+        wanted = action.content_sha256
+        same = [s for s in states if s.record.content_sha256 == wanted]
+        if any(s.status == "spent" for s in same):
+            reason, what = "single_use_consent_spent", "was already used once"
+        elif any(s.status == "expired" for s in same):
+            reason, what = "single_use_consent_expired", "has expired"
+        elif any(s.status == "active" for s in same):
+            reason, what = "single_use_consent_taken", "is held by another action in progress"
+        elif any(s.status == "active" for s in states):
+            reason, what = (
+                "single_use_consent_mismatch",
+                (
+                    "was given for different content (edited text, or a field such as a "
+                    "geotag the user did not see)"
+                ),
+            )
+        else:
+            return None
+        hashed = "None" if wanted is None else repr(wanted)
+        python = (
+            f"guard.consent.grant({user!r}, [{scope!r}], content_sha256={hashed}, "
+            "notice=twpolicy.Notice('NOTICE_ID'), method='METHOD', evidence='EVIDENCE')"
+        )
+        how = f"in Python {python}"
+        store = shell_store(ledger, "--consent-db", "TWPOLICY_CONSENT_DB")
+        if store is not None and wanted is not None:
+            how += (
+                f", or from a shell `twpolicy consent grant {shlex.quote(user)} "
+                f"{shlex.quote(scope)} --content-sha256 {wanted} --notice NOTICE_ID "
+                f"--method METHOD --evidence EVIDENCE{store}`"
+            )
+        outcome = Outcome.deny(
+            reason,
+            f"user {user}'s single-use consent for scope {scope!r} {what}, so it does not "
+            f"cover {action.operation} with this content.",
+            f"show the user this exact content and ask again; if they agree, record consent "
+            f"bound to it, {how}. A general grant would widen what the user agreed to.",
+            facts={"scope": scope},
+        )
+        known = SCOPES.get(scope)
+        if known is not None and known.clause != self.clause:
+            outcome = attrs.evolve(outcome, clause=known.clause)
+        return outcome
 
     def _missing(self, action: Action, user: str, scope: str, ledger: object) -> Outcome:
         python = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
@@ -19,11 +19,18 @@ from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
     from twpolicy._stores._compliance import Tombstone
-    from twpolicy._stores._consent import ConsentRecord
+    from twpolicy._stores._consent import ConsentRecord, ConsentState
     from twpolicy._stores._quotas import QuotaUsage, Recipient
     from twpolicy._stores._windows import WindowReader
 
-__all__ = ["ComplianceReader", "ConsentReader", "QuotaReader", "Rule", "RuleContext"]
+__all__ = [
+    "ComplianceReader",
+    "ConsentReader",
+    "ConsentStatusReader",
+    "QuotaReader",
+    "Rule",
+    "RuleContext",
+]
 
 
 class ConsentReader(Protocol):
@@ -38,6 +45,19 @@ class ConsentReader(Protocol):
         at: datetime | None = None,
     ) -> ConsentRecord | None:
         """The active record that covers ``scope`` for ``user_id``, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class ConsentStatusReader(Protocol):
+    """A consent ledger that can also say where each record stands (`twpolicy.Ledger` can).
+
+    Optional: with it, a refusal can tell a spent, expired or mismatched single-use consent
+    from no consent at all, and re-ask the user for that content.
+    """
+
+    def status(self, user_id: str, *, at: datetime | None = None) -> tuple[ConsentState, ...]:
+        """Where each of the user's records stands at ``at``, oldest first."""
         ...
 
 

@@ -174,6 +174,8 @@ class TwPolicyOptions:
         strict: fail the test on any unexpected deny (``True``), never (``False``), or as
             ``--twpolicy-strict`` says (``None``).
         cassette: a VCR cassette the fake X API replays (a path relative to the test module).
+        assert_all_requests_expected: fail the test at teardown if the fake X API answered a
+            request no ``twpolicy_fake_api.expect(route)`` announced (pytest-httpx style).
     """
 
     mode: Mode = attrs.field(default=Mode.ENFORCE, converter=_mode)
@@ -184,6 +186,9 @@ class TwPolicyOptions:
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
     )
     cassette: str | None = attrs.field(default=None, converter=attrs.converters.optional(str))
+    assert_all_requests_expected: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
 
     @classmethod
     def merge(cls, layers: Iterable[Mapping[str, Any]]) -> TwPolicyOptions:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeXAPI", "RecordedRequest"]
 
 _Client = TypeVar("_Client")
-_APP_BEARER = "twpolicy-fake-app-only-bearer"  # any bearer token not a user's is app-only
+_APP_BEARER = "twpolicy-fake-app-only-bearer"  # the app-only token of `credentials()`
 _ROUTES = RouteTable(_v2_tweets.ROUTES, _v2_users.ROUTES, _v1.ROUTES)
 
 
@@ -89,7 +89,10 @@ class FakeXAPI:
         clock: returns the current, timezone-aware time; tests pass a fake one.
         rate_limits: answer 429 once a route's 15-minute limit is spent, as X does; with
             ``False`` the ``x-rate-limit-*`` headers are still sent but never enforced
-            (`exhaust_rate_limit` still works).
+            (`exhaust_rate_limit` still works). A spent window is lifted once ``clock``
+            passes its reset time.
+        app_tokens: app-only bearer tokens accepted besides `app_token()`. Any other
+            bearer token that is not a `user_token` is answered 401, as X does.
 
     Besides ``me``, it starts with one other account (``another_account``) and three places
     (San Francisco, Dogpatch, Austin). Its state is readable for assertions; treat it as
@@ -121,10 +124,11 @@ class FakeXAPI:
         me: str | int = DEFAULT_USER_ID,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         rate_limits: bool = True,
+        app_tokens: Iterable[str] = (),
     ) -> None:
         self._state = state = FakeXState(clock)
         self._lock = state.lock
-        self._rate_limits = RateLimits(enforced=rate_limits)
+        self._rate_limits = RateLimits(enforced=rate_limits, clock=clock)
         self.me = validate_user_id(me)
         # The state the routes change, readable under the names the class docstring gives:
         # records by ID; the IDs each user has, newest first; DM events and uploads.
@@ -143,9 +147,11 @@ class FakeXAPI:
         self.following, self.muting, self.blocking = state.following, state.muting, state.blocking
         self.dm_events, self.media = state.dm_events, state.media
         self._user_tokens: dict[str, str] = {}
+        self._app_tokens = frozenset({_APP_BEARER, *app_tokens})
         self._requests: list[RecordedRequest] = []
         self._failures: dict[str, list[tuple[int, Any]]] = {}
         self._replay: ReplayTransport | None = None
+        self._expected: dict[str, int | None] = {}
         self.add_user(self.me, username="twpolicy_tester", name="twpolicy tester")
         self.add_user(OTHER_USER_ID, username="another_account", name="Another Account")
         self._seed_places()
@@ -272,6 +278,10 @@ class FakeXAPI:
         uid = self.me if user_id is None else validate_user_id(user_id)
         return f"{uid}-twpolicyFakeAccessToken"
 
+    def app_token(self) -> str:
+        """An app-only (OAuth 2.0) bearer token this fake accepts."""
+        return _APP_BEARER
+
     def user_token(self, user_id: str | int | None = None) -> str:
         """An OAuth 2.0 user-context bearer token for ``user_id`` (``me`` by default)."""
         uid = self.me if user_id is None else validate_user_id(user_id)
@@ -391,6 +401,46 @@ class FakeXAPI:
         found = self.calls(route)
         if found:
             raise AssertionError(f"expected no {route}, got {len(found)}: {found}")
+
+    def expect(self, route: str, *, times: int | None = None) -> None:
+        """Announce that the test expects requests to ``route`` (at most ``times`` of them).
+
+        Requests to routes never announced are listed by `unexpected_requests` and fail
+        `assert_all_requests_expected` (the ``twpolicy`` marker's
+        ``assert_all_requests_expected=True`` calls it at teardown).
+        """
+        name = self._route_name(route)
+        with self._lock:
+            self._expected[name] = times
+
+    def unexpected_requests(self) -> list[RecordedRequest]:
+        """The requests to routes no `expect` announced, and those beyond an expected count."""
+        with self._lock:
+            seen: dict[str | None, int] = {}
+            unexpected = []
+            for request in self._requests:
+                seen[request.route] = seen.get(request.route, 0) + 1
+                if request.route not in self._expected:
+                    unexpected.append(request)
+                    continue
+                limit = self._expected[request.route]
+                if limit is not None and seen[request.route] > limit:
+                    unexpected.append(request)
+            return unexpected
+
+    def assert_all_requests_expected(self) -> None:
+        """Assert that every request answered was announced with `expect`."""
+        __tracebackhide__ = True
+        unexpected = self.unexpected_requests()
+        if unexpected:
+            lines = "\n".join(
+                f"  {r.method} {r.path} ({r.route or 'no such route'}) -> {r.status}"
+                for r in unexpected
+            )
+            raise AssertionError(
+                f"the fake X API answered {len(unexpected)} request(s) the test did not "
+                f"expect (announce them with fake.expect(route, times=...)):\n{lines}"
+            )
 
     def fail(self, route: str, *, status: int = 503, times: int = 1, body: Any = None) -> None:
         """Make the next ``times`` requests to ``route`` fail with ``status`` (and ``body``)."""
@@ -526,7 +576,7 @@ class FakeXAPI:
         user_id = self._identify(headers)
         if (scheme == "OAuth" and user_id is None) or scheme not in ("OAuth", "Bearer"):
             raise self._unauthorized(route)
-        if scheme == "Bearer" and credentials in ("", "None"):
+        if scheme == "Bearer" and user_id is None and credentials not in self._app_tokens:
             raise self._unauthorized(route)
         if route.user_context and user_id is None:
             if route.api == "v1.1":

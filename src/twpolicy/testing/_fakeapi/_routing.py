@@ -8,9 +8,9 @@ an error shaped as X shapes it. Each group of handlers registers its routes on a
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -229,15 +229,17 @@ class RateLimits:
     Args:
         enforced: answer 429 once a window's requests are spent; otherwise only the headers
             count down (and stop at one), unless `exhaust` empties the window.
+        clock: the fake's clock: a window resets once it passes the window's reset time.
     """
 
-    def __init__(self, *, enforced: bool) -> None:
+    def __init__(self, *, enforced: bool, clock: Callable[[], datetime]) -> None:
         self._enforced = enforced
+        self._clock = clock
         self._buckets: dict[tuple[str, str], list[int]] = {}  # [remaining, reset time]
 
     def spend(self, route: Route, user_id: str | None) -> dict[str, str]:
         """Count one request; return the ``x-rate-limit-*`` headers, or raise the 429."""
-        now = int(time.time())
+        now = int(self._clock().timestamp())
         key = (route.name, user_id or "app")
         bucket = self._buckets.get(key)
         if bucket is None or bucket[1] <= now:
@@ -257,4 +259,4 @@ class RateLimits:
 
     def exhaust(self, route_name: str, key: str) -> None:
         """Spend the window of ``route_name`` for ``key`` (a user ID, or ``"app"``)."""
-        self._buckets[(route_name, key)] = [0, int(time.time()) + RATE_WINDOW]
+        self._buckets[(route_name, key)] = [0, int(self._clock().timestamp()) + RATE_WINDOW]
