@@ -32,6 +32,7 @@ from twpolicy._payloads._shapes import (
     Kind,
     Path,
     Segment,
+    loose_key,
     twin,
 )
 from twpolicy.exceptions import PayloadError
@@ -46,6 +47,9 @@ __all__ = [
     "Node",
     "Reference",
     "adapt",
+    "classify",
+    "has_content",
+    "is_whole",
     "is_empty",
     "location_kind",
     "place_reference",
@@ -167,9 +171,29 @@ _TAGGED: Final = frozenset(kind for kind, shape in SHAPES.items() if shape.tagge
 _REFERENCES: Final[Mapping[Kind, tuple[tuple[str, str], ...]]] = {
     kind: shape.references for kind, shape in SHAPES.items()
 }
-_WHOLE: Final[Mapping[Kind, frozenset[str] | None]] = {
-    kind: shape.whole for kind, shape in SHAPES.items()
+_WHOLE: Final[Mapping[Kind, tuple[tuple[str, ...], ...] | None]] = {
+    kind: None if shape.whole is None else tuple(tuple(p.split(".")) for p in shape.whole)
+    for kind, shape in SHAPES.items()
 }
+
+
+def has_content(value: Any) -> bool:
+    """Whether ``value`` is content: a string with at least one non-blank character."""
+    return isinstance(value, str) and not value.isspace() and bool(value)
+
+
+def is_whole(kind: Kind, value: Mapping[str, Any]) -> bool:
+    """Whether an object of ``kind`` carries its content (not merely the keys for it)."""
+    paths = _WHOLE[kind]
+    if paths is None:
+        return True
+    for path in paths:
+        item: Any = value
+        for key in path:
+            item = item.get(key) if isinstance(item, Mapping) else None
+        if has_content(item):
+            return True
+    return False
 
 
 def _escape(segment: Segment) -> str:
@@ -287,9 +311,11 @@ class Node:
 
     @property
     def whole(self) -> bool:
-        """Whether a content object carries its content, not just its ID (and location)."""
-        keys = _WHOLE[self.kind]
-        return keys is None or not keys.isdisjoint(self.value)
+        """Whether a content object carries its content, not just its ID (and location).
+
+        Decided by content, not key presence: see `is_whole`.
+        """
+        return is_whole(self.kind, self.value)
 
     def owner(self) -> Node | None:
         """The nearest content object (Tweet, user, DM) this node is, or sits in."""
@@ -451,9 +477,13 @@ def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, 
             return Kind.SPACE
         if "owner_id" in value and ("member_count" in value or "follower_count" in value):
             return Kind.LIST
-    if not _LOOSE_KEY_SET.isdisjoint(value):
+    if not _LOOSE_KEY_SET.isdisjoint(value) or any(loose_key(key) for key in value):
         return Kind.OTHER
     return None
+
+
+#: Recognise an object by its keys (``None``: no known family), for readers beside the walk.
+classify = _classify
 
 
 # ---------------------------------------------------------------------------------------
