@@ -264,12 +264,14 @@ class _Finder:
                 self.covered_fields.setdefault(node, set()).add(key)
                 yield _owned(node, (key,), key_kind, owner)
                 continue
-            if key not in known:
-                found = _scan(item, (key,), walked=True, skip=frozenset())
-            elif content and not whole:
+            if content and not whole:
                 if skip is None:
                     skip = _slot_objects(kind, value)
-                found = _scan(item, (key,), walked=False, skip=skip)
+                found = list(_scan(item, (key,), walked=False, skip=skip))
+                if found:  # what the walk would find under the key is reported here
+                    self.covered_fields.setdefault(node, set()).add(key)
+            elif key not in known:
+                found = list(_scan(item, (key,), walked=True, skip=frozenset()))
             else:
                 continue
             for path, geo_kind in found:

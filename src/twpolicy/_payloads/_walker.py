@@ -82,7 +82,7 @@ _INNER_KINDS: Final = (
     ("place_id", GeoKind.PLACE_REFERENCE),
 )
 _SIZED: Final = frozenset({str, dict, list})
-_LATLONG_IN_URL: Final = re.compile(r"[?&](?:lat|long)=")
+_QUERY_IN_URL: Final = re.compile(r"[?&][^=&#]+=[^&#]")
 
 
 def is_empty(value: Any) -> bool:
@@ -99,7 +99,7 @@ def location_kind(value: Any, default: GeoKind | None) -> GeoKind | None:
 
     GeoJSON objects say what they are; without a default, a v2 Tweet's ``geo`` is a point
     when it has coordinates, else a reference to a place, and a DM attachment is a point or
-    a place. A geo endpoint's query holds location only when it echoes a point.
+    a place. A geo endpoint's query holds location when it echoes any request parameter.
     """
     if not value if type(value) in _SIZED else is_empty(value):
         return None
@@ -123,11 +123,12 @@ def place_reference(tweet: Mapping[str, Any]) -> str | None:
 
 
 def _query_has_location(query: Mapping[str, Any]) -> bool:
+    # Whatever the request asked about (a point, a name, an address, an IP) is location.
     params = query.get("params")
-    if isinstance(params, Mapping) and not is_empty(params.get("coordinates")):
+    if isinstance(params, Mapping) and any(not is_empty(item) for item in params.values()):
         return True
     url = query.get("url")
-    return isinstance(url, str) and _LATLONG_IN_URL.search(url) is not None
+    return isinstance(url, str) and _QUERY_IN_URL.search(url) is not None
 
 
 @attrs.frozen
