@@ -127,7 +127,9 @@ class TestWholeByContent:
 ATTRIBUTE_KEYS = st.sampled_from(
     ["street_address", "locality", "postal_code", "region", "iso3", "zip_code", "city"]
 )
-NAMESPACED = st.tuples(st.sampled_from(["", "attribute:", "Attribute:", "twitter:"]), ATTRIBUTE_KEYS)
+NAMESPACED = st.tuples(
+    st.sampled_from(["", "attribute:", "Attribute:", "twitter:"]), ATTRIBUTE_KEYS
+)
 LATLONG = st.tuples(
     st.floats(-89.9, 89.9, allow_nan=False).map(lambda x: round(x, 6)),
     st.floats(-179.9, 179.9, allow_nan=False).map(lambda x: round(x, 6)),
@@ -135,9 +137,14 @@ LATLONG = st.tuples(
 
 
 class TestUnreadFields:
-    @given(st.sampled_from(["coordinates", "place", "geo", "bbox", "latlong"]), st.text(min_size=1, max_size=4, alphabet="0123456789"))
+    @given(
+        st.sampled_from(["coordinates", "place", "geo", "bbox", "latlong"]),
+        st.text(min_size=1, max_size=4, alphabet="0123456789"),
+    )
     def test_v1_fields_on_a_string_id(self, key, tweet_id):
-        value = {"place": {"id": "x", "name": "Paris"}, "bbox": [1.5, 2.5, 3.5, 4.5]}.get(key, POINT)
+        value = {"place": {"id": "x", "name": "Paris"}, "bbox": [1.5, 2.5, 3.5, 4.5]}.get(
+            key, POINT
+        )
         with pytest.raises(StandaloneGeoError):
             check_storable({"id": tweet_id, key: value}, guard=Guard())
 
@@ -153,7 +160,11 @@ class TestUnreadFields:
         with pytest.raises(StandaloneGeoError):
             check_storable(payload, guard=Guard())
 
-    @given(LATLONG, st.sampled_from(["{},{}", "{}, {}", "({}, {})", "{} {}"]), st.sampled_from(["metadata", "entities", "context_annotations", "note_tweet"]))
+    @given(
+        LATLONG,
+        st.sampled_from(["{},{}", "{}, {}", "({}, {})", "{} {}"]),
+        st.sampled_from(["metadata", "entities", "context_annotations", "note_tweet"]),
+    )
     def test_points_in_inert_containers_of_a_reduced_tweet(self, pair, template, container):
         text = template.format(*(f"{x:.6f}" for x in pair))
         for hidden in ({"where": text}, {"where": list(pair)}, {"geo": POINT}, [list(pair)]):
@@ -174,8 +185,25 @@ class TestUnreadFields:
 
 class TestBytes:
     @given(
-        st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]),
-        st.sampled_from([{"coordinates": POINT}, [{"place_id": "0a1b2c3d4e5f6a7b"}], {"id": "1", "text": "", "geo": POINT}]),
+        st.sampled_from(
+            [
+                "utf-8",
+                "utf-8-sig",
+                "utf-16",
+                "utf-16-le",
+                "utf-16-be",
+                "utf-32",
+                "utf-32-le",
+                "utf-32-be",
+            ]
+        ),
+        st.sampled_from(
+            [
+                {"coordinates": POINT},
+                [{"place_id": "0a1b2c3d4e5f6a7b"}],
+                {"id": "1", "text": "", "geo": POINT},
+            ]
+        ),
         st.booleans(),
     )
     def test_every_encoding_json_reads_is_checked(self, encoding, payload, bom):
@@ -201,7 +229,9 @@ class TestBytes:
 class TestKeysAndMappings:
     @given(LATLONG, st.sampled_from(["pair", "text", "place"]), st.integers(0, 10**6))
     def test_location_as_a_key_is_refused(self, pair, form, count):
-        key = {"pair": pair, "text": f"{pair[0]:.6f},{pair[1]:.6f}", "place": "0a1b2c3d4e5f6a7b"}[form]
+        key = {"pair": pair, "text": f"{pair[0]:.6f},{pair[1]:.6f}", "place": "0a1b2c3d4e5f6a7b"}[
+            form
+        ]
         cache = GeoSafeMapping({}, guard=Guard())
         with pytest.raises(StandaloneGeoError):
             cache[key] = count
@@ -231,16 +261,24 @@ class TestKeysAndMappings:
         assert "hello" == store["t"]["text"]
 
     def test_close_and_with_reach_the_store(self, guard, tmp_path):
-        with GeoSafeMapping(shelve.open(str(tmp_path / "s")), guard=guard) as cache:
+        path = str(tmp_path / "s")
+        with GeoSafeMapping(shelve.open(path), guard=guard) as cache:  # noqa: S301  # our file
             cache["t"] = {"id": "1", "text": "hi"}
-        with shelve.open(str(tmp_path / "s")) as shelf:
+        with shelve.open(path) as shelf:  # noqa: S301  # our own file
             assert "hi" == shelf["t"]["text"]
-        cache = GeoSafeMapping(shelve.open(str(tmp_path / "s")), guard=guard)
+        cache = GeoSafeMapping(shelve.open(path), guard=guard)  # noqa: S301, SIM115  # closed below
         cache.close()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="closed"):
             cache.store["x"] = 1
 
-    @given(st.lists(st.sampled_from([{"coordinates": POINT}, {"id": "1", "text": "hi"}]), min_size=1, max_size=5), st.sampled_from(["generator", "iterator", "map"]))
+    @given(
+        st.lists(
+            st.sampled_from([{"coordinates": POINT}, {"id": "1", "text": "hi"}]),
+            min_size=1,
+            max_size=5,
+        ),
+        st.sampled_from(["generator", "iterator", "map"]),
+    )
     def test_decorator_looks_into_iterators(self, items, form):
         stored = []
 
@@ -269,3 +307,25 @@ class TestKeysAndMappings:
     def test_strip_geo_removes_location_keys(self):
         payload = {"counts": {"37.7749,-122.4194": 3, "plain": 1}}
         assert {"counts": {"plain": 1}} == strip_geo(payload)
+
+
+# -- client caches -----------------------------------------------------------------------------
+
+
+class TestClientCache:
+    def test_routes_answering_with_location_are_never_cached(self):
+        """Geo, trends and account-settings answers (and unknown routes) skip tweepy's cache."""
+        from twpolicy._clients._plan import Plan  # noqa: PLC0415
+        from twpolicy._payloads._catalog import _CATALOG  # noqa: PLC0415
+
+        location_words = ("/geo/", "/trends/", "/account/settings")
+        checked = 0
+        for endpoint in _CATALOG:
+            if endpoint.family != "v1.1":
+                continue
+            plan = Plan(endpoint, endpoint.read_action)
+            if any(word in endpoint.route for word in location_words):
+                assert plan.uncached, endpoint.route
+                checked += 1
+        assert checked >= 6
+        assert Plan(None, next(iter(_CATALOG)).read_action).uncached

@@ -72,7 +72,7 @@ def no_standalone_geo(
 ) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
 
 
-def no_standalone_geo(
+def no_standalone_geo(  # noqa: C901  # the decorator and its two wrappers
     function: Callable[_P, _R] | None = None,
     /,
     *,
@@ -160,7 +160,9 @@ def _materialised(name: str, value: Any) -> Any:
 
 def _fresh(values: Any) -> Any:
     if isinstance(values, dict):
-        return {key: iter(value) if type(value) is _Consumed else value for key, value in values.items()}
+        return {
+            key: iter(value) if type(value) is _Consumed else value for key, value in values.items()
+        }
     return [iter(value) if type(value) is _Consumed else value for value in values]
 
 

@@ -191,7 +191,7 @@ class _Finder:
                 elif kind is Kind.OTHER:
                     yield from self.loose(node)
                 elif kind not in _UNREAD_KINDS:
-                    yield from self.extra(node)
+                    yield from self.beyond_fields(node)
                 continue
             value = node.value
             reported = None
@@ -213,7 +213,7 @@ class _Finder:
                 else:
                     reason = "geo_endpoint" if kind is Kind.GEO_RESULT else "trend_location"
                     yield Hit(node, path, geo_kind, None, reason, standalone=True)
-            yield from self.extra(node)
+            yield from self.beyond_fields(node)
             if kind is Kind.TWEET_V2:
                 place_id = place_reference(value)
                 if place_id is not None and node.whole:
@@ -228,7 +228,7 @@ class _Finder:
         for path, geo_kind in _scan(value, (), walked=True, skip=frozenset()):
             yield Hit(None, path, geo_kind, None, "on_its_own", standalone=True)
 
-    def extra(self, node: Node) -> Iterator[Hit]:
+    def beyond_fields(self, node: Node) -> Iterator[Hit]:  # noqa: C901, PLR0912  # one pass over the keys
         """Location a node holds beyond its kind's location fields.
 
         Location-like keys the table does not list for the kind (``coordinates`` and
@@ -422,7 +422,7 @@ def _key_location(key: Any) -> GeoKind | None:
     return None
 
 
-def _scan(
+def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
     value: Any, base: Path, *, walked: bool, skip: frozenset[int]
 ) -> Iterator[tuple[Path, GeoKind]]:
     """Location in JSON no table row describes: location keys, and keys that are location.
@@ -523,10 +523,11 @@ def _refuse_iterators(payload: Any) -> None:
 def standalone_findings(payload: Any) -> list[GeoFinding]:
     _refuse_iterators(payload)
     if isinstance(payload, Arguments):
+        for value in payload.values():
+            _refuse_iterators(value)
         return [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
-            if _refuse_iterators(value) is None
             for hit in hits(_json_text(value))
             if hit.standalone
         ]
@@ -534,9 +535,17 @@ def standalone_findings(payload: Any) -> list[GeoFinding]:
         found = [hit.finding() for hit in hits(_json_text(payload.value)) if hit.standalone]
         key_kind = _key_location(payload.key)
         if key_kind is None and isinstance(payload.key, (tuple, frozenset)):
-            key_kind = next((kind for _, kind in _scan(payload.key, (), walked=True, skip=frozenset())), None)
+            key_kind = next(
+                (kind for _, kind in _scan(payload.key, (), walked=True, skip=frozenset())), None
+            )
         if key_kind is None and isinstance(payload.key, str):
-            key_kind = next((kind for _, kind in _scan(_json_text(payload.key), (), walked=True, skip=frozenset())), None)
+            key_kind = next(
+                (
+                    kind
+                    for _, kind in _scan(_json_text(payload.key), (), walked=True, skip=frozenset())
+                ),
+                None,
+            )
         if key_kind is not None:
             found.insert(0, GeoFinding("", key_kind, standalone=True, reason="location_key"))
         return found
