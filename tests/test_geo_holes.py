@@ -329,3 +329,13 @@ class TestClientCache:
                 checked += 1
         assert checked >= 6
         assert Plan(None, next(iter(_CATALOG)).read_action).uncached
+
+
+class TestBarePoints:
+    @given(st.lists(LATLONG, min_size=1, max_size=4), st.sampled_from(["text", "list", "tuple"]))
+    def test_payloads_that_are_only_points(self, pairs, form):
+        make = {"text": lambda p: f"{p[0]:.6f},{p[1]:.6f}", "list": list, "tuple": tuple}[form]
+        for payload in (make(pairs[0]), [make(pair) for pair in pairs]):
+            assert find_geo(payload)
+            with pytest.raises(StandaloneGeoError):
+                check_storable(payload, guard=Guard())

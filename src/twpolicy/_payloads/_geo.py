@@ -225,6 +225,24 @@ class _Finder:
         value = adapt(payload)
         if isinstance(value, Mapping) and classify(value) is not None:
             return
+        # A payload that is nothing but points: a "lat,long" text, a pair, a list of pairs.
+        if (type(value) is str and _text_point(value)) or (
+            isinstance(value, (list, tuple)) and _pair(value)
+        ):
+            yield Hit(None, (), GeoKind.POINT, None, "on_its_own", standalone=True)
+            return
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                (type(item) is str and _text_point(item))
+                or (isinstance(item, (list, tuple)) and _pair(item))
+                for item in value
+            )
+        ):
+            for index in range(len(value)):
+                yield Hit(None, (index,), GeoKind.POINT, None, "on_its_own", standalone=True)
+            return
         for path, geo_kind in _scan(value, (), walked=True, skip=frozenset()):
             yield Hit(None, path, geo_kind, None, "on_its_own", standalone=True)
 
