@@ -339,3 +339,17 @@ class TestBarePoints:
             assert find_geo(payload)
             with pytest.raises(StandaloneGeoError):
                 check_storable(payload, guard=Guard())
+
+
+class TestContainers:
+    @given(st.sampled_from(["values", "keys", "tuple", "set"]))
+    def test_any_collection_is_read(self, form):
+        """Dict views, tuples and sets are read as the lists they hold."""
+        payload = {
+            "values": {"k": {"coordinates": POINT}}.values(),
+            "keys": {(-122.4194, 37.7749): 1}.keys(),
+            "tuple": ({"coordinates": POINT},),
+            "set": {"37.774900,-122.419400"},
+        }[form]
+        with pytest.raises(StandaloneGeoError):
+            check_storable(payload, guard=Guard())

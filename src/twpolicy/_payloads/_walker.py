@@ -18,7 +18,7 @@ limited by memory, not by Python's recursion limit.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -509,8 +509,9 @@ def adapt(value: Any) -> Any:
 
     tweepy's v1.1 models keep their JSON in ``_json``; its v2 models (``Tweet``, ``User``,
     ``Place``...) in ``data``; ``tweepy.Response`` is a named tuple of ``data``,
-    ``includes``, ``errors`` and ``meta``; other sequences read as lists. Anything else is
-    returned as it is.
+    ``includes``, ``errors`` and ``meta``; other sequences, sets and dict views read as
+    lists. Anything else (iterators included: reading them would use them up) is returned
+    as it is.
     """
     if type(value) in _JSON_TYPES:
         return value
@@ -521,8 +522,10 @@ def adapt(value: Any) -> Any:
         form = value._json  # noqa: SLF001  # where tweepy's v1.1 models keep their JSON
     elif isinstance(getattr(value, "data", None), Mapping):
         form = value.data  # tweepy's v2 models (which are also mappings, of converted values)
-    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
-        form = [adapt(item) for item in value]
+    elif isinstance(value, Collection) and not isinstance(
+        value, (str, bytes, bytearray, memoryview, Mapping)
+    ):
+        form = [adapt(item) for item in value]  # sequences, sets, dict views
     return form
 
 
