@@ -16,7 +16,7 @@ from corpus import resolve
 from test_geo import covers, reference_locations, without
 from test_redistribution import reference_ids
 from twpolicy import find_geo, strip_geo
-from twpolicy._cli._dehydrate import fast_ids
+from twpolicy._payloads._fastids import fast_ids
 from twpolicy._payloads._ids import ids_in
 from twpolicy._payloads._walker import Kind, walk
 from twpolicy.exceptions import PayloadError

@@ -100,7 +100,8 @@ def _v2_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-_text = st.text(min_size=1, max_size=280)
+# Content: at least one non-blank character (blank text does not make a Tweet whole, I.B.7).
+_text = st.text(min_size=1, max_size=280).filter(lambda text: not text.isspace())
 _short = st.text(max_size=50)
 _handles = st.text(alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=15)
 _tags = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=20)

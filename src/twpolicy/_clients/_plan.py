@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import tweepy
@@ -250,8 +250,12 @@ class Plan:
     def uncached(self) -> bool:
         """Whether the answer must stay out of tweepy's cache (geo data, I.B.7)."""
         endpoint = self.endpoint
-        return endpoint is not None and (
-            endpoint.category is EndpointCategory.GEO or endpoint.location_lookup
+        # An unknown route may answer with location: it stays out too (fail closed).
+        return (
+            endpoint is None
+            or endpoint.category is EndpointCategory.GEO
+            or endpoint.location_lookup
+            or endpoint.route.removesuffix(".json") in _LOCATION_ROUTES
         )
 
     def sending(self, client: object, policy: Policy, *, recursive: bool = True) -> Sending:
@@ -260,6 +264,11 @@ class Plan:
         ``recursive``: tweepy retries by calling ``request`` again (v2); see `Sending.start`.
         """
         return Sending.start(client, policy, self.action, recursive=recursive)
+
+
+# Routes outside the geo category whose answers carry location of their own (trends
+# locations, an account's trend location): never cached (I.B.7).
+_LOCATION_ROUTES: Final = frozenset({"/1.1/trends/place", "/1.1/account/settings"})
 
 
 # Reads are described by one action per endpoint, so one plan per endpoint serves them all.

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind, Decision
-from twpolicy._payloads._geo import Arguments
+from twpolicy._payloads._geo import Arguments, MappingKey
+from twpolicy.exceptions import PayloadError
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -61,7 +72,7 @@ def no_standalone_geo(
 ) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
 
 
-def no_standalone_geo(
+def no_standalone_geo(  # noqa: C901  # the decorator and its two wrappers
     function: Callable[_P, _R] | None = None,
     /,
     *,
@@ -92,27 +103,31 @@ def no_standalone_geo(
             raise TypeError(f"{function.__qualname__} has no parameter(s) {unknown}")
         operation = f"{function.__module__}.{function.__qualname__}"
 
-        def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
             bound = signature.bind(*args, **kwargs)
+            for name, value in bound.arguments.items():
+                if arguments is None or name in arguments:
+                    bound.arguments[name] = _materialised(name, value)
             checked = Arguments(
                 (name, value)
                 for name, value in bound.arguments.items()
                 if arguments is None or name in arguments
             )
             check_storable(checked, guard=guard, operation=operation)
+            return bound
 
         if inspect.iscoroutinefunction(function):
 
             async def run_async(*args: _P.args, **kwargs: _P.kwargs) -> Any:
-                check(args, kwargs)
-                return await function(*args, **kwargs)
+                bound = check(args, kwargs)
+                return await function(*_fresh(bound.args), **_fresh(bound.kwargs))
 
             wrapper: Callable[..., Any] = run_async
         else:
 
             def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-                check(args, kwargs)
-                return function(*args, **kwargs)
+                bound = check(args, kwargs)
+                return function(*_fresh(bound.args), **_fresh(bound.kwargs))
 
             wrapper = run
         wrapped: Callable[_P, _R] = functools.wraps(function)(wrapper)
@@ -123,11 +138,56 @@ def no_standalone_geo(
     return decorate
 
 
+class _Consumed(list[Any]):
+    """The items of an iterator an argument was, read to be checked; passed on as an iterator."""
+
+
+def _materialised(name: str, value: Any) -> Any:
+    """An argument as it can be checked: a one-shot iterator is read into a list.
+
+    The function then gets an iterator over exactly what was checked. Asynchronous iterators
+    cannot be read before the call: they are refused.
+    """
+    if isinstance(value, AsyncIterator) or inspect.isasyncgen(value):
+        raise PayloadError(
+            f"argument {name!r} is an asynchronous iterator, which cannot be checked before "
+            "the call: collect it into a list first"
+        )
+    if isinstance(value, Iterator) and not isinstance(value, (Mapping, Sequence)):
+        return _Consumed(value)
+    return value
+
+
+def _fresh(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {
+            key: iter(value) if type(value) is _Consumed else value for key, value in values.items()
+        }
+    return [iter(value) if type(value) is _Consumed else value for value in values]
+
+
+def _frozen(value: Any) -> Any:
+    """A deep copy of a value to store, so what was checked is what is kept."""
+    if value is None or type(value) in (str, int, float, bool, bytes):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception as exc:  # noqa: BLE001  # anything deepcopy raises means "cannot copy"
+        raise PayloadError(
+            f"the value cannot be copied to be stored as checked ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 class GeoSafeMapping(MutableMapping[_K, _V]):
     """A mapping that refuses to keep standalone location data; everything else passes through.
 
     Wraps any `MutableMapping`: a ``dict``, a `shelve` shelf, a ``cachetools`` cache. Each
-    value set is checked by the guard (`check_storable`) before it reaches the store.
+    item set (``m[k] = v``, ``update``, ``setdefault``, ``|=``) is checked by the guard
+    (`check_storable`) before it reaches the store: its value, and its key, since location
+    used as a key (a coordinate pair, ``"37.77,-122.41"``, a place ID) is location kept,
+    and counting by it is aggregating it. What is kept is a copy of what was checked, and
+    reads return copies, so a value cannot be cut down after its check. ``close()``,
+    ``sync()`` and ``with`` reach the wrapped store.
 
     Args:
         store: the mapping that keeps the data.
@@ -150,11 +210,51 @@ class GeoSafeMapping(MutableMapping[_K, _V]):
         return self._store
 
     def __getitem__(self, key: _K) -> _V:
-        return self._store[key]
+        # A copy: changing what was read cannot cut down what is kept after its check.
+        return _frozen(self._store[key])  # type: ignore[no-any-return]
 
     def __setitem__(self, key: _K, value: _V) -> None:
-        check_storable(value, guard=self._guard, operation=f"{type(self._store).__name__} item")
-        self._store[key] = value
+        if isinstance(value, Iterator) and not isinstance(value, (Mapping, Sequence)):
+            raise PayloadError("an iterator cannot be stored as checked: store a list")
+        kept = _frozen(value)
+        check_storable(
+            MappingKey(key, kept),
+            guard=self._guard,
+            operation=f"{type(self._store).__name__} item",
+        )
+        self._store[key] = kept
+
+    def __ior__(self, other: Mapping[_K, _V] | Iterable[tuple[_K, _V]]) -> GeoSafeMapping[_K, _V]:
+        self.update(other)
+        return self
+
+    def __enter__(self) -> GeoSafeMapping[_K, _V]:
+        enter = getattr(self._store, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        leave = getattr(self._store, "__exit__", None)
+        if leave is not None:
+            leave(kind, error, traceback)
+
+    def close(self) -> None:
+        """Close the wrapped store, if it can be closed (a `shelve` shelf, a ``dbm`` file)."""
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
+    def sync(self) -> None:
+        """Write the wrapped store's cache back, if it has one (a `shelve` shelf)."""
+        sync = getattr(self._store, "sync", None)
+        if sync is not None:
+            sync()
 
     def __delitem__(self, key: _K) -> None:
         del self._store[key]

@@ -16,7 +16,9 @@ removes every datum.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -25,13 +27,16 @@ from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
     LOCATION_FIELDS,
     LOOSE_KEYS,
+    SHAPES,
     GeoKind,
     Kind,
     Path,
+    loose_key,
 )
 from twpolicy._payloads._walker import (
     Node,
     adapt,
+    classify,
     is_empty,
     location_kind,
     place_reference,
@@ -40,7 +45,16 @@ from twpolicy._payloads._walker import (
 )
 from twpolicy.exceptions import PayloadError
 
-__all__ = ["CLAUSE", "REASONS", "Arguments", "GeoFinding", "find_geo", "hits", "strip_geo"]
+__all__ = [
+    "CLAUSE",
+    "REASONS",
+    "Arguments",
+    "GeoFinding",
+    "MappingKey",
+    "find_geo",
+    "hits",
+    "strip_geo",
+]
 
 CLAUSE: Final = "I.B.7"
 
@@ -55,6 +69,7 @@ REASONS: Final[Mapping[str, str]] = {
     "unreferenced_place": "an expanded place that no Tweet of the payload refers to",
     "geo_endpoint": "a geo endpoint's answer, which belongs to no Tweet",
     "trend_location": "a trends location, which belongs to no Tweet",
+    "location_key": "location used as a mapping key (keeping or counting by it aggregates it)",
 }
 
 
@@ -175,6 +190,8 @@ class _Finder:
                     yield from self.datum(node)
                 elif kind is Kind.OTHER:
                     yield from self.loose(node)
+                elif kind not in _UNREAD_KINDS:
+                    yield from self.beyond_fields(node)
                 continue
             value = node.value
             reported = None
@@ -196,11 +213,87 @@ class _Finder:
                 else:
                     reason = "geo_endpoint" if kind is Kind.GEO_RESULT else "trend_location"
                     yield Hit(node, path, geo_kind, None, reason, standalone=True)
+            yield from self.beyond_fields(node)
             if kind is Kind.TWEET_V2:
                 place_id = place_reference(value)
                 if place_id is not None and node.whole:
                     self.referenced.setdefault(place_id, node)
         yield from self.judge_free_places()
+
+    def root(self, payload: Any) -> Iterator[Hit]:
+        """Location in the parts of a payload no recognised object holds (walked or not)."""
+        value = adapt(payload)
+        if isinstance(value, Mapping) and classify(value) is not None:
+            return
+        # A payload that is nothing but points: a "lat,long" text, a pair, a list of pairs.
+        if (type(value) is str and _text_point(value)) or (
+            isinstance(value, (list, tuple)) and _pair(value)
+        ):
+            yield Hit(None, (), GeoKind.POINT, None, "on_its_own", standalone=True)
+            return
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                (type(item) is str and _text_point(item))
+                or (isinstance(item, (list, tuple)) and _pair(item))
+                for item in value
+            )
+        ):
+            for index in range(len(value)):
+                yield Hit(None, (index,), GeoKind.POINT, None, "on_its_own", standalone=True)
+            return
+        for path, geo_kind in _scan(value, (), walked=True, skip=frozenset()):
+            yield Hit(None, path, geo_kind, None, "on_its_own", standalone=True)
+
+    def beyond_fields(self, node: Node) -> Iterator[Hit]:  # noqa: C901, PLR0912  # one pass over the keys
+        """Location a node holds beyond its kind's location fields.
+
+        Location-like keys the table does not list for the kind (``coordinates`` and
+        ``place`` on a v2-looking Tweet, ``attribute:street_address``...), mapping keys
+        and values that are themselves location (``"37.77,-122.41"``, a coordinate pair),
+        and, when a content object is not whole, anything in the keys the walk treats as
+        inert (``entities``, ``metadata``, ``note_tweet``...): without its content, nothing
+        the object holds can make location part of it.
+        """
+        kind, value = node.kind, node.value
+        fields, known, slot_keys = _READ_KEYS[kind], _KNOWN[kind], _SLOT_KEYS[kind]
+        content = kind in _PART_OF
+        whole = not content or node.whole
+        owner = node.owner()
+        skip: frozenset[int] | None = None
+        for key, item in value.items():
+            if key in fields:
+                continue
+            if key not in known or not whole:
+                loose = loose_key(key)
+                if loose is not None and key not in slot_keys:
+                    geo_kind = location_kind(item, LOOSE_KEYS[loose])
+                    if geo_kind is not None:
+                        self.covered_fields.setdefault(node, set()).add(key)
+                        yield _owned(node, (key,), geo_kind, owner)
+                    continue
+            else:
+                continue
+            if _plain(item) and type(item) is not str:
+                continue
+            key_kind = _key_location(key)
+            if key_kind is not None:
+                self.covered_fields.setdefault(node, set()).add(key)
+                yield _owned(node, (key,), key_kind, owner)
+                continue
+            if content and not whole:
+                if skip is None:
+                    skip = _slot_objects(kind, value)
+                found = list(_scan(item, (key,), walked=False, skip=skip))
+                if found:  # what the walk would find under the key is reported here
+                    self.covered_fields.setdefault(node, set()).add(key)
+            elif key not in known:
+                found = list(_scan(item, (key,), walked=True, skip=frozenset()))
+            else:
+                continue
+            for path, geo_kind in found:
+                yield _owned(node, path, geo_kind, owner)
 
     def datum(self, node: Node) -> list[Hit]:
         """A place, trends location or GeoJSON object that is location data as a whole."""
@@ -224,10 +317,19 @@ class _Finder:
         found = []
         owner = node.owner()
         for key, datum in node.value.items():
-            default = LOOSE_KEYS.get(key, _NOT_LOOSE)
-            if default is _NOT_LOOSE:
+            loose = loose_key(key)
+            if loose is None:
+                key_kind = _key_location(key)
+                if key_kind is not None:
+                    self.covered_fields.setdefault(node, set()).add(key)
+                    found.append(_owned(node, (key,), key_kind, owner))
+                    continue
+                found.extend(
+                    _owned(node, path, geo_kind, owner)
+                    for path, geo_kind in _scan(datum, (key,), walked=True, skip=frozenset())
+                )
                 continue
-            geo_kind = location_kind(datum, default)  # type: ignore[arg-type]  # not the marker
+            geo_kind = location_kind(datum, LOOSE_KEYS[loose])
             if geo_kind is None:
                 continue
             self.covered_fields.setdefault(node, set()).add(key)
@@ -257,12 +359,147 @@ _FIELD_READS: Final = {
     kind: tuple((path[0], path[1:], path, default) for path, default in fields)
     for kind, fields in LOCATION_FIELDS.items()
 }
-_NOT_LOOSE: Final = object()
+# Kinds whose keys hold no location beyond what their table rows say.
+_UNREAD_KINDS: Final = frozenset({Kind.RATE_LIMITS})
+_READ_KEYS: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: frozenset(path[0] for path, _ in LOCATION_FIELDS.get(kind, ())) for kind in SHAPES
+}
+_KNOWN: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: shape.known if shape.search_rest else frozenset() for kind, shape in SHAPES.items()
+}
+_SLOT_KEYS: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: frozenset(slot.path[0] for slot in shape.children) for kind, shape in SHAPES.items()
+}
+_SLOT_PATHS: Final[Mapping[Kind, tuple[tuple[str, ...], ...]]] = {
+    kind: tuple(slot.path for slot in shape.children) for kind, shape in SHAPES.items()
+}
+
+
+def _slot_objects(kind: Kind, value: Mapping[str, Any]) -> frozenset[int]:
+    """The identities of the objects the walk visits in ``value``'s child slots."""
+    found: set[int] = set()
+    for path in _SLOT_PATHS[kind]:
+        item: Any = value
+        for key in path:
+            item = item.get(key) if isinstance(item, Mapping) else None
+        if isinstance(item, list):
+            found.update(id(element) for element in item)
+        if item is not None:
+            found.add(id(item))
+    return frozenset(found)
+
+
+_NUMBER: Final = r"[-+]?\d{1,3}(?:\.\d+)?"
+# "lat,long" (or "long lat", "(lat, long)", a search geocode's "lat,long,radius").
+_LATLONG: Final = re.compile(
+    rf"\s*[(\[]?\s*({_NUMBER})(?:\s*[,;]\s*|\s+)({_NUMBER})\s*(?:,\s*\d+(?:\.\d+)?\s*(?:mi|km)?)?"
+    r"\s*[)\]]?\s*",
+    re.IGNORECASE,
+)
+_LONGEST_POINT: Final = 64
+# A place ID: 16 hexadecimal digits.
+_PLACE_ID: Final = re.compile(r"[0-9a-f]{16}")
+
+
+def _in_range(first: float, second: float) -> bool:
+    return (abs(first) <= 90 and abs(second) <= 180) or (abs(first) <= 180 and abs(second) <= 90)  # noqa: PLR2004  # degrees
+
+
+def _text_point(text: str) -> bool:
+    """Whether ``text`` is a coordinate pair written out (``"37.77,-122.41"``)."""
+    if len(text) > _LONGEST_POINT or not any(char.isdigit() for char in text[:8]):
+        return False
+    match = _LATLONG.fullmatch(text)
+    if match is None or "." not in match.group(1) + match.group(2):
+        return False
+    return _in_range(float(match.group(1)), float(match.group(2)))
+
+
+def _pair(value: Any) -> bool:
+    """Whether a list or tuple is a coordinate pair (or triple): numbers, one a fraction."""
+    if not 2 <= len(value) <= 3:  # noqa: PLR2004  # longitude, latitude, altitude
+        return False
+    numbers = value[:2]
+    if not all(type(item) in (int, float) for item in value):
+        return False
+    if not any(type(item) is float and not item.is_integer() for item in numbers):
+        return False
+    if not all(math.isfinite(item) for item in value):
+        return False
+    return _in_range(float(numbers[0]), float(numbers[1]))
+
+
+def _key_location(key: Any) -> GeoKind | None:
+    """What location a mapping key is, or ``None``: a pair, a "lat,long" text, a place ID."""
+    if type(key) is str:
+        if _PLACE_ID.fullmatch(key):
+            return GeoKind.PLACE_REFERENCE
+        return GeoKind.POINT if _text_point(key) else None
+    if isinstance(key, tuple):
+        return GeoKind.POINT if _pair(key) else None
+    return None
+
+
+def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
+    value: Any, base: Path, *, walked: bool, skip: frozenset[int]
+) -> Iterator[tuple[Path, GeoKind]]:
+    """Location in JSON no table row describes: location keys, and keys that are location.
+
+    ``walked``: the walk recognises objects here (it searches these values), so objects it
+    recognises are left to it. Otherwise (what a content object without its content holds)
+    everything is read but the ``skip`` objects (the ones the walk visits through child
+    slots), and bare coordinate pairs and "lat,long" texts count too: with no content
+    around them, numbers shaped like a point are taken for one.
+    """
+    stack: list[tuple[Any, Path]] = [(value, base)]
+    seen: set[int] = set()  # containers read (a shared one once; a cycle ends)
+    while stack:
+        item, path = stack.pop()
+        if id(item) in skip:
+            continue
+        kind = type(item)
+        if kind is str:
+            if not walked and _text_point(item):
+                yield path, GeoKind.POINT
+            continue
+        if kind in _SCALAR_TYPES:
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        item = adapt(item)
+        if isinstance(item, Mapping):
+            if walked and classify(item) is not None:
+                continue
+            for key, element in item.items():
+                loose = loose_key(key)
+                if loose is not None:
+                    geo_kind = location_kind(element, LOOSE_KEYS[loose])
+                    if geo_kind is not None:
+                        yield (*path, key), geo_kind
+                    continue
+                key_kind = _key_location(key)
+                if key_kind is not None:
+                    yield (*path, key), key_kind
+                    continue
+                stack.append((element, (*path, key)))
+        elif isinstance(item, (list, tuple)):
+            if not walked and _pair(item):
+                yield path, GeoKind.POINT
+                continue
+            stack.extend((element, (*path, index)) for index, element in enumerate(item))
+        elif isinstance(item, (set, frozenset)):
+            stack.extend((element, (*path, index)) for index, element in enumerate(item))
+
+
+_SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 
 
 def hits(payload: Any) -> Iterator[Hit]:
     """Every location datum of ``payload``, each once (never again inside another datum)."""
-    return _Finder().run(payload)
+    finder = _Finder()
+    yield from finder.root(payload)
+    yield from finder.run(payload)
 
 
 def find_geo(payload: Any) -> list[GeoFinding]:
@@ -282,34 +519,96 @@ class Arguments(dict[str, Any]):
     """A function's arguments, each checked as a payload of its own (pointers start /name)."""
 
 
+@attrs.frozen
+class MappingKey:
+    """A mapping item about to be stored: its key is checked as well as its value."""
+
+    key: Any
+    value: Any
+
+
+def _refuse_iterators(payload: Any) -> None:
+    """A one-shot iterator cannot be checked without using up what is to be stored."""
+    if isinstance(payload, (AsyncIterator, Iterator)) and not isinstance(
+        payload, (Mapping, Sequence)
+    ):
+        raise PayloadError(
+            f"the payload is an iterator ({type(payload).__name__}), which cannot be checked "
+            "without using it up: collect it into a list and store the list"
+        )
+
+
 def standalone_findings(payload: Any) -> list[GeoFinding]:
+    _refuse_iterators(payload)
     if isinstance(payload, Arguments):
+        for value in payload.values():
+            _refuse_iterators(value)
         return [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
             for hit in hits(_json_text(value))
             if hit.standalone
         ]
+    if isinstance(payload, MappingKey):
+        found = [hit.finding() for hit in hits(_json_text(payload.value)) if hit.standalone]
+        key_kind = _key_location(payload.key)
+        if key_kind is None and isinstance(payload.key, (tuple, frozenset)):
+            key_kind = next(
+                (kind for _, kind in _scan(payload.key, (), walked=True, skip=frozenset())), None
+            )
+        if key_kind is None and isinstance(payload.key, str):
+            key_kind = next(
+                (
+                    kind
+                    for _, kind in _scan(_json_text(payload.key), (), walked=True, skip=frozenset())
+                ),
+                None,
+            )
+        if key_kind is not None:
+            found.insert(0, GeoFinding("", key_kind, standalone=True, reason="location_key"))
+        return found
     return [hit.finding() for hit in hits(_json_text(payload)) if hit.standalone]
 
 
 def _json_text(payload: Any) -> Any:
     """Parse JSON text about to be stored as text; other values are returned as they are.
 
-    Text that starts like JSON but does not parse is refused: it cannot be checked.
+    Bytes are decoded as `json.loads` decodes them (UTF-8 with or without a BOM, UTF-16 and
+    UTF-32 by their BOM or their zero bytes); a leading BOM in text is skipped. Text that
+    starts like JSON but does not parse, and bytes that do not decode, are refused: they
+    cannot be checked.
     """
     if isinstance(payload, (bytes, bytearray, memoryview)):
-        text = bytes(payload).decode("utf-8", errors="replace")
+        raw = bytes(payload)
+        encoding = json.detect_encoding(raw)
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if raw.decode(encoding, errors="replace").lstrip(_BLANKS).startswith(("{", "[")):
+                raise PayloadError(
+                    f"the payload looks like JSON but cannot be read as {encoding}: {exc}"
+                ) from None
+            return payload
     elif isinstance(payload, str):
         text = payload
     else:
         return payload
-    if not text.lstrip().startswith(("{", "[")):
+    body = text.lstrip(_BLANKS)
+    if not body.startswith(("{", "[")):
+        if body.startswith('"'):
+            try:
+                return json.loads(body)
+            except (ValueError, RecursionError):
+                return payload
         return payload
     try:
-        return json.loads(text)
+        return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
+
+
+# What may precede JSON text: whitespace, and byte order marks (which `json.loads` refuses).
+_BLANKS: Final = " \t\r\n\ufeff\ufffe\u200b"
 
 
 _REMOVE: Final = object()

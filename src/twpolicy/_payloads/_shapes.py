@@ -35,6 +35,7 @@ __all__ = [
     "Signature",
     "Slot",
     "leaf",
+    "loose_key",
     "twin",
 ]
 
@@ -210,8 +211,11 @@ class Shape:
         children: its child slots.
         inert: keys whose values hold nothing to find; any key neither inert nor a slot is
             searched for objects, unless ``search_rest`` is false.
-        whole: for content, the keys that make it whole: without any of them, an object that
-            carries location is "reduced to its ID plus its location" (I.B.7).
+        whole: for content, where its content is (dotted paths): it is whole only when one of
+            them holds a string with a non-blank character. Key presence is not enough
+            (``"text": ""``, ``None``, ``"user": None`` or ``"extended_tweet": {}``); without
+            content, an object that carries location is "reduced to its ID plus its
+            location" (I.B.7).
         location: where it keeps location data, and what sort (``None``: read it off the value).
         signature: how it is recognised where no slot tells (for the fast ID path).
         known: the keys that are not searched: the inert ones and those slots start with.
@@ -229,7 +233,7 @@ class Shape:
     children: tuple[Slot, ...] = ()
     inert: frozenset[str] = frozenset()
     search_rest: bool = True
-    whole: frozenset[str] | None = None
+    whole: tuple[str, ...] | None = None
     location: tuple[tuple[Keys, GeoKind | None], ...] = ()
     signature: Signature | None = None
     known: frozenset[str] = attrs.field(init=False)
@@ -350,7 +354,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             _slot("extended_tweet.extended_entities.media", Kind.MEDIA),
         ),
         inert=_TWEET_V1_INERT,
-        whole=_keys("text full_text extended_tweet user"),
+        whole=("text", "full_text", "extended_tweet.full_text", "extended_tweet.text"),
         location=(
             _at("coordinates", GeoKind.POINT),
             _at("geo", GeoKind.POINT),
@@ -365,7 +369,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             _slot("note_tweet.entities.mentions", Kind.MENTION),
         ),
         inert=_TWEET_V2_INERT,
-        whole=_keys("text"),
+        whole=("text", "note_tweet.text"),
         location=(_at("geo", None),),
         # A string id and a text (`_classify`); an id_str makes it a v1.1 Tweet, an embedded
         # author a flattened one.
@@ -384,7 +388,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             _slot("attachments.poll", Kind.POLL),
         ),
         inert=_TWEET_V2_INERT,
-        whole=_keys("text author"),
+        whole=("text", "note_tweet.text"),
         location=(_at("geo", None),),
     ),
     Kind.ACTIVITY: Shape(
@@ -406,7 +410,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             twitter_quoted_status location
             """
         ),
-        whole=_keys("body actor"),
+        whole=("body", "long_object.body"),
         location=(
             _at("location", GeoKind.PLACE),
             _at("geo", GeoKind.POINT),
@@ -417,7 +421,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
         family="user",
         children=(_slot("status", Kind.TWEET_V1), _slot("profile_location", Kind.PLACE)),
         inert=_USER_V1_INERT,
-        whole=_keys("screen_name name"),
+        whole=("screen_name", "name"),
         location=(
             _at("location", GeoKind.PROFILE_LOCATION),
             _at("profile_location", GeoKind.PROFILE_LOCATION),
@@ -429,7 +433,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
         references=(("pinned_tweet_id", "tweet"),),
         children=_USER_DESCRIPTION,
         inert=_USER_V2_INERT,
-        whole=_keys("username name"),
+        whole=("username", "name"),
         location=(_at("location", GeoKind.PROFILE_LOCATION),),
     ),
     Kind.ACTOR: Shape(
@@ -442,7 +446,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             followersCount friendsCount listedCount statusesCount
             """
         ),
-        whole=_keys("preferredUsername displayName"),
+        whole=("preferredUsername", "displayName"),
         location=(_at("location", GeoKind.PROFILE_LOCATION),),
     ),
     Kind.MENTION: Shape(
@@ -451,7 +455,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
         references=(("pinned_tweet_id", "tweet"),),
         children=_USER_DESCRIPTION,
         inert=_USER_V2_INERT | _USER_V1_INERT | _keys("indices start end"),
-        whole=_keys("username screen_name"),
+        whole=("username", "screen_name"),
         location=(_at("location", GeoKind.PROFILE_LOCATION),),
     ),
     Kind.PLACE: Shape(
@@ -469,7 +473,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             recipient_id_str recipient_screen_name entities sender recipient
             """
         ),
-        whole=_keys("text"),
+        whole=("text",),
     ),
     Kind.DM_EVENT_V1: Shape(
         family="dm",
@@ -479,7 +483,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
         ),
         children=(_slot("message_create.message_data.entities.user_mentions", Kind.MENTION),),
         inert=_keys("type id created_timestamp message_create initiated_via"),
-        whole=_keys("message_create"),
+        whole=("message_create.message_data.text",),
         location=(_at("message_create.message_data.attachment.location", None),),
     ),
     Kind.DM_EVENT_V2: Shape(
@@ -496,7 +500,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             participant_ids referenced_tweets attachments entities
             """
         ),
-        whole=_keys("text event_type"),
+        whole=("text",),
     ),
     Kind.MEDIA: Shape(
         family="media",
@@ -632,7 +636,49 @@ LOOSE_KEYS: Final[Mapping[str, GeoKind | None]] = {
     "longitude": GeoKind.POINT,
     "shared_coordinate": GeoKind.POINT,
     "shared_place": GeoKind.PLACE,
+    # Other spellings of a point or an area.
+    "coords": GeoKind.POINT,
+    "latlong": GeoKind.POINT,
+    "latlng": GeoKind.POINT,
+    "lat_long": GeoKind.POINT,
+    "lat_lng": GeoKind.POINT,
+    "geocode": GeoKind.POINT,
+    "geolocation": GeoKind.POINT,
+    "geo_location": GeoKind.POINT,
+    "point": GeoKind.POINT,
+    "contained_within": GeoKind.PLACE,
+    # A place's attributes (v1.1 ``place.attributes``, and the ``attribute:street_address``
+    # query parameters of geo/search), and the address parts of a place.
+    "attributes": GeoKind.PLACE,
+    "street_address": GeoKind.PLACE,
+    "locality": GeoKind.PLACE,
+    "region": GeoKind.PLACE,
+    "iso3": GeoKind.PLACE,
+    "postal_code": GeoKind.PLACE,
+    "postcode": GeoKind.PLACE,
+    "zip": GeoKind.PLACE,
+    "zipcode": GeoKind.PLACE,
+    "zip_code": GeoKind.PLACE,
+    "address": GeoKind.PLACE,
+    "city": GeoKind.PLACE,
+    "country": GeoKind.PLACE,
+    "country_code": GeoKind.PLACE,
+    "place_type": GeoKind.PLACE,
+    "place_name": GeoKind.PLACE,
 }
+
+
+def loose_key(key: object) -> str | None:
+    """The `LOOSE_KEYS` entry ``key`` spells, or ``None``: case and a namespace do not count.
+
+    ``"attribute:street_address"`` and ``"Street_Address"`` are ``"street_address"``.
+    """
+    if type(key) is not str:
+        return None
+    if key in LOOSE_KEYS:
+        return key
+    norm = key.rpartition(":")[2].strip().lower().replace("-", "_")
+    return norm if norm in LOOSE_KEYS else None
 
 
 #: The keys an export may name its own lists of IDs by: ``ids``, ``tweet_ids``, ``user_id``...

@@ -18,7 +18,7 @@ limited by memory, not by Python's recursion limit.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -32,6 +32,7 @@ from twpolicy._payloads._shapes import (
     Kind,
     Path,
     Segment,
+    loose_key,
     twin,
 )
 from twpolicy.exceptions import PayloadError
@@ -46,7 +47,10 @@ __all__ = [
     "Node",
     "Reference",
     "adapt",
+    "classify",
+    "has_content",
     "is_empty",
+    "is_whole",
     "location_kind",
     "place_reference",
     "pointer_of",
@@ -78,7 +82,7 @@ _INNER_KINDS: Final = (
     ("place_id", GeoKind.PLACE_REFERENCE),
 )
 _SIZED: Final = frozenset({str, dict, list})
-_LATLONG_IN_URL: Final = re.compile(r"[?&](?:lat|long)=")
+_QUERY_IN_URL: Final = re.compile(r"[?&][^=&#]+=[^&#]")
 
 
 def is_empty(value: Any) -> bool:
@@ -95,7 +99,7 @@ def location_kind(value: Any, default: GeoKind | None) -> GeoKind | None:
 
     GeoJSON objects say what they are; without a default, a v2 Tweet's ``geo`` is a point
     when it has coordinates, else a reference to a place, and a DM attachment is a point or
-    a place. A geo endpoint's query holds location only when it echoes a point.
+    a place. A geo endpoint's query holds location when it echoes any request parameter.
     """
     if not value if type(value) in _SIZED else is_empty(value):
         return None
@@ -119,11 +123,12 @@ def place_reference(tweet: Mapping[str, Any]) -> str | None:
 
 
 def _query_has_location(query: Mapping[str, Any]) -> bool:
+    # Whatever the request asked about (a point, a name, an address, an IP) is location.
     params = query.get("params")
-    if isinstance(params, Mapping) and not is_empty(params.get("coordinates")):
+    if isinstance(params, Mapping) and any(not is_empty(item) for item in params.values()):
         return True
     url = query.get("url")
-    return isinstance(url, str) and _LATLONG_IN_URL.search(url) is not None
+    return isinstance(url, str) and _QUERY_IN_URL.search(url) is not None
 
 
 @attrs.frozen
@@ -167,9 +172,29 @@ _TAGGED: Final = frozenset(kind for kind, shape in SHAPES.items() if shape.tagge
 _REFERENCES: Final[Mapping[Kind, tuple[tuple[str, str], ...]]] = {
     kind: shape.references for kind, shape in SHAPES.items()
 }
-_WHOLE: Final[Mapping[Kind, frozenset[str] | None]] = {
-    kind: shape.whole for kind, shape in SHAPES.items()
+_WHOLE: Final[Mapping[Kind, tuple[tuple[str, ...], ...] | None]] = {
+    kind: None if shape.whole is None else tuple(tuple(p.split(".")) for p in shape.whole)
+    for kind, shape in SHAPES.items()
 }
+
+
+def has_content(value: Any) -> bool:
+    """Whether ``value`` is content: a string with at least one non-blank character."""
+    return isinstance(value, str) and not value.isspace() and bool(value)
+
+
+def is_whole(kind: Kind, value: Mapping[str, Any]) -> bool:
+    """Whether an object of ``kind`` carries its content (not merely the keys for it)."""
+    paths = _WHOLE[kind]
+    if paths is None:
+        return True
+    for path in paths:
+        item: Any = value
+        for key in path:
+            item = item.get(key) if isinstance(item, Mapping) else None
+        if has_content(item):
+            return True
+    return False
 
 
 def _escape(segment: Segment) -> str:
@@ -287,9 +312,11 @@ class Node:
 
     @property
     def whole(self) -> bool:
-        """Whether a content object carries its content, not just its ID (and location)."""
-        keys = _WHOLE[self.kind]
-        return keys is None or not keys.isdisjoint(self.value)
+        """Whether a content object carries its content, not just its ID (and location).
+
+        Decided by content, not key presence: see `is_whole`.
+        """
+        return is_whole(self.kind, self.value)
 
     def owner(self) -> Node | None:
         """The nearest content object (Tweet, user, DM) this node is, or sits in."""
@@ -451,9 +478,13 @@ def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, 
             return Kind.SPACE
         if "owner_id" in value and ("member_count" in value or "follower_count" in value):
             return Kind.LIST
-    if not _LOOSE_KEY_SET.isdisjoint(value):
+    if not _LOOSE_KEY_SET.isdisjoint(value) or any(loose_key(key) for key in value):
         return Kind.OTHER
     return None
+
+
+#: Recognise an object by its keys (``None``: no known family), for readers beside the walk.
+classify = _classify
 
 
 # ---------------------------------------------------------------------------------------
@@ -478,8 +509,9 @@ def adapt(value: Any) -> Any:
 
     tweepy's v1.1 models keep their JSON in ``_json``; its v2 models (``Tweet``, ``User``,
     ``Place``...) in ``data``; ``tweepy.Response`` is a named tuple of ``data``,
-    ``includes``, ``errors`` and ``meta``; other sequences read as lists. Anything else is
-    returned as it is.
+    ``includes``, ``errors`` and ``meta``; other sequences, sets and dict views read as
+    lists. Anything else (iterators included: reading them would use them up) is returned
+    as it is.
     """
     if type(value) in _JSON_TYPES:
         return value
@@ -490,8 +522,10 @@ def adapt(value: Any) -> Any:
         form = value._json  # noqa: SLF001  # where tweepy's v1.1 models keep their JSON
     elif isinstance(getattr(value, "data", None), Mapping):
         form = value.data  # tweepy's v2 models (which are also mappings, of converted values)
-    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
-        form = [adapt(item) for item in value]
+    elif isinstance(value, Collection) and not isinstance(
+        value, (str, bytes, bytearray, memoryview, Mapping)
+    ):
+        form = [adapt(item) for item in value]  # sequences, sets, dict views
     return form
 
 
