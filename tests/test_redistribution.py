@@ -248,10 +248,17 @@ class TestQuotaRule:
         decision = Guard().check(export())
         assert "no_quota_ledger" == decision.reason
 
-    def test_no_recipient_is_logged_as_uncounted(self, guard):
-        """An export to nobody in particular cannot be counted, and the log says so."""
-        decision = permitted(guard, export(recipient=None))
-        assert "uncounted_no_recipient" == decision.outcomes[-1].reason
+    def test_no_recipient_is_refused(self, guard):
+        """An export to nobody in particular cannot be counted, so it is refused."""
+        with pytest.raises(twpolicy.RedistributionError, match="PUBLIC") as info:
+            permitted(guard, export(recipient=None))
+        assert "no_recipient" == info.value.decision.reason
+
+    def test_public_is_one_counted_entity(self, guard):
+        """twpolicy.PUBLIC is counted like any recipient: anonymous exports share its caps."""
+        permitted(guard, export(recipient=twpolicy.PUBLIC))
+        permitted(guard, export(recipient=twpolicy.PUBLIC))
+        assert 1_500_000 - 4 == guard.quotas.remaining(twpolicy.PUBLIC)
 
     def test_store_failure_fails_closed(self, guard, monkeypatch):
         """A quota store that fails turns into a deny, never an allow."""
@@ -716,17 +723,18 @@ class TestManualExport:
     def test_public_objects_are_counted(self, guard):
         """Public Tweets and users go, counted against the daily cap and the Tweet-ID cap."""
         export = twpolicy.manual_export(V2_PAGE, recipient="ana", requested_by="ana", guard=guard)
-        assert V2_PAGE is export.value
+        assert V2_PAGE == export.value
+        assert V2_PAGE is not export.value  # what was checked is a copy: it cannot change
         assert 6 == export.decision.count
         assert 50_000 - 6 == guard.quotas.remaining("ana", "hydrated_objects")
         assert 1_500_000 - 4 == guard.quotas.remaining("ana")
 
-    def test_embedded_objects_are_part_of_their_tweet(self, guard):
-        """A retweet with its original and their authors is one object; its IDs all count."""
+    def test_embedded_objects_count_too(self, guard):
+        """A retweet with its original and both authors is four objects; its IDs all count."""
         export = twpolicy.manual_export(
             V1_RETWEET, recipient="ana", requested_by="ana", guard=guard
         )
-        assert 1 == export.decision.count
+        assert 4 == export.decision.count
         assert 1_500_000 - 3 == guard.quotas.remaining("ana")
 
     def test_daily_cap(self, guard):

@@ -46,6 +46,7 @@ from twpolicy._stores._consent import (
     open_ledger,
 )
 from twpolicy._stores._quotas import (
+    PUBLIC,
     QuotaLedger,
     QuotaUsage,
     Recipient,
@@ -72,6 +73,7 @@ from twpolicy.rules import default as default_rules
 
 __all__ = [
     "API",
+    "PUBLIC",
     "SCOPES",
     "Action",
     "ActionKind",

@@ -48,7 +48,7 @@ from twpolicy.exceptions import (
     TwPolicyWarning,
 )
 from twpolicy.rules import Rule, RuleContext, default
-from twpolicy.rules._redistribution import quota_denial
+from twpolicy.rules._redistribution import quota_denial, reserved_counts
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -541,6 +541,7 @@ class Guard:
                 obligation.recipient,
                 tweet_ids=obligation.tweet_ids,
                 hydrated_objects=obligation.hydrated_objects,
+                requested_by=obligation.requested_by,
                 at=self._clock(),
                 force=obligation.force,
             )
@@ -548,10 +549,7 @@ class Guard:
                 held.reservations.append(reservation.reservation_id)
             if reservation.granted or obligation.force:
                 return None
-            counts = {
-                "tweet_ids": obligation.tweet_ids,
-                "hydrated_objects": obligation.hydrated_objects,
-            }
+            counts = reserved_counts(obligation)
             facts = {**reservation.recipient.facts()}
             for usage in reservation.usage:
                 facts.update(usage.facts())
