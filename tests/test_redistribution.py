@@ -224,7 +224,8 @@ class TestQuotaRule:
     def test_daily_cap_cites_its_clause(self, guard):
         """Objects over 50,000 a day are refused under I.F.2.a."""
         guard.quotas.reserve("alice", hydrated_objects=50_000)
-        decision = guard.check(export([{"id": "1"}], content="objects", recipient="alice"))
+        user = {"id": "5", "username": "e", "name": "E", "protected": False}
+        decision = guard.check(export([user], content="objects", recipient="alice"))
         quota = next(o for o in decision.outcomes if o.rule == "redistribution.quota")
         assert ("I.F.2.a", "quota_exceeded") == (quota.clause, quota.reason)
 
@@ -365,7 +366,8 @@ NOTICES = {"delete", "scrub_geo", "status_withheld", "user_withheld", "withheld"
 NOTICES |= {f"user_{e}" for e in ("undelete", "protect", "unprotect", "suspend", "unsuspend")}
 NOTICES |= {"drop", "undrop", "user_profile_modification"}
 DM_KEYS = {"event_type", "dm_conversation_id", "sender", "recipient", "recipient_id"}
-DM_KEYS |= {"sender_id", "message_create", "dm_event_id"}
+DM_KEYS |= {"sender_id", "message_create", "dm_event_id", "sender_id_str", "recipient_id_str"}
+DM_KEYS |= {"sender_screen_name", "recipient_screen_name"}
 LIST_KEYS = {"slug", "member_count", "mode"}
 
 
@@ -432,6 +434,8 @@ def _user_ids(v):
     if _is_tweet(v):
         yield _id(v, "author_id")
         yield _id(v, "in_reply_to_user_id_str", "in_reply_to_user_id")
+        yield _id(v, "from_user_id_str", "from_user_id")  # the legacy Search API
+        yield _id(v, "to_user_id_str", "to_user_id")
     if _is_dm(v):
         yield _id(v, "sender_id_str", "sender_id")
         yield _id(v, "recipient_id_str", "recipient_id")

@@ -136,12 +136,24 @@ def _rebuild(value: Any, leaf: Any) -> Any:
                 raise PayloadError("the payload contains itself (a reference cycle)")
             active.add(id(item))
             stack.append((None, None, id(item)))
+            scalars = _JSON_SCALARS
             if isinstance(item, Mapping):
-                copy: Any = dict.fromkeys(item)
-                stack.extend((child, copy, key) for key, child in item.items())
+                copy: Any = {
+                    key: leaf(child) if type(child) in scalars else None
+                    for key, child in item.items()
+                }
+                stack.extend(
+                    (child, copy, key) for key, child in item.items() if type(child) not in scalars
+                )
+            elif all(type(child) in scalars for child in item):
+                copy = [leaf(child) for child in item]  # the common case: a list of IDs
             else:
-                copy = [None] * len(item)
-                stack.extend((child, copy, index) for index, child in enumerate(item))
+                copy = [leaf(child) if type(child) in scalars else None for child in item]
+                stack.extend(
+                    (child, copy, index)
+                    for index, child in enumerate(item)
+                    if type(child) not in scalars
+                )
             into[slot] = copy
         elif isinstance(item, AbstractSet):
             # A set's members are hashable scalars: converted directly.
@@ -155,13 +167,17 @@ def _rebuild(value: Any, leaf: Any) -> Any:
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
+def _same(leaf: Any) -> Any:
+    return leaf
+
+
 def snapshot(value: Any) -> Any:
     """A copy of ``value`` as JSON-like data: what is checked is what is handed over.
 
     Raises:
         PayloadError: the value contains itself.
     """
-    return _rebuild(value, lambda leaf: leaf)
+    return _rebuild(value, _same)
 
 
 def _exact_leaf(leaf: Any) -> Any:
@@ -419,7 +435,7 @@ class _Reading:
 
     index: dict[int, Node] = attrs.field(factory=dict)
     seen: set[int] = attrs.field(factory=set)
-    groups: dict[tuple[str, str | None], list[Mapping[str, Any]]] = attrs.field(factory=dict)
+    groups: dict[tuple[str, str | None], dict[int, Mapping[str, Any]]] = attrs.field(factory=dict)
     tweet_ids: set[str] = attrs.field(factory=set)
     problems: list[tuple[str, str]] = attrs.field(factory=list)
     public: set[str] = attrs.field(factory=set)
@@ -445,9 +461,7 @@ class _Reading:
         self.problems.append((reason, pointer_of(path) or "/"))
 
     def count(self, family: str, value: Mapping[str, Any]) -> None:
-        group = self.groups.setdefault((family, _own_id(value)), [])
-        if not any(member is value for member in group):
-            group.append(value)
+        self.groups.setdefault((family, _own_id(value)), {})[id(value)] = value
 
     def ids_of(self, node: Node, kind: Kind, path: tuple[Segment, ...]) -> None:
         """Record the Tweet IDs ``node`` carries; an ID whose digits may be wrong is a problem."""
@@ -465,7 +479,7 @@ class _Reading:
     def objects(self) -> int:
         total = 0
         for group in self.groups.values():
-            total += len(group) if len(group) == 1 else len({_digest(m) for m in group})
+            total += len(group) if len(group) == 1 else len({_digest(m) for m in group.values()})
         return total
 
 

@@ -5,9 +5,9 @@ An export is described as ``Action(kind="export", recipient=..., count=..., fact
 ``content`` says; ``redistribution.quota`` reads the recipient's usage and, when the export
 fits, obliges the enforcement point to reserve it (the rule itself writes nothing).
 
-Both read the counts off the payload, never off the caller's word: ``count`` and ``content``
-can only add to what is counted. IDs are typed by the field they sit under; an ID nothing
-types is counted as a Tweet ID, the capped kind.
+Both read the counts off the payload, never off the caller's word (``count`` is only
+recorded): IDs are typed by the field they sit under, and an ID nothing types is counted as a
+Tweet ID, the capped kind; objects are counted wherever they are nested.
 """
 
 from __future__ import annotations
@@ -126,21 +126,16 @@ def _ids_check(action: Action, content: str) -> Outcome:
 
 
 def export_counts(action: Action) -> dict[str, int]:
-    """What an export counts against its quotas, read off its payload.
+    """What an export counts against its quotas, read off its payload (never off ``count``).
 
-    ``count`` and the declared ``content`` can only add to it: a Tweet-ID export counts at
-    least ``count``, and IDs of no declared kind are Tweet IDs.
+    Objects count as the hydrated Tweets and Users in them, wherever nested; IDs count as
+    Tweet IDs when their field says so or when nothing says what they are.
     """
-    content = action.facts.get("content")
-    if content == "objects":
+    if action.facts.get("content") == "objects":
         objects: ObjectCount = recall(action.payload, ObjectCount)
-        return {
-            TWEET_IDS.name: objects.tweet_ids,
-            HYDRATED_OBJECTS.name: max(objects.objects, action.count),
-        }
+        return {TWEET_IDS.name: objects.tweet_ids, HYDRATED_OBJECTS.name: objects.objects}
     ids: IdCount = recall(action.payload, IdCount)
-    declared = action.count if content == "tweet_ids" else 0
-    return {TWEET_IDS.name: max(ids.tweets, declared), HYDRATED_OBJECTS.name: 0}
+    return {TWEET_IDS.name: ids.tweets, HYDRATED_OBJECTS.name: 0}
 
 
 def reserved_counts(obligation: ReserveQuota) -> dict[str, int]:
