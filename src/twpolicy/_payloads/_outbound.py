@@ -354,13 +354,13 @@ class ObjectCount:
 
 # Envelopes around objects: the keys whose values hold objects, and the metadata keys whose
 # values are numbers, IDs or tokens. Anything else outside an object is not exported by hand.
-_HOLDERS: Final = _fields("data includes tweets users statuses results events id objects")
+_HOLDERS: Final = _fields("data includes tweets users statuses results events id ids objects")
 _EXPANSIONS: Final[Mapping[str, frozenset[Kind]]] = {
     "places": frozenset({Kind.PLACE}),
     "media": frozenset({Kind.MEDIA}),
     "polls": frozenset({Kind.POLL}),
 }
-_METADATA: Final = _fields("meta search_metadata __twarc")
+_METADATA: Final = _fields("meta search_metadata __twarc matching_rules")
 _META_FIELDS: Final = _fields(
     """
     result_count newest_id oldest_id next_token previous_token pagination_token next_cursor
@@ -370,6 +370,7 @@ _META_FIELDS: Final = _fields(
     """
 )
 _TOKEN_LENGTH: Final = 4096
+_TAG_LENGTH: Final = 256
 _REFERENCE_TYPES: Final = frozenset({"retweeted", "quoted", "replied_to"})
 _STUB_KEYS: Final = frozenset({"id", "id_str", "type"})
 _USER_STUB_KEYS: Final = frozenset({"id", "id_str"})
@@ -554,7 +555,35 @@ def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> N
 Step = tuple[Any, tuple[Segment, ...], "Mapping[str, Any] | None", frozenset[Kind]]
 
 
-def _mapping(  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads best
+def _family(node: Node | None, value: Mapping[str, Any], owner: object) -> tuple[str | None, Kind]:
+    """Whether ``value`` is a DM, a Tweet or a user object, and the kind to read it as.
+
+    The walker's kind first; but a slot's hint (an object under ``place`` or
+    ``entities.media``) or an entity's ``indices`` cannot hide an object: keys that make a
+    Tweet (an ID and its text) or a user (a handle and more than a mention's fields) do.
+    """
+    kind = content_kind(node) if node is not None else Kind.OTHER
+    keys = value.keys()
+    if kind in DMS or _looks_like_dm(value):
+        return "dm", kind
+    if kind in TWEETS:
+        return "tweet", kind
+    if not keys.isdisjoint(_TWEET_TEXT) and not keys.isdisjoint(_USER_STUB_KEYS):
+        return "tweet", Kind.TWEET_V1 if "id_str" in keys else Kind.TWEET_V2
+    if kind in _USER_OBJECTS or (
+        kind is Kind.MENTION and (owner is None or not keys <= _ENTITY_FIELDS)
+    ):
+        return "user", kind
+    if not keys.isdisjoint(_HANDLES) and not keys <= _ENTITY_FIELDS:
+        return "user", Kind.USER_V1 if "screen_name" in keys else Kind.USER_V2
+    return None, kind
+
+
+_TWEET_TEXT: Final = _fields("text full_text extended_tweet")
+_HANDLES: Final = _fields("screen_name username")
+
+
+def _mapping(
     reading: _Reading,
     value: Mapping[str, Any],
     path: tuple[Segment, ...],
@@ -563,45 +592,28 @@ def _mapping(  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads be
 ) -> Iterator[Step]:
     """Classify one mapping of a manual export; yield what to read next."""
     node = reading.node(value)
-    kind = content_kind(node) if node is not None else None
-    if kind in DMS or _looks_like_dm(value):
+    family, kind = _family(node, value, owner)
+    if family == "dm":
         reading.problem("direct_message", path)
         return
-    if kind in TWEETS and node is not None:
-        stub = _stub_id(value)
-        if stub is not None:
-            reading.tweet_ids.add(stub)
-            return
-        reading.count("tweet", value)
-        reading.ids_of(node, kind, path)
-        reading.authored.append((_author(value, path, owner), pointer_of(path) or "/"))
-        yield from _children(value, path, value)
-        return
-    if node is not None and (
-        kind in _USER_OBJECTS
-        or (kind is Kind.MENTION and (owner is None or not value.keys() <= _ENTITY_FIELDS))
-    ):
-        if value.keys() <= _USER_STUB_KEYS:
-            reading.ids_of(node, kind, path)  # an ID: shareable, and no Tweet ID
-            return
-        reading.count("user", value)
-        reading.ids_of(node, kind, path)
-        uid, flag = node.read_id().value, value.get("protected")
-        if flag is True:
-            reading.protected.add(uid or "")
-            reading.problem("protected_user", path)
-        elif flag is False and uid is not None:
-            reading.public.add(uid)
-        else:
-            reading.problem("protection_unknown", path)
-        yield from _children(value, path, value)
+    if family is not None:
+        if node is None or node.kind is not kind:
+            node = Node(kind, value, None, path)  # read as what its keys say it is
+        yield from _object(reading, node, family=family, kind=kind, path=path, owner=owner)
         return
     if owner is not None:
         yield from _children(value, path, owner)  # part of its object: look for nested ones
         return
-    if kind is not None and kind in expected:
+    if kind in expected:
         yield from _children(value, path, value)  # an expansion of the Tweets (a place)
         return
+    yield from _outside(reading, value, path)
+
+
+def _outside(
+    reading: _Reading, value: Mapping[str, Any], path: tuple[Segment, ...]
+) -> Iterator[Step]:
+    """A mapping outside any object: a reference stub, IDs, an envelope, or refused."""
     stub = _stub_id(value)
     if stub is not None:
         reading.tweet_ids.add(stub)
@@ -618,24 +630,79 @@ def _mapping(  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads be
     yield from _envelope(reading, value, path)
 
 
+def _object(
+    reading: _Reading,
+    node: Node,
+    *,
+    family: str,
+    kind: Kind,
+    path: tuple[Segment, ...],
+    owner: Mapping[str, Any] | None,
+) -> Iterator[Step]:
+    """Count a Tweet or user object, check it is public, and read inside it."""
+    value = node.value
+    if family == "tweet":
+        stub = _stub_id(value)
+        if stub is not None:
+            reading.tweet_ids.add(stub)  # a {type, id} reference: an ID, always shareable
+            return
+        reading.count("tweet", value)
+        reading.ids_of(node, kind, path)
+        reading.authored.append((_author(value, path, owner), pointer_of(path) or "/"))
+    else:
+        reading.ids_of(node, kind, path)
+        if value.keys() <= _USER_STUB_KEYS:
+            return  # a user's ID: shareable, and no Tweet ID
+        reading.count("user", value)
+        uid, flag = node.read_id().value, value.get("protected")
+        if flag is True:
+            reading.protected.add(uid or "")
+            reading.problem("protected_user", path)
+        elif flag is False and uid is not None:
+            reading.public.add(uid)
+        else:
+            reading.problem("protection_unknown", path)
+    yield from _children(value, path, value)
+
+
 def _envelope(
     reading: _Reading, value: Mapping[str, Any], path: tuple[Segment, ...]
 ) -> Iterator[Step]:
     """The keys of an envelope around objects: holders, expansions, metadata, or refused."""
+    if not any(
+        key in _HOLDERS or key in _EXPANSIONS or key in _METADATA or is_id(key) for key in value
+    ):
+        reading.problem("not_an_object", path)  # no envelope: a row, a list, a notice ...
+        return
     for key, child in value.items():
         here = (*path, str(key))
         if key in _HOLDERS or is_id(key):
             yield child, here, None, frozenset()
         elif key in _EXPANSIONS:
             yield child, here, None, _EXPANSIONS[key]
+        elif key == "matching_rules" and _rule_tags(child):
+            continue
         elif key in _METADATA and isinstance(child, Mapping):
             for field, item in child.items():
                 if field not in _META_FIELDS or not _metadata_scalar(item):
                     reading.problem("not_an_object", (*here, str(field)))
-        elif key in _META_FIELDS and _metadata_scalar(child):
-            continue
-        else:
+        elif key not in _META_FIELDS or not _metadata_scalar(child):
             reading.problem("not_an_object", here)
+
+
+def _rule_tags(value: object) -> bool:
+    """Whether ``value`` is a stream's ``matching_rules``: the application's own rule tags."""
+    return isinstance(value, list) and all(
+        isinstance(rule, Mapping)
+        and rule.keys() <= {"id", "tag"}
+        and (rule.get("id") is None or is_id(rule["id"]) or type(rule["id"]) is int)
+        and (rule.get("tag") is None or _short_text(rule.get("tag")))
+        for rule in value
+    )
+
+
+def _short_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= _TAG_LENGTH and value.isprintable()
 
 
 def _children(
