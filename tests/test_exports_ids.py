@@ -6,10 +6,11 @@ issue names beside it.
 """
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
+from test_redistribution import reference_ids  # the one independent reference walk
 from twpolicy import Action, Guard
 from twpolicy import strategies as tws
 from twpolicy._payloads._ids import ids_only_check, is_id
@@ -328,3 +329,89 @@ def test_text_in_keys_never_leaves(words, suffix):
     guard = fresh_guard()
     out = twpolicy.ids_only(recipient="a", guard=guard)(lambda: {key: "1"})()
     assert key not in str(out)
+
+
+# ---------------------------------------------------------------------------------------
+# IDs in every payload generation
+# ---------------------------------------------------------------------------------------
+
+
+def id_field(draw, name, value, *, allow_missing=False):
+    """``name`` and ``name_str`` as a payload of some generation writes them."""
+    how = draw(st.sampled_from(["both", "str", "int"] + (["none"] if allow_missing else [])))
+    if how == "none" or value is None:
+        return {name: None, f"{name}_str": None} if draw(st.booleans()) else {}
+    fields = {}
+    if how in {"both", "int"}:
+        fields[name] = int(value)
+    if how in {"both", "str"}:
+        fields[f"{name}_str"] = value
+    return fields
+
+
+@st.composite
+def legacy_search_results(draw):
+    """A page of the legacy Search API (search.twitter.com): authors as from_user_id."""
+    results = []
+    for _ in range(draw(st.integers(1, 4))):
+        result = {
+            "text": draw(st.text(min_size=1, max_size=20)),
+            "from_user": draw(st.text(min_size=1, max_size=8)),
+            "created_at": "Thu, 06 Oct 2011 19:36:17 +0000",
+            "iso_language_code": "en",
+            "metadata": {"result_type": "recent"},
+        }
+        result |= id_field(draw, "id", draw(tws.ids()))
+        result |= id_field(draw, "from_user_id", draw(tws.ids()))
+        result |= id_field(draw, "to_user_id", draw(st.none() | tws.ids()), allow_missing=True)
+        assume("id" in result or "id_str" in result)
+        results.append(result)
+    return {"results": results, "max_id": 1, "query": "twitter", "page": 1}
+
+
+@st.composite
+def legacy_dms(draw):
+    """Legacy direct messages, with their parties as IDs only, as numbers, strings or both."""
+    dm = {"text": draw(st.text(min_size=1, max_size=20)), "created_at": "Mon Oct 10 2011"}
+    dm |= id_field(draw, "id", draw(tws.ids()))
+    dm |= id_field(draw, "sender_id", draw(tws.ids()))
+    dm |= id_field(draw, "recipient_id", draw(tws.ids()))
+    assume({"id", "id_str"} & set(dm))
+    assume({"sender_id", "sender_id_str", "recipient_id_str"} & set(dm))
+    return dm
+
+
+def reference(value, kind):
+    """The IDs the independent reference walk of test_redistribution finds."""
+    return reference_ids(value, kind)
+
+
+class TestGenerations:
+    @given(page=legacy_search_results(), kind=st.sampled_from(KINDS))
+    def test_legacy_search_api(self, page, kind):
+        """The legacy Search API's authors and addressees are user IDs: all found."""
+        assert reference(page, kind) == set(twpolicy.dehydrate(page, kind=kind))
+
+    @given(dm=legacy_dms(), kind=st.sampled_from(KINDS), many=st.booleans())
+    def test_legacy_dms_are_dms(self, dm, kind, many):
+        """A DM known only by its parties' IDs is a DM: its ID is a DM ID, never a Tweet ID."""
+        payload = [dm, dm] if many else dm
+        found = set(twpolicy.dehydrate(payload, kind=kind))
+        assert reference(payload, kind) == found
+        if kind == "tweets":
+            assert set() == found
+
+    @given(
+        payload=st.one_of(legacy_search_results(), legacy_dms()),
+        number=st.integers(min_value=2**53, max_value=2**63 - 1),
+    )
+    def test_imprecise_numbers_in_every_generation(self, payload, number):
+        """An ID with no string twin that is 2**53 or more is refused wherever it sits."""
+        target = payload["results"][0] if "results" in payload else payload
+        name = "from_user_id" if "results" in payload else "sender_id"
+        kind = "users"
+        target.pop(f"{name}_str", None)
+        target.pop("recipient_id_str", None)
+        target[name] = number
+        with pytest.raises(PayloadError, match=name):
+            twpolicy.dehydrate(payload, kind=kind)
