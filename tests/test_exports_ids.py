@@ -5,6 +5,9 @@ and exports that name no recipient. Each family is generated whole, with the ins
 issue names beside it.
 """
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -415,3 +418,27 @@ class TestGenerations:
         target[name] = number
         with pytest.raises(PayloadError, match=name):
             twpolicy.dehydrate(payload, kind=kind)
+
+    def test_the_instances(self):
+        """The legacy Search API's from_user_id, and a DM with only *_id_str parties."""
+        legacy = {"results": [{"id_str": "5", "text": "hi", "from_user_id": 7, "to_user_id": 8}]}
+        assert ["7", "8"] == twpolicy.dehydrate(legacy, kind="users")
+        dm = {"id_str": "9", "text": "hi", "sender_id_str": "1", "recipient_id_str": "2"}
+        assert ([], ["9"], ["1", "2"]) == (
+            twpolicy.dehydrate(dm),
+            twpolicy.dehydrate(dm, kind="dms"),
+            twpolicy.dehydrate(dm, kind="users"),
+        )
+
+
+def test_the_docs_name_exactly_the_fields_that_type_ids():
+    """docs/redistribution.md lists the ID fields of each kind exactly as the code has them."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "redistribution.md").read_text()
+    rows = {"Tweet IDs": "tweets", "User IDs": "users", "DM IDs": "dms"}
+    documented = {}
+    for line in page.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 3 and cells[1] in rows:
+            for field in re.findall(r"`([a-z_]+)`", cells[2]):
+                documented[field] = rows[cells[1]]
+    assert dict(FIELD_KINDS) == documented
