@@ -157,13 +157,14 @@ _LEGACY_SEARCH = (("from_user_id", "user"), ("to_user_id", "user"))
 _EXTRA_REFERENCES: Mapping[Kind, tuple[tuple[str, str], ...]] = dict.fromkeys(
     TWEETS, _LEGACY_SEARCH
 )
+_LEGACY_KEYS = frozenset(f"{name}{end}" for name, _ in _LEGACY_SEARCH for end in ("", "_str"))
 # What a legacy DM taken for a Tweet refers to (the walker reads it as a Tweet).
 _AS_DM: tuple[tuple[str, str], ...] = (("sender_id", "user"), ("recipient_id", "user"))
 
 
 def content_kind(node: Node) -> Kind:
     """The node's kind, except that a "Tweet" with a DM's keys is the legacy DM it is."""
-    if node.kind in TWEETS and not _DM_MARKERS.isdisjoint(node.value):
+    if node.kind in TWEETS and not node.value.keys().isdisjoint(_DM_MARKERS):
         return Kind.DM_V1
     return node.kind
 
@@ -192,10 +193,13 @@ def references(node: Node, kind: Kind) -> Iterator[Reference]:
     ``from_user_id`` and ``to_user_id``); a legacy DM taken for a Tweet refers to its sender
     and recipient only.
     """
-    fields = _AS_DM
     if kind is node.kind:
         yield from node.references()
         fields = _EXTRA_REFERENCES.get(kind, ())
+        if not fields or node.value.keys().isdisjoint(_LEGACY_KEYS):
+            return
+    else:
+        fields = _AS_DM
     value = node.value
     for name, target in fields:
         reading = _field_id(value.get(f"{name}_str"), value.get(name), name)

@@ -452,8 +452,8 @@ class _Reading:
         found = self.index.get(id(value))
         if found is not None and found.value is value:
             return found
-        if _classify(value) is None:
-            return None
+        if value.keys().isdisjoint(_MAY_BE_SOMETHING) or _classify(value) is None:
+            return None  # no key that makes an object of a known kind
         self.learn(value)  # and what its slots hold, as the walker reads them
         found = self.index.get(id(value))
         return found if found is not None and found.value is value else None
@@ -478,10 +478,26 @@ class _Reading:
                 self.tweet_ids.add(reference.id.value)
 
     def objects(self) -> int:
-        total = 0
-        for group in self.groups.values():
-            total += len(group) if len(group) == 1 else len({_digest(m) for m in group.values()})
-        return total
+        return sum(_distinct(group) for group in self.groups.values())
+
+
+def _distinct(group: dict[int, Mapping[str, Any]]) -> int:
+    """How many different objects share one ID: the same object copied is counted once."""
+    if len(group) == 1:
+        return 1
+    kept: list[Mapping[str, Any]] = []
+    members = list(group.values())
+    for index, member in enumerate(members):
+        if any(member == other for other in kept):
+            continue
+        kept.append(member)
+        if len(kept) > _FEW:  # many versions of one ID: compare digests instead
+            rest = {_digest(m) for m in members[index + 1 :]} - {_digest(m) for m in kept}
+            return len(kept) + len(rest)
+    return len(kept)
+
+
+_FEW: Final = 8
 
 
 def _digest(value: Mapping[str, Any]) -> str:
@@ -523,21 +539,27 @@ def _step(
     expected: frozenset[Kind],
 ) -> Iterator[Step]:
     """Read one value of a manual export; yield what to read next, in document order."""
-    if type(value) not in _JSON_SCALARS:
-        value = adapt(value)
-    if isinstance(value, (Mapping, list, tuple, AbstractSet)):
-        if id(value) in reading.seen:
-            return  # the same object twice (or a cycle): read once
-        reading.seen.add(id(value))
-    if isinstance(value, Mapping):
+    shape = type(value)
+    if shape is not dict and shape is not list:
+        value = adapt(value) if shape not in _JSON_SCALARS else value
+        if not isinstance(value, (Mapping, list, tuple, AbstractSet)):
+            if owner is None:
+                _loose_scalar(reading, value, path)
+            return
+        shape = dict if isinstance(value, Mapping) else list
+    if id(value) in reading.seen:
+        return  # the same object twice (or a cycle): read once
+    reading.seen.add(id(value))
+    if shape is dict:
         yield from reversed(list(_mapping(reading, value, path, owner, expected)))
     elif isinstance(value, (list, tuple)):
+        scalars = _JSON_SCALARS
         for index in range(len(value) - 1, -1, -1):
-            yield value[index], (*path, index), owner, expected
-    elif isinstance(value, AbstractSet):
+            child = value[index]
+            if owner is None or type(child) not in scalars:  # in an object, scalars are its own
+                yield child, (*path, index), owner, expected
+    else:
         yield from ((child, (*path, "-"), owner, expected) for child in value)
-    elif owner is None:
-        _loose_scalar(reading, value, path)
 
 
 def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> None:
@@ -580,6 +602,19 @@ def _family(node: Node | None, value: Mapping[str, Any], owner: object) -> tuple
 
 
 _TWEET_TEXT: Final = _fields("text full_text extended_tweet")
+# Keys without one of which no mapping is an object of a known kind (for the walker's
+# recognition by keys); a mapping with none is only part of its object, or an envelope.
+_MAY_BE_SOMETHING: Final = _fields(
+    """
+    id id_str screen_name username objectType type media_key media_id_string place_type
+    bounding_box full_name woeid trends result query coordinates geo place location
+    event_type dm_event_id message_create sender recipient recipient_id text full_text
+    extended_tweet indices statuses events data errors includes delete user_delete
+    scrub_geo status_withheld user_withheld withheld drop undrop limit disconnect warning
+    friends friends_str for_user for_user_id target_object tweet_create_events event
+    search_metadata next_cursor resources action
+    """
+)
 _HANDLES: Final = _fields("screen_name username")
 
 
