@@ -122,38 +122,35 @@ def _rebuild(value: Any, leaf: Any) -> Any:
     """
     root: list[Any] = [None]
     active: set[int] = set()
+    same = leaf is _same
+    scalars = _JSON_SCALARS
     # (value, container of the copy, slot in it), or (None, None, id) on leaving a container
     stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, into, slot = stack.pop()
+        item, into, slot = pop()
         if into is None:
             active.discard(slot)
             continue
-        if type(item) not in _JSON_SCALARS:
-            item = adapt(item)
+        if type(item) in scalars:
+            into[slot] = item if same else leaf(item)
+            continue
+        item = adapt(item)
         if isinstance(item, (Mapping, list, tuple)):
             if id(item) in active:
                 raise PayloadError("the payload contains itself (a reference cycle)")
-            active.add(id(item))
-            stack.append((None, None, id(item)))
-            scalars = _JSON_SCALARS
             if isinstance(item, Mapping):
-                copy: Any = {
-                    key: leaf(child) if type(child) in scalars else None
-                    for key, child in item.items()
-                }
-                stack.extend(
-                    (child, copy, key) for key, child in item.items() if type(child) not in scalars
-                )
-            elif all(type(child) in scalars for child in item):
-                copy = [leaf(child) for child in item]  # the common case: a list of IDs
+                copy: Any = dict(item) if same else {k: leaf(c) for k, c in item.items()}
+                slots: Any = copy.items()
             else:
-                copy = [leaf(child) if type(child) in scalars else None for child in item]
-                stack.extend(
-                    (child, copy, index)
-                    for index, child in enumerate(item)
-                    if type(child) not in scalars
-                )
+                copy = list(item) if same else [leaf(child) for child in item]
+                slots = enumerate(copy)
+            inner = [(child, slot) for slot, child in slots if type(child) not in scalars]
+            if inner:  # a container of scalars only is copied whole, and cannot be a cycle
+                active.add(id(item))
+                push((None, None, id(item)))
+                for child, at in inner:
+                    push((child, copy, at))
             into[slot] = copy
         elif isinstance(item, AbstractSet):
             # A set's members are hashable scalars: converted directly.
@@ -447,16 +444,18 @@ class _Reading:
         for node in walk(value):
             self.index.setdefault(id(node.value), node)
 
-    def node(self, value: Mapping[str, Any]) -> Node | None:
-        """The node ``value`` is; one the first walk did not reach is recognised by its keys."""
+    def node(self, value: Mapping[str, Any], owner: object) -> Node | None:
+        """The node the walker found ``value`` to be; outside objects, what its keys make it.
+
+        Inside an object, a mapping the walker did not reach is read by `_family`'s keys.
+        """
         found = self.index.get(id(value))
         if found is not None and found.value is value:
             return found
-        if value.keys().isdisjoint(_MAY_BE_SOMETHING) or _classify(value) is None:
-            return None  # no key that makes an object of a known kind
-        self.learn(value)  # and what its slots hold, as the walker reads them
-        found = self.index.get(id(value))
-        return found if found is not None and found.value is value else None
+        if owner is not None or value.keys().isdisjoint(_MAY_BE_SOMETHING):
+            return None
+        kind = _classify(value)
+        return None if kind is None else Node(kind, value, None, ())
 
     def problem(self, reason: str, path: tuple[Segment, ...]) -> None:
         self.problems.append((reason, pointer_of(path) or "/"))
@@ -507,7 +506,7 @@ def _digest(value: Mapping[str, Any]) -> str:
         return str(id(value))
 
 
-def count_objects(payload: Any) -> ObjectCount:
+def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the hot loop, in one frame
     """Read a manual export in full: its objects, the Tweet IDs it carries, what may not go.
 
     Every mapping is read, including those in fields the walker does not expand
@@ -520,9 +519,34 @@ def count_objects(payload: Any) -> ObjectCount:
     """
     reading = _Reading()
     reading.learn(payload)
-    stack: list[Step] = [(payload, (), None, frozenset())]
+    stack: list[Step] = [(payload, (), None, _NONE)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    seen, index, scalars = reading.seen, reading.index, _JSON_SCALARS
     while stack:
-        stack.extend(_step(reading, *stack.pop()))
+        value, path, owner, expected = pop()
+        shape = type(value)
+        if shape is dict and owner is not None:
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if id(value) not in index and _family_by_keys(value)[0] is None:
+                if _looks_like_dm(value):
+                    reading.problem("direct_message", path)
+                    continue
+                # Part of its object and no object itself (the common case): read inside.
+                for key, child in reversed(value.items()):
+                    if type(child) not in scalars:
+                        push((child, (*path, key), owner, _NONE))
+                continue
+            extend(reversed(list(_mapping(reading, value, path, owner, expected))))
+        elif shape is list and owner is not None:
+            if id(value) not in seen:
+                seen.add(id(value))
+                for at in range(len(value) - 1, -1, -1):
+                    if type(value[at]) not in scalars:
+                        push((value[at], (*path, at), owner, expected))
+        else:
+            extend(_step(reading, value, path, owner, expected))
     for author, pointer in reading.authored:
         if author in reading.protected:
             reading.problems.append(("protected_tweet", pointer))
@@ -582,26 +606,42 @@ def _family(node: Node | None, value: Mapping[str, Any], owner: object) -> tuple
 
     The walker's kind first; but a slot's hint (an object under ``place`` or
     ``entities.media``) or an entity's ``indices`` cannot hide an object: keys that make a
-    Tweet (an ID and its text) or a user (a handle and more than a mention's fields) do.
+    Tweet (an ID and its text, author or location) or a user (a handle and more than a
+    mention's fields) do.
     """
     kind = content_kind(node) if node is not None else Kind.OTHER
-    keys = value.keys()
     if kind in DMS or _looks_like_dm(value):
         return "dm", kind
     if kind in TWEETS:
         return "tweet", kind
-    if not keys.isdisjoint(_TWEET_TEXT) and not keys.isdisjoint(_USER_STUB_KEYS):
-        return "tweet", Kind.TWEET_V1 if "id_str" in keys else Kind.TWEET_V2
     if kind in _USER_OBJECTS or (
-        kind is Kind.MENTION and (owner is None or not keys <= _ENTITY_FIELDS)
+        kind is Kind.MENTION and (owner is None or not value.keys() <= _ENTITY_FIELDS)
     ):
         return "user", kind
-    if not keys.isdisjoint(_HANDLES) and not keys <= _ENTITY_FIELDS:
+    family, by_keys = _family_by_keys(value)
+    return (family, by_keys) if family is not None else (None, kind)
+
+
+def _family_by_keys(value: Mapping[str, Any]) -> tuple[str | None, Kind]:
+    """What ``value``'s keys make it, whatever slot it sits in: a Tweet, a user, or neither."""
+    keys = value.keys()
+    if not keys.isdisjoint(_USER_STUB_KEYS) and (
+        not keys.isdisjoint(_TWEET_TEXT)
+        or (not keys.isdisjoint(_TWEET_PARTS) and keys.isdisjoint(_PLACE_KEYS))
+    ):
+        return "tweet", Kind.TWEET_V1 if "id_str" in keys else Kind.TWEET_V2
+    shape = value.get("objectType")
+    if (not keys.isdisjoint(_HANDLES) and not keys <= _ENTITY_FIELDS) or shape == "person":
         return "user", Kind.USER_V1 if "screen_name" in keys else Kind.USER_V2
-    return None, kind
+    if shape == "activity":
+        return "tweet", Kind.ACTIVITY
+    return None, Kind.OTHER
 
 
+_TWEET_PARTS: Final = _fields("user place coordinates geo")
+_PLACE_KEYS: Final = _fields("place_type full_name bounding_box")
 _TWEET_TEXT: Final = _fields("text full_text extended_tweet")
+_NONE: Final[frozenset[Kind]] = frozenset()
 # Keys without one of which no mapping is an object of a known kind (for the walker's
 # recognition by keys); a mapping with none is only part of its object, or an envelope.
 _MAY_BE_SOMETHING: Final = _fields(
@@ -626,7 +666,7 @@ def _mapping(
     expected: frozenset[Kind],
 ) -> Iterator[Step]:
     """Classify one mapping of a manual export; yield what to read next."""
-    node = reading.node(value)
+    node = reading.node(value, owner)
     family, kind = _family(node, value, owner)
     if family == "dm":
         reading.problem("direct_message", path)
@@ -763,6 +803,11 @@ def _author(
     if owner is not None and path and path[-1] == "status" and owner is not value:
         return _own_id(owner)  # a v1.1 user's latest status
     return None
+
+
+# Keys one of which a mapping needs to be an object or a DM; inside an object, a mapping with
+# none is only part of it.
+_INTERESTING: Final = _MAY_BE_SOMETHING | _DM_KEYS | _HANDLES | _TWEET_TEXT
 
 
 # ---------------------------------------------------------------------------------------
