@@ -54,8 +54,8 @@ UNTYPED_FIELDS = ["id", "ids", "id_str"]
 def shaped_ids(draw):
     """``(value, tweets, typed_tweets)``: IDs in one of many shapes, and what they count as.
 
-    ``tweets`` is how many are Tweet IDs (named so, or named nothing); ``typed_tweets``
-    whether a field names some of them Tweet IDs.
+    ``tweets`` is how many count as Tweet IDs: all of them, whatever their field says (a
+    field name is no evidence); ``typed_tweets`` whether a field names some Tweet IDs.
     """
     ids = draw(st.lists(tws.ids(), min_size=1, max_size=8))
     field_kind = draw(st.sampled_from(["tweets", "users", "dms", None]))
@@ -83,15 +83,15 @@ def shaped_ids(draw):
         value = [{field: i} for i in ids]
     else:
         value = {"ids": [{field: i} for i in ids]} if field_kind else [{"id": i} for i in ids]
-    tweets = len(ids) if field_kind in {"tweets", None} else 0
-    return value, tweets, field_kind == "tweets"
+    return value, len(ids), field_kind == "tweets"
 
 
 class TestKindIsReadOffThePayload:
     @given(case=shaped_ids(), kind=st.sampled_from(KINDS), strict=st.booleans())
     def test_declared_kind_never_lowers_the_count(self, case, kind, strict):
-        """Whatever kind is declared, every Tweet ID, named or not, is counted; a field of Tweet
-        IDs in an export declared as users or DMs is refused and counts nothing."""
+        """Whatever kind is declared and whatever field the IDs sit under, every bare ID is
+        counted as a Tweet ID; a field of Tweet IDs in an export declared as users or DMs is
+        refused and counts nothing."""
         value, tweets, typed_tweets = case
         guard = fresh_guard()
         handler = twpolicy.ids_only(kind=kind, recipient="acme", strict=strict, guard=guard)(
@@ -162,20 +162,31 @@ class TestKindIsReadOffThePayload:
         with pytest.raises(twpolicy.RedistributionError, match="/tweet_ids"):
             typed()
 
-    def test_user_ids_said_so_are_not_tweet_ids(self):
-        """IDs under a user field are user IDs: exported, and not counted against the cap."""
+    def test_a_field_name_is_no_evidence(self):
+        """2,000,000 Tweet IDs under user_ids are still counted: a field is the caller's word."""
         guard = fresh_guard()
-        value = {"user_ids": ["1", "2"], "author_id": "3"}
-        assert value == twpolicy.ids_only(kind="users", recipient="a", guard=guard)(lambda: value)()
+        ids = [str(1_000_000_000_000_000_000 + n) for n in range(2_000_000)]
+        handler = twpolicy.ids_only(kind="users", recipient="a", guard=guard)(
+            lambda: {"user_ids": ids}
+        )
+        with pytest.raises(twpolicy.QuotaExceeded):
+            handler()
+
+    def test_user_ids_read_off_users_are_not_counted(self):
+        """User IDs read off user objects are known to be user IDs: they leave uncounted."""
+        guard = fresh_guard()
+        users = [{"id": "1", "username": "a", "name": "A"}, {"id": "2", "username": "b"}]
+        out = twpolicy.ids_only(kind="users", recipient="a", guard=guard)(lambda: users)()
+        assert ["1", "2"] == out
         assert 0 == tweet_ids_counted(guard, "a")
 
 
 def test_field_table_is_fixed():
-    """The kinds come from a fixed table: a made-up field names nothing (counted as Tweets)."""
+    """Field names come from a fixed table, and never lower the count."""
     assert "users" == FIELD_KINDS["author_id"]
     assert "tweets" == FIELD_KINDS["conversation_id"]
-    assert count_ids({"secret_user_ids": ["1"]}).tweets in {0, 1}  # accepted or not: never user
     assert 0 == count_ids({"secret_user_ids": ["1"]}).users
+    assert 2 == count_ids({"user_ids": ["1"], "dm_ids": ["2"]}).tweets
 
 
 # ---------------------------------------------------------------------------------------

@@ -118,11 +118,11 @@ def export_ids(
 ) -> Export:
     """Clear ``value`` to leave as IDs of ``kind``: reduce it (or, ``strict``, refuse it).
 
-    A value that is nothing but IDs leaves as it is (integer IDs below 2**53 as decimal
-    strings), counted by the fields its IDs sit under: an ID no field names is counted as a
-    Tweet ID, whatever ``kind`` says, and a field of Tweet IDs in an export of another kind
-    is refused. Anything else is reduced to the IDs of ``kind`` its objects hold.
-    ``recipient`` ``None`` is `PUBLIC`.
+    Anything but IDs is reduced to the IDs of ``kind`` its objects hold, which count as
+    that kind. A value that is already nothing but IDs leaves as it is (integer IDs below
+    2**53 as decimal strings), and every ID in it counts as a Tweet ID, whatever ``kind`` or
+    its fields say: nothing shows what a bare ID is. A field naming Tweet IDs in an export of
+    another kind is refused. ``recipient`` ``None`` is `PUBLIC`.
 
     Raises:
         RedistributionError: ``strict`` and ``value`` holds more than IDs, or it holds Tweet
@@ -141,8 +141,8 @@ def export_ids(
     out, payload = ids.value, ids.value
     if ids.offence is not None and not strict:
         out = dehydrate(value, kind=kind)
-        payload = {FIELD_OF[kind]: out}  # the IDs, saying what they are: derived, not declared
-        ids = IdCount.derived(payload, kind, len(out))
+        payload = {FIELD_OF[kind]: out}
+        ids = IdCount.derived(payload, kind, len(out))  # read off objects: their kind is known
     action = Action(
         kind=ActionKind.EXPORT,
         operation=operation,
@@ -199,9 +199,9 @@ def ids_only(
     first JSON pointer that is not an ID. Each call is checked by the guard, logged, and
     counted against ``recipient``'s quotas. Works on plain and ``async`` functions.
 
-    IDs are counted by what the payload says they are: IDs reduced from objects are of
-    ``kind``; IDs returned as they are count by the field they sit under (``user_ids``,
-    ``author_id`` ...), and bare IDs (a plain list) count as Tweet IDs whatever ``kind`` is.
+    IDs are counted by what the payload shows them to be: IDs reduced from objects are of
+    ``kind``; IDs returned as they are count as Tweet IDs, whatever ``kind`` or their field
+    names say (return user objects, not user IDs, to have user IDs leave uncounted).
 
     Args:
         func: the function, when used bare (``@ids_only``).

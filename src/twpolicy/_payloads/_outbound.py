@@ -1,10 +1,13 @@
 """What an outbound value holds: its IDs, by kind, and the hydrated objects in it.
 
-Exports are counted from the payload, never from the caller's word: an export of bare IDs is
-typed by the fields its IDs sit under (an ID that says nothing is counted as a Tweet ID, the
-kind that is capped), and a manual export of objects is read in full, wherever objects are
-nested and whatever field hides them. Whatever cannot be classified is reported, so that the
-rules can refuse it. These functions read payloads only; the rules decide.
+Exports are counted from the payload, never from the caller's word. Only IDs read off
+objects (a user's ID from its user object) are known to be user or DM IDs; a bare ID says
+nothing that can be checked (a field name is the caller's word as much as a declared kind),
+so it counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export
+said to be of another kind is a contradiction to refuse. A manual export of objects is read
+in full, wherever objects are nested and whatever field hides them. Whatever cannot be
+classified is reported, so that the rules can refuse it. These functions read payloads only;
+the rules decide.
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ def _fields(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-#: The kind of ID each field names. An ID under any other field, or under none (a bare list,
-#: ``id``, ``ids``), does not say what it is and is counted as a Tweet ID.
+#: The kind of ID each field names. A bare ID is counted as a Tweet ID whatever its field says;
+#: a field naming Tweet IDs contradicts an export said to be of users or DMs.
 FIELD_KINDS: Final[Mapping[str, str]] = {
     **dict.fromkeys(
         _fields(
@@ -205,10 +208,10 @@ class IdCount:
             rounded (a float, or an integer of 2**53 or more), when the value is otherwise
             nothing but IDs; ``None`` if there is none.
         ids: the IDs counted (every occurrence) up to the offence, or in all.
-        tweets: how many are Tweet IDs, because their field says so or because nothing says
-            what they are (the capped kind is the safe guess).
-        users: how many their field names user IDs.
-        dms: how many their field names DM IDs.
+        tweets: how many count as Tweet IDs: every bare ID (the capped kind is the safe
+            guess), and of IDs read off objects, those of Tweets.
+        users: how many their field names user IDs (or, read off objects, are).
+        dms: how many their field names DM IDs (or, read off objects, are).
         named: for each kind, the pointer of the first ID a field names that kind.
     """
 
@@ -280,25 +283,28 @@ def count_ids(value: Any) -> IdCount:
         return IdCount(value, offence, None, ids)
     tally = {"tweets": 0, "users": 0, "dms": 0}
     named: dict[str, str] = {}
-    for counted, named_kind, path, found in typed_ids(exact):
-        tally[counted] += len(found)
-        if named_kind is not None and named_kind not in named:
-            named[named_kind] = pointer_of(path)
-    return IdCount(exact, None, None, ids, **tally, named=named)
+    for named_kind, path, found in typed_ids(exact):
+        if named_kind is not None:
+            tally[named_kind] += len(found)
+            named.setdefault(named_kind, pointer_of(path))
+    # Every bare ID counts as a Tweet ID: its field is no evidence of its kind.
+    return IdCount(
+        exact, None, None, ids, tweets=ids, users=tally["users"], dms=tally["dms"], named=named
+    )
 
 
-def typed_ids(value: Any) -> Iterator[tuple[str, str | None, tuple[Segment, ...], list[str]]]:
-    """The IDs of an ID-only value in groups: ``(kind counted, kind named, path, IDs)``.
+def typed_ids(value: Any) -> Iterator[tuple[str | None, tuple[Segment, ...], list[str]]]:
+    """The IDs of an ID-only value in groups: ``(kind named, path, IDs)``.
 
-    An ID's kind is named by the nearest field above it (``{"user_ids": [...]}``); IDs no
-    field names are counted as Tweet IDs. ``path`` leads to the group's first ID.
+    An ID's kind is named by the nearest field above it (``{"user_ids": [...]}``), or
+    ``None``. ``path`` leads to the group's first ID.
     """
     stack: list[tuple[Any, str | None, tuple[Segment, ...]]] = [(value, None, ())]
     seen: set[int] = set()
     while stack:
         item, kind, path = stack.pop()
         if isinstance(item, str):
-            yield kind or "tweets", kind, path, [item]
+            yield kind, path, [item]
             continue
         if id(item) in seen:
             continue
@@ -311,7 +317,7 @@ def typed_ids(value: Any) -> Iterator[tuple[str, str | None, tuple[Segment, ...]
         elif isinstance(item, (list, tuple)):
             strings = [child for child in item if type(child) is str]
             if strings and len(strings) == len(item):
-                yield kind or "tweets", kind, (*path, 0), strings  # a list of IDs, at once
+                yield kind, (*path, 0), strings  # a list of IDs, at once
             else:
                 stack.extend(
                     (child, kind, (*path, index))
@@ -320,7 +326,7 @@ def typed_ids(value: Any) -> Iterator[tuple[str, str | None, tuple[Segment, ...]
         elif isinstance(item, AbstractSet):
             members = sorted(child for child in item if isinstance(child, str))
             if members:
-                yield kind or "tweets", kind, (*path, "-"), members
+                yield kind, (*path, "-"), members
 
 
 # ---------------------------------------------------------------------------------------
@@ -591,7 +597,7 @@ def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> N
     if value is None:
         return
     if is_id(value) or _is_exact(value):
-        reading.tweet_ids.add(str(value))
+        reading.tweet_ids.add(str(value))  # a bare ID: counted as a Tweet ID
     elif _is_number(value):
         reading.problem("imprecise_id", path)
     else:
@@ -695,9 +701,8 @@ def _outside(
         return
     ids = count_ids(value)
     if ids.only_ids:
-        for counted, _, _, found in typed_ids(ids.value):
-            if counted == "tweets":
-                reading.tweet_ids.update(found)
+        for _, _, found in typed_ids(ids.value):
+            reading.tweet_ids.update(found)  # bare IDs: counted as Tweet IDs
         return
     if ids.imprecise is not None:
         reading.problems.append(("imprecise_id", pointer_of(path) + ids.imprecise))

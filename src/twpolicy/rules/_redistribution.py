@@ -5,9 +5,10 @@ An export is described as ``Action(kind="export", recipient=..., count=..., fact
 ``content`` says; ``redistribution.quota`` reads the recipient's usage and, when the export
 fits, obliges the enforcement point to reserve it (the rule itself writes nothing).
 
-Both read the counts off the payload, never off the caller's word (``count`` is only
-recorded): IDs are typed by the field they sit under, and an ID nothing types is counted as a
-Tweet ID, the capped kind; objects are counted wherever they are nested.
+Both read the counts off the payload, never off the caller's word (``count`` and the declared
+kind are only recorded): a bare ID counts as a Tweet ID, the capped kind, unless the
+enforcement point read it off a user or DM object itself; objects are counted wherever they
+are nested.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ def _ids_check(action: Action, content: str) -> Outcome:
 def export_counts(action: Action) -> dict[str, int]:
     """What an export counts against its quotas, read off its payload (never off ``count``).
 
-    Objects count as the hydrated Tweets and Users in them, wherever nested; IDs count as
-    Tweet IDs when their field says so or when nothing says what they are.
+    Objects count as the hydrated Tweets and Users in them, wherever nested; bare IDs count
+    as Tweet IDs, whatever their fields or the declared content say.
     """
     if action.facts.get("content") == "objects":
         objects: ObjectCount = recall(action.payload, ObjectCount)
