@@ -8,6 +8,7 @@ from twpolicy._payloads._shapes import (
     CONTENT_KINDS,
     EXPORT_KEYS,
     FAMILIES,
+    FIELD_KINDS,
     ID_KEYS,
     SHAPES,
     Kind,
@@ -103,8 +104,11 @@ def test_what_signatures_exclude_is_another_kind(kind, obj):
 
 class TestIdKeys:
     def test_derived_from_the_table(self):
-        """ID keys: each ID field and reference naming a Tweet, user or DM, its twin, exports."""
-        derived = set(EXPORT_KEYS)
+        """ID keys: each ID field and reference naming a Tweet, user or DM, its twin, exports.
+
+        And the fields an outbound value names its IDs by (FIELD_KINDS), in the same table.
+        """
+        derived = set(EXPORT_KEYS) | set(FIELD_KINDS)
         for shape in SHAPES.values():
             for family in FAMILIES:
                 for dotted in shape.ids_of(family):

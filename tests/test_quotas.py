@@ -416,3 +416,164 @@ class TestSpecs:
         """An unknown ledger URL is a configuration error naming what is expected."""
         with pytest.raises(twpolicy.ConfigurationError, match="sqlite"):
             twpolicy.open_quotas("redis://localhost")
+
+
+# ---------------------------------------------------------------------------------------
+# Names as people mean them, counts that follow the recipient, and the requester's cap
+# ---------------------------------------------------------------------------------------
+
+SPACES = ["", " ", "  ", "\t", "\n", "\u00a0", "\u3000", " \u2003"]
+
+
+def fullwidth(text):
+    """``text`` with ASCII letters and digits in their full-width forms (NFKC undoes it)."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+@st.composite
+def spellings(draw):
+    """A recipient's name and another way of writing the same name."""
+    words = draw(
+        st.lists(
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789@.-", min_size=1, max_size=8),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    name = " ".join(words)
+    other = draw(st.sampled_from([" ", "  ", "\u00a0", "\u3000"])).join(words)
+    case = draw(st.sampled_from([str.upper, str.title, str.swapcase, str.lower]))
+    other = case(other)
+    if draw(st.booleans()):
+        other = fullwidth(other)
+    other = draw(st.sampled_from(SPACES)) + other + draw(st.sampled_from(SPACES))
+    return name, other
+
+
+class TestNames:
+    @given(pair=spellings())
+    def test_one_recipient_however_written(self, pair):
+        """Case, surrounding and repeated spaces, and compatibility forms name one recipient."""
+        name, other = pair
+        quotas = twpolicy.open_quotas("memory://")
+        quotas.reserve(other, tweet_ids=7, hydrated_objects=3)
+        assert MONTH - 7 == quotas.remaining(name)
+        assert DAY - 3 == quotas.remaining(name, "hydrated_objects")
+        quotas.register(other, entity=other.upper())
+        assert quotas.recipient(name).entity == quotas.recipient(other).name
+
+    def test_names_on_every_backend(self, quotas):
+        """Stores keep the normalised name: a reopened or shared store agrees."""
+        quotas.register("  Acme\u3000Research ", entity="ACME")
+        quotas.reserve("acme research", tweet_ids=5)
+        assert "acme research" == quotas.recipient("ACME RESEARCH").name
+        assert "acme" == quotas.recipient("acme research").entity
+        assert MONTH - 5 == quotas.remaining("\uff21cme research")
+
+    @given(text=st.text(max_size=20))
+    def test_normal_names_are_stable(self, text):
+        """Normalising twice changes nothing; what is refused holds nothing printable."""
+        try:
+            once = twpolicy._stores._quotas.normal_name(text)
+        except twpolicy.ConfigurationError:
+            return
+        assert once == twpolicy._stores._quotas.normal_name(once)
+        assert once == once.strip()
+        assert once.isprintable()
+
+    @pytest.mark.parametrize("name", ["a\tb", "zero\u200bwidth", "bom\ufeff", "\u200b"])
+    def test_hidden_characters_are_refused(self, quotas, name):
+        """Invisible and control characters would make look-alike names: refused."""
+        with pytest.raises(twpolicy.ConfigurationError):
+            quotas.reserve(name, tweet_ids=1)
+
+
+# Each move: ("register", recipient, entity), ("reserve", recipient, IDs) or ("wait", "", days).
+_moves = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("register"),
+            st.sampled_from(["ana", "bob"]),
+            st.sampled_from(["lab", "uni", "solo", None]),
+        ),
+        st.tuples(
+            st.just("reserve"), st.sampled_from(["ana", "bob", "Ana "]), st.integers(0, 900_000)
+        ),
+        st.tuples(st.just("wait"), st.just(""), st.integers(0, 40)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+class TestCountsFollowTheRecipient:
+    @given(moves=_moves)
+    def test_moving_entity_never_resets_a_window(self, moves):
+        """However a recipient is moved between entities, no recipient and no entity receives
+        more than 1,500,000 Tweet IDs in any 30 days."""
+        clock = FakeClock()
+        quotas = twpolicy.open_quotas("memory://", clock=clock)
+        entity = {"ana": "ana", "bob": "bob"}
+        sent = []  # (time, recipient, entity then, amount)
+        for move, name, arg in moves:
+            if move == "register":
+                quotas.register(name, entity=arg)
+                entity[name] = name if arg is None else arg
+            elif move == "reserve":
+                who = name.strip().lower()
+                if quotas.reserve(name, tweet_ids=arg).granted:
+                    sent.append((clock.now, who, entity[who], arg))
+            else:
+                clock.advance(days=arg)
+        for at, _, _, _ in sent:
+            window = [s for s in sent if at - timedelta(days=30) < s[0] <= at]
+            for key in ("ana", "bob"):
+                assert sum(n for _, who, _, n in window if who == key) <= MONTH
+            for place in {e for _, _, e, _ in window}:
+                assert sum(n for _, _, e, n in window if e == place) <= MONTH
+
+    def test_the_instance(self, quotas):
+        """Re-registering under another entity no longer makes the window's count vanish."""
+        quotas.register("ana", entity="lab")
+        quotas.reserve("ana", tweet_ids=MONTH - 10)
+        quotas.register("ana", entity="ana-alone")
+        assert 10 == quotas.remaining("ana")
+        assert 10 == quotas.remaining("ana-alone")  # the new entity carries ana's count
+        assert quotas.remaining("lab") == 10  # ... and the old one keeps it
+
+    def test_registering_after_exporting(self, quotas):
+        """Counts made before a recipient was registered go with it into its entity."""
+        quotas.reserve("ana", tweet_ids=1000)
+        quotas.register("ana", entity="lab")
+        quotas.register("bob", entity="lab")
+        assert MONTH - 1000 == quotas.remaining("bob")
+
+
+class TestRequester:
+    def test_counted_per_user_of_the_service(self, quotas):
+        """Hydrated objects count against the person who asked, across recipients."""
+        assert quotas.reserve("lab", hydrated_objects=DAY - 5, requested_by="Ana").granted
+        refused = quotas.reserve("uni", hydrated_objects=6, requested_by="ana ")
+        assert ("requested_objects",) == refused.exceeded
+        assert DAY == quotas.remaining("uni", "hydrated_objects")
+        assert 5 == quotas.remaining("ana", "requested_objects")
+        assert quotas.reserve("uni", hydrated_objects=6, requested_by="bob").granted
+
+    def test_released_with_the_rest(self, quotas):
+        """A released reservation gives back the requester's count too."""
+        reservation = quotas.reserve("lab", hydrated_objects=10, requested_by="ana")
+        assert quotas.release(reservation.reservation_id)
+        assert DAY == quotas.remaining("ana", "requested_objects")
+        assert DAY == quotas.remaining("lab", "hydrated_objects")
+
+    def test_the_usage_names_the_requester(self, quotas):
+        """usage(..., requested_by=) adds the requester's quota, keyed by the normal name."""
+        quotas.reserve("lab", hydrated_objects=4, requested_by="ANA")
+        usage = quotas.usage("lab", requested_by="ana")
+        assert ["tweet_ids", "hydrated_objects", "requested_objects"] == [u.quota for u in usage]
+        assert ("ana", 4, "I.F.2.a") == (usage[-1].key, usage[-1].used, usage[-1].clause)
+
+    def test_public_cannot_be_registered(self, quotas):
+        """twpolicy.PUBLIC is one standard entity whatever the spelling."""
+        with pytest.raises(twpolicy.ConfigurationError, match="cannot be registered"):
+            quotas.register(twpolicy.PUBLIC.upper())

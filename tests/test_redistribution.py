@@ -232,7 +232,8 @@ class TestQuotaRule:
     def test_daily_cap_cites_its_clause(self, guard):
         """Objects over 50,000 a day are refused under I.F.2.a."""
         guard.quotas.reserve("alice", hydrated_objects=50_000)
-        decision = guard.check(export([{"id": "1"}], content="objects", recipient="alice"))
+        user = {"id": "5", "username": "e", "name": "E", "protected": False}
+        decision = guard.check(export([user], content="objects", recipient="alice"))
         quota = next(o for o in decision.outcomes if o.rule == "redistribution.quota")
         assert ("I.F.2.a", "quota_exceeded") == (quota.clause, quota.reason)
 
@@ -256,10 +257,17 @@ class TestQuotaRule:
         decision = Guard().check(export())
         assert "no_quota_ledger" == decision.reason
 
-    def test_no_recipient_is_logged_as_uncounted(self, guard):
-        """An export to nobody in particular cannot be counted, and the log says so."""
-        decision = permitted(guard, export(recipient=None))
-        assert "uncounted_no_recipient" == decision.outcomes[-1].reason
+    def test_no_recipient_is_refused(self, guard):
+        """An export to nobody in particular cannot be counted, so it is refused."""
+        with pytest.raises(twpolicy.RedistributionError, match="PUBLIC") as info:
+            permitted(guard, export(recipient=None))
+        assert "no_recipient" == info.value.decision.reason
+
+    def test_public_is_one_counted_entity(self, guard):
+        """twpolicy.PUBLIC is counted like any recipient: anonymous exports share its caps."""
+        permitted(guard, export(recipient=twpolicy.PUBLIC))
+        permitted(guard, export(recipient=twpolicy.PUBLIC))
+        assert 1_500_000 - 4 == guard.quotas.remaining(twpolicy.PUBLIC)
 
     def test_store_failure_fails_closed(self, guard, monkeypatch):
         """A quota store that fails turns into a deny, never an allow."""
@@ -366,7 +374,8 @@ NOTICES = {"delete", "scrub_geo", "status_withheld", "user_withheld", "withheld"
 NOTICES |= {f"user_{e}" for e in ("undelete", "protect", "unprotect", "suspend", "unsuspend")}
 NOTICES |= {"drop", "undrop", "user_profile_modification"}
 DM_KEYS = {"event_type", "dm_conversation_id", "sender", "recipient", "recipient_id"}
-DM_KEYS |= {"sender_id", "message_create", "dm_event_id"}
+DM_KEYS |= {"sender_id", "message_create", "dm_event_id", "sender_id_str", "recipient_id_str"}
+DM_KEYS |= {"sender_screen_name", "recipient_screen_name"}
 LIST_KEYS = {"slug", "member_count", "mode"}
 
 
@@ -433,6 +442,8 @@ def _user_ids(v):
     if _is_tweet(v):
         yield _id(v, "author_id")
         yield _id(v, "in_reply_to_user_id_str", "in_reply_to_user_id")
+        yield _id(v, "from_user_id_str", "from_user_id")  # the legacy Search API
+        yield _id(v, "to_user_id_str", "to_user_id")
     if _is_dm(v):
         yield _id(v, "sender_id_str", "sender_id")
         yield _id(v, "recipient_id_str", "recipient_id")
@@ -724,17 +735,18 @@ class TestManualExport:
     def test_public_objects_are_counted(self, guard):
         """Public Tweets and users go, counted against the daily cap and the Tweet-ID cap."""
         export = twpolicy.manual_export(V2_PAGE, recipient="ana", requested_by="ana", guard=guard)
-        assert V2_PAGE is export.value
+        assert V2_PAGE == export.value
+        assert V2_PAGE is not export.value  # what was checked is a copy: it cannot change
         assert 6 == export.decision.count
         assert 50_000 - 6 == guard.quotas.remaining("ana", "hydrated_objects")
         assert 1_500_000 - 4 == guard.quotas.remaining("ana")
 
-    def test_embedded_objects_are_part_of_their_tweet(self, guard):
-        """A retweet with its original and their authors is one object; its IDs all count."""
+    def test_embedded_objects_count_too(self, guard):
+        """A retweet with its original and both authors is four objects; its IDs all count."""
         export = twpolicy.manual_export(
             V1_RETWEET, recipient="ana", requested_by="ana", guard=guard
         )
-        assert 1 == export.decision.count
+        assert 4 == export.decision.count
         assert 1_500_000 - 3 == guard.quotas.remaining("ana")
 
     def test_daily_cap(self, guard):

@@ -68,6 +68,7 @@ from twpolicy._stores._consent import (
 from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._keys import Environment, KeyBinding, KeyStore, key_fingerprint, open_keys
 from twpolicy._stores._quotas import (
+    PUBLIC,
     QuotaLedger,
     QuotaUsage,
     Recipient,
@@ -104,6 +105,7 @@ from twpolicy.rules import default as default_rules
 __all__ = [
     "API",
     "OPT_OUT_WORDS",
+    "PUBLIC",
     "SCOPES",
     "Action",
     "ActionKind",

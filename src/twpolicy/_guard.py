@@ -63,7 +63,7 @@ from twpolicy.rules import (
     user_token_thresholds,
 )
 from twpolicy.rules._purposes import check_purposes
-from twpolicy.rules._redistribution import quota_denial
+from twpolicy.rules._redistribution import quota_denial, reserved_counts
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -626,6 +626,7 @@ class Guard:
                 obligation.recipient,
                 tweet_ids=obligation.tweet_ids,
                 hydrated_objects=obligation.hydrated_objects,
+                requested_by=obligation.requested_by,
                 at=self._clock(),
                 force=obligation.force,
             )
@@ -633,10 +634,7 @@ class Guard:
                 held.reservations.append(reservation.reservation_id)
             if reservation.granted or obligation.force:
                 return None
-            counts = {
-                "tweet_ids": obligation.tweet_ids,
-                "hydrated_objects": obligation.hydrated_objects,
-            }
+            counts = reserved_counts(obligation)
             facts = {**reservation.recipient.facts()}
             for usage in reservation.usage:
                 facts.update(usage.facts())

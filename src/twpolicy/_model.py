@@ -202,14 +202,17 @@ class ReserveQuota:
     """Obligation: count an export against its recipient's quotas while it is handed over.
 
     The enforcement point reserves the counts atomically before the data leaves, commits the
-    reservation once it has been handed over, and releases it when it was not. ``force``
-    counts an export that goes out although it is over a limit (a rule in warn or monitor mode).
+    reservation once it has been handed over, and releases it when it was not. Hydrated
+    objects count against the recipient and against ``requested_by``, the user of the Service
+    who asked for them. ``force`` counts an export that goes out although it is over a limit
+    (a rule in warn or monitor mode).
     """
 
     recipient: str
     tweet_ids: int = 0
     hydrated_objects: int = 0
     force: bool = False
+    requested_by: str | None = None
 
     def to_record(self) -> dict[str, Scalar]:
         """A JSON-serialisable summary for the decision log."""
@@ -218,6 +221,7 @@ class ReserveQuota:
             "recipient": self.recipient,
             "tweet_ids": self.tweet_ids,
             "hydrated_objects": self.hydrated_objects,
+            "requested_by": self.requested_by,
             "force": self.force,
         }
 

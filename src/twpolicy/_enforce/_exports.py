@@ -1,7 +1,9 @@
 """Exports: the enforcement points through which Twitter Content leaves (I.F.2).
 
 `ids_only` and `manual_export` describe an export as an `Action`, ask the guard for a permit,
-and hand the value over only under it; a refused or abandoned export counts nothing.
+and hand the value over only under it; a refused or abandoned export counts nothing. What is
+decided on is a copy of the value, made before deciding, and that copy is what is handed
+over: the value cannot change between the check and the hand-over.
 """
 
 from __future__ import annotations
@@ -9,23 +11,25 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast, overload
 
 import attrs
 
 from twpolicy._guard import Guard, Permit, get_default_guard
 from twpolicy._model import Action, ActionKind, Decision
-from twpolicy._payloads._ids import (
-    CONTENT_OF,
-    IdKind,
-    check_kind,
-    dehydrate,
-    ids_only_check,
-    objects_of,
+from twpolicy._payloads._ids import CONTENT_OF, IdKind, check_kind, dehydrate
+from twpolicy._payloads._outbound import (
+    FIELD_OF,
+    IdCount,
+    count_ids,
+    count_objects,
+    remembered,
+    snapshot,
 )
 from twpolicy._payloads._walker import adapt
-from twpolicy.exceptions import ConfigurationError
+from twpolicy._stores._quotas import PUBLIC
+from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = ["Export", "IdsOnlySettings", "clear_export", "export_ids", "ids_only", "manual_export"]
 
@@ -38,22 +42,25 @@ def _guard(guard: Guard | None) -> Guard:
 class Export:
     """What an export lets out, and the permit it leaves under.
 
-    The recipient's quota is reserved when the export is cleared and becomes final when the
-    data is handed over: leaving the ``with`` block without an exception, or `commit`. Until
-    then `release` gives it back; after hand-over it cannot be given back::
+    The quota counts are reserved when the export is cleared and become final when the data
+    is handed over: when `value` is first read, when `commit` is called, or when the ``with``
+    block ends without an exception. Until then `release` gives them back; after hand-over
+    nothing can be given back::
 
         with twpolicy.manual_export(rows, recipient="ana", requested_by="ana") as export:
-            write_spreadsheet(export.value)  # raises: nothing is counted
+            if export.decision.count > 10_000:
+                export.release()  # changed our mind before reading the value: not counted
+            else:
+                write_spreadsheet(export.value)  # handed over: counted for good
 
     Attributes:
-        value: the data cleared to leave.
         decision: the guard's decision, with the recipient's standing and quota usage.
     """
 
-    __slots__ = ("_permit", "decision", "value")
+    __slots__ = ("_permit", "_value", "decision")
 
     def __init__(self, value: Any, permit: Permit) -> None:
-        self.value = value
+        self._value = value
         self._permit = permit
         assert permit.decision is not None  # noqa: S101  # exports always log their decision
         self.decision: Decision = permit.decision
@@ -73,12 +80,18 @@ class Export:
         else:
             self.commit()
 
+    @property
+    def value(self) -> Any:
+        """The data cleared to leave. Reading it hands it over: the counts become final."""
+        self.commit()
+        return self._value
+
     def commit(self) -> None:
-        """The data was handed over: the quota count is final."""
+        """The data was handed over: the quota counts are final."""
         self._permit.commit()
 
     def release(self) -> bool:
-        """The data did not leave: give the quota back. ``False`` once handed over."""
+        """The data did not leave: give the counts back. ``False`` once handed over."""
         return self._permit.release("not handed over")
 
 
@@ -98,31 +111,48 @@ def export_ids(
     value: Any,
     *,
     kind: IdKind = "tweets",
-    recipient: str | None = None,
+    recipient: str | None = PUBLIC,
     strict: bool = False,
     guard: Guard | None = None,
     operation: str = "export",
 ) -> Export:
     """Clear ``value`` to leave as IDs of ``kind``: reduce it (or, ``strict``, refuse it).
 
+    Anything but IDs is reduced to the IDs of ``kind`` its objects hold, which count as
+    that kind. A value that is already nothing but IDs leaves as it is (integer IDs below
+    2**53 as decimal strings), and every ID in it counts as a Tweet ID, whatever ``kind`` or
+    its fields say: nothing shows what a bare ID is. A field naming Tweet IDs in an export of
+    another kind is refused. ``recipient`` ``None`` is `PUBLIC`.
+
     Raises:
-        RedistributionError: ``strict`` and ``value`` holds more than IDs.
+        RedistributionError: ``strict`` and ``value`` holds more than IDs, or it holds Tweet
+            IDs but says it is of another kind.
         QuotaExceeded: the recipient's quota would be exceeded.
         PayloadError: an ID in ``value`` cannot be read safely.
     """
     check_kind(kind)
-    out = value
-    if not strict and ids_only_check(value)[0] is not None:
+    ids = count_ids(value)
+    if ids.imprecise is not None:
+        raise PayloadError(
+            f"the ID at JSON pointer {ids.imprecise!r} is a JSON float or an integer of 2**53 "
+            "or more, whose digits may already be wrong; it was refused. Keep IDs as decimal "
+            "strings (id_str, or v2's string id)."
+        )
+    out, payload = ids.value, ids.value
+    if ids.offence is not None and not strict:
         out = dehydrate(value, kind=kind)
+        payload = {FIELD_OF[kind]: out}
+        ids = IdCount.derived(payload, kind, len(out))  # read off objects: their kind is known
     action = Action(
         kind=ActionKind.EXPORT,
         operation=operation,
-        recipient=recipient,
-        count=ids_only_check(out)[1],
+        recipient=PUBLIC if recipient is None else recipient,
+        count=ids.ids,
         facts={"content": CONTENT_OF[kind], "strict": strict},
-        payload=out,
+        payload=payload,
     )
-    return clear_export(action, _guard(guard), out)
+    with remembered(payload, ids):
+        return clear_export(action, _guard(guard), out)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -147,7 +177,7 @@ def ids_only(func: _F, /) -> _F: ...
 def ids_only(
     *,
     kind: IdKind = "tweets",
-    recipient: Recipient = None,
+    recipient: Recipient = PUBLIC,
     strict: bool = False,
     guard: Guard | None = None,
 ) -> Callable[[_F], _F]: ...
@@ -158,7 +188,7 @@ def ids_only(
     /,
     *,
     kind: IdKind = "tweets",
-    recipient: Recipient = None,
+    recipient: Recipient = PUBLIC,
     strict: bool = False,
     guard: Guard | None = None,
 ) -> Any:
@@ -169,11 +199,17 @@ def ids_only(
     first JSON pointer that is not an ID. Each call is checked by the guard, logged, and
     counted against ``recipient``'s quotas. Works on plain and ``async`` functions.
 
+    IDs are counted by what the payload shows them to be: IDs reduced from objects are of
+    ``kind``; IDs returned as they are count as Tweet IDs, whatever ``kind`` or their field
+    names say (return user objects, not user IDs, to have user IDs leave uncounted).
+
     Args:
         func: the function, when used bare (``@ids_only``).
         kind: ``"tweets"``, ``"users"`` or ``"dms"``.
         recipient: who receives the value: a name, or a callable given the function's
-            arguments that returns one (``lambda request: request.user.org``).
+            arguments that returns one (``lambda request: request.user.org``). By default,
+            and when the callable returns ``None``, `twpolicy.PUBLIC`: recipients nobody
+            can name, counted together as one entity.
         strict: refuse anything but IDs instead of reducing it.
         guard: the guard to ask; the default guard when ``None``.
     """
@@ -217,6 +253,10 @@ def ids_only(
     return decorate if func is None else decorate(func)
 
 
+def _named(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def manual_export(
     objects: Any,
     *,
@@ -226,11 +266,18 @@ def manual_export(
 ) -> Export:
     """Clear a non-automated export of hydrated public objects (a spreadsheet, a "save as").
 
-    I.F.2.a allows a person to export up to 50,000 public Tweet and User objects per
-    recipient per day by hand. DMs, protected users' content and objects whose author's
-    protection cannot be told are refused. The objects that stand on their own (a retweeted
-    Tweet or an embedded author is part of its Tweet) are counted against the recipient's
-    daily quota, and every Tweet ID the export carries against the 30-day Tweet-ID cap.
+    I.F.2.a allows a person to export up to 50,000 public Tweet and User objects a day by
+    hand; the policy counts them per user of the Service, the restricted-use page per
+    recipient, so both are counted: against ``requested_by`` and against ``recipient``. Every
+    hydrated Tweet and User counts, wherever it is nested (a retweet with its original and
+    both authors is four objects), and every Tweet ID carried counts against the 30-day
+    Tweet-ID cap. DMs, protected users' content, objects whose author's protection cannot be
+    told, and anything that is not a Tweet or User object, an ID, or the envelope around
+    them (text, CSV, reshaped rows) are refused, as is a recipient of `twpolicy.PUBLIC`.
+    ``{type, id}`` stubs and bare IDs are IDs, always shareable.
+
+    What is decided on is a copy of ``objects``, and that copy is what `Export.value` hands
+    over.
 
     Args:
         objects: the Tweets and users to export, as parsed JSON or tweepy models.
@@ -240,25 +287,34 @@ def manual_export(
 
     Raises:
         RedistributionError: the export holds something that may not be exported.
-        QuotaExceeded: the recipient's daily quota would be exceeded.
+        QuotaExceeded: the recipient's, or the requester's, daily quota would be exceeded.
+        PayloadError: the objects contain themselves.
     """
-    if not str(requested_by).strip():
+    if not _named(requested_by):
         raise ConfigurationError("manual_export needs requested_by: the person who asked")
+    if not _named(recipient):
+        raise ConfigurationError(
+            "manual_export needs a recipient: hydrated objects go to a person, never to the public"
+        )
     value = adapt(objects)
-    if not isinstance(value, (Mapping, list)):
-        value = [adapt(item) for item in value]
-    objects, tweet_ids, _ = objects_of(value)
+    if not isinstance(value, (Mapping, list, str, bytes, bytearray)) and isinstance(
+        value, Iterable
+    ):
+        value = list(value)  # a generator or another iterable of objects
+    value = snapshot(value)
+    found = count_objects(value)
     action = Action(
         kind=ActionKind.EXPORT,
         operation="manual_export",
         recipient=recipient,
-        count=objects,
+        count=found.objects,
         facts={
             "content": "objects",
             "manual": True,
             "requested_by": requested_by,
-            "tweet_ids": tweet_ids,
+            "tweet_ids": found.tweet_ids,
         },
         payload=value,
     )
-    return clear_export(action, _guard(guard), value)
+    with remembered(value, found):
+        return clear_export(action, _guard(guard), value)

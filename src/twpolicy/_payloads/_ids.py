@@ -10,21 +10,25 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from twpolicy._payloads._shapes import CONTENT_FAMILY, ID_KEYS, SHAPES, Family, Kind
-from twpolicy._payloads._walker import Node, adapt, walk
+from twpolicy._payloads._walker import SAFE_INTEGER, IdReading, Node, Reference, adapt, walk
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = [
     "CONTENTS",
     "CONTENT_OF",
+    "DMS",
     "TARGET",
+    "TWEETS",
+    "USERS",
     "IdKind",
     "check_kind",
+    "content_kind",
     "dehydrate",
     "ids_in",
     "ids_only_check",
     "is_id",
     "is_id_key",
-    "objects_of",
+    "references",
 ]
 
 
@@ -43,6 +47,8 @@ _OWN: Mapping[str, frozenset[Kind]] = {
 }
 _TWEETS, _USERS, _DMS = _OWN["tweets"], _OWN["users"], _OWN["dms"]
 _CONTENT = frozenset(CONTENT_FAMILY)
+#: The kinds of node that are Tweets, users and DMs.
+TWEETS, USERS, DMS = _TWEETS, _USERS, _DMS
 # Notices about content (deletions, withholdings, geo scrubs) name IDs that must not be
 # passed on as a dataset: they are not dehydrated.
 _NOTICES = frozenset(kind for kind, shape in SHAPES.items() if shape.notice)
@@ -134,6 +140,81 @@ def _checked(value: str | None, problem: str | None, field: str | None, where: s
     return value
 
 
+# Keys only a direct message has. An object with text and an ID is taken for a Tweet by its
+# keys alone; with one of these it is a DM (a legacy DM may carry only sender_id_str and
+# recipient_id_str), and its ID is a DM ID, never a Tweet ID.
+_DM_MARKERS = frozenset(
+    {
+        "sender",
+        "recipient",
+        "sender_id",
+        "sender_id_str",
+        "recipient_id",
+        "recipient_id_str",
+        "sender_screen_name",
+        "recipient_screen_name",
+        "dm_conversation_id",
+        "dm_event_id",
+        "event_type",
+        "message_create",
+        "message_data",
+    }
+)
+# IDs the walker's tables do not list: the legacy Search API's authors and addressees.
+_LEGACY_SEARCH = (("from_user_id", "user"), ("to_user_id", "user"))
+_EXTRA_REFERENCES: Mapping[Kind, tuple[tuple[str, str], ...]] = dict.fromkeys(
+    TWEETS, _LEGACY_SEARCH
+)
+_LEGACY_KEYS = frozenset(f"{name}{end}" for name, _ in _LEGACY_SEARCH for end in ("", "_str"))
+# What a legacy DM taken for a Tweet refers to (the walker reads it as a Tweet).
+_AS_DM: tuple[tuple[str, str], ...] = (("sender_id", "user"), ("recipient_id", "user"))
+
+
+def content_kind(node: Node) -> Kind:
+    """The node's kind, except that a "Tweet" with a DM's keys is the legacy DM it is."""
+    if node.kind in TWEETS and not node.value.keys().isdisjoint(_DM_MARKERS):
+        return Kind.DM_V1
+    return node.kind
+
+
+def _field_id(value: Any, twin: Any, name: str) -> IdReading | None:
+    """Read an ID from ``name_str`` and its numeric twin ``name``, as the walker does."""
+    if isinstance(value, str) and value:
+        mismatch = type(twin) is int and value.isascii() and value.isdecimal()
+        return IdReading(
+            value, f"{name}_str", "mismatch" if mismatch and int(value) != twin else None
+        )
+    if type(twin) is int:
+        return IdReading(str(twin), name, "unsafe_integer" if abs(twin) >= SAFE_INTEGER else None)
+    if type(twin) is float:
+        exact = twin.is_integer() and abs(twin) < SAFE_INTEGER
+        return IdReading(str(int(twin)) if exact else None, name, "float")
+    if isinstance(twin, str) and twin:
+        return IdReading(twin, name)
+    return None
+
+
+def references(node: Node, kind: Kind) -> Iterator[Reference]:
+    """Every ID ``node`` refers to, read as a node of ``kind`` (its `content_kind`).
+
+    The walker's references, and those its tables do not list (the legacy Search API's
+    ``from_user_id`` and ``to_user_id``); a legacy DM taken for a Tweet refers to its sender
+    and recipient only.
+    """
+    if kind is node.kind:
+        yield from node.references()
+        fields = _EXTRA_REFERENCES.get(kind, ())
+        if not fields or node.value.keys().isdisjoint(_LEGACY_KEYS):
+            return
+    else:
+        fields = _AS_DM
+    value = node.value
+    for name, target in fields:
+        reading = _field_id(value.get(f"{name}_str"), value.get(name), name)
+        if reading is not None:
+            yield Reference(node.pointer_to((reading.field or name,)), target, reading)
+
+
 def ids_in(payload: Any, kind: str, record: str = "") -> Iterator[str]:
     """Yield every ``kind`` ID in one payload, in walk order, with repeats.
 
@@ -146,12 +227,13 @@ def ids_in(payload: Any, kind: str, record: str = "") -> Iterator[str]:
     for node in walk(payload):
         if node.kind in _NOTICES:
             continue
-        if node.kind in own:
+        node_kind = content_kind(node)
+        if node_kind in own:
             reading = node.read_id()
             found = _checked(reading.value, reading.problem, reading.field, _where(record, node))
             if found is not None:
                 yield found
-        for reference in node.references():
+        for reference in references(node, node_kind):
             if reference.target == target:
                 reading = reference.id
                 at = f"at {reference.pointer}" if reference.pointer else "at the top level"
@@ -202,59 +284,3 @@ def dehydrate(payload_or_iterable: Any, *, kind: IdKind = "tweets") -> list[str]
     for payload, record in _payloads(payload_or_iterable):
         seen.update(dict.fromkeys(ids_in(payload, kind, record)))
     return list(seen)
-
-
-def _top(node: Node) -> bool:
-    """Whether ``node`` is an object of its own, not part of a Tweet, user or DM."""
-    parent = node.parent
-    while parent is not None:
-        if parent.kind in _CONTENT:
-            return False
-        parent = parent.parent
-    return True
-
-
-def objects_of(payload: Any) -> tuple[int, int, list[tuple[str, str]]]:
-    """Count the objects of a manual export and find what may not go.
-
-    Returns ``(objects, tweet_ids, problems)``: the Tweet and User objects that stand on
-    their own (a retweeted Tweet or an author embedded in a Tweet is part of it), the Tweet
-    IDs the export carries, and each problem as a reason code and a JSON pointer: DMs,
-    protected users and their Tweets, and objects whose author's protection is not known (a
-    v2 Tweet without its author in ``includes``, a user without ``protected``).
-    """
-    objects = 0
-    problems: list[tuple[str, str]] = []
-    protected: set[str | None] = set()
-    public: set[str | None] = set()
-    authored: list[tuple[str | None, str]] = []
-    for node in walk(payload):
-        pointer = node.pointer or "/"
-        if node.kind in _DMS:
-            problems.append(("direct_message", pointer))
-        elif node.kind in _USERS and node.kind is not Kind.MENTION:
-            objects += _top(node)
-            uid, flag = node.read_id().value, node.value.get("protected")
-            if flag is True:
-                protected.add(uid)
-                problems.append(("protected_user", pointer))
-            elif flag is False:
-                public.add(uid)
-            else:
-                problems.append(("protection_unknown", pointer))
-        elif node.kind in _TWEETS:
-            objects += _top(node)
-            authored.append((_author(node), pointer))
-    for author, pointer in authored:
-        if author in protected:
-            problems.append(("protected_tweet", pointer))
-        elif author is None or author not in public:
-            problems.append(("protection_unknown", pointer))
-    return objects, len(set(ids_in(payload, "tweets"))), problems
-
-
-def _author(node: Node) -> str | None:
-    embedded = node.value.get("user") or node.value.get("author") or node.value.get("actor")
-    if isinstance(embedded, Mapping):
-        return next((n.read_id().value for n in walk(embedded) if n.kind in _USERS), None)
-    return next((r.id.value for r in node.references() if r.target == "user"), None)

@@ -24,6 +24,7 @@ __all__ = [
     "CONTENT_KINDS",
     "EXPORT_KEYS",
     "FAMILIES",
+    "FIELD_KINDS",
     "ID_KEYS",
     "LOCATION_FIELDS",
     "LOOSE_KEYS",
@@ -687,8 +688,47 @@ EXPORT_KEYS: Final = frozenset(
 )
 
 
+def fields(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``."""
+    return frozenset(text.split())
+
+
+#: The ID fields an outbound value may carry, and the kind of ID each names. A bare ID is
+#: counted as a Tweet ID whatever its field says;
+#: a field naming Tweet IDs contradicts an export said to be of users or DMs.
+FIELD_KINDS: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        fields(
+            """
+            tweet_id tweet_ids status_id status_ids conversation_id in_reply_to_status_id
+            in_reply_to_tweet_id quoted_status_id quoted_tweet_id retweeted_status_id
+            retweeted_tweet_id referenced_tweet_id referenced_tweet_ids pinned_tweet_id
+            pinned_tweet_ids edit_history_tweet_ids most_recent_tweet_id up_to_status_id
+            up_to_tweet_id source_status_id newest_id oldest_id since_id max_id until_id
+            """
+        ),
+        "tweets",
+    ),
+    **dict.fromkeys(
+        fields(
+            """
+            user_id user_ids author_id author_ids in_reply_to_user_id sender_id recipient_id
+            participant_ids from_user_id to_user_id follower_ids following_ids friend_ids
+            member_ids owner_id creator_id host_ids speaker_ids invited_user_ids
+            mentioned_user_ids source_user_id for_user_id target_user_id
+            """
+        ),
+        "users",
+    ),
+    **dict.fromkeys(
+        fields("dm_id dm_ids dm_event_id dm_event_ids direct_message_id direct_message_ids"),
+        "dms",
+    ),
+}
+
+
 def _id_keys() -> frozenset[str]:
-    found = set(EXPORT_KEYS)
+    found = set(EXPORT_KEYS) | set(FIELD_KINDS)
     for shape in SHAPES.values():
         for family in FAMILIES:
             for dotted in shape.ids_of(family):

@@ -1,9 +1,15 @@
 """Per-recipient redistribution quotas, counted in coarse time buckets.
 
 Developer Policy I.F.2.a allows at most 50,000 hydrated public Tweet and User objects per
-recipient per day, by non-automated export; I.F.2.b.i allows at most 1,500,000 Tweet IDs per
-entity in any 30 days, unless the distribution is on behalf of an academic institution for
-non-commercial research or Twitter gave written permission.
+user of the Service per day, by non-automated export (the restricted-use page says per
+recipient: both are counted); I.F.2.b.i allows at most 1,500,000 Tweet IDs per entity in any
+30 days, unless the distribution is on behalf of an academic institution for non-commercial
+research or Twitter gave written permission.
+
+Names are compared as people mean them: recipients, entities and requesters are normalised
+(Unicode NFKC, case folded, surrounding whitespace dropped, inner runs of spaces made one),
+so "Acme", "acme " and a full-width "ACME" are one entity. Every export is counted against
+someone: a recipient nobody can name is `PUBLIC`, one entity with the standard caps.
 
 Counts are kept per window in buckets (an hour wide for 30 days, a quarter of an hour for 24
 hours), never one entry per ID. A bucket that overlaps the rolling window at all is counted in
@@ -17,8 +23,10 @@ import contextlib
 import enum
 import functools
 import json
+import re
 import threading
 import typing
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -33,6 +41,8 @@ from twpolicy.exceptions import ConfigurationError, StoreUnavailable
 
 __all__ = [
     "HYDRATED_OBJECTS",
+    "PUBLIC",
+    "REQUESTED_OBJECTS",
     "TWEET_IDS",
     "QuotaLedger",
     "QuotaSpec",
@@ -41,6 +51,7 @@ __all__ = [
     "Reservation",
     "SqlQuotaStore",
     "Standing",
+    "normal_name",
     "open_quotas",
 ]
 
@@ -74,7 +85,8 @@ class QuotaSpec:
         limit: the most that may be counted within ``window``.
         window: the rolling window.
         bucket: the width of a counting bucket; the error of the count is at most one bucket.
-        per: ``"entity"`` (every recipient of one entity together) or ``"recipient"``.
+        per: ``"entity"`` (every recipient of one entity together), ``"recipient"``, or
+            ``"requester"`` (the user of the Service who asked for the export).
         exemptible: whether an exempt `Standing` lifts the limit.
     """
 
@@ -120,7 +132,26 @@ HYDRATED_OBJECTS = QuotaSpec(
     per="recipient",
     exemptible=False,
 )
-_SPECS = {spec.name: spec for spec in (TWEET_IDS, HYDRATED_OBJECTS)}
+#: I.F.2.a: hydrated public Tweet and User objects per user of the Service per day.
+REQUESTED_OBJECTS = QuotaSpec(
+    name="requested_objects",
+    clause="I.F.2.a",
+    limit=50_000,
+    window=timedelta(days=1),
+    bucket=timedelta(minutes=15),
+    per="requester",
+    exemptible=False,
+)
+_SPECS = {spec.name: spec for spec in (TWEET_IDS, HYDRATED_OBJECTS, REQUESTED_OBJECTS)}
+# The specs read for a recipient; the requester's is read only when one is named.
+_RECIPIENT_SPECS = (TWEET_IDS, HYDRATED_OBJECTS)
+# Not a limit: the Tweet IDs each recipient itself received, so that its window's count goes
+# with it when it is registered under another entity.
+_RECEIVED = attrs.evolve(TWEET_IDS, name="tweet_ids_received", per="recipient")
+
+#: The recipient of exports nobody can name (a public download, an anonymous API caller):
+#: one entity with the standard caps, which cannot be registered as exempt.
+PUBLIC = "<public>"
 
 
 def _spec(quota: str | QuotaSpec) -> QuotaSpec:
@@ -130,6 +161,25 @@ def _spec(quota: str | QuotaSpec) -> QuotaSpec:
         return _SPECS[quota]
     except KeyError:
         raise ConfigurationError(f"unknown quota {quota!r}; known: {sorted(_SPECS)}") from None
+
+
+_SPACES = re.compile(r" {2,}")
+
+
+def normal_name(value: object, what: str = "recipient") -> str:
+    """``value`` as the ledger keys it: NFKC, case folded, spaces trimmed and collapsed.
+
+    Raises:
+        ConfigurationError: ``value`` is not a string, is blank, or holds control or
+            invisible characters (a tab, a newline, a zero-width space) once trimmed.
+    """
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a non-empty printable string, got {value!r}")
+    text = unicodedata.normalize("NFKC", value).strip()
+    text = unicodedata.normalize("NFKC", text.casefold())
+    if not text or not text.isprintable():
+        raise ConfigurationError(f"{what} must be a non-empty printable string, got {value!r}")
+    return _SPACES.sub(" ", text)
 
 
 def _name(value: object, what: str) -> str:
@@ -143,10 +193,11 @@ class Recipient:
     """Who receives data that leaves, and on what standing.
 
     Attributes:
-        name: the recipient as the application names it (an account, an email, a team).
-        entity: the organisation it belongs to; the 30-day Tweet-ID cap counts every
-            recipient of one entity together (I.F.2.b.i: "inclusive of multiple individual
-            users associated with a single entity"). Defaults to ``name``.
+        name: the recipient as the application names it (an account, an email, a team),
+            normalised (`normal_name`): ``"Acme "`` and ``"acme"`` are one recipient.
+        entity: the organisation it belongs to, normalised; the 30-day Tweet-ID cap counts
+            every recipient of one entity together (I.F.2.b.i: "inclusive of multiple
+            individual users associated with a single entity"). Defaults to ``name``.
         standing: `Standing`; an exempt standing lifts the 30-day Tweet-ID cap.
         approved_by: who approved the standing (required for an exempt one).
         reference: where the approval is written down: a ticket, a letter, a grant number.
@@ -167,7 +218,8 @@ class Recipient:
     @classmethod
     def unregistered(cls, name: str) -> Recipient:
         """The standing of a recipient nobody registered: standard, its own entity."""
-        return cls(name=_name(name, "recipient"), entity=name)
+        key = normal_name(name, "recipient")
+        return cls(name=key, entity=key)
 
     @property
     def registered(self) -> bool:
@@ -363,10 +415,13 @@ class QuotaLedger:
         """Register ``recipient`` (or replace its record) with its entity and standing.
 
         An exempt standing must say who approved it and where that is written down: the
-        exemption is recorded in every decision that relies on it.
+        exemption is recorded in every decision that relies on it. Moving a recipient to
+        another entity carries the Tweet IDs it received in the rolling 30 days into the new
+        entity's count (the old entity keeps them too: they were sent to it).
 
         Raises:
-            ConfigurationError: an unknown standing, or an exempt one without approval.
+            ConfigurationError: an unknown standing, an exempt one without approval, or
+                `PUBLIC`, which is one entity with the standard caps and cannot be registered.
         """
         try:
             standing = Standing(standing)
@@ -376,24 +431,42 @@ class QuotaLedger:
         if standing.exempt:
             _name(approved_by, f"standing {standing.value}: approved_by")
             _name(reference, f"standing {standing.value}: reference")
+        name = normal_name(recipient, "recipient")
+        if name == PUBLIC:
+            raise ConfigurationError(
+                f"{PUBLIC} stands for recipients nobody can name (a public download, an "
+                "anonymous caller); it has the standard caps and cannot be registered. Register "
+                "the recipients you can name instead."
+            )
+        when = self._at(at)
         record = Recipient(
-            name=_name(recipient, "recipient"),
-            entity=_name(recipient if entity is None else entity, "entity"),
+            name=name,
+            entity=normal_name(recipient if entity is None else entity, "entity"),
             standing=standing,
             approved_by=approved_by,
             reference=reference,
             terms_evidence=terms_evidence,
-            registered_at=self._at(at),
+            registered_at=when,
         )
         with self._store.transaction() as txn:
+            before = txn.get_recipient(name) or Recipient.unregistered(name)
+            if before.entity != record.entity:
+                self._carry(txn, name, record.entity, when)
             txn.put_recipient(record)
         return record
 
+    @staticmethod
+    def _carry(txn: QuotaTransaction, name: str, entity: str, at: datetime) -> None:
+        """Count the Tweet IDs ``name`` received in the window against ``entity`` as well."""
+        for bucket, count in txn.buckets(_RECEIVED.name, name, _RECEIVED.first_counted(at)):
+            txn.add(TWEET_IDS.name, entity, bucket, count)
+
     def recipient(self, name: str) -> Recipient:
         """The recipient called ``name``; an unregistered one is a standard, own entity."""
+        key = normal_name(name, "recipient")
         with self._store.transaction(write=False) as txn:
-            found = txn.get_recipient(_name(name, "recipient"))
-        return found or Recipient.unregistered(name)
+            found = txn.get_recipient(key)
+        return found or Recipient.unregistered(key)
 
     def recipients(self) -> tuple[Recipient, ...]:
         """Every registered recipient, by name."""
@@ -401,14 +474,24 @@ class QuotaLedger:
             return tuple(txn.list_recipients())
 
     @staticmethod
-    def _key(spec: QuotaSpec, recipient: Recipient) -> str:
-        return recipient.entity if spec.per == "entity" else recipient.name
+    def _key(spec: QuotaSpec, recipient: Recipient, requester: str | None) -> str:
+        if spec.per == "entity":
+            return recipient.entity
+        if spec.per == "requester":
+            if requester is None:  # pragma: no cover  # read only with a requester
+                raise ConfigurationError(f"{spec.name} is counted per requester: name one")
+            return requester
+        return recipient.name
 
     @staticmethod
     def _usage(
-        txn: QuotaTransaction, spec: QuotaSpec, recipient: Recipient, at: datetime
+        txn: QuotaTransaction,
+        spec: QuotaSpec,
+        recipient: Recipient,
+        at: datetime,
+        requester: str | None = None,
     ) -> QuotaUsage:
-        key = QuotaLedger._key(spec, recipient)
+        key = QuotaLedger._key(spec, recipient, requester)
         rows = txn.buckets(spec.name, key, spec.first_counted(at))
         limit = None if spec.exemptible and recipient.standing.exempt else spec.limit
         return QuotaUsage(
@@ -422,13 +505,37 @@ class QuotaLedger:
             resets_at=spec.leaves_at(max(b for b, _ in rows)) if rows else None,
         )
 
-    def usage(self, recipient: str, *, at: datetime | None = None) -> tuple[QuotaUsage, ...]:
-        """Every quota's usage for ``recipient`` at ``at`` (now by default)."""
+    @staticmethod
+    def _specs(requester: str | None) -> tuple[QuotaSpec, ...]:
+        return _RECIPIENT_SPECS if requester is None else (*_RECIPIENT_SPECS, REQUESTED_OBJECTS)
+
+    def usage(
+        self,
+        recipient: str,
+        *,
+        at: datetime | None = None,
+        requested_by: str | None = None,
+    ) -> tuple[QuotaUsage, ...]:
+        """Every quota's usage for ``recipient`` at ``at`` (now by default).
+
+        Tweet IDs (per entity) and hydrated objects (per recipient) always; with
+        ``requested_by``, also the hydrated objects that user of the Service asked for.
+        """
         when = self._at(at)
+        key = normal_name(recipient, "recipient")
+        requester = None if requested_by is None else normal_name(requested_by, "requested_by")
         with self._store.transaction(write=False) as txn:
-            record = txn.get_recipient(_name(recipient, "recipient"))
-            record = record or Recipient.unregistered(recipient)
-            return tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values())
+            record = txn.get_recipient(key) or Recipient.unregistered(key)
+            return tuple(
+                self._usage(txn, spec, record, when, requester) for spec in self._specs(requester)
+            )
+
+    def _one(self, name: str, quota: str | QuotaSpec, at: datetime | None) -> QuotaUsage:
+        spec = _spec(quota)
+        if spec.per == "requester":
+            # Counted per user of the Service: ``name`` is the requester, not a recipient.
+            return self.usage(PUBLIC, at=at, requested_by=name)[-1]
+        return next(u for u in self.usage(name, at=at) if u.quota == spec.name)
 
     def remaining(
         self,
@@ -437,9 +544,12 @@ class QuotaLedger:
         *,
         at: datetime | None = None,
     ) -> int | None:
-        """Units of ``quota`` ``recipient`` may still receive now; ``None`` means no limit."""
-        spec = _spec(quota)
-        return next(u for u in self.usage(recipient, at=at) if u.quota == spec.name).remaining
+        """Units of ``quota`` ``recipient`` may still receive now; ``None`` means no limit.
+
+        For ``"requested_objects"``, counted per user of the Service, ``recipient`` names the
+        user who asks for exports.
+        """
+        return self._one(recipient, quota, at).remaining
 
     def resets_at(
         self,
@@ -449,8 +559,7 @@ class QuotaLedger:
         at: datetime | None = None,
     ) -> datetime | None:
         """When everything counted so far against ``quota`` has left its window."""
-        spec = _spec(quota)
-        return next(u for u in self.usage(recipient, at=at) if u.quota == spec.name).resets_at
+        return self._one(recipient, quota, at).resets_at
 
     def reserve(
         self,
@@ -458,6 +567,7 @@ class QuotaLedger:
         *,
         tweet_ids: int = 0,
         hydrated_objects: int = 0,
+        requested_by: str | None = None,
         at: datetime | None = None,
         force: bool = False,
     ) -> Reservation:
@@ -465,31 +575,38 @@ class QuotaLedger:
 
         Either every count fits its limit and all are counted, or nothing is (unless
         ``force``, which counts a batch that goes out anyway, as in ``monitor`` mode).
+        Hydrated objects count against ``recipient`` and, when given, against the user of
+        the Service who asked for them (``requested_by``), each with 50,000 a day.
 
         Raises:
-            ConfigurationError: a negative count.
+            ConfigurationError: a negative count, or a name that is blank or unprintable.
             StoreUnavailable: the store cannot be read or written.
         """
         amounts = {TWEET_IDS.name: tweet_ids, HYDRATED_OBJECTS.name: hydrated_objects}
         for quota, amount in amounts.items():
             if type(amount) is not int or amount < 0:
                 raise ConfigurationError(f"{quota} must be a count >= 0, got {amount!r}")
+        amounts[REQUESTED_OBJECTS.name] = hydrated_objects if requested_by is not None else 0
+        amounts[_RECEIVED.name] = tweet_ids
         when = self._at(at)
-        name = _name(recipient, "recipient")
+        name = normal_name(recipient, "recipient")
+        requester = None if requested_by is None else normal_name(requested_by, "requested_by")
         with self._store.transaction() as txn:
             record = txn.get_recipient(name) or Recipient.unregistered(name)
-            return self._reserve(txn, record, amounts, when, force=force)
+            return self._reserve(txn, record, requester, amounts, when, force=force)
 
     def _reserve(
         self,
         txn: QuotaTransaction,
         record: Recipient,
+        requester: str | None,
         amounts: Mapping[str, int],
         when: datetime,
         *,
         force: bool,
     ) -> Reservation:
-        before = tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values())
+        specs = self._specs(requester)
+        before = tuple(self._usage(txn, spec, record, when, requester) for spec in specs)
         exceeded = tuple(
             u.quota
             for u in before
@@ -504,8 +621,8 @@ class QuotaLedger:
                 exceeded=exceeded,
             )
         entries: list[Entry] = []
-        for spec in _SPECS.values():
-            key = self._key(spec, record)
+        for spec in (*specs, _RECEIVED):
+            key = self._key(spec, record, requester)
             txn.prune(spec.name, key, spec.first_counted(when))
             if amounts[spec.name]:
                 entries.append((spec.name, key, spec.bucket_of(when), amounts[spec.name]))
@@ -520,7 +637,7 @@ class QuotaLedger:
             reservation_id=reservation_id,
             granted=not exceeded,
             recipient=record,
-            usage=tuple(self._usage(txn, spec, record, when) for spec in _SPECS.values()),
+            usage=tuple(self._usage(txn, spec, record, when, requester) for spec in specs),
             exceeded=exceeded,
         )
 

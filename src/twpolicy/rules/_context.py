@@ -64,8 +64,10 @@ class ConsentStatusReader(Protocol):
 class QuotaReader(Protocol):
     """The read side of a quota ledger: what rules may ask of it."""
 
-    def usage(self, recipient: str, *, at: datetime | None = None) -> tuple[QuotaUsage, ...]:
-        """Every quota's usage for ``recipient`` at ``at``."""
+    def usage(
+        self, recipient: str, *, at: datetime | None = None, requested_by: str | None = None
+    ) -> tuple[QuotaUsage, ...]:
+        """Every quota's usage for ``recipient`` (and the user who asked, if named) at ``at``."""
         ...
 
     def recipient(self, name: str) -> Recipient:

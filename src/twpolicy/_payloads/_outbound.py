@@ -1,0 +1,807 @@
+"""What an outbound value holds: its IDs, by kind, and the hydrated objects in it.
+
+Exports are counted from the payload, never from the caller's word. Only IDs read off
+objects (a user's ID from its user object) are known to be user or DM IDs; a bare ID says
+nothing that can be checked (a field name is the caller's word as much as a declared kind),
+so it counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export
+said to be of another kind is a contradiction to refuse. A manual export of objects is read
+in full, wherever objects are nested and whatever field hides them. Whatever cannot be
+classified is reported, so that the rules can refuse it. These functions read payloads only;
+the rules decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any, Final
+
+import attrs
+
+from twpolicy._payloads._ids import (
+    DMS,
+    TWEETS,
+    content_kind,
+    ids_only_check,
+    is_id,
+    references,
+)
+from twpolicy._payloads._shapes import FIELD_KINDS, Segment, fields
+from twpolicy._payloads._walker import (
+    SAFE_INTEGER,
+    Kind,
+    Node,
+    _classify,  # the walker's recognition by keys, for objects its tables do not reach
+    adapt,
+    pointer_of,
+    walk,
+)
+from twpolicy.exceptions import PayloadError
+
+__all__ = [
+    "FIELD_KINDS",
+    "FIELD_OF",
+    "IdCount",
+    "ObjectCount",
+    "count_ids",
+    "count_objects",
+    "recall",
+    "remembered",
+    "snapshot",
+    "typed_ids",
+]
+
+
+#: The field an export of one kind of ID puts its IDs under, so that it says what they are.
+FIELD_OF: Final[Mapping[str, str]] = {"tweets": "tweet_ids", "users": "user_ids", "dms": "dm_ids"}
+
+
+def field_kind(key: object) -> str | None:
+    """The kind of ID the field ``key`` names (``author_id`` → users), or ``None``."""
+    if not isinstance(key, str):
+        return None
+    return FIELD_KINDS.get(key.removesuffix("_str").removesuffix("_string"))
+
+
+# ---------------------------------------------------------------------------------------
+# Copies: what was checked is what leaves
+# ---------------------------------------------------------------------------------------
+
+_NUMBERS: Final = (int, float)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
+
+
+def _is_exact(value: object) -> bool:
+    """Whether a number is an ID every JSON reader keeps exactly: an integer below 2**53."""
+    return type(value) is int and 0 <= value < SAFE_INTEGER
+
+
+def _rebuild(value: Any, leaf: Any) -> Any:
+    """A copy of ``value``'s lists, tuples, sets and mappings, with ``leaf`` applied to scalars.
+
+    Iterative, so that nesting depth is limited by memory only; tweepy models are read as
+    the JSON they came from, tuples become lists. A value that contains itself is refused.
+    """
+    root: list[Any] = [None]
+    active: set[int] = set()
+    same = leaf is _same
+    scalars = _JSON_SCALARS
+    # (value, container of the copy, slot in it), or (None, None, id) on leaving a container
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, into, slot = pop()
+        if into is None:
+            active.discard(slot)
+            continue
+        if type(item) in scalars:
+            into[slot] = item if same else leaf(item)
+            continue
+        item = adapt(item)
+        if isinstance(item, (Mapping, list, tuple)):
+            if id(item) in active:
+                raise PayloadError("the payload contains itself (a reference cycle)")
+            if isinstance(item, Mapping):
+                copy: Any = dict(item) if same else {k: leaf(c) for k, c in item.items()}
+                slots: Any = copy.items()
+            else:
+                copy = list(item) if same else [leaf(child) for child in item]
+                slots = enumerate(copy)
+            inner = [(child, slot) for slot, child in slots if type(child) not in scalars]
+            if inner:  # a container of scalars only is copied whole, and cannot be a cycle
+                active.add(id(item))
+                push((None, None, id(item)))
+                for child, at in inner:
+                    push((child, copy, at))
+            into[slot] = copy
+        elif isinstance(item, AbstractSet):
+            # A set's members are hashable scalars: converted directly.
+            members = (leaf(member) for member in item)
+            into[slot] = frozenset(members) if isinstance(item, frozenset) else set(members)
+        else:
+            into[slot] = leaf(item)
+    return root[0]
+
+
+_JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _same(leaf: Any) -> Any:
+    return leaf
+
+
+def snapshot(value: Any) -> Any:
+    """A copy of ``value`` as JSON-like data: what is checked is what is handed over.
+
+    Raises:
+        PayloadError: the value contains itself.
+    """
+    return _rebuild(value, _same)
+
+
+def _exact_leaf(leaf: Any) -> Any:
+    return str(leaf) if _is_exact(leaf) else leaf
+
+
+def _probe_leaf(leaf: Any) -> Any:
+    # Stands in for a number where an ID belongs, to ask whether that is where it sits.
+    if _is_exact(leaf):
+        return str(leaf)
+    return "0" if _is_number(leaf) else leaf
+
+
+# ---------------------------------------------------------------------------------------
+# Bare IDs
+# ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class IdCount:
+    """What an outbound value of bare IDs holds.
+
+    Attributes:
+        value: the value as it may leave: a copy, with integer IDs below 2**53 written as
+            decimal strings (the same IDs, that no reader can round).
+        offence: the JSON pointer of the first thing that is not an ID, or ``None``.
+        imprecise: the pointer of a number standing where an ID belongs that may already be
+            rounded (a float, or an integer of 2**53 or more), when the value is otherwise
+            nothing but IDs; ``None`` if there is none.
+        ids: the IDs counted (every occurrence) up to the offence, or in all.
+        tweets: how many count as Tweet IDs: every bare ID (the capped kind is the safe
+            guess), and of IDs read off objects, those of Tweets.
+        users: how many their field names user IDs (or, read off objects, are).
+        dms: how many their field names DM IDs (or, read off objects, are).
+        named: for each kind, the pointer of the first ID a field names that kind.
+    """
+
+    value: Any = attrs.field(repr=False)
+    offence: str | None
+    imprecise: str | None
+    ids: int
+    tweets: int = 0
+    users: int = 0
+    dms: int = 0
+    named: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def derived(cls, value: Any, kind: str, count: int) -> IdCount:
+        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known."""
+        return cls(
+            value,
+            None,
+            None,
+            count,
+            tweets=count if kind == "tweets" else 0,
+            users=count if kind == "users" else 0,
+            dms=count if kind == "dms" else 0,
+        )
+
+    @property
+    def only_ids(self) -> bool:
+        """Whether the value is nothing but IDs that may leave."""
+        return self.offence is None and self.imprecise is None
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _maybe_number(value: Any, pointer: str) -> bool:
+    """Whether the value at ``pointer`` may be a number (so an ID written as one)."""
+    item = value
+    for token in (_unescape(t) for t in pointer.split("/")[1:]):
+        if isinstance(item, Mapping):
+            item = next((child for key, child in item.items() if str(key) == token), None)
+        elif isinstance(item, (list, tuple)) and token.isdecimal() and int(token) < len(item):
+            item = item[int(token)]
+        else:
+            return True  # in a set, or not found: do not guess
+    return _is_number(item)
+
+
+def count_ids(value: Any) -> IdCount:
+    """Read an outbound value that should be nothing but IDs: which, how many, of what kind.
+
+    Raises:
+        PayloadError: the value contains itself, or is nested too deeply to read.
+    """
+    try:
+        offence, ids = ids_only_check(value)
+    except RecursionError:
+        raise PayloadError("the value is nested too deeply (or contains itself)") from None
+    if offence is None:
+        exact = snapshot(value)
+    elif _maybe_number(value, offence):
+        exact = _rebuild(value, _exact_leaf)
+        offence, ids = ids_only_check(exact)
+        if offence is not None and ids_only_check(_rebuild(value, _probe_leaf))[0] is None:
+            return IdCount(exact, None, offence, ids)
+        if offence is not None:
+            return IdCount(exact, offence, None, ids)
+    else:
+        return IdCount(value, offence, None, ids)
+    tally = {"tweets": 0, "users": 0, "dms": 0}
+    named: dict[str, str] = {}
+    for named_kind, path, found in typed_ids(exact):
+        if named_kind is not None:
+            tally[named_kind] += len(found)
+            named.setdefault(named_kind, pointer_of(path))
+    # Every bare ID counts as a Tweet ID: its field is no evidence of its kind.
+    return IdCount(
+        exact, None, None, ids, tweets=ids, users=tally["users"], dms=tally["dms"], named=named
+    )
+
+
+def typed_ids(value: Any) -> Iterator[tuple[str | None, tuple[Segment, ...], list[str]]]:
+    """The IDs of an ID-only value in groups: ``(kind named, path, IDs)``.
+
+    An ID's kind is named by the nearest field above it (``{"user_ids": [...]}``), or
+    ``None``. ``path`` leads to the group's first ID.
+    """
+    stack: list[tuple[Any, str | None, tuple[Segment, ...]]] = [(value, None, ())]
+    seen: set[int] = set()
+    while stack:
+        item, kind, path = stack.pop()
+        if isinstance(item, str):
+            yield kind, path, [item]
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Mapping):
+            stack.extend(
+                (child, field_kind(key) or kind, (*path, str(key)))
+                for key, child in reversed(list(item.items()))
+            )
+        elif isinstance(item, (list, tuple)):
+            strings = [child for child in item if type(child) is str]
+            if strings and len(strings) == len(item):
+                yield kind, (*path, 0), strings  # a list of IDs, at once
+            else:
+                stack.extend(
+                    (child, kind, (*path, index))
+                    for index, child in reversed(list(enumerate(item)))
+                )
+        elif isinstance(item, AbstractSet):
+            members = sorted(child for child in item if isinstance(child, str))
+            if members:
+                yield kind, (*path, "-"), members
+
+
+# ---------------------------------------------------------------------------------------
+# Hydrated objects (manual exports)
+# ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ObjectCount:
+    """What a manual export holds.
+
+    Attributes:
+        objects: the hydrated Tweet and User objects in it, wherever nested (a retweet with
+            its original and both authors is four), each distinct object once.
+        tweet_ids: the distinct Tweet IDs it carries: its Tweets', their references, and
+            bare IDs and ``{type, id}`` stubs (IDs are always shareable, but counted).
+        problems: what may not go, each as a reason code and a JSON pointer:
+            ``direct_message``, ``protected_user``, ``protected_tweet``,
+            ``protection_unknown``, ``not_an_object`` (text, reshaped rows, anything that is
+            neither a Tweet or User object, nor an ID, nor the envelope around them) and
+            ``imprecise_id``.
+    """
+
+    objects: int
+    tweet_ids: int
+    problems: tuple[tuple[str, str], ...]
+
+
+# Envelopes around objects: the keys whose values hold objects, and the metadata keys whose
+# values are numbers, IDs or tokens. Anything else outside an object is not exported by hand.
+_HOLDERS: Final = fields("data includes tweets users statuses results events id ids objects")
+_EXPANSIONS: Final[Mapping[str, frozenset[Kind]]] = {
+    "places": frozenset({Kind.PLACE}),
+    "media": frozenset({Kind.MEDIA}),
+    "polls": frozenset({Kind.POLL}),
+}
+_METADATA: Final = fields("meta search_metadata __twarc matching_rules")
+_META_FIELDS: Final = fields(
+    """
+    result_count newest_id oldest_id next_token previous_token pagination_token next_cursor
+    next_cursor_str previous_cursor previous_cursor_str total_count completed_in max_id
+    max_id_str since_id since_id_str count query refresh_url next_results next_page
+    previous_page page results_per_page url version retrieved_at sent
+    """
+)
+_TOKEN_LENGTH: Final = 4096
+_TAG_LENGTH: Final = 256
+_REFERENCE_TYPES: Final = frozenset({"retweeted", "quoted", "replied_to"})
+_STUB_KEYS: Final = frozenset({"id", "id_str", "type"})
+_USER_STUB_KEYS: Final = frozenset({"id", "id_str"})
+# The fields of a mention entity; a "mention" with more is a hydrated user (twarc's flattened
+# mentions are, and so is a user object hidden among a Tweet's mentions).
+_ENTITY_FIELDS: Final = fields("id id_str screen_name name indices username start end")
+_USER_OBJECTS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
+_TEXTUAL: Final = fields("text full_text body message_data message_create event_type")
+
+
+def _metadata_scalar(value: object) -> bool:
+    """Whether a scalar outside objects is envelope metadata: a number, an ID or a token."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return True
+    return (
+        isinstance(value, str)
+        and len(value) <= _TOKEN_LENGTH
+        and value.isascii()
+        and value.isprintable()
+        and not any(char.isspace() for char in value)
+    )
+
+
+def _looks_like_dm(value: Mapping[str, Any]) -> bool:
+    keys = value.keys()
+    return not keys.isdisjoint(_DM_KEYS) and not keys.isdisjoint(_DM_BODY)
+
+
+_DM_KEYS: Final = fields(
+    """
+    sender recipient sender_id sender_id_str recipient_id recipient_id_str sender_screen_name
+    recipient_screen_name dm_conversation_id dm_event_id message_create message_data
+    """
+)
+_DM_BODY: Final = _TEXTUAL | fields("id id_str dm_event_id attachments")
+
+
+def _stub_id(value: Mapping[str, Any]) -> str | None:
+    """The Tweet ID of a ``{type, id}`` reference stub, or ``None`` if ``value`` is not one."""
+    if not value.keys() <= _STUB_KEYS or not ("id" in value or "id_str" in value):
+        return None
+    kind = value.get("type")
+    if kind is not None and kind not in _REFERENCE_TYPES:
+        return None
+    found = value.get("id_str", value.get("id"))
+    if _is_exact(found):
+        return str(found)
+    return found if is_id(found) else None
+
+
+def _own_id(value: Mapping[str, Any]) -> str | None:
+    found = value.get("id_str") or value.get("id")
+    if _is_exact(found):
+        return str(found)
+    if isinstance(found, str) and found:
+        return found.rpartition(":")[2]  # activity streams: id:twitter.com:123
+    return None
+
+
+@attrs.define
+class _Reading:
+    """The state of one manual-export reading."""
+
+    index: dict[int, Node] = attrs.field(factory=dict)
+    seen: set[int] = attrs.field(factory=set)
+    groups: dict[tuple[str, str | None], dict[int, Mapping[str, Any]]] = attrs.field(factory=dict)
+    tweet_ids: set[str] = attrs.field(factory=set)
+    problems: list[tuple[str, str]] = attrs.field(factory=list)
+    public: set[str] = attrs.field(factory=set)
+    protected: set[str] = attrs.field(factory=set)
+    authored: list[tuple[str | None, str]] = attrs.field(factory=list)
+
+    def learn(self, value: Any) -> None:
+        for node in walk(value):
+            self.index.setdefault(id(node.value), node)
+
+    def node(self, value: Mapping[str, Any], owner: object) -> Node | None:
+        """The node the walker found ``value`` to be; outside objects, what its keys make it.
+
+        Inside an object, a mapping the walker did not reach is read by `_family`'s keys.
+        """
+        found = self.index.get(id(value))
+        if found is not None and found.value is value:
+            return found
+        if owner is not None or value.keys().isdisjoint(_MAY_BE_SOMETHING):
+            return None
+        kind = _classify(value)
+        return None if kind is None else Node(kind, value, None, ())
+
+    def problem(self, reason: str, path: tuple[Segment, ...]) -> None:
+        self.problems.append((reason, pointer_of(path) or "/"))
+
+    def count(self, family: str, value: Mapping[str, Any]) -> None:
+        self.groups.setdefault((family, _own_id(value)), {})[id(value)] = value
+
+    def ids_of(self, node: Node, kind: Kind, path: tuple[Segment, ...]) -> None:
+        """Record the Tweet IDs ``node`` carries; an ID whose digits may be wrong is a problem."""
+        own = node.read_id()
+        if own.problem in {"float", "unsafe_integer"}:
+            self.problem("imprecise_id", path)
+        elif kind in TWEETS and own.value is not None:
+            self.tweet_ids.add(own.value)
+        for reference in references(node, kind):
+            if reference.id.problem in {"float", "unsafe_integer"}:
+                self.problems.append(("imprecise_id", reference.pointer))
+            elif reference.target == "tweet" and reference.id.value is not None:
+                self.tweet_ids.add(reference.id.value)
+
+    def objects(self) -> int:
+        return sum(_distinct(group) for group in self.groups.values())
+
+
+def _distinct(group: dict[int, Mapping[str, Any]]) -> int:
+    """How many different objects share one ID: the same object copied is counted once."""
+    if len(group) == 1:
+        return 1
+    kept: list[Mapping[str, Any]] = []
+    members = list(group.values())
+    for index, member in enumerate(members):
+        if any(member == other for other in kept):
+            continue
+        kept.append(member)
+        if len(kept) > _FEW:  # many versions of one ID: compare digests instead
+            rest = {_digest(m) for m in members[index + 1 :]} - {_digest(m) for m in kept}
+            return len(kept) + len(rest)
+    return len(kept)
+
+
+_FEW: Final = 8
+
+
+def _digest(value: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types, a cycle: never taken for a repeat
+        return str(id(value))
+
+
+def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the hot loop, in one frame
+    """Read a manual export in full: its objects, the Tweet IDs it carries, what may not go.
+
+    Every mapping is read, including those in fields the walker does not expand
+    (``metadata``, ``entities``, unknown keys), so objects cannot hide in a carrier. Outside
+    objects only envelopes (``data``, ``includes``, ``statuses`` ...), their metadata, IDs and
+    ``{type, id}`` stubs may stand; anything else is ``not_an_object``.
+
+    Raises:
+        PayloadError: the payload contains itself.
+    """
+    reading = _Reading()
+    reading.learn(payload)
+    stack: list[Step] = [(payload, (), None, _NONE)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    seen, index, scalars = reading.seen, reading.index, _JSON_SCALARS
+    while stack:
+        value, path, owner, expected = pop()
+        shape = type(value)
+        if shape is dict and owner is not None:
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if id(value) not in index and _family_by_keys(value)[0] is None:
+                if _looks_like_dm(value):
+                    reading.problem("direct_message", path)
+                    continue
+                # Part of its object and no object itself (the common case): read inside.
+                for key, child in reversed(value.items()):
+                    if type(child) not in scalars:
+                        push((child, (*path, key), owner, _NONE))
+                continue
+            extend(reversed(list(_mapping(reading, value, path, owner, expected))))
+        elif shape is list and owner is not None:
+            if id(value) not in seen:
+                seen.add(id(value))
+                for at in range(len(value) - 1, -1, -1):
+                    if type(value[at]) not in scalars:
+                        push((value[at], (*path, at), owner, expected))
+        else:
+            extend(_step(reading, value, path, owner, expected))
+    for author, pointer in reading.authored:
+        if author in reading.protected:
+            reading.problems.append(("protected_tweet", pointer))
+        elif author is None or author not in reading.public:
+            reading.problems.append(("protection_unknown", pointer))
+    return ObjectCount(reading.objects(), len(reading.tweet_ids), tuple(reading.problems))
+
+
+def _step(
+    reading: _Reading,
+    value: Any,
+    path: tuple[Segment, ...],
+    owner: Mapping[str, Any] | None,
+    expected: frozenset[Kind],
+) -> Iterator[Step]:
+    """Read one value of a manual export; yield what to read next, in document order."""
+    shape = type(value)
+    if shape is not dict and shape is not list:
+        value = adapt(value) if shape not in _JSON_SCALARS else value
+        if not isinstance(value, (Mapping, list, tuple, AbstractSet)):
+            if owner is None:
+                _loose_scalar(reading, value, path)
+            return
+        shape = dict if isinstance(value, Mapping) else list
+    if id(value) in reading.seen:
+        return  # the same object twice (or a cycle): read once
+    reading.seen.add(id(value))
+    if shape is dict:
+        yield from reversed(list(_mapping(reading, value, path, owner, expected)))
+    elif isinstance(value, (list, tuple)):
+        scalars = _JSON_SCALARS
+        for index in range(len(value) - 1, -1, -1):
+            child = value[index]
+            if owner is None or type(child) not in scalars:  # in an object, scalars are its own
+                yield child, (*path, index), owner, expected
+    else:
+        yield from ((child, (*path, "-"), owner, expected) for child in value)
+
+
+def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> None:
+    """A scalar outside any object: an ID (counted as a Tweet ID), a null, or refused."""
+    if value is None:
+        return
+    if is_id(value) or _is_exact(value):
+        reading.tweet_ids.add(str(value))  # a bare ID: counted as a Tweet ID
+    elif _is_number(value):
+        reading.problem("imprecise_id", path)
+    else:
+        reading.problem("not_an_object", path)
+
+
+Step = tuple[Any, tuple[Segment, ...], "Mapping[str, Any] | None", frozenset[Kind]]
+
+
+def _family(node: Node | None, value: Mapping[str, Any], owner: object) -> tuple[str | None, Kind]:
+    """Whether ``value`` is a DM, a Tweet or a user object, and the kind to read it as.
+
+    The walker's kind first; but a slot's hint (an object under ``place`` or
+    ``entities.media``) or an entity's ``indices`` cannot hide an object: keys that make a
+    Tweet (an ID and its text, author or location) or a user (a handle and more than a
+    mention's fields) do.
+    """
+    kind = content_kind(node) if node is not None else Kind.OTHER
+    if kind in DMS or _looks_like_dm(value):
+        return "dm", kind
+    if kind in TWEETS:
+        return "tweet", kind
+    if kind in _USER_OBJECTS or (
+        kind is Kind.MENTION and (owner is None or not value.keys() <= _ENTITY_FIELDS)
+    ):
+        return "user", kind
+    family, by_keys = _family_by_keys(value)
+    return (family, by_keys) if family is not None else (None, kind)
+
+
+def _family_by_keys(value: Mapping[str, Any]) -> tuple[str | None, Kind]:
+    """What ``value``'s keys make it, whatever slot it sits in: a Tweet, a user, or neither."""
+    keys = value.keys()
+    if not keys.isdisjoint(_USER_STUB_KEYS) and (
+        not keys.isdisjoint(_TWEET_TEXT)
+        or (not keys.isdisjoint(_TWEET_PARTS) and keys.isdisjoint(_PLACE_KEYS))
+    ):
+        return "tweet", Kind.TWEET_V1 if "id_str" in keys else Kind.TWEET_V2
+    shape = value.get("objectType")
+    if (not keys.isdisjoint(_HANDLES) and not keys <= _ENTITY_FIELDS) or shape == "person":
+        return "user", Kind.USER_V1 if "screen_name" in keys else Kind.USER_V2
+    if shape == "activity":
+        return "tweet", Kind.ACTIVITY
+    return None, Kind.OTHER
+
+
+_TWEET_PARTS: Final = fields("user place coordinates geo")
+_PLACE_KEYS: Final = fields("place_type full_name bounding_box")
+_TWEET_TEXT: Final = fields("text full_text extended_tweet")
+_NONE: Final[frozenset[Kind]] = frozenset()
+# Keys without one of which no mapping is an object of a known kind (for the walker's
+# recognition by keys); a mapping with none is only part of its object, or an envelope.
+_MAY_BE_SOMETHING: Final = fields(
+    """
+    id id_str screen_name username objectType type media_key media_id_string place_type
+    bounding_box full_name woeid trends result query coordinates geo place location
+    event_type dm_event_id message_create sender recipient recipient_id text full_text
+    extended_tweet indices statuses events data errors includes delete user_delete
+    scrub_geo status_withheld user_withheld withheld drop undrop limit disconnect warning
+    friends friends_str for_user for_user_id target_object tweet_create_events event
+    search_metadata next_cursor resources action
+    """
+)
+_HANDLES: Final = fields("screen_name username")
+
+
+def _mapping(
+    reading: _Reading,
+    value: Mapping[str, Any],
+    path: tuple[Segment, ...],
+    owner: Mapping[str, Any] | None,
+    expected: frozenset[Kind],
+) -> Iterator[Step]:
+    """Classify one mapping of a manual export; yield what to read next."""
+    node = reading.node(value, owner)
+    family, kind = _family(node, value, owner)
+    if family == "dm":
+        reading.problem("direct_message", path)
+        return
+    if family is not None:
+        if node is None or node.kind is not kind:
+            node = Node(kind, value, None, path)  # read as what its keys say it is
+        yield from _object(reading, node, family=family, kind=kind, path=path, owner=owner)
+        return
+    if owner is not None:
+        yield from _children(value, path, owner)  # part of its object: look for nested ones
+        return
+    if kind in expected:
+        yield from _children(value, path, value)  # an expansion of the Tweets (a place)
+        return
+    yield from _outside(reading, value, path)
+
+
+def _outside(
+    reading: _Reading, value: Mapping[str, Any], path: tuple[Segment, ...]
+) -> Iterator[Step]:
+    """A mapping outside any object: a reference stub, IDs, an envelope, or refused."""
+    stub = _stub_id(value)
+    if stub is not None:
+        reading.tweet_ids.add(stub)
+        return
+    ids = count_ids(value)
+    if ids.only_ids:
+        for _, _, found in typed_ids(ids.value):
+            reading.tweet_ids.update(found)  # bare IDs: counted as Tweet IDs
+        return
+    if ids.imprecise is not None:
+        reading.problems.append(("imprecise_id", pointer_of(path) + ids.imprecise))
+        return
+    yield from _envelope(reading, value, path)
+
+
+def _object(
+    reading: _Reading,
+    node: Node,
+    *,
+    family: str,
+    kind: Kind,
+    path: tuple[Segment, ...],
+    owner: Mapping[str, Any] | None,
+) -> Iterator[Step]:
+    """Count a Tweet or user object, check it is public, and read inside it."""
+    value = node.value
+    if family == "tweet":
+        stub = _stub_id(value)
+        if stub is not None:
+            reading.tweet_ids.add(stub)  # a {type, id} reference: an ID, always shareable
+            return
+        reading.count("tweet", value)
+        reading.ids_of(node, kind, path)
+        reading.authored.append((_author(value, path, owner), pointer_of(path) or "/"))
+    else:
+        reading.ids_of(node, kind, path)
+        if value.keys() <= _USER_STUB_KEYS:
+            return  # a user's ID: shareable, and no Tweet ID
+        reading.count("user", value)
+        uid, flag = node.read_id().value, value.get("protected")
+        if flag is True:
+            reading.protected.add(uid or "")
+            reading.problem("protected_user", path)
+        elif flag is False and uid is not None:
+            reading.public.add(uid)
+        else:
+            reading.problem("protection_unknown", path)
+    yield from _children(value, path, value)
+
+
+def _envelope(
+    reading: _Reading, value: Mapping[str, Any], path: tuple[Segment, ...]
+) -> Iterator[Step]:
+    """The keys of an envelope around objects: holders, expansions, metadata, or refused."""
+    if not any(
+        key in _HOLDERS or key in _EXPANSIONS or key in _METADATA or is_id(key) for key in value
+    ):
+        reading.problem("not_an_object", path)  # no envelope: a row, a list, a notice ...
+        return
+    for key, child in value.items():
+        here = (*path, str(key))
+        if key in _HOLDERS or is_id(key):
+            yield child, here, None, frozenset()
+        elif key in _EXPANSIONS:
+            yield child, here, None, _EXPANSIONS[key]
+        elif key == "matching_rules" and _rule_tags(child):
+            continue
+        elif key in _METADATA and isinstance(child, Mapping):
+            for field, item in child.items():
+                if field not in _META_FIELDS or not _metadata_scalar(item):
+                    reading.problem("not_an_object", (*here, str(field)))
+        elif key not in _META_FIELDS or not _metadata_scalar(child):
+            reading.problem("not_an_object", here)
+
+
+def _rule_tags(value: object) -> bool:
+    """Whether ``value`` is a stream's ``matching_rules``: the application's own rule tags."""
+    return isinstance(value, list) and all(
+        isinstance(rule, Mapping)
+        and rule.keys() <= {"id", "tag"}
+        and (rule.get("id") is None or is_id(rule["id"]) or type(rule["id"]) is int)
+        and (rule.get("tag") is None or _short_text(rule.get("tag")))
+        for rule in value
+    )
+
+
+def _short_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= _TAG_LENGTH and value.isprintable()
+
+
+def _children(
+    value: Mapping[str, Any], path: tuple[Segment, ...], owner: Mapping[str, Any]
+) -> Iterator[Step]:
+    for key, child in value.items():
+        if type(child) not in _JSON_SCALARS:
+            yield child, (*path, str(key)), owner, frozenset()
+
+
+def _author(
+    value: Mapping[str, Any], path: tuple[Segment, ...], owner: Mapping[str, Any] | None
+) -> str | None:
+    """Who wrote a Tweet: its embedded user, its ``author_id``, or the user it is the status of."""
+    for key in ("user", "author", "actor"):
+        embedded = value.get(key)
+        if isinstance(embedded, Mapping):
+            return _own_id(embedded)
+    for key in ("author_id", "from_user_id_str", "from_user_id"):
+        found = value.get(key)
+        if is_id(found) or _is_exact(found):
+            return str(found)
+    if owner is not None and path and path[-1] == "status" and owner is not value:
+        return _own_id(owner)  # a v1.1 user's latest status
+    return None
+
+
+# Keys one of which a mapping needs to be an object or a DM; inside an object, a mapping with
+# none is only part of it.
+_INTERESTING: Final = _MAY_BE_SOMETHING | _DM_KEYS | _HANDLES | _TWEET_TEXT
+
+
+# ---------------------------------------------------------------------------------------
+# Reading once per export
+# ---------------------------------------------------------------------------------------
+
+# Readings of values an enforcement point copied and is deciding on now; nobody else holds
+# those copies until the decision is made, so a reading cannot go stale.
+_REMEMBERED: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+@contextlib.contextmanager
+def remembered(value: Any, reading: IdCount | ObjectCount) -> Iterator[None]:
+    """Let the rules reuse ``reading`` of ``value`` while it is decided on."""
+    key = (type(reading).__name__, id(value))
+    _REMEMBERED[key] = (value, reading)
+    try:
+        yield
+    finally:
+        _REMEMBERED.pop(key, None)
+
+
+def recall(value: Any, what: type[IdCount | ObjectCount]) -> Any:
+    """The remembered reading of ``value``, or a fresh one."""
+    found = _REMEMBERED.get((what.__name__, id(value)))
+    if found is not None and found[0] is value:
+        return found[1]
+    return count_ids(value) if what is IdCount else count_objects(value)
