@@ -201,7 +201,7 @@ class TestQueryScreen:
         """Search queries sent through twpolicy.Client are screened; clean ones go out."""
         g = guard(rule_modes={"purpose.query_screen": "enforce"})
         fake = FakeXAPI()
-        client = fake.install(twpolicy.Client(BEARER, guard=g))
+        client = fake.install(twpolicy.Client(fake.app_token(), guard=g))
         fake.add_tweet("needle in a haystack")
         assert client.search_recent_tweets("needle").data
         with pytest.raises(ProhibitedPurpose):

@@ -27,7 +27,10 @@ def _ledger():
 
 @pytest.fixture(name="guard")
 def _guard(ledger):
-    return twpolicy.Guard(compliance=ledger, clock=lambda: NOW)
+    # Every export is counted (against twpolicy.PUBLIC by default), so the guard has quotas.
+    return twpolicy.Guard(
+        compliance=ledger, quotas=twpolicy.open_quotas("memory://"), clock=lambda: NOW
+    )
 
 
 def store(payload):

@@ -75,14 +75,14 @@ def _key(request):
 
 
 @pytest.fixture(name="second_url")
-def _second_url(url, tmp_path):
+def _second_url(url, tmp_path, request):
     """Another fresh store of the same backend, for rebuilt ledgers."""
     if url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'rebuilt.db'}"
         return
     import psycopg  # noqa: PLC0415  # PostgreSQL runs only
 
-    base = os.environ["TWPOLICY_TEST_POSTGRES_URL"]
+    base = request.getfixturevalue("postgres_server")
     schema = f"twpolicy_test_{uuid.uuid4().hex[:12]}"
     yield f"{base}{'&' if '?' in base else '?'}schema={schema}"
     with psycopg.connect(base, autocommit=True) as connection:
@@ -974,12 +974,10 @@ class TestRedaction:
 
     @pytest.mark.postgresql
     @pytest.mark.parametrize("form", ["user-info", "password", "sslpassword", "passfile"])
-    def test_exports_logs_and_reprs(self, form, tmp_path, caplog):
+    def test_exports_logs_and_reprs(self, form, tmp_path, caplog, postgres_server):
         """A working ledger whose URL holds a credential never shows it: repr, url, the
         subject export, the decision log when the store fails."""
-        base = os.environ.get("TWPOLICY_TEST_POSTGRES_URL")
-        if not base:
-            require("no PostgreSQL server to test against (set TWPOLICY_TEST_POSTGRES_URL)")
+        base = postgres_server
         server = base.split("://", 1)[1].split("/", 1)[0].split("@")[-1]
         template = {
             "user-info": "postgresql://postgres:{s}@SERVER/postgres",

@@ -79,7 +79,7 @@ class TestTerms:
         assert 0 == main(argv, out=StringIO())
         assert g.check(export()).allowed
         kept = quotas.recipient(LAB)
-        assert ("Example University", "academic_noncommercial", "IRB-1") == (
+        assert ("example university", "academic_noncommercial", "IRB-1") == (  # normalised
             kept.entity,
             kept.standing.value,
             kept.reference,

@@ -298,7 +298,9 @@ class Ledger:
         uid = validate_user_id(user_id)
         started = self._timer()
         prior = entry.view if entry is not None else empty_view(uid)
-        with self._store.reading() as tx:
+        # One snapshot: the index entry and the rows it vouches for must be read together, or a
+        # write landing between the two reads looks like tampering.
+        with self._store.reading(snapshot=True) as tx:
             view = self._read_view(tx, uid, prior)
         if cache is not None:
             with self._cache_lock:
