@@ -105,7 +105,7 @@ def test_no_automated_reply_without_the_askers_opt_in(
     report = bot.run_once()
 
     assert ([question], []) == (report.liked, report.replied)
-    assert [(question, "RU.automation", "no_automated_opt_in")] == report.refused
+    assert [(question, "RU.automation.a", "no_automated_opt_in")] == report.refused
     twpolicy_fake_api.assert_not_called("POST /2/tweets")
     twpolicy_decisions.assert_denied(rule="automation.opt_in", reason="no_automated_opt_in")
 
@@ -122,6 +122,6 @@ def test_stop_opts_the_asker_out_at_once(bot, mentions, twpolicy_fake_api, twpol
     report = bot.run_once(since_id=question)
     assert [stop] == report.opted_out
     assert [] == report.replied
-    assert [(again, "RU.automation", "no_automated_opt_in")] == report.refused
+    assert [(again, "RU.automation.a", "no_automated_opt_in")] == report.refused
     twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
     twpolicy_decisions.assert_denied(rule="automation.opt_in", reason="no_automated_opt_in")
