@@ -487,11 +487,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def position(raw: Any) -> int | None:
-    """How far into ``raw`` reading has got, or ``None`` for a stream that cannot tell."""
-    try:
-        return int(raw.tell())
-    except (OSError, ValueError, AttributeError):
-        return None
