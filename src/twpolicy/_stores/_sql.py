@@ -473,13 +473,13 @@ class Database:
     # -- to be provided by each dialect ----------------------------------------------------
 
     def _connect(self) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover  # abstract: each dialect overrides it
 
     def _begin(self, cursor: Any, *, write: bool, lock: str | None) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover  # abstract: each dialect overrides it
 
     def _driver_errors(self) -> tuple[type[Exception], ...]:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover  # abstract: each dialect overrides it
 
     def _conflicts(self) -> tuple[type[Exception], ...]:
         """Driver errors that mean another writer got there first: retry, not fail."""
@@ -490,10 +490,10 @@ class Database:
         return False
 
     def _advice(self, exc: Exception) -> str:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover  # abstract: each dialect overrides it
 
     def _table_exists(self, tx: Transaction, name: str) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover  # abstract: each dialect overrides it
 
     def _prepare(self, tx: Transaction) -> None:
         """Dialect-specific setup run once, under the migration lock, before migrating."""
