@@ -50,9 +50,17 @@ def rewrite(sql, seq, **changes):
     changed = row(sql, seq)._replace(**changes)
     digest = event_hash(changed.prev_hash, changed[:7], changed.user_prev, changed.key_id)
     sql(
-        "UPDATE twpolicy_consent_events SET record_id = ?, body = ?, key_id = ?, mac = ?,"
-        " hash = ? WHERE seq = ?",
-        (changed.record_id, changed.body, changed.key_id, changed.mac, digest, seq),
+        "UPDATE twpolicy_consent_events SET record_id = ?, closes = ?, body = ?, key_id = ?,"
+        " mac = ?, hash = ? WHERE seq = ?",
+        (
+            changed.record_id,
+            int(changed.closes),
+            changed.body,
+            changed.key_id,
+            changed.mac,
+            digest,
+            seq,
+        ),
     )
     return digest
 
@@ -175,6 +183,38 @@ class TestVerify:
         assert any(
             "event 4 (granted) grants a record ID granted before" in p for p in result.problems
         )
+
+    def test_a_grant_that_says_it_closes(self, url):
+        """verify reports a grant marked as closing its own record."""
+        fill(url)
+        tamper(url, lambda sql: rewrite(sql, 1, closes=True))
+        with twpolicy.open_ledger(url) as ledger:
+            problems = ledger.verify().problems
+        assert "event 1 (granted) is a grant marked as closing its record" in problems
+
+    def test_an_opt_out_that_says_it_closes(self, url):
+        """verify reports an opt-out (a revoke of nothing) marked as closing a record."""
+        fill(url)
+        with twpolicy.open_ledger(url) as ledger:
+            (opt_out,) = ledger.revoke("999")
+        assert "" == opt_out.record_id
+        tamper(url, lambda sql: rewrite(sql, opt_out.seq, closes=True))
+        with twpolicy.open_ledger(url) as ledger:
+            problems = ledger.verify().problems
+        assert f"event {opt_out.seq} (revoked) closes no record but says it does" in problems
+
+    def test_past_fifty_problems_only_a_count(self, url):
+        """verify lists the first 50 problems and counts the rest."""
+        with twpolicy.open_ledger(url) as ledger:
+            for n in range(60):
+                ledger.grant(str(1000 + n), "tweet.write", **NOTICE)
+        tamper(url, lambda sql: sql("UPDATE twpolicy_consent_events SET body = body || ' '"))
+        with twpolicy.open_ledger(url) as ledger:
+            problems = ledger.verify().problems
+        assert 51 == len(problems)
+        assert "event 1 does not match its hash: it was changed" == problems[0]
+        assert problems[-1].startswith("... and ")
+        assert problems[-1].endswith(" more problems")
 
     def test_an_anchor_at_event_0_with_another_hash(self, url):
         """An anchor naming event 0 must name the genesis hash."""
