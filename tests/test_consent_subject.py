@@ -10,7 +10,7 @@ import pytest
 
 import twpolicy
 from test_consent import NOTICE, OTHER, USER, drop_append_only, raw
-from twpolicy import ConfigurationError
+from twpolicy import ConfigurationError, StoreUnavailable
 from twpolicy._stores._consent import LedgerTampered
 from twpolicy._stores._consent._events import COLUMNS, GENESIS, event_hash, row_from_db
 from twpolicy._stores._consent._key import ConsentKey, key_from_setting, resolve_key
@@ -167,8 +167,25 @@ class TestEvents:
         with twpolicy.open_ledger(url, key=KEY) as ledger:
             refused(ledger, USER, f"event 3 is keyed with another key \\(key id {other}\\)")
 
+    def test_the_raw_log_fails_closed_on_an_unreadable_event(self, url):
+        """events() stops at an unreadable event, naming it and the command that checks."""
+        fill(url)
+        tamper(url, lambda sql: rewrite(sql, 3, body="not an event"))
+        with twpolicy.open_ledger(url) as ledger, pytest.raises(StoreUnavailable) as caught:
+            list(ledger.events())
+        assert "consent ledger event 3 cannot be read" in str(caught.value)
+        assert "run `twpolicy consent verify`" in str(caught.value)
+
 
 class TestVerify:
+    def test_a_body_stored_as_a_number(self, url):
+        """A body replaced by a number (SQLite lets any type in) fails its hash, quietly."""
+        fill(url)
+        tamper(url, lambda sql: sql("UPDATE twpolicy_consent_events SET body = 42 WHERE seq = 3"))
+        with twpolicy.open_ledger(url) as ledger:
+            problems = ledger.verify().problems
+        assert "event 3 does not match its hash: it was changed" in problems
+
     def test_a_record_granted_twice(self, url):
         """verify reports a grant that reuses a record ID granted before."""
         fill(url)
