@@ -161,6 +161,16 @@ class TestClosedStreams:
         assert "cannot read" in err
         assert 2 == json.loads(target.read_text())["matched"]
 
+    def test_warnings_with_standard_error_closed(self, monkeypatch):
+        """With standard error closed, a warning is dropped rather than raising."""
+        monkeypatch.setattr(sys, "stderr", None)
+        _common.warn("twpolicy: nobody will read this")
+
+    def test_quiet_says_nothing_of_records_it_skips(self, log, capsys):
+        """With --quiet, records that are not decisions only show in the exit code."""
+        log.write_text(log.read_text() + "[]\n")
+        assert (2, "", "") == run("decisions", log, "--quiet", capsys=capsys)
+
 
 class TestArguments:
     @pytest.mark.parametrize(("text", "expected"), [("1", 1), ("64", 64), ("65536", 65536)])

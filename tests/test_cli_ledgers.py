@@ -95,6 +95,16 @@ class TestConsent:
         assert 0 == code
         assert out.rstrip().endswith("revoked tweet.write (asked by email)")
 
+    def test_history_of_a_used_consent(self, tmp_path, capsys):
+        """A single-use consent's history ends with its use, which names no scopes."""
+        db = f"sqlite:///{tmp_path / 'consent.db'}"
+        with twpolicy.open_ledger(db) as ledger:
+            record = ledger.grant(USER, ["tweet.write"], content_sha256="a" * 64, **GRANT)
+            ledger.use(record.record_id)
+        code, out, _ = run("consent", "history", USER, "--consent-db", db, capsys=capsys)
+        assert 0 == code
+        assert out.rstrip().endswith(f"{record.record_id}  used")
+
 
 @pytest.fixture(name="site")
 def _site(tmp_path):
