@@ -2,6 +2,7 @@
 what they refuse, and what survives closing, reopening and another writer."""
 
 import json
+import sqlite3
 
 import pytest
 
@@ -132,3 +133,18 @@ def test_closing_a_memory_token_store_keeps_its_users():
     tokens.record(USER)
     tokens.close()
     assert tokens.known(USER)
+
+
+def test_a_damaged_reservation_is_refused(tmp_path):
+    """A reservation row changed behind the ledger's back is refused, not trusted."""
+    path = tmp_path / "quotas.db"
+    with twpolicy.open_quotas(f"sqlite:///{path}") as ledger:
+        reservation = ledger.reserve("lab", tweet_ids=5)
+        with sqlite3.connect(path) as connection:
+            connection.execute("UPDATE twpolicy_quota_reservations SET entries = '[[1]]'")
+        connection.close()
+        with pytest.raises(twpolicy.StoreUnavailable) as caught:
+            ledger.release(reservation.reservation_id)
+    message = str(caught.value)
+    assert f"the quota ledger's reservation {reservation.reservation_id} is damaged" in message
+    assert "restore the ledger from a backup. Nothing was decided." in message
