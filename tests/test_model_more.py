@@ -8,6 +8,7 @@ import twpolicy
 from twpolicy import Action, ActionKind, Guard, Outcome
 from twpolicy._model import _ALLOWS, _SHARED_ALLOWS
 from twpolicy._payloads._catalog import EndpointCatalog, endpoint_catalog
+from twpolicy._payloads._shapes import loose_key
 
 
 @attrs.frozen
@@ -83,3 +84,19 @@ class TestCatalog:
         first = endpoint_catalog().lookup("POST", "/2/tweets")
         with pytest.raises(ValueError, match="duplicate catalog entry POST /2/tweets"):
             EndpointCatalog((first, first))
+
+
+class TestLooseKeys:
+    @pytest.mark.parametrize(
+        ("key", "expected"),
+        [
+            ("coordinates", "coordinates"),
+            ("attribute:Street-Address", "street_address"),
+            ("nothing", None),
+            (7, None),
+            (None, None),
+        ],
+    )
+    def test_spellings_of_location_keys(self, key, expected):
+        """A namespace, case and dashes do not hide a location key; non-text keys are none."""
+        assert expected == loose_key(key)
