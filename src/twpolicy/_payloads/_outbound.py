@@ -33,8 +33,8 @@ from twpolicy._payloads._walker import (
     SAFE_INTEGER,
     Kind,
     Node,
-    _classify,  # the walker's recognition by keys, for objects its tables do not reach
     adapt,
+    classify,
     pointer_of,
     walk,
 )
@@ -424,7 +424,7 @@ class _Reading:
             return found
         if owner is not None or value.keys().isdisjoint(_MAY_BE_SOMETHING):
             return None
-        kind = _classify(value)
+        kind = classify(value)
         return None if kind is None else Node(kind, value, None, ())
 
     def problem(self, reason: str, path: tuple[Segment, ...]) -> None:
