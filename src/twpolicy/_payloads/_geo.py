@@ -15,6 +15,7 @@ removes every datum.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -467,8 +468,9 @@ _DECIMALS: Final = 2
 
 
 def _decimals(text: str) -> int:
-    _, dot, tail = text.partition(".")
-    return len(tail) if dot and tail.isdigit() else 0
+    """How many decimals a number written as ``text`` has (``"1e-05"`` has five)."""
+    exponent = decimal.Decimal(text).normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _neutral_numbers(first: str, second: str) -> bool:
