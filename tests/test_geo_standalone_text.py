@@ -354,3 +354,54 @@ class TestEchoedSearchLocation:
         """Search metadata without location parameters is storable."""
         page = {"statuses": [], "search_metadata": {"query": "python", "next_results": "?q=x"}}
         assert find_geo(page) == []
+
+
+@st.composite
+def other_notations(draw):
+    """A point written the other ways people write one, alone or inside longer text."""
+    lat, lon, decimals = draw(points())
+    a, b = f"{lat:.{decimals}f}", f"{lon:.{decimals}f}"
+    hemis = ("N" if lat >= 0 else "S", "E" if lon >= 0 else "W")
+    form = draw(st.sampled_from(["wkt", "wkt_srid", "degrees", "maps_q", "maps_at", "csv", "note"]))
+    return {
+        "wkt": f"POINT ({b} {a})",
+        "wkt_srid": f"SRID=4326;POINT({b} {a})",
+        "degrees": f"{abs(int(lat))}°{int(abs(lat) % 1 * 60)}\u2032{hemis[0]} "
+        f"{abs(int(lon))}°{int(abs(lon) % 1 * 60)}\u2032{hemis[1]}",
+        "maps_q": f"https://maps.google.com/?q={a},{b}",
+        "maps_at": f"https://www.google.com/maps/@{a},{b},15z",
+        "csv": f"tweet_id,lat,long\n1234,{a},{b}\n",
+        "note": f"seen at {a}, {b} yesterday",
+    }[form]
+
+
+class TestOtherNotations:
+    @settings(max_examples=80)
+    @given(other_notations(), NEUTRAL, st.data())
+    def test_points_in_other_notations_are_refused(self, written, key, data):
+        """WKT, degrees, map links and pairs inside longer text are points wherever they are."""
+        assert refused(data.draw(carried({key: written})), Guard())
+
+    @settings(max_examples=40)
+    @given(other_notations(), st.sampled_from(["text", "utf-8", "utf-8-sig", "utf-16"]))
+    def test_text_that_is_not_json_is_read_as_text(self, written, form):
+        """Text stored as it is (CSV, notes), as str or bytes in any encoding, is read."""
+        payload = written if form == "text" else written.encode(form)
+        assert refused(payload, Guard())
+
+    @settings(max_examples=40)
+    @given(st.tuples(NAME, REGION), st.text(max_size=10), COUNT)
+    def test_composite_keys_holding_a_place(self, place, other, count):
+        """A key of (place, something) counted is a count per place."""
+        full = f"{place[0]}, {place[1]}"
+        assert refused(Counter({(full, other): count}), Guard())
+        store = GeoSafeMapping({}, guard=Guard())
+        with pytest.raises(StandaloneGeoError):
+            store[(other, full)] = count
+
+    @settings(max_examples=40)
+    @given(st.lists(st.tuples(NAME, REGION), min_size=1, max_size=3), st.data())
+    def test_counts_by_full_names_in_any_case(self, names, data):
+        """Numbers keyed by "name, region" count places, however the names are cased."""
+        keys = [data.draw(spellings(f"{n}, {r}")) for n, r in names]
+        assert refused(dict.fromkeys(keys, 1), Guard())

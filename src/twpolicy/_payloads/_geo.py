@@ -497,21 +497,58 @@ def _neutral_text_point(text: str) -> bool:
     return match is not None and _neutral_numbers(match.group(1), match.group(2))
 
 
+# Location written out in other notations, found inside any text: WKT geometries
+# ("POINT (2.35 48.85)"), degrees with hemispheres ("48°51'N 2°21'E"), map links carrying a
+# point ("maps.google.com/?q=48.85,2.35", ".../@48.85,2.35,15z"), and "lat,long" pairs with
+# real precision inside longer text (a CSV row "1,48.8566,2.3522").
+_WKT: Final = re.compile(
+    r"\b(?:SRID=\d+;\s*)?(?:MULTI)?(?:POINT|LINESTRING|POLYGON)\s*(?:Z|M|ZM)?\s*\(\s*\(?\s*"
+    r"[-+]?\d",
+    re.IGNORECASE,
+)
+_DEGREES: Final = re.compile(
+    r"\d{1,3}(?:\.\d+)?\s*°[^°]{0,20}?[NS]\b[^°]{0,12}?\d{1,3}(?:\.\d+)?\s*°", re.IGNORECASE
+)
+_MAP_LINK: Final = re.compile(
+    r"(?:[?&](?:q|ll|center|query|mlat|lat)=|/@)\s*[-+]?\d{1,3}\.\d+\s*(?:,|%2C|&m?lon=)\s*"
+    r"[-+]?\d{1,3}\.\d+",
+    re.IGNORECASE,
+)
+_PAIR_IN_TEXT: Final = re.compile(
+    r"(?<![\w.])([-+]?\d{1,3}\.\d{2,})\s*[,;\t ]\s*([-+]?\d{1,3}\.\d{2,})(?![\w.])"
+)
+_SHORTEST_LOCATION: Final = 7
+
+
+def _text_location(text: str) -> bool:
+    """Whether ``text`` holds a point or shape in any notation `_text_location` reads."""
+    if len(text) < _SHORTEST_LOCATION or not any(char.isdigit() for char in text):
+        return False
+    if _WKT.search(text) or _DEGREES.search(text) or _MAP_LINK.search(text):
+        return True
+    return any(
+        _neutral_numbers(match.group(1), match.group(2)) for match in _PAIR_IN_TEXT.finditer(text)
+    )
+
+
 # Counts per place: a place's full name as Twitter writes it ("Paris, France", "Austin, TX")
 # keying numbers, or a pair of such a name (or a known place name) and a number.
 _NAME_PART: Final = re.compile(r"[^\W\d_][^\W_]*(?:[ '.-]+[^\W_]+)*")
 _LONGEST_NAME: Final = 200
 
 
-def _full_name(text: str) -> bool:
-    """Whether ``text`` is written as a place's full name: ``"Name, Region"``, both capitalised."""
+def _full_name(text: str, *, any_case: bool = False) -> bool:
+    """Whether ``text`` is written as a place's full name: ``"Name, Region"``.
+
+    Both parts capitalised, unless ``any_case`` (where numbers keyed by it say it is counted).
+    """
     if len(text) > _LONGEST_NAME:
         return False
-    name, comma, region = text.partition(", ")
+    name, comma, region = text.strip().partition(",")
+    name, region = name.strip(), region.strip()
     return (
         bool(comma)
-        and name[:1].isupper()
-        and region[:1].isupper()
+        and (any_case or (name[:1].isupper() and region[:1].isupper()))
         and _NAME_PART.fullmatch(name) is not None
         and _NAME_PART.fullmatch(region) is not None
     )
@@ -529,10 +566,10 @@ def _place_count(value: Any, names: PlaceNames | None) -> bool:
         first, second = second, first
     if type(first) is not str or type(second) not in _COUNTS:
         return False
-    return _full_name(first) or (names is not None and first in names)
+    return _full_name(first, any_case=True) or (names is not None and first in names)
 
 
-def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:
+def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
     """What location a mapping key is, or ``None``.
 
     A coordinate pair, a "lat,long" text, a place ID (16 hexadecimal digits), a search's
@@ -541,13 +578,19 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:
     if type(key) is str:
         if _PLACE_ID.fullmatch(key):
             return GeoKind.PLACE_REFERENCE
-        if _text_point(key):
-            return GeoKind.POINT
         if _geo_query_text(key):
             return GeoKind.GEO_QUERY
+        if _text_point(key) or _text_location(key):
+            return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
     if isinstance(key, tuple):
-        return GeoKind.POINT if _pair(key) else None
+        if _pair(key):
+            return GeoKind.POINT
+        # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
+        return next(
+            (kind for kind in (_key_location(part, names) for part in key) if kind is not None),
+            GeoKind.PLACE if any(type(p) is str and _full_name(p) for p in key) else None,
+        )
     return None
 
 
@@ -578,10 +621,12 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
             continue
         kind = type(item)
         if kind is str:
-            if _text_point(item) if not walked else _neutral_text_point(item):
-                yield path, GeoKind.POINT
-            elif _geo_query_text(item):
+            if _geo_query_text(item):
                 yield path, GeoKind.GEO_QUERY
+            elif (_text_point(item) if not walked else _neutral_text_point(item)) or _text_location(
+                item
+            ):
+                yield path, GeoKind.POINT
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
             continue
@@ -596,7 +641,7 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
                 continue
             counts = bool(item) and all(type(element) in _COUNTS for element in item.values())
             for key, element in item.items():
-                if counts and type(key) is str and _full_name(key):
+                if counts and type(key) is str and _full_name(key, any_case=True):
                     yield (*path, key), GeoKind.PLACE  # counts per place ("Paris, France": 12)
                     continue
                 loose = loose_key(key)
@@ -849,7 +894,12 @@ def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | No
             ),
             None,
         )
-    if key_kind is None and type(key) is str and type(value) in _COUNTS and _full_name(key):
+    if (
+        key_kind is None
+        and type(key) is str
+        and type(value) in _COUNTS
+        and _full_name(key, any_case=True)
+    ):
         key_kind = GeoKind.PLACE  # a count per place, kept item by item
     return key_kind
 
@@ -859,8 +909,10 @@ def _json_text(payload: Any) -> Any:
 
     Bytes are decoded as `json.loads` decodes them (UTF-8 with or without a BOM, UTF-16 and
     UTF-32 by their BOM or their zero bytes); a leading BOM in text is skipped. Text that
-    starts like JSON but does not parse, and bytes that do not decode, are refused: they
-    cannot be checked.
+    starts like JSON but does not parse, and bytes that look like JSON but do not decode, are
+    refused: they cannot be checked. Text that is not JSON (CSV, notes) is returned as text,
+    so that the location written in it is read; bytes that are not text are returned as
+    they are.
     """
     if isinstance(payload, (bytes, bytearray, memoryview)):
         raw = bytes(payload)
@@ -883,8 +935,8 @@ def _json_text(payload: Any) -> Any:
             try:
                 return json.loads(body)
             except (ValueError, RecursionError):
-                return payload
-        return payload
+                return body
+        return body  # text (CSV, notes): read as text
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
