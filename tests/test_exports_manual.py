@@ -632,6 +632,8 @@ class TestStuffedObjects:
             ({**tweet, "notes": "the text of 60,000 Tweets"}, "extra_text"),
             ({**tweet, "id_str": "the text of 60,000 Tweets"}, "not_an_id"),
             ({**tweet, "x": {"y": ["the text of 60,000 Tweets"]}}, "extra_text"),
+            ({**tweet, "text": "the text of 60,000 Tweets " * 5000}, "extra_text"),
+            ({**tweet, "entities": {"hashtags": [{"text": "x" * 200_000}]}}, "extra_text"),
         ]:
             export, error, guard = check_export(payload)
             assert export is None

@@ -701,6 +701,8 @@ def _object(
             extra = _text_in(child)
             if extra is not None:  # text smuggled out in a field no such object has
                 reading.problem("extra_text", (*path, str(key), *extra))
+    if _own_text(value) > _MOST_TEXT:  # more than any one Tweet or user holds
+        reading.problem("extra_text", path)
     if family == "tweet":
         stub = _stub_id(value)
         if stub is not None:
@@ -827,6 +829,36 @@ def _text_in(value: Any) -> tuple[Segment, ...] | None:
         elif isinstance(item, (bytes, bytearray)):
             return path
     return None
+
+
+# The most text one object holds of its own: a long post's 25,000 characters, its entities'
+# URLs and its author's fields, with room to spare. An object holding more carries text
+# that is not its own.
+_MOST_TEXT: Final = 100_000
+
+
+def _own_text(value: Mapping[str, Any]) -> int:
+    """How many characters of text ``value`` holds outside the objects nested in it."""
+    total = 0
+    stack: list[Any] = list(value.values())
+    seen: set[int] = {id(value)}
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            total += len(item)
+            continue
+        if type(item) in _JSON_SCALARS or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item = adapt(item)
+        if isinstance(item, Mapping):
+            if _family_by_keys(item)[0] is None and classify(item) not in _OBJECT_KINDS:
+                stack.extend(item.values())
+        elif isinstance(item, (list, tuple, AbstractSet)):
+            stack.extend(item)
+        elif isinstance(item, (bytes, bytearray)):
+            total += len(item)
+    return total
 
 
 def _children(
