@@ -799,24 +799,45 @@ def hits(payload: Any, names: PlaceNames | None = None) -> list[Hit]:
     list of counts): those of the places in ``payload`` itself, and those ``names`` knows.
     ``names`` learns the payload's place names.
     """
+    probe = _Probe(names)
+    found = _hits(payload, probe)
     learned = PlaceNames(base=names)
-    found = _hits(payload, names)
     fresh = False
     for hit in found:
         if hit.kind in _NAMED_KINDS:
             datum = _datum(payload, hit)
-            items = datum if isinstance(datum, list) else [datum]
-            for item in items:
+            for item in datum if isinstance(datum, list) else [datum]:
                 fresh = learned.learn(item) or fresh
-    if fresh:  # read again, knowing this payload's own place names
-        found = _hits(payload, learned)
+    if fresh:
+        if not probe.asked.isdisjoint(learned._learned):  # noqa: SLF001  # same module
+            found = _hits(payload, learned)  # text names one of its places: read again
         if names is not None:
             names.absorb(learned)
     return found
 
 
+class _Probe(PlaceNames):
+    """The names of ``base``, noting which texts were asked about.
+
+    A payload is read again only if one of them turns out to name one of its places.
+    """
+
+    __slots__ = ("asked",)
+
+    def __init__(self, base: PlaceNames | None) -> None:
+        super().__init__(base=base)
+        self.asked: set[str] = set()
+
+    def __len__(self) -> int:
+        return 1  # always asked
+
+    def _has(self, key: str) -> bool:
+        self.asked.add(key)
+        return super()._has(key)
+
+
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:
-    finder = _Finder(names or None)
+    finder = _Finder(names)
     return [*finder.root(payload), *finder.run(payload)]
 
 
