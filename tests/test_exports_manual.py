@@ -642,3 +642,19 @@ class TestStuffedObjects:
         export, error, _ = check_export({**tweet, "x_unknown": [{**tweet, "id_str": "3"}]})
         assert error is None
         assert 3 == export.decision.count  # two Tweets (the hidden one counts) and the author
+
+
+class TestStuffedCarriers:
+    def test_shared_and_binary_values_in_made_up_fields(self):
+        """A made-up field holding the same list twice, or bytes, is read once, and bytes are
+        text that is not the object's own."""
+        user = {"id_str": "1", "screen_name": "a", "name": "A", "protected": False}
+        shared = ["token"]
+        tweet = {"id_str": "2", "text": "t", "user": user, "x": [shared, shared, 3]}
+        export, error, _ = check_export(tweet)
+        assert error is None
+        assert 2 == export.decision.count
+        for payload in ({**tweet, "x": [b"bytes"]}, {**tweet, "entities": {"x": b"y" * 200_001}}):
+            export, error, _ = check_export(payload)
+            assert export is None
+            assert "extra_text" == error.decision.reason

@@ -29,6 +29,7 @@ from twpolicy import (
     rules,
     strip_geo,
 )
+from twpolicy._payloads._geo import PlaceNames
 from twpolicy.strategies import places, tweets
 
 NAME = st.from_regex(r"[A-Z][a-z]{2,10}(?: [A-Z][a-z]{2,10})?", fullmatch=True)
@@ -405,3 +406,40 @@ class TestOtherNotations:
         """Numbers keyed by "name, region" count places, however the names are cased."""
         keys = [data.draw(spellings(f"{n}, {r}")) for n, r in names]
         assert refused(dict.fromkeys(keys, 1), Guard())
+
+
+class TestPlaceNames:
+    def test_learned_names_are_bounded(self):
+        """The oldest learned names are forgotten first, beyond the limit."""
+        names = PlaceNames(limit=2)
+        for name in ("Alpha", "Bravo", "Charlie"):
+            names.learn({"name": name})
+        assert "alpha" not in names
+        assert "BRAVO" in names
+        assert "charlie " in names
+        assert "PlaceNames(0 given, 2 learned)" == repr(names)
+
+    def test_what_is_never_a_name(self):
+        """Short texts, numbers, JSON field names and overlong texts are never place names."""
+        names = PlaceNames(["ab", "12345", "screen_name", "x" * 300, "Exampleton"])
+        assert 1 == len(names)
+        assert not names.learn("not a place")
+        assert 12345 not in names
+
+    def test_a_place_in_a_tuple_is_found(self):
+        """A place inside a tuple is found, and its names are read where they can be."""
+        place = {"id": "0a1b2c3d4e5f6a7b", "full_name": "Ex, EX", "place_type": "city"}
+        assert [GeoKind.PLACE] == [f.kind for f in find_geo((place,))]
+
+    @pytest.mark.parametrize(
+        "pair", [[float("inf"), 48.85], [float("nan"), 2.35], [1, 2.35], [2.35, 48.85, 3.1]]
+    )
+    def test_pairs_that_are_not_points(self, pair):
+        """Non-finite numbers, integers and triples under neutral keys are not points."""
+        assert [] == find_geo({"a": pair})
+
+    def test_keys_that_echo_a_search(self):
+        """A search's location parameter as a key is location kept."""
+        [finding] = find_geo({"?q=x&geocode=48.85,2.35,1km": 3})
+        assert GeoKind.GEO_QUERY == finding.kind
+        assert [] == find_geo({"x" * 250 + ", Y": 3})
