@@ -19,6 +19,7 @@ import twpolicy
 from corpus import load
 from twpolicy import Guard
 from twpolicy import strategies as tws
+from twpolicy._payloads._ids import is_id
 
 DAY = 50_000
 MONTH = 1_500_000
@@ -554,3 +555,106 @@ class TestBothCaps:
         export, error, _ = check_export([user], recipient=twpolicy.PUBLIC)
         assert export is None
         assert "made_public" == error.decision.reason
+
+
+# ---------------------------------------------------------------------------------------
+# Text stuffed into a counted object's own fields
+# ---------------------------------------------------------------------------------------
+
+# Text, as the oracle reads it (spaces or non-ASCII), or a string too long for a token.
+TEXT = st.text(min_size=1, max_size=40).filter(is_text) | st.text(
+    alphabet="abcdefgh", min_size=257, max_size=400
+)
+MADE_UP = st.from_regex(r"(?:x_|my|notes?_?)[a-z]{1,8}", fullmatch=True)
+
+
+@st.composite
+def stuffed(draw):
+    """A public object (a v1.1 Tweet, a v2 page's Tweet, a user) with text smuggled into it."""
+    how = draw(st.sampled_from(["field", "nested", "id", "reference"]))
+    shape = draw(st.sampled_from(["v1", "v2", "user"]))
+    if shape == "v1":
+        payload = draw(tws.tweets("v1.1", retweet=False, quote=False).map(public))
+        obj = payload
+    elif shape == "v2":
+        payload = draw(v2_pages())
+        obj = payload["data"][0]
+    else:
+        payload = public(draw(tws.users("v1.1")))
+        obj = payload
+    text = draw(TEXT)
+    if how == "field":
+        obj[draw(MADE_UP)] = text
+    elif how == "nested":
+        obj[draw(MADE_UP)] = draw(
+            st.sampled_from([[text], {"a": text}, [{"b": [text]}], {"a": {"b": text}}])
+        )
+    elif how == "id":
+        obj["id_str" if "id_str" in obj else "id"] = text
+    else:
+        field = {"v1": "in_reply_to_status_id_str", "v2": "author_id"}.get(shape, "id_str")
+        obj[field] = text
+    return payload
+
+
+class TestStuffedObjects:
+    @given(payload=stuffed())
+    @SLOW
+    def test_text_in_an_objects_own_fields_is_refused(self, payload):
+        """Text in a made-up field, in an ID, or in a reference of a counted object is refused,
+        and nothing is counted: a counted object carries only what such an object has."""
+        reason = assert_sound(payload)
+        assert reason in {"extra_text", "not_an_id", "protection_unknown"}
+
+    @given(payload=stuffed(), strict=st.booleans())
+    @SLOW
+    def test_ids_only_lets_out_nothing_but_ids(self, payload, strict):
+        """@ids_only reduces or refuses a stuffed object: only decimal IDs leave, each counted."""
+        guard = Guard(quotas=twpolicy.open_quotas("memory://"))
+
+        @twpolicy.ids_only(guard=guard, recipient="acme", strict=strict)
+        def share():
+            return payload
+
+        try:
+            out = share()
+        except (twpolicy.RedistributionError, twpolicy.PayloadError):
+            assert MONTH == guard.quotas.remaining("acme")
+            return
+        assert all(is_id(item) for item in out)
+        assert MONTH - len(out) == guard.quotas.remaining("acme")
+
+    def test_instances(self):
+        """Text in a made-up field, and text as the ID, of one Tweet."""
+        user = {"id_str": "1", "screen_name": "a", "name": "A", "protected": False}
+        tweet = {"id_str": "2", "text": "t", "user": user}
+        for payload, reason in [
+            ({**tweet, "notes": "the text of 60,000 Tweets"}, "extra_text"),
+            ({**tweet, "id_str": "the text of 60,000 Tweets"}, "not_an_id"),
+            ({**tweet, "x": {"y": ["the text of 60,000 Tweets"]}}, "extra_text"),
+            ({**tweet, "text": "the text of 60,000 Tweets " * 5000}, "extra_text"),
+            ({**tweet, "entities": {"hashtags": [{"text": "x" * 200_000}]}}, "extra_text"),
+        ]:
+            export, error, guard = check_export(payload)
+            assert export is None
+            assert reason == error.decision.reason
+            assert DAY == guard.quotas.remaining("ana", "hydrated_objects")
+        export, error, _ = check_export({**tweet, "x_unknown": [{**tweet, "id_str": "3"}]})
+        assert error is None
+        assert 3 == export.decision.count  # two Tweets (the hidden one counts) and the author
+
+
+class TestStuffedCarriers:
+    def test_shared_and_binary_values_in_made_up_fields(self):
+        """A made-up field holding the same list twice, or bytes, is read once, and bytes are
+        text that is not the object's own."""
+        user = {"id_str": "1", "screen_name": "a", "name": "A", "protected": False}
+        shared = ["token"]
+        tweet = {"id_str": "2", "text": "t", "user": user, "x": [shared, shared, 3]}
+        export, error, _ = check_export(tweet)
+        assert error is None
+        assert 2 == export.decision.count
+        for payload in ({**tweet, "x": [b"bytes"]}, {**tweet, "entities": {"x": b"y" * 200_001}}):
+            export, error, _ = check_export(payload)
+            assert export is None
+            assert "extra_text" == error.decision.reason

@@ -3,6 +3,7 @@ import copy
 import json
 import re
 import shelve
+import urllib.parse
 import warnings
 
 import cachetools
@@ -57,7 +58,8 @@ def reference_locations(payload):
     """Pointers of every non-empty value under a location key: a deliberately plain reading.
 
     It knows no payload shapes, only key names (and that rate-limit status lists a ``geo``
-    route family). A list of objects under such a key counts element by element.
+    route family), and that a search URL's ``geocode=`` parameter is location. A list of
+    objects under such a key counts element by element.
     """
     found = []
     stack = [(payload, "", None)]
@@ -73,6 +75,8 @@ def reference_locations(payload):
                     else:
                         found.append(here)
                 stack.append((item, here, name))
+        elif isinstance(value, str) and "geocode=" in urllib.parse.unquote(value):
+            found.append(pointer)  # a search's location, echoed back
         elif isinstance(value, list):
             stack.extend((item, f"{pointer}/{i}", None) for i, item in enumerate(value))
     return found
@@ -417,7 +421,7 @@ class TestCheckStorable:
         with pytest.raises(StandaloneGeoError):
             check_storable(encode(json.dumps(payloads.place_v1())), guard=guard)
         assert check_storable(encode(json.dumps(payloads.tweet_v1())), guard=guard).allowed
-        assert check_storable(encode("Exampleton"), guard=guard).allowed
+        assert check_storable(encode("Just some words"), guard=guard).allowed
 
     @pytest.mark.parametrize("payload", ['{"place": ', b"[\xff\xfe"])
     def test_unreadable_json_text_is_refused(self, guard, payload):
@@ -767,7 +771,13 @@ class TestCorpus:
             if "on_its_own" in why:
                 assert any(
                     word in origin
-                    for word in ("geo_id", "record.json", "testgeoapis", "models/place")
+                    for word in (
+                        "geo_id",
+                        "record.json",
+                        "testgeoapis",
+                        "models/place",
+                        "search_geocode",  # the search's geocode, echoed in search_metadata
+                    )
                 ), origin
 
     def test_places_and_points_taken_out_are_refused(self, documents):

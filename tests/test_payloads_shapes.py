@@ -15,7 +15,7 @@ from twpolicy._payloads._shapes import (
     leaf,
     twin,
 )
-from twpolicy._payloads._walker import _classify, walk
+from twpolicy._payloads._walker import classify, walk
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
 VALUES = st.recursive(
@@ -84,7 +84,7 @@ def _signature_objects(kind):
 @given(data=st.data())
 def test_signatures_are_what_the_walker_recognises(kind, data):
     """An object with a kind's signature is recognised as that kind, whatever else it holds."""
-    assert kind == _classify(data.draw(_signature_objects(kind)))
+    assert kind == classify(data.draw(_signature_objects(kind)))
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_signatures_are_what_the_walker_recognises(kind, data):
 )
 def test_what_signatures_exclude_is_another_kind(kind, obj):
     """The keys and types signatures rule out do make the walker see something else."""
-    assert kind == _classify(obj)
+    assert kind == classify(obj)
 
 
 class TestIdKeys:

@@ -15,10 +15,13 @@ removes every datum.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import threading
+import urllib.parse
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -51,6 +54,7 @@ __all__ = [
     "Arguments",
     "GeoFinding",
     "MappingKey",
+    "PlaceNames",
     "find_geo",
     "hits",
     "strip_geo",
@@ -162,7 +166,8 @@ def _owned(node: Node | None, path: Path, kind: GeoKind, owner: Node | None) -> 
 class _Finder:
     """One pass over a payload's walk, reporting each location datum once."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: PlaceNames | None = None) -> None:
+        self.names = names
         # What has been reported: the keys of each node, and the nodes inside reported data.
         self.covered_fields: dict[Node, set[str]] = {}
         self.covered_nodes: set[Node] = set()
@@ -243,7 +248,7 @@ class _Finder:
             for index in range(len(value)):
                 yield Hit(None, (index,), GeoKind.POINT, None, "on_its_own", standalone=True)
             return
-        for path, geo_kind in _scan(value, (), walked=True, skip=frozenset()):
+        for path, geo_kind in _scan(value, (), walked=True, skip=frozenset(), names=self.names):
             yield Hit(None, path, geo_kind, None, "on_its_own", standalone=True)
 
     def beyond_fields(self, node: Node) -> Iterator[Hit]:  # noqa: C901, PLR0912  # one pass over the keys
@@ -277,7 +282,7 @@ class _Finder:
                 continue
             if _plain(item) and type(item) is not str:
                 continue
-            key_kind = _key_location(key)
+            key_kind = _key_location(key, self.names)
             if key_kind is not None:
                 self.covered_fields.setdefault(node, set()).add(key)
                 yield _owned(node, (key,), key_kind, owner)
@@ -285,11 +290,11 @@ class _Finder:
             if content and not whole:
                 if skip is None:
                     skip = _slot_objects(kind, value)
-                found = list(_scan(item, (key,), walked=False, skip=skip))
+                found = list(_scan(item, (key,), walked=False, skip=skip, names=self.names))
                 if found:  # what the walk would find under the key is reported here
                     self.covered_fields.setdefault(node, set()).add(key)
             elif key not in known:
-                found = list(_scan(item, (key,), walked=True, skip=frozenset()))
+                found = list(_scan(item, (key,), walked=True, skip=frozenset(), names=self.names))
             else:
                 continue
             for path, geo_kind in found:
@@ -319,14 +324,16 @@ class _Finder:
         for key, datum in node.value.items():
             loose = loose_key(key)
             if loose is None:
-                key_kind = _key_location(key)
+                key_kind = _key_location(key, self.names)
                 if key_kind is not None:
                     self.covered_fields.setdefault(node, set()).add(key)
                     found.append(_owned(node, (key,), key_kind, owner))
                     continue
                 found.extend(
                     _owned(node, path, geo_kind, owner)
-                    for path, geo_kind in _scan(datum, (key,), walked=True, skip=frozenset())
+                    for path, geo_kind in _scan(
+                        datum, (key,), walked=True, skip=frozenset(), names=self.names
+                    )
                 )
                 continue
             geo_kind = location_kind(datum, LOOSE_KEYS[loose])
@@ -429,19 +436,171 @@ def _pair(value: Any) -> bool:
     return _in_range(float(numbers[0]), float(numbers[1]))
 
 
-def _key_location(key: Any) -> GeoKind | None:
-    """What location a mapping key is, or ``None``: a pair, a "lat,long" text, a place ID."""
+# A search's location parameter, echoed in a URL or a query: v1.1 ``geocode=lat,long,radius``
+# (and the ``geocode:`` operator), v2 ``point_radius:[...]`` and ``bounding_box:[...]``,
+# ``place:``, ``place_country:`` and ``near:`` operators, and geo endpoints' own parameters
+# in a URL's query.
+_GEO_QUERY: Final = re.compile(
+    r"""(?:^|[?&;\s"'(])geocode\s*[=:]\s*["']?[-+]?\d"""
+    r"|\b(?:point_radius|bounding_box):\s*\["
+    r"""|(?:^|[\s("'])-?(?:place|place_country|near):["']?\w"""
+    r"|[?&](?:lat|long|lon|lng|latitude|longitude|place_id|attribute:\w+)=[^&#\s]",
+    re.IGNORECASE,
+)
+_QUERY_MARKS: Final = frozenset(":=%")
+
+
+def _geo_query_text(text: str) -> bool:
+    """Whether ``text`` echoes a search's location parameter (URL-encoded or not)."""
+    if len(text) < 7 or _QUERY_MARKS.isdisjoint(text):  # noqa: PLR2004  # "near:xy"
+        return False
+    if "%" in text or "+" in text:
+        text = urllib.parse.unquote_plus(text)
+    return _GEO_QUERY.search(text) is not None
+
+
+# Where the walk recognises objects (outside content objects that are not whole), a pair or
+# a "lat,long" text is taken for a point only when it looks like one: two fractions, each
+# with at least two decimals (the API's points have four to eight), in range, and not both
+# below 1 in size (shares, scores and probabilities are; the points they exclude lie in the
+# sea off West Africa).
+_DECIMALS: Final = 2
+
+
+def _decimals(text: str) -> int:
+    """How many decimals a number written as ``text`` has (``"1e-05"`` has five)."""
+    exponent = decimal.Decimal(text).normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _neutral_numbers(first: str, second: str) -> bool:
+    if _decimals(first) < _DECIMALS or _decimals(second) < _DECIMALS:
+        return False
+    a, b = float(first), float(second)
+    return _in_range(a, b) and not (abs(a) < 1 and abs(b) < 1)
+
+
+def _neutral_pair(value: Any) -> bool:
+    """Whether a list or tuple under a neutral key is a point: `_pair`, with real precision."""
+    if len(value) != 2 or not all(type(item) is float for item in value):  # noqa: PLR2004  # a pair
+        return False
+    if not all(math.isfinite(item) for item in value):
+        return False
+    return _neutral_numbers(repr(value[0]), repr(value[1]))
+
+
+def _neutral_text_point(text: str) -> bool:
+    """Whether a text under a neutral key is a "lat,long" pair with real precision."""
+    if not _text_point(text):
+        return False
+    match = _LATLONG.fullmatch(text)
+    return match is not None and _neutral_numbers(match.group(1), match.group(2))
+
+
+# Location written out in other notations, found inside any text: WKT geometries
+# ("POINT (2.35 48.85)"), degrees with hemispheres ("48°51'N 2°21'E"), map links carrying a
+# point ("maps.google.com/?q=48.85,2.35", ".../@48.85,2.35,15z"), and "lat,long" pairs with
+# real precision inside longer text (a CSV row "1,48.8566,2.3522").
+_WKT: Final = re.compile(
+    r"\b(?:SRID=\d+;\s*)?(?:MULTI)?(?:POINT|LINESTRING|POLYGON)\s*(?:Z|M|ZM)?\s*\(\s*\(?\s*"
+    r"[-+]?\d",
+    re.IGNORECASE,
+)
+_DEGREES: Final = re.compile(
+    r"\d{1,3}(?:\.\d+)?\s*°[^°]{0,20}?[NS]\b[^°]{0,12}?\d{1,3}(?:\.\d+)?\s*°", re.IGNORECASE
+)
+_MAP_LINK: Final = re.compile(
+    r"(?:[?&](?:q|ll|center|query|mlat|lat)=|/@)\s*[-+]?\d{1,3}\.\d+\s*(?:,|%2C|&m?lon=)\s*"
+    r"[-+]?\d{1,3}\.\d+",
+    re.IGNORECASE,
+)
+_PAIR_IN_TEXT: Final = re.compile(
+    r"(?<![\w.])([-+]?\d{1,3}\.\d{2,})\s*[,;\t ]\s*([-+]?\d{1,3}\.\d{2,})(?![\w.])"
+)
+_SHORTEST_LOCATION: Final = 7
+
+
+def _text_location(text: str) -> bool:
+    """Whether ``text`` holds a point or shape in any notation `_text_location` reads."""
+    if len(text) < _SHORTEST_LOCATION or not any(char.isdigit() for char in text):
+        return False
+    if _WKT.search(text) or _DEGREES.search(text) or _MAP_LINK.search(text):
+        return True
+    return any(
+        _neutral_numbers(match.group(1), match.group(2)) for match in _PAIR_IN_TEXT.finditer(text)
+    )
+
+
+# Counts per place: a place's full name as Twitter writes it ("Paris, France", "Austin, TX")
+# keying numbers, or a pair of such a name (or a known place name) and a number.
+_NAME_PART: Final = re.compile(r"[^\W\d_][^\W_]*(?:[ '.-]+[^\W_]+)*")
+_LONGEST_NAME: Final = 200
+
+
+def _full_name(text: str, *, any_case: bool = False) -> bool:
+    """Whether ``text`` is written as a place's full name: ``"Name, Region"``.
+
+    Both parts capitalised, unless ``any_case`` (where numbers keyed by it say it is counted).
+    """
+    if len(text) > _LONGEST_NAME:
+        return False
+    name, comma, region = text.strip().partition(",")
+    name, region = name.strip(), region.strip()
+    return (
+        bool(comma)
+        and (any_case or (name[:1].isupper() and region[:1].isupper()))
+        and _NAME_PART.fullmatch(name) is not None
+        and _NAME_PART.fullmatch(region) is not None
+    )
+
+
+_COUNTS: Final = frozenset({int, float})
+
+
+def _place_count(value: Any, names: PlaceNames | None) -> bool:
+    """Whether a list or tuple is ``(place name, count)``: one item of counts per place."""
+    if len(value) != 2:  # noqa: PLR2004  # a pair
+        return False
+    first, second = value
+    if type(first) in _COUNTS:
+        first, second = second, first
+    if type(first) is not str or type(second) not in _COUNTS:
+        return False
+    return _full_name(first, any_case=True) or (names is not None and first in names)
+
+
+def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
+    """What location a mapping key is, or ``None``.
+
+    A coordinate pair, a "lat,long" text, a place ID (16 hexadecimal digits), a search's
+    location parameter, or a place name ``names`` knows.
+    """
     if type(key) is str:
         if _PLACE_ID.fullmatch(key):
             return GeoKind.PLACE_REFERENCE
-        return GeoKind.POINT if _text_point(key) else None
+        if _geo_query_text(key):
+            return GeoKind.GEO_QUERY
+        if _text_point(key) or _text_location(key):
+            return GeoKind.POINT
+        return GeoKind.PLACE if names is not None and key in names else None
     if isinstance(key, tuple):
-        return GeoKind.POINT if _pair(key) else None
+        if _pair(key):
+            return GeoKind.POINT
+        # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
+        return next(
+            (kind for kind in (_key_location(part, names) for part in key) if kind is not None),
+            GeoKind.PLACE if any(type(p) is str and _full_name(p) for p in key) else None,
+        )
     return None
 
 
 def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
-    value: Any, base: Path, *, walked: bool, skip: frozenset[int]
+    value: Any,
+    base: Path,
+    *,
+    walked: bool,
+    skip: frozenset[int],
+    names: PlaceNames | None = None,
 ) -> Iterator[tuple[Path, GeoKind]]:
     """Location in JSON no table row describes: location keys, and keys that are location.
 
@@ -449,7 +608,10 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
     recognises are left to it. Otherwise (what a content object without its content holds)
     everything is read but the ``skip`` objects (the ones the walk visits through child
     slots), and bare coordinate pairs and "lat,long" texts count too: with no content
-    around them, numbers shaped like a point are taken for one.
+    around them, numbers shaped like a point are taken for one. Where the walk recognises
+    objects, only pairs and texts shaped like real coordinates (`_neutral_pair`) count.
+    Texts that echo a search's location parameter (`_geo_query_text`), and texts and keys
+    that are known place names (``names``), are location in both.
     """
     stack: list[tuple[Any, Path]] = [(value, base)]
     seen: set[int] = set()  # containers read (a shared one once; a cycle ends)
@@ -459,8 +621,14 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
             continue
         kind = type(item)
         if kind is str:
-            if not walked and _text_point(item):
+            if _geo_query_text(item):
+                yield path, GeoKind.GEO_QUERY
+            elif (_text_point(item) if not walked else _neutral_text_point(item)) or _text_location(
+                item
+            ):
                 yield path, GeoKind.POINT
+            elif names and names.names_value(item):
+                yield path, GeoKind.PLACE
             continue
         if kind in _SCALAR_TYPES:
             continue
@@ -471,21 +639,28 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
         if isinstance(item, Mapping):
             if walked and classify(item) is not None:
                 continue
+            counts = bool(item) and all(type(element) in _COUNTS for element in item.values())
             for key, element in item.items():
+                if counts and type(key) is str and _full_name(key, any_case=True):
+                    yield (*path, key), GeoKind.PLACE  # counts per place ("Paris, France": 12)
+                    continue
                 loose = loose_key(key)
                 if loose is not None:
                     geo_kind = location_kind(element, LOOSE_KEYS[loose])
                     if geo_kind is not None:
                         yield (*path, key), geo_kind
                     continue
-                key_kind = _key_location(key)
+                key_kind = _key_location(key, names)
                 if key_kind is not None:
                     yield (*path, key), key_kind
                     continue
                 stack.append((element, (*path, key)))
         elif isinstance(item, (list, tuple)):
-            if not walked and _pair(item):
+            if _pair(item) if not walked else _neutral_pair(item):
                 yield path, GeoKind.POINT
+                continue
+            if _place_count(item, names):
+                yield path, GeoKind.PLACE  # one item of counts per place, as pairs
                 continue
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
         elif isinstance(item, (set, frozenset)):
@@ -495,11 +670,175 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 
 
-def hits(payload: Any) -> Iterator[Hit]:
-    """Every location datum of ``payload``, each once (never again inside another datum)."""
-    finder = _Finder()
-    yield from finder.root(payload)
-    yield from finder.run(payload)
+class PlaceNames:
+    """Place names known to be location: learned from payloads, or given (a gazetteer).
+
+    Text alone cannot tell ``"Exampleton"`` from any other word; a name seen in a place
+    (its ``full_name``, ``name``, ``country`` or ID, a Gnip place's ``displayName``, a trends
+    location's ``name``) can. The check learns the names of the places in each payload it
+    reads, and the ``geo.standalone`` rule keeps what it learned (up to ``limit`` names, the
+    oldest forgotten first), so that a count keyed by those names stored later is refused.
+    Names compare without case and spacing (``"paris ,France"`` is ``"Paris, France"``);
+    JSON field names and texts shorter than three characters are never taken for places.
+
+    Args:
+        names: names known from the start (a gazetteer).
+        limit: the most learned names to keep.
+        base: names also known (read, never changed).
+    """
+
+    __slots__ = ("_base", "_given", "_learned", "_limit", "_lock")
+
+    def __init__(
+        self, names: Iterable[str] = (), *, limit: int = 100_000, base: PlaceNames | None = None
+    ) -> None:
+        self._given = frozenset(key for key in map(_name_key, names) if key is not None)
+        self._learned: dict[str, None] = {}
+        self._limit = limit
+        self._base = base
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PlaceNames({len(self._given)} given, {len(self._learned)} learned)"
+
+    def __len__(self) -> int:
+        return len(self._given) + len(self._learned) + (len(self._base) if self._base else 0)
+
+    def __contains__(self, text: object) -> bool:
+        key = _name_key(text)
+        return key is not None and self._has(key)
+
+    def names_value(self, text: object) -> bool:
+        """Whether a text on its own (not a key, not counted) names a known place.
+
+        Only full names (``"Exampleton, EX"``), place IDs and given names count: a single
+        word such as a country's name is too often something else (a language is called
+        "Indonesia" too).
+        """
+        key = _name_key(text)
+        if key is None or not self._has(key):
+            return False
+        return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
+
+    def _given_has(self, key: str) -> bool:
+        return key in self._given or (
+            self._base is not None and self._base._given_has(key)  # noqa: SLF001  # same class
+        )
+
+    def _has(self, key: str) -> bool:
+        return (
+            key in self._given
+            or key in self._learned
+            or (self._base is not None and self._base._has(key))  # noqa: SLF001  # same class
+        )
+
+    def _add(self, keys: Iterable[str]) -> bool:
+        new = [key for key in keys if not self._has(key)]
+        if not new:
+            return False
+        with self._lock:
+            learned = self._learned
+            for key in new:
+                learned[key] = None
+            while len(learned) > self._limit:
+                del learned[next(iter(learned))]
+        return True
+
+    def learn(self, place: Any) -> bool:
+        """Learn the names of a place (a mapping); whether any was new."""
+        if not isinstance(place, Mapping):
+            return False
+        found = (_name_key(place.get(field)) for field in _NAME_FIELDS)
+        return self._add(key for key in found if key is not None)
+
+    def absorb(self, other: PlaceNames) -> None:
+        """Learn what ``other`` learned."""
+        self._add(list(other._learned))
+
+
+_NAME_FIELDS: Final = ("full_name", "name", "country", "id", "displayName")
+_SHORTEST_NAME: Final = 3
+# JSON field names are never place names (a place called "Home" must not make a key "home"
+# location).
+_FIELD_WORDS: Final = frozenset(
+    word.casefold()
+    for shape in SHAPES.values()
+    for word in (*shape.known, *(slot.path[0] for slot in shape.children))
+) | frozenset(key.casefold() for key in LOOSE_KEYS)
+
+
+def _name_key(text: object) -> str | None:
+    """How a place name compares: without case, with one space after each comma."""
+    if type(text) is not str or not _SHORTEST_NAME <= len(text) <= _LONGEST_NAME:
+        return None
+    key = ", ".join(" ".join(part.split()) for part in text.casefold().split(",")).strip(" ,.")
+    if len(key) < _SHORTEST_NAME or key.isdigit() or key in _FIELD_WORDS:
+        return None
+    return key
+
+
+_NAMED_KINDS: Final = frozenset({GeoKind.PLACE, GeoKind.TREND_LOCATION})
+
+
+def _datum(payload: Any, hit: Hit) -> Any:
+    item: Any = hit.node.value if hit.node is not None else adapt(payload)
+    for segment in hit.path:
+        if isinstance(item, Mapping):
+            item = item.get(segment)
+        elif isinstance(item, list) and isinstance(segment, int) and segment < len(item):
+            item = item[segment]
+        else:
+            return None
+    return item
+
+
+def hits(payload: Any, names: PlaceNames | None = None) -> list[Hit]:
+    """Every location datum of ``payload``, each once (never again inside another datum).
+
+    Place names are location wherever they stand apart from their place (a mapping key, a
+    list of counts): those of the places in ``payload`` itself, and those ``names`` knows.
+    ``names`` learns the payload's place names.
+    """
+    probe = _Probe(names)
+    found = _hits(payload, probe)
+    learned = PlaceNames(base=names)
+    fresh = False
+    for hit in found:
+        if hit.kind in _NAMED_KINDS:
+            datum = _datum(payload, hit)
+            for item in datum if isinstance(datum, list) else [datum]:
+                fresh = learned.learn(item) or fresh
+    if fresh:
+        if not probe.asked.isdisjoint(learned._learned):  # noqa: SLF001  # same module
+            found = _hits(payload, learned)  # text names one of its places: read again
+        if names is not None:
+            names.absorb(learned)
+    return found
+
+
+class _Probe(PlaceNames):
+    """The names of ``base``, noting which texts were asked about.
+
+    A payload is read again only if one of them turns out to name one of its places.
+    """
+
+    __slots__ = ("asked",)
+
+    def __init__(self, base: PlaceNames | None) -> None:
+        super().__init__(base=base)
+        self.asked: set[str] = set()
+
+    def __len__(self) -> int:
+        return 1  # always asked
+
+    def _has(self, key: str) -> bool:
+        self.asked.add(key)
+        return super()._has(key)
+
+
+def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:
+    finder = _Finder(names)
+    return [*finder.root(payload), *finder.run(payload)]
 
 
 def find_geo(payload: Any) -> list[GeoFinding]:
@@ -538,7 +877,8 @@ def _refuse_iterators(payload: Any) -> None:
         )
 
 
-def standalone_findings(payload: Any) -> list[GeoFinding]:
+def standalone_findings(payload: Any, names: PlaceNames | None = None) -> list[GeoFinding]:
+    """What the ``geo.standalone`` rule refuses in ``payload``; ``names`` learns its places."""
     _refuse_iterators(payload)
     if isinstance(payload, Arguments):
         for value in payload.values():
@@ -546,28 +886,43 @@ def standalone_findings(payload: Any) -> list[GeoFinding]:
         return [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
-            for hit in hits(_json_text(value))
+            for hit in hits(_json_text(value), names)
             if hit.standalone
         ]
     if isinstance(payload, MappingKey):
-        found = [hit.finding() for hit in hits(_json_text(payload.value)) if hit.standalone]
-        key_kind = _key_location(payload.key)
-        if key_kind is None and isinstance(payload.key, (tuple, frozenset)):
-            key_kind = next(
-                (kind for _, kind in _scan(payload.key, (), walked=True, skip=frozenset())), None
-            )
-        if key_kind is None and isinstance(payload.key, str):
-            key_kind = next(
-                (
-                    kind
-                    for _, kind in _scan(_json_text(payload.key), (), walked=True, skip=frozenset())
-                ),
-                None,
-            )
+        found = [hit.finding() for hit in hits(_json_text(payload.value), names) if hit.standalone]
+        key_kind = _mapping_key(payload.key, payload.value, names)
         if key_kind is not None:
             found.insert(0, GeoFinding("", key_kind, standalone=True, reason="location_key"))
         return found
-    return [hit.finding() for hit in hits(_json_text(payload)) if hit.standalone]
+    return [hit.finding() for hit in hits(_json_text(payload), names) if hit.standalone]
+
+
+def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | None:
+    """What location a stored item's key is: as a key, as JSON it holds, or keying a count."""
+    key_kind = _key_location(key, names)
+    if key_kind is None and isinstance(key, (tuple, frozenset)):
+        key_kind = next(
+            (kind for _, kind in _scan(key, (), walked=True, skip=frozenset(), names=names)), None
+        )
+    if key_kind is None and isinstance(key, str):
+        key_kind = next(
+            (
+                kind
+                for _, kind in _scan(
+                    _json_text(key), (), walked=True, skip=frozenset(), names=names
+                )
+            ),
+            None,
+        )
+    if (
+        key_kind is None
+        and type(key) is str
+        and type(value) in _COUNTS
+        and _full_name(key, any_case=True)
+    ):
+        key_kind = GeoKind.PLACE  # a count per place, kept item by item
+    return key_kind
 
 
 def _json_text(payload: Any) -> Any:
@@ -575,8 +930,10 @@ def _json_text(payload: Any) -> Any:
 
     Bytes are decoded as `json.loads` decodes them (UTF-8 with or without a BOM, UTF-16 and
     UTF-32 by their BOM or their zero bytes); a leading BOM in text is skipped. Text that
-    starts like JSON but does not parse, and bytes that do not decode, are refused: they
-    cannot be checked.
+    starts like JSON but does not parse, and bytes that look like JSON but do not decode, are
+    refused: they cannot be checked. Text that is not JSON (CSV, notes) is returned as text,
+    so that the location written in it is read; bytes that are not text are returned as
+    they are.
     """
     if isinstance(payload, (bytes, bytearray, memoryview)):
         raw = bytes(payload)
@@ -599,8 +956,8 @@ def _json_text(payload: Any) -> Any:
             try:
                 return json.loads(body)
             except (ValueError, RecursionError):
-                return payload
-        return payload
+                return body
+        return body  # text (CSV, notes): read as text
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:

@@ -23,18 +23,19 @@ import attrs
 from twpolicy._payloads._ids import (
     DMS,
     TWEETS,
+    USERS,
     content_kind,
     ids_only_check,
     is_id,
     references,
 )
-from twpolicy._payloads._shapes import FIELD_KINDS, Segment, fields
+from twpolicy._payloads._shapes import FIELD_KINDS, ID_KEYS, SHAPES, Segment, fields, twin
 from twpolicy._payloads._walker import (
     SAFE_INTEGER,
     Kind,
     Node,
-    _classify,  # the walker's recognition by keys, for objects its tables do not reach
     adapt,
+    classify,
     pointer_of,
     walk,
 )
@@ -310,8 +311,9 @@ class ObjectCount:
         problems: what may not go, each as a reason code and a JSON pointer:
             ``direct_message``, ``protected_user``, ``protected_tweet``,
             ``protection_unknown``, ``not_an_object`` (text, reshaped rows, anything that is
-            neither a Tweet or User object, nor an ID, nor the envelope around them) and
-            ``imprecise_id``.
+            neither a Tweet or User object, nor an ID, nor the envelope around them),
+            ``extra_text`` (text in a field no Tweet or User object has), ``not_an_id``
+            (text where an object's ID or a reference to one belongs) and ``imprecise_id``.
     """
 
     objects: int
@@ -424,7 +426,7 @@ class _Reading:
             return found
         if owner is not None or value.keys().isdisjoint(_MAY_BE_SOMETHING):
             return None
-        kind = _classify(value)
+        kind = classify(value)
         return None if kind is None else Node(kind, value, None, ())
 
     def problem(self, reason: str, path: tuple[Segment, ...]) -> None:
@@ -438,11 +440,19 @@ class _Reading:
         own = node.read_id()
         if own.problem in {"float", "unsafe_integer"}:
             self.problem("imprecise_id", path)
+        elif own.value is not None and not is_id(own.value):
+            self.problem("not_an_id", (*path, own.field or "id"))  # text where the ID belongs
         elif kind in TWEETS and own.value is not None:
             self.tweet_ids.add(own.value)
         for reference in references(node, kind):
             if reference.id.problem in {"float", "unsafe_integer"}:
                 self.problems.append(("imprecise_id", reference.pointer))
+            elif (
+                reference.target in _ID_TARGETS
+                and reference.id.value is not None
+                and not is_id(reference.id.value)
+            ):
+                self.problems.append(("not_an_id", reference.pointer))
             elif reference.target == "tweet" and reference.id.value is not None:
                 self.tweet_ids.add(reference.id.value)
 
@@ -685,6 +695,14 @@ def _object(
 ) -> Iterator[Step]:
     """Count a Tweet or user object, check it is public, and read inside it."""
     value = node.value
+    vocabulary = _VOCABULARY[kind]
+    for key, child in value.items():
+        if key not in vocabulary:
+            extra = _text_in(child)
+            if extra is not None:  # text smuggled out in a field no such object has
+                reading.problem("extra_text", (*path, str(key), *extra))
+    if _own_text(value) > _MOST_TEXT:  # more than any one Tweet or user holds
+        reading.problem("extra_text", path)
     if family == "tweet":
         stub = _stub_id(value)
         if stub is not None:
@@ -747,6 +765,100 @@ def _rule_tags(value: object) -> bool:
 
 def _short_text(value: object) -> bool:
     return isinstance(value, str) and len(value) <= _TAG_LENGTH and value.isprintable()
+
+
+# The fields each kind of object has: the table's (the walker's known keys, child slots,
+# location fields, IDs and references), and fields of older or neighbouring APIs the corpus
+# shows (the 2010 API's relative dates, the syndication API's media and labels).
+_OTHER_FIELDS: Final = fields(
+    """
+    relative_created_at media mediaDetails video photos birdwatch_pivot highlighted_label
+    quoted_tweet parent edit_control from_user to_user from_user_name to_user_name
+    iso_language_code profile_image_url profile_image_url_https
+    """
+)
+
+
+def _vocabulary(kind: Kind) -> frozenset[str]:
+    shape = SHAPES[kind]
+    found = set(shape.known) | {slot.path[0] for slot in shape.children}
+    found.update(path[0] for path, _ in shape.location)
+    found.update(dotted.split(".")[0] for dotted in shape.ids)
+    found.update(dotted.split(".")[0] for dotted, _ in shape.references)
+    found.update(twin(name) or name for name in list(found))
+    return frozenset(found | _OTHER_FIELDS | ID_KEYS)
+
+
+_VOCABULARY: Final[Mapping[Kind, frozenset[str]]] = {kind: _vocabulary(kind) for kind in SHAPES}
+_OBJECT_KINDS: Final = TWEETS | USERS | DMS
+# References whose IDs are decimal (media keys and place IDs are not).
+_ID_TARGETS: Final = frozenset({"tweet", "user", "dm"})
+_LONGEST_TOKEN: Final = 256
+
+
+def _is_text(value: object) -> bool:
+    """Whether a string is text (not an ID, a token or a URL): spaces, non-ASCII, or long."""
+    return isinstance(value, str) and (
+        len(value) > _LONGEST_TOKEN or not value.isascii() or any(char.isspace() for char in value)
+    )
+
+
+def _text_in(value: Any) -> tuple[Segment, ...] | None:
+    """Where ``value`` holds text outside any Tweet or User object in it, or ``None``.
+
+    Objects in it are counted on their own (their text is theirs): only what is outside
+    them is read.
+    """
+    stack: list[tuple[Any, tuple[Segment, ...]]] = [(value, ())]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        if _is_text(item):
+            return path
+        item = adapt(item) if type(item) not in _JSON_SCALARS else item
+        if id(item) in seen:
+            continue
+        if isinstance(item, Mapping):
+            seen.add(id(item))
+            if _family_by_keys(item)[0] is not None or classify(item) in _OBJECT_KINDS:
+                continue
+            stack.extend((child, (*path, str(key))) for key, child in item.items())
+        elif isinstance(item, (list, tuple, AbstractSet)):
+            seen.add(id(item))
+            stack.extend((child, (*path, index)) for index, child in enumerate(item))
+        elif isinstance(item, (bytes, bytearray)):
+            return path
+    return None
+
+
+# The most text one object holds of its own: a long post's 25,000 characters, its entities'
+# URLs and its author's fields, with room to spare. An object holding more carries text
+# that is not its own.
+_MOST_TEXT: Final = 100_000
+
+
+def _own_text(value: Mapping[str, Any]) -> int:
+    """How many characters of text ``value`` holds outside the objects nested in it."""
+    total = 0
+    stack: list[Any] = list(value.values())
+    seen: set[int] = {id(value)}
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            total += len(item)
+            continue
+        if type(item) in _JSON_SCALARS or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item = adapt(item)
+        if isinstance(item, Mapping):
+            if _family_by_keys(item)[0] is None and classify(item) not in _OBJECT_KINDS:
+                stack.extend(item.values())
+        elif isinstance(item, (list, tuple, AbstractSet)):
+            stack.extend(item)
+        elif isinstance(item, (bytes, bytearray)):
+            total += len(item)
+    return total
 
 
 def _children(

@@ -372,7 +372,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
         inert=_TWEET_V2_INERT,
         whole=("text", "note_tweet.text"),
         location=(_at("geo", None),),
-        # A string id and a text (`_classify`); an id_str makes it a v1.1 Tweet, an embedded
+        # A string id and a text (`classify`); an id_str makes it a v1.1 Tweet, an embedded
         # author a flattened one.
         signature=Signature((("id", str), ("text", object)), _keys("id_str author")),
     ),
@@ -540,7 +540,7 @@ SHAPES: Final[Mapping[Kind, Shape]] = {
             _slot("includes.polls", Kind.POLL),
         ),
         inert=_keys("data includes meta errors matching_rules __twarc title detail type"),
-        # Response keys only, one of them `data` (`_classify`); a `type` may make it GeoJSON.
+        # Response keys only, one of them `data` (`classify`); a `type` may make it GeoJSON.
         signature=Signature((("data", object),), _keys("type")),
     ),
     Kind.PAGE: Shape(),

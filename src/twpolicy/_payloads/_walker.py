@@ -396,11 +396,13 @@ def _id_is_number(value: Mapping[str, Any]) -> bool:
     return "id_str" in value or isinstance(value.get("id"), int)
 
 
-def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads best
-    """Recognise an object by its keys alone (no slot tells what it is).
+def classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, PLR0912  # one flat decision list reads best
+    """Recognise an object by its keys alone (no slot tells what it is); ``None``: no family.
 
-    The table's signatures (`twpolicy._payloads._shapes.Signature`, which the fast ID path
-    reads) must agree with this list: a property test holds them to it.
+    The walker's own recognition, for readers beside the walk (the location and outbound
+    readers) that meet objects no slot of the table reaches. The table's signatures
+    (`twpolicy._payloads._shapes.Signature`, which the fast ID path reads) must agree with
+    this list: a property test holds them to it.
     """
     if "indices" in value:  # an entity of v1.1 text: hashtag, URL, mention, media
         if "screen_name" in value:
@@ -481,10 +483,6 @@ def _classify(value: Mapping[str, Any]) -> Kind | None:  # noqa: C901, PLR0911, 
     if not _LOOSE_KEY_SET.isdisjoint(value) or any(loose_key(key) for key in value):
         return Kind.OTHER
     return None
-
-
-#: Recognise an object by its keys (``None``: no known family), for readers beside the walk.
-classify = _classify
 
 
 # ---------------------------------------------------------------------------------------
@@ -575,7 +573,7 @@ def walk(payload: Any, kind: Kind | None = None) -> Iterator[Node]:  # noqa: C90
                 if type(item) not in scalars:
                     push((item, parent, (*path, index), hint, depth))
             continue
-        kind = hint or _classify(value)
+        kind = hint or classify(value)
         if kind is None:
             # An object of no known family: search its values.
             for key in reversed(list(value)):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 import attrs
 
 from twpolicy._model import Action, ActionKind, Outcome
-from twpolicy._payloads._geo import CLAUSE, REASONS, standalone_findings
+from twpolicy._payloads._geo import CLAUSE, REASONS, PlaceNames, standalone_findings
 from twpolicy.exceptions import PolicyViolation, StandaloneGeoError
 from twpolicy.rules._context import Rule, RuleContext
 
@@ -21,6 +22,9 @@ class _ForbidStandaloneGeo:
     error: ClassVar[type[PolicyViolation]] = StandaloneGeoError
     kinds: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.STORE})
 
+    names: PlaceNames = attrs.field(factory=PlaceNames, eq=False)
+    """The place names the rule knows: given, and learned from every payload it read."""
+
     def __repr__(self) -> str:
         return "twpolicy.rules.forbid_standalone_geo()"
 
@@ -31,7 +35,7 @@ class _ForbidStandaloneGeo:
     def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:  # noqa: ARG002  # protocol
         if action.kind is not ActionKind.STORE or action.payload is None:
             return None
-        findings = standalone_findings(action.payload)
+        findings = standalone_findings(action.payload, self.names)
         if not findings:
             return Outcome.allow("no_standalone_geo")
         first = findings[0]
@@ -52,6 +56,16 @@ class _ForbidStandaloneGeo:
         )
 
 
-def forbid_standalone_geo() -> Rule:
-    """Refuse storing location data apart from the Tweet it belongs to (I.B.7)."""
-    return _ForbidStandaloneGeo()
+def forbid_standalone_geo(place_names: Iterable[str] = (), *, remember: int = 100_000) -> Rule:
+    """Refuse storing location data apart from the Tweet it belongs to (I.B.7).
+
+    Place names are recognised when they stand apart from their place (keys of counts,
+    ``(name, count)`` pairs, values on their own): those of the places in the payload
+    itself, those of the places in every payload this rule read before (it remembers up to
+    ``remember`` of them), and ``place_names``, a gazetteer of your own.
+
+    Args:
+        place_names: names of places to recognise from the start (cities, regions, ...).
+        remember: the most place names to remember from payloads read.
+    """
+    return _ForbidStandaloneGeo(PlaceNames(place_names, limit=remember))

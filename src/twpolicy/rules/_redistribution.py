@@ -345,6 +345,9 @@ _WHY = {
     "cannot be counted",
     "imprecise_id": "an ID written as a JSON float or an integer of 2**53 or more, whose "
     "digits may already be wrong",
+    "extra_text": "text in a field that no Tweet or User object has, which would leave "
+    "uncounted inside a counted object",
+    "not_an_id": "text where an object's ID, or the ID it refers to, belongs",
 }
 _REMEDY = {
     "direct_message": "leave DMs out: they may never be exported.",
@@ -357,6 +360,9 @@ _REMEDY = {
     "the export is cleared.",
     "imprecise_id": "keep the IDs as decimal strings (id_str, or v2's string id), as the API "
     "sent them.",
+    "extra_text": "export the objects with the fields the API gave them; add your own notes "
+    "after the export is cleared, or export them separately as your own content.",
+    "not_an_id": "keep each object's IDs as the API sent them (decimal strings).",
 }
 
 
