@@ -6,6 +6,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 import tweepy
 from hypothesis import given
@@ -276,7 +277,7 @@ def guard_with(clock, ledger_url="memory://", windows_url="memory://", **limits)
     for user in (ME, OTHER):
         ledger.grant(
             user,
-            ["tweet.write", "follows.write", "like.write", "dm.write"],
+            ["tweet.write", "follows.write", "like.write", "dm.write", "list.write"],
             notice="n",
             method="ui_explicit",
             evidence="e",
@@ -345,6 +346,76 @@ class TestBulkLimit:
         theirs.create_direct_message(participant_id=ME, text="hi back")
         with pytest.raises(twpolicy.BulkLimitExceeded):
             mine.create_direct_message(participant_id=OTHER, text="again")
+
+    def test_unlikes_over_the_cap_are_refused(self, fake, clock):
+        guard = guard_with(clock, unlikes=(2, timedelta(hours=1)))
+        client = fake.client(guard=guard)
+        tweets = [fake.add_tweet(f"t{n}", author_id=OTHER) for n in range(3)]
+        for tweet in tweets:
+            client.like(tweet)
+        client.unlike(tweets[0])
+        client.unlike(tweets[1])
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="2 unlikes") as refused:
+            client.unlike(tweets[2])
+        (capped_by,) = [o for o in refused.value.decision.outcomes if o.reason == "bulk_limit"]
+        assert capped_by.facts["window"] == "unlikes"
+        fake.assert_called("DELETE /2/users/:id/likes/:tweet_id", times=2)
+        assert "bulk_limit({'unlikes': (LIMIT, timedelta(...))})" in str(refused.value)
+
+    def test_list_removals_over_the_cap_are_refused(self, fake, clock):
+        guard = guard_with(clock, list_removals=(1, timedelta(hours=1)))
+        client = fake.client(guard=guard)
+        list_id = client.create_list("friends").data["id"]
+        members = [fake.add_user(username=f"m{n}") for n in range(2)]
+        for member in members:
+            client.add_list_member(list_id, member)
+        client.remove_list_member(list_id, members[0])
+        with pytest.raises(twpolicy.BulkLimitExceeded):
+            client.remove_list_member(list_id, members[1])
+        fake.assert_called("DELETE /2/lists/:id/members/:user_id", times=1)
+
+    def test_unretweets_and_v1_unlikes_are_capped(self, fake, clock):
+        guard = guard_with(
+            clock, unretweets=(0, timedelta(hours=1)), unlikes=(0, timedelta(hours=1))
+        )
+        tweet = fake.add_tweet("rt me", author_id=OTHER)
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="unretweets"):
+            fake.client(guard=guard).unretweet(tweet)
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="unlikes"):
+            fake.api(guard=guard).destroy_favorite(tweet)
+        assert fake.requests == []
+
+    @pytest.mark.parametrize(
+        ("payload", "members"),
+        [
+            ({"list_id": "1", "user_id": "1,2,3"}, 3),
+            ({"list_id": "1", "screen_name": "a, b", "user_id": "3"}, 3),
+            ({"list_id": "1", "user_id": ["1", "2"]}, 2),
+            ({"list_id": "1"}, 1),
+        ],
+    )
+    def test_a_batch_of_members_counts_each_member(self, clock, payload, members):
+        guard = guard_with(clock, list_additions=(3, timedelta(hours=1)))
+        batch = twpolicy.Action(
+            kind="api_call",
+            operation="POST /1.1/lists/members/create_all.json",
+            category="write",
+            acting_user_id=ME,
+            scopes={"list.write"},
+            facts={"token_owner": ME},
+            payload=payload,
+        )
+        with guard.permit(batch):
+            pass
+        key = f"list_additions:{ME}"
+        assert guard.windows.usage(key, timedelta(hours=1)).used == members
+        if members == 2:  # two more would make four, over the cap of three
+            with (
+                pytest.raises(twpolicy.BulkLimitExceeded, match="of 2 accounts"),
+                guard.permit(attrs.evolve(batch, payload={"list_id": "1", "user_id": "8,9"})),
+            ):
+                pass
+            assert guard.windows.usage(key, timedelta(hours=1)).used == members
 
     def test_unknown_cap_is_a_configuration_error(self):
         with pytest.raises(twpolicy.ConfigurationError, match="bulk cap"):
