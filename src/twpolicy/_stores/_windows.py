@@ -30,6 +30,7 @@ from typing import Protocol
 
 import attrs
 
+from twpolicy._stores._ratelimits import RATE_TABLES, RateWindow, SpentWindow
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
 from twpolicy.exceptions import ConfigurationError, StoreUnavailable
@@ -143,6 +144,10 @@ class WindowReader(Protocol):
         """Another account's content in ``key`` at least ``threshold`` similar, if any."""
         ...
 
+    def spent(self, who: RateWindow, *, at: datetime) -> tuple[SpentWindow, ...]:
+        """X's windows recorded as spent at ``at`` for ``who``'s route and any of its holders."""
+        ...
+
 
 # A row: (event id, account, at in ms, fingerprint).
 _Row = tuple[str, str, int, tuple[int, ...]]
@@ -155,6 +160,14 @@ class _Tx(Protocol):
     ) -> None: ...
     def delete(self, event_id: str) -> bool: ...
     def prune(self, key: str, before_ms: int) -> None: ...
+    def spent(
+        self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int
+    ) -> list[_Spent]: ...
+    def put_spent(self, row: _Spent, now_ms: int) -> None: ...
+
+
+# A spent rate window: (route, scope, holder, credential, reset in ms, limit, source).
+_Spent = tuple[str, str, str, str, int, "int | None", str]
 
 
 class _MemoryTx:
@@ -180,6 +193,18 @@ class _MemoryTx:
             del rows[event_id]
             self._s.keys.pop(event_id, None)
 
+    def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
+        found = (self._s.rates.get((route, scope, holder)) for scope, holder in holders)
+        return [row for row in found if row is not None and row[4] > now_ms]
+
+    def put_spent(self, row: _Spent, now_ms: int) -> None:
+        rates = self._s.rates
+        for key in [k for k, r in rates.items() if r[4] <= now_ms]:
+            del rates[key]
+        known = rates.get(row[:3])
+        if known is None or known[4] < row[4]:
+            rates[row[:3]] = row
+
 
 class _MemoryStore:
     url = "memory://"
@@ -188,6 +213,7 @@ class _MemoryStore:
         self._lock = threading.Lock()
         self.rows: dict[str, dict[str, _Row]] = {}
         self.keys: dict[str, str] = {}
+        self.rates: dict[tuple[str, str, str], _Spent] = {}
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
@@ -211,7 +237,10 @@ _TABLES = (
 SCHEMA = Schema(
     component="windows",
     what="action window ledger",
-    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+    migrations=(
+        Migration(sqlite=_TABLES, postgresql=_TABLES),
+        Migration(sqlite=RATE_TABLES, postgresql=RATE_TABLES),
+    ),
 )
 
 
@@ -251,6 +280,41 @@ class _SqlTx:
         self._tx.execute(
             "DELETE FROM twpolicy_window_events WHERE window_key = ? AND at_ms < ?",
             (key, before_ms),
+        )
+
+    def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
+        found: list[_Spent] = []
+        for scope, holder in holders:
+            row = self._tx.one(
+                "SELECT credential, reset_ms, lim, source FROM twpolicy_rate_windows"
+                " WHERE route = ? AND scope = ? AND holder = ? AND reset_ms > ?",
+                (route, scope, holder, now_ms),
+            )
+            if row is not None:
+                credential, reset_ms, lim, source = row
+                limit = None if lim is None else int(lim)
+                found.append((route, scope, holder, str(credential), int(reset_ms), limit, source))
+        return found
+
+    def put_spent(self, row: _Spent, now_ms: int) -> None:
+        route, scope, holder, credential, reset_ms, limit, source = row
+        self._tx.execute("DELETE FROM twpolicy_rate_windows WHERE reset_ms <= ?", (now_ms,))
+        known = self._tx.one(
+            "SELECT reset_ms FROM twpolicy_rate_windows"
+            " WHERE route = ? AND scope = ? AND holder = ?",
+            (route, scope, holder),
+        )
+        if known is not None and int(known[0]) >= reset_ms:
+            return  # an answer about the same or a later window was recorded already
+        self._tx.execute(
+            "DELETE FROM twpolicy_rate_windows WHERE route = ? AND scope = ? AND holder = ?",
+            (route, scope, holder),
+        )
+        self._tx.execute(
+            "INSERT INTO twpolicy_rate_windows"
+            " (route, scope, holder, credential, reset_ms, lim, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (route, scope, holder, credential, reset_ms, limit, source),
         )
 
 
@@ -405,6 +469,38 @@ class WindowLedger:
         """Uncount an action that did not happen; ``False`` if unknown or released already."""
         with self._store.transaction() as tx:
             return tx.delete(reservation_id)
+
+    def spent(self, who: RateWindow, *, at: datetime | None = None) -> tuple[SpentWindow, ...]:
+        """X's windows recorded as spent at ``at`` (now) for ``who``'s route and holders.
+
+        The latest reset first: the one a refusal must name.
+        """
+        when = _ms(self._clock() if at is None else at)
+        with self._store.transaction(write=False) as tx:
+            rows = tx.spent(who.route, who.holders(), when)
+        found = [
+            SpentWindow(route, scope, holder, credential, _from_ms(reset), limit, source)
+            for route, scope, holder, credential, reset, limit, source in rows
+        ]
+        return tuple(sorted(found, key=lambda w: w.resets_at, reverse=True))
+
+    def record_spent(self, windows: tuple[SpentWindow, ...], *, at: datetime | None = None) -> None:
+        """Keep X's spent windows until they reset (an answer said so); one transaction."""
+        if not windows:
+            return
+        when = _ms(self._clock() if at is None else at)
+        with self._store.transaction() as tx:
+            for w in windows:
+                row = (
+                    w.route,
+                    w.scope,
+                    w.holder,
+                    w.credential,
+                    _ms(w.resets_at),
+                    w.limit,
+                    w.source,
+                )
+                tx.put_spent(row, when)
 
 
 def open_windows(
