@@ -487,41 +487,6 @@ class TestDuplicates:
             assert jaccard(fingerprint(text), fingerprint(noisy)) == 1.0
 
 
-def run_workers(argvs):
-    procs = [
-        subprocess.Popen(  # our own worker
-            [sys.executable, str(WORKER), *argv], stdout=subprocess.PIPE, text=True
-        )
-        for argv in argvs
-    ]
-    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
-    assert all(proc.returncode == 0 for proc in procs)
-    return [int(out.strip()) for out in outputs]
-
-
-class TestAcrossProcesses:
-    def test_eight_processes_cannot_exceed_a_cap(self, tmp_path):
-        consent = f"sqlite:///{tmp_path / 'consent.db'}"
-        windows = f"sqlite:///{tmp_path / 'windows.db'}"
-        ledger = twpolicy.open_ledger(consent)
-        ledger.grant(ME, ["follows.write"], notice="n", method="ui_explicit", evidence="e")
-        sent = run_workers([["follow", consent, windows, "3"]] * 8)
-        assert sum(sent) == 5  # the cap, of 24 tries
-
-    def test_eight_accounts_in_eight_processes_post_one_duplicate_once(self, tmp_path):
-        consent = f"sqlite:///{tmp_path / 'consent.db'}"
-        windows = f"sqlite:///{tmp_path / 'windows.db'}"
-        ledger = twpolicy.open_ledger(consent)
-        users = [f"16000000000000000{n:02d}" for n in range(10, 18)]
-        for user in users:
-            ledger.grant(user, ["tweet.write"], notice="n", method="ui_explicit", evidence="e")
-        texts = [f"{SALE} #{n}" for n in range(8)]  # near-identical, never byte-identical
-        sent = run_workers(
-            [["post", consent, windows, u, t] for u, t in zip(users, texts, strict=True)]
-        )
-        assert sum(sent) == 1
-
-
 class TestSharedDMMedia:
     def test_shared_upload_needs_the_users_agreement(self, fake, guard):
         guard.consent.grant(ME, ["media.write"], notice="n", method="ui_explicit", evidence="e")

@@ -1,0 +1,205 @@
+"""The action window ledger on every backend: counts, duplicates, releases, many processes."""
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import twpolicy
+from conftest import BACKENDS
+from twpolicy._stores._windows import fingerprint
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+HOUR = timedelta(hours=1)
+WORKER = Path(__file__).with_name("automation_worker.py")
+SHARED = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+SALE = "Our spring sale starts today: everything in the shop is twenty percent off until Sunday"
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(name="clock")
+def _clock():
+    return Clock()
+
+
+@pytest.fixture(name="url", params=BACKENDS)
+def _url(request, url_for):
+    return url_for(request.param)
+
+
+@pytest.fixture(name="shared", params=SHARED)
+def _shared(request, url_for):
+    return url_for(request.param)
+
+
+@pytest.fixture(name="windows")
+def _windows(url, clock):
+    ledger = twpolicy.open_windows(url, clock=clock)
+    yield ledger
+    ledger.close()
+
+
+class TestCounts:
+    def test_reserve_counts_up_to_the_limit(self, windows):
+        granted = [windows.reserve("follows:1", account="1", window=HOUR, limit=2) for _ in "abc"]
+        assert [v.granted for v in granted] == [True, True, False]
+        assert granted[2].usage.used == 2
+        assert granted[2].usage.frees_at == T0 + HOUR
+        assert windows.usage("follows:1", HOUR).used == 2
+        assert windows.usage("follows:2", HOUR) == twpolicy.WindowLedger._usage(
+            [], "follows:2", HOUR
+        )
+
+    def test_the_window_slides(self, windows, clock):
+        windows.reserve("likes:1", account="1", window=HOUR, limit=1)
+        clock.now += HOUR + timedelta(seconds=1)
+        assert windows.usage("likes:1", HOUR).used == 0
+        assert windows.reserve("likes:1", account="1", window=HOUR, limit=1).granted
+
+    def test_release_gives_the_count_back_once(self, windows):
+        verdict = windows.reserve("dms:1", account="1", window=HOUR, limit=1)
+        assert windows.release(verdict.reservation_id)
+        assert not windows.release(verdict.reservation_id)
+        assert not windows.release("no-such-reservation")
+        assert windows.usage("dms:1", HOUR).used == 0
+
+    def test_excluding_a_retrys_first_try(self, windows):
+        verdict = windows.reserve("posts:1", account="1", window=HOUR, limit=1)
+        excluded = frozenset({verdict.reservation_id})
+        assert windows.usage("posts:1", HOUR, excluding=excluded).used == 0
+
+    def test_force_counts_over_the_limit(self, windows):
+        windows.reserve("follows:1", account="1", window=HOUR, limit=0, force=True)
+        assert windows.usage("follows:1", HOUR).used == 1
+
+    @pytest.mark.parametrize("limit", [-1, 1.5, "3", True])
+    def test_a_malformed_limit_is_refused(self, windows, limit):
+        with pytest.raises(twpolicy.ConfigurationError, match="count >= 0"):
+            windows.reserve("follows:1", account="1", window=HOUR, limit=limit)
+
+    def test_url_and_repr(self, windows, url):
+        assert windows.url in repr(windows)
+        assert windows.url.split(":", 1)[0] == url.split(":", 1)[0]
+
+
+class TestContent:
+    def test_similar_text_of_another_account_is_refused(self, windows):
+        mine = fingerprint(SALE)
+        assert windows.reserve("content", account="1", window=HOUR, content=mine, threshold=0.5)
+        theirs = fingerprint(SALE.replace("shop", "store"))
+        verdict = windows.reserve(
+            "content", account="2", window=HOUR, content=theirs, threshold=0.5
+        )
+        assert not verdict.granted
+        assert verdict.similar_account == "1"
+        assert verdict.similarity > 0.8
+        assert verdict.similar_frees_at == T0 + HOUR
+        hit = windows.similar("content", theirs, HOUR, account="2", threshold=0.5)
+        assert hit is not None
+        assert hit[0] == "1"
+
+    def test_the_same_account_and_unrelated_text_pass(self, windows):
+        mine = fingerprint(SALE)
+        windows.reserve("content", account="1", window=HOUR, content=mine, threshold=0.5)
+        assert windows.similar("content", mine, HOUR, account="1", threshold=0.5) is None
+        other = fingerprint("Good morning, the cafe on the corner is open again from today")
+        assert windows.similar("content", other, HOUR, account="2", threshold=0.5) is None
+        assert windows.reserve("content", account="2", window=HOUR, content=other, threshold=0.5)
+
+    def test_released_content_no_longer_refuses(self, windows):
+        mine = fingerprint(SALE)
+        verdict = windows.reserve("content", account="1", window=HOUR, content=mine, threshold=0.5)
+        windows.release(verdict.reservation_id)
+        assert windows.similar("content", mine, HOUR, account="2", threshold=0.5) is None
+
+    def test_old_content_leaves_the_window(self, windows, clock):
+        mine = fingerprint(SALE)
+        windows.reserve("content", account="1", window=HOUR, content=mine, threshold=0.5)
+        clock.now += HOUR + timedelta(seconds=1)
+        assert windows.reserve("content", account="2", window=HOUR, content=mine, threshold=0.5)
+
+
+class TestStore:
+    def test_damaged_rows_are_a_store_error(self, tmp_path, clock):
+        path = tmp_path / "windows.db"
+        windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
+        windows.reserve("follows:1", account="1", window=HOUR, limit=5)
+        windows.close()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE twpolicy_window_events SET fingerprint = 'not json'")
+        windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
+        with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
+            windows.usage("follows:1", HOUR)
+        windows.close()
+
+    def test_unknown_scheme(self):
+        with pytest.raises(twpolicy.ConfigurationError):
+            twpolicy.open_windows("redis://localhost")
+
+    def test_threads_of_one_process_share_a_cap(self, shared, clock):
+        windows = twpolicy.open_windows(shared, clock=clock)
+        granted = []
+
+        def take():
+            ledger = twpolicy.open_windows(shared, clock=clock)
+            granted.extend(
+                ledger.reserve("follows:1", account="1", window=HOUR, limit=7).granted
+                for _ in range(5)
+            )
+            ledger.close()
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert granted.count(True) == 7
+        assert windows.usage("follows:1", HOUR).used == 7
+        windows.close()
+
+
+def run_workers(argvs):
+    procs = [
+        subprocess.Popen(  # our own worker
+            [sys.executable, str(WORKER), *argv], stdout=subprocess.PIPE, text=True
+        )
+        for argv in argvs
+    ]
+    outputs = [proc.communicate(timeout=180)[0] for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    return [int(out.strip()) for out in outputs]
+
+
+@pytest.mark.slow
+class TestAcrossProcesses:
+    """8 processes on one SQLite file or PostgreSQL database cannot exceed a cap together."""
+
+    def test_eight_processes_cannot_exceed_a_cap(self, shared, tmp_path):
+        consent = f"sqlite:///{tmp_path / 'consent.db'}"
+        ledger = twpolicy.open_ledger(consent)
+        ledger.grant("1500000000000000001", ["follows.write"], notice="n", method="m", evidence="e")
+        sent = run_workers([["follow", consent, shared, "3"]] * 8)
+        assert sum(sent) == 5  # the cap, of 24 tries
+
+    def test_eight_accounts_post_one_duplicate_once(self, shared, tmp_path):
+        consent = f"sqlite:///{tmp_path / 'consent.db'}"
+        ledger = twpolicy.open_ledger(consent)
+        users = [f"16000000000000000{n:02d}" for n in range(10, 18)]
+        for user in users:
+            ledger.grant(user, ["tweet.write"], notice="n", method="m", evidence="e")
+        texts = [f"{SALE} #{n}" for n in range(8)]  # near-identical, never byte-identical
+        sent = run_workers(
+            [["post", consent, shared, u, t] for u, t in zip(users, texts, strict=True)]
+        )
+        assert sum(sent) == 1
