@@ -11,7 +11,7 @@ import pytest
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._windows import fingerprint
+from twpolicy._stores._windows import BANDS, band_keys, fingerprint
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
@@ -203,3 +203,57 @@ class TestAcrossProcesses:
             [["post", consent, shared, u, t] for u, t in zip(users, texts, strict=True)]
         )
         assert sum(sent) == 1
+
+
+class TestIndex:
+    @pytest.mark.parametrize(
+        "other",
+        [
+            SALE.replace("shop", "store"),
+            SALE.replace("twenty", "thirty").replace("Sunday", "Monday"),
+            "Spring sale! Twenty percent off everything in the shop, today until Sunday",
+            SALE.upper() + " https://t.co/x",
+        ],
+    )
+    def test_near_duplicates_are_found_through_the_index(self, windows, other):
+        windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
+        hit = windows.similar("content", fingerprint(other), HOUR, account="2", threshold=0.5)
+        assert hit is not None
+        assert hit[0] == "1"
+
+    def test_unrelated_posts_are_not_read(self, windows, monkeypatch):
+        """Of 150 unrelated posts in the window, the check reads (almost) none."""
+        words = [
+            "river",
+            "stone",
+            "apple",
+            "cloud",
+            "music",
+            "paper",
+            "light",
+            "garden",
+            "window",
+            "bridge",
+            "forest",
+        ]
+        for n in range(150):
+            text = " ".join(words[(n * 7 + k * 3) % len(words)] + str(n * k) for k in range(12))
+            windows.reserve("content", account=str(n), window=HOUR, content=fingerprint(text))
+        read = []
+        original = twpolicy.WindowLedger._similar
+
+        def counting(rows, *args):
+            read.append(len(rows))
+            return original(rows, *args)
+
+        monkeypatch.setattr(twpolicy.WindowLedger, "_similar", staticmethod(counting))
+        query = fingerprint("A quiet morning at the harbour, boats and gulls and fresh bread")
+        assert windows.similar("content", query, HOUR, account="q", threshold=0.5) is None
+        assert read == [0]
+
+    def test_band_keys(self):
+        assert band_keys(()) == ()
+        keys = band_keys(fingerprint(SALE))
+        assert len(keys) == BANDS
+        assert all(0 <= key < 2**56 for key in keys)
+        assert keys == band_keys(fingerprint(SALE.upper()))
