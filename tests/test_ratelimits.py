@@ -314,3 +314,53 @@ class TestHeaders:
             expected = remaining == "0" or status == 429
             assert bool(spent) is expected
             assert all(w.resets_at == T0 + timedelta(seconds=seconds) for w in spent)
+
+
+def _write(credential, *, user=ME, app=None, waits=False):
+    facts = {"token_owner": user, "rate_credential": credential}
+    if app is not None:
+        facts["rate_app"] = app
+    if waits:
+        facts["rate_waits"] = True
+    return twpolicy.Action(
+        kind="api_call",
+        operation=POST,
+        category="write",
+        acting_user_id=user,
+        scopes={"tweet.write"},
+        facts=facts,
+    )
+
+
+class TestAdversarialRotation:
+    @given(
+        tokens=st.lists(
+            st.text(alphabet="abcdef0123456789", min_size=8, max_size=16),
+            min_size=2,
+            max_size=6,
+            unique=True,
+        ),
+        spent_by=st.integers(0, 5),
+        waits=st.booleans(),
+        later=st.integers(0, 30 * 60),
+    )
+    def test_no_token_of_the_user_gets_past_a_spent_window(self, tokens, spent_by, waits, later):
+        """Whichever token spent it, every other token of the user is refused until the reset."""
+        clock = Clock()
+        guard = guard_on(clock)
+        spender = credential_id(tokens[spent_by % len(tokens)])
+        headers = {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(RESET.timestamp()))}
+        guard.windows.record_spent(observe(RateWindow(POST, spender, ME), 200, headers, now=T0))
+        clock.now = T0 + timedelta(seconds=later)
+        for token in tokens:
+            credential = credential_id(token)
+            decision = guard.check(_write(credential, waits=waits))
+            if clock.now >= RESET:
+                assert decision.allowed
+            elif credential != spender:
+                assert decision.reason == "rate_limit_rotation"
+            else:
+                assert decision.allowed is waits
+                assert waits or decision.reason == "rate_limit_spent"
+        other_user = guard.check(_write(credential_id(tokens[0]), user="1500000000000000002"))
+        assert other_user.reason != "rate_limit_rotation"

@@ -1,6 +1,7 @@
 """The action window ledger on every backend: counts, duplicates, releases, many processes."""
 
 import sqlite3
+import string
 import subprocess
 import sys
 import threading
@@ -8,10 +9,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._windows import BANDS, band_keys, fingerprint
+from twpolicy._stores._windows import BANDS, band_keys, fingerprint, jaccard, normalise_text
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
@@ -257,3 +260,85 @@ class TestIndex:
         assert len(keys) == BANDS
         assert all(0 <= key < 2**56 for key in keys)
         assert keys == band_keys(fingerprint(SALE.upper()))
+
+
+_WORD = st.text(alphabet=string.ascii_lowercase, min_size=3, max_size=10)
+_SPACE = st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", "\u2003", " \u3000 "])
+_INVISIBLE = st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"])
+
+
+@st.composite
+def _disguised(draw, words):
+    """``words`` made to look new: case, spacing, invisible characters, accents, wide forms."""
+    out = []
+    for word in words:
+        letters = []
+        for letter in word:
+            char = letter.upper() if draw(st.booleans()) else letter
+            if draw(st.integers(0, 9)) == 0:
+                char = chr(ord(char) + 0xFEE0)  # the full-width form
+            if draw(st.integers(0, 9)) == 0:
+                char += "\u0301"  # a combining acute accent
+            if draw(st.integers(0, 9)) == 0:
+                char += draw(_INVISIBLE)
+            letters.append(char)
+        out.append("".join(letters))
+    text = "".join(word + draw(_SPACE) for word in out)
+    if draw(st.booleans()):
+        text = f"@{draw(st.from_regex(r'[a-z0-9_]{1,15}', fullmatch=True))} {text}"
+    if draw(st.booleans()):
+        text += f" https://t.co/{draw(st.from_regex(r'[A-Za-z0-9]{1,12}', fullmatch=True))}"
+    return text
+
+
+class TestAdversarialDuplicates:
+    @given(data=st.data(), words=st.lists(_WORD, min_size=6, max_size=20))
+    def test_disguised_copies_are_the_same_text(self, data, words):
+        """Case, spacing, zero-width characters, accents, wide forms, URLs and mentions aside."""
+        original = " ".join(words)
+        copy = data.draw(_disguised(words))
+        assert normalise_text(copy) == normalise_text(original)
+        assert jaccard(fingerprint(original), fingerprint(copy)) == 1.0
+
+    @given(data=st.data(), words=st.lists(_WORD, min_size=6, max_size=20))
+    @settings(max_examples=40)
+    def test_disguised_copies_are_refused_from_another_account(self, data, words):
+        windows = twpolicy.open_windows("memory://", clock=lambda: T0)
+        original = fingerprint(" ".join(words))
+        windows.reserve("content", account="1", window=HOUR, content=original, threshold=0.5)
+        copy = fingerprint(data.draw(_disguised(words)))
+        verdict = windows.reserve("content", account="2", window=HOUR, content=copy, threshold=0.5)
+        assert not verdict.granted
+        assert verdict.similar_account == "1"
+
+    @given(words=st.lists(_WORD, min_size=6, max_size=20), at=st.integers(0, 5), how=_SPACE)
+    def test_a_word_spelt_out_or_dotted_is_the_word(self, words, at, how):
+        original = " ".join(words)
+        index = at % len(words)
+        for joiner in (" ", ".", "-", "\u200b"):
+            spelt = [*words[:index], joiner.join(words[index]), *words[index + 1 :]]
+            assert normalise_text(how.join(spelt)) == normalise_text(original)
+
+
+class TestAdversarialBursts:
+    @given(
+        steps=st.lists(
+            st.tuples(st.integers(0, 3), st.integers(0, 40 * 60)), min_size=1, max_size=40
+        )
+    )
+    @settings(max_examples=30, deadline=None)
+    def test_no_window_ever_holds_more_than_the_cap(self, tmp_path_factory, steps):
+        """Four ledgers on one SQLite file (as four processes), bursts at any times."""
+        path = tmp_path_factory.mktemp("bursts") / "windows.db"
+        clock = Clock()
+        ledgers = [twpolicy.open_windows(f"sqlite:///{path}", clock=clock) for _ in range(4)]
+        granted = []
+        for which, seconds in steps:
+            clock.now += timedelta(seconds=seconds)
+            verdict = ledgers[which].reserve("follows:1", account="1", window=HOUR, limit=5)
+            if verdict.granted:
+                granted.append(clock.now)
+        for ledger in ledgers:
+            ledger.close()
+        for start in granted:  # every window that opens with a granted follow
+            assert sum(start <= t < start + HOUR for t in granted) <= 5

@@ -67,13 +67,42 @@ SHINGLE = 5
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)[@\uff20]\w{1,15}")
 _PUNCT = re.compile(r"[^\w\s]+")
+_INNER_PUNCT = re.compile(r"(?<=\w)[^\w\s]+(?=\w)")
+
+
+#: Unicode categories dropped before comparing: marks (accents stacked on letters) and format
+#: characters (zero-width spaces and joiners, soft hyphens, direction marks).
+_INVISIBLE = frozenset({"Mn", "Me", "Cf"})
+
+
+def _joined(words: list[str]) -> list[str]:
+    """Runs of three or more one-character words made one word ("s a l e" is "sale")."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1:
+            run.append(word)
+            continue
+        out.extend(["".join(run)] if len(run) >= 3 else run)  # noqa: PLR2004  # a run
+        run = []
+        if word:
+            out.append(word)
+    return out
 
 
 def normalise_text(text: str) -> str:
-    """``text`` as compared for duplicates: folded case, no URLs, mentions or punctuation."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    """``text`` as compared for duplicates: folded case, no URLs, mentions or punctuation.
+
+    Compatibility forms are folded (full-width letters, ligatures), accents and invisible
+    characters dropped, punctuation inside a word ("s.a.l.e") and a word spelt out in
+    single letters ("s a l e") joined, so that none of them can make a copy look new.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    visible = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
+    folded = unicodedata.normalize("NFKC", visible).casefold()
     folded = _MENTION.sub(" ", _URL.sub(" ", folded))
-    return " ".join(_PUNCT.sub(" ", folded).split())
+    folded = _INNER_PUNCT.sub("", folded)
+    return " ".join(_joined(_PUNCT.sub(" ", folded).split()))
 
 
 def fingerprint(text: str) -> tuple[int, ...]:
