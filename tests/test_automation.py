@@ -526,3 +526,68 @@ class TestReadReceipts:
         with contextlib.suppress(tweepy.TweepyException):  # the fake has no mark_read route
             api.mark_direct_message_read("123", OTHER)
         assert [r.path for r in fake.requests] == ["/1.1/direct_messages/mark_read.json"]
+
+
+class TestRuleEdges:
+    """What the rules say without a store, in reprs, and when a window fills under them."""
+
+    POST = twpolicy.Action(
+        kind="api_call",
+        operation="POST /2/tweets",
+        category="write",
+        acting_user_id=ME,
+        scopes={"tweet.write"},
+        payload={"text": SALE},
+    )
+
+    def test_reprs(self):
+        assert repr(twpolicy.rules.bulk_limit()) == "twpolicy.rules.bulk_limit()"
+        assert repr(twpolicy.rules.no_duplicates()) == "twpolicy.rules.no_duplicates()"
+        assert (
+            repr(twpolicy.rules.require_recipient_opt_in())
+            == "twpolicy.rules.require_recipient_opt_in()"
+        )
+
+    @pytest.mark.parametrize(
+        "value",
+        [(-1, timedelta(hours=1)), (1.5, timedelta(hours=1)), (1, 3600), (1, timedelta(0))],
+    )
+    def test_malformed_caps_are_configuration_errors(self, value):
+        with pytest.raises(twpolicy.ConfigurationError, match="bulk cap 'likes'"):
+            twpolicy.rules.bulk_limit({"likes": value})
+
+    def test_without_a_window_ledger_writes_are_refused(self):
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        for rule in (twpolicy.rules.bulk_limit(), twpolicy.rules.no_duplicates()):
+            outcome = rule.evaluate(self.POST, context)
+            assert outcome.reason == "no_window_store"
+            assert "open_windows(url)" in outcome.remediation
+
+    def test_without_a_ledger_automated_contact_is_refused(self):
+        action = attrs.evolve(self.POST, facts={"automated": True, "automated_recipients": OTHER})
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        outcome = twpolicy.rules.require_recipient_opt_in().evaluate(action, context)
+        assert outcome.reason == "no_consent_ledger"
+
+    @pytest.mark.parametrize("payload", [{"text": "   "}, {"media": {"media_ids": ["1"]}}, "x"])
+    def test_posts_without_text_are_not_compared(self, payload):
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        rule = twpolicy.rules.no_duplicates()
+        assert rule.evaluate(attrs.evolve(self.POST, payload=payload), context) is None
+
+    def test_refusals_when_the_window_filled_between_check_and_count(self, clock):
+        windows = twpolicy.open_windows("memory://", clock=clock)
+        bulk = twpolicy.rules.bulk_limit({"follows": (1, timedelta(hours=1))})
+        count = twpolicy.CountAction(f"follows:{ME}", ME, 3600, limit=1)
+        windows.reserve(count.window_key, account=ME, window=timedelta(hours=1), limit=1)
+        verdict = windows.reserve(count.window_key, account=ME, window=timedelta(hours=1), limit=1)
+        outcome = bulk.refusal(count, verdict)
+        assert (outcome.reason, outcome.facts["used"]) == ("bulk_limit", 1)
+        assert "a follows action would be a bulk action" in outcome.message
+        content = twpolicy.CountAction("content", OTHER, 86400, content=fingerprint(SALE))
+        windows.reserve("content", account=ME, window=timedelta(days=1), content=content.content)
+        verdict = windows.reserve(
+            "content", account=OTHER, window=timedelta(days=1), content=content.content
+        )
+        outcome = twpolicy.rules.no_duplicates().refusal(content, verdict)
+        assert (outcome.reason, outcome.facts["other_account"]) == ("duplicate_content", ME)

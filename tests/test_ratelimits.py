@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 import tweepy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._clients._sending import _credentials, observe_response, watch_rate_limits
+from twpolicy._clients._plan import Policy
+from twpolicy._clients._sending import (
+    Sending,
+    _credentials,
+    observe_response,
+    watch_rate_limits,
+)
 from twpolicy._stores._ratelimits import RateWindow, SpentWindow, credential_id, observe
 from twpolicy.testing import DEFAULT_USER_ID, FakeXAPI
 
@@ -219,6 +225,24 @@ class TestRotation:
         assert f"app {app}'s" in decision.message
 
 
+class TestRuleEdges:
+    def test_repr_and_no_window_store(self):
+        rule = twpolicy.rules.respect_rate_limits()
+        assert repr(rule) == "twpolicy.rules.respect_rate_limits()"
+        context = twpolicy.RuleContext(now=T0, windows=None)
+        outcome = rule.evaluate(_write(credential_id("t")), context)
+        assert outcome.reason == "no_window_store"
+        assert "open_windows" in outcome.remediation
+        assert rule.static_for(_write(credential_id("t"))) is False
+
+    def test_a_read_without_credentials_is_not_recorded(self, clock):
+        guard = guard_on(clock)
+        read = twpolicy.Action(kind="api_call", operation="GET /2/users/me", category="read")
+        sending = Sending(object(), Policy(guard, None), read, None, recursive=True)
+        sending.observe(429, {}, None)
+        assert guard.windows.spent(RateWindow("GET /2/users/me", "x")) == ()
+
+
 class TestAcrossProcesses:
     def test_a_window_spent_in_one_process_refuses_the_next_send_in_another(self, tmp_path):
         windows = f"sqlite:///{tmp_path / 'windows.db'}"
@@ -305,6 +329,7 @@ class TestHeaders:
         assert session.hooks["response"].count(observe_response) == 1
 
     @given(st.integers(min_value=1, max_value=10**6), st.sampled_from([200, 201, 429]))
+    @settings(deadline=None)
     def test_spent_exactly_when_x_says_so(self, seconds, status):
         """Whatever the header spelling, a window is kept iff it is spent and resets later."""
         reset = int(T0.timestamp()) + seconds
@@ -344,6 +369,7 @@ class TestAdversarialRotation:
         waits=st.booleans(),
         later=st.integers(0, 30 * 60),
     )
+    @settings(deadline=None)
     def test_no_token_of_the_user_gets_past_a_spent_window(self, tokens, spent_by, waits, later):
         """Whichever token spent it, every other token of the user is refused until the reset."""
         clock = Clock()
