@@ -52,6 +52,20 @@ def post(consent_url: str, windows_url: str, user_id: str, text: str) -> int:
     return len(fake.calls("POST /2/tweets"))
 
 
+def spend(consent_url: str, windows_url: str) -> int:
+    """Post into an exhausted window: X's 429 is recorded in the shared store."""
+    import tweepy  # noqa: PLC0415  # this command only
+
+    fake = FakeXAPI()
+    fake.exhaust_rate_limit("POST /2/tweets")
+    client = fake.client(guard=guard_on(consent_url, windows_url))
+    try:
+        client.create_tweet(text="into a spent window")
+    except tweepy.TooManyRequests:
+        return 429
+    return 200
+
+
 def main(argv: list[str]) -> None:
     command, url, *rest = argv
     if command == "revoke":
@@ -65,6 +79,9 @@ def main(argv: list[str]) -> None:
     elif command == "post":
         windows, user, text = rest
         print(post(url, windows, user, text))  # noqa: T201  # ditto
+    elif command == "spend":
+        (windows,) = rest
+        print(spend(url, windows))  # noqa: T201  # the parent reads it
     else:
         raise SystemExit(f"unknown command {command!r}")
 

@@ -6,6 +6,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 import tweepy
 from hypothesis import given
@@ -276,7 +277,7 @@ def guard_with(clock, ledger_url="memory://", windows_url="memory://", **limits)
     for user in (ME, OTHER):
         ledger.grant(
             user,
-            ["tweet.write", "follows.write", "like.write", "dm.write"],
+            ["tweet.write", "follows.write", "like.write", "dm.write", "list.write"],
             notice="n",
             method="ui_explicit",
             evidence="e",
@@ -345,6 +346,76 @@ class TestBulkLimit:
         theirs.create_direct_message(participant_id=ME, text="hi back")
         with pytest.raises(twpolicy.BulkLimitExceeded):
             mine.create_direct_message(participant_id=OTHER, text="again")
+
+    def test_unlikes_over_the_cap_are_refused(self, fake, clock):
+        guard = guard_with(clock, unlikes=(2, timedelta(hours=1)))
+        client = fake.client(guard=guard)
+        tweets = [fake.add_tweet(f"t{n}", author_id=OTHER) for n in range(3)]
+        for tweet in tweets:
+            client.like(tweet)
+        client.unlike(tweets[0])
+        client.unlike(tweets[1])
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="2 unlikes") as refused:
+            client.unlike(tweets[2])
+        (capped_by,) = [o for o in refused.value.decision.outcomes if o.reason == "bulk_limit"]
+        assert capped_by.facts["window"] == "unlikes"
+        fake.assert_called("DELETE /2/users/:id/likes/:tweet_id", times=2)
+        assert "bulk_limit({'unlikes': (LIMIT, timedelta(...))})" in str(refused.value)
+
+    def test_list_removals_over_the_cap_are_refused(self, fake, clock):
+        guard = guard_with(clock, list_removals=(1, timedelta(hours=1)))
+        client = fake.client(guard=guard)
+        list_id = client.create_list("friends").data["id"]
+        members = [fake.add_user(username=f"m{n}") for n in range(2)]
+        for member in members:
+            client.add_list_member(list_id, member)
+        client.remove_list_member(list_id, members[0])
+        with pytest.raises(twpolicy.BulkLimitExceeded):
+            client.remove_list_member(list_id, members[1])
+        fake.assert_called("DELETE /2/lists/:id/members/:user_id", times=1)
+
+    def test_unretweets_and_v1_unlikes_are_capped(self, fake, clock):
+        guard = guard_with(
+            clock, unretweets=(0, timedelta(hours=1)), unlikes=(0, timedelta(hours=1))
+        )
+        tweet = fake.add_tweet("rt me", author_id=OTHER)
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="unretweets"):
+            fake.client(guard=guard).unretweet(tweet)
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="unlikes"):
+            fake.api(guard=guard).destroy_favorite(tweet)
+        assert fake.requests == []
+
+    @pytest.mark.parametrize(
+        ("payload", "members"),
+        [
+            ({"list_id": "1", "user_id": "1,2,3"}, 3),
+            ({"list_id": "1", "screen_name": "a, b", "user_id": "3"}, 3),
+            ({"list_id": "1", "user_id": ["1", "2"]}, 2),
+            ({"list_id": "1"}, 1),
+        ],
+    )
+    def test_a_batch_of_members_counts_each_member(self, clock, payload, members):
+        guard = guard_with(clock, list_additions=(3, timedelta(hours=1)))
+        batch = twpolicy.Action(
+            kind="api_call",
+            operation="POST /1.1/lists/members/create_all.json",
+            category="write",
+            acting_user_id=ME,
+            scopes={"list.write"},
+            facts={"token_owner": ME},
+            payload=payload,
+        )
+        with guard.permit(batch):
+            pass
+        key = f"list_additions:{ME}"
+        assert guard.windows.usage(key, timedelta(hours=1)).used == members
+        if members == 2:  # two more would make four, over the cap of three
+            with (
+                pytest.raises(twpolicy.BulkLimitExceeded, match="of 2 accounts"),
+                guard.permit(attrs.evolve(batch, payload={"list_id": "1", "user_id": "8,9"})),
+            ):
+                pass
+            assert guard.windows.usage(key, timedelta(hours=1)).used == members
 
     def test_unknown_cap_is_a_configuration_error(self):
         with pytest.raises(twpolicy.ConfigurationError, match="bulk cap"):
@@ -416,41 +487,6 @@ class TestDuplicates:
             assert jaccard(fingerprint(text), fingerprint(noisy)) == 1.0
 
 
-def run_workers(argvs):
-    procs = [
-        subprocess.Popen(  # our own worker
-            [sys.executable, str(WORKER), *argv], stdout=subprocess.PIPE, text=True
-        )
-        for argv in argvs
-    ]
-    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
-    assert all(proc.returncode == 0 for proc in procs)
-    return [int(out.strip()) for out in outputs]
-
-
-class TestAcrossProcesses:
-    def test_eight_processes_cannot_exceed_a_cap(self, tmp_path):
-        consent = f"sqlite:///{tmp_path / 'consent.db'}"
-        windows = f"sqlite:///{tmp_path / 'windows.db'}"
-        ledger = twpolicy.open_ledger(consent)
-        ledger.grant(ME, ["follows.write"], notice="n", method="ui_explicit", evidence="e")
-        sent = run_workers([["follow", consent, windows, "3"]] * 8)
-        assert sum(sent) == 5  # the cap, of 24 tries
-
-    def test_eight_accounts_in_eight_processes_post_one_duplicate_once(self, tmp_path):
-        consent = f"sqlite:///{tmp_path / 'consent.db'}"
-        windows = f"sqlite:///{tmp_path / 'windows.db'}"
-        ledger = twpolicy.open_ledger(consent)
-        users = [f"16000000000000000{n:02d}" for n in range(10, 18)]
-        for user in users:
-            ledger.grant(user, ["tweet.write"], notice="n", method="ui_explicit", evidence="e")
-        texts = [f"{SALE} #{n}" for n in range(8)]  # near-identical, never byte-identical
-        sent = run_workers(
-            [["post", consent, windows, u, t] for u, t in zip(users, texts, strict=True)]
-        )
-        assert sum(sent) == 1
-
-
 class TestSharedDMMedia:
     def test_shared_upload_needs_the_users_agreement(self, fake, guard):
         guard.consent.grant(ME, ["media.write"], notice="n", method="ui_explicit", evidence="e")
@@ -490,3 +526,68 @@ class TestReadReceipts:
         with contextlib.suppress(tweepy.TweepyException):  # the fake has no mark_read route
             api.mark_direct_message_read("123", OTHER)
         assert [r.path for r in fake.requests] == ["/1.1/direct_messages/mark_read.json"]
+
+
+class TestRuleEdges:
+    """What the rules say without a store, in reprs, and when a window fills under them."""
+
+    POST = twpolicy.Action(
+        kind="api_call",
+        operation="POST /2/tweets",
+        category="write",
+        acting_user_id=ME,
+        scopes={"tweet.write"},
+        payload={"text": SALE},
+    )
+
+    def test_reprs(self):
+        assert repr(twpolicy.rules.bulk_limit()) == "twpolicy.rules.bulk_limit()"
+        assert repr(twpolicy.rules.no_duplicates()) == "twpolicy.rules.no_duplicates()"
+        assert (
+            repr(twpolicy.rules.require_recipient_opt_in())
+            == "twpolicy.rules.require_recipient_opt_in()"
+        )
+
+    @pytest.mark.parametrize(
+        "value",
+        [(-1, timedelta(hours=1)), (1.5, timedelta(hours=1)), (1, 3600), (1, timedelta(0))],
+    )
+    def test_malformed_caps_are_configuration_errors(self, value):
+        with pytest.raises(twpolicy.ConfigurationError, match="bulk cap 'likes'"):
+            twpolicy.rules.bulk_limit({"likes": value})
+
+    def test_without_a_window_ledger_writes_are_refused(self):
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        for rule in (twpolicy.rules.bulk_limit(), twpolicy.rules.no_duplicates()):
+            outcome = rule.evaluate(self.POST, context)
+            assert outcome.reason == "no_window_store"
+            assert "open_windows(url)" in outcome.remediation
+
+    def test_without_a_ledger_automated_contact_is_refused(self):
+        action = attrs.evolve(self.POST, facts={"automated": True, "automated_recipients": OTHER})
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        outcome = twpolicy.rules.require_recipient_opt_in().evaluate(action, context)
+        assert outcome.reason == "no_consent_ledger"
+
+    @pytest.mark.parametrize("payload", [{"text": "   "}, {"media": {"media_ids": ["1"]}}, "x"])
+    def test_posts_without_text_are_not_compared(self, payload):
+        context = twpolicy.RuleContext(now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        rule = twpolicy.rules.no_duplicates()
+        assert rule.evaluate(attrs.evolve(self.POST, payload=payload), context) is None
+
+    def test_refusals_when_the_window_filled_between_check_and_count(self, clock):
+        windows = twpolicy.open_windows("memory://", clock=clock)
+        bulk = twpolicy.rules.bulk_limit({"follows": (1, timedelta(hours=1))})
+        count = twpolicy.CountAction(f"follows:{ME}", ME, 3600, limit=1)
+        windows.reserve(count.window_key, account=ME, window=timedelta(hours=1), limit=1)
+        verdict = windows.reserve(count.window_key, account=ME, window=timedelta(hours=1), limit=1)
+        outcome = bulk.refusal(count, verdict)
+        assert (outcome.reason, outcome.facts["used"]) == ("bulk_limit", 1)
+        assert "a follows action would be a bulk action" in outcome.message
+        content = twpolicy.CountAction("content", OTHER, 86400, content=fingerprint(SALE))
+        windows.reserve("content", account=ME, window=timedelta(days=1), content=content.content)
+        verdict = windows.reserve(
+            "content", account=OTHER, window=timedelta(days=1), content=content.content
+        )
+        outcome = twpolicy.rules.no_duplicates().refusal(content, verdict)
+        assert (outcome.reason, outcome.facts["other_account"]) == ("duplicate_content", ME)

@@ -27,6 +27,7 @@ class TestHierarchy:
             twpolicy.AutomationError,
             twpolicy.BulkLimitExceeded,
             twpolicy.DuplicateContent,
+            twpolicy.RateLimited,
         ],
     )
     def test_refusals_are_tweepy_exceptions(self, cls):

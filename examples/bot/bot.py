@@ -9,7 +9,9 @@ automated, so the restricted-use page's automation rules also need the *asker's*
 refuses every later automated reply to them. The bot uses `twpolicy.Client` instead of
 `tweepy.Client`; that one changed import is what makes a write without consent fail
 *before* anything is sent, with an error naming the clause. The bot reports such refusals
-instead of retrying them.
+instead of retrying them. When X answers 429 (a rate limit spent), the bot reports it too and
+moves on: twpolicy keeps the window, and refuses the bot's next send into it, with this or
+any other token of the user, until X resets it (I.B.5).
 
 Run it with credentials in the environment (``TWITTER_*``) and a consent ledger:
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+
+import tweepy
 
 import twpolicy
 
@@ -79,6 +83,8 @@ class HelpBot:
         except twpolicy.PolicyViolation as refusal:
             decision = refusal.decision
             report.refused.append((tweet_id, decision.clause, decision.reason))
+        except tweepy.TooManyRequests:  # X's own refusal: its window is now known to the guard
+            report.refused.append((tweet_id, "I.B.5", "x_rate_limited"))
         else:
             getattr(report, done).append(tweet_id)
 

@@ -3,6 +3,8 @@
 import pytest
 from bot import REPLY, HelpBot
 
+import twpolicy
+
 ASKER = "1500000000000000002"  # the fake X API's other account, who writes the mentions
 
 
@@ -125,3 +127,21 @@ def test_stop_opts_the_asker_out_at_once(bot, mentions, twpolicy_fake_api, twpol
     assert [(again, "RU.automation.a", "no_automated_opt_in")] == report.refused
     twpolicy_fake_api.assert_called("POST /2/tweets", times=1)
     twpolicy_decisions.assert_denied(rule="automation.opt_in", reason="no_automated_opt_in")
+
+
+@pytest.mark.twpolicy(granted=["tweet.write", "like.write"])
+@pytest.mark.usefixtures("asker_opted_in")
+def test_a_spent_rate_limit_is_not_sent_into_again(
+    bot, mentions, twpolicy_fake_api, twpolicy_decisions
+):
+    """X answers the like 429; the guard refuses the next like before it is sent."""
+    question, _ = mentions
+    twpolicy_fake_api.exhaust_rate_limit("POST /2/users/:id/likes")
+    report = bot.run_once()
+
+    assert [question] == report.replied  # the reply has a window of its own
+    assert [(question, "I.B.5", "x_rate_limited")] == report.refused
+    with pytest.raises(twpolicy.RateLimited):
+        bot.client.like(question)
+    twpolicy_fake_api.assert_called("POST /2/users/:id/likes", times=1)  # only the 429
+    twpolicy_decisions.assert_denied(rule="ratelimit.respect", reason="rate_limit_spent")

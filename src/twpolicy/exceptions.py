@@ -46,6 +46,7 @@ __all__ = [
     "PolicyViolation",
     "ProhibitedPurpose",
     "QuotaExceeded",
+    "RateLimited",
     "RedistributionError",
     "StandaloneGeoError",
     "StoreUnavailable",
@@ -118,6 +119,10 @@ class BulkLimitExceeded(AutomationError):
 
 class DuplicateContent(AutomationError):
     """Another account posted identical or near-identical text within the window."""
+
+
+class RateLimited(PolicyViolation):
+    """X's answers said the request's rate-limit window is spent, or it rotates tokens (I.B.5)."""
 
 
 class ConfigurationError(TwPolicyError, ValueError):

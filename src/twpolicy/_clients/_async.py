@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import tweepy
 from tweepy.asynchronous import AsyncClient as _TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingClient
 
@@ -25,11 +26,19 @@ from twpolicy._clients._plan import (
     v2_identity,
     with_guard_signature,
 )
-from twpolicy._clients._sending import off_loop
+from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._guard import Guard
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
+
+
+async def _observe(sending: Sending, response: Any) -> None:
+    """Keep the windows an answer says are spent (I.B.5), off the loop when there are any."""
+    status, headers = getattr(response, "status", None), getattr(response, "headers", None)
+    if isinstance(status, int) and headers is not None and sending.spends(status, headers):
+        authorization = getattr(getattr(response, "request_info", None), "headers", {})
+        await off_loop(sending.observe, status, headers, authorization.get("Authorization"))
 
 
 class _AsyncGuardedV2:
@@ -67,8 +76,13 @@ class _AsyncGuardedV2:
                 params=params,
                 resolved=True,
             )
-        async with plan.sending(self, policy):
-            sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
+        async with plan.sending(self, policy) as sending:
+            try:
+                sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
+            except tweepy.HTTPException as failed:
+                await _observe(sending, failed.response)
+                raise
+            await _observe(sending, sent)
         if plan.learns:
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))

@@ -30,6 +30,7 @@ from twpolicy._payloads._catalog import (
     endpoint_catalog,
 )
 from twpolicy._stores._consent import validate_user_id
+from twpolicy._stores._ratelimits import credential_id
 from twpolicy.rules._purposes import QUERY_OPERATIONS
 
 __all__ = [
@@ -150,6 +151,20 @@ def v1_identity(client: Any) -> Identity:
     access = getattr(auth, "access_token", None)
     token = access or getattr(auth, "bearer_token", None)
     return Identity(("v1.1", id(auth), token), token_owner(access))
+
+
+def rate_facts(identity: Identity, app_key: object, client: Any) -> dict[str, str | bool]:
+    """Who a write is sent as, for ``ratelimit.respect`` (I.B.5): hashes, never the tokens."""
+    credential = credential_id(identity.key[2])
+    if credential is None:
+        return {}
+    facts: dict[str, str | bool] = {"rate_credential": credential}
+    app = credential_id(app_key)
+    if app is not None:
+        facts["rate_app"] = app
+    if getattr(client, "wait_on_rate_limit", False) is True:
+        facts["rate_waits"] = True
+    return facts
 
 
 class Policy:
@@ -326,6 +341,7 @@ def _write_plan(
     found: object,
     route: str,
     resolved: bool,
+    rate: Mapping[str, str | bool] | None = None,
 ) -> Plan:
     """The plan for a request on a user's behalf: who acts, whose token it is, what is sent.
 
@@ -339,7 +355,7 @@ def _write_plan(
         policy.learn(identity, found)
     owner = policy.owner(identity)
     actor = policy.acting_user_id or named or owner
-    facts: dict[str, str | bool] = {}
+    facts: dict[str, str | bool] = dict(rate or {})
     if owner is not None:
         facts["token_owner"] = owner
     elif found is not _UNASKED or not identity.askable:
@@ -404,6 +420,7 @@ def plan_v2(
         scopes |= _GEO_SCOPE  # a geotag: the user saw the location before it was published
     identity = v2_identity(client, user_auth=user_auth)
     named = route_user(endpoint, route)
+    app_key = client.consumer_key if user_auth else None
     return _write_plan(
         policy,
         endpoint,
@@ -414,6 +431,7 @@ def plan_v2(
         found=found,
         route=route,
         resolved=resolved,
+        rate=rate_facts(identity, app_key, client),
     )
 
 
@@ -474,6 +492,7 @@ def plan_v1(
     if content is None:
         content = v1_parameters(kwargs)
     identity = v1_identity(client)
+    app_key = getattr(client.auth, "consumer_key", None)
     return _write_plan(
         policy,
         endpoint,
@@ -484,6 +503,7 @@ def plan_v1(
         found=found,
         route=f"/1.1/{path}",
         resolved=resolved,
+        rate=rate_facts(identity, app_key, client),
     )
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
+from twpolicy._stores._ratelimits import RateWindow, credential_id, observe
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
@@ -28,7 +31,16 @@ if TYPE_CHECKING:
     from twpolicy._guard import Guard, Permit
     from twpolicy._model import Action
 
-__all__ = ["Sending", "off_loop", "sending_now"]
+__all__ = ["Sending", "observe_response", "off_loop", "sending_now", "watch_rate_limits"]
+
+_LOG = logging.getLogger("twpolicy")
+#: The headers whose value ``"0"`` says a window is spent (with a 429, all X says of limits).
+_REMAINING = (
+    "x-rate-limit-remaining",
+    "x-user-limit-24hour-remaining",
+    "x-app-limit-24hour-remaining",
+)
+_TOO_MANY = 429
 
 #: The request on the wire in this context: tweepy retries a rate-limited v2 request by
 #: calling ``request`` again from inside it, and a v1.1 request by sending again from inside
@@ -184,11 +196,79 @@ class Sending:
             raise
         self._retries.append(retry)
 
+    def spends(self, status: int, headers: Any) -> bool:
+        """Whether an answer says a window is spent (cheap: most answers say nothing to keep)."""
+        return status == _TOO_MANY or any(headers.get(name) == "0" for name in _REMAINING)
+
+    def observe(self, status: int, headers: Any, authorization: str | bytes | None) -> None:
+        """Keep the rate-limit windows an answer says are spent, in the guard's window ledger.
+
+        Who sent it: the credential and app the plan named, else the ``Authorization``
+        header's token and consumer key (hashed). A store that cannot be written is
+        reported on the ``twpolicy`` logger: the answer has arrived, and X enforces its own
+        limits anyway.
+        """
+        guard = self._guard or self._policy.guard
+        facts = self._action.facts
+        credential, app = facts.get("rate_credential"), facts.get("rate_app")
+        if not isinstance(credential, str):
+            credential, app = _credentials(authorization)
+            if credential is None:
+                return
+        who = RateWindow(
+            self._action.operation,
+            credential,
+            self._action.acting_user_id,
+            app if isinstance(app, str) else None,
+        )
+        try:
+            spent = observe(who, status, headers, now=guard.now())
+            guard.windows.record_spent(spent)
+        except Exception:  # noqa: BLE001  # the answer is in; a lost record is logged
+            _LOG.exception("could not record the rate-limit windows of %s", who.route)
+
     def raise_refusal(self) -> None:
         """Raise the refusal of a retry, if there was one (tweepy wrapped it)."""
         refusal = self.refusal
         if refusal is not None:
             raise refusal from None
+
+
+def _credentials(authorization: str | bytes | None) -> tuple[str | None, str | None]:
+    """The hashed token and consumer key an ``Authorization`` header carries."""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme == "Bearer":
+        return credential_id(value.strip()), None
+    if scheme == "OAuth":
+        fields = {}
+        for part in value.split(","):
+            name, _, quoted = part.strip().partition("=")
+            fields[name] = urllib.parse.unquote(quoted.strip('"'))
+        return credential_id(fields.get("oauth_token")), credential_id(
+            fields.get("oauth_consumer_key")
+        )
+    return None, None
+
+
+def observe_response(response: Any, *_: Any, **__: Any) -> None:
+    """A ``requests`` response hook: hand a spent window to the request's `Sending`."""
+    sending = _SENDING.get()
+    if sending is None or not sending.spends(response.status_code, response.headers):
+        return
+    request = getattr(response, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    sending.observe(response.status_code, response.headers, headers.get("Authorization"))
+
+
+def watch_rate_limits(session: Any) -> None:
+    """Have ``session`` (a ``requests.Session``) report every answer's spent windows."""
+    hooks = getattr(session, "hooks", None)
+    if isinstance(hooks, dict):
+        answers = hooks.setdefault("response", [])
+        if observe_response not in answers:
+            answers.append(observe_response)
 
 
 _workers: ThreadPoolExecutor | None = None

@@ -36,7 +36,7 @@ from twpolicy._clients._plan import (
     v2_identity,
     with_guard_signature,
 )
-from twpolicy._clients._sending import Sending, sending_now
+from twpolicy._clients._sending import Sending, sending_now, watch_rate_limits
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._guard import Guard
 
@@ -144,6 +144,7 @@ class Client(_GuardedV2, tweepy.Client):  # type: ignore[misc]  # tweepy is unty
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        watch_rate_limits(self.session)  # spent windows X reports are kept (I.B.5)
 
 
 class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type: ignore[misc]  # tweepy is untyped
@@ -166,6 +167,7 @@ class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type:
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        watch_rate_limits(self.session)  # spent windows X reports are kept (I.B.5)
 
     def filter(self, **params: Any) -> Any:
         """Open the filtered stream, as `tweepy.StreamingClient.filter`, once the guard agrees."""
@@ -237,6 +239,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
 
     @session.setter
     def session(self, value: Any) -> None:
+        watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
         self._twpolicy_session = value
 
     def request(self, method: str, endpoint: str, **kwargs: Any) -> Any:

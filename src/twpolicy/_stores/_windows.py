@@ -8,38 +8,53 @@ the ``automation.bulk_limit`` and ``automation.no_duplicates`` rules read the co
 and the permit reserves a row atomically (`WindowLedger.reserve`: check and insert in one
 write transaction), keeps it when the action happened and deletes it when it did not.
 
-Near-identical text is found by the exact Jaccard similarity of character 5-gram sets of the
+Near-identical text is found by the Jaccard similarity of character 5-gram sets of the
 normalised text (case folded, URLs, mentions, punctuation and runs of whitespace removed):
 for short texts such as posts a word changed, added or reordered moves only a few of a
-few hundred shingles, while unrelated texts share almost none. Sets are at most 280 small
-integers, so comparing exactly (no MinHash estimate, no error bound to argue) is cheap.
+few hundred shingles, while unrelated texts share almost none. Which stored posts are
+compared is found through an index, so the cost of a check does not grow with the window:
+each post is stored with `BANDS` band keys of a MinHash signature (`ROWS` minimum hashes
+each); only posts sharing at least `SHARED_BANDS` band keys are read and compared,
+exactly. With p = J**ROWS the chance that one band agrees, two posts of similarity J share
+two or more of the 96 with probability 1 - (1-p)**96 - 96 p (1-p)**95: 0.99996 at the 0.5
+threshold, 1 - 5e-7 at 0.55, 1 - 2e-9 at 0.6, and 1 for identical normalised text (every
+band agrees). Unrelated posts (J about 0.03, 0.07 at most) share two with probability under
+4e-4, so a check reads a handful of posts whatever the window holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import heapq
 import json
 import re
 import threading
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import attrs
 
+from twpolicy._stores._ratelimits import RATE_TABLES, RateWindow, SpentWindow
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
 from twpolicy.exceptions import ConfigurationError, StoreUnavailable
 
 __all__ = [
+    "BANDS",
+    "ROWS",
+    "SHARED_BANDS",
     "SHINGLE",
     "WindowLedger",
     "WindowReader",
     "WindowUsage",
     "WindowVerdict",
+    "band_keys",
     "fingerprint",
     "jaccard",
     "normalise_text",
@@ -52,13 +67,42 @@ SHINGLE = 5
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)[@\uff20]\w{1,15}")
 _PUNCT = re.compile(r"[^\w\s]+")
+_INNER_PUNCT = re.compile(r"(?<=\w)[^\w\s]+(?=\w)")
+
+
+#: Unicode categories dropped before comparing: marks (accents stacked on letters) and format
+#: characters (zero-width spaces and joiners, soft hyphens, direction marks).
+_INVISIBLE = frozenset({"Mn", "Me", "Cf"})
+
+
+def _joined(words: list[str]) -> list[str]:
+    """Runs of three or more one-character words made one word ("s a l e" is "sale")."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1:
+            run.append(word)
+            continue
+        out.extend(["".join(run)] if len(run) >= 3 else run)  # noqa: PLR2004  # a run
+        run = []
+        if word:
+            out.append(word)
+    return out
 
 
 def normalise_text(text: str) -> str:
-    """``text`` as compared for duplicates: folded case, no URLs, mentions or punctuation."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    """``text`` as compared for duplicates: folded case, no URLs, mentions or punctuation.
+
+    Compatibility forms are folded (full-width letters, ligatures), accents and invisible
+    characters dropped, punctuation inside a word ("s.a.l.e") and a word spelt out in
+    single letters ("s a l e") joined, so that none of them can make a copy look new.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    visible = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
+    folded = unicodedata.normalize("NFKC", visible).casefold()
     folded = _MENTION.sub(" ", _URL.sub(" ", folded))
-    return " ".join(_PUNCT.sub(" ", folded).split())
+    folded = _INNER_PUNCT.sub("", folded)
+    return " ".join(_joined(_PUNCT.sub(" ", folded).split()))
 
 
 def fingerprint(text: str) -> tuple[int, ...]:
@@ -73,6 +117,46 @@ def fingerprint(text: str) -> tuple[int, ...]:
             }
         )
     )
+
+
+#: Bands of the MinHash signature a post is indexed under, and minimum hashes per band: posts
+#: sharing one band key are compared. 96 bands of 3 find a pair at the 0.5 threshold with
+#: probability 1 - (1 - 0.5**3)**96 > 1 - 3e-6 (see the module docstring).
+BANDS = 96
+ROWS = 3
+#: Band keys a stored post must share with a new one to be compared with it.
+SHARED_BANDS = 2
+_MASK = (1 << 64) - 1
+
+
+def _hash_parameters() -> tuple[tuple[int, int], ...]:
+    """Odd multipliers and offsets of the BANDS * ROWS hash functions (the same everywhere)."""
+    found = []
+    for n in range(BANDS * ROWS):
+        digest = hashlib.blake2b(f"twpolicy-minhash-{n}".encode(), digest_size=16).digest()
+        found.append((int.from_bytes(digest[:8], "big") | 1, int.from_bytes(digest[8:], "big")))
+    return tuple(found)
+
+
+_HASHES = _hash_parameters()
+
+
+@functools.lru_cache(maxsize=256)
+def band_keys(content: tuple[int, ...]) -> tuple[int, ...]:
+    """The band keys a fingerprint is indexed under: ``BANDS`` 56-bit integers (``()`` if empty).
+
+    Each band hashes its ``ROWS`` minimum hashes (multiply-shift hashing of the 32-bit
+    shingle hashes) with the band's number, so equal keys mean equal minima in one band.
+    """
+    if not content:
+        return ()
+    minima = [min(((a * x + c) & _MASK) >> 32 for x in content) for a, c in _HASHES]
+    keys = set()
+    for band in range(BANDS):
+        rows = minima[band * ROWS : (band + 1) * ROWS]
+        text = f"{band}:{':'.join(map(str, rows))}".encode()
+        keys.add(int.from_bytes(hashlib.blake2b(text, digest_size=7).digest(), "big"))
+    return tuple(sorted(keys))
 
 
 def jaccard(first: tuple[int, ...], second: tuple[int, ...]) -> float:
@@ -103,7 +187,8 @@ class WindowVerdict:
 
     Attributes:
         reservation_id: the row counted, for `WindowLedger.release`; ``None`` if refused.
-        usage: the window's usage before counting.
+        usage: the window's usage before counting (counted only when a limit was given:
+            content alone is found through its index, never by reading the window).
         similar_account: the other account that posted similar content, when refused so.
         similarity: that content's Jaccard similarity.
         similar_frees_at: when that content leaves the window.
@@ -143,6 +228,10 @@ class WindowReader(Protocol):
         """Another account's content in ``key`` at least ``threshold`` similar, if any."""
         ...
 
+    def spent(self, who: RateWindow, *, at: datetime) -> tuple[SpentWindow, ...]:
+        """X's windows recorded as spent at ``at`` for ``who``'s route and any of its holders."""
+        ...
+
 
 # A row: (event id, account, at in ms, fingerprint).
 _Row = tuple[str, str, int, tuple[int, ...]]
@@ -150,11 +239,29 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 class _Tx(Protocol):
     def rows(self, key: str, since_ms: int) -> list[_Row]: ...
+    def candidates(
+        self, key: str, bands: tuple[int, ...], since_ms: int, account: str
+    ) -> list[_Row]: ...
     def insert(
-        self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
+        self,
+        event_id: str,
+        key: str,
+        account: str,
+        at_ms: int,
+        fp: tuple[int, ...],
+        *,
+        bands: tuple[int, ...] = (),
     ) -> None: ...
     def delete(self, event_id: str) -> bool: ...
     def prune(self, key: str, before_ms: int) -> None: ...
+    def spent(
+        self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int
+    ) -> list[_Spent]: ...
+    def put_spent(self, row: _Spent, now_ms: int) -> None: ...
+
+
+# A spent rate window: (route, scope, holder, credential, reset in ms, limit, source).
+_Spent = tuple[str, str, str, str, int, "int | None", str]
 
 
 class _MemoryTx:
@@ -164,21 +271,66 @@ class _MemoryTx:
     def rows(self, key: str, since_ms: int) -> list[_Row]:
         return [r for r in self._s.rows.get(key, {}).values() if r[2] >= since_ms]
 
+    def candidates(
+        self, key: str, bands: tuple[int, ...], since_ms: int, account: str
+    ) -> list[_Row]:
+        index = self._s.bands.get(key, {})
+        rows = self._s.rows.get(key, {})
+        shared = Counter(event_id for band in bands for event_id in index.get(band, ()))
+        picked = (rows[e] for e, count in shared.items() if count >= SHARED_BANDS)
+        return sorted(r for r in picked if r[2] >= since_ms and r[1] != account)
+
     def insert(
-        self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
+        self,
+        event_id: str,
+        key: str,
+        account: str,
+        at_ms: int,
+        fp: tuple[int, ...],
+        *,
+        bands: tuple[int, ...] = (),
     ) -> None:
-        self._s.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
-        self._s.keys[event_id] = key
+        store = self._s
+        store.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
+        store.keys[event_id] = key
+        heapq.heappush(store.ages.setdefault(key, []), (at_ms, event_id))
+        if bands:
+            index = store.bands.setdefault(key, {})
+            for band in bands:
+                index.setdefault(band, set()).add(event_id)
+            store.indexed[event_id] = bands
 
     def delete(self, event_id: str) -> bool:
-        key = self._s.keys.pop(event_id, None)
-        return key is not None and self._s.rows.get(key, {}).pop(event_id, None) is not None
+        store = self._s
+        key = store.keys.pop(event_id, None)
+        if key is None:
+            return False
+        del store.rows[key][event_id]
+        index = store.bands.get(key, {})
+        for band in store.indexed.pop(event_id, ()):
+            holders = index[band]
+            holders.discard(event_id)
+            if not holders:
+                del index[band]
+        return True
 
     def prune(self, key: str, before_ms: int) -> None:
-        rows = self._s.rows.get(key, {})
-        for event_id in [e for e, r in rows.items() if r[2] < before_ms]:
-            del rows[event_id]
-            self._s.keys.pop(event_id, None)
+        # Oldest first from a heap: pruning costs what it removes, not the window's size.
+        ages = self._s.ages.get(key, [])
+        while ages and ages[0][0] < before_ms:
+            self.delete(heapq.heappop(ages)[1])
+
+    def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
+        found = (self._s.rates.get((route, scope, holder)) for scope, holder in holders)
+        return [row for row in found if row is not None and row[4] > now_ms]
+
+    def put_spent(self, row: _Spent, now_ms: int) -> None:
+        rates = self._s.rates
+        for key in [k for k, r in rates.items() if r[4] <= now_ms]:
+            del rates[key]
+        known = rates.get(row[:3])
+        if known is None or known[4] < row[4]:
+            rates[row[:3]] = row
 
 
 class _MemoryStore:
@@ -188,6 +340,10 @@ class _MemoryStore:
         self._lock = threading.Lock()
         self.rows: dict[str, dict[str, _Row]] = {}
         self.keys: dict[str, str] = {}
+        self.ages: dict[str, list[tuple[int, str]]] = {}
+        self.bands: dict[str, dict[int, set[str]]] = {}
+        self.indexed: dict[str, tuple[int, ...]] = {}
+        self.rates: dict[tuple[str, str, str], _Spent] = {}
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
@@ -207,11 +363,23 @@ _TABLES = (
     ),
     "CREATE INDEX twpolicy_window_events_key_at ON twpolicy_window_events (window_key, at_ms)",
 )
+_BAND_TABLES = (
+    (
+        "CREATE TABLE twpolicy_window_bands ("
+        " window_key TEXT NOT NULL, band BIGINT NOT NULL, event_id TEXT NOT NULL)"
+    ),
+    "CREATE INDEX twpolicy_window_bands_key_band ON twpolicy_window_bands (window_key, band)",
+    "CREATE INDEX twpolicy_window_bands_event ON twpolicy_window_bands (event_id)",
+)
 #: The window ledger's tables, version by version.
 SCHEMA = Schema(
     component="windows",
     what="action window ledger",
-    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+    migrations=(
+        Migration(sqlite=_TABLES, postgresql=_TABLES),
+        Migration(sqlite=RATE_TABLES, postgresql=RATE_TABLES),
+        Migration(sqlite=_BAND_TABLES, postgresql=_BAND_TABLES),
+    ),
 )
 
 
@@ -225,32 +393,116 @@ class _SqlTx:
             " WHERE window_key = ? AND at_ms >= ? ORDER BY at_ms",
             (key, since_ms),
         )
+        return self._decoded(key, found)
+
+    @staticmethod
+    def _decoded(key: str, found: list[tuple[object, ...]]) -> list[_Row]:
         try:
-            return [(str(e), str(a), int(t), tuple(json.loads(f))) for e, a, t, f in found]
-        except (TypeError, ValueError) as exc:
+            return [
+                (str(e), str(a), int(str(t)), tuple(json.loads(str(f)))) for e, a, t, f in found
+            ]
+        except (TypeError, ValueError):
             raise StoreUnavailable(
-                f"the action window ledger's rows for {key!r} are damaged ({exc}); restore it "
-                "from a backup. Nothing was decided."
+                f"the action window ledger's rows for {key!r} are damaged; restore it from a "
+                "backup. Nothing was decided."
             ) from None
 
+    def candidates(
+        self, key: str, bands: tuple[int, ...], since_ms: int, account: str
+    ) -> list[_Row]:
+        if not bands:
+            return []
+        marks = ", ".join("?" * len(bands))
+        # Counted here, not with GROUP BY: that tempts SQLite to walk the event_id index
+        # (every row of the window) rather than look up the few band keys.
+        hits = self._tx.all(
+            "SELECT event_id FROM twpolicy_window_bands"  # noqa: S608  # only "?" marks are formatted in
+            f" WHERE window_key = ? AND band IN ({marks})",
+            (key, *bands),
+        )
+        shared = Counter(str(row[0]) for row in hits)
+        ids = [event_id for event_id, count in shared.items() if count >= SHARED_BANDS]
+        if not ids:
+            return []
+        found = self._tx.all(
+            "SELECT event_id, account, at_ms, fingerprint FROM twpolicy_window_events"  # noqa: S608  # ditto
+            f" WHERE event_id IN ({', '.join('?' * len(ids))}) AND at_ms >= ? AND account <> ?"
+            " ORDER BY at_ms",
+            (*ids, since_ms, account),
+        )
+        return self._decoded(key, found)
+
     def insert(
-        self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
+        self,
+        event_id: str,
+        key: str,
+        account: str,
+        at_ms: int,
+        fp: tuple[int, ...],
+        *,
+        bands: tuple[int, ...] = (),
     ) -> None:
         self._tx.execute(
             "INSERT INTO twpolicy_window_events (event_id, window_key, account, at_ms, fingerprint)"
             " VALUES (?, ?, ?, ?, ?)",
             (event_id, key, account, at_ms, json.dumps(list(fp))),
         )
+        if bands:
+            self._tx.executemany(
+                "INSERT INTO twpolicy_window_bands (window_key, band, event_id) VALUES (?, ?, ?)",
+                [(key, band, event_id) for band in bands],
+            )
 
     def delete(self, event_id: str) -> bool:
         row = self._tx.one("SELECT 1 FROM twpolicy_window_events WHERE event_id = ?", (event_id,))
+        self._tx.execute("DELETE FROM twpolicy_window_bands WHERE event_id = ?", (event_id,))
         self._tx.execute("DELETE FROM twpolicy_window_events WHERE event_id = ?", (event_id,))
         return row is not None
 
     def prune(self, key: str, before_ms: int) -> None:
         self._tx.execute(
+            "DELETE FROM twpolicy_window_bands WHERE event_id IN (SELECT event_id FROM"
+            " twpolicy_window_events WHERE window_key = ? AND at_ms < ?)",
+            (key, before_ms),
+        )
+        self._tx.execute(
             "DELETE FROM twpolicy_window_events WHERE window_key = ? AND at_ms < ?",
             (key, before_ms),
+        )
+
+    def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
+        found: list[_Spent] = []
+        for scope, holder in holders:
+            row = self._tx.one(
+                "SELECT credential, reset_ms, lim, source FROM twpolicy_rate_windows"
+                " WHERE route = ? AND scope = ? AND holder = ? AND reset_ms > ?",
+                (route, scope, holder, now_ms),
+            )
+            if row is not None:
+                credential, reset_ms, lim, source = row
+                limit = None if lim is None else int(lim)
+                found.append((route, scope, holder, str(credential), int(reset_ms), limit, source))
+        return found
+
+    def put_spent(self, row: _Spent, now_ms: int) -> None:
+        route, scope, holder, credential, reset_ms, limit, source = row
+        self._tx.execute("DELETE FROM twpolicy_rate_windows WHERE reset_ms <= ?", (now_ms,))
+        known = self._tx.one(
+            "SELECT reset_ms FROM twpolicy_rate_windows"
+            " WHERE route = ? AND scope = ? AND holder = ?",
+            (route, scope, holder),
+        )
+        if known is not None and int(known[0]) >= reset_ms:
+            return  # an answer about the same or a later window was recorded already
+        self._tx.execute(
+            "DELETE FROM twpolicy_rate_windows WHERE route = ? AND scope = ? AND holder = ?",
+            (route, scope, holder),
+        )
+        self._tx.execute(
+            "INSERT INTO twpolicy_rate_windows"
+            " (route, scope, holder, credential, reset_ms, lim, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (route, scope, holder, credential, reset_ms, limit, source),
         )
 
 
@@ -360,8 +612,9 @@ class WindowLedger:
     ) -> tuple[str, float, datetime] | None:
         """Another account's content in ``key`` within ``window`` at least ``threshold`` alike."""
         when = _ms(self._clock() if at is None else at)
+        since = when - int(window.total_seconds() * 1000)
         with self._store.transaction(write=False) as tx:
-            rows = tx.rows(key, when - int(window.total_seconds() * 1000))
+            rows = tx.candidates(key, band_keys(content), since, account)
         return self._similar(rows, content, window, account, threshold)
 
     def reserve(  # one atomic step takes every condition
@@ -386,25 +639,60 @@ class WindowLedger:
             raise ConfigurationError(f"a window limit must be a count >= 0, got {limit!r}")
         when = _ms(self._clock() if at is None else at)
         since = when - int(window.total_seconds() * 1000)
+        bands = band_keys(content)
         with self._store.transaction() as tx:
             tx.prune(key, since)
-            rows = tx.rows(key, since)
-            usage = self._usage(rows, key, window)
+            usage = WindowUsage(key, 0, None)
+            if limit is not None:
+                usage = self._usage(tx.rows(key, since), key, window)
             if not force:
                 if limit is not None and usage.used >= limit:
                     return WindowVerdict(None, usage)
                 if content:
+                    rows = tx.candidates(key, bands, since, account)
                     hit = self._similar(rows, content, window, account, threshold)
                     if hit is not None:
                         return WindowVerdict(None, usage, hit[0], hit[1], hit[2])
             event_id = str(uuid.uuid4())
-            tx.insert(event_id, key, account, when, content)
+            tx.insert(event_id, key, account, when, content, bands=bands)
         return WindowVerdict(event_id, usage)
 
     def release(self, reservation_id: str) -> bool:
         """Uncount an action that did not happen; ``False`` if unknown or released already."""
         with self._store.transaction() as tx:
             return tx.delete(reservation_id)
+
+    def spent(self, who: RateWindow, *, at: datetime | None = None) -> tuple[SpentWindow, ...]:
+        """X's windows recorded as spent at ``at`` (now) for ``who``'s route and holders.
+
+        The latest reset first: the one a refusal must name.
+        """
+        when = _ms(self._clock() if at is None else at)
+        with self._store.transaction(write=False) as tx:
+            rows = tx.spent(who.route, who.holders(), when)
+        found = [
+            SpentWindow(route, scope, holder, credential, _from_ms(reset), limit, source)
+            for route, scope, holder, credential, reset, limit, source in rows
+        ]
+        return tuple(sorted(found, key=lambda w: w.resets_at, reverse=True))
+
+    def record_spent(self, windows: tuple[SpentWindow, ...], *, at: datetime | None = None) -> None:
+        """Keep X's spent windows until they reset (an answer said so); one transaction."""
+        if not windows:
+            return
+        when = _ms(self._clock() if at is None else at)
+        with self._store.transaction() as tx:
+            for w in windows:
+                row = (
+                    w.route,
+                    w.scope,
+                    w.holder,
+                    w.credential,
+                    _ms(w.resets_at),
+                    w.limit,
+                    w.source,
+                )
+                tx.put_spent(row, when)
 
 
 def open_windows(

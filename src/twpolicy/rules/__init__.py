@@ -35,6 +35,7 @@ from twpolicy.rules._purposes import (
     flag_platform_counts,
     screen_queries,
 )
+from twpolicy.rules._ratelimits import respect_rate_limits
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
 from twpolicy.rules._terms import MAX_RETENTION_DAYS, require_recipient_terms
 from twpolicy.rules._tokens import (
@@ -78,6 +79,7 @@ __all__ = [
     "require_consent",
     "require_recipient_opt_in",
     "require_recipient_terms",
+    "respect_rate_limits",
     "screen_queries",
     "user_token_thresholds",
 ]
@@ -103,6 +105,7 @@ def default(
         declared_purposes(purposes),
         screen_queries(sensitive_terms),
         flag_platform_counts(),
+        respect_rate_limits(),
         bulk_limit(),
         no_duplicates(),
         require_consent(),

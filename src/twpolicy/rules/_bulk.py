@@ -2,11 +2,13 @@
 
 "Never perform bulk, aggressive, or spammy actions, including bulk following" and "never post
 identical or substantially similar content across multiple accounts". ``automation.bulk_limit``
-caps each account's follows, unfollows, likes, retweets, posts, DMs and list additions in
-sliding windows; ``automation.no_duplicates`` refuses a post whose text is near-identical to
-one another account posted within a window. Both read the shared window ledger (pure) and
-oblige the permit to count the action there atomically (`CountAction`), so many processes
-on one store cannot together go over a cap or post a duplicate.
+caps each account's follows, unfollows, likes, unlikes, retweets, unretweets, posts, DMs,
+list additions and removals and spam reports in sliding windows (a v1.1 ``create_all`` or
+``destroy_all`` of many members counts once per member); ``automation.no_duplicates``
+refuses a post whose text is near-identical to one another account posted within a window.
+Both read the shared window ledger (pure) and oblige the permit to count the action there
+atomically (`CountAction`), so many processes on one store cannot together go over a cap or
+post a duplicate.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ BULK_LIMITS: Mapping[str, tuple[int, timedelta]] = {
     "follows": (50, timedelta(days=1)),
     "unfollows": (50, timedelta(days=1)),
     "likes": (200, timedelta(days=1)),
+    # Undoing in bulk is as much a burst as doing: the same caps as their counterparts.
+    "unlikes": (200, timedelta(days=1)),
     "retweets": (100, timedelta(days=1)),
+    "unretweets": (100, timedelta(days=1)),
     "posts": (200, timedelta(days=1)),
     "dms": (200, timedelta(days=1)),
     "list_additions": (100, timedelta(days=1)),
+    "list_removals": (100, timedelta(days=1)),
+    # Reporting accounts in bulk is the aggressive action par excellence: a few a day.
+    "reports": (20, timedelta(days=1)),
 }
 
 #: Which writes count against which cap.
@@ -56,10 +64,15 @@ _KIND_OF = {
     "POST /1.1/friendships/destroy.json": "unfollows",
     "POST /2/users/:id/likes": "likes",
     "POST /1.1/favorites/create.json": "likes",
+    "DELETE /2/users/:id/likes/:tweet_id": "unlikes",
+    "POST /1.1/favorites/destroy.json": "unlikes",
     "POST /2/users/:id/retweets": "retweets",
     "POST /1.1/statuses/retweet/:id.json": "retweets",
+    "DELETE /2/users/:id/retweets/:source_tweet_id": "unretweets",
+    "POST /1.1/statuses/unretweet/:id.json": "unretweets",
     "POST /2/tweets": "posts",
     "POST /1.1/statuses/update.json": "posts",
+    "POST /1.1/statuses/update_with_media.json": "posts",
     "POST /2/dm_conversations/with/:participant_id/messages": "dms",
     "POST /2/dm_conversations/:dm_conversation_id/messages": "dms",
     "POST /2/dm_conversations": "dms",
@@ -67,8 +80,20 @@ _KIND_OF = {
     "POST /2/lists/:id/members": "list_additions",
     "POST /1.1/lists/members/create.json": "list_additions",
     "POST /1.1/lists/members/create_all.json": "list_additions",
+    "DELETE /2/lists/:id/members/:user_id": "list_removals",
+    "POST /1.1/lists/members/destroy.json": "list_removals",
+    "POST /1.1/lists/members/destroy_all.json": "list_removals",
+    "POST /1.1/users/report_spam.json": "reports",
 }
-_POSTS = {"POST /2/tweets": "text", "POST /1.1/statuses/update.json": "status"}
+#: Writes that name many accounts at once (up to 100): each named account counts.
+_BATCHES = frozenset(
+    {"POST /1.1/lists/members/create_all.json", "POST /1.1/lists/members/destroy_all.json"}
+)
+_POSTS = {
+    "POST /2/tweets": "text",
+    "POST /1.1/statuses/update.json": "status",
+    "POST /1.1/statuses/update_with_media.json": "status",
+}
 
 #: How long a post's text stays reserved to its account (24 hours).
 DUPLICATE_WINDOW = timedelta(days=1)
@@ -77,6 +102,21 @@ DUPLICATE_WINDOW = timedelta(days=1)
 #: 0.6; unrelated posts, even of the same shape, 0.04-0.07. 0.5 sits between, with room on
 #: both sides (tests/test_automation.py checks examples of each).
 DUPLICATE_THRESHOLD = 0.5
+
+
+def _batch_size(action: Action) -> int:
+    """How many accounts a write names: the members of a ``create_all``, else one."""
+    payload = action.payload
+    if action.operation not in _BATCHES or not isinstance(payload, Mapping):
+        return 1
+    named = 0
+    for field in ("user_id", "screen_name"):
+        value = payload.get(field)
+        if isinstance(value, str):
+            named += len([part for part in value.split(",") if part.strip()])
+        elif isinstance(value, (list, tuple)):
+            named += len(value)
+    return max(1, named)
 
 
 def _seconds(window: timedelta) -> int:
@@ -131,9 +171,10 @@ class _BulkLimit:
             )
         # A retry (claims held) does not count its own first try against itself.
         usage = context.windows.usage(key, window, at=context.now, excluding=context.claims)
-        if usage.used >= limit:
-            return self._full(action, count, usage.frees_at, kind, used=usage.used)
-        return Outcome.allow("under_bulk_limit", facts={"window": kind}, obligations=[count])
+        size = _batch_size(action)
+        if usage.used + size > limit:
+            return self._full(action, count, usage.frees_at, kind, used=usage.used, size=size)
+        return Outcome.allow("under_bulk_limit", facts={"window": kind}, obligations=[count] * size)
 
     def refusal(self, obligation: CountAction, verdict: WindowVerdict) -> Outcome:
         """The denial when the window filled up between the check and the count."""
@@ -144,9 +185,17 @@ class _BulkLimit:
         )
 
     def _full(
-        self, action: Action, count: CountAction, frees_at: object, kind: str, *, used: int = 0
+        self,
+        action: Action,
+        count: CountAction,
+        frees_at: object,
+        kind: str,
+        *,
+        used: int = 0,
+        size: int = 1,
     ) -> Outcome:
-        return self._deny(action.operation, count, frees_at, kind, used=used)
+        operation = action.operation if size == 1 else f"{action.operation} of {size} accounts"
+        return self._deny(operation, count, frees_at, kind, used=used)
 
     @staticmethod
     def _deny(

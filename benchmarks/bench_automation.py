@@ -1,0 +1,146 @@
+"""The duplicate-content check costs the same whatever the window holds.
+
+Fills a window ledger with N unrelated posts from N accounts, then times `similar` (what
+``automation.no_duplicates`` asks before each post) for fresh, unrelated posts, at N and at
+10 N. ``ratio`` is the large window's time over the small one's: about 1 when the cost does
+not grow with the window. ``baseline`` is the same ratio for reading the whole window and
+comparing every post (what the check did before it was indexed), about 10. ``bound`` is the
+ratio the indexed check must stay under.
+
+    python benchmarks/bench_automation.py [--quick]
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import twpolicy
+from twpolicy._stores._windows import WindowLedger, band_keys, fingerprint
+
+DAY = timedelta(days=1)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+THRESHOLD = 0.5
+BOUND = 3.0
+_SYLLABLES = [
+    *[
+        "ka",
+        "ri",
+        "mon",
+        "te",
+        "sol",
+        "an",
+        "ber",
+        "li",
+        "qu",
+        "os",
+        "ve",
+        "dra",
+        "pi",
+        "na",
+        "ul",
+        "gor",
+        "ex",
+        "tha",
+        "mi",
+    ],
+    *["zo", "ce", "fa", "lu", "ro", "si", "ne", "bi", "ta"],
+]
+
+
+def _posts(seed: int, count: int) -> list[str]:
+    """``count`` unrelated posts of 10 to 30 words, a third of them common words."""
+    rng = random.Random(seed)
+    words = sorted(
+        {"".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(6000)}
+    )
+    common = words[:40]
+    return [
+        " ".join(
+            rng.choice(common) if rng.random() < 0.35 else rng.choice(words)
+            for _ in range(rng.randint(10, 30))
+        )
+        for _ in range(count)
+    ]
+
+
+def _filled(url: str, count: int) -> WindowLedger:
+    ledger = twpolicy.open_windows(url, clock=lambda: T0)
+    for n, text in enumerate(_posts(1, count)):
+        ledger.reserve(
+            "content", account=f"a{n}", window=DAY, content=fingerprint(text), threshold=THRESHOLD
+        )
+    return ledger
+
+
+def _indexed(ledger: WindowLedger, queries: list[tuple[int, ...]]) -> float:
+    started = time.perf_counter_ns()
+    for content in queries:
+        assert ledger.similar("content", content, DAY, account="q", threshold=THRESHOLD) is None
+    return (time.perf_counter_ns() - started) / len(queries)
+
+
+def _whole_window(ledger: WindowLedger, queries: list[tuple[int, ...]]) -> float:
+    """The check as it was: read every post of the window, compare each."""
+    since = int((T0 - DAY).timestamp() * 1000)
+    started = time.perf_counter_ns()
+    for content in queries:
+        with ledger._store.transaction(write=False) as tx:  # noqa: SLF001  # the old path
+            rows = tx.rows("content", since)
+        assert ledger._similar(rows, content, DAY, "q", THRESHOLD) is None  # noqa: SLF001
+    return (time.perf_counter_ns() - started) / len(queries)
+
+
+def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FBT002  # the benchmark protocol
+    """One row per backend: the indexed check's growth from N to 10 N posts, and the old one's.
+
+    Both windows stay open and are timed in turns, the best of several rounds each, so that
+    a busy machine slows both alike.
+    """
+    small = 100 if quick else 1000
+    repeats = 5 if quick else 9
+    queries = [fingerprint(text) for text in _posts(2, 20)]
+    for content in queries:
+        band_keys(content)  # computed once per post in real use too (cached)
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        for backend in ("memory", "sqlite"):
+            ledgers = {
+                count: _filled(
+                    "memory://"
+                    if backend == "memory"
+                    else f"sqlite:///{Path(directory) / f'windows-{count}.db'}",
+                    count,
+                )
+                for count in (small, 10 * small)
+            }
+            best = {(count, how): float("inf") for count in ledgers for how in ("new", "old")}
+            for _ in range(repeats):
+                for count, ledger in ledgers.items():
+                    new = _indexed(ledger, queries)
+                    old = _whole_window(ledger, queries)
+                    best[count, "new"] = min(best[count, "new"], new)
+                    best[count, "old"] = min(best[count, "old"], old)
+            for ledger in ledgers.values():
+                ledger.close()
+            large = 10 * small
+            rows.append(
+                {
+                    "name": f"duplicate check, {backend}: {small} -> {large} posts in window",
+                    "ratio": round(best[large, "new"] / best[small, "new"], 2),
+                    "baseline": round(best[large, "old"] / best[small, "old"], 2),
+                    "bound": BOUND,
+                    "indexed_us": round(best[large, "new"] / 1000, 1),
+                    "whole_window_us": round(best[large, "old"] / 1000, 1),
+                }
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in measure(quick="--quick" in sys.argv[1:]):
+        print(row)
