@@ -9,6 +9,7 @@ import tweepy
 
 import twpolicy
 from twpolicy import ConfigurationError, PayloadError
+from twpolicy._enforce import _compliance_jobs
 from twpolicy._enforce._compliance_jobs import (
     PollPolicy,
     ingest_compliance_stream,
@@ -262,3 +263,28 @@ class TestFakeHelpers:
         assert ["scrub_geo", "user_protect", "user_delete", "user_unsuspend"] == [
             f.kind for f in fake.compliance_facts
         ]
+
+
+class TestReading:
+    def test_response_shapes(self, fake, ledger, clock):
+        """Jobs run through clients of every return type; an answer without a job is refused."""
+        tid = fake.add_tweet("x", author_id="11")
+        fake.delete_tweet(tid)
+        client = fake.install(
+            tweepy.Client(bearer_token=fake.app_token(), return_type=requests.Response)
+        )
+        assert 1 == run_compliance_job(client, [tid], ledger=ledger, sleep=clock.sleep).events
+        with pytest.raises(PayloadError):
+            _compliance_jobs._data({"errors": []})
+
+    def test_lines_in_batches(self, ledger):
+        """Many lines are recorded in batches; blank lines are skipped; a bad line stops."""
+        totals = _compliance_jobs._Totals()
+        lines = [
+            json.dumps({"id": str(n), "action": "delete", "reason": "deleted"}).encode()
+            for n in range(1, 10_002)
+        ]
+        assert 10_001 == _compliance_jobs._record_lines(ledger, [*lines, b""], "tweets", totals)
+        assert 10_001 == totals.result().new
+        with pytest.raises(PayloadError, match="not JSON"):
+            _compliance_jobs._record_lines(ledger, [b"{"], "tweets", totals)

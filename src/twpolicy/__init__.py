@@ -19,6 +19,13 @@ from twpolicy._enforce._compliance import (
     apply_compliance,
     displayable,
 )
+from twpolicy._enforce._compliance_jobs import (
+    JobReport,
+    PollPolicy,
+    StreamReport,
+    ingest_compliance_stream,
+    run_compliance_job,
+)
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
@@ -143,6 +150,7 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "JobReport",
     "JsonLinesApplier",
     "KeyBinding",
     "KeyStore",
@@ -158,6 +166,7 @@ __all__ = [
     "PayloadError",
     "Permit",
     "PolicyViolation",
+    "PollPolicy",
     "ProhibitedPurpose",
     "QuotaExceeded",
     "QuotaLedger",
@@ -176,6 +185,7 @@ __all__ = [
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
+    "StreamReport",
     "StreamingClient",
     "TermsNotAccepted",
     "TwPolicyError",
@@ -198,6 +208,7 @@ __all__ = [
     "find_geo",
     "get_default_guard",
     "ids_only",
+    "ingest_compliance_stream",
     "key_fingerprint",
     "manual_export",
     "no_standalone_geo",
@@ -209,6 +220,7 @@ __all__ = [
     "open_windows",
     "opt_out_keyword",
     "record_opt_out",
+    "run_compliance_job",
     "set_default_guard",
     "strip_geo",
 ]
