@@ -21,7 +21,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
@@ -31,6 +31,8 @@ import attrs
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent
+from twpolicy._payloads._fastids import FastIds
+from twpolicy._payloads._ids import check_kind, ids_in
 from twpolicy._payloads._walker import Kind, Node, adapt, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 from twpolicy._stores._time import utc
@@ -41,6 +43,7 @@ __all__ = [
     "ApplyReport",
     "Attempt",
     "CallbackApplier",
+    "ExportTombstones",
     "JsonLinesApplier",
     "MappingApplier",
     "SqliteTableApplier",
@@ -68,7 +71,7 @@ def _wanted(snapshot: Snapshot) -> frozenset[bytes]:
     return frozenset(i.encode() for i in ids)
 
 
-def _may_hold(line: bytes, wanted: frozenset[bytes]) -> bool:
+def _may_hold(line: bytes, wanted: frozenset[bytes] | set[bytes]) -> bool:
     """Whether ``line`` may hold an ID the snapshot acts on (no: it is copied unparsed)."""
     if _ESCAPED_DIGIT.search(line):
         return True
@@ -651,6 +654,83 @@ def attempt_outcomes(ledger: ComplianceLedger) -> list[dict[str, str]]:
             {"attempt_id": attempt_id, "target": target, "state": state, "in_place": in_place}
         )
     return found
+
+
+# -- ID-only exports -------------------------------------------------------------------------
+
+
+class ExportTombstones:
+    """Leaves out of an ID-only export what the compliance ledger says is gone (I.C.3).
+
+    No deleted, protected, suspended, withheld or unavailable Tweet, user or DM ID is
+    distributed: a record that may hold one (an affected ID appears in its bytes) is parsed
+    and cleaned as `clean_record` cleans it for a dataset (so a protected user's Tweets and
+    retweets of deleted Tweets go too), and its remaining IDs are read from what is left.
+    Other records are read as before, unparsed by this filter. ``dropped`` holds the IDs left
+    out.
+
+    Args:
+        snapshot: the ledger's `Snapshot` (`ComplianceLedger.snapshot`).
+        kind: ``"tweets"``, ``"users"`` or ``"dms"``: the IDs exported.
+    """
+
+    def __init__(self, snapshot: Snapshot, kind: str) -> None:
+        self.kind = check_kind(kind)
+        # Location scrubs change no ID: they are not needed to decide what is gone.
+        self.snapshot = attrs.evolve(snapshot, scrub_geo={}, tweet_geo={})
+        index = {"tweets": snapshot.tweets, "users": snapshot.users, "dms": snapshot.dms}
+        self.gone: frozenset[str] = frozenset(index[self.kind])
+        self._wanted = set(_wanted(self.snapshot))
+        self.dropped: set[str] = set()
+
+    @classmethod
+    def from_ledger(cls, ledger: ComplianceLedger, kind: str) -> ExportTombstones:
+        """The filter for ``ledger``'s active tombstones, read once."""
+        return cls(ledger.snapshot(), kind)
+
+    def __repr__(self) -> str:
+        return f"<twpolicy.ExportTombstones {self.kind}: {len(self._wanted)} gone>"
+
+    def ids(self, ids: Iterable[str]) -> list[str]:
+        """``ids`` without those gone by ID (a plain list of IDs: no record to read authors)."""
+        kept = []
+        for value in ids:
+            if value in self.gone:
+                self.dropped.add(value)
+            else:
+                kept.append(value)
+        return kept
+
+    def loads(self, parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        """Wrap a record parser: a record that holds something gone gives its kept IDs.
+
+        The IDs come as the fast ID path gives them (`twpolicy._payloads._fastids.parser`).
+        """
+        if not self._wanted:
+            return parse
+
+        def parse_kept(data: bytes) -> Any:
+            if not _may_hold(data, self._wanted):
+                return parse(data)
+            record = json.loads(data)
+            try:
+                before = list(ids_in(record, self.kind))
+                cleaned, _ = clean_record(record, self.snapshot)
+                after = set() if cleaned is None else set(ids_in(cleaned, self.kind))
+            except PayloadError:
+                return json.loads(data)  # the reader reports the bad ID as it would have
+            kept = []
+            for value in before:
+                if value in after and value not in self.gone and value not in self.dropped:
+                    kept.append(value)
+                else:
+                    # Left out here, so left out of later records too (a retweet that names
+                    # a protected user's Tweet without its author).
+                    self.dropped.add(value)
+                    self._wanted.add(value.encode())
+            return FastIds(kept)
+
+        return parse_kept
 
 
 # -- other targets ------------------------------------------------------------------------
