@@ -80,12 +80,24 @@ def _may_hold(line: bytes, wanted: frozenset[bytes] | set[bytes]) -> bool:
 
 @attrs.define
 class Attempt:
-    """One claimed application of events to a target, as an applier sees it."""
+    """One claimed application of events to a target, as an applier sees it.
+
+    ``count`` events are claimed; their keys (`keys`) are read from the ledger only when an
+    applier asks, as a dataset applier needs only the snapshot.
+    """
 
     ledger: ComplianceLedger
     attempt_id: str
     target: str
-    keys: list[str]
+    count: int
+    _keys: list[str] | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        """The claimed events' keys, oldest first."""
+        if self._keys is None:
+            self._keys = self.ledger.claimed(self.attempt_id)
+        return self._keys
 
     def events(self) -> list[ComplianceEvent]:
         """The claimed events."""
@@ -121,7 +133,8 @@ class ApplyReport:
         target: where it applied.
         attempt_id: the ledger's attempt, or ``None`` when nothing was pending.
         events: how many events it applied (recorded as applied to ``target``).
-        changed: objects removed or modified, per event key (events claimed by this call).
+        changed: objects removed or modified, per event key, for the events claimed by this
+            call that changed something (the others changed nothing).
         removed: objects removed in all.
         scrubbed: Tweets whose location was removed.
         records_read: records read (datasets).
@@ -162,29 +175,29 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
         recover = getattr(applier, "recover", None)
         if recover is not None:
             recover(ledger)
-        claimed = ledger.claim(applier.target)
+        claimed = ledger.claim_all(applier.target)
         force = bool(getattr(applier, "always", False))
         if claimed is None and not force:
             return ApplyReport(target=applier.target, attempt_id=None, events=0, changed={})
-        keys: list[str]
         if claimed is None:
-            attempt_id, keys = ledger.begin(applier.target, []), []
+            attempt = Attempt(ledger, ledger.begin(applier.target, []), applier.target, 0, [])
         else:
-            attempt_id, keys = claimed
-        attempt = Attempt(ledger, attempt_id, applier.target, keys)
+            attempt = Attempt(ledger, claimed[0], applier.target, claimed[1])
+        attempt_id = attempt.attempt_id
         try:
             changed = applier.apply(ledger.snapshot(), attempt)
         except BaseException:
             if ledger.attempt_state(attempt_id) == "started":
                 ledger.abandon(attempt_id)
             raise
-        mine = {key: int(changed.get(key, 0)) for key in keys}
+        counts = {key: int(n) for key, n in changed.items() if int(n)}
+        mine = {key: counts[key] for key in ledger.held(attempt_id, list(counts))}
         ledger.finish(attempt_id, mine)
         stats = getattr(applier, "last", None) or {}
         return ApplyReport(
             target=applier.target,
             attempt_id=attempt_id,
-            events=len(keys),
+            events=attempt.count,
             changed=mine,
             removed=int(stats.get("removed", sum(changed.values()))),
             scrubbed=int(stats.get("scrubbed", 0)),

@@ -471,13 +471,14 @@ class ComplianceLedger:
         )
 
     def pending(self, target: str) -> list[str]:
-        """Keys of active events not yet applied to ``target``."""
+        """Keys of active events not yet applied to ``target`` (claimed ones included)."""
         with self._db.read() as tx:
             rows = tx.all(
                 "SELECT e.key FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
                 f" WHERE e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
                 " AND NOT EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
-                " WHERE a.key = e.key AND a.target = ?) ORDER BY e.arrived_at, e.key",
+                " WHERE a.key = e.key AND a.target = ? AND a.changed >= 0)"
+                " ORDER BY e.arrived_at, e.key",
                 (*_ACTIONABLE, target),
             )
         return [str(row[0]) for row in rows]
@@ -492,7 +493,7 @@ class ComplianceLedger:
             applied: dict[str, list[AppliedRecord]] = {}
             for key, target, changed, applied_at in tx.all(
                 "SELECT key, target, changed, applied_at FROM twpolicy_compliance_applied"
-                " ORDER BY applied_at"
+                " WHERE changed >= 0 ORDER BY applied_at"
             ):
                 applied.setdefault(key, []).append(
                     AppliedRecord(
@@ -537,16 +538,81 @@ class ComplianceLedger:
             )
         return attempt
 
+    def claim_all(self, target: str, *, at: datetime | None = None) -> tuple[str, int] | None:
+        """Atomically take every event pending for ``target`` that no open attempt holds.
+
+        The claim is made inside the database, one statement however many events there are:
+        each claimed event gets a row in the applied table marked *claimed* (``changed``
+        -1), which `finish` turns into *applied* and `abandon` removes. Two workers applying
+        the same events to one target each get a disjoint share (or ``None``: nothing left),
+        so every event is applied once. Returns the attempt ID and how many it holds.
+        """
+        attempt = str(uuid.uuid4())
+        when = _iso(at or self._clock())
+        with self._db.write() as tx:
+            tx.execute(
+                "INSERT INTO twpolicy_compliance_attempts (attempt_id, target, state, keys,"
+                " started_at) VALUES (?, ?, 'started', '[]', ?)",
+                (attempt, target, when),
+            )
+            tx.execute(
+                "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"  # noqa: S608  # placeholders only
+                " applied_at) SELECT e.key, ?, ?, -1, ? FROM twpolicy_compliance_events e"
+                f" WHERE e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
+                " AND NOT EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
+                " WHERE a.key = e.key AND a.target = ?) ON CONFLICT (key, target) DO NOTHING",
+                (target, attempt, when, *_ACTIONABLE, target),
+            )
+            row = tx.one(
+                "SELECT COUNT(*) FROM twpolicy_compliance_applied WHERE attempt_id = ?",
+                (attempt,),
+            )
+            count = int(row[0]) if row else 0
+            if not count:
+                tx.execute(
+                    "DELETE FROM twpolicy_compliance_attempts WHERE attempt_id = ?", (attempt,)
+                )
+                return None
+        return attempt, count
+
+    def claimed(self, attempt: str) -> list[str]:
+        """The keys an attempt holds, oldest event first."""
+        with self._db.read() as tx:
+            rows = tx.all(
+                "SELECT a.key FROM twpolicy_compliance_applied a"
+                " JOIN twpolicy_compliance_events e ON e.key = a.key"
+                " WHERE a.attempt_id = ? ORDER BY e.arrived_at, e.key",
+                (attempt,),
+            )
+        return [str(row[0]) for row in rows]
+
+    def held(self, attempt: str, keys: Sequence[str]) -> list[str]:
+        """Those of ``keys`` the attempt holds, in the order given."""
+        found: set[str] = set()
+        with self._db.read() as tx:
+            for chunk in _chunks(list(keys)):
+                rows = tx.all(
+                    "SELECT key FROM twpolicy_compliance_applied WHERE attempt_id = ?"  # noqa: S608  # placeholders only
+                    f" AND key IN ({_in(chunk)})",
+                    (attempt, *chunk),
+                )
+                found.update(str(row[0]) for row in rows)
+        return [key for key in keys if key in found]
+
     def claim(
         self, target: str, keys: Sequence[str] | None = None, *, at: datetime | None = None
     ) -> tuple[str, list[str]] | None:
         """Atomically take the events pending for ``target`` that no open attempt holds.
 
-        Two workers applying the same events to one target each get a disjoint share (or
-        ``None``: nothing left), so every event is applied once. Returns the attempt ID and
-        its keys.
+        As `claim_all`, returning the attempt ID and its keys; with ``keys``, only those
+        events are taken.
         """
+        if keys is None:
+            claimed = self.claim_all(target, at=at)
+            return None if claimed is None else (claimed[0], self.claimed(claimed[0]))
         attempt = str(uuid.uuid4())
+        when = _iso(at or self._clock())
+        wanted = set(keys)
         with self._db.write() as tx:
             rows = tx.all(
                 "SELECT e.key FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
@@ -555,21 +621,18 @@ class ComplianceLedger:
                 " WHERE a.key = e.key AND a.target = ?) ORDER BY e.arrived_at, e.key",
                 (*_ACTIONABLE, target),
             )
-            held: set[str] = set()
-            for (text,) in tx.all(
-                "SELECT keys FROM twpolicy_compliance_attempts WHERE target = ?"
-                " AND state IN ('started', 'written')",
-                (target,),
-            ):
-                held.update(json.loads(text))
-            wanted = None if keys is None else set(keys)
-            mine = [str(k) for (k,) in rows if k not in held and (wanted is None or k in wanted)]
+            mine = [str(k) for (k,) in rows if k in wanted]
             if not mine:
                 return None
             tx.execute(
                 "INSERT INTO twpolicy_compliance_attempts (attempt_id, target, state, keys,"
-                " started_at) VALUES (?, ?, 'started', ?, ?)",
-                (attempt, target, json.dumps(mine), _iso(at or self._clock())),
+                " started_at) VALUES (?, ?, 'started', '[]', ?)",
+                (attempt, target, when),
+            )
+            tx.executemany(
+                "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"
+                " applied_at) VALUES (?, ?, ?, -1, ?)",
+                [(key, target, attempt, when) for key in mine],
             )
         return attempt, mine
 
@@ -604,10 +667,22 @@ class ComplianceLedger:
                 raise StoreUnavailable(f"compliance attempt {attempt} is not in the ledger")
             target, keys = str(row[0]), json.loads(row[1])
             counts = dict(changed) if changed is not None else json.loads(row[2] or "{}")
+            # Attempts begun with their keys listed (`begin`) record them now; claimed ones
+            # turn their claimed rows into applied ones, in one statement.
             tx.executemany(
                 "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"
-                " applied_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, target) DO NOTHING",
-                [(key, target, attempt, int(counts.get(key, 0)), when) for key in keys],
+                " applied_at) VALUES (?, ?, ?, 0, ?) ON CONFLICT (key, target) DO NOTHING",
+                [(key, target, attempt, when) for key in keys],
+            )
+            tx.execute(
+                "UPDATE twpolicy_compliance_applied SET changed = 0, applied_at = ?"
+                " WHERE attempt_id = ? AND changed < 0",
+                (when, attempt),
+            )
+            tx.executemany(
+                "UPDATE twpolicy_compliance_applied SET changed = ?"
+                " WHERE key = ? AND target = ? AND attempt_id = ?",
+                [(int(n), key, target, attempt) for key, n in counts.items() if int(n)],
             )
             tx.execute(
                 "UPDATE twpolicy_compliance_attempts SET state = 'done', finished_at = ?"
@@ -635,6 +710,10 @@ class ComplianceLedger:
                 "UPDATE twpolicy_compliance_attempts SET state = 'abandoned', finished_at = ?"
                 " WHERE attempt_id = ? AND state IN ('started', 'written')",
                 (_iso(at or self._clock()), attempt),
+            )
+            tx.execute(
+                "DELETE FROM twpolicy_compliance_applied WHERE attempt_id = ? AND changed < 0",
+                (attempt,),
             )
 
     def open_attempts(self, target: str | None = None) -> list[tuple[str, str, str, str | None]]:
