@@ -188,12 +188,56 @@ _TABLES = (
         " changed BIGINT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (key, target))"
     ),
 )
+# Version 2: events get a sequence number in arrival order, and an attempt that claims every
+# pending event claims them as ranges of it (one row, however many events), not key by key.
+_RANGES = (
+    "ALTER TABLE twpolicy_compliance_events ADD COLUMN seq BIGINT",
+    "CREATE INDEX twpolicy_compliance_events_seq ON twpolicy_compliance_events (seq)",
+    (
+        "CREATE TABLE twpolicy_compliance_ranges ("
+        " attempt_id TEXT NOT NULL, low BIGINT NOT NULL, high BIGINT NOT NULL)"
+    ),
+    "CREATE INDEX twpolicy_compliance_ranges_attempt ON twpolicy_compliance_ranges (attempt_id)",
+)
 #: The compliance ledger's tables, version by version.
 SCHEMA = Schema(
     component="compliance",
     what="compliance ledger",
-    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+    migrations=(
+        Migration(sqlite=_TABLES, postgresql=_TABLES),
+        Migration(
+            sqlite=(*_RANGES, "UPDATE twpolicy_compliance_events SET seq = rowid"),
+            postgresql=(
+                *_RANGES,
+                (
+                    "UPDATE twpolicy_compliance_events SET seq = t.n FROM (SELECT key,"
+                    " ROW_NUMBER() OVER (ORDER BY arrived_at, key) AS n FROM"
+                    " twpolicy_compliance_events) t WHERE twpolicy_compliance_events.key = t.key"
+                ),
+            ),
+        ),
+    ),
 )
+_LIVE = "('started', 'written', 'done')"
+_DONE = "('done')"
+# An event is covered by a range of one of the target's attempts in the given states.
+_IN_RANGE = (
+    "EXISTS (SELECT 1 FROM twpolicy_compliance_ranges r JOIN twpolicy_compliance_attempts t"
+    " ON t.attempt_id = r.attempt_id WHERE t.target = ? AND t.state IN {states}"
+    " AND e.seq > r.low AND e.seq <= r.high)"
+)
+# An event has a row of its own for the target (claimed or applied key by key).
+_KEYED = (
+    "EXISTS (SELECT 1 FROM twpolicy_compliance_applied a WHERE a.key = e.key"
+    " AND a.target = ?{extra})"
+)
+
+
+def _lock(tx: Transaction) -> None:
+    """Serialise sequence numbers and claims (SQLite's write transactions already are)."""
+    if tx.dialect == "postgresql":
+        tx.execute("LOCK TABLE twpolicy_compliance_events IN SHARE ROW EXCLUSIVE MODE")
+
 
 _COLUMNS = (
     "key, type, object_id, user_id, up_to, countries, reason, source, event_at, arrived_at,"
@@ -208,6 +252,19 @@ def _in(values: Sequence[str]) -> str:
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+def _gaps(live: Sequence[tuple[int, int]], high: int) -> list[tuple[int, int]]:
+    """The parts of ``(0, high]`` that no range of ``live`` (sorted by low) covers."""
+    gaps = []
+    cursor = 0
+    for low, top in live:
+        if low > cursor:
+            gaps.append((cursor, min(low, high)))
+        cursor = max(cursor, top)
+    if cursor < high:
+        gaps.append((cursor, high))
+    return [(low, top) for low, top in gaps if top > low]
 
 
 def _event(row: Sequence[Any]) -> ComplianceEvent:
@@ -293,12 +350,17 @@ class ComplianceLedger:
             rows.setdefault(event.key, self._row(event, arrived))
         reversed_count = 0
         with self._db.write() as tx:
+            _lock(tx)
             before = self._count(tx)
-            for chunk in _chunks(list(rows)):
+            top = tx.one("SELECT COALESCE(MAX(seq), 0) FROM twpolicy_compliance_events")
+            base = int(top[0]) if top else 0
+            numbered = [(*row, base + n) for n, row in enumerate(rows.values(), start=1)]
+            for start in range(0, len(numbered), _CHUNK):
                 tx.executemany(
-                    f"INSERT INTO twpolicy_compliance_events ({_COLUMNS})"  # noqa: S608  # fixed text
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    [rows[key] for key in chunk],
+                    f"INSERT INTO twpolicy_compliance_events ({_COLUMNS}, seq)"  # noqa: S608  # fixed text
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    numbered[start : start + _CHUNK],
                 )
             new = self._count(tx) - before
             for row in rows.values():
@@ -476,10 +538,10 @@ class ComplianceLedger:
             rows = tx.all(
                 "SELECT e.key FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
                 f" WHERE e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
-                " AND NOT EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
-                " WHERE a.key = e.key AND a.target = ? AND a.changed >= 0)"
+                f" AND NOT {_KEYED.format(extra=' AND a.changed >= 0')}"
+                f" AND NOT {_IN_RANGE.format(states=_DONE)}"
                 " ORDER BY e.arrived_at, e.key",
-                (*_ACTIONABLE, target),
+                (*_ACTIONABLE, target, target),
             )
         return [str(row[0]) for row in rows]
 
@@ -488,7 +550,13 @@ class ComplianceLedger:
         now = utc(at or self._clock())
         with self._db.read() as tx:
             rows = tx.all(
-                f"SELECT {_COLUMNS} FROM twpolicy_compliance_events ORDER BY arrived_at, key"  # noqa: S608  # fixed text
+                f"SELECT {_COLUMNS}, seq FROM twpolicy_compliance_events"  # noqa: S608  # fixed text
+                " ORDER BY arrived_at, key"
+            )
+            ranges = tx.all(
+                "SELECT t.target, r.low, r.high, t.finished_at FROM twpolicy_compliance_ranges r"
+                " JOIN twpolicy_compliance_attempts t ON t.attempt_id = r.attempt_id"
+                " WHERE t.state = 'done' ORDER BY t.finished_at"
             )
             applied: dict[str, list[AppliedRecord]] = {}
             for key, target, changed, applied_at in tx.all(
@@ -504,7 +572,16 @@ class ComplianceLedger:
         for row in rows:
             key = str(row[0])
             kind = ComplianceEventType(row[1])
-            done = tuple(applied.get(key, ()))
+            own = applied.get(key, [])
+            targets = {a.target for a in own}
+            seq = row[13]
+            covered = [
+                AppliedRecord(target=str(t), changed=0, applied_at=_when(f) or now)
+                for t, low, high, f in ranges
+                if seq is not None and low < seq <= high and t not in targets
+                and kind in (*_REMOVING_TYPES, *_SCRUB_TYPES)
+            ]  # fmt: skip
+            done = (*own, *covered)
             if row[11] is not None:
                 state = "reversed"
             elif done or kind not in (*_REMOVING_TYPES, *_SCRUB_TYPES):
@@ -539,64 +616,108 @@ class ComplianceLedger:
         return attempt
 
     def claim_all(self, target: str, *, at: datetime | None = None) -> tuple[str, int] | None:
-        """Atomically take every event pending for ``target`` that no open attempt holds.
+        """Atomically take every event pending for ``target`` that no other attempt holds.
 
-        The claim is made inside the database, one statement however many events there are:
-        each claimed event gets a row in the applied table marked *claimed* (``changed``
-        -1), which `finish` turns into *applied* and `abandon` removes. Two workers applying
-        the same events to one target each get a disjoint share (or ``None``: nothing left),
-        so every event is applied once. Returns the attempt ID and how many it holds.
+        The claim is a few rows however many events there are: the ranges of sequence
+        numbers (events in arrival order) that no live attempt on ``target`` covers yet. Two
+        workers applying the same events to one target each get a disjoint share (or
+        ``None``: nothing left), so every event is applied once. Returns the attempt ID and
+        how many events it holds.
         """
         attempt = str(uuid.uuid4())
         when = _iso(at or self._clock())
         with self._db.write() as tx:
+            _lock(tx)
+            top = tx.one("SELECT COALESCE(MAX(seq), 0) FROM twpolicy_compliance_events")
+            high = int(top[0]) if top else 0
+            live = tx.all(
+                "SELECT r.low, r.high FROM twpolicy_compliance_ranges r"  # noqa: S608  # fixed text
+                " JOIN twpolicy_compliance_attempts t ON t.attempt_id = r.attempt_id"
+                f" WHERE t.target = ? AND t.state IN {_LIVE} ORDER BY r.low",
+                (target,),
+            )
+            gaps = _gaps([(int(lo), int(hi)) for lo, hi in live], high)
+            count = 0
+            for low, top_of in gaps:
+                row = tx.one(
+                    "SELECT COUNT(*) FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
+                    f" WHERE e.seq > ? AND e.seq <= ? AND e.reversed_by IS NULL"
+                    f" AND e.type IN ({_in(_ACTIONABLE)}) AND NOT {_KEYED.format(extra='')}",
+                    (low, top_of, *_ACTIONABLE, target),
+                )
+                count += int(row[0]) if row else 0
+            if not count:
+                return None
             tx.execute(
                 "INSERT INTO twpolicy_compliance_attempts (attempt_id, target, state, keys,"
                 " started_at) VALUES (?, ?, 'started', '[]', ?)",
                 (attempt, target, when),
             )
-            tx.execute(
-                "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"  # noqa: S608  # placeholders only
-                " applied_at) SELECT e.key, ?, ?, -1, ? FROM twpolicy_compliance_events e"
-                f" WHERE e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
-                " AND NOT EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
-                " WHERE a.key = e.key AND a.target = ?) ON CONFLICT (key, target) DO NOTHING",
-                (target, attempt, when, *_ACTIONABLE, target),
+            tx.executemany(
+                "INSERT INTO twpolicy_compliance_ranges (attempt_id, low, high) VALUES (?, ?, ?)",
+                [(attempt, low, top_of) for low, top_of in gaps],
             )
-            row = tx.one(
-                "SELECT COUNT(*) FROM twpolicy_compliance_applied WHERE attempt_id = ?",
-                (attempt,),
-            )
-            count = int(row[0]) if row else 0
-            if not count:
-                tx.execute(
-                    "DELETE FROM twpolicy_compliance_attempts WHERE attempt_id = ?", (attempt,)
-                )
-                return None
         return attempt, count
 
     def claimed(self, attempt: str) -> list[str]:
         """The keys an attempt holds, oldest event first."""
         with self._db.read() as tx:
-            rows = tx.all(
-                "SELECT a.key FROM twpolicy_compliance_applied a"
-                " JOIN twpolicy_compliance_events e ON e.key = a.key"
-                " WHERE a.attempt_id = ? ORDER BY e.arrived_at, e.key",
+            found = tx.one(
+                "SELECT target FROM twpolicy_compliance_attempts WHERE attempt_id = ?",
                 (attempt,),
+            )
+            if found is None:
+                return []
+            target = str(found[0])
+            rows = tx.all(
+                "SELECT e.key FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
+                " WHERE (EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
+                " WHERE a.key = e.key AND a.attempt_id = ?)"
+                " OR (EXISTS (SELECT 1 FROM twpolicy_compliance_ranges r"
+                " WHERE r.attempt_id = ? AND e.seq > r.low AND e.seq <= r.high)"
+                f" AND e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
+                f" AND NOT {_KEYED.format(extra=' AND a.attempt_id <> ?')}))"
+                " ORDER BY e.arrived_at, e.key",
+                (attempt, attempt, *_ACTIONABLE, target, attempt),
             )
         return [str(row[0]) for row in rows]
 
     def held(self, attempt: str, keys: Sequence[str]) -> list[str]:
         """Those of ``keys`` the attempt holds, in the order given."""
-        found: set[str] = set()
-        with self._db.read() as tx:
-            for chunk in _chunks(list(keys)):
-                rows = tx.all(
-                    "SELECT key FROM twpolicy_compliance_applied WHERE attempt_id = ?"  # noqa: S608  # placeholders only
-                    f" AND key IN ({_in(chunk)})",
-                    (attempt, *chunk),
+        wanted = set(keys)
+        if not wanted:
+            return []
+        found = set(self.claimed(attempt)) if len(wanted) > _CHUNK else None
+        if found is None:
+            found = set()
+            with self._db.read() as tx:
+                row = tx.one(
+                    "SELECT target FROM twpolicy_compliance_attempts WHERE attempt_id = ?",
+                    (attempt,),
                 )
-                found.update(str(row[0]) for row in rows)
+                target = "" if row is None else str(row[0])
+                chunk = sorted(wanted)
+                for key, seq in tx.all(
+                    "SELECT key, seq FROM twpolicy_compliance_events"  # noqa: S608  # placeholders only
+                    f" WHERE key IN ({_in(chunk)})",
+                    tuple(chunk),
+                ):
+                    own = tx.one(
+                        "SELECT attempt_id FROM twpolicy_compliance_applied"
+                        " WHERE key = ? AND target = ?",
+                        (key, target),
+                    )
+                    if own is not None:
+                        if own[0] == attempt:
+                            found.add(str(key))
+                        continue
+                    inside = tx.one(
+                        "SELECT 1 FROM twpolicy_compliance_ranges WHERE attempt_id = ?"
+                        " AND ? > low AND ? <= high",
+                        (attempt, seq, seq),
+                    )
+                    if inside is not None:
+                        found.add(str(key))
         return [key for key in keys if key in found]
 
     def claim(
@@ -614,12 +735,13 @@ class ComplianceLedger:
         when = _iso(at or self._clock())
         wanted = set(keys)
         with self._db.write() as tx:
+            _lock(tx)
             rows = tx.all(
                 "SELECT e.key FROM twpolicy_compliance_events e"  # noqa: S608  # placeholders only
                 f" WHERE e.reversed_by IS NULL AND e.type IN ({_in(_ACTIONABLE)})"
-                " AND NOT EXISTS (SELECT 1 FROM twpolicy_compliance_applied a"
-                " WHERE a.key = e.key AND a.target = ?) ORDER BY e.arrived_at, e.key",
-                (*_ACTIONABLE, target),
+                f" AND NOT {_KEYED.format(extra='')} AND NOT {_IN_RANGE.format(states=_LIVE)}"
+                " ORDER BY e.arrived_at, e.key",
+                (*_ACTIONABLE, target, target),
             )
             mine = [str(k) for (k,) in rows if k in wanted]
             if not mine:
@@ -683,6 +805,12 @@ class ComplianceLedger:
                 "UPDATE twpolicy_compliance_applied SET changed = ?"
                 " WHERE key = ? AND target = ? AND attempt_id = ?",
                 [(int(n), key, target, attempt) for key, n in counts.items() if int(n)],
+            )
+            # Events claimed as a range that changed something get a row with their count.
+            tx.executemany(
+                "INSERT INTO twpolicy_compliance_applied (key, target, attempt_id, changed,"
+                " applied_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, target) DO NOTHING",
+                [(key, target, attempt, int(n), when) for key, n in counts.items() if int(n)],
             )
             tx.execute(
                 "UPDATE twpolicy_compliance_attempts SET state = 'done', finished_at = ?"
