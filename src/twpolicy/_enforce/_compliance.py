@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
 import attrs
+import msgspec
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
@@ -57,25 +58,66 @@ _TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.
 _USERS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
 _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
 _GZIP_MAGIC: Final = b"\x1f\x8b"
-_DIGITS: Final = re.compile(rb"[0-9]+")
+_BLOCK: Final = 1 << 20
+_DECODE: Final = msgspec.json.Decoder().decode
+_ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
 _ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
 
 
-def _wanted(snapshot: Snapshot) -> frozenset[bytes]:
-    """Every ID the snapshot acts on, as the bytes a line would hold."""
-    ids: set[str] = set()
-    for index in (snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo):
-        ids.update(index)
-    ids.update(snapshot.tweet_geo)
-    return frozenset(i.encode() for i in ids)
+class _Wanted:
+    """Every ID a snapshot acts on, and a quick test of whether a line may hold one.
+
+    The IDs stay the snapshot's strings (a million of them are not copied); a line's digit
+    runs as long as the shortest wanted ID are looked up, read as latin-1 so every byte is
+    one character and a run of ASCII digits reads as itself.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.ids: set[str] = set().union(
+            snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
+        )
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, value: str) -> None:
+        """Want ``value`` too."""
+        self.ids.add(value)
+        self._pattern = None
+
+    def _runs(self) -> re.Pattern[str]:
+        if self._pattern is None:
+            shortest = min((len(i) for i in self.ids), default=1)
+            self._pattern = re.compile(f"[0-9]{{{max(shortest, 1)},}}")
+        return self._pattern
+
+    def may_hold(self, line: bytes) -> bool:
+        """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
+        if _ESCAPED_DIGIT.search(line):
+            return True
+        ids = self.ids
+        return any(run in ids for run in self._runs().findall(line.decode("latin-1")))
 
 
-def _may_hold(line: bytes, wanted: frozenset[bytes] | set[bytes]) -> bool:
-    """Whether ``line`` may hold an ID the snapshot acts on (no: it is copied unparsed)."""
-    if _ESCAPED_DIGIT.search(line):
-        return True
-    return any(digits in wanted for digits in _DIGITS.findall(line))
+def _loads(data: bytes) -> Any:
+    """Parse a line: msgspec's fast parser, the standard one for what it refuses."""
+    try:
+        return _DECODE(data)
+    except (msgspec.DecodeError, ValueError):
+        return json.loads(data)
+
+
+def _dumps(value: Any) -> bytes:
+    """Serialise a cleaned record compactly, keeping non-ASCII text as UTF-8."""
+    try:
+        return _ENCODE(value)
+    except (msgspec.EncodeError, TypeError, OverflowError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @attrs.define
@@ -260,8 +302,9 @@ def _scrub(tweet: MutableMapping[str, Any], kind: Kind) -> bool:
     return found
 
 
-def _under(path: tuple[Any, ...], removed: Sequence[tuple[Any, ...]]) -> bool:
-    return any(path[: len(r)] == r for r in removed if len(r) < len(path))
+def _under(path: tuple[Any, ...], removed: set[tuple[Any, ...]]) -> bool:
+    """Whether ``path`` lies strictly inside one of the ``removed`` paths."""
+    return any(path[:depth] in removed for depth in range(len(path)))
 
 
 def _container(record: Any, path: tuple[Any, ...]) -> Any:
@@ -363,7 +406,7 @@ def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -
 
 
 def _drop_references(
-    nodes: list[Node], paths: list[tuple[Any, ...]], gone: Mapping[str, str]
+    nodes: list[Node], paths: set[tuple[Any, ...]], gone: Mapping[str, str]
 ) -> bool:
     """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
 
@@ -404,7 +447,7 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
 def _plan(
     record: Any,
     removals: list[Removal],
-    paths: list[tuple[Any, ...]],
+    paths: set[tuple[Any, ...]],
     tally: _Tally,
     snapshot: Snapshot,
 ) -> list[tuple[Any, Any, Any]]:
@@ -449,7 +492,7 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
         return record, False
     nodes = list(walk(record))
     removals, scrubs, gone = _find(nodes, snapshot)
-    paths = [removal[0] for removal in removals]
+    paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
             _count(tally, snapshot, removal)
@@ -577,33 +620,43 @@ class JsonLinesApplier:
         return settled
 
     def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
-        """Write every line, cleaned; return the records read and dropped."""
-        wanted = _wanted(snapshot)
+        """Write every line, cleaned; return the records read and dropped.
+
+        Lines are written in blocks of about a mebibyte: one write (and one hash update)
+        per block, not per line.
+        """
+        wanted = _Wanted(snapshot)
         read = dropped = 0
+        block: list[bytes] = []
+        size = 0
         for number, line in enumerate(_open_lines(self.source), start=1):
             if not line.strip():
-                sink.write(line)
-                continue
-            read += 1
-            if not _may_hold(line, wanted):
-                sink.write(line if line.endswith(b"\n") else line + b"\n")
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise PayloadError(
-                    f"{self.source} line {number} is not JSON, so it cannot be checked "
-                    "for deleted content; fix or remove the line and run again "
-                    "(nothing was changed)"
-                ) from None
-            cleaned, changed = clean_record(record, snapshot, tally)
-            if cleaned is None:
-                dropped += 1
-            elif changed:
-                text = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
-                sink.write(text.encode() + b"\n")
+                out = line
             else:
-                sink.write(line if line.endswith(b"\n") else line + b"\n")
+                read += 1
+                out = line if line.endswith(b"\n") else line + b"\n"
+                if wanted.may_hold(line):
+                    try:
+                        record = _loads(line)
+                    except ValueError:
+                        raise PayloadError(
+                            f"{self.source} line {number} is not JSON, so it cannot be "
+                            "checked for deleted content; fix or remove the line and run "
+                            "again (nothing was changed)"
+                        ) from None
+                    cleaned, changed = clean_record(record, snapshot, tally)
+                    if cleaned is None:
+                        dropped += 1
+                        continue
+                    if changed:
+                        out = _dumps(cleaned) + b"\n"
+            block.append(out)
+            size += len(out)
+            if size >= _BLOCK:
+                sink.write(b"".join(block))
+                block, size = [], 0
+        if block:
+            sink.write(b"".join(block))
         return read, dropped
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
@@ -693,7 +746,7 @@ class ExportTombstones:
         self.snapshot = attrs.evolve(snapshot, scrub_geo={}, tweet_geo={})
         index = {"tweets": snapshot.tweets, "users": snapshot.users, "dms": snapshot.dms}
         self.gone: frozenset[str] = frozenset(index[self.kind])
-        self._wanted = set(_wanted(self.snapshot))
+        self._wanted = _Wanted(self.snapshot)
         self.dropped: set[str] = set()
 
     @classmethod
@@ -723,7 +776,7 @@ class ExportTombstones:
             return parse
 
         def parse_kept(data: bytes) -> Any:
-            if not _may_hold(data, self._wanted):
+            if not self._wanted.may_hold(data):
                 return parse(data)
             record = json.loads(data)
             try:
@@ -740,7 +793,7 @@ class ExportTombstones:
                     # Left out here, so left out of later records too (a retweet that names
                     # a protected user's Tweet without its author).
                     self.dropped.add(value)
-                    self._wanted.add(value.encode())
+                    self._wanted.add(value)
             return FastIds(kept)
 
         return parse_kept
