@@ -92,7 +92,7 @@ class _Wanted:
 
     def _runs(self) -> re.Pattern[str]:
         if self._pattern is None:
-            shortest = min((len(i) for i in self.ids), default=1)
+            shortest = min(map(len, self.ids), default=1)
             self._pattern = re.compile(f"[0-9]{{{max(shortest, 1)},}}")
         return self._pattern
 
@@ -100,8 +100,7 @@ class _Wanted:
         """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
         if _ESCAPED_DIGIT.search(line):
             return True
-        ids = self.ids
-        return any(run in ids for run in self._runs().findall(line.decode("latin-1")))
+        return not self.ids.isdisjoint(self._runs().findall(line.decode("latin-1")))
 
 
 def _loads(data: bytes) -> Any:
@@ -745,7 +744,7 @@ class ExportTombstones:
         # Location scrubs change no ID: they are not needed to decide what is gone.
         self.snapshot = attrs.evolve(snapshot, scrub_geo={}, tweet_geo={})
         index = {"tweets": snapshot.tweets, "users": snapshot.users, "dms": snapshot.dms}
-        self.gone: frozenset[str] = frozenset(index[self.kind])
+        self.gone: Mapping[str, str] = index[self.kind]
         self._wanted = _Wanted(self.snapshot)
         self.dropped: set[str] = set()
 

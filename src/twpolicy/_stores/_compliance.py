@@ -22,7 +22,7 @@ import json
 import sqlite3
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -139,6 +139,43 @@ class EventStatus:
     def overdue(self) -> bool:
         """A pending event whose 24 hours have passed: a breach of I.C.3 to report."""
         return self.state == "pending" and self.now > self.deadline
+
+
+class _Deleted(Mapping[str, str]):
+    """Tweet ID -> key for a snapshot: deletions held as a set of IDs, others as a dict.
+
+    A deletion's key is ``tweet_delete:<ID>`` (deletions are terminal: their key holds no
+    time), so a million of them are kept as the IDs alone.
+    """
+
+    __slots__ = ("_ids", "_others")
+
+    def __init__(self, ids: set[str], others: dict[str, str]) -> None:
+        self._ids = ids
+        self._others = others
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._ids:
+            return f"{ComplianceEventType.TWEET_DELETE.value}:{key}"
+        return self._others[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The key of the event that removes ``key``, else ``default`` (no Python lookups)."""
+        if key in self._ids:
+            return f"{ComplianceEventType.TWEET_DELETE.value}:{key}"
+        return self._others.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids or key in self._others
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids.union(self._others))
+
+    def __len__(self) -> int:
+        return len(self._ids.union(self._others))
+
+    def __bool__(self) -> bool:
+        return bool(self._ids or self._others)
 
 
 @attrs.frozen(kw_only=True)
@@ -504,8 +541,16 @@ class ComplianceLedger:
                     tuple(types),
                 )
 
-            # Reversed, so that where two events remove one object the first recorded names it.
-            tweets = dict(reversed(index(_TWEET_REMOVALS)))
+            # Deletions, the bulk of a ledger, as one text split in C; the rest as dicts,
+            # reversed so that where two events remove one object the first recorded names it.
+            joined = (
+                "string_agg(object_id, ' ')"
+                if tx.dialect == "postgresql"
+                else ("group_concat(object_id, ' ')")
+            )
+            deleted = index((ComplianceEventType.TWEET_DELETE.value,), joined)
+            others = dict(reversed(index(_TWEET_REMOVALS[1:])))
+            tweets = _Deleted(set((deleted[0][0] or "").split()) if deleted else set(), others)
             users = dict(reversed(index(_USER_REMOVALS)))
             dms = dict(reversed(index(_DM_REMOVALS)))
             tweet_geo = dict(reversed(index((ComplianceEventType.TWEET_SCRUB_GEO.value,))))
@@ -861,7 +906,15 @@ class ComplianceLedger:
 
 
 _REMOVING_TYPES = tuple(t for t in ComplianceEventType if t.removes)
-_TWEET_REMOVALS = tuple(t.value for t in _REMOVING_TYPES if t.target == "tweet")
+# Deletions first: the snapshot reads them apart.
+_TWEET_REMOVALS = (
+    ComplianceEventType.TWEET_DELETE.value,
+    *(
+        t.value
+        for t in _REMOVING_TYPES
+        if t.target == "tweet" and t is not ComplianceEventType.TWEET_DELETE
+    ),
+)
 _USER_REMOVALS = tuple(t.value for t in _REMOVING_TYPES if t.target == "user")
 _DM_REMOVALS = tuple(t.value for t in _REMOVING_TYPES if t.target == "dm")
 _REVERSIBLE = tuple(
