@@ -230,6 +230,7 @@ _TABLES = (
 _RANGES = (
     "ALTER TABLE twpolicy_compliance_events ADD COLUMN seq BIGINT",
     "CREATE INDEX twpolicy_compliance_events_seq ON twpolicy_compliance_events (seq)",
+    "CREATE INDEX twpolicy_compliance_events_type ON twpolicy_compliance_events (type)",
     (
         "CREATE TABLE twpolicy_compliance_ranges ("
         " attempt_id TEXT NOT NULL, low BIGINT NOT NULL, high BIGINT NOT NULL)"
