@@ -78,6 +78,7 @@ class _Wanted:
         self.ids: set[str] = set().union(
             snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
         )
+        self._shortest = min(map(len, self.ids), default=1)
         self._pattern: re.Pattern[str] | None = None
 
     def __bool__(self) -> bool:
@@ -89,12 +90,13 @@ class _Wanted:
     def add(self, value: str) -> None:
         """Want ``value`` too."""
         self.ids.add(value)
-        self._pattern = None
+        if len(value) < self._shortest:
+            self._shortest = len(value)
+            self._pattern = None
 
     def _runs(self) -> re.Pattern[str]:
         if self._pattern is None:
-            shortest = min(map(len, self.ids), default=1)
-            self._pattern = re.compile(f"[0-9]{{{max(shortest, 1)},}}")
+            self._pattern = re.compile(f"[0-9]{{{max(self._shortest, 1)},}}")
         return self._pattern
 
     def may_hold(self, line: bytes) -> bool:
