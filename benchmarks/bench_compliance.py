@@ -7,7 +7,11 @@ in the file, as in a real compliance stream; a few hundred for Tweets in it, and
 
 - ``apply``: `twpolicy.apply_compliance` with a `JsonLinesApplier` writing to a new file
   (read, parse, walk, clean, write, fsync, replace, record);
-- ``dehydrate``: ``twpolicy dehydrate`` of the same file (read, parse, walk, IDs out).
+- ``dehydrate``: ``twpolicy dehydrate --no-compliance`` of the same file (read, parse,
+  walk, IDs out), the baseline;
+- ``dehydrate`` with ``--compliance-db``: the same, leaving out what the ledger says is gone.
+
+`measure` is the entry point of the benchmark runner.
 
 Usage: python benchmarks/bench_compliance.py [--mib 200] [--events 1000000]
 """
@@ -52,43 +56,43 @@ def build(path: Path, mib: int) -> tuple[list[str], list[str]]:
     return tweets, users
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mib", type=int, default=200)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    args = parser.parse_args()
+def run(mib: int, count: int) -> dict[str, float | int]:
+    """Build the dataset and ledger, then time record, dehydrate, apply and a checked dehydrate."""
     rng = random.Random(15)
     with tempfile.TemporaryDirectory() as folder:
         dataset = Path(folder) / "data.jsonl"
-        tweets, users = build(dataset, args.mib)
+        tweets, users = build(dataset, mib)
         size = dataset.stat().st_size
         hits = rng.sample(tweets, min(300, len(tweets)))
         events = [ComplianceEvent(type="tweet_delete", object_id=t) for t in hits]
         events += [ComplianceEvent(type="scrub_geo", object_id=u) for u in users[:20]]
         events += [ComplianceEvent(type="user_suspend", object_id=u) for u in users[20:40]]
-        while len(events) < args.events:
+        while len(events) < count:
             events.append(
                 ComplianceEvent(type="tweet_delete", object_id=str(rng.randrange(10**18, 10**19)))
             )
-        ledger = twpolicy.open_compliance(f"sqlite:///{folder}/compliance.db")
+        url = f"sqlite:///{folder}/compliance.db"
+        ledger = twpolicy.open_compliance(url)
         started = time.perf_counter()
         ledger.record(events)
         recorded = time.perf_counter() - started
 
-        started = time.perf_counter()
-        done = subprocess.run(  # noqa: S603  # our own command
-            [sys.executable, "-m", "twpolicy", "dehydrate", str(dataset), os.devnull, "--quiet"],
-            check=False,
-            capture_output=True,
-        )
-        dehydrated = time.perf_counter() - started
+        def dehydrate(*extra: str) -> float:
+            began = time.perf_counter()
+            subprocess.run(  # noqa: S603  # our own command
+                [sys.executable, "-m", "twpolicy", "dehydrate", str(dataset), os.devnull,
+                 "--quiet", *extra],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            return time.perf_counter() - began
+
+        dehydrated = dehydrate("--no-compliance")
+        checked = dehydrate("--compliance-db", url)
 
         started = time.perf_counter()
         ledger.snapshot()
         snapshot = time.perf_counter() - started
-        started = time.perf_counter()
-        ledger.pending("nowhere")
-        pending = time.perf_counter() - started
 
         started = time.perf_counter()
         report = twpolicy.apply_compliance(
@@ -96,17 +100,61 @@ def main() -> None:
         )
         applied = time.perf_counter() - started
         ledger.close()
-    mib = size / 2**20
-    print(f"dataset: {mib:,.0f} MiB, {report.records_read:,} records; events: {len(events):,}")
-    print(f"record:    {recorded:7.1f} s  ({len(events) / recorded:,.0f} events/s)")
-    print(f"dehydrate: {dehydrated:7.1f} s  ({mib / dehydrated:,.1f} MiB/s) rc={done.returncode}")
-    print(f"apply:     {applied:7.1f} s  ({mib / applied:,.1f} MiB/s)")
-    print(f"apply / dehydrate: {applied / dehydrated:.2f}")
-    print(f"  of which ledger snapshot {snapshot:.1f} s, pending query {pending:.1f} s")
-    print(
-        f"removed {report.removed:,}, scrubbed {report.scrubbed:,}, "
-        f"records dropped {report.records_dropped:,}"
-    )
+    return {
+        "mib": size / 2**20,
+        "records": report.records_read,
+        "events": len(events),
+        "record_s": recorded,
+        "dehydrate_s": dehydrated,
+        "checked_dehydrate_s": checked,
+        "snapshot_s": snapshot,
+        "apply_s": applied,
+        "removed": report.removed,
+        "scrubbed": report.scrubbed,
+        "dropped": report.records_dropped,
+    }
+
+
+def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FBT002  # the runner's signature
+    """The benchmark runner's entry: apply and a checked dehydrate, each against dehydrate.
+
+    ``quick`` uses 20 MiB and 100,000 events instead of 200 MiB and 1,000,000. Each result
+    has ``name``, ``ratio`` (seconds over the baseline's), ``baseline`` (dehydrate's
+    seconds) and ``bound`` (the issue's target: at most twice dehydrate).
+    """
+    figures = run(20, 100_000) if quick else run(200, 1_000_000)
+    baseline = figures["dehydrate_s"]
+    return [
+        {
+            "name": "compliance apply / dehydrate",
+            "ratio": figures["apply_s"] / baseline,
+            "baseline": baseline,
+            "bound": 2.0,
+        },
+        {
+            "name": "compliance dehydrate with ledger / dehydrate",
+            "ratio": figures["checked_dehydrate_s"] / baseline,
+            "baseline": baseline,
+            "bound": 2.0,
+        },
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=200)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    f = run(args.mib, args.events)
+    mib = f["mib"]
+    print(f"dataset: {mib:,.0f} MiB, {f['records']:,} records; events: {f['events']:,}")
+    print(f"record:    {f['record_s']:7.1f} s  ({f['events'] / f['record_s']:,.0f} events/s)")
+    print(f"dehydrate: {f['dehydrate_s']:7.1f} s  ({mib / f['dehydrate_s']:,.1f} MiB/s)")
+    print(f"dehydrate, ledger checked: {f['checked_dehydrate_s']:7.1f} s")
+    print(f"apply:     {f['apply_s']:7.1f} s  ({mib / f['apply_s']:,.1f} MiB/s)")
+    print(f"apply / dehydrate: {f['apply_s'] / f['dehydrate_s']:.2f}")
+    print(f"  of which ledger snapshot {f['snapshot_s']:.1f} s")
+    print(f"removed {f['removed']:,}, scrubbed {f['scrubbed']:,}, records dropped {f['dropped']:,}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from twpolicy import ComplianceEvent, open_compliance
+from twpolicy._cli import _compliance
 from twpolicy._cli._main import main
+from twpolicy.testing import FakeXAPI
 
 TWEETS = [
     {"id": "1", "text": "deleted", "author_id": "9"},
@@ -166,3 +168,128 @@ class TestStatus:
                          capsys=capsys)  # fmt: skip
         assert code == 3
         assert not path.exists()
+
+
+class TestJobCommand:
+    """``twpolicy compliance job`` and ``compliance stream`` against the fake X API."""
+
+    @pytest.fixture(name="fake")
+    def _fake(self, monkeypatch):
+        """A fake X API on a hand-moved clock; the commands' client and sleep use it."""
+        now = [datetime(2030, 1, 1, tzinfo=timezone.utc)]
+        fake = FakeXAPI(clock=lambda: now[0])
+        fake.add_user("7", username="seven")
+        fake.add_user("9", username="nine")
+        slept = []
+
+        def sleep(seconds):
+            slept.append(seconds)
+            now[0] += timedelta(seconds=seconds)
+
+        monkeypatch.setattr(_compliance, "sleep", sleep)
+        monkeypatch.setattr(
+            _compliance, "make_client", lambda token: fake.client(bearer_token=token)
+        )
+        monkeypatch.setenv("TWITTER_BEARER_TOKEN", fake.app_token())
+        fake.slept = slept
+        return fake
+
+    def test_job_from_dataset_applies(self, fake, tmp_path, capsys):
+        """A dataset's IDs are checked, results recorded with deadlines, and applied at once."""
+        kept = fake.add_tweet("kept", author_id="9")
+        gone = fake.add_tweet("gone", author_id="9")
+        hidden = fake.add_tweet("protected", author_id="7")
+        fake.delete_tweet(gone)
+        fake.protect("7")
+        dataset = tmp_path / "d.jsonl"
+        dataset.write_text(
+            "".join(
+                json.dumps({"id": t, "text": "x", "author_id": a}) + "\n"
+                for t, a in ((kept, "9"), (gone, "9"), (hidden, "7"))
+            )
+        )
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        code, out, err = run(
+            "compliance", "job", "--dataset", str(dataset), "--apply", str(dataset),
+            "--compliance-db", url, "--interval", "20", "--format", "json", capsys=capsys,
+        )  # fmt: skip
+        assert 0 == code, err
+        record = json.loads(out)
+        assert (3, 2, 2) == (record["uploaded"], record["results"], record["events_new"])
+        assert 2 == record["applied"]["events"]
+        assert "compliance job: in_progress after 20 s" in err
+        assert [20, 30, 45] == fake.slept[:3]
+        assert [kept] == [json.loads(line)["id"] for line in dataset.read_text().splitlines()]
+        with open_compliance(url) as ledger:
+            assert {"applied"} == {s.state for s in ledger.status()}
+
+    def test_job_from_ids_text(self, fake, tmp_path, capsys):
+        """A file of IDs; the text report; nothing applied without --apply."""
+        gone = fake.add_tweet("gone", author_id="9")
+        fake.delete_tweet(gone)
+        ids = tmp_path / "ids.txt"
+        ids.write_text(f"{gone}\n\n{gone}\n")
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        code, out, _ = run(
+            "compliance", "job", "--ids", str(ids), "--compliance-db", url, capsys=capsys
+        )
+        assert 0 == code
+        assert "1 ID(s) checked, 1 result(s); recorded 1 new event(s)" in out
+        code, out, _ = run("compliance", "status", "--compliance-db", url, capsys=capsys)
+        assert out.startswith("1 pending")
+
+    def test_job_usage_errors(self, fake, tmp_path, capsys, monkeypatch):
+        """Bad or missing inputs and credentials are usage errors that name the fix."""
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        ids = tmp_path / "ids.txt"
+        ids.write_text("12\nabc\n")
+        base = ("compliance", "job", "--compliance-db", url)
+        assert 2 == run(*base, capsys=capsys)[0]
+        code, _, err = run(*base, "--ids", str(ids), capsys=capsys)
+        assert (2, True) == (code, "line 2: not an ID" in err)
+        assert 2 == run(*base, "--ids", str(tmp_path / "none"), capsys=capsys)[0]
+        assert 2 == run(*base, "--ids", str(ids), "--out", "x", capsys=capsys)[0]
+        ids.write_text("12\n")
+        assert 2 == run(*base, "--ids", str(ids), "--interval", "0", capsys=capsys)[0]
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"id": "1"}\nnot json\n')
+        code, _, err = run(*base, "--dataset", str(bad), capsys=capsys)
+        assert (2, True) == (code, "unreadable record" in err)
+        code, _, err = run(
+            *base, "--ids", str(ids), "--apply", str(tmp_path / "none"), capsys=capsys
+        )
+        assert 2 == code
+        monkeypatch.delenv("TWITTER_BEARER_TOKEN")
+        code, _, err = run(*base, "--ids", str(ids), capsys=capsys)
+        assert (2, True) == (code, "TWITTER_BEARER_TOKEN" in err)
+
+    def test_job_timeout_is_a_finding(self, fake, tmp_path, capsys):
+        """A job that does not complete in time ends with exit 1 and records nothing."""
+        ids = tmp_path / "ids.txt"
+        ids.write_text("12\n")
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        code, _, err = run(
+            "compliance", "job", "--ids", str(ids), "--compliance-db", url,
+            "--interval", "5", "--max-interval", "5", "--timeout", "30", capsys=capsys,
+        )  # fmt: skip
+        assert (1, True) == (code, "did not finish in time" in err)
+
+    def test_stream_records_and_applies(self, fake, tmp_path, capsys):
+        """Stream events are recorded once (backfill repeats too) and applied with --apply."""
+        tweet = fake.add_tweet("gone", author_id="9")
+        fake.delete_tweet(tweet)
+        dataset = tmp_path / "d.jsonl"
+        dataset.write_text(json.dumps({"id": tweet, "text": "x", "author_id": "9"}) + "\n")
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        argv = ("compliance", "stream", "--compliance-db", url, "--backfill-minutes", "5")
+        code, out, _ = run(*argv, "--apply", str(dataset), capsys=capsys)
+        assert 0 == code
+        assert "recorded 1 new event(s) (0 already known" in out
+        assert "" == dataset.read_text()
+        code, out, _ = run(
+            *argv, "--format", "json", "--start-time", "2029-12-31T23:00:00Z",
+            "--end-time", "2030-01-01T01:00:00Z", "--partition", "1", "--partition", "2",
+            "--partition", "3", "--partition", "4", capsys=capsys,
+        )  # fmt: skip
+        assert (0, 1, None) == (code, json.loads(out)["duplicates"], json.loads(out)["applied"])
+        assert 2 == run(*argv, "--out", "x", capsys=capsys)[0]

@@ -235,14 +235,16 @@ class TestCrash:
             text=True,
         )
 
+    @pytest.mark.parametrize("case", [("stop-written", "old"), ("stop-replaced", "new")])
     @pytest.mark.parametrize(
-        ("mode", "in_place"), [("stop-written", "old"), ("stop-replaced", "new")]
+        "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
     )
     def test_kill_leaves_old_or_new_and_the_ledger_says_which(
-        self, corpus, tmp_path, mode, in_place
+        self, corpus, tmp_path, case, backend, url_for
     ):
         """SIGKILL before or after the replacement: never half a file; recovery settles it."""
-        url = f"sqlite:///{tmp_path / 'compliance.db'}"
+        mode, in_place = case
+        url = url_for(backend)
         dataset = tmp_path / "data.jsonl"
         corpus_dataset(corpus, dataset)
         old = dataset.read_bytes()

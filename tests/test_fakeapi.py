@@ -677,6 +677,19 @@ def exercise_v1(fake, client, api, theirs, tmp_path):
     )
 
 
+def exercise_compliance(client):
+    """Every batch compliance route and both compliance streams."""
+    job = client.create_compliance_job(type="tweets").data
+    client.get_compliance_job(job["id"])
+    client.get_compliance_jobs(type="tweets")
+    for kind in ("tweets", "users"):
+        client.session.get(
+            f"https://api.twitter.com/2/{kind}/compliance/stream",
+            params={"partition": "1"},
+            headers={"Authorization": f"Bearer {APP}"},
+        )
+
+
 class TestEveryRoute:
     @pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
     def test_every_route_answers_a_tweepy_method(self, fake, client, api, tmp_path):
@@ -688,6 +701,7 @@ class TestEveryRoute:
         exercise_lists(client)
         exercise_messages(client)
         exercise_v1(fake, client, api, theirs, tmp_path)
+        exercise_compliance(client)
         answered = {r.route for r in fake.requests if r.status < 400}
         assert set() == set(FakeXAPI.routes) - answered
         assert [] == [(r.route, r.status) for r in fake.requests if r.status >= 400]

@@ -173,3 +173,53 @@ class TestConfig:
         guard = twpolicy.Guard.from_config(path)
         assert guard.compliance is not None
         assert guard.compliance.url == url
+
+
+class TestRequiredLedger:
+    """``honour_tombstones(require_ledger=True)``: exports fail closed without a ledger."""
+
+    def export(self):
+        return twpolicy.Action(
+            kind="export",
+            operation="export_ids",
+            count=1,
+            facts={"content": "tweet_ids"},
+            payload=["5"],
+        )
+
+    def test_export_without_ledger_is_refused(self):
+        """With compliance required, an export with no ledger is refused with the remedy."""
+        guard = twpolicy.Guard(rules=[twpolicy.rules.honour_tombstones(require_ledger=True)])
+        decision = guard.check(self.export())
+        assert (True, "compliance_ledger_missing", "I.C.3") == (
+            decision.denied,
+            decision.reason,
+            decision.clause,
+        )
+        assert "Guard(compliance=twpolicy.open_compliance(" in decision.remediation
+
+    def test_only_exports_and_only_when_required(self, ledger):
+        """Stores are not refused for want of a ledger; a ledger or no requirement allows."""
+        required = twpolicy.rules.honour_tombstones(require_ledger=True)
+        assert "require_ledger=True" in repr(required)
+        guard = twpolicy.Guard(rules=[required])
+        assert not guard.check(store({"id": "5", "text": "x"})).denied
+        assert not twpolicy.Guard(rules=[required], compliance=ledger).check(self.export()).denied
+        plain = twpolicy.Guard(rules=[twpolicy.rules.honour_tombstones()])
+        assert not plain.check(self.export()).denied
+        with pytest.raises(twpolicy.ConfigurationError):
+            twpolicy.rules.honour_tombstones(require_ledger="yes")
+
+    def test_from_config(self, tmp_path):
+        """``require_compliance = true`` in the [twpolicy] table turns the requirement on."""
+        config = tmp_path / "twpolicy.toml"
+        config.write_text("[twpolicy]\nrequire_compliance = true\n")
+        decision = twpolicy.Guard.from_config(config).check(self.export())
+        assert "compliance_ledger_missing" == decision.reason
+        config.write_text(
+            f'[twpolicy]\nrequire_compliance = true\ncompliance_ledger = "sqlite:///{tmp_path}/c.db"\n'
+        )
+        assert (
+            "compliance_ledger_missing"
+            != twpolicy.Guard.from_config(config).check(self.export()).reason
+        )

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 import twpolicy
 from conftest import BACKENDS
 from twpolicy import ComplianceEvent, ComplianceEventType, open_compliance
+from twpolicy._stores._compliance import SCHEMA, ComplianceLedger, _gaps
+from twpolicy._stores._sql import Schema, open_database, parse_url
 
 T = ComplianceEventType
 T0 = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)
@@ -175,3 +177,77 @@ def test_protection_follows_the_latest_event(steps):
         assert ledger.snapshot().users == {}
     else:
         assert list(ledger.snapshot().users) == ["2"]
+
+
+class TestRanges:
+    """Claims of every pending event are ranges of arrival numbers (schema 2)."""
+
+    def test_gaps(self):
+        """The uncovered parts of (0, high] between live ranges."""
+        assert [(0, 10)] == _gaps([], 10)
+        assert [(0, 2), (5, 7), (9, 10)] == _gaps([(2, 5), (4, 5), (7, 9)], 10)
+        assert [] == _gaps([(0, 10)], 10)
+        assert [] == _gaps([], 0)
+
+    def test_abandoned_range_is_claimed_again_and_new_events_after(self, ledger):
+        """An abandoned claim's events come back; later events form a new range."""
+        ledger.record([ev(T.TWEET_DELETE, str(n)) for n in range(1, 4)])
+        first, count = ledger.claim_all("t")
+        assert 3 == count
+        ledger.record([ev(T.TWEET_DELETE, "4")])
+        second, count = ledger.claim_all("t")
+        assert (1, ["tweet_delete:4"]) == (count, ledger.claimed(second))
+        ledger.abandon(first)
+        third, count = ledger.claim_all("t")
+        assert 3 == count
+        assert ["tweet_delete:1", "tweet_delete:2", "tweet_delete:3"] == ledger.claimed(third)
+        assert ["tweet_delete:2"] == ledger.held(third, ["tweet_delete:2", "tweet_delete:4"])
+        ledger.finish(third, {"tweet_delete:2": 5})
+        ledger.finish(second)
+        assert ledger.claim_all("t") is None
+        applied = {s.key: [(a.target, a.changed) for a in s.applied] for s in ledger.status()}
+        assert [("t", 5)] == applied["tweet_delete:2"]
+        assert [("t", 0)] == applied["tweet_delete:1"]
+        assert [] == ledger.claimed("no-such-attempt")
+
+    def test_keyed_and_ranged_claims_do_not_overlap(self, ledger):
+        """Events claimed by key are left out of a range claim, and the other way round."""
+        ledger.record([ev(T.TWEET_DELETE, "1"), ev(T.TWEET_DELETE, "2")])
+        keyed, keys = ledger.claim("t", ["tweet_delete:1"])
+        assert ["tweet_delete:1"] == keys
+        ranged, count = ledger.claim_all("t")
+        assert (1, ["tweet_delete:2"]) == (count, ledger.claimed(ranged))
+        assert ledger.claim("t", ["tweet_delete:2"]) is None
+        assert ["tweet_delete:1"] == ledger.held(keyed, ["tweet_delete:1", "tweet_delete:2"])
+
+    def test_held_many(self, ledger):
+        """Which of many keys an attempt holds."""
+        ledger.record([ev(T.TWEET_DELETE, str(n)) for n in range(1, 601)])
+        attempt, _ = ledger.claim_all("t")
+        keys = [f"tweet_delete:{n}" for n in range(1, 700)]
+        assert keys[:600] == ledger.held(attempt, keys)
+        assert [] == ledger.held(attempt, [])
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
+def test_schema_1_is_migrated(url_for, backend):
+    """A ledger made by schema 1 gets arrival numbers; its events can be claimed as ranges."""
+    url = url_for(backend)
+    old = Schema(component=SCHEMA.component, what=SCHEMA.what, migrations=SCHEMA.migrations[:1])
+    database = open_database(parse_url(url, what="compliance ledger"), old, create=True)
+    with database.write() as tx:
+        for n in (1, 2):
+            tx.execute(
+                "INSERT INTO twpolicy_compliance_events (key, type, object_id, countries,"
+                " source, arrived_at, deadline) VALUES (?, 'tweet_delete', ?, '[]', 'request',"
+                " ?, ?)",
+                (f"tweet_delete:{n}", str(n), f"2030-01-01T00:00:0{n}+00:00", "2030-01-02"),
+            )
+    ComplianceLedger(database).close()
+    with open_compliance(url) as ledger:
+        attempt, count = ledger.claim_all("t")
+        assert (2, ["tweet_delete:1", "tweet_delete:2"]) == (count, ledger.claimed(attempt))
+        ledger.record([ev(T.TWEET_DELETE, "3")])
+        assert ["tweet_delete:3"] == ledger.claimed(ledger.claim_all("t")[0])

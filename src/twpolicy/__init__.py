@@ -19,6 +19,13 @@ from twpolicy._enforce._compliance import (
     apply_compliance,
     displayable,
 )
+from twpolicy._enforce._compliance_jobs import (
+    JobReport,
+    PollPolicy,
+    StreamReport,
+    ingest_compliance_stream,
+    run_compliance_job,
+)
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
@@ -144,6 +151,7 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "JobReport",
     "JsonLinesApplier",
     "KeyBinding",
     "KeyStore",
@@ -159,6 +167,7 @@ __all__ = [
     "PayloadError",
     "Permit",
     "PolicyViolation",
+    "PollPolicy",
     "ProhibitedPurpose",
     "QuotaExceeded",
     "QuotaLedger",
@@ -178,6 +187,7 @@ __all__ = [
     "StandaloneGeoError",
     "Standing",
     "StoreUnavailable",
+    "StreamReport",
     "StreamingClient",
     "TermsNotAccepted",
     "TwPolicyError",
@@ -200,6 +210,7 @@ __all__ = [
     "find_geo",
     "get_default_guard",
     "ids_only",
+    "ingest_compliance_stream",
     "key_fingerprint",
     "manual_export",
     "no_standalone_geo",
@@ -211,6 +222,7 @@ __all__ = [
     "open_windows",
     "opt_out_keyword",
     "record_opt_out",
+    "run_compliance_job",
     "set_default_guard",
     "strip_geo",
 ]

@@ -58,6 +58,7 @@ from twpolicy.rules import (
     Rule,
     RuleContext,
     default,
+    honour_tombstones,
     one_key_per_use_case,
     require_recipient_terms,
     user_token_thresholds,
@@ -734,6 +735,7 @@ _KEYS = {
     "decision_log": str,
     "quota_ledger": str,
     "compliance_ledger": str,
+    "require_compliance": bool,
     "window_ledger": str,
     "rules": dict,
     "purposes": list,
@@ -764,6 +766,11 @@ def _configured_rules(settings: Mapping[str, Any]) -> list[Rule]:
     )
     if settings.get("require_terms", False):
         rules.append(require_recipient_terms())
+    if settings.get("require_compliance", False):  # fail closed: exports need the ledger
+        rules = [
+            honour_tombstones(require_ledger=True) if r.id == "compliance.tombstone" else r
+            for r in rules
+        ]
     if "use_case" in settings:
         variable = settings.get("consumer_key_env", CONSUMER_KEY_ENV)
         key = os.environ.get(variable)

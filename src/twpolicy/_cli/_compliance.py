@@ -1,17 +1,22 @@
-"""``twpolicy comply`` and ``twpolicy compliance status``: the 24-hour clock of I.C.3.
+"""``twpolicy comply`` and ``twpolicy compliance status|job|stream``: the 24-hour clock of I.C.3.
 
 ``comply`` records compliance events (batch compliance-job results, captured v1.1 stream
 messages, v2 compliance-stream events, in any mix, as JSON Lines files, plain or compressed)
 in the compliance ledger and applies everything the ledger says is gone to a JSON Lines
 dataset, atomically. ``compliance status`` lists pending, applied, reversed and overdue
 events with their ages; an overdue event is a refusal the guard logs, and exit code 1.
+``compliance job`` runs X's batch compliance job for a file of IDs or a dataset's IDs and
+records (and with ``--apply``, applies) its results; ``compliance stream`` reads the v2
+compliance streams into the ledger.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, Literal, TextIO
 
@@ -23,14 +28,26 @@ from twpolicy._cli._common import (
     add_store_option,
     shown,
     store_url,
+    utc_time,
     warn,
 )
 from twpolicy._cli._records import RecordReader, open_source
-from twpolicy._enforce._compliance import JsonLinesApplier, apply_compliance, attempt_outcomes
+from twpolicy._enforce._compliance import (
+    ApplyReport,
+    JsonLinesApplier,
+    apply_compliance,
+    attempt_outcomes,
+)
+from twpolicy._enforce._compliance_jobs import (
+    PollPolicy,
+    ingest_compliance_stream,
+    run_compliance_job,
+)
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent, compliance_events
 from twpolicy._stores._compliance import ComplianceLedger, EventStatus, open_compliance
+from twpolicy.exceptions import ConfigurationError, PayloadError, TwPolicyError
 from twpolicy.rules import compliance_deadline
 
 __all__ = ["register"]
@@ -181,6 +198,164 @@ def _run_status(args: argparse.Namespace, out: TextIO) -> int:
     return Exit.FINDINGS if decision.denied else Exit.OK
 
 
+#: The variable that holds the app-only bearer token of ``compliance job`` and ``stream``.
+BEARER_ENV = "TWITTER_BEARER_TOKEN"
+#: How the job command waits between polls (tests put a fake clock's in its place).
+sleep: Callable[[float], None] = time.sleep
+
+
+def make_client(token: str) -> Any:
+    """The guarded client the job and stream commands use (tests connect it to a fake)."""
+    from twpolicy._clients._sync import Client  # noqa: PLC0415  # tweepy loads only when used
+
+    return Client(bearer_token=token)
+
+
+def _client() -> Any:
+    token = os.environ.get(BEARER_ENV, "").strip()
+    if not token:
+        raise CliError(
+            Exit.BAD_INPUT,
+            f"no X credentials: set {BEARER_ENV} to the app-only bearer token of your App "
+            "(compliance jobs and streams use app-only authentication)",
+        )
+    return make_client(token)
+
+
+def _job_ids(args: argparse.Namespace) -> list[str]:
+    """The IDs to check: a file of IDs (one a line), or a dataset's IDs (dehydrated)."""
+    from twpolicy._cli._dehydrate import IdReader  # noqa: PLC0415  # only this command needs it
+
+    if (args.ids is None) == (args.dataset is None):
+        raise CliError(Exit.BAD_INPUT, "give the IDs to check: --ids FILE or --dataset PATH")
+    name = args.ids or args.dataset
+    try:
+        source = open_source(name)
+    except OSError as exc:
+        raise CliError(Exit.BAD_INPUT, f"cannot read {shown(name)}: {exc.strerror}") from None
+    try:
+        if args.ids is not None:
+            ids = []
+            for number, raw in enumerate(iter(source.lines.readline, b""), start=1):
+                text = raw.decode("utf-8", "replace").strip()
+                if text and not (text.isdecimal() and text.isascii()):
+                    raise CliError(
+                        Exit.BAD_INPUT, f"{shown(name)} line {number}: not an ID: {text[:40]!r}"
+                    )
+                if text:
+                    ids.append(text)
+            return list(dict.fromkeys(ids))
+        reader = IdReader(args.type)
+        found = [i for batch in reader.new_ids(source.lines) for i in batch]
+        if reader.bad or reader.damage is not None:
+            raise CliError(
+                Exit.BAD_INPUT,
+                f"{shown(name)}: {reader.bad} unreadable record(s); their IDs could not be "
+                "checked. Fix the dataset (twpolicy dehydrate shows where) and run again",
+            )
+        return found
+    finally:
+        source.close()
+
+
+def _apply_to(ledger: ComplianceLedger, args: argparse.Namespace) -> ApplyReport | None:
+    if args.apply is None:
+        return None
+    try:
+        applier = JsonLinesApplier(args.apply, out=args.out)
+    except ConfigurationError as exc:
+        raise CliError(Exit.BAD_INPUT, str(exc)) from None
+    return apply_compliance(ledger, applier)
+
+
+def _applied_line(name: str, report: ApplyReport | None) -> str:
+    if report is None:
+        return ""
+    if report.attempt_id is None:
+        return f"{name}: nothing pending; unchanged\n"
+    return (
+        f"{name}: applied {report.events} event(s): {report.removed} object(s) removed, "
+        f"{report.scrubbed} Tweet(s) lost their location, {report.records_dropped} of "
+        f"{report.records_read} record(s) dropped\n"
+    )
+
+
+def _run_job(args: argparse.Namespace, out: TextIO) -> int:
+    url = store_url(args, COMPLIANCE)
+    if args.out is not None and args.apply is None:
+        raise CliError(Exit.BAD_INPUT, "--out names where --apply writes: give --apply PATH too")
+    ids = _job_ids(args)
+    try:
+        poll = PollPolicy(
+            interval=args.interval, max_interval=args.max_interval, timeout=args.timeout
+        )
+    except ConfigurationError as exc:
+        raise CliError(Exit.BAD_INPUT, str(exc)) from None
+    client = _client()
+
+    def progress(status: str, waited: float) -> None:
+        if not args.quiet:
+            warn(f"compliance job: {status} after {waited:.0f} s")
+
+    with open_compliance(url) as ledger:
+        try:
+            report = run_compliance_job(
+                client, ids, ledger=ledger, type=args.type, name=args.name, poll=poll,
+                progress=progress, sleep=sleep,
+            )  # fmt: skip
+        except (TwPolicyError, PayloadError) as exc:
+            raise CliError(Exit.FINDINGS, str(exc)) from None
+        applied = _apply_to(ledger, args)
+    record: dict[str, Any] = {**report.to_dict(), "applied": applied and applied.to_dict()}
+    if args.format == "json":
+        json.dump(record, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(
+            f"compliance job {report.job_id} ({report.type}): {report.uploaded} ID(s) checked, "
+            f"{report.results} result(s); recorded {report.recorded.new} new event(s) "
+            f"({report.recorded.duplicates} already known), each due within 24 hours\n"
+        )
+        out.write(_applied_line(shown(args.out or args.apply or ""), applied))
+    return Exit.OK
+
+
+def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
+    url = store_url(args, COMPLIANCE)
+    if args.out is not None and args.apply is None:
+        raise CliError(Exit.BAD_INPUT, "--out names where --apply writes: give --apply PATH too")
+    start = None if args.start_time is None else utc_time(args.start_time, "--start-time")
+    end = None if args.end_time is None else utc_time(args.end_time, "--end-time")
+    client = _client()
+    with open_compliance(url) as ledger:
+        report = ingest_compliance_stream(
+            client, ledger=ledger, type=args.type, partitions=args.partition or range(1, 5),
+            backfill_minutes=args.backfill_minutes, start_time=start, end_time=end,
+        )  # fmt: skip
+        applied = _apply_to(ledger, args)
+    record: dict[str, Any] = {**report.to_dict(), "applied": applied and applied.to_dict()}
+    if args.format == "json":
+        json.dump(record, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(
+            f"compliance stream ({args.type}): {report.lines} line(s), recorded "
+            f"{report.recorded.new} new event(s) ({report.recorded.duplicates} already known, "
+            f"{report.recorded.reversed} removal(s) reversed)\n"
+        )
+        out.write(_applied_line(shown(args.out or args.apply or ""), applied))
+    return Exit.OK
+
+
+def _add_apply_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--apply", metavar="PATH", help="then apply the ledger to this JSON Lines dataset"
+    )
+    parser.add_argument(
+        "--out", metavar="PATH", help="write the applied dataset here (default: in place)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twpolicy comply`` and ``twpolicy compliance`` to the command line."""
     comply = subparsers.add_parser(
@@ -226,3 +401,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_store_option(status, COMPLIANCE)
     add_report_options(status)
     status.set_defaults(run=_run_status)
+
+    job = actions.add_parser(
+        "job",
+        help="run X's batch compliance job for IDs or a dataset and record the results",
+        description="Create a batch compliance job on X, upload the IDs (--ids FILE, one a "
+        "line, or the IDs of --dataset PATH), poll until it completes (growing interval, "
+        f"progress on stderr), download the results and record them in the compliance "
+        f"ledger, each due within 24 hours; with --apply PATH, apply them at once. "
+        f"Authenticates with the app-only bearer token in ${BEARER_ENV}.",
+    )
+    job.add_argument("--ids", metavar="FILE", help="a file of IDs, one a line")
+    job.add_argument("--dataset", metavar="PATH", help="a dataset whose IDs to check")
+    job.add_argument("--type", choices=("tweets", "users"), default="tweets")
+    job.add_argument("--name", help="the job's name on X")
+    job.add_argument(
+        "--interval", type=float, default=15.0, metavar="S", help="first wait between polls"
+    )
+    job.add_argument("--max-interval", type=float, default=300.0, metavar="S", help="longest wait")
+    job.add_argument(
+        "--timeout", type=float, default=6 * 3600.0, metavar="S", help="give up after this"
+    )
+    _add_apply_options(job)
+    add_store_option(job, COMPLIANCE)
+    add_report_options(job)
+    job.set_defaults(run=_run_job)
+
+    stream = actions.add_parser(
+        "stream",
+        help="read X's v2 compliance stream into the ledger",
+        description="Read the v2 compliance stream of Tweets or users (every partition, or "
+        "--partition N) until X closes it, recording each event once (a backfill's repeats "
+        "are recognised). Run it under a supervisor that reconnects with --backfill-minutes "
+        f"5. Authenticates with the app-only bearer token in ${BEARER_ENV}.",
+    )
+    stream.add_argument("--type", choices=("tweets", "users"), default="tweets")
+    stream.add_argument(
+        "--partition", type=int, choices=range(1, 5), action="append", help="1 to 4 (all)"
+    )
+    stream.add_argument("--backfill-minutes", type=int, choices=range(6), default=0, metavar="0-5")
+    stream.add_argument("--start-time", metavar="TIME", help="ISO 8601, e.g. 2030-01-31T12:00:00Z")
+    stream.add_argument("--end-time", metavar="TIME", help="ISO 8601")
+    _add_apply_options(stream)
+    add_store_option(stream, COMPLIANCE)
+    add_report_options(stream)
+    stream.set_defaults(run=_run_stream)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shlex
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from twpolicy._cli._common import (
+    COMPLIANCE,
     QUOTA,
     CliError,
     Exit,
@@ -43,10 +45,12 @@ from twpolicy._cli._records import (
     open_source,
 )
 from twpolicy._cli._scan import _collector_paused
+from twpolicy._enforce._compliance import ExportTombstones
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._fastids import parser, record_ids
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
+from twpolicy._stores._compliance import open_compliance
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
 
@@ -69,6 +73,7 @@ class IdReader:
         strict: bool = False,
         on_error: Callable[[int, str], None] | None = None,
         max_bytes: int = MAX_RECORD_BYTES,
+        tombstones: ExportTombstones | None = None,
     ) -> None:
         self.kind = check_kind(kind)
         self.strict = strict
@@ -80,6 +85,8 @@ class IdReader:
         #: Why the last input stopped before its end (damaged compression), or ``None``.
         self.damage: DamagedInput | None = None
         self._loads = parser(self.kind, LOADS)
+        if tombstones is not None:  # what the compliance ledger says is gone is left out
+            self._loads = tombstones.loads(self._loads)
 
     def _ids(self, record: Record) -> list[str]:
         if record.error is not None:
@@ -128,6 +135,7 @@ class _Run:
         self.quiet = args.quiet
         self.json = args.format == "json"
         self.bar = Progress("dehydrate", None, show=False)
+        self.tombstones: ExportTombstones | None = None
 
     def skip(self, line: int, detail: str) -> None:
         where, _, why = detail.partition(": ")
@@ -145,15 +153,22 @@ class _Run:
                 "unique_ids": len(reader.seen),
                 "skipped": self.skipped,
                 "damage": None if reader.damage is None else reader.damage.message,
+                "compliance_checked": self.tombstones is not None,
+                "gone_left_out": None if self.tombstones is None else len(self.tombstones.dropped),
                 "written": code in (Exit.OK, Exit.BAD_INPUT) and not note,
                 "exit_code": int(code),
             }
             warn(json.dumps(record))
             return
         skipped = f"; {_plural(reader.bad, 'unreadable record')} skipped" if reader.bad else ""
+        gone = (
+            "; not checked against a compliance ledger"
+            if self.tombstones is None
+            else f"; {_plural(len(self.tombstones.dropped), 'gone ID')} left out (compliance)"
+        )
         warn(
             f"dehydrate: {_plural(len(reader.seen), 'unique ' + _LABEL[self.args.kind] + ' ID')}"
-            f" from {_plural(reader.records, 'record')}{skipped}{note}"
+            f" from {_plural(reader.records, 'record')}{skipped}{gone}{note}"
         )
 
 
@@ -195,13 +210,43 @@ def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
         ) from None
 
 
+def _tombstones(args: argparse.Namespace) -> ExportTombstones | None:
+    """The compliance ledger's tombstones, unless ``--no-compliance`` says not to read them.
+
+    A ledger named by ``--compliance-db`` or ``$TWPOLICY_COMPLIANCE_DB`` must exist (a
+    mistyped URL would check nothing); with ``--require-compliance`` (or
+    ``$TWPOLICY_REQUIRE_COMPLIANCE=1``) a run without one is refused.
+    """
+    named = getattr(args, COMPLIANCE.dest, None)
+    if args.no_compliance:
+        if named:
+            raise CliError(Exit.BAD_INPUT, "--no-compliance and --compliance-db contradict")
+        return None
+    url = named or os.environ.get(COMPLIANCE.env, "").strip()
+    if not url:
+        if args.require_compliance or os.environ.get("TWPOLICY_REQUIRE_COMPLIANCE") == "1":
+            raise CliError(
+                Exit.STORE,
+                "compliance is required (I.C.3: no deleted, protected, suspended or withheld "
+                "ID may be distributed) but no compliance ledger is given: pass "
+                f"{COMPLIANCE.option} URL (e.g. {COMPLIANCE.option} {COMPLIANCE.example}) or "
+                f"set {COMPLIANCE.env}; record events with `twpolicy comply` or "
+                "`twpolicy compliance job`",
+            )
+        return None
+    with open_compliance(store_url(args, COMPLIANCE), create=False) as ledger:
+        return ExportTombstones.from_ledger(ledger, args.kind)
+
+
 def _dehydrate(
     args: argparse.Namespace, source: Source, quotas: QuotaLedger | None, out: TextIO | None
 ) -> int:
     state = _Run(args, out)
+    state.tombstones = _tombstones(args)
     reader = IdReader(
-        args.kind, strict=args.strict, on_error=state.skip, max_bytes=args.max_record_mib * 2**20
-    )
+        args.kind, strict=args.strict, on_error=state.skip, max_bytes=args.max_record_mib * 2**20,
+        tombstones=state.tombstones,
+    )  # fmt: skip
     # IDs charged to a quota wait in a temporary file, written out only once it allows.
     sink = _stage() if quotas is not None else open_output(args.outfile, out)
     lost = (
@@ -329,4 +374,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--recipient", help="charge the IDs to this recipient's quota")
     add_store_option(parser, QUOTA, extra="; used with --recipient")
+    add_store_option(
+        parser, COMPLIANCE, extra="; IDs it says are gone (deleted, protected...) are left out"
+    )
+    parser.add_argument(
+        "--no-compliance",
+        action="store_true",
+        help="do not read the compliance ledger (only where it is read elsewhere)",
+    )
+    parser.add_argument(
+        "--require-compliance",
+        action="store_true",
+        help="refuse to run without a compliance ledger (also $TWPOLICY_REQUIRE_COMPLIANCE=1)",
+    )
     parser.set_defaults(run=run)

@@ -15,22 +15,26 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import gzip
 import hashlib
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
 import attrs
+import msgspec
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent
+from twpolicy._payloads._fastids import FastIds
+from twpolicy._payloads._ids import check_kind, ids_in
 from twpolicy._payloads._walker import Kind, Node, adapt, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 from twpolicy._stores._time import utc
@@ -41,6 +45,7 @@ __all__ = [
     "ApplyReport",
     "Attempt",
     "CallbackApplier",
+    "ExportTombstones",
     "JsonLinesApplier",
     "MappingApplier",
     "SqliteTableApplier",
@@ -54,35 +59,89 @@ _TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.
 _USERS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
 _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
 _GZIP_MAGIC: Final = b"\x1f\x8b"
-_DIGITS: Final = re.compile(rb"[0-9]+")
+_BLOCK: Final = 1 << 20
+_DECODE: Final = msgspec.json.Decoder().decode
+_ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
 _ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
 
 
-def _wanted(snapshot: Snapshot) -> frozenset[bytes]:
-    """Every ID the snapshot acts on, as the bytes a line would hold."""
-    ids: set[str] = set()
-    for index in (snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo):
-        ids.update(index)
-    ids.update(snapshot.tweet_geo)
-    return frozenset(i.encode() for i in ids)
+class _Wanted:
+    """Every ID a snapshot acts on, and a quick test of whether a line may hold one.
+
+    The IDs stay the snapshot's strings (a million of them are not copied); a line's digit
+    runs as long as the shortest wanted ID are looked up, read as latin-1 so every byte is
+    one character and a run of ASCII digits reads as itself.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.ids: set[str] = set().union(
+            snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
+        )
+        self._shortest = min(map(len, self.ids), default=1)
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, value: str) -> None:
+        """Want ``value`` too."""
+        self.ids.add(value)
+        if len(value) < self._shortest:
+            self._shortest = len(value)
+            self._pattern = None
+
+    def _runs(self) -> re.Pattern[str]:
+        if self._pattern is None:
+            self._pattern = re.compile(f"[0-9]{{{max(self._shortest, 1)},}}")
+        return self._pattern
+
+    def may_hold(self, line: bytes) -> bool:
+        """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
+        if _ESCAPED_DIGIT.search(line):
+            return True
+        return not self.ids.isdisjoint(self._runs().findall(line.decode("latin-1")))
 
 
-def _may_hold(line: bytes, wanted: frozenset[bytes]) -> bool:
-    """Whether ``line`` may hold an ID the snapshot acts on (no: it is copied unparsed)."""
-    if _ESCAPED_DIGIT.search(line):
-        return True
-    return any(digits in wanted for digits in _DIGITS.findall(line))
+def _loads(data: bytes) -> Any:
+    """Parse a line: msgspec's fast parser, the standard one for what it refuses."""
+    try:
+        return _DECODE(data)
+    except (msgspec.DecodeError, ValueError):
+        return json.loads(data)
+
+
+def _dumps(value: Any) -> bytes:
+    """Serialise a cleaned record compactly, keeping non-ASCII text as UTF-8."""
+    try:
+        return _ENCODE(value)
+    except (msgspec.EncodeError, TypeError, OverflowError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @attrs.define
 class Attempt:
-    """One claimed application of events to a target, as an applier sees it."""
+    """One claimed application of events to a target, as an applier sees it.
+
+    ``count`` events are claimed; their keys (`keys`) are read from the ledger only when an
+    applier asks, as a dataset applier needs only the snapshot.
+    """
 
     ledger: ComplianceLedger
     attempt_id: str
     target: str
-    keys: list[str]
+    count: int
+    _keys: list[str] | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        """The claimed events' keys, oldest first."""
+        if self._keys is None:
+            self._keys = self.ledger.claimed(self.attempt_id)
+        return self._keys
 
     def events(self) -> list[ComplianceEvent]:
         """The claimed events."""
@@ -118,7 +177,8 @@ class ApplyReport:
         target: where it applied.
         attempt_id: the ledger's attempt, or ``None`` when nothing was pending.
         events: how many events it applied (recorded as applied to ``target``).
-        changed: objects removed or modified, per event key (events claimed by this call).
+        changed: objects removed or modified, per event key, for the events claimed by this
+            call that changed something (the others changed nothing).
         removed: objects removed in all.
         scrubbed: Tweets whose location was removed.
         records_read: records read (datasets).
@@ -148,6 +208,23 @@ class ApplyReport:
         }
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while applying.
+
+    A snapshot holds a million strings and each record parsed is a JSON tree freed by
+    reference counting as soon as it is done; the collector would only traverse them again
+    and again for nothing.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
     """Apply the events pending for ``applier.target``, each once, and record the outcome.
 
@@ -159,29 +236,30 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
         recover = getattr(applier, "recover", None)
         if recover is not None:
             recover(ledger)
-        claimed = ledger.claim(applier.target)
+        claimed = ledger.claim_all(applier.target)
         force = bool(getattr(applier, "always", False))
         if claimed is None and not force:
             return ApplyReport(target=applier.target, attempt_id=None, events=0, changed={})
-        keys: list[str]
         if claimed is None:
-            attempt_id, keys = ledger.begin(applier.target, []), []
+            attempt = Attempt(ledger, ledger.begin(applier.target, []), applier.target, 0, [])
         else:
-            attempt_id, keys = claimed
-        attempt = Attempt(ledger, attempt_id, applier.target, keys)
+            attempt = Attempt(ledger, claimed[0], applier.target, claimed[1])
+        attempt_id = attempt.attempt_id
         try:
-            changed = applier.apply(ledger.snapshot(), attempt)
+            with _collector_paused():
+                changed = applier.apply(ledger.snapshot(), attempt)
         except BaseException:
             if ledger.attempt_state(attempt_id) == "started":
                 ledger.abandon(attempt_id)
             raise
-        mine = {key: int(changed.get(key, 0)) for key in keys}
+        counts = {key: int(n) for key, n in changed.items() if int(n)}
+        mine = {key: counts[key] for key in ledger.held(attempt_id, list(counts))}
         ledger.finish(attempt_id, mine)
         stats = getattr(applier, "last", None) or {}
         return ApplyReport(
             target=applier.target,
             attempt_id=attempt_id,
-            events=len(keys),
+            events=attempt.count,
             changed=mine,
             removed=int(stats.get("removed", sum(changed.values()))),
             scrubbed=int(stats.get("scrubbed", 0)),
@@ -244,8 +322,9 @@ def _scrub(tweet: MutableMapping[str, Any], kind: Kind) -> bool:
     return found
 
 
-def _under(path: tuple[Any, ...], removed: Sequence[tuple[Any, ...]]) -> bool:
-    return any(path[: len(r)] == r for r in removed if len(r) < len(path))
+def _under(path: tuple[Any, ...], removed: set[tuple[Any, ...]]) -> bool:
+    """Whether ``path`` lies strictly inside one of the ``removed`` paths."""
+    return any(path[:depth] in removed for depth in range(len(path)))
 
 
 def _container(record: Any, path: tuple[Any, ...]) -> Any:
@@ -347,7 +426,7 @@ def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -
 
 
 def _drop_references(
-    nodes: list[Node], paths: list[tuple[Any, ...]], gone: Mapping[str, str]
+    nodes: list[Node], paths: set[tuple[Any, ...]], gone: Mapping[str, str]
 ) -> bool:
     """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
 
@@ -388,7 +467,7 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
 def _plan(
     record: Any,
     removals: list[Removal],
-    paths: list[tuple[Any, ...]],
+    paths: set[tuple[Any, ...]],
     tally: _Tally,
     snapshot: Snapshot,
 ) -> list[tuple[Any, Any, Any]]:
@@ -433,7 +512,7 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
         return record, False
     nodes = list(walk(record))
     removals, scrubs, gone = _find(nodes, snapshot)
-    paths = [removal[0] for removal in removals]
+    paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
             _count(tally, snapshot, removal)
@@ -561,33 +640,43 @@ class JsonLinesApplier:
         return settled
 
     def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
-        """Write every line, cleaned; return the records read and dropped."""
-        wanted = _wanted(snapshot)
+        """Write every line, cleaned; return the records read and dropped.
+
+        Lines are written in blocks of about a mebibyte: one write (and one hash update)
+        per block, not per line.
+        """
+        wanted = _Wanted(snapshot)
         read = dropped = 0
+        block: list[bytes] = []
+        size = 0
         for number, line in enumerate(_open_lines(self.source), start=1):
             if not line.strip():
-                sink.write(line)
-                continue
-            read += 1
-            if not _may_hold(line, wanted):
-                sink.write(line if line.endswith(b"\n") else line + b"\n")
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise PayloadError(
-                    f"{self.source} line {number} is not JSON, so it cannot be checked "
-                    "for deleted content; fix or remove the line and run again "
-                    "(nothing was changed)"
-                ) from None
-            cleaned, changed = clean_record(record, snapshot, tally)
-            if cleaned is None:
-                dropped += 1
-            elif changed:
-                text = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
-                sink.write(text.encode() + b"\n")
+                out = line
             else:
-                sink.write(line if line.endswith(b"\n") else line + b"\n")
+                read += 1
+                out = line if line.endswith(b"\n") else line + b"\n"
+                if wanted.may_hold(line):
+                    try:
+                        record = _loads(line)
+                    except ValueError:
+                        raise PayloadError(
+                            f"{self.source} line {number} is not JSON, so it cannot be "
+                            "checked for deleted content; fix or remove the line and run "
+                            "again (nothing was changed)"
+                        ) from None
+                    cleaned, changed = clean_record(record, snapshot, tally)
+                    if cleaned is None:
+                        dropped += 1
+                        continue
+                    if changed:
+                        out = _dumps(cleaned) + b"\n"
+            block.append(out)
+            size += len(out)
+            if size >= _BLOCK:
+                sink.write(b"".join(block))
+                block, size = [], 0
+        if block:
+            sink.write(b"".join(block))
         return read, dropped
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
@@ -651,6 +740,83 @@ def attempt_outcomes(ledger: ComplianceLedger) -> list[dict[str, str]]:
             {"attempt_id": attempt_id, "target": target, "state": state, "in_place": in_place}
         )
     return found
+
+
+# -- ID-only exports -------------------------------------------------------------------------
+
+
+class ExportTombstones:
+    """Leaves out of an ID-only export what the compliance ledger says is gone (I.C.3).
+
+    No deleted, protected, suspended, withheld or unavailable Tweet, user or DM ID is
+    distributed: a record that may hold one (an affected ID appears in its bytes) is parsed
+    and cleaned as `clean_record` cleans it for a dataset (so a protected user's Tweets and
+    retweets of deleted Tweets go too), and its remaining IDs are read from what is left.
+    Other records are read as before, unparsed by this filter. ``dropped`` holds the IDs left
+    out.
+
+    Args:
+        snapshot: the ledger's `Snapshot` (`ComplianceLedger.snapshot`).
+        kind: ``"tweets"``, ``"users"`` or ``"dms"``: the IDs exported.
+    """
+
+    def __init__(self, snapshot: Snapshot, kind: str) -> None:
+        self.kind = check_kind(kind)
+        # Location scrubs change no ID: they are not needed to decide what is gone.
+        self.snapshot = attrs.evolve(snapshot, scrub_geo={}, tweet_geo={})
+        index = {"tweets": snapshot.tweets, "users": snapshot.users, "dms": snapshot.dms}
+        self.gone: Mapping[str, str] = index[self.kind]
+        self._wanted = _Wanted(self.snapshot)
+        self.dropped: set[str] = set()
+
+    @classmethod
+    def from_ledger(cls, ledger: ComplianceLedger, kind: str) -> ExportTombstones:
+        """The filter for ``ledger``'s active tombstones, read once."""
+        return cls(ledger.snapshot(), kind)
+
+    def __repr__(self) -> str:
+        return f"<twpolicy.ExportTombstones {self.kind}: {len(self._wanted)} gone>"
+
+    def ids(self, ids: Iterable[str]) -> list[str]:
+        """``ids`` without those gone by ID (a plain list of IDs: no record to read authors)."""
+        kept = []
+        for value in ids:
+            if value in self.gone:
+                self.dropped.add(value)
+            else:
+                kept.append(value)
+        return kept
+
+    def loads(self, parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        """Wrap a record parser: a record that holds something gone gives its kept IDs.
+
+        The IDs come as the fast ID path gives them (`twpolicy._payloads._fastids.parser`).
+        """
+        if not self._wanted:
+            return parse
+
+        def parse_kept(data: bytes) -> Any:
+            if not self._wanted.may_hold(data):
+                return parse(data)
+            record = json.loads(data)
+            try:
+                before = list(ids_in(record, self.kind))
+                cleaned, _ = clean_record(record, self.snapshot)
+                after = set() if cleaned is None else set(ids_in(cleaned, self.kind))
+            except PayloadError:
+                return json.loads(data)  # the reader reports the bad ID as it would have
+            kept = []
+            for value in before:
+                if value in after and value not in self.gone and value not in self.dropped:
+                    kept.append(value)
+                else:
+                    # Left out here, so left out of later records too (a retweet that names
+                    # a protected user's Tweet without its author).
+                    self.dropped.add(value)
+                    self._wanted.add(value)
+            return FastIds(kept)
+
+        return parse_kept
 
 
 # -- other targets ------------------------------------------------------------------------

@@ -276,6 +276,9 @@ _ENDPOINTS = (
     _v2("GET", "/2/compliance/jobs", _APP, "get_compliance_jobs"),
     _v2("GET", "/2/compliance/jobs/:id", _APP, "get_compliance_job"),
     _v2("POST", "/2/compliance/jobs", _APP, "create_compliance_job"),
+    # compliance streams: no tweepy method; twpolicy's ingest_compliance_stream reads them
+    _v2("GET", "/2/tweets/compliance/stream", _APP),
+    _v2("GET", "/2/users/compliance/stream", _APP),
     _v2("GET", "/2/tweets/search/stream/rules", _APP, "get_rules"),
     _v2("POST", "/2/tweets/search/stream/rules", _APP, "add_rules", "delete_rules"),
     # v2 streams

@@ -144,6 +144,7 @@ _VERB = {
 
 @attrs.frozen(repr=False)
 class _HonourTombstones:
+    require_ledger: bool = False
     id: ClassVar[str] = "compliance.tombstone"
     clause: ClassVar[str] = "I.C.3"
     error: ClassVar[type[PolicyViolation]] = ContentUnavailable
@@ -152,6 +153,8 @@ class _HonourTombstones:
     )
 
     def __repr__(self) -> str:
+        if self.require_ledger:
+            return "twpolicy.rules.honour_tombstones(require_ledger=True)"
         return "twpolicy.rules.honour_tombstones()"
 
     def static_for(self, action: Action) -> bool:
@@ -159,10 +162,11 @@ class _HonourTombstones:
         return action.kind not in self.kinds
 
     def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
-        if action.kind not in self.kinds or context.compliance is None:
+        if action.kind not in self.kinds or action.payload is None:
             return None
-        if action.payload is None:
-            return None
+        if context.compliance is None:
+            required = self.require_ledger and action.kind is ActionKind.EXPORT
+            return _no_ledger(action) if required else None
         tweets, users = _ids(action)
         if not tweets and not users:
             return None
@@ -190,9 +194,33 @@ class _HonourTombstones:
         return Outcome.allow("nothing_gone")
 
 
-def honour_tombstones() -> Rule:
-    """Refuse keeping, sharing or showing content that is gone (I.C.3, I.C.4)."""
-    return _HonourTombstones()
+def _no_ledger(action: Action) -> Outcome:
+    """Fail closed: an export cannot be checked for deleted content without the ledger."""
+    outcome = Outcome.deny(
+        "compliance_ledger_missing",
+        f"{action.operation} would export content, and compliance is required, but the "
+        "guard has no compliance ledger: nothing shows whether any of it was deleted, "
+        "protected, suspended or withheld on X.",
+        "give the guard its compliance ledger: Guard(compliance=twpolicy.open_compliance("
+        "'sqlite:///compliance.db')), or compliance_ledger = \"sqlite:///compliance.db\" in "
+        "the [twpolicy] table; record events into it with `twpolicy comply` or "
+        "`twpolicy compliance job`.",
+    )
+    return attrs.evolve(outcome, clause="I.C.3")
+
+
+def honour_tombstones(*, require_ledger: bool = False) -> Rule:
+    """Refuse keeping, sharing or showing content that is gone (I.C.3, I.C.4).
+
+    Args:
+        require_ledger: refuse every export when the guard has no compliance ledger (fail
+            closed: ``require_compliance = true`` in the ``[twpolicy]`` table). Without it,
+            a guard with no ledger knows of nothing gone and the rule is silent.
+    """
+    given: object = require_ledger  # callers may pass anything
+    if not isinstance(given, bool):
+        raise ConfigurationError(f"honour_tombstones(require_ledger=) must be a bool: {given!r}")
+    return _HonourTombstones(require_ledger)
 
 
 @attrs.frozen(repr=False)

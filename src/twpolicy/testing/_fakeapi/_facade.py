@@ -19,7 +19,7 @@ import attrs
 
 from twpolicy._stores._consent import validate_user_id
 from twpolicy.exceptions import ConfigurationError
-from twpolicy.testing._fakeapi import _v1, _v2, _v2_tweets, _v2_users
+from twpolicy.testing._fakeapi import _compliance, _v1, _v2, _v2_tweets, _v2_users
 from twpolicy.testing._fakeapi._routing import (
     V2_PROBLEMS,
     Call,
@@ -44,7 +44,7 @@ __all__ = ["FakeXAPI", "RecordedRequest"]
 
 _Client = TypeVar("_Client")
 _APP_BEARER = "twpolicy-fake-app-only-bearer"  # the app-only token of `credentials()`
-_ROUTES = RouteTable(_v2_tweets.ROUTES, _v2_users.ROUTES, _v1.ROUTES)
+_ROUTES = RouteTable(_compliance.ROUTES, _v2_tweets.ROUTES, _v2_users.ROUTES, _v1.ROUTES)
 
 
 @attrs.frozen(kw_only=True)
@@ -249,6 +249,101 @@ class FakeXAPI:
                 tuple(contained_within),
             )
         return place_id
+
+    # -- compliance: what happens to content on X -------------------------------------------
+
+    def _fact(self, kind: str, **fields: Any) -> None:
+        _compliance.record(
+            self._state, _compliance.Fact(kind=kind, at=self._state.clock(), **fields)
+        )
+
+    def delete_tweet(self, tweet_id: str) -> None:
+        """The author deletes a tweet on X: it goes, and compliance reports it ``deleted``."""
+        with self._lock:
+            tweet = self.tweets.get(tweet_id)
+            if tweet is None:
+                raise ConfigurationError(f"no tweet {tweet_id} in the fake X API")
+            self._state.remove_tweet(tweet_id)
+            self._fact(
+                "delete",
+                tweet_id=tweet_id,
+                user_id=tweet.author_id,
+                tweet_created_at=tweet.created_at,
+            )
+
+    def _user_event(self, kind: str, user_id: str | int, *, protected: bool | None = None) -> None:
+        uid = validate_user_id(user_id)
+        with self._lock:
+            if uid not in self.users:
+                raise ConfigurationError(f"no user {uid} in the fake X API; add_user() first")
+            if protected is not None:
+                self.users[uid].protected = protected
+            self._fact(kind, user_id=uid)
+
+    def delete_user(self, user_id: str | int) -> None:
+        """The user deactivates their account (``user_delete``)."""
+        self._user_event("user_delete", user_id)
+
+    def protect(self, user_id: str | int) -> None:
+        """The user protects their account (``user_protect``)."""
+        self._user_event("user_protect", user_id, protected=True)
+
+    def unprotect(self, user_id: str | int) -> None:
+        """The user makes their account public again (``user_unprotect``)."""
+        self._user_event("user_unprotect", user_id, protected=False)
+
+    def suspend(self, user_id: str | int) -> None:
+        """X suspends the account (``user_suspend``)."""
+        self._user_event("user_suspend", user_id)
+
+    def unsuspend(self, user_id: str | int) -> None:
+        """X lifts the suspension (``user_unsuspend``)."""
+        self._user_event("user_unsuspend", user_id)
+
+    def withhold(
+        self,
+        *,
+        countries: Iterable[str],
+        tweet_id: str | None = None,
+        user_id: str | int | None = None,
+    ) -> None:
+        """A tweet or an account is withheld in ``countries`` (``withheld``, ``user_withheld``)."""
+        codes = tuple(sorted(c.upper() for c in countries))
+        if tweet_id is not None:
+            with self._lock:
+                tweet = self.tweets.get(tweet_id)
+                if tweet is None:
+                    raise ConfigurationError(f"no tweet {tweet_id} in the fake X API")
+                self._fact("withheld", tweet_id=tweet_id, user_id=tweet.author_id, countries=codes)
+        elif user_id is not None:
+            uid = validate_user_id(user_id)
+            with self._lock:
+                self._fact("user_withheld", user_id=uid, countries=codes)
+        else:
+            raise ConfigurationError("withhold() needs tweet_id= or user_id=")
+
+    def scrub_geo(self, user_id: str | int, *, up_to_tweet_id: str | None = None) -> None:
+        """The user removes the location of their tweets up to ``up_to_tweet_id`` (all)."""
+        uid = validate_user_id(user_id)
+        with self._lock:
+            for tweet in self.tweets.values():
+                if tweet.author_id == uid and (
+                    up_to_tweet_id is None or int(tweet.id) <= int(up_to_tweet_id)
+                ):
+                    tweet.place_id = None
+                    tweet.coordinates = None
+            self._fact("scrub_geo", user_id=uid, up_to_tweet_id=up_to_tweet_id)
+
+    def complete_compliance_jobs(self) -> int:
+        """Finish every uploaded batch compliance job now; return how many."""
+        with self._lock:
+            return _compliance.complete_jobs(self._state)
+
+    @property
+    def compliance_facts(self) -> list[_compliance.Fact]:
+        """What happened to content so far, oldest first (read-only)."""
+        with self._lock:
+            return list(_compliance.of(self._state).facts)
 
     def _seed_places(self) -> None:
         # Real, public place records (as geo/id returns them): no personal data.
@@ -487,6 +582,8 @@ class FakeXAPI:
         elif body and content_type.startswith("application/x-www-form-urlencoded"):
             params.update(urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         path = parts.path
+        if parts.hostname == _compliance.STORAGE_HOST:
+            return self._storage(method, url, params, body)
         with self._lock:
             route, args = _ROUTES.find(method, path)
             user_id: str | None = None
@@ -520,6 +617,25 @@ class FakeXAPI:
         else:
             data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
         return reply.status, response_headers, data
+
+    def _storage(
+        self, method: str, url: str, params: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A signed URL of a batch compliance job: no credentials, no rate limit."""
+        with self._lock:
+            status, headers, data = _compliance.storage(self._state, method, url, body)
+            self._requests.append(
+                RecordedRequest(
+                    method=method,
+                    url=url,
+                    route=None,
+                    params=params,
+                    json=None,
+                    user_id=None,
+                    status=status,
+                )
+            )
+        return status, headers, data
 
     def _replayed(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes

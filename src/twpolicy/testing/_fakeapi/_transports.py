@@ -31,7 +31,15 @@ Handle: TypeAlias = Callable[
 _Client = TypeVar("_Client")
 
 #: The hosts the fake answers for; any other host is refused by the transports.
-HOSTS = frozenset({"api.twitter.com", "upload.twitter.com", "api.x.com", "upload.x.com"})
+HOSTS = frozenset(
+    {
+        "api.twitter.com",
+        "upload.twitter.com",
+        "api.x.com",
+        "upload.x.com",
+        "storage.googleapis.com",  # the signed URLs of batch compliance jobs
+    }
+)
 
 
 def install(handle: Handle, client: _Client) -> _Client:
