@@ -16,7 +16,7 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from twpolicy._cli._common import (
     QUOTA,
@@ -43,12 +43,13 @@ from twpolicy._cli._records import (
     open_source,
 )
 from twpolicy._cli._scan import _collector_paused
-from twpolicy._guard import Guard
-from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._fastids import parser, record_ids
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
-from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
+
+if TYPE_CHECKING:
+    # The guard, its rules and the quota ledger load only with --recipient (start-up).
+    from twpolicy._stores._quotas import QuotaLedger
 
 __all__ = ["IdReader", "register"]
 
@@ -181,6 +182,8 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
 
 def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
     """The quota ledger to charge; it must exist, so that a mistyped URL charges nothing."""
+    from twpolicy._stores._quotas import open_quotas  # noqa: PLC0415  # only with --recipient
+
     url = store_url(args, QUOTA)
     try:
         return open_quotas(url, create=False)
@@ -259,6 +262,9 @@ def _deliver(
     out: TextIO | None,
 ) -> Exit:
     """Charge the recipient's quota, then write the IDs to OUTFILE (all, or none)."""
+    from twpolicy._guard import Guard  # noqa: PLC0415  # only with --recipient
+    from twpolicy._model import Action, ActionKind  # noqa: PLC0415  # ditto
+
     action = Action(
         kind=ActionKind.EXPORT,
         operation="twpolicy dehydrate",
