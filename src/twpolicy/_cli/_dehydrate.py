@@ -264,6 +264,7 @@ def _deliver(
     """Charge the recipient's quota, then write the IDs to OUTFILE (all, or none)."""
     from twpolicy._guard import Guard  # noqa: PLC0415  # only with --recipient
     from twpolicy._model import Action, ActionKind  # noqa: PLC0415  # ditto
+    from twpolicy._payloads._outbound import IdCount, remembered  # noqa: PLC0415  # ditto
 
     action = Action(
         kind=ActionKind.EXPORT,
@@ -273,9 +274,12 @@ def _deliver(
         facts={"content": CONTENT_OF[args.kind]},
         payload=reader.seen,
     )
+    # The IDs were read off objects of the kind asked for, so their kind is known: User and
+    # DM IDs are not counted against the recipient's Tweet ID cap (bare IDs would be).
+    counted = IdCount.derived(reader.seen, args.kind, len(reader.seen))
     try:
         # The reservation becomes final only once the IDs are in place.
-        with Guard(quotas=quotas).permit(action):
+        with remembered(reader.seen, counted), Guard(quotas=quotas).permit(action):
             target = open_output(args.outfile, out)
             try:
                 staged.handle.seek(0)
