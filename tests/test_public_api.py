@@ -140,3 +140,17 @@ class TestLazyLoading:
         monkeypatch.setattr(importlib, "import_module", fail)
         with pytest.raises(tweepy.TweepyException, match="broken"):
             _ = twpolicy.AsyncClient
+
+    def test_errors_of_other_modules_are_not_blamed_on_the_extra(self, monkeypatch):
+        """Only the async clients' import errors are read as a missing extra."""
+        real = importlib.import_module
+        monkeypatch.delitem(twpolicy.__dict__, "Guard", raising=False)
+
+        def fail(name, *args):
+            if name == "twpolicy._guard":
+                raise ImportError("broken install")
+            return real(name, *args)
+
+        monkeypatch.setattr(importlib, "import_module", fail)
+        with pytest.raises(ImportError, match="broken install"):
+            _ = twpolicy.Guard
