@@ -427,3 +427,10 @@ class TestParser:
             main(["scna"])
         assert 2 == info.value.code
         assert "dehydrate" in capsys.readouterr().err
+
+    def test_arguments_default_to_the_command_line(self, monkeypatch):
+        """Without argv, main reads sys.argv, and adds the command it names."""
+        monkeypatch.setattr(sys, "argv", ["twpolicy", "clauses", "--format", "json"])
+        out = io.StringIO()
+        assert 0 == main(out=out)
+        assert json.loads(out.getvalue())
