@@ -12,6 +12,9 @@ the same file, interleaved so that machine noise falls on all alike:
 
 Reports the best and median wall time of each and the ratios, and checks that every ID
 twarc2 finds is among ours. Needs the ``bench`` extra: ``pip install -e '.[bench]'``.
+``measure`` (for ``benchmarks/run.py``) compares the same contenders by CPU time of each
+process (user + system), which other work on a shared machine disturbs far less than wall
+time, and leaves out twarc2's row, saying so, when twarc is not installed.
 
 Usage: python benchmarks/bench_dehydrate.py [--mib 100] [--rounds 5] [--kind tweets]
 """
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import logging
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,25 +52,29 @@ from twpolicy._cli._dehydrate import IdReader
 gc.disable()
 
 path, kind, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+clock = time.process_time if len(sys.argv) > 4 else time.perf_counter
 times = {"twpolicy reader": [], "orjson.loads": []}
 for _ in range(rounds):
-    with open(path, "rb") as stream:
-        started = time.perf_counter()
+    with open(path, "rb", buffering=2**18) as stream:
+        started = clock()
         for _ in IdReader(kind).new_ids(stream):
             pass
-        times["twpolicy reader"].append(time.perf_counter() - started)
+        times["twpolicy reader"].append(clock() - started)
     with open(path, "rb") as stream:
-        started = time.perf_counter()
+        started = clock()
         for line in stream:
             orjson.loads(line)
-        times["orjson.loads"].append(time.perf_counter() - started)
+        times["orjson.loads"].append(clock() - started)
 print(json.dumps(times))
 """
 
 
 def twarc_reads(value: object, field: str) -> bool:
     """Whether twarc2 dehydrate gets through this page (it stops at the first it cannot)."""
-    from twarc.expansions import ensure_flattened  # noqa: PLC0415  # benchmark-only dependency
+    try:
+        from twarc.expansions import ensure_flattened  # noqa: PLC0415  # benchmark-only
+    except ImportError:  # no twarc2 row then: every page is kept
+        return True
 
     try:
         return all(field in tweet for tweet in ensure_flattened(value))
@@ -200,6 +209,86 @@ def main() -> None:
                 f"| {name} | {best:.2f} | {statistics.median(runs):.2f} | "
                 f"{size / 2**20 / best:,.0f} | {parse / best:.2f}x |"
             )
+
+
+def twarc_available() -> bool:
+    """Whether twarc2 (the ``bench`` extra) is installed next to this interpreter."""
+    return importlib.util.find_spec("twarc") is not None and bool(
+        shutil.which("twarc2", path=str(BIN))
+    )
+
+
+def _child_cpu(command: list[str], cwd: Path) -> float:
+    """Run a command; return its CPU time (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(  # noqa: S603  # our own commands
+        command, check=True, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(quick: bool = False) -> list[dict]:  # noqa: FBT001, FBT002  # run.py's contract
+    """Whole commands and readers, by CPU time, for ``benchmarks/run.py``."""
+    mib, rounds = (16, 2) if quick else (200, 3)
+    if not (CORPUS / "SOURCES.tsv").exists():
+        print(f"bench_dehydrate: skipped: no corpus at {CORPUS} (set TWPOLICY_CORPUS)")
+        return []
+    with tempfile.TemporaryDirectory(prefix="bench-dehydrate-") as folder:
+        work = Path(folder)
+        data = work / "pages.jsonl"
+        _lines, size = build(data, mib, "tweets")
+        commands = contenders(data, work, "tweets")
+        if not twarc_available():
+            print("bench_dehydrate: no twarc2 row: pip install twarc (the bench extra)")
+            del commands["twarc2 dehydrate"]
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(rounds):
+            for name, command in commands.items():
+                cpu[name].append(_child_cpu(command, work))
+        inner = json.loads(
+            subprocess.run(  # noqa: S603  # our own script
+                [sys.executable, "-c", IN_PROCESS, str(data), "tweets", str(rounds + 2), "cpu"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+    ours = statistics.median(cpu["twpolicy dehydrate"])
+    gb = f"{mib} MiB of v2 pages"
+    rows = []
+    if "twarc2 dehydrate" in cpu:
+        twarc = statistics.median(cpu["twarc2 dehydrate"])
+        rows.append(
+            {
+                "name": f"dehydrate, whole command ({gb})",
+                "ratio": ours / twarc,
+                "baseline": "twarc2 dehydrate",
+                "bound": 1.0,
+                "detail": f"{twarc / ours:.1f}x twarc2's speed",
+            }
+        )
+    parse = statistics.median(cpu["orjson parse"])
+    rows.append(
+        {
+            "name": f"dehydrate, whole command ({gb})",
+            "ratio": ours / parse,
+            "baseline": "orjson.loads of every line (a script)",
+            "bound": 3.0,
+            "detail": f"{ours:.2f} s CPU",
+        }
+    )
+    reader = min(inner["twpolicy reader"])
+    rows.append(
+        {
+            "name": "dehydrate reader, in process",
+            "ratio": reader / min(inner["orjson.loads"]),
+            "baseline": "orjson.loads loop, same process",
+            "bound": 2.5,
+            "detail": f"{size / reader / 1e9:.2f} GB/s a core",
+        }
+    )
+    return rows
 
 
 if __name__ == "__main__":

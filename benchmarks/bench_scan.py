@@ -127,5 +127,35 @@ def main() -> None:
     print(json.dumps({"records": count, "mib": round(size / 2**20, 1), "cpu_ratios": results}))
 
 
+def measure(quick: bool = False) -> list[dict]:  # noqa: FBT001, FBT002  # run.py's contract
+    """``scan`` over a bare ``json.loads`` loop, by CPU time, for ``benchmarks/run.py``."""
+    corpus = Path(os.environ.get("TWPOLICY_CORPUS", str(PROJECT.parent / "shared" / "corpus")))
+    if not corpus.is_dir():
+        print(f"bench_scan: skipped: no corpus at {corpus} (set TWPOLICY_CORPUS)")
+        return []
+    megabytes, rounds = (8, 3) if quick else (64, 5)
+    contenders = {"json.loads": bare(json.loads), "scan": scanning(_scan.LOADS)}
+    with tempfile.TemporaryDirectory() as folder:
+        path, _count = build(corpus, Path(folder), megabytes)
+        size = path.stat().st_size
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, run in contenders.items():
+                started = time.process_time()
+                run(path)
+                cpu[name].append(time.process_time() - started)
+    scan, base = statistics.median(cpu["scan"]), statistics.median(cpu["json.loads"])
+    parser = "orjson" if orjson is not None else "json"
+    return [
+        {
+            "name": f"scan ({parser}), recorded payloads",
+            "ratio": scan / base,
+            "baseline": "json.loads loop, same process",
+            "bound": 2.5,
+            "detail": f"{size / scan / 1e9:.2f} GB/s a core",
+        }
+    ]
+
+
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import twpolicy
-from twpolicy._cli._main import main
+from twpolicy._cli._main import build_parser, main
 
 USER = "2244994945"
 GRANT = ["--notice", "n", "--method", "m", "--evidence", "e"]
@@ -382,3 +382,55 @@ class TestReports:
         summary = json.loads(err)
         assert (1, 1, []) == (summary["records"], summary["unique_ids"], summary["skipped"])
         assert (0, "30\n", "") == run("dehydrate", "--quiet", str(data), "-", capsys=capsys)
+
+
+def _choices(parser):
+    return list(parser._subparsers._group_actions[0].choices)
+
+
+class TestParser:
+    """Only the command being run is imported; --help and typos see them all."""
+
+    ALL = (
+        "clauses",
+        "consent",
+        "scan",
+        "dehydrate",
+        "quotas",
+        "decisions",
+        "replay",
+        "report",
+        "comply",
+        "compliance",
+    )
+
+    def test_without_arguments_every_command_is_added(self):
+        """build_parser() lists every command, in the order of --help."""
+        assert list(self.ALL) == _choices(build_parser())
+
+    @pytest.mark.parametrize("argv", [["--help"], ["scna"], [], ["--version"]])
+    def test_no_command_named_adds_every_command(self, argv):
+        """Options before a command, or a misspelt one, get the full parser."""
+        assert list(self.ALL) == _choices(build_parser(argv))
+
+    @pytest.mark.parametrize(
+        ("argv", "expected"),
+        [(["scan", "x"], ["scan"]), (["compliance", "show"], ["comply", "compliance"])],
+    )
+    def test_a_named_command_is_added_alone(self, argv, expected):
+        """Running a command imports its module only."""
+        assert expected == _choices(build_parser(argv))
+
+    def test_misspelt_command_lists_the_choices(self, capsys):
+        """A typo is a usage error that lists every command."""
+        with pytest.raises(SystemExit) as info:
+            main(["scna"])
+        assert 2 == info.value.code
+        assert "dehydrate" in capsys.readouterr().err
+
+    def test_arguments_default_to_the_command_line(self, monkeypatch):
+        """Without argv, main reads sys.argv, and adds the command it names."""
+        monkeypatch.setattr(sys, "argv", ["twpolicy", "clauses", "--format", "json"])
+        out = io.StringIO()
+        assert 0 == main(out=out)
+        assert json.loads(out.getvalue())

@@ -160,6 +160,30 @@ class TestCommand:
         with twpolicy.open_quotas(url) as quotas:
             assert 2 == quotas.remaining("lab")
 
+    @pytest.mark.parametrize("kind", ["users", "dms"])
+    def test_user_and_dm_ids_are_not_counted_as_tweet_ids(self, kind, dataset, tmp_path, capsys):
+        """IDs read off Users or DMs leave past a full Tweet ID cap: only Tweet IDs are capped."""
+        url = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(url) as quotas:
+            quotas.reserve("lab", tweet_ids=1_500_000)
+        dm = {"data": [{"id": "31", "event_type": "MessageCreate", "text": "hi", "sender_id": "5"}]}
+        source = dataset(jsonl(PAGE if kind == "users" else dm))
+        argv = ("--kind", kind, "--recipient", "lab", "--ledger", url, source, tmp_path / "o")
+        code, _, err = run(*argv, capsys=capsys)
+        assert 0 == code, err
+        written = (tmp_path / "o").read_text().split()
+        assert written
+        with twpolicy.open_quotas(url) as quotas:
+            assert 0 == quotas.remaining("lab")  # the Tweet ID count is where it was
+
+    def test_tweet_ids_are_counted_against_the_cap(self, dataset, tmp_path, capsys):
+        """The same full cap refuses Tweet IDs, so the test above can fail."""
+        url = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(url) as quotas:
+            quotas.reserve("lab", tweet_ids=1_500_000)
+        argv = ("--recipient", "lab", "--ledger", url, dataset(jsonl(PAGE)), tmp_path / "o")
+        assert 1 == run(*argv, capsys=capsys)[0]
+
     def test_academic_recipient_is_not_capped(self, dataset, tmp_path, capsys):
         """An academic recipient's run goes through past the cap, and is still counted."""
         url = f"sqlite:///{tmp_path / 'quotas.db'}"

@@ -3,7 +3,7 @@
 The tree::
 
     TwPolicyError
-    ├── PolicyViolation (also tweepy.TweepyException)   .decision
+    ├── PolicyViolation (also tweepy.TweepyException, *)  .decision
     │   ├── ConsentRequired            no active consent for a write on a user's behalf
     │   ├── StandaloneGeoError         location data outside the Tweet it belongs to
     │   ├── RedistributionError        more than IDs about to leave
@@ -21,15 +21,18 @@ The tree::
 
     TwPolicyWarning (UserWarning)      a deny in ``warn`` mode
 
-`PolicyViolation` subclasses `tweepy.TweepyException` so that an application's existing
-``except tweepy.TweepyException`` handlers also catch refusals.
+(*) `PolicyViolation` subclasses `tweepy.TweepyException` so that an application's existing
+``except tweepy.TweepyException`` handlers also catch refusals. tweepy (with requests and
+oauthlib) costs about 0.3 s to import, and commands that talk to no API must not pay it,
+so the base is joined when tweepy is loaded rather than here: importing a twpolicy client
+joins it, and so does creating any refusal while tweepy is imported. A handler that names
+``tweepy.TweepyException`` has tweepy imported, so it catches every refusal.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
-
-import tweepy
 
 if TYPE_CHECKING:
     from twpolicy._model import Decision
@@ -61,16 +64,41 @@ class TwPolicyError(Exception):
     """Root of every exception twpolicy raises."""
 
 
-class PolicyViolation(TwPolicyError, tweepy.TweepyException):  # type: ignore[misc]  # tweepy is untyped
+class PolicyViolation(TwPolicyError):
     """An action was refused by an enforced rule.
 
     The message says what was refused, under which clause, and how to fix it; ``decision``
-    holds the full `twpolicy.Decision` for handlers and logs.
+    holds the full `twpolicy.Decision` for handlers and logs. Also a
+    ``tweepy.TweepyException`` whenever tweepy is imported (see the module docstring).
     """
 
     def __init__(self, decision: Decision) -> None:
+        _join_tweepy()
         self.decision = decision
         super().__init__(decision.explain())
+
+
+#: Placeholder in `PolicyViolation.__bases__` until tweepy's exception replaces it.
+_TWEEPY_BASE: type[Exception] = Exception
+
+
+def _join_tweepy() -> bool:
+    """Make `PolicyViolation` a subclass of ``tweepy.TweepyException`` if tweepy is loaded.
+
+    Cheap and idempotent; called as this module loads, as `twpolicy.Client` and the other
+    clients load, and as every refusal is created. Returns whether the base is joined.
+    """
+    global _TWEEPY_BASE  # noqa: PLW0603  # the one switch, flipped once per process
+    errors = sys.modules.get("tweepy.errors")
+    base = getattr(errors, "TweepyException", None)
+    if base is None:
+        return False
+    if _TWEEPY_BASE is not base:
+        # Both bases are plain Exception subclasses (same layout), so CPython allows the swap;
+        # every subclass and every existing instance follows it.
+        PolicyViolation.__bases__ = (TwPolicyError, base)
+        _TWEEPY_BASE = base
+    return True
 
 
 class ConsentRequired(PolicyViolation):
@@ -142,3 +170,6 @@ class StoreUnavailable(TwPolicyError):
 
 class TwPolicyWarning(UserWarning):
     """A rule in ``warn`` mode would have refused an action; the action went ahead."""
+
+
+_join_tweepy()  # tweepy may have been imported first

@@ -12,7 +12,6 @@ import contextlib
 import enum
 import io
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Iterable, Sequence
@@ -390,7 +389,7 @@ def _open_target(name: str, target: str, encoding: str) -> Output:
         fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY)
         return Output(name, _text(fd, encoding), closes=True)
     folder = Path(target).parent
-    temp = str(folder / f".{Path(target).name}.{secrets.token_hex(4)}.tmp")
+    temp = str(folder / f".{Path(target).name}.{os.urandom(4).hex()}.tmp")
     # 0o666 less the umask for a new file, as the shell's `>` would make it.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     if found is not None:

@@ -17,7 +17,7 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from twpolicy._cli._common import (
     COMPLIANCE,
@@ -45,14 +45,15 @@ from twpolicy._cli._records import (
     open_source,
 )
 from twpolicy._cli._scan import _collector_paused
-from twpolicy._enforce._compliance import ExportTombstones
-from twpolicy._guard import Guard
-from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._fastids import parser, record_ids
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
-from twpolicy._stores._compliance import open_compliance
-from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
+
+if TYPE_CHECKING:
+    # The guard, its rules and the quota ledger load only with --recipient, the compliance
+    # ledger only when one is configured (start-up).
+    from twpolicy._enforce._compliance import ExportTombstones
+    from twpolicy._stores._quotas import QuotaLedger
 
 __all__ = ["IdReader", "register"]
 
@@ -196,6 +197,8 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
 
 def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
     """The quota ledger to charge; it must exist, so that a mistyped URL charges nothing."""
+    from twpolicy._stores._quotas import open_quotas  # noqa: PLC0415  # only with --recipient
+
     url = store_url(args, QUOTA)
     try:
         return open_quotas(url, create=False)
@@ -234,6 +237,9 @@ def _tombstones(args: argparse.Namespace) -> ExportTombstones | None:
                 "`twpolicy compliance job`",
             )
         return None
+    from twpolicy._enforce._compliance import ExportTombstones  # noqa: PLC0415  # start-up
+    from twpolicy._stores._compliance import open_compliance  # noqa: PLC0415  # ditto
+
     with open_compliance(store_url(args, COMPLIANCE), create=False) as ledger:
         return ExportTombstones.from_ledger(ledger, args.kind)
 
@@ -304,6 +310,10 @@ def _deliver(
     out: TextIO | None,
 ) -> Exit:
     """Charge the recipient's quota, then write the IDs to OUTFILE (all, or none)."""
+    from twpolicy._guard import Guard  # noqa: PLC0415  # only with --recipient
+    from twpolicy._model import Action, ActionKind  # noqa: PLC0415  # ditto
+    from twpolicy._payloads._outbound import IdCount, remembered  # noqa: PLC0415  # ditto
+
     action = Action(
         kind=ActionKind.EXPORT,
         operation="twpolicy dehydrate",
@@ -312,9 +322,12 @@ def _deliver(
         facts={"content": CONTENT_OF[args.kind]},
         payload=reader.seen,
     )
+    # The IDs were read off objects of the kind asked for, so their kind is known: User and
+    # DM IDs are not counted against the recipient's Tweet ID cap (bare IDs would be).
+    counted = IdCount.derived(reader.seen, args.kind, len(reader.seen))
     try:
         # The reservation becomes final only once the IDs are in place.
-        with Guard(quotas=quotas).permit(action):
+        with remembered(reader.seen, counted), Guard(quotas=quotas).permit(action):
             target = open_output(args.outfile, out)
             try:
                 staged.handle.seek(0)

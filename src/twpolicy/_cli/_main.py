@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -17,8 +18,6 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
-from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown
-from twpolicy._cli import _compliance, _decisions, _dehydrate, _quotas, _replay
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -30,9 +29,6 @@ from twpolicy._cli._common import (
     shown,
     warn,
 )
-from twpolicy._cli._consent import add_consent
-from twpolicy._cli._report import register as _add_report
-from twpolicy._cli._scan import add_scan_command
 from twpolicy._version import __version__
 from twpolicy.exceptions import PolicyViolation, StoreUnavailable, TwPolicyError
 
@@ -40,6 +36,9 @@ __all__ = ["main"]
 
 
 def _run_clauses(args: argparse.Namespace, out: TextIO) -> int:
+    # Loaded here, not at the top: see _COMMANDS.
+    from twpolicy._clauses import ClauseStatus, clauses, coverage_markdown  # noqa: PLC0415
+
     selected = [
         c for c in clauses() if args.status is None or c.status is ClauseStatus(args.status)
     ]
@@ -64,6 +63,8 @@ def _run_clauses(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _add_clauses(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from twpolicy._clauses import ClauseStatus  # noqa: PLC0415  # see _COMMANDS
+
     parser = subparsers.add_parser(
         "clauses",
         help="list every policy clause and what twpolicy does about it",
@@ -77,28 +78,39 @@ def _add_clauses(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.set_defaults(run=_run_clauses)
 
 
-_COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
-    _add_clauses,
-    add_consent,
-    add_scan_command,
-    _dehydrate.register,
-    _quotas.register,
-    _decisions.register,
-    _replay.register,
-    _add_report,
-    _compliance.register,
+#: Each command's names, and where the function that adds it to the parser lives, in the
+#: order ``twpolicy --help`` lists them. A command's module (and what it imports: stores,
+#: rules, the guard) loads only when that command runs, so that start-up stays short.
+_COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("clauses",), "twpolicy._cli._main", "_add_clauses"),
+    (("consent",), "twpolicy._cli._consent", "add_consent"),
+    (("scan",), "twpolicy._cli._scan", "add_scan_command"),
+    (("dehydrate",), "twpolicy._cli._dehydrate", "register"),
+    (("quotas",), "twpolicy._cli._quotas", "register"),
+    (("decisions",), "twpolicy._cli._decisions", "register"),
+    (("replay",), "twpolicy._cli._replay", "register"),
+    (("report",), "twpolicy._cli._report", "register"),
+    (("comply", "compliance"), "twpolicy._cli._compliance", "register"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``twpolicy`` command."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``twpolicy`` command.
+
+    Given the arguments, only the command they name is added (the others are not imported);
+    without them, or when they name no command (``--help``, a typo), every command is.
+    """
     parser = argparse.ArgumentParser(
         prog="twpolicy",
         description="Keep Twitter/X API applications and datasets inside the Developer Policy.",
     )
     parser.add_argument("--version", action="version", version=f"twpolicy {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in _COMMANDS:
+    named = [c for c in _COMMANDS if argv and argv[0] in c[0]]
+    for _names, module, function in named or _COMMANDS:
+        add: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = getattr(
+            importlib.import_module(module), function
+        )
         add(subparsers)
     return parser
 
@@ -146,7 +158,9 @@ def _message(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:  # noqa: PLR0911  # one return per row of the exit-code table
     """Run the ``twpolicy`` command; return its exit code."""
     _streams()
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     stdout = out if out is not None else sys.stdout
     try:
