@@ -378,13 +378,12 @@ def _v2_tweet(
     retweet: bool | None = False,
     quote: bool | None = False,
     tweet_id: str | None = None,
-    author_id: str | None = None,
 ) -> Json:
     tid = tweet_id or draw(ids())
     tweet: Json = {"id": tid, "text": draw(_text), "edit_history_tweet_ids": [tid]}
     name, _ = draw(st.sampled_from(_SOURCES))
     optional: Json = {
-        "author_id": author_id or draw(ids()),
+        "author_id": draw(ids()),
         "created_at": _v2_time(draw(_times())),
         "conversation_id": tid,
         "lang": draw(st.sampled_from(_LANGS)),
@@ -405,8 +404,6 @@ def _v2_tweet(
         },
     }
     chosen = draw(st.sets(st.sampled_from(sorted(optional))))
-    if author_id is not None:
-        chosen.add("author_id")
     tweet.update({key: optional[key] for key in sorted(chosen)})
     referenced = []
     if draw(_FLAG[retweet]):
