@@ -84,9 +84,8 @@ _DEFAULT_RULE = "twpolicy.default"
 _ALL_KINDS = frozenset(ActionKind)
 _STAMPED_SLOTS = 4096
 _STATIC_SLOTS = 1024
-#: How long a claimed single-use consent stays held if its process dies before using or
-#: releasing it: longer than tweepy's longest rate-limit wait (15 minutes).
-CLAIM_LEASE = timedelta(minutes=30)
+#: Seconds between retries of a spend or release the consent ledger refused, from the hot path.
+_RETRY_UNRESOLVED = 1.0
 
 
 def _id_prefix() -> str:
@@ -223,6 +222,11 @@ class Guard:
         self._default = Outcome(
             Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
         )
+        # Claims whose spend (or release) could not be written, by record: retried before
+        # later permits; until then this process refuses the record.
+        self._unresolved: dict[str, tuple[str, bool, str]] = {}
+        self._unresolved_lock = threading.Lock()
+        self._retry_at = 0.0
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -526,21 +530,17 @@ class Guard:
         return self._errors.get(rule_id, PolicyViolation)
 
     def _fulfil(self, held: Held, ok: bool, reason: str) -> None:  # noqa: FBT001  # internal
-        """Commit (``ok``) or give back what a permit holds; report failures, never raise."""
+        """Commit (``ok``) or give back what a permit holds; report failures, never raise.
+
+        A claim the ledger would not spend (or release) stays held there: the guard claims
+        without a lapse, so the consent covers nothing until it is resolved. This process
+        keeps it and tries again before later permits (`_settle`).
+        """
         for record_id, claim in held.claims:
-            try:
-                if ok:
-                    self._ledger.use(record_id, claim=claim)  # type: ignore[union-attr]  # held only with a ledger
-                else:
-                    self._ledger.release_claim(record_id, claim, reason=reason)  # type: ignore[union-attr]  # ditto
-            except Exception:  # noqa: BLE001, PERF203  # the action has happened (or not) already
-                _LOG.exception(
-                    "could not %s single-use consent %s (claim %s); it stays held until the "
-                    "claim lapses",
-                    "spend" if ok else "release",
-                    record_id,
-                    claim,
-                )
+            if not self._resolve(record_id, claim, ok, reason):
+                with self._unresolved_lock:
+                    self._unresolved[record_id] = (claim, ok, reason)
+                    self._retry_at = 0.0  # the next permit tries again
         for counted in held.counted:
             if ok:
                 continue  # the row is the count: nothing more to write
@@ -560,6 +560,41 @@ class Guard:
                     "commit" if ok else "release",
                     reservation,
                 )
+
+    def _resolve(self, record_id: str, claim: str, ok: bool, reason: str) -> bool:  # noqa: FBT001  # internal
+        """Spend (``ok``) or release a claimed consent; ``False``, logged, if it failed."""
+        try:
+            if ok:
+                self._ledger.use(record_id, claim=claim)  # type: ignore[union-attr]  # held only with a ledger
+            else:
+                self._ledger.release_claim(record_id, claim, reason=reason)  # type: ignore[union-attr]  # ditto
+        except Exception:  # noqa: BLE001  # the action has happened (or not) already
+            _LOG.exception(
+                "could not %s single-use consent %s (claim %s); it stays held, and this "
+                "process tries again before its next permit",
+                "spend" if ok else "release",
+                record_id,
+                claim,
+            )
+            return False
+        return True
+
+    def _settle(self, *, force: bool = False) -> None:
+        """Try again to spend or release the claims the ledger refused.
+
+        At once after a failure, then at most once a second (unless ``force``), so an outage
+        costs permits one failing write a second, not one each.
+        """
+        if not force and time.monotonic() < self._retry_at:
+            return
+        with self._unresolved_lock:
+            pending = list(self._unresolved.items())
+            self._retry_at = time.monotonic() + _RETRY_UNRESOLVED
+        for record_id, (claim, ok, reason) in pending:
+            if self._resolve(record_id, claim, ok, reason):
+                with self._unresolved_lock:
+                    if self._unresolved.get(record_id, (None,))[0] == claim:
+                        del self._unresolved[record_id]
 
     def _hold(
         self, action: Action, outcomes: tuple[Outcome, ...], within: Permit | None, held: Held
@@ -599,10 +634,14 @@ class Guard:
                     "the consent ledger cannot hold a single-use consent (it has no claim, "
                     "use and release_claim), so it could be used twice; use twpolicy.Ledger"
                 )
+            if obligation.record_id in self._unresolved:
+                self._settle(force=True)
             claim = str(uuid.uuid4())
-            until = self._clock() + CLAIM_LEASE
             ledger: Any = self._ledger  # has claim, use and release_claim (checked above)
-            if ledger.claim(obligation.record_id, claim, until=until):
+            # No lapse: a claim whose action may have happened must not reopen by itself.
+            if obligation.record_id not in self._unresolved and ledger.claim(
+                obligation.record_id, claim, until=None
+            ):
                 held.claims.append((obligation.record_id, claim))
                 return None
             return self._stamp(
@@ -615,7 +654,12 @@ class Guard:
                     "post only.",
                     "ask the user again for this content and record their consent: "
                     f"guard.consent.grant({obligation.user_id!r}, [...], notice=..., "
-                    "method=..., evidence=..., content_sha256=twpolicy.content_sha256(...)).",
+                    "method=..., evidence=..., content_sha256=twpolicy.content_sha256(...)). "
+                    "If you know the action holding it never happened (its process stopped "
+                    "before sending), give it back instead: "
+                    f"guard.consent.release_claim({obligation.record_id!r}, claim), with the "
+                    "claim of its last 'claimed' event in "
+                    f"guard.consent.history({obligation.user_id!r}).",
                     facts={"record_id": obligation.record_id},
                 ),
             )
@@ -923,6 +967,8 @@ class Permit:
         """
         guard = self._guard
         started = time.perf_counter_ns()
+        if guard._unresolved:  # noqa: SLF001  # the guard's own state
+            guard._settle()  # noqa: SLF001  # ditto
         within = self._within
         # A retry's rules see what its first try holds: claimed consents, counted actions.
         claims = (

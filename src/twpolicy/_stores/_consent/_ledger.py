@@ -39,7 +39,7 @@ from twpolicy._stores._consent._key import ConsentKey, resolve_key
 from twpolicy._stores._consent._memory_backend import MemoryStore
 from twpolicy._stores._consent._records import ConsentRecord, Notice, grant_body
 from twpolicy._stores._consent._sql_backend import SCHEMA, SqlStore
-from twpolicy._stores._consent._state import ConsentState, State, derive
+from twpolicy._stores._consent._state import HELD_UNTIL_RESOLVED, ConsentState, State, derive
 from twpolicy._stores._consent._subject import SubjectView, check_head, empty_view
 from twpolicy._stores._consent._values import iso, validate_user_id
 from twpolicy._stores._consent._verify import Verification, Verifier, parse_anchor
@@ -585,13 +585,15 @@ class Ledger:
         (event,) = self._append(plan)
         return event
 
-    def claim(self, record_id: str, claim: str, *, until: datetime) -> bool:
+    def claim(self, record_id: str, claim: str, *, until: datetime | None = None) -> bool:
         """Hold a content-bound record for one action about to happen; ``False`` if lost.
 
         Inside the append's lock, so of several processes claiming one single-use consent
         exactly one wins. The holder then `use`s it under ``claim`` when the action
-        succeeded, or `release_claim`s it when it did not; a claim neither used nor released
-        lapses at ``until`` (a crashed process cannot hold a consent for ever).
+        succeeded, or `release_claim`s it when it did not. With ``until`` (``None``: never)
+        a claim neither used nor released lapses then. The guard claims without it: whether
+        the action of a claim that was never resolved happened cannot be known, so the
+        consent stays held (fail closed) until someone who knows releases it.
 
         Raises:
             ConfigurationError: a bad record ID or claim, or a record that is not
@@ -600,7 +602,7 @@ class Ledger:
         """
         if not record_id or not claim:
             raise ConfigurationError("claim needs a record ID and a claim ID")
-        lapse = utc(until)
+        lapse = HELD_UNTIL_RESOLVED if until is None else utc(until)
         lost: list[bool] = []
 
         def plan(tx: Tx) -> tuple[datetime, list[Pending]]:
