@@ -125,6 +125,7 @@ def guard_only(guard: twpolicy.Guard, pacer: Pacer, calls: int, rounds: int) -> 
 
     for name, action in (("read", read), ("write", write)):
         for method in (permit, guard.check):
+
             def once(a: twpolicy.Action = action, m=method) -> None:
                 pacer.tick()
                 m(a)

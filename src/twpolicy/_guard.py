@@ -209,6 +209,7 @@ class Guard:
             for kind in ActionKind
         }
         self._errors = {rule.id: rule.error for rule in self._rules}
+        self._by_id = {rule.id: rule for rule in self._rules}
         # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
         self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
         # Outcomes of actions every rule calls static (rule.static_for), by action object:
@@ -603,9 +604,11 @@ class Guard:
         outer = within.held.claims if within is not None else ()
         outer_records = {record_id for record_id, _ in outer}
         for outcome in outcomes:
-            if outcome.effect is Effect.DENY and outcome.mode is Mode.ENFORCE:
+            if not outcome.obligations or (
+                outcome.effect is Effect.DENY and outcome.mode is Mode.ENFORCE
+            ):
                 continue
-            rule = next(r for r in self._rules if r.id == outcome.rule)
+            rule = self._by_id[outcome.rule]
             for obligation in outcome.obligations:
                 if within is not None and isinstance(obligation, CountAction):
                     continue  # a retry: the first try counted the action already

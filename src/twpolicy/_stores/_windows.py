@@ -17,9 +17,12 @@ integers, so comparing exactly (no MinHash estimate, no error bound to argue) is
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
+import itertools
 import json
+import os
 import re
 import threading
 import unicodedata
@@ -150,6 +153,8 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 class _Tx(Protocol):
     def rows(self, key: str, since_ms: int) -> list[_Row]: ...
+    def count(self, key: str, since_ms: int) -> tuple[int, int | None]: ...
+    def others(self, key: str, since_ms: int, account: str) -> list[_Row]: ...
     def insert(
         self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
     ) -> None: ...
@@ -157,28 +162,98 @@ class _Tx(Protocol):
     def prune(self, key: str, before_ms: int) -> None: ...
 
 
+class _Window:
+    """One key's rows in time order, with how many each account has: reads cost O(answer).
+
+    Counting is a binary search; other accounts' rows are not looked for when only the asking
+    account has any (the common case of one account's own caps).
+    """
+
+    __slots__ = ("accounts", "rows", "times")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.rows: list[_Row] = []
+        self.accounts: dict[str, int] = {}
+
+    def since(self, since_ms: int) -> int:
+        return bisect.bisect_left(self.times, since_ms)
+
+    def add(self, row: _Row) -> None:
+        at_ms = row[2]
+        if not self.times or self.times[-1] <= at_ms:
+            self.times.append(at_ms)
+            self.rows.append(row)
+        else:  # an earlier time than the last (a clock set back): keep the order
+            index = bisect.bisect_right(self.times, at_ms)
+            self.times.insert(index, at_ms)
+            self.rows.insert(index, row)
+        self.accounts[row[1]] = self.accounts.get(row[1], 0) + 1
+
+    def _uncount(self, account: str) -> None:
+        left = self.accounts[account] - 1
+        if left:
+            self.accounts[account] = left
+        else:
+            del self.accounts[account]
+
+    def remove(self, event_id: str) -> bool:
+        for index, row in enumerate(self.rows):
+            if row[0] == event_id:
+                del self.rows[index], self.times[index]
+                self._uncount(row[1])
+                return True
+        return False  # pragma: no cover  # the store's index names only rows it holds
+
+    def cut(self, before_ms: int) -> list[_Row]:
+        index = self.since(before_ms)
+        gone = self.rows[:index]
+        del self.rows[:index], self.times[:index]
+        for row in gone:
+            self._uncount(row[1])
+        return gone
+
+
 class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._s = store
 
+    def _window(self, key: str) -> _Window:
+        window = self._s.windows.get(key)
+        return _Window() if window is None else window
+
     def rows(self, key: str, since_ms: int) -> list[_Row]:
-        return [r for r in self._s.rows.get(key, {}).values() if r[2] >= since_ms]
+        window = self._window(key)
+        return window.rows[window.since(since_ms) :]
+
+    def count(self, key: str, since_ms: int) -> tuple[int, int | None]:
+        window = self._window(key)
+        index = window.since(since_ms)
+        used = len(window.times) - index
+        return used, window.times[index] if used else None
+
+    def others(self, key: str, since_ms: int, account: str) -> list[_Row]:
+        window = self._window(key)
+        accounts = window.accounts
+        if not accounts or (len(accounts) == 1 and account in accounts):
+            return []
+        return [r for r in window.rows[window.since(since_ms) :] if r[1] != account]
 
     def insert(
         self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
     ) -> None:
-        self._s.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
+        self._s.windows.setdefault(key, _Window()).add((event_id, account, at_ms, fp))
         self._s.keys[event_id] = key
 
     def delete(self, event_id: str) -> bool:
         key = self._s.keys.pop(event_id, None)
-        return key is not None and self._s.rows.get(key, {}).pop(event_id, None) is not None
+        return key is not None and self._s.windows[key].remove(event_id)
 
     def prune(self, key: str, before_ms: int) -> None:
-        rows = self._s.rows.get(key, {})
-        for event_id in [e for e, r in rows.items() if r[2] < before_ms]:
-            del rows[event_id]
-            self._s.keys.pop(event_id, None)
+        window = self._s.windows.get(key)
+        if window is not None and window.times and window.times[0] < before_ms:
+            for row in window.cut(before_ms):
+                self._s.keys.pop(row[0], None)
 
 
 class _MemoryStore:
@@ -186,7 +261,7 @@ class _MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.rows: dict[str, dict[str, _Row]] = {}
+        self.windows: dict[str, _Window] = {}
         self.keys: dict[str, str] = {}
 
     @contextlib.contextmanager
@@ -233,6 +308,18 @@ class _SqlTx:
                 "from a backup. Nothing was decided."
             ) from None
 
+    def count(self, key: str, since_ms: int) -> tuple[int, int | None]:
+        row = self._tx.one(
+            "SELECT COUNT(*), MIN(at_ms) FROM twpolicy_window_events"
+            " WHERE window_key = ? AND at_ms >= ?",
+            (key, since_ms),
+        )
+        used, oldest = row if row is not None else (0, None)  # an aggregate always has a row
+        return int(used), None if oldest is None else int(oldest)
+
+    def others(self, key: str, since_ms: int, account: str) -> list[_Row]:
+        return [r for r in self.rows(key, since_ms) if r[1] != account]
+
     def insert(
         self, event_id: str, key: str, account: str, at_ms: int, fp: tuple[int, ...]
     ) -> None:
@@ -276,7 +363,29 @@ class _Store(Protocol):
 
 
 def _ms(at: datetime) -> int:
-    return int(utc(at).timestamp() * 1000)
+    return int((at if at.tzinfo is timezone.utc else utc(at)).timestamp() * 1000)
+
+
+class _RowIds:
+    """Row IDs shaped as UUIDs: a random per-process prefix and a counter (cheaper than uuid4).
+
+    Unique across processes sharing a store: the prefix is drawn again in a forked child.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_ROW_IDS = _RowIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ROW_IDS.reset)
 
 
 def _from_ms(ms: int) -> datetime:
@@ -308,8 +417,12 @@ class WindowLedger:
     @staticmethod
     def _usage(rows: list[_Row], key: str, window: timedelta) -> WindowUsage:
         oldest = min((r[2] for r in rows), default=None)
+        return WindowLedger._counted(key, len(rows), oldest, window)
+
+    @staticmethod
+    def _counted(key: str, used: int, oldest: int | None, window: timedelta) -> WindowUsage:
         frees = None if oldest is None else _from_ms(oldest) + window
-        return WindowUsage(key, len(rows), frees)
+        return WindowUsage(key, used, frees)
 
     def usage(
         self,
@@ -324,8 +437,11 @@ class WindowLedger:
         ``excluding``: reservation IDs not to count (a retry's own first try).
         """
         when = _ms(self._clock() if at is None else at)
+        since = when - int(window.total_seconds() * 1000)
         with self._store.transaction(write=False) as tx:
-            rows = tx.rows(key, when - int(window.total_seconds() * 1000))
+            if not excluding:
+                return self._counted(key, *tx.count(key, since), window)
+            rows = tx.rows(key, since)
         return self._usage([r for r in rows if r[0] not in excluding], key, window)
 
     @staticmethod
@@ -361,7 +477,7 @@ class WindowLedger:
         """Another account's content in ``key`` within ``window`` at least ``threshold`` alike."""
         when = _ms(self._clock() if at is None else at)
         with self._store.transaction(write=False) as tx:
-            rows = tx.rows(key, when - int(window.total_seconds() * 1000))
+            rows = tx.others(key, when - int(window.total_seconds() * 1000), account)
         return self._similar(rows, content, window, account, threshold)
 
     def reserve(  # one atomic step takes every condition
@@ -388,16 +504,16 @@ class WindowLedger:
         since = when - int(window.total_seconds() * 1000)
         with self._store.transaction() as tx:
             tx.prune(key, since)
-            rows = tx.rows(key, since)
-            usage = self._usage(rows, key, window)
+            usage = self._counted(key, *tx.count(key, since), window)
             if not force:
                 if limit is not None and usage.used >= limit:
                     return WindowVerdict(None, usage)
                 if content:
+                    rows = tx.others(key, since, account)
                     hit = self._similar(rows, content, window, account, threshold)
                     if hit is not None:
                         return WindowVerdict(None, usage, hit[0], hit[1], hit[2])
-            event_id = str(uuid.uuid4())
+            event_id = _ROW_IDS.next()
             tx.insert(event_id, key, account, when, content)
         return WindowVerdict(event_id, usage)
 
