@@ -219,7 +219,8 @@ class Guard:
         self._static_checks: tuple[Callable[[Action], bool], ...] | None = (
             tuple(c for c in checks if c is not None) if None not in checks else None
         )
-        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome]] = {}
+        # The last field: the outcome is an allow that obliges nothing (a read, usually).
+        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome, bool]] = {}
         self._default = Outcome(
             Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
         )
@@ -345,7 +346,8 @@ class Guard:
         if not failed and self._all_static(checks, action):
             if len(self._static) >= _STATIC_SLOTS:
                 self._static.clear()
-            self._static[id(action)] = (action, outcomes, deciding)
+            plain = deciding.effect is Effect.ALLOW and not any(o.obligations for o in outcomes)
+            self._static[id(action)] = (action, outcomes, deciding, plain)
         return outcomes, deciding
 
     def remembers(self, action: Action) -> bool:
@@ -357,14 +359,7 @@ class Guard:
         decides in a worker thread.
         """
         entry = self._static.get(id(action))
-        if entry is None or entry[0] is not action:
-            return False
-        outcomes, deciding = entry[1], entry[2]
-        return (
-            deciding.effect is Effect.ALLOW
-            and not any(o.obligations for o in outcomes)
-            and not self._observed()
-        )
+        return entry is not None and entry[0] is action and entry[3] and not self._observed()
 
     def judges(self, kind: ActionKind | str) -> bool:
         """Whether any rule may say something about actions of ``kind``.
@@ -922,6 +917,10 @@ class Held:
         return bool(self.claims or self.reservations or self.counted)
 
 
+#: What a permit holds while its decision obliges nothing (shared: never added to).
+_NOTHING_HELD = Held()
+
+
 class Permit:
     """An action decided on and the obligations held for it; see `Guard.permit`.
 
@@ -939,7 +938,7 @@ class Permit:
         self.action = action
         self._within = within
         self.decision: Decision | None = None
-        self.held = Held()
+        self.held = _NOTHING_HELD  # replaced by a fresh one when the decision obliges
         self._failure: str | None = None
         self._done = False
 
@@ -969,9 +968,11 @@ class Permit:
             PolicyViolation: the decision refuses the action (nothing is held then).
         """
         guard = self._guard
-        started = time.perf_counter_ns()
         if guard._unresolved:  # noqa: SLF001  # the guard's own state
             guard._settle()  # noqa: SLF001  # ditto
+        elif not full and guard.remembers(self.action):
+            return  # a remembered allow that obliges nothing, and nobody to tell: the quiet path
+        started = time.perf_counter_ns()
         within = self._within
         # A retry's rules see what its first try holds: claimed consents, counted actions.
         claims = (
@@ -981,6 +982,7 @@ class Permit:
         )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
         if not deciding.enforced and any(o.obligations for o in outcomes):
+            self.held = Held()
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto
             if refusal is not None:
                 outcomes = (*outcomes, refusal)

@@ -256,19 +256,34 @@ class _MemoryTx:
                 self._s.keys.pop(row[0], None)
 
 
+class _MemoryScope:
+    """One lock around the in-memory store: a plain context manager, reused (no generator)."""
+
+    __slots__ = ("_lock", "_tx")
+
+    def __init__(self, tx: _MemoryTx) -> None:
+        self._lock = threading.Lock()
+        self._tx = tx
+
+    def __enter__(self) -> _MemoryTx:
+        self._lock.acquire()
+        return self._tx
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
 class _MemoryStore:
     url = "memory://"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._scope = _MemoryScope(_MemoryTx(self))
         self.windows: dict[str, _Window] = {}
         self.keys: dict[str, str] = {}
 
-    @contextlib.contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
+    def transaction(self, *, write: bool = True) -> _MemoryScope:  # noqa: ARG002  # one lock
         # Every change is made after the checks that can fail: nothing to undo.
-        with self._lock:
-            yield _MemoryTx(self)
+        return self._scope
 
     def close(self) -> None:
         """Nothing to release."""
