@@ -69,11 +69,17 @@ class State:
 
     def covers(self, scope: str, at: datetime, claims: frozenset[str] = frozenset()) -> bool:
         """Whether the record covers ``scope`` at ``at`` for the holder of ``claims``."""
+        # Inlined (`ConsentRecord.active_at`, `claimed_by_other`): the cached check's hot path.
+        if self.ended is not None or scope not in self.remaining:
+            return False
+        record = self.record
+        if record.granted_at > at or (record.expires_at is not None and at >= record.expires_at):
+            return False
+        claim = self.claim
         return (
-            self.ended is None
-            and scope in self.remaining
-            and self.record.active_at(at)
-            and not self.claimed_by_other(at, claims)
+            claim is None
+            or claim in claims
+            or (self.claim_until is not None and self.claim_until <= at)
         )
 
     def at(self, at: datetime) -> ConsentState:
