@@ -14,6 +14,7 @@ import itertools
 import statistics
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import tweepy
 
@@ -40,6 +41,24 @@ def client(cls: type, guard: twpolicy.Guard | None) -> tweepy.Client:
     _TRANSPORTS.append(stub())
     _TRANSPORTS[-1].install(made)
     return made
+
+
+class Pacer:
+    """The guard's clock: it moves on by ``step`` at each `tick`, as the benchmark posts.
+
+    The default bulk cap allows 200 posts a day per account; posting at that pace (one every
+    ``step``) keeps the windows as full as a busy account's, steadily, however long it runs.
+    """
+
+    def __init__(self, step: timedelta = timedelta(seconds=450)) -> None:
+        self.now = datetime.now(timezone.utc)
+        self.step = step
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.step
 
 
 def discard(decision: twpolicy.Decision) -> None:
@@ -88,7 +107,7 @@ def compare(name: str, bare, guarded, calls: int, rounds: int) -> dict[str, floa
     return result
 
 
-def guard_only(guard: twpolicy.Guard, calls: int, rounds: int) -> None:
+def guard_only(guard: twpolicy.Guard, pacer: Pacer, calls: int, rounds: int) -> None:
     """The decision alone, per action, for a read and a write."""
     endpoint = twpolicy.endpoint_catalog().lookup("POST", "/2/tweets")
     write = twpolicy.Action(
@@ -106,9 +125,72 @@ def guard_only(guard: twpolicy.Guard, calls: int, rounds: int) -> None:
 
     for name, action in (("read", read), ("write", write)):
         for method in (permit, guard.check):
-            times = [per_call(lambda a=action, m=method: m(a), calls) for _ in range(rounds)]
+
+            def once(a: twpolicy.Action = action, m=method) -> None:
+                pacer.tick()
+                m(a)
+
+            times = [per_call(once, calls) for _ in range(rounds)]
             label = f"guard.{method.__name__}({name})"
             print(f"{label:<20} {statistics.median(times) * 1e6:6.2f} us")
+
+
+#: What the ratios are against, for `measure`.
+BASELINE = "bare tweepy, stub transport"
+#: Generous bounds for a CI smoke: only a gross regression crosses them (no absolute times).
+BOUNDS = {"read": 1.6, "write": 2.5, "read, audit sink": 1.8}
+
+
+class Pair:
+    """A bare and a guarded client on stub transports, and the calls that are compared."""
+
+    def __init__(self, ledger_url: str = "memory://") -> None:
+        self.pacer = pacer = Pacer()
+        self.guard = twpolicy.Guard(ledger=twpolicy.open_ledger(ledger_url), clock=pacer)
+        self.guard.consent.grant(  # type: ignore[attr-defined]  # a twpolicy.Ledger
+            USER, ["tweet.write"], notice="bench", method="ui_explicit", evidence="bench"
+        )
+        bare, guarded = client(tweepy.Client, None), client(twpolicy.Client, self.guard)
+        # The same read with an audit sink attached: every decision is built and delivered
+        # (to a sink that drops it).
+        audited = twpolicy.Guard(ledger=self.guard.consent, sinks=[discard])
+        observed = client(twpolicy.Client, audited)
+        # Different Tweet IDs call after call, as an application reading Tweets sends them.
+        ids = itertools.cycle(range(1445880548472328192, 1445880548472338192))
+        self.calls = {
+            "read": (lambda: bare.get_tweet(next(ids)), lambda: guarded.get_tweet(next(ids))),
+            "write": (
+                lambda: (pacer.tick(), bare.create_tweet(text="hello")),
+                lambda: (pacer.tick(), guarded.create_tweet(text="hello")),
+            ),
+            "read, audit sink": (
+                lambda: bare.get_tweet(next(ids)),
+                lambda: observed.get_tweet(next(ids)),
+            ),
+        }
+
+
+def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FBT002  # the benchmark contract: measure(quick)
+    """Every ratio guarded/bare (lower is better) with its baseline and a gross-regression bound.
+
+    ``quick`` takes a few seconds (fewer, shorter batches), for a CI smoke.
+    """
+    calls, rounds = (50, 7) if quick else (200, 101)
+    pair = Pair()
+    results = []
+    for name, (bare, guarded) in pair.calls.items():
+        result = compare(name, bare, guarded, calls, rounds)
+        results.append(
+            {
+                "name": f"clients: {name}",
+                "ratio": result["ratio"],
+                "baseline": BASELINE,
+                "bound": BOUNDS[name],
+                "bare_us": result["bare_us"],
+                "guarded_us": result["guarded_us"],
+            }
+        )
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,43 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 above this ratio")
     args = parser.parse_args(argv)
 
-    guard = twpolicy.Guard(ledger=twpolicy.open_ledger(args.ledger))
-    guard.consent.grant(
-        USER, ["tweet.write"], notice="bench", method="ui_explicit", evidence="bench"
-    )
-    bare, guarded = client(tweepy.Client, None), client(twpolicy.Client, guard)
-    # Different Tweet IDs call after call, as an application reading Tweets sends them.
-    ids = itertools.cycle(range(1445880548472328192, 1445880548472338192))
+    pair = Pair(args.ledger)
     print(f"tweepy {tweepy.__version__}, twpolicy {twpolicy.__version__}, ledger {args.ledger}")
-    results = [
-        compare(
-            "read",
-            lambda: bare.get_tweet(next(ids)),
-            lambda: guarded.get_tweet(next(ids)),
-            args.calls,
-            args.rounds,
-        ),
-        compare(
-            "write",
-            lambda: bare.create_tweet(text="hello"),
-            lambda: guarded.create_tweet(text="hello"),
-            args.calls,
-            args.rounds,
-        ),
-    ]
-    # The same read with an audit sink attached: every decision is built and delivered
-    # (to a sink that drops it).
-    audited = twpolicy.Guard(ledger=guard.consent, sinks=[discard])
-    observed = client(twpolicy.Client, audited)
-    compare(
-        "read, audit sink",
-        lambda: bare.get_tweet(next(ids)),
-        lambda: observed.get_tweet(next(ids)),
-        args.calls,
-        args.rounds,
-    )
-    guard_only(guard, args.calls * 10, 15)
-    worst = max(result["ratio"] for result in results)
+    results = {
+        name: compare(name, bare, guarded, args.calls, args.rounds)
+        for name, (bare, guarded) in pair.calls.items()
+    }
+    guard_only(pair.guard, pair.pacer, args.calls * 10, 15)
+    worst = max(results[name]["ratio"] for name in ("read", "write"))
     if args.max_ratio is not None and worst > args.max_ratio:
         print(f"ratio {worst:.4f} is above {args.max_ratio}", file=sys.stderr)
         return 1

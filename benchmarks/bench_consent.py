@@ -101,6 +101,33 @@ def postgres_url(base):
     return f"{base}{'&' if '?' in base else '?'}schema={schema}", drop
 
 
+#: A generous bound on the cached check's ratio to a dict lookup, for a CI smoke.
+CHECK_BOUND = 200.0
+
+
+def measure(quick=False):  # noqa: FBT002  # the benchmark contract: measure(quick)
+    """The cached ``check`` of an in-memory ledger against a dict lookup (lower is better).
+
+    Returns the benchmark contract's rows: name, ratio, baseline and a gross-regression bound.
+    """
+    number = 20_000 if quick else 200_000
+    table = {"user": USERS[7], "scope": "tweet.write"}
+    records = {USERS[7]: frozenset({"tweet.write", "like.write"})}
+    baseline = best_ns(lambda: table["scope"] in records.get(table["user"], ()), number)
+    with twpolicy.open_ledger("memory://") as ledger:
+        with_at, without_at, _ = hot_path(ledger, number)
+    return [
+        {
+            "name": f"consent: cached {label}, memory",
+            "ratio": value / baseline,
+            "baseline": "dict lookup of user and scope",
+            "bound": CHECK_BOUND,
+            "ns": value,
+        }
+        for label, value in (("check(at=)", with_at), ("check()", without_at))
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations")

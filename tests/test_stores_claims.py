@@ -2,7 +2,8 @@
 
 An enforcement point claims a content-bound record before acting (`Ledger.claim`), then uses
 it under the claim when the action happened (`Ledger.use`) or gives it back when it did not
-(`Ledger.release_claim`); a claim neither used nor released lapses at its ``until``.
+(`Ledger.release_claim`); a claim neither used nor released lapses at its ``until``, if it has
+one (the guard's claims have none: they hold until used or released).
 """
 
 import hashlib
@@ -137,6 +138,30 @@ class TestClaims:
         assert (None if held else record) == covers(ledger)
         assert held != ledger.claim(record.record_id, "b", until=later(days=5))
         assert ledger.verify()
+
+    def test_a_claim_without_until_holds_until_used_or_released(self, ledger, clock):
+        """Without ``until`` a claim never lapses: years later only its holder may spend it."""
+        record = bound(ledger)
+        assert ledger.claim(record.record_id, "a")
+        clock.advance(days=3650)
+        assert covers(ledger) is None
+        assert record == covers(ledger, {"a"})
+        assert not ledger.claim(record.record_id, "b")
+        with pytest.raises(twpolicy.ConfigurationError, match="another action holds it"):
+            ledger.use(record.record_id, claim="b")
+        ledger.use(record.record_id, claim="a")
+        assert ["granted", "claimed", "used"] == kinds(ledger)
+        assert ledger.verify()
+
+    def test_verify_names_a_claim_held_until_resolved(self, ledger):
+        """A forged takeover of a claim without a lapse is reported as such."""
+        record = bound(ledger)
+        ledger.claim(record.record_id, "a")
+        forge(ledger, ConsentEventType.CLAIMED, record, claim="b", until=iso(later(days=1)))
+        result = ledger.verify()
+        assert not result
+        problem = "claims a record while another claim held it until used or released"
+        assert any(problem in line for line in result.problems), result.problems
 
     def test_until_in_the_past_lapses_at_once(self, ledger):
         """A claim whose ``until`` has passed holds nothing: the next claim wins at once."""

@@ -85,9 +85,8 @@ _DEFAULT_RULE = "twpolicy.default"
 _ALL_KINDS = frozenset(ActionKind)
 _STAMPED_SLOTS = 4096
 _STATIC_SLOTS = 1024
-#: How long a claimed single-use consent stays held if its process dies before using or
-#: releasing it: longer than tweepy's longest rate-limit wait (15 minutes).
-CLAIM_LEASE = timedelta(minutes=30)
+#: Seconds between retries of a spend or release the consent ledger refused, from the hot path.
+_RETRY_UNRESOLVED = 1.0
 
 
 def _id_prefix() -> str:
@@ -211,6 +210,7 @@ class Guard:
             for kind in ActionKind
         }
         self._errors = {rule.id: rule.error for rule in self._rules}
+        self._by_id = {rule.id: rule for rule in self._rules}
         # Allow outcomes stamped with their rule, by content: rules repeat them call after call.
         self._stamped: dict[tuple[str, int], tuple[Outcome, Outcome]] = {}
         # Outcomes of actions every rule calls static (rule.static_for), by action object:
@@ -220,10 +220,16 @@ class Guard:
         self._static_checks: tuple[Callable[[Action], bool], ...] | None = (
             tuple(c for c in checks if c is not None) if None not in checks else None
         )
-        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome]] = {}
+        # The last field: the outcome is an allow that obliges nothing (a read, usually).
+        self._static: dict[int, tuple[Action, tuple[Outcome, ...], Outcome, bool]] = {}
         self._default = Outcome(
             Effect.ALLOW, "no_rule_applies", rule=_DEFAULT_RULE, clause="", mode=self._mode
         )
+        # Claims whose spend (or release) could not be written, by record: retried before
+        # later permits; until then this process refuses the record.
+        self._unresolved: dict[str, tuple[str, bool, str]] = {}
+        self._unresolved_lock = threading.Lock()
+        self._retry_at = 0.0
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -341,7 +347,8 @@ class Guard:
         if not failed and self._all_static(checks, action):
             if len(self._static) >= _STATIC_SLOTS:
                 self._static.clear()
-            self._static[id(action)] = (action, outcomes, deciding)
+            plain = deciding.effect is Effect.ALLOW and not any(o.obligations for o in outcomes)
+            self._static[id(action)] = (action, outcomes, deciding, plain)
         return outcomes, deciding
 
     def remembers(self, action: Action) -> bool:
@@ -353,14 +360,7 @@ class Guard:
         decides in a worker thread.
         """
         entry = self._static.get(id(action))
-        if entry is None or entry[0] is not action:
-            return False
-        outcomes, deciding = entry[1], entry[2]
-        return (
-            deciding.effect is Effect.ALLOW
-            and not any(o.obligations for o in outcomes)
-            and not self._observed()
-        )
+        return entry is not None and entry[0] is action and entry[3] and not self._observed()
 
     def judges(self, kind: ActionKind | str) -> bool:
         """Whether any rule may say something about actions of ``kind``.
@@ -527,21 +527,17 @@ class Guard:
         return self._errors.get(rule_id, PolicyViolation)
 
     def _fulfil(self, held: Held, ok: bool, reason: str) -> None:  # noqa: FBT001  # internal
-        """Commit (``ok``) or give back what a permit holds; report failures, never raise."""
+        """Commit (``ok``) or give back what a permit holds; report failures, never raise.
+
+        A claim the ledger would not spend (or release) stays held there: the guard claims
+        without a lapse, so the consent covers nothing until it is resolved. This process
+        keeps it and tries again before later permits (`_settle`).
+        """
         for record_id, claim in held.claims:
-            try:
-                if ok:
-                    self._ledger.use(record_id, claim=claim)  # type: ignore[union-attr]  # held only with a ledger
-                else:
-                    self._ledger.release_claim(record_id, claim, reason=reason)  # type: ignore[union-attr]  # ditto
-            except Exception:  # noqa: BLE001, PERF203  # the action has happened (or not) already
-                _LOG.exception(
-                    "could not %s single-use consent %s (claim %s); it stays held until the "
-                    "claim lapses",
-                    "spend" if ok else "release",
-                    record_id,
-                    claim,
-                )
+            if not self._resolve(record_id, claim, ok, reason):
+                with self._unresolved_lock:
+                    self._unresolved[record_id] = (claim, ok, reason)
+                    self._retry_at = 0.0  # the next permit tries again
         for counted in held.counted:
             if ok:
                 continue  # the row is the count: nothing more to write
@@ -562,6 +558,41 @@ class Guard:
                     reservation,
                 )
 
+    def _resolve(self, record_id: str, claim: str, ok: bool, reason: str) -> bool:  # noqa: FBT001  # internal
+        """Spend (``ok``) or release a claimed consent; ``False``, logged, if it failed."""
+        try:
+            if ok:
+                self._ledger.use(record_id, claim=claim)  # type: ignore[union-attr]  # held only with a ledger
+            else:
+                self._ledger.release_claim(record_id, claim, reason=reason)  # type: ignore[union-attr]  # ditto
+        except Exception:  # noqa: BLE001  # the action has happened (or not) already
+            _LOG.exception(
+                "could not %s single-use consent %s (claim %s); it stays held, and this "
+                "process tries again before its next permit",
+                "spend" if ok else "release",
+                record_id,
+                claim,
+            )
+            return False
+        return True
+
+    def _settle(self, *, force: bool = False) -> None:
+        """Try again to spend or release the claims the ledger refused.
+
+        At once after a failure, then at most once a second (unless ``force``), so an outage
+        costs permits one failing write a second, not one each.
+        """
+        if not force and time.monotonic() < self._retry_at:
+            return
+        with self._unresolved_lock:
+            pending = list(self._unresolved.items())
+            self._retry_at = time.monotonic() + _RETRY_UNRESOLVED
+        for record_id, (claim, ok, reason) in pending:
+            if self._resolve(record_id, claim, ok, reason):
+                with self._unresolved_lock:
+                    if self._unresolved.get(record_id, (None,))[0] == claim:
+                        del self._unresolved[record_id]
+
     def _hold(
         self, action: Action, outcomes: tuple[Outcome, ...], within: Permit | None, held: Held
     ) -> Outcome | None:
@@ -569,9 +600,11 @@ class Guard:
         outer = within.held.claims if within is not None else ()
         outer_records = {record_id for record_id, _ in outer}
         for outcome in outcomes:
-            if outcome.effect is Effect.DENY and outcome.mode is Mode.ENFORCE:
+            if not outcome.obligations or (
+                outcome.effect is Effect.DENY and outcome.mode is Mode.ENFORCE
+            ):
                 continue
-            rule = next(r for r in self._rules if r.id == outcome.rule)
+            rule = self._by_id[outcome.rule]
             for obligation in outcome.obligations:
                 if within is not None and isinstance(obligation, CountAction):
                     continue  # a retry: the first try counted the action already
@@ -600,10 +633,14 @@ class Guard:
                     "the consent ledger cannot hold a single-use consent (it has no claim, "
                     "use and release_claim), so it could be used twice; use twpolicy.Ledger"
                 )
+            if obligation.record_id in self._unresolved:
+                self._settle(force=True)
             claim = str(uuid.uuid4())
-            until = self._clock() + CLAIM_LEASE
             ledger: Any = self._ledger  # has claim, use and release_claim (checked above)
-            if ledger.claim(obligation.record_id, claim, until=until):
+            # No lapse: a claim whose action may have happened must not reopen by itself.
+            if obligation.record_id not in self._unresolved and ledger.claim(
+                obligation.record_id, claim, until=None
+            ):
                 held.claims.append((obligation.record_id, claim))
                 return None
             return self._stamp(
@@ -616,7 +653,12 @@ class Guard:
                     "post only.",
                     "ask the user again for this content and record their consent: "
                     f"guard.consent.grant({obligation.user_id!r}, [...], notice=..., "
-                    "method=..., evidence=..., content_sha256=twpolicy.content_sha256(...)).",
+                    "method=..., evidence=..., content_sha256=twpolicy.content_sha256(...)). "
+                    "If you know the action holding it never happened (its process stopped "
+                    "before sending), give it back instead: "
+                    f"guard.consent.release_claim({obligation.record_id!r}, claim), with the "
+                    "claim of its last 'claimed' event in "
+                    f"guard.consent.history({obligation.user_id!r}).",
                     facts={"record_id": obligation.record_id},
                 ),
             )
@@ -882,6 +924,10 @@ class Held:
         return bool(self.claims or self.reservations or self.counted)
 
 
+#: What a permit holds while its decision obliges nothing (shared: never added to).
+_NOTHING_HELD = Held()
+
+
 class Permit:
     """An action decided on and the obligations held for it; see `Guard.permit`.
 
@@ -899,7 +945,7 @@ class Permit:
         self.action = action
         self._within = within
         self.decision: Decision | None = None
-        self.held = Held()
+        self.held = _NOTHING_HELD  # replaced by a fresh one when the decision obliges
         self._failure: str | None = None
         self._done = False
 
@@ -929,6 +975,10 @@ class Permit:
             PolicyViolation: the decision refuses the action (nothing is held then).
         """
         guard = self._guard
+        if guard._unresolved:  # noqa: SLF001  # the guard's own state
+            guard._settle()  # noqa: SLF001  # ditto
+        elif not full and guard.remembers(self.action):
+            return  # a remembered allow that obliges nothing, and nobody to tell: the quiet path
         started = time.perf_counter_ns()
         within = self._within
         # A retry's rules see what its first try holds: claimed consents, counted actions.
@@ -939,6 +989,7 @@ class Permit:
         )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
         if not deciding.enforced and any(o.obligations for o in outcomes):
+            self.held = Held()
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto
             if refusal is not None:
                 outcomes = (*outcomes, refusal)

@@ -19,16 +19,14 @@ from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingCli
 from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
-    UNASKED,
-    Policy,
+    Guarded,
+    Plan,
     me_id,
-    plan_v2,
+    planning_v2,
     v2_identity,
-    with_guard_signature,
 )
 from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
-from twpolicy._guard import Guard
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
 
@@ -41,10 +39,8 @@ async def _observe(sending: Sending, response: Any) -> None:
         await off_loop(sending.observe, status, headers, authorization.get("Authorization"))
 
 
-class _AsyncGuardedV2:
+class _AsyncGuardedV2(Guarded):
     """The v2 choke point of the asynchronous clients: ``AsyncBaseClient.request``."""
-
-    _twpolicy: Policy
 
     async def request(
         self,
@@ -56,26 +52,18 @@ class _AsyncGuardedV2:
     ) -> Any:
         """Decide on the request (off the event loop), then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
-        answer = UNASKED
-        if plan.looks_up:
-            answer = await self._twpolicy_identify(user_auth)
-            plan = plan_v2(
-                policy, self, method, route, json, user_auth=user_auth, found=answer, params=params
-            )
-        if plan.resolves is not None:
-            await self._twpolicy_resolve(plan.resolves, user_auth)
-            plan = plan_v2(
-                policy,
-                self,
-                method,
-                route,
-                json,
-                user_auth=user_auth,
-                found=answer,
-                params=params,
-                resolved=True,
-            )
+        steps = planning_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        answer: object = None
+        try:
+            while True:
+                wanted = steps.send(answer)
+                if wanted is None:
+                    answer = await self._twpolicy_identify(user_auth)
+                else:
+                    await self._twpolicy_resolve(wanted, user_auth)
+                    answer = None
+        except StopIteration as done:
+            plan: Plan = done.value
         async with plan.sending(self, policy) as sending:
             try:
                 sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
@@ -133,18 +121,6 @@ class AsyncClient(_AsyncGuardedV2, _TweepyAsyncClient):  # type: ignore[misc]  #
     ``guard`` and ``acting_user_id``, the same coroutines, return values and exceptions.
     """
 
-    @with_guard_signature(_TweepyAsyncClient.__init__)
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        acting_user_id: str | int | None = None,
-        automated: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id, automated)
-        super().__init__(*args, **kwargs)
-
 
 class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingClient):  # type: ignore[misc]  # tweepy is untyped
     """`tweepy.asynchronous.AsyncStreamingClient` whose rule calls and payloads pass the guard.
@@ -154,18 +130,6 @@ class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingCl
     the callbacks run, also when a subclass overrides ``on_data``; a refused payload is
     dropped and the stream goes on.
     """
-
-    @with_guard_signature(_TweepyAsyncStreamingClient.__init__)
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        acting_user_id: str | int | None = None,
-        automated: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id, automated)
-        super().__init__(*args, **kwargs)
 
     async def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:
         await off_loop(self._twpolicy_connect, endpoint)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -36,13 +36,18 @@ from twpolicy.rules._purposes import QUERY_OPERATIONS
 __all__ = [
     "LOOKUP_ERRORS",
     "UNASKED",
+    "Ask",
+    "Guarded",
     "Identity",
     "Plan",
     "Policy",
+    "drive",
     "me_id",
     "plan_stream",
     "plan_v1",
     "plan_v2",
+    "planning",
+    "planning_v2",
     "with_guard_signature",
 ]
 
@@ -119,6 +124,107 @@ def with_guard_signature(base: Callable[..., Any]) -> Callable[[_F], _F]:
         return init
 
     return decorate
+
+
+class Guarded:
+    """The constructor every drop-in client shares, written once.
+
+    Takes keyword-only ``guard``, ``acting_user_id`` and ``automated`` (see `Policy`) and
+    passes everything else to the tweepy class untouched, so tweepy's defaults stay
+    tweepy's. Each subclass that defines no constructor of its own advertises its tweepy
+    class's signature extended with those three (`with_guard_signature`).
+    """
+
+    _twpolicy: Policy
+
+    def __init__(
+        self,
+        *args: Any,
+        guard: Guard | None = None,
+        acting_user_id: str | int | None = None,
+        automated: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._twpolicy = Policy(guard, acting_user_id, automated)
+        super().__init__(*args, **kwargs)
+        self._twpolicy_started()
+
+    def _twpolicy_started(self) -> None:
+        """What a client does once tweepy's constructor has run (nothing, by default)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        tweepy_class = next(
+            (b for b in cls.__mro__ if b.__module__.partition(".")[0] == "tweepy"), None
+        )
+        if tweepy_class is None or "__init__" in cls.__dict__:
+            return  # a mixin, or a constructor of its own
+
+        base_init = getattr(tweepy_class, "__init__")  # noqa: B009  # mypy refuses cls.__init__
+
+        @with_guard_signature(base_init)
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            Guarded.__init__(self, *args, **kwargs)
+
+        init.__name__ = "__init__"
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = init  # type: ignore[method-assign]  # the signature, per class
+
+
+#: What planning asks its shell for: ``None``, the identity lookup's answer; a `Contact`, to
+#: have those recipients looked up (the answer is ignored).
+Ask = Generator["Contact | None", object, "Plan"]
+
+
+def planning(replan: Callable[[object, bool], Plan]) -> Ask:
+    """Plan a request, asking the shell (sync or async) for the lookups the plan needs.
+
+    ``replan(found, resolved)`` plans with a lookup's answer (``UNASKED``: none yet) and
+    whether the recipients were looked up. The shell drives it with `drive` or its own loop
+    (``await``-ing each lookup), so both kinds of client plan the same way.
+    """
+    plan = replan(_UNASKED, False)  # noqa: FBT003  # positional: a two-argument callable
+    found: object = _UNASKED
+    if plan.looks_up:
+        found = yield None
+        plan = replan(found, False)  # noqa: FBT003  # ditto
+    if plan.resolves is not None:
+        yield plan.resolves
+        plan = replan(found, True)  # noqa: FBT003  # ditto
+    return plan
+
+
+def planning_v2(
+    policy: Policy, client: Any, method: str, route: str, body: Any, *, user_auth: bool, params: Any
+) -> Ask:
+    """`planning` of a v2 request (``BaseClient.request``'s arguments), sync or async."""
+
+    def replan(found: object, resolved: bool) -> Plan:  # noqa: FBT001  # positional by design
+        return plan_v2(
+            policy,
+            client,
+            method,
+            route,
+            body,
+            user_auth=user_auth,
+            found=found,
+            params=params,
+            resolved=resolved,
+        )
+
+    return planning(replan)
+
+
+def drive(steps: Ask, identify: Callable[[], object], resolve: Callable[[Contact], object]) -> Plan:
+    """Run `planning` synchronously: look up whom it asks for, and return the plan."""
+    answer: object = None
+    try:
+        while True:
+            wanted = steps.send(answer)
+            answer = identify() if wanted is None else resolve(wanted)
+    except StopIteration as done:
+        plan: Plan = done.value
+        return plan
 
 
 @attrs.frozen

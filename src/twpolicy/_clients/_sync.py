@@ -27,26 +27,26 @@ from tweepy.parsers import JSONParser
 from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
-    UNASKED,
-    Policy,
+    Guarded,
+    drive,
     me_id,
     plan_v1,
-    plan_v2,
+    planning,
+    planning_v2,
     v1_identity,
     v2_identity,
-    with_guard_signature,
 )
 from twpolicy._clients._sending import Sending, sending_now, watch_rate_limits
 from twpolicy._clients._streams import StreamMixin, admitting
-from twpolicy._guard import Guard
 
 __all__ = ["API", "Client", "StreamingClient"]
 
 
-class _GuardedV2:
+class _GuardedV2(Guarded):
     """The v2 choke point, shared by `Client` and `StreamingClient`."""
 
-    _twpolicy: Policy
+    def _twpolicy_started(self) -> None:
+        watch_rate_limits(self.session)  # type: ignore[attr-defined]  # tweepy's; spent windows X reports are kept (I.B.5)
 
     def request(
         self,
@@ -58,26 +58,11 @@ class _GuardedV2:
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
-        found = UNASKED
-        if plan.looks_up:
-            found = self._twpolicy_identify(user_auth)
-            plan = plan_v2(
-                policy, self, method, route, json, user_auth=user_auth, found=found, params=params
-            )
-        if plan.resolves is not None:
-            self._twpolicy_resolve(plan.resolves, user_auth)
-            plan = plan_v2(
-                policy,
-                self,
-                method,
-                route,
-                json,
-                user_auth=user_auth,
-                found=found,
-                params=params,
-                resolved=True,
-            )
+        plan = drive(
+            planning_v2(policy, self, method, route, json, user_auth=user_auth, params=params),
+            lambda: self._twpolicy_identify(user_auth),
+            lambda wanted: self._twpolicy_resolve(wanted, user_auth),
+        )
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         if plan.learns:
@@ -133,19 +118,6 @@ class Client(_GuardedV2, tweepy.Client):  # type: ignore[misc]  # tweepy is unty
     `twpolicy.UnknownRoute`.
     """
 
-    @with_guard_signature(tweepy.Client.__init__)
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        acting_user_id: str | int | None = None,
-        automated: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id, automated)
-        super().__init__(*args, **kwargs)
-        watch_rate_limits(self.session)  # spent windows X reports are kept (I.B.5)
-
 
 class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type: ignore[misc]  # tweepy is untyped
     """`tweepy.StreamingClient` whose rule calls and stream payloads pass the guard.
@@ -155,19 +127,6 @@ class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type:
     callbacks run, also when a subclass overrides ``on_data``. A refused payload is dropped
     and the stream goes on. Rule management (``add_rules``...) is an application-level call.
     """
-
-    @with_guard_signature(tweepy.StreamingClient.__init__)
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        acting_user_id: str | int | None = None,
-        automated: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id, automated)
-        super().__init__(*args, **kwargs)
-        watch_rate_limits(self.session)  # spent windows X reports are kept (I.B.5)
 
     def filter(self, **params: Any) -> Any:
         """Open the filtered stream, as `tweepy.StreamingClient.filter`, once the guard agrees."""
@@ -207,7 +166,7 @@ class _Tries:
         return getattr(self._session, name)
 
 
-class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
+class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     """`tweepy.API` (v1.1) with every request, and every retry, decided on by the guard first.
 
     A drop-in replacement: the same constructor plus keyword-only ``guard`` and
@@ -215,18 +174,6 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     they become strings, so a stray ``lat=``/``long=``/``place_id=`` on any call needs the
     ``geo.write`` scope as well. Responses of geo endpoints never enter tweepy's cache.
     """
-
-    @with_guard_signature(tweepy.API.__init__)
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        acting_user_id: str | int | None = None,
-        automated: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self._twpolicy = Policy(guard, acting_user_id, automated)
-        super().__init__(*args, **kwargs)
 
     @property
     def session(self) -> Any:
@@ -239,20 +186,21 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
 
     @session.setter
     def session(self, value: Any) -> None:
-        watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
         self._twpolicy_session = value
+        watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
 
     def request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v1(policy, self, method, endpoint, kwargs)
-        found = UNASKED
-        if plan.looks_up:
-            found = self._twpolicy_identify()
-            plan = plan_v1(policy, self, method, endpoint, kwargs, found=found)
-        if plan.resolves is not None:
-            self._twpolicy_resolve(plan.resolves)
-            plan = plan_v1(policy, self, method, endpoint, kwargs, found=found, resolved=True)
+        plan = drive(
+            planning(
+                lambda found, resolved: plan_v1(
+                    policy, self, method, endpoint, kwargs, found=found, resolved=resolved
+                )
+            ),
+            self._twpolicy_identify,
+            self._twpolicy_resolve,
+        )
         if plan.uncached:
             kwargs["use_cache"] = False
         with plan.sending(self, policy, recursive=False) as sending:

@@ -100,8 +100,9 @@ class ConsentEvent:
             longer active when used; ``released``: why the action did not happen;
             otherwise ``""``.
         claim: ``claimed``, ``released`` and ``used`` under a claim: the claim's ID.
-        until: ``claimed``: when the claim lapses if neither used nor released (a crashed
-            process cannot hold a consent for ever); otherwise ``None``.
+        until: ``claimed``: when the claim lapses if neither used nor released
+            (`HELD_UNTIL_RESOLVED`, year 9999: it holds until used or released);
+            otherwise ``None``.
         closes: whether the event ends its record (nothing later can make it active).
         record: for ``granted``, the record.
         prev_hash: the hash of the event before it (64 zeros for the first).

@@ -22,7 +22,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import cachetools
 
 from twpolicy._scopes import SCOPES, validate_scopes
 from twpolicy._stores._consent._backend import Append, Changes, Plan, Store, Tx
@@ -39,7 +38,7 @@ from twpolicy._stores._consent._key import ConsentKey, resolve_key
 from twpolicy._stores._consent._memory_backend import MemoryStore
 from twpolicy._stores._consent._records import ConsentRecord, Notice, grant_body
 from twpolicy._stores._consent._sql_backend import SCHEMA, SqlStore
-from twpolicy._stores._consent._state import ConsentState, State, derive
+from twpolicy._stores._consent._state import HELD_UNTIL_RESOLVED, ConsentState, State, derive
 from twpolicy._stores._consent._subject import SubjectView, check_head, empty_view
 from twpolicy._stores._consent._values import iso, validate_user_id
 from twpolicy._stores._consent._verify import Verification, Verifier, parse_anchor
@@ -135,9 +134,11 @@ class Ledger:
         self._clock = clock
         self._timer = timer
         self._cache_ttl = cache_ttl
-        self._cache: cachetools.LRUCache[str, _Entry] | None = (
-            cachetools.LRUCache(_CACHE_SIZE) if cache_ttl > 0 else None
-        )
+        # A plain dict (a lookup costs a hash, not a Python-level LRU update), emptied oldest
+        # first when full: the hot path is the cached check.
+        self._cache: dict[str, _Entry] | None = {} if cache_ttl > 0 else None
+        # Only this process writes to a memory store, and it marks its own writes: no polling.
+        self._polls = not isinstance(store, MemoryStore)
         self._cache_lock = threading.Lock()
         self._generation = 0
         self._epoch = 0
@@ -284,7 +285,8 @@ class Ledger:
         cache = self._cache
         entry = None
         if cache is not None:
-            self._poll()
+            if self._polls:
+                self._poll()
             with self._cache_lock:
                 generation, epoch = self._generation, self._epoch
                 entry = cache.get(user_id)
@@ -292,7 +294,7 @@ class Ledger:
                     entry is not None
                     and entry.generation == generation
                     and entry.epoch >= self._touched.get(user_id, 0)
-                    and entry.expires > self._timer()
+                    and (entry.expires == math.inf or entry.expires > self._timer())
                 ):
                     return entry.view
         uid = validate_user_id(user_id)
@@ -306,6 +308,8 @@ class Ledger:
             with self._cache_lock:
                 if generation != self._generation or self._touched.get(uid, 0) > epoch:
                     generation = -1  # changed while reading: keep the view, as a start only
+                if uid not in cache and len(cache) >= _CACHE_SIZE:
+                    del cache[next(iter(cache))]  # the oldest entry
                 cache[uid] = _Entry(view, generation, epoch, started + self._cache_ttl)
         return view
 
@@ -585,13 +589,15 @@ class Ledger:
         (event,) = self._append(plan)
         return event
 
-    def claim(self, record_id: str, claim: str, *, until: datetime) -> bool:
+    def claim(self, record_id: str, claim: str, *, until: datetime | None = None) -> bool:
         """Hold a content-bound record for one action about to happen; ``False`` if lost.
 
         Inside the append's lock, so of several processes claiming one single-use consent
         exactly one wins. The holder then `use`s it under ``claim`` when the action
-        succeeded, or `release_claim`s it when it did not; a claim neither used nor released
-        lapses at ``until`` (a crashed process cannot hold a consent for ever).
+        succeeded, or `release_claim`s it when it did not. With ``until`` (``None``: never)
+        a claim neither used nor released lapses then. The guard claims without it: whether
+        the action of a claim that was never resolved happened cannot be known, so the
+        consent stays held (fail closed) until someone who knows releases it.
 
         Raises:
             ConfigurationError: a bad record ID or claim, or a record that is not
@@ -600,7 +606,7 @@ class Ledger:
         """
         if not record_id or not claim:
             raise ConfigurationError("claim needs a record ID and a claim ID")
-        lapse = utc(until)
+        lapse = HELD_UNTIL_RESOLVED if until is None else utc(until)
         lost: list[bool] = []
 
         def plan(tx: Tx) -> tuple[datetime, list[Pending]]:
@@ -705,7 +711,7 @@ class Ledger:
         if self._unrecorded:
             self._refuse_unrecorded(user_id, scope)
         general = None
-        for state in self._view(user_id).open_states():
+        for state in reversed(self._view(user_id).states):  # newest first
             if state.covers(scope, when, claims):
                 bound = state.record.content_sha256
                 if bound is None:

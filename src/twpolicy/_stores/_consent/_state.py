@@ -7,7 +7,7 @@ into `State` with `apply`, so they cannot disagree about what a history means.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -15,7 +15,12 @@ import attrs
 from twpolicy._stores._consent._events import ConsentEvent, ConsentEventType
 from twpolicy._stores._consent._records import ConsentRecord
 
-__all__ = ["ConsentState", "State", "apply", "derive"]
+__all__ = ["HELD_UNTIL_RESOLVED", "ConsentState", "State", "apply", "derive"]
+
+#: The ``until`` of a claim that never lapses by itself, only when used or released. A time
+#: rather than no time, so that ledgers written by earlier versions (which need one) and
+#: readers of those versions agree on what it means.
+HELD_UNTIL_RESOLVED = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 @attrs.frozen
@@ -64,11 +69,17 @@ class State:
 
     def covers(self, scope: str, at: datetime, claims: frozenset[str] = frozenset()) -> bool:
         """Whether the record covers ``scope`` at ``at`` for the holder of ``claims``."""
+        # Inlined (`ConsentRecord.active_at`, `claimed_by_other`): the cached check's hot path.
+        if self.ended is not None or scope not in self.remaining:
+            return False
+        record = self.record
+        if record.granted_at > at or (record.expires_at is not None and at >= record.expires_at):
+            return False
+        claim = self.claim
         return (
-            self.ended is None
-            and scope in self.remaining
-            and self.record.active_at(at)
-            and not self.claimed_by_other(at, claims)
+            claim is None
+            or claim in claims
+            or (self.claim_until is not None and self.claim_until <= at)
         )
 
     def at(self, at: datetime) -> ConsentState:

@@ -25,7 +25,7 @@ from twpolicy._stores._consent._events import (
     hash_matches,
 )
 from twpolicy._stores._consent._key import ConsentKey, quotable_key_id
-from twpolicy._stores._consent._state import State, apply
+from twpolicy._stores._consent._state import HELD_UNTIL_RESOLVED, State, apply
 from twpolicy._stores._consent._values import quotable_user
 from twpolicy.exceptions import ConfigurationError
 
@@ -443,8 +443,9 @@ _OUT_OF_TURN: dict[ConsentEventType, Callable[[State, ConsentEvent], str]] = {
 
 
 def _holder(state: State) -> str:
-    until = "for ever" if state.claim_until is None else state.claim_until.isoformat()
-    return f"another claim held it until {until}"
+    if state.claim_until is None or state.claim_until >= HELD_UNTIL_RESOLVED:
+        return "another claim held it until used or released"
+    return f"another claim held it until {state.claim_until.isoformat()}"
 
 
 def verify_rows(
