@@ -63,9 +63,10 @@ def refusal_of(raised):
 
 
 class TestSpentWindow:
-    def test_a_429_refuses_the_next_send_until_the_reset(self, clock, windows_url):
+    def test_a_429_refuses_the_next_send_until_the_reset(self, clock, windows_url, request):
         fake = FakeXAPI(clock=clock)
         guard = guard_on(clock, windows_url)
+        request.addfinalizer(guard.windows.close)
         client = fake.client(guard=guard)
         fake.exhaust_rate_limit(POST)
         with pytest.raises(tweepy.TooManyRequests):
