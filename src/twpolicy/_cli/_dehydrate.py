@@ -45,7 +45,7 @@ from twpolicy._cli._records import (
 from twpolicy._cli._scan import _collector_paused
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
-from twpolicy._payloads._fastids import parser, record_ids
+from twpolicy._payloads._batch import IdKernel
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
@@ -74,25 +74,23 @@ class IdReader:
         self.strict = strict
         self.on_error = on_error
         self.max_bytes = max_bytes
-        self.seen: set[str] = set()
+        #: The batch kernel the engines use too (`twpolicy._payloads._batch`): same IDs.
+        self.kernel = IdKernel(self.kind, LOADS)
+        self.seen: set[str] = self.kernel.seen
         self.records = 0
         self.bad = 0
         #: Why the last input stopped before its end (damaged compression), or ``None``.
         self.damage: DamagedInput | None = None
-        self._loads = parser(self.kind, LOADS)
 
     def _ids(self, record: Record) -> list[str]:
         if record.error is not None:
             raise PayloadError(record.error)
-        try:
-            return record_ids(record.value, self.kind)
-        except RecursionError:
-            raise PayloadError("nested too deeply to read") from None
+        return self.kernel.ids(record.value)
 
     def new_ids(self, stream: Lines) -> Iterator[list[str]]:
         """Yield, per record, the IDs no earlier record had, in first-seen order."""
-        seen = self.seen
-        reader = RecordReader(stream, max_bytes=self.max_bytes, loads=self._loads)
+        fresh = self.kernel.fresh
+        reader = RecordReader(stream, max_bytes=self.max_bytes, loads=self.kernel.parse)
         for record in reader:
             self.records = record.number
             try:
@@ -104,10 +102,9 @@ class IdReader:
                 if self.on_error is not None:
                     self.on_error(record.line, f"{record.lines}: {str(exc).rstrip('.')}")
                 continue
-            fresh = [value for value in ids if value not in seen]
-            if fresh:
-                seen.update(fresh)
-                yield list(dict.fromkeys(fresh))
+            new = fresh(ids)
+            if new:
+                yield new
         self.damage = reader.damage
 
 
