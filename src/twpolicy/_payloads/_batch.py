@@ -177,6 +177,14 @@ def _lines(lines: Iterable[bytes | str]) -> Iterable[tuple[int, bytes]]:
             yield number, data
 
 
+def _not_a_record(value: Any) -> str | None:
+    """Why a parsed line is no record (as the command line's reader says), or ``None``."""
+    if isinstance(value, (dict, list)):
+        return None
+    what = "null" if value is None else type(value).__name__
+    return f"a JSON {what}, not an object or array"
+
+
 def _unreadable(exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply to read"
@@ -225,6 +233,10 @@ def dehydrate_lines(
             value = parse(data)
         except (ValueError, RecursionError) as exc:
             errors.append((number, _unreadable(exc)))
+            continue
+        why = _not_a_record(value)
+        if why is not None:
+            errors.append((number, why))
             continue
         try:
             out += fresh(ids_of(value))
@@ -295,10 +307,16 @@ def scan_lines(
     for number, data in _lines(lines):
         records += 1
         try:
-            found = record_hits(loads(data))
+            value = loads(data)
         except (ValueError, RecursionError) as exc:
             errors.append((number, _unreadable(exc)))
             continue
+        why = _not_a_record(value)
+        if why is not None:
+            errors.append((number, why))
+            continue
+        try:
+            found = record_hits(value)
         except PayloadError as exc:
             errors.append((number, str(exc)))
             continue
