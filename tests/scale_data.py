@@ -78,3 +78,28 @@ def cli_scan_totals(path: Path) -> dict[str, Any]:
 def used(ledger: Any, recipient: str) -> int:
     """The Tweet IDs counted against ``recipient`` now."""
     return next(u.used for u in ledger.usage(recipient) if u.quota == "tweet_ids")
+
+
+def gone_events(path: Path) -> list[Any]:
+    """Compliance events deleting two Tweets and scrubbing one user's location, from ``path``."""
+    from twpolicy import compliance_events  # noqa: PLC0415
+
+    ids = cli_ids(path)
+    users = cli_ids(path, "users")
+    messages = [
+        {"delete": {"status": {"id_str": ids[0], "user_id_str": "1"}}},
+        {"delete": {"status": {"id_str": ids[len(ids) // 2], "user_id_str": "1"}}},
+        {"scrub_geo": {"user_id_str": users[-1], "up_to_status_id_str": ids[-1]}},
+    ]
+    return [event for message in messages for event in compliance_events(message)]
+
+
+def applied(whole: Path, events: list[Any], tmp: Path) -> tuple[bytes, Any]:
+    """The JSON Lines applier's output for ``whole`` and its report, on a fresh ledger."""
+    from twpolicy import JsonLinesApplier, apply_compliance, open_compliance  # noqa: PLC0415
+
+    ledger = open_compliance("memory://")
+    ledger.record(events)
+    report = apply_compliance(ledger, JsonLinesApplier(whole, out=tmp / "applied.jsonl"))
+    ledger.close()
+    return (tmp / "applied.jsonl").read_bytes(), report

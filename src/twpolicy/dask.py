@@ -38,7 +38,15 @@ except ImportError as exc:  # pragma: no cover  # exercised where dask is not in
     raise ImportError("twpolicy.dask needs Dask: pip install 'twpolicy[dask]'") from exc
 
 from twpolicy._cli._records import LOADS
-from twpolicy._enforce._scale import ScaledExport, export_in_two_phases
+from twpolicy._enforce._compliance import ApplyReport, apply_compliance
+from twpolicy._enforce._scale import (
+    ComplyTally,
+    EngineApplier,
+    ScaledExport,
+    comply_lines,
+    export_in_two_phases,
+    withdrawn_lines,
+)
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._payloads._batch import (
     ExportManifest,
@@ -53,8 +61,9 @@ from twpolicy._payloads._batch import (
     total,
 )
 from twpolicy._payloads._ids import check_kind
+from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 
-__all__ = ["dehydrate", "export", "manifests", "scan", "scan_counts"]
+__all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
 
 #: A partition after deduplication across partitions: its IDs and its manifest.
 _Part = tuple[list[str], Manifest]
@@ -210,3 +219,45 @@ def scan_counts(bag: db.Bag) -> dict[str, Any]:
     """The totals of ``twpolicy scan --format json`` for a bag of JSON lines (computed)."""
     batches = _batches(bag, show_all=False)
     return total(dask.compute(*(delayed(_counts)(batch) for batch in batches)))
+
+
+def _comply(lines: Iterable[Any], snapshot: Snapshot, path: str, index: int) -> ComplyTally:
+    """Clean one partition and write it as ``part-NNNNN.jsonl``; what it lost."""
+    batch = comply_lines(lines, snapshot, where=f"partition {index}")
+    with fsspec.open(f"{path}/part-{index:05d}.jsonl", "wb") as out:
+        out.writelines(batch.lines)
+    return batch.tally
+
+
+def comply(
+    bag: db.Bag, path: str, *, ledger: ComplianceLedger, target: str | None = None
+) -> ApplyReport:
+    """Rewrite a dataset of JSON lines under ``path`` without what the ledger says is gone.
+
+    The compliance ledger's tombstones (its snapshot) are sent to each worker once; each
+    partition is cleaned as the JSON Lines applier cleans a file (`twpolicy.JsonLinesApplier`)
+    and written as ``part-NNNNN.jsonl``; what reversible events removed is listed, by ID, in
+    ``withdrawn.jsonl``. The pending events are claimed for ``target`` (``dask:PATH`` by
+    default) and recorded as applied once every partition is written; a failed job leaves
+    them pending, so running it again applies them.
+    """
+
+    def run(snapshot: Snapshot) -> list[ComplyTally]:
+        fs, root = fsspec.core.url_to_fs(path)
+        fs.makedirs(root, exist_ok=True)
+        shared = delayed(snapshot, pure=True)  # one key: each worker fetches it once
+        tallies = list(
+            dask.compute(
+                *(
+                    delayed(_comply)(part, shared, path, index)
+                    for index, part in enumerate(bag.to_delayed())
+                )
+            )
+        )
+        withdrawn = [line for tally in tallies for line in withdrawn_lines(tally)]
+        if withdrawn:
+            with fsspec.open(f"{path}/withdrawn.jsonl", "a") as out:
+                out.writelines(withdrawn)
+        return tallies
+
+    return apply_compliance(ledger, EngineApplier(target or f"dask:{path}", run))

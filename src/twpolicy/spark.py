@@ -28,6 +28,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
+
 try:
     import fsspec
     import pyarrow as pa
@@ -38,7 +40,15 @@ except ImportError as exc:  # pragma: no cover  # exercised where pyspark is not
     raise ImportError("twpolicy.spark needs PySpark: pip install 'twpolicy[spark]'") from exc
 
 from twpolicy._cli._records import LOADS
-from twpolicy._enforce._scale import ScaledExport, export_in_two_phases
+from twpolicy._enforce._compliance import ApplyReport, apply_compliance
+from twpolicy._enforce._scale import (
+    ComplyTally,
+    EngineApplier,
+    ScaledExport,
+    comply_lines,
+    export_in_two_phases,
+    withdrawn_lines,
+)
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._payloads._batch import (
     ExportManifest,
@@ -51,8 +61,9 @@ from twpolicy._payloads._batch import (
     total,
 )
 from twpolicy._payloads._ids import check_kind
+from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 
-__all__ = ["dehydrate", "export", "manifests", "scan", "scan_counts"]
+__all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
 
 _Batches = Iterator[Any]  # of pyarrow.RecordBatch
 _TAGGED = "id string, file string, part int, pos long, bad long"
@@ -298,3 +309,59 @@ def scan_counts(df: DataFrame, column: str = "value") -> dict[str, Any]:
     """The totals of ``twpolicy scan --format json`` for ``column``'s JSON lines (computed)."""
     rows = _lines(df, column).mapInArrow(_count, "counts string").collect()
     return total(json.loads(row[0]) for row in rows)
+
+
+def _complier(shared: Any, path: str) -> Callable[[_Batches], _Batches]:
+    def comply_partition(batches: _Batches) -> _Batches:
+        part = _partition()
+        lines = (line or "" for batch in batches for line in batch.column(0).to_pylist())
+        done = comply_lines(lines, shared.value, where=f"partition {part}")
+        with fsspec.open(f"{path}/part-{part:05d}.jsonl", "wb") as out:
+            out.writelines(done.lines)
+        record = attrs.asdict(done.tally)
+        yield pa.RecordBatch.from_arrays([pa.array([json.dumps(record)])], names=["tally"])
+
+    return comply_partition
+
+
+def _tally(text: str) -> ComplyTally:
+    record = json.loads(text)
+    record["withdrawn"] = tuple(tuple(item) for item in record["withdrawn"])
+    return ComplyTally(**record)
+
+
+def comply(
+    df: DataFrame,
+    path: str,
+    *,
+    ledger: ComplianceLedger,
+    target: str | None = None,
+    column: str = "value",
+) -> ApplyReport:
+    """Rewrite ``column``'s JSON lines under ``path`` without what the ledger says is gone.
+
+    The compliance ledger's tombstones (its snapshot) are broadcast to the executors; each
+    partition is cleaned as the JSON Lines applier cleans a file (`twpolicy.JsonLinesApplier`)
+    and written as ``part-NNNNN.jsonl``; what reversible events removed is listed, by ID, in
+    ``withdrawn.jsonl``. The pending events are claimed for ``target`` (``spark:PATH`` by
+    default) and recorded as applied once every partition is written; a failed job leaves
+    them pending, so running it again applies them.
+    """
+
+    def run(snapshot: Snapshot) -> list[ComplyTally]:
+        fs, root = fsspec.core.url_to_fs(path)
+        fs.makedirs(root, exist_ok=True)
+        shared = df.sparkSession.sparkContext.broadcast(snapshot)
+        try:
+            lines = df.select(F.col(column).cast("string"))
+            rows = lines.mapInArrow(_complier(shared, path), "tally string").collect()
+        finally:
+            shared.unpersist()
+        tallies = [_tally(row[0]) for row in rows]
+        withdrawn = [line for tally in tallies for line in withdrawn_lines(tally)]
+        if withdrawn:
+            with fsspec.open(f"{path}/withdrawn.jsonl", "a") as out:
+                out.writelines(withdrawn)
+        return tallies
+
+    return apply_compliance(ledger, EngineApplier(target or f"spark:{path}", run))
