@@ -106,7 +106,7 @@ def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
     for workers in (1, 2):
         with (
             distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, dashboard_address=None
+                n_workers=workers, threads_per_worker=1, dashboard_address=":0"
             ) as cluster,
             distributed.Client(cluster),
         ):

@@ -15,9 +15,11 @@ import distributed
 import twpolicy
 import twpolicy.dask
 from scale_data import (
+    applied,
     cli_ids,
     cli_scan_totals,
     concatenated,
+    gone_events,
     used,
     write_dataset,
 )
@@ -29,7 +31,7 @@ def _client():
     """A distributed client on a local cluster of two single-threaded worker processes."""
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -125,6 +127,22 @@ class TestExport:
         assert 0 == used(ledger, "acme")
 
 
+class TestComply:
+    def test_rewrites_the_dataset_as_the_applier_does(self, client, dataset, tmp_path):
+        """The partitions, rewritten, hold what the JSON Lines applier leaves of the files."""
+        root, whole = dataset
+        events = gone_events(whole)
+        expected, report = applied(whole, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        out = tmp_path / "clean"
+        done = twpolicy.dask.comply(lines(root, blocksize=2048), str(out), ledger=ledger)
+        assert expected == b"".join(p.read_bytes() for p in sorted(out.glob("part-*.jsonl")))
+        assert (report.changed, report.removed) == (done.changed, done.removed)
+        assert (len(events), f"dask:{out}") == (done.events, done.target)
+        assert 0 == twpolicy.dask.comply(lines(root), str(out), ledger=ledger).events
+
+
 class TestInProcess:
     """The same helpers on Dask's synchronous scheduler: what the workers run, measured here."""
 
@@ -140,4 +158,20 @@ class TestInProcess:
             done = twpolicy.dask.export(
                 bag, str(tmp_path / "o"), recipient="acme", guard=twpolicy.Guard(quotas=ledger)
             )
+            compliance = twpolicy.open_compliance("memory://")
+            compliance.record(
+                twpolicy.compliance_events(
+                    {
+                        "data": {
+                            "user_protect": {
+                                "user": {"id": cli_ids(whole, "users")[0]},
+                                "event_at": "2026-01-01T00:00:00.000Z",
+                            }
+                        }
+                    }
+                )
+            )
+            report = twpolicy.dask.comply(bag, str(tmp_path / "c"), ledger=compliance)
+            assert report.removed > 0
+            assert (tmp_path / "c" / "withdrawn.jsonl").read_text()
         assert len(cli_ids(whole)) == done.manifest.ids == used(ledger, "acme")

@@ -24,9 +24,11 @@ from pyspark.sql import SparkSession
 import twpolicy
 import twpolicy.spark
 from scale_data import (
+    applied,
     cli_ids,
     cli_scan_totals,
     concatenated,
+    gone_events,
     used,
     write_dataset,
 )
@@ -118,6 +120,24 @@ class TestSpark:
         assert cli_ids(whole) == written
         assert len(written) == used(ledger, "acme") == done.manifest.ids
         assert done.manifest.records == twpolicy.spark.manifests(lines(spark, root)).records
+
+    def test_comply_rewrites_the_dataset_as_the_applier_does(self, spark, dataset, tmp_path):
+        """The partitions, rewritten, hold what the JSON Lines applier leaves of the files."""
+        root, whole = dataset
+        events = gone_events(whole)
+        expected, report = applied(whole, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        out = tmp_path / "clean"
+        done = twpolicy.spark.comply(lines(spark, root), str(out), ledger=ledger)
+        # Spark packs files into partitions by size: the same lines, in partitions' order.
+        written = b"".join(p.read_bytes() for p in sorted(out.glob("part-*.jsonl")))
+        assert sorted(expected.splitlines()) == sorted(written.splitlines())
+        assert (report.changed, report.removed, len(events)) == (
+            done.changed,
+            done.removed,
+            done.events,
+        )
 
     def test_docs_examples_run(self, spark, tmp_path, monkeypatch):
         """docs/scale.md's Spark examples run, on this session."""
