@@ -94,7 +94,8 @@ def _first(*shares: list[str]) -> list[set[str]]:
 
 def _keep(batch: IdBatch, *kept: set[str]) -> _Part:
     """A partition's IDs that first appear in it, in order, and its manifest."""
-    ids = [value for value in batch.ids if any(value in share for share in kept)]
+    keep = set().union(*kept)
+    ids = [value for value in batch.ids if value in keep]
     read = batch.manifest
     return ids, Manifest(read.partition, read.records, read.unreadable, len(ids), ids_sha256(ids))
 

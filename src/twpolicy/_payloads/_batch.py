@@ -48,10 +48,7 @@ _SPACE: Final = b" \t\r\n\f\v"
 
 def ids_sha256(ids: Iterable[str]) -> str:
     """The SHA-256 of IDs as written: one per line, each followed by a newline."""
-    digest = hashlib.sha256()
-    for value in ids:
-        digest.update(value.encode("ascii") + b"\n")
-    return digest.hexdigest()
+    return hashlib.sha256("".join([value + "\n" for value in ids]).encode("ascii")).hexdigest()
 
 
 def owner(value: str, buckets: int) -> int:
