@@ -5,6 +5,8 @@ Writes a multi-file JSON Lines dataset of generated v2 response pages (twarc2's 
 
 - the command line's reader (`twpolicy._cli._dehydrate.IdReader`, what ``twpolicy dehydrate``
   runs after start-up), in this process: the baseline;
+- ``twpolicy dehydrate --jobs 1`` and ``--jobs 2`` on the files as one (processes, end to
+  end, start-up included);
 - ``twpolicy.dask.dehydrate(...).compute()`` on a distributed LocalCluster of 1, then 2,
   single-threaded worker processes;
 - ``twpolicy.spark.dehydrate(...).collect()`` on ``local[1]``, then ``local[2]`` (skipped
@@ -59,7 +61,7 @@ def _page(rng: random.Random, pool: list[str]) -> dict[str, Any]:
 
 def write_dataset(root: Path, mib: int) -> list[Path]:
     """Files of generated pages summing to about ``mib`` MiB; IDs repeat across files."""
-    rng = random.Random(20261202)  # noqa: S311  # reproducible data, not security
+    rng = random.Random(20261202)  # reproducible data, not security
     pool = [str(rng.randrange(10**18, 2 * 10**18)) for _ in range(mib * 2000)]
     paths = []
     for index in range(FILES):
@@ -152,6 +154,29 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
     return found
 
 
+def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+    """``twpolicy dehydrate --jobs 1`` and ``--jobs 2`` on the files as one, end to end."""
+    import subprocess  # noqa: PLC0415
+
+    whole = paths[0].with_name("whole.jsonl")
+    whole.write_bytes(b"".join(p.read_bytes() for p in paths))
+    command = [sys.executable, "-m", "twpolicy", "dehydrate", "--quiet", str(whole), "-"]
+    found = {}
+    for jobs in (1, 2):
+
+        def run(jobs: int = jobs) -> list[str]:
+            done = subprocess.run(  # noqa: S603  # our own command
+                [*command, "--jobs", str(jobs)], capture_output=True, check=True, text=True
+            )
+            return done.stdout.split()
+
+        seconds, ids = _best(run, rounds)
+        if ids != expected:
+            raise AssertionError("--jobs changed the IDs")
+        found[jobs] = seconds
+    return found
+
+
 def measure(quick: bool = False, mib: int = 64, rounds: int = 3) -> list[dict[str, Any]]:  # noqa: FBT001, FBT002  # run.py's signature
     """The engines' time over the command line's reader, on 1 and 2 workers each."""
     if quick:
@@ -162,7 +187,7 @@ def measure(quick: bool = False, mib: int = 64, rounds: int = 3) -> list[dict[st
         size = sum(p.stat().st_size for p in paths)
         base, expected = baseline(paths, rounds)
         label = f"command line's reader, 1 process ({size / base / 1e6:.0f} MB/s)"
-        engines = {"dask": dask_times}
+        engines = {"--jobs": jobs_times, "dask": dask_times}
         if not quick:
             engines["spark"] = spark_times
         else:
@@ -176,7 +201,9 @@ def measure(quick: bool = False, mib: int = 64, rounds: int = 3) -> list[dict[st
             for workers, seconds in found.items():
                 rows.append(
                     {
-                        "name": f"dehydrate on {engine}, {workers} worker{'s' * (workers > 1)}",
+                        "name": f"dehydrate {engine} {workers}"
+                        if engine == "--jobs"
+                        else f"dehydrate on {engine}, {workers} worker{'s' * (workers > 1)}",
                         "ratio": seconds / base,
                         "baseline": label,
                         "bound": 20.0,
