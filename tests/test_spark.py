@@ -175,3 +175,20 @@ class TestExecutorSide:
         assert expected == total([json.loads(counts.column(0)[0].as_py())])
         found = list(twpolicy.spark._scanner(show_all=False)(iter([batch])))
         assert expected["standalone_data"] == sum(b.num_rows for b in found)
+
+    def test_complying_a_partition(self, dataset, tmp_path):
+        """A partition is cleaned as the JSON Lines applier cleans the file, and written."""
+        import types  # noqa: PLC0415
+
+        import pyarrow as pa  # noqa: PLC0415  # with the extra only
+
+        _, whole = dataset
+        events = gone_events(whole)
+        expected, report = applied(whole, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        batch = pa.RecordBatch.from_arrays([pa.array(whole.read_text().splitlines())], ["value"])
+        shared = types.SimpleNamespace(value=ledger.snapshot())  # what a broadcast gives
+        (row,) = list(twpolicy.spark._complier(shared, str(tmp_path))(iter([batch])))
+        assert expected == (tmp_path / "part-00000.jsonl").read_bytes()
+        assert report.removed == twpolicy.spark._tally(row.column(0)[0].as_py()).removed
