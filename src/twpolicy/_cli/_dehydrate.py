@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
     COMPLIANCE,
     QUOTA,
@@ -34,6 +35,7 @@ from twpolicy._cli._common import (
     store_url,
     warn,
 )
+from twpolicy._cli._parallel import default_jobs, parallel_ids, splittable
 from twpolicy._cli._records import (
     LOADS,
     MAX_RECORD_BYTES,
@@ -45,7 +47,7 @@ from twpolicy._cli._records import (
     open_source,
 )
 from twpolicy._cli._scan import _collector_paused
-from twpolicy._payloads._fastids import parser, record_ids
+from twpolicy._payloads._batch import IdKernel
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
 
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from twpolicy._enforce._compliance import ExportTombstones
     from twpolicy._stores._quotas import QuotaLedger
 
-__all__ = ["IdReader", "register"]
+__all__ = ["IdReader", "ParallelIdReader", "register"]
 
 
 class IdReader:
@@ -80,27 +82,25 @@ class IdReader:
         self.strict = strict
         self.on_error = on_error
         self.max_bytes = max_bytes
-        self.seen: set[str] = set()
+        #: The batch kernel the engines use too (`twpolicy._payloads._batch`): same IDs.
+        self.kernel = IdKernel(self.kind, LOADS)
+        self.seen: set[str] = self.kernel.seen
         self.records = 0
         self.bad = 0
         #: Why the last input stopped before its end (damaged compression), or ``None``.
         self.damage: DamagedInput | None = None
-        self._loads = parser(self.kind, LOADS)
         if tombstones is not None:  # what the compliance ledger says is gone is left out
-            self._loads = tombstones.loads(self._loads)
+            self.kernel.parse = tombstones.loads(self.kernel.parse)
 
     def _ids(self, record: Record) -> list[str]:
         if record.error is not None:
             raise PayloadError(record.error)
-        try:
-            return record_ids(record.value, self.kind)
-        except RecursionError:
-            raise PayloadError("nested too deeply to read") from None
+        return self.kernel.ids(record.value)
 
     def new_ids(self, stream: Lines) -> Iterator[list[str]]:
         """Yield, per record, the IDs no earlier record had, in first-seen order."""
-        seen = self.seen
-        reader = RecordReader(stream, max_bytes=self.max_bytes, loads=self._loads)
+        fresh = self.kernel.fresh
+        reader = RecordReader(stream, max_bytes=self.max_bytes, loads=self.kernel.parse)
         for record in reader:
             self.records = record.number
             try:
@@ -112,11 +112,61 @@ class IdReader:
                 if self.on_error is not None:
                     self.on_error(record.line, f"{record.lines}: {str(exc).rstrip('.')}")
                 continue
-            fresh = [value for value in ids if value not in seen]
-            if fresh:
-                seen.update(fresh)
-                yield list(dict.fromkeys(fresh))
+            new = fresh(ids)
+            if new:
+                yield new
         self.damage = reader.damage
+
+
+class ParallelIdReader(IdReader):
+    """`IdReader` over a plain file read by ``jobs`` processes (`twpolicy._cli._parallel`).
+
+    Gives what `IdReader` gives on the same file: the same IDs in the same order, the same
+    records counted and skipped, named by the same lines.
+    """
+
+    def __init__(self, path: str, kind: str, jobs: int, **options: Any) -> None:
+        super().__init__(kind, **options)
+        self.path = path
+        self.jobs = jobs
+
+    def new_ids(self, stream: Lines) -> Iterator[list[str]]:  # noqa: ARG002  # reads the file itself
+        """Yield, per chunk, the IDs no earlier chunk had, in first-seen order."""
+        fresh = self.kernel.fresh
+        for part in parallel_ids(
+            self.path, self.kind, self.jobs, self.max_bytes, strict=self.strict
+        ):
+            self.records = part.records
+            new = fresh(part.ids)  # with --strict, the IDs before the bad record only
+            if new:
+                yield new
+            for line, detail in part.skipped:
+                self.bad += 1
+                if self.strict:
+                    raise PayloadError(detail)
+                if self.on_error is not None:
+                    self.on_error(line, detail)
+
+
+def _reader(
+    args: argparse.Namespace,
+    on_error: Callable[[int, str], None],
+    tombstones: ExportTombstones | None = None,
+) -> IdReader:
+    """One process's reader, or, for a large plain file and ``--jobs`` over 1, many's.
+
+    With a compliance ledger's tombstones, one process reads: they clean each record where
+    it is read, which the worker processes do not do.
+    """
+    options: dict[str, Any] = {
+        "strict": args.strict,
+        "on_error": on_error,
+        "max_bytes": args.max_record_mib * 2**20,
+    }
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if tombstones is None and jobs > 1 and splittable(args.infile) >= 2 * _parallel.MIN_CHUNK:
+        return ParallelIdReader(args.infile, args.kind, jobs, **options)
+    return IdReader(args.kind, tombstones=tombstones, **options)
 
 
 _LABEL = {"tweets": "Tweet", "users": "User", "dms": "DM"}
@@ -249,10 +299,7 @@ def _dehydrate(
 ) -> int:
     state = _Run(args, out)
     state.tombstones = _tombstones(args)
-    reader = IdReader(
-        args.kind, strict=args.strict, on_error=state.skip, max_bytes=args.max_record_mib * 2**20,
-        tombstones=state.tombstones,
-    )  # fmt: skip
+    reader = _reader(args, state.skip, state.tombstones)
     # IDs charged to a quota wait in a temporary file, written out only once it allows.
     sink = _stage() if quotas is not None else open_output(args.outfile, out)
     lost = (
@@ -344,6 +391,16 @@ def _deliver(
     return Exit.OK
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twpolicy dehydrate`` to the command line."""
     parser = subparsers.add_parser(
@@ -384,6 +441,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=MAX_RECORD_BYTES // 2**20,
         metavar="MIB",
         help="skip (and report) records larger than this, 1 or more (default %(default)s)",
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="processes reading a large plain JSON Lines file (default: all cores); the "
+        "output is the same as with one",
     )
     parser.add_argument("--recipient", help="charge the IDs to this recipient's quota")
     add_store_option(parser, QUOTA, extra="; used with --recipient")

@@ -37,7 +37,9 @@ from twpolicy._cli._records import (
     open_source,
     read_records,
 )
-from twpolicy._payloads._geo import REASONS, Hit, hits
+from twpolicy._payloads._batch import record_hits
+from twpolicy._payloads._geo import REASONS, Hit
+from twpolicy.exceptions import PayloadError
 
 __all__ = ["LOADS", "Lines", "Record", "add_scan_command", "read_records", "scan"]
 
@@ -300,9 +302,9 @@ def _scan_record(record: Record, summary: FileSummary, report: _Report) -> None:
     summary.records += 1
     if record.error is None:
         try:
-            found = list(hits(record.value))
-        except RecursionError:
-            record = record._replace(error="nested too deeply to scan", value=None)
+            found = record_hits(record.value)
+        except PayloadError as exc:
+            record = record._replace(error=str(exc), value=None)
     if record.error is not None:
         summary.unreadable += 1
         report.unreadable(record, listed=summary.unreadable <= MAX_LISTED_ERRORS)

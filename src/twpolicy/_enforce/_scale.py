@@ -1,0 +1,277 @@
+"""Exports at scale: the driver's two phases around workers that never see a quota store.
+
+A distributed export (`twpolicy.dask.export`, `twpolicy.spark.export`) runs in two phases at
+the driver. First the workers count: each partition's IDs are read and deduplicated and its
+`Manifest` comes back. The driver merges them and asks the guard for a permit for exactly
+that many IDs (`open_export`): the recipient's quota is reserved, and the decision is logged
+with the merged manifest's hash. Then the workers write and report what they wrote; the
+driver commits the reservation only if that is what was counted, and releases it if the job
+failed or wrote anything else (`finish_export`). The workers never touch the quota store.
+
+The IDs count as the command line counts them: each one as a Tweet ID (`IdCount`'s rule
+for bare IDs), so ``twpolicy dehydrate --recipient`` and an engine charge alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from twpolicy._enforce._compliance import (
+    # The JSON Lines applier's own steps, shared on purpose: one way to clean a line.
+    Attempt,
+    _dumps,
+    _loads,
+    _Tally,
+    _Wanted,
+    clean_record,
+)
+from twpolicy._guard import Guard, Permit
+from twpolicy._model import Action, ActionKind, Decision
+from twpolicy._payloads._batch import ExportManifest
+from twpolicy._payloads._ids import CONTENT_OF, check_kind
+from twpolicy._payloads._outbound import IdCount, remembered
+from twpolicy._stores._compliance import Snapshot
+from twpolicy.exceptions import PayloadError
+
+__all__ = [
+    "ComplyBatch",
+    "ComplyTally",
+    "EngineApplier",
+    "ScaledExport",
+    "comply_lines",
+    "export_in_two_phases",
+    "finish_export",
+    "open_export",
+    "withdrawn_lines",
+]
+
+
+def open_export(
+    guard: Guard, *, operation: str, recipient: str, kind: str, counted: ExportManifest
+) -> Permit:
+    """Phase one: decide on the counted export and reserve it; the permit is open.
+
+    The action's payload is the manifest (the IDs stay on the workers); its facts carry the
+    manifest's hash, partitions and records, so the logged decision names the export.
+
+    Raises:
+        PolicyViolation: the guard refuses the export (nothing is reserved then).
+    """
+    action = Action(
+        kind=ActionKind.EXPORT,
+        operation=operation,
+        recipient=recipient,
+        count=counted.ids,
+        facts={
+            "content": CONTENT_OF[check_kind(kind)],
+            "manifest_sha256": counted.sha256,
+            "partitions": len(counted.partitions),
+            "records": counted.records,
+        },
+        payload=counted,
+    )
+    # The workers read the IDs off the records: bare IDs, counted as the command line does.
+    reading = IdCount(counted, None, None, counted.ids, tweets=counted.ids)
+    permit = guard.permit(action)
+    with remembered(counted, reading):
+        permit.open(full=True)
+    return permit
+
+
+def finish_export(permit: Permit, counted: ExportManifest, written: ExportManifest) -> None:
+    """Phase two: commit the reservation if exactly the counted IDs were written, else release.
+
+    Raises:
+        PayloadError: what was written is not what was counted (the reservation is released).
+    """
+    if (written.ids, written.sha256) != (counted.ids, counted.sha256):
+        permit.release("written differs from counted")
+        raise PayloadError(
+            f"the workers wrote {written.ids:,} IDs (manifest {written.sha256[:12]}) but "
+            f"{counted.ids:,} were counted and reserved (manifest {counted.sha256[:12]}): the "
+            "input changed during the job, or a worker lost output; nothing was counted "
+            "against the quota. Run the export again on input that does not change."
+        )
+    permit.commit()
+
+
+@attrs.frozen
+class ScaledExport:
+    """A finished distributed export.
+
+    Attributes:
+        manifest: what the workers wrote, merged in partition order.
+        decision: the guard's decision, logged with the manifest's hash.
+    """
+
+    manifest: ExportManifest
+    decision: Decision
+
+
+def export_in_two_phases(
+    guard: Guard,
+    *,
+    operation: str,
+    recipient: str,
+    kind: str,
+    counted: ExportManifest,
+    write: Callable[[], ExportManifest],
+) -> ScaledExport:
+    """Reserve what was counted, let ``write`` run, commit what it wrote (or release).
+
+    A ``write`` that raises (a killed job, a worker lost) releases the reservation, then
+    the exception goes on.
+    """
+    permit = open_export(
+        guard, operation=operation, recipient=recipient, kind=kind, counted=counted
+    )
+    try:
+        written = write()
+    except BaseException as exc:
+        permit.release(type(exc).__name__)
+        raise
+    finish_export(permit, counted, written)
+    assert permit.decision is not None  # noqa: S101  # opened with full=True
+    return ScaledExport(written, permit.decision)
+
+
+# -- compliance at scale --------------------------------------------------------------------
+
+
+@attrs.frozen
+class ComplyBatch:
+    """What `comply_lines` made of one batch of a dataset.
+
+    Attributes:
+        lines: the batch as it may stay, one record per line (each ending in a newline):
+            untouched lines byte for byte, changed ones rewritten, gone ones left out.
+        tally: the counts (`ComplyTally`) of what changed.
+    """
+
+    lines: list[bytes]
+    tally: ComplyTally
+
+
+@attrs.frozen
+class ComplyTally:
+    """What one batch (or, summed, a whole dataset) lost to the compliance ledger.
+
+    Attributes:
+        changed: objects removed or modified, per event key.
+        removed: objects removed.
+        scrubbed: Tweets whose location was removed.
+        read: records read.
+        dropped: whole records dropped.
+        withdrawn: ``(event key, type, ID)`` of what reversible events removed.
+    """
+
+    changed: Mapping[str, int]
+    removed: int = 0
+    scrubbed: int = 0
+    read: int = 0
+    dropped: int = 0
+    withdrawn: tuple[tuple[str, str, str], ...] = ()
+
+    def __add__(self, other: ComplyTally) -> ComplyTally:
+        changed = dict(self.changed)
+        for key, count in other.changed.items():
+            changed[key] = changed.get(key, 0) + count
+        return ComplyTally(
+            changed,
+            self.removed + other.removed,
+            self.scrubbed + other.scrubbed,
+            self.read + other.read,
+            self.dropped + other.dropped,
+            self.withdrawn + other.withdrawn,
+        )
+
+
+def comply_lines(
+    lines: Iterable[bytes | str], snapshot: Snapshot, *, where: str = ""
+) -> ComplyBatch:
+    """A batch of JSON lines without what ``snapshot`` says is gone, as the JSON Lines applier.
+
+    The same steps as `JsonLinesApplier`: a line that cannot hold an affected ID is kept
+    unparsed; the others go through `clean_record`. ``where`` names the batch in errors.
+
+    Raises:
+        PayloadError: a line holds an affected ID but is not JSON (nothing may be written).
+    """
+    tally = _Tally()
+    wanted = _Wanted(snapshot)
+    out: list[bytes] = []
+    read = dropped = 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if not line.strip():
+            continue
+        read += 1
+        line = line if line.endswith(b"\n") else line + b"\n"
+        if not wanted.may_hold(line):
+            out.append(line)
+            continue
+        try:
+            record = _loads(line)
+        except ValueError:
+            raise PayloadError(
+                f"{where or 'the batch'} line {number} is not JSON, so it cannot be checked "
+                "for deleted content; fix or remove the line and run again"
+            ) from None
+        cleaned, changed = clean_record(record, snapshot, tally)
+        if cleaned is None:
+            dropped += 1
+        elif changed:
+            out.append(_dumps(cleaned) + b"\n")
+        else:
+            out.append(line)
+    counts = ComplyTally(
+        dict(tally.changed),
+        tally.removed,
+        tally.scrubbed,
+        read,
+        dropped,
+        tuple(tally.withdrawn),
+    )
+    return ComplyBatch(out, counts)
+
+
+class EngineApplier:
+    """An `Applier` whose ``apply`` is a distributed job: ``run(snapshot)`` gives its tallies.
+
+    `apply_compliance` claims the pending events, passes the ledger's snapshot (which the
+    engine broadcasts to its workers), and records the outcome; a job that fails leaves the
+    events pending (the attempt is abandoned), so running it again applies them.
+    """
+
+    always = True  # the output is a new dataset: written even when no event is pending
+
+    def __init__(self, target: str, run: Callable[[Snapshot], Iterable[ComplyTally]]) -> None:
+        self.target = target
+        self._run = run
+        self.last: dict[str, int] = {}
+        self.tally = ComplyTally({})
+
+    def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:  # noqa: ARG002  # protocol
+        """Run the job; sum its partitions' tallies."""
+        tally = ComplyTally({})
+        for part in self._run(snapshot):
+            tally += part
+        self.tally = tally
+        self.last = {
+            "removed": tally.removed,
+            "scrubbed": tally.scrubbed,
+            "records_read": tally.read,
+            "records_dropped": tally.dropped,
+        }
+        return tally.changed
+
+
+def withdrawn_lines(tally: ComplyTally) -> list[str]:
+    """The ``.withdrawn.jsonl`` lines of what reversible events removed (IDs only)."""
+    return [
+        json.dumps({"event": key, "type": target, "id": oid}) + "\n"
+        for key, target, oid in tally.withdrawn
+    ]

@@ -1,0 +1,264 @@
+"""Dask helpers: dehydrate, scan and export bags of JSON lines on any Dask cluster.
+
+A bag of JSON lines, as ``dask.bag.read_text`` gives it, one record per line::
+
+    import dask.bag
+    import twpolicy.dask
+
+    lines = dask.bag.read_text("collection/*.jsonl", blocksize="64MiB")
+    ids = twpolicy.dask.dehydrate(lines, kind="tweets")   # a bag of ID strings
+    ids.to_textfiles("ids/*.txt")
+
+Each partition goes through the batch kernel ``twpolicy dehydrate`` uses
+(`twpolicy._payloads._batch`), so an ID is read the same way everywhere. IDs are then
+deduplicated across partitions as the command line deduplicates across records: an ID is
+kept where it first appears, in the dataset's order (partitions in order, lines in order).
+That takes one exchange between workers, by a hash of the ID: no worker holds more than its
+share of the IDs.
+
+`export` adds the recipient's quota, in two phases at the driver (`twpolicy._enforce._scale`):
+count, reserve, let the workers write, commit what they wrote; a failed job releases its
+reservation. Workers never touch the quota store.
+
+Needs ``pip install 'twpolicy[dask]'``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+try:
+    import dask
+    import dask.bag as db
+    import fsspec
+    from dask.delayed import Delayed, delayed
+except ImportError as exc:  # pragma: no cover  # exercised where dask is not installed
+    raise ImportError("twpolicy.dask needs Dask: pip install 'twpolicy[dask]'") from exc
+
+from twpolicy._cli._records import LOADS
+from twpolicy._enforce._compliance import ApplyReport, apply_compliance
+from twpolicy._enforce._scale import (
+    ComplyTally,
+    EngineApplier,
+    ScaledExport,
+    comply_lines,
+    export_in_two_phases,
+    withdrawn_lines,
+)
+from twpolicy._guard import Guard, get_default_guard
+from twpolicy._payloads._batch import (
+    ExportManifest,
+    IdBatch,
+    Manifest,
+    ScanBatch,
+    dehydrate_lines,
+    ids_sha256,
+    merge,
+    owner,
+    scan_lines,
+    total,
+)
+from twpolicy._payloads._ids import check_kind
+from twpolicy._stores._compliance import ComplianceLedger, Snapshot
+
+__all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
+
+#: A partition after deduplication across partitions: its IDs and its manifest.
+_Part = tuple[list[str], Manifest]
+
+
+def _read(lines: Iterable[Any], kind: str, partition: int) -> IdBatch:
+    return dehydrate_lines(lines, kind, partition=partition, loads=LOADS)
+
+
+def _split(batch: IdBatch, buckets: int) -> list[list[str]]:
+    """A partition's IDs dealt out to the buckets that deduplicate them."""
+    dealt: list[list[str]] = [[] for _ in range(buckets)]
+    for value in batch.ids:
+        dealt[owner(value, buckets)].append(value)
+    return dealt
+
+
+def _first(*shares: list[str]) -> list[set[str]]:
+    """One bucket: of each partition's share, the IDs no earlier partition had."""
+    seen: set[str] = set()
+    kept = []
+    for share in shares:
+        new = {value for value in share if value not in seen}
+        seen.update(new)
+        kept.append(new)
+    return kept
+
+
+def _keep(batch: IdBatch, *kept: set[str]) -> _Part:
+    """A partition's IDs that first appear in it, in order, and its manifest."""
+    keep = set().union(*kept)
+    ids = [value for value in batch.ids if value in keep]
+    read = batch.manifest
+    return ids, Manifest(read.partition, read.records, read.unreadable, len(ids), ids_sha256(ids))
+
+
+def _ids(part: _Part) -> list[str]:
+    return part[0]
+
+
+def _manifest(part: _Part) -> Manifest:
+    return part[1]
+
+
+def _parts(bag: db.Bag, kind: str) -> list[Delayed]:
+    """Each partition's IDs, unique across the dataset, with its manifest (lazy)."""
+    kind = check_kind(kind)
+    batches = [delayed(_read)(part, kind, index) for index, part in enumerate(bag.to_delayed())]
+    buckets = len(batches)
+    dealt = [delayed(_split, nout=buckets)(batch, buckets) for batch in batches]
+    firsts = [
+        delayed(_first, nout=buckets)(*(shares[bucket] for shares in dealt))
+        for bucket in range(buckets)
+    ]
+    return [
+        delayed(_keep)(batch, *(kept[index] for kept in firsts))
+        for index, batch in enumerate(batches)
+    ]
+
+
+def dehydrate(bag: db.Bag, kind: str = "tweets") -> db.Bag:
+    """The unique IDs of ``kind`` in a bag of JSON lines: a bag of ID strings (lazy).
+
+    The IDs, their order and their deduplication are those of ``twpolicy dehydrate`` on the
+    partitions' lines one after the other. Unreadable lines are skipped (see `manifests`).
+    """
+    return db.from_delayed([delayed(_ids)(part) for part in _parts(bag, kind)])
+
+
+def manifests(bag: db.Bag, kind: str = "tweets") -> ExportManifest:
+    """What `dehydrate` lets out of ``bag``: its partitions' manifests, merged (computed)."""
+    return merge(dask.compute(*(delayed(_manifest)(part) for part in _parts(bag, kind))))
+
+
+def _write(part: _Part, path: str, index: int) -> Manifest:
+    """Write a partition's IDs, one per line; the manifest of what was written."""
+    ids, read = part
+    with fsspec.open(f"{path}/part-{index:05d}.txt", "w", encoding="ascii") as out:
+        for value in ids:
+            out.write(value + "\n")
+    return Manifest(read.partition, read.records, read.unreadable, len(ids), ids_sha256(ids))
+
+
+def export(
+    bag: db.Bag,
+    path: str,
+    *,
+    recipient: str,
+    kind: str = "tweets",
+    guard: Guard | None = None,
+) -> ScaledExport:
+    """Dehydrate ``bag`` and write its IDs under ``path`` (``part-00000.txt``, ...), counted.
+
+    The IDs are counted first, then reserved against ``recipient``'s quota through
+    ``guard`` (the default guard if ``None``); the workers write; the reservation is
+    committed if they wrote what was counted, and released if the job failed.
+
+    Raises:
+        PolicyViolation: the guard refuses the export (nothing is written or counted).
+        PayloadError: the workers wrote other IDs than were counted (nothing is counted).
+    """
+    guard = get_default_guard() if guard is None else guard
+    (parts,) = dask.persist(_parts(bag, kind))
+    counted = merge(dask.compute(*(delayed(_manifest)(part) for part in parts)))
+
+    def write() -> ExportManifest:
+        fs, root = fsspec.core.url_to_fs(path)
+        fs.makedirs(root, exist_ok=True)
+        written = dask.compute(
+            *(delayed(_write)(part, path, index) for index, part in enumerate(parts))
+        )
+        return merge(written)
+
+    return export_in_two_phases(
+        guard,
+        operation="twpolicy.dask.export",
+        recipient=recipient,
+        kind=kind,
+        counted=counted,
+        write=write,
+    )
+
+
+def _scan(lines: Iterable[Any], *, show_all: bool) -> ScanBatch:
+    return scan_lines(lines, show_all=show_all, loads=LOADS)
+
+
+def _findings(batch: ScanBatch, partition: int) -> list[dict[str, Any]]:
+    return [{"partition": partition, **row} for row in batch.findings]
+
+
+def _batches(bag: db.Bag, *, show_all: bool) -> list[Delayed]:
+    scan_one = functools.partial(_scan, show_all=show_all)
+    return [delayed(scan_one)(part) for part in bag.to_delayed()]
+
+
+def scan(bag: db.Bag, *, show_all: bool = False) -> db.Bag:
+    """The location data ``twpolicy scan`` lists, for a bag of JSON lines (lazy).
+
+    One dict per datum: ``partition``, ``line`` (from 1 in its partition), ``pointer``,
+    ``kind``, ``standalone``, ``reason``, ``why``; standalone data only unless ``show_all``.
+    """
+    batches = _batches(bag, show_all=show_all)
+    return db.from_delayed(
+        [delayed(_findings)(batch, index) for index, batch in enumerate(batches)]
+    )
+
+
+def _counts(batch: ScanBatch) -> dict[str, Any]:
+    return batch.counts()
+
+
+def scan_counts(bag: db.Bag) -> dict[str, Any]:
+    """The totals of ``twpolicy scan --format json`` for a bag of JSON lines (computed)."""
+    batches = _batches(bag, show_all=False)
+    return total(dask.compute(*(delayed(_counts)(batch) for batch in batches)))
+
+
+def _comply(lines: Iterable[Any], snapshot: Snapshot, path: str, index: int) -> ComplyTally:
+    """Clean one partition and write it as ``part-NNNNN.jsonl``; what it lost."""
+    batch = comply_lines(lines, snapshot, where=f"partition {index}")
+    with fsspec.open(f"{path}/part-{index:05d}.jsonl", "wb") as out:
+        out.writelines(batch.lines)
+    return batch.tally
+
+
+def comply(
+    bag: db.Bag, path: str, *, ledger: ComplianceLedger, target: str | None = None
+) -> ApplyReport:
+    """Rewrite a dataset of JSON lines under ``path`` without what the ledger says is gone.
+
+    The compliance ledger's tombstones (its snapshot) are sent to each worker once; each
+    partition is cleaned as the JSON Lines applier cleans a file (`twpolicy.JsonLinesApplier`)
+    and written as ``part-NNNNN.jsonl``; what reversible events removed is listed, by ID, in
+    ``withdrawn.jsonl``. The pending events are claimed for ``target`` (``dask:PATH`` by
+    default) and recorded as applied once every partition is written; a failed job leaves
+    them pending, so running it again applies them.
+    """
+
+    def run(snapshot: Snapshot) -> list[ComplyTally]:
+        fs, root = fsspec.core.url_to_fs(path)
+        fs.makedirs(root, exist_ok=True)
+        shared = delayed(snapshot, pure=True)  # one key: each worker fetches it once
+        tallies = list(
+            dask.compute(
+                *(
+                    delayed(_comply)(part, shared, path, index)
+                    for index, part in enumerate(bag.to_delayed())
+                )
+            )
+        )
+        withdrawn = [line for tally in tallies for line in withdrawn_lines(tally)]
+        if withdrawn:
+            with fsspec.open(f"{path}/withdrawn.jsonl", "a") as out:
+                out.writelines(withdrawn)
+        return tallies
+
+    return apply_compliance(ledger, EngineApplier(target or f"dask:{path}", run))

@@ -1,0 +1,177 @@
+"""twpolicy.dask end to end, on a real distributed LocalCluster of two worker processes."""
+
+import os
+
+import pytest
+
+# Not run without the extra, except in CI, where that is a failure (.ci/run installs it).
+if not os.environ.get("CI"):  # pragma: no cover
+    pytest.importorskip("distributed", reason="needs twpolicy[dask]")
+
+import dask
+import dask.bag as dask_bag
+import distributed
+
+import twpolicy
+import twpolicy.dask
+from scale_data import (
+    applied,
+    cli_ids,
+    cli_scan_totals,
+    concatenated,
+    gone_events,
+    used,
+    write_dataset,
+)
+from twpolicy._payloads._batch import ids_sha256
+
+
+@pytest.fixture(name="client", scope="module")
+def _client():
+    """A distributed client on a local cluster of two single-threaded worker processes."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(name="dataset", scope="module")
+def _dataset(tmp_path_factory):
+    """Three JSON Lines files, and the same lines as one file for the command line."""
+    root = tmp_path_factory.mktemp("scale")
+    paths = write_dataset(root)
+    return root, concatenated(paths, root / "all.jsonl.txt")
+
+
+def lines(root, blocksize=None):
+    """The dataset's files as a bag of lines, as users read it."""
+    return dask_bag.read_text(str(root / "part-*.jsonl"), blocksize=blocksize)
+
+
+class TestDehydrate:
+    @pytest.mark.parametrize("kind", ["tweets", "users"])
+    def test_same_ids_as_the_command_line(self, client, dataset, kind):
+        """The bag's IDs are the command line's: same IDs, order and deduplication."""
+        root, whole = dataset
+        assert cli_ids(whole, kind) == twpolicy.dask.dehydrate(lines(root), kind).compute()
+
+    def test_same_ids_on_split_files(self, client, dataset):
+        """Files cut into many partitions give the same IDs as whole files."""
+        root, whole = dataset
+        bag = lines(root, blocksize=2048)
+        assert bag.npartitions > 3
+        assert cli_ids(whole) == twpolicy.dask.dehydrate(bag).compute()
+
+    def test_manifests_count_what_leaves(self, client, dataset):
+        """The merged manifest counts every record, skipped line and ID let out."""
+        root, whole = dataset
+        manifest = twpolicy.dask.manifests(lines(root))
+        expected = cli_ids(whole)
+        records = sum(1 for line in whole.read_text().splitlines() if line.strip())
+        assert (records, 3, len(expected)) == (manifest.records, manifest.unreadable, manifest.ids)
+        assert len(expected) > 20  # the dataset is not trivially small
+        parts = [part.compute() for part in twpolicy.dask.dehydrate(lines(root)).to_delayed()]
+        assert [ids_sha256(part) for part in parts] == [p.sha256 for p in manifest.partitions]
+
+
+class TestScan:
+    def test_same_counts_as_the_command_line(self, client, dataset):
+        """The totals are `twpolicy scan`'s on the same lines."""
+        root, whole = dataset
+        assert cli_scan_totals(whole) == twpolicy.dask.scan_counts(lines(root))
+
+    def test_findings_name_their_line(self, client, dataset):
+        """Each standalone datum is listed with its partition and line."""
+        root, _ = dataset
+        found = twpolicy.dask.scan(lines(root)).compute()
+        assert len(found) >= 3
+        assert all(row["standalone"] and row["line"] >= 1 for row in found)
+
+
+@pytest.fixture(name="ledger")
+def _ledger():
+    """A quota ledger with one registered recipient, acme."""
+    ledger = twpolicy.open_quotas("memory://")
+    ledger.register("acme")
+    yield ledger
+    ledger.close()
+
+
+class TestExport:
+    def test_quota_counts_exactly_what_was_written(self, client, dataset, ledger, tmp_path):
+        """The export charges the recipient exactly the IDs written, once."""
+        root, whole = dataset
+        guard = twpolicy.Guard(quotas=ledger)
+        done = twpolicy.dask.export(
+            lines(root), str(tmp_path / "out"), recipient="acme", guard=guard
+        )
+        written = [
+            line
+            for path in sorted((tmp_path / "out").glob("part-*.txt"))
+            for line in path.read_text().split()
+        ]
+        assert cli_ids(whole) == written
+        assert len(written) == used(ledger, "acme") == done.manifest.ids
+        assert done.manifest.sha256 == done.decision.facts["manifest_sha256"]
+
+    def test_a_failed_job_releases_its_reservation(self, client, dataset, ledger, tmp_path):
+        """A job that dies half-way (one partition cannot be written) counts nothing."""
+        root, _ = dataset
+        (tmp_path / "out" / "part-00001.txt").mkdir(parents=True)  # a worker cannot write it
+        guard = twpolicy.Guard(quotas=ledger)
+        with pytest.raises(IsADirectoryError):
+            twpolicy.dask.export(lines(root), str(tmp_path / "out"), recipient="acme", guard=guard)
+        assert 0 == used(ledger, "acme")
+
+
+class TestComply:
+    def test_rewrites_the_dataset_as_the_applier_does(self, client, dataset, tmp_path):
+        """The partitions, rewritten, hold what the JSON Lines applier leaves of the files."""
+        root, whole = dataset
+        events = gone_events(whole)
+        expected, report = applied(whole, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        out = tmp_path / "clean"
+        done = twpolicy.dask.comply(lines(root, blocksize=2048), str(out), ledger=ledger)
+        assert expected == b"".join(p.read_bytes() for p in sorted(out.glob("part-*.jsonl")))
+        assert (report.changed, report.removed) == (done.changed, done.removed)
+        assert (len(events), f"dask:{out}") == (done.events, done.target)
+        assert 0 == twpolicy.dask.comply(lines(root), str(out), ledger=ledger).events
+
+
+class TestInProcess:
+    """The same helpers on Dask's synchronous scheduler: what the workers run, measured here."""
+
+    def test_same_results_without_a_cluster(self, dataset, tmp_path):
+        """Dehydrate, scan and export agree with the command line on the local scheduler."""
+        root, whole = dataset
+        ledger = twpolicy.open_quotas("memory://")
+        with dask.config.set(scheduler="sync"):
+            bag = lines(root, blocksize=4096)
+            assert cli_ids(whole) == twpolicy.dask.dehydrate(bag).compute()
+            assert cli_scan_totals(whole) == twpolicy.dask.scan_counts(bag)
+            assert all(row["standalone"] for row in twpolicy.dask.scan(bag).compute())
+            done = twpolicy.dask.export(
+                bag, str(tmp_path / "o"), recipient="acme", guard=twpolicy.Guard(quotas=ledger)
+            )
+            compliance = twpolicy.open_compliance("memory://")
+            compliance.record(
+                twpolicy.compliance_events(
+                    {
+                        "data": {
+                            "user_protect": {
+                                "user": {"id": cli_ids(whole, "users")[0]},
+                                "event_at": "2026-01-01T00:00:00.000Z",
+                            }
+                        }
+                    }
+                )
+            )
+            report = twpolicy.dask.comply(bag, str(tmp_path / "c"), ledger=compliance)
+            assert report.removed > 0
+            assert (tmp_path / "c" / "withdrawn.jsonl").read_text()
+        assert len(cli_ids(whole)) == done.manifest.ids == used(ledger, "acme")
