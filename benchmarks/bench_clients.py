@@ -138,7 +138,7 @@ def guard_only(guard: twpolicy.Guard, pacer: Pacer, calls: int, rounds: int) -> 
 #: What the ratios are against, for `measure`.
 BASELINE = "bare tweepy, stub transport"
 #: Generous bounds for a CI smoke: only a gross regression crosses them (no absolute times).
-BOUNDS = {"read": 1.6, "write": 2.5, "read, audit sink": 1.8}
+BOUNDS = {"read": 2.5, "write": 5.0, "read, audit sink": 2.5}
 
 
 class Pair:
