@@ -24,8 +24,10 @@ from twpolicy import (
     compliance_events,
     open_compliance,
 )
-from twpolicy._enforce._compliance import attempt_outcomes, clean_record
+from twpolicy._enforce import _compliance as _enforce_compliance
+from twpolicy._enforce._compliance import _Wanted, attempt_outcomes, clean_record
 from twpolicy._payloads._walker import Kind, walk
+from twpolicy._stores._compliance import Snapshot
 
 HERE = Path(__file__).resolve().parent
 DATA = "DocNow+twarc-csv/test-data"
@@ -446,3 +448,37 @@ class TestProperties:
         assert not users & gone_users
         again = json.loads(json.dumps(cleaned))
         assert all(clean_record(r, snapshot) == (r, False) for r in again)
+
+
+class TestRewriteDetails:
+    """The rewrite's fast paths and their fallbacks."""
+
+    def test_fallback_parser_and_writer(self):
+        """What msgspec refuses (a huge integer) is read and written by the standard module."""
+        huge = b'{"id": "1", "n": 123456789012345678901234567890}'
+        assert 123456789012345678901234567890 == _enforce_compliance._loads(huge)["n"]
+        assert b'{"n":123456789012345678901234567890}' == _enforce_compliance._dumps(
+            {"n": 123456789012345678901234567890}
+        )
+
+    def test_blank_lines_blocks_and_short_ids(self, tmp_path, ledger, monkeypatch):
+        """Blank lines stay, output is written in blocks, and short wanted IDs are found."""
+        monkeypatch.setattr(_enforce_compliance, "_BLOCK", 10)
+        dataset = tmp_path / "d.jsonl"
+        dataset.write_bytes(b'{"id": "7", "text": "x"}\n\n{"id": "70", "text": "y"}')
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="7")])
+        apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert b'\n{"id": "70", "text": "y"}\n' == dataset.read_bytes()
+
+    def test_wanted_grows(self):
+        """Wanting a shorter ID widens the digit runs looked at."""
+        snapshot = Snapshot(
+            tweets={"12345": "k"}, users={}, dms={}, scrub_geo={}, tweet_geo={},
+            reversible=frozenset(),
+        )  # fmt: skip
+        wanted = _Wanted(snapshot)
+        assert (True, 1) == (bool(wanted), len(wanted))
+        assert not wanted.may_hold(b'{"id": "12"}')
+        wanted.add("12")
+        wanted.add("123")
+        assert wanted.may_hold(b'{"id": "12"}')
