@@ -12,9 +12,10 @@ The tree::
     │   ├── UnknownRoute               a request the endpoint catalog does not know
     │   ├── ProhibitedPurpose          done for a purpose the policy forbids outright
     │   ├── KeyUseCaseError            a consumer key not bound to this use case
-    │   └── AutomationError            an automated write breaks the automation rules
-    │       ├── BulkLimitExceeded      an account's sliding-window cap is reached
-    │       └── DuplicateContent       another account posted near-identical text
+    │   ├── AutomationError            an automated write breaks the automation rules
+    │   │   ├── BulkLimitExceeded      an account's sliding-window cap is reached
+    │   │   └── DuplicateContent       another account posted near-identical text
+    │   └── CredentialError            a password or the app's own secret kept or sent
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "ConsentRequired",
     "ContentUnavailable",
+    "CredentialError",
     "DuplicateContent",
     "KeyUseCaseError",
     "PayloadError",
@@ -137,3 +139,10 @@ class StoreUnavailable(TwPolicyError):
 
 class TwPolicyWarning(UserWarning):
     """A rule in ``warn`` mode would have refused an action; the action went ahead."""
+
+
+class CredentialError(PolicyViolation):
+    """A password or the application's own API secret would be kept, sent or asked for.
+
+    Raised by ``credentials.stored`` (I.C.10, I.A.1) and ``credentials.xauth`` (I.C.10).
+    """

@@ -22,6 +22,7 @@ from twpolicy._clients._plan import (
     Policy,
     me_id,
     plan_v2,
+    register_secrets,
     v2_identity,
     with_guard_signature,
 )
@@ -130,6 +131,7 @@ class AsyncClient(_AsyncGuardedV2, _TweepyAsyncClient):  # type: ignore[misc]  #
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)
 
 
 class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingClient):  # type: ignore[misc]  # tweepy is untyped
@@ -152,6 +154,7 @@ class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingCl
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)
 
     async def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:
         await off_loop(self._twpolicy_connect, endpoint)

@@ -32,6 +32,7 @@ from twpolicy._clients._plan import (
     me_id,
     plan_v1,
     plan_v2,
+    register_secrets,
     v1_identity,
     v2_identity,
     with_guard_signature,
@@ -144,6 +145,7 @@ class Client(_GuardedV2, tweepy.Client):  # type: ignore[misc]  # tweepy is unty
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)
 
 
 class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type: ignore[misc]  # tweepy is untyped
@@ -166,6 +168,7 @@ class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type:
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)
 
     def filter(self, **params: Any) -> Any:
         """Open the filtered stream, as `tweepy.StreamingClient.filter`, once the guard agrees."""
@@ -225,6 +228,7 @@ class API(tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)
 
     @property
     def session(self) -> Any:

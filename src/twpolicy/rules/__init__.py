@@ -24,7 +24,9 @@ from twpolicy.rules._context import (
     QuotaReader,
     Rule,
     RuleContext,
+    SecretReader,
 )
+from twpolicy.rules._credentials import XAUTH_PARAMETERS, forbid_credentials, refuse_xauth
 from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
 from twpolicy.rules._purposes import (
@@ -53,6 +55,7 @@ __all__ = [
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
+    "XAUTH_PARAMETERS",
     "ComplianceReader",
     "ConsentReader",
     "KeyReader",
@@ -60,12 +63,14 @@ __all__ = [
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "SecretReader",
     "UserTokenReader",
     "bulk_limit",
     "compliance_deadline",
     "declared_purposes",
     "default",
     "flag_platform_counts",
+    "forbid_credentials",
     "forbid_standalone_geo",
     "fresh_display",
     "honour_tombstones",
@@ -75,6 +80,7 @@ __all__ = [
     "one_key_per_use_case",
     "recipient_quota",
     "redistribute_ids_only",
+    "refuse_xauth",
     "require_consent",
     "require_recipient_opt_in",
     "require_recipient_terms",
@@ -98,6 +104,7 @@ def default(
         ConfigurationError: a purpose is unknown or prohibited.
     """
     return (
+        refuse_xauth(),
         known_endpoint(),
         match_token_owner(),
         declared_purposes(purposes),
@@ -107,6 +114,7 @@ def default(
         no_duplicates(),
         require_consent(),
         require_recipient_opt_in(),
+        forbid_credentials(),
         honour_tombstones(),
         fresh_display(),
         compliance_deadline(),
