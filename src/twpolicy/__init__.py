@@ -20,8 +20,8 @@ from twpolicy._enforce._compliance import (
     displayable,
 )
 from twpolicy._enforce._exports import Export, ids_only, manual_export
-from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
+from twpolicy._enforce._storage import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
 from twpolicy._model import (
     Action,
@@ -88,6 +88,7 @@ from twpolicy.exceptions import (
     CredentialError,
     DuplicateContent,
     KeyUseCaseError,
+    NonPublicContentError,
     PayloadError,
     PolicyViolation,
     ProhibitedPurpose,
@@ -153,6 +154,7 @@ __all__ = [
     "LedgerTampered",
     "MappingApplier",
     "Mode",
+    "NonPublicContentError",
     "Notice",
     "Obligation",
     "OptOutHook",

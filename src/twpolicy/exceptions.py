@@ -15,7 +15,8 @@ The tree::
     │   ├── AutomationError            an automated write breaks the automation rules
     │   │   ├── BulkLimitExceeded      an account's sliding-window cap is reached
     │   │   └── DuplicateContent       another account posted near-identical text
-    │   └── CredentialError            a password or the app's own secret kept or sent
+    │   ├── CredentialError            a password or the app's own secret kept or sent
+    │   └── NonPublicContentError      a DM or protected Tweet kept or shared without consent
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -44,6 +45,7 @@ __all__ = [
     "CredentialError",
     "DuplicateContent",
     "KeyUseCaseError",
+    "NonPublicContentError",
     "PayloadError",
     "PolicyViolation",
     "ProhibitedPurpose",
@@ -146,3 +148,7 @@ class CredentialError(PolicyViolation):
 
     Raised by ``credentials.stored`` (I.C.10, I.A.1) and ``credentials.xauth`` (I.C.10).
     """
+
+
+class NonPublicContentError(PolicyViolation):
+    """A DM or protected Tweet would be kept or shared without consent (I.C.1.d, I.C.1.e)."""

@@ -29,6 +29,7 @@ from twpolicy.rules._context import (
 from twpolicy.rules._credentials import XAUTH_PARAMETERS, forbid_credentials, refuse_xauth
 from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
+from twpolicy.rules._private import protect_nonpublic
 from twpolicy.rules._purposes import (
     PURPOSES,
     SENSITIVE_EVENT_TERMS,
@@ -78,6 +79,7 @@ __all__ = [
     "match_token_owner",
     "no_duplicates",
     "one_key_per_use_case",
+    "protect_nonpublic",
     "recipient_quota",
     "redistribute_ids_only",
     "refuse_xauth",
@@ -115,6 +117,7 @@ def default(
         require_consent(),
         require_recipient_opt_in(),
         forbid_credentials(),
+        protect_nonpublic(),
         honour_tombstones(),
         fresh_display(),
         compliance_deadline(),
