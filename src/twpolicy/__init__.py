@@ -20,6 +20,7 @@ from twpolicy._enforce._compliance import (
     displayable,
 )
 from twpolicy._enforce._exports import Export, ids_only, manual_export
+from twpolicy._enforce._identity import delete_identity_links, link_identity
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
 from twpolicy._enforce._storage import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
@@ -66,6 +67,12 @@ from twpolicy._stores._consent import (
     open_ledger,
 )
 from twpolicy._stores._decisions import DecisionFile
+from twpolicy._stores._identity import (
+    IdentityLink,
+    IdentityLinks,
+    LinkBasis,
+    open_identity_links,
+)
 from twpolicy._stores._keys import Environment, KeyBinding, KeyStore, key_fingerprint, open_keys
 from twpolicy._stores._quotas import (
     PUBLIC,
@@ -87,6 +94,7 @@ from twpolicy.exceptions import (
     ContentUnavailable,
     CredentialError,
     DuplicateContent,
+    IdentityLinkError,
     KeyUseCaseError,
     NonPublicContentError,
     PayloadError,
@@ -146,12 +154,16 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "IdentityLink",
+    "IdentityLinkError",
+    "IdentityLinks",
     "JsonLinesApplier",
     "KeyBinding",
     "KeyStore",
     "KeyUseCaseError",
     "Ledger",
     "LedgerTampered",
+    "LinkBasis",
     "MappingApplier",
     "Mode",
     "NonPublicContentError",
@@ -197,15 +209,18 @@ __all__ = [
     "content_sha256",
     "default_rules",
     "dehydrate",
+    "delete_identity_links",
     "displayable",
     "endpoint_catalog",
     "find_geo",
     "get_default_guard",
     "ids_only",
     "key_fingerprint",
+    "link_identity",
     "manual_export",
     "no_standalone_geo",
     "open_compliance",
+    "open_identity_links",
     "open_keys",
     "open_ledger",
     "open_quotas",

@@ -16,7 +16,8 @@ The tree::
     │   │   ├── BulkLimitExceeded      an account's sliding-window cap is reached
     │   │   └── DuplicateContent       another account posted near-identical text
     │   ├── CredentialError            a password or the app's own secret kept or sent
-    │   └── NonPublicContentError      a DM or protected Tweet kept or shared without consent
+    │   ├── NonPublicContentError      a DM or protected Tweet kept or shared without consent
+    │   └── IdentityLinkError          an account tied to an identity elsewhere without a basis
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -44,6 +45,7 @@ __all__ = [
     "ContentUnavailable",
     "CredentialError",
     "DuplicateContent",
+    "IdentityLinkError",
     "KeyUseCaseError",
     "NonPublicContentError",
     "PayloadError",
@@ -152,3 +154,7 @@ class CredentialError(PolicyViolation):
 
 class NonPublicContentError(PolicyViolation):
     """A DM or protected Tweet would be kept or shared without consent (I.C.1.d, I.C.1.e)."""
+
+
+class IdentityLinkError(PolicyViolation):
+    """A Twitter account would be tied to an off-platform identity without a basis (I.C.2)."""

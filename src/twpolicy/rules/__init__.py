@@ -28,6 +28,7 @@ from twpolicy.rules._context import (
 )
 from twpolicy.rules._credentials import XAUTH_PARAMETERS, forbid_credentials, refuse_xauth
 from twpolicy.rules._geo import forbid_standalone_geo
+from twpolicy.rules._identity import LINK_BASES, allow_deletion, govern_identity_links
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
 from twpolicy.rules._private import protect_nonpublic
 from twpolicy.rules._purposes import (
@@ -53,6 +54,7 @@ __all__ = [
     "CORE_CLIENT_TOKENS",
     "DUPLICATE_THRESHOLD",
     "DUPLICATE_WINDOW",
+    "LINK_BASES",
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
@@ -66,6 +68,7 @@ __all__ = [
     "RuleContext",
     "SecretReader",
     "UserTokenReader",
+    "allow_deletion",
     "bulk_limit",
     "compliance_deadline",
     "declared_purposes",
@@ -74,6 +77,7 @@ __all__ = [
     "forbid_credentials",
     "forbid_standalone_geo",
     "fresh_display",
+    "govern_identity_links",
     "honour_tombstones",
     "known_endpoint",
     "match_token_owner",
@@ -120,7 +124,9 @@ def default(
         protect_nonpublic(),
         honour_tombstones(),
         fresh_display(),
+        allow_deletion(),
         compliance_deadline(),
+        govern_identity_links(),
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),
