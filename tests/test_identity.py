@@ -159,6 +159,6 @@ class TestRules:
     def test_kinds_no_rule_decided_are_decided(self):
         """infer_attribute, link_identities and delete_content each meet a rule."""
         guard = twpolicy.Guard()
-        for kind in ("link_identities", "delete_content"):
+        for kind in ("link_identities", "delete_content", "infer_attribute"):
             decision = guard.check(twpolicy.Action(kind=kind, operation="x"))
             assert "no_rule_applies" != decision.reason, kind

@@ -22,6 +22,7 @@ from twpolicy._enforce._compliance import (
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._identity import delete_identity_links, link_identity
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
+from twpolicy._enforce._sensitive import check_inference, sensitive_inference
 from twpolicy._enforce._storage import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
 from twpolicy._model import (
@@ -50,6 +51,8 @@ from twpolicy._payloads._compliance import (
 )
 from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
 from twpolicy._payloads._ids import dehydrate
+from twpolicy._payloads._sensitive import CATEGORIES as SENSITIVE_CATEGORIES
+from twpolicy._payloads._sensitive import SENSITIVE_FIELDS
 from twpolicy._payloads._walker import GeoKind
 from twpolicy._scopes import SCOPES, Scope
 from twpolicy._stores._compliance import ComplianceLedger, open_compliance
@@ -102,6 +105,7 @@ from twpolicy.exceptions import (
     ProhibitedPurpose,
     QuotaExceeded,
     RedistributionError,
+    SensitiveDataError,
     StandaloneGeoError,
     StoreUnavailable,
     TermsNotAccepted,
@@ -117,6 +121,8 @@ __all__ = [
     "OPT_OUT_WORDS",
     "PUBLIC",
     "SCOPES",
+    "SENSITIVE_CATEGORIES",
+    "SENSITIVE_FIELDS",
     "Action",
     "ActionKind",
     "ApplyReport",
@@ -186,6 +192,7 @@ __all__ = [
     "Rule",
     "RuleContext",
     "Scope",
+    "SensitiveDataError",
     "Sink",
     "SpendConsent",
     "SqliteTableApplier",
@@ -203,6 +210,7 @@ __all__ = [
     "__version__",
     "apply_compliance",
     "automated",
+    "check_inference",
     "check_storable",
     "clauses",
     "compliance_events",
@@ -228,6 +236,7 @@ __all__ = [
     "open_windows",
     "opt_out_keyword",
     "record_opt_out",
+    "sensitive_inference",
     "set_default_guard",
     "strip_geo",
 ]

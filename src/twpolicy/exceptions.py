@@ -17,7 +17,8 @@ The tree::
     │   │   └── DuplicateContent       another account posted near-identical text
     │   ├── CredentialError            a password or the app's own secret kept or sent
     │   ├── NonPublicContentError      a DM or protected Tweet kept or shared without consent
-    │   └── IdentityLinkError          an account tied to an identity elsewhere without a basis
+    │   ├── IdentityLinkError          an account tied to an identity elsewhere without a basis
+    │   └── SensitiveDataError         a sensitive characteristic inferred or kept about people
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -53,6 +54,7 @@ __all__ = [
     "ProhibitedPurpose",
     "QuotaExceeded",
     "RedistributionError",
+    "SensitiveDataError",
     "StandaloneGeoError",
     "StoreUnavailable",
     "TermsNotAccepted",
@@ -158,3 +160,7 @@ class NonPublicContentError(PolicyViolation):
 
 class IdentityLinkError(PolicyViolation):
     """A Twitter account would be tied to an off-platform identity without a basis (I.C.2)."""
+
+
+class SensitiveDataError(PolicyViolation):
+    """A sensitive characteristic would be inferred or kept about individuals (restricted uses)."""

@@ -40,6 +40,7 @@ from twpolicy.rules._purposes import (
     screen_queries,
 )
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
+from twpolicy.rules._sensitive import forbid_sensitive_inference
 from twpolicy.rules._terms import MAX_RETENTION_DAYS, require_recipient_terms
 from twpolicy.rules._tokens import (
     CONTACT_TOKENS,
@@ -75,6 +76,7 @@ __all__ = [
     "default",
     "flag_platform_counts",
     "forbid_credentials",
+    "forbid_sensitive_inference",
     "forbid_standalone_geo",
     "fresh_display",
     "govern_identity_links",
@@ -122,6 +124,7 @@ def default(
         require_recipient_opt_in(),
         forbid_credentials(),
         protect_nonpublic(),
+        forbid_sensitive_inference(),
         honour_tombstones(),
         fresh_display(),
         allow_deletion(),
