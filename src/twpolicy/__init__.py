@@ -22,6 +22,7 @@ from twpolicy._enforce._compliance import (
 from twpolicy._enforce._exports import Export, ids_only, manual_export
 from twpolicy._enforce._identity import delete_identity_links, link_identity
 from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
+from twpolicy._enforce._publish import check_publishable, publishes
 from twpolicy._enforce._sensitive import check_inference, sensitive_inference
 from twpolicy._enforce._storage import GeoSafeMapping, check_storable, no_standalone_geo
 from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
@@ -103,6 +104,7 @@ from twpolicy.exceptions import (
     PayloadError,
     PolicyViolation,
     ProhibitedPurpose,
+    PublicationError,
     QuotaExceeded,
     RedistributionError,
     SensitiveDataError,
@@ -181,6 +183,7 @@ __all__ = [
     "Permit",
     "PolicyViolation",
     "ProhibitedPurpose",
+    "PublicationError",
     "QuotaExceeded",
     "QuotaLedger",
     "QuotaUsage",
@@ -211,6 +214,7 @@ __all__ = [
     "apply_compliance",
     "automated",
     "check_inference",
+    "check_publishable",
     "check_storable",
     "clauses",
     "compliance_events",
@@ -235,6 +239,7 @@ __all__ = [
     "open_user_tokens",
     "open_windows",
     "opt_out_keyword",
+    "publishes",
     "record_opt_out",
     "sensitive_inference",
     "set_default_guard",

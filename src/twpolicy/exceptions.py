@@ -18,7 +18,8 @@ The tree::
     │   ├── CredentialError            a password or the app's own secret kept or sent
     │   ├── NonPublicContentError      a DM or protected Tweet kept or shared without consent
     │   ├── IdentityLinkError          an account tied to an identity elsewhere without a basis
-    │   └── SensitiveDataError         a sensitive characteristic inferred or kept about people
+    │   ├── SensitiveDataError         a sensitive characteristic inferred or kept about people
+    │   └── PublicationError           content republished or promoted without its authors' consent
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -52,6 +53,7 @@ __all__ = [
     "PayloadError",
     "PolicyViolation",
     "ProhibitedPurpose",
+    "PublicationError",
     "QuotaExceeded",
     "RedistributionError",
     "SensitiveDataError",
@@ -164,3 +166,7 @@ class IdentityLinkError(PolicyViolation):
 
 class SensitiveDataError(PolicyViolation):
     """A sensitive characteristic would be inferred or kept about individuals (restricted uses)."""
+
+
+class PublicationError(PolicyViolation):
+    """Content would be republished or used in promotion without its authors' consent."""

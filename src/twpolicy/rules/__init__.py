@@ -31,6 +31,7 @@ from twpolicy.rules._geo import forbid_standalone_geo
 from twpolicy.rules._identity import LINK_BASES, allow_deletion, govern_identity_links
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
 from twpolicy.rules._private import protect_nonpublic
+from twpolicy.rules._publication import publication_consent
 from twpolicy.rules._purposes import (
     PURPOSES,
     SENSITIVE_EVENT_TERMS,
@@ -86,6 +87,7 @@ __all__ = [
     "no_duplicates",
     "one_key_per_use_case",
     "protect_nonpublic",
+    "publication_consent",
     "recipient_quota",
     "redistribute_ids_only",
     "refuse_xauth",
@@ -130,6 +132,7 @@ def default(
         allow_deletion(),
         compliance_deadline(),
         govern_identity_links(),
+        publication_consent(),
         redistribute_ids_only(),
         recipient_quota(),
         forbid_standalone_geo(),

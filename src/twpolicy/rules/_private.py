@@ -40,7 +40,9 @@ class _ProtectNonPublic:
     id: ClassVar[str] = "nonpublic.consent"
     clause: ClassVar[str] = "I.C.1.d"
     error: ClassVar[type[PolicyViolation]] = NonPublicContentError
-    kinds: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.STORE, ActionKind.EXPORT})
+    kinds: ClassVar[frozenset[ActionKind]] = frozenset(
+        {ActionKind.STORE, ActionKind.EXPORT, ActionKind.PUBLISH}
+    )
 
     def __repr__(self) -> str:
         return "twpolicy.rules.protect_nonpublic()"
