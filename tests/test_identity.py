@@ -162,3 +162,8 @@ class TestRules:
         for kind in ("link_identities", "delete_content", "infer_attribute"):
             decision = guard.check(twpolicy.Action(kind=kind, operation="x"))
             assert "no_rule_applies" != decision.reason, kind
+
+
+def test_basis_reads_as_its_value():
+    """A basis prints as the value link_identity accepts."""
+    assert "public" == str(twpolicy.LinkBasis.PUBLIC)

@@ -248,3 +248,31 @@ class TestIdsOnly:
         with pytest.raises(twpolicy.NonPublicContentError):
             twpolicy.check_storable(json.dumps(dm_event_v2()), guard=guard, acting_user_id=ACTING)
         assert [] == nonpublic_findings("plain words")
+
+
+def test_integer_only_author_ids_are_read():
+    """An embedded author with only a numeric id is still the Tweet's author."""
+    tweet = {
+        "id": 10,
+        "id_str": "10",
+        "text": "x",
+        "user": {"id": 3, "protected": True, "screen_name": "p"},
+    }
+    assert [NonPublicFinding("", "protected_tweet", ("3",))] == nonpublic_findings(tweet)
+
+
+def test_activity_actor_ids_are_read():
+    """An activity-streams actor's tagged ID names the author."""
+    activity = {
+        "id": "tag:search.twitter.com,2005:10",
+        "objectType": "activity",
+        "verb": "post",
+        "body": "x",
+        "actor": {
+            "id": "id:twitter.com:3",
+            "objectType": "person",
+            "preferredUsername": "p",
+            "protected": True,
+        },
+    }
+    assert [NonPublicFinding("", "protected_tweet", ("3",))] == nonpublic_findings(activity)

@@ -103,3 +103,13 @@ class TestPromote:
         assert rule.evaluate(store, twpolicy.Guard().context()) is None
         assert "twpolicy.rules.publication_consent()" == repr(rule)
         assert twpolicy.check_publishable([TWEET], source="api").allowed
+
+
+def test_content_authors_reads_v2_and_skips_the_rest():
+    """Authors come from author_id and user objects; places and bare Tweets add none."""
+    response = {
+        "data": [{"id": "11", "text": "t", "author_id": AUTHOR}, {"id": "12", "text": "u"}],
+        "includes": {"places": [{"id": "p1", "full_name": "X", "geo": {"type": "Feature"}}]},
+    }
+    assert {AUTHOR} == twpolicy.rules._publication.content_authors(response)
+    assert set() == twpolicy.rules._publication.content_authors({"id_str": "", "screen_name": "a"})

@@ -154,3 +154,21 @@ class TestStore:
         assert rule.evaluate(twpolicy.Action(kind="export", operation="e"), context) is None
         assert rule.evaluate(twpolicy.Action(kind="store", operation="s"), context) is None
         assert rule.static_for(twpolicy.Action(kind="store", operation="s"))
+
+
+class TestEdges:
+    def test_integer_keys_and_shared_containers(self):
+        """Integer user-ID keys name people; a container met twice is read once."""
+        assert ["/2244994945"] == personal_keys({2244994945: 1})
+        assert [] == personal_keys({(1, 2): 1, 2024: 3})
+        shared = {"user_id": USER}
+        assert ["/0/user_id"] == personal_keys([shared, shared])
+
+    def test_async_aggregate_is_returned(self, guard):
+        """An async inference with an aggregate result returns it."""
+
+        @twpolicy.sensitive_inference("health", guard=guard)
+        async def counts():
+            return {"flu": 3}
+
+        assert {"flu": 3} == asyncio.run(counts())

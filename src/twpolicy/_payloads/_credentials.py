@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import attrs
 
+from twpolicy._payloads._fields import field_names, normal_field
 from twpolicy._payloads._walker import adapt, pointer_of
 
 __all__ = ["CREDENTIAL_FIELDS", "CredentialFinding", "credential_findings"]
@@ -49,6 +50,10 @@ CREDENTIAL_FIELDS: Final = frozenset(
 _HIDDEN: Final = "[secret]"
 
 
+def _never(_value: object) -> bool:
+    return False
+
+
 @attrs.frozen
 class CredentialFinding:
     """One credential: where it is and what sort it is (never its value).
@@ -64,7 +69,7 @@ class CredentialFinding:
 
 
 def _normal(key: str) -> str:
-    return "".join(c for c in key.lower() if c not in "_-. ")
+    return normal_field(key)
 
 
 def _filled(value: Any) -> bool:
@@ -96,16 +101,27 @@ def _children(value: Any) -> Iterator[tuple[Any, Any]]:
 def credential_findings(
     payload: Any,
     *,
-    is_secret: Callable[[object], bool] = lambda _value: False,
-    contains_secret: Callable[[object], bool] = lambda _text: False,
+    is_secret: Callable[[object], bool] | None = None,
+    contains_secret: Callable[[object], bool] | None = None,
 ) -> list[CredentialFinding]:
     """Every credential in ``payload``, ordered by JSON pointer.
 
     Args:
         payload: parsed JSON, tweepy models, JSON text, or any nesting of mappings and lists.
-        is_secret: whether a value is exactly a known secret.
+        is_secret: whether a value is exactly a known secret (``None``: no secret is known).
         contains_secret: whether a text contains a known secret.
     """
+    if is_secret is None or contains_secret is None:
+        names = field_names(payload)
+        if names is not None and names.isdisjoint(CREDENTIAL_FIELDS):
+            return []  # the usual case, decided in one quick pass
+        return _findings(payload, _never, _never)
+    return _findings(payload, is_secret, contains_secret)
+
+
+def _findings(
+    payload: Any, is_secret: Callable[[object], bool], contains_secret: Callable[[object], bool]
+) -> list[CredentialFinding]:
     found: list[CredentialFinding] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(payload, ())]
     seen: set[int] = set()

@@ -60,7 +60,7 @@ def _author(node: Node) -> str | None:
         if isinstance(inner, Mapping):
             found = _decimal(inner.get("id_str")) or _decimal(inner.get("id"))
             if found is not None:
-                return found.rpartition(":")[2]
+                return found
             if isinstance(inner.get("id"), str):  # activity streams: id:twitter.com:123
                 return _decimal(inner["id"].rpartition(":")[2])
     return _decimal(value.get("author_id"))

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import attrs
 
+from twpolicy._payloads._fields import field_names, normal_field
 from twpolicy._payloads._geo import MappingKey
 from twpolicy._payloads._shapes import Kind
 from twpolicy._payloads._walker import adapt, pointer_of, walk
@@ -45,11 +46,6 @@ CATEGORIES: Final[Mapping[str, str]] = MappingProxyType(
         "alleged_crimes": "RU.sensitive-information.h",
     }
 )
-
-
-def normal_field(name: str) -> str:
-    """A field name compared without case, ``_``, ``-``, ``.`` or spaces."""
-    return "".join(c for c in name.lower() if c not in "_-. ")
 
 
 def _vocabulary(table: Mapping[str, tuple[str, ...]]) -> Mapping[str, str]:
@@ -219,6 +215,25 @@ def personal_keys(payload: Any) -> list[str]:
     return sorted(set(found))
 
 
+def _names_person(mapping: Mapping[Any, Any]) -> bool:
+    return any(
+        (isinstance(k, str) and normal_field(k) in _PERSON_FIELDS and _filled(v)) or _person_key(k)
+        for k, v in mapping.items()
+    )
+
+
+def _has_sensitive_field(payload: Any, vocabulary: Mapping[str, str]) -> bool:
+    """Whether any filled field of the vocabulary occurs anywhere (the usual answer: no)."""
+    names = field_names(payload)
+    if names is not None and not any(name in vocabulary for name in names):
+        return False
+    return any(
+        isinstance(key, str) and normal_field(key) in vocabulary and _filled(value)
+        for _, mapping in _mappings(payload)
+        for key, value in mapping.items()
+    )
+
+
 def sensitive_findings(
     payload: Any, vocabulary: Mapping[str, str] = SENSITIVE_FIELDS
 ) -> list[SensitiveFinding]:
@@ -229,24 +244,31 @@ def sensitive_findings(
     is a user ID or ``@handle``), or when the whole payload is stored under such a key.
     """
     payload, keyed = _unwrapped(payload)
+    if not _has_sensitive_field(payload, vocabulary):
+        return []
     people = {id(node.value) for node in walk(payload) if node.kind in _PEOPLE_KINDS}
-    keyed_paths: list[tuple[str | int, ...]] = [()] if keyed else []
     found: list[SensitiveFinding] = []
-    for path, mapping in _mappings(payload):
-        names_person = id(mapping) in people or any(
-            (isinstance(k, str) and normal_field(k) in _PERSON_FIELDS and _filled(v))
-            or _person_key(k)
-            for k, v in mapping.items()
-        )
-        if path and _person_key(path[-1]):
-            names_person = True
-        if names_person:
-            keyed_paths.append(path)
-        if not any(path[: len(p)] == p for p in keyed_paths):
+    stack: list[tuple[Any, tuple[str | int, ...], bool]] = [(payload, (), keyed)]
+    seen: set[int] = set()
+    while stack:
+        value, path, above = stack.pop()
+        value = adapt(value)
+        if id(value) in seen or not isinstance(value, (Mapping, list)):
             continue
-        for key, value in mapping.items():
-            if isinstance(key, str) and _filled(value):
+        seen.add(id(value))
+        if isinstance(value, list):
+            stack.extend((item, (*path, i), above) for i, item in enumerate(value))
+            continue
+        here = (
+            above
+            or id(value) in people
+            or (bool(path) and _person_key(path[-1]))
+            or _names_person(value)
+        )
+        for key, item in value.items():
+            if here and isinstance(key, str) and _filled(item):
                 category = vocabulary.get(normal_field(key))
                 if category is not None:
                     found.append(SensitiveFinding(pointer_of((*path, key)), category))
+            stack.append((item, (*path, key), here))
     return sorted(found, key=lambda f: f.pointer)

@@ -89,6 +89,10 @@ class ComplianceReader(Protocol):
 class SecretReader(Protocol):
     """The guard's own credentials, known by hash only: what rules may ask of them."""
 
+    def __len__(self) -> int:
+        """How many secrets are known (none: nothing to look for)."""
+        ...
+
     def is_secret(self, value: object) -> bool:
         """Whether ``value`` is exactly a registered secret."""
         ...

@@ -42,7 +42,7 @@ class _ForbidCredentials:
         if action.kind not in self.kinds or action.payload is None:
             return None
         secrets = context.secrets
-        if secrets is None:
+        if secrets is None or not len(secrets):
             findings = credential_findings(action.payload)
         else:
             findings = credential_findings(
