@@ -101,6 +101,8 @@ class TestPromote:
         rule = twpolicy.rules.publication_consent()
         store = twpolicy.Action(kind="store", operation="s")
         assert rule.evaluate(store, twpolicy.Guard().context()) is None
+        assert rule.static_for(store)
+        assert not rule.static_for(twpolicy.Action(kind="publish", operation="p"))
         assert "twpolicy.rules.publication_consent()" == repr(rule)
         assert twpolicy.check_publishable([TWEET], source="api").allowed
 

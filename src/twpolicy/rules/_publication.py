@@ -50,6 +50,10 @@ class _PublicationConsent:
     def __repr__(self) -> str:
         return "twpolicy.rules.publication_consent()"
 
+    def static_for(self, action: Action) -> bool:
+        """Silent for anything but publishing (which reads the consent ledger)."""
+        return action.kind is not ActionKind.PUBLISH
+
     def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
         if action.kind is not ActionKind.PUBLISH:
             return None
