@@ -775,8 +775,10 @@ def _redacted(decision: Decision, secrets: SecretRegistry) -> Decision:
             reason=secrets.redact(outcome.reason),
             facts=_redacted_facts(outcome.facts, secrets),
         )
-        if outcome.effect is Effect.DENY
-        or any(isinstance(v, str) and secrets.contains(v) for v in outcome.facts.values())
+        if any(
+            isinstance(v, str) and secrets.contains(v)
+            for v in (outcome.message, outcome.remediation, outcome.reason, *outcome.facts.values())
+        )
         else outcome
         for outcome in decision.outcomes
     )
