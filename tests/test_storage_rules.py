@@ -66,7 +66,7 @@ class TestOneEnforcementPoint:
         assert decision.allowed
         assert "12" == decision.acting_user_id
         rules = {outcome.rule for outcome in decision.outcomes}
-        assert {"credentials.stored", "nonpublic.consent", "compliance.tombstone"} <= rules
+        assert {"credentials.stored", "sensitive.keyed", "compliance.tombstone"} <= rules
 
     def test_acting_user_must_be_an_id(self):
         """An acting user that is not a decimal ID is refused when the wrapper is built."""

@@ -125,7 +125,6 @@ def default(
         require_consent(),
         require_recipient_opt_in(),
         forbid_credentials(),
-        protect_nonpublic(),
         forbid_sensitive_inference(),
         honour_tombstones(),
         fresh_display(),
@@ -135,6 +134,7 @@ def default(
         publication_consent(),
         redistribute_ids_only(),
         recipient_quota(),
+        protect_nonpublic(),
         forbid_standalone_geo(),
     )
 

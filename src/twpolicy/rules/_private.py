@@ -62,7 +62,7 @@ class _ProtectNonPublic:
             owners = tuple(o for o in noted.split(",") if o != "unknown")
             findings.append(NonPublicFinding("", "ids", owners if "unknown" not in noted else ()))
         if not findings:
-            return Outcome.allow("public_only")
+            return None  # nothing non-public: no opinion (the more specific rules report)
         if action.kind is ActionKind.STORE:
             return self._store(action, context, findings)
         return self._share(action, context, findings)
