@@ -57,6 +57,13 @@ def _fresh_default_guard(monkeypatch):
     twpolicy.set_default_guard(None)
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets():
+    """Forget the API secrets clients registered (process-wide) after each test."""
+    yield
+    twpolicy._stores._secrets.process_secrets().clear()
+
+
 #: Where the shared layers live when they are present (a checkout next to ``shared/``).
 SHARED = PROJECT.parent / "shared"
 

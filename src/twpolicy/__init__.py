@@ -19,14 +19,19 @@ from twpolicy.exceptions import (
     ConfigurationError,
     ConsentRequired,
     ContentUnavailable,
+    CredentialError,
     DuplicateContent,
+    IdentityLinkError,
     KeyUseCaseError,
+    NonPublicContentError,
     PayloadError,
     PolicyViolation,
     ProhibitedPurpose,
+    PublicationError,
     QuotaExceeded,
     RateLimited,
     RedistributionError,
+    SensitiveDataError,
     StandaloneGeoError,
     StoreUnavailable,
     TermsNotAccepted,
@@ -58,8 +63,11 @@ if TYPE_CHECKING:
         run_compliance_job,
     )
     from twpolicy._enforce._exports import Export, ids_only, manual_export
-    from twpolicy._enforce._geo import GeoSafeMapping, check_storable, no_standalone_geo
+    from twpolicy._enforce._identity import delete_identity_links, link_identity
     from twpolicy._enforce._optout import OPT_OUT_WORDS, OptOutHook, opt_out_keyword, record_opt_out
+    from twpolicy._enforce._publish import check_publishable, publishes
+    from twpolicy._enforce._sensitive import check_inference, sensitive_inference
+    from twpolicy._enforce._storage import GeoSafeMapping, check_storable, no_standalone_geo
     from twpolicy._guard import Guard, Permit, Sink, get_default_guard, set_default_guard
     from twpolicy._model import (
         Action,
@@ -87,6 +95,8 @@ if TYPE_CHECKING:
     )
     from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
     from twpolicy._payloads._ids import dehydrate
+    from twpolicy._payloads._sensitive import CATEGORIES as SENSITIVE_CATEGORIES
+    from twpolicy._payloads._sensitive import SENSITIVE_FIELDS
     from twpolicy._payloads._walker import GeoKind
     from twpolicy._scopes import SCOPES, Scope
     from twpolicy._stores._compliance import ComplianceLedger, open_compliance
@@ -104,6 +114,12 @@ if TYPE_CHECKING:
         open_ledger,
     )
     from twpolicy._stores._decisions import DecisionFile
+    from twpolicy._stores._identity import (
+        IdentityLink,
+        IdentityLinks,
+        LinkBasis,
+        open_identity_links,
+    )
     from twpolicy._stores._keys import Environment, KeyBinding, KeyStore, key_fingerprint, open_keys
     from twpolicy._stores._quotas import (
         PUBLIC,
@@ -124,6 +140,8 @@ __all__ = [
     "OPT_OUT_WORDS",
     "PUBLIC",
     "SCOPES",
+    "SENSITIVE_CATEGORIES",
+    "SENSITIVE_FIELDS",
     "Action",
     "ActionKind",
     "ApplyReport",
@@ -147,6 +165,7 @@ __all__ = [
     "ConsentState",
     "ContentUnavailable",
     "CountAction",
+    "CredentialError",
     "Decision",
     "DecisionFile",
     "DuplicateContent",
@@ -160,6 +179,9 @@ __all__ = [
     "GeoKind",
     "GeoSafeMapping",
     "Guard",
+    "IdentityLink",
+    "IdentityLinkError",
+    "IdentityLinks",
     "JobReport",
     "JsonLinesApplier",
     "KeyBinding",
@@ -167,8 +189,10 @@ __all__ = [
     "KeyUseCaseError",
     "Ledger",
     "LedgerTampered",
+    "LinkBasis",
     "MappingApplier",
     "Mode",
+    "NonPublicContentError",
     "Notice",
     "Obligation",
     "OptOutHook",
@@ -178,6 +202,7 @@ __all__ = [
     "PolicyViolation",
     "PollPolicy",
     "ProhibitedPurpose",
+    "PublicationError",
     "QuotaExceeded",
     "QuotaLedger",
     "QuotaUsage",
@@ -190,6 +215,7 @@ __all__ = [
     "Rule",
     "RuleContext",
     "Scope",
+    "SensitiveDataError",
     "Sink",
     "SpendConsent",
     "SqliteTableApplier",
@@ -208,12 +234,15 @@ __all__ = [
     "__version__",
     "apply_compliance",
     "automated",
+    "check_inference",
+    "check_publishable",
     "check_storable",
     "clauses",
     "compliance_events",
     "content_sha256",
     "default_rules",
     "dehydrate",
+    "delete_identity_links",
     "displayable",
     "endpoint_catalog",
     "find_geo",
@@ -221,23 +250,39 @@ __all__ = [
     "ids_only",
     "ingest_compliance_stream",
     "key_fingerprint",
+    "link_identity",
     "manual_export",
     "no_standalone_geo",
     "open_compliance",
+    "open_identity_links",
     "open_keys",
     "open_ledger",
     "open_quotas",
     "open_user_tokens",
     "open_windows",
     "opt_out_keyword",
+    "publishes",
     "record_opt_out",
     "run_compliance_job",
+    "sensitive_inference",
     "set_default_guard",
     "strip_geo",
 ]
 
 #: Where each lazily loaded public name lives: name -> (module, attribute).
 _LAZY: dict[str, tuple[str, str]] = {
+    "delete_identity_links": ("twpolicy._enforce._identity", "delete_identity_links"),
+    "link_identity": ("twpolicy._enforce._identity", "link_identity"),
+    "check_publishable": ("twpolicy._enforce._publish", "check_publishable"),
+    "publishes": ("twpolicy._enforce._publish", "publishes"),
+    "check_inference": ("twpolicy._enforce._sensitive", "check_inference"),
+    "sensitive_inference": ("twpolicy._enforce._sensitive", "sensitive_inference"),
+    "IdentityLink": ("twpolicy._stores._identity", "IdentityLink"),
+    "IdentityLinks": ("twpolicy._stores._identity", "IdentityLinks"),
+    "LinkBasis": ("twpolicy._stores._identity", "LinkBasis"),
+    "open_identity_links": ("twpolicy._stores._identity", "open_identity_links"),
+    "SENSITIVE_FIELDS": ("twpolicy._payloads._sensitive", "SENSITIVE_FIELDS"),
+    "SENSITIVE_CATEGORIES": ("twpolicy._payloads._sensitive", "CATEGORIES"),
     "JobReport": ("twpolicy._enforce._compliance_jobs", "JobReport"),
     "PollPolicy": ("twpolicy._enforce._compliance_jobs", "PollPolicy"),
     "StreamReport": ("twpolicy._enforce._compliance_jobs", "StreamReport"),
@@ -253,7 +298,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AsyncStreamingClient": ("twpolicy._clients._async", "AsyncStreamingClient"),
     "automated": ("twpolicy._clients._contact", "automated"),
     "CallbackApplier": ("twpolicy._enforce._compliance", "CallbackApplier"),
-    "check_storable": ("twpolicy._enforce._geo", "check_storable"),
+    "check_storable": ("twpolicy._enforce._storage", "check_storable"),
     "Clause": ("twpolicy._clauses", "Clause"),
     "clauses": ("twpolicy._clauses", "clauses"),
     "ClauseStatus": ("twpolicy._clauses", "ClauseStatus"),
@@ -284,7 +329,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "find_geo": ("twpolicy._payloads._geo", "find_geo"),
     "GeoFinding": ("twpolicy._payloads._geo", "GeoFinding"),
     "GeoKind": ("twpolicy._payloads._walker", "GeoKind"),
-    "GeoSafeMapping": ("twpolicy._enforce._geo", "GeoSafeMapping"),
+    "GeoSafeMapping": ("twpolicy._enforce._storage", "GeoSafeMapping"),
     "get_default_guard": ("twpolicy._guard", "get_default_guard"),
     "Guard": ("twpolicy._guard", "Guard"),
     "ids_only": ("twpolicy._enforce._exports", "ids_only"),
@@ -297,7 +342,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "manual_export": ("twpolicy._enforce._exports", "manual_export"),
     "MappingApplier": ("twpolicy._enforce._compliance", "MappingApplier"),
     "Mode": ("twpolicy._model", "Mode"),
-    "no_standalone_geo": ("twpolicy._enforce._geo", "no_standalone_geo"),
+    "no_standalone_geo": ("twpolicy._enforce._storage", "no_standalone_geo"),
     "Notice": ("twpolicy._stores._consent", "Notice"),
     "Obligation": ("twpolicy._model", "Obligation"),
     "open_compliance": ("twpolicy._stores._compliance", "open_compliance"),

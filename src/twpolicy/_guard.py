@@ -44,6 +44,7 @@ from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledg
 from twpolicy._stores._decisions import DecisionFile
 from twpolicy._stores._keys import environment, open_keys, use_case_name
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
+from twpolicy._stores._secrets import SecretRegistry, install_log_filter, process_secrets
 from twpolicy._stores._tokens import open_user_tokens
 from twpolicy._stores._windows import WindowLedger, open_windows
 from twpolicy._version import __version__
@@ -80,6 +81,7 @@ Sink = Callable[[Decision], None]
 _DECISIONS = logging.getLogger("twpolicy.decisions")
 _LOG = logging.getLogger("twpolicy")
 _LOG.addHandler(logging.NullHandler())
+install_log_filter()  # registered secrets never reach a handler through these loggers
 
 _DEFAULT_RULE = "twpolicy.default"
 _ALL_KINDS = frozenset(ActionKind)
@@ -257,6 +259,23 @@ class Guard:
         return self._compliance
 
     @property
+    def secrets(self) -> SecretRegistry:
+        """The application's own API secrets, known by keyed hash only (`register_secrets`)."""
+        return process_secrets()
+
+    def register_secrets(self, *values: object) -> int:
+        """Know ``values`` as the application's own secrets; return how many were new.
+
+        The guarded clients register their consumer secret, access token secret and bearer
+        token when they are built. Only a keyed hash of each is kept. From then on the
+        ``credentials.stored`` rule refuses storing or exporting them, and every decision,
+        error and twpolicy log line shows them as ``[redacted secret]``. Secrets are known
+        process-wide: a log line or a store anywhere in the process must keep them out.
+        Strings shorter than 12 characters are ignored (they would match ordinary text).
+        """
+        return process_secrets().register(values)
+
+    @property
     def windows(self) -> WindowLedger:
         """The action window ledger (bulk caps, duplicate content)."""
         return self._windows
@@ -380,6 +399,7 @@ class Guard:
             windows=self._windows,
             mode_of=self.mode_of,
             claims=claims,
+            secrets=process_secrets(),
         )
 
     def _evaluate(
@@ -451,6 +471,9 @@ class Guard:
             scopes=action.scopes,
             facts=action.facts,
         )
+        secrets = process_secrets()
+        if len(secrets):
+            decision = _redacted(decision, secrets)
         self._log(decision)
         return decision
 
@@ -768,6 +791,43 @@ class Guard:
         if "windows" not in kwargs:
             kwargs["windows"] = open_windows(settings.get("window_ledger", "memory://"))
         return cls(**kwargs)
+
+
+def _redacted_facts(facts: Mapping[str, Any], secrets: SecretRegistry) -> Mapping[str, Any]:
+    if not any(isinstance(v, str) and secrets.contains(v) for v in facts.values()):
+        return facts
+    return {k: secrets.redact(v) if isinstance(v, str) else v for k, v in facts.items()}
+
+
+def _redacted(decision: Decision, secrets: SecretRegistry) -> Decision:
+    """``decision`` with every registered secret in its text replaced (I.A.1)."""
+    texts = ("message", "remediation", "operation", "reason", "recipient", "acting_user_id")
+    changes: dict[str, Any] = {
+        name: secrets.redact(value)
+        for name in texts
+        if isinstance(value := getattr(decision, name), str) and secrets.contains(value)
+    }
+    facts = _redacted_facts(decision.facts, secrets)
+    if facts is not decision.facts:
+        changes["facts"] = facts
+    outcomes = tuple(
+        attrs.evolve(
+            outcome,
+            message=secrets.redact(outcome.message),
+            remediation=secrets.redact(outcome.remediation),
+            reason=secrets.redact(outcome.reason),
+            facts=_redacted_facts(outcome.facts, secrets),
+        )
+        if any(
+            isinstance(v, str) and secrets.contains(v)
+            for v in (outcome.message, outcome.remediation, outcome.reason, *outcome.facts.values())
+        )
+        else outcome
+        for outcome in decision.outcomes
+    )
+    if any(a is not b for a, b in zip(outcomes, decision.outcomes, strict=True)):
+        changes["outcomes"] = outcomes
+    return attrs.evolve(decision, **changes) if changes else decision
 
 
 _KEYS = {

@@ -55,6 +55,8 @@ class ActionKind(str, enum.Enum):
     """Honouring a deletion or other compliance event (I.C.3)."""
     DISPLAY = "display"
     """Showing Twitter Content to end users (I.C.4)."""
+    PUBLISH = "publish"
+    """Republishing Twitter Content, or using it to promote something (I.C.1.b, I.C.1.c)."""
 
     def __str__(self) -> str:
         return self.value

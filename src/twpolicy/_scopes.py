@@ -107,6 +107,12 @@ _ALL = (
         "Use the user's content to promote a product or service.",
         oauth=False,
     ),
+    Scope(
+        "content.republish",
+        "I.C.1.b",
+        "Republish the user's content obtained other than through the API.",
+        oauth=False,
+    ),
 )
 
 #: Every scope twpolicy knows, by name.

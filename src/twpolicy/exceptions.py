@@ -12,9 +12,15 @@ The tree::
     │   ├── UnknownRoute               a request the endpoint catalog does not know
     │   ├── ProhibitedPurpose          done for a purpose the policy forbids outright
     │   ├── KeyUseCaseError            a consumer key not bound to this use case
-    │   └── AutomationError            an automated write breaks the automation rules
-    │       ├── BulkLimitExceeded      an account's sliding-window cap is reached
-    │       └── DuplicateContent       another account posted near-identical text
+    │   ├── RateLimited                a send into a spent rate-limit window (I.B.5)
+    │   ├── AutomationError            an automated write breaks the automation rules
+    │   │   ├── BulkLimitExceeded      an account's sliding-window cap is reached
+    │   │   └── DuplicateContent       another account posted near-identical text
+    │   ├── CredentialError            a password or the app's own secret kept or sent
+    │   ├── NonPublicContentError      a DM or protected Tweet kept or shared without consent
+    │   ├── IdentityLinkError          an account tied to an identity elsewhere without a basis
+    │   ├── SensitiveDataError         a sensitive characteristic inferred or kept about people
+    │   └── PublicationError           content republished or promoted without its authors' consent
     ├── ConfigurationError (also ValueError)
     ├── PayloadError (also ValueError) a payload cannot be read as JSON
     └── StoreUnavailable               a ledger cannot be read or written safely
@@ -43,14 +49,19 @@ __all__ = [
     "ConfigurationError",
     "ConsentRequired",
     "ContentUnavailable",
+    "CredentialError",
     "DuplicateContent",
+    "IdentityLinkError",
     "KeyUseCaseError",
+    "NonPublicContentError",
     "PayloadError",
     "PolicyViolation",
     "ProhibitedPurpose",
+    "PublicationError",
     "QuotaExceeded",
     "RateLimited",
     "RedistributionError",
+    "SensitiveDataError",
     "StandaloneGeoError",
     "StoreUnavailable",
     "TermsNotAccepted",
@@ -170,6 +181,29 @@ class StoreUnavailable(TwPolicyError):
 
 class TwPolicyWarning(UserWarning):
     """A rule in ``warn`` mode would have refused an action; the action went ahead."""
+
+
+class CredentialError(PolicyViolation):
+    """A password or the application's own API secret would be kept, sent or asked for.
+
+    Raised by ``credentials.stored`` (I.C.10, I.A.1) and ``credentials.xauth`` (I.C.10).
+    """
+
+
+class NonPublicContentError(PolicyViolation):
+    """A DM or protected Tweet would be kept or shared without consent (I.C.1.d, I.C.1.e)."""
+
+
+class IdentityLinkError(PolicyViolation):
+    """A Twitter account would be tied to an off-platform identity without a basis (I.C.2)."""
+
+
+class SensitiveDataError(PolicyViolation):
+    """A sensitive characteristic would be inferred or kept about individuals (restricted uses)."""
+
+
+class PublicationError(PolicyViolation):
+    """Content would be republished or used in promotion without its authors' consent."""
 
 
 _join_tweepy()  # tweepy may have been imported first

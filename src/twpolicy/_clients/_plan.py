@@ -31,6 +31,7 @@ from twpolicy._payloads._catalog import (
 )
 from twpolicy._stores._consent import validate_user_id
 from twpolicy._stores._ratelimits import credential_id
+from twpolicy._stores._secrets import process_secrets
 from twpolicy.rules._purposes import QUERY_OPERATIONS
 
 __all__ = [
@@ -147,6 +148,7 @@ class Guarded:
     ) -> None:
         self._twpolicy = Policy(guard, acting_user_id, automated)
         super().__init__(*args, **kwargs)
+        register_secrets(self._twpolicy, self)  # refused in stores, redacted in logs (I.A.1)
         self._twpolicy_started()
 
     def _twpolicy_started(self) -> None:
@@ -334,6 +336,26 @@ class Policy:
         if len(self._identities) >= _IDENTITY_SLOTS:
             self._identities.clear()
         self._identities[identity.key] = found
+
+
+#: The attributes of a tweepy client or auth handler that hold a secret (never the keys).
+_SECRET_ATTRIBUTES: Final = ("consumer_secret", "access_token_secret", "bearer_token")
+
+
+def register_secrets(policy: Policy, client: Any) -> None:
+    """Make the client's own secrets known to the guard, by hash (I.A.1).
+
+    Read off the client and its auth handler (`tweepy.API` keeps them on ``auth``); from
+    then on storing or exporting them is refused and they are redacted from every decision,
+    error and twpolicy log line.
+    """
+    holders = [client, getattr(client, "auth", None)]  # getattr(None, ...) gives None
+    values = [getattr(h, name, None) for h in holders for name in _SECRET_ATTRIBUTES]
+    guard = policy.guard_at_hand()
+    if guard is not None:
+        guard.register_secrets(*values)
+    else:
+        process_secrets().register(values)
 
 
 class Plan:

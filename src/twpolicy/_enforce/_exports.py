@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast, overload
 import attrs
 
 from twpolicy._guard import Guard, Permit, get_default_guard
-from twpolicy._model import Action, ActionKind, Decision
+from twpolicy._model import Action, ActionKind, Decision, Scalar
 from twpolicy._payloads._ids import CONTENT_OF, IdKind, check_kind, dehydrate
 from twpolicy._payloads._outbound import (
     FIELD_OF,
@@ -27,6 +27,7 @@ from twpolicy._payloads._outbound import (
     remembered,
     snapshot,
 )
+from twpolicy._payloads._private import nonpublic_owners
 from twpolicy._payloads._walker import adapt
 from twpolicy._stores._quotas import PUBLIC
 from twpolicy.exceptions import ConfigurationError, PayloadError
@@ -139,7 +140,12 @@ def export_ids(
             "strings (id_str, or v2's string id)."
         )
     out, payload = ids.value, ids.value
+    facts: dict[str, Scalar] = {"content": CONTENT_OF[kind], "strict": strict}
     if ids.offence is not None and not strict:
+        # Whose non-public content the objects are: the IDs left do not say (I.C.1.e).
+        owners = nonpublic_owners(value)
+        if owners:
+            facts["nonpublic_owners"] = ",".join(owners)
         out = dehydrate(value, kind=kind)
         payload = {FIELD_OF[kind]: out}
         ids = IdCount.derived(payload, kind, len(out))  # read off objects: their kind is known
@@ -148,7 +154,7 @@ def export_ids(
         operation=operation,
         recipient=PUBLIC if recipient is None else recipient,
         count=ids.ids,
-        facts={"content": CONTENT_OF[kind], "strict": strict},
+        facts=facts,
         payload=payload,
     )
     with remembered(payload, ids):

@@ -24,9 +24,14 @@ from twpolicy.rules._context import (
     QuotaReader,
     Rule,
     RuleContext,
+    SecretReader,
 )
+from twpolicy.rules._credentials import XAUTH_PARAMETERS, forbid_credentials, refuse_xauth
 from twpolicy.rules._geo import forbid_standalone_geo
+from twpolicy.rules._identity import LINK_BASES, allow_deletion, govern_identity_links
 from twpolicy.rules._keys import KeyReader, one_key_per_use_case
+from twpolicy.rules._private import protect_nonpublic
+from twpolicy.rules._publication import publication_consent
 from twpolicy.rules._purposes import (
     PURPOSES,
     SENSITIVE_EVENT_TERMS,
@@ -37,6 +42,7 @@ from twpolicy.rules._purposes import (
 )
 from twpolicy.rules._ratelimits import respect_rate_limits
 from twpolicy.rules._redistribution import recipient_quota, redistribute_ids_only
+from twpolicy.rules._sensitive import forbid_sensitive_inference
 from twpolicy.rules._terms import MAX_RETENTION_DAYS, require_recipient_terms
 from twpolicy.rules._tokens import (
     CONTACT_TOKENS,
@@ -51,9 +57,11 @@ __all__ = [
     "CORE_CLIENT_TOKENS",
     "DUPLICATE_THRESHOLD",
     "DUPLICATE_WINDOW",
+    "LINK_BASES",
     "MAX_RETENTION_DAYS",
     "PURPOSES",
     "SENSITIVE_EVENT_TERMS",
+    "XAUTH_PARAMETERS",
     "ComplianceReader",
     "ConsentReader",
     "KeyReader",
@@ -61,21 +69,29 @@ __all__ = [
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "SecretReader",
     "UserTokenReader",
+    "allow_deletion",
     "bulk_limit",
     "compliance_deadline",
     "declared_purposes",
     "default",
     "flag_platform_counts",
+    "forbid_credentials",
+    "forbid_sensitive_inference",
     "forbid_standalone_geo",
     "fresh_display",
+    "govern_identity_links",
     "honour_tombstones",
     "known_endpoint",
     "match_token_owner",
     "no_duplicates",
     "one_key_per_use_case",
+    "protect_nonpublic",
+    "publication_consent",
     "recipient_quota",
     "redistribute_ids_only",
+    "refuse_xauth",
     "require_consent",
     "require_recipient_opt_in",
     "require_recipient_terms",
@@ -100,6 +116,7 @@ def default(
         ConfigurationError: a purpose is unknown or prohibited.
     """
     return (
+        refuse_xauth(),
         known_endpoint(),
         match_token_owner(),
         declared_purposes(purposes),
@@ -110,11 +127,17 @@ def default(
         no_duplicates(),
         require_consent(),
         require_recipient_opt_in(),
+        forbid_credentials(),
+        forbid_sensitive_inference(),
         honour_tombstones(),
         fresh_display(),
+        allow_deletion(),
         compliance_deadline(),
+        govern_identity_links(),
+        publication_consent(),
         redistribute_ids_only(),
         recipient_quota(),
+        protect_nonpublic(),
         forbid_standalone_geo(),
     )
 

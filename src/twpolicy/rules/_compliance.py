@@ -10,6 +10,7 @@ pending after its 24 hours into a logged refusal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ import attrs
 
 from twpolicy._model import Action, ActionKind, Outcome
 from twpolicy._payloads._compliance import ComplianceEventType
+from twpolicy._payloads._geo import MappingKey
 from twpolicy._payloads._walker import Kind, walk
 from twpolicy._stores._compliance import Tombstone
 from twpolicy.exceptions import ConfigurationError, ContentUnavailable, PolicyViolation
@@ -70,6 +72,18 @@ def _decimal_strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
+def _stored(payload: Any) -> Any:
+    """What a store keeps: a mapping item's value; JSON text as what it holds."""
+    if isinstance(payload, MappingKey):  # a mapping item (GeoSafeMapping): its value is kept
+        payload = payload.value
+    if isinstance(payload, (str, bytes, bytearray)):  # JSON text, stored as text
+        try:
+            return json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return None  # not JSON: no object in it (the geo rule refuses malformed JSON)
+    return payload
+
+
 def _ids(action: Action) -> tuple[set[str], set[str]]:
     """The Tweet and user IDs ``action`` keeps, sends or shows (authors count as users)."""
     content = action.facts.get("content")
@@ -78,7 +92,7 @@ def _ids(action: Action) -> tuple[set[str], set[str]]:
         return (found, set()) if content == "tweet_ids" else (set(), found)
     tweets: set[str] = set()
     users: set[str] = set()
-    for node in walk(action.payload):
+    for node in walk(_stored(action.payload)):
         if node.kind in _TWEETS:
             tid = node.read_id().value
             if tid:

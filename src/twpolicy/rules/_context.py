@@ -30,6 +30,7 @@ __all__ = [
     "QuotaReader",
     "Rule",
     "RuleContext",
+    "SecretReader",
 ]
 
 
@@ -85,6 +86,22 @@ class ComplianceReader(Protocol):
         ...
 
 
+class SecretReader(Protocol):
+    """The guard's own credentials, known by hash only: what rules may ask of them."""
+
+    def __len__(self) -> int:
+        """How many secrets are known (none: nothing to look for)."""
+        ...
+
+    def is_secret(self, value: object) -> bool:
+        """Whether ``value`` is exactly a registered secret."""
+        ...
+
+    def contains(self, text: object) -> bool:
+        """Whether a registered secret occurs anywhere in ``text``."""
+        ...
+
+
 @attrs.frozen(kw_only=True)
 class RuleContext:
     """Everything a rule may read besides the action; nothing in it can write.
@@ -99,6 +116,7 @@ class RuleContext:
         modes: each rule's mode, so a rule can say whether its deny will be enforced.
         claims: single-use consent claims the enforcement point already holds for this
             action (a retry of a request whose first try claimed them).
+        secrets: the guard's own clients' credentials (by hash), or ``None``.
     """
 
     now: datetime
@@ -108,6 +126,7 @@ class RuleContext:
     windows: WindowReader | None = None
     mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
     claims: frozenset[str] = frozenset()
+    secrets: SecretReader | None = None
 
 
 class Rule(Protocol):
