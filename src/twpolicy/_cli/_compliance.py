@@ -306,18 +306,12 @@ def _run_job(args: argparse.Namespace, out: TextIO) -> int:
         except (TwPolicyError, PayloadError) as exc:
             raise CliError(Exit.FINDINGS, str(exc)) from None
         applied = _apply_to(ledger, args)
-    record: dict[str, Any] = {**report.to_dict(), "applied": applied and applied.to_dict()}
-    if args.format == "json":
-        json.dump(record, out, indent=2, ensure_ascii=False)
-        out.write("\n")
-    else:
-        out.write(
-            f"compliance job {report.job_id} ({report.type}): {report.uploaded} ID(s) checked, "
-            f"{report.results} result(s); recorded {report.recorded.new} new event(s) "
-            f"({report.recorded.duplicates} already known), each due within 24 hours\n"
-        )
-        out.write(_applied_line(shown(args.out or args.apply or ""), applied))
-    return Exit.OK
+    summary = (
+        f"compliance job {report.job_id} ({report.type}): {report.uploaded} ID(s) checked, "
+        f"{report.results} result(s); recorded {report.recorded.new} new event(s) "
+        f"({report.recorded.duplicates} already known), each due within 24 hours"
+    )
+    return _report(args, out, report.to_dict(), applied, summary)
 
 
 def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
@@ -333,16 +327,28 @@ def _run_stream(args: argparse.Namespace, out: TextIO) -> int:
             backfill_minutes=args.backfill_minutes, start_time=start, end_time=end,
         )  # fmt: skip
         applied = _apply_to(ledger, args)
-    record: dict[str, Any] = {**report.to_dict(), "applied": applied and applied.to_dict()}
+    summary = (
+        f"compliance stream ({args.type}): {report.lines} line(s), recorded "
+        f"{report.recorded.new} new event(s) ({report.recorded.duplicates} already known, "
+        f"{report.recorded.reversed} removal(s) reversed)"
+    )
+    return _report(args, out, report.to_dict(), applied, summary)
+
+
+def _report(
+    args: argparse.Namespace,
+    out: TextIO,
+    fetched: dict[str, Any],
+    applied: ApplyReport | None,
+    summary: str,
+) -> int:
+    """What a job or stream recorded (and applied): JSON, or a summary line and an applied line."""
     if args.format == "json":
+        record = {**fetched, "applied": applied and applied.to_dict()}
         json.dump(record, out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
-        out.write(
-            f"compliance stream ({args.type}): {report.lines} line(s), recorded "
-            f"{report.recorded.new} new event(s) ({report.recorded.duplicates} already known, "
-            f"{report.recorded.reversed} removal(s) reversed)\n"
-        )
+        out.write(summary + "\n")
         out.write(_applied_line(shown(args.out or args.apply or ""), applied))
     return Exit.OK
 
