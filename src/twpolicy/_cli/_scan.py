@@ -4,7 +4,8 @@ Reads JSON, JSON Lines, concatenated (pretty-printed) JSON, compressed or not, i
 or -32, from files or standard input, one record at a time with the command line's one
 reader (`twpolicy._cli._records`): memory is bounded by the largest record, not the file.
 Each record is walked once (`twpolicy._geo`); unreadable spans are reported by their lines and
-the scan goes on. Exit codes follow `twpolicy._cli._common.Exit`.
+the scan goes on. With ``--jobs``, a large plain file is read by many processes with the
+same report (`twpolicy._cli._parallel`). Exit codes follow `twpolicy._cli._common.Exit`.
 """
 
 from __future__ import annotations
@@ -390,10 +391,10 @@ def _chunk_hits(
             walked, found = _walk(record)
             if walked.error is not None or found:
                 listed = [
-                    _Found(hit.pointer if hit.standalone or show_all else "", hit.kind,
-                           hit.standalone, hit.reason)
+                    _Found(pointer, hit.kind, hit.standalone, hit.reason)
                     for hit in found
-                ]  # fmt: skip
+                    for pointer in [hit.pointer if hit.standalone or show_all else ""]
+                ]
                 kept.append((walked._replace(value=None), listed))
     return records, kept
 
