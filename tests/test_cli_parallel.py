@@ -1,23 +1,31 @@
 """``--jobs``: a large plain file read by many processes gives what one process gives."""
 
+import functools
 import gzip
 import io
 import itertools
 import json
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import twpolicy
-from twpolicy._cli import _parallel
-from twpolicy._cli._dehydrate import IdReader
+from conftest import PROJECT
+from twpolicy._cli import _parallel, _scan
+from twpolicy._cli._dehydrate import IdReader, ParallelIdReader
 from twpolicy._cli._main import main
-from twpolicy._cli._parallel import chunks, default_jobs, splittable
+from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
 
 PAGE = {
     "data": [{"id": "21", "text": "...", "author_id": "5"}],
     "includes": {"users": [{"id": "5", "username": "e", "name": "E"}]},
 }
 LOSSY = {"id": 1.5e17, "text": "x", "user": {"id": 1, "screen_name": "a"}}
+#: A record cut off over several lines: its message names a line of the file.
+BROKEN = ["{", '  "data": [', '    {"id": "5",', "  ]", "}"]
+SAMPLE = (PROJECT / "examples" / "geo-sample.jsonl").read_text()
 
 
 @pytest.fixture(name="big")
@@ -31,7 +39,7 @@ def _big(tmp_path, monkeypatch):
         page["data"][0]["author_id"] = str(index % 13)
         lines.append(json.dumps(page))
         if index % 50 == 7:
-            lines += ["not json", json.dumps(LOSSY), ""]
+            lines += ["not json", json.dumps(LOSSY), "", *BROKEN]
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -88,11 +96,12 @@ class TestChunk:
         reader = IdReader("tweets", on_error=lambda line, detail: None)
         with big.open("rb") as stream:
             expected = [value for ids in reader.new_ids(stream) for value in ids]
-        part = _parallel._read_chunk(
-            str(big), 0, big.stat().st_size, "tweets", 2**20, strict=strict
+        work = functools.partial(
+            _parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=strict
         )
-        assert expected[: len(part.ids)] == part.ids
-        assert 1 if strict else len(part.skipped) > 1
+        part = _parallel._read_chunk(str(big), 0, big.stat().st_size, work)
+        assert expected[: len(part.result.ids)] == part.result.ids
+        assert 1 if strict else len(part.result.skipped) > 1
         assert big.read_text().count("\n") == part.lines
 
 
@@ -105,6 +114,8 @@ class TestSplitting:
         assert all(end == start for (_, end), (start, _) in itertools.pairwise(found))
         assert all(data[start : start + 1] == b"{" for start, _ in found)
         assert [(0, 5)] == chunks(b"[1]\n\n", 4, min_chunk=1)
+        array = b"[\n" + b'{"a": 1},\n' * 100 + b'{"a": 1}\n]\n'  # elements at column 0
+        assert [(0, len(array))] == chunks(array, 4, min_chunk=10)
 
     def test_only_plain_files_are_split(self, tmp_path):
         """Standard input, compressed files, UTF-16 and directories are read by one process."""
@@ -120,3 +131,120 @@ class TestSplitting:
             for name in ("-", str(packed), str(wide), str(tmp_path), str(tmp_path / "none"))
         ]
         assert default_jobs() >= 1
+
+
+def is_json(text):
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(name="spied")
+def _spied(monkeypatch):
+    """The chunks each parallel scan was cut into (lists of byte ends)."""
+    runs = []
+
+    def spy(*args):
+        runs.append([])
+        for part in _parallel.map_chunks(*args):
+            runs[-1].append(part.end)
+            yield part
+
+    monkeypatch.setattr(_scan, "map_chunks", spy)
+    return runs
+
+
+def scan_run(capsys, *argv):
+    """``twpolicy scan``: (exit code, report, standard error)."""
+    out = io.StringIO()
+    code = main(["scan", *map(str, argv)], out=out)
+    return code, out.getvalue(), capsys.readouterr().err
+
+
+class TestScanJobs:
+    @pytest.fixture(name="geo")
+    def _geo(self, tmp_path, monkeypatch):
+        """A few MiB of location data, then pretty-printed records, junk and cut-off ones.
+
+        The bad records come last: a report lists only each file's first 20.
+        """
+        monkeypatch.setattr(_parallel, "MIN_CHUNK", 256 * 1024)
+        good = [line for line in SAMPLE.splitlines() if line.startswith("{") and is_json(line)]
+        bad = [SAMPLE, "not json", json.dumps(LOSSY), "", *BROKEN, "42"]
+        path = tmp_path / "geo.jsonl"
+        path.write_text("\n".join(good * 700 + bad * 3) + "\n")
+        return path
+
+    @pytest.mark.parametrize("options", [[], ["--all"], ["--format", "json", "--all"]])
+    def test_same_report_as_one_process(self, geo, capsys, spied, options):
+        """Findings, their order, record numbers, lines, messages, counts and exit code."""
+        one = scan_run(capsys, "--jobs", "1", *options, geo)
+        two = scan_run(capsys, "--jobs", "2", *options, geo)
+        assert geo.stat().st_size > 2 * 2**20
+        assert [len(ends) for ends in spied] == [8]  # --jobs 1 cut nothing
+        assert one == two
+        assert 2 == one[0]
+        assert 6 == one[1].count("unreadable, skipped") + one[1].count('"error": "')
+        cut = re.findall(r"(\d+)\D{,40}cut off: a new record starts on line (\d+)", one[1])
+        before_last_chunk = geo.read_bytes()[: spied[0][-2]].count(b"\n")
+        assert len(cut) >= 3  # in the last chunk, numbered as in the file
+        assert all(int(start) == int(end) + 1 > before_last_chunk for end, start in cut)
+
+    def test_many_files_and_exit_zero(self, geo, tmp_path, capsys, spied):
+        """Small files are read in the parent, large ones split, totals as one process's."""
+        small = tmp_path / "small.jsonl"
+        small.write_text(SAMPLE)
+        argv = ("--exit-zero", "--format", "json", geo, small, geo)
+        assert scan_run(capsys, "--jobs", "1", *argv) == scan_run(capsys, "--jobs", "3", *argv)
+        assert 2 == len(spied)
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        pieces=st.lists(
+            st.sampled_from(
+                [*SAMPLE.splitlines(), "not json", *BROKEN, "", "[1]", "{", "[", '{"a": 1},', "]"]
+            ),
+            max_size=120,
+        ),
+        jobs=st.integers(2, 4),
+    )
+    def test_any_input_reads_as_one_process(self, pieces, jobs, tmp_path, monkeypatch):
+        """Whatever lines a file holds, and wherever it is cut, --jobs changes no report."""
+        monkeypatch.setattr(_parallel, "MIN_CHUNK", 64)
+        path = tmp_path / "any.jsonl"
+        path.write_text("\n".join(["{}", *pieces]) + "\n")
+        reports = []
+        for count in (1, jobs):
+            out = io.StringIO()
+            summaries = _scan.scan([str(path)], out, output="json", show_all=True, jobs=count)
+            reports.append((out.getvalue(), [summary.to_record() for summary in summaries]))
+        assert reports[0] == reports[1]
+        one = IdReader("tweets")
+        many = ParallelIdReader(str(path), "tweets", jobs)
+        assert read_ids(one, path) == read_ids(many, path)
+
+
+def read_ids(reader, path):
+    """What a dehydrate reader gives: IDs, skipped records, records and bad ones."""
+    skipped = []
+    reader.on_error = lambda line, detail: skipped.append((line, detail))
+    with path.open("rb") as stream:
+        ids = [value for new in reader.new_ids(stream) for value in new]
+    return ids, skipped, reader.records, reader.bad
+
+
+def test_shift_lines():
+    """Lines of the file move with the chunk; places within a record do not."""
+    message = "lines 3-9: not valid JSON (Expecting value: line 2 column 5 (char 9), line 4)"
+    assert "lines 13-19: not valid JSON (Expecting value: line 2 column 5 (char 9), line 14)" == (
+        shift_lines(message, 10)
+    )
+    assert "cut off: a new record starts on line 12" == shift_lines(
+        "cut off: a new record starts on line 2", 10
+    )

@@ -35,7 +35,7 @@ from twpolicy._cli._common import (
     store_url,
     warn,
 )
-from twpolicy._cli._parallel import default_jobs, parallel_ids, splittable
+from twpolicy._cli._parallel import add_jobs_option, default_jobs, parallel_ids, splittable
 from twpolicy._cli._records import (
     LOADS,
     MAX_RECORD_BYTES,
@@ -391,16 +391,6 @@ def _deliver(
     return Exit.OK
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``twpolicy dehydrate`` to the command line."""
     parser = subparsers.add_parser(
@@ -442,15 +432,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MIB",
         help="skip (and report) records larger than this, 1 or more (default %(default)s)",
     )
-    parser.add_argument(
-        "--jobs",
-        "-j",
-        type=_jobs,
-        default=None,
-        metavar="N",
-        help="processes reading a large plain JSON Lines file (default: all cores); the "
-        "output is the same as with one",
-    )
+    add_jobs_option(parser)
     parser.add_argument("--recipient", help="charge the IDs to this recipient's quota")
     add_store_option(parser, QUOTA, extra="; used with --recipient")
     add_store_option(

@@ -4,7 +4,8 @@ Reads JSON, JSON Lines, concatenated (pretty-printed) JSON, compressed or not, i
 or -32, from files or standard input, one record at a time with the command line's one
 reader (`twpolicy._cli._records`): memory is bounded by the largest record, not the file.
 Each record is walked once (`twpolicy._geo`); unreadable spans are reported by their lines and
-the scan goes on. Exit codes follow `twpolicy._cli._common.Exit`.
+the scan goes on. With ``--jobs``, a large plain file is read by many processes with the
+same report (`twpolicy._cli._parallel`). Exit codes follow `twpolicy._cli._common.Exit`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import gc
 import json
-from collections.abc import Callable, Iterator
-from typing import Any, Final, Protocol, TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, NamedTuple, Protocol, TextIO
 
 import attrs
 
+from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -27,6 +30,15 @@ from twpolicy._cli._common import (
     mebibytes,
     shown,
     warn,
+)
+from twpolicy._cli._parallel import (
+    Chunk,
+    add_jobs_option,
+    chunk_records,
+    default_jobs,
+    map_chunks,
+    shift_lines,
+    splittable,
 )
 from twpolicy._cli._records import (
     LOADS,
@@ -39,6 +51,7 @@ from twpolicy._cli._records import (
 )
 from twpolicy._payloads._batch import record_hits
 from twpolicy._payloads._geo import REASONS, Hit
+from twpolicy._payloads._shapes import GeoKind
 from twpolicy.exceptions import PayloadError
 
 __all__ = ["LOADS", "Lines", "Record", "add_scan_command", "read_records", "scan"]
@@ -74,13 +87,35 @@ class FileSummary:
         }
 
 
+class _Datum(Protocol):
+    """A location datum as reports list it: a `Hit`, or a `_Found` from a worker process."""
+
+    @property
+    def pointer(self) -> str: ...
+    @property
+    def kind(self) -> GeoKind: ...
+    @property
+    def standalone(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class _Found(NamedTuple):
+    """A `Hit` without the record it points into: small enough to send between processes."""
+
+    pointer: str
+    kind: GeoKind
+    standalone: bool
+    reason: str
+
+
 class _Report(Protocol):
     """Where results go as they are found (text or JSON); nothing is held back."""
 
     show_all: bool
 
     def start(self, name: str) -> None: ...
-    def finding(self, record: Record, found: list[Hit]) -> None: ...
+    def finding(self, record: Record, found: Sequence[_Datum]) -> None: ...
     def unreadable(self, record: Record, *, listed: bool) -> None: ...
     def end(self, summary: FileSummary) -> None: ...
     def close(self, summaries: list[FileSummary]) -> None: ...
@@ -102,7 +137,7 @@ class _TextReport:
     def start(self, name: str) -> None:
         self.out.write(f"{shown(name)}\n")
 
-    def finding(self, record: Record, found: list[Hit]) -> None:
+    def finding(self, record: Record, found: Sequence[_Datum]) -> None:
         for hit in found:
             if hit.standalone or self.show_all:
                 state = "standalone " if hit.standalone else ""
@@ -162,7 +197,7 @@ class _JsonReport:
         self.out.write(f'    {{"file": {json.dumps(shown(name))}, "records": [')
         self._first_file, self._first_entry = False, True
 
-    def finding(self, record: Record, found: list[Hit]) -> None:
+    def finding(self, record: Record, found: Sequence[_Datum]) -> None:
         listed = [hit for hit in found if hit.standalone or self.show_all]
         if listed:
             self._entry(
@@ -225,16 +260,22 @@ def scan(
     progress: bool = False,
     max_bytes: int = MAX_RECORD_BYTES,
     loads: Callable[[bytes], Any] = LOADS,
+    jobs: int = 1,
 ) -> list[FileSummary]:
     """Scan each named input (``-`` for standard input); write the report to ``out``.
 
     An input that cannot be opened, or that breaks part way (damaged compression), is said
     on standard error and in the summary's ``failure``; the others are scanned all the same.
+    With ``jobs`` over 1, a large plain file is read by that many processes (`_parallel`;
+    ``loads`` must then be picklable), with the same report.
     """
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
+    options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
     with _collector_paused():
         summaries = [
-            _scan_file(name, report, progress=progress, max_bytes=max_bytes, loads=loads)
+            _scan_chunks(name, report, jobs=jobs, **options)
+            if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
+            else _scan_file(name, report, **options)
             for name in names
         ]
     report.close(summaries)
@@ -298,13 +339,84 @@ def _scan_file(
     return summary
 
 
-def _scan_record(record: Record, summary: FileSummary, report: _Report) -> None:
-    summary.records += 1
+def _scan_chunks(
+    name: str,
+    report: _Report,
+    *,
+    jobs: int,
+    progress: bool,
+    max_bytes: int,
+    loads: Callable[[bytes], Any],
+) -> FileSummary:
+    """Scan one plain file in ``jobs`` processes, reporting what one process would."""
+    summary = FileSummary(shown(name))
+    report.start(name)
+    work = functools.partial(
+        _chunk_hits, max_bytes=max_bytes, loads=loads, show_all=report.show_all
+    )
+    bar = Progress(shown(name), splittable(name), show=progress, unit="B")
+    try:
+        for part in map_chunks(name, jobs, work):
+            records, kept = part.result
+            for record, found in kept:
+                error = None if record.error is None else shift_lines(record.error, part.lines)
+                shifted = Record(
+                    record.number + summary.records,
+                    record.line + part.lines,
+                    error=error,
+                    end=record.end + part.lines,
+                )
+                _tally(shifted, found, summary, report)
+            summary.records += records
+            bar.update(part.end, summary.records)
+    finally:
+        bar.close()
+    report.end(summary)
+    return summary
+
+
+def _chunk_hits(
+    chunk: Chunk, *, max_bytes: int, loads: Callable[[bytes], Any], show_all: bool
+) -> tuple[int, list[tuple[Record, list[_Found]]]]:
+    """A worker's scan of one chunk: its record count, and the records to tally.
+
+    Those are the records with location data or errors, without their values (only the
+    datum's pointer, kind and reason cross back), numbered from the chunk's first line.
+    """
+    kept: list[tuple[Record, list[_Found]]] = []
+    records = 0
+    with _collector_paused():
+        for record in chunk_records(chunk, max_bytes, loads):
+            records = record.number
+            walked, found = _walk(record)
+            if walked.error is not None or found:
+                listed = [
+                    _Found(pointer, hit.kind, hit.standalone, hit.reason)
+                    for hit in found
+                    for pointer in [hit.pointer if hit.standalone or show_all else ""]
+                ]
+                kept.append((walked._replace(value=None), listed))
+    return records, kept
+
+
+def _walk(record: Record) -> tuple[Record, list[Hit]]:
+    """The record's location data; a record the walk refuses is made unreadable."""
     if record.error is None:
         try:
-            found = record_hits(record.value)
+            return record, record_hits(record.value)
         except PayloadError as exc:
-            record = record._replace(error=str(exc), value=None)
+            return record._replace(error=str(exc), value=None), []
+    return record, []
+
+
+def _scan_record(record: Record, summary: FileSummary, report: _Report) -> None:
+    summary.records += 1
+    record, found = _walk(record)
+    _tally(record, found, summary, report)
+
+
+def _tally(record: Record, found: Sequence[_Datum], summary: FileSummary, report: _Report) -> None:
+    """Count and report one record (already counted in ``summary.records``)."""
     if record.error is not None:
         summary.unreadable += 1
         report.unreadable(record, listed=summary.unreadable <= MAX_LISTED_ERRORS)
@@ -329,6 +441,7 @@ def _run_scan(args: argparse.Namespace, out: TextIO) -> int:
         show_all=args.all,
         progress=Progress.wanted(args),
         max_bytes=args.max_record_mib * 2**20,
+        jobs=default_jobs() if args.jobs is None else args.jobs,
     )
     code = Exit.OK
     if any(s.failure is not None for s in summaries):
@@ -374,4 +487,5 @@ def add_scan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="MIB",
         help="skip (and report) records larger than this, 1 or more (default %(default)s)",
     )
+    add_jobs_option(parser)
     parser.set_defaults(run=_run_scan)
