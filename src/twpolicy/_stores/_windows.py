@@ -276,7 +276,15 @@ class _MemoryTx:
     ) -> list[_Row]:
         index = self._s.bands.get(key, {})
         rows = self._s.rows.get(key, {})
-        shared = Counter(event_id for band in bands for event_id in index.get(band, ()))
+        # The index keeps each band's posts by account, so one account's own posts (an account
+        # may repeat itself: the rule is about copies across accounts) are never counted.
+        shared = Counter(
+            event_id
+            for band in bands
+            for owner, ids in index.get(band, {}).items()
+            if owner != account
+            for event_id in ids
+        )
         picked = (rows[e] for e, count in shared.items() if count >= SHARED_BANDS)
         return sorted(r for r in picked if r[2] >= since_ms and r[1] != account)
 
@@ -297,7 +305,7 @@ class _MemoryTx:
         if bands:
             index = store.bands.setdefault(key, {})
             for band in bands:
-                index.setdefault(band, set()).add(event_id)
+                index.setdefault(band, {}).setdefault(account, set()).add(event_id)
             store.indexed[event_id] = bands
 
     def delete(self, event_id: str) -> bool:
@@ -305,13 +313,16 @@ class _MemoryTx:
         key = store.keys.pop(event_id, None)
         if key is None:
             return False
-        del store.rows[key][event_id]
+        account = store.rows[key].pop(event_id)[1]
         index = store.bands.get(key, {})
         for band in store.indexed.pop(event_id, ()):
             holders = index[band]
-            holders.discard(event_id)
-            if not holders:
-                del index[band]
+            ids = holders[account]
+            ids.discard(event_id)
+            if not ids:
+                del holders[account]
+                if not holders:
+                    del index[band]
         return True
 
     def prune(self, key: str, before_ms: int) -> None:
@@ -341,7 +352,7 @@ class _MemoryStore:
         self.rows: dict[str, dict[str, _Row]] = {}
         self.keys: dict[str, str] = {}
         self.ages: dict[str, list[tuple[int, str]]] = {}
-        self.bands: dict[str, dict[int, set[str]]] = {}
+        self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
 
