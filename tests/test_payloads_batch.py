@@ -1,6 +1,8 @@
 import hashlib
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -79,7 +81,7 @@ class TestDehydrateLines:
         def too_deep(value, kind):
             raise RecursionError
 
-        monkeypatch.setattr("twpolicy._payloads._batch.record_ids", too_deep)
+        monkeypatch.setattr("twpolicy._payloads._fastids.record_ids", too_deep)
         with pytest.raises(PayloadError, match="nested too deeply"):
             IdKernel("tweets").ids({})
 
@@ -140,7 +142,7 @@ class TestScanLines:
         def too_deep(value):
             raise RecursionError
 
-        monkeypatch.setattr("twpolicy._payloads._batch.hits", too_deep)
+        monkeypatch.setattr("twpolicy._payloads._geo.hits", too_deep)
         batch = scan_lines(["{}", "[" * 100_000 + "]" * 100_000, "null"])
         assert [
             (1, "nested too deeply to scan"),
@@ -154,3 +156,32 @@ class TestScanLines:
         both = total([one, one])
         assert 2 * one["records"] == both["records"]
         assert {k: 2 * v for k, v in one["location_kinds"].items()} == both["location_kinds"]
+
+
+def _modules_after(argv, names):
+    """Which of ``names`` a fresh interpreter has imported after running ``twpolicy argv``."""
+    code = (
+        "import io, sys\nfrom twpolicy._cli._main import main\n"
+        f"assert main({argv!r}, out=io.StringIO()) == 0\n"
+        f"print(*[m for m in {names!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert 0 == done.returncode, done.stderr
+    return done.stdout.split()
+
+
+class TestStartUp:
+    """Each command imports what it reads with, and not what the other one does."""
+
+    def test_dehydrate_loads_no_location_walk(self, tmp_path):
+        data = tmp_path / "data.jsonl"
+        data.write_text(json.dumps(PAGE) + "\n", encoding="utf-8")
+        argv = ["dehydrate", str(data), str(tmp_path / "ids.txt")]
+        names = ("twpolicy._payloads._geo", "twpolicy._cli._scan", "hashlib", "msgspec")
+        assert ["msgspec"] == _modules_after(argv, names)
+
+    def test_scan_loads_no_id_path(self, tmp_path):
+        data = tmp_path / "data.jsonl"
+        data.write_text(json.dumps(V1) + "\n", encoding="utf-8")
+        names = ("twpolicy._payloads._geo", "twpolicy._payloads._fastids", "hashlib")
+        assert ["twpolicy._payloads._geo"] == _modules_after(["scan", str(data)], names)

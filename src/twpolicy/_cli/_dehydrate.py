@@ -46,8 +46,7 @@ from twpolicy._cli._records import (
     Source,
     open_source,
 )
-from twpolicy._cli._scan import _collector_paused
-from twpolicy._payloads._batch import IdKernel
+from twpolicy._payloads._batch import IdKernel, collector_paused
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
 
@@ -313,7 +312,7 @@ def _dehydrate(
         "dehydrate", source.size, show=Progress.wanted(args), unit="B" if source.size else "record"
     )
     try:
-        with _collector_paused():
+        with collector_paused():
             for fresh in reader.new_ids(source.lines):
                 sink.handle.write("\n".join(fresh))
                 sink.handle.write("\n")

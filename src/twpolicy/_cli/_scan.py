@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import functools
-import gc
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple, Protocol, TextIO
 
 import attrs
@@ -49,7 +47,7 @@ from twpolicy._cli._records import (
     open_source,
     read_records,
 )
-from twpolicy._payloads._batch import record_hits
+from twpolicy._payloads._batch import collector_paused, record_hits
 from twpolicy._payloads._geo import REASONS, Hit
 from twpolicy._payloads._shapes import GeoKind
 from twpolicy.exceptions import PayloadError
@@ -271,7 +269,7 @@ def scan(
     """
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
     options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
-    with _collector_paused():
+    with collector_paused():
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
             if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
@@ -280,23 +278,6 @@ def scan(
         ]
     report.close(summaries)
     return summaries
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while scanning.
-
-    Records are JSON trees (and the walk's nodes point only upwards), freed by reference
-    counting as soon as each record is done; the collector would only traverse every young
-    record again and again for nothing (a third of the scan's time).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _scan_file(
@@ -385,7 +366,7 @@ def _chunk_hits(
     """
     kept: list[tuple[Record, list[_Found]]] = []
     records = 0
-    with _collector_paused():
+    with collector_paused():
         for record in chunk_records(chunk, max_bytes, loads):
             records = record.number
             walked, found = _walk(record)

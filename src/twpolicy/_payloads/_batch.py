@@ -16,17 +16,23 @@ stores or counts a quota: the driver does, once, for the whole export.
 from __future__ import annotations
 
 import collections
-import hashlib
+import contextlib
+import gc
 import json
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from twpolicy._payloads._fastids import parser, record_ids
-from twpolicy._payloads._geo import REASONS, Hit, hits
 from twpolicy._payloads._ids import check_kind
 from twpolicy.exceptions import PayloadError
+
+if TYPE_CHECKING:
+    from twpolicy._payloads._geo import Hit
+
+# The fast ID path (msgspec), the location walk and hashlib load with the first function
+# that needs them: ``twpolicy dehydrate`` never scans, ``twpolicy scan`` reads no IDs, and
+# both start faster for it (see docs/performance.md, Start-up).
 
 __all__ = [
     "ExportManifest",
@@ -34,6 +40,7 @@ __all__ = [
     "IdKernel",
     "Manifest",
     "ScanBatch",
+    "collector_paused",
     "dehydrate_lines",
     "ids_sha256",
     "merge",
@@ -46,8 +53,27 @@ __all__ = [
 _SPACE: Final = b" \t\r\n\f\v"
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while reading a batch.
+
+    Records are JSON trees (and the walk's nodes point only upwards), freed by reference
+    counting as soon as each record is done; the collector would only traverse every young
+    record again and again for nothing (a third of the scan's time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def ids_sha256(ids: Iterable[str]) -> str:
     """The SHA-256 of IDs as written: one per line, each followed by a newline."""
+    import hashlib  # noqa: PLC0415  # start-up: see the imports
+
     return hashlib.sha256("".join([value + "\n" for value in ids]).encode("ascii")).hexdigest()
 
 
@@ -115,6 +141,8 @@ def merge(manifests: Iterable[Manifest], *, read: tuple[int, int] | None = None)
     indexes = [part.partition for part in parts]
     if len(set(indexes)) != len(indexes):
         raise ValueError(f"two manifests for one partition among {indexes}")
+    import hashlib  # noqa: PLC0415  # start-up: see the imports
+
     digest = hashlib.sha256()
     for part in parts:
         digest.update(f"{part.partition} {part.ids} {part.sha256}\n".encode("ascii"))
@@ -137,11 +165,14 @@ class IdKernel:
     reader and every engine's partitions go through these same three steps.
     """
 
-    __slots__ = ("kind", "parse", "seen")
+    __slots__ = ("_record_ids", "kind", "parse", "seen")
 
     def __init__(self, kind: str, loads: Callable[[bytes], Any] = json.loads) -> None:
+        from twpolicy._payloads._fastids import parser, record_ids  # noqa: PLC0415  # start-up
+
         self.kind = check_kind(kind)
         self.parse: Callable[[bytes], Any] = parser(self.kind, loads)
+        self._record_ids = record_ids
         self.seen: set[str] = set()
 
     def ids(self, value: Any) -> list[str]:
@@ -151,7 +182,7 @@ class IdKernel:
             PayloadError: an ID whose digits cannot be trusted, or nesting too deep to read.
         """
         try:
-            return record_ids(value, self.kind)
+            return self._record_ids(value, self.kind)
         except RecursionError:
             raise PayloadError("nested too deeply to read") from None
 
@@ -249,6 +280,8 @@ def record_hits(value: Any) -> list[Hit]:
     Raises:
         PayloadError: nested too deeply to scan.
     """
+    from twpolicy._payloads._geo import hits  # noqa: PLC0415  # start-up: see the imports
+
     try:
         return list(hits(value))
     except RecursionError:
@@ -338,6 +371,8 @@ def scan_lines(
 
 
 def _rows(number: int, found: Sequence[Hit], *, show_all: bool) -> list[dict[str, Any]]:
+    from twpolicy._payloads._geo import REASONS  # noqa: PLC0415  # start-up: see the imports
+
     return [
         {
             "line": number,
