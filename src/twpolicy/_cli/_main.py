@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
@@ -188,6 +187,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:  
         return 130
     except Exception as exc:  # noqa: BLE001  # the last line of defence: no tracebacks
         if os.environ.get("TWPOLICY_DEBUG"):
+            import traceback  # noqa: PLC0415  # start-up: only for a bug, on request
+
             traceback.print_exc()
         warn(
             f"twpolicy: internal error ({type(exc).__name__}: {exc}). This is a bug in "
