@@ -125,6 +125,7 @@ _PLANTED_KEYS = st.sampled_from(
         "mentions", "data", "includes", "tweets", "users", "media", "type", "novel",
         "referenced_tweets", "edit_history_tweet_ids", "pinned_tweet_id", "event_type",
         "in_reply_to_user_id", "note_tweet", "description", "conversation_id", "indices",
+        "name", "screen_name", "location", "followers_count", "public_metrics", "start",
     ]
 )  # fmt: skip
 _PLANTED_VALUES = st.sampled_from(
@@ -214,6 +215,19 @@ class TestAgreesWithTheWalker:
         """Whatever is planted wherever, a page the fast path takes gives the walker's IDs."""
         agrees(page, kind)
 
+    @given(page=tws.api_responses() | _pages(clean=True), kind=st.sampled_from(KINDS))
+    def test_unknown_keys_at_every_depth(self, page, kind):
+        """An unknown key holding IDs, planted in each object in turn, is never dropped."""
+        searched = 0
+        for index in range(len(list(_objects(page)))):
+            planted = copy.deepcopy(page)
+            target = list(_objects(planted))[index]
+            target["novel_key"] = {"id_str": "77", "text": "t", "user": {"id_str": "78"}}
+            expected = walked(planted, kind)
+            assert fast_ids(json.dumps(planted).encode(), kind) in (None, expected)
+            searched += expected is not None and bool({"77", "78"} & set(expected))
+        assert searched or kind == "dms"  # the walker finds them where it searches
+
     @given(page=_pages(clean=True), kind=st.sampled_from(KINDS))
     def test_takes_ordinary_pages(self, page, kind):
         """Ordinary v2 pages do take the fast path, and give the walker's IDs."""
@@ -262,6 +276,16 @@ class TestRefusals:
         page = {"data": [{**PAGE["data"][0], key: value}]}
         assert fast_ids(json.dumps(page).encode(), "tweets") is None
         assert walked(page, "tweets") is not None
+
+    @pytest.mark.parametrize(("key", "value"), [("location", "Paris"), ("followers_count", 5)])
+    def test_a_key_the_fast_path_does_not_declare_is_the_walkers(self, key, value):
+        """A user's key in a mention (known to the walker, not declared): the walker reads it."""
+        mention = {**PAGE["data"][0]["entities"]["mentions"][0], key: value}
+        page = {"data": [{**PAGE["data"][0], "entities": {"mentions": [mention]}}]}
+        assert key not in _fastids.DECLARED[Kind.MENTION]
+        assert key in SHAPES[Kind.MENTION].known
+        assert fast_ids(json.dumps(page).encode(), "users") is None
+        assert ["5", "7"] == walked(page, "users")
 
     def test_not_a_response(self):
         """Lines that are not v2 responses: left to the walker."""

@@ -13,6 +13,12 @@ each kind of ID a decoder and an extraction function are generated from the tabl
 - the extraction code visits the objects in the walker's order and reads each one's own ID
   and its references in the table's order, so the IDs come out as the walker gives them.
 
+Every key a struct declares costs each decoded object a slot (and a ``msgspec.Raw`` when
+present), so a kind whose table entry knows many keys its objects in v2 pages never carry
+declares only the usual ones (`DECLARED`): a mention knows every key of a user (twarc2's
+flattened Tweets expand mentions into users), while a v2 page's mentions hold four. A line
+with another key is refused like one with an unknown key: read by the walker, slower, exact.
+
 A line the decoders refuse (another family, a key the walker would search, a number or
 anything but a decimal string where an ID is) gets ``None``: the walker reads it instead
 (`record_ids`), and names any bad ID. Objects of a kind met again below itself (a mention's
@@ -27,7 +33,7 @@ import itertools
 import json
 import keyword
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -36,10 +42,20 @@ import msgspec
 from twpolicy._payloads._ids import TARGET, check_kind, ids_in
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
 
-__all__ = ["FAST_ROOT", "FastIds", "fast_ids", "parser", "reader", "record_ids"]
+__all__ = ["DECLARED", "FAST_ROOT", "FastIds", "fast_ids", "parser", "reader", "record_ids"]
 
 #: The kind of object a line must be for the fast path: a v2 response (a twarc2 line).
 FAST_ROOT: Final = Kind.RESPONSE_V2
+
+#: For these kinds, the inert keys the fast path declares besides the kind's ID, reference and
+#: slot keys: the keys their objects carry in v2 pages and in v1.1 Tweets. Any other key the
+#: table knows sends the line to the walker. Only speed depends on this table, never the IDs.
+DECLARED: Final[Mapping[Kind, frozenset[str]]] = {
+    # v2 ``entities.mentions``: start end username id; v1.1 ``user_mentions``: the rest.
+    Kind.MENTION: frozenset(
+        {"start", "end", "username", "id", "id_str", "indices", "name", "screen_name"}
+    ),
+}
 
 # Decimal IDs (`twpolicy._payloads._ids.is_id`), one per line.
 _DECIMALS: Final = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
@@ -62,6 +78,16 @@ def _closed(kind: Kind | None, family: Family, seen: frozenset[Kind] = frozenset
     if shape.search_rest or any(shape.ids_of(family)):
         return False
     return all(_closed(slot.kind, family, seen | {kind}) for slot in shape.children)
+
+
+def _declared(kind: Kind, shape: Shape) -> frozenset[str]:
+    """The keys the table knows that the fast path declares for ``kind`` (see `DECLARED`)."""
+    usual = DECLARED.get(kind)
+    if usual is None:
+        return shape.known
+    paths = [*shape.ids, *(dotted for dotted, _family in shape.references)]
+    heads = {path.split(".")[0] for path in paths} | {slot.path[0] for slot in shape.children}
+    return shape.known & (usual | heads)
 
 
 # What a generated field holds.
@@ -176,7 +202,7 @@ class _Generator:
         # Every key the table knows is declared (and skipped unless read): with unknown keys
         # forbidden, any other key, which the walker would search, refuses the line.
         if shape.search_rest:
-            for key in shape.known - excluded:
+            for key in _declared(kind, shape) - excluded:
                 keys.field(key)
         if not excluded.isdisjoint(keys.fields):
             raise _Unsupported
