@@ -13,9 +13,7 @@ import argparse
 import contextlib
 import json
 import os
-import shlex
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -246,6 +244,8 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
 
 def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
     """The quota ledger to charge; it must exist, so that a mistyped URL charges nothing."""
+    import shlex  # noqa: PLC0415  # start-up: only with --recipient
+
     from twpolicy._stores._quotas import open_quotas  # noqa: PLC0415  # only with --recipient
 
     url = store_url(args, QUOTA)
@@ -344,6 +344,8 @@ def _dehydrate(
 
 
 def _stage() -> Output:
+    import tempfile  # noqa: PLC0415  # start-up: only with --recipient
+
     handle = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115  # closed by Output
     return Output("(staged)", handle, closes=True)
 
