@@ -1,3 +1,4 @@
+import gc
 import hashlib
 import io
 import json
@@ -14,6 +15,7 @@ from twpolicy._cli._scan import scan
 from twpolicy._payloads._batch import (
     IdKernel,
     Manifest,
+    collector_paused,
     dehydrate_lines,
     ids_sha256,
     merge,
@@ -185,3 +187,19 @@ class TestStartUp:
         data.write_text(json.dumps(V1) + "\n", encoding="utf-8")
         names = ("twpolicy._payloads._geo", "twpolicy._payloads._fastids", "hashlib")
         assert ["twpolicy._payloads._geo"] == _modules_after(["scan", str(data)], names)
+
+
+class TestCollectorPaused:
+    def test_pauses_and_restores(self):
+        """The collector is off inside, and as it was found afterwards (on, or off)."""
+        assert gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            with collector_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
