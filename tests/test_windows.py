@@ -1,5 +1,6 @@
 """The action window ledger on every backend: counts, duplicates, releases, many processes."""
 
+import json
 import sqlite3
 import string
 import subprocess
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._windows import BANDS, band_keys, fingerprint, jaccard, normalise_text
+from twpolicy._stores._sql import Schema, open_database, parse_url
+from twpolicy._stores._windows import (
+    BANDS,
+    SCHEMA,
+    band_keys,
+    fingerprint,
+    jaccard,
+    normalise_text,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
@@ -146,6 +155,34 @@ class TestStore:
             windows.usage("follows:1", HOUR)
         windows.close()
 
+    @pytest.mark.parametrize("backend", SHARED)
+    def test_band_entries_of_schema_3_get_their_account(self, backend, url_for, clock):
+        """Band entries made before they named their account are given it when migrated."""
+        url = url_for(backend)
+        old = Schema(component=SCHEMA.component, what=SCHEMA.what, migrations=SCHEMA.migrations[:3])
+        database = open_database(parse_url(url, what="action window ledger"), old, create=True)
+        content = fingerprint(SALE)
+        with database.write() as tx:
+            for event_id, account in (("e1", "1"), ("e2", "2")):
+                tx.execute(
+                    "INSERT INTO twpolicy_window_events (event_id, window_key, account, at_ms,"
+                    " fingerprint) VALUES (?, 'content', ?, ?, ?)",
+                    (event_id, account, int(T0.timestamp() * 1000), json.dumps(list(content))),
+                )
+                tx.executemany(
+                    "INSERT INTO twpolicy_window_bands (window_key, band, event_id)"
+                    " VALUES ('content', ?, ?)",
+                    [(band, event_id) for band in band_keys(content)],
+                )
+        database.close()
+        windows = twpolicy.open_windows(url, clock=clock)
+        with windows._store.transaction(write=False) as tx:
+            assert {"e2": BANDS} == tx.shared("content", band_keys(content), "1")
+        hit = windows.similar("content", content, HOUR, account="1", threshold=0.5)
+        assert hit is not None
+        assert hit[0] == "2"
+        windows.close()
+
     def test_unknown_scheme(self):
         with pytest.raises(twpolicy.ConfigurationError):
             twpolicy.open_windows("redis://localhost")
@@ -265,6 +302,28 @@ class TestIndex:
     def test_no_content_has_no_candidates(self, windows):
         windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
         assert windows.similar("content", (), HOUR, account="2", threshold=0.5) is None
+
+    def test_no_backend_reads_the_accounts_own_band_hits(self, windows):
+        """Every backend counts only other accounts' band hits, whoever posts the most.
+
+        An account may repeat itself; reading its own posts on each post would make a busy
+        account's every check cost its whole window (the memory, SQLite and PostgreSQL stores
+        must agree).
+        """
+        sale, cafe = fingerprint(SALE), fingerprint("Good morning, the cafe is open again today")
+        own = [windows.reserve("content", account="1", window=HOUR, content=sale) for _ in range(5)]
+        theirs = windows.reserve("content", account="2", window=HOUR, content=sale, force=True)
+        windows.reserve("content", account="3", window=HOUR, content=cafe)
+        store = windows._store  # the backend's own transaction, below the public API
+        with store.transaction(write=False) as tx:
+            assert {theirs.reservation_id: BANDS} == tx.shared("content", band_keys(sale), "1")
+            by_two = tx.shared("content", band_keys(sale), "2")
+            assert {v.reservation_id: BANDS for v in own} == by_two
+            assert {} == tx.shared("content", band_keys(cafe), "3")
+            assert {} == tx.shared("content", (), "1")
+            assert {} == tx.shared("elsewhere", band_keys(sale), "1")
+            found = tx.candidates("content", band_keys(sale), 0, "1")
+            assert [theirs.reservation_id] == [row[0] for row in found]
 
     def test_band_keys(self):
         assert band_keys(()) == ()

@@ -239,6 +239,7 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 class _Tx(Protocol):
     def rows(self, key: str, since_ms: int) -> list[_Row]: ...
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]: ...
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]: ...
@@ -271,22 +272,32 @@ class _MemoryTx:
     def rows(self, key: str, since_ms: int) -> list[_Row]:
         return [r for r in self._s.rows.get(key, {}).values() if r[2] >= since_ms]
 
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
+        index = self._s.bands.get(key)
+        if not index:
+            return {}
+        # The index keeps each band's posts by account, so one account's own posts (an account
+        # may repeat itself: the rule is about copies across accounts) are never read.
+        shared: dict[str, int] = {}
+        for band in bands:
+            holders = index.get(band)
+            if holders is None or (account in holders and len(holders) == 1):
+                continue
+            for owner, ids in holders.items():
+                if owner != account:
+                    for event_id in ids:
+                        shared[event_id] = shared.get(event_id, 0) + 1
+        return shared
+
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]:
-        index = self._s.bands.get(key, {})
-        rows = self._s.rows.get(key, {})
-        # The index keeps each band's posts by account, so one account's own posts (an account
-        # may repeat itself: the rule is about copies across accounts) are never counted.
-        shared = Counter(
-            event_id
-            for band in bands
-            for owner, ids in index.get(band, {}).items()
-            if owner != account
-            for event_id in ids
-        )
+        shared = self.shared(key, bands, account)
+        if not shared:
+            return []
+        rows = self._s.rows[key]
         picked = (rows[e] for e, count in shared.items() if count >= SHARED_BANDS)
-        return sorted(r for r in picked if r[2] >= since_ms and r[1] != account)
+        return sorted(r for r in picked if r[2] >= since_ms)
 
     def insert(
         self,
@@ -382,6 +393,21 @@ _BAND_TABLES = (
     "CREATE INDEX twpolicy_window_bands_key_band ON twpolicy_window_bands (window_key, band)",
     "CREATE INDEX twpolicy_window_bands_event ON twpolicy_window_bands (event_id)",
 )
+# Each band entry names its post's account, in an index that leads with it after the band, so
+# a check reads only other accounts' entries: an account repeating itself (allowed) is never
+# read, however often it posts. Entries made before are given their post's account.
+_BAND_ACCOUNTS = (
+    "ALTER TABLE twpolicy_window_bands ADD COLUMN account TEXT NOT NULL DEFAULT ''",
+    (
+        "UPDATE twpolicy_window_bands SET account = COALESCE((SELECT e.account FROM"
+        " twpolicy_window_events e WHERE e.event_id = twpolicy_window_bands.event_id), '')"
+    ),
+    "DROP INDEX twpolicy_window_bands_key_band",
+    (
+        "CREATE INDEX twpolicy_window_bands_key_band_account"
+        " ON twpolicy_window_bands (window_key, band, account, event_id)"
+    ),
+)
 #: The window ledger's tables, version by version.
 SCHEMA = Schema(
     component="windows",
@@ -390,6 +416,7 @@ SCHEMA = Schema(
         Migration(sqlite=_TABLES, postgresql=_TABLES),
         Migration(sqlite=RATE_TABLES, postgresql=RATE_TABLES),
         Migration(sqlite=_BAND_TABLES, postgresql=_BAND_TABLES),
+        Migration(sqlite=_BAND_ACCOUNTS, postgresql=_BAND_ACCOUNTS),
     ),
 )
 
@@ -418,20 +445,27 @@ class _SqlTx:
                 "backup. Nothing was decided."
             ) from None
 
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
+        if not bands:
+            return {}
+        marks = ", ".join("?" * len(bands))
+        # Two ranges of the (window_key, band, account) index, below and above the account:
+        # its own entries are skipped in the index, never read. Counted here, not with GROUP
+        # BY: that tempts SQLite to walk the event_id index (every row of the window).
+        part = (
+            "SELECT event_id FROM twpolicy_window_bands"  # noqa: S608  # only "?" marks are formatted in
+            f" WHERE window_key = ? AND band IN ({marks}) AND account {{}} ?"
+        )
+        hits = self._tx.all(
+            f"{part.format('<')} UNION ALL {part.format('>')}",
+            (key, *bands, account, key, *bands, account),
+        )
+        return Counter(str(row[0]) for row in hits)
+
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]:
-        if not bands:
-            return []
-        marks = ", ".join("?" * len(bands))
-        # Counted here, not with GROUP BY: that tempts SQLite to walk the event_id index
-        # (every row of the window) rather than look up the few band keys.
-        hits = self._tx.all(
-            "SELECT event_id FROM twpolicy_window_bands"  # noqa: S608  # only "?" marks are formatted in
-            f" WHERE window_key = ? AND band IN ({marks})",
-            (key, *bands),
-        )
-        shared = Counter(str(row[0]) for row in hits)
+        shared = self.shared(key, bands, account)
         ids = [event_id for event_id, count in shared.items() if count >= SHARED_BANDS]
         if not ids:
             return []
@@ -460,8 +494,9 @@ class _SqlTx:
         )
         if bands:
             self._tx.executemany(
-                "INSERT INTO twpolicy_window_bands (window_key, band, event_id) VALUES (?, ?, ?)",
-                [(key, band, event_id) for band in bands],
+                "INSERT INTO twpolicy_window_bands (window_key, band, account, event_id)"
+                " VALUES (?, ?, ?, ?)",
+                [(key, band, account, event_id) for band in bands],
             )
 
     def delete(self, event_id: str) -> bool:
