@@ -147,12 +147,25 @@ class TestStore:
         path = tmp_path / "windows.db"
         windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
         windows.reserve("follows:1", account="1", window=HOUR, limit=5)
+        windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
         windows.close()
         with sqlite3.connect(path) as db:
             db.execute("UPDATE twpolicy_window_events SET fingerprint = 'not json'")
         windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
         with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
-            windows.usage("follows:1", HOUR)
+            windows.similar("content", fingerprint(SALE), HOUR, account="2", threshold=0.5)
+        with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
+            windows.reserve("content", account="2", window=HOUR, content=fingerprint(SALE))
+        windows.close()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE twpolicy_window_events SET at_ms = 'not a time'")
+        windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
+        for count in (
+            lambda: windows.usage("follows:1", HOUR),
+            lambda: windows.reserve("follows:1", account="1", window=HOUR, limit=5),
+        ):
+            with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
+                count()
         windows.close()
 
     @pytest.mark.parametrize("backend", SHARED)

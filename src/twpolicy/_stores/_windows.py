@@ -24,10 +24,10 @@ band agrees). Unrelated posts (J about 0.03, 0.07 at most) share two with probab
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
-import heapq
 import json
 import re
 import threading
@@ -238,7 +238,9 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 
 class _Tx(Protocol):
-    def rows(self, key: str, since_ms: int) -> list[_Row]: ...
+    def count(
+        self, key: str, since_ms: int, excluding: frozenset[str]
+    ) -> tuple[int, int | None]: ...
     def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]: ...
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
@@ -269,8 +271,17 @@ class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._s = store
 
-    def rows(self, key: str, since_ms: int) -> list[_Row]:
-        return [r for r in self._s.rows.get(key, {}).values() if r[2] >= since_ms]
+    def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
+        # The key's rows in time order: what is in the window is a slice, found by bisection.
+        ages = self._s.ages.get(key)
+        if not ages:
+            return 0, None
+        start = bisect.bisect_left(ages, (since_ms,))
+        used = len(ages) - start
+        if excluding:
+            kept = [at for at, event_id in ages[start:] if event_id not in excluding]
+            return len(kept), kept[0] if kept else None
+        return used, ages[start][0] if used else None
 
     def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
         index = self._s.bands.get(key)
@@ -312,7 +323,11 @@ class _MemoryTx:
         store = self._s
         store.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
         store.keys[event_id] = key
-        heapq.heappush(store.ages.setdefault(key, []), (at_ms, event_id))
+        ages = store.ages.setdefault(key, [])
+        if not ages or ages[-1] < (at_ms, event_id):
+            ages.append((at_ms, event_id))  # the common case: time moves on
+        else:
+            bisect.insort(ages, (at_ms, event_id))
         if bands:
             index = store.bands.setdefault(key, {})
             for band in bands:
@@ -321,9 +336,18 @@ class _MemoryTx:
 
     def delete(self, event_id: str) -> bool:
         store = self._s
-        key = store.keys.pop(event_id, None)
+        key = store.keys.get(event_id)
         if key is None:
             return False
+        ages = store.ages[key]
+        del ages[bisect.bisect_left(ages, (store.rows[key][event_id][2], event_id))]
+        self._forget(event_id)
+        return True
+
+    def _forget(self, event_id: str) -> None:
+        """Drop a row and its index entries (its place in the time order is gone already)."""
+        store = self._s
+        key = store.keys.pop(event_id)
         account = store.rows[key].pop(event_id)[1]
         index = store.bands.get(key, {})
         for band in store.indexed.pop(event_id, ()):
@@ -334,13 +358,17 @@ class _MemoryTx:
                 del holders[account]
                 if not holders:
                     del index[band]
-        return True
 
     def prune(self, key: str, before_ms: int) -> None:
-        # Oldest first from a heap: pruning costs what it removes, not the window's size.
-        ages = self._s.ages.get(key, [])
-        while ages and ages[0][0] < before_ms:
-            self.delete(heapq.heappop(ages)[1])
+        # The oldest rows, a head of the time-ordered list: pruning costs what it removes.
+        ages = self._s.ages.get(key)
+        if not ages or ages[0][0] >= before_ms:
+            return
+        cut = bisect.bisect_left(ages, (before_ms,))
+        gone = ages[:cut]
+        del ages[:cut]
+        for _, event_id in gone:
+            self._forget(event_id)
 
     def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
         found = (self._s.rates.get((route, scope, holder)) for scope, holder in holders)
@@ -425,13 +453,21 @@ class _SqlTx:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def rows(self, key: str, since_ms: int) -> list[_Row]:
-        found = self._tx.all(
-            "SELECT event_id, account, at_ms, fingerprint FROM twpolicy_window_events"
-            " WHERE window_key = ? AND at_ms >= ? ORDER BY at_ms",
-            (key, since_ms),
+    def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
+        skip = ""
+        if excluding:
+            skip = f" AND event_id NOT IN ({', '.join('?' * len(excluding))})"
+        used, oldest = self._tx.one(
+            "SELECT COUNT(*), MIN(at_ms) FROM twpolicy_window_events"  # noqa: S608  # only "?" marks are formatted in
+            f" WHERE window_key = ? AND at_ms >= ?{skip}",
+            (key, since_ms, *excluding),
+        ) or (0, None)
+        if oldest is None or type(oldest) is int:
+            return int(used), oldest
+        raise StoreUnavailable(
+            f"the action window ledger's rows for {key!r} are damaged; restore it from a "
+            "backup. Nothing was decided."
         )
-        return self._decoded(key, found)
 
     @staticmethod
     def _decoded(key: str, found: list[tuple[object, ...]]) -> list[_Row]:
@@ -623,8 +659,8 @@ class WindowLedger:
         """
         when = _ms(self._clock() if at is None else at)
         with self._store.transaction(write=False) as tx:
-            rows = tx.rows(key, when - int(window.total_seconds() * 1000))
-        return self._usage([r for r in rows if r[0] not in excluding], key, window)
+            used, oldest = tx.count(key, when - int(window.total_seconds() * 1000), excluding)
+        return WindowUsage(key, used, None if oldest is None else _from_ms(oldest) + window)
 
     @staticmethod
     def _similar(
@@ -690,7 +726,9 @@ class WindowLedger:
             tx.prune(key, since)
             usage = WindowUsage(key, 0, None)
             if limit is not None:
-                usage = self._usage(tx.rows(key, since), key, window)
+                used, oldest = tx.count(key, since, frozenset())
+                frees = None if oldest is None else _from_ms(oldest) + window
+                usage = WindowUsage(key, used, frees)
             if not force:
                 if limit is not None and usage.used >= limit:
                     return WindowVerdict(None, usage)
