@@ -446,6 +446,21 @@ class Guard:
     def _decision(
         self, action: Action, outcomes: tuple[Outcome, ...], deciding: Outcome, started: int
     ) -> Decision:
+        decision = self._build(
+            action, outcomes, deciding, time.perf_counter_ns() - started, self._clock()
+        )
+        self._log(decision)
+        return decision
+
+    def _build(
+        self,
+        action: Action,
+        outcomes: tuple[Outcome, ...],
+        deciding: Outcome,
+        evaluation_ns: int,
+        timestamp: datetime,
+    ) -> Decision:
+        """The decision record, with every registered secret cut out of its text."""
         decision = Decision(
             allowed=not deciding.enforced,
             effect=deciding.effect,
@@ -458,8 +473,8 @@ class Guard:
             mode=deciding.mode,
             enforced=deciding.enforced,
             policy_version=self._policy_version,
-            timestamp=self._clock(),
-            evaluation_ns=time.perf_counter_ns() - started,
+            timestamp=timestamp,
+            evaluation_ns=evaluation_ns,
             action_kind=action.kind,
             operation=action.operation,
             acting_user_id=action.acting_user_id,
@@ -474,7 +489,6 @@ class Guard:
         secrets = process_secrets()
         if len(secrets):
             decision = _redacted(decision, secrets)
-        self._log(decision)
         return decision
 
     def check(self, action: Action) -> Decision:
@@ -998,16 +1012,39 @@ class Permit:
         held: what is held until the permit is left.
     """
 
-    __slots__ = ("_done", "_failure", "_guard", "_within", "action", "decision", "held")
+    __slots__ = (
+        "_decision",
+        "_done",
+        "_failure",
+        "_guard",
+        "_unbuilt",
+        "_within",
+        "action",
+        "held",
+    )
 
     def __init__(self, guard: Guard, action: Action, within: Permit | None) -> None:
         self._guard = guard
         self.action = action
         self._within = within
-        self.decision: Decision | None = None
+        self._decision: Decision | None = None
+        # An allow nobody observed: what its decision is built from, if it is ever asked for.
+        self._unbuilt: tuple[tuple[Outcome, ...], Outcome, int, datetime] | None = None
         self.held = _NOTHING_HELD  # replaced by a fresh one when the decision obliges
         self._failure: str | None = None
         self._done = False
+
+    @property
+    def decision(self) -> Decision | None:
+        """The guard's decision, once entered (built on first use when nobody observed it)."""
+        unbuilt = self._unbuilt
+        if unbuilt is not None:
+            self._unbuilt = None
+            outcomes, deciding, evaluation_ns, timestamp = unbuilt
+            self._decision = self._guard._build(  # noqa: SLF001  # the guard's own helper
+                self.action, outcomes, deciding, evaluation_ns, timestamp
+            )
+        return self._decision
 
     def __repr__(self) -> str:
         state = "done" if self._done else "open"
@@ -1048,18 +1085,23 @@ class Permit:
             else frozenset()
         )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
-        if not deciding.enforced and any(o.obligations for o in outcomes):
+        obliged = not deciding.enforced and any(o.obligations for o in outcomes)
+        if obliged:
             self.held = Held()
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto
             if refusal is not None:
                 outcomes = (*outcomes, refusal)
                 if refusal.enforced or deciding.effect is Effect.ALLOW:
                     deciding = refusal
-        elif deciding.effect is Effect.ALLOW and not full and not guard._observed():  # noqa: SLF001  # ditto
-            return  # nothing to hold, nobody to tell
+        if deciding.effect is Effect.ALLOW and not full and not guard._observed():  # noqa: SLF001  # ditto
+            if obliged:
+                # Held, and nobody to tell: the record is built only if someone asks for it.
+                evaluation_ns = time.perf_counter_ns() - started
+                self._unbuilt = (outcomes, deciding, evaluation_ns, guard._clock())  # noqa: SLF001  # ditto
+            return  # nothing to act on, nobody to tell
         try:
-            self.decision = guard._decision(self.action, outcomes, deciding, started)  # noqa: SLF001  # ditto
-            guard._act_on(self.decision, stacklevel=stacklevel)  # noqa: SLF001  # ditto
+            self._decision = guard._decision(self.action, outcomes, deciding, started)  # noqa: SLF001  # ditto
+            guard._act_on(self._decision, stacklevel=stacklevel)  # noqa: SLF001  # ditto
         except BaseException:
             self.release("refused")
             raise
