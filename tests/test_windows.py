@@ -1,5 +1,6 @@
 """The action window ledger on every backend: counts, duplicates, releases, many processes."""
 
+import contextlib
 import json
 import sqlite3
 import string
@@ -337,6 +338,45 @@ class TestIndex:
             assert {} == tx.shared("elsewhere", band_keys(sale), "1")
             found = tx.candidates("content", band_keys(sale), 0, "1")
             assert [theirs.reservation_id] == [row[0] for row in found]
+
+    def test_a_reserve_after_a_clean_check_searches_again_only_if_needed(self, windows, clock):
+        """The memory store skips a search whose answer cannot have changed, and only that."""
+        searched = []
+        store = windows._store
+        original = store.transaction
+
+        def counting(**kwargs):
+            with original(**kwargs) as tx:
+                real = tx.candidates
+
+                def candidates(*args):
+                    searched.append(args[0])
+                    return real(*args)
+
+                tx.candidates = candidates
+                yield tx
+
+        windows._store.transaction = contextlib.contextmanager(counting)
+        sale, cafe = fingerprint(SALE), fingerprint("Good morning, the cafe is open again today")
+        assert windows.similar("content", sale, HOUR, account="1", threshold=0.5) is None
+        assert windows.reserve("content", account="1", window=HOUR, content=sale, threshold=0.5)
+        memory = windows.url == "memory://"
+        assert len(searched) == (1 if memory else 2)
+        # Another account's post lands between the check and the reserve: searched, refused.
+        assert windows.similar("content", sale, HOUR, account="2", threshold=0.5) is not None
+        assert windows.similar("content", cafe, HOUR, account="2", threshold=0.5) is None
+        windows.reserve("content", account="3", window=HOUR, content=cafe, force=True)
+        assert not windows.reserve("content", account="2", window=HOUR, content=cafe).granted
+        # A check of other content, of an earlier time, or by another account does not count.
+        searched.clear()
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        assert windows.reserve("content", account="3", window=HOUR, content=sale, force=True)
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        clock.now -= timedelta(minutes=1)
+        assert windows.reserve("content", account="3", window=HOUR, content=cafe)
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        assert windows.reserve("content", account="4", window=HOUR, content=cafe, threshold=0.9)
+        assert len(searched) == 5  # the force and nothing else went unsearched
 
     def test_band_keys(self):
         assert band_keys(()) == ()

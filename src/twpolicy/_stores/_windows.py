@@ -238,6 +238,8 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 
 class _Tx(Protocol):
+    @property
+    def version(self) -> int | None: ...
     def count(
         self, key: str, since_ms: int, excluding: frozenset[str]
     ) -> tuple[int, int | None]: ...
@@ -270,6 +272,11 @@ _Spent = tuple[str, str, str, str, int, "int | None", str]
 class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._s = store
+
+    @property
+    def version(self) -> int | None:
+        """How many rows were ever added: the same number, no row was added meanwhile."""
+        return self._s.added
 
     def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
         # The key's rows in time order: what is in the window is a slice, found by bisection.
@@ -321,6 +328,7 @@ class _MemoryTx:
         bands: tuple[int, ...] = (),
     ) -> None:
         store = self._s
+        store.added += 1
         store.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
         store.keys[event_id] = key
         ages = store.ages.setdefault(key, [])
@@ -394,6 +402,7 @@ class _MemoryStore:
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
+        self.added = 0
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
@@ -450,6 +459,9 @@ SCHEMA = Schema(
 
 
 class _SqlTx:
+    #: Other processes add rows unseen: no version to compare.
+    version = None
+
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
@@ -609,6 +621,10 @@ class _Store(Protocol):
     def close(self) -> None: ...
 
 
+#: What a duplicate check asks: window key, content, account and threshold.
+_Query = tuple[str, tuple[int, ...], str, float]
+
+
 def _ms(at: datetime) -> int:
     return int(utc(at).timestamp() * 1000)
 
@@ -626,6 +642,9 @@ class WindowLedger:
     def __init__(self, store: _Store, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
         self._clock = clock
+        # The last `similar` that found nothing: (store version, key, content, account,
+        # threshold, since), for the reserve that usually follows it.
+        self._unlike: tuple[int, _Query, int] | None = None
 
     def __repr__(self) -> str:
         return f"twpolicy.WindowLedger({self._store.url!r})"
@@ -697,7 +716,25 @@ class WindowLedger:
         since = when - int(window.total_seconds() * 1000)
         with self._store.transaction(write=False) as tx:
             rows = tx.candidates(key, band_keys(content), since, account)
-        return self._similar(rows, content, window, account, threshold)
+            found = self._similar(rows, content, window, account, threshold)
+            version = tx.version
+            if found is None and version is not None:
+                # Nothing alike, in a store that says when it gains a row: a reserve of the same
+                # content before it gains one, no earlier in time, need not search again.
+                self._unlike = (version, (key, content, account, threshold), since)
+        return found
+
+    def _known_unlike(self, tx: _Tx, query: _Query, since: int) -> bool:
+        """Whether `similar` found nothing alike to ``query`` in the store as it is now.
+
+        Rows only leave a window as time moves on (or are released), so an answer about an
+        earlier or equal ``since`` still holds while no row was added.
+        """
+        known = self._unlike
+        if known is None or known[0] != tx.version or known[2] > since:
+            return False
+        asked = known[1]
+        return asked is query or asked == query
 
     def reserve(  # one atomic step takes every condition
         self,
@@ -732,7 +769,8 @@ class WindowLedger:
             if not force:
                 if limit is not None and usage.used >= limit:
                     return WindowVerdict(None, usage)
-                if content:
+                query = (key, content, account, threshold)
+                if content and not self._known_unlike(tx, query, since):
                     rows = tx.candidates(key, bands, since, account)
                     hit = self._similar(rows, content, window, account, threshold)
                     if hit is not None:
