@@ -238,8 +238,7 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 
 class _Tx(Protocol):
-    @property
-    def version(self) -> int | None: ...
+    def version(self, key: str) -> int | None: ...
     def count(
         self, key: str, since_ms: int, excluding: frozenset[str]
     ) -> tuple[int, int | None]: ...
@@ -273,10 +272,9 @@ class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._s = store
 
-    @property
-    def version(self) -> int | None:
-        """How many rows were ever added: the same number, no row was added meanwhile."""
-        return self._s.added
+    def version(self, key: str) -> int | None:
+        """How many rows were ever added to ``key``: the same number, none was meanwhile."""
+        return self._s.added.get(key, 0)
 
     def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
         # The key's rows in time order: what is in the window is a slice, found by bisection.
@@ -328,7 +326,7 @@ class _MemoryTx:
         bands: tuple[int, ...] = (),
     ) -> None:
         store = self._s
-        store.added += 1
+        store.added[key] = store.added.get(key, 0) + 1
         store.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
         store.keys[event_id] = key
         ages = store.ages.setdefault(key, [])
@@ -402,7 +400,7 @@ class _MemoryStore:
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
-        self.added = 0
+        self.added: dict[str, int] = {}
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
@@ -459,11 +457,13 @@ SCHEMA = Schema(
 
 
 class _SqlTx:
-    #: Other processes add rows unseen: no version to compare.
-    version = None
-
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
+
+    @staticmethod
+    def version(key: str) -> int | None:  # noqa: ARG004  # the protocol's signature
+        """None: other processes add rows unseen, so there is no version to compare."""
+        return None
 
     def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
         skip = ""
@@ -717,7 +717,7 @@ class WindowLedger:
         with self._store.transaction(write=False) as tx:
             rows = tx.candidates(key, band_keys(content), since, account)
             found = self._similar(rows, content, window, account, threshold)
-            version = tx.version
+            version = tx.version(key)
             if found is None and version is not None:
                 # Nothing alike, in a store that says when it gains a row: a reserve of the same
                 # content before it gains one, no earlier in time, need not search again.
@@ -731,7 +731,7 @@ class WindowLedger:
         earlier or equal ``since`` still holds while no row was added.
         """
         known = self._unlike
-        if known is None or known[0] != tx.version or known[2] > since:
+        if known is None or known[2] > since or known[0] != tx.version(query[0]):
             return False
         asked = known[1]
         return asked is query or asked == query
