@@ -232,6 +232,10 @@ class Guard:
         self._unresolved: dict[str, tuple[str, bool, str]] = {}
         self._unresolved_lock = threading.Lock()
         self._retry_at = 0.0
+        # Whether every store the rules may read is in memory (no file, socket or server).
+        self._memory_only = all(
+            _in_memory(store) for store in (ledger, quotas, compliance, self._windows)
+        ) and all(_memory_rule(rule) for rule in self._rules)
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -380,6 +384,17 @@ class Guard:
         """
         entry = self._static.get(id(action))
         return entry is not None and entry[0] is action and entry[3] and not self._observed()
+
+    def in_memory(self) -> bool:
+        """Whether any decision touches only memory: no file, database, socket or sink.
+
+        True when every store (consent, quotas, compliance, windows, and any a built-in rule
+        holds) is a ``memory://`` one, every rule is a built-in one, and nobody receives
+        allows (no sink, the decision logger below ``INFO``). An asynchronous enforcement
+        point then decides, claims and commits on the event loop, saving the hop to a
+        worker thread; otherwise it does all three in a worker thread.
+        """
+        return self._memory_only and not self._observed()
 
     def judges(self, kind: ActionKind | str) -> bool:
         """Whether any rule may say something about actions of ``kind``.
@@ -805,6 +820,25 @@ class Guard:
         if "windows" not in kwargs:
             kwargs["windows"] = open_windows(settings.get("window_ledger", "memory://"))
         return cls(**kwargs)
+
+
+def _in_memory(store: object) -> bool:
+    """Whether ``store`` is absent or a ``memory://`` one (reading it blocks on nothing)."""
+    return store is None or getattr(store, "url", None) == "memory://"
+
+
+def _memory_rule(rule: Rule) -> bool:
+    """Whether ``rule`` is a built-in one whose own stores, if any, are in memory.
+
+    A rule of the application's may do any I/O: it is never counted as in memory.
+    """
+    kind = type(rule)
+    if not kind.__module__.startswith("twpolicy.rules.") or not attrs.has(kind):
+        return False
+    return all(
+        _in_memory(value) or not hasattr(value, "url")
+        for value in (getattr(rule, field.name) for field in attrs.fields(kind))
+    )
 
 
 def _redacted_facts(facts: Mapping[str, Any], secrets: SecretRegistry) -> Mapping[str, Any]:
