@@ -335,9 +335,17 @@ class _MemoryTx:
         else:
             bisect.insort(ages, (at_ms, event_id))
         if bands:
-            index = store.bands.setdefault(key, {})
-            for band in bands:
-                index.setdefault(band, {}).setdefault(account, set()).add(event_id)
+            index = store.bands.get(key)
+            if index is None:
+                index = store.bands[key] = {}
+            for band in bands:  # no throwaway dict and set per band, as setdefault would make
+                holders = index.get(band)
+                if holders is None:
+                    index[band] = {account: {event_id}}
+                elif account in holders:
+                    holders[account].add(event_id)
+                else:
+                    holders[account] = {event_id}
             store.indexed[event_id] = bands
 
     def delete(self, event_id: str) -> bool:
