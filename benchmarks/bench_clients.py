@@ -135,6 +135,41 @@ def guard_only(guard: twpolicy.Guard, pacer: Pacer, calls: int, rounds: int) -> 
             print(f"{label:<20} {statistics.median(times) * 1e6:6.2f} us")
 
 
+def share(pair: Pair, calls: int, rounds: int) -> dict[str, float]:
+    """twpolicy's share alone: plan a request, enter and leave its sending scope, no send.
+
+    What a guarded call adds to tweepy's, measured without tweepy's own work around it, so
+    other processes' load moves it less than the whole-call ratio. Best of ``rounds``.
+    """
+    from twpolicy._clients._plan import drive, planning_v2  # noqa: PLC0415  # internal
+
+    client = pair.guarded
+    policy = client._twpolicy  # noqa: SLF001  # the client's own state
+    ids = itertools.count(1445880548472328192)
+
+    def nothing(*_: object) -> None:
+        return None
+
+    def call(method: str, route: str, body: object, params: object, *, tick: bool) -> None:
+        if tick:
+            pair.pacer.tick()
+        steps = planning_v2(policy, client, method, route, body, user_auth=True, params=params)
+        plan = drive(steps, nothing, nothing)
+        with plan.sending(client, policy):
+            pass
+
+    cases = {
+        "read": lambda: call("GET", f"/2/tweets/{next(ids)}", None, {"id": 1}, tick=False),
+        "write": lambda: call("POST", "/2/tweets", {"text": "hello"}, None, tick=True),
+    }
+    found = {}
+    for name, case in cases.items():
+        per_call(case, max(calls, 10))
+        found[name] = min(per_call(case, calls) for _ in range(rounds)) * 1e6
+        print(f"{'share: ' + name:<20} {found[name]:6.2f} us")
+    return found
+
+
 #: What the ratios are against, for `measure`.
 BASELINE = "bare tweepy, stub transport"
 #: Generous bounds for a CI smoke: only a gross regression crosses them (no absolute times).
@@ -151,6 +186,7 @@ class Pair:
             USER, ["tweet.write"], notice="bench", method="ui_explicit", evidence="bench"
         )
         bare, guarded = client(tweepy.Client, None), client(twpolicy.Client, self.guard)
+        self.guarded = guarded
         # The same read with an audit sink attached: every decision is built and delivered
         # (to a sink that drops it).
         audited = twpolicy.Guard(ledger=self.guard.consent, sinks=[discard])
@@ -208,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (bare, guarded) in pair.calls.items()
     }
     guard_only(pair.guard, pair.pacer, args.calls * 10, 15)
+    share(pair, args.calls * 10, 9)
     worst = max(results[name]["ratio"] for name in ("read", "write"))
     if args.max_ratio is not None and worst > args.max_ratio:
         print(f"ratio {worst:.4f} is above {args.max_ratio}", file=sys.stderr)

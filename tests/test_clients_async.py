@@ -6,6 +6,7 @@ read and write, whether an event loop was running in the thread that made it.
 """
 
 import asyncio
+import logging
 import threading
 
 import pytest
@@ -241,3 +242,66 @@ def test_remembered_reads_are_decided_on_the_loop():
     with observed.permit(read):
         pass
     assert not observed.remembers(read)
+
+
+def test_in_memory_guards_decide_writes_on_the_loop(loop):
+    """With every store in memory and nobody observing, a write skips the worker thread."""
+    guard = twpolicy.Guard(ledger=twpolicy.open_ledger("memory://"))
+    guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+    assert guard.in_memory()
+    threads = []
+    permit = guard.permit
+
+    def noting(action, **kwargs):
+        threads.append(on_a_loop())
+        return permit(action, **kwargs)
+
+    guard.permit = noting
+    transport = ReplayTransport(answer)
+    client = transport.install(make_v2(twpolicy.AsyncClient, guard=guard))
+
+    async def run():
+        await client.create_tweet(text="hello")
+        with pytest.raises(tweepy.TwitterServerError):
+            await client.create_tweet(text="fail")  # released, on the loop too
+
+    loop.run_until_complete(run())
+    assert [True, True] == threads
+    assert 2 == len(transport.requests)
+    assert 1 == guard.windows.usage(f"posts:{USER}", twpolicy.rules.BULK_LIMITS["posts"][1]).used
+
+
+def test_what_counts_as_in_memory(tmp_path):
+    """A store on disk, a rule of the application's, a sink or the logger at INFO: not in memory."""
+    memory = twpolicy.open_ledger("memory://")
+    assert twpolicy.Guard(ledger=memory).in_memory()
+    assert twpolicy.Guard().in_memory()  # no ledger at all: writes are refused, in memory
+    on_disk = twpolicy.open_ledger(f"sqlite:///{tmp_path / 'c.db'}")
+    assert not twpolicy.Guard(ledger=on_disk).in_memory()
+    windows = twpolicy.open_windows(f"sqlite:///{tmp_path / 'w.db'}")
+    assert not twpolicy.Guard(ledger=memory, windows=windows).in_memory()
+
+    class Custom:
+        id = "app.rule"
+        clause = "I.A.1"
+        error = twpolicy.PolicyViolation
+
+        def evaluate(self, action, context):
+            return None
+
+    assert not twpolicy.Guard(rules=[*twpolicy.default_rules(), Custom()]).in_memory()
+    tokens = twpolicy.open_user_tokens(f"sqlite:///{tmp_path / 't.db'}")
+    on_disk_rule = twpolicy.rules.user_token_thresholds(tokens)
+    assert not twpolicy.Guard(rules=[*twpolicy.default_rules(), on_disk_rule]).in_memory()
+    in_memory_rule = twpolicy.rules.user_token_thresholds(twpolicy.open_user_tokens("memory://"))
+    assert twpolicy.Guard(rules=[*twpolicy.default_rules(), in_memory_rule]).in_memory()
+    guard = twpolicy.Guard(ledger=memory)
+    guard.add_sink(DecisionRecorder())
+    assert not guard.in_memory()
+    decisions = logging.getLogger("twpolicy.decisions")
+    level = decisions.level
+    decisions.setLevel(logging.INFO)
+    try:
+        assert not twpolicy.Guard(ledger=memory).in_memory()
+    finally:
+        decisions.setLevel(level)

@@ -17,6 +17,7 @@ from twpolicy._stores._secrets import (
     install_log_filter,
     process_secrets,
 )
+from twpolicy.rules._credentials import _JSON_START, _texts, _without
 from twpolicy.testing import DecisionRecorder, FakeXAPI
 
 SECRET = "Zq8vTn3LrW0pXs7KdY2mBc5HfJ9gUe4A"  # noqa: S105  # a made-up secret
@@ -94,6 +95,83 @@ class TestSecretRegistry:
         registry.clear()
         assert not registry.is_secret(SECRET)
         assert 0 == len(registry)
+
+
+_WORDS = st.sampled_from(["hello", "https://t.co/abc", "x" * 40, "  spaced out  ", "1445880548"])
+_TEXT = st.one_of(
+    _WORDS,
+    st.text(max_size=20),
+    _WORDS.map(lambda w: f"{w} {SECRET} {w}"),
+    _WORDS.map(lambda w: f"https://example.com/{SECRET}?{w}"),
+    st.just(SECRET),
+    st.just(f'  {{"token": "{SECRET}"}}'),  # JSON text: the full pass reads it
+    st.just(f'["\\u005a{SECRET[1:]}"]'),  # JSON text with an escape: read, then found
+    st.just(b"bytes " + SECRET.encode()),
+)
+_PAYLOADS = st.recursive(
+    st.one_of(_TEXT, st.integers(), st.none(), st.booleans()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(
+            st.one_of(_TEXT.filter(lambda t: isinstance(t, str)), st.integers()), inner, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+class TestQuickSecretPass:
+    @settings(max_examples=300, deadline=None)
+    @given(payload=_PAYLOADS, long=st.booleans())
+    def test_the_quick_pass_never_misses_a_secret(self, payload, long):
+        """When the one-scan pass says "no secret", the full walk finds none either."""
+        registry = SecretRegistry()
+        registry.register([SECRET, OTHER_SECRET + "-longer"])
+        if long:
+            payload = {"padding": "word " * 1000, "payload": payload}
+        full = credential_findings(
+            payload, is_secret=registry.is_secret, contains_secret=registry.contains
+        )
+        hidden = any(f.what == "known_secret" for f in full)
+        quick = _without(payload, registry)
+        if quick:
+            assert not hidden
+        texts = _texts(payload)
+        plain = texts is not None and all(isinstance(t, str) for t in texts)
+        if plain and not _JSON_START.search("\n".join(texts)):
+            assert quick == (not hidden)  # where the quick pass applies, it decides
+
+    def test_plain_payloads_are_decided_in_one_scan(self):
+        registry = SecretRegistry()
+        registry.register([SECRET])
+        clean = {"data": [{"id": "1", "text": "hello " * 2000, "urls": ["https://t.co/x"]}]}
+        assert _without(clean, registry)
+        for where in (
+            {"key": SECRET},
+            {SECRET: 1},
+            ["a", f"see {SECRET}."],
+            ("x" * 5000 + SECRET,),
+        ):
+            assert not _without(where, registry)
+        assert not _without({1.5j: "x"}, registry)  # not JSON: the full pass decides
+        assert not _without({(1, 2): "x"}, registry)
+        spaced = SecretRegistry()
+        spaced.register(["a secret with spaces in it"])
+        assert not _without(clean, spaced)
+
+    def test_long_texts_are_scanned_run_by_run(self):
+        registry = SecretRegistry()
+        registry.register([SECRET])
+        text = "word " * 2000
+        assert not registry.contains(text)
+        assert not registry.contains(text)  # remembered clean, run by run
+        assert registry.contains(text + f"token={SECRET}&x")
+        assert registry.contains(f"{text}\n{SECRET}")
+        spaced = SecretRegistry(parent=registry)
+        spaced.register(["a secret with spaces in it"])
+        assert spaced.contains(text + " a secret with spaces in it ")
+        assert spaced.contains(text + SECRET)
 
 
 class TestCredentialFindings:

@@ -2,7 +2,7 @@ import json
 import logging
 import uuid
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -37,6 +37,16 @@ def post(**changes):
 def _recorder(twpolicy_decisions):
     """The decisions of ``guard`` (the plugin's twpolicy_decisions)."""
     return twpolicy_decisions
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self):
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self):
+        return self.now
 
 
 @pytest.fixture(name="guard")
@@ -500,6 +510,30 @@ class TestPermit:
         after = twpolicy._guard._IDS.next()
         assert permit.decision is None
         assert int(before[-12:], 16) + 1 == int(after[-12:], 16)
+
+    def test_unobserved_write_builds_its_decision_only_when_asked(self):
+        """A held allow nobody observes builds no record, unless `Permit.decision` is read."""
+        clock = Clock()
+        guard = Guard(ledger=twpolicy.open_ledger("memory://", clock=clock), clock=clock)
+        guard.consent.grant(USER, ["tweet.write"], **NOTICE)
+        write = post(operation="POST /2/tweets")
+        before = twpolicy._guard._IDS.next()
+        with guard.permit(write) as permit:
+            decided_at = clock.now
+            clock.now += timedelta(seconds=5)
+        after = twpolicy._guard._IDS.next()
+        assert int(before[-12:], 16) + 1 == int(after[-12:], 16)
+        assert permit.held.counted  # the count was reserved all the same
+        decision = permit.decision
+        assert decision is permit.decision  # built once
+        assert decision.allowed
+        assert decision.timestamp == decided_at
+        assert decision.evaluation_ns > 0
+        assert "automation.bulk_limit" in [o.rule for o in decision.outcomes]
+        observed = Guard(ledger=guard.consent, clock=clock, sinks=[lambda d: None])
+        with observed.permit(write) as seen:
+            pass
+        assert [o.rule for o in seen.decision.outcomes] == [o.rule for o in decision.outcomes]
 
     def test_observed_allow_is_logged(self, guard, recorder, caplog):
         """A sink, or the logger at INFO, receives allows from a permit as from check."""

@@ -1,5 +1,7 @@
 """The action window ledger on every backend: counts, duplicates, releases, many processes."""
 
+import contextlib
+import json
 import sqlite3
 import string
 import subprocess
@@ -14,7 +16,15 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._windows import BANDS, band_keys, fingerprint, jaccard, normalise_text
+from twpolicy._stores._sql import Schema, open_database, parse_url
+from twpolicy._stores._windows import (
+    BANDS,
+    SCHEMA,
+    band_keys,
+    fingerprint,
+    jaccard,
+    normalise_text,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
@@ -138,12 +148,53 @@ class TestStore:
         path = tmp_path / "windows.db"
         windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
         windows.reserve("follows:1", account="1", window=HOUR, limit=5)
+        windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
         windows.close()
         with sqlite3.connect(path) as db:
             db.execute("UPDATE twpolicy_window_events SET fingerprint = 'not json'")
         windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
         with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
-            windows.usage("follows:1", HOUR)
+            windows.similar("content", fingerprint(SALE), HOUR, account="2", threshold=0.5)
+        with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
+            windows.reserve("content", account="2", window=HOUR, content=fingerprint(SALE))
+        windows.close()
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE twpolicy_window_events SET at_ms = 'not a time'")
+        windows = twpolicy.open_windows(f"sqlite:///{path}", clock=clock)
+        for count in (
+            lambda: windows.usage("follows:1", HOUR),
+            lambda: windows.reserve("follows:1", account="1", window=HOUR, limit=5),
+        ):
+            with pytest.raises(twpolicy.StoreUnavailable, match="damaged"):
+                count()
+        windows.close()
+
+    @pytest.mark.parametrize("backend", SHARED)
+    def test_band_entries_of_schema_3_get_their_account(self, backend, url_for, clock):
+        """Band entries made before they named their account are given it when migrated."""
+        url = url_for(backend)
+        old = Schema(component=SCHEMA.component, what=SCHEMA.what, migrations=SCHEMA.migrations[:3])
+        database = open_database(parse_url(url, what="action window ledger"), old, create=True)
+        content = fingerprint(SALE)
+        with database.write() as tx:
+            for event_id, account in (("e1", "1"), ("e2", "2")):
+                tx.execute(
+                    "INSERT INTO twpolicy_window_events (event_id, window_key, account, at_ms,"
+                    " fingerprint) VALUES (?, 'content', ?, ?, ?)",
+                    (event_id, account, int(T0.timestamp() * 1000), json.dumps(list(content))),
+                )
+                tx.executemany(
+                    "INSERT INTO twpolicy_window_bands (window_key, band, event_id)"
+                    " VALUES ('content', ?, ?)",
+                    [(band, event_id) for band in band_keys(content)],
+                )
+        database.close()
+        windows = twpolicy.open_windows(url, clock=clock)
+        with windows._store.transaction(write=False) as tx:
+            assert {"e2": BANDS} == tx.shared("content", band_keys(content), "1")
+        hit = windows.similar("content", content, HOUR, account="1", threshold=0.5)
+        assert hit is not None
+        assert hit[0] == "2"
         windows.close()
 
     def test_unknown_scheme(self):
@@ -265,6 +316,67 @@ class TestIndex:
     def test_no_content_has_no_candidates(self, windows):
         windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
         assert windows.similar("content", (), HOUR, account="2", threshold=0.5) is None
+
+    def test_no_backend_reads_the_accounts_own_band_hits(self, windows):
+        """Every backend counts only other accounts' band hits, whoever posts the most.
+
+        An account may repeat itself; reading its own posts on each post would make a busy
+        account's every check cost its whole window (the memory, SQLite and PostgreSQL stores
+        must agree).
+        """
+        sale, cafe = fingerprint(SALE), fingerprint("Good morning, the cafe is open again today")
+        own = [windows.reserve("content", account="1", window=HOUR, content=sale) for _ in range(5)]
+        theirs = windows.reserve("content", account="2", window=HOUR, content=sale, force=True)
+        windows.reserve("content", account="3", window=HOUR, content=cafe)
+        store = windows._store  # the backend's own transaction, below the public API
+        with store.transaction(write=False) as tx:
+            assert {theirs.reservation_id: BANDS} == tx.shared("content", band_keys(sale), "1")
+            by_two = tx.shared("content", band_keys(sale), "2")
+            assert {v.reservation_id: BANDS for v in own} == by_two
+            assert {} == tx.shared("content", band_keys(cafe), "3")
+            assert {} == tx.shared("content", (), "1")
+            assert {} == tx.shared("elsewhere", band_keys(sale), "1")
+            found = tx.candidates("content", band_keys(sale), 0, "1")
+            assert [theirs.reservation_id] == [row[0] for row in found]
+
+    def test_a_reserve_after_a_clean_check_searches_again_only_if_needed(self, windows, clock):
+        """The memory store skips a search whose answer cannot have changed, and only that."""
+        searched = []
+        store = windows._store
+        original = store.transaction
+
+        def counting(**kwargs):
+            with original(**kwargs) as tx:
+                real = tx.candidates
+
+                def candidates(*args):
+                    searched.append(args[0])
+                    return real(*args)
+
+                tx.candidates = candidates
+                yield tx
+
+        windows._store.transaction = contextlib.contextmanager(counting)
+        sale, cafe = fingerprint(SALE), fingerprint("Good morning, the cafe is open again today")
+        assert windows.similar("content", sale, HOUR, account="1", threshold=0.5) is None
+        assert windows.reserve("content", account="1", window=HOUR, content=sale, threshold=0.5)
+        memory = windows.url == "memory://"
+        assert len(searched) == (1 if memory else 2)
+        # Another account's post lands between the check and the reserve: searched, refused.
+        assert windows.similar("content", sale, HOUR, account="2", threshold=0.5) is not None
+        assert windows.similar("content", cafe, HOUR, account="2", threshold=0.5) is None
+        windows.reserve("content", account="3", window=HOUR, content=cafe, force=True)
+        assert not windows.reserve("content", account="2", window=HOUR, content=cafe).granted
+        # A check of other content, of an earlier time, or by another account does not count.
+        searched.clear()
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        assert windows.reserve("content", account="3", window=HOUR, content=sale, force=True)
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        clock.now -= timedelta(minutes=1)
+        assert windows.reserve("content", account="3", window=HOUR, content=cafe)
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5) is None
+        assert windows.reserve("content", account="4", window=HOUR, content=cafe, threshold=0.9)
+        assert len(searched) == 5  # the force and nothing else went unsearched
 
     def test_band_keys(self):
         assert band_keys(()) == ()

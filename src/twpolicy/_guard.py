@@ -232,6 +232,10 @@ class Guard:
         self._unresolved: dict[str, tuple[str, bool, str]] = {}
         self._unresolved_lock = threading.Lock()
         self._retry_at = 0.0
+        # Whether every store the rules may read is in memory (no file, socket or server).
+        self._memory_only = all(
+            _in_memory(store) for store in (ledger, quotas, compliance, self._windows)
+        ) and all(_memory_rule(rule) for rule in self._rules)
         digest = hashlib.sha256(
             json.dumps([[r.id, r.clause, self._modes[r.id].value] for r in self._rules]).encode()
         ).hexdigest()
@@ -381,6 +385,17 @@ class Guard:
         entry = self._static.get(id(action))
         return entry is not None and entry[0] is action and entry[3] and not self._observed()
 
+    def in_memory(self) -> bool:
+        """Whether any decision touches only memory: no file, database, socket or sink.
+
+        True when every store (consent, quotas, compliance, windows, and any a built-in rule
+        holds) is a ``memory://`` one, every rule is a built-in one, and nobody receives
+        allows (no sink, the decision logger below ``INFO``). An asynchronous enforcement
+        point then decides, claims and commits on the event loop, saving the hop to a
+        worker thread; otherwise it does all three in a worker thread.
+        """
+        return self._memory_only and not self._observed()
+
     def judges(self, kind: ActionKind | str) -> bool:
         """Whether any rule may say something about actions of ``kind``.
 
@@ -446,6 +461,21 @@ class Guard:
     def _decision(
         self, action: Action, outcomes: tuple[Outcome, ...], deciding: Outcome, started: int
     ) -> Decision:
+        decision = self._build(
+            action, outcomes, deciding, time.perf_counter_ns() - started, self._clock()
+        )
+        self._log(decision)
+        return decision
+
+    def _build(
+        self,
+        action: Action,
+        outcomes: tuple[Outcome, ...],
+        deciding: Outcome,
+        evaluation_ns: int,
+        timestamp: datetime,
+    ) -> Decision:
+        """The decision record, with every registered secret cut out of its text."""
         decision = Decision(
             allowed=not deciding.enforced,
             effect=deciding.effect,
@@ -458,8 +488,8 @@ class Guard:
             mode=deciding.mode,
             enforced=deciding.enforced,
             policy_version=self._policy_version,
-            timestamp=self._clock(),
-            evaluation_ns=time.perf_counter_ns() - started,
+            timestamp=timestamp,
+            evaluation_ns=evaluation_ns,
             action_kind=action.kind,
             operation=action.operation,
             acting_user_id=action.acting_user_id,
@@ -474,7 +504,6 @@ class Guard:
         secrets = process_secrets()
         if len(secrets):
             decision = _redacted(decision, secrets)
-        self._log(decision)
         return decision
 
     def check(self, action: Action) -> Decision:
@@ -793,6 +822,25 @@ class Guard:
         return cls(**kwargs)
 
 
+def _in_memory(store: object) -> bool:
+    """Whether ``store`` is absent or a ``memory://`` one (reading it blocks on nothing)."""
+    return store is None or getattr(store, "url", None) == "memory://"
+
+
+def _memory_rule(rule: Rule) -> bool:
+    """Whether ``rule`` is a built-in one whose own stores, if any, are in memory.
+
+    A rule of the application's may do any I/O: it is never counted as in memory.
+    """
+    kind = type(rule)
+    if not kind.__module__.startswith("twpolicy.rules.") or not attrs.has(kind):
+        return False
+    return all(
+        _in_memory(value) or not hasattr(value, "url")
+        for value in (getattr(rule, field.name) for field in attrs.fields(kind))
+    )
+
+
 def _redacted_facts(facts: Mapping[str, Any], secrets: SecretRegistry) -> Mapping[str, Any]:
     if not any(isinstance(v, str) and secrets.contains(v) for v in facts.values()):
         return facts
@@ -998,16 +1046,39 @@ class Permit:
         held: what is held until the permit is left.
     """
 
-    __slots__ = ("_done", "_failure", "_guard", "_within", "action", "decision", "held")
+    __slots__ = (
+        "_decision",
+        "_done",
+        "_failure",
+        "_guard",
+        "_unbuilt",
+        "_within",
+        "action",
+        "held",
+    )
 
     def __init__(self, guard: Guard, action: Action, within: Permit | None) -> None:
         self._guard = guard
         self.action = action
         self._within = within
-        self.decision: Decision | None = None
+        self._decision: Decision | None = None
+        # An allow nobody observed: what its decision is built from, if it is ever asked for.
+        self._unbuilt: tuple[tuple[Outcome, ...], Outcome, int, datetime] | None = None
         self.held = _NOTHING_HELD  # replaced by a fresh one when the decision obliges
         self._failure: str | None = None
         self._done = False
+
+    @property
+    def decision(self) -> Decision | None:
+        """The guard's decision, once entered (built on first use when nobody observed it)."""
+        unbuilt = self._unbuilt
+        if unbuilt is not None:
+            self._unbuilt = None
+            outcomes, deciding, evaluation_ns, timestamp = unbuilt
+            self._decision = self._guard._build(  # noqa: SLF001  # the guard's own helper
+                self.action, outcomes, deciding, evaluation_ns, timestamp
+            )
+        return self._decision
 
     def __repr__(self) -> str:
         state = "done" if self._done else "open"
@@ -1048,18 +1119,23 @@ class Permit:
             else frozenset()
         )
         outcomes, deciding = guard._outcomes(self.action, claims)  # noqa: SLF001  # the guard's own helper
-        if not deciding.enforced and any(o.obligations for o in outcomes):
+        obliged = not deciding.enforced and any(o.obligations for o in outcomes)
+        if obliged:
             self.held = Held()
             refusal = guard._hold(self.action, outcomes, self._within, self.held)  # noqa: SLF001  # ditto
             if refusal is not None:
                 outcomes = (*outcomes, refusal)
                 if refusal.enforced or deciding.effect is Effect.ALLOW:
                     deciding = refusal
-        elif deciding.effect is Effect.ALLOW and not full and not guard._observed():  # noqa: SLF001  # ditto
-            return  # nothing to hold, nobody to tell
+        if deciding.effect is Effect.ALLOW and not full and not guard._observed():  # noqa: SLF001  # ditto
+            if obliged:
+                # Held, and nobody to tell: the record is built only if someone asks for it.
+                evaluation_ns = time.perf_counter_ns() - started
+                self._unbuilt = (outcomes, deciding, evaluation_ns, guard._clock())  # noqa: SLF001  # ditto
+            return  # nothing to act on, nobody to tell
         try:
-            self.decision = guard._decision(self.action, outcomes, deciding, started)  # noqa: SLF001  # ditto
-            guard._act_on(self.decision, stacklevel=stacklevel)  # noqa: SLF001  # ditto
+            self._decision = guard._decision(self.action, outcomes, deciding, started)  # noqa: SLF001  # ditto
+            guard._act_on(self._decision, stacklevel=stacklevel)  # noqa: SLF001  # ditto
         except BaseException:
             self.release("refused")
             raise

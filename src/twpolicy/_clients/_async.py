@@ -4,7 +4,8 @@
 module ``__getattr__``, so ``import twpolicy`` works without the ``async`` extra. They plan
 each request exactly as the synchronous clients do (`twpolicy._clients._plan`); what differs
 is only the waiting: decisions, consent claims and their commits run in a worker thread, so
-no store is read or written on the event loop.
+no store is read or written on the event loop (unless every store is in memory,
+`twpolicy.Guard.in_memory`: then nothing can block, and they run on the loop).
 """
 
 from __future__ import annotations

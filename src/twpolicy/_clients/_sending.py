@@ -5,7 +5,8 @@ A `Sending` is the scope a client sends one request in (``with`` for the synchro
 claims what the decision obliges (a single-use consent); tweepy's own retries from inside the
 call are decided afresh within the first try's permit; leaving commits (the consent is spent)
 or gives back. The asynchronous form finds the guard, decides and writes to the stores in
-twpolicy's worker threads, never on the event loop.
+twpolicy's worker threads, never on the event loop, unless every store is in memory
+(`twpolicy.Guard.in_memory`): then nothing can block, and it saves the hop.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Sending:
     afresh within the first try's permit, so the consent it holds counts as held, while a
     consent revoked during the wait refuses the retry. The asynchronous forms find the guard,
     decide and write to the stores in a worker thread (the context is copied), never on the
-    event loop.
+    event loop, unless the guard's stores are all in memory (`twpolicy.Guard.in_memory`).
     """
 
     __slots__ = (
@@ -142,8 +143,10 @@ class Sending:
 
     async def __aenter__(self) -> Self:
         guard = self._policy.guard_at_hand()
-        if guard is not None and guard.remembers(self._action):
-            self._decide()  # a remembered allow (a read): no store, sink or file to touch
+        if guard is not None and (guard.remembers(self._action) or guard.in_memory()):
+            # A remembered allow (a read), or stores all in memory: no file, socket or sink
+            # to wait on, so no hop to a worker thread.
+            self._decide()
         else:
             await _decide_off_loop(self)
         self._token = _SENDING.set(self)
@@ -151,10 +154,10 @@ class Sending:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._leave()
-        if self._holds():
+        if self._holds() and not (self._guard is not None and self._guard.in_memory()):
             await off_loop(self._settle, exc_type)
         else:
-            self._settle(exc_type)  # nothing held: nothing to write
+            self._settle(exc_type)  # nothing held, or held in memory: nothing to wait on
 
     def _holds(self) -> bool:
         permits = [self.permit, *self._retries]

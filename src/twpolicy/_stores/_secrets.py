@@ -39,10 +39,14 @@ REDACTED: Final = "[redacted secret]"
 @functools.lru_cache(maxsize=64)
 def _runs(length: int) -> re.Pattern[str]:
     """Runs of at least ``length`` non-space characters (found in C, not in a Python loop)."""
-    return re.compile(r"\S{%d,}" % length)  # noqa: UP031  # a regex quantifier, braces and all
+    # Anchored at a run's start: a run shorter than ``length`` is read once, not once a
+    # character (which made long texts of short words cost quadratic time in C).
+    return re.compile(r"(?<!\S)\S{%d,}" % length)  # noqa: UP031  # a regex quantifier, braces and all
 
 
 _CLEAN_SLOTS: Final = 1024
+#: Longer texts are not remembered as clean (a whole payload's texts, joined, would be kept).
+_CLEAN_LENGTH: Final = 4096
 #: Bumped by every change to any registry: what a text was found clean against.
 _CHANGES = [0]
 
@@ -109,6 +113,10 @@ class SecretRegistry:
                 yield registry
             registry = registry._parent  # noqa: SLF001  # ditto
 
+    def spaced(self) -> bool:
+        """Whether a registered secret holds whitespace (it may span words of a text)."""
+        return any(r._spaced for r in self._registries())  # noqa: SLF001  # the same class
+
     def is_secret(self, value: object) -> bool:
         """Whether ``value`` is exactly a registered secret."""
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH or not len(self):
@@ -132,7 +140,7 @@ class SecretRegistry:
             return found
         for registry in self._registries():
             found.extend(registry._own_spans(text))  # noqa: SLF001  # ditto
-        if not found:  # only texts without a secret are remembered
+        if not found and len(text) <= _CLEAN_LENGTH:  # short texts without a secret
             if len(self._clean) >= _CLEAN_SLOTS:
                 self._clean.clear()
             self._clean[text] = state
@@ -142,11 +150,14 @@ class SecretRegistry:
         with self._lock:
             lengths = sorted(self._lengths)
             spaced = set(self._spaced)
+        runs: list[tuple[int, int]] | None = None
         for length in lengths:
             if length in spaced:
                 regions: Iterable[tuple[int, int]] = ((0, len(text)),)
             else:
-                regions = (m.span() for m in _runs(length).finditer(text))
+                if runs is None:  # found once, for the shortest length: the rest filter them
+                    runs = [m.span() for m in _runs(length).finditer(text)]
+                regions = [(start, end) for start, end in runs if end - start >= length]
             for start, end in regions:
                 for at in range(start, end - length + 1):
                     if self._digest(text[at : at + length]) in self._digests:
@@ -154,7 +165,15 @@ class SecretRegistry:
 
     def contains(self, text: object) -> bool:
         """Whether a registered secret occurs anywhere in ``text``."""
-        return isinstance(text, str) and bool(self.spans(text))
+        if not isinstance(text, str):
+            return False
+        if len(text) > _CLEAN_LENGTH and len(self) and not self.spaced():
+            # A long text (a payload's texts, joined): each distinct run of non-space
+            # characters long enough to hold a secret is checked once, and remembered clean.
+            shortest = min(min(r._lengths) for r in self._registries())  # noqa: SLF001  # the same class
+            runs = {run for run in text.split() if len(run) >= shortest}
+            return any(self.spans(run) for run in runs)
+        return bool(self.spans(text))
 
     def redact(self, text: str) -> str:
         """``text`` with every registered secret in it replaced by `REDACTED`."""

@@ -24,10 +24,10 @@ band agrees). Unrelated posts (J about 0.03, 0.07 at most) share two with probab
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
-import heapq
 import json
 import re
 import threading
@@ -238,7 +238,11 @@ _Row = tuple[str, str, int, tuple[int, ...]]
 
 
 class _Tx(Protocol):
-    def rows(self, key: str, since_ms: int) -> list[_Row]: ...
+    def version(self, key: str) -> int | None: ...
+    def count(
+        self, key: str, since_ms: int, excluding: frozenset[str]
+    ) -> tuple[int, int | None]: ...
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]: ...
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]: ...
@@ -268,25 +272,48 @@ class _MemoryTx:
     def __init__(self, store: _MemoryStore) -> None:
         self._s = store
 
-    def rows(self, key: str, since_ms: int) -> list[_Row]:
-        return [r for r in self._s.rows.get(key, {}).values() if r[2] >= since_ms]
+    def version(self, key: str) -> int | None:
+        """How many rows were ever added to ``key``: the same number, none was meanwhile."""
+        return self._s.added.get(key, 0)
+
+    def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
+        # The key's rows in time order: what is in the window is a slice, found by bisection.
+        ages = self._s.ages.get(key)
+        if not ages:
+            return 0, None
+        start = bisect.bisect_left(ages, (since_ms,))
+        used = len(ages) - start
+        if excluding:
+            kept = [at for at, event_id in ages[start:] if event_id not in excluding]
+            return len(kept), kept[0] if kept else None
+        return used, ages[start][0] if used else None
+
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
+        index = self._s.bands.get(key)
+        if not index:
+            return {}
+        # The index keeps each band's posts by account, so one account's own posts (an account
+        # may repeat itself: the rule is about copies across accounts) are never read.
+        shared: dict[str, int] = {}
+        for band in bands:
+            holders = index.get(band)
+            if holders is None or (account in holders and len(holders) == 1):
+                continue
+            for owner, ids in holders.items():
+                if owner != account:
+                    for event_id in ids:
+                        shared[event_id] = shared.get(event_id, 0) + 1
+        return shared
 
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]:
-        index = self._s.bands.get(key, {})
-        rows = self._s.rows.get(key, {})
-        # The index keeps each band's posts by account, so one account's own posts (an account
-        # may repeat itself: the rule is about copies across accounts) are never counted.
-        shared = Counter(
-            event_id
-            for band in bands
-            for owner, ids in index.get(band, {}).items()
-            if owner != account
-            for event_id in ids
-        )
+        shared = self.shared(key, bands, account)
+        if not shared:
+            return []
+        rows = self._s.rows[key]
         picked = (rows[e] for e, count in shared.items() if count >= SHARED_BANDS)
-        return sorted(r for r in picked if r[2] >= since_ms and r[1] != account)
+        return sorted(r for r in picked if r[2] >= since_ms)
 
     def insert(
         self,
@@ -299,20 +326,42 @@ class _MemoryTx:
         bands: tuple[int, ...] = (),
     ) -> None:
         store = self._s
+        store.added[key] = store.added.get(key, 0) + 1
         store.rows.setdefault(key, {})[event_id] = (event_id, account, at_ms, fp)
         store.keys[event_id] = key
-        heapq.heappush(store.ages.setdefault(key, []), (at_ms, event_id))
+        ages = store.ages.setdefault(key, [])
+        if not ages or ages[-1] < (at_ms, event_id):
+            ages.append((at_ms, event_id))  # the common case: time moves on
+        else:
+            bisect.insort(ages, (at_ms, event_id))
         if bands:
-            index = store.bands.setdefault(key, {})
-            for band in bands:
-                index.setdefault(band, {}).setdefault(account, set()).add(event_id)
+            index = store.bands.get(key)
+            if index is None:
+                index = store.bands[key] = {}
+            for band in bands:  # no throwaway dict and set per band, as setdefault would make
+                holders = index.get(band)
+                if holders is None:
+                    index[band] = {account: {event_id}}
+                elif account in holders:
+                    holders[account].add(event_id)
+                else:
+                    holders[account] = {event_id}
             store.indexed[event_id] = bands
 
     def delete(self, event_id: str) -> bool:
         store = self._s
-        key = store.keys.pop(event_id, None)
+        key = store.keys.get(event_id)
         if key is None:
             return False
+        ages = store.ages[key]
+        del ages[bisect.bisect_left(ages, (store.rows[key][event_id][2], event_id))]
+        self._forget(event_id)
+        return True
+
+    def _forget(self, event_id: str) -> None:
+        """Drop a row and its index entries (its place in the time order is gone already)."""
+        store = self._s
+        key = store.keys.pop(event_id)
         account = store.rows[key].pop(event_id)[1]
         index = store.bands.get(key, {})
         for band in store.indexed.pop(event_id, ()):
@@ -323,13 +372,17 @@ class _MemoryTx:
                 del holders[account]
                 if not holders:
                     del index[band]
-        return True
 
     def prune(self, key: str, before_ms: int) -> None:
-        # Oldest first from a heap: pruning costs what it removes, not the window's size.
-        ages = self._s.ages.get(key, [])
-        while ages and ages[0][0] < before_ms:
-            self.delete(heapq.heappop(ages)[1])
+        # The oldest rows, a head of the time-ordered list: pruning costs what it removes.
+        ages = self._s.ages.get(key)
+        if not ages or ages[0][0] >= before_ms:
+            return
+        cut = bisect.bisect_left(ages, (before_ms,))
+        gone = ages[:cut]
+        del ages[:cut]
+        for _, event_id in gone:
+            self._forget(event_id)
 
     def spent(self, route: str, holders: tuple[tuple[str, str], ...], now_ms: int) -> list[_Spent]:
         found = (self._s.rates.get((route, scope, holder)) for scope, holder in holders)
@@ -355,6 +408,7 @@ class _MemoryStore:
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
+        self.added: dict[str, int] = {}
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
@@ -382,6 +436,21 @@ _BAND_TABLES = (
     "CREATE INDEX twpolicy_window_bands_key_band ON twpolicy_window_bands (window_key, band)",
     "CREATE INDEX twpolicy_window_bands_event ON twpolicy_window_bands (event_id)",
 )
+# Each band entry names its post's account, in an index that leads with it after the band, so
+# a check reads only other accounts' entries: an account repeating itself (allowed) is never
+# read, however often it posts. Entries made before are given their post's account.
+_BAND_ACCOUNTS = (
+    "ALTER TABLE twpolicy_window_bands ADD COLUMN account TEXT NOT NULL DEFAULT ''",
+    (
+        "UPDATE twpolicy_window_bands SET account = COALESCE((SELECT e.account FROM"
+        " twpolicy_window_events e WHERE e.event_id = twpolicy_window_bands.event_id), '')"
+    ),
+    "DROP INDEX twpolicy_window_bands_key_band",
+    (
+        "CREATE INDEX twpolicy_window_bands_key_band_account"
+        " ON twpolicy_window_bands (window_key, band, account, event_id)"
+    ),
+)
 #: The window ledger's tables, version by version.
 SCHEMA = Schema(
     component="windows",
@@ -390,6 +459,7 @@ SCHEMA = Schema(
         Migration(sqlite=_TABLES, postgresql=_TABLES),
         Migration(sqlite=RATE_TABLES, postgresql=RATE_TABLES),
         Migration(sqlite=_BAND_TABLES, postgresql=_BAND_TABLES),
+        Migration(sqlite=_BAND_ACCOUNTS, postgresql=_BAND_ACCOUNTS),
     ),
 )
 
@@ -398,13 +468,26 @@ class _SqlTx:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def rows(self, key: str, since_ms: int) -> list[_Row]:
-        found = self._tx.all(
-            "SELECT event_id, account, at_ms, fingerprint FROM twpolicy_window_events"
-            " WHERE window_key = ? AND at_ms >= ? ORDER BY at_ms",
-            (key, since_ms),
+    @staticmethod
+    def version(key: str) -> int | None:  # noqa: ARG004  # the protocol's signature
+        """None: other processes add rows unseen, so there is no version to compare."""
+        return None
+
+    def count(self, key: str, since_ms: int, excluding: frozenset[str]) -> tuple[int, int | None]:
+        skip = ""
+        if excluding:
+            skip = f" AND event_id NOT IN ({', '.join('?' * len(excluding))})"
+        used, oldest = self._tx.one(
+            "SELECT COUNT(*), MIN(at_ms) FROM twpolicy_window_events"  # noqa: S608  # only "?" marks are formatted in
+            f" WHERE window_key = ? AND at_ms >= ?{skip}",
+            (key, since_ms, *excluding),
+        ) or (0, None)
+        if oldest is None or type(oldest) is int:
+            return int(used), oldest
+        raise StoreUnavailable(
+            f"the action window ledger's rows for {key!r} are damaged; restore it from a "
+            "backup. Nothing was decided."
         )
-        return self._decoded(key, found)
 
     @staticmethod
     def _decoded(key: str, found: list[tuple[object, ...]]) -> list[_Row]:
@@ -418,20 +501,27 @@ class _SqlTx:
                 "backup. Nothing was decided."
             ) from None
 
+    def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
+        if not bands:
+            return {}
+        marks = ", ".join("?" * len(bands))
+        # Two ranges of the (window_key, band, account) index, below and above the account:
+        # its own entries are skipped in the index, never read. Counted here, not with GROUP
+        # BY: that tempts SQLite to walk the event_id index (every row of the window).
+        part = (
+            "SELECT event_id FROM twpolicy_window_bands"  # noqa: S608  # only "?" marks are formatted in
+            f" WHERE window_key = ? AND band IN ({marks}) AND account {{}} ?"
+        )
+        hits = self._tx.all(
+            f"{part.format('<')} UNION ALL {part.format('>')}",
+            (key, *bands, account, key, *bands, account),
+        )
+        return Counter(str(row[0]) for row in hits)
+
     def candidates(
         self, key: str, bands: tuple[int, ...], since_ms: int, account: str
     ) -> list[_Row]:
-        if not bands:
-            return []
-        marks = ", ".join("?" * len(bands))
-        # Counted here, not with GROUP BY: that tempts SQLite to walk the event_id index
-        # (every row of the window) rather than look up the few band keys.
-        hits = self._tx.all(
-            "SELECT event_id FROM twpolicy_window_bands"  # noqa: S608  # only "?" marks are formatted in
-            f" WHERE window_key = ? AND band IN ({marks})",
-            (key, *bands),
-        )
-        shared = Counter(str(row[0]) for row in hits)
+        shared = self.shared(key, bands, account)
         ids = [event_id for event_id, count in shared.items() if count >= SHARED_BANDS]
         if not ids:
             return []
@@ -460,8 +550,9 @@ class _SqlTx:
         )
         if bands:
             self._tx.executemany(
-                "INSERT INTO twpolicy_window_bands (window_key, band, event_id) VALUES (?, ?, ?)",
-                [(key, band, event_id) for band in bands],
+                "INSERT INTO twpolicy_window_bands (window_key, band, account, event_id)"
+                " VALUES (?, ?, ?, ?)",
+                [(key, band, account, event_id) for band in bands],
             )
 
     def delete(self, event_id: str) -> bool:
@@ -538,6 +629,10 @@ class _Store(Protocol):
     def close(self) -> None: ...
 
 
+#: What a duplicate check asks: window key, content, account and threshold.
+_Query = tuple[str, tuple[int, ...], str, float]
+
+
 def _ms(at: datetime) -> int:
     return int(utc(at).timestamp() * 1000)
 
@@ -555,6 +650,9 @@ class WindowLedger:
     def __init__(self, store: _Store, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
         self._clock = clock
+        # The last `similar` that found nothing: (store version, key, content, account,
+        # threshold, since), for the reserve that usually follows it.
+        self._unlike: tuple[int, _Query, int] | None = None
 
     def __repr__(self) -> str:
         return f"twpolicy.WindowLedger({self._store.url!r})"
@@ -588,8 +686,8 @@ class WindowLedger:
         """
         when = _ms(self._clock() if at is None else at)
         with self._store.transaction(write=False) as tx:
-            rows = tx.rows(key, when - int(window.total_seconds() * 1000))
-        return self._usage([r for r in rows if r[0] not in excluding], key, window)
+            used, oldest = tx.count(key, when - int(window.total_seconds() * 1000), excluding)
+        return WindowUsage(key, used, None if oldest is None else _from_ms(oldest) + window)
 
     @staticmethod
     def _similar(
@@ -626,7 +724,25 @@ class WindowLedger:
         since = when - int(window.total_seconds() * 1000)
         with self._store.transaction(write=False) as tx:
             rows = tx.candidates(key, band_keys(content), since, account)
-        return self._similar(rows, content, window, account, threshold)
+            found = self._similar(rows, content, window, account, threshold)
+            version = tx.version(key)
+            if found is None and version is not None:
+                # Nothing alike, in a store that says when it gains a row: a reserve of the same
+                # content before it gains one, no earlier in time, need not search again.
+                self._unlike = (version, (key, content, account, threshold), since)
+        return found
+
+    def _known_unlike(self, tx: _Tx, query: _Query, since: int) -> bool:
+        """Whether `similar` found nothing alike to ``query`` in the store as it is now.
+
+        Rows only leave a window as time moves on (or are released), so an answer about an
+        earlier or equal ``since`` still holds while no row was added.
+        """
+        known = self._unlike
+        if known is None or known[2] > since or known[0] != tx.version(query[0]):
+            return False
+        asked = known[1]
+        return asked is query or asked == query
 
     def reserve(  # one atomic step takes every condition
         self,
@@ -655,11 +771,14 @@ class WindowLedger:
             tx.prune(key, since)
             usage = WindowUsage(key, 0, None)
             if limit is not None:
-                usage = self._usage(tx.rows(key, since), key, window)
+                used, oldest = tx.count(key, since, frozenset())
+                frees = None if oldest is None else _from_ms(oldest) + window
+                usage = WindowUsage(key, used, frees)
             if not force:
                 if limit is not None and usage.used >= limit:
                     return WindowVerdict(None, usage)
-                if content:
+                query = (key, content, account, threshold)
+                if content and not self._known_unlike(tx, query, since):
                     rows = tx.candidates(key, bands, since, account)
                     hit = self._similar(rows, content, window, account, threshold)
                     if hit is not None:

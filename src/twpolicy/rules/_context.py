@@ -101,6 +101,10 @@ class SecretReader(Protocol):
         """Whether a registered secret occurs anywhere in ``text``."""
         ...
 
+    def spaced(self) -> bool:
+        """Whether a registered secret holds whitespace (it may span words of a text)."""
+        ...
+
 
 @attrs.frozen(kw_only=True)
 class RuleContext:

@@ -8,6 +8,7 @@ refuses the xAuth flow, in which an application handles the user's Twitter passw
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
@@ -17,11 +18,71 @@ from twpolicy._model import Action, ActionKind, Outcome, Scalar
 from twpolicy._payloads._credentials import credential_findings
 from twpolicy._payloads._walker import adapt
 from twpolicy.exceptions import CredentialError, PolicyViolation
-from twpolicy.rules._context import Rule, RuleContext
+from twpolicy.rules._context import Rule, RuleContext, SecretReader
 
 __all__ = ["forbid_credentials", "refuse_xauth"]
 
 _VERB: Final = {ActionKind.STORE: "store", ActionKind.EXPORT: "export"}
+
+
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
+_CONTAINERS: Final = frozenset({dict, list, tuple})
+#: A line of joined texts that starts (after whitespace) like JSON text.
+_JSON_START: Final = re.compile(r"^\s*[\[{]", re.MULTILINE)
+
+
+def _texts(payload: Any) -> list[str] | None:
+    """Every string and key in a payload of plain dicts, lists and tuples; else ``None``.
+
+    ``None`` for anything the full pass would adapt first (bytes, tweepy models, other
+    containers): the full pass then decides. No pointer is built.
+    """
+    texts: list[str] = []
+    stack = [payload]
+    seen: set[int] = set()
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind not in _CONTAINERS:
+            if kind is str:
+                texts.append(value)
+            elif kind not in _SCALARS:
+                return None
+            continue
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if kind is dict:
+            texts.extend(value)  # keys (a key that is not a string fails the join: full pass)
+            value = value.values()
+        texts.extend([item for item in value if type(item) is str])
+        stack.extend([item for item in value if type(item) in _CONTAINERS])
+        if any(type(item) not in _SCALARS_AND_TEXT for item in value):
+            return None
+    return texts
+
+
+_SCALARS_AND_TEXT: Final = _SCALARS | _CONTAINERS | {str}
+
+
+def _without(payload: Any, secrets: SecretReader) -> bool:
+    """Whether no registered secret occurs in any string or key of ``payload`` (quick pass).
+
+    One scan of the payload's texts joined by newlines (a secret without whitespace cannot
+    span two of them) instead of a check per string. ``False`` when the quick pass cannot
+    tell (JSON text in a string, which the full pass reads; a secret holding whitespace;
+    values the full pass adapts), and the full pass decides.
+    """
+    if secrets.spaced():
+        return False  # a secret with whitespace in it is looked for at every position
+    texts = _texts(payload)
+    if texts is None:
+        return False
+    try:
+        joined = "\n".join(texts)
+    except TypeError:  # a key that is not a string
+        return False
+    return _JSON_START.search(joined) is None and not secrets.contains(joined)
 
 
 @attrs.frozen(repr=False)
@@ -42,7 +103,7 @@ class _ForbidCredentials:
         if action.kind not in self.kinds or action.payload is None:
             return None
         secrets = context.secrets
-        if secrets is None or not len(secrets):
+        if secrets is None or not len(secrets) or _without(action.payload, secrets):
             findings = credential_findings(action.payload)
         else:
             findings = credential_findings(
