@@ -1,6 +1,7 @@
 """The action window ledger on every backend: counts, duplicates, releases, many processes."""
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import string
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
+from twpolicy._stores import _windows as windows_module
 from twpolicy._stores._sql import Schema, open_database, parse_url
 from twpolicy._stores._windows import (
     BANDS,
@@ -384,6 +386,41 @@ class TestIndex:
         assert len(keys) == BANDS
         assert all(0 <= key < 2**56 for key in keys)
         assert keys == band_keys(fingerprint(SALE.upper()))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=400, unique=True))
+    def test_numpys_signature_is_pythons(self, shingles):
+        content = tuple(sorted(shingles))
+        assert windows_module._minima_numpy(content) == windows_module._minima_python(content)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.text(min_size=1, max_size=300))
+    def test_band_keys_are_those_stored_before(self, text):
+        # The keys stores already hold were made this way: any change must give the same.
+        content = fingerprint(text)
+        if not content:
+            return
+        minima = windows_module._minima_python(content)
+        stored = {
+            int.from_bytes(
+                hashlib.blake2b(
+                    f"{band}:{':'.join(map(str, minima[band * 3 : band * 3 + 3]))}".encode(),
+                    digest_size=7,
+                ).digest(),
+                "big",
+            )
+            for band in range(BANDS)
+        }
+        assert band_keys.__wrapped__(content) == tuple(sorted(stored))
+
+    def test_band_keys_without_numpy_are_the_same(self, monkeypatch):
+        with_numpy = band_keys.__wrapped__(fingerprint(SALE))
+        monkeypatch.setattr(windows_module, "_numpy", lambda: None)
+        assert band_keys.__wrapped__(fingerprint(SALE)) == with_numpy
+
+    def test_numpy_missing_is_none(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "numpy", None)
+        assert windows_module._numpy.__wrapped__() is None
 
 
 _WORD = st.text(alphabet=string.ascii_lowercase, min_size=3, max_size=10)

@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -141,6 +141,50 @@ def _hash_parameters() -> tuple[tuple[int, int], ...]:
 _HASHES = _hash_parameters()
 
 
+def _minima_python(content: tuple[int, ...]) -> list[int]:
+    """The ``BANDS * ROWS`` minimum hashes of a fingerprint, in Python (about 3 ms a post)."""
+    return [min(((a * x + c) & _MASK) >> 32 for x in content) for a, c in _HASHES]
+
+
+def _minima_numpy(content: tuple[int, ...]) -> list[int]:
+    """The same minima with numpy's wrapping ``uint64`` arithmetic (about 50x faster)."""
+    np = _numpy()
+    multipliers, offsets = _numpy_hashes()
+    shingles = np.fromiter(content, dtype=np.uint64, count=len(content))
+    values = np.multiply.outer(multipliers, shingles)  # wraps modulo 2**64, as _MASK does
+    values += offsets[:, None]
+    minima: list[int] = (values.min(axis=1) >> np.uint64(32)).tolist()
+    return minima
+
+
+@functools.cache
+def _numpy() -> Any:
+    """numpy, if installed (the ``fast`` extra), else ``None``; imported on the first post."""
+    try:
+        import numpy as np  # noqa: PLC0415  # optional, and only writes need it
+    except ImportError:
+        return None
+    return np
+
+
+@functools.cache
+def _numpy_hashes() -> tuple[Any, Any]:
+    np = _numpy()
+    return (
+        np.array([a for a, _ in _HASHES], dtype=np.uint64),
+        np.array([c for _, c in _HASHES], dtype=np.uint64),
+    )
+
+
+def signature(content: tuple[int, ...]) -> list[int]:
+    """The MinHash signature of a non-empty fingerprint: numpy when installed, else Python.
+
+    Both give the same integers (a property test holds them equal), so band keys stored by a
+    process with numpy match those of one without.
+    """
+    return _minima_numpy(content) if _numpy() is not None else _minima_python(content)
+
+
 @functools.lru_cache(maxsize=256)
 def band_keys(content: tuple[int, ...]) -> tuple[int, ...]:
     """The band keys a fingerprint is indexed under: ``BANDS`` 56-bit integers (``()`` if empty).
@@ -150,13 +194,17 @@ def band_keys(content: tuple[int, ...]) -> tuple[int, ...]:
     """
     if not content:
         return ()
-    minima = [min(((a * x + c) & _MASK) >> 32 for x in content) for a, c in _HASHES]
-    keys = set()
-    for band in range(BANDS):
-        rows = minima[band * ROWS : (band + 1) * ROWS]
-        text = f"{band}:{':'.join(map(str, rows))}".encode()
-        keys.add(int.from_bytes(hashlib.blake2b(text, digest_size=7).digest(), "big"))
+    minima = iter(signature(content))
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+    # b"band:min:min:min", formatted in C: the same bytes the keys were always hashed from.
+    keys = {
+        from_bytes(blake2b(_BAND_TEXT % (band, *rows), digest_size=7).digest(), "big")
+        for band, rows in enumerate(zip(*[minima] * ROWS, strict=True))
+    }
     return tuple(sorted(keys))
+
+
+_BAND_TEXT = b":".join([b"%d"] * (ROWS + 1))
 
 
 def jaccard(first: tuple[int, ...], second: tuple[int, ...]) -> float:
