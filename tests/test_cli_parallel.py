@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import PROJECT
-from twpolicy._cli import _parallel, _scan
+from corpus import load
+from scale_data import applied, cli_ids
+from twpolicy._cli import _compliance, _parallel, _scan
 from twpolicy._cli._dehydrate import IdReader, ParallelIdReader
 from twpolicy._cli._main import main
 from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
@@ -248,3 +250,151 @@ def test_shift_lines():
     assert "cut off: a new record starts on line 12" == shift_lines(
         "cut off: a new record starts on line 2", 10
     )
+
+
+# -- twpolicy comply --jobs ------------------------------------------------------------------
+
+
+@pytest.fixture(name="recorded")
+def _recorded(corpus, tmp_path, monkeypatch):
+    """A JSON Lines dataset of recorded payloads (a few MiB, cut into many chunks), and events.
+
+    The events delete every fifth Tweet, delete one user (a reversible removal: its IDs are
+    withdrawn) and strip another user's location, all taken from the dataset itself.
+    """
+    monkeypatch.setattr(_parallel, "MIN_CHUNK", 64 * 1024)
+    lines = []
+    for document in load(corpus):
+        text = json.dumps(document.value) if document.error is None else ""
+        if text.startswith("{") and len(text) < 100_000:
+            lines.append(text)
+        if len(lines) % 97 == 5:
+            lines.append("   ")  # whitespace lines are kept as they are
+    dataset = tmp_path / "recorded.jsonl"
+    dataset.write_text("\n".join(lines * 2) + "\n")
+    tweets = cli_ids(dataset)
+    users = cli_ids(dataset, "users")
+    messages = [{"delete": {"status": {"id_str": i, "user_id_str": "1"}}} for i in tweets[::5]]
+    placed = located(lines)
+    assert placed, "the corpus holds geotagged Tweets"
+    messages += [
+        {"scrub_geo": {"user_id_str": author, "up_to_status_id_str": tweet}}
+        for author, tweet in placed[::3]
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(message) + "\n" for message in messages))
+    gone = tmp_path / "users.jsonl"
+    gone.write_text(json.dumps({"id": users[1], "action": "delete", "reason": "protected"}) + "\n")
+    return dataset, events, gone
+
+
+def located(lines):
+    """(author, Tweet ID) of Tweets with a location (v1.1 or v2) among JSON ``lines``."""
+    found = []
+    for record in (json.loads(line) for line in lines if line.strip()):
+        if record.get("coordinates") or record.get("place"):
+            author = (record.get("user") or {}).get("id_str")
+            found += [(author, record.get("id_str"))] if author else []
+        data = record.get("data")
+        for tweet in data if isinstance(data, list) else [data]:
+            if isinstance(tweet, dict) and tweet.get("geo") and tweet.get("author_id"):
+                found.append((tweet["author_id"], tweet["id"]))
+    return found
+
+
+def comply_run(capsys, dataset, jobs, *events):
+    """``twpolicy comply --jobs`` on a copy of ``dataset``: (code, report, copy, ledger URL)."""
+    copy = dataset.with_name(f"jobs-{jobs}.jsonl")
+    copy.write_bytes(dataset.read_bytes())
+    url = f"sqlite:///{dataset.with_name(f'jobs-{jobs}.db')}"
+    out = io.StringIO()
+    code = main(
+        ["comply", "--jobs", str(jobs), "--format", "json", "--dataset", str(copy),
+         "--compliance-db", url, *map(str, events)],
+        out=out,
+    )  # fmt: skip
+    capsys.readouterr()
+    report = json.loads(out.getvalue()) if out.getvalue() else None
+    return code, report, copy, url
+
+
+def ledger_state(url):
+    """Every event's state and what it changed, without where or when."""
+    with twpolicy.open_compliance(url, create=False) as ledger:
+        return [
+            (s.key, s.state, [a.changed for a in s.applied], len(s.applied))
+            for s in ledger.status()
+        ]
+
+
+class TestComplyJobs:
+    def test_same_dataset_report_and_ledger(self, recorded, capsys):
+        """Two processes write the bytes one writes, report the same and mark each event once."""
+        dataset, events, gone = recorded
+        one = comply_run(capsys, dataset, 1, events, "--users-job", gone)
+        two = comply_run(capsys, dataset, 2, events, "--users-job", gone)
+        assert len(chunks(dataset.read_bytes(), 2, 64 * 1024)) > 4
+        assert (0, 0) == (one[0], two[0])
+        assert one[2].read_bytes() == two[2].read_bytes() != dataset.read_bytes()
+        withdrawn = [p.with_name(p.name + ".withdrawn.jsonl").read_text() for p in (one[2], two[2])]
+        assert withdrawn[0] == withdrawn[1] != ""
+        ignored = {"dataset", "out", "target", "attempt_id"}
+        assert {k: v for k, v in one[1].items() if k not in ignored} == {
+            k: v for k, v in two[1].items() if k not in ignored
+        }
+        assert one[1]["records_dropped"] > 0
+        assert one[1]["scrubbed"] > 0
+        state = ledger_state(one[3])
+        assert state == ledger_state(two[3])
+        assert all(s[1] == "applied" and s[3] == 1 for s in state)
+
+    def test_a_line_that_is_not_json_in_a_late_chunk(self, recorded, capsys):
+        """The refusal names the line in the whole file; nothing changes, nothing is applied."""
+        dataset, events, _ = recorded
+        doomed = json.loads(events.read_text().splitlines()[0])["delete"]["status"]["id_str"]
+        with dataset.open("a") as handle:
+            handle.write('{"id": "%s", "text": broken\n' % doomed)  # noqa: UP031  # JSON braces
+        number = dataset.read_text().count("\n")
+        one = comply_run(capsys, dataset, 1, events)
+        two = comply_run(capsys, dataset, 3, events)
+        for code, _, copy, url in (one, two):
+            assert code != 0
+            assert copy.read_bytes() == dataset.read_bytes()
+            assert {s[1] for s in ledger_state(url)} == {"pending"}
+            assert [] == list(copy.parent.glob(".*.tmp"))  # no temporary file is left
+        errors = []
+        for jobs in (1, 3):
+            copy = dataset.with_name(f"jobs-{jobs}.jsonl")
+            with pytest.raises(twpolicy.PayloadError) as caught:
+                twpolicy.apply_compliance(
+                    twpolicy.open_compliance(f"sqlite:///{copy.with_suffix('.db')}"),
+                    _compliance.ParallelApplier(str(copy), out=None, jobs=jobs),
+                )
+            errors.append(str(caught.value).replace(f"jobs-{jobs}", "jobs-N"))
+        assert errors[0] == errors[1]
+        assert f"line {number} is not JSON" in errors[0]
+
+    def test_jobs_must_be_positive(self, capsys):
+        """--jobs 0 is refused by comply's argument parser too."""
+        with pytest.raises(SystemExit):
+            main(["comply", "--jobs", "0", "--dataset", "x"])
+        assert "not a number of processes" in capsys.readouterr().err
+
+    def test_a_chunk_cleans_as_one_process(self, recorded, tmp_path):
+        """A worker's chunk is cleaned as the applier cleans it; a bad line is numbered in it."""
+        dataset, _, _ = recorded
+        text = dataset.read_text()
+        tweet = cli_ids(dataset)[0]
+        events = twpolicy.compliance_events({"delete": {"status": {"id_str": tweet}}})
+        expected, report = applied(dataset, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        _compliance._receive(ledger.snapshot())
+        cleaned = _compliance._clean_chunk(_parallel.Chunk(text.encode(), more=False))
+        assert (cleaned.data, cleaned.bad) == (expected, None)
+        assert (cleaned.tally.read, cleaned.tally.dropped) == (
+            report.records_read,
+            report.records_dropped,
+        )
+        bad = _compliance._clean_chunk(_parallel.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True))
+        assert (b"", 2) == (bad.data, bad.bad)
