@@ -1,5 +1,6 @@
 """``--jobs``: a large plain file read by many processes gives what one process gives."""
 
+import contextlib
 import functools
 import gzip
 import io
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 import twpolicy
 from conftest import PROJECT
 from corpus import load
-from scale_data import applied, cli_ids
+from scale_data import applied, cli_ids, concatenated, used, write_dataset
 from twpolicy._cli import _compliance, _parallel, _scan
+from twpolicy._cli import _dehydrate as dehydrate
 from twpolicy._cli._dehydrate import IdReader, ParallelIdReader
 from twpolicy._cli._main import main
 from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
@@ -398,3 +400,125 @@ class TestComplyJobs:
         )
         bad = _compliance._clean_chunk(_parallel.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True))
         assert (b"", 2) == (bad.data, bad.bad)
+
+
+# -- twpolicy dehydrate FILE [FILE ...] -------------------------------------------------------
+
+
+@pytest.fixture(name="parts")
+def _parts(tmp_path, monkeypatch, big):
+    """Small files (read whole by workers), a large one (split), a gzip one; the floor lowered."""
+    monkeypatch.setattr(_parallel, "MIN_CHUNK", 32 * 1024)
+    small = write_dataset(tmp_path, files=3, per_file=8)
+    large = tmp_path / "large.jsonl"
+    large.write_bytes(big.read_bytes() * 4)
+    assert max(p.stat().st_size for p in small) < 64 * 1024 < large.stat().st_size
+    packed = tmp_path / "packed.jsonl.gz"
+    packed.write_bytes(gzip.compress(small[0].read_bytes()))
+    return [small[0], large, small[1], packed, small[2]]
+
+
+class TestManyFiles:
+    @pytest.mark.parametrize("jobs", ["1", "2", "3"])
+    def test_as_one_file(self, parts, tmp_path, capsys, jobs):
+        """IDs, order and counts of the files one after the other, read by any processes."""
+        whole = concatenated(
+            [p if p.suffix != ".gz" else p.with_name("part-0.jsonl") for p in parts],
+            tmp_path / "whole.jsonl",
+        )
+        alone = run(capsys, "--jobs", "1", whole, "-")
+        many = run(capsys, "--jobs", jobs, *parts, "-o", "-")
+        assert alone[:2] == many[:2]
+        assert {k: v for k, v in alone[2].items() if k != "skipped"} == {
+            k: v for k, v in many[2].items() if k != "skipped"
+        }
+        skipped = [(s["lines"].split()[0], s["error"]) for s in many[2]["skipped"]]
+        numbered = [re.sub(r"\d+", "N", s["error"]) for s in alone[2]["skipped"]]  # in its file
+        assert numbered == [re.sub(r"\d+", "N", why) for _, why in skipped]
+        assert {str(p) for p in parts} == {name for name, _ in skipped}
+
+    def test_same_report_with_any_jobs(self, parts, capsys):
+        """Skipped records are named by file and line, the same with one process or three."""
+        one = run(capsys, "--jobs", "1", *parts, "-o", "-")
+        three = run(capsys, "--jobs", "3", *parts, "-o", "-")
+        assert one == three
+        assert any(s["lines"].startswith(f"{parts[1]} line") for s in one[2]["skipped"])
+
+    def test_strict_stops_at_the_first_file_with_a_bad_record(self, parts, capsys):
+        """--strict names the same file and line, and counts the same, with any processes."""
+        one = run(capsys, "--jobs", "1", "--strict", *parts, "-o", "-")
+        two = run(capsys, "--jobs", "2", "--strict", *parts, "-o", "-")
+        assert one == two
+        assert 2 == one[0]
+        assert one[2]["records"] < 16
+
+    def test_damage_stops_and_names_the_file(self, parts, tmp_path, capsys):
+        """A damaged compressed file stops the run there, named, whatever the processes."""
+        broken = tmp_path / "broken.jsonl.gz"
+        broken.write_bytes(parts[3].read_bytes()[:-12])
+        files = [parts[0], broken, parts[2]]
+        outcomes = []
+        for jobs in ("1", "2"):
+            outcomes.append(run(capsys, "--jobs", jobs, *files, "-o", tmp_path / "ids.txt"))
+            assert not (tmp_path / "ids.txt").exists()
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][2]["damage"]
+
+    def test_stdin_among_files(self, parts, monkeypatch, capsys):
+        """``-`` reads standard input in its place among the files."""
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(parts[2].read_bytes())))
+        from_stdin = run(capsys, "--jobs", "2", parts[0], "-", "-o", "-")
+        named = run(capsys, "--jobs", "2", parts[0], parts[2], "-o", "-")
+        assert from_stdin[:2] == named[:2]
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["a.jsonl"], "say where the IDs go"),
+            (["a.jsonl", "b.jsonl", "c.jsonl"], "say where the IDs go"),
+            (["-", "-", "-o", "-"], "standard input (-) can be read once"),
+        ],
+    )
+    def test_refused(self, argv, message, capsys):
+        """An output must be named; standard input can be read once."""
+        assert 2 == main(["dehydrate", *argv])
+        assert message in capsys.readouterr().err
+
+    @pytest.mark.parametrize("jobs", ["1", "2"])
+    def test_a_missing_file(self, parts, tmp_path, capsys, jobs):
+        """A file that cannot be read is named; nothing is written."""
+        out = tmp_path / "ids.txt"
+        argv = ["dehydrate", "--jobs", jobs, parts[0], tmp_path / "none.jsonl", "-o", out]
+        assert 2 == main(list(map(str, argv)))
+        assert "cannot read" in capsys.readouterr().err
+        assert not out.exists()
+
+    def test_quota_and_compliance_over_files(self, parts, tmp_path, capsys):
+        """The recipient is charged once for the files' unique IDs; gone IDs are left out."""
+        quotas = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(quotas) as ledger:
+            ledger.register("acme")
+        ids = run(capsys, "--jobs", "1", *parts, "-o", "-")[1].split()
+        compliance = f"sqlite:///{tmp_path / 'compliance.db'}"
+        with twpolicy.open_compliance(compliance) as ledger:
+            ledger.record(twpolicy.compliance_events({"delete": {"status": {"id_str": ids[1]}}}))
+        code, out, summary = run(
+            capsys, "--jobs", "2", "--recipient", "acme", "--quota-db", quotas,
+            "--compliance-db", compliance, *parts, "-o", "-",
+        )  # fmt: skip
+        assert (2, [ids[0], *ids[2:]]) == (code, out.split())
+        assert 1 == summary["gone_left_out"]
+        with twpolicy.open_quotas(quotas) as ledger:
+            assert len(ids) - 1 == used(ledger, "acme")
+
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_whole_file_reads_as_one_process(self, parts, strict):
+        """A worker's whole file gives one process's IDs, skipped lines and damage."""
+        alone = IdReader("tweets", strict=strict, on_error=lambda line, detail: None)
+        ids = []
+        with contextlib.suppress(twpolicy.PayloadError), parts[0].open("rb") as stream:
+            for new in alone.new_ids(stream):
+                ids += new
+        found = dehydrate._file_ids(str(parts[0]), "tweets", 2**20, strict=strict)
+        assert (ids, alone.records, None) == (found.ids, found.records, found.damage)
+        assert bool(found.failed) == strict != bool(found.skipped)

@@ -286,10 +286,10 @@ class MultiIdReader(IdReader):
             for new in reader.new_ids(source.lines):
                 self.records = before + reader.records
                 yield new
-            self.records = before + reader.records
         except PayloadError as exc:  # --strict
             raise PayloadError(f"{self.name(path)} {exc}") from None
         finally:
+            self.records = before + reader.records
             source.close()
         self.damage = reader.damage
 
