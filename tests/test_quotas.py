@@ -301,6 +301,50 @@ _steps = st.lists(
 )
 
 
+class TestLeases:
+    """A reservation whose job may die unseen (a driver killed) is leased: it runs out."""
+
+    def test_a_lease_that_runs_out_releases(self, quotas, clock):
+        """Once the lease is up, the next reservation finds the dead job's count released."""
+        dead = quotas.reserve("alice", tweet_ids=700)
+        assert quotas.lease(dead.reservation_id, clock.now + timedelta(hours=1))
+        clock.advance(minutes=59)
+        assert MONTH - 705 == _then(quotas, 5)  # still counted
+        clock.advance(minutes=1)
+        assert MONTH - 5 == _then(quotas, 0)  # released by this reservation
+        assert not quotas.commit(dead.reservation_id)  # too late: nothing to make final
+        assert not quotas.lease(dead.reservation_id, None)
+
+    def test_expire_and_commit_before(self, quotas, clock):
+        """`expire` releases what ran out; a commit (or an unleased one) is never released."""
+        leased = [quotas.reserve("alice", tweet_ids=n) for n in (1, 10, 100)]
+        unleased = quotas.reserve("alice", tweet_ids=1000)
+        for reservation in leased:
+            assert quotas.lease(reservation.reservation_id, clock.now + timedelta(minutes=5))
+        assert quotas.commit(leased[0].reservation_id)
+        assert quotas.lease(leased[1].reservation_id, None)  # confirmed: no lease
+        assert 0 == quotas.expire()
+        assert 1 == quotas.expire(clock.now + timedelta(minutes=5))
+        assert 0 == quotas.expire(clock.now + timedelta(days=2))
+        assert MONTH - 1011 == quotas.remaining("alice")
+        assert not quotas.lease("no-such-reservation", clock.now)
+        assert quotas.release(unleased.reservation_id)
+
+    def test_a_lease_needs_a_timezone(self, quotas, clock):
+        """A naive time is refused; the lease set before stays."""
+        kept = quotas.reserve("alice", tweet_ids=3)
+        quotas.lease(kept.reservation_id, clock.now + timedelta(minutes=1))
+        with pytest.raises(twpolicy.ConfigurationError):
+            quotas.lease(kept.reservation_id, datetime(2030, 1, 1))  # noqa: DTZ001  # naive: refused
+        assert 1 == quotas.expire(clock.now + timedelta(minutes=1))
+
+
+def _then(quotas, amount):
+    """Reserve ``amount`` for alice; what remains of her Tweet ID quota after."""
+    reservation = quotas.reserve("alice", tweet_ids=amount)
+    return next(u for u in reservation.usage if u.quota == "tweet_ids").remaining
+
+
 class TestOnlyOverCounts:
     @given(steps=_steps, probe=st.integers(0, 120 * 86400))
     def test_count_brackets_the_exact_window(self, steps, probe):
