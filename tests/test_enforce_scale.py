@@ -1,8 +1,18 @@
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
 import pytest
 
 import twpolicy
-from scale_data import applied, concatenated, gone_events, write_dataset
+from scale_data import applied, cli_ids, concatenated, files, gone_events, write_dataset
 from twpolicy._enforce._scale import (
+    EXPORT_LEASE,
     ComplyTally,
     comply_lines,
     finish_export,
@@ -102,3 +112,55 @@ class TestComplyLines:
         two = ComplyTally({"a": 2, "b": 1}, 3, 1, 4, 0, ())
         assert ComplyTally({"a": 3, "b": 1}, 4, 1, 6, 1, (("a", "tweet", "1"),)) == one + two
         assert ['{"event": "a", "type": "tweet", "id": "1"}\n'] == withdrawn_lines(one)
+
+
+WORKER = Path(__file__).with_name("scale_worker.py")
+
+
+@pytest.mark.parametrize("engine", ["dask", "spark"])
+def test_a_killed_driver_releases_its_reservation(engine, tmp_path):
+    """SIGKILL to the driver between its phases: nothing recorded complete, the lease frees.
+
+    The driver (a real Dask LocalCluster of two workers, or Spark ``local[2]``) reserves,
+    lets the workers write every part, says so on its standard output and is killed. Its
+    reservation is still counted; once its lease is up the next reservation releases it,
+    and no ``_MANIFEST.json`` says the export is complete.
+    """
+    pytest.importorskip("distributed" if engine == "dask" else "pyspark")
+    if engine == "spark" and shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+        pytest.skip("Spark needs a Java runtime")
+    dataset = tmp_path / "data"
+    dataset.mkdir()
+    write_dataset(dataset)
+    url = f"sqlite:///{tmp_path / 'quotas.db'}"
+    with twpolicy.open_quotas(url) as ledger:
+        ledger.register("acme")
+    out = tmp_path / "out"
+    with (
+        (tmp_path / "stderr.txt").open("w") as errors,
+        subprocess.Popen(  # this interpreter, a test helper
+            [sys.executable, str(WORKER), engine, str(dataset), str(out), url],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            start_new_session=True,  # its workers (and Spark's JVM) are in its group
+        ) as driver,
+    ):
+        try:
+            said = driver.stdout.readline()  # type: ignore[union-attr]
+            assert "written\n" == said, (tmp_path / "stderr.txt").read_text()[-3000:]
+            os.kill(driver.pid, signal.SIGKILL)
+            assert -signal.SIGKILL == driver.wait()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(driver.pid, signal.SIGKILL)  # the driver's workers, if any remain
+    expected = cli_ids(files(dataset))
+    assert sorted(expected) == sorted(
+        value for part in out.glob("part-*.txt") for value in part.read_text().split()
+    )
+    assert [] == list(out.glob("*MANIFEST*"))  # never recorded as complete
+    with twpolicy.open_quotas(url) as ledger:
+        assert len(expected) == used(ledger)  # held: the lease is not up yet
+        after = datetime.now(timezone.utc) + EXPORT_LEASE + timedelta(seconds=1)
+        again = ledger.reserve("acme", tweet_ids=1, at=after)
+        assert 1 == next(u.used for u in again.usage if u.quota == "tweet_ids")
