@@ -1,5 +1,6 @@
 """twpolicy.dask end to end, on a real distributed LocalCluster of two worker processes."""
 
+import json
 import os
 
 import pytest
@@ -117,6 +118,8 @@ class TestExport:
         assert cli_ids(files(root)) == written
         assert len(written) == used(ledger, "acme") == done.manifest.ids
         assert done.manifest.sha256 == done.decision.facts["manifest_sha256"]
+        record = json.loads((tmp_path / "out" / "_MANIFEST.json").read_text())
+        assert (True, done.manifest.sha256) == (record["complete"], record["manifest"]["sha256"])
 
     def test_a_failed_job_releases_its_reservation(self, client, dataset, ledger, tmp_path):
         """A job that dies half-way (one partition cannot be written) counts nothing."""
@@ -126,6 +129,7 @@ class TestExport:
         with pytest.raises(IsADirectoryError):
             twpolicy.dask.export(lines(root), str(tmp_path / "out"), recipient="acme", guard=guard)
         assert 0 == used(ledger, "acme")
+        assert not (tmp_path / "out" / "_MANIFEST.json").exists()
 
 
 class TestComply:

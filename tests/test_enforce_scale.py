@@ -1,4 +1,5 @@
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -15,8 +16,10 @@ from twpolicy._enforce._scale import (
     EXPORT_LEASE,
     ComplyTally,
     comply_lines,
+    export_in_two_phases,
     finish_export,
     open_export,
+    record_manifest,
     withdrawn_lines,
 )
 from twpolicy._payloads._batch import Manifest, merge
@@ -74,6 +77,71 @@ class TestTwoPhases:
             open_export(
                 twpolicy.Guard(), operation="test", recipient="acme", kind="tweets", counted=COUNTED
             )
+
+
+def later(**delta):
+    """A moment past the export lease (and ``delta`` more)."""
+    return datetime.now(timezone.utc) + EXPORT_LEASE + timedelta(seconds=1, **delta)
+
+
+class TestLease:
+    def open(self, ledger):
+        guard = twpolicy.Guard(quotas=ledger)
+        permit = open_export(
+            guard, operation="test", recipient="acme", kind="tweets", counted=COUNTED
+        )
+        return guard, permit
+
+    def test_an_unfinished_export_is_released_when_its_lease_is_up(self, ledger):
+        """A driver that never finishes: its reservation is released once the lease is up."""
+        self.open(ledger)
+        assert 0 == ledger.expire(later(minutes=-1))
+        assert 6 == used(ledger)
+        assert 1 == ledger.expire(later())
+        assert 0 == used(ledger)
+
+    def test_a_finished_export_is_confirmed(self, ledger):
+        """Finishing removes the lease before committing: the count stays for good."""
+        guard, permit = self.open(ledger)
+        finish_export(permit, COUNTED, COUNTED, guard=guard)
+        assert 0 == ledger.expire(later(days=1))
+        assert 6 == used(ledger)
+
+    def test_an_export_that_outlived_its_lease_is_counted_again(self, ledger, caplog):
+        """Released meanwhile (the lease ran out), the written IDs are counted once more."""
+        guard, permit = self.open(ledger)
+        assert 1 == ledger.expire(later())
+        finish_export(permit, COUNTED, COUNTED, guard=guard)
+        assert 6 == used(ledger)
+        assert 0 == ledger.expire(later(days=1))
+        assert "outlived its quota lease" in caplog.text
+
+    def test_the_manifest_is_recorded_last(self, ledger, tmp_path):
+        """``_MANIFEST.json`` names the written manifest and the decision, complete."""
+        guard = twpolicy.Guard(quotas=ledger)
+        done = export_in_two_phases(
+            guard, operation="test", recipient="acme", kind="tweets", counted=COUNTED,
+            write=lambda: COUNTED,
+        )  # fmt: skip
+        record_manifest(str(tmp_path), done)
+        record = json.loads((tmp_path / "_MANIFEST.json").read_text())
+        assert record["complete"]
+        assert COUNTED.sha256 == record["manifest"]["sha256"]
+        assert COUNTED.sha256 == record["decision"]["facts"]["manifest_sha256"]
+        assert ["_MANIFEST.json"] == [p.name for p in tmp_path.iterdir()]
+
+    def test_a_failed_write_releases_at_once(self, ledger):
+        """A write that raises releases the reservation without waiting for the lease."""
+        with pytest.raises(OSError, match="lost"):
+            export_in_two_phases(
+                twpolicy.Guard(quotas=ledger), operation="test", recipient="acme",
+                kind="tweets", counted=COUNTED, write=_lost,
+            )  # fmt: skip
+        assert 0 == used(ledger)
+
+
+def _lost():
+    raise OSError("a worker was lost")
 
 
 class TestComplyLines:

@@ -110,6 +110,7 @@ class TestSpark:
         with pytest.raises(PythonException, match="IsADirectoryError"):
             twpolicy.spark.export(lines(spark, root), str(broken), recipient="acme", guard=guard)
         assert 0 == used(ledger, "acme")
+        assert not (broken / "_MANIFEST.json").exists()
         done = twpolicy.spark.export(
             lines(spark, root), str(tmp_path / "out"), recipient="acme", guard=guard
         )
@@ -121,6 +122,8 @@ class TestSpark:
         assert cli_ids(files(root)) == written
         assert len(written) == used(ledger, "acme") == done.manifest.ids
         assert done.manifest.records == twpolicy.spark.manifests(lines(spark, root)).records
+        record = json.loads((tmp_path / "out" / "_MANIFEST.json").read_text())
+        assert (True, done.manifest.sha256) == (record["complete"], record["manifest"]["sha256"])
 
     def test_comply_rewrites_the_dataset_as_the_applier_does(self, spark, dataset, tmp_path):
         """The partitions, rewritten, hold what the JSON Lines applier leaves of the files."""
