@@ -1,10 +1,14 @@
-"""A distributed export whose driver stops for good between its two phases, to be killed.
+"""Jobs that stop for good half-way, to be killed with SIGKILL by the test that runs them.
 
 Run as ``python tests/scale_worker.py ENGINE DATASET OUT QUOTA_URL`` (ENGINE ``dask`` or
 ``spark``): exports the dataset's ``part-*.jsonl`` to OUT for recipient ``acme`` on a real
 Dask LocalCluster (two worker processes) or a local Spark (``local[2]``). Once the workers
 have written every part and the reservation is held, the driver prints ``written`` and waits
-for ever, for the parent to kill it with SIGKILL (no sleep: the line is the signal).
+for ever, for the parent to kill it (no sleep: the line is the signal).
+
+``python tests/scale_worker.py comply DATASET EVENTS COMPLIANCE_URL``: ``twpolicy comply
+--jobs 2`` (chunks of 64 KiB), which prints ``written`` once the first chunk is in the
+temporary file, and waits for ever.
 """
 
 from __future__ import annotations
@@ -25,9 +29,28 @@ def _stop(*_: object, **__: object) -> None:
         signal.pause()
 
 
+def _comply(dataset: str, events: str, url: str) -> None:
+    from twpolicy._cli import _compliance, _parallel  # noqa: PLC0415
+    from twpolicy._cli._main import main as cli  # noqa: PLC0415
+
+    chunks = _parallel.map_chunks
+
+    def first_only(*args: object, **options: object) -> object:
+        parts = chunks(*args, **options)  # type: ignore[arg-type]
+        yield next(parts)  # written to the temporary file when the next one is asked for
+        _stop()
+
+    _parallel.MIN_CHUNK = 64 * 1024
+    _compliance.map_chunks = first_only  # type: ignore[assignment]
+    cli(["comply", "--jobs", "2", "--dataset", dataset, "--compliance-db", url, events])
+
+
 def main() -> None:
-    """Run the export named on the command line."""
+    """Run the job named on the command line."""
     engine, dataset, out, url = sys.argv[1:]
+    if engine == "comply":
+        _comply(dataset, out, url)
+        return
     _scale.finish_export = _stop  # export_in_two_phases looks it up when it gets there
     guard = twpolicy.Guard(quotas=twpolicy.open_quotas(url))
     lines = f"{dataset}/part-*.jsonl"

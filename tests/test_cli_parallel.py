@@ -6,7 +6,11 @@ import gzip
 import io
 import itertools
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -304,10 +308,13 @@ def located(lines):
     return found
 
 
-def comply_run(capsys, dataset, jobs, *events):
-    """``twpolicy comply --jobs`` on a copy of ``dataset``: (code, report, copy, ledger URL)."""
+def comply_run(capsys, dataset, jobs, *events, before=None):
+    """``twpolicy comply --jobs`` on a copy of ``dataset`` (or of ``before``, its bytes).
+
+    Returns (exit code, report, the copy, ledger URL).
+    """
     copy = dataset.with_name(f"jobs-{jobs}.jsonl")
-    copy.write_bytes(dataset.read_bytes())
+    copy.write_bytes(dataset.read_bytes() if before is None else before)
     url = f"sqlite:///{dataset.with_name(f'jobs-{jobs}.db')}"
     out = io.StringIO()
     code = main(
@@ -400,6 +407,38 @@ class TestComplyJobs:
         )
         bad = _compliance._clean_chunk(_parallel.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True))
         assert (b"", 2) == (bad.data, bad.bad)
+
+
+def test_a_killed_comply_leaves_the_old_dataset(recorded, capsys):
+    """SIGKILL half-way through ``comply --jobs 2``: the old dataset stays, whole; the next
+    run settles the attempt and writes what one process writes, each event applied once."""
+    dataset, events, _ = recorded
+    before = dataset.read_bytes()
+    url = f"sqlite:///{dataset.with_name('killed.db')}"
+    worker = PROJECT / "tests" / "scale_worker.py"
+    with subprocess.Popen(  # this interpreter, a test helper
+        [sys.executable, str(worker), "comply", str(dataset), str(events), url],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its worker processes are in its group
+    ) as parent:
+        try:
+            assert "written\n" == parent.stdout.readline()
+            assert list(dataset.parent.glob(f".{dataset.name}.*.tmp"))  # half written
+            os.kill(parent.pid, signal.SIGKILL)
+            assert -signal.SIGKILL == parent.wait()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(parent.pid, signal.SIGKILL)
+    assert before == dataset.read_bytes()
+    assert {"pending"} == {s[1] for s in ledger_state(url)}
+    out = io.StringIO()
+    assert 0 == main(["comply", "--jobs", "2", "--dataset", str(dataset), "--compliance-db", url],
+                     out=out)  # fmt: skip
+    one = comply_run(capsys, dataset.with_name("original.jsonl"), 1, events, before=before)
+    assert one[2].read_bytes() == dataset.read_bytes()
+    assert [] == list(dataset.parent.glob(".*.tmp"))
+    assert all(s[1] == "applied" and s[3] == 1 for s in ledger_state(url))
 
 
 # -- twpolicy dehydrate FILE [FILE ...] -------------------------------------------------------
