@@ -194,9 +194,10 @@ def test_a_killed_driver_releases_its_reservation(engine, tmp_path):
     reservation is still counted; once its lease is up the next reservation releases it,
     and no ``_MANIFEST.json`` says the export is complete.
     """
-    pytest.importorskip("distributed" if engine == "dask" else "pyspark")
-    if engine == "spark" and shutil.which("java") is None and "JAVA_HOME" not in os.environ:
-        pytest.skip("Spark needs a Java runtime")
+    if not os.environ.get("CI"):  # pragma: no cover  # in CI a missing engine fails
+        pytest.importorskip("distributed" if engine == "dask" else "pyspark")
+        if engine == "spark" and shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+            pytest.skip("Spark needs a Java runtime")
     dataset = tmp_path / "data"
     dataset.mkdir()
     write_dataset(dataset)

@@ -5,6 +5,8 @@ JSON Lines, JSON, concatenated JSON, compressed or not, any UTF), so memory hold
 and the set of IDs seen. Each record's IDs come from the payloads layer: v2 response lines
 (twarc2 output) through the fast ID path generated from the table of shapes, anything else
 through the walker (`twpolicy._payloads._fastids`); both give the same IDs in the same order.
+Many files (``twpolicy dehydrate FILE [FILE ...] -o OUTFILE``) are read as one dataset by
+`MultiIdReader`, each file by the reader it would have alone.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ worker process with the same reader and kernel as one process (`map_chunks`,
 lines (`shift_lines`), so findings, messages and their order are those of one process. For
 ``twpolicy dehydrate`` (`parallel_ids`) each worker keeps IDs unique within its chunk and
 the parent keeps each ID where it first appears; quotas are counted once, by the parent,
-after the workers are done. ``twpolicy scan`` uses `map_chunks` directly.
+after the workers are done. ``twpolicy scan`` uses `map_chunks` directly, and so do
+``twpolicy dehydrate FILE...`` (a large file among many) and ``twpolicy comply --jobs``,
+whose workers send back their cleaned chunks for the parent to write in order.
 """
 
 from __future__ import annotations
