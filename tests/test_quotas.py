@@ -7,13 +7,15 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._quotas import HYDRATED_OBJECTS, TWEET_IDS
+from twpolicy._stores._quotas import HYDRATED_OBJECTS, SCHEMA, TWEET_IDS, SqlQuotaStore
+from twpolicy._stores._sql import open_database, parse_url
 
 T0 = datetime(2024, 3, 1, 12, 30, 15, tzinfo=timezone.utc)
 MONTH = 1_500_000
@@ -337,6 +339,24 @@ class TestLeases:
         with pytest.raises(twpolicy.ConfigurationError):
             quotas.lease(kept.reservation_id, datetime(2030, 1, 1))  # noqa: DTZ001  # naive: refused
         assert 1 == quotas.expire(clock.now + timedelta(minutes=1))
+
+    @pytest.mark.parametrize("kind", SHARED)
+    def test_a_ledger_of_version_one_gains_leases(self, kind, url_for, clock):
+        """A ledger made before leases is migrated on open: its reservations stay, unleased."""
+        url = url_for(kind)
+        first = attrs.evolve(SCHEMA, migrations=SCHEMA.migrations[:1])
+        store = SqlQuotaStore(open_database(parse_url(url), first))
+        entry = ("tweet_ids", "alice", TWEET_IDS.bucket_of(clock.now), 40)
+        with store.transaction() as txn:  # what version 1 wrote for a reservation
+            txn.add(*entry)
+            txn.save_reservation("r-1", clock.now, [entry])
+        store.close()
+        with twpolicy.open_quotas(url, clock=clock) as quotas:
+            assert MONTH - 40 == quotas.remaining("alice")
+            assert 0 == quotas.expire(clock.now + timedelta(days=1))
+            assert quotas.lease("r-1", clock.now)
+            assert 1 == quotas.expire()
+            assert MONTH == quotas.remaining("alice")
 
 
 def _then(quotas, amount):
