@@ -5,18 +5,21 @@ Writes a multi-file JSON Lines dataset of generated v2 response pages (twarc2's 
 
 - the command line's reader (`twpolicy._cli._dehydrate.IdReader`, what ``twpolicy dehydrate``
   runs after start-up), in this process: the baseline;
-- ``twpolicy dehydrate --jobs 1`` and ``--jobs 2`` on the files as one (processes, end to
-  end, start-up included);
+- ``twpolicy dehydrate FILE... -o - --jobs 1`` and ``--jobs 2`` on the same files
+  (processes, end to end, start-up included: files spread over the workers, large ones
+  split);
 - ``twpolicy.dask.dehydrate(...).compute()`` on a distributed LocalCluster of 1, then 2,
   single-threaded worker processes;
-- ``twpolicy.spark.dehydrate(...).collect()`` on ``local[1]``, then ``local[2]`` (skipped
-  in the quick variant: a Spark session takes tens of seconds to start).
+- ``twpolicy.spark.dehydrate(...).collect()`` on ``local[1]``, then ``local[2]`` (left out
+  of the quick variant unless ``--engines`` names it: a Spark session takes tens of
+  seconds to start).
 
 Clusters and sessions are started before timing: the figures are throughput, not start-up.
 Each result is checked against the baseline's IDs. Ratios are engine time over baseline
 time (lower is better; below 1 means faster than one process).
 
 Usage: python benchmarks/bench_scale.py [--mib 64] [--rounds 3] [--quick]
+       [--engines jobs,dask,spark]
 """
 
 from __future__ import annotations
@@ -155,12 +158,11 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
 
 
 def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
-    """``twpolicy dehydrate --jobs 1`` and ``--jobs 2`` on the files as one, end to end."""
+    """``twpolicy dehydrate FILE... -o - --jobs 1`` and ``--jobs 2``, end to end."""
     import subprocess  # noqa: PLC0415
 
-    whole = paths[0].with_name("whole.jsonl")
-    whole.write_bytes(b"".join(p.read_bytes() for p in paths))
-    command = [sys.executable, "-m", "twpolicy", "dehydrate", "--quiet", str(whole), "-"]
+    command = [sys.executable, "-m", "twpolicy", "dehydrate", "--quiet", *map(str, paths)]
+    command += ["-o", "-"]
     found = {}
     for jobs in (1, 2):
 
@@ -177,32 +179,39 @@ def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
     return found
 
 
-def measure(quick: bool = False, mib: int = 64, rounds: int = 3) -> list[dict[str, Any]]:  # noqa: FBT001, FBT002  # run.py's signature
+ENGINES = {"jobs": jobs_times, "dask": dask_times, "spark": spark_times}
+
+
+def measure(
+    quick: bool = False,  # noqa: FBT001, FBT002  # run.py's signature
+    mib: int = 64,
+    rounds: int = 3,
+    engines: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """The engines' time over the command line's reader, on 1 and 2 workers each."""
     if quick:
         mib, rounds = 8, 1
+    if engines is None:
+        engines = ["jobs", "dask"] if quick else list(ENGINES)
+        if quick:
+            print("bench_scale: Spark left out of the quick variant (start-up)", file=sys.stderr)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_dataset(Path(tmp), mib)
         size = sum(p.stat().st_size for p in paths)
         base, expected = baseline(paths, rounds)
         label = f"command line's reader, 1 process ({size / base / 1e6:.0f} MB/s)"
-        engines = {"--jobs": jobs_times, "dask": dask_times}
-        if not quick:
-            engines["spark"] = spark_times
-        else:
-            print("bench_scale: Spark left out of the quick variant (start-up)", file=sys.stderr)
-        for engine, timed in engines.items():
+        for engine in engines:
             try:
-                found = timed(paths, rounds, expected)
+                found = ENGINES[engine](paths, rounds, expected)
             except ImportError as exc:
                 print(f"bench_scale: {engine} not run: {exc}", file=sys.stderr)
                 continue
             for workers, seconds in found.items():
                 rows.append(
                     {
-                        "name": f"dehydrate {engine} {workers}"
-                        if engine == "--jobs"
+                        "name": f"dehydrate FILE... --jobs {workers}"
+                        if engine == "jobs"
                         else f"dehydrate on {engine}, {workers} worker{'s' * (workers > 1)}",
                         "ratio": seconds / base,
                         "baseline": label,
@@ -218,8 +227,16 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--engines",
+        type=lambda text: [name for name in text.split(",") if name],
+        help=f"comma-separated, of {','.join(ENGINES)} (default: all; quick: jobs,dask)",
+    )
     args = parser.parse_args()
-    rows = measure(quick=args.quick, mib=args.mib, rounds=args.rounds)
+    unknown = set(args.engines or ()) - set(ENGINES)
+    if unknown:
+        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    rows = measure(quick=args.quick, mib=args.mib, rounds=args.rounds, engines=args.engines)
     print("| run | time / command line | throughput |")
     print("|---|---:|---:|")
     for row in rows:

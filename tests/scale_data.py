@@ -60,10 +60,16 @@ def concatenated(paths: list[Path], target: Path) -> Path:
     return target
 
 
-def cli_ids(path: Path, kind: str = "tweets") -> list[str]:
-    """What ``twpolicy dehydrate`` writes for ``path``."""
+def files(root: Path) -> list[Path]:
+    """The dataset's files under ``root``, in the order the engines read them."""
+    return sorted(root.glob("part-*.jsonl"))
+
+
+def cli_ids(paths: Path | list[Path], kind: str = "tweets", jobs: int = 1) -> list[str]:
+    """What ``twpolicy dehydrate`` writes for one file, or for many as one dataset."""
+    names = [str(path) for path in (paths if isinstance(paths, list) else [paths])]
     out = io.StringIO()
-    main(["dehydrate", "--quiet", "--kind", kind, str(path), "-"], out=out)
+    main(["dehydrate", "--quiet", "--jobs", str(jobs), "--kind", kind, *names, "-o", "-"], out=out)
     return out.getvalue().split()
 
 

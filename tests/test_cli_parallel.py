@@ -1,11 +1,16 @@
 """``--jobs``: a large plain file read by many processes gives what one process gives."""
 
+import contextlib
 import functools
 import gzip
 import io
 import itertools
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +18,10 @@ from hypothesis import strategies as st
 
 import twpolicy
 from conftest import PROJECT
-from twpolicy._cli import _parallel, _scan
+from corpus import load
+from scale_data import applied, cli_ids, concatenated, used, write_dataset
+from twpolicy._cli import _compliance, _parallel, _scan
+from twpolicy._cli import _dehydrate as dehydrate
 from twpolicy._cli._dehydrate import IdReader, ParallelIdReader
 from twpolicy._cli._main import main
 from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
@@ -248,3 +256,310 @@ def test_shift_lines():
     assert "cut off: a new record starts on line 12" == shift_lines(
         "cut off: a new record starts on line 2", 10
     )
+
+
+# -- twpolicy comply --jobs ------------------------------------------------------------------
+
+
+@pytest.fixture(name="recorded")
+def _recorded(corpus, tmp_path, monkeypatch):
+    """A JSON Lines dataset of recorded payloads (a few MiB, cut into many chunks), and events.
+
+    The events delete every fifth Tweet, delete one user (a reversible removal: its IDs are
+    withdrawn) and strip another user's location, all taken from the dataset itself.
+    """
+    monkeypatch.setattr(_parallel, "MIN_CHUNK", 64 * 1024)
+    lines = []
+    for document in load(corpus):
+        text = json.dumps(document.value) if document.error is None else ""
+        if text.startswith("{") and len(text) < 100_000:
+            lines.append(text)
+        if len(lines) % 97 == 5:
+            lines.append("   ")  # whitespace lines are kept as they are
+    dataset = tmp_path / "recorded.jsonl"
+    dataset.write_text("\n".join(lines * 2) + "\n")
+    tweets = cli_ids(dataset)
+    users = cli_ids(dataset, "users")
+    messages = [{"delete": {"status": {"id_str": i, "user_id_str": "1"}}} for i in tweets[::5]]
+    placed = located(lines)
+    assert placed, "the corpus holds geotagged Tweets"
+    messages += [
+        {"scrub_geo": {"user_id_str": author, "up_to_status_id_str": tweet}}
+        for author, tweet in placed[::3]
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(message) + "\n" for message in messages))
+    gone = tmp_path / "users.jsonl"
+    gone.write_text(json.dumps({"id": users[1], "action": "delete", "reason": "protected"}) + "\n")
+    return dataset, events, gone
+
+
+def located(lines):
+    """(author, Tweet ID) of Tweets with a location (v1.1 or v2) among JSON ``lines``."""
+    found = []
+    for record in (json.loads(line) for line in lines if line.strip()):
+        if record.get("coordinates") or record.get("place"):
+            author = (record.get("user") or {}).get("id_str")
+            found += [(author, record.get("id_str"))] if author else []
+        data = record.get("data")
+        for tweet in data if isinstance(data, list) else [data]:
+            if isinstance(tweet, dict) and tweet.get("geo") and tweet.get("author_id"):
+                found.append((tweet["author_id"], tweet["id"]))
+    return found
+
+
+def comply_run(capsys, dataset, jobs, *events, before=None):
+    """``twpolicy comply --jobs`` on a copy of ``dataset`` (or of ``before``, its bytes).
+
+    Returns (exit code, report, the copy, ledger URL).
+    """
+    copy = dataset.with_name(f"jobs-{jobs}.jsonl")
+    copy.write_bytes(dataset.read_bytes() if before is None else before)
+    url = f"sqlite:///{dataset.with_name(f'jobs-{jobs}.db')}"
+    out = io.StringIO()
+    code = main(
+        ["comply", "--jobs", str(jobs), "--format", "json", "--dataset", str(copy),
+         "--compliance-db", url, *map(str, events)],
+        out=out,
+    )  # fmt: skip
+    capsys.readouterr()
+    report = json.loads(out.getvalue()) if out.getvalue() else None
+    return code, report, copy, url
+
+
+def ledger_state(url):
+    """Every event's state and what it changed, without where or when."""
+    with twpolicy.open_compliance(url, create=False) as ledger:
+        return [
+            (s.key, s.state, [a.changed for a in s.applied], len(s.applied))
+            for s in ledger.status()
+        ]
+
+
+class TestComplyJobs:
+    def test_same_dataset_report_and_ledger(self, recorded, capsys):
+        """Two processes write the bytes one writes, report the same and mark each event once."""
+        dataset, events, gone = recorded
+        one = comply_run(capsys, dataset, 1, events, "--users-job", gone)
+        two = comply_run(capsys, dataset, 2, events, "--users-job", gone)
+        assert len(chunks(dataset.read_bytes(), 2, 64 * 1024)) > 4
+        assert (0, 0) == (one[0], two[0])
+        assert one[2].read_bytes() == two[2].read_bytes() != dataset.read_bytes()
+        withdrawn = [p.with_name(p.name + ".withdrawn.jsonl").read_text() for p in (one[2], two[2])]
+        assert withdrawn[0] == withdrawn[1] != ""
+        ignored = {"dataset", "out", "target", "attempt_id"}
+        assert {k: v for k, v in one[1].items() if k not in ignored} == {
+            k: v for k, v in two[1].items() if k not in ignored
+        }
+        assert one[1]["records_dropped"] > 0
+        assert one[1]["scrubbed"] > 0
+        state = ledger_state(one[3])
+        assert state == ledger_state(two[3])
+        assert all(s[1] == "applied" and s[3] == 1 for s in state)
+
+    def test_a_line_that_is_not_json_in_a_late_chunk(self, recorded, capsys):
+        """The refusal names the line in the whole file; nothing changes, nothing is applied."""
+        dataset, events, _ = recorded
+        doomed = json.loads(events.read_text().splitlines()[0])["delete"]["status"]["id_str"]
+        with dataset.open("a") as handle:
+            handle.write('{"id": "%s", "text": broken\n' % doomed)  # noqa: UP031  # JSON braces
+        number = dataset.read_text().count("\n")
+        one = comply_run(capsys, dataset, 1, events)
+        two = comply_run(capsys, dataset, 3, events)
+        for code, _, copy, url in (one, two):
+            assert code != 0
+            assert copy.read_bytes() == dataset.read_bytes()
+            assert {s[1] for s in ledger_state(url)} == {"pending"}
+            assert [] == list(copy.parent.glob(".*.tmp"))  # no temporary file is left
+        errors = []
+        for jobs in (1, 3):
+            copy = dataset.with_name(f"jobs-{jobs}.jsonl")
+            with pytest.raises(twpolicy.PayloadError) as caught:
+                twpolicy.apply_compliance(
+                    twpolicy.open_compliance(f"sqlite:///{copy.with_suffix('.db')}"),
+                    _compliance.ParallelApplier(str(copy), out=None, jobs=jobs),
+                )
+            errors.append(str(caught.value).replace(f"jobs-{jobs}", "jobs-N"))
+        assert errors[0] == errors[1]
+        assert f"line {number} is not JSON" in errors[0]
+
+    def test_jobs_must_be_positive(self, capsys):
+        """--jobs 0 is refused by comply's argument parser too."""
+        with pytest.raises(SystemExit):
+            main(["comply", "--jobs", "0", "--dataset", "x"])
+        assert "not a number of processes" in capsys.readouterr().err
+
+    def test_a_chunk_cleans_as_one_process(self, recorded, tmp_path):
+        """A worker's chunk is cleaned as the applier cleans it; a bad line is numbered in it."""
+        dataset, _, _ = recorded
+        text = dataset.read_text()
+        tweet = cli_ids(dataset)[0]
+        events = twpolicy.compliance_events({"delete": {"status": {"id_str": tweet}}})
+        expected, report = applied(dataset, events, tmp_path)
+        ledger = twpolicy.open_compliance("memory://")
+        ledger.record(events)
+        _compliance._receive(ledger.snapshot())
+        cleaned = _compliance._clean_chunk(_parallel.Chunk(text.encode(), more=False))
+        assert (cleaned.data, cleaned.bad) == (expected, None)
+        assert (cleaned.tally.read, cleaned.tally.dropped) == (
+            report.records_read,
+            report.records_dropped,
+        )
+        bad = _compliance._clean_chunk(_parallel.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True))
+        assert (b"", 2) == (bad.data, bad.bad)
+
+
+def test_a_killed_comply_leaves_the_old_dataset(recorded, capsys):
+    """SIGKILL half-way through ``comply --jobs 2``: the old dataset stays, whole; the next
+    run settles the attempt and writes what one process writes, each event applied once."""
+    dataset, events, _ = recorded
+    before = dataset.read_bytes()
+    url = f"sqlite:///{dataset.with_name('killed.db')}"
+    worker = PROJECT / "tests" / "scale_worker.py"
+    with subprocess.Popen(  # this interpreter, a test helper
+        [sys.executable, str(worker), "comply", str(dataset), str(events), url],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its worker processes are in its group
+    ) as parent:
+        try:
+            assert "written\n" == parent.stdout.readline()
+            assert list(dataset.parent.glob(f".{dataset.name}.*.tmp"))  # half written
+            os.kill(parent.pid, signal.SIGKILL)
+            assert -signal.SIGKILL == parent.wait()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(parent.pid, signal.SIGKILL)
+    assert before == dataset.read_bytes()
+    assert {"pending"} == {s[1] for s in ledger_state(url)}
+    out = io.StringIO()
+    assert 0 == main(["comply", "--jobs", "2", "--dataset", str(dataset), "--compliance-db", url],
+                     out=out)  # fmt: skip
+    one = comply_run(capsys, dataset.with_name("original.jsonl"), 1, events, before=before)
+    assert one[2].read_bytes() == dataset.read_bytes()
+    assert [] == list(dataset.parent.glob(".*.tmp"))
+    assert all(s[1] == "applied" and s[3] == 1 for s in ledger_state(url))
+
+
+# -- twpolicy dehydrate FILE [FILE ...] -------------------------------------------------------
+
+
+@pytest.fixture(name="parts")
+def _parts(tmp_path, monkeypatch, big):
+    """Small files (read whole by workers), a large one (split), a gzip one; the floor lowered."""
+    monkeypatch.setattr(_parallel, "MIN_CHUNK", 32 * 1024)
+    small = write_dataset(tmp_path, files=3, per_file=8)
+    large = tmp_path / "large.jsonl"
+    large.write_bytes(big.read_bytes() * 4)
+    assert max(p.stat().st_size for p in small) < 64 * 1024 < large.stat().st_size
+    packed = tmp_path / "packed.jsonl.gz"
+    packed.write_bytes(gzip.compress(small[0].read_bytes()))
+    return [small[0], large, small[1], packed, small[2]]
+
+
+class TestManyFiles:
+    @pytest.mark.parametrize("jobs", ["1", "2", "3"])
+    def test_as_one_file(self, parts, tmp_path, capsys, jobs):
+        """IDs, order and counts of the files one after the other, read by any processes."""
+        whole = concatenated(
+            [p if p.suffix != ".gz" else p.with_name("part-0.jsonl") for p in parts],
+            tmp_path / "whole.jsonl",
+        )
+        alone = run(capsys, "--jobs", "1", whole, "-")
+        many = run(capsys, "--jobs", jobs, *parts, "-o", "-")
+        assert alone[:2] == many[:2]
+        assert {k: v for k, v in alone[2].items() if k != "skipped"} == {
+            k: v for k, v in many[2].items() if k != "skipped"
+        }
+        skipped = [(s["lines"].split()[0], s["error"]) for s in many[2]["skipped"]]
+        numbered = [re.sub(r"\d+", "N", s["error"]) for s in alone[2]["skipped"]]  # in its file
+        assert numbered == [re.sub(r"\d+", "N", why) for _, why in skipped]
+        assert {str(p) for p in parts} == {name for name, _ in skipped}
+
+    def test_same_report_with_any_jobs(self, parts, capsys):
+        """Skipped records are named by file and line, the same with one process or three."""
+        one = run(capsys, "--jobs", "1", *parts, "-o", "-")
+        three = run(capsys, "--jobs", "3", *parts, "-o", "-")
+        assert one == three
+        assert any(s["lines"].startswith(f"{parts[1]} line") for s in one[2]["skipped"])
+
+    def test_strict_stops_at_the_first_file_with_a_bad_record(self, parts, capsys):
+        """--strict names the same file and line, and counts the same, with any processes."""
+        one = run(capsys, "--jobs", "1", "--strict", *parts, "-o", "-")
+        two = run(capsys, "--jobs", "2", "--strict", *parts, "-o", "-")
+        assert one == two
+        assert 2 == one[0]
+        assert one[2]["records"] < 16
+
+    def test_damage_stops_and_names_the_file(self, parts, tmp_path, capsys):
+        """A damaged compressed file stops the run there, named, whatever the processes."""
+        broken = tmp_path / "broken.jsonl.gz"
+        broken.write_bytes(parts[3].read_bytes()[:-12])
+        files = [parts[0], broken, parts[2]]
+        outcomes = []
+        for jobs in ("1", "2"):
+            outcomes.append(run(capsys, "--jobs", jobs, *files, "-o", tmp_path / "ids.txt"))
+            assert not (tmp_path / "ids.txt").exists()
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][2]["damage"]
+
+    def test_stdin_among_files(self, parts, monkeypatch, capsys):
+        """``-`` reads standard input in its place among the files."""
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(parts[2].read_bytes())))
+        from_stdin = run(capsys, "--jobs", "2", parts[0], "-", "-o", "-")
+        named = run(capsys, "--jobs", "2", parts[0], parts[2], "-o", "-")
+        assert from_stdin[:2] == named[:2]
+
+    @pytest.mark.parametrize(
+        ("argv", "message"),
+        [
+            (["a.jsonl"], "say where the IDs go"),
+            (["a.jsonl", "b.jsonl", "c.jsonl"], "say where the IDs go"),
+            (["-", "-", "-o", "-"], "standard input (-) can be read once"),
+        ],
+    )
+    def test_refused(self, argv, message, capsys):
+        """An output must be named; standard input can be read once."""
+        assert 2 == main(["dehydrate", *argv])
+        assert message in capsys.readouterr().err
+
+    @pytest.mark.parametrize("jobs", ["1", "2"])
+    def test_a_missing_file(self, parts, tmp_path, capsys, jobs):
+        """A file that cannot be read is named; nothing is written."""
+        out = tmp_path / "ids.txt"
+        argv = ["dehydrate", "--jobs", jobs, parts[0], tmp_path / "none.jsonl", "-o", out]
+        assert 2 == main(list(map(str, argv)))
+        assert "cannot read" in capsys.readouterr().err
+        assert not out.exists()
+
+    def test_quota_and_compliance_over_files(self, parts, tmp_path, capsys):
+        """The recipient is charged once for the files' unique IDs; gone IDs are left out."""
+        quotas = f"sqlite:///{tmp_path / 'quotas.db'}"
+        with twpolicy.open_quotas(quotas) as ledger:
+            ledger.register("acme")
+        ids = run(capsys, "--jobs", "1", *parts, "-o", "-")[1].split()
+        compliance = f"sqlite:///{tmp_path / 'compliance.db'}"
+        with twpolicy.open_compliance(compliance) as ledger:
+            ledger.record(twpolicy.compliance_events({"delete": {"status": {"id_str": ids[1]}}}))
+        alone = run(capsys, "--jobs", "1", "--compliance-db", compliance, *parts, "-o", "-")
+        code, out, summary = run(
+            capsys, "--jobs", "2", "--recipient", "acme", "--quota-db", quotas,
+            "--compliance-db", compliance, *parts, "-o", "-",
+        )  # fmt: skip
+        assert (2, alone[1]) == (code, out)
+        assert ids[1] not in out.split()
+        assert summary["gone_left_out"] == alone[2]["gone_left_out"] >= 1  # retweets go too
+        with twpolicy.open_quotas(quotas) as ledger:
+            assert len(out.split()) == used(ledger, "acme") < len(ids)
+
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_whole_file_reads_as_one_process(self, parts, strict):
+        """A worker's whole file gives one process's IDs, skipped lines and damage."""
+        alone = IdReader("tweets", strict=strict, on_error=lambda line, detail: None)
+        ids = []
+        with contextlib.suppress(twpolicy.PayloadError), parts[0].open("rb") as stream:
+            for new in alone.new_ids(stream):
+                ids += new
+        found = dehydrate._file_ids(str(parts[0]), "tweets", 2**20, strict=strict)
+        assert (ids, alone.records, None) == (found.ids, found.records, found.damage)
+        assert bool(found.failed) == strict != bool(found.skipped)

@@ -1,5 +1,6 @@
 """twpolicy.dask end to end, on a real distributed LocalCluster of two worker processes."""
 
+import json
 import os
 
 import pytest
@@ -19,6 +20,7 @@ from scale_data import (
     cli_ids,
     cli_scan_totals,
     concatenated,
+    files,
     gone_events,
     used,
     write_dataset,
@@ -55,15 +57,15 @@ class TestDehydrate:
     @pytest.mark.parametrize("kind", ["tweets", "users"])
     def test_same_ids_as_the_command_line(self, client, dataset, kind):
         """The bag's IDs are the command line's: same IDs, order and deduplication."""
-        root, whole = dataset
-        assert cli_ids(whole, kind) == twpolicy.dask.dehydrate(lines(root), kind).compute()
+        root, _ = dataset
+        assert cli_ids(files(root), kind) == twpolicy.dask.dehydrate(lines(root), kind).compute()
 
     def test_same_ids_on_split_files(self, client, dataset):
         """Files cut into many partitions give the same IDs as whole files."""
-        root, whole = dataset
+        root, _ = dataset
         bag = lines(root, blocksize=2048)
         assert bag.npartitions > 3
-        assert cli_ids(whole) == twpolicy.dask.dehydrate(bag).compute()
+        assert cli_ids(files(root), jobs=2) == twpolicy.dask.dehydrate(bag).compute()
 
     def test_manifests_count_what_leaves(self, client, dataset):
         """The merged manifest counts every record, skipped line and ID let out."""
@@ -103,7 +105,7 @@ def _ledger():
 class TestExport:
     def test_quota_counts_exactly_what_was_written(self, client, dataset, ledger, tmp_path):
         """The export charges the recipient exactly the IDs written, once."""
-        root, whole = dataset
+        root, _ = dataset
         guard = twpolicy.Guard(quotas=ledger)
         done = twpolicy.dask.export(
             lines(root), str(tmp_path / "out"), recipient="acme", guard=guard
@@ -113,9 +115,11 @@ class TestExport:
             for path in sorted((tmp_path / "out").glob("part-*.txt"))
             for line in path.read_text().split()
         ]
-        assert cli_ids(whole) == written
+        assert cli_ids(files(root)) == written
         assert len(written) == used(ledger, "acme") == done.manifest.ids
         assert done.manifest.sha256 == done.decision.facts["manifest_sha256"]
+        record = json.loads((tmp_path / "out" / "_MANIFEST.json").read_text())
+        assert (True, done.manifest.sha256) == (record["complete"], record["manifest"]["sha256"])
 
     def test_a_failed_job_releases_its_reservation(self, client, dataset, ledger, tmp_path):
         """A job that dies half-way (one partition cannot be written) counts nothing."""
@@ -125,6 +129,7 @@ class TestExport:
         with pytest.raises(IsADirectoryError):
             twpolicy.dask.export(lines(root), str(tmp_path / "out"), recipient="acme", guard=guard)
         assert 0 == used(ledger, "acme")
+        assert not (tmp_path / "out" / "_MANIFEST.json").exists()
 
 
 class TestComply:

@@ -7,13 +7,15 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import twpolicy
 from conftest import BACKENDS
-from twpolicy._stores._quotas import HYDRATED_OBJECTS, TWEET_IDS
+from twpolicy._stores._quotas import HYDRATED_OBJECTS, SCHEMA, TWEET_IDS, SqlQuotaStore
+from twpolicy._stores._sql import open_database, parse_url
 
 T0 = datetime(2024, 3, 1, 12, 30, 15, tzinfo=timezone.utc)
 MONTH = 1_500_000
@@ -299,6 +301,68 @@ class TestReservations:
 _steps = st.lists(
     st.tuples(st.integers(0, 90 * 86400), st.integers(0, 10**6)), min_size=1, max_size=30
 )
+
+
+class TestLeases:
+    """A reservation whose job may die unseen (a driver killed) is leased: it runs out."""
+
+    def test_a_lease_that_runs_out_releases(self, quotas, clock):
+        """Once the lease is up, the next reservation finds the dead job's count released."""
+        dead = quotas.reserve("alice", tweet_ids=700)
+        assert quotas.lease(dead.reservation_id, clock.now + timedelta(hours=1))
+        clock.advance(minutes=59)
+        assert MONTH - 705 == _then(quotas, 5)  # still counted
+        clock.advance(minutes=1)
+        assert MONTH - 5 == _then(quotas, 0)  # released by this reservation
+        assert not quotas.commit(dead.reservation_id)  # too late: nothing to make final
+        assert not quotas.lease(dead.reservation_id, None)
+
+    def test_expire_and_commit_before(self, quotas, clock):
+        """`expire` releases what ran out; a commit (or an unleased one) is never released."""
+        leased = [quotas.reserve("alice", tweet_ids=n) for n in (1, 10, 100)]
+        unleased = quotas.reserve("alice", tweet_ids=1000)
+        for reservation in leased:
+            assert quotas.lease(reservation.reservation_id, clock.now + timedelta(minutes=5))
+        assert quotas.commit(leased[0].reservation_id)
+        assert quotas.lease(leased[1].reservation_id, None)  # confirmed: no lease
+        assert 0 == quotas.expire()
+        assert 1 == quotas.expire(clock.now + timedelta(minutes=5))
+        assert 0 == quotas.expire(clock.now + timedelta(days=2))
+        assert MONTH - 1011 == quotas.remaining("alice")
+        assert not quotas.lease("no-such-reservation", clock.now)
+        assert quotas.release(unleased.reservation_id)
+
+    def test_a_lease_needs_a_timezone(self, quotas, clock):
+        """A naive time is refused; the lease set before stays."""
+        kept = quotas.reserve("alice", tweet_ids=3)
+        quotas.lease(kept.reservation_id, clock.now + timedelta(minutes=1))
+        with pytest.raises(twpolicy.ConfigurationError):
+            quotas.lease(kept.reservation_id, datetime(2030, 1, 1))  # noqa: DTZ001  # naive: refused
+        assert 1 == quotas.expire(clock.now + timedelta(minutes=1))
+
+    @pytest.mark.parametrize("kind", SHARED)
+    def test_a_ledger_of_version_one_gains_leases(self, kind, url_for, clock):
+        """A ledger made before leases is migrated on open: its reservations stay, unleased."""
+        url = url_for(kind)
+        first = attrs.evolve(SCHEMA, migrations=SCHEMA.migrations[:1])
+        store = SqlQuotaStore(open_database(parse_url(url), first))
+        entry = ("tweet_ids", "alice", TWEET_IDS.bucket_of(clock.now), 40)
+        with store.transaction() as txn:  # what version 1 wrote for a reservation
+            txn.add(*entry)
+            txn.save_reservation("r-1", clock.now, [entry])
+        store.close()
+        with twpolicy.open_quotas(url, clock=clock) as quotas:
+            assert MONTH - 40 == quotas.remaining("alice")
+            assert 0 == quotas.expire(clock.now + timedelta(days=1))
+            assert quotas.lease("r-1", clock.now)
+            assert 1 == quotas.expire()
+            assert MONTH == quotas.remaining("alice")
+
+
+def _then(quotas, amount):
+    """Reserve ``amount`` for alice; what remains of her Tweet ID quota after."""
+    reservation = quotas.reserve("alice", tweet_ids=amount)
+    return next(u for u in reservation.usage if u.quota == "tweet_ids").remaining
 
 
 class TestOnlyOverCounts:

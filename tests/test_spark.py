@@ -28,6 +28,7 @@ from scale_data import (
     cli_ids,
     cli_scan_totals,
     concatenated,
+    files,
     gone_events,
     used,
     write_dataset,
@@ -84,10 +85,10 @@ def lines(spark, root):
 class TestSpark:
     def test_dehydrate_matches_the_command_line(self, spark, dataset):
         """The DataFrame's one ``id`` column holds the command line's IDs, in its order."""
-        root, whole = dataset
+        root, _ = dataset
         ids = twpolicy.spark.dehydrate(lines(spark, root), kind="tweets", column="value")
         assert ["id"] == ids.columns
-        assert cli_ids(whole) == [row.id for row in ids.collect()]
+        assert cli_ids(files(root), jobs=2) == [row.id for row in ids.collect()]
 
     def test_scan_matches_the_command_line(self, spark, dataset):
         """Scan totals are `twpolicy scan`'s; each finding names its file."""
@@ -102,13 +103,14 @@ class TestSpark:
         self, spark, dataset, ledger, tmp_path
     ):
         """The export charges exactly what was written; a job that fails counts nothing."""
-        root, whole = dataset
+        root, _ = dataset
         guard = twpolicy.Guard(quotas=ledger)
         broken = tmp_path / "broken"
         (broken / "part-00001.txt").mkdir(parents=True)  # an executor cannot write it
         with pytest.raises(PythonException, match="IsADirectoryError"):
             twpolicy.spark.export(lines(spark, root), str(broken), recipient="acme", guard=guard)
         assert 0 == used(ledger, "acme")
+        assert not (broken / "_MANIFEST.json").exists()
         done = twpolicy.spark.export(
             lines(spark, root), str(tmp_path / "out"), recipient="acme", guard=guard
         )
@@ -117,9 +119,11 @@ class TestSpark:
             for path in sorted((tmp_path / "out").glob("part-*.txt"))
             for line in path.read_text().split()
         ]
-        assert cli_ids(whole) == written
+        assert cli_ids(files(root)) == written
         assert len(written) == used(ledger, "acme") == done.manifest.ids
         assert done.manifest.records == twpolicy.spark.manifests(lines(spark, root)).records
+        record = json.loads((tmp_path / "out" / "_MANIFEST.json").read_text())
+        assert (True, done.manifest.sha256) == (record["complete"], record["manifest"]["sha256"])
 
     def test_comply_rewrites_the_dataset_as_the_applier_does(self, spark, dataset, tmp_path):
         """The partitions, rewritten, hold what the JSON Lines applier leaves of the files."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 try:
@@ -40,11 +41,13 @@ except ImportError as exc:  # pragma: no cover  # exercised where dask is not in
 from twpolicy._cli._records import LOADS
 from twpolicy._enforce._compliance import ApplyReport, apply_compliance
 from twpolicy._enforce._scale import (
+    EXPORT_LEASE,
     ComplyTally,
     EngineApplier,
     ScaledExport,
     comply_lines,
     export_in_two_phases,
+    record_manifest,
     withdrawn_lines,
 )
 from twpolicy._guard import Guard, get_default_guard
@@ -154,6 +157,7 @@ def export(
     recipient: str,
     kind: str = "tweets",
     guard: Guard | None = None,
+    lease: timedelta = EXPORT_LEASE,
 ) -> ScaledExport:
     """Dehydrate ``bag`` and write its IDs under ``path`` (``part-00000.txt``, ...), counted.
 
@@ -177,14 +181,17 @@ def export(
         )
         return merge(written)
 
-    return export_in_two_phases(
+    done = export_in_two_phases(
         guard,
         operation="twpolicy.dask.export",
         recipient=recipient,
         kind=kind,
         counted=counted,
         write=write,
+        lease=lease,
     )
+    record_manifest(path, done)
+    return done
 
 
 def _scan(lines: Iterable[Any], *, show_all: bool) -> ScanBatch:

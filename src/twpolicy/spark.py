@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -42,11 +43,13 @@ except ImportError as exc:  # pragma: no cover  # exercised where pyspark is not
 from twpolicy._cli._records import LOADS
 from twpolicy._enforce._compliance import ApplyReport, apply_compliance
 from twpolicy._enforce._scale import (
+    EXPORT_LEASE,
     ComplyTally,
     EngineApplier,
     ScaledExport,
     comply_lines,
     export_in_two_phases,
+    record_manifest,
     withdrawn_lines,
 )
 from twpolicy._guard import Guard, get_default_guard
@@ -211,6 +214,7 @@ def export(
     kind: str = "tweets",
     column: str = "value",
     guard: Guard | None = None,
+    lease: timedelta = EXPORT_LEASE,
 ) -> ScaledExport:
     """Dehydrate ``df`` and write its IDs under ``path`` (``part-00000.txt``, ...), counted.
 
@@ -236,14 +240,17 @@ def export(
             fs.makedirs(root, exist_ok=True)
             return _merged(ids.mapInArrow(_writer(path), _DIGEST).collect(), read)
 
-        return export_in_two_phases(
+        done = export_in_two_phases(
             guard,
             operation="twpolicy.spark.export",
             recipient=recipient,
             kind=kind,
             counted=counted,
             write=write,
+            lease=lease,
         )
+        record_manifest(path, done)
+        return done
     finally:
         ids.unpersist()
         tagged.unpersist()

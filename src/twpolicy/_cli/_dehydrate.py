@@ -5,17 +5,21 @@ JSON Lines, JSON, concatenated JSON, compressed or not, any UTF), so memory hold
 and the set of IDs seen. Each record's IDs come from the payloads layer: v2 response lines
 (twarc2 output) through the fast ID path generated from the table of shapes, anything else
 through the walker (`twpolicy._payloads._fastids`); both give the same IDs in the same order.
+Many files (``twpolicy dehydrate FILE [FILE ...] -o OUTFILE``) are read as one dataset by
+`MultiIdReader`, each file by the reader it would have alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
     from twpolicy._enforce._compliance import ExportTombstones
     from twpolicy._stores._quotas import QuotaLedger
 
-__all__ = ["IdReader", "ParallelIdReader", "register"]
+__all__ = ["FileIds", "IdReader", "MultiIdReader", "ParallelIdReader", "register"]
 
 
 class IdReader:
@@ -145,6 +149,150 @@ class ParallelIdReader(IdReader):
                     self.on_error(line, detail)
 
 
+class FileIds(NamedTuple):
+    """What one worker read from one whole file (`IdReader`'s counts, IDs unique within it)."""
+
+    ids: list[str]
+    records: int
+    skipped: list[tuple[int, str]]
+    damage: DamagedInput | None
+    #: With ``strict``: why the first unreadable record stopped the file.
+    failed: str | None = None
+
+
+def _file_ids(path: str, kind: str, max_bytes: int, *, strict: bool) -> FileIds:
+    """One whole file read by `IdReader` in a worker process (many small files, ``--jobs``)."""
+    skipped: list[tuple[int, str]] = []
+    reader = IdReader(
+        kind, strict=strict, max_bytes=max_bytes, on_error=lambda *where: skipped.append(where)
+    )
+    ids: list[str] = []
+    source = open_source(path)
+    try:
+        for new in reader.new_ids(source.lines):
+            ids += new
+    except PayloadError as exc:  # strict: the IDs before it, and why
+        return FileIds(ids, reader.records, skipped, None, str(exc))
+    finally:
+        source.close()
+    return FileIds(ids, reader.records, skipped, reader.damage)
+
+
+class MultiIdReader(IdReader):
+    """`IdReader` over many files, one after the other, deduplicated as one file.
+
+    Each file is read as it would be alone: by one process, by many (`ParallelIdReader`, a
+    large plain file), or whole by a worker of a pool (smaller files, ``jobs`` over 1 and no
+    tombstones); the parent takes them in the order given and keeps each ID where it first
+    appears. Messages name the file; records are counted over all files; the first damaged
+    file stops the run (`damaged` names it), as it would alone.
+    """
+
+    def __init__(
+        self, paths: list[str], kind: str, jobs: int, *, name: Callable[[str], str], **options: Any
+    ) -> None:
+        self.tombstones: ExportTombstones | None = options.pop("tombstones", None)
+        super().__init__(kind, **options)
+        self.paths = paths
+        self.jobs = jobs
+        self.name = name
+        #: The file whose damage stopped the run, or ``None``.
+        self.damaged: str | None = None
+
+    def _one(self, path: str) -> IdReader:
+        """A reader of ``path`` alone, sharing this reader's IDs seen."""
+        options: dict[str, Any] = {"strict": self.strict, "max_bytes": self.max_bytes}
+        options["on_error"] = lambda line, detail: self._skip(path, line, detail)
+        if self._split(path):
+            reader: IdReader = ParallelIdReader(path, self.kind, self.jobs, **options)
+        else:
+            reader = IdReader(self.kind, tombstones=self.tombstones, **options)
+        reader.kernel.seen = reader.seen = self.seen
+        return reader
+
+    def _split(self, path: str) -> bool:
+        if self.tombstones is not None or self.jobs == 1:
+            return False
+        return splittable(path) >= 2 * _parallel.MIN_CHUNK
+
+    def _skip(self, path: str, line: int, detail: str) -> None:
+        self.bad += 1
+        if self.on_error is not None:
+            self.on_error(line, f"{self.name(path)} {detail}")
+
+    def _pooled(self, pool: Any) -> dict[int, Any]:
+        """Futures of the files a pool's workers read whole, by their place in the list."""
+        if pool is None:
+            return {}
+        work = functools.partial(
+            _file_ids, kind=self.kind, max_bytes=self.max_bytes, strict=self.strict
+        )
+        return {
+            index: pool.submit(work, path)
+            for index, path in enumerate(self.paths)
+            if path != "-" and not self._split(path)
+        }
+
+    def new_ids(self, stream: Lines) -> Iterator[list[str]]:  # noqa: ARG002  # reads the files itself
+        """Yield, per file (or chunk), the IDs no earlier one had, in first-seen order."""
+        pool = (
+            concurrent.futures.ProcessPoolExecutor(max_workers=self.jobs)
+            if self.jobs > 1 and self.tombstones is None and len(self.paths) > 1
+            else None
+        )
+        try:
+            pooled = self._pooled(pool)
+            for index, path in enumerate(self.paths):
+                if index in pooled:
+                    try:
+                        found = pooled[index].result()
+                    except OSError as exc:
+                        raise self._unreadable(path, exc) from None
+                    yield from self._whole(path, found)
+                else:
+                    yield from self._read(path)
+                if self.damage is not None:
+                    self.damaged = path
+                    return
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+    def _unreadable(self, path: str, exc: OSError) -> CliError:
+        return CliError(Exit.BAD_INPUT, f"cannot read {self.name(path)}: {exc.strerror or exc}")
+
+    def _whole(self, path: str, found: FileIds) -> Iterator[list[str]]:
+        """A file a worker read: its IDs, then its skipped records (as `IdReader` reports)."""
+        new = self.kernel.fresh(found.ids)
+        self.records += found.records
+        if new:
+            yield new
+        if found.failed is not None:  # --strict: the IDs before the bad record only
+            raise PayloadError(f"{self.name(path)} {found.failed}")
+        for line, detail in found.skipped:
+            self._skip(path, line, detail)
+        self.damage = found.damage
+
+    def _read(self, path: str) -> Iterator[list[str]]:
+        """A file read here (or split by `ParallelIdReader`)."""
+        reader = self._one(path)
+        before = self.records
+        try:
+            source = open_source(path)
+        except OSError as exc:
+            raise self._unreadable(path, exc) from None
+        try:
+            for new in reader.new_ids(source.lines):
+                self.records = before + reader.records
+                yield new
+        except PayloadError as exc:  # --strict
+            raise PayloadError(f"{self.name(path)} {exc}") from None
+        finally:
+            self.records = before + reader.records
+            source.close()
+        self.damage = reader.damage
+
+
 def _reader(
     args: argparse.Namespace,
     on_error: Callable[[int, str], None],
@@ -161,6 +309,9 @@ def _reader(
         "max_bytes": args.max_record_mib * 2**20,
     }
     jobs = default_jobs() if args.jobs is None else args.jobs
+    if len(args.infiles) > 1:
+        return MultiIdReader(args.infiles, args.kind, jobs, name=shown, tombstones=tombstones,
+                             **options)  # fmt: skip
     if tombstones is None and jobs > 1 and splittable(args.infile) >= 2 * _parallel.MIN_CHUNK:
         return ParallelIdReader(args.infile, args.kind, jobs, **options)
     return IdReader(args.kind, tombstones=tombstones, **options)
@@ -224,7 +375,8 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
     """Run ``twpolicy dehydrate``; return the exit code."""
     if args.quota_db is not None and args.recipient is None:
         raise CliError(Exit.BAD_INPUT, "--quota-db charges a --recipient: give both, or neither")
-    clash = same_file([args.infile], args.outfile)
+    _inputs(args)
+    clash = same_file(args.infiles, args.outfile)
     if clash is not None:
         raise CliError(Exit.BAD_INPUT, f"refusing to write over the input {shown(clash)}")
     with contextlib.ExitStack() as stack:
@@ -232,7 +384,7 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
         if args.recipient is not None:
             quotas = stack.enter_context(_open_quotas(args))
         try:
-            source = open_source(args.infile)
+            source = open_source(args.infile) if len(args.infiles) == 1 else _Files()
         except OSError as exc:
             raise CliError(
                 Exit.BAD_INPUT, f"cannot read {shown(args.infile)}: {exc.strerror or exc}"
@@ -240,6 +392,35 @@ def run(args: argparse.Namespace, out: TextIO | None) -> int:
         stack.callback(source.close)
         return _dehydrate(args, source, quotas, out)
     raise AssertionError  # pragma: no cover  # mypy: ExitStack may swallow exceptions
+
+
+def _inputs(args: argparse.Namespace) -> None:
+    """``FILE [FILE ...] -o OUTFILE``, or the older ``INFILE OUTFILE``: the inputs and output."""
+    files: list[str] = args.files
+    if args.outfile is None:
+        if len(files) != 2:  # noqa: PLR2004  # INFILE OUTFILE
+            raise CliError(
+                Exit.BAD_INPUT,
+                "say where the IDs go: `twpolicy dehydrate FILE [FILE ...] -o OUTFILE` "
+                "(- for stdout), or `twpolicy dehydrate INFILE OUTFILE`",
+            )
+        files, args.outfile = files[:1], files[1]
+    if files.count("-") > 1:
+        raise CliError(Exit.BAD_INPUT, "standard input (-) can be read once: name it once")
+    args.infiles, args.infile = files, files[0]
+
+
+class _Files:
+    """The source of a run over many files: each is opened by `MultiIdReader` in turn."""
+
+    size = None
+    lines: Any = None
+
+    def position(self) -> None:
+        """Progress is counted in records."""
+
+    def close(self) -> None:
+        """Each file is closed by its reader."""
 
 
 def _open_quotas(args: argparse.Namespace) -> QuotaLedger:
@@ -294,7 +475,10 @@ def _tombstones(args: argparse.Namespace) -> ExportTombstones | None:
 
 
 def _dehydrate(
-    args: argparse.Namespace, source: Source, quotas: QuotaLedger | None, out: TextIO | None
+    args: argparse.Namespace,
+    source: Source | _Files,
+    quotas: QuotaLedger | None,
+    out: TextIO | None,
 ) -> int:
     state = _Run(args, out)
     state.tombstones = _tombstones(args)
@@ -331,7 +515,8 @@ def _dehydrate(
     if reader.damage is not None:
         sink.discard()
         state.summary(reader, Exit.BAD_INPUT, note="; stopped early")
-        raise CliError(Exit.BAD_INPUT, f"{shown(args.infile)}: {reader.damage.message}; {lost}")
+        damaged = getattr(reader, "damaged", None) or args.infile
+        raise CliError(Exit.BAD_INPUT, f"{shown(damaged)}: {reader.damage.message}; {lost}")
     if quotas is None:
         sink.commit()
         code = Exit.OK
@@ -403,9 +588,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "are reported by their lines and skipped (exit 2 once done). With --recipient the "
         "IDs are charged to the recipient's quota first, and written only if it allows.",
     )
-    parser.add_argument("infile", metavar="INFILE", help="the dataset, or - for stdin")
     parser.add_argument(
-        "outfile",
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="the dataset's files (- for stdin), deduplicated as one; without -o, the "
+        "older form INFILE OUTFILE",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        dest="outfile",  # not `output`: that names a report (`twpolicy._cli._main`)
         metavar="OUTFILE",
         help="the IDs, or - for stdout (a regular file is replaced when done; a FIFO or "
         "device is written in place)",

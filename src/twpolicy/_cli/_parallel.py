@@ -9,12 +9,15 @@ worker process with the same reader and kernel as one process (`map_chunks`,
 lines (`shift_lines`), so findings, messages and their order are those of one process. For
 ``twpolicy dehydrate`` (`parallel_ids`) each worker keeps IDs unique within its chunk and
 the parent keeps each ID where it first appears; quotas are counted once, by the parent,
-after the workers are done. ``twpolicy scan`` uses `map_chunks` directly.
+after the workers are done. ``twpolicy scan`` uses `map_chunks` directly, and so do
+``twpolicy dehydrate FILE...`` (a large file among many) and ``twpolicy comply --jobs``,
+whose workers send back their cleaned chunks for the parent to write in order.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import functools
 import io
@@ -102,12 +105,18 @@ def splittable(path: str) -> int:
 
 
 def chunks(
-    data: bytes | mmap.mmap, jobs: int, min_chunk: int | None = None
+    data: bytes | mmap.mmap, jobs: int, min_chunk: int | None = None, max_chunk: int | None = None
 ) -> list[tuple[int, int]]:
-    """``(start, end)`` byte ranges covering ``data``, each starting a line that opens a record."""
+    """``(start, end)`` byte ranges covering ``data``, each starting a line that opens a record.
+
+    About ``jobs * 4`` of them, none (where a cut can be found) under ``min_chunk`` bytes
+    or over ``max_chunk``.
+    """
     size = len(data)
     floor = MIN_CHUNK if min_chunk is None else min_chunk  # read now: tests lower it
     count = max(1, min(jobs * 4, size // max(1, floor)))
+    if max_chunk is not None:
+        count = max(count, -(-size // max(1, max_chunk)))
     bounds = [0]
     for index in range(1, count):
         found = _STARTS.search(data, max(bounds[-1], size * index // count))
@@ -157,24 +166,43 @@ def _read_chunk(path: str, start: int, end: int, work: Callable[[Chunk], _T]) ->
     return Part(work(Chunk(data, more)), data.count(b"\n"), end)
 
 
-def map_chunks(path: str, jobs: int, work: Callable[[Chunk], _T]) -> Iterator[Part[_T]]:
+def map_chunks(
+    path: str,
+    jobs: int,
+    work: Callable[[Chunk], _T],
+    *,
+    max_chunk: int | None = None,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Part[_T]]:
     """``work`` over each `Chunk` of ``path`` in ``jobs`` processes, in the file's order.
 
     ``work`` must be picklable (a module's function, or
     a `functools.partial` of one) and read with `chunk_records`, whose records are numbered
-    from the chunk's first line: `shift_lines` renumbers messages.
+    from the chunk's first line: `shift_lines` renumbers messages. ``initializer(*initargs)``
+    runs once in each worker (what every chunk needs, sent once). At most ``2 * jobs``
+    chunks are read ahead of the one the caller takes, so that results as large as their
+    chunks (``max_chunk`` bounds those) do not pile up in memory.
     """
     with (
         open(path, "rb") as handle,  # noqa: PTH123  # ditto
         mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
     ):
-        ranges = chunks(data, jobs)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(ranges))) as pool:
-        futures = [pool.submit(_read_chunk, path, start, end, work) for start, end in ranges]
+        ranges = chunks(data, jobs, max_chunk=max_chunk)
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(jobs, len(ranges)), initializer=initializer, initargs=initargs
+    ) as pool:
+        waiting = iter(ranges)
+        futures: collections.deque[concurrent.futures.Future[Part[_T]]] = collections.deque(
+            pool.submit(_read_chunk, path, start, end, work)
+            for start, end in itertools.islice(waiting, 2 * jobs)
+        )
         lines = 0
         try:
-            for future in futures:
-                part = future.result()
+            while futures:
+                part = futures.popleft().result()
+                for start, end in itertools.islice(waiting, 1):
+                    futures.append(pool.submit(_read_chunk, path, start, end, work))
                 yield attrs.evolve(part, lines=lines)
                 lines += part.lines
         finally:  # stopped early (--strict, an error): the chunks not started are not read

@@ -568,6 +568,65 @@ def _open_lines(path: Path) -> Iterator[bytes]:
             yield from raw
 
 
+class NotJsonLine(ValueError):
+    """Line ``number`` (from 1) may hold an affected ID but is not JSON."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def not_json(source: object, number: int) -> PayloadError:
+    """The refusal of a dataset whose line ``number`` cannot be checked."""
+    return PayloadError(
+        f"{source} line {number} is not JSON, so it cannot be checked for deleted content; "
+        "fix or remove the line and run again (nothing was changed)"
+    )
+
+
+def clean_lines(
+    lines: Iterable[bytes], write: Callable[[bytes], object], snapshot: Snapshot, tally: _Tally
+) -> tuple[int, int]:
+    """Write every line, cleaned; return the records read and dropped.
+
+    The JSON Lines applier's one way to clean a dataset, whether one process reads it or
+    many read its chunks (``twpolicy comply --jobs``). Lines are written in blocks of about
+    a mebibyte: one write (and one hash update) per block, not per line.
+
+    Raises:
+        NotJsonLine: a line that may hold an affected ID is not JSON (numbered from 1).
+    """
+    wanted = _Wanted(snapshot)
+    read = dropped = 0
+    block: list[bytes] = []
+    size = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            out = line
+        else:
+            read += 1
+            out = line if line.endswith(b"\n") else line + b"\n"
+            if wanted.may_hold(line):
+                try:
+                    record = _loads(line)
+                except ValueError:
+                    raise NotJsonLine(number) from None
+                cleaned, changed = clean_record(record, snapshot, tally)
+                if cleaned is None:
+                    dropped += 1
+                    continue
+                if changed:
+                    out = _dumps(cleaned) + b"\n"
+        block.append(out)
+        size += len(out)
+        if size >= _BLOCK:
+            write(b"".join(block))
+            block, size = [], 0
+    if block:
+        write(b"".join(block))
+    return read, dropped
+
+
 class JsonLinesApplier:
     """A JSON Lines dataset (plain or gzip), rewritten atomically.
 
@@ -635,44 +694,11 @@ class JsonLinesApplier:
         return settled
 
     def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
-        """Write every line, cleaned; return the records read and dropped.
-
-        Lines are written in blocks of about a mebibyte: one write (and one hash update)
-        per block, not per line.
-        """
-        wanted = _Wanted(snapshot)
-        read = dropped = 0
-        block: list[bytes] = []
-        size = 0
-        for number, line in enumerate(_open_lines(self.source), start=1):
-            if not line.strip():
-                out = line
-            else:
-                read += 1
-                out = line if line.endswith(b"\n") else line + b"\n"
-                if wanted.may_hold(line):
-                    try:
-                        record = _loads(line)
-                    except ValueError:
-                        raise PayloadError(
-                            f"{self.source} line {number} is not JSON, so it cannot be "
-                            "checked for deleted content; fix or remove the line and run "
-                            "again (nothing was changed)"
-                        ) from None
-                    cleaned, changed = clean_record(record, snapshot, tally)
-                    if cleaned is None:
-                        dropped += 1
-                        continue
-                    if changed:
-                        out = _dumps(cleaned) + b"\n"
-            block.append(out)
-            size += len(out)
-            if size >= _BLOCK:
-                sink.write(b"".join(block))
-                block, size = [], 0
-        if block:
-            sink.write(b"".join(block))
-        return read, dropped
+        """Write every line, cleaned (`clean_lines`); return the records read and dropped."""
+        try:
+            return clean_lines(_open_lines(self.source), sink.write, snapshot, tally)
+        except NotJsonLine as exc:
+            raise not_json(self.source, exc.number) from None
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
         """Rewrite the dataset without what ``snapshot`` says is gone; replace it atomically."""

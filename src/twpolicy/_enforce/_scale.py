@@ -8,6 +8,12 @@ with the merged manifest's hash. Then the workers write and report what they wro
 driver commits the reservation only if that is what was counted, and releases it if the job
 failed or wrote anything else (`finish_export`). The workers never touch the quota store.
 
+A driver killed between the two phases cannot release anything: its reservation is leased
+(`EXPORT_LEASE`, `QuotaLedger.lease`), so the first reservation after the lease runs out
+releases it. A driver that finishes confirms the reservation (removes the lease) before it
+commits; one that outlived its lease counts its IDs again, as they are out. Only then is
+the export's manifest recorded as complete (`manifest_record`, the engines' ``_MANIFEST.json``).
+
 The IDs count as the command line counts them: each one as a Tweet ID (`IdCount`'s rule
 for bare IDs), so ``twpolicy dehydrate --recipient`` and an engine charge alike.
 """
@@ -15,7 +21,10 @@ for bare IDs), so ``twpolicy dehydrate --recipient`` and an engine charge alike.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
 
 import attrs
 
@@ -37,6 +46,7 @@ from twpolicy._stores._compliance import Snapshot
 from twpolicy.exceptions import PayloadError
 
 __all__ = [
+    "EXPORT_LEASE",
     "ComplyBatch",
     "ComplyTally",
     "EngineApplier",
@@ -44,18 +54,34 @@ __all__ = [
     "comply_lines",
     "export_in_two_phases",
     "finish_export",
+    "manifest_record",
     "open_export",
+    "record_manifest",
     "withdrawn_lines",
 ]
 
 
+_LOG = logging.getLogger("twpolicy.scale")
+#: How long a distributed export's reservation may stay unconfirmed: a driver killed
+#: half-way leaves it, and the first reservation after the lease releases it.
+EXPORT_LEASE: Final = timedelta(hours=6)
+
+
 def open_export(
-    guard: Guard, *, operation: str, recipient: str, kind: str, counted: ExportManifest
+    guard: Guard,
+    *,
+    operation: str,
+    recipient: str,
+    kind: str,
+    counted: ExportManifest,
+    lease: timedelta = EXPORT_LEASE,
 ) -> Permit:
-    """Phase one: decide on the counted export and reserve it; the permit is open.
+    """Phase one: decide on the counted export and reserve it, leased; the permit is open.
 
     The action's payload is the manifest (the IDs stay on the workers); its facts carry the
-    manifest's hash, partitions and records, so the logged decision names the export.
+    manifest's hash, partitions and records, so the logged decision names the export. The
+    reservation is leased for ``lease``: if nothing confirms it by then (the driver was
+    killed), the quota ledger releases it.
 
     Raises:
         PolicyViolation: the guard refuses the export (nothing is reserved then).
@@ -78,11 +104,21 @@ def open_export(
     permit = guard.permit(action)
     with remembered(counted, reading):
         permit.open(full=True)
+    if guard.quotas is not None:
+        until = datetime.now(timezone.utc) + lease
+        for reservation_id in permit.held.reservations:
+            guard.quotas.lease(reservation_id, until)
     return permit
 
 
-def finish_export(permit: Permit, counted: ExportManifest, written: ExportManifest) -> None:
+def finish_export(
+    permit: Permit, counted: ExportManifest, written: ExportManifest, *, guard: Guard | None = None
+) -> None:
     """Phase two: commit the reservation if exactly the counted IDs were written, else release.
+
+    With ``guard`` (whose quota ledger holds the leased reservation), the lease is removed
+    first; a reservation already released because the lease ran out is counted again
+    (forced: the IDs were written) and committed, so an export is never left uncounted.
 
     Raises:
         PayloadError: what was written is not what was counted (the reservation is released).
@@ -95,7 +131,47 @@ def finish_export(permit: Permit, counted: ExportManifest, written: ExportManife
             "input changed during the job, or a worker lost output; nothing was counted "
             "against the quota. Run the export again on input that does not change."
         )
+    quotas = None if guard is None else guard.quotas
+    if quotas is not None:
+        for reservation_id in permit.held.reservations:
+            if not quotas.lease(reservation_id, None):
+                _LOG.warning(
+                    "export %s outlived its quota lease (released meanwhile): counted again",
+                    counted.sha256[:12],
+                )
+                again = quotas.reserve(
+                    permit.action.recipient or "", tweet_ids=counted.ids, force=True
+                )
+                if again.reservation_id is not None:
+                    quotas.commit(again.reservation_id)
     permit.commit()
+
+
+def manifest_record(done: ScaledExport) -> str:
+    """The ``_MANIFEST.json`` an engine writes beside a finished export's parts (JSON).
+
+    Written last, after the reservation is committed: an export directory without it is not
+    complete (a job killed half-way), whatever part files it holds.
+    """
+    record: dict[str, Any] = {
+        "complete": True,
+        "manifest": done.manifest.to_record(),
+        "decision": done.decision.to_record(),
+    }
+    return json.dumps(record, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def record_manifest(path: str, done: ScaledExport) -> None:
+    """Write `manifest_record` as ``_MANIFEST.json`` under ``path`` (any fsspec URL), last.
+
+    Written to a temporary name, then moved: a reader sees the whole record or none.
+    """
+    import fsspec  # noqa: PLC0415  # with the engines' extras only
+
+    fs, root = fsspec.core.url_to_fs(path)
+    temporary = f"{root}/._MANIFEST.json.tmp"
+    fs.pipe_file(temporary, manifest_record(done).encode("utf-8"))
+    fs.mv(temporary, f"{root}/_MANIFEST.json")
 
 
 @attrs.frozen
@@ -119,21 +195,22 @@ def export_in_two_phases(
     kind: str,
     counted: ExportManifest,
     write: Callable[[], ExportManifest],
+    lease: timedelta = EXPORT_LEASE,
 ) -> ScaledExport:
-    """Reserve what was counted, let ``write`` run, commit what it wrote (or release).
+    """Reserve what was counted (leased), let ``write`` run, commit what it wrote (or release).
 
-    A ``write`` that raises (a killed job, a worker lost) releases the reservation, then
-    the exception goes on.
+    A ``write`` that raises (a worker lost) releases the reservation, then the exception
+    goes on; a driver killed meanwhile leaves the reservation to its lease.
     """
     permit = open_export(
-        guard, operation=operation, recipient=recipient, kind=kind, counted=counted
+        guard, operation=operation, recipient=recipient, kind=kind, counted=counted, lease=lease
     )
     try:
         written = write()
     except BaseException as exc:
         permit.release(type(exc).__name__)
         raise
-    finish_export(permit, counted, written)
+    finish_export(permit, counted, written, guard=guard)
     assert permit.decision is not None  # noqa: S101  # opened with full=True
     return ScaledExport(written, permit.decision)
 

@@ -23,6 +23,7 @@ import contextlib
 import enum
 import functools
 import json
+import math
 import re
 import threading
 import typing
@@ -330,6 +331,14 @@ class QuotaTransaction(Protocol):
         """Forget reservations made before ``before``: their buckets are gone."""
         ...
 
+    def set_lease(self, reservation_id: str, expires_at: datetime | None) -> bool:
+        """Give a reservation a lease (``None``: none); ``False`` if unknown or released."""
+        ...
+
+    def expired(self, at: datetime) -> list[str]:
+        """The reservations whose lease ran out at or before ``at``."""
+        ...
+
     def get_recipient(self, name: str) -> Recipient | None:
         """The registered recipient called ``name``, if any."""
         ...
@@ -592,6 +601,7 @@ class QuotaLedger:
         name = normal_name(recipient, "recipient")
         requester = None if requested_by is None else normal_name(requested_by, "requested_by")
         with self._store.transaction() as txn:
+            self._expire(txn, when)  # leases that ran out (a job that died) count no more
             record = txn.get_recipient(name) or Recipient.unregistered(name)
             return self._reserve(txn, record, requester, amounts, when, force=force)
 
@@ -640,6 +650,34 @@ class QuotaLedger:
             usage=tuple(self._usage(txn, spec, record, when, requester) for spec in specs),
             exceeded=exceeded,
         )
+
+    def lease(self, reservation_id: str, expires_at: datetime | None) -> bool:
+        """Let a reservation be released by itself at ``expires_at`` unless committed first.
+
+        A reservation made by a job that may die without releasing it (a distributed
+        export's driver, killed) is leased: once ``expires_at`` has passed, the next
+        `reserve` (or `expire`) releases it, as if its send had failed. ``None`` removes
+        the lease (the reservation then stays until committed or released). Returns
+        ``False`` if the reservation is unknown, committed or already released (a lease
+        that ran out releases it).
+        """
+        when = None if expires_at is None else utc(expires_at)
+        with self._store.transaction() as txn:
+            return txn.set_lease(reservation_id, when)
+
+    def expire(self, at: datetime | None = None) -> int:
+        """Release every reservation whose lease has run out by ``at`` (now); return how many."""
+        with self._store.transaction() as txn:
+            return self._expire(txn, self._at(at))
+
+    @staticmethod
+    def _expire(txn: QuotaTransaction, when: datetime) -> int:
+        released = 0
+        for reservation_id in txn.expired(when):
+            for quota, key, bucket, amount in txn.take_reservation(reservation_id) or ():
+                txn.add(quota, key, bucket, -amount)
+            released += 1
+        return released
 
     def commit(self, reservation_id: str) -> bool:
         """Make a reservation final: the data was handed over, so it can no longer be released.
@@ -700,7 +738,31 @@ class _MemoryTransaction:
         if found is None:
             return None
         self.undo.append(lambda: self._s.reservations.__setitem__(reservation_id, found))
+        self.set_lease(reservation_id, None, known=False)
         return found[1]
+
+    def set_lease(
+        self, reservation_id: str, expires_at: datetime | None, *, known: bool = True
+    ) -> bool:
+        if known and reservation_id not in self._s.reservations:
+            return False
+        leases = self._s.leases
+        before = leases.get(reservation_id)
+        if expires_at is None:
+            leases.pop(reservation_id, None)
+        else:
+            leases[reservation_id] = expires_at
+        self.undo.append(
+            lambda: (
+                leases.pop(reservation_id, None)
+                if before is None
+                else leases.__setitem__(reservation_id, before)
+            )
+        )
+        return True
+
+    def expired(self, at: datetime) -> list[str]:
+        return sorted(r for r, until in self._s.leases.items() if until <= at)
 
     def prune_reservations(self, before: datetime) -> None:
         # Reservations are kept in the order they were made: stop at the first young one.
@@ -712,6 +774,7 @@ class _MemoryTransaction:
                 break
             del reservations[oldest]
             self.undo.append(functools.partial(reservations.__setitem__, oldest, (made, entries)))
+            self.set_lease(oldest, None, known=False)
 
     def get_recipient(self, name: str) -> Recipient | None:
         return self._s.recipients.get(name)
@@ -738,6 +801,7 @@ class MemoryQuotaStore:
         self._lock = threading.RLock()
         self.counts: dict[tuple[str, str], dict[int, int]] = {}
         self.reservations: dict[str, tuple[datetime, list[Entry]]] = {}
+        self.leases: dict[str, datetime] = {}
         self.recipients: dict[str, Recipient] = {}
 
     @contextlib.contextmanager
@@ -773,11 +837,22 @@ _TABLES = (
         " approved_by TEXT, reference TEXT, terms_evidence TEXT, registered_at TEXT NOT NULL)"
     ),
 )
+#: Version 2: a reservation may hold a lease (`QuotaLedger.lease`), in seconds since the epoch.
+_LEASES = (
+    "ALTER TABLE twpolicy_quota_reservations ADD COLUMN expires_at BIGINT",
+    (
+        "CREATE INDEX twpolicy_quota_reservations_expires_at"
+        " ON twpolicy_quota_reservations (expires_at)"
+    ),
+)
 #: The quota ledger's tables, version by version.
 SCHEMA = Schema(
     component="quotas",
     what="quota ledger",
-    migrations=(Migration(sqlite=_TABLES, postgresql=_TABLES),),
+    migrations=(
+        Migration(sqlite=_TABLES, postgresql=_TABLES),
+        Migration(sqlite=_LEASES, postgresql=_LEASES),
+    ),
 )
 
 
@@ -846,6 +921,27 @@ class _SqlTransaction:
         self._tx.execute(
             "DELETE FROM twpolicy_quota_reservations WHERE made_at < ?", (int(before.timestamp()),)
         )
+
+    def set_lease(self, reservation_id: str, expires_at: datetime | None) -> bool:
+        known = self._tx.one(
+            "SELECT 1 FROM twpolicy_quota_reservations WHERE reservation_id = ?",
+            (reservation_id,),
+        )
+        if known is None:
+            return False
+        self._tx.execute(
+            "UPDATE twpolicy_quota_reservations SET expires_at = ? WHERE reservation_id = ?",
+            (None if expires_at is None else math.ceil(expires_at.timestamp()), reservation_id),
+        )
+        return True
+
+    def expired(self, at: datetime) -> list[str]:
+        rows = self._tx.all(
+            "SELECT reservation_id FROM twpolicy_quota_reservations"
+            " WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY reservation_id",
+            (int(at.timestamp()),),
+        )
+        return [str(row[0]) for row in rows]
 
     def get_recipient(self, name: str) -> Recipient | None:
         row = self._tx.one(
