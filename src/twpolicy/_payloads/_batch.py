@@ -24,7 +24,7 @@ from typing import Any, Final
 import attrs
 
 from twpolicy._payloads._fastids import parser, record_ids
-from twpolicy._payloads._geo import REASONS, Hit, hits
+from twpolicy._payloads._geo import REASONS, Hit, LocationMemory, PlaceNames, hits
 from twpolicy._payloads._ids import check_kind
 from twpolicy.exceptions import PayloadError
 
@@ -243,14 +243,16 @@ def dehydrate_lines(
     return IdBatch(out, errors, manifest)
 
 
-def record_hits(value: Any) -> list[Hit]:
+def record_hits(value: Any, memory: PlaceNames | None = None) -> list[Hit]:
     """Every location datum of a parsed record, as ``twpolicy scan`` lists them.
+
+    ``memory``: the location read in earlier records (it learns this record's).
 
     Raises:
         PayloadError: nested too deeply to scan.
     """
     try:
-        return list(hits(value))
+        return list(hits(value, memory))
     except RecursionError:
         raise PayloadError("nested too deeply to scan") from None
 
@@ -301,6 +303,7 @@ def scan_lines(
     errors: list[tuple[int, str]] = []
     kinds: collections.Counter[str] = collections.Counter()
     records = with_location = standalone_records = standalone_data = 0
+    memory = LocationMemory()  # what earlier records of the batch read
     for number, data in _lines(lines):
         records += 1
         try:
@@ -313,7 +316,7 @@ def scan_lines(
             errors.append((number, why))
             continue
         try:
-            found = record_hits(value)
+            found = record_hits(value, memory)
         except PayloadError as exc:
             errors.append((number, str(exc)))
             continue

@@ -15,17 +15,28 @@ removes every datum.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
+import inspect
 import json
 import math
 import re
 import threading
+import unicodedata
 import urllib.parse
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
+from twpolicy._payloads._locations import (
+    Points,
+    aggregate,
+    coordinate,
+    in_gazetteer,
+    numbers_of,
+    pairs_in,
+)
 from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
     LOCATION_FIELDS,
@@ -53,10 +64,12 @@ __all__ = [
     "REASONS",
     "Arguments",
     "GeoFinding",
+    "LocationMemory",
     "MappingKey",
     "PlaceNames",
     "find_geo",
     "hits",
+    "parsed_text",
     "strip_geo",
 ]
 
@@ -267,6 +280,8 @@ class _Finder:
         whole = not content or node.whole
         owner = node.owner()
         skip: frozenset[int] | None = None
+        if not whole and self.names is not None and _pair_known(value, self.names):
+            yield _owned(node, (), GeoKind.POINT, owner)  # a point read, beside a bare ID
         for key, item in value.items():
             if key in fields:
                 continue
@@ -321,6 +336,9 @@ class _Finder:
         """Location-like keys of an object of no known family."""
         found = []
         owner = node.owner()
+        if self.names is not None and _pair_known(node.value, self.names):
+            self.covered_nodes.add(node)
+            return [_owned(node, (), GeoKind.POINT, owner)]
         for key, datum in node.value.items():
             loose = loose_key(key)
             if loose is None:
@@ -566,7 +584,34 @@ def _place_count(value: Any, names: PlaceNames | None) -> bool:
         first, second = second, first
     if type(first) is not str or type(second) not in _COUNTS:
         return False
-    return _full_name(first, any_case=True) or (names is not None and first in names)
+    return (
+        _full_name(first, any_case=True)
+        or (names is not None and first in names)
+        or in_gazetteer(first)
+    )
+
+
+def _pair_known(value: Mapping[Any, Any], names: PlaceNames) -> bool:
+    """Whether two of a mapping's numbers (values, items of its lists, keys) are a point read."""
+    numbers = numbers_of(value.values())
+    numbers.extend(n for n in map(coordinate, value) if n is not None)
+    return names.knows_pair(numbers)
+
+
+# Two numbers with decimals in text ("52.5, 13.4", "52.5 13.4", "52.5/13.4").
+_ANY_PAIR_IN_TEXT: Final = re.compile(
+    r"(?<![\w.])([-+]?\d{1,3}\.\d+)\s*[,;\t /]\s*([-+]?\d{1,3}\.\d+)(?![\w.])"
+)
+
+
+def _text_pair_known(text: str, names: PlaceNames) -> bool:
+    """Whether a text writes out a point read (at any rounding, in either order)."""
+    if "." not in text:
+        return False
+    return any(
+        names.knows_pair([float(match.group(1)), float(match.group(2))])
+        for match in _ANY_PAIR_IN_TEXT.finditer(text)
+    )
 
 
 def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
@@ -582,9 +627,14 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None: 
             return GeoKind.GEO_QUERY
         if _text_point(key) or _text_location(key):
             return GeoKind.POINT
+        if names is not None and _text_pair_known(key, names):
+            return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
     if isinstance(key, tuple):
-        if _pair(key):
+        if _pair(key) or (
+            names is not None
+            and names.knows_pair([n for n in map(coordinate, key) if n is not None])
+        ):
             return GeoKind.POINT
         # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
         return next(
@@ -594,7 +644,7 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None: 
     return None
 
 
-def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
+def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
     value: Any,
     base: Path,
     *,
@@ -629,6 +679,8 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
                 yield path, GeoKind.POINT
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
+            elif names is not None and _text_pair_known(item, names):
+                yield path, GeoKind.POINT
             continue
         if kind in _SCALAR_TYPES:
             continue
@@ -639,10 +691,16 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
         if isinstance(item, Mapping):
             if walked and classify(item) is not None:
                 continue
+            if names is not None and _pair_known(item, names):
+                yield path, GeoKind.POINT  # two neutral numbers that are a point read
+                continue
             counts = bool(item) and all(type(element) in _COUNTS for element in item.values())
             for key, element in item.items():
                 if counts and type(key) is str and _full_name(key, any_case=True):
                     yield (*path, key), GeoKind.PLACE  # counts per place ("Paris, France": 12)
+                    continue
+                if type(key) is str and aggregate(element) and in_gazetteer(key):
+                    yield (*path, key), GeoKind.PLACE  # counts (or IDs) per well-known place
                     continue
                 loose = loose_key(key)
                 if loose is not None:
@@ -662,6 +720,11 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
             if _place_count(item, names):
                 yield path, GeoKind.PLACE  # one item of counts per place, as pairs
                 continue
+            if names is not None and names.knows_pair(
+                [n for n in map(coordinate, item) if n is not None]
+            ):
+                yield path, GeoKind.POINT  # a point read, rounded, swapped or as text
+                continue
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
         elif isinstance(item, (set, frozenset)):
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
@@ -671,38 +734,51 @@ _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 
 
 class PlaceNames:
-    """Place names known to be location: learned from payloads, or given (a gazetteer).
+    """Location known to come from Twitter Content: place names, place IDs and points.
 
-    Text alone cannot tell ``"Exampleton"`` from any other word; a name seen in a place
-    (its ``full_name``, ``name``, ``country`` or ID, a Gnip place's ``displayName``, a trends
-    location's ``name``) can. The check learns the names of the places in each payload it
-    reads, and the ``geo.standalone`` rule keeps what it learned (up to ``limit`` names, the
-    oldest forgotten first), so that a count keyed by those names stored later is refused.
-    Names compare without case and spacing (``"paris ,France"`` is ``"Paris, France"``);
-    JSON field names and texts shorter than three characters are never taken for places.
+    Text alone cannot tell ``"Exampleton"`` from any other word, nor two numbers from a
+    point; having read them in a place or a Tweet's coordinates can. The names of each
+    place read (its ``full_name``, ``name``, ``country`` or ID, a Gnip place's
+    ``displayName``, a trends location's ``name``) are kept, up to ``limit`` of them, the
+    oldest forgotten first, and the points read (`twpolicy._payloads._locations.Points`),
+    up to ``points`` of them. Names compare after NFKC, without case and spacing
+    (``"paris ,France"`` is ``"Paris, France"``); JSON field names and texts shorter than
+    three characters are never taken for places.
 
     Args:
-        names: names known from the start (a gazetteer).
+        names: names known from the start (a gazetteer of your own).
         limit: the most learned names to keep.
-        base: names also known (read, never changed).
+        base: what is also known (read, never changed): one `PlaceNames` or several.
+        points: the most points to keep.
     """
 
-    __slots__ = ("_base", "_given", "_learned", "_limit", "_lock")
+    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "points")
 
     def __init__(
-        self, names: Iterable[str] = (), *, limit: int = 100_000, base: PlaceNames | None = None
+        self,
+        names: Iterable[str] = (),
+        *,
+        limit: int = 100_000,
+        base: PlaceNames | Iterable[PlaceNames] | None = None,
+        points: int = 10_000,
     ) -> None:
         self._given = frozenset(key for key in map(_name_key, names) if key is not None)
         self._learned: dict[str, None] = {}
         self._limit = limit
-        self._base = base
+        self._bases: tuple[PlaceNames, ...] = (
+            () if base is None else (base,) if isinstance(base, PlaceNames) else tuple(base)
+        )
         self._lock = threading.Lock()
+        self.points = Points(points)
 
     def __repr__(self) -> str:
-        return f"PlaceNames({len(self._given)} given, {len(self._learned)} learned)"
+        return (
+            f"{type(self).__name__}({len(self._given)} given, {len(self._learned)} learned, "
+            f"{len(self.points)} points)"
+        )
 
     def __len__(self) -> int:
-        return len(self._given) + len(self._learned) + (len(self._base) if self._base else 0)
+        return len(self._given) + len(self._learned) + sum(len(base) for base in self._bases)
 
     def __contains__(self, text: object) -> bool:
         key = _name_key(text)
@@ -720,16 +796,27 @@ class PlaceNames:
             return False
         return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
 
+    def knows_pair(self, numbers: Sequence[float]) -> bool:
+        """Whether two of ``numbers`` are a point read before (rounded, swapped: any copy)."""
+        return self.points.among(numbers) or any(base.knows_pair(numbers) for base in self._bases)
+
+    def pairs_with(self, number: float, others: Collection[float]) -> bool:
+        """Whether ``number`` and one of ``others`` are a point read before."""
+        return self.points.pairs_with(number, others) or any(
+            base.pairs_with(number, others) for base in self._bases
+        )
+
     def _given_has(self, key: str) -> bool:
-        return key in self._given or (
-            self._base is not None and self._base._given_has(key)  # noqa: SLF001  # same class
+        return key in self._given or any(
+            base._given_has(key)  # noqa: SLF001  # same class
+            for base in self._bases
         )
 
     def _has(self, key: str) -> bool:
         return (
             key in self._given
             or key in self._learned
-            or (self._base is not None and self._base._has(key))  # noqa: SLF001  # same class
+            or any(base._has(key) for base in self._bases)  # noqa: SLF001  # same class
         )
 
     def _add(self, keys: Iterable[str]) -> bool:
@@ -739,6 +826,7 @@ class PlaceNames:
         with self._lock:
             learned = self._learned
             for key in new:
+                learned.pop(key, None)
                 learned[key] = None
             while len(learned) > self._limit:
                 del learned[next(iter(learned))]
@@ -751,9 +839,182 @@ class PlaceNames:
         found = (_name_key(place.get(field)) for field in _NAME_FIELDS)
         return self._add(key for key in found if key is not None)
 
+    def learn_points(self, datum: Any) -> bool:
+        """Learn the points of a location datum (coordinates, a place); whether any was new."""
+        if type(datum) is str:
+            match = _LATLONG.fullmatch(datum) if len(datum) <= _LONGEST_POINT else None
+            pairs: Iterable[tuple[float, float]] = (
+                [(float(match.group(1)), float(match.group(2)))] if match else []
+            )
+        else:
+            pairs = pairs_in(datum)
+        fresh = False
+        for first, second in pairs:
+            fresh = self.points.add(first, second) or fresh
+        return fresh
+
     def absorb(self, other: PlaceNames) -> None:
         """Learn what ``other`` learned."""
         self._add(list(other._learned))
+        self.points.absorb(other.points)
+
+
+class LocationMemory(PlaceNames):
+    """The guard's memory of the location it has read in Twitter Content (I.B.7).
+
+    Fed by the enforcement points, never by rules: every response a guarded client reads
+    (`observe`: only where the table of shapes says location lives, v2 ``includes.places``
+    and ``geo``, v1.1 ``place``, ``coordinates`` and ``geo``), and every payload
+    `check_storable`, ``@no_standalone_geo``, `GeoSafeMapping`, ``dehydrate`` and
+    ``twpolicy scan`` are given (`observe_all`). The ``geo.standalone`` rule reads it (through
+    the rule context) and refuses storing any of it apart from its whole Tweet: a place name
+    as a mapping key, two neutral numbers that are a point read, at any rounding, swapped or
+    as text.
+
+    Bounded: at most ``names`` place names and ``points`` points, the least recently read
+    forgotten first (a point takes about 3 KB; the defaults take a few tens of MB at most).
+
+    Args:
+        names: the most place names (and place IDs) kept.
+        points: the most points kept.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *, names: int = 100_000, points: int = 10_000) -> None:
+        super().__init__(limit=names, points=points)
+
+    def observe(self, document: Any) -> None:
+        """Learn the location of an API response, reading only where location lives.
+
+        Cheap enough for every read: a v2 response's ``includes.places`` and its Tweets'
+        ``geo``; a v1.1 Tweet's (or a list's, or a search's ``statuses``') ``place``,
+        ``coordinates`` and ``geo``, and those of its retweeted and quoted Tweet; a geo
+        endpoint's ``result.places``; a trends answer's ``locations``. Nothing else of the
+        response is visited.
+        """
+        items = document if isinstance(document, (list, tuple)) else (document,)
+        for item in items:
+            value = item if type(item) is dict else adapt(item)
+            if isinstance(value, Mapping):
+                self._observe_one(value)
+
+    def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901  # one look per shape
+        includes = value.get("includes")
+        if isinstance(includes, Mapping):
+            for place in _listed(includes.get("places")):
+                self._place(place)
+            for tweet in _listed(includes.get("tweets")):
+                self._tweet(tweet)
+        data = value.get("data")
+        for tweet in data if isinstance(data, list) else (data,):
+            if isinstance(tweet, Mapping):
+                self._tweet(tweet)
+        for tweet in _listed(value.get("statuses")):
+            self._tweet(tweet)
+        result = value.get("result")
+        if isinstance(result, Mapping):
+            for place in _listed(result.get("places")):
+                self._place(place)
+        for location in _listed(value.get("locations")):
+            self.learn(location)
+        if "full_name" in value and "place_type" in value:  # a place on its own (geo/id)
+            self._place(value)
+        self._tweet(value)
+
+    def _place(self, place: Any) -> None:
+        if isinstance(place, Mapping):
+            self.learn(place)
+            self.learn_points(place)
+
+    def _tweet(self, tweet: Mapping[str, Any], depth: int = 0) -> None:
+        geo = tweet.get("geo")
+        if isinstance(geo, Mapping):
+            self.learn_points(geo)
+            place_id = geo.get("place_id")
+            if place_id is not None:
+                self._add([key for key in [_name_key(place_id)] if key is not None])
+        coordinates = tweet.get("coordinates")
+        if isinstance(coordinates, Mapping):
+            self.learn_points(coordinates)
+        place = tweet.get("place")
+        if isinstance(place, Mapping):
+            self._place(place)
+        if depth == 0:
+            for key in ("retweeted_status", "quoted_status"):
+                inner = tweet.get(key)
+                if isinstance(inner, Mapping):
+                    self._tweet(inner, 1)
+
+    def observe_all(self, payload: Any) -> None:
+        """Learn every place and point of ``payload``, wherever the walk finds them.
+
+        For payloads handed to the storage and dehydration enforcement points, which may be
+        shaped any way; a payload that cannot be walked (a cycle) teaches nothing.
+        """
+        try:
+            nodes = list(walk(payload))
+        except (PayloadError, RecursionError):
+            return
+        for node in nodes:
+            kind = node.kind
+            if kind in _NAMED_NODE_KINDS:
+                self.learn(node.value)
+                self.learn_points(node.value)
+                continue
+            for first, rest, _path, _default in _FIELD_READS.get(kind, ()):
+                datum = node.value.get(first)
+                for key in rest:
+                    datum = datum.get(key) if isinstance(datum, Mapping) else None
+                if datum is not None:
+                    self._field(datum)
+
+    def _field(self, datum: Any) -> None:
+        """Learn a location field's place names, place ID and points."""
+        for place in datum if isinstance(datum, list) else [datum]:
+            if isinstance(place, Mapping):
+                self.learn(place)
+                place_id = _name_key(place.get("place_id"))
+                if place_id is not None:
+                    self._add([place_id])
+        self.learn_points(datum)
+
+    def watch(self, response: Any) -> Any:
+        """Have ``response.json()`` (of requests or aiohttp) teach this memory what it reads.
+
+        The client's read hook: the JSON is parsed once, by whoever asks for it first
+        (tweepy, or the application), and then `observe` reads where location lives.
+        """
+        parse = getattr(response, "json", None)
+        if parse is None:
+            return response
+        memory = self
+        if inspect.iscoroutinefunction(parse):
+
+            async def read_async(*args: Any, **kwargs: Any) -> Any:
+                document = await parse(*args, **kwargs)
+                memory.observe(document)
+                return document
+
+            reader: Any = read_async
+        else:
+
+            def read(*args: Any, **kwargs: Any) -> Any:
+                document = parse(*args, **kwargs)
+                memory.observe(document)
+                return document
+
+            reader = read
+        with contextlib.suppress(AttributeError, TypeError):  # a response without a __dict__
+            response.json = reader
+        return response
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+_NAMED_NODE_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION})
 
 
 _NAME_FIELDS: Final = ("full_name", "name", "country", "id", "displayName")
@@ -768,10 +1029,11 @@ _FIELD_WORDS: Final = frozenset(
 
 
 def _name_key(text: object) -> str | None:
-    """How a place name compares: without case, with one space after each comma."""
+    """How a place name compares: NFKC, without case, with one space after each comma."""
     if type(text) is not str or not _SHORTEST_NAME <= len(text) <= _LONGEST_NAME:
         return None
-    key = ", ".join(" ".join(part.split()) for part in text.casefold().split(",")).strip(" ,.")
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    key = ", ".join(" ".join(part.split()) for part in folded.split(",")).strip(" ,.")
     if len(key) < _SHORTEST_NAME or key.isdigit() or key in _FIELD_WORDS:
         return None
     return key
@@ -792,41 +1054,69 @@ def _datum(payload: Any, hit: Hit) -> Any:
     return item
 
 
-def hits(payload: Any, names: PlaceNames | None = None) -> list[Hit]:
+def hits(payload: Any, names: PlaceNames | None = None, *, learn: bool = True) -> list[Hit]:
     """Every location datum of ``payload``, each once (never again inside another datum).
 
-    Place names are location wherever they stand apart from their place (a mapping key, a
-    list of counts): those of the places in ``payload`` itself, and those ``names`` knows.
-    ``names`` learns the payload's place names.
+    Place names and points are location wherever they stand apart from their place or
+    Tweet (a mapping key, a list of counts, two neutral numbers): those of the places and
+    coordinates in ``payload`` itself, and those ``names`` knows. With ``learn``, ``names``
+    learns the payload's place names and points (an enforcement point's memory; a rule
+    passes ``learn=False``, as rules change nothing).
     """
     probe = _Probe(names)
     found = _hits(payload, probe)
     learned = PlaceNames(base=names)
-    fresh = False
+    fresh_names = fresh_points = False
     for hit in found:
-        if hit.kind in _NAMED_KINDS:
+        kind = hit.kind
+        if kind in _NAMED_KINDS:
             datum = _datum(payload, hit)
             for item in datum if isinstance(datum, list) else [datum]:
-                fresh = learned.learn(item) or fresh
-    if fresh:
-        if not probe.asked.isdisjoint(learned._learned):  # noqa: SLF001  # same module
-            found = _hits(payload, learned)  # text names one of its places: read again
-        if names is not None:
+                fresh_names = learned.learn(item) or fresh_names
+        if kind in _POINTED_KINDS and _tabled(hit):
+            fresh_points = learned.learn_points(_datum(payload, hit)) or fresh_points
+    if fresh_names or fresh_points:
+        if (fresh_names and not probe.asked.isdisjoint(learned._learned)) or (  # noqa: SLF001  # same module
+            fresh_points and probe.asked_pairs
+        ):
+            found = _hits(payload, learned)  # it names one of its places or points: read again
+        if learn and names is not None:
             names.absorb(learned)
     return found
 
 
-class _Probe(PlaceNames):
-    """The names of ``base``, noting which texts were asked about.
+_POINTED_KINDS: Final = frozenset(
+    {GeoKind.POINT, GeoKind.BOUNDING_BOX, GeoKind.GEOMETRY, GeoKind.PLACE}
+)
 
-    A payload is read again only if one of them turns out to name one of its places.
+
+def _tabled(hit: Hit) -> bool:
+    """Whether a datum sits where the table of shapes (or a location key) says location is.
+
+    Only such data teach points: numbers recognised as a point by their look alone (under a
+    neutral key) are refused, but not learned.
+    """
+    node = hit.node
+    if node is None:
+        return False
+    if not hit.path:
+        return node.kind in _DATUM_KINDS
+    first = hit.path[0]
+    return type(first) is str and (first in _READ_KEYS[node.kind] or loose_key(first) is not None)
+
+
+class _Probe(PlaceNames):
+    """The names and points of ``base``, noting which names and whether pairs were asked.
+
+    A payload is read again only if one of them turns out to be one of its places or points.
     """
 
-    __slots__ = ("asked",)
+    __slots__ = ("asked", "asked_pairs")
 
     def __init__(self, base: PlaceNames | None) -> None:
-        super().__init__(base=base)
+        super().__init__(base=base, points=0)
         self.asked: set[str] = set()
+        self.asked_pairs = False
 
     def __len__(self) -> int:
         return 1  # always asked
@@ -834,6 +1124,10 @@ class _Probe(PlaceNames):
     def _has(self, key: str) -> bool:
         self.asked.add(key)
         return super()._has(key)
+
+    def knows_pair(self, numbers: Sequence[float]) -> bool:
+        self.asked_pairs = True
+        return super().knows_pair(numbers)
 
 
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:
@@ -860,10 +1154,15 @@ class Arguments(dict[str, Any]):
 
 @attrs.frozen
 class MappingKey:
-    """A mapping item about to be stored: its key is checked as well as its value."""
+    """A mapping item about to be stored: its key is checked as well as its value.
+
+    ``siblings``: the numbers the mapping already holds under other keys, so that a point
+    read cannot be kept as two items (``m["a"] = 52.52; m["b"] = 13.405``).
+    """
 
     key: Any
     value: Any
+    siblings: Collection[float] = ()
 
 
 def _refuse_iterators(payload: Any) -> None:
@@ -877,25 +1176,43 @@ def _refuse_iterators(payload: Any) -> None:
         )
 
 
-def standalone_findings(payload: Any, names: PlaceNames | None = None) -> list[GeoFinding]:
-    """What the ``geo.standalone`` rule refuses in ``payload``; ``names`` learns its places."""
+def standalone_findings(
+    payload: Any, names: PlaceNames | None = None, *, learn: bool = True
+) -> list[GeoFinding]:
+    """What the ``geo.standalone`` rule refuses in ``payload``.
+
+    ``names``: the location known to come from Twitter Content; with ``learn`` it learns the
+    payload's places and points (the rule passes ``learn=False``).
+    """
     _refuse_iterators(payload)
     if isinstance(payload, Arguments):
         for value in payload.values():
             _refuse_iterators(value)
-        return [
+        found = [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
-            for hit in hits(_json_text(value), names)
+            for hit in hits(_json_text(value), names, learn=learn)
             if hit.standalone
         ]
+        if names is not None and names.knows_pair(numbers_of(payload.values())):
+            found.append(GeoFinding("", GeoKind.POINT, standalone=True, reason="on_its_own"))
+        return found
     if isinstance(payload, MappingKey):
-        found = [hit.finding() for hit in hits(_json_text(payload.value), names) if hit.standalone]
-        key_kind = _mapping_key(payload.key, payload.value, names)
+        value = _json_text(payload.value)
+        found = [hit.finding() for hit in hits(value, names, learn=learn) if hit.standalone]
+        key_kind = _mapping_key(payload.key, value, names)
+        if key_kind is None and names is not None:
+            mine = numbers_of([payload.key, value])
+            if names.knows_pair(mine) or any(
+                names.pairs_with(number, payload.siblings) for number in mine
+            ):
+                key_kind = GeoKind.POINT  # with a number the mapping holds, a point read
         if key_kind is not None:
             found.insert(0, GeoFinding("", key_kind, standalone=True, reason="location_key"))
         return found
-    return [hit.finding() for hit in hits(_json_text(payload), names) if hit.standalone]
+    return [
+        hit.finding() for hit in hits(_json_text(payload), names, learn=learn) if hit.standalone
+    ]
 
 
 def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | None:
@@ -918,10 +1235,10 @@ def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | No
     if (
         key_kind is None
         and type(key) is str
-        and type(value) in _COUNTS
-        and _full_name(key, any_case=True)
+        and aggregate(value)
+        and (_full_name(key, any_case=True) or in_gazetteer(key))
     ):
-        key_kind = GeoKind.PLACE  # a count per place, kept item by item
+        key_kind = GeoKind.PLACE  # a count (or IDs) per place, kept item by item
     return key_kind
 
 
@@ -962,6 +1279,14 @@ def _json_text(payload: Any) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
+
+
+def parsed_text(payload: Any) -> Any:
+    """``payload`` as the rule reads it (JSON text parsed), or ``None`` if it cannot be read."""
+    try:
+        return _json_text(payload)
+    except PayloadError:
+        return None
 
 
 # What may precede JSON text: whitespace, and byte order marks (which `json.loads` refuses).
