@@ -599,14 +599,15 @@ def _pair_known(value: Mapping[Any, Any], names: PlaceNames) -> bool:
 
 
 # Two numbers with decimals in text ("52.5, 13.4", "52.5 13.4", "52.5/13.4").
+_A_DECIMAL: Final = r"[-+]?(?:\d{1,3}\.\d+(?:e[-+]?\d{1,3})?|\d(?:\.\d+)?e-\d{1,3})"
 _ANY_PAIR_IN_TEXT: Final = re.compile(
-    r"(?<![\w.])([-+]?\d{1,3}\.\d+)\s*[,;\t /]\s*([-+]?\d{1,3}\.\d+)(?![\w.])"
+    rf"(?<![\w.])({_A_DECIMAL})\s*[,;\t /]\s*({_A_DECIMAL})(?![\w.])", re.IGNORECASE
 )
 
 
 def _text_pair_known(text: str, names: PlaceNames) -> bool:
     """Whether a text writes out a point read (at any rounding, in either order)."""
-    if "." not in text:
+    if "." not in text and "e-" not in text and "E-" not in text:
         return False
     return any(
         names.knows_pair([float(match.group(1)), float(match.group(2))])

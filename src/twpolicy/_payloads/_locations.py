@@ -40,8 +40,10 @@ __all__ = [
 #: Decimals a kept copy of a point may be rounded to (1: about 11 km; 6: about 11 cm).
 ROUNDINGS: Final = range(1, 7)
 _QUANTA: Final = tuple(Decimal(1).scaleb(-places) for places in ROUNDINGS)
-# A coordinate written as text: one to three digits, a point, decimals.
-_NUMBER_TEXT: Final = re.compile(r"\s*[-+]?\d{1,3}\.\d{1,17}\s*")
+# A coordinate written as text: one to three digits, a point, decimals ("52.52", "1e-06").
+_NUMBER_TEXT: Final = re.compile(
+    r"\s*[-+]?(?:\d{1,3}\.\d{1,17}(?:e[-+]?\d{1,3})?|\d(?:\.\d{1,17})?e-\d{1,3})\s*", re.IGNORECASE
+)
 _LONGEST_NUMBER_TEXT: Final = 32
 
 
@@ -93,8 +95,8 @@ class Points:
         return len(self._points)
 
     def add(self, first: float, second: float) -> bool:
-        """Remember the point ``(first, second)``; whether it was new."""
-        point = (first, second)
+        """Remember the point ``(first, second)`` (in either order); whether it was new."""
+        point = (first, second) if first <= second else (second, first)
         if point in self._points:
             with self._lock:
                 pairs = self._points.pop(point, None)
