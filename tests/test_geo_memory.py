@@ -243,6 +243,8 @@ class TestNamesSeenThenKept:
         assume(unicodedata.normalize("NFKC", key).strip().casefold() == name.casefold())
         assert refused(guard, {key: value})
         assert refused(guard, {"by_place": {key: value}})
+        assert refused(guard, [{"k": key, "n": 3}])  # rows of counts per place
+        assert refused(guard, [[key, 3]])
         kept = GeoSafeMapping({}, guard=guard)
         with pytest.raises(StandaloneGeoError):
             kept[key] = value
@@ -255,6 +257,7 @@ class TestNamesSeenThenKept:
         place = {**place, "name": name, "full_name": f"{name}, Region"}
         check_storable(v1_tweet(base, (10.5, 20.25), place), guard=guard)
         assert not refused(guard, {other: value})
+        assert not refused(guard, [{"k": other, "n": 3}])
 
     def test_the_instances(self):
         guard = location_guard()
@@ -478,3 +481,27 @@ def check_storable_safely(payload, guard):
     """Feed the guard as the storage enforcement point does, whatever it decides."""
     with contextlib.suppress(twpolicy.PolicyViolation):
         check_storable(payload, guard=guard)
+
+
+class TestAddedToAWholeTweet:
+    """Location under a key Twitter does not send is part of a whole Tweet only if its own."""
+
+    MADE_UP = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz_"), min_size=3, max_size=10)
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(base=tweets("v1.1"), point=POINTS, key=MADE_UP, inner=st.sampled_from(["lat", "x"]))
+    def test_other_location_is_refused_and_its_own_allowed(self, base, point, key, inner):
+        assume(key not in base and loose_key(key) is None)
+        guard = location_guard()
+        tweet = v1_tweet(base, point)
+        other = (round(point[0] / 2 + 1.25, 4), round(point[1] / 2 - 1.25, 4))
+        smuggled = {**tweet, key: {inner: other[0], "lon": other[1]}}
+        smuggled_place = {**tweet, key: {"place": {"full_name": "Elsewhere, EX", "id": "f" * 16}}}
+        assert refused(guard, smuggled) or inner == "x"  # two neutral numbers: not by look
+        assert refused(guard, smuggled_place)
+        own = {**tweet, key: {"lat": point[0], "lon": point[1]}}
+        assert not refused(guard, own)
+        check_storable(tweet, guard=guard)  # now read: the other point is still not its own
+        read_elsewhere = v1_tweet(base, other)
+        check_storable(read_elsewhere, guard=guard)
+        assert refused(guard, smuggled)

@@ -45,6 +45,7 @@ from twpolicy._payloads._shapes import (
     GeoKind,
     Kind,
     Path,
+    Segment,
     loose_key,
 )
 from twpolicy._payloads._walker import (
@@ -87,6 +88,9 @@ REASONS: Final[Mapping[str, str]] = {
     "geo_endpoint": "a geo endpoint's answer, which belongs to no Tweet",
     "trend_location": "a trends location, which belongs to no Tweet",
     "location_key": "location used as a mapping key (keeping or counting by it aggregates it)",
+    "added_to_tweet": "location added to a Tweet under a key of its own, not the Tweet's own",
+    "added_to_user": "location added to a user under a key of its own, not the user's own",
+    "added_to_dm": "location added to a Direct Message under a key of its own, not its own",
 }
 
 
@@ -166,6 +170,70 @@ class Hit:
         )
 
 
+def _added(node: Node, path: Path, kind: GeoKind, owner: Node) -> Hit:
+    """Location under a key Twitter does not send, on a whole object, that is not its own."""
+    return Hit(node, path, kind, owner, f"added_to_{_PART_OF[owner.kind]}", standalone=True)
+
+
+def _datum_at(value: Any, path: Path) -> Any:
+    for segment in path:
+        if isinstance(value, Mapping):
+            value = value.get(segment)
+        elif isinstance(value, (list, tuple)) and type(segment) is int and segment < len(value):
+            value = value[segment]
+        else:
+            return None
+    return value
+
+
+def _own_location(owner: Node) -> PlaceNames:
+    """The object's own location, as its table fields hold it: place names, IDs, points."""
+    own = PlaceNames(points=64)
+    value = owner.value
+    for first, rest, _path, _default in _FIELD_READS.get(owner.kind, ()):
+        field = value.get(first)
+        for key in rest:
+            field = field.get(key) if isinstance(field, Mapping) else None
+        if field is None:
+            continue
+        for place in field if isinstance(field, list) else [field]:
+            if isinstance(place, Mapping):
+                own.learn(place)
+                own.learn({"id": place.get("place_id")})
+            elif type(place) is str:
+                own.learn({"name": place})
+        own.learn_points(field)
+    return own
+
+
+def _is_own(datum: Any, own: PlaceNames) -> bool:
+    """Whether ``datum`` is a copy of an object's own location (its point, its place).
+
+    An application may keep a copy of a Tweet's own location under a key of its own (to
+    index it); location from anywhere else added to a Tweet is not part of that Tweet.
+    """
+    if type(datum) is str:
+        return datum in own or _text_pair_known(datum, own)
+    if isinstance(datum, (Mapping, list, tuple)):
+        items = list(datum.values()) + list(datum) if isinstance(datum, Mapping) else list(datum)
+        numbers = [number for pair in pairs_in(datum) for number in pair]
+        numbers.extend(numbers_of(items))
+        if own.knows_pair(numbers):
+            return True
+        return any(type(item) is str and item in own for item in items)
+    return False
+
+
+def _key_under(node: Node, owner: Node) -> Segment | None:
+    """The key of ``owner`` that ``node`` sits under (``None`` when it is ``owner``)."""
+    current: Node | None = node
+    while current is not None and current.parent is not owner:
+        current = current.parent
+    if current is None or current is owner or not current.path:
+        return None
+    return current.path[0]
+
+
 def _owned(node: Node | None, path: Path, kind: GeoKind, owner: Node | None) -> Hit:
     """A datum inside ``owner`` (or inside nothing): standalone unless its owner is whole."""
     if owner is None:
@@ -187,6 +255,46 @@ class _Finder:
         # Places outside any Tweet, judged at the end: part of a Tweet if one refers to them.
         self.free_places: list[tuple[Node, Path, Any]] = []
         self.referenced: dict[str, Node] = {}
+        self.own: dict[Node, PlaceNames] = {}
+
+    def own_of(self, owner: Node) -> PlaceNames:
+        own = self.own.get(owner)
+        if own is None:
+            own = self.own[owner] = _own_location(owner)
+        return own
+
+    def added(self, owner: Node, key: Segment) -> bool:
+        """Whether ``key`` of a whole content object is one Twitter does not send there.
+
+        A location key of another format (``coordinates`` on a v2-looking Tweet) counts as
+        the object's own when it has no location in its table fields.
+        """
+        kind = owner.kind
+        if (
+            type(key) is not str
+            or kind not in _PART_OF
+            or not owner.whole
+            or key in _READ_KEYS[kind]
+            or key in _SLOT_KEYS[kind]
+            or key in _KNOWN[kind]
+        ):
+            return False
+        if loose_key(key) is None:
+            return True
+        own = self.own_of(owner)
+        return len(own.points) > 0 or len(own) > 0
+
+    def placed(self, node: Node, path: Path, geo_kind: GeoKind, owner: Node | None) -> Hit:
+        """`_owned`, unless the datum was added to a whole object and is not its own."""
+        if owner is not None and owner.whole and owner.kind in _PART_OF:
+            key = path[0] if node is owner and path else _key_under(node, owner)
+            if (
+                key is not None
+                and self.added(owner, key)
+                and not _is_own(_datum_at(node.value, path), self.own_of(owner))
+            ):
+                return _added(node, path, geo_kind, owner)
+        return _owned(node, path, geo_kind, owner)
 
     def run(self, payload: Any) -> Iterator[Hit]:  # noqa: C901, PLR0912  # the hot loop, one frame
         covered_nodes, covered_fields = self.covered_nodes, self.covered_fields
@@ -291,7 +399,7 @@ class _Finder:
                     geo_kind = location_kind(item, LOOSE_KEYS[loose])
                     if geo_kind is not None:
                         self.covered_fields.setdefault(node, set()).add(key)
-                        yield _owned(node, (key,), geo_kind, owner)
+                        yield self.placed(node, (key,), geo_kind, owner)
                     continue
             else:
                 continue
@@ -300,7 +408,10 @@ class _Finder:
             key_kind = _key_location(key, self.names)
             if key_kind is not None:
                 self.covered_fields.setdefault(node, set()).add(key)
-                yield _owned(node, (key,), key_kind, owner)
+                if owner is node and self.added(node, key) and not _is_own(key, self.own_of(node)):
+                    yield _added(node, (key,), key_kind, node)
+                else:
+                    yield _owned(node, (key,), key_kind, owner)
                 continue
             if content and not whole:
                 if skip is None:
@@ -313,7 +424,7 @@ class _Finder:
             else:
                 continue
             for path, geo_kind in found:
-                yield _owned(node, path, geo_kind, owner)
+                yield self.placed(node, path, geo_kind, owner)
 
     def datum(self, node: Node) -> list[Hit]:
         """A place, trends location or GeoJSON object that is location data as a whole."""
@@ -330,7 +441,7 @@ class _Finder:
             self.free_places.append((node, (), node.value))
             return []
         geo_kind = GeoKind.PLACE if kind is Kind.PLACE else location_kind(node.value, None)
-        return [_owned(node, (), geo_kind or GeoKind.GEOMETRY, owner)]
+        return [self.placed(node, (), geo_kind or GeoKind.GEOMETRY, owner)]
 
     def loose(self, node: Node) -> list[Hit]:
         """Location-like keys of an object of no known family."""
@@ -338,17 +449,17 @@ class _Finder:
         owner = node.owner()
         if self.names is not None and _pair_known(node.value, self.names):
             self.covered_nodes.add(node)
-            return [_owned(node, (), GeoKind.POINT, owner)]
+            return [self.placed(node, (), GeoKind.POINT, owner)]
         for key, datum in node.value.items():
             loose = loose_key(key)
             if loose is None:
                 key_kind = _key_location(key, self.names)
                 if key_kind is not None:
                     self.covered_fields.setdefault(node, set()).add(key)
-                    found.append(_owned(node, (key,), key_kind, owner))
+                    found.append(self.placed(node, (key,), key_kind, owner))
                     continue
                 found.extend(
-                    _owned(node, path, geo_kind, owner)
+                    self.placed(node, path, geo_kind, owner)
                     for path, geo_kind in _scan(
                         datum, (key,), walked=True, skip=frozenset(), names=self.names
                     )
@@ -362,7 +473,7 @@ class _Finder:
                 places = [((key, index), item) for index, item in enumerate(datum)]
                 self.free_places.extend((node, path, item) for path, item in places if item)
             else:
-                found.append(_owned(node, (key,), geo_kind, owner))
+                found.append(self.placed(node, (key,), geo_kind, owner))
         return found
 
     def judge_free_places(self) -> Iterator[Hit]:
@@ -694,6 +805,9 @@ def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
                 continue
             if names is not None and _pair_known(item, names):
                 yield path, GeoKind.POINT  # two neutral numbers that are a point read
+                continue
+            if len(item) == 2 and _place_count(tuple(item.values()), names):  # noqa: PLR2004  # a row
+                yield path, GeoKind.PLACE  # a row of counts per place: {"name": ..., "n": 3}
                 continue
             counts = bool(item) and all(type(element) in _COUNTS for element in item.values())
             for key, element in item.items():
