@@ -137,7 +137,7 @@ class TestScanLines:
     def test_too_deep_is_unreadable(self, monkeypatch):
         """A record too deep to parse or walk is counted unreadable."""
 
-        def too_deep(value):
+        def too_deep(value, *_memory):
             raise RecursionError
 
         monkeypatch.setattr("twpolicy._payloads._batch.hits", too_deep)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import decimal
-import inspect
 import json
 import math
 import re
 import threading
 import unicodedata
 import urllib.parse
+import weakref
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -1008,32 +1008,38 @@ class LocationMemory(PlaceNames):
         endpoint's ``result.places``; a trends answer's ``locations``. Nothing else of the
         response is visited.
         """
-        items = document if isinstance(document, (list, tuple)) else (document,)
+        items = document if type(document) is list or type(document) is tuple else (document,)
         for item in items:
             value = item if type(item) is dict else adapt(item)
-            if isinstance(value, Mapping):
+            if type(value) is dict or isinstance(value, Mapping):
                 self._observe_one(value)
 
     def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901  # one look per shape
-        includes = value.get("includes")
-        if isinstance(includes, Mapping):
+        get = value.get
+        includes = get("includes")
+        if includes and isinstance(includes, Mapping):
             for place in _listed(includes.get("places")):
                 self._place(place)
             for tweet in _listed(includes.get("tweets")):
                 self._tweet(tweet)
-        data = value.get("data")
-        for tweet in data if isinstance(data, list) else (data,):
-            if isinstance(tweet, Mapping):
+        data = get("data")
+        if data:
+            for tweet in data if type(data) is list else (data,):
+                if type(tweet) is dict or isinstance(tweet, Mapping):
+                    self._tweet(tweet)
+        statuses = get("statuses")
+        if statuses:
+            for tweet in _listed(statuses):
                 self._tweet(tweet)
-        for tweet in _listed(value.get("statuses")):
-            self._tweet(tweet)
-        result = value.get("result")
-        if isinstance(result, Mapping):
+        result = get("result")
+        if result and isinstance(result, Mapping):
             for place in _listed(result.get("places")):
                 self._place(place)
-        for location in _listed(value.get("locations")):
-            self.learn(location)
-        if "full_name" in value and "place_type" in value:  # a place on its own (geo/id)
+        locations = get("locations")
+        if locations:
+            for location in _listed(locations):
+                self.learn(location)
+        if "place_type" in value and "full_name" in value:  # a place on its own (geo/id)
             self._place(value)
         self._tweet(value)
 
@@ -1042,23 +1048,26 @@ class LocationMemory(PlaceNames):
             self.learn(place)
             self.learn_points(place)
 
-    def _tweet(self, tweet: Mapping[str, Any], depth: int = 0) -> None:
-        geo = tweet.get("geo")
-        if isinstance(geo, Mapping):
+    def _tweet(self, tweet: Any, depth: int = 0) -> None:
+        if type(tweet) is not dict and not isinstance(tweet, Mapping):
+            return
+        get = tweet.get
+        geo = get("geo")
+        if geo and isinstance(geo, Mapping):
             self.learn_points(geo)
-            place_id = geo.get("place_id")
+            place_id = _name_key(geo.get("place_id"))
             if place_id is not None:
-                self._add([key for key in [_name_key(place_id)] if key is not None])
-        coordinates = tweet.get("coordinates")
-        if isinstance(coordinates, Mapping):
+                self._add([place_id])
+        coordinates = get("coordinates")
+        if coordinates and isinstance(coordinates, Mapping):
             self.learn_points(coordinates)
-        place = tweet.get("place")
-        if isinstance(place, Mapping):
+        place = get("place")
+        if place:
             self._place(place)
         if depth == 0:
             for key in ("retweeted_status", "quoted_status"):
-                inner = tweet.get(key)
-                if isinstance(inner, Mapping):
+                inner = get(key)
+                if inner:
                     self._tweet(inner, 1)
 
     def observe_all(self, payload: Any) -> None:
@@ -1095,38 +1104,43 @@ class LocationMemory(PlaceNames):
         self.learn_points(datum)
 
     def watch(self, response: Any) -> Any:
-        """Have ``response.json()`` (of requests or aiohttp) teach this memory what it reads.
+        """Have ``response.json()`` (of `requests`) teach this memory what it reads.
 
-        The client's read hook: the JSON is parsed once, by whoever asks for it first
-        (tweepy, or the application), and then `observe` reads where location lives.
+        The sync clients' read hook: the JSON is parsed once, by whoever asks for it first
+        (tweepy, or the application), and then `observe` reads where location lives. The
+        response is held weakly, so it is still freed as soon as it is dropped.
         """
-        parse = getattr(response, "json", None)
+        parse = getattr(type(response), "json", None)
         if parse is None:
             return response
-        memory = self
-        if inspect.iscoroutinefunction(parse):
+        observe, held = self.observe, weakref.ref(response)
 
-            async def read_async(*args: Any, **kwargs: Any) -> Any:
-                document = await parse(*args, **kwargs)
-                memory.observe(document)
-                return document
+        def read(*args: Any, **kwargs: Any) -> Any:
+            document = parse(held(), *args, **kwargs)
+            observe(document)
+            return document
 
-            reader: Any = read_async
-        else:
+        response.json = read
+        return response
 
-            def read(*args: Any, **kwargs: Any) -> Any:
-                document = parse(*args, **kwargs)
-                memory.observe(document)
-                return document
+    def watch_async(self, response: Any) -> Any:
+        """`watch` for `aiohttp` responses, whose ``json()`` is a coroutine."""
+        parse = getattr(type(response), "json", None)
+        if parse is None:
+            return response
+        observe, held = self.observe, weakref.ref(response)
 
-            reader = read
-        with contextlib.suppress(AttributeError, TypeError):  # a response without a __dict__
-            response.json = reader
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            document = await parse(held(), *args, **kwargs)
+            observe(document)
+            return document
+
+        response.json = read
         return response
 
 
 def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return value if type(value) is list else []
 
 
 _NAMED_NODE_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION})
