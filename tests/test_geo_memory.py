@@ -377,15 +377,24 @@ class TestFeeding:
             }
         )
         assert 0 == len(memory)
-        memory.observe(
-            [
-                {"statuses": [{"id_str": "1", "place": {"name": "Alphaville"}}]},
-                {"result": {"places": [{"full_name": "Betatown, EX", "name": "Betatown"}]}},
-                {"locations": [{"name": "Gammaburg", "woeid": 1}]},
-                {"full_name": "Deltaport, EX", "place_type": "city", "name": "Deltaport"},
-            ]
-        )
-        assert all(name in memory for name in ("alphaville", "betatown", "gammaburg", "deltaport"))
+        for document in (
+            {"statuses": [{"id_str": "1", "place": {"name": "Alphaville"}}]},  # search
+            {"result": {"places": [{"full_name": "Betatown, EX", "name": "Betatown"}]}},  # geo
+            [{"locations": [{"name": "Gammaburg", "woeid": 1}], "trends": []}],  # trends
+            {"full_name": "Deltaport, EX", "place_type": "city", "name": "Deltaport"},  # geo/id
+            [{"id_str": "2", "retweeted_status": {"place": {"name": "Epsilonville"}}}],  # timeline
+            {"data": {"id": "3", "geo": {"place_id": "0123456789abcdef"}}},  # one v2 Tweet
+            {
+                "includes": {
+                    "tweets": [{"id": "4", "geo": {"coordinates": {"coordinates": [2.5, 1.5]}}}]
+                }
+            },
+        ):
+            memory.observe(document)
+        names = ("alphaville", "betatown", "gammaburg", "deltaport", "epsilonville")
+        assert all(name in memory for name in names)
+        assert "0123456789abcdef" in memory
+        assert memory.knows_pair([1.5, 2.5])
 
 
 class TestScanSharesTheMemory:

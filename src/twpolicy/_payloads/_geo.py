@@ -15,7 +15,6 @@ removes every datum.
 
 from __future__ import annotations
 
-import contextlib
 import decimal
 import json
 import math
@@ -23,7 +22,6 @@ import re
 import threading
 import unicodedata
 import urllib.parse
-import weakref
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -1008,25 +1006,37 @@ class LocationMemory(PlaceNames):
         endpoint's ``result.places``; a trends answer's ``locations``. Nothing else of the
         response is visited.
         """
-        items = document if type(document) is list or type(document) is tuple else (document,)
-        for item in items:
-            value = item if type(item) is dict else adapt(item)
-            if type(value) is dict or isinstance(value, Mapping):
-                self._observe_one(value)
+        if type(document) is list or type(document) is tuple:
+            for item in document:  # v1.1 timelines and lookups, geo and trends lists
+                value = item if type(item) is dict else adapt(item)
+                if type(value) is dict or isinstance(value, Mapping):
+                    self._tweet(value)
+                    if "place_type" in value or "locations" in value:
+                        self._observe_one(value)
+            return
+        value = document if type(document) is dict else adapt(document)
+        if type(value) is dict or isinstance(value, Mapping):
+            self._observe_one(value)
 
-    def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901  # one look per shape
+    def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901, PLR0912  # one look per shape
         get = value.get
         includes = get("includes")
         if includes and isinstance(includes, Mapping):
             for place in _listed(includes.get("places")):
                 self._place(place)
             for tweet in _listed(includes.get("tweets")):
-                self._tweet(tweet)
+                geo = tweet.get("geo") if type(tweet) is dict else None
+                if geo:
+                    self._geo(geo)
         data = get("data")
         if data:
-            for tweet in data if type(data) is list else (data,):
-                if type(tweet) is dict or isinstance(tweet, Mapping):
-                    self._tweet(tweet)
+            if type(data) is list:
+                for tweet in data:  # v2 Tweets: their location is in ``geo``
+                    geo = tweet.get("geo") if type(tweet) is dict else None
+                    if geo:
+                        self._geo(geo)
+            else:
+                self._tweet(data)
         statuses = get("statuses")
         if statuses:
             for tweet in _listed(statuses):
@@ -1043,32 +1053,54 @@ class LocationMemory(PlaceNames):
             self._place(value)
         self._tweet(value)
 
+    def _geo(self, geo: Any) -> None:
+        """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
+        if not isinstance(geo, Mapping):
+            return
+        self._point(geo)
+        place_id = geo.get("place_id")
+        if place_id is not None and place_id not in self._learned:
+            self._add([key for key in [_name_key(place_id)] if key is not None])
+
+    def _point(self, holder: Mapping[str, Any]) -> None:
+        """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
+        position = holder.get("coordinates")
+        if type(position) is dict:
+            position = position.get("coordinates")
+        if type(position) is list and len(position) == 2:  # noqa: PLR2004  # a position
+            first, second = position
+            if type(first) is float and type(second) is float:
+                if math.isfinite(first) and math.isfinite(second):
+                    self.points.add(first, second)
+                return
+        self.learn_points(holder)
+
     def _place(self, place: Any) -> None:
-        if isinstance(place, Mapping):
-            self.learn(place)
-            self.learn_points(place)
+        if not isinstance(place, Mapping):
+            return
+        place_id = place.get("id")
+        if place_id is not None and place_id in self._learned:
+            return  # known already: names, ID and area
+        self.learn(place)
+        self.learn_points(place)
 
     def _tweet(self, tweet: Any, depth: int = 0) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
             return
         get = tweet.get
-        geo = get("geo")
-        if geo and isinstance(geo, Mapping):
-            self.learn_points(geo)
-            place_id = _name_key(geo.get("place_id"))
-            if place_id is not None:
-                self._add([place_id])
-        coordinates = get("coordinates")
+        geo, coordinates, place = get("geo"), get("coordinates"), get("place")
+        if geo:
+            self._geo(geo)
         if coordinates and isinstance(coordinates, Mapping):
-            self.learn_points(coordinates)
-        place = get("place")
+            self._point(coordinates)
         if place:
             self._place(place)
         if depth == 0:
-            for key in ("retweeted_status", "quoted_status"):
-                inner = get(key)
-                if inner:
-                    self._tweet(inner, 1)
+            retweeted, quoted = get("retweeted_status"), get("quoted_status")
+            if retweeted:
+                self._tweet(retweeted, 1)
+            if quoted:
+                self._tweet(quoted, 1)
 
     def observe_all(self, payload: Any) -> None:
         """Learn every place and point of ``payload``, wherever the walk finds them.
@@ -1108,15 +1140,17 @@ class LocationMemory(PlaceNames):
 
         The sync clients' read hook: the JSON is parsed once, by whoever asks for it first
         (tweepy, or the application), and then `observe` reads where location lives. The
-        response is held weakly, so it is still freed as soon as it is dropped.
+        hook removes itself at that first call, so the response holds no reference to itself
+        and is freed as soon as it is dropped.
         """
         parse = getattr(type(response), "json", None)
         if parse is None:
             return response
-        observe, held = self.observe, weakref.ref(response)
+        observe = self.observe
 
         def read(*args: Any, **kwargs: Any) -> Any:
-            document = parse(held(), *args, **kwargs)
+            vars(response).pop("json", None)
+            document = parse(response, *args, **kwargs)
             observe(document)
             return document
 
@@ -1128,10 +1162,11 @@ class LocationMemory(PlaceNames):
         parse = getattr(type(response), "json", None)
         if parse is None:
             return response
-        observe, held = self.observe, weakref.ref(response)
+        observe = self.observe
 
         async def read(*args: Any, **kwargs: Any) -> Any:
-            document = await parse(held(), *args, **kwargs)
+            vars(response).pop("json", None)
+            document = await parse(response, *args, **kwargs)
             observe(document)
             return document
 

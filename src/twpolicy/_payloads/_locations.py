@@ -22,7 +22,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
@@ -60,35 +60,86 @@ def coordinate(value: Any) -> float | None:
     return None
 
 
-def _variants(value: float) -> set[float]:
-    """``value`` exactly, and as rounded copies of it are written at each precision."""
-    found = {value}
-    try:
-        exact = Decimal(repr(value))
-    except InvalidOperation:  # pragma: no cover  # repr of a finite float always parses
-        return found
-    for places, quantum in zip(ROUNDINGS, _QUANTA, strict=True):
-        found.add(round(value, places))
-        found.add(float(exact.quantize(quantum, rounding=ROUND_HALF_UP)))
-        found.add(float(exact.quantize(quantum, rounding=ROUND_DOWN)))
-    return found
+# Coordinates are compared in millionths of a degree (about 11 cm): a copy kept with more
+# decimals than that is the same point.
+_SCALE: Final = 1_000_000
+_OFFSET: Final = 200_000_000  # makes every scaled coordinate positive, below 2**28
+_WHOLE_LEVEL: Final = 6
+
+
+def _scaled(value: float) -> int:
+    return round(value * _SCALE)
+
+
+def _levels(value: float) -> list[set[int]]:
+    """For each of 1 to 6 decimals, ``value`` as copies kept at that precision are written.
+
+    Cut off (``int``, ``trunc``) and rounded half-up on the decimal digits (SQL's
+    ``round``), in millionths of a degree. Rounding half-even on the binary value (Python's
+    ``round``, JavaScript's ``toFixed``) gives one of the two: they differ only where the
+    digits cut off start with 5, and there each rounding goes up or down.
+    """
+    text = repr(abs(value))
+    sign = -1 if value < 0 else 1
+    whole, dot, fraction = text.partition(".")
+    plain = bool(dot) and whole.isdigit() and fraction.isdigit()
+    levels = []
+    for places in ROUNDINGS:
+        found: set[int] = set()
+        if plain:
+            step = 10 ** (_WHOLE_LEVEL - places)
+            down = int(whole + fraction[:places].ljust(places, "0")) * step
+            found.add(sign * down)
+            rest = fraction[places:]
+            if rest and rest[0] >= "5":
+                found.add(sign * (down + step))
+        else:  # an exponent ("1e-05"): the decimal module reads it exactly
+            exact, quantum = Decimal(text), _QUANTA[places - 1]
+            for mode in (ROUND_HALF_UP, ROUND_DOWN):
+                found.add(sign * _scaled(float(exact.quantize(quantum, rounding=mode))))
+        levels.append(found)
+    levels[-1].add(_scaled(value))
+    return levels
+
+
+def _pair_key(first: int, second: int) -> int:
+    return ((first + _OFFSET) << 30) | (second + _OFFSET)
+
+
+def _copies(first: float, second: float) -> tuple[set[int], set[int]]:
+    """The pair keys of every copy of ``(first, second)`` (both orders), and its numbers."""
+    keys, numbers = set(), set()
+    for ones, others in zip(_levels(first), _levels(second), strict=True):
+        numbers.update(ones)
+        numbers.update(others)
+        for a in ones:
+            for b in others:
+                keys.add(_pair_key(a, b))
+                keys.add(_pair_key(b, a))
+    return keys, numbers
 
 
 class Points:
-    """A bounded memory of points seen: ``(a, b)`` pairs at every rounding, in both orders.
+    """A bounded memory of points seen: each copy of each, at every rounding, in both orders.
+
+    Reading is cheap: a point read is only noted. Its copies are worked out (about 50 us a
+    point) when a check next needs them, off the read path. About 3 KB a point; the least
+    recently seen is forgotten first.
 
     Args:
-        limit: the most points kept; the least recently seen is forgotten first.
+        limit: the most points kept.
     """
 
-    __slots__ = ("_limit", "_lock", "_partners", "_points")
+    __slots__ = ("_keys", "_limit", "_lock", "_pending", "_points", "_stale", "_values")
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
-        # Each point seen (exact), in order of last sight, with the pairs it stands for.
-        self._points: dict[tuple[float, float], tuple[tuple[float, float], ...]] = {}
-        # For each number, the numbers it was seen paired with, and how many points say so.
-        self._partners: dict[float, dict[float, int]] = {}
+        # Each point, in order of last sight: whether its copies are in the index yet.
+        self._points: dict[tuple[float, float], bool] = {}
+        self._pending: dict[tuple[float, float], None] = {}  # read, not yet in the index
+        self._stale: list[tuple[float, float]] = []  # forgotten, still in the index
+        self._keys: dict[int, int] = {}  # each copy's pair key: how many points have it
+        self._values: dict[int, int] = {}  # each copy's coordinates: how many points have it
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -97,80 +148,102 @@ class Points:
     def add(self, first: float, second: float) -> bool:
         """Remember the point ``(first, second)`` (in either order); whether it was new."""
         point = (first, second) if first <= second else (second, first)
-        if point in self._points:
-            with self._lock:
-                pairs = self._points.pop(point, None)
-                if pairs is not None:
-                    self._points[point] = pairs  # seen again: the most recent
-            return False
-        ones, others = _variants(first), _variants(second)
-        pairs = tuple(
-            {(a, b) for a in ones for b in others} | {(b, a) for a in ones for b in others}
-        )
+        points = self._points
         with self._lock:
-            if point in self._points:
+            indexed = points.pop(point, None)
+            if indexed is not None:
+                points[point] = indexed  # seen again: the most recent
                 return False
-            self._points[point] = pairs
-            partners = self._partners
-            for a, b in pairs:
-                mates = partners.setdefault(a, {})
-                mates[b] = mates.get(b, 0) + 1
-            while len(self._points) > self._limit:
-                self._forget(next(iter(self._points)))
+            points[point] = False
+            self._pending[point] = None
+            if len(points) > self._limit:
+                oldest = next(iter(points))
+                if points.pop(oldest):
+                    self._stale.append(oldest)
+                    if len(self._stale) > self._limit:
+                        self._index()
+                else:
+                    del self._pending[oldest]
         return True
 
-    def _forget(self, point: tuple[float, float]) -> None:
-        partners = self._partners
-        for a, b in self._points.pop(point):
-            mates = partners[a]
-            left = mates[b] - 1
-            if left:
-                mates[b] = left
-            else:
-                del mates[b]
-                if not mates:
-                    del partners[a]
+    def _index(self) -> None:
+        """Bring the index up to date (the lock held): forget the stale, add the pending."""
+        for point in self._stale:
+            keys, values = _copies(*point)
+            _count(self._keys, keys, -1)
+            _count(self._values, values, -1)
+        self._stale.clear()
+        for point in self._pending:
+            keys, values = _copies(*point)
+            _count(self._keys, keys, 1)
+            _count(self._values, values, 1)
+            self._points[point] = True  # keeps its place in the order
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._pending or self._stale:
+            with self._lock:
+                self._index()
 
     def absorb(self, other: Points) -> None:
         """Remember every point ``other`` remembers."""
-        for first, second in list(other._points):  # same class
+        for first, second in list(other._points):
             self.add(first, second)
 
     def among(self, numbers: Sequence[float]) -> bool:
-        """Whether two of ``numbers`` (at different places) are a point seen, in any order.
+        """Whether two of ``numbers`` (at different places) are a copy of a point seen.
 
         Two whole numbers are never taken for a point (counts are whole).
         """
-        if len(numbers) < 2 or not self._partners:  # noqa: PLR2004  # a pair
+        if len(numbers) < 2 or not self._points:  # noqa: PLR2004  # a pair
             return False
-        present: dict[float, int] = {}
+        self._ready()
+        values = self._values
+        present: dict[int, int] = {}
         for number in numbers:
-            present[number] = present.get(number, 0) + 1
-        with self._lock:
-            partners = self._partners
-            for a, times in present.items():
-                mates = partners.get(a)
-                if not mates:
-                    continue
-                small, large = (mates, present) if len(mates) <= len(present) else (present, mates)
-                for b in small:
-                    if b not in large or (b == a and times < 2):  # noqa: PLR2004  # twice
-                        continue
-                    if not (a.is_integer() and b.is_integer()):
-                        return True
+            scaled = _scaled(number)
+            if scaled in values:
+                present[scaled] = present.get(scaled, 0) + 1
+        if not present or (len(present) == 1 and next(iter(present.values())) < 2):  # noqa: PLR2004  # twice
+            return False
+        keys = self._keys
+        for a, times in present.items():
+            for b in present:
+                if (
+                    (b != a or times > 1)
+                    and _pair_key(a, b) in keys
+                    and not (a % _SCALE == 0 and b % _SCALE == 0)
+                ):
+                    return True
         return False
 
     def pairs_with(self, number: float, others: Collection[float]) -> bool:
-        """Whether ``number`` and one of ``others`` are a point seen, in either order."""
-        if not others:
+        """Whether ``number`` and one of ``others`` are a copy of a point seen."""
+        if not others or not self._points:
             return False
-        with self._lock:
-            mates = self._partners.get(number)
-            if not mates:
-                return False
-            return any(
-                mate in others and not (mate.is_integer() and number.is_integer()) for mate in mates
-            )
+        self._ready()
+        scaled = _scaled(number)
+        if scaled not in self._values:
+            return False
+        keys, values = self._keys, self._values
+        for other in others:
+            b = _scaled(other)
+            if (
+                b in values
+                and _pair_key(scaled, b) in keys
+                and not (scaled % _SCALE == 0 and b % _SCALE == 0)
+            ):
+                return True
+        return False
+
+
+def _count(counts: dict[int, int], keys: Iterable[int], step: int) -> None:
+    for key in keys:
+        left = counts.get(key, 0) + step
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
 
 
 def pairs_in(value: Any, limit: int = 32) -> Iterator[tuple[float, float]]:
