@@ -33,7 +33,13 @@ from twpolicy import (
 from twpolicy._cli._scan import scan
 from twpolicy._payloads._batch import scan_lines
 from twpolicy._payloads._geo import _name_key
-from twpolicy._payloads._locations import Points, fold, gazetteer_names, in_gazetteer
+from twpolicy._payloads._locations import (
+    Points,
+    coordinate,
+    fold,
+    gazetteer_names,
+    in_gazetteer,
+)
 from twpolicy._payloads._shapes import loose_key
 from twpolicy.strategies import places, tweets
 from twpolicy.testing import FakeXAPI
@@ -514,3 +520,99 @@ class TestAddedToAWholeTweet:
         read_elsewhere = v1_tweet(base, other)
         check_storable(read_elsewhere, guard=guard)
         assert refused(guard, smuggled)
+
+
+class TestEdges:
+    def test_points_index_and_forget_in_any_order(self):
+        points = Points(limit=1)
+        points.add(10.25, 20.75)
+        assert points.among([10.25, 20.75])  # now indexed
+        points.add(30.25, 40.75)  # forgets an indexed point: stale until the next check
+        points.add(50.25, 60.75)  # forgets one never indexed
+        assert not points.among([10.25, 20.75])
+        assert not points.among([30.25, 40.75])
+        assert points.among([60.75, 50.25])
+        assert not points.pairs_with(60.75, [])
+        assert not points.pairs_with(1.25, [50.25])
+        assert points.pairs_with(60.75, [50.25])
+        assert not points.among([7.25, 8.25])
+
+    def test_many_forgotten_points_are_dropped_from_the_index_while_reading(self):
+        points = Points(limit=2)
+        for step in range(8):
+            points.add(1.25 + step, 2.25)
+            assert points.among([1.25 + step, 2.25])  # indexed at once
+        assert 2 == len(points)
+        assert not points.among([1.25, 2.25])
+
+    def test_coordinates_in_other_forms(self):
+        memory = LocationMemory()
+        memory.learn_points({"bbox": [1.25, 2.25, "x", 4.25]})  # not a box: nothing
+        memory.learn_points([[1, 2, 3, 4]])  # not a position
+        memory.learn_points({"coordinates": [181.5, 2.5]})  # out of range
+        assert 0 == len(memory.points)
+        memory.learn_points({"coordinates": [2, 3]})
+        assert memory.knows_pair([2.0, 3.0]) is False  # whole numbers are never a point
+        memory.learn_points({"coordinates": [2.5, 3.5]})
+        assert memory.knows_pair([coordinate(Decimal("2.5")), 3.5])
+
+    def test_observe_reads_odd_shapes_safely(self):
+        memory = LocationMemory()
+        memory.observe({"data": {"id": "1", "text": "x", "geo": "nowhere"}})
+        memory.observe({"data": [{"geo": {"coordinates": {"coordinates": [1, 2]}}}]})
+        memory.observe(
+            {"data": {"place": "Somewhere", "quoted_status": {"place": {"name": "Quotaville"}}}}
+        )
+        memory.observe({"includes": {"places": [{"id": "abcdefabcdefabcd", "name": "Placeton"}]}})
+        memory.observe({"includes": {"places": [{"id": "abcdefabcdefabcd", "name": "Renamed"}]}})
+        assert "quotaville" in memory
+        assert "placeton" in memory
+        assert "renamed" not in memory  # a place known by its ID is not read again
+        assert memory.watch(object()) is not None
+        assert memory.watch_async(object()) is not None
+
+    def test_own_location_of_users_and_v2_tweets(self):
+        user = {
+            "id_str": "2",
+            "screen_name": "someone",
+            "location": "Kreuzberg",
+            "notes": {"home": "Kreuzberg"},
+        }
+        guard = location_guard()
+        guard.locations.learn({"name": "Kreuzberg"})
+        assert not refused(guard, user)  # a copy of the user's own location
+        assert refused(guard, {**user, "notes": {"home": "Elsewhere", "Berlin": 3}})
+        tweet = {
+            "id": "5",
+            "text": "hi",
+            "geo": {"place_id": "0123456789abcdef"},
+            "mine": {"0123456789abcdef": 1},
+        }
+        assert not refused(guard, tweet)  # keyed by its own place: its own
+        deeper = {"id": "5", "text": "hi", "extra": {"inner": {"lat": 48.85, "lng": 2.35}}}
+        assert refused(guard, deeper)
+        coords = {
+            "id": "5",
+            "text": "hi",
+            "coordinates": {"type": "Point", "coordinates": [2.5, 1.5]},
+        }
+        assert not refused(guard, coords)  # another format's key, no location of its own
+        both = {**coords, "geo": {"coordinates": {"type": "Point", "coordinates": [3.5, 4.5]}}}
+        assert refused(guard, both)  # it has its own location, and this is not it
+
+    def test_a_bare_id_beside_a_point_read(self):
+        guard = location_guard()
+        guard.locations.learn_points({"coordinates": [13.4, 52.5]})
+        assert refused(guard, {"id": "5", "text": "", "x": 52.5, "y": 13.4})
+
+    def test_a_mapping_forgets_numbers_it_no_longer_holds(self):
+        guard = location_guard()
+        guard.locations.learn_points({"coordinates": [13.4, 52.5]})
+        kept = GeoSafeMapping({}, guard=guard)
+        kept["a"] = 52.5
+        kept["b"] = 52.5
+        del kept["a"]
+        with pytest.raises(StandaloneGeoError):
+            kept["c"] = 13.4  # "b" still holds 52.5
+        kept["b"] = "text"
+        kept["c"] = 13.4

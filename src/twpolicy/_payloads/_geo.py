@@ -286,12 +286,13 @@ class _Finder:
         """`_owned`, unless the datum was added to a whole object and is not its own."""
         if owner is not None and owner.whole and owner.kind in _PART_OF:
             key = path[0] if node is owner and path else _key_under(node, owner)
-            if (
-                key is not None
-                and self.added(owner, key)
-                and not _is_own(_datum_at(node.value, path), self.own_of(owner))
-            ):
-                return _added(node, path, geo_kind, owner)
+            if key is not None and self.added(owner, key):
+                own = self.own_of(owner)
+                last = path[-1] if path else None
+                if not _is_own(_datum_at(node.value, path), own) and not (
+                    type(last) is str and _is_own(last, own)  # the datum is this key
+                ):
+                    return _added(node, path, geo_kind, owner)
         return _owned(node, path, geo_kind, owner)
 
     def run(self, payload: Any) -> Iterator[Hit]:  # noqa: C901, PLR0912  # the hot loop, one frame
