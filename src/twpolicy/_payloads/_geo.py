@@ -993,10 +993,12 @@ class LocationMemory(PlaceNames):
         points: the most points kept.
     """
 
-    __slots__ = ()
+    __slots__ = ("_places_read",)
 
     def __init__(self, *, names: int = 100_000, points: int = 10_000) -> None:
         super().__init__(limit=names, points=points)
+        # The places read whole (names and area), by ID, most recent last, with their points.
+        self._places_read: dict[tuple[str, ...], tuple[tuple[float, float], ...]] = {}
 
     def observe(self, document: Any) -> None:
         """Learn the location of an API response, reading only where location lives.
@@ -1080,10 +1082,22 @@ class LocationMemory(PlaceNames):
         if not isinstance(place, Mapping):
             return
         place_id = place.get("id")
-        if place_id is not None and place_id in self._learned:
-            return  # known already: names, ID and area
-        self.learn(place)
-        self.learn_points(place)
+        if type(place_id) is not str:
+            self.learn(place)
+            self.learn_points(place)
+            return
+        read = self._places_read
+        # A place by its ID and the fields that hold its area (v1.1 and v2 give different ones).
+        key = (place_id, *(field for field in _AREA_FIELDS if field in place))
+        known = read.pop(key, None)
+        if known is None:  # first read: its names, ID and area
+            self.learn(place)
+            known = tuple(pairs_in(place))
+        for first, second in known:  # read again: its points are the most recent
+            self.points.add(first, second)
+        read[key] = known
+        if len(read) > self._limit:
+            read.pop(next(iter(read)), None)
 
     def _tweet(self, tweet: Any, depth: int = 0) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
@@ -1113,28 +1127,25 @@ class LocationMemory(PlaceNames):
             nodes = list(walk(payload))
         except (PayloadError, RecursionError):
             return
+        place, geo = self._place, self._geo
         for node in nodes:
             kind = node.kind
             if kind in _NAMED_NODE_KINDS:
-                self.learn(node.value)
-                self.learn_points(node.value)
+                place(node.value)
                 continue
             for first, rest, _path, _default in _FIELD_READS.get(kind, ()):
                 datum = node.value.get(first)
                 for key in rest:
                     datum = datum.get(key) if isinstance(datum, Mapping) else None
-                if datum is not None:
-                    self._field(datum)
-
-    def _field(self, datum: Any) -> None:
-        """Learn a location field's place names, place ID and points."""
-        for place in datum if isinstance(datum, list) else [datum]:
-            if isinstance(place, Mapping):
-                self.learn(place)
-                place_id = _name_key(place.get("place_id"))
-                if place_id is not None:
-                    self._add([place_id])
-        self.learn_points(datum)
+                if not datum or type(datum) is str:
+                    continue
+                for item in datum if type(datum) is list else (datum,):
+                    if not isinstance(item, Mapping):
+                        continue
+                    if "coordinates" in item or "place_id" in item:
+                        geo(item)
+                    else:
+                        place(item)
 
     def watch(self, response: Any) -> Any:
         """Have ``response.json()`` (of `requests`) teach this memory what it reads.
@@ -1173,6 +1184,9 @@ class LocationMemory(PlaceNames):
 
         response.json = read
         return response
+
+
+_AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
 
 
 def _listed(value: Any) -> list[Any]:

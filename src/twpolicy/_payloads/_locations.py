@@ -4,9 +4,10 @@ Two numbers are a point only if something says so. Under a key such as ``coordin
 table of shapes does; under two neutral keys (``{"a": 52.52, "b": 13.405}``) nothing in the
 payload does, but where the numbers came from can: if the guard read that point in Twitter
 Content, keeping it apart from its Tweet is keeping location data from Twitter Content
-(I.B.7). `Points` remembers each point seen, at 1 to 6 decimals (rounded half-even, half-up
-and cut off) and exactly, in both orders, so that a copy kept rounded, swapped or as text is
-still recognised. It holds at most ``limit`` points, forgetting the least recently seen.
+(I.B.7). `Points` remembers each point seen, at 1 to 6 decimals (cut off, and rounded up
+and down where the digits cut off start with 5) and to the millionth of a degree, in both
+orders, so that a copy kept rounded, swapped or as text is still recognised. It holds at
+most ``limit`` points, forgetting the least recently seen.
 
 The gazetteer is a floor for names the guard never saw: countries, their capitals, US states
 and cities of a million people or more (``gazetteer.txt``, derived from GeoNames, CC BY 4.0).
