@@ -335,13 +335,25 @@ class TestFindGeo:
         ] == summary(find_geo(user))
 
     def test_location_under_unknown_keys_of_a_tweet(self):
-        """Location inside a whole Tweet, under keys no table knows, is still that Tweet's."""
-        tweet = payloads.tweet_v1(cards={"venue": {"place": payloads.place_v1(), "lat": 51.5}})
+        """Under keys no table knows, a whole Tweet's own location (a copy of its place or
+        point) is still that Tweet's; location from anywhere else was added to it."""
+        own = payloads.tweet_v1(
+            place=payloads.place_v1(),
+            coordinates={"type": "Point", "coordinates": [-0.1275, 51.5072]},
+            cards={"venue": {"place": payloads.place_v1(), "lat": 51.5072, "long": -0.1275}},
+        )
+        assert [
+            ("/coordinates", "point", False, "in_tweet"),
+            ("/place", "place", False, "in_tweet"),
+            ("/user/location", "profile_location", False, "in_user"),
+        ] == summary(find_geo(own))[:3]
+        assert all(not finding.standalone for finding in find_geo(own))
+        added = payloads.tweet_v1(cards={"venue": {"place": payloads.place_v1(), "lat": 51.5}})
         assert [
             ("/user/location", "profile_location", False, "in_user"),
-            ("/cards/venue/place", "place", False, "in_tweet"),
-            ("/cards/venue/lat", "point", False, "in_tweet"),
-        ] == summary(find_geo(tweet))
+            ("/cards/venue/place", "place", True, "added_to_tweet"),
+            ("/cards/venue/lat", "point", True, "added_to_tweet"),
+        ] == summary(find_geo(added))
 
     def test_tweepy_objects(self):
         """tweepy models and responses are read as the JSON they came from."""

@@ -423,7 +423,7 @@ class TestPlaceNames:
         assert "alpha" not in names
         assert "BRAVO" in names
         assert "charlie " in names
-        assert "PlaceNames(0 given, 2 learned)" == repr(names)
+        assert "PlaceNames(0 given, 2 learned, 0 points)" == repr(names)
 
     def test_what_is_never_a_name(self):
         """Short texts, numbers, JSON field names and overlong texts are never place names."""

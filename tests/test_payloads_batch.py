@@ -141,7 +141,7 @@ class TestScanLines:
     def test_too_deep_is_unreadable(self, monkeypatch):
         """A record too deep to parse or walk is counted unreadable."""
 
-        def too_deep(value):
+        def too_deep(value, *_memory):
             raise RecursionError
 
         monkeypatch.setattr("twpolicy._payloads._geo.hits", too_deep)

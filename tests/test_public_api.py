@@ -13,6 +13,11 @@ import twpolicy
 
 
 class TestPublicApi:
+    def test_location_memory_is_public(self):
+        """The guard's memory of location read (I.B.7) is exported with the storage tools."""
+        assert {"LocationMemory", "GeoSafeMapping", "check_storable"} <= set(twpolicy.__all__)
+        assert twpolicy.Guard().locations.__class__ is twpolicy.LocationMemory
+
     def test_all_has_no_duplicates(self):
         """__all__ names each export once (ruff's RUF022 keeps it sorted)."""
         assert len(set(twpolicy.__all__)) == len(twpolicy.__all__)

@@ -93,7 +93,7 @@ if TYPE_CHECKING:
         ComplianceEventType,
         compliance_events,
     )
-    from twpolicy._payloads._geo import GeoFinding, find_geo, strip_geo
+    from twpolicy._payloads._geo import GeoFinding, LocationMemory, find_geo, strip_geo
     from twpolicy._payloads._ids import dehydrate
     from twpolicy._payloads._sensitive import CATEGORIES as SENSITIVE_CATEGORIES
     from twpolicy._payloads._sensitive import SENSITIVE_FIELDS
@@ -190,6 +190,7 @@ __all__ = [
     "Ledger",
     "LedgerTampered",
     "LinkBasis",
+    "LocationMemory",
     "MappingApplier",
     "Mode",
     "NonPublicContentError",
@@ -328,6 +329,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Export": ("twpolicy._enforce._exports", "Export"),
     "find_geo": ("twpolicy._payloads._geo", "find_geo"),
     "GeoFinding": ("twpolicy._payloads._geo", "GeoFinding"),
+    "LocationMemory": ("twpolicy._payloads._geo", "LocationMemory"),
     "GeoKind": ("twpolicy._payloads._walker", "GeoKind"),
     "GeoSafeMapping": ("twpolicy._enforce._storage", "GeoSafeMapping"),
     "get_default_guard": ("twpolicy._guard", "get_default_guard"),

@@ -39,6 +39,7 @@ from twpolicy._model import (
     ReserveQuota,
     SpendConsent,
 )
+from twpolicy._payloads._geo import LocationMemory
 from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledger
 from twpolicy._stores._decisions import DecisionFile
@@ -169,6 +170,9 @@ class Guard:
             duplicate-content checks count writes in; ``None``: a fresh ``memory://`` one,
             which counts this process only (give every process the same SQLite or
             PostgreSQL URL to cap them together).
+        locations: the memory of location read in Twitter Content that the
+            ``geo.standalone`` rule reads (`twpolicy.LocationMemory`); ``None``: a fresh one.
+            The guarded clients and the storage enforcement points feed it.
     """
 
     def __init__(
@@ -183,11 +187,13 @@ class Guard:
         rule_modes: Mapping[str, Mode | str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         windows: WindowLedger | None = None,
+        locations: LocationMemory | None = None,
     ) -> None:
         self._ledger = ledger
         self._quotas = quotas
         self._compliance = compliance
         self._windows = windows if windows is not None else open_windows("memory://")
+        self._locations = locations if locations is not None else LocationMemory()
         self._mode = _mode(mode, "Guard(mode=)")
         self._rules = tuple(default() if rules is None else rules)
         ids = [rule.id for rule in self._rules]
@@ -278,6 +284,11 @@ class Guard:
         Strings shorter than 12 characters are ignored (they would match ordinary text).
         """
         return process_secrets().register(values)
+
+    @property
+    def locations(self) -> LocationMemory:
+        """The location this guard has read in Twitter Content (I.B.7's provenance memory)."""
+        return self._locations
 
     @property
     def windows(self) -> WindowLedger:
@@ -415,6 +426,7 @@ class Guard:
             mode_of=self.mode_of,
             claims=claims,
             secrets=process_secrets(),
+            locations=self._locations,
         )
 
     def _evaluate(

@@ -48,7 +48,7 @@ from twpolicy._cli._records import (
     read_records,
 )
 from twpolicy._payloads._batch import collector_paused, record_hits
-from twpolicy._payloads._geo import REASONS, Hit
+from twpolicy._payloads._geo import REASONS, Hit, LocationMemory
 from twpolicy._payloads._shapes import GeoKind
 from twpolicy.exceptions import PayloadError
 
@@ -266,14 +266,20 @@ def scan(
     on standard error and in the summary's ``failure``; the others are scanned all the same.
     With ``jobs`` over 1, a large plain file is read by that many processes (`_parallel`;
     ``loads`` must then be picklable), with the same report.
+
+    The place names and points of every record read are remembered for the rest of the run
+    (`LocationMemory`), so that a later record keeping them apart from their Tweet (counts
+    keyed by a place name, a point under neutral keys) is found; with ``jobs`` over 1, for
+    the rest of each process's chunk.
     """
+    memory = LocationMemory()
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
     options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
     with collector_paused():
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
             if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
-            else _scan_file(name, report, **options)
+            else _scan_file(name, report, memory=memory, **options)
             for name in names
         ]
     report.close(summaries)
@@ -287,6 +293,7 @@ def _scan_file(
     progress: bool,
     max_bytes: int,
     loads: Callable[[bytes], Any],
+    memory: LocationMemory,
 ) -> FileSummary:
     """Scan one input, reporting as it goes."""
     summary = FileSummary(shown(name))
@@ -306,7 +313,7 @@ def _scan_file(
     reader = RecordReader(source.lines, max_bytes=max_bytes, loads=loads)
     try:
         for record in reader:
-            _scan_record(record, summary, report)
+            _scan_record(record, summary, report, memory)
             if not record.number % _EVERY:
                 bar.update(source.position() or record.number, record.number)
         bar.update(source.position() or summary.records, summary.records)
@@ -366,10 +373,11 @@ def _chunk_hits(
     """
     kept: list[tuple[Record, list[_Found]]] = []
     records = 0
+    memory = LocationMemory()
     with collector_paused():
         for record in chunk_records(chunk, max_bytes, loads):
             records = record.number
-            walked, found = _walk(record)
+            walked, found = _walk(record, memory)
             if walked.error is not None or found:
                 listed = [
                     _Found(pointer, hit.kind, hit.standalone, hit.reason)
@@ -380,19 +388,21 @@ def _chunk_hits(
     return records, kept
 
 
-def _walk(record: Record) -> tuple[Record, list[Hit]]:
+def _walk(record: Record, memory: LocationMemory) -> tuple[Record, list[Hit]]:
     """The record's location data; a record the walk refuses is made unreadable."""
     if record.error is None:
         try:
-            return record, record_hits(record.value)
+            return record, record_hits(record.value, memory)
         except PayloadError as exc:
             return record._replace(error=str(exc), value=None), []
     return record, []
 
 
-def _scan_record(record: Record, summary: FileSummary, report: _Report) -> None:
+def _scan_record(
+    record: Record, summary: FileSummary, report: _Report, memory: LocationMemory
+) -> None:
     summary.records += 1
-    record, found = _walk(record)
+    record, found = _walk(record, memory)
     _tally(record, found, summary, report)
 
 

@@ -72,6 +72,7 @@ class _AsyncGuardedV2(Guarded):
                 await _observe(sending, failed.response)
                 raise
             await _observe(sending, sent)
+        policy.guard.locations.watch_async(sent)  # the location hook (I.B.7): learns on .json()
         if plan.learns:
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))

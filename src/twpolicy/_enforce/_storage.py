@@ -26,7 +26,8 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind, Decision
-from twpolicy._payloads._geo import Arguments, MappingKey
+from twpolicy._payloads._geo import Arguments, MappingKey, parsed_text
+from twpolicy._payloads._locations import coordinate
 from twpolicy._stores._consent import validate_user_id
 from twpolicy.exceptions import PayloadError
 
@@ -85,7 +86,29 @@ def check_storable(
         acting_user_id=_acting(acting_user_id),
         payload=payload,
     )
-    return _guard_or_default(guard).enforce(action)
+    chosen = _guard_or_default(guard)
+    _learn(chosen, payload)
+    return chosen.enforce(action)
+
+
+def _learn(guard: Guard, payload: Any) -> None:
+    """Teach the guard the location of what is about to be stored (its provenance memory).
+
+    Before the decision: a Tweet's own place and coordinates, read here, are then known to be
+    location wherever else the payload (or a later one) keeps them.
+    """
+    if isinstance(payload, MappingKey):
+        items: Iterable[Any] = (payload.value,)
+    elif isinstance(payload, Arguments):
+        items = payload.values()
+    else:
+        items = (payload,)
+    memory = guard.locations
+    for item in items:
+        if isinstance(item, (str, bytes, bytearray, memoryview)):
+            item = parsed_text(item)  # noqa: PLW2901  # the JSON it holds
+        if item is not None and not isinstance(item, (str, int, float)):
+            memory.observe_all(item)
 
 
 @overload
@@ -248,6 +271,10 @@ class GeoSafeMapping(MutableMapping[_K, _V]):
         self._store = store
         self._guard = guard
         self._acting = _acting(acting_user_id)
+        # The numbers written under each key, and how many keys hold each: a point read
+        # cannot be kept as two items.
+        self._numbers: dict[Any, float] = {}
+        self._held: dict[float, int] = {}
 
     def __repr__(self) -> str:
         return f"twpolicy.GeoSafeMapping({self._store!r})"
@@ -266,12 +293,26 @@ class GeoSafeMapping(MutableMapping[_K, _V]):
             raise PayloadError("an iterator cannot be stored as checked: store a list")
         kept = _frozen(value)
         check_storable(
-            MappingKey(key, kept),
+            MappingKey(key, kept, self._held),
             guard=self._guard,
             operation=f"{type(self._store).__name__} item",
             acting_user_id=self._acting,
         )
         self._store[key] = kept
+        self._forget_number(key)
+        number = coordinate(kept)
+        if number is not None:
+            self._numbers[key] = number
+            self._held[number] = self._held.get(number, 0) + 1
+
+    def _forget_number(self, key: Any) -> None:
+        number = self._numbers.pop(key, None)
+        if number is not None:
+            left = self._held[number] - 1
+            if left:
+                self._held[number] = left
+            else:
+                del self._held[number]
 
     def __ior__(self, other: Mapping[_K, _V] | Iterable[tuple[_K, _V]]) -> GeoSafeMapping[_K, _V]:
         self.update(other)
@@ -307,6 +348,7 @@ class GeoSafeMapping(MutableMapping[_K, _V]):
 
     def __delitem__(self, key: _K) -> None:
         del self._store[key]
+        self._forget_number(key)
 
     def __iter__(self) -> Iterator[_K]:
         return iter(self._store)

@@ -28,7 +28,7 @@ from twpolicy._payloads._ids import check_kind
 from twpolicy.exceptions import PayloadError
 
 if TYPE_CHECKING:
-    from twpolicy._payloads._geo import Hit
+    from twpolicy._payloads._geo import Hit, PlaceNames
 
 # The fast ID path (msgspec), the location walk and hashlib load with the first function
 # that needs them: ``twpolicy dehydrate`` never scans, ``twpolicy scan`` reads no IDs, and
@@ -274,8 +274,10 @@ def dehydrate_lines(
     return IdBatch(out, errors, manifest)
 
 
-def record_hits(value: Any) -> list[Hit]:
+def record_hits(value: Any, memory: PlaceNames | None = None) -> list[Hit]:
     """Every location datum of a parsed record, as ``twpolicy scan`` lists them.
+
+    ``memory``: the location read in earlier records (it learns this record's).
 
     Raises:
         PayloadError: nested too deeply to scan.
@@ -283,7 +285,7 @@ def record_hits(value: Any) -> list[Hit]:
     from twpolicy._payloads._geo import hits  # noqa: PLC0415  # start-up: see the imports
 
     try:
-        return list(hits(value))
+        return list(hits(value, memory))
     except RecursionError:
         raise PayloadError("nested too deeply to scan") from None
 
@@ -334,6 +336,9 @@ def scan_lines(
     errors: list[tuple[int, str]] = []
     kinds: collections.Counter[str] = collections.Counter()
     records = with_location = standalone_records = standalone_data = 0
+    from twpolicy._payloads._geo import LocationMemory  # noqa: PLC0415  # start-up: see the imports
+
+    memory = LocationMemory()  # what earlier records of the batch read
     for number, data in _lines(lines):
         records += 1
         try:
@@ -346,7 +351,7 @@ def scan_lines(
             errors.append((number, why))
             continue
         try:
-            found = record_hits(value)
+            found = record_hits(value, memory)
         except PayloadError as exc:
             errors.append((number, str(exc)))
             continue

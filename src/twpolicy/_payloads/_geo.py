@@ -20,12 +20,21 @@ import json
 import math
 import re
 import threading
+import unicodedata
 import urllib.parse
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
+from twpolicy._payloads._locations import (
+    Points,
+    aggregate,
+    coordinate,
+    in_gazetteer,
+    numbers_of,
+    pairs_in,
+)
 from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
     LOCATION_FIELDS,
@@ -34,6 +43,7 @@ from twpolicy._payloads._shapes import (
     GeoKind,
     Kind,
     Path,
+    Segment,
     loose_key,
 )
 from twpolicy._payloads._walker import (
@@ -53,10 +63,12 @@ __all__ = [
     "REASONS",
     "Arguments",
     "GeoFinding",
+    "LocationMemory",
     "MappingKey",
     "PlaceNames",
     "find_geo",
     "hits",
+    "parsed_text",
     "strip_geo",
 ]
 
@@ -74,6 +86,9 @@ REASONS: Final[Mapping[str, str]] = {
     "geo_endpoint": "a geo endpoint's answer, which belongs to no Tweet",
     "trend_location": "a trends location, which belongs to no Tweet",
     "location_key": "location used as a mapping key (keeping or counting by it aggregates it)",
+    "added_to_tweet": "location added to a Tweet under a key of its own, not the Tweet's own",
+    "added_to_user": "location added to a user under a key of its own, not the user's own",
+    "added_to_dm": "location added to a Direct Message under a key of its own, not its own",
 }
 
 
@@ -153,6 +168,70 @@ class Hit:
         )
 
 
+def _added(node: Node, path: Path, kind: GeoKind, owner: Node) -> Hit:
+    """Location under a key Twitter does not send, on a whole object, that is not its own."""
+    return Hit(node, path, kind, owner, f"added_to_{_PART_OF[owner.kind]}", standalone=True)
+
+
+def _datum_at(value: Any, path: Path) -> Any:
+    for segment in path:
+        if isinstance(value, Mapping):
+            value = value.get(segment)
+        elif isinstance(value, (list, tuple)) and type(segment) is int and segment < len(value):
+            value = value[segment]
+        else:
+            return None
+    return value
+
+
+def _own_location(owner: Node) -> PlaceNames:
+    """The object's own location, as its table fields hold it: place names, IDs, points."""
+    own = PlaceNames(points=64)
+    value = owner.value
+    for first, rest, _path, _default in _FIELD_READS.get(owner.kind, ()):
+        field = value.get(first)
+        for key in rest:
+            field = field.get(key) if isinstance(field, Mapping) else None
+        if field is None:
+            continue
+        for place in field if isinstance(field, list) else [field]:
+            if isinstance(place, Mapping):
+                own.learn(place)
+                own.learn({"id": place.get("place_id")})
+            elif type(place) is str:
+                own.learn({"name": place})
+        own.learn_points(field)
+    return own
+
+
+def _is_own(datum: Any, own: PlaceNames) -> bool:
+    """Whether ``datum`` is a copy of an object's own location (its point, its place).
+
+    An application may keep a copy of a Tweet's own location under a key of its own (to
+    index it); location from anywhere else added to a Tweet is not part of that Tweet.
+    """
+    if type(datum) is str:
+        return datum in own or _text_pair_known(datum, own)
+    if isinstance(datum, (Mapping, list, tuple)):
+        items = list(datum.values()) + list(datum) if isinstance(datum, Mapping) else list(datum)
+        numbers = [number for pair in pairs_in(datum) for number in pair]
+        numbers.extend(numbers_of(items))
+        if own.knows_pair(numbers):
+            return True
+        return any(type(item) is str and item in own for item in items)
+    return False
+
+
+def _key_under(node: Node, owner: Node) -> Segment | None:
+    """The key of ``owner`` that ``node`` sits under (``None`` when it is ``owner``)."""
+    current: Node | None = node
+    while current is not None and current.parent is not owner:
+        current = current.parent
+    if current is None or current is owner or not current.path:
+        return None
+    return current.path[0]
+
+
 def _owned(node: Node | None, path: Path, kind: GeoKind, owner: Node | None) -> Hit:
     """A datum inside ``owner`` (or inside nothing): standalone unless its owner is whole."""
     if owner is None:
@@ -174,6 +253,47 @@ class _Finder:
         # Places outside any Tweet, judged at the end: part of a Tweet if one refers to them.
         self.free_places: list[tuple[Node, Path, Any]] = []
         self.referenced: dict[str, Node] = {}
+        self.own: dict[Node, PlaceNames] = {}
+
+    def own_of(self, owner: Node) -> PlaceNames:
+        own = self.own.get(owner)
+        if own is None:
+            own = self.own[owner] = _own_location(owner)
+        return own
+
+    def added(self, owner: Node, key: Segment) -> bool:
+        """Whether ``key`` of a whole content object is one Twitter does not send there.
+
+        A location key of another format (``coordinates`` on a v2-looking Tweet) counts as
+        the object's own when it has no location in its table fields.
+        """
+        kind = owner.kind
+        if (
+            type(key) is not str
+            or kind not in _PART_OF
+            or not owner.whole
+            or key in _READ_KEYS[kind]
+            or key in _SLOT_KEYS[kind]
+            or key in _KNOWN[kind]
+        ):
+            return False
+        if loose_key(key) is None:
+            return True
+        own = self.own_of(owner)
+        return len(own.points) > 0 or len(own) > 0
+
+    def placed(self, node: Node, path: Path, geo_kind: GeoKind, owner: Node | None) -> Hit:
+        """`_owned`, unless the datum was added to a whole object and is not its own."""
+        if owner is not None and owner.whole and owner.kind in _PART_OF:
+            key = path[0] if node is owner and path else _key_under(node, owner)
+            if key is not None and self.added(owner, key):
+                own = self.own_of(owner)
+                last = path[-1] if path else None
+                if not _is_own(_datum_at(node.value, path), own) and not (
+                    type(last) is str and _is_own(last, own)  # the datum is this key
+                ):
+                    return _added(node, path, geo_kind, owner)
+        return _owned(node, path, geo_kind, owner)
 
     def run(self, payload: Any) -> Iterator[Hit]:  # noqa: C901, PLR0912  # the hot loop, one frame
         covered_nodes, covered_fields = self.covered_nodes, self.covered_fields
@@ -267,6 +387,8 @@ class _Finder:
         whole = not content or node.whole
         owner = node.owner()
         skip: frozenset[int] | None = None
+        if not whole and self.names is not None and _pair_known(value, self.names):
+            yield _owned(node, (), GeoKind.POINT, owner)  # a point read, beside a bare ID
         for key, item in value.items():
             if key in fields:
                 continue
@@ -276,7 +398,7 @@ class _Finder:
                     geo_kind = location_kind(item, LOOSE_KEYS[loose])
                     if geo_kind is not None:
                         self.covered_fields.setdefault(node, set()).add(key)
-                        yield _owned(node, (key,), geo_kind, owner)
+                        yield self.placed(node, (key,), geo_kind, owner)
                     continue
             else:
                 continue
@@ -285,7 +407,10 @@ class _Finder:
             key_kind = _key_location(key, self.names)
             if key_kind is not None:
                 self.covered_fields.setdefault(node, set()).add(key)
-                yield _owned(node, (key,), key_kind, owner)
+                if owner is node and self.added(node, key) and not _is_own(key, self.own_of(node)):
+                    yield _added(node, (key,), key_kind, node)
+                else:
+                    yield _owned(node, (key,), key_kind, owner)
                 continue
             if content and not whole:
                 if skip is None:
@@ -298,7 +423,7 @@ class _Finder:
             else:
                 continue
             for path, geo_kind in found:
-                yield _owned(node, path, geo_kind, owner)
+                yield self.placed(node, path, geo_kind, owner)
 
     def datum(self, node: Node) -> list[Hit]:
         """A place, trends location or GeoJSON object that is location data as a whole."""
@@ -315,22 +440,25 @@ class _Finder:
             self.free_places.append((node, (), node.value))
             return []
         geo_kind = GeoKind.PLACE if kind is Kind.PLACE else location_kind(node.value, None)
-        return [_owned(node, (), geo_kind or GeoKind.GEOMETRY, owner)]
+        return [self.placed(node, (), geo_kind or GeoKind.GEOMETRY, owner)]
 
     def loose(self, node: Node) -> list[Hit]:
         """Location-like keys of an object of no known family."""
         found = []
         owner = node.owner()
+        if self.names is not None and _pair_known(node.value, self.names):
+            self.covered_nodes.add(node)
+            return [self.placed(node, (), GeoKind.POINT, owner)]
         for key, datum in node.value.items():
             loose = loose_key(key)
             if loose is None:
                 key_kind = _key_location(key, self.names)
                 if key_kind is not None:
                     self.covered_fields.setdefault(node, set()).add(key)
-                    found.append(_owned(node, (key,), key_kind, owner))
+                    found.append(self.placed(node, (key,), key_kind, owner))
                     continue
                 found.extend(
-                    _owned(node, path, geo_kind, owner)
+                    self.placed(node, path, geo_kind, owner)
                     for path, geo_kind in _scan(
                         datum, (key,), walked=True, skip=frozenset(), names=self.names
                     )
@@ -344,7 +472,7 @@ class _Finder:
                 places = [((key, index), item) for index, item in enumerate(datum)]
                 self.free_places.extend((node, path, item) for path, item in places if item)
             else:
-                found.append(_owned(node, (key,), geo_kind, owner))
+                found.append(self.placed(node, (key,), geo_kind, owner))
         return found
 
     def judge_free_places(self) -> Iterator[Hit]:
@@ -566,7 +694,35 @@ def _place_count(value: Any, names: PlaceNames | None) -> bool:
         first, second = second, first
     if type(first) is not str or type(second) not in _COUNTS:
         return False
-    return _full_name(first, any_case=True) or (names is not None and first in names)
+    return (
+        _full_name(first, any_case=True)
+        or (names is not None and first in names)
+        or in_gazetteer(first)
+    )
+
+
+def _pair_known(value: Mapping[Any, Any], names: PlaceNames) -> bool:
+    """Whether two of a mapping's numbers (values, items of its lists, keys) are a point read."""
+    numbers = numbers_of(value.values())
+    numbers.extend(n for n in map(coordinate, value) if n is not None)
+    return names.knows_pair(numbers)
+
+
+# Two numbers with decimals in text ("52.5, 13.4", "52.5 13.4", "52.5/13.4").
+_A_DECIMAL: Final = r"[-+]?(?:\d{1,3}\.\d+(?:e[-+]?\d{1,3})?|\d(?:\.\d+)?e-\d{1,3})"
+_ANY_PAIR_IN_TEXT: Final = re.compile(
+    rf"(?<![\w.])({_A_DECIMAL})\s*[,;\t /]\s*({_A_DECIMAL})(?![\w.])", re.IGNORECASE
+)
+
+
+def _text_pair_known(text: str, names: PlaceNames) -> bool:
+    """Whether a text writes out a point read (at any rounding, in either order)."""
+    if "." not in text and "e-" not in text and "E-" not in text:
+        return False
+    return any(
+        names.knows_pair([float(match.group(1)), float(match.group(2))])
+        for match in _ANY_PAIR_IN_TEXT.finditer(text)
+    )
 
 
 def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
@@ -582,9 +738,14 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None: 
             return GeoKind.GEO_QUERY
         if _text_point(key) or _text_location(key):
             return GeoKind.POINT
+        if names is not None and _text_pair_known(key, names):
+            return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
     if isinstance(key, tuple):
-        if _pair(key):
+        if _pair(key) or (
+            names is not None
+            and names.knows_pair([n for n in map(coordinate, key) if n is not None])
+        ):
             return GeoKind.POINT
         # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
         return next(
@@ -594,7 +755,7 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None: 
     return None
 
 
-def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
+def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
     value: Any,
     base: Path,
     *,
@@ -629,6 +790,8 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
                 yield path, GeoKind.POINT
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
+            elif names is not None and _text_pair_known(item, names):
+                yield path, GeoKind.POINT
             continue
         if kind in _SCALAR_TYPES:
             continue
@@ -639,10 +802,19 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
         if isinstance(item, Mapping):
             if walked and classify(item) is not None:
                 continue
+            if names is not None and _pair_known(item, names):
+                yield path, GeoKind.POINT  # two neutral numbers that are a point read
+                continue
+            if len(item) == 2 and _place_count(tuple(item.values()), names):  # noqa: PLR2004  # a row
+                yield path, GeoKind.PLACE  # a row of counts per place: {"name": ..., "n": 3}
+                continue
             counts = bool(item) and all(type(element) in _COUNTS for element in item.values())
             for key, element in item.items():
                 if counts and type(key) is str and _full_name(key, any_case=True):
                     yield (*path, key), GeoKind.PLACE  # counts per place ("Paris, France": 12)
+                    continue
+                if type(key) is str and aggregate(element) and in_gazetteer(key):
+                    yield (*path, key), GeoKind.PLACE  # counts (or IDs) per well-known place
                     continue
                 loose = loose_key(key)
                 if loose is not None:
@@ -662,6 +834,11 @@ def _scan(  # noqa: C901, PLR0912  # one iterative reader of any JSON
             if _place_count(item, names):
                 yield path, GeoKind.PLACE  # one item of counts per place, as pairs
                 continue
+            if names is not None and names.knows_pair(
+                [n for n in map(coordinate, item) if n is not None]
+            ):
+                yield path, GeoKind.POINT  # a point read, rounded, swapped or as text
+                continue
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
         elif isinstance(item, (set, frozenset)):
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
@@ -671,38 +848,51 @@ _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 
 
 class PlaceNames:
-    """Place names known to be location: learned from payloads, or given (a gazetteer).
+    """Location known to come from Twitter Content: place names, place IDs and points.
 
-    Text alone cannot tell ``"Exampleton"`` from any other word; a name seen in a place
-    (its ``full_name``, ``name``, ``country`` or ID, a Gnip place's ``displayName``, a trends
-    location's ``name``) can. The check learns the names of the places in each payload it
-    reads, and the ``geo.standalone`` rule keeps what it learned (up to ``limit`` names, the
-    oldest forgotten first), so that a count keyed by those names stored later is refused.
-    Names compare without case and spacing (``"paris ,France"`` is ``"Paris, France"``);
-    JSON field names and texts shorter than three characters are never taken for places.
+    Text alone cannot tell ``"Exampleton"`` from any other word, nor two numbers from a
+    point; having read them in a place or a Tweet's coordinates can. The names of each
+    place read (its ``full_name``, ``name``, ``country`` or ID, a Gnip place's
+    ``displayName``, a trends location's ``name``) are kept, up to ``limit`` of them, the
+    oldest forgotten first, and the points read (`twpolicy._payloads._locations.Points`),
+    up to ``points`` of them. Names compare after NFKC, without case and spacing
+    (``"paris ,France"`` is ``"Paris, France"``); JSON field names and texts shorter than
+    three characters are never taken for places.
 
     Args:
-        names: names known from the start (a gazetteer).
+        names: names known from the start (a gazetteer of your own).
         limit: the most learned names to keep.
-        base: names also known (read, never changed).
+        base: what is also known (read, never changed): one `PlaceNames` or several.
+        points: the most points to keep.
     """
 
-    __slots__ = ("_base", "_given", "_learned", "_limit", "_lock")
+    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "points")
 
     def __init__(
-        self, names: Iterable[str] = (), *, limit: int = 100_000, base: PlaceNames | None = None
+        self,
+        names: Iterable[str] = (),
+        *,
+        limit: int = 100_000,
+        base: PlaceNames | Iterable[PlaceNames] | None = None,
+        points: int = 10_000,
     ) -> None:
         self._given = frozenset(key for key in map(_name_key, names) if key is not None)
         self._learned: dict[str, None] = {}
         self._limit = limit
-        self._base = base
+        self._bases: tuple[PlaceNames, ...] = (
+            () if base is None else (base,) if isinstance(base, PlaceNames) else tuple(base)
+        )
         self._lock = threading.Lock()
+        self.points = Points(points)
 
     def __repr__(self) -> str:
-        return f"PlaceNames({len(self._given)} given, {len(self._learned)} learned)"
+        return (
+            f"{type(self).__name__}({len(self._given)} given, {len(self._learned)} learned, "
+            f"{len(self.points)} points)"
+        )
 
     def __len__(self) -> int:
-        return len(self._given) + len(self._learned) + (len(self._base) if self._base else 0)
+        return len(self._given) + len(self._learned) + sum(len(base) for base in self._bases)
 
     def __contains__(self, text: object) -> bool:
         key = _name_key(text)
@@ -720,16 +910,27 @@ class PlaceNames:
             return False
         return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
 
+    def knows_pair(self, numbers: Sequence[float]) -> bool:
+        """Whether two of ``numbers`` are a point read before (rounded, swapped: any copy)."""
+        return self.points.among(numbers) or any(base.knows_pair(numbers) for base in self._bases)
+
+    def pairs_with(self, number: float, others: Collection[float]) -> bool:
+        """Whether ``number`` and one of ``others`` are a point read before."""
+        return self.points.pairs_with(number, others) or any(
+            base.pairs_with(number, others) for base in self._bases
+        )
+
     def _given_has(self, key: str) -> bool:
-        return key in self._given or (
-            self._base is not None and self._base._given_has(key)  # noqa: SLF001  # same class
+        return key in self._given or any(
+            base._given_has(key)  # noqa: SLF001  # same class
+            for base in self._bases
         )
 
     def _has(self, key: str) -> bool:
         return (
             key in self._given
             or key in self._learned
-            or (self._base is not None and self._base._has(key))  # noqa: SLF001  # same class
+            or any(base._has(key) for base in self._bases)  # noqa: SLF001  # same class
         )
 
     def _add(self, keys: Iterable[str]) -> bool:
@@ -739,6 +940,7 @@ class PlaceNames:
         with self._lock:
             learned = self._learned
             for key in new:
+                learned.pop(key, None)
                 learned[key] = None
             while len(learned) > self._limit:
                 del learned[next(iter(learned))]
@@ -751,9 +953,247 @@ class PlaceNames:
         found = (_name_key(place.get(field)) for field in _NAME_FIELDS)
         return self._add(key for key in found if key is not None)
 
+    def learn_points(self, datum: Any) -> bool:
+        """Learn the points of a location datum (coordinates, a place); whether any was new."""
+        if type(datum) is str:
+            match = _LATLONG.fullmatch(datum) if len(datum) <= _LONGEST_POINT else None
+            pairs: Iterable[tuple[float, float]] = (
+                [(float(match.group(1)), float(match.group(2)))] if match else []
+            )
+        else:
+            pairs = pairs_in(datum)
+        fresh = False
+        for first, second in pairs:
+            fresh = self.points.add(first, second) or fresh
+        return fresh
+
     def absorb(self, other: PlaceNames) -> None:
         """Learn what ``other`` learned."""
         self._add(list(other._learned))
+        self.points.absorb(other.points)
+
+
+class LocationMemory(PlaceNames):
+    """The guard's memory of the location it has read in Twitter Content (I.B.7).
+
+    Fed by the enforcement points, never by rules: every response a guarded client reads
+    (`observe`: only where the table of shapes says location lives, v2 ``includes.places``
+    and ``geo``, v1.1 ``place``, ``coordinates`` and ``geo``), and every payload
+    `check_storable`, ``@no_standalone_geo``, `GeoSafeMapping`, ``dehydrate`` and
+    ``twpolicy scan`` are given (`observe_all`). The ``geo.standalone`` rule reads it (through
+    the rule context) and refuses storing any of it apart from its whole Tweet: a place name
+    as a mapping key, two neutral numbers that are a point read, at any rounding, swapped or
+    as text.
+
+    Bounded: at most ``names`` place names and ``points`` points, the least recently read
+    forgotten first (a point takes about 3 KB; the defaults take a few tens of MB at most).
+
+    Args:
+        names: the most place names (and place IDs) kept.
+        points: the most points kept.
+    """
+
+    __slots__ = ("_places_read",)
+
+    def __init__(self, *, names: int = 100_000, points: int = 10_000) -> None:
+        super().__init__(limit=names, points=points)
+        # The places read whole (names and area), by ID, most recent last, with their points.
+        self._places_read: dict[tuple[str, ...], tuple[tuple[float, float], ...]] = {}
+
+    def observe(self, document: Any) -> None:
+        """Learn the location of an API response, reading only where location lives.
+
+        Cheap enough for every read: a v2 response's ``includes.places`` and its Tweets'
+        ``geo``; a v1.1 Tweet's (or a list's, or a search's ``statuses``') ``place``,
+        ``coordinates`` and ``geo``, and those of its retweeted and quoted Tweet; a geo
+        endpoint's ``result.places``; a trends answer's ``locations``. Nothing else of the
+        response is visited.
+        """
+        if type(document) is list or type(document) is tuple:
+            for item in document:  # v1.1 timelines and lookups, geo and trends lists
+                value = item if type(item) is dict else adapt(item)
+                if type(value) is dict or isinstance(value, Mapping):
+                    self._tweet(value)
+                    if "place_type" in value or "locations" in value:
+                        self._observe_one(value)
+            return
+        value = document if type(document) is dict else adapt(document)
+        if type(value) is dict or isinstance(value, Mapping):
+            self._observe_one(value)
+
+    def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901, PLR0912  # one look per shape
+        get = value.get
+        includes = get("includes")
+        if includes and isinstance(includes, Mapping):
+            for place in _listed(includes.get("places")):
+                self._place(place)
+            for tweet in _listed(includes.get("tweets")):
+                geo = tweet.get("geo") if type(tweet) is dict else None
+                if geo:
+                    self._geo(geo)
+        data = get("data")
+        if data:
+            if type(data) is list:
+                for tweet in data:  # v2 Tweets: their location is in ``geo``
+                    geo = tweet.get("geo") if type(tweet) is dict else None
+                    if geo:
+                        self._geo(geo)
+            else:
+                self._tweet(data)
+        statuses = get("statuses")
+        if statuses:
+            for tweet in _listed(statuses):
+                self._tweet(tweet)
+        result = get("result")
+        if result and isinstance(result, Mapping):
+            for place in _listed(result.get("places")):
+                self._place(place)
+        locations = get("locations")
+        if locations:
+            for location in _listed(locations):
+                self.learn(location)
+        if "place_type" in value and "full_name" in value:  # a place on its own (geo/id)
+            self._place(value)
+        self._tweet(value)
+
+    def _geo(self, geo: Any) -> None:
+        """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
+        if not isinstance(geo, Mapping):
+            return
+        self._point(geo)
+        place_id = geo.get("place_id")
+        if place_id is not None and place_id not in self._learned:
+            self._add([key for key in [_name_key(place_id)] if key is not None])
+
+    def _point(self, holder: Mapping[str, Any]) -> None:
+        """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
+        position = holder.get("coordinates")
+        if type(position) is dict:
+            position = position.get("coordinates")
+        if type(position) is list and len(position) == 2:  # noqa: PLR2004  # a position
+            first, second = position
+            if type(first) is float and type(second) is float:
+                if math.isfinite(first) and math.isfinite(second):
+                    self.points.add(first, second)
+                return
+        self.learn_points(holder)
+
+    def _place(self, place: Any) -> None:
+        if not isinstance(place, Mapping):
+            return
+        place_id = place.get("id")
+        if type(place_id) is not str:
+            self.learn(place)
+            self.learn_points(place)
+            return
+        read = self._places_read
+        # A place by its ID and the fields that hold its area (v1.1 and v2 give different ones).
+        key = (place_id, *(field for field in _AREA_FIELDS if field in place))
+        known = read.pop(key, None)
+        if known is None:  # first read: its names, ID and area
+            self.learn(place)
+            known = tuple(pairs_in(place))
+        for first, second in known:  # read again: its points are the most recent
+            self.points.add(first, second)
+        read[key] = known
+        if len(read) > self._limit:
+            read.pop(next(iter(read)), None)
+
+    def _tweet(self, tweet: Any, depth: int = 0) -> None:
+        if type(tweet) is not dict and not isinstance(tweet, Mapping):
+            return
+        get = tweet.get
+        geo, coordinates, place = get("geo"), get("coordinates"), get("place")
+        if geo:
+            self._geo(geo)
+        if coordinates and isinstance(coordinates, Mapping):
+            self._point(coordinates)
+        if place:
+            self._place(place)
+        if depth == 0:
+            retweeted, quoted = get("retweeted_status"), get("quoted_status")
+            if retweeted:
+                self._tweet(retweeted, 1)
+            if quoted:
+                self._tweet(quoted, 1)
+
+    def observe_all(self, payload: Any) -> None:
+        """Learn every place and point of ``payload``, wherever the walk finds them.
+
+        For payloads handed to the storage and dehydration enforcement points, which may be
+        shaped any way; a payload that cannot be walked (a cycle) teaches nothing.
+        """
+        try:
+            nodes = list(walk(payload))
+        except (PayloadError, RecursionError):
+            return
+        place, geo = self._place, self._geo
+        for node in nodes:
+            kind = node.kind
+            if kind in _NAMED_NODE_KINDS:
+                place(node.value)
+                continue
+            for first, rest, _path, _default in _FIELD_READS.get(kind, ()):
+                datum = node.value.get(first)
+                for key in rest:
+                    datum = datum.get(key) if isinstance(datum, Mapping) else None
+                if not datum or type(datum) is str:
+                    continue
+                for item in datum if type(datum) is list else (datum,):
+                    if not isinstance(item, Mapping):
+                        continue
+                    if "coordinates" in item or "place_id" in item:
+                        geo(item)
+                    else:
+                        place(item)
+
+    def watch(self, response: Any) -> Any:
+        """Have ``response.json()`` (of `requests`) teach this memory what it reads.
+
+        The sync clients' read hook: the JSON is parsed once, by whoever asks for it first
+        (tweepy, or the application), and then `observe` reads where location lives. The
+        hook removes itself at that first call, so the response holds no reference to itself
+        and is freed as soon as it is dropped.
+        """
+        parse = getattr(type(response), "json", None)
+        if parse is None:
+            return response
+        observe = self.observe
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            document = parse(response, *args, **kwargs)
+            observe(document)
+            return document
+
+        response.json = read
+        return response
+
+    def watch_async(self, response: Any) -> Any:
+        """`watch` for `aiohttp` responses, whose ``json()`` is a coroutine."""
+        parse = getattr(type(response), "json", None)
+        if parse is None:
+            return response
+        observe = self.observe
+
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            document = await parse(response, *args, **kwargs)
+            observe(document)
+            return document
+
+        response.json = read
+        return response
+
+
+_AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if type(value) is list else []
+
+
+_NAMED_NODE_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION})
 
 
 _NAME_FIELDS: Final = ("full_name", "name", "country", "id", "displayName")
@@ -768,10 +1208,11 @@ _FIELD_WORDS: Final = frozenset(
 
 
 def _name_key(text: object) -> str | None:
-    """How a place name compares: without case, with one space after each comma."""
+    """How a place name compares: NFKC, without case, with one space after each comma."""
     if type(text) is not str or not _SHORTEST_NAME <= len(text) <= _LONGEST_NAME:
         return None
-    key = ", ".join(" ".join(part.split()) for part in text.casefold().split(",")).strip(" ,.")
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    key = ", ".join(" ".join(part.split()) for part in folded.split(",")).strip(" ,.")
     if len(key) < _SHORTEST_NAME or key.isdigit() or key in _FIELD_WORDS:
         return None
     return key
@@ -792,41 +1233,69 @@ def _datum(payload: Any, hit: Hit) -> Any:
     return item
 
 
-def hits(payload: Any, names: PlaceNames | None = None) -> list[Hit]:
+def hits(payload: Any, names: PlaceNames | None = None, *, learn: bool = True) -> list[Hit]:
     """Every location datum of ``payload``, each once (never again inside another datum).
 
-    Place names are location wherever they stand apart from their place (a mapping key, a
-    list of counts): those of the places in ``payload`` itself, and those ``names`` knows.
-    ``names`` learns the payload's place names.
+    Place names and points are location wherever they stand apart from their place or
+    Tweet (a mapping key, a list of counts, two neutral numbers): those of the places and
+    coordinates in ``payload`` itself, and those ``names`` knows. With ``learn``, ``names``
+    learns the payload's place names and points (an enforcement point's memory; a rule
+    passes ``learn=False``, as rules change nothing).
     """
     probe = _Probe(names)
     found = _hits(payload, probe)
     learned = PlaceNames(base=names)
-    fresh = False
+    fresh_names = fresh_points = False
     for hit in found:
-        if hit.kind in _NAMED_KINDS:
+        kind = hit.kind
+        if kind in _NAMED_KINDS:
             datum = _datum(payload, hit)
             for item in datum if isinstance(datum, list) else [datum]:
-                fresh = learned.learn(item) or fresh
-    if fresh:
-        if not probe.asked.isdisjoint(learned._learned):  # noqa: SLF001  # same module
-            found = _hits(payload, learned)  # text names one of its places: read again
-        if names is not None:
+                fresh_names = learned.learn(item) or fresh_names
+        if kind in _POINTED_KINDS and _tabled(hit):
+            fresh_points = learned.learn_points(_datum(payload, hit)) or fresh_points
+    if fresh_names or fresh_points:
+        if (fresh_names and not probe.asked.isdisjoint(learned._learned)) or (  # noqa: SLF001  # same module
+            fresh_points and probe.asked_pairs
+        ):
+            found = _hits(payload, learned)  # it names one of its places or points: read again
+        if learn and names is not None:
             names.absorb(learned)
     return found
 
 
-class _Probe(PlaceNames):
-    """The names of ``base``, noting which texts were asked about.
+_POINTED_KINDS: Final = frozenset(
+    {GeoKind.POINT, GeoKind.BOUNDING_BOX, GeoKind.GEOMETRY, GeoKind.PLACE}
+)
 
-    A payload is read again only if one of them turns out to name one of its places.
+
+def _tabled(hit: Hit) -> bool:
+    """Whether a datum sits where the table of shapes (or a location key) says location is.
+
+    Only such data teach points: numbers recognised as a point by their look alone (under a
+    neutral key) are refused, but not learned.
+    """
+    node = hit.node
+    if node is None:
+        return False
+    if not hit.path:
+        return node.kind in _DATUM_KINDS
+    first = hit.path[0]
+    return type(first) is str and (first in _READ_KEYS[node.kind] or loose_key(first) is not None)
+
+
+class _Probe(PlaceNames):
+    """The names and points of ``base``, noting which names and whether pairs were asked.
+
+    A payload is read again only if one of them turns out to be one of its places or points.
     """
 
-    __slots__ = ("asked",)
+    __slots__ = ("asked", "asked_pairs")
 
     def __init__(self, base: PlaceNames | None) -> None:
-        super().__init__(base=base)
+        super().__init__(base=base, points=0)
         self.asked: set[str] = set()
+        self.asked_pairs = False
 
     def __len__(self) -> int:
         return 1  # always asked
@@ -834,6 +1303,10 @@ class _Probe(PlaceNames):
     def _has(self, key: str) -> bool:
         self.asked.add(key)
         return super()._has(key)
+
+    def knows_pair(self, numbers: Sequence[float]) -> bool:
+        self.asked_pairs = True
+        return super().knows_pair(numbers)
 
 
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:
@@ -860,10 +1333,15 @@ class Arguments(dict[str, Any]):
 
 @attrs.frozen
 class MappingKey:
-    """A mapping item about to be stored: its key is checked as well as its value."""
+    """A mapping item about to be stored: its key is checked as well as its value.
+
+    ``siblings``: the numbers the mapping already holds under other keys, so that a point
+    read cannot be kept as two items (``m["a"] = 52.52; m["b"] = 13.405``).
+    """
 
     key: Any
     value: Any
+    siblings: Collection[float] = ()
 
 
 def _refuse_iterators(payload: Any) -> None:
@@ -877,25 +1355,43 @@ def _refuse_iterators(payload: Any) -> None:
         )
 
 
-def standalone_findings(payload: Any, names: PlaceNames | None = None) -> list[GeoFinding]:
-    """What the ``geo.standalone`` rule refuses in ``payload``; ``names`` learns its places."""
+def standalone_findings(
+    payload: Any, names: PlaceNames | None = None, *, learn: bool = True
+) -> list[GeoFinding]:
+    """What the ``geo.standalone`` rule refuses in ``payload``.
+
+    ``names``: the location known to come from Twitter Content; with ``learn`` it learns the
+    payload's places and points (the rule passes ``learn=False``).
+    """
     _refuse_iterators(payload)
     if isinstance(payload, Arguments):
         for value in payload.values():
             _refuse_iterators(value)
-        return [
+        found = [
             hit.finding(pointer_of((name,)))
             for name, value in payload.items()
-            for hit in hits(_json_text(value), names)
+            for hit in hits(_json_text(value), names, learn=learn)
             if hit.standalone
         ]
+        if names is not None and names.knows_pair(numbers_of(payload.values())):
+            found.append(GeoFinding("", GeoKind.POINT, standalone=True, reason="on_its_own"))
+        return found
     if isinstance(payload, MappingKey):
-        found = [hit.finding() for hit in hits(_json_text(payload.value), names) if hit.standalone]
-        key_kind = _mapping_key(payload.key, payload.value, names)
+        value = _json_text(payload.value)
+        found = [hit.finding() for hit in hits(value, names, learn=learn) if hit.standalone]
+        key_kind = _mapping_key(payload.key, value, names)
+        if key_kind is None and names is not None:
+            mine = numbers_of([payload.key, value])
+            if names.knows_pair(mine) or any(
+                names.pairs_with(number, payload.siblings) for number in mine
+            ):
+                key_kind = GeoKind.POINT  # with a number the mapping holds, a point read
         if key_kind is not None:
             found.insert(0, GeoFinding("", key_kind, standalone=True, reason="location_key"))
         return found
-    return [hit.finding() for hit in hits(_json_text(payload), names) if hit.standalone]
+    return [
+        hit.finding() for hit in hits(_json_text(payload), names, learn=learn) if hit.standalone
+    ]
 
 
 def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | None:
@@ -918,10 +1414,10 @@ def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | No
     if (
         key_kind is None
         and type(key) is str
-        and type(value) in _COUNTS
-        and _full_name(key, any_case=True)
+        and aggregate(value)
+        and (_full_name(key, any_case=True) or in_gazetteer(key))
     ):
-        key_kind = GeoKind.PLACE  # a count per place, kept item by item
+        key_kind = GeoKind.PLACE  # a count (or IDs) per place, kept item by item
     return key_kind
 
 
@@ -962,6 +1458,14 @@ def _json_text(payload: Any) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
+
+
+def parsed_text(payload: Any) -> Any:
+    """``payload`` as the rule reads it (JSON text parsed), or ``None`` if it cannot be read."""
+    try:
+        return _json_text(payload)
+    except PayloadError:
+        return None
 
 
 # What may precede JSON text: whitespace, and byte order marks (which `json.loads` refuses).

@@ -18,6 +18,7 @@ from twpolicy._model import Action, ActionKind, Mode, Outcome
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
+    from twpolicy._payloads._geo import PlaceNames
     from twpolicy._stores._compliance import Tombstone
     from twpolicy._stores._consent import ConsentRecord, ConsentState
     from twpolicy._stores._quotas import QuotaUsage, Recipient
@@ -121,6 +122,8 @@ class RuleContext:
         claims: single-use consent claims the enforcement point already holds for this
             action (a retry of a request whose first try claimed them).
         secrets: the guard's own clients' credentials (by hash), or ``None``.
+        locations: the location the guard has read in Twitter Content (place names, place
+            IDs, points), fed by the enforcement points; ``None`` when none is known.
     """
 
     now: datetime
@@ -131,6 +134,7 @@ class RuleContext:
     mode_of: Callable[[str], Mode] = attrs.field(default=lambda _rule: Mode.ENFORCE)
     claims: frozenset[str] = frozenset()
     secrets: SecretReader | None = None
+    locations: PlaceNames | None = None
 
 
 class Rule(Protocol):

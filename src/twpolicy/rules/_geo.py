@@ -23,7 +23,7 @@ class _ForbidStandaloneGeo:
     kinds: ClassVar[frozenset[ActionKind]] = frozenset({ActionKind.STORE})
 
     names: PlaceNames = attrs.field(factory=PlaceNames, eq=False)
-    """The place names the rule knows: given, and learned from every payload it read."""
+    """The place names the rule is given; what the guard read comes through the context."""
 
     def __repr__(self) -> str:
         return "twpolicy.rules.forbid_standalone_geo()"
@@ -32,10 +32,14 @@ class _ForbidStandaloneGeo:
         """Only stores are judged, on their payload; for anything else the rule is silent."""
         return action.kind is not ActionKind.STORE
 
-    def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:  # noqa: ARG002  # protocol
+    def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
         if action.kind is not ActionKind.STORE or action.payload is None:
             return None
-        findings = standalone_findings(action.payload, self.names)
+        memory = context.locations
+        names = self.names
+        if memory is not None:
+            names = PlaceNames(base=(names, memory), points=0) if len(names) else memory
+        findings = standalone_findings(action.payload, names, learn=False)
         if not findings:
             return Outcome.allow("no_standalone_geo")
         first = findings[0]
@@ -56,16 +60,18 @@ class _ForbidStandaloneGeo:
         )
 
 
-def forbid_standalone_geo(place_names: Iterable[str] = (), *, remember: int = 100_000) -> Rule:
+def forbid_standalone_geo(place_names: Iterable[str] = ()) -> Rule:
     """Refuse storing location data apart from the Tweet it belongs to (I.B.7).
 
-    Place names are recognised when they stand apart from their place (keys of counts,
-    ``(name, count)`` pairs, values on their own): those of the places in the payload
-    itself, those of the places in every payload this rule read before (it remembers up to
-    ``remember`` of them), and ``place_names``, a gazetteer of your own.
+    Location is recognised wherever it stands apart from its Tweet: by where it sits (the
+    table of shapes), by how it looks (a "lat,long" text, a coordinate pair), and by where
+    it came from: the place names, place IDs and points of the payload itself and of every
+    payload the guard read or checked (`twpolicy.LocationMemory`, read through the rule
+    context), at any rounding, in any case or spacing. Counts or IDs keyed by a place name
+    the built-in gazetteer holds (countries, capitals, US states, cities of a million) or
+    ``place_names`` holds are refused too.
 
     Args:
-        place_names: names of places to recognise from the start (cities, regions, ...).
-        remember: the most place names to remember from payloads read.
+        place_names: further names of places to recognise (your own gazetteer).
     """
-    return _ForbidStandaloneGeo(PlaceNames(place_names, limit=remember))
+    return _ForbidStandaloneGeo(PlaceNames(place_names))

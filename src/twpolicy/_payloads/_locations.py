@@ -1,0 +1,318 @@
+"""Coordinates the guard has seen, at every rounding, and a gazetteer of well-known places.
+
+Two numbers are a point only if something says so. Under a key such as ``coordinates`` the
+table of shapes does; under two neutral keys (``{"a": 52.52, "b": 13.405}``) nothing in the
+payload does, but where the numbers came from can: if the guard read that point in Twitter
+Content, keeping it apart from its Tweet is keeping location data from Twitter Content
+(I.B.7). `Points` remembers each point seen, at 1 to 6 decimals (cut off, and rounded up
+and down where the digits cut off start with 5) and to the millionth of a degree, in both
+orders, so that a copy kept rounded, swapped or as text is still recognised. It holds at
+most ``limit`` points, forgetting the least recently seen.
+
+The gazetteer is a floor for names the guard never saw: countries, their capitals, US states
+and cities of a million people or more (``gazetteer.txt``, derived from GeoNames, CC BY 4.0).
+It is read only for mapping keys that hold aggregates (counts, lists of IDs), where a place
+name is what is being counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from importlib import resources
+from typing import Any, Final
+
+__all__ = [
+    "Points",
+    "aggregate",
+    "coordinate",
+    "fold",
+    "gazetteer_names",
+    "in_gazetteer",
+    "numbers_of",
+    "pairs_in",
+]
+
+#: Decimals a kept copy of a point may be rounded to (1: about 11 km; 6: about 11 cm).
+ROUNDINGS: Final = range(1, 7)
+_QUANTA: Final = tuple(Decimal(1).scaleb(-places) for places in ROUNDINGS)
+# A coordinate written as text: one to three digits, a point, decimals ("52.52", "1e-06").
+_NUMBER_TEXT: Final = re.compile(
+    r"\s*[-+]?(?:\d{1,3}\.\d{1,17}(?:e[-+]?\d{1,3})?|\d(?:\.\d{1,17})?e-\d{1,3})\s*", re.IGNORECASE
+)
+_LONGEST_NUMBER_TEXT: Final = 32
+
+
+def coordinate(value: Any) -> float | None:
+    """``value`` as a number that may be a coordinate: a finite float, or a decimal in text."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) and abs(value) <= 180 else None  # noqa: PLR2004  # degrees
+    if kind is str and len(value) <= _LONGEST_NUMBER_TEXT and _NUMBER_TEXT.fullmatch(value):
+        number = float(value)
+        return number if abs(number) <= 180 else None  # noqa: PLR2004  # degrees
+    if isinstance(value, Decimal) and value.is_finite():
+        return coordinate(float(value))
+    return None
+
+
+# Coordinates are compared in millionths of a degree (about 11 cm): a copy kept with more
+# decimals than that is the same point.
+_SCALE: Final = 1_000_000
+_OFFSET: Final = 200_000_000  # makes every scaled coordinate positive, below 2**28
+_WHOLE_LEVEL: Final = 6
+
+
+def _scaled(value: float) -> int:
+    return round(value * _SCALE)
+
+
+def _levels(value: float) -> list[set[int]]:
+    """For each of 1 to 6 decimals, ``value`` as copies kept at that precision are written.
+
+    Cut off (``int``, ``trunc``) and rounded half-up on the decimal digits (SQL's
+    ``round``), in millionths of a degree. Rounding half-even on the binary value (Python's
+    ``round``, JavaScript's ``toFixed``) gives one of the two: they differ only where the
+    digits cut off start with 5, and there each rounding goes up or down.
+    """
+    text = repr(abs(value))
+    sign = -1 if value < 0 else 1
+    whole, dot, fraction = text.partition(".")
+    plain = bool(dot) and whole.isdigit() and fraction.isdigit()
+    levels = []
+    for places in ROUNDINGS:
+        found: set[int] = set()
+        if plain:
+            step = 10 ** (_WHOLE_LEVEL - places)
+            down = int(whole + fraction[:places].ljust(places, "0")) * step
+            found.add(sign * down)
+            rest = fraction[places:]
+            if rest and rest[0] >= "5":
+                found.add(sign * (down + step))
+        else:  # an exponent ("1e-05"): the decimal module reads it exactly
+            exact, quantum = Decimal(text), _QUANTA[places - 1]
+            for mode in (ROUND_HALF_UP, ROUND_DOWN):
+                found.add(sign * _scaled(float(exact.quantize(quantum, rounding=mode))))
+        levels.append(found)
+    levels[-1].add(_scaled(value))
+    return levels
+
+
+def _pair_key(first: int, second: int) -> int:
+    return ((first + _OFFSET) << 30) | (second + _OFFSET)
+
+
+def _copies(first: float, second: float) -> tuple[set[int], set[int]]:
+    """The pair keys of every copy of ``(first, second)`` (both orders), and its numbers."""
+    keys, numbers = set(), set()
+    for ones, others in zip(_levels(first), _levels(second), strict=True):
+        numbers.update(ones)
+        numbers.update(others)
+        for a in ones:
+            for b in others:
+                keys.add(_pair_key(a, b))
+                keys.add(_pair_key(b, a))
+    return keys, numbers
+
+
+class Points:
+    """A bounded memory of points seen: each copy of each, at every rounding, in both orders.
+
+    Reading is cheap: a point read is only noted. Its copies are worked out (about 50 us a
+    point) when a check next needs them, off the read path. About 3 KB a point; the least
+    recently seen is forgotten first.
+
+    Args:
+        limit: the most points kept.
+    """
+
+    __slots__ = ("_keys", "_limit", "_lock", "_pending", "_points", "_stale", "_values")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        # Each point, in order of last sight: whether its copies are in the index yet.
+        self._points: dict[tuple[float, float], bool] = {}
+        self._pending: dict[tuple[float, float], None] = {}  # read, not yet in the index
+        self._stale: list[tuple[float, float]] = []  # forgotten, still in the index
+        self._keys: dict[int, int] = {}  # each copy's pair key: how many points have it
+        self._values: dict[int, int] = {}  # each copy's coordinates: how many points have it
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def add(self, first: float, second: float) -> bool:
+        """Remember the point ``(first, second)`` (in either order); whether it was new."""
+        point = (first, second) if first <= second else (second, first)
+        points = self._points
+        with self._lock:
+            indexed = points.pop(point, None)
+            if indexed is not None:
+                points[point] = indexed  # seen again: the most recent
+                return False
+            points[point] = False
+            self._pending[point] = None
+            if len(points) > self._limit:
+                oldest = next(iter(points))
+                if points.pop(oldest):
+                    self._stale.append(oldest)
+                    if len(self._stale) > self._limit:
+                        self._index()
+                else:
+                    del self._pending[oldest]
+        return True
+
+    def _index(self) -> None:
+        """Bring the index up to date (the lock held): forget the stale, add the pending."""
+        for point in self._stale:
+            keys, values = _copies(*point)
+            _count(self._keys, keys, -1)
+            _count(self._values, values, -1)
+        self._stale.clear()
+        for point in self._pending:
+            keys, values = _copies(*point)
+            _count(self._keys, keys, 1)
+            _count(self._values, values, 1)
+            self._points[point] = True  # keeps its place in the order
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._pending or self._stale:
+            with self._lock:
+                self._index()
+
+    def absorb(self, other: Points) -> None:
+        """Remember every point ``other`` remembers."""
+        for first, second in list(other._points):
+            self.add(first, second)
+
+    def among(self, numbers: Sequence[float]) -> bool:
+        """Whether two of ``numbers`` (at different places) are a copy of a point seen.
+
+        Two whole numbers are never taken for a point (counts are whole).
+        """
+        if len(numbers) < 2 or not self._points:  # noqa: PLR2004  # a pair
+            return False
+        self._ready()
+        values = self._values
+        present: dict[int, int] = {}
+        for number in numbers:
+            scaled = _scaled(number)
+            if scaled in values:
+                present[scaled] = present.get(scaled, 0) + 1
+        if not present or (len(present) == 1 and next(iter(present.values())) < 2):  # noqa: PLR2004  # twice
+            return False
+        keys = self._keys
+        for a, times in present.items():
+            for b in present:
+                if (
+                    (b != a or times > 1)
+                    and _pair_key(a, b) in keys
+                    and not (a % _SCALE == 0 and b % _SCALE == 0)
+                ):
+                    return True
+        return False
+
+    def pairs_with(self, number: float, others: Collection[float]) -> bool:
+        """Whether ``number`` and one of ``others`` are a copy of a point seen."""
+        if not others or not self._points:
+            return False
+        self._ready()
+        scaled = _scaled(number)
+        if scaled not in self._values:
+            return False
+        keys, values = self._keys, self._values
+        for other in others:
+            b = _scaled(other)
+            if (
+                b in values
+                and _pair_key(scaled, b) in keys
+                and not (scaled % _SCALE == 0 and b % _SCALE == 0)
+            ):
+                return True
+        return False
+
+
+def _count(counts: dict[int, int], keys: Iterable[int], step: int) -> None:
+    for key in keys:
+        left = counts.get(key, 0) + step
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+
+
+def pairs_in(value: Any, limit: int = 32) -> Iterator[tuple[float, float]]:
+    """The coordinate pairs in a location datum: GeoJSON positions, ``[lat, long]``, ``bbox``.
+
+    At most ``limit`` of them (a polygon's first corners tell its place well enough).
+    """
+    stack: list[Any] = [value]
+    found = 0
+    while stack and found < limit:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            box = item.get("bbox")
+            if isinstance(box, list) and len(box) == 4:  # noqa: PLR2004  # west, south, east, north
+                numbers = [coordinate(float(n)) if type(n) is int else coordinate(n) for n in box]
+                if None not in numbers:
+                    yield numbers[0], numbers[1]  # type: ignore[misc]  # checked above
+                    yield numbers[2], numbers[3]  # type: ignore[misc]  # checked above
+                    found += 2
+            stack.extend(v for v in item.values() if isinstance(v, (Mapping, list)))
+        elif isinstance(item, list):
+            if 2 <= len(item) <= 3 and all(type(n) in (int, float) for n in item):  # noqa: PLR2004  # a position
+                first, second = coordinate(float(item[0])), coordinate(float(item[1]))
+                if first is not None and second is not None:
+                    yield first, second
+                    found += 1
+                continue
+            stack.extend(v for v in item if isinstance(v, (Mapping, list)))
+
+
+def fold(text: str) -> str:
+    """How the gazetteer compares names: NFKC, no accents, no case, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(unicodedata.normalize("NFKC", bare).casefold().split())
+
+
+@functools.cache
+def gazetteer_names() -> frozenset[str]:
+    """The gazetteer's names, folded (`fold`)."""
+    text = resources.files("twpolicy._payloads").joinpath("gazetteer.txt").read_text("utf-8")
+    return frozenset(
+        fold(line) for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def in_gazetteer(text: str) -> bool:
+    """Whether ``text`` is a name the gazetteer holds (any case, spacing or accents)."""
+    return len(text) <= 100 and fold(text) in gazetteer_names()  # noqa: PLR2004  # no name is longer
+
+
+def aggregate(value: Any) -> bool:
+    """Whether ``value`` is what counting something gives: a number, or a list of IDs."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)) and value:
+        return all(type(item) is int or (type(item) is str and item.isdigit()) for item in value)
+    return False
+
+
+def numbers_of(values: Iterable[Any]) -> list[float]:
+    """The coordinates among ``values`` and the items of the lists among them (one level)."""
+    found: list[float] = []
+    for value in values:
+        number = coordinate(value)
+        if number is not None:
+            found.append(number)
+        elif type(value) is list:
+            found.extend(n for n in map(coordinate, value) if n is not None)
+    return found
