@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
@@ -383,16 +383,21 @@ class TestDecisionLog:
         text=st.text(min_size=12).filter(lambda t: t.strip() == t and len(set(t)) > 6),
         nested=st.dictionaries(st.sampled_from(["text", "full_text", "dm"]), st.text()),
     )
+    @example(text="endpoint.kno", nested={})  # part of a rule's id: not the payload's doing
+    @example(text="Do not post without consent", nested={"text": "Do not post"})
     def test_payload_text_is_never_logged(self, text, nested):
         """Whatever the payload holds, no part of its text reaches the decision record."""
         guard = Guard(ledger=twpolicy.open_ledger("memory://"))
         payload = {"text": text, "nested": nested, "token": text[::-1]}
-        for action in (
-            post(payload=payload),
-            post(payload=payload, category=None),
-            Action(kind="export", operation="dehydrate", payload=payload, recipient="lab"),
+        for make in (
+            lambda p: post(payload=p),
+            lambda p: post(payload=p, category=None),
+            lambda p: Action(kind="export", operation="dehydrate", payload=p, recipient="lab"),
         ):
-            values = "\x00".join(_strings(guard.check(action).to_record()))
+            # A text the record holds anyway (a rule's id, a clause's words) proves nothing.
+            empty = "\x00".join(_strings(guard.check(make({"text": ""})).to_record()))
+            assume(text not in empty and text[::-1] not in empty)
+            values = "\x00".join(_strings(guard.check(make(payload)).to_record()))
             assert text not in values
             assert text[::-1] not in values
 
