@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections.abc import Iterator
 from typing import Any, Final
 
 import attrs
 import msgspec
 
 from twpolicy._payloads._shapes import SHAPES, Kind, Path
-from twpolicy._payloads._walker import Node, classify
+from twpolicy._payloads._walker import Node
 
 __all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
 
@@ -81,8 +80,6 @@ class Item:
 
     def write_back(self) -> None:
         """Carry the fields the cleaner changed (or removed) into the object in the record."""
-        if self.raw is self.value:
-            return
         raw, value = self.raw, self.value
         for key in [key for key in raw if key in FACTS and key not in value]:
             del raw[key]
@@ -206,8 +203,6 @@ def _holding(kind: Kind | None, relevant: frozenset[Kind], within: frozenset[Kin
     """
     if kind is None or kind in relevant or kind in within:
         return None
-    if _static_closed(kind, relevant):
-        return msgspec.Raw
     struct = _struct(kind, relevant, within | {kind}, {})
     return struct | _LIST[struct] | None
 
@@ -234,11 +229,22 @@ def _struct(
 
 @attrs.frozen
 class _Reader:
-    """The generated reading of one kind: its `FACTS`, in one decode that also checks it."""
+    """The generated reading of one kind: its `FACTS`, in one decode that also checks it.
+
+    Attributes:
+        one: decodes one object; ``many``: a list of them (objects only).
+        facts: the facts it reads, which are the struct's first fields.
+        required: where the object is recognised by its keys (the kind's `Signature`): the
+            positions of the fields it must have, and the type each must hold (``None``:
+            any); ``None`` when the struct cannot tell (it is then never recognised).
+        excluded: the positions of the fields it must not have.
+    """
 
     one: msgspec.json.Decoder[Any]
     many: msgspec.json.Decoder[Any]
     facts: tuple[str, ...]
+    required: tuple[tuple[int, type | None], ...] | None
+    excluded: tuple[int, ...]
 
 
 _LIST: Any = list
@@ -251,48 +257,71 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
     It reads the `FACTS` the kind may hold (a key it does not know is refused where the
     walker would search it), skips its other keys unparsed, and refuses content in its slots.
     """
-    facts = tuple(sorted(FACTS & SHAPES[kind].known))
+    shape = SHAPES[kind]
+    facts = tuple(sorted(FACTS & shape.known))
     try:
         struct = _struct(kind, relevant, frozenset({kind}), dict.fromkeys(facts, _ANY))
     except _Unsupported:
         return None
-    return _Reader(msgspec.json.Decoder(struct), msgspec.json.Decoder(_LIST[struct]), facts)
+    position = {f.encode_name: n for n, f in enumerate(msgspec.structs.fields(struct))}
+    signature = shape.signature
+    required: tuple[tuple[int, type | None], ...] | None = None
+    excluded: tuple[int, ...] = ()
+    # Recognised by the struct only where it refuses keys the kind does not know, and reads
+    # (as a fact) every key whose type the signature says.
+    if (
+        signature is not None
+        and shape.search_rest
+        and all(
+            key in position and (held is object or key in facts) for key, held in signature.required
+        )
+    ):
+        required = tuple(
+            (position[key], None if held is object else held) for key, held in signature.required
+        )
+        excluded = tuple(position[key] for key in signature.excluded if key in position)
+    return _Reader(
+        msgspec.json.Decoder(struct),
+        msgspec.json.Decoder(_LIST[struct]),
+        facts,
+        required,
+        excluded,
+    )
 
 
-def _oid(kind: Kind, facts: dict[str, Any]) -> str | None:
-    """The object's own ID, as `Node.read_id` reads it (the common case without a Node)."""
-    if "id_str" not in facts:
-        found = facts.get("id")
-        if type(found) is str:
-            return found or None
-    return Node(kind, facts, None, ()).read_id().value
+def _items(
+    objects: list[dict[str, Any]], reads: list[Any], kind: Kind, paths: list[Path], *,
+    recognised: bool, reader: _Reader,
+) -> list[Item]:  # fmt: skip
+    """The Tweets or users of a slot, their facts read.
 
-
-def _item(
-    obj: dict[str, Any], read: Any, kind: Kind, path: Path, *, recognised: bool, reader: _Reader
-) -> Item:
-    """One Tweet or user, its facts read; refused if the walker would not see it as ``kind``."""
-    facts = {
-        key: value for key in reader.facts if (value := getattr(read, key)) is not msgspec.UNSET
-    }
-    if recognised:
-        shape = SHAPES[kind]
-        signature = shape.signature
-        if signature is None or not signature.excluded.isdisjoint(obj) or classify(obj) is not kind:
-            raise _Refused
-        for key, required in signature.required:
-            if key not in obj or (
-                required is not object
-                and not isinstance(facts[key] if key in facts else _VALUE(obj[key]), required)
-            ):
+    Refused where the walker would not recognise one as ``kind`` (the table's signature).
+    """
+    unset, astuple = msgspec.UNSET, msgspec.structs.astuple
+    keys, required, excluded = reader.facts, reader.required, reader.excluded
+    if recognised and required is None:
+        raise _Refused
+    found: list[Item] = []
+    for obj, read, path in zip(objects, reads, paths, strict=True):
+        values = astuple(read)
+        if recognised:
+            for at, held in required or ():
+                if values[at] is unset or (held is not None and not isinstance(values[at], held)):
+                    raise _Refused
+            if any(values[at] is not unset for at in excluded):
                 raise _Refused
-    return Item(path, kind, facts, obj, _oid(kind, facts))
+        facts = {key: value for key, value in zip(keys, values, strict=False) if value is not unset}
+        oid = facts.get("id")
+        if type(oid) is not str or "id_str" in facts:
+            oid = Node(kind, facts, None, ()).read_id().value
+        found.append(Item(path, kind, facts, obj, oid or None))
+    return found
 
 
 def _objects(
     parent: dict[str, Any], key: str, path: Path, kind: Kind, relevant: frozenset[Kind], *,
     recognised: bool,
-) -> Iterator[Item]:  # fmt: skip
+) -> list[Item]:  # fmt: skip
     """The Tweets or users of one slot: one object or a list of them, decoded in place."""
     reader = _reader(kind, relevant)
     if reader is None:
@@ -301,23 +330,22 @@ def _objects(
     first = _first(raw)
     if first == ord("{"):
         obj = parent[key] = _OBJECT(raw)
-        yield _item(obj, reader.one.decode(raw), kind, path, recognised=recognised, reader=reader)
-    elif first == ord("["):
+        reads = [reader.one.decode(raw)]
+        return _items([obj], reads, kind, [path], recognised=recognised, reader=reader)
+    if first == ord("["):
         # Objects only: anything else in the list (a list, a scalar) refuses the line.
         elements: list[Any] = _OBJECTS(raw)
         parent[key] = elements
-        for index, (obj, read) in enumerate(zip(elements, reader.many.decode(raw), strict=True)):
-            yield _item(obj, read, kind, (*path, index), recognised=recognised, reader=reader)
+        paths = [(*path, index) for index in range(len(elements))]
+        reads = reader.many.decode(raw)
+        return _items(elements, reads, kind, paths, recognised=recognised, reader=reader)
+    return []
 
 
 @functools.cache
 def _closed_decoder(kind: Kind | None, relevant: frozenset[Kind]) -> msgspec.json.Decoder[Any]:
     """A decoder that succeeds only on a slot of ``kind`` holding no content."""
-    try:
-        held = _holding(kind, relevant, frozenset())
-    except _Unsupported:
-        held = None  # a key no struct can name: the slot must be null
-    return msgspec.json.Decoder(held)
+    return msgspec.json.Decoder(_holding(kind, relevant, frozenset()))
 
 
 def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
@@ -358,6 +386,6 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
                 )
             else:
                 _closed_decoder(slot.kind, relevant).decode(parent[last])
-    except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
+    except (_Refused, _Unsupported, msgspec.DecodeError, UnicodeDecodeError):
         return None
     return Page(record, items)
