@@ -433,9 +433,7 @@ def _cascade(nodes: list[Item], gone: dict[str, str], removals: list[Removal]) -
                     grew = True
 
 
-def _drop_references(
-    nodes: list[Item], paths: set[tuple[Any, ...]], gone: Mapping[str, str]
-) -> list[Item]:
+def _drop_references(nodes: list[Item], gone: Mapping[str, str]) -> list[Item]:
     """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
 
     A reference that is itself an embedded Tweet (twarc-flattened) goes here too; `_remove`
@@ -445,9 +443,7 @@ def _drop_references(
     if not gone:
         return changed
     for node in nodes:
-        if node.kind not in _TWEETS or (
-            paths and (node.full_path in paths or _under(node.full_path, paths))
-        ):
+        if node.kind not in _TWEETS or node.doomed:
             continue
         value: Any = node.value
         refs = value.get("referenced_tweets")
@@ -527,7 +523,7 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
         for node in walk(record)
         if node.kind in _CLEANED
     ]
-    cleaned, changed, _, _ = _clean(record, items, snapshot, tally)
+    cleaned, changed, _ = _clean(record, items, snapshot, tally)
     if cleaned is not None and changed and isinstance(record, MutableMapping):
         _prune_includes(record)
     return cleaned, changed
@@ -535,30 +531,33 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
 
 def _clean(
     record: Any, items: list[Item], snapshot: Snapshot, tally: _Tally
-) -> tuple[Any, bool, set[tuple[Any, ...]], list[Item]]:
+) -> tuple[Any, bool, list[Item]]:
     """Remove from ``record`` what is gone among its ``items``; scrub; drop references.
 
-    Returns the record (``None``: it goes as a whole), whether it changed, the paths of the
-    objects removed, and the items that stay but changed. Unreferenced places and media are
-    the caller's to prune.
+    Returns the record (``None``: it goes as a whole), whether it changed, and the items that
+    stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
+    are the caller's to prune.
     """
     removals, scrubs, gone = _find(items, snapshot)
     paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
             _count(tally, snapshot, removal)
-        return None, True, paths, []
+        return None, True, []
+    if paths:
+        for item in items:
+            item.doomed = item.full_path in paths or _under(item.full_path, paths)
     plan = _plan(record, removals, paths, tally, snapshot)
-    touched = _drop_references(items, paths, gone)
+    touched = _drop_references(items, gone)
     for item, key in scrubs:
-        if item.full_path in paths or _under(item.full_path, paths):
+        if item.doomed:
             continue
         if _scrub(item.value, item.kind):
             tally.hit(key)
             tally.scrubbed += 1
             touched.append(item)
     _remove(plan)
-    return record, bool(touched or plan), paths, touched
+    return record, bool(touched or plan), touched
 
 
 def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
@@ -571,16 +570,12 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     page = read_page(line, _CLEANED)
     if page is None:
         return None
-    _, changed, paths, touched = _clean(page.record, page.items, snapshot, tally)
+    _, changed, touched = _clean(page.record, page.items, snapshot, tally)
     if not changed:
         return line, False
     for item in touched:
         item.write_back()
-    kept = [
-        item
-        for item in page.items
-        if not (item.full_path in paths or _under(item.full_path, paths))
-    ]
+    kept = [item for item in page.items if not item.doomed]
     includes = page.record.get("includes")
     if isinstance(includes, dict):
         _prune(includes, [item.value for item in kept if item.kind in _TWEETS])

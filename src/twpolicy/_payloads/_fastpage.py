@@ -60,9 +60,10 @@ class Item:
         raw: the object in the record (on a page: its values unparsed but for what the
             cleaner wrote back).
         oid: its own ID, read as `Node.read_id` reads it.
+        doomed: whether cleaning removes it (or what holds it).
     """
 
-    __slots__ = ("full_path", "kind", "oid", "raw", "value")
+    __slots__ = ("doomed", "full_path", "kind", "oid", "raw", "value")
 
     def __init__(
         self,
@@ -77,6 +78,7 @@ class Item:
         self.value = value
         self.raw = raw
         self.oid = oid
+        self.doomed = False
 
     def write_back(self) -> None:
         """Carry the fields the cleaner changed (or removed) into the object in the record."""
