@@ -167,8 +167,9 @@ def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FB
 
     ``quick`` uses 20 MiB and 100,000 events instead of 200 MiB and 1,000,000. Each result
     has ``name``, ``ratio`` (seconds over the baseline's), ``baseline`` (dehydrate's
-    seconds) and ``bound``: a gross-regression bound for the CI smoke (today's ratios are 4 to
-    10 on a loaded machine; the target is at most twice dehydrate, not met yet).
+    seconds) and ``bound``: a gross-regression bound for the CI smoke (with the fast page
+    cleaner, today's ratios are 2 to 5 for apply and 4 to 6 for the checked dehydrate on a
+    loaded machine; the target is at most twice dehydrate, met in quick mode only at times).
     """
     figures = run(20, 100_000) if quick else run(200, 1_000_000)
     baseline = figures["dehydrate_s"]
