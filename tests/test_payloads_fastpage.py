@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
+import io
 import json
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import msgspec
 import pytest
@@ -13,8 +18,16 @@ from hypothesis import strategies as st
 
 import twpolicy
 from corpus import load
-from twpolicy import ComplianceEvent, open_compliance
-from twpolicy._enforce._compliance import _CLEANED, _clean_line, _Tally, clean_record
+from twpolicy import ComplianceEvent, JsonLinesApplier, apply_compliance, open_compliance
+from twpolicy._cli._dehydrate import IdReader
+from twpolicy._enforce import _compliance
+from twpolicy._enforce._compliance import (
+    _CLEANED,
+    ExportTombstones,
+    _clean_line,
+    _Tally,
+    clean_record,
+)
 from twpolicy._payloads import _fastpage
 from twpolicy._payloads._fastpage import PAGE_KINDS, read_page
 from twpolicy._payloads._shapes import SHAPES, Kind
@@ -366,3 +379,98 @@ def test_corpus_pages_with_any_events(corpus, data):
         up_to = data.draw(st.sampled_from([None, *tweet_ids])) if kind == "scrub_geo" else None
         found.append(ComplianceEvent(type=kind, object_id=uid, up_to_tweet_id=up_to))
     same(doc.raw, snapshot_of(found))
+
+
+# -- through the appliers -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def walker_only() -> Iterator[None]:
+    """The fast page cleaner switched off: every affected line is parsed and walked."""
+    with mock.patch.object(_compliance, "_clean_line", return_value=None):
+        yield
+
+
+@settings(max_examples=60, deadline=None)
+@given(records=st.lists(pages(), min_size=1, max_size=4), found=events())
+def test_dehydrate_writes_the_same_ids(records, found):
+    """`dehydrate --compliance-db`'s reader gives the same IDs with and without the cleaner."""
+    snapshot = snapshot_of(found)
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    results = []
+    for context in (contextlib.nullcontext(), walker_only()):
+        with context:
+            tombstones = ExportTombstones(snapshot, "tweets")
+            reader = IdReader("tweets", tombstones=tombstones)
+            try:
+                written = [i for batch in reader.new_ids(io.BytesIO(data)) for i in batch]
+            except twpolicy.exceptions.TwPolicyError as error:
+                written = [type(error).__name__]
+            results.append((written, tombstones.dropped))
+    assert results[0] == results[1]
+
+
+def parsed(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_corpus_dataset_is_applied_alike(corpus, tmp_path, gzipped):
+    """A dataset of every twarc2 test file: the same output and report either way."""
+    folder = corpus / "DocNow+twarc-csv" / "test-data"
+    lines = [
+        line
+        for name in sorted(folder.glob("*.jsonl"))
+        for line in name.read_bytes().splitlines(keepends=True)
+        if line.strip()
+    ]
+    dataset = tmp_path / "data.jsonl"
+    text = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+    # The corpus keeps damaged lines on purpose: they are left out here.
+    good = [(line, value) for line in text.splitlines(keepends=True) if (value := parsed(line))]
+    payload = b"".join(line for line, _ in good)
+    dataset.write_bytes(gzip.compress(payload) if gzipped else payload)
+    records = [value for _, value in good]
+    tweets, users = set(), set()
+    for record in records:
+        with contextlib.suppress(twpolicy.exceptions.TwPolicyError):
+            tweets.update(twpolicy.dehydrate(record))
+            users.update(twpolicy.dehydrate(record, kind="users"))
+    tweets, users = sorted(tweets), sorted(users)
+    found = [ComplianceEvent(type="tweet_delete", object_id=t) for t in tweets[::7]]
+    found += [ComplianceEvent(type="scrub_geo", object_id=u) for u in users[::11]]
+    found += [ComplianceEvent(type="user_suspend", object_id=u) for u in users[3::13]]
+    outputs = []
+    cleaned_fast = []
+    real = _compliance._clean_line
+
+    def counted(*args: Any) -> Any:
+        found = real(*args)
+        cleaned_fast.append(found is not None)
+        return found
+
+    fast = mock.patch.object(_compliance, "_clean_line", counted)
+    for name, context in (("fast", fast), ("walked", walker_only())):
+        with context, open_compliance(f"sqlite:///{tmp_path / name}.db") as ledger:
+            ledger.record(found)
+            out = tmp_path / f"{name}.jsonl"
+            report = apply_compliance(ledger, JsonLinesApplier(dataset, out=out))
+            raw = out.read_bytes()
+            raw = gzip.decompress(raw) if gzipped else raw
+            outputs.append(
+                (
+                    [json.loads(line) for line in raw.splitlines()],
+                    {
+                        k: v
+                        for k, v in report.to_dict().items()
+                        if k not in ("attempt_id", "target")
+                    },
+                )
+            )
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1]["removed"] > 0
+    assert sum(cleaned_fast) >= 5  # the twarc2 pages that may hold something gone
