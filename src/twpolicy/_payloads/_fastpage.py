@@ -45,7 +45,7 @@ FACTS: Final = frozenset(
 )  # fmt: skip
 
 _OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-_OBJECTS: Final = msgspec.json.Decoder(list[dict[str, msgspec.Raw]]).decode
+_ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _VALUE: Final = msgspec.json.Decoder().decode
 
 
@@ -57,13 +57,14 @@ class Item:
         kind: its kind.
         value: the fields the cleaner reads and changes (on a page: `FACTS`, decoded; on a
             walked record: the object itself).
-        raw: the object in the record (on a page: its values unparsed but for what the
-            cleaner wrote back).
+        raw: the object in the record (on a page: unparsed, `msgspec.Raw`, until the
+            cleaner writes back to it).
         oid: its own ID, read as `Node.read_id` reads it.
         doomed: whether cleaning removes it (or what holds it).
+        container: on a page, the list or object holding it.
     """
 
-    __slots__ = ("doomed", "full_path", "kind", "oid", "raw", "value")
+    __slots__ = ("container", "doomed", "full_path", "kind", "oid", "raw", "value")
 
     def __init__(
         self,
@@ -72,6 +73,8 @@ class Item:
         value: Any,
         raw: Any,
         oid: str | None,
+        *,
+        container: Any = None,
     ) -> None:
         self.full_path = full_path
         self.kind = kind
@@ -79,10 +82,21 @@ class Item:
         self.raw = raw
         self.oid = oid
         self.doomed = False
+        self.container = container
 
     def write_back(self) -> None:
         """Carry the fields the cleaner changed (or removed) into the object in the record."""
         raw, value = self.raw, self.value
+        if isinstance(raw, msgspec.Raw):
+            # Its keys are needed now: decoded, and put in its place (found by identity, as
+            # objects before it in a list may have been removed).
+            container = self.container
+            at = (
+                next(n for n, element in enumerate(container) if element is raw)
+                if type(container) is list
+                else self.full_path[-1]
+            )
+            raw = self.raw = container[at] = _OBJECT(raw)
         for key in [key for key in raw if key in FACTS and key not in value]:
             del raw[key]
         for key, item in value.items():
@@ -292,8 +306,8 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
 
 
 def _items(
-    objects: list[dict[str, Any]], reads: list[Any], kind: Kind, paths: list[Path], *,
-    recognised: bool, reader: _Reader,
+    objects: list[Any], reads: list[Any], kind: Kind, paths: list[Path], *,
+    recognised: bool, reader: _Reader, container: Any,
 ) -> list[Item]:  # fmt: skip
     """The Tweets or users of a slot, their facts read.
 
@@ -316,7 +330,7 @@ def _items(
         oid = facts.get("id")
         if type(oid) is not str or "id_str" in facts:
             oid = Node(kind, facts, None, ()).read_id().value
-        found.append(Item(path, kind, facts, obj, oid or None))
+        found.append(Item(path, kind, facts, obj, oid or None, container=container))
     return found
 
 
@@ -331,16 +345,19 @@ def _objects(
     raw = parent[key]
     first = _first(raw)
     if first == ord("{"):
-        obj = parent[key] = _OBJECT(raw)
         reads = [reader.one.decode(raw)]
-        return _items([obj], reads, kind, [path], recognised=recognised, reader=reader)
+        return _items(
+            [raw], reads, kind, [path], recognised=recognised, reader=reader, container=parent
+        )
     if first == ord("["):
         # Objects only: anything else in the list (a list, a scalar) refuses the line.
-        elements: list[Any] = _OBJECTS(raw)
+        reads = reader.many.decode(raw)
+        elements: list[Any] = _ARRAY(raw)
         parent[key] = elements
         paths = [(*path, index) for index in range(len(elements))]
-        reads = reader.many.decode(raw)
-        return _items(elements, reads, kind, paths, recognised=recognised, reader=reader)
+        return _items(
+            elements, reads, kind, paths, recognised=recognised, reader=reader, container=elements
+        )
     return []
 
 
