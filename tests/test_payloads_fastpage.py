@@ -283,6 +283,16 @@ class TestGenerated:
         assert _fastpage._reader(Kind.ACTIVITY, _CLEANED) is None
         assert _fastpage._holding(None, _CLEANED, frozenset()) is None
 
+    def test_kinds_the_reader_cannot_recognise_are_refused(self):
+        """A kind without a reader, or recognised where its signature cannot be checked."""
+        record = {"x": msgspec.Raw(b'[{"id": "1", "username": "u"}]')}
+        with pytest.raises(_fastpage._Refused):
+            _fastpage._objects(record, "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
+        with pytest.raises(_fastpage._Refused):
+            _fastpage._objects(record, "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
+        (user,) = _fastpage._objects(record, "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False)
+        assert ("1", ("x", 0)) == (user.oid, user.full_path)
+
     def test_unnamed_keys_and_conflicts_are_unsupported(self):
         """Keys that are no names are renamed; keys both read and crossed are refused."""
         assert (
