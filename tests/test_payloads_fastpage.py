@@ -285,12 +285,17 @@ class TestGenerated:
 
     def test_kinds_the_reader_cannot_recognise_are_refused(self):
         """A kind without a reader, or recognised where its signature cannot be checked."""
-        record = {"x": msgspec.Raw(b'[{"id": "1", "username": "u"}]')}
+
+        def record():
+            return {"x": msgspec.Raw(b'[{"id": "1", "username": "u"}]')}
+
         with pytest.raises(_fastpage._Refused):
-            _fastpage._objects(record, "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
+            _fastpage._objects(record(), "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
         with pytest.raises(_fastpage._Refused):
-            _fastpage._objects(record, "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
-        (user,) = _fastpage._objects(record, "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False)
+            _fastpage._objects(record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
+        (user,) = _fastpage._objects(
+            record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False
+        )
         assert ("1", ("x", 0)) == (user.oid, user.full_path)
 
     def test_unnamed_keys_and_conflicts_are_unsupported(self):
