@@ -34,8 +34,9 @@ from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
+from twpolicy._payloads._fastpage import Item, read_page
 from twpolicy._payloads._ids import check_kind, ids_in
-from twpolicy._payloads._walker import Kind, Node, adapt, walk
+from twpolicy._payloads._walker import Kind, adapt, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError, PayloadError
@@ -58,6 +59,8 @@ __all__ = [
 _TWEETS: Final = frozenset({Kind.TWEET_V1, Kind.TWEET_V2, Kind.TWEET_FLAT, Kind.ACTIVITY})
 _USERS: Final = frozenset({Kind.USER_V1, Kind.USER_V2, Kind.ACTOR})
 _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
+#: The kinds of object cleaning acts on.
+_CLEANED: Final = _TWEETS | _USERS | _DMS
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BLOCK: Final = 1 << 20
 _DECODE: Final = msgspec.json.Decoder().decode
@@ -276,8 +279,7 @@ def _id_of(value: Any) -> str | None:
     return None
 
 
-def _author(node: Node) -> str | None:
-    value = node.value
+def _author(value: Mapping[str, Any]) -> str | None:
     user = value.get("user") or value.get("author") or value.get("actor")
     if isinstance(user, Mapping):
         found = _id_of(user.get("id_str")) or _id_of(user.get("id"))
@@ -287,8 +289,7 @@ def _author(node: Node) -> str | None:
     return _id_of(value.get("author_id"))
 
 
-def _retweeted(node: Node) -> str | None:
-    value = node.value
+def _retweeted(value: Mapping[str, Any]) -> str | None:
     inner = value.get("retweeted_status")
     if isinstance(inner, Mapping):
         return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
@@ -334,19 +335,25 @@ def _prune_includes(record: MutableMapping[str, Any]) -> int:
     includes = record.get("includes")
     if not isinstance(includes, MutableMapping):
         return 0
+    return _prune(includes, [node.value for node in walk(record) if node.kind in _TWEETS])
+
+
+def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any]]) -> int:
+    """Drop the places and media of ``includes`` that none of ``tweets`` refers to."""
     places: set[str] = set()
     media: set[str] = set()
-    for node in walk(record):
-        if node.kind in _TWEETS:
-            geo = node.value.get("geo")
-            if isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
-                places.add(geo["place_id"])
-            attachments = node.value.get("attachments")
-            if isinstance(attachments, Mapping):
-                media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
+    for tweet in tweets:
+        geo = tweet.get("geo")
+        if isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
+            places.add(geo["place_id"])
+        attachments = tweet.get("attachments")
+        if isinstance(attachments, Mapping):
+            media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
     dropped = 0
     for name, keep, field in (("places", places, "id"), ("media", media, "media_key")):
         items = includes.get(name)
+        if isinstance(items, msgspec.Raw):  # a page read by the fast reader
+            items = _DECODE(items)
         if isinstance(items, list):
             kept = [i for i in items if not isinstance(i, Mapping) or i.get(field) in keep]
             dropped += len(items) - len(kept)
@@ -369,17 +376,17 @@ Removal = tuple[tuple[Any, ...], str, str, str]
 
 
 def _find(
-    nodes: list[Node], snapshot: Snapshot
-) -> tuple[list[Removal], list[tuple[Node, str]], dict[str, str]]:
-    """What is gone among ``nodes``: removals (path, key, type, ID), scrubs, gone Tweet IDs."""
+    items: list[Item], snapshot: Snapshot
+) -> tuple[list[Removal], list[tuple[Item, str]], dict[str, str]]:
+    """What is gone among ``items``: removals (path, key, type, ID), scrubs, gone Tweet IDs."""
     removals: list[Removal] = []
-    scrubs: list[tuple[Node, str]] = []
+    scrubs: list[tuple[Item, str]] = []
     gone: dict[str, str] = {}
-    for node in nodes:
+    for node in items:
         kind = node.kind
         if kind in _TWEETS:
-            tid = node.read_id().value
-            author = _author(node)
+            tid = node.oid
+            author = _author(node.value)
             key = (tid is not None and snapshot.tweets.get(tid)) or (
                 author is not None and snapshot.users.get(author)
             )
@@ -395,42 +402,48 @@ def _find(
             continue
         index = snapshot.users if kind in _USERS else snapshot.dms if kind in _DMS else None
         if index is not None:
-            oid = node.read_id().value
+            oid = node.oid
             key = index.get(oid) if oid else None
             if key:
                 removals.append(
                     (node.full_path, key, "user" if kind in _USERS else "dm", oid or "")
                 )
-    _cascade(nodes, gone, removals)
+    _cascade(items, gone, removals)
     return removals, scrubs, gone
 
 
-def _cascade(nodes: list[Node], gone: dict[str, str], removals: list[Removal]) -> None:
+def _cascade(nodes: list[Item], gone: dict[str, str], removals: list[Removal]) -> None:
     """Retweets of removed Tweets go with them (X deletes them too), until nothing changes."""
+    if not gone:
+        return
+    retweets = [
+        (node, source)
+        for node in nodes
+        if node.kind in _TWEETS and (source := _retweeted(node.value)) is not None
+    ]
     grew = True
     while grew:
         grew = False
-        for node in nodes:
-            source = _retweeted(node) if node.kind in _TWEETS else None
-            if source is not None and source in gone:
-                tid = node.read_id().value or ""
+        for node, source in retweets:
+            if source in gone:
+                tid = node.oid or ""
                 if tid not in gone:
                     gone[tid] = gone[source]
                     removals.append((node.full_path, gone[source], "tweet", tid))
                     grew = True
 
 
-def _drop_references(
-    nodes: list[Node], paths: set[tuple[Any, ...]], gone: Mapping[str, str]
-) -> bool:
+def _drop_references(nodes: list[Item], gone: Mapping[str, str]) -> list[Item]:
     """Remove references to removed Tweets from the Tweets that stay (lists changed in place).
 
     A reference that is itself an embedded Tweet (twarc-flattened) goes here too; `_remove`
-    finds it gone already, as it removes objects by identity.
+    finds it gone already, as it removes objects by identity. Returns the Tweets changed.
     """
-    changed = False
+    changed: list[Item] = []
+    if not gone:
+        return changed
     for node in nodes:
-        if node.kind not in _TWEETS or node.full_path in paths or _under(node.full_path, paths):
+        if node.kind not in _TWEETS or node.doomed:
             continue
         value: Any = node.value
         refs = value.get("referenced_tweets")
@@ -442,12 +455,12 @@ def _drop_references(
             ]
             if len(kept) != len(refs):
                 refs[:] = kept
-                changed = True
+                changed.append(node)
         quoted = _id_of(value.get("quoted_status_id_str")) or _id_of(value.get("quoted_status_id"))
         if quoted is not None and quoted in gone:
             for field in ("quoted_status_id", "quoted_status_id_str", "quoted_status_permalink"):
                 value.pop(field, None)
-            changed = True
+            changed.append(node)
     return changed
 
 
@@ -505,27 +518,68 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
     tally = tally if tally is not None else _Tally()
     if not snapshot or not isinstance(record, (MutableMapping, list)):
         return record, False
-    nodes = list(walk(record))
-    removals, scrubs, gone = _find(nodes, snapshot)
+    items = [
+        Item(node.full_path, node.kind, node.value, node.value, node.read_id().value)
+        for node in walk(record)
+        if node.kind in _CLEANED
+    ]
+    cleaned, changed, _ = _clean(record, items, snapshot, tally)
+    if cleaned is not None and changed and isinstance(record, MutableMapping):
+        _prune_includes(record)
+    return cleaned, changed
+
+
+def _clean(
+    record: Any, items: list[Item], snapshot: Snapshot, tally: _Tally
+) -> tuple[Any, bool, list[Item]]:
+    """Remove from ``record`` what is gone among its ``items``; scrub; drop references.
+
+    Returns the record (``None``: it goes as a whole), whether it changed, and the items that
+    stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
+    are the caller's to prune.
+    """
+    removals, scrubs, gone = _find(items, snapshot)
     paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
             _count(tally, snapshot, removal)
-        return None, True
+        return None, True, []
+    if paths:
+        for item in items:
+            item.doomed = item.full_path in paths or _under(item.full_path, paths)
     plan = _plan(record, removals, paths, tally, snapshot)
-    changed = _drop_references(nodes, paths, gone)
-    for node, key in scrubs:
-        if node.full_path in paths or _under(node.full_path, paths):
+    touched = _drop_references(items, gone)
+    for item, key in scrubs:
+        if item.doomed:
             continue
-        if _scrub(node.value, node.kind):  # type: ignore[arg-type]  # walked dicts are mutable
+        if _scrub(item.value, item.kind):
             tally.hit(key)
             tally.scrubbed += 1
-            changed = True
+            touched.append(item)
     _remove(plan)
-    changed = changed or bool(plan)
-    if changed and isinstance(record, MutableMapping):
-        _prune_includes(record)
-    return record, changed
+    return record, bool(touched or plan), touched
+
+
+def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
+    """A v2 response line cleaned through the fast reader: the line and whether it changed.
+
+    The same decisions as `clean_record` on the parsed line, made on the few fields the fast
+    reader decodes (`twpolicy._payloads._fastpage`); every other value is written out again
+    as it came. ``None``: not a line the fast reader reads; `clean_record` must.
+    """
+    page = read_page(line, _CLEANED)
+    if page is None:
+        return None
+    _, changed, touched = _clean(page.record, page.items, snapshot, tally)
+    if not changed:
+        return line, False
+    for item in touched:
+        item.write_back()
+    kept = [item for item in page.items if not item.doomed]
+    includes = page.record.get("includes")
+    if isinstance(includes, dict):
+        _prune(includes, [item.value for item in kept if item.kind in _TWEETS])
+    return _ENCODE(page.record), True  # msgspec writes whatever it read
 
 
 # -- JSON Lines datasets ------------------------------------------------------------------
@@ -607,16 +661,19 @@ def clean_lines(
             read += 1
             out = line if line.endswith(b"\n") else line + b"\n"
             if wanted.may_hold(line):
-                try:
-                    record = _loads(line)
-                except ValueError:
-                    raise NotJsonLine(number) from None
-                cleaned, changed = clean_record(record, snapshot, tally)
-                if cleaned is None:
-                    dropped += 1
-                    continue
-                if changed:
-                    out = _dumps(cleaned) + b"\n"
+                fast = _clean_line(line, snapshot, tally)  # v2 pages: the fast cleaner
+                if fast is None:
+                    try:
+                        record = _loads(line)
+                    except ValueError:
+                        raise NotJsonLine(number) from None
+                    cleaned, changed = clean_record(record, snapshot, tally)
+                    if cleaned is None:
+                        dropped += 1
+                        continue
+                    fast = (_dumps(cleaned), changed)
+                if fast[1]:
+                    out = fast[0] + b"\n"
         block.append(out)
         size += len(out)
         if size >= _BLOCK:
@@ -823,17 +880,24 @@ class ExportTombstones:
             if not self._wanted.may_hold(data):
                 return parse(data)
             fast = fast_ids(data, self.kind)
-            record = json.loads(data)
             try:
-                before = list(ids_in(record, self.kind)) if fast is None else fast
-                cleaned, changed = clean_record(record, self.snapshot)
-                after = (
-                    set()
-                    if cleaned is None
-                    else set(before)
-                    if not changed
-                    else set(self._ids(cleaned, fast is not None))
-                )
+                page = None if fast is None else _clean_line(data, self.snapshot, _Tally())
+                if page is not None and fast is not None:
+                    # A page the fast reader cleaned: its IDs before and after, both read
+                    # by the fast ID path where it can.
+                    before = fast
+                    after = set(before) if not page[1] else set(self._line_ids(page[0]))
+                else:
+                    record = json.loads(data)
+                    before = list(ids_in(record, self.kind)) if fast is None else fast
+                    cleaned, changed = clean_record(record, self.snapshot)
+                    after = (
+                        set()
+                        if cleaned is None
+                        else set(before)
+                        if not changed
+                        else set(self._ids(cleaned, fast is not None))
+                    )
             except PayloadError:
                 return json.loads(data)  # the reader reports the bad ID as it would have
             kept = []
@@ -848,6 +912,11 @@ class ExportTombstones:
             return FastIds(kept)
 
         return parse_kept
+
+    def _line_ids(self, line: bytes) -> list[str]:
+        """A cleaned line's IDs: by the fast path, else walked."""
+        fast = fast_ids(line, self.kind)
+        return list(ids_in(json.loads(line), self.kind)) if fast is None else fast
 
     def _ids(self, cleaned: Any, page: bool) -> list[str]:  # noqa: FBT001  # private
         """A cleaned record's IDs: a v2 page's written out and read by the fast path."""

@@ -1,0 +1,410 @@
+"""The fast page reader: a v2 response line's Tweets and users, read as the table of shapes says.
+
+Cleaning a dataset line that holds something gone (`twpolicy._enforce._compliance`) needs, of
+each Tweet and user, only a few fields: its ID, its author, what it refers to, its location
+and attachments. Most of a twarc2 page (texts, entities, metrics) is neither read nor changed.
+`read_page` decodes a v2 response line with msgspec into objects whose values stay unparsed
+(`msgspec.Raw`, written out again as they came), decodes only those fields (`FACTS`) of the
+Tweets and users in the response's slots, and returns them in the walker's order with their
+paths, so the cleaner decides exactly as it does on a walked record.
+
+Which slots hold what, which keys each kind knows and which kinds may hold content comes from
+the table (`twpolicy._payloads._shapes`), as for the walker and the fast ID path. The reader
+refuses (returns ``None``) every line where the walker could find more than it reads: a key
+the walker would search, an object of a slot of no fixed kind that the walker would not
+recognise as the usual kind, content (a Tweet, a user, a DM) anywhere but in the slots read,
+bytes that are not UTF-8. The cleaner then parses and walks the line as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import keyword
+from typing import Any, Final
+
+import attrs
+import msgspec
+
+from twpolicy._payloads._shapes import SHAPES, Kind, Path
+from twpolicy._payloads._walker import Node
+
+__all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
+
+#: The kind of line read: a v2 response (a twarc2 line).
+PAGE_ROOT: Final = Kind.RESPONSE_V2
+#: The kinds of object read, field by field; objects of other kinds are checked to hold none.
+PAGE_KINDS: Final = frozenset({Kind.TWEET_V2, Kind.USER_V2})
+#: The fields a compliance cleaner reads or changes in a Tweet or user: IDs, the author, the
+#: Tweets it refers to, its location and its attachments.
+FACTS: Final = frozenset(
+    {
+        "id", "id_str", "user", "author", "actor", "author_id", "retweeted_status",
+        "referenced_tweets", "quoted_status_id", "quoted_status_id_str",
+        "quoted_status_permalink", "geo", "coordinates", "place", "location", "attachments",
+    }
+)  # fmt: skip
+
+_OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_VALUE: Final = msgspec.json.Decoder().decode
+
+
+class Item:
+    """A Tweet or user of a page (or of a walked record), as the cleaner reads it.
+
+    Attributes:
+        full_path: the keys and indexes from the record's root to the object.
+        kind: its kind.
+        value: the fields the cleaner reads and changes (on a page: `FACTS`, decoded; on a
+            walked record: the object itself).
+        raw: the object in the record (on a page: unparsed, `msgspec.Raw`, until the
+            cleaner writes back to it).
+        oid: its own ID, read as `Node.read_id` reads it.
+        doomed: whether cleaning removes it (or what holds it).
+        container: on a page, the list or object holding it.
+    """
+
+    __slots__ = ("container", "doomed", "full_path", "kind", "oid", "raw", "value")
+
+    def __init__(
+        self,
+        full_path: Path,
+        kind: Kind,
+        value: Any,
+        raw: Any,
+        oid: str | None,
+        *,
+        container: Any = None,
+    ) -> None:
+        self.full_path = full_path
+        self.kind = kind
+        self.value = value
+        self.raw = raw
+        self.oid = oid
+        self.doomed = False
+        self.container = container
+
+    def write_back(self) -> None:
+        """Carry the fields the cleaner changed (or removed) into the object in the record."""
+        raw, value = self.raw, self.value
+        if isinstance(raw, msgspec.Raw):
+            # Its keys are needed now: decoded, and put in its place (found by identity, as
+            # objects before it in a list may have been removed).
+            container = self.container
+            at = (
+                next(n for n, element in enumerate(container) if element is raw)
+                if type(container) is list
+                else self.full_path[-1]
+            )
+            raw = self.raw = container[at] = _OBJECT(raw)
+        for key in [key for key in raw if key in FACTS and key not in value]:
+            del raw[key]
+        for key, item in value.items():
+            raw[key] = item
+
+
+class Page:
+    """A v2 response line read by `read_page`.
+
+    Attributes:
+        record: the response: objects are dicts, every value the cleaner does not read is
+            `msgspec.Raw` (encode it with msgspec to write the line again).
+        items: its Tweets and users in the walker's order.
+    """
+
+    __slots__ = ("items", "record")
+
+    def __init__(self, record: dict[str, Any], items: list[Item]) -> None:
+        self.record = record
+        self.items = items
+
+
+class _Refused(Exception):  # an internal signal: the walker must read this line
+    pass
+
+
+def _first(raw: msgspec.Raw) -> int:
+    """The first byte of a raw JSON value (``{``, ``[``, ``"``, a digit, ``n`` ...).
+
+    msgspec cuts raw values without the blanks around them.
+    """
+    return memoryview(raw)[0]
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """``value`` as an object of raw values, or ``None`` if it is no object."""
+    if type(value) is dict:
+        return value
+    if isinstance(value, msgspec.Raw) and _first(value) == ord("{"):
+        found: dict[str, Any] = _OBJECT(value)
+        return found
+    return None
+
+
+@functools.cache
+def _static_closed(
+    kind: Kind, relevant: frozenset[Kind], seen: frozenset[Kind] = frozenset()
+) -> bool:
+    """Whether no object of ``kind`` can hold an object of a ``relevant`` kind at all."""
+    if kind in seen:
+        return True
+    if kind in relevant:
+        return False
+    shape = SHAPES[kind]
+    if shape.search_rest:
+        return False
+    return all(
+        slot.kind is not None and _static_closed(slot.kind, relevant, seen | {kind})
+        for slot in shape.children
+    )
+
+
+class _Unsupported(Exception):  # an internal signal: never leaves the generator
+    """No struct reads this kind exactly: its objects go to the walker."""
+
+
+_SKIP: Final = msgspec.Raw | msgspec.UnsetType
+_ANY: Final[Any] = Any
+
+
+def _plain(key: str) -> bool:
+    return key.isidentifier() and not keyword.iskeyword(key) and not key.startswith("_")
+
+
+def _defstruct(name: str, fields: dict[str, Any], *, forbid: bool = False) -> Any:
+    """A struct of the JSON keys ``fields`` (key: type, each absent by default)."""
+    rename = {(key if _plain(key) else f"key{n}_"): key for n, key in enumerate(fields)}
+    return msgspec.defstruct(
+        name,
+        [
+            (attribute, fields[key] | msgspec.UnsetType, msgspec.UNSET)
+            for attribute, key in rename.items()
+        ],
+        kw_only=True,
+        gc=False,
+        forbid_unknown_fields=forbid,
+        rename=rename,
+    )
+
+
+def _fields(
+    paths: list[tuple[tuple[str, ...], Any]], own: dict[str, Any], name: str
+) -> dict[str, Any]:
+    """Struct fields: ``own`` keys with their types, and nested objects leading to ``paths``.
+
+    ``paths``: (keys, type of the value there). An object a path crosses reads no other key.
+    """
+    groups: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+    for path, held in paths:
+        groups.setdefault(path[0], []).append((path[1:], held))
+    fields = dict(own)
+    for key, rests in groups.items():
+        if key in own or (len(rests) > 1 and any(not rest for rest, _ in rests)):
+            raise _Unsupported  # a key both read and crossed, or both crossed and held
+        if len(rests) == 1 and not rests[0][0]:
+            fields[key] = rests[0][1]
+        else:
+            inner = f"{name}_{key}"
+            fields[key] = _defstruct(inner, _fields(rests, {}, inner)) | None
+    return fields
+
+
+@functools.cache
+def _holding(kind: Kind | None, relevant: frozenset[Kind], within: frozenset[Kind]) -> Any:
+    """The type of a slot of ``kind`` whose decoding succeeds only if it holds no content.
+
+    Content here is an object of a ``relevant`` kind, or one the walker would recognise by
+    its keys (``kind`` ``None``): such a slot must be null or absent, as must one of a kind
+    already being read (``within``: a mention's own mentions).
+    """
+    if kind is None or kind in relevant or kind in within:
+        return None
+    struct = _struct(kind, relevant, within | {kind}, {})
+    return struct | _LIST[struct] | None
+
+
+def _struct(
+    kind: Kind, relevant: frozenset[Kind], within: frozenset[Kind], own: dict[str, Any]
+) -> Any:
+    """A struct for ``kind``: ``own`` fields read, known keys skipped, slots held closed.
+
+    Where the walker searches keys it does not know, the struct refuses them.
+    """
+    shape = SHAPES[kind]
+    slots = [
+        (slot.path, _holding(slot.kind, relevant, within))
+        for slot in shape.children
+        if slot.kind is None or not _static_closed(slot.kind, relevant)
+    ]
+    crossed = {path[0] for path, _ in slots}
+    skipped = dict.fromkeys(sorted(shape.known - crossed - set(own)), _SKIP)
+    return _defstruct(
+        kind.value, _fields(slots, {**own, **skipped}, kind.value), forbid=shape.search_rest
+    )
+
+
+@attrs.frozen
+class _Reader:
+    """The generated reading of one kind: its `FACTS`, in one decode that also checks it.
+
+    Attributes:
+        one: decodes one object; ``many``: a list of them (objects only).
+        facts: the facts it reads, which are the struct's first fields.
+        required: where the object is recognised by its keys (the kind's `Signature`): the
+            positions of the fields it must have, and the type each must hold (``None``:
+            any); ``None`` when the struct cannot tell (it is then never recognised).
+        excluded: the positions of the fields it must not have.
+    """
+
+    one: msgspec.json.Decoder[Any]
+    many: msgspec.json.Decoder[Any]
+    facts: tuple[str, ...]
+    required: tuple[tuple[int, type | None], ...] | None
+    excluded: tuple[int, ...]
+
+
+_LIST: Any = list
+
+
+@functools.cache
+def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
+    """The struct reading an object of ``kind`` for the cleaner, generated from the table.
+
+    It reads the `FACTS` the kind may hold (a key it does not know is refused where the
+    walker would search it), skips its other keys unparsed, and refuses content in its slots.
+    """
+    shape = SHAPES[kind]
+    facts = tuple(sorted(FACTS & shape.known))
+    try:
+        struct = _struct(kind, relevant, frozenset({kind}), dict.fromkeys(facts, _ANY))
+    except _Unsupported:
+        return None
+    position = {f.encode_name: n for n, f in enumerate(msgspec.structs.fields(struct))}
+    signature = shape.signature
+    required: tuple[tuple[int, type | None], ...] | None = None
+    excluded: tuple[int, ...] = ()
+    # Recognised by the struct only where it refuses keys the kind does not know, and reads
+    # (as a fact) every key whose type the signature says.
+    if (
+        signature is not None
+        and shape.search_rest
+        and all(
+            key in position and (held is object or key in facts) for key, held in signature.required
+        )
+    ):
+        required = tuple(
+            (position[key], None if held is object else held) for key, held in signature.required
+        )
+        excluded = tuple(position[key] for key in signature.excluded if key in position)
+    return _Reader(
+        msgspec.json.Decoder(struct),
+        msgspec.json.Decoder(_LIST[struct]),
+        facts,
+        required,
+        excluded,
+    )
+
+
+def _items(
+    objects: list[Any], reads: list[Any], kind: Kind, paths: list[Path], *,
+    recognised: bool, reader: _Reader, container: Any,
+) -> list[Item]:  # fmt: skip
+    """The Tweets or users of a slot, their facts read.
+
+    Refused where the walker would not recognise one as ``kind`` (the table's signature).
+    """
+    unset, astuple = msgspec.UNSET, msgspec.structs.astuple
+    keys, required, excluded = reader.facts, reader.required, reader.excluded
+    if recognised and required is None:
+        raise _Refused
+    found: list[Item] = []
+    for obj, read, path in zip(objects, reads, paths, strict=True):
+        values = astuple(read)
+        if recognised:
+            for at, held in required or ():
+                if values[at] is unset or (held is not None and not isinstance(values[at], held)):
+                    raise _Refused
+            if any(values[at] is not unset for at in excluded):
+                raise _Refused
+        facts = {key: value for key, value in zip(keys, values, strict=False) if value is not unset}
+        oid = facts.get("id")
+        if type(oid) is not str or "id_str" in facts:
+            oid = Node(kind, facts, None, ()).read_id().value
+        found.append(Item(path, kind, facts, obj, oid or None, container=container))
+    return found
+
+
+def _objects(
+    parent: dict[str, Any], key: str, path: Path, kind: Kind, relevant: frozenset[Kind], *,
+    recognised: bool,
+) -> list[Item]:  # fmt: skip
+    """The Tweets or users of one slot: one object or a list of them, decoded in place."""
+    reader = _reader(kind, relevant)
+    if reader is None:
+        raise _Refused
+    raw = parent[key]
+    first = _first(raw)
+    if first == ord("{"):
+        reads = [reader.one.decode(raw)]
+        return _items(
+            [raw], reads, kind, [path], recognised=recognised, reader=reader, container=parent
+        )
+    if first == ord("["):
+        # Objects only: anything else in the list (a list, a scalar) refuses the line.
+        reads = reader.many.decode(raw)
+        elements: list[Any] = _ARRAY(raw)
+        parent[key] = elements
+        paths = [(*path, index) for index in range(len(elements))]
+        return _items(
+            elements, reads, kind, paths, recognised=recognised, reader=reader, container=elements
+        )
+    return []
+
+
+@functools.cache
+def _closed_decoder(kind: Kind | None, relevant: frozenset[Kind]) -> msgspec.json.Decoder[Any]:
+    """A decoder that succeeds only on a slot of ``kind`` holding no content."""
+    return msgspec.json.Decoder(_holding(kind, relevant, frozenset()))
+
+
+def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
+    """Read a v2 response line for cleaning; ``None`` if the walker must read it instead.
+
+    ``relevant``: the kinds whose objects the cleaner acts on (Tweets, users, DMs); every one
+    the walker would meet in the line must be one of the Tweets and users read here.
+    """
+    root = SHAPES[PAGE_ROOT]
+    signature = root.signature
+    assert signature is not None  # noqa: S101  # the table gives the root one
+    try:
+        line.decode("utf-8")
+        record: dict[str, Any] = _OBJECT(line)
+        if (
+            not root.known.issuperset(record)
+            or not signature.excluded.isdisjoint(record)
+            or any(key not in record for key, _ in signature.required)
+        ):
+            return None
+        items: list[Item] = []
+        for slot in root.visits:
+            kind = slot.kind or slot.usually
+            if kind is not None and kind not in PAGE_KINDS and _static_closed(kind, relevant):
+                continue
+            *parents, last = slot.path
+            parent: dict[str, Any] | None = record
+            for segment in parents:
+                inner = _object(parent.get(segment)) if parent is not None else None
+                if inner is not None and parent is not None:
+                    parent[segment] = inner
+                parent = inner
+            if parent is None or parent.get(last) is None:
+                continue
+            if kind in PAGE_KINDS:
+                items += _objects(
+                    parent, last, slot.path, kind, relevant, recognised=slot.kind is None
+                )
+            else:
+                _closed_decoder(slot.kind, relevant).decode(parent[last])
+    except (_Refused, _Unsupported, msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return Page(record, items)

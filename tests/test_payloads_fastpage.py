@@ -1,0 +1,491 @@
+"""The fast page reader: cleaning a v2 page through it gives what the walker's cleaning gives."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import twpolicy
+from corpus import load
+from twpolicy import ComplianceEvent, JsonLinesApplier, apply_compliance, open_compliance
+from twpolicy._cli._dehydrate import IdReader
+from twpolicy._enforce import _compliance
+from twpolicy._enforce._compliance import (
+    _CLEANED,
+    ExportTombstones,
+    _clean_line,
+    _Tally,
+    clean_record,
+)
+from twpolicy._payloads import _fastpage
+from twpolicy._payloads._fastpage import PAGE_KINDS, read_page
+from twpolicy._payloads._shapes import SHAPES, Kind
+from twpolicy._payloads._walker import classify
+from twpolicy._stores._compliance import Snapshot
+
+TWEETS = [str(n) for n in range(1000, 1012)]
+USERS = [str(n) for n in range(50, 56)]
+PLACES = ["p1", "p2", "p3"]
+MEDIA = ["3_1", "3_2", "3_3"]
+
+
+def snapshot_of(events: list[ComplianceEvent]) -> Snapshot:
+    ledger = open_compliance("memory://")
+    try:
+        ledger.record(events)
+        return ledger.snapshot()
+    finally:
+        ledger.close()
+
+
+def tallied(tally: _Tally) -> tuple[Any, ...]:
+    return tally.changed, tally.removed, tally.scrubbed, tally.withdrawn
+
+
+def same(line: bytes, snapshot: Snapshot) -> bool:
+    """Clean ``line`` both ways and compare; whether the fast reader read it."""
+    fast_tally, walked_tally = _Tally(), _Tally()
+    fast = _clean_line(line, snapshot, fast_tally)
+    try:
+        record = json.loads(line)
+    except ValueError:
+        assert fast is None
+        return False
+    cleaned, changed = clean_record(record, snapshot, walked_tally)
+    if fast is None:
+        assert tallied(fast_tally) == tallied(_Tally())
+        return False
+    out, fast_changed = fast
+    assert fast_changed == changed
+    assert json.loads(out) == cleaned
+    assert tallied(fast_tally) == tallied(walked_tally)
+    if not changed:
+        assert out is line
+    return True
+
+
+# -- generated pages ----------------------------------------------------------------------
+
+mentions = st.lists(
+    st.fixed_dictionaries(
+        {"start": st.just(0), "end": st.just(3), "username": st.just("ana")},
+        optional={"id": st.sampled_from(USERS)},
+    ),
+    max_size=2,
+)
+tweets = st.fixed_dictionaries(
+    {"id": st.sampled_from(TWEETS), "text": st.text(max_size=5)},
+    optional={
+        "author_id": st.one_of(st.sampled_from(USERS), st.integers(50, 55), st.none()),
+        "referenced_tweets": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(["retweeted", "quoted", "replied_to"]),
+                    "id": st.sampled_from(TWEETS),
+                }
+            ),
+            max_size=2,
+        ),
+        "geo": st.one_of(
+            st.fixed_dictionaries({"place_id": st.sampled_from(PLACES)}),
+            st.fixed_dictionaries(
+                {"coordinates": st.just({"type": "Point", "coordinates": [1.5, 2.0]})},
+                optional={"place_id": st.sampled_from(PLACES)},
+            ),
+        ),
+        "attachments": st.fixed_dictionaries(
+            {"media_keys": st.lists(st.sampled_from(MEDIA), max_size=2)}
+        ),
+        "entities": st.fixed_dictionaries({"mentions": mentions}),
+        "public_metrics": st.just({"like_count": 1.25e3}),
+        "__twarc": st.just({"url": "u"}),
+    },
+)
+users = st.fixed_dictionaries(
+    {"id": st.one_of(st.sampled_from(USERS), st.integers(50, 55)), "username": st.just("u")},
+    optional={
+        "name": st.text(max_size=3),
+        "location": st.just("Lisboa"),
+        "entities": st.fixed_dictionaries(
+            {"description": st.fixed_dictionaries({"mentions": mentions})}
+        ),
+    },
+)
+v1_user = st.just({"id_str": "50", "screen_name": "s", "name": "n"})
+# What the fast reader must leave to the walker: a key the walker searches, content in a slot
+# it does not read, a Tweet it does not recognise, lists in lists, scalars in a list.
+odd = st.one_of(
+    st.just(("extra", {"id_str": TWEETS[0], "text": "t", "user": {"id_str": "50"}})),
+    st.just(("nested", [[{"id": TWEETS[1], "text": "t"}]])),
+    st.just(("scalar", 7)),
+    st.just(("int_id", {"id": 1001, "text": "t"})),
+    st.just(("flat", {"id": TWEETS[2], "text": "t", "author": {"id": "50", "username": "x"}})),
+)
+includes = st.fixed_dictionaries(
+    {},
+    optional={
+        "tweets": st.lists(tweets, max_size=3),
+        "users": st.lists(users, max_size=3),
+        "places": st.lists(
+            st.fixed_dictionaries({"id": st.sampled_from(PLACES), "full_name": st.just("Here")}),
+            max_size=3,
+        ),
+        "media": st.lists(
+            st.fixed_dictionaries(
+                {"media_key": st.sampled_from(MEDIA), "type": st.just("photo")},
+                optional={"additional_media_info": st.fixed_dictionaries({"source_user": v1_user})},
+            ),
+            max_size=3,
+        ),
+        "polls": st.just([{"id": "9", "options": []}]),
+        "topics": st.just([{"id": "1"}]),
+    },
+)
+
+
+@st.composite
+def pages(draw: st.DrawFn) -> dict[str, Any]:
+    data: Any = draw(st.lists(tweets, max_size=4))
+    if draw(st.booleans()) and data:
+        data = data[0]  # one Tweet, not a list (a lookup by ID)
+    page: dict[str, Any] = {"data": data}
+    if draw(st.booleans()):
+        page["includes"] = draw(includes)
+    if draw(st.booleans()):
+        page["meta"] = {"result_count": 3, "newest_id": TWEETS[0]}
+    if draw(st.integers(0, 5)) == 0:
+        name, value = draw(odd)
+        if name == "extra":
+            page["errors"] = [{"value": "x"}]
+            (page["data"] if isinstance(page["data"], dict) else {"x": 1})["extra"] = value
+            page["includes"] = {"tweets": [value]}
+        elif name == "scalar":
+            page["data"] = [*data, value] if isinstance(data, list) else value
+        else:
+            page["data"] = [*data, value] if isinstance(data, list) else [data, value]
+    if draw(st.integers(0, 9)) == 0:
+        page["includes"] = draw(st.sampled_from([None, [], "x"]))
+    return page
+
+
+@st.composite
+def events(draw: st.DrawFn) -> list[ComplianceEvent]:
+    found = []
+    for tid in draw(st.sets(st.sampled_from(TWEETS), max_size=3)):
+        kind = draw(st.sampled_from(["tweet_delete", "tweet_withheld", "tweet_scrub_geo"]))
+        found.append(ComplianceEvent(type=kind, object_id=tid))
+    for uid in draw(st.sets(st.sampled_from(USERS), max_size=3)):
+        kind = draw(
+            st.sampled_from(
+                ["user_delete", "user_protect", "user_suspend", "user_withheld", "scrub_geo"]
+            )
+        )
+        up_to = draw(st.one_of(st.none(), st.sampled_from(TWEETS))) if kind == "scrub_geo" else None
+        countries = ("DE",) if kind == "user_withheld" else ()
+        found.append(
+            ComplianceEvent(type=kind, object_id=uid, up_to_tweet_id=up_to, countries=countries)
+        )
+    return found
+
+
+def encode(page: Any, style: int) -> bytes:
+    if style == 0:
+        return json.dumps(page).encode()
+    if style == 1:
+        return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return json.dumps(page, indent=1).encode()
+
+
+class TestGenerated:
+    @settings(max_examples=300, deadline=None)
+    @given(page=pages(), found=events(), style=st.integers(0, 2))
+    def test_fast_and_walked_cleaning_agree(self, page, found, style):
+        """Any page, any events: the same cleaned page, the same counts, or the walker."""
+        same(encode(page, style), snapshot_of(found))
+
+    def test_plain_pages_are_read_fast(self):
+        """A twarc2 page with includes is read by the fast reader, and cleaned as walked."""
+        page = {
+            "data": [
+                {"id": "1000", "text": "a", "author_id": "50", "geo": {"place_id": "p1"}},
+                {"id": "1001", "text": "b", "author_id": "51",
+                 "referenced_tweets": [{"type": "retweeted", "id": "1002"}]},
+                {"id": "1003", "text": "c", "author_id": "52",
+                 "referenced_tweets": [{"type": "quoted", "id": "1002"}],
+                 "attachments": {"media_keys": ["3_1"]}},
+            ],
+            "includes": {
+                "tweets": [{"id": "1002", "text": "d", "author_id": "53"}],
+                "users": [{"id": "50", "username": "a"}, {"id": "53", "username": "d"}],
+                "places": [{"id": "p1", "full_name": "Here"}],
+                "media": [{"media_key": "3_1", "type": "photo"}],
+            },
+        }  # fmt: skip
+        line = json.dumps(page).encode()
+        for found in (
+            [ComplianceEvent(type="tweet_delete", object_id="1002")],
+            [ComplianceEvent(type="user_suspend", object_id="50")],
+            [ComplianceEvent(type="scrub_geo", object_id="50", up_to_tweet_id="1000")],
+            [ComplianceEvent(type="user_protect", object_id="52")],
+            [ComplianceEvent(type="tweet_delete", object_id="999")],
+        ):
+            assert same(line, snapshot_of(found))
+        tally = _Tally()
+        deleted = snapshot_of([ComplianceEvent(type="tweet_delete", object_id="1002")])
+        cleaned = _clean_line(line, deleted, tally)
+        assert cleaned is not None
+        value = json.loads(cleaned[0])
+        assert ["1000", "1003"] == [t["id"] for t in value["data"]]  # the retweet went too
+        assert [] == value["data"][1]["referenced_tweets"]  # the quote's reference went
+        assert [] == value["includes"]["tweets"]
+        assert {"tweet_delete:1002": 2} == tally.changed  # the Tweet and its retweet
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b'{"data": [], "type": "Feature"}',  # GeoJSON, not a response
+            b'{"data": [], "other": {}}',  # a key the walker searches
+            b'{"includes": {}}',  # no data
+            b'[{"data": []}]',
+            b'{"data": [], "meta": "\xff"}',  # not UTF-8
+            b'{"data": [{"id": "1", "text": "t", "id_str": "1"}]}',  # a v1.1 Tweet
+            b'{"data": [{"id": "1", "text": "t", "bogus": {}}]}',  # a key a Tweet does not know
+            b'{"data": [{"id": "1", "text": 5, "entities": {"mentions": [{"x": {}}]}}]}',
+            b'{"data": {"id": "1"}}',  # no text: not recognised as a Tweet
+        ],
+    )
+    def test_left_to_the_walker(self, line):
+        """Lines the walker could read differently are refused."""
+        assert read_page(line, _CLEANED) is None
+
+    def test_generated_structs_follow_the_table(self):
+        """The readers read the table's keys: a Tweet's facts, everything else skipped."""
+        for kind in PAGE_KINDS:
+            reader = _fastpage._reader(kind, _CLEANED)
+            assert reader is not None
+            assert set(reader.facts) <= SHAPES[kind].known
+            fields = {f.encode_name for f in msgspec.structs.fields(reader.one.type)}
+            assert SHAPES[kind].known == fields
+        assert _fastpage._static_closed(Kind.PLACE, _CLEANED)
+        assert not _fastpage._static_closed(Kind.MEDIA, _CLEANED)
+        # A kind whose slot holds objects recognised by their keys has no reader.
+        assert _fastpage._reader(Kind.ACTIVITY, _CLEANED) is None
+        assert _fastpage._holding(None, _CLEANED, frozenset()) is None
+
+    def test_kinds_the_reader_cannot_recognise_are_refused(self):
+        """A kind without a reader, or recognised where its signature cannot be checked."""
+
+        def record():
+            return {"x": msgspec.Raw(b'[{"id": "1", "username": "u"}]')}
+
+        with pytest.raises(_fastpage._Refused):
+            _fastpage._objects(record(), "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
+        with pytest.raises(_fastpage._Refused):
+            _fastpage._objects(record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
+        (user,) = _fastpage._objects(
+            record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False
+        )
+        assert ("1", ("x", 0)) == (user.oid, user.full_path)
+
+    def test_unnamed_keys_and_conflicts_are_unsupported(self):
+        """Keys that are no names are renamed; keys both read and crossed are refused."""
+        assert (
+            "key0_"
+            in msgspec.structs.fields(_fastpage._defstruct("x", {"__twarc": msgspec.Raw}))[0].name
+        )
+        with pytest.raises(_fastpage._Unsupported):
+            _fastpage._fields([(("a", "b"), int)], {"a": int}, "x")
+        with pytest.raises(_fastpage._Unsupported):
+            _fastpage._fields([(("a",), int), (("a", "b"), int)], {}, "x")
+
+
+# -- the corpus ---------------------------------------------------------------------------
+
+
+def corpus_snapshot(documents) -> Snapshot:
+    """Tombstones for about a third of the corpus's Tweets and a quarter of its users."""
+    tweets: set[str] = set()
+    users: set[str] = set()
+    for doc in documents:
+        if doc.value is None:
+            continue
+        try:
+            tweets.update(twpolicy.dehydrate([doc.value]))
+            users.update(twpolicy.dehydrate([doc.value], kind="users"))
+        except twpolicy.exceptions.TwPolicyError:
+            continue
+    found = [
+        ComplianceEvent(type="tweet_delete", object_id=t) for t in sorted(tweets) if int(t) % 3 == 0
+    ]
+    kinds = ["user_suspend", "scrub_geo", "user_protect", "user_withheld"]
+    for uid in sorted(users):
+        kind = kinds[int(uid) % 8] if int(uid) % 8 < len(kinds) else None
+        if kind is not None:
+            found.append(
+                ComplianceEvent(
+                    type=kind,
+                    object_id=uid,
+                    countries=("DE",) if kind == "user_withheld" else (),
+                )
+            )
+    return snapshot_of(found)
+
+
+@pytest.mark.corpus
+def test_every_corpus_payload_is_cleaned_alike(corpus):
+    """Every payload of the corpus: the fast reader cleans it as the walker does, or refuses."""
+    documents = load(corpus)
+    snapshot = corpus_snapshot(documents)
+    read = sum(same(doc.raw, snapshot) for doc in documents)
+    pages = [
+        doc
+        for doc in documents
+        if isinstance(doc.value, dict)
+        and classify(doc.value) is Kind.RESPONSE_V2
+        and isinstance(doc.value.get("data"), list)
+    ]
+    assert pages
+    assert read >= len(pages) // 2  # the twarc2 pages, at least
+
+
+@functools.cache
+def corpus_pages(corpus) -> list[tuple[Any, list[str], list[str]]]:
+    """The corpus's v2 responses whose IDs can be read, with their Tweet and user IDs."""
+    found = []
+    for doc in load(corpus):
+        if isinstance(doc.value, dict) and classify(doc.value) is Kind.RESPONSE_V2:
+            try:
+                tweet_ids = sorted(twpolicy.dehydrate([doc.value])) or ["1"]
+                user_ids = sorted(twpolicy.dehydrate([doc.value], kind="users")) or ["2"]
+            except twpolicy.exceptions.TwPolicyError:
+                continue
+            found.append((doc, tweet_ids, user_ids))
+    return found
+
+
+@pytest.mark.corpus
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_corpus_pages_with_any_events(corpus, data):
+    """Corpus v2 pages, any events about their own Tweets and users: cleaned alike."""
+    doc, tweet_ids, user_ids = data.draw(st.sampled_from(corpus_pages(corpus)))
+    found = [
+        ComplianceEvent(type=data.draw(st.sampled_from(["tweet_delete", "tweet_withheld"])),
+                        object_id=t)
+        for t in data.draw(st.sets(st.sampled_from(tweet_ids), max_size=4))
+    ]  # fmt: skip
+    for uid in data.draw(st.sets(st.sampled_from(user_ids), max_size=3)):
+        kind = data.draw(
+            st.sampled_from(["user_delete", "user_protect", "user_suspend", "scrub_geo"])
+        )
+        up_to = data.draw(st.sampled_from([None, *tweet_ids])) if kind == "scrub_geo" else None
+        found.append(ComplianceEvent(type=kind, object_id=uid, up_to_tweet_id=up_to))
+    same(doc.raw, snapshot_of(found))
+
+
+# -- through the appliers -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def walker_only() -> Iterator[None]:
+    """The fast page cleaner switched off: every affected line is parsed and walked."""
+    with mock.patch.object(_compliance, "_clean_line", return_value=None):
+        yield
+
+
+@settings(max_examples=60, deadline=None)
+@given(records=st.lists(pages(), min_size=1, max_size=4), found=events())
+def test_dehydrate_writes_the_same_ids(records, found):
+    """`dehydrate --compliance-db`'s reader gives the same IDs with and without the cleaner."""
+    snapshot = snapshot_of(found)
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    results = []
+    for context in (contextlib.nullcontext(), walker_only()):
+        with context:
+            tombstones = ExportTombstones(snapshot, "tweets")
+            reader = IdReader("tweets", tombstones=tombstones)
+            try:
+                written = [i for batch in reader.new_ids(io.BytesIO(data)) for i in batch]
+            except twpolicy.exceptions.TwPolicyError as error:
+                written = [type(error).__name__]
+            results.append((written, tombstones.dropped))
+    assert results[0] == results[1]
+
+
+def parsed(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_corpus_dataset_is_applied_alike(corpus, tmp_path, gzipped):
+    """A dataset of every twarc2 test file: the same output and report either way."""
+    folder = corpus / "DocNow+twarc-csv" / "test-data"
+    lines = [
+        line
+        for name in sorted(folder.glob("*.jsonl"))
+        for line in name.read_bytes().splitlines(keepends=True)
+        if line.strip()
+    ]
+    dataset = tmp_path / "data.jsonl"
+    text = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+    # The corpus keeps damaged lines on purpose: they are left out here.
+    good = [(line, value) for line in text.splitlines(keepends=True) if (value := parsed(line))]
+    payload = b"".join(line for line, _ in good)
+    dataset.write_bytes(gzip.compress(payload) if gzipped else payload)
+    records = [value for _, value in good]
+    tweets, users = set(), set()
+    for record in records:
+        with contextlib.suppress(twpolicy.exceptions.TwPolicyError):
+            tweets.update(twpolicy.dehydrate(record))
+            users.update(twpolicy.dehydrate(record, kind="users"))
+    tweets, users = sorted(tweets), sorted(users)
+    found = [ComplianceEvent(type="tweet_delete", object_id=t) for t in tweets[::7]]
+    found += [ComplianceEvent(type="scrub_geo", object_id=u) for u in users[::11]]
+    found += [ComplianceEvent(type="user_suspend", object_id=u) for u in users[3::13]]
+    outputs = []
+    cleaned_fast = []
+    real = _compliance._clean_line
+
+    def counted(*args: Any) -> Any:
+        found = real(*args)
+        cleaned_fast.append(found is not None)
+        return found
+
+    fast = mock.patch.object(_compliance, "_clean_line", counted)
+    for name, context in (("fast", fast), ("walked", walker_only())):
+        with context, open_compliance(f"sqlite:///{tmp_path / name}.db") as ledger:
+            ledger.record(found)
+            out = tmp_path / f"{name}.jsonl"
+            report = apply_compliance(ledger, JsonLinesApplier(dataset, out=out))
+            raw = out.read_bytes()
+            raw = gzip.decompress(raw) if gzipped else raw
+            outputs.append(
+                (
+                    [json.loads(line) for line in raw.splitlines()],
+                    {
+                        k: v
+                        for k, v in report.to_dict().items()
+                        if k not in ("attempt_id", "target")
+                    },
+                )
+            )
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1]["removed"] > 0
+    assert sum(cleaned_fast) >= 5  # the twarc2 pages that may hold something gone
