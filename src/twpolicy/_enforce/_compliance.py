@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import gzip
 import hashlib
 import json
@@ -32,6 +31,7 @@ import msgspec
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
+from twpolicy._payloads._batch import collector_paused
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
 from twpolicy._payloads._fastpage import Item, read_page
@@ -206,23 +206,6 @@ class ApplyReport:
         }
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while applying.
-
-    A snapshot holds a million strings and each record parsed is a JSON tree freed by
-    reference counting as soon as it is done; the collector would only traverse them again
-    and again for nothing.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
     """Apply the events pending for ``applier.target``, each once, and record the outcome.
 
@@ -244,7 +227,7 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
             attempt = Attempt(ledger, claimed[0], applier.target, claimed[1])
         attempt_id = attempt.attempt_id
         try:
-            with _collector_paused():
+            with collector_paused():  # a snapshot holds a million strings
                 changed = applier.apply(ledger.snapshot(), attempt)
         except BaseException:
             if ledger.attempt_state(attempt_id) == "started":
