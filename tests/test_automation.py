@@ -591,3 +591,49 @@ class TestRuleEdges:
         )
         outcome = twpolicy.rules.no_duplicates().refusal(content, verdict)
         assert (outcome.reason, outcome.facts["other_account"]) == ("duplicate_content", ME)
+
+
+class TestCapsFromTheConfigFile:
+    def test_a_cap_set_in_toml_refuses_like_one_set_in_python(self, fake, tmp_path):
+        path = tmp_path / "twpolicy.toml"
+        path.write_text(
+            '[twpolicy]\n[twpolicy.bulk_limits]\nfollows = { max = 1, window = "12h" }\n',
+            encoding="utf-8",
+        )
+        guard = twpolicy.Guard.from_config(path)
+        guard.consent.grant(ME, ["follows.write"], notice="n", method="ui_explicit", evidence="e")
+        client = fake.client(guard=guard)
+        client.follow_user(fake.add_user(username="first"))
+        with pytest.raises(twpolicy.BulkLimitExceeded, match="1 follows"):
+            client.follow_user(fake.add_user(username="second"))
+        fake.assert_called("POST /2/users/:id/following", times=1)
+        (rule,) = [r for r in guard.rules if r.id == "automation.bulk_limit"]
+        assert rule.limits["follows"] == (1, timedelta(hours=12))
+        assert rule.limits["likes"] == twpolicy.rules.BULK_LIMITS["likes"]  # the rest: defaults
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "3",
+            "{ max = 3 }",
+            '{ max = 3, window = "1d", burst = 2 }',
+            '{ max = "3", window = "1d" }',
+            '{ max = -1, window = "1d" }',
+            '{ max = 3, window = "1 day" }',
+            '{ max = 3, window = "d" }',
+            "{ max = 3, window = 86400 }",
+        ],
+    )
+    def test_a_malformed_cap_stops_the_file(self, tmp_path, value):
+        path = tmp_path / "twpolicy.toml"
+        path.write_text(f"[twpolicy.bulk_limits]\nfollows = {value}\n", encoding="utf-8")
+        with pytest.raises(twpolicy.ConfigurationError, match="bulk"):
+            twpolicy.Guard.from_config(path)
+
+    def test_an_unknown_kind_stops_the_file(self, tmp_path):
+        path = tmp_path / "twpolicy.toml"
+        path.write_text(
+            '[twpolicy.bulk_limits]\nfollow = { max = 3, window = "1d" }\n', encoding="utf-8"
+        )
+        with pytest.raises(twpolicy.ConfigurationError, match="unknown bulk cap 'follow'"):
+            twpolicy.Guard.from_config(path)

@@ -59,6 +59,7 @@ from twpolicy.rules import (
     SENSITIVE_EVENT_TERMS,
     Rule,
     RuleContext,
+    bulk_limit,
     default,
     honour_tombstones,
     one_key_per_use_case,
@@ -909,6 +910,7 @@ _KEYS = {
     "consumer_key_env": str,
     "user_token_store": str,
     "core_client": bool,
+    "bulk_limits": dict,
 }
 #: The environment variable holding the consumer key, unless ``consumer_key_env`` names another.
 CONSUMER_KEY_ENV = "TWPOLICY_CONSUMER_KEY"
@@ -926,6 +928,9 @@ def _configured_rules(settings: Mapping[str, Any]) -> list[Rule]:
             sensitive_terms=settings.get("sensitive_terms", SENSITIVE_EVENT_TERMS),
         )
     )
+    if "bulk_limits" in settings:  # checked by _read_config; the defaults for the rest
+        limits = bulk_limit(_bulk_limits(settings["bulk_limits"]))
+        rules = [limits if r.id == limits.id else r for r in rules]
     if settings.get("require_terms", False):
         rules.append(require_recipient_terms())
     if settings.get("require_compliance", False):  # fail closed: exports need the ledger
@@ -981,6 +986,29 @@ def _read_config(path: Path) -> dict[str, Any]:
     return settings
 
 
+#: Units of a window in ``[twpolicy.bulk_limits]``: ``"30m"``, ``"12h"``, ``"1d"``.
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _bulk_limits(table: Mapping[str, Any]) -> dict[str, tuple[int, timedelta]]:
+    """``{kind = { max = N, window = "1d" }}`` as `bulk_limit` takes it (``(N, timedelta)``).
+
+    Raises:
+        ConfigurationError: a value that is not such a table, or a window not like ``"12h"``.
+    """
+    limits = {}
+    for kind, value in table.items():
+        shape = f'bulk_limits.{kind} must be {{ max = 20, window = "1d" }}, got {value!r}'
+        if not isinstance(value, dict) or set(value) != {"max", "window"}:
+            raise ConfigurationError(shape)
+        count, window = value["max"], value["window"]
+        number, unit = (window[:-1], window[-1:]) if isinstance(window, str) else ("", "")
+        if type(count) is not int or not number.isdigit() or unit not in _UNITS:
+            raise ConfigurationError(shape + " (window: a whole number then s, m, h or d)")
+        limits[kind] = (count, timedelta(seconds=int(number) * _UNITS[unit]))
+    return limits
+
+
 def _check_declarations(settings: Mapping[str, Any], path: Path) -> None:
     """Purposes, use case, environment and sensitive terms: checked before anything is built."""
     try:
@@ -988,6 +1016,10 @@ def _check_declarations(settings: Mapping[str, Any], path: Path) -> None:
         if "environment" in settings or "use_case" in settings:
             use_case_name(settings.get("use_case"), "use_case")
             environment(settings.get("environment", "production"))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"twpolicy config {path}: {exc}") from None
+    try:  # built once here, so that a bad cap stops the file before anything is built
+        bulk_limit(_bulk_limits(settings.get("bulk_limits", {})))
     except ConfigurationError as exc:
         raise ConfigurationError(f"twpolicy config {path}: {exc}") from None
     terms = settings.get("sensitive_terms", [])
