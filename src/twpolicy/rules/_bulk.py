@@ -209,7 +209,9 @@ class _BulkLimit:
             f"({count.limit}); {operation} would be a bulk action{when}.",
             f"wait until {frees_at.isoformat() if frees_at is not None else 'the window frees'}"  # type: ignore[attr-defined]  # ditto
             " and spread the actions out; if a lower or higher cap is justified, set it with "
-            f"twpolicy.rules.bulk_limit({{{kind!r}: (LIMIT, timedelta(...))}}).",
+            f"twpolicy.rules.bulk_limit({{{kind!r}: (LIMIT, timedelta(...))}}) or, in the "
+            f"configuration file, [twpolicy.bulk_limits] {kind} = "
+            '{ max = LIMIT, window = "1d" }.',
             facts={
                 "window": kind,
                 "used": used,
