@@ -13,12 +13,14 @@ deepens and its page cache cools, though no more posts are compared.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import twpolicy
 from twpolicy._stores._windows import WindowLedger, band_keys, fingerprint
@@ -85,13 +87,26 @@ def _indexed(ledger: WindowLedger, queries: list[tuple[int, ...]]) -> float:
     return (time.perf_counter_ns() - started) / len(queries)
 
 
+def _every_row(ledger: WindowLedger, key: str, since_ms: int) -> list[Any]:
+    """Every post of the window with its fingerprint, as the old check read them."""
+    store = ledger._store  # noqa: SLF001  # the old path, rebuilt for the comparison
+    if store.url == "memory://":
+        return [r for r in store.rows.get(key, {}).values() if r[2] >= since_ms]  # type: ignore[attr-defined]
+    with store.transaction(write=False) as tx:
+        found = tx._tx.all(  # type: ignore[attr-defined]  # noqa: SLF001
+            "SELECT event_id, account, at_ms, fingerprint FROM twpolicy_window_events"
+            " WHERE window_key = ? AND at_ms >= ? ORDER BY at_ms, event_id",
+            (key, since_ms),
+        )
+    return [(e, a, int(t), tuple(json.loads(fp))) for e, a, t, fp in found]
+
+
 def _whole_window(ledger: WindowLedger, queries: list[tuple[int, ...]]) -> float:
     """The check as it was: read every post of the window, compare each."""
     since = int((T0 - DAY).timestamp() * 1000)
     started = time.perf_counter_ns()
     for content in queries:
-        with ledger._store.transaction(write=False) as tx:  # noqa: SLF001  # the old path
-            rows = tx.rows("content", since)
+        rows = _every_row(ledger, "content", since)
         assert ledger._similar(rows, content, DAY, "q", THRESHOLD) is None  # noqa: SLF001
     return (time.perf_counter_ns() - started) / len(queries)
 
