@@ -18,7 +18,9 @@ name is what is being counted.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+import mmap
 import re
 import threading
 import unicodedata
@@ -28,14 +30,20 @@ from importlib import resources
 from typing import Any, Final
 
 __all__ = [
+    "COPIES_PER_POINT",
+    "Bloom",
+    "LastingPoints",
     "Points",
     "aggregate",
+    "canonical_key",
     "coordinate",
     "fold",
     "gazetteer_names",
     "in_gazetteer",
+    "int_bytes",
     "numbers_of",
     "pairs_in",
+    "point_copies",
 ]
 
 #: Decimals a kept copy of a point may be rounded to (1: about 11 km; 6: about 11 cm).
@@ -316,3 +324,208 @@ def numbers_of(values: Iterable[Any]) -> list[float]:
         elif type(value) is list:
             found.extend(n for n in map(coordinate, value) if n is not None)
     return found
+
+
+class Bloom:
+    """A set that never forgets and never misses, in a fixed size: a Bloom filter.
+
+    Whatever was added is always found. Something never added is found too at ``rate`` at
+    most while no more than ``capacity`` were added (past it, the rate rises; nothing is
+    ever missed). Where finding means refusing, that errs only towards refusing (fail
+    closed). Its bits are an anonymous memory map: pages the filter never touched take no
+    memory.
+
+    Args:
+        capacity: how many members the rate holds for.
+        rate: the chance that something never added is found, up to ``capacity`` members.
+    """
+
+    __slots__ = ("_bits", "_hashes", "_size", "capacity", "count", "rate")
+
+    def __init__(self, capacity: int, rate: float = 1e-6) -> None:
+        self.capacity = max(1, capacity)
+        self.rate = rate
+        self._size = max(64, math.ceil(-self.capacity * math.log(rate) / math.log(2) ** 2))
+        self._hashes = max(1, round(self._size / self.capacity * math.log(2)))
+        self._bits = mmap.mmap(-1, (self._size + 7) // 8)
+        self.count = 0  # members added (each counted once it set a new bit)
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its bits, in bytes."""
+        return (self._size + 7) // 8
+
+    def _positions(self, data: bytes) -> Iterator[int]:
+        # k positions from one digest (double hashing: Kirsch and Mitzenmacher).
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        first = int.from_bytes(digest[:8], "little")
+        step = int.from_bytes(digest[8:], "little") | 1
+        size = self._size
+        for index in range(self._hashes):
+            yield (first + index * step) % size
+
+    def add(self, data: bytes) -> bool:
+        """Add ``data``; whether it was not found before."""
+        bits, fresh = self._bits, False
+        for position in self._positions(data):
+            byte, mask = position >> 3, 1 << (position & 7)
+            value = bits[byte]
+            if not value & mask:
+                bits[byte] = value | mask
+                fresh = True
+        if fresh:
+            self.count += 1
+        return fresh
+
+    def __contains__(self, data: object) -> bool:
+        if not isinstance(data, bytes):
+            return False
+        bits = self._bits
+        positions = self._positions(data)
+        return all(bits[position >> 3] & (1 << (position & 7)) for position in positions)
+
+    def expected_rate(self) -> float:
+        """The chance, now, that something never added is found."""
+        return (1 - math.exp(-self._hashes * self.count / self._size)) ** self._hashes
+
+
+def int_bytes(value: int) -> bytes:
+    """How a number (a scaled coordinate, a pair key) is put in a `Bloom` filter."""
+    return b"%d" % value
+
+
+def canonical_key(first: int, second: int) -> int:
+    """The pair key of two scaled coordinates, in either order."""
+    return _pair_key(first, second) if first <= second else _pair_key(second, first)
+
+
+def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
+    """The canonical pair keys of every copy of a point (`canonical_key`), and its numbers."""
+    keys: set[int] = set()
+    numbers: set[int] = set()
+    for ones, others in zip(_levels(first), _levels(second), strict=True):
+        numbers.update(ones)
+        numbers.update(others)
+        keys.update(canonical_key(a, b) for a in ones for b in others)
+    return keys, numbers
+
+
+#: Copies kept of a point (canonical pair keys), for sizing: 12 on average, at most 24.
+COPIES_PER_POINT: Final = 16
+
+
+class LastingPoints(Points):
+    """`Points` that never forget: every copy of every point seen, in two Bloom filters.
+
+    A point seen is always recognised, at every rounding, in both orders, however many
+    others were seen after it. A pair never seen is taken for a point at ``rate`` at most
+    while no more than ``limit`` points were seen (past it the rate rises; none is ever
+    missed): a refusal of two neutral numbers that are no point, never a point let through.
+    Reading only notes a point; its copies (about 50 us) go into the filters when a check
+    next needs them, or every 10,000 points read.
+
+    Args:
+        limit: how many points the rate holds for.
+        rate: the chance that a neutral pair never seen is taken for a point.
+    """
+
+    __slots__ = ("_count", "_key_filter", "_value_filter")
+
+    def __init__(self, limit: int = 1_000_000, rate: float = 1e-6) -> None:
+        super().__init__(limit)
+        self._key_filter = Bloom(limit * COPIES_PER_POINT, rate)
+        # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
+        self._value_filter = Bloom(limit * COPIES_PER_POINT, 1e-2)
+        self._count = 0
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its filters, in bytes."""
+        return self._key_filter.nbytes + self._value_filter.nbytes
+
+    def __len__(self) -> int:
+        return self._count + len(self._pending)
+
+    def add(self, first: float, second: float) -> bool:
+        """Note the point ``(first, second)``; whether it was not noted before (as far as known)."""
+        point = (first, second) if first <= second else (second, first)
+        with self._lock:
+            pending = self._pending
+            if point in pending:
+                return False
+            exact = int_bytes(canonical_key(_scaled(point[0]), _scaled(point[1])))
+            if self._count and exact in self._key_filter:
+                return False  # indexed already (or, at ``rate``, taken for it: no matter)
+            pending[point] = None
+            if len(pending) >= _BATCH:
+                self._index()
+        return True
+
+    def _index(self) -> None:
+        keys, values = self._key_filter, self._value_filter
+        for point in self._pending:
+            copies, numbers = point_copies(*point)
+            for key in copies:
+                keys.add(int_bytes(key))
+            for number in numbers:
+                values.add(int_bytes(number))
+        self._count += len(self._pending)
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._pending:
+            with self._lock:
+                self._index()
+
+    def absorb(self, other: Points) -> None:
+        """Remember every point ``other`` remembers (a `Points`: its own are kept in order)."""
+        for first, second in list(other._points) + list(other._pending):  # noqa: SLF001  # same family
+            self.add(first, second)
+
+    def _known(self) -> bool:
+        return bool(self._count or self._pending)
+
+    def among(self, numbers: Sequence[float]) -> bool:
+        """Whether two of ``numbers`` (at different places) are a copy of a point seen."""
+        if len(numbers) < 2 or not self._known():  # noqa: PLR2004  # a pair
+            return False
+        self._ready()
+        values = self._value_filter
+        present: dict[int, int] = {}
+        for number in numbers:
+            scaled = _scaled(number)
+            if int_bytes(scaled) in values:
+                present[scaled] = present.get(scaled, 0) + 1
+        keys = self._key_filter
+        for a, times in present.items():
+            for b in present:
+                if (
+                    a <= b
+                    and (b != a or times > 1)
+                    and not (a % _SCALE == 0 and b % _SCALE == 0)
+                    and int_bytes(_pair_key(a, b)) in keys
+                ):
+                    return True
+        return False
+
+    def pairs_with(self, number: float, others: Collection[float]) -> bool:
+        """Whether ``number`` and one of ``others`` are a copy of a point seen."""
+        if not others or not self._known():
+            return False
+        self._ready()
+        scaled = _scaled(number)
+        values, keys = self._value_filter, self._key_filter
+        if int_bytes(scaled) not in values:
+            return False
+        for other in others:
+            b = _scaled(other)
+            if (
+                not (scaled % _SCALE == 0 and b % _SCALE == 0)
+                and int_bytes(b) in values
+                and int_bytes(canonical_key(scaled, b)) in keys
+            ):
+                return True
+        return False
+
+
+_BATCH: Final = 10_000
