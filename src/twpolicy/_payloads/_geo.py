@@ -1202,21 +1202,26 @@ class LocationMemory(PlaceNames):
                     data = int_bytes(key)
                     owned.add(data)
                     owners.add(data + tail)
+                exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
+                owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
 
-    def moved(self, first: float, second: float, tweet_id: str | None) -> bool:
+    def moved(
+        self, first: float, second: float, tweet_id: str | None, *, exact: bool = False
+    ) -> bool:
         """Whether ``(first, second)``, kept as a Tweet's own location, was read with others.
 
-        True when the point (at any rounding, in either order) was read through a guarded
-        client as the exact location of some Tweet and never with the Tweet ``tweet_id``
-        (``None``: a Tweet without an ID, which no reading names). Points read without an
-        owner (in a place's area, in a payload checked for storage) are not judged so.
+        True when the point (at any rounding, in either order; with ``exact``, only as read)
+        was read through a guarded client as the exact location of some Tweet and never with
+        the Tweet ``tweet_id`` (``None``: a Tweet without an ID, which no reading names).
+        Points read without an owner (in a place's area, in a payload checked for storage)
+        are not judged so.
         """
         self._ready_owners()
         if not self._owned.count:
             return False
         first_scaled, second_scaled = _scaled_coordinate(first), _scaled_coordinate(second)
         data = int_bytes(canonical_key(first_scaled, second_scaled))
-        if data not in self._owned:
+        if (b"=" + data if exact else data) not in self._owned:
             return False
         return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
 
@@ -1243,7 +1248,13 @@ class LocationMemory(PlaceNames):
                     datum = datum.get(key) if isinstance(datum, Mapping) else None
                 if not datum or type(datum) is str:
                     continue
-                if any(self.moved(a, b, tweet_id) for a, b in pairs_in(datum)):
+                # A Tweet's own point at any rounding; a place's area only as read exactly
+                # (a real place's corner is never exactly a Tweet's point, but may be a
+                # rounding of one).
+                position = _own_position(datum)
+                if (position is not None and self.moved(*position, tweet_id)) or any(
+                    self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
+                ):
                     found.append(
                         GeoFinding(
                             node.pointer + pointer_of(path),
@@ -1307,6 +1318,22 @@ class LocationMemory(PlaceNames):
 _PLACES_CACHED: Final = 10_000
 
 
+def _own_position(datum: Any) -> tuple[float, float] | None:
+    """The position of a Tweet's ``coordinates`` or ``geo`` (v1.1, v2, flattened, Gnip)."""
+    if not isinstance(datum, Mapping):
+        return None
+    position = datum.get("coordinates")
+    if isinstance(position, Mapping):
+        position = position.get("coordinates")
+    if type(position) is list and len(position) == 2:  # noqa: PLR2004  # a position
+        first, second = (
+            coordinate(float(n)) if type(n) is int else coordinate(n) for n in position
+        )
+        if first is not None and second is not None:
+            return first, second
+    return None
+
+
 def _scaled_coordinate(value: float) -> int:
     return round(value * 1_000_000)
 
@@ -1317,7 +1344,9 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
     if type(found) is str:
         return found
     found = tweet.get("id")
-    if type(found) is str or type(found) is int:
+    if type(found) is str:
+        return found.rpartition(":")[2]  # an activity's "tag:search.twitter.com,2005:123"
+    if type(found) is int:
         return str(found)
     return None
 
