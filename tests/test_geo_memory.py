@@ -696,6 +696,15 @@ class TestNeverForgets:
         assert not any(points.among([lat + 0.25, lon]) for lat, lon in never)
         assert points._key_filter.expected_rate() <= 1e-6  # measured: about 1e-8 here
 
+    def test_the_documented_rate_is_what_a_filter_gives(self):
+        """At a rate high enough to measure, filled to capacity: about what it says."""
+        bloom = Bloom(capacity=2_000, rate=1e-2)
+        for n in range(2_000):
+            bloom.add(b"member %d" % n)
+        found = sum(b"stranger %d" % n in bloom for n in range(20_000))
+        assert bloom.expected_rate() <= 1e-2
+        assert found <= 2 * 20_000 * 1e-2  # measured: about 1 in 100
+
     def test_a_bloom_filter_never_misses_past_capacity(self):
         bloom = Bloom(capacity=10, rate=1e-3)
         members = [b"%d" % n for n in range(1_000)]
