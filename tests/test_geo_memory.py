@@ -32,6 +32,7 @@ from twpolicy import (
     no_standalone_geo,
 )
 from twpolicy._cli._scan import scan
+from twpolicy._clients._streams import _read_location
 from twpolicy._payloads._batch import scan_lines
 from twpolicy._payloads._geo import _name_key, read_result
 from twpolicy._payloads._locations import (
@@ -842,3 +843,57 @@ class TestCorpusOwners:
             checked += 1
         assert guard.locations.owns_any()
         assert checked > 20
+
+
+STREAM_POINT = {"type": "Point", "coordinates": [-122.41942, 37.77493]}
+
+
+class TestStreamsTeachOwners:
+    RAW = json.dumps(
+        {
+            "data": {
+                "id": "77",
+                "text": "streamed",
+                "edit_history_tweet_ids": ["77"],
+                "geo": {"coordinates": STREAM_POINT},
+            }
+        }
+    ).encode()
+
+    def check(self, guard):
+        made_up = {"id": "42", "text": "made up", "geo": {"coordinates": STREAM_POINT}}
+        assert moved(guard, made_up)
+        assert not refused(guard, {**made_up, "id": "77"})
+        assert refused(guard, {"a": 37.7749, "b": -122.4194})
+
+    def test_a_guarded_stream_teaches_the_guard(self):
+        guard = location_guard()
+        client = twpolicy.StreamingClient("bearer", guard=guard)
+        client.on_data(self.RAW)
+        self.check(guard)
+
+    def test_a_guarded_async_stream_teaches_the_guard(self):
+        guard = location_guard()
+
+        async def feed():
+            client = twpolicy.AsyncStreamingClient("bearer", guard=guard)
+            await client.on_data(self.RAW.decode())
+
+        asyncio.run(feed())
+        self.check(guard)
+
+    def test_payloads_without_location_are_not_parsed(self):
+        guard = location_guard()
+        client = twpolicy.StreamingClient("bearer", guard=guard)
+        client.on_data(
+            b'{"data": {"id": "1", "text": "no location", "edit_history_tweet_ids": ["1"]}}'
+        )
+        assert not guard.locations.owns_any()
+        assert 0 == len(guard.locations.points)
+
+    def test_an_unreadable_payload_teaches_nothing(self):
+        memory = LocationMemory()
+        _read_location(memory, b'not json, with a "geo" mark')
+        _read_location(memory, 12)
+        assert 0 == len(memory.points)
+        assert not memory.owns_any()
