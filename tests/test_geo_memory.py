@@ -824,8 +824,10 @@ class TestMovedToAnotherTweet:
         for guard in (v2, v1, parsed, asynchronous):
             assert moved(guard, made_up)
             assert not refused(guard, real)
-            with pytest.raises(StandaloneGeoError, match="another Tweet"):
+            with pytest.raises(StandaloneGeoError, match="another Tweet") as refusal:
                 check_storable(made_up, guard=guard)
+            assert "twpolicy.strip_geo(payload)" in refusal.value.decision.remediation
+            assert check_storable(twpolicy.strip_geo(made_up), guard=guard).allowed  # as written
 
 
 class TestCorpusOwners:

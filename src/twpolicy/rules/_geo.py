@@ -58,8 +58,16 @@ class _ForbidStandaloneGeo:
             f"{action.operation} would store {first.kind.value.replace('_', ' ')} at "
             f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
             "kept only as part of the Tweet it came with.",
-            "store the whole Tweet (or the whole API response) the location came with, or "
-            "remove what stands alone first: twpolicy.strip_geo(payload, standalone_only=True).",
+            (
+                "store the Tweet the point was read with (a Tweet read through a guarded "
+                "client keeps its own point), or remove this Tweet's location first: "
+                "twpolicy.strip_geo(payload)."
+            )
+            if moved
+            else (
+                "store the whole Tweet (or the whole API response) the location came with, or "
+                "remove what stands alone first: twpolicy.strip_geo(payload, standalone_only=True)."
+            ),
             facts={
                 "pointer": first.pointer,
                 "geo_kind": first.kind.value,
