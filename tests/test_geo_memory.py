@@ -11,6 +11,7 @@ import contextlib
 import copy
 import io
 import json
+import random
 import unicodedata
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -31,9 +32,12 @@ from twpolicy import (
     no_standalone_geo,
 )
 from twpolicy._cli._scan import scan
+from twpolicy._clients._streams import _read_location
 from twpolicy._payloads._batch import scan_lines
-from twpolicy._payloads._geo import _name_key
+from twpolicy._payloads._geo import _name_key, read_result
 from twpolicy._payloads._locations import (
+    Bloom,
+    LastingPoints,
     Points,
     coordinate,
     fold,
@@ -448,16 +452,20 @@ class TestBounds:
         assert not points.among([3.5, 4.5])
         assert 2 == len(points)
 
-    def test_memory_limits(self):
-        memory = LocationMemory(names=1, points=1)
+    def test_the_memory_never_forgets_past_its_capacity(self):
+        """Capacity sets the false-positive rate, never what is remembered."""
+        memory = LocationMemory(names=1, points=1, owned=1)
         memory.learn({"name": "Alphaville"})
         memory.learn({"name": "Betatown"})
         memory.learn_points("10.25,20.75")
         memory.learn_points({"bbox": [1.25, 2.25, 3.25, 4.25]})
-        assert "alphaville" not in memory
+        assert "alphaville" in memory
         assert "betatown" in memory
-        assert 1 == len(memory.points)
-        assert "LocationMemory(0 given, 1 learned, 1 points)" == repr(memory)
+        assert memory.knows_pair([20.75, 10.25])
+        assert memory.knows_pair([1.25, 2.25])
+        assert memory.knows_pair([3.25, 4.25])
+        assert 3 == len(memory.points)
+        assert "LocationMemory(2 names, 3 points, 0 owned copies)" == repr(memory)
 
     def test_a_given_guard_memory_is_used(self):
         memory = LocationMemory()
@@ -483,7 +491,7 @@ class TestCorpusOracle:
             check_storable_safely(doc.value, guard)
             after = guard.check(Action(kind="store", operation="t", payload=doc.value)).allowed
             assert before == after, doc.origin  # reading it changes nothing about itself
-            for lat, lon in list(memory.points._points)[:5]:
+            for lat, lon in list(memory.points._pending)[:5]:  # read, not yet checked
                 first, second = round(lat, 3), round(lon, 3)
                 if first.is_integer() and second.is_integer():
                     continue
@@ -616,3 +624,278 @@ class TestEdges:
             kept["c"] = 13.4  # "b" still holds 52.5
         kept["b"] = "text"
         kept["c"] = 13.4
+
+
+# -- never forgetting (a Bloom filter, not a bounded memory) -----------------------------------
+
+
+def other_points(seed, count):
+    """``count`` points other than those a test reads, the same for the same seed."""
+    rng = random.Random(seed)  # noqa: S311  # test data
+    return [
+        (rng.randrange(-89_000_000, 89_000_000) / 1e6 + 5e-7, rng.randrange(1, 179_000_000) / 1e6)
+        for _ in range(count)
+    ]
+
+
+class TestNeverForgets:
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        base=tweets("v1.1"),
+        point=POINTS,
+        seed=st.integers(0, 2**32),
+        places=st.integers(1, 6),
+        swapped=st.booleans(),
+        shape=st.sampled_from(NEUTRAL_SHAPES),
+    )
+    def test_a_point_read_then_many_others_is_still_refused(  # noqa: PLR0917  # hypothesis's
+        self, base, point, seed, places, swapped, shape
+    ):
+        """Read a point, then twenty times the memory's capacity of others: still refused."""
+        guard = Guard(
+            rules=[r for r in twpolicy.default_rules() if r.id != "nonpublic.consent"],
+            locations=LocationMemory(names=50, points=50, owned=50),
+        )
+        read_result(guard.locations, v1_tweet(base, point))
+        for lat, lon in other_points(seed, 1_000):
+            guard.locations.observe({"coordinates": {"type": "Point", "coordinates": [lon, lat]}})
+        first, second = (round(value, places) for value in point)
+        assume(not (first.is_integer() and second.is_integer()))
+        if swapped:
+            first, second = second, first
+        assert refused(guard, keep_as(shape, first, second))
+
+    @settings(max_examples=15, deadline=None)
+    @given(name=NAMES, seed=st.integers(0, 2**32), value=AGGREGATES)
+    def test_a_place_name_read_then_many_others_is_still_refused(self, name, seed, value):
+        guard = Guard(
+            rules=[r for r in twpolicy.default_rules() if r.id != "nonpublic.consent"],
+            locations=LocationMemory(names=50, points=50),
+        )
+        guard.locations.observe({"place": {"id": "0123456789abcdef", "full_name": name}})
+        rng = random.Random(seed)  # noqa: S311  # test data
+        for index in range(1_000):
+            guard.locations.learn({"name": f"Othertown {index} {rng.random()}"})
+        assert refused(guard, {name: value})
+
+    def test_the_instance_past_the_old_bound(self):
+        """The known bypass: one point, then 10,001 others, then kept apart (was allowed)."""
+        guard = location_guard()
+        guard.locations.observe({"coordinates": {"type": "Point", "coordinates": [13.4049, 52.52]}})
+        for lat, lon in other_points(7, 10_001):
+            guard.locations.observe({"coordinates": {"type": "Point", "coordinates": [lon, lat]}})
+        assert refused(guard, {"a": 52.52, "b": 13.4049})
+        assert 10_002 == len(guard.locations.points)
+
+    def test_false_positives_stay_at_the_rate_up_to_capacity(self):
+        """Filled to capacity, neutral pairs never read are not taken for points."""
+        points = LastingPoints(limit=2_000)
+        for lat, lon in other_points(11, 2_000):
+            points.add(lat, lon)
+        assert points.among([*other_points(11, 1)[0]])  # a member is always found
+        never = other_points(12, 5_000)
+        assert not any(points.among([lat + 0.25, lon]) for lat, lon in never)
+        assert points._key_filter.expected_rate() <= 1e-6  # measured: about 1e-8 here
+
+    def test_the_documented_rate_is_what_a_filter_gives(self):
+        """At a rate high enough to measure, filled to capacity: about what it says."""
+        bloom = Bloom(capacity=2_000, rate=1e-2)
+        for n in range(2_000):
+            bloom.add(b"member %d" % n)
+        found = sum(b"stranger %d" % n in bloom for n in range(20_000))
+        assert bloom.expected_rate() <= 1e-2
+        assert found <= 2 * 20_000 * 1e-2  # measured: about 1 in 100
+
+    def test_a_bloom_filter_never_misses_past_capacity(self):
+        bloom = Bloom(capacity=10, rate=1e-3)
+        members = [b"%d" % n for n in range(1_000)]
+        for member in members:
+            bloom.add(member)
+        assert all(member in bloom for member in members)
+        assert bloom.expected_rate() > 1e-3  # past capacity the rate rises
+        assert 1 not in bloom  # only bytes are members
+
+
+# -- owners: a Tweet's point read with that Tweet, not another ----------------------------------
+
+
+def v2_tweet(base, point):
+    """A whole v2 Tweet (from the strategy) whose own ``geo`` is ``point`` (lat, long)."""
+    tweet = copy.deepcopy(base)
+    tweet["text"] = tweet.get("text") or "hello"
+    tweet["geo"] = {"coordinates": {"type": "Point", "coordinates": [point[1], point[0]]}}
+    return tweet
+
+
+def with_point(generation, base, point, tweet_id):
+    """A whole Tweet of either generation with ``tweet_id`` and ``point`` as its own location."""
+    if generation == "v2":
+        return {**v2_tweet(base, point), "id": tweet_id}
+    tweet = v1_tweet(base, point)
+    tweet["id_str"], tweet["id"] = tweet_id, int(tweet_id)
+    return tweet
+
+
+def read_as_response(guard, generation, tweet):
+    """The clients' read hook reading ``tweet`` in an API response of its generation."""
+    read_result(guard.locations, {"data": [tweet]} if generation == "v2" else [tweet])
+
+
+def moved(guard, payload):
+    action = Action(kind="store", operation="test", payload=payload)
+    decision = guard.check(action)
+    return not decision.allowed and decision.reason == "moved_to_another_tweet"
+
+
+GENERATIONS = st.sampled_from(["v1.1", "v2"])
+TWEET_IDS = st.integers(1, 2**62).map(str)
+
+
+class TestMovedToAnotherTweet:
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        read_in=GENERATIONS,
+        stored_in=GENERATIONS,
+        bases=st.tuples(tweets("v1.1"), tweets("v2")),
+        point=POINTS,
+        ids=st.lists(TWEET_IDS, min_size=2, max_size=2, unique=True),
+        places=st.one_of(st.none(), st.integers(1, 6)),
+    )
+    def test_a_point_read_with_one_tweet_is_refused_in_another(  # noqa: PLR0917  # hypothesis's
+        self, read_in, stored_in, bases, point, ids, places
+    ):
+        """Read with Tweet A; kept as the own location of B (made up or real, any generation,
+        at any rounding): refused; kept by A itself, in either generation: allowed."""
+        base = {"v1.1": bases[0], "v2": bases[1]}
+        a, b = ids
+        guard = location_guard()
+        read_as_response(guard, read_in, with_point(read_in, base[read_in], point, a))
+        kept = point if places is None else tuple(round(v, places) for v in point)
+        assume(not (kept[0].is_integer() and kept[1].is_integer()))
+        assert moved(guard, with_point(stored_in, base[stored_in], kept, b))
+        assert moved(guard, [with_point(stored_in, base[stored_in], kept, b)])  # in a list too
+        itself = with_point(stored_in, base[stored_in], point, a)
+        own = guard.check(Action(kind="store", operation="t", payload=itself))
+        assert own.allowed or own.rule != "geo.standalone", own.message
+
+    @given(base=tweets("v1.1"), point=POINTS, ids=st.lists(TWEET_IDS, min_size=2, unique=True))
+    def test_every_tweet_a_point_was_read_with_keeps_it(self, base, point, ids):
+        guard = location_guard()
+        for tweet_id in ids:
+            read_as_response(guard, "v1.1", with_point("v1.1", base, point, tweet_id))
+        assert all(not refused(guard, with_point("v1.1", base, point, i)) for i in ids)
+        assert moved(guard, with_point("v1.1", base, point, str(int(max(ids)) + 1)))
+
+    @given(base=tweets("v1.1"), point=POINTS, ids=st.lists(TWEET_IDS, min_size=2, unique=True))
+    def test_storage_checks_and_the_public_observe_record_no_owner(self, base, point, ids):
+        """A made-up Tweet checked for storage (or fed to observe) does not vouch for itself."""
+        guard = location_guard()
+        made_up = with_point("v1.1", base, point, ids[1])
+        assert check_storable(made_up, guard=guard).allowed  # nothing read yet: allowed
+        guard.locations.observe([made_up])
+        assert not refused(guard, made_up)  # a point read with no owner is not judged so
+        read_as_response(guard, "v1.1", with_point("v1.1", base, point, ids[0]))
+        assert moved(guard, made_up)
+
+    def test_the_fake_api_through_every_client(self):
+        fake = FakeXAPI()
+        tweet_id = fake.add_tweet("here", place_id=SF, coordinates=(-122.41942, 37.77493))
+        made_up = {
+            "id": "42",
+            "text": "made up",
+            "geo": {"coordinates": {"type": "Point", "coordinates": [-122.41942, 37.77493]}},
+        }
+        real = {**made_up, "id": str(tweet_id)}
+
+        v2 = location_guard()
+        fake.client(guard=v2).get_tweet(tweet_id, tweet_fields=["geo"])
+        v1 = location_guard()
+        fake.api(guard=v1).get_status(tweet_id)
+        parsed = location_guard()
+        fake.client(guard=parsed, return_type=requests.Response).get_tweet(
+            tweet_id, tweet_fields=["geo"]
+        ).json()
+        asynchronous = location_guard()
+
+        async def read():
+            await fake.async_client(guard=asynchronous).get_tweet(tweet_id, tweet_fields=["geo"])
+
+        asyncio.run(read())
+        for guard in (v2, v1, parsed, asynchronous):
+            assert moved(guard, made_up)
+            assert not refused(guard, real)
+            with pytest.raises(StandaloneGeoError, match="another Tweet") as refusal:
+                check_storable(made_up, guard=guard)
+            assert "twpolicy.strip_geo(payload)" in refusal.value.decision.remediation
+            assert check_storable(twpolicy.strip_geo(made_up), guard=guard).allowed  # as written
+
+
+class TestCorpusOwners:
+    def test_corpus_tweets_read_through_the_hook_stay_storable_whole(self, corpus):
+        """Oracle: every corpus document read through the clients' hook, then stored whole,
+        is decided as before (nothing is taken for moved)."""
+        guard, checked = location_guard(), 0
+        for doc in load(corpus):
+            if doc.error is not None or not isinstance(doc.value, (dict, list)):
+                continue
+            before = guard.check(Action(kind="store", operation="t", payload=doc.value)).allowed
+            read_result(guard.locations, doc.value)
+            after = guard.check(Action(kind="store", operation="t", payload=doc.value))
+            assert before == after.allowed, (doc.origin, after.reason)
+            checked += 1
+        assert guard.locations.owns_any()
+        assert checked > 20
+
+
+STREAM_POINT = {"type": "Point", "coordinates": [-122.41942, 37.77493]}
+
+
+class TestStreamsTeachOwners:
+    RAW = json.dumps(
+        {
+            "data": {
+                "id": "77",
+                "text": "streamed",
+                "edit_history_tweet_ids": ["77"],
+                "geo": {"coordinates": STREAM_POINT},
+            }
+        }
+    ).encode()
+
+    def check(self, guard):
+        made_up = {"id": "42", "text": "made up", "geo": {"coordinates": STREAM_POINT}}
+        assert moved(guard, made_up)
+        assert not refused(guard, {**made_up, "id": "77"})
+        assert refused(guard, {"a": 37.7749, "b": -122.4194})
+
+    def test_a_guarded_stream_teaches_the_guard(self):
+        guard = location_guard()
+        client = twpolicy.StreamingClient("bearer", guard=guard)
+        client.on_data(self.RAW)
+        self.check(guard)
+
+    def test_a_guarded_async_stream_teaches_the_guard(self):
+        guard = location_guard()
+
+        async def feed():
+            client = twpolicy.AsyncStreamingClient("bearer", guard=guard)
+            await client.on_data(self.RAW.decode())
+
+        asyncio.run(feed())
+        self.check(guard)
+
+    def test_payloads_without_location_are_not_parsed(self):
+        guard = location_guard()
+        client = twpolicy.StreamingClient("bearer", guard=guard)
+        client.on_data(
+            b'{"data": {"id": "1", "text": "no location", "edit_history_tweet_ids": ["1"]}}'
+        )
+        assert not guard.locations.owns_any()
+        assert 0 == len(guard.locations.points)
+
+    def test_an_unreadable_payload_teaches_nothing(self):
+        memory = LocationMemory()
+        _read_location(memory, b'not json, with a "geo" mark')
+        _read_location(memory, 12)
+        assert 0 == len(memory.points)
+        assert not memory.owns_any()

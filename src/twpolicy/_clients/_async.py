@@ -28,6 +28,7 @@ from twpolicy._clients._plan import (
 )
 from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
+from twpolicy._payloads._geo import read_hook_async
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
 
@@ -72,7 +73,7 @@ class _AsyncGuardedV2(Guarded):
                 await _observe(sending, failed.response)
                 raise
             await _observe(sending, sent)
-        policy.guard.locations.watch_async(sent)  # the location hook (I.B.7): learns on .json()
+        read_hook_async(policy.guard.locations, sent)  # the location hook (I.B.7), on .json()
         if plan.learns:
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, TypeVar
+import json
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from twpolicy._clients._plan import Policy, plan_stream
 from twpolicy._clients._sending import off_loop
 from twpolicy._model import Action, ActionKind
+from twpolicy._payloads._geo import LocationMemory, read_result
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ class StreamMixin:
     def _twpolicy_admit(self, raw_data: Any) -> bool:
         """Whether a stream payload may reach the callbacks; the decision is logged."""
         guard = self._twpolicy.guard
+        _read_location(guard.locations, raw_data)  # the location hook (I.B.7)
         if not guard.judges(ActionKind.STREAM_DATA):
             return True  # no rule judges stream payloads: nothing to decide, nothing to log
         stream = self._twpolicy_stream
@@ -109,6 +112,21 @@ class Admission:
 
     async def __aexit__(self, *exc: object) -> None:
         self.__exit__()
+
+
+_LOCATION_MARKS: Final = (b'"geo"', b'"coordinates"', b'"place"', b'"places"')
+
+
+def _read_location(memory: LocationMemory, raw_data: Any) -> None:
+    """Teach the guard the location of a stream payload (only one that carries any is parsed)."""
+    data = raw_data.encode() if isinstance(raw_data, str) else raw_data
+    if not isinstance(data, (bytes, bytearray)) or not any(m in data for m in _LOCATION_MARKS):
+        return
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return  # tweepy will not read it either
+    read_result(memory, document)
 
 
 def admitting(on_data: _F) -> _F:

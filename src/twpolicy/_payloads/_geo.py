@@ -28,12 +28,18 @@ from typing import Any, Final
 import attrs
 
 from twpolicy._payloads._locations import (
+    COPIES_PER_POINT,
+    Bloom,
+    LastingPoints,
     Points,
     aggregate,
+    canonical_key,
     coordinate,
     in_gazetteer,
+    int_bytes,
     numbers_of,
     pairs_in,
+    point_copies,
 )
 from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
@@ -69,6 +75,9 @@ __all__ = [
     "find_geo",
     "hits",
     "parsed_text",
+    "read_hook",
+    "read_hook_async",
+    "read_result",
     "strip_geo",
 ]
 
@@ -89,6 +98,9 @@ REASONS: Final[Mapping[str, str]] = {
     "added_to_tweet": "location added to a Tweet under a key of its own, not the Tweet's own",
     "added_to_user": "location added to a user under a key of its own, not the user's own",
     "added_to_dm": "location added to a Direct Message under a key of its own, not its own",
+    "moved_to_another_tweet": (
+        "a point read as the exact location of another Tweet, kept as this Tweet's own"
+    ),
 }
 
 
@@ -983,22 +995,71 @@ class LocationMemory(PlaceNames):
     ``twpolicy scan`` are given (`observe_all`). The ``geo.standalone`` rule reads it (through
     the rule context) and refuses storing any of it apart from its whole Tweet: a place name
     as a mapping key, two neutral numbers that are a point read, at any rounding, swapped or
-    as text.
+    as text; and a Tweet's exact point read with one Tweet kept as the location of another
+    (`moved`).
 
-    Bounded: at most ``names`` place names and ``points`` points, the least recently read
-    forgotten first (a point takes about 3 KB; the defaults take a few tens of MB at most).
+    It never forgets: names, points and owners are kept in Bloom filters
+    (`twpolicy._payloads._locations.Bloom`), so whatever was read is recognised however much
+    was read after it. Something never read is taken for something read at ``rate`` at most
+    (a refusal, never a miss) while no more than ``names`` names, ``points`` points and
+    ``owned`` Tweet points were read; past that the rate rises, still never a miss. The
+    filters are anonymous memory maps of fixed size: about 70 MB at the defaults (1,000,000
+    names, 500,000 points, 100,000 owned; 120 MB with 1,000,000 points), sized for 16 copies
+    a point (8 to 13.4 on average for points of 4 to 8 decimals); pages never touched take
+    no memory.
 
     Args:
-        names: the most place names (and place IDs) kept.
-        points: the most points kept.
+        names: how many place names (and place IDs) the rate holds for.
+        points: how many points the rate holds for.
+        owned: how many (point, Tweet) readings the rate holds for.
+        rate: the chance that something never read is taken for something read.
     """
 
-    __slots__ = ("_places_read",)
+    __slots__ = ("_names", "_owned", "_owners", "_pending_owners", "_places_read")
 
-    def __init__(self, *, names: int = 100_000, points: int = 10_000) -> None:
-        super().__init__(limit=names, points=points)
-        # The places read whole (names and area), by ID, most recent last, with their points.
-        self._places_read: dict[tuple[str, ...], tuple[tuple[float, float], ...]] = {}
+    def __init__(
+        self,
+        *,
+        names: int = 1_000_000,
+        points: int = 500_000,
+        owned: int = 100_000,
+        rate: float = 1e-6,
+    ) -> None:
+        super().__init__(limit=names, points=0)
+        self.points = LastingPoints(points, rate)
+        self._names = Bloom(names, rate)
+        # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
+        self._owned = Bloom(owned * COPIES_PER_POINT, rate)
+        self._owners = Bloom(owned * COPIES_PER_POINT, rate)
+        self._pending_owners: list[tuple[float, float, str]] = []
+        # The places read lately (names and area), by ID, with their points: read again,
+        # they are not worked out again. Only a cache: the filters keep everything.
+        self._places_read: dict[tuple[str, ...], None] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._names.count} names, {len(self.points)} points, "
+            f"{self._owners.count} owned copies)"
+        )
+
+    def __len__(self) -> int:
+        return len(self._given) + self._names.count
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its filters, in bytes (pages never touched take no memory)."""
+        assert isinstance(self.points, LastingPoints)  # noqa: S101  # set in __init__
+        return self.points.nbytes + self._names.nbytes + self._owned.nbytes + self._owners.nbytes
+
+    def _has(self, key: str) -> bool:
+        return key in self._given or key.encode() in self._names
+
+    def _add(self, keys: Iterable[str]) -> bool:
+        fresh = False
+        with self._lock:
+            for key in keys:
+                fresh = self._names.add(key.encode()) or fresh
+        return fresh
 
     def observe(self, document: Any) -> None:
         """Learn the location of an API response, reading only where location lives.
@@ -1007,43 +1068,43 @@ class LocationMemory(PlaceNames):
         ``geo``; a v1.1 Tweet's (or a list's, or a search's ``statuses``') ``place``,
         ``coordinates`` and ``geo``, and those of its retweeted and quoted Tweet; a geo
         endpoint's ``result.places``; a trends answer's ``locations``. Nothing else of the
-        response is visited.
+        response is visited. What is learned here has no owner: only the guarded clients'
+        own read hook says which Tweet a point was read with (see `moved`).
         """
+        self._observe(document, owned=False)
+
+    def _observe(self, document: Any, *, owned: bool) -> None:
         if type(document) is list or type(document) is tuple:
             for item in document:  # v1.1 timelines and lookups, geo and trends lists
                 value = item if type(item) is dict else adapt(item)
                 if type(value) is dict or isinstance(value, Mapping):
-                    self._tweet(value)
+                    self._tweet(value, owned=owned)
                     if "place_type" in value or "locations" in value:
-                        self._observe_one(value)
+                        self._observe_one(value, owned=owned)
             return
         value = document if type(document) is dict else adapt(document)
         if type(value) is dict or isinstance(value, Mapping):
-            self._observe_one(value)
+            self._observe_one(value, owned=owned)
 
-    def _observe_one(self, value: Mapping[str, Any]) -> None:  # noqa: C901, PLR0912  # one look per shape
+    def _observe_one(self, value: Mapping[str, Any], *, owned: bool) -> None:  # noqa: C901, PLR0912  # one look per shape
         get = value.get
         includes = get("includes")
         if includes and isinstance(includes, Mapping):
             for place in _listed(includes.get("places")):
                 self._place(place)
             for tweet in _listed(includes.get("tweets")):
-                geo = tweet.get("geo") if type(tweet) is dict else None
-                if geo:
-                    self._geo(geo)
+                self._v2_tweet(tweet, owned=owned)
         data = get("data")
         if data:
             if type(data) is list:
                 for tweet in data:  # v2 Tweets: their location is in ``geo``
-                    geo = tweet.get("geo") if type(tweet) is dict else None
-                    if geo:
-                        self._geo(geo)
+                    self._v2_tweet(tweet, owned=owned)
             else:
-                self._tweet(data)
+                self._tweet(data, owned=owned)
         statuses = get("statuses")
         if statuses:
             for tweet in _listed(statuses):
-                self._tweet(tweet)
+                self._tweet(tweet, owned=owned)
         result = get("result")
         if result and isinstance(result, Mapping):
             for place in _listed(result.get("places")):
@@ -1054,18 +1115,25 @@ class LocationMemory(PlaceNames):
                 self.learn(location)
         if "place_type" in value and "full_name" in value:  # a place on its own (geo/id)
             self._place(value)
-        self._tweet(value)
+        self._tweet(value, owned=owned)
 
-    def _geo(self, geo: Any) -> None:
+    def _v2_tweet(self, tweet: Any, *, owned: bool) -> None:
+        geo = tweet.get("geo") if type(tweet) is dict else None
+        if geo:
+            self._geo(geo, _tweet_id(tweet) if owned else None)
+
+    def _geo(self, geo: Any, owner: str | None = None) -> None:
         """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
         if not isinstance(geo, Mapping):
             return
-        self._point(geo)
+        self._point(geo, owner)
         place_id = geo.get("place_id")
-        if place_id is not None and place_id not in self._learned:
-            self._add([key for key in [_name_key(place_id)] if key is not None])
+        if place_id is not None:
+            key = _name_key(place_id)
+            if key is not None:
+                self._add([key])
 
-    def _point(self, holder: Mapping[str, Any]) -> None:
+    def _point(self, holder: Mapping[str, Any], owner: str | None = None) -> None:
         """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
         position = holder.get("coordinates")
         if type(position) is dict:
@@ -1075,8 +1143,14 @@ class LocationMemory(PlaceNames):
             if type(first) is float and type(second) is float:
                 if math.isfinite(first) and math.isfinite(second):
                     self.points.add(first, second)
+                    if owner is not None:
+                        self._pending_owners.append((first, second, owner))
                 return
-        self.learn_points(holder)
+        pairs = list(pairs_in(holder))
+        for first, second in pairs:
+            self.points.add(first, second)
+            if owner is not None:
+                self._pending_owners.append((first, second, owner))
 
     def _place(self, place: Any) -> None:
         if not isinstance(place, Mapping):
@@ -1089,39 +1163,120 @@ class LocationMemory(PlaceNames):
         read = self._places_read
         # A place by its ID and the fields that hold its area (v1.1 and v2 give different ones).
         key = (place_id, *(field for field in _AREA_FIELDS if field in place))
-        known = read.pop(key, None)
-        if known is None:  # first read: its names, ID and area
-            self.learn(place)
-            known = tuple(pairs_in(place))
-        for first, second in known:  # read again: its points are the most recent
-            self.points.add(first, second)
-        read[key] = known
-        if len(read) > self._limit:
+        if key in read:
+            return  # read already: the filters hold it
+        self.learn(place)
+        self.learn_points(place)
+        read[key] = None
+        if len(read) > _PLACES_CACHED:
             read.pop(next(iter(read)), None)
 
-    def _tweet(self, tweet: Any, depth: int = 0) -> None:
+    def _tweet(self, tweet: Any, depth: int = 0, *, owned: bool = False) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
             return
         get = tweet.get
         geo, coordinates, place = get("geo"), get("coordinates"), get("place")
+        owner = _tweet_id(tweet) if owned and (geo or coordinates) else None
         if geo:
-            self._geo(geo)
+            self._geo(geo, owner)
         if coordinates and isinstance(coordinates, Mapping):
-            self._point(coordinates)
+            self._point(coordinates, owner)
         if place:
             self._place(place)
         if depth == 0:
             retweeted, quoted = get("retweeted_status"), get("quoted_status")
             if retweeted:
-                self._tweet(retweeted, 1)
+                self._tweet(retweeted, 1, owned=owned)
             if quoted:
-                self._tweet(quoted, 1)
+                self._tweet(quoted, 1, owned=owned)
+
+    def _ready_owners(self) -> None:
+        """Put the owners read since the last check into the filters (every copy)."""
+        if not self._pending_owners:
+            return
+        with self._lock:
+            pending, self._pending_owners = self._pending_owners, []
+            owned, owners = self._owned, self._owners
+            for first, second, tweet_id in pending:
+                copies, _ = point_copies(first, second)
+                tail = b"|" + tweet_id.encode()
+                for key in copies:
+                    data = int_bytes(key)
+                    owned.add(data)
+                    owners.add(data + tail)
+                exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
+                owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
+
+    def moved(
+        self, first: float, second: float, tweet_id: str | None, *, exact: bool = False
+    ) -> bool:
+        """Whether ``(first, second)``, kept as a Tweet's own location, was read with others.
+
+        True when the point (at any rounding, in either order; with ``exact``, only as read)
+        was read through a guarded client as the exact location of some Tweet and never with
+        the Tweet ``tweet_id`` (``None``: a Tweet without an ID, which no reading names).
+        Points read without an owner (in a place's area, in a payload checked for storage)
+        are not judged so.
+        """
+        self._ready_owners()
+        if not self._owned.count:
+            return False
+        first_scaled, second_scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+        data = int_bytes(canonical_key(first_scaled, second_scaled))
+        if (b"=" + data if exact else data) not in self._owned:
+            return False
+        return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
+
+    def owns_any(self) -> bool:
+        """Whether any point was read with its Tweet (whether `moved` can say yes)."""
+        return bool(self._pending_owners or self._owned.count)
+
+    def moved_findings(self, payload: Any) -> list[GeoFinding]:
+        """The Tweets of ``payload`` whose own point was read as another Tweet's (`moved`)."""
+        if not self.owns_any():
+            return []
+        try:
+            nodes = list(walk(payload))
+        except (PayloadError, RecursionError):
+            return []  # the other checks refuse what cannot be walked
+        found = []
+        for node in nodes:
+            if CONTENT_FAMILY.get(node.kind) != "tweet":
+                continue
+            tweet_id = node.read_id().value
+            for first, rest, path, _default in _FIELD_READS.get(node.kind, ()):
+                datum = node.value.get(first)
+                for key in rest:
+                    datum = datum.get(key) if isinstance(datum, Mapping) else None
+                if not datum or type(datum) is str:
+                    continue
+                # A Tweet's own point at any rounding; a place's area only as read exactly
+                # (a real place's corner is never exactly a Tweet's point, but may be a
+                # rounding of one).
+                position = _own_position(datum)
+                if (position is not None and self.moved(*position, tweet_id)) or any(
+                    self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
+                ):
+                    found.append(
+                        GeoFinding(
+                            node.pointer + pointer_of(path),
+                            GeoKind.POINT,
+                            True,  # noqa: FBT003  # the dataclass field
+                            "moved_to_another_tweet",
+                            node.pointer,
+                            node.kind.value,
+                            tweet_id,
+                        )
+                    )
+                    break
+        return found
 
     def observe_all(self, payload: Any) -> None:
         """Learn every place and point of ``payload``, wherever the walk finds them.
 
         For payloads handed to the storage and dehydration enforcement points, which may be
-        shaped any way; a payload that cannot be walked (a cycle) teaches nothing.
+        shaped any way; a payload that cannot be walked (a cycle) teaches nothing. Nothing
+        learned here has an owner (a Tweet made up for storage must not vouch for itself).
         """
         try:
             nodes = list(walk(payload))
@@ -1150,40 +1305,102 @@ class LocationMemory(PlaceNames):
     def watch(self, response: Any) -> Any:
         """Have ``response.json()`` (of `requests`) teach this memory what it reads.
 
-        The sync clients' read hook: the JSON is parsed once, by whoever asks for it first
-        (tweepy, or the application), and then `observe` reads where location lives. The
-        hook removes itself at that first call, so the response holds no reference to itself
-        and is freed as soon as it is dropped.
+        The JSON is parsed once, by whoever asks for it first (tweepy, or the application),
+        and then `observe` reads where location lives. The hook removes itself at that first
+        call, so the response holds no reference to itself and is freed as soon as it is
+        dropped. What is learned has no owner (`read_hook` is the clients' own).
         """
-        parse = getattr(type(response), "json", None)
-        if parse is None:
-            return response
-        observe = self.observe
-
-        def read(*args: Any, **kwargs: Any) -> Any:
-            vars(response).pop("json", None)
-            document = parse(response, *args, **kwargs)
-            observe(document)
-            return document
-
-        response.json = read
-        return response
+        return _hook(self, response, owned=False)
 
     def watch_async(self, response: Any) -> Any:
         """`watch` for `aiohttp` responses, whose ``json()`` is a coroutine."""
-        parse = getattr(type(response), "json", None)
-        if parse is None:
-            return response
-        observe = self.observe
+        return _hook_async(self, response, owned=False)
 
-        async def read(*args: Any, **kwargs: Any) -> Any:
-            vars(response).pop("json", None)
-            document = await parse(response, *args, **kwargs)
-            observe(document)
-            return document
 
-        response.json = read
+_PLACES_CACHED: Final = 10_000
+
+
+def _own_position(datum: Any) -> tuple[float, float] | None:
+    """The position of a Tweet's ``coordinates`` or ``geo`` (v1.1, v2, flattened, Gnip)."""
+    if not isinstance(datum, Mapping):
+        return None
+    position = datum.get("coordinates")
+    if isinstance(position, Mapping):
+        position = position.get("coordinates")
+    if type(position) is list and len(position) == 2:  # noqa: PLR2004  # a position
+        first, second = (
+            coordinate(float(n)) if type(n) is int else coordinate(n) for n in position
+        )
+        if first is not None and second is not None:
+            return first, second
+    return None
+
+
+def _scaled_coordinate(value: float) -> int:
+    return round(value * 1_000_000)
+
+
+def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
+    """A Tweet's ID as read: ``id_str``, else ``id`` (v2's text, v1.1's number)."""
+    found = tweet.get("id_str")
+    if type(found) is str:
+        return found
+    found = tweet.get("id")
+    if type(found) is str:
+        return found.rpartition(":")[2]  # an activity's "tag:search.twitter.com,2005:123"
+    if type(found) is int:
+        return str(found)
+    return None
+
+
+def _hook(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
+    parse = getattr(type(response), "json", None)
+    if parse is None:
         return response
+
+    def read(*args: Any, **kwargs: Any) -> Any:
+        vars(response).pop("json", None)
+        document = parse(response, *args, **kwargs)
+        memory._observe(document, owned=owned)  # noqa: SLF001  # same module
+        return document
+
+    response.json = read
+    return response
+
+
+def _hook_async(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
+    parse = getattr(type(response), "json", None)
+    if parse is None:
+        return response
+
+    async def read(*args: Any, **kwargs: Any) -> Any:
+        vars(response).pop("json", None)
+        document = await parse(response, *args, **kwargs)
+        memory._observe(document, owned=owned)  # noqa: SLF001  # same module
+        return document
+
+    response.json = read
+    return response
+
+
+def read_hook(memory: LocationMemory, response: Any) -> Any:
+    """The guarded sync clients' read hook: `LocationMemory.watch`, recording owners.
+
+    Each exact point of a Tweet read is recorded with that Tweet's ID, so the Tweet alone
+    may keep it as its own location (`LocationMemory.moved`). Not public: an application
+    that could call it could vouch for a Tweet it made up.
+    """
+    return _hook(memory, response, owned=True)
+
+
+def read_hook_async(memory: LocationMemory, response: Any) -> Any:
+    """`read_hook` for the async clients."""
+    return _hook_async(memory, response, owned=True)
+
+
+def read_result(memory: LocationMemory, document: Any) -> None:
+    """`read_hook` for a document the client already parsed (the v1.1 API's results)."""
+    memory._observe(document, owned=True)  # noqa: SLF001  # same module
 
 
 _AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")

@@ -18,7 +18,9 @@ name is what is being counted.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+import mmap
 import re
 import threading
 import unicodedata
@@ -28,14 +30,21 @@ from importlib import resources
 from typing import Any, Final
 
 __all__ = [
+    "COPIES_PER_POINT",
+    "NUMBERS_PER_POINT",
+    "Bloom",
+    "LastingPoints",
     "Points",
     "aggregate",
+    "canonical_key",
     "coordinate",
     "fold",
     "gazetteer_names",
     "in_gazetteer",
+    "int_bytes",
     "numbers_of",
     "pairs_in",
+    "point_copies",
 ]
 
 #: Decimals a kept copy of a point may be rounded to (1: about 11 km; 6: about 11 cm).
@@ -316,3 +325,242 @@ def numbers_of(values: Iterable[Any]) -> list[float]:
         elif type(value) is list:
             found.extend(n for n in map(coordinate, value) if n is not None)
     return found
+
+
+class Bloom:
+    """A set that never forgets and never misses, in a fixed size: a blocked Bloom filter.
+
+    Whatever was added is always found. Something never added is found too at ``rate`` at
+    most while no more than ``capacity`` were added (past it, the rate rises; nothing is
+    ever missed). Where finding means refusing, that errs only towards refusing (fail
+    closed). Each member sets its k bits in one 64-byte block chosen by one blake2b digest
+    (which also gives the k positions), so adding or asking reads one block; the size is
+    chosen so that the rate holds for blocks (`blocked_rate`). The bits are an anonymous
+    memory map: pages the filter never touched take no memory.
+
+    Args:
+        capacity: how many members the rate holds for.
+        rate: the chance that something never added is found, up to ``capacity`` members.
+    """
+
+    __slots__ = ("_bits", "_blocks", "_hashes", "_view", "capacity", "count", "rate")
+
+    def __init__(self, capacity: int, rate: float = 1e-6) -> None:
+        self.capacity = max(1, capacity)
+        self.rate = rate
+        self._blocks, self._hashes = _bloom_size(self.capacity, rate)
+        self._bits = mmap.mmap(-1, self._blocks * _BLOCK_BYTES)
+        self._view = memoryview(self._bits)
+        self.count = 0  # members added (each counted once it set a new bit)
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its bits, in bytes."""
+        return self._blocks * _BLOCK_BYTES
+
+    def _mask(self, data: bytes) -> tuple[int, int]:
+        """The offset of ``data``'s block and the mask of its bits there."""
+        digest = int.from_bytes(hashlib.blake2b(data, digest_size=64).digest(), "little")
+        offset = (digest & 0xFFFF_FFFF_FFFF_FFFF) % self._blocks * _BLOCK_BYTES
+        digest >>= 64
+        mask = 0
+        for _ in range(self._hashes):
+            mask |= 1 << (digest & 511)
+            digest >>= 9
+        return offset, mask
+
+    def add(self, data: bytes) -> bool:
+        """Add ``data``; whether it was not found before."""
+        offset, mask = self._mask(data)
+        view = self._view
+        block = int.from_bytes(view[offset : offset + _BLOCK_BYTES], "little")
+        if block & mask == mask:
+            return False
+        view[offset : offset + _BLOCK_BYTES] = (block | mask).to_bytes(_BLOCK_BYTES, "little")
+        self.count += 1
+        return True
+
+    def __contains__(self, data: object) -> bool:
+        if not isinstance(data, bytes):
+            return False
+        offset, mask = self._mask(data)
+        block = int.from_bytes(self._view[offset : offset + _BLOCK_BYTES], "little")
+        return block & mask == mask
+
+    def expected_rate(self) -> float:
+        """The chance, now, that something never added is found."""
+        return blocked_rate(self.count, self._blocks, self._hashes)
+
+
+_BLOCK_BYTES: Final = 64
+_BLOCK_BITS: Final = 512
+_MOST_HASHES: Final = 49  # 9 bits each, after the block's 64, in a 512-bit digest
+
+
+def blocked_rate(members: int, blocks: int, hashes: int) -> float:
+    """The false-positive rate of a blocked Bloom filter (members spread over blocks)."""
+    load = members / blocks
+    if load == 0:
+        return 0.0
+    rate, spread = 0.0, int(load + 12 * math.sqrt(load) + 20)
+    for held in range(spread + 1):
+        chance = math.exp(held * math.log(load) - load - math.lgamma(held + 1))
+        rate += chance * (1 - (1 - 1 / _BLOCK_BITS) ** (held * hashes)) ** hashes
+    return rate
+
+
+@functools.cache
+def _bloom_size(capacity: int, rate: float) -> tuple[int, int]:
+    """Blocks and bits per member for ``capacity`` members at ``rate`` at most."""
+    bits = -capacity * math.log(rate) / math.log(2) ** 2
+    hashes = max(1, min(_MOST_HASHES, round(-math.log(rate) / math.log(2))))
+    while True:
+        blocks = max(1, math.ceil(bits / _BLOCK_BITS))
+        if blocked_rate(capacity, blocks, hashes) <= rate:
+            return blocks, hashes
+        bits *= 1.03
+
+
+def int_bytes(value: int) -> bytes:
+    """How a number (a scaled coordinate, a pair key) is put in a `Bloom` filter."""
+    return b"%d" % value
+
+
+def canonical_key(first: int, second: int) -> int:
+    """The pair key of two scaled coordinates, in either order."""
+    return _pair_key(first, second) if first <= second else _pair_key(second, first)
+
+
+def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
+    """The canonical pair keys of every copy of a point (`canonical_key`), and its numbers."""
+    keys: set[int] = set()
+    numbers: set[int] = set()
+    for ones, others in zip(_levels(first), _levels(second), strict=True):
+        numbers.update(ones)
+        numbers.update(others)
+        keys.update(canonical_key(a, b) for a in ones for b in others)
+    return keys, numbers
+
+
+#: Copies kept of a point (canonical pair keys), for sizing: 12 on average (measured over
+#: points of 5 to 8 decimals), at most 24.
+COPIES_PER_POINT: Final = 16
+#: Numbers kept of a point (both coordinates at every rounding), for sizing: 15 on average.
+NUMBERS_PER_POINT: Final = 15
+
+
+class LastingPoints(Points):
+    """`Points` that never forget: every copy of every point seen, in two Bloom filters.
+
+    A point seen is always recognised, at every rounding, in both orders, however many
+    others were seen after it. A pair never seen is taken for a point at ``rate`` at most
+    while no more than ``limit`` points were seen (past it the rate rises; none is ever
+    missed): a refusal of two neutral numbers that are no point, never a point let through.
+    Reading only notes a point; its copies (about 50 us) go into the filters when a check
+    next needs them, or every 10,000 points read.
+
+    Args:
+        limit: how many points the rate holds for.
+        rate: the chance that a neutral pair never seen is taken for a point.
+    """
+
+    __slots__ = ("_count", "_key_filter", "_value_filter")
+
+    def __init__(self, limit: int = 1_000_000, rate: float = 1e-6) -> None:
+        super().__init__(limit)
+        self._key_filter = Bloom(limit * COPIES_PER_POINT, rate)
+        # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
+        self._value_filter = Bloom(limit * NUMBERS_PER_POINT, 1e-2)
+        self._count = 0
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its filters, in bytes."""
+        return self._key_filter.nbytes + self._value_filter.nbytes
+
+    def __len__(self) -> int:
+        return self._count + len(self._pending)
+
+    def add(self, first: float, second: float) -> bool:
+        """Note the point ``(first, second)``; whether it was not noted before (as far as known)."""
+        point = (first, second) if first <= second else (second, first)
+        with self._lock:
+            pending = self._pending
+            if point in pending:
+                return False
+            exact = int_bytes(canonical_key(_scaled(point[0]), _scaled(point[1])))
+            if self._count and exact in self._key_filter:
+                return False  # indexed already (or, at ``rate``, taken for it: no matter)
+            pending[point] = None
+            if len(pending) >= _BATCH:
+                self._index()
+        return True
+
+    def _index(self) -> None:
+        keys, values = self._key_filter, self._value_filter
+        for point in self._pending:
+            copies, numbers = point_copies(*point)
+            for key in copies:
+                keys.add(int_bytes(key))
+            for number in numbers:
+                values.add(int_bytes(number))
+        self._count += len(self._pending)
+        self._pending.clear()
+
+    def _ready(self) -> None:
+        if self._pending:
+            with self._lock:
+                self._index()
+
+    def absorb(self, other: Points) -> None:
+        """Remember every point ``other`` remembers (a `Points`: its own are kept in order)."""
+        for first, second in list(other._points) + list(other._pending):  # noqa: SLF001  # same family
+            self.add(first, second)
+
+    def _known(self) -> bool:
+        return bool(self._count or self._pending)
+
+    def among(self, numbers: Sequence[float]) -> bool:
+        """Whether two of ``numbers`` (at different places) are a copy of a point seen."""
+        if len(numbers) < 2 or not self._known():  # noqa: PLR2004  # a pair
+            return False
+        self._ready()
+        values = self._value_filter
+        present: dict[int, int] = {}
+        for number in numbers:
+            scaled = _scaled(number)
+            if int_bytes(scaled) in values:
+                present[scaled] = present.get(scaled, 0) + 1
+        keys = self._key_filter
+        for a, times in present.items():
+            for b in present:
+                if (
+                    a <= b
+                    and (b != a or times > 1)
+                    and not (a % _SCALE == 0 and b % _SCALE == 0)
+                    and int_bytes(_pair_key(a, b)) in keys
+                ):
+                    return True
+        return False
+
+    def pairs_with(self, number: float, others: Collection[float]) -> bool:
+        """Whether ``number`` and one of ``others`` are a copy of a point seen."""
+        if not others or not self._known():
+            return False
+        self._ready()
+        scaled = _scaled(number)
+        values, keys = self._value_filter, self._key_filter
+        if int_bytes(scaled) not in values:
+            return False
+        for other in others:
+            b = _scaled(other)
+            if (
+                not (scaled % _SCALE == 0 and b % _SCALE == 0)
+                and int_bytes(b) in values
+                and int_bytes(canonical_key(scaled, b)) in keys
+            ):
+                return True
+        return False
+
+
+_BATCH: Final = 10_000

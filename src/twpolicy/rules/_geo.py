@@ -8,7 +8,13 @@ from typing import ClassVar
 import attrs
 
 from twpolicy._model import Action, ActionKind, Outcome
-from twpolicy._payloads._geo import CLAUSE, REASONS, PlaceNames, standalone_findings
+from twpolicy._payloads._geo import (
+    CLAUSE,
+    REASONS,
+    LocationMemory,
+    PlaceNames,
+    standalone_findings,
+)
 from twpolicy.exceptions import PolicyViolation, StandaloneGeoError
 from twpolicy.rules._context import Rule, RuleContext
 
@@ -40,17 +46,28 @@ class _ForbidStandaloneGeo:
         if memory is not None:
             names = PlaceNames(base=(names, memory), points=0) if len(names) else memory
         findings = standalone_findings(action.payload, names, learn=False)
+        if isinstance(memory, LocationMemory):
+            findings = [*findings, *memory.moved_findings(action.payload)]
         if not findings:
             return Outcome.allow("no_standalone_geo")
         first = findings[0]
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        moved = first.reason == "moved_to_another_tweet"
         return Outcome.deny(
-            "standalone_geo",
+            "moved_to_another_tweet" if moved else "standalone_geo",
             f"{action.operation} would store {first.kind.value.replace('_', ' ')} at "
             f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
             "kept only as part of the Tweet it came with.",
-            "store the whole Tweet (or the whole API response) the location came with, or "
-            "remove what stands alone first: twpolicy.strip_geo(payload, standalone_only=True).",
+            (
+                "store the Tweet the point was read with (a Tweet read through a guarded "
+                "client keeps its own point), or remove this Tweet's location first: "
+                "twpolicy.strip_geo(payload)."
+            )
+            if moved
+            else (
+                "store the whole Tweet (or the whole API response) the location came with, or "
+                "remove what stands alone first: twpolicy.strip_geo(payload, standalone_only=True)."
+            ),
             facts={
                 "pointer": first.pointer,
                 "geo_kind": first.kind.value,
