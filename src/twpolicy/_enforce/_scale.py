@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -31,11 +31,9 @@ import attrs
 from twpolicy._enforce._compliance import (
     # The JSON Lines applier's own steps, shared on purpose: one way to clean a line.
     Attempt,
-    _dumps,
-    _loads,
+    NotJsonLine,
     _Tally,
-    _Wanted,
-    clean_record,
+    clean_lines,
 )
 from twpolicy._guard import Guard, Permit
 from twpolicy._model import Action, ActionKind, Decision
@@ -271,39 +269,31 @@ def comply_lines(
 ) -> ComplyBatch:
     """A batch of JSON lines without what ``snapshot`` says is gone, as the JSON Lines applier.
 
-    The same steps as `JsonLinesApplier`: a line that cannot hold an affected ID is kept
-    unparsed; the others go through `clean_record`. ``where`` names the batch in errors.
+    The JSON Lines applier's own loop (`clean_lines`): a line that cannot hold an affected ID
+    is kept unparsed, a v2 page goes through the fast cleaner, the rest through
+    `clean_record`. Blank lines are left out. ``where`` names the batch in errors.
 
     Raises:
         PayloadError: a line holds an affected ID but is not JSON (nothing may be written).
     """
     tally = _Tally()
-    wanted = _Wanted(snapshot)
     out: list[bytes] = []
-    read = dropped = 0
-    for number, raw in enumerate(lines, start=1):
-        line = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        if not line.strip():
-            continue
-        read += 1
-        line = line if line.endswith(b"\n") else line + b"\n"
-        if not wanted.may_hold(line):
-            out.append(line)
-            continue
-        try:
-            record = _loads(line)
-        except ValueError:
-            raise PayloadError(
-                f"{where or 'the batch'} line {number} is not JSON, so it cannot be checked "
-                "for deleted content; fix or remove the line and run again"
-            ) from None
-        cleaned, changed = clean_record(record, snapshot, tally)
-        if cleaned is None:
-            dropped += 1
-        elif changed:
-            out.append(_dumps(cleaned) + b"\n")
-        else:
-            out.append(line)
+    numbers: list[int] = []  # each line given to the applier's loop: its number in the batch
+
+    def given() -> Iterator[bytes]:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+            if line.strip():  # a blank line is left out, as a partition of text has them
+                numbers.append(number)
+                yield line if line.endswith(b"\n") else line + b"\n"
+
+    try:
+        read, dropped = clean_lines(given(), out.append, snapshot, tally)
+    except NotJsonLine as exc:
+        raise PayloadError(
+            f"{where or 'the batch'} line {numbers[exc.number - 1]} is not JSON, so it cannot "
+            "be checked for deleted content; fix or remove the line and run again"
+        ) from None
     counts = ComplyTally(
         dict(tally.changed),
         tally.removed,
