@@ -362,6 +362,9 @@ class _MemoryTx:
         index = self._s.bands.get(key)
         if not index:
             return {}
+        posters = self._s.posters[key]
+        if len(posters) == 1 and account in posters:
+            return {}  # every indexed post is the account's own: nothing to read
         # The index keeps each band's posts by account, so one account's own posts (an account
         # may repeat itself: the rule is about copies across accounts) are never read.
         shared: dict[str, int] = {}
@@ -408,6 +411,9 @@ class _MemoryTx:
             index = store.bands.get(key)
             if index is None:
                 index = store.bands[key] = {}
+                store.posters[key] = {}
+            posters = store.posters[key]
+            posters[account] = posters.get(account, 0) + 1
             for band in bands:  # no throwaway dict and set per band, as setdefault would make
                 holders = index.get(band)
                 if holders is None:
@@ -434,7 +440,15 @@ class _MemoryTx:
         key = store.keys.pop(event_id)
         account = store.rows[key].pop(event_id)[1]
         index = store.bands.get(key, {})
-        for band in store.indexed.pop(event_id, ()):
+        bands = store.indexed.pop(event_id, ())
+        if bands:
+            posters = store.posters[key]
+            left = posters[account] - 1
+            if left:
+                posters[account] = left
+            else:
+                del posters[account]
+        for band in bands:
             holders = index[band]
             ids = holders[account]
             ids.discard(event_id)
@@ -477,6 +491,9 @@ class _MemoryStore:
         self.ages: dict[str, list[tuple[int, str]]] = {}
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
+        # Indexed posts per account, by window key: a check by the only account posting reads
+        # nothing.
+        self.posters: dict[str, dict[str, int]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
         self.added: dict[str, int] = {}
 
