@@ -204,7 +204,9 @@ class Sending:
         if status == _TOO_MANY:
             return True
         get = headers.get  # the three names written out: no generator on every answer
-        return get(_REMAINING[0]) == "0" or get(_REMAINING[1]) == "0" or get(_REMAINING[2]) == "0"
+        return bool(
+            get(_REMAINING[0]) == "0" or get(_REMAINING[1]) == "0" or get(_REMAINING[2]) == "0"
+        )
 
     def observe(self, status: int, headers: Any, authorization: str | bytes | None) -> None:
         """Keep the rate-limit windows an answer says are spent, in the guard's window ledger.
