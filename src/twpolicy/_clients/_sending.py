@@ -127,6 +127,10 @@ class Sending:
     def _decide(self) -> None:
         """Find the guard, decide and hold (I/O: run off the event loop when there is one)."""
         self._guard = guard = self._policy.guard
+        if self._within is None and not guard._unresolved and guard.remembers(self._action):  # noqa: SLF001  # the permit's own first test
+            # A remembered allow that obliges nothing, and nobody to tell (a read): a permit
+            # would hold nothing and decide nothing, and a retry is decided afresh anyway.
+            return
         permit = guard.permit(self._action, within=self._within)
         self.permit = permit
         self.first = self._within or permit
