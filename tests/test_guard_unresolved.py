@@ -167,7 +167,6 @@ class TestSpendFails:
         post_once(Guard(ledger=ledger, clock=clock))
         assert ["claimed", "released", "claimed", "used"] == kinds(ledger)
 
-
     def test_a_guarded_read_retries_the_spend(self, ledger, clock):
         """A remembered read skips its permit, but not the pending spend's retry."""
         faulty = Faulty(ledger, use=1)
