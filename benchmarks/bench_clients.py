@@ -139,34 +139,37 @@ def share(pair: Pair, calls: int, rounds: int) -> dict[str, float]:
     """twpolicy's share alone: plan a request, enter and leave its sending scope, no send.
 
     What a guarded call adds to tweepy's, measured without tweepy's own work around it, so
-    other processes' load moves it less than the whole-call ratio. Best of ``rounds``.
+    other processes' load moves it less than the whole-call ratio. Best of ``rounds``; the
+    plan (catalog lookup, `Action`) and the scope (decision, window counts) also apart.
     """
-    from twpolicy._clients._plan import drive, planning_v2  # noqa: PLC0415  # internal
+    from twpolicy._clients._plan import plan_v2  # noqa: PLC0415  # internal
 
     client = pair.guarded
     policy = client._twpolicy  # noqa: SLF001  # the client's own state
     ids = itertools.count(1445880548472328192)
-
-    def nothing(*_: object) -> None:
-        return None
-
-    def call(method: str, route: str, body: object, params: object, *, tick: bool) -> None:
-        if tick:
-            pair.pacer.tick()
-        steps = planning_v2(policy, client, method, route, body, user_auth=True, params=params)
-        plan = drive(steps, nothing, nothing)
-        with plan.sending(client, policy):
-            pass
-
-    cases = {
-        "read": lambda: call("GET", f"/2/tweets/{next(ids)}", None, {"id": 1}, tick=False),
-        "write": lambda: call("POST", "/2/tweets", {"text": "hello"}, None, tick=True),
-    }
+    texts = itertools.cycle(
+        f"A walk of {n} km along the river, lunch by the water" for n in range(9999)
+    )
     found = {}
-    for name, case in cases.items():
-        per_call(case, max(calls, 10))
-        found[name] = min(per_call(case, calls) for _ in range(rounds)) * 1e6
-        print(f"{'share: ' + name:<20} {found[name]:6.2f} us")
+    for name, method, route, body in (
+        ("read", "GET", lambda: f"/2/tweets/{next(ids)}", lambda: None),
+        ("write", "POST", lambda: "/2/tweets", lambda: {"text": "hello"}),
+        ("write, new text", "POST", lambda: "/2/tweets", lambda: {"text": next(texts)}),
+    ):
+        tick = pair.pacer.tick if method == "POST" else (lambda: None)
+
+        def plan(m: str = method, r=route, b=body) -> object:
+            return plan_v2(policy, client, m, r(), b(), user_auth=True, params={"id": 1})
+
+        def whole(planned=plan, t=tick) -> None:
+            t()
+            with planned().sending(client, policy):  # type: ignore[attr-defined]  # a Plan
+                pass
+
+        for label, case in ((name, whole), (name + " (plan)", plan)):
+            per_call(case, max(calls, 10))
+            found[label] = min(per_call(case, calls) for _ in range(rounds)) * 1e6
+            print(f"{'share: ' + label:<28} {found[label]:7.2f} us")
     return found
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import twpolicy
 from twpolicy import Action, ActionKind, Guard
+from twpolicy.testing._replay import RecordedResponse, ReplayTransport
 
 USER = "2244994945"
 NOTICE = {"notice": "post-dialog-v1", "method": "ui_explicit", "evidence": "req-1"}
@@ -165,6 +166,20 @@ class TestSpendFails:
         assert ledger.release_claim(record.record.record_id, "a-stopped-process")
         post_once(Guard(ledger=ledger, clock=clock))
         assert ["claimed", "released", "claimed", "used"] == kinds(ledger)
+
+    def test_a_guarded_read_retries_the_spend(self, ledger, clock):
+        """A remembered read skips its permit, but not the pending spend's retry."""
+        faulty = Faulty(ledger, use=1)
+        guard = Guard(ledger=faulty, clock=clock)
+        client = twpolicy.Client("bearer", guard=guard)
+        tweet = {"data": {"id": "20", "text": "hi", "edit_history_tweet_ids": ["20"]}}
+        ReplayTransport(lambda _: RecordedResponse.json(tweet)).install(client)
+        assert 20 == client.get_tweet(20).data.id  # from now on a remembered read
+        post_once(guard)
+        assert ["claimed"] == kinds(ledger)
+        assert 20 == client.get_tweet(20).data.id
+        assert ["claimed", "used"] == kinds(ledger)
+        assert 2 == faulty.calls["use"]
 
 
 class TestReleaseFails:

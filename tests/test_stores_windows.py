@@ -1,5 +1,6 @@
 """The in-memory window store keeps rows in time order: it must count exactly as a plain list."""
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -61,6 +62,9 @@ def test_memory_windows_agree_with_a_plain_list(steps):
         rows = [r for r in rows if r[2] >= at - WINDOW]
         if verdict.granted:
             rows.append((verdict.reservation_id, account, at, content))
+        # Who has indexed posts (a check by the only one reads nothing): exactly the model's.
+        posters = ledger._store.posters.get("k", {})  # the store's bookkeeping
+        assert posters == dict(Counter(r[1] for r in rows if r[3]))
     assert not ledger.release("no-such-row")
 
 

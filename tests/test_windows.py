@@ -8,6 +8,7 @@ import string
 import subprocess
 import sys
 import threading
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -412,6 +413,36 @@ class TestIndex:
             for band in range(BANDS)
         }
         assert band_keys.__wrapped__(content) == tuple(sorted(stored))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.text(max_size=300), st.text(string.printable, max_size=300)))
+    def test_fingerprints_are_those_stored_before(self, text):
+        # The fast paths (ASCII folded at once, 5-gram hashes remembered) change no value.
+        decomposed = unicodedata.normalize("NFKD", text)
+        hidden = {"Mn", "Me", "Cf"}
+        visible = "".join(c for c in decomposed if unicodedata.category(c) not in hidden)
+        folded = unicodedata.normalize("NFKC", visible).casefold()
+        if text.isascii():
+            assert folded == text.lower()
+        norm = normalise_text(text)
+        grams = {norm[i : i + 5] for i in range(max(1, len(norm) - 4))}
+        stored = {
+            int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "big")
+            for g in grams
+        }
+        assert fingerprint(text) == tuple(sorted(stored))
+        assert fingerprint(text) == tuple(sorted(stored))  # and again, from remembered hashes
+
+    def test_remembered_gram_hashes_are_bounded(self, monkeypatch):
+        monkeypatch.setattr(windows_module, "_GRAM_SLOTS", 8)
+        monkeypatch.setattr(windows_module, "_GRAM_HASHES", {})
+        first = fingerprint("abcdefgh")  # 4 grams
+        assert len(windows_module._GRAM_HASHES) == 4
+        sale = fingerprint(SALE)  # more than 8 would be held: emptied first
+        assert "abcde" not in windows_module._GRAM_HASHES
+        assert fingerprint("abcdefgh") == first  # emptied again, the same values
+        assert set(windows_module._GRAM_HASHES) == {"abcde", "bcdef", "cdefg", "defgh"}
+        assert fingerprint(SALE) == sale
 
     def test_band_keys_without_numpy_are_the_same(self, monkeypatch):
         with_numpy = band_keys.__wrapped__(fingerprint(SALE))

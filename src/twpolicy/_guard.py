@@ -1192,14 +1192,16 @@ class Permit:
         """The action happened: spend the claimed consents, make the reservations final."""
         if not self._done:
             self._done = True
-            if self.held:
-                self._guard._fulfil(self.held, True, "")  # noqa: SLF001, FBT003  # the guard's own helper
+            held = self.held
+            if held is not _NOTHING_HELD and held:
+                self._guard._fulfil(held, True, "")  # noqa: SLF001, FBT003  # the guard's own helper
 
     def release(self, reason: str = "released") -> bool:
         """The action did not happen: give back what is held. ``False`` once committed."""
         if self._done:
             return False
         self._done = True
-        if self.held:
-            self._guard._fulfil(self.held, False, reason)  # noqa: SLF001, FBT003  # ditto
+        held = self.held
+        if held is not _NOTHING_HELD and held:
+            self._guard._fulfil(held, False, reason)  # noqa: SLF001, FBT003  # ditto
         return True

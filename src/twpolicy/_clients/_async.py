@@ -20,10 +20,13 @@ from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingCli
 from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
+    Ask,
     Guarded,
     Plan,
     me_id,
+    plan_v2,
     planning_v2,
+    settled,
     v2_identity,
 )
 from twpolicy._clients._sending import Sending, off_loop
@@ -54,18 +57,21 @@ class _AsyncGuardedV2(Guarded):
     ) -> Any:
         """Decide on the request (off the event loop), then send it exactly as tweepy would."""
         policy = self._twpolicy
-        steps = planning_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
-        answer: object = None
-        try:
-            while True:
-                wanted = steps.send(answer)
-                if wanted is None:
-                    answer = await self._twpolicy_identify(user_auth)
-                else:
-                    await self._twpolicy_resolve(wanted, user_auth)
-                    answer = None
-        except StopIteration as done:
-            plan: Plan = done.value
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
+            plan = await self._twpolicy_planned(
+                planning_v2(
+                    policy,
+                    self,
+                    method,
+                    route,
+                    json,
+                    user_auth=user_auth,
+                    params=params,
+                    first=plan,
+                ),
+                user_auth,
+            )
         async with plan.sending(self, policy) as sending:
             try:
                 sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
@@ -78,6 +84,21 @@ class _AsyncGuardedV2(Guarded):
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))
         return sent
+
+    async def _twpolicy_planned(self, steps: Ask, user_auth: bool) -> Plan:  # noqa: FBT001  # internal
+        """Drive `planning` with awaited lookups: whom the token is, whom a bot contacts."""
+        answer: object = None
+        try:
+            while True:
+                wanted = steps.send(answer)
+                if wanted is None:
+                    answer = await self._twpolicy_identify(user_auth)
+                else:
+                    await self._twpolicy_resolve(wanted, user_auth)
+                    answer = None
+        except StopIteration as done:
+            plan: Plan = done.value
+            return plan
 
     async def _twpolicy_identify(self, user_auth: bool) -> object:  # noqa: FBT001  # internal
         """Ask the API, once, whom the credentials belong to: tweepy's own cached lookup."""

@@ -49,6 +49,7 @@ __all__ = [
     "plan_v2",
     "planning",
     "planning_v2",
+    "settled",
     "with_guard_signature",
 ]
 
@@ -178,14 +179,15 @@ class Guarded:
 Ask = Generator["Contact | None", object, "Plan"]
 
 
-def planning(replan: Callable[[object, bool], Plan]) -> Ask:
+def planning(replan: Callable[[object, bool], Plan], first: Plan | None = None) -> Ask:
     """Plan a request, asking the shell (sync or async) for the lookups the plan needs.
 
     ``replan(found, resolved)`` plans with a lookup's answer (``UNASKED``: none yet) and
     whether the recipients were looked up. The shell drives it with `drive` or its own loop
-    (``await``-ing each lookup), so both kinds of client plan the same way.
+    (``await``-ing each lookup), so both kinds of client plan the same way. ``first``: the
+    plan ``replan(UNASKED, False)`` made already (a shell that tried `settled` first).
     """
-    plan = replan(_UNASKED, False)  # noqa: FBT003  # positional: a two-argument callable
+    plan = replan(_UNASKED, False) if first is None else first  # noqa: FBT003  # positional: a two-argument callable
     found: object = _UNASKED
     if plan.looks_up:
         found = yield None
@@ -196,8 +198,25 @@ def planning(replan: Callable[[object, bool], Plan]) -> Ask:
     return plan
 
 
+def settled(plan: Plan) -> bool:
+    """Whether ``plan`` asks for no lookup: `planning` would return it as it is.
+
+    The shells plan first without the generator (a read, most writes), and drive `planning`,
+    from that plan, only when a lookup is wanted.
+    """
+    return not plan.looks_up and plan.resolves is None
+
+
 def planning_v2(
-    policy: Policy, client: Any, method: str, route: str, body: Any, *, user_auth: bool, params: Any
+    policy: Policy,
+    client: Any,
+    method: str,
+    route: str,
+    body: Any,
+    *,
+    user_auth: bool,
+    params: Any,
+    first: Plan | None = None,
 ) -> Ask:
     """`planning` of a v2 request (``BaseClient.request``'s arguments), sync or async."""
 
@@ -214,7 +233,7 @@ def planning_v2(
             resolved=resolved,
         )
 
-    return planning(replan)
+    return planning(replan, first)
 
 
 def drive(steps: Ask, identify: Callable[[], object], resolve: Callable[[Contact], object]) -> Plan:

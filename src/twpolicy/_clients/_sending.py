@@ -127,6 +127,10 @@ class Sending:
     def _decide(self) -> None:
         """Find the guard, decide and hold (I/O: run off the event loop when there is one)."""
         self._guard = guard = self._policy.guard
+        if self._within is None and not guard._unresolved and guard.remembers(self._action):  # noqa: SLF001  # the permit's own first test
+            # A remembered allow that obliges nothing, and nobody to tell (a read): a permit
+            # would hold nothing and decide nothing, and a retry is decided afresh anyway.
+            return
         permit = guard.permit(self._action, within=self._within)
         self.permit = permit
         self.first = self._within or permit
@@ -201,7 +205,12 @@ class Sending:
 
     def spends(self, status: int, headers: Any) -> bool:
         """Whether an answer says a window is spent (cheap: most answers say nothing to keep)."""
-        return status == _TOO_MANY or any(headers.get(name) == "0" for name in _REMAINING)
+        if status == _TOO_MANY:
+            return True
+        get = headers.get  # the three names written out: no generator on every answer
+        return bool(
+            get(_REMAINING[0]) == "0" or get(_REMAINING[1]) == "0" or get(_REMAINING[2]) == "0"
+        )
 
     def observe(self, status: int, headers: Any, authorization: str | bytes | None) -> None:
         """Keep the rate-limit windows an answer says are spent, in the guard's window ledger.

@@ -31,8 +31,10 @@ from twpolicy._clients._plan import (
     drive,
     me_id,
     plan_v1,
+    plan_v2,
     planning,
     planning_v2,
+    settled,
     v1_identity,
     v2_identity,
 )
@@ -59,11 +61,22 @@ class _GuardedV2(Guarded):
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = drive(
-            planning_v2(policy, self, method, route, json, user_auth=user_auth, params=params),
-            lambda: self._twpolicy_identify(user_auth),
-            lambda wanted: self._twpolicy_resolve(wanted, user_auth),
-        )
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
+            plan = drive(
+                planning_v2(
+                    policy,
+                    self,
+                    method,
+                    route,
+                    json,
+                    user_auth=user_auth,
+                    params=params,
+                    first=plan,
+                ),
+                lambda: self._twpolicy_identify(user_auth),
+                lambda wanted: self._twpolicy_resolve(wanted, user_auth),
+            )
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         read_hook(policy.guard.locations, response)  # the location hook (I.B.7): learns on .json()
@@ -194,15 +207,18 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     def request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = drive(
-            planning(
-                lambda found, resolved: plan_v1(
-                    policy, self, method, endpoint, kwargs, found=found, resolved=resolved
-                )
-            ),
-            self._twpolicy_identify,
-            self._twpolicy_resolve,
-        )
+        plan = plan_v1(policy, self, method, endpoint, kwargs)
+        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
+            plan = drive(
+                planning(
+                    lambda found, resolved: plan_v1(
+                        policy, self, method, endpoint, kwargs, found=found, resolved=resolved
+                    ),
+                    plan,
+                ),
+                self._twpolicy_identify,
+                self._twpolicy_resolve,
+            )
         if plan.uncached:
             kwargs["use_cache"] = False
         with plan.sending(self, policy, recursive=False) as sending:

@@ -97,26 +97,44 @@ def normalise_text(text: str) -> str:
     characters dropped, punctuation inside a word ("s.a.l.e") and a word spelt out in
     single letters ("s a l e") joined, so that none of them can make a copy look new.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    visible = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
-    folded = unicodedata.normalize("NFKC", visible).casefold()
+    if text.isascii():
+        # Both normal forms leave ASCII as it is, and it has no mark or format character.
+        folded = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        visible = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
+        folded = unicodedata.normalize("NFKC", visible).casefold()
     folded = _MENTION.sub(" ", _URL.sub(" ", folded))
     folded = _INNER_PUNCT.sub("", folded)
     return " ".join(_joined(_PUNCT.sub(" ", folded).split()))
+
+
+def _gram_hash(gram: str) -> int:
+    """A 5-gram's 32-bit hash: the first 4 bytes of its BLAKE2b (what stores hold)."""
+    return int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest(), "big")
+
+
+#: 5-gram hashes already computed: posts share most of their 5-grams with earlier posts
+#: (words, endings, spaces), and a dictionary hit costs a twentieth of a BLAKE2b. Bounded:
+#: emptied when full, so it holds at most a few MB of short text fragments.
+_GRAM_HASHES: dict[str, int] = {}
+_GRAM_SLOTS = 1 << 16
 
 
 def fingerprint(text: str) -> tuple[int, ...]:
     """The sorted 32-bit hashes of ``text``'s normalised character 5-grams (stable anywhere)."""
     norm = normalise_text(text)
     grams = {norm[i : i + SHINGLE] for i in range(max(1, len(norm) - SHINGLE + 1))}
-    return tuple(
-        sorted(
-            {
-                int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "big")
-                for g in grams
-            }
-        )
-    )
+    known = _GRAM_HASHES
+    if len(known) + len(grams) > _GRAM_SLOTS:
+        known.clear()
+    hashes = set()
+    for gram in grams:
+        value = known.get(gram)
+        if value is None:
+            value = known[gram] = _gram_hash(gram)
+        hashes.add(value)
+    return tuple(sorted(hashes))
 
 
 #: Bands of the MinHash signature a post is indexed under, and minimum hashes per band: posts
@@ -194,17 +212,21 @@ def band_keys(content: tuple[int, ...]) -> tuple[int, ...]:
     """
     if not content:
         return ()
-    minima = iter(signature(content))
+    minima = signature(content)
+    # b"band:min:min:min" for every band, formatted in one C call: the same bytes the keys
+    # were always hashed from.
+    fields: list[int] = [0] * (BANDS * (ROWS + 1))
+    fields[0 :: ROWS + 1] = _BAND_NUMBERS
+    for row in range(ROWS):
+        fields[row + 1 :: ROWS + 1] = minima[row::ROWS]
+    texts = (_BAND_TEXTS % tuple(fields)).split(b"\n")
     blake2b, from_bytes = hashlib.blake2b, int.from_bytes
-    # b"band:min:min:min", formatted in C: the same bytes the keys were always hashed from.
-    keys = {
-        from_bytes(blake2b(_BAND_TEXT % (band, *rows), digest_size=7).digest(), "big")
-        for band, rows in enumerate(zip(*[minima] * ROWS, strict=True))
-    }
+    keys = {from_bytes(blake2b(text, digest_size=7).digest(), "big") for text in texts[:BANDS]}
     return tuple(sorted(keys))
 
 
-_BAND_TEXT = b":".join([b"%d"] * (ROWS + 1))
+_BAND_NUMBERS = list(range(BANDS))
+_BAND_TEXTS = (b":".join([b"%d"] * (ROWS + 1)) + b"\n") * BANDS
 
 
 def jaccard(first: tuple[int, ...], second: tuple[int, ...]) -> float:
@@ -340,6 +362,9 @@ class _MemoryTx:
         index = self._s.bands.get(key)
         if not index:
             return {}
+        posters = self._s.posters[key]
+        if len(posters) == 1 and account in posters:
+            return {}  # every indexed post is the account's own: nothing to read
         # The index keeps each band's posts by account, so one account's own posts (an account
         # may repeat itself: the rule is about copies across accounts) are never read.
         shared: dict[str, int] = {}
@@ -386,6 +411,9 @@ class _MemoryTx:
             index = store.bands.get(key)
             if index is None:
                 index = store.bands[key] = {}
+                store.posters[key] = {}
+            posters = store.posters[key]
+            posters[account] = posters.get(account, 0) + 1
             for band in bands:  # no throwaway dict and set per band, as setdefault would make
                 holders = index.get(band)
                 if holders is None:
@@ -412,7 +440,15 @@ class _MemoryTx:
         key = store.keys.pop(event_id)
         account = store.rows[key].pop(event_id)[1]
         index = store.bands.get(key, {})
-        for band in store.indexed.pop(event_id, ()):
+        bands = store.indexed.pop(event_id, ())
+        if bands:
+            posters = store.posters[key]
+            left = posters[account] - 1
+            if left:
+                posters[account] = left
+            else:
+                del posters[account]
+        for band in bands:
             holders = index[band]
             ids = holders[account]
             ids.discard(event_id)
@@ -455,6 +491,9 @@ class _MemoryStore:
         self.ages: dict[str, list[tuple[int, str]]] = {}
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
+        # Indexed posts per account, by window key: a check by the only account posting reads
+        # nothing.
+        self.posters: dict[str, dict[str, int]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
         self.added: dict[str, int] = {}
 

@@ -287,16 +287,20 @@ class Ledger:
         if cache is not None:
             if self._polls:
                 self._poll()
-            with self._cache_lock:
-                generation, epoch = self._generation, self._epoch
-                entry = cache.get(user_id)
-                if (
-                    entry is not None
-                    and entry.generation == generation
-                    and entry.epoch >= self._touched.get(user_id, 0)
-                    and (entry.expires == math.inf or entry.expires > self._timer())
-                ):
-                    return entry.view
+            # No lock on a hit: each read below is atomic, and an invalidation changes the
+            # epoch before it marks users and is made after its write, so a view stored
+            # before it fails the test once it is done. Generation before epoch: a view
+            # read from the store while an invalidation runs is stored as stale (below).
+            generation = self._generation
+            epoch = self._epoch
+            entry = cache.get(user_id)
+            if (
+                entry is not None
+                and entry.generation == generation
+                and entry.epoch >= self._touched.get(user_id, 0)
+                and (entry.expires == math.inf or entry.expires > self._timer())
+            ):
+                return entry.view
         uid = validate_user_id(user_id)
         started = self._timer()
         prior = entry.view if entry is not None else empty_view(uid)
