@@ -58,6 +58,7 @@ from twpolicy._payloads._batch import (
     ExportManifest,
     Manifest,
     ScanBatch,
+    collector_paused,
     dehydrate_lines,
     ids_sha256,
     merge,
@@ -132,13 +133,15 @@ def _buckets(partitions: int) -> int:
 
 
 def _read(lines: Iterable[Any], kind: str, partition: int, buckets: int) -> _Read:
-    batch = dehydrate_lines(lines, kind, partition=partition, loads=LOADS)
-    shares: list[list[str]] = [[] for _ in range(buckets)]
-    if buckets == 1:
-        shares[0] = batch.ids
-    else:
-        for value in batch.ids:
-            shares[owner(value, buckets)].append(value)
+    with collector_paused():
+        batch = dehydrate_lines(lines, kind, partition=partition, loads=LOADS)
+        shares: list[list[str]] = [[] for _ in range(buckets)]
+        if buckets == 1:
+            shares[0] = batch.ids
+        else:
+            deal = [share.append for share in shares]
+            for value in batch.ids:
+                deal[owner(value, buckets)](value)
     return _Read(batch.ids, shares, batch.manifest)
 
 
@@ -148,28 +151,30 @@ def _share(read: _Read, bucket: int) -> str:
 
 
 def _first(*shares: str) -> tuple[bytes, ...]:
-    """One owner: for each partition's share, in order, which IDs no earlier partition had.
+    """One owner: for each partition's share, in order, which IDs an earlier partition had.
 
-    One byte an ID (1: first seen here), so that the answer is smaller than the question.
+    One byte an ID (1: seen before, to be left out), so that the answer is smaller than the
+    question.
     """
     seen: set[str] = set()
     flags = []
-    for share in shares:
-        ids = share.split("\n") if share else []
-        flags.append(bytes([value not in seen for value in ids]))
-        seen.update(ids)  # unique within a partition already
+    with collector_paused():
+        for share in shares:
+            ids = share.split("\n") if share else []
+            flags.append(bytes(map(seen.__contains__, ids)))
+            seen.update(ids)  # unique within a partition already
     return tuple(flags)
 
 
 def _keep(read: _Read, *flags: bytes) -> _Part:
     """A partition's IDs that first appear in it, in order, and its manifest."""
-    if all(all(flag) for flag in flags):
-        ids = _Items(read.ids)
-    else:
-        keep: set[str] = set()
+    if any(any(flag) for flag in flags):
+        drop: set[str] = set()
         for share, flag in zip(read.shares, flags, strict=True):
-            keep.update(itertools.compress(share, flag))
-        ids = _Items([value for value in read.ids if value in keep])
+            drop.update(itertools.compress(share, flag))
+        ids = _Items(itertools.filterfalse(drop.__contains__, read.ids))
+    else:
+        ids = _Items(read.ids)
     got = read.manifest
     return ids, Manifest(got.partition, got.records, got.unreadable, len(ids), ids_sha256(ids))
 
