@@ -92,13 +92,13 @@ class _Items(list[Any]):
             return _items, (list(self),)
         if self and text.count("\n") != len(self) - 1:  # a string with a newline in it
             return _items, (list(self),)
-        return _items, (text,)
+        return _items, (text, len(self))
 
 
-def _items(data: str | list[Any]) -> _Items:
+def _items(data: str | list[Any], count: int = 0) -> _Items:
     if isinstance(data, list):
         return _Items(data)
-    return _Items(data.split("\n") if data else ())
+    return _Items(data.split("\n") if count else ())
 
 
 def _joined(results: Iterable[Iterable[Any]]) -> _Items:
