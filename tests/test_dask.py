@@ -212,3 +212,36 @@ class TestTransport:
         computed = ids.compute()
         assert isinstance(computed, list)
         assert [len(value) for value in computed] == ids.map(len).compute()
+
+
+class TestReadLines:
+    def test_same_results_as_read_text(self, client, dataset):
+        """Lines read as bytes give the IDs, manifests and scan totals of read_text's."""
+        root, whole = dataset
+        raw = twpolicy.dask.read_lines(str(root / "part-*.jsonl"), blocksize=2048)
+        assert raw.npartitions > 3
+        assert cli_ids(files(root)) == twpolicy.dask.dehydrate(raw).compute()
+        assert twpolicy.dask.manifests(lines(root)).records == twpolicy.dask.manifests(raw).records
+        assert cli_scan_totals(whole) == twpolicy.dask.scan_counts(raw)
+        assert whole.read_bytes().splitlines() == raw.compute()
+
+    def test_compressed_files_are_read_whole(self, dataset, tmp_path):
+        """A gzip file cannot be cut: it is one partition, whatever the block size."""
+        import gzip  # noqa: PLC0415
+
+        _, whole = dataset
+        (tmp_path / "all.jsonl.gz").write_bytes(gzip.compress(whole.read_bytes()))
+        with dask.config.set(scheduler="sync"):
+            raw = twpolicy.dask.read_lines(str(tmp_path / "*.gz"), blocksize=2048)
+            assert 1 == raw.npartitions
+            assert cli_ids(whole) == twpolicy.dask.dehydrate(raw).compute()
+
+
+def test_all_names_the_public_helpers():
+    """The module's public names are its helpers."""
+    public = {
+        name
+        for name, value in vars(twpolicy.dask).items()
+        if getattr(value, "__module__", "") == "twpolicy.dask" and not name.startswith("_")
+    }
+    assert set(twpolicy.dask.__all__) == public

@@ -37,7 +37,9 @@ try:
     import dask
     import dask.bag as db
     import fsspec
+    from dask.bytes import read_bytes
     from dask.delayed import Delayed, delayed
+    from fsspec.utils import infer_compression
 except ImportError as exc:  # pragma: no cover  # exercised where dask is not installed
     raise ImportError("twpolicy.dask needs Dask: pip install 'twpolicy[dask]'") from exc
 
@@ -69,7 +71,7 @@ from twpolicy._payloads._batch import (
 from twpolicy._payloads._ids import check_kind
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 
-__all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
+__all__ = ["comply", "dehydrate", "export", "manifests", "read_lines", "scan", "scan_counts"]
 
 #: A partition after deduplication across partitions: its IDs and its manifest.
 _Part = tuple["_Items", Manifest]
@@ -116,6 +118,42 @@ class _Bag(db.Bag):  # type: ignore[misc]  # Dask is not typed
 def _bag(parts: list[Delayed]) -> db.Bag:
     made = db.from_delayed(parts)
     return _Bag(made.dask, made.name, made.npartitions)
+
+
+def _split_lines(block: bytes) -> _Items:
+    """A block of whole lines, as the lines' bytes (no line ends)."""
+    lines = block.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return _Items(lines)
+
+
+def read_lines(
+    urlpath: str | list[str],
+    *,
+    blocksize: int | str | None = "64MiB",
+    compression: str | None = "infer",
+    **storage_options: Any,
+) -> db.Bag:
+    """A bag of JSON lines as bytes, cut at line ends: what the helpers read fastest.
+
+    As ``dask.bag.read_text(urlpath, blocksize=blocksize)`` but without decoding every
+    line to text (the kernel reads bytes): files in name order, plain files cut into blocks
+    of about ``blocksize`` at line ends, compressed ones (``.gz``, ``.bz2``, ... when
+    ``compression`` is ``"infer"``) read whole. ``storage_options`` go to fsspec.
+    """
+    *_, paths = fsspec.core.get_fs_token_paths(urlpath, mode="rb", storage_options=storage_options)
+    if compression == "infer" and any(infer_compression(path) for path in paths):
+        blocksize = None  # a compressed file cannot be cut
+    _, blocks = read_bytes(
+        urlpath,
+        delimiter=b"\n",
+        blocksize=blocksize,
+        sample=False,
+        compression=compression,
+        **storage_options,
+    )
+    return _bag([delayed(_split_lines)(block) for per_file in blocks for block in per_file])
 
 
 @attrs.frozen
