@@ -9,14 +9,17 @@ Writes a multi-file JSON Lines dataset of generated v2 response pages (twarc2's 
   (processes, end to end, start-up included: files spread over the workers, large ones
   split);
 - ``twpolicy.dask.dehydrate(...).compute()`` on a distributed LocalCluster of 1, then 2,
-  single-threaded worker processes;
+  single-threaded worker processes, over ``dask.bag.read_text`` (lines as text) and over
+  ``twpolicy.dask.read_lines`` (lines as bytes);
 - ``twpolicy.spark.dehydrate(...).collect()`` on ``local[1]``, then ``local[2]`` (left out
   of the quick variant unless ``--engines`` names it: a Spark session takes tens of
   seconds to start).
 
 Clusters and sessions are started before timing: the figures are throughput, not start-up.
 Each result is checked against the baseline's IDs. Ratios are engine time over baseline
-time (lower is better; below 1 means faster than one process).
+time (lower is better; below 1 means faster than one process); each run's CPU seconds (its
+processes and their children: workers, the JVM) are printed beside them, which on a shared
+machine say more than wall time.
 
 Usage: python benchmarks/bench_scale.py [--mib 64] [--rounds 3] [--quick]
        [--engines jobs,dask,spark]
@@ -37,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 FILES = 4
+#: The engines' partitions: Dask's block size, Spark's maxPartitionBytes (MiB).
+BLOCK_MIB = 8
 
 
 def _page(rng: random.Random, pool: list[str]) -> dict[str, Any]:
@@ -129,12 +134,18 @@ def baseline(paths: list[Path], rounds: int) -> tuple[float, list[str]]:
     return _best(run, rounds, "baseline")
 
 
-def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
+    """Dask's: read with ``dask.bag.read_text`` (text) and ``twpolicy.dask.read_lines`` (bytes)."""
     import dask.bag  # noqa: PLC0415
     import distributed  # noqa: PLC0415
 
     import twpolicy.dask  # noqa: PLC0415
 
+    files = [str(p) for p in paths]
+    inputs = {
+        "read_text": lambda: dask.bag.read_text(files, blocksize=f"{BLOCK_MIB}MiB"),
+        "read_lines": lambda: twpolicy.dask.read_lines(files, blocksize=f"{BLOCK_MIB}MiB"),
+    }
     found = {}
     for workers in (1, 2):
         with (
@@ -143,20 +154,22 @@ def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
             ) as cluster,
             distributed.Client(cluster),
         ):
-            bag = dask.bag.read_text([str(p) for p in paths], blocksize="8MiB")
-            twpolicy.dask.dehydrate(bag).compute()  # warm the workers
+            for name, read in inputs.items():
+                bag = read()
+                twpolicy.dask.dehydrate(bag).compute()  # warm the workers
 
-            def run(bag: Any = bag) -> list[str]:
-                return list(twpolicy.dask.dehydrate(bag).compute())
+                def run(bag: Any = bag) -> list[str]:
+                    return list(twpolicy.dask.dehydrate(bag).compute())
 
-            seconds, ids = _best(run, rounds, f"dask{workers}")
-            if ids != expected:
-                raise AssertionError("Dask's IDs differ from the command line's")
-            found[workers] = seconds
+                label = f"{workers} ({name})"
+                seconds, ids = _best(run, rounds, f"dask{label}")
+                if ids != expected:
+                    raise AssertionError("Dask's IDs differ from the command line's")
+                found[label] = seconds
     return found
 
 
-def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
@@ -169,7 +182,7 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(workers))
-            .config("spark.sql.files.maxPartitionBytes", str(8 * 2**20))
+            .config("spark.sql.files.maxPartitionBytes", str(BLOCK_MIB * 2**20))
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
@@ -183,13 +196,13 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
             seconds, ids = _best(run, rounds, f"spark{workers}")
             if ids != expected:
                 raise AssertionError("Spark's IDs differ from the command line's")
-            found[workers] = seconds
+            found[str(workers)] = seconds
         finally:
             spark.stop()
     return found
 
 
-def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
     """``twpolicy dehydrate FILE... -o - --jobs 1`` and ``--jobs 2``, end to end."""
     import subprocess  # noqa: PLC0415
 
@@ -207,7 +220,7 @@ def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
         seconds, ids = _best(run, rounds, f"jobs{jobs}")
         if ids != expected:
             raise AssertionError("--jobs changed the IDs")
-        found[jobs] = seconds
+        found[str(jobs)] = seconds
     return found
 
 
@@ -242,17 +255,19 @@ def measure(
             except ImportError as exc:
                 print(f"bench_scale: {engine} not run: {exc}", file=sys.stderr)
                 continue
-            for workers, seconds in found.items():
+            for label, seconds in found.items():
+                workers, _, variant = label.partition(" ")
+                many = "s" * (workers != "1")
                 rows.append(
                     {
                         "name": f"dehydrate FILE... --jobs {workers}"
                         if engine == "jobs"
-                        else f"dehydrate on {engine}, {workers} worker{'s' * (workers > 1)}",
+                        else f"dehydrate on {engine}, {workers} worker{many} {variant}".rstrip(),
                         "ratio": seconds / base,
                         "baseline": label,
                         "bound": 60.0,
                         "detail": f"{size / seconds / 1e6:.0f} MB/s on {size / 1e6:.0f} MB, "
-                        f"{CPU[f'{engine}{workers}']:.2f} s CPU",
+                        f"{CPU[f'{engine}{label}']:.2f} s CPU",
                     }
                 )
     return rows
