@@ -1,11 +1,11 @@
 """Dask helpers: dehydrate, scan and export bags of JSON lines on any Dask cluster.
 
-A bag of JSON lines, as ``dask.bag.read_text`` gives it, one record per line::
+A bag of JSON lines, as ``dask.bag.read_text`` gives it (or `read_lines`, the same lines as
+bytes, which the reader takes without decoding), one record per line::
 
-    import dask.bag
     import twpolicy.dask
 
-    lines = dask.bag.read_text("collection/*.jsonl", blocksize="64MiB")
+    lines = twpolicy.dask.read_lines("collection/*.jsonl", blocksize="64MiB")
     ids = twpolicy.dask.dehydrate(lines, kind="tweets")   # a bag of ID strings
     ids.to_textfiles("ids/*.txt")
 
@@ -14,7 +14,9 @@ Each partition goes through the batch kernel ``twpolicy dehydrate`` uses
 deduplicated across partitions as the command line deduplicates across records: an ID is
 kept where it first appears, in the dataset's order (partitions in order, lines in order).
 That takes one exchange between workers, by a hash of the ID: no worker holds more than its
-share of the IDs.
+share of the IDs. What travels is compact (a share of IDs as one string, the answer as one
+byte an ID) and every partition travels as one object (`_Items`): Dask's distributed
+scheduler sends a plain list item by item, which cost seconds a partition.
 
 `export` adds the recipient's quota, in two phases at the driver (`twpolicy._enforce._scale`):
 count, reserve, let the workers write, commit what they wrote; a failed job releases its
