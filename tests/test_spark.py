@@ -231,6 +231,8 @@ class TestOrder:
     def test_a_partition_with_more_ids_than_its_share_is_refused(self):
         """Positions past what the key can number are refused, with the remedy."""
         order = twpolicy.spark._Order({"": 0}, 1, 4)
-        order.check(0, 15)
+        order.check(1, 15)
         with pytest.raises(twpolicy.PayloadError, match="maxPartitionBytes"):
-            order.check(3, 16)
+            order.check(1, 16)
+        with pytest.raises(twpolicy.PayloadError, match="past the 2 partitions"):
+            order.check(2, 0)

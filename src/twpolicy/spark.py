@@ -129,11 +129,17 @@ class _Order:
         return ((rank << self.part_bits) | part) << self.pos_bits
 
     def check(self, part: int, pos: int) -> None:
-        """Refuse a partition holding more IDs than its share of the key can number.
+        """Refuse a partition the key cannot number, or holding more IDs than its share can.
 
         Raises:
-            PayloadError: ``pos`` IDs do not fit.
+            PayloadError: ``part`` or ``pos`` does not fit.
         """
+        if part >= 1 << self.part_bits:
+            raise PayloadError(
+                f"partition {part} is past the {1 << self.part_bits:,} partitions Spark planned "
+                "for the input, so its place in the dataset's order is unknown; dehydrate a "
+                "DataFrame read with spark.read.text(...), not repartitioned"
+            )
         if pos >= 1 << self.pos_bits:
             raise PayloadError(
                 f"partition {part} holds {pos:,} IDs, more than its share of the ordering key "
