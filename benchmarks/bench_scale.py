@@ -9,14 +9,17 @@ Writes a multi-file JSON Lines dataset of generated v2 response pages (twarc2's 
   (processes, end to end, start-up included: files spread over the workers, large ones
   split);
 - ``twpolicy.dask.dehydrate(...).compute()`` on a distributed LocalCluster of 1, then 2,
-  single-threaded worker processes;
+  single-threaded worker processes, over ``dask.bag.read_text`` (lines as text) and over
+  ``twpolicy.dask.read_lines`` (lines as bytes);
 - ``twpolicy.spark.dehydrate(...).collect()`` on ``local[1]``, then ``local[2]`` (left out
   of the quick variant unless ``--engines`` names it: a Spark session takes tens of
   seconds to start).
 
 Clusters and sessions are started before timing: the figures are throughput, not start-up.
 Each result is checked against the baseline's IDs. Ratios are engine time over baseline
-time (lower is better; below 1 means faster than one process).
+time (lower is better; below 1 means faster than one process); each run's CPU seconds (its
+processes and their children: workers, the JVM) are printed beside them, which on a shared
+machine say more than wall time.
 
 Usage: python benchmarks/bench_scale.py [--mib 64] [--rounds 3] [--quick]
        [--engines jobs,dask,spark]
@@ -25,6 +28,7 @@ Usage: python benchmarks/bench_scale.py [--mib 64] [--rounds 3] [--quick]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -36,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 FILES = 4
+#: The engines' partitions: Dask's block size, Spark's maxPartitionBytes (MiB).
+BLOCK_MIB = 8
 
 
 def _page(rng: random.Random, pool: list[str]) -> dict[str, Any]:
@@ -76,13 +82,40 @@ def write_dataset(root: Path, mib: int) -> list[Path]:
     return paths
 
 
-def _best(run: Any, rounds: int) -> tuple[float, Any]:
-    times, result = [], None
+def _cpu() -> float:
+    """CPU seconds of this process and its children (workers, Spark's JVM and Python workers).
+
+    Children still running are read through psutil (Dask's dependency) when it is there; on
+    a shared machine CPU time says more than wall time about what a run costs.
+    """
+    times = os.times()
+    total = times.user + times.system + times.children_user + times.children_system
+    try:
+        import psutil  # noqa: PLC0415
+    except ImportError:  # pragma: no cover  # without Dask
+        return total
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            spent = child.cpu_times()
+            total += spent.user + spent.system
+    return total
+
+
+#: CPU seconds of each run's fastest round, by the run's name (filled by `_best`).
+CPU: dict[str, float] = {}
+
+
+def _best(run: Any, rounds: int, name: str = "") -> tuple[float, Any]:
+    """The fastest of ``rounds`` runs (seconds) and its result; its CPU time in `CPU`."""
+    best, result = float("inf"), None
     for _ in range(rounds):
+        cpu = _cpu()
         started = time.perf_counter()
         result = run()
-        times.append(time.perf_counter() - started)
-    return min(times), result
+        seconds = time.perf_counter() - started
+        if seconds < best:
+            best, CPU[name] = seconds, _cpu() - cpu
+    return best, result
 
 
 def baseline(paths: list[Path], rounds: int) -> tuple[float, list[str]]:
@@ -98,15 +131,21 @@ def baseline(paths: list[Path], rounds: int) -> tuple[float, list[str]]:
                     out += ids
         return out
 
-    return _best(run, rounds)
+    return _best(run, rounds, "baseline")
 
 
-def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
+    """Dask's: read with ``dask.bag.read_text`` (text) and ``twpolicy.dask.read_lines`` (bytes)."""
     import dask.bag  # noqa: PLC0415
     import distributed  # noqa: PLC0415
 
     import twpolicy.dask  # noqa: PLC0415
 
+    files = [str(p) for p in paths]
+    inputs = {
+        "read_text": lambda: dask.bag.read_text(files, blocksize=f"{BLOCK_MIB}MiB"),
+        "read_lines": lambda: twpolicy.dask.read_lines(files, blocksize=f"{BLOCK_MIB}MiB"),
+    }
     found = {}
     for workers in (1, 2):
         with (
@@ -115,16 +154,22 @@ def dask_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
             ) as cluster,
             distributed.Client(cluster),
         ):
-            bag = dask.bag.read_text([str(p) for p in paths], blocksize="8MiB")
-            twpolicy.dask.dehydrate(bag).compute()  # warm the workers
-            seconds, ids = _best(lambda: twpolicy.dask.dehydrate(bag).compute(), rounds)  # noqa: B023
-            if ids != expected:
-                raise AssertionError("Dask's IDs differ from the command line's")
-            found[workers] = seconds
+            for name, read in inputs.items():
+                bag = read()
+                twpolicy.dask.dehydrate(bag).compute()  # warm the workers
+
+                def run(bag: Any = bag) -> list[str]:
+                    return list(twpolicy.dask.dehydrate(bag).compute())
+
+                label = f"{workers} ({name})"
+                seconds, ids = _best(run, rounds, f"dask{label}")
+                if ids != expected:
+                    raise AssertionError("Dask's IDs differ from the command line's")
+                found[label] = seconds
     return found
 
 
-def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
@@ -137,7 +182,7 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(workers))
-            .config("spark.sql.files.maxPartitionBytes", str(8 * 2**20))
+            .config("spark.sql.files.maxPartitionBytes", str(BLOCK_MIB * 2**20))
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
@@ -148,16 +193,16 @@ def spark_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int
                 return [row.id for row in twpolicy.spark.dehydrate(df).collect()]
 
             run()  # warm the Python workers
-            seconds, ids = _best(run, rounds)
+            seconds, ids = _best(run, rounds, f"spark{workers}")
             if ids != expected:
                 raise AssertionError("Spark's IDs differ from the command line's")
-            found[workers] = seconds
+            found[str(workers)] = seconds
         finally:
             spark.stop()
     return found
 
 
-def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int, float]:
+def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[str, float]:
     """``twpolicy dehydrate FILE... -o - --jobs 1`` and ``--jobs 2``, end to end."""
     import subprocess  # noqa: PLC0415
 
@@ -172,10 +217,10 @@ def jobs_times(paths: list[Path], rounds: int, expected: list[str]) -> dict[int,
             )
             return done.stdout.split()
 
-        seconds, ids = _best(run, rounds)
+        seconds, ids = _best(run, rounds, f"jobs{jobs}")
         if ids != expected:
             raise AssertionError("--jobs changed the IDs")
-        found[jobs] = seconds
+        found[str(jobs)] = seconds
     return found
 
 
@@ -200,23 +245,29 @@ def measure(
         paths = write_dataset(Path(tmp), mib)
         size = sum(p.stat().st_size for p in paths)
         base, expected = baseline(paths, rounds)
-        label = f"command line's reader, 1 process ({size / base / 1e6:.0f} MB/s)"
+        label = (
+            f"command line's reader, 1 process ({size / base / 1e6:.0f} MB/s, "
+            f"{CPU['baseline']:.2f} s CPU)"
+        )
         for engine in engines:
             try:
                 found = ENGINES[engine](paths, rounds, expected)
             except ImportError as exc:
                 print(f"bench_scale: {engine} not run: {exc}", file=sys.stderr)
                 continue
-            for workers, seconds in found.items():
+            for label, seconds in found.items():
+                workers, _, variant = label.partition(" ")
+                many = "s" * (workers != "1")
                 rows.append(
                     {
                         "name": f"dehydrate FILE... --jobs {workers}"
                         if engine == "jobs"
-                        else f"dehydrate on {engine}, {workers} worker{'s' * (workers > 1)}",
+                        else f"dehydrate on {engine}, {workers} worker{many} {variant}".rstrip(),
                         "ratio": seconds / base,
                         "baseline": label,
                         "bound": 60.0,
-                        "detail": f"{size / seconds / 1e6:.0f} MB/s on {size / 1e6:.0f} MB",
+                        "detail": f"{size / seconds / 1e6:.0f} MB/s on {size / 1e6:.0f} MB, "
+                        f"{CPU[f'{engine}{label}']:.2f} s CPU",
                     }
                 )
     return rows

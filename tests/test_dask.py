@@ -180,3 +180,68 @@ class TestInProcess:
             assert report.removed > 0
             assert (tmp_path / "c" / "withdrawn.jsonl").read_text()
         assert len(cli_ids(whole)) == done.manifest.ids == used(ledger, "acme")
+
+
+class TestTransport:
+    """What the workers send each other and the client: one object a partition, exact."""
+
+    @pytest.mark.parametrize(
+        "items",
+        [[], ["1"], ["20", "21", "22"], [""], ["a\nb", "c"], [{"line": 1}, "x"], [1, 2]],
+    )
+    def test_items_survive_pickling(self, items):
+        """IDs travel as one joined string; anything else as one list; both come back equal."""
+        import pickle  # noqa: PLC0415
+
+        sent = twpolicy.dask._Items(items)
+        back = pickle.loads(pickle.dumps(sent))  # noqa: S301  # our own bytes
+        assert (items, twpolicy.dask._Items) == (back, type(back))
+
+    def test_owners_answer_with_one_byte_an_id(self):
+        """An owner flags, per partition in order, the IDs an earlier partition had."""
+        assert (b"\x00\x00", b"", b"\x01\x00") == twpolicy.dask._first("1\n2", "", "2\n3")
+        assert [1, 1, 1, 2, 2] == [twpolicy.dask._buckets(n) for n in (0, 1, 4, 5, 8)]
+        page = json.dumps({"data": [{"id": "20", "text": "x"}, {"id": "21", "text": "y"}]})
+        assert [["20", "21"]] == twpolicy.dask._read([page], "tweets", 0, 1).shares
+        assert [["20"], ["21"]] == twpolicy.dask._read([page], "tweets", 0, 2).shares
+
+    def test_a_computed_bag_is_a_list(self, client, dataset):
+        """The bag's result is a list (sent as one object), also after mapping it."""
+        root, _ = dataset
+        ids = twpolicy.dask.dehydrate(lines(root))
+        computed = ids.compute()
+        assert isinstance(computed, list)
+        assert [len(value) for value in computed] == ids.map(len).compute()
+
+
+class TestReadLines:
+    def test_same_results_as_read_text(self, client, dataset):
+        """Lines read as bytes give the IDs, manifests and scan totals of read_text's."""
+        root, whole = dataset
+        raw = twpolicy.dask.read_lines(str(root / "part-*.jsonl"), blocksize=2048)
+        assert raw.npartitions > 3
+        assert cli_ids(files(root)) == twpolicy.dask.dehydrate(raw).compute()
+        assert twpolicy.dask.manifests(lines(root)).records == twpolicy.dask.manifests(raw).records
+        assert cli_scan_totals(whole) == twpolicy.dask.scan_counts(raw)
+        assert whole.read_bytes().splitlines() == raw.compute()
+
+    def test_compressed_files_are_read_whole(self, dataset, tmp_path):
+        """A gzip file cannot be cut: it is one partition, whatever the block size."""
+        import gzip  # noqa: PLC0415
+
+        _, whole = dataset
+        (tmp_path / "all.jsonl.gz").write_bytes(gzip.compress(whole.read_bytes()))
+        with dask.config.set(scheduler="sync"):
+            raw = twpolicy.dask.read_lines(str(tmp_path / "*.gz"), blocksize=2048)
+            assert 1 == raw.npartitions
+            assert cli_ids(whole) == twpolicy.dask.dehydrate(raw).compute()
+
+
+def test_all_names_the_public_helpers():
+    """The module's public names are its helpers."""
+    public = {
+        name
+        for name, value in vars(twpolicy.dask).items()
+        if getattr(value, "__module__", "") == "twpolicy.dask" and not name.startswith("_")
+    }
+    assert set(twpolicy.dask.__all__) == public

@@ -90,6 +90,18 @@ class TestSpark:
         assert ["id"] == ids.columns
         assert cli_ids(files(root), jobs=2) == [row.id for row in ids.collect()]
 
+    def test_file_names_that_need_quoting(self, spark, dataset, tmp_path):
+        """Files whose names Spark quotes in URLs keep their place in the order."""
+        root, _ = dataset
+        quoted = tmp_path / "with space"
+        quoted.mkdir()
+        for index, path in enumerate(files(root)):
+            (quoted / f"part {index}%.jsonl").write_bytes(path.read_bytes())
+        df = spark.read.text(str(quoted / "part *.jsonl"))
+        assert cli_ids(sorted(quoted.glob("part *.jsonl"))) == [
+            row.id for row in twpolicy.spark.dehydrate(df).collect()
+        ]
+
     def test_scan_matches_the_command_line(self, spark, dataset):
         """Scan totals are `twpolicy scan`'s; each finding names its file."""
         root, whole = dataset
@@ -164,10 +176,17 @@ class TestExecutorSide:
         batch = pa.RecordBatch.from_arrays(
             [pa.array([*text, None]), pa.array(["f"] * (len(text) + 1))], names=["value", "f"]
         )
-        tagged = pa.Table.from_batches(list(twpolicy.spark._tagger("tweets")(iter([batch]))))
+        binary = pa.RecordBatch.from_arrays(
+            [batch.column(0).cast(pa.binary()), batch.column(1)], names=["value", "f"]
+        )
+        order = twpolicy.spark._Order({"": 0, "f": 1}, 1, 61)
+        tagger = twpolicy.spark._tagger("tweets", order)
+        tagged = pa.Table.from_batches(list(tagger(iter([binary]))))
         ids = [value for value in tagged.column("id").to_pylist() if value is not None]
         assert cli_ids(whole) == ids
-        assert len(text) == tagged.column("pos").to_pylist()[-1]  # the records row
+        keys = tagged.column("key").to_pylist()
+        assert list(range(1 << 62, (1 << 62) + len(ids))) == keys[:-1]  # file 1, partition 0
+        assert len(text) == keys[-1]  # the records row
         out = tmp_path / "w"
         out.mkdir()
         id_batch = pa.RecordBatch.from_arrays([pa.array(ids)], names=["id"])
@@ -196,3 +215,24 @@ class TestExecutorSide:
         (row,) = list(twpolicy.spark._complier(shared, str(tmp_path))(iter([batch])))
         assert expected == (tmp_path / "part-00000.jsonl").read_bytes()
         assert report.removed == twpolicy.spark._tally(row.column(0)[0].as_py()).removed
+
+
+class TestOrder:
+    """The ordering key: the file's rank, the partition, the place in it, in one long."""
+
+    def test_a_file_spark_did_not_list_is_refused(self):
+        """A line from a file missing from the input's list cannot be placed: refused."""
+        order = twpolicy.spark._Order({"": 0, "file:///a.jsonl": 1}, 1, 61)
+        assert (1 << 62) | (1 << 61) == order.base("file:///a.jsonl", 1)
+        assert order.base("file:///a%2Ejsonl", 0) == 1 << 62  # the same name, quoted
+        with pytest.raises(twpolicy.PayloadError, match="not among the 1 input files"):
+            order.base("file:///b.jsonl", 0)
+
+    def test_a_partition_with_more_ids_than_its_share_is_refused(self):
+        """Positions past what the key can number are refused, with the remedy."""
+        order = twpolicy.spark._Order({"": 0}, 1, 4)
+        order.check(1, 15)
+        with pytest.raises(twpolicy.PayloadError, match="maxPartitionBytes"):
+            order.check(1, 16)
+        with pytest.raises(twpolicy.PayloadError, match="past the 2 partitions"):
+            order.check(2, 0)

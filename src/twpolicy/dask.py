@@ -1,11 +1,11 @@
 """Dask helpers: dehydrate, scan and export bags of JSON lines on any Dask cluster.
 
-A bag of JSON lines, as ``dask.bag.read_text`` gives it, one record per line::
+A bag of JSON lines, as ``dask.bag.read_text`` gives it (or `read_lines`, the same lines as
+bytes, which the reader takes without decoding), one record per line::
 
-    import dask.bag
     import twpolicy.dask
 
-    lines = dask.bag.read_text("collection/*.jsonl", blocksize="64MiB")
+    lines = twpolicy.dask.read_lines("collection/*.jsonl", blocksize="64MiB")
     ids = twpolicy.dask.dehydrate(lines, kind="tweets")   # a bag of ID strings
     ids.to_textfiles("ids/*.txt")
 
@@ -14,7 +14,9 @@ Each partition goes through the batch kernel ``twpolicy dehydrate`` uses
 deduplicated across partitions as the command line deduplicates across records: an ID is
 kept where it first appears, in the dataset's order (partitions in order, lines in order).
 That takes one exchange between workers, by a hash of the ID: no worker holds more than its
-share of the IDs.
+share of the IDs. What travels is compact (a share of IDs as one string, the answer as one
+byte an ID) and every partition travels as one object (`_Items`): Dask's distributed
+scheduler sends a plain list item by item, which cost seconds a partition.
 
 `export` adds the recipient's quota, in two phases at the driver (`twpolicy._enforce._scale`):
 count, reserve, let the workers write, commit what they wrote; a failed job releases its
@@ -26,15 +28,20 @@ Needs ``pip install 'twpolicy[dask]'``.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
+
+import attrs
 
 try:
     import dask
     import dask.bag as db
     import fsspec
+    from dask.bytes import read_bytes
     from dask.delayed import Delayed, delayed
+    from fsspec.utils import infer_compression
 except ImportError as exc:  # pragma: no cover  # exercised where dask is not installed
     raise ImportError("twpolicy.dask needs Dask: pip install 'twpolicy[dask]'") from exc
 
@@ -53,9 +60,9 @@ from twpolicy._enforce._scale import (
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._payloads._batch import (
     ExportManifest,
-    IdBatch,
     Manifest,
     ScanBatch,
+    collector_paused,
     dehydrate_lines,
     ids_sha256,
     merge,
@@ -66,44 +73,153 @@ from twpolicy._payloads._batch import (
 from twpolicy._payloads._ids import check_kind
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
 
-__all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
+__all__ = ["comply", "dehydrate", "export", "manifests", "read_lines", "scan", "scan_counts"]
 
 #: A partition after deduplication across partitions: its IDs and its manifest.
-_Part = tuple[list[str], Manifest]
+_Part = tuple["_Items", Manifest]
 
 
-def _read(lines: Iterable[Any], kind: str, partition: int) -> IdBatch:
-    return dehydrate_lines(lines, kind, partition=partition, loads=LOADS)
+class _Items(list[Any]):
+    """A partition's items (IDs, findings), sent between processes as one object.
+
+    Dask's distributed scheduler sends a plain ``list`` item by item, each with its own
+    header (tens of microseconds an item: seconds for a partition of IDs); a subclass is
+    pickled whole, and strings with no newline travel as one newline-joined string.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        try:
+            text = "\n".join(self)
+        except TypeError:  # not all strings: pickled as one list
+            return _items, (list(self),)
+        if self and text.count("\n") != len(self) - 1:  # a string with a newline in it
+            return _items, (list(self),)
+        return _items, (text, len(self))
 
 
-def _split(batch: IdBatch, buckets: int) -> list[list[str]]:
-    """A partition's IDs dealt out to the buckets that deduplicate them."""
-    dealt: list[list[str]] = [[] for _ in range(buckets)]
-    for value in batch.ids:
-        dealt[owner(value, buckets)].append(value)
-    return dealt
+def _items(data: str | list[Any], count: int = 0) -> _Items:
+    if isinstance(data, list):
+        return _Items(data)
+    return _Items(data.split("\n") if count else ())
 
 
-def _first(*shares: list[str]) -> list[set[str]]:
-    """One bucket: of each partition's share, the IDs no earlier partition had."""
+def _joined(results: Iterable[Iterable[Any]]) -> _Items:
+    """A bag's partitions, one after the other: what ``compute`` gives (a list)."""
+    return _Items(itertools.chain.from_iterable(results))
+
+
+class _Bag(db.Bag):  # type: ignore[misc]  # Dask is not typed
+    """A bag whose computed result travels to the client as one object (see `_Items`)."""
+
+    def __dask_postcompute__(self) -> tuple[Any, tuple[()]]:
+        return _joined, ()
+
+
+def _bag(parts: list[Delayed]) -> db.Bag:
+    made = db.from_delayed(parts)
+    return _Bag(made.dask, made.name, made.npartitions)
+
+
+def _split_lines(block: bytes) -> _Items:
+    """A block of whole lines, as the lines' bytes (no line ends)."""
+    lines = block.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return _Items(lines)
+
+
+def read_lines(
+    urlpath: str | list[str],
+    *,
+    blocksize: int | str | None = "64MiB",
+    compression: str | None = "infer",
+    **storage_options: Any,
+) -> db.Bag:
+    """A bag of JSON lines as bytes, cut at line ends: what the helpers read fastest.
+
+    As ``dask.bag.read_text(urlpath, blocksize=blocksize)`` but without decoding every
+    line to text (the kernel reads bytes): files in name order, plain files cut into blocks
+    of about ``blocksize`` at line ends, compressed ones (``.gz``, ``.bz2``, ... when
+    ``compression`` is ``"infer"``) read whole. ``storage_options`` go to fsspec.
+    """
+    *_, paths = fsspec.core.get_fs_token_paths(urlpath, mode="rb", storage_options=storage_options)
+    if compression == "infer" and any(infer_compression(path) for path in paths):
+        blocksize = None  # a compressed file cannot be cut
+    _, blocks = read_bytes(
+        urlpath,
+        delimiter=b"\n",
+        blocksize=blocksize,
+        sample=False,
+        compression=compression,
+        **storage_options,
+    )
+    return _bag([delayed(_split_lines)(block) for per_file in blocks for block in per_file])
+
+
+@attrs.frozen
+class _Read:
+    """One partition read: its IDs (unique in it, in order), dealt out by owner, and manifest."""
+
+    ids: list[str]
+    shares: list[list[str]]
+    manifest: Manifest
+
+
+def _buckets(partitions: int) -> int:
+    """How many owners deduplicate a dataset's IDs: one for every four partitions."""
+    return max(1, -(-partitions // 4))
+
+
+def _read(lines: Iterable[Any], kind: str, partition: int, buckets: int) -> _Read:
+    with collector_paused():
+        batch = dehydrate_lines(lines, kind, partition=partition, loads=LOADS)
+        shares: list[list[str]] = [[] for _ in range(buckets)]
+        if buckets == 1:
+            shares[0] = batch.ids
+        else:
+            deal = [share.append for share in shares]
+            for value in batch.ids:
+                deal[owner(value, buckets)](value)
+    return _Read(batch.ids, shares, batch.manifest)
+
+
+def _share(read: _Read, bucket: int) -> str:
+    """What a partition sends one owner: its IDs there, one per line (one string)."""
+    return "\n".join(read.shares[bucket])
+
+
+def _first(*shares: str) -> tuple[bytes, ...]:
+    """One owner: for each partition's share, in order, which IDs an earlier partition had.
+
+    One byte an ID (1: seen before, to be left out), so that the answer is smaller than the
+    question.
+    """
     seen: set[str] = set()
-    kept = []
-    for share in shares:
-        new = {value for value in share if value not in seen}
-        seen.update(new)
-        kept.append(new)
-    return kept
+    flags = []
+    with collector_paused():
+        for share in shares:
+            ids = share.split("\n") if share else []
+            flags.append(bytes(map(seen.__contains__, ids)))
+            seen.update(ids)  # unique within a partition already
+    return tuple(flags)
 
 
-def _keep(batch: IdBatch, *kept: set[str]) -> _Part:
+def _keep(read: _Read, *flags: bytes) -> _Part:
     """A partition's IDs that first appear in it, in order, and its manifest."""
-    keep = set().union(*kept)
-    ids = [value for value in batch.ids if value in keep]
-    read = batch.manifest
-    return ids, Manifest(read.partition, read.records, read.unreadable, len(ids), ids_sha256(ids))
+    if any(any(flag) for flag in flags):
+        drop: set[str] = set()
+        for share, flag in zip(read.shares, flags, strict=True):
+            drop.update(itertools.compress(share, flag))
+        ids = _Items(itertools.filterfalse(drop.__contains__, read.ids))
+    else:
+        ids = _Items(read.ids)
+    got = read.manifest
+    return ids, Manifest(got.partition, got.records, got.unreadable, len(ids), ids_sha256(ids))
 
 
-def _ids(part: _Part) -> list[str]:
+def _ids(part: _Part) -> _Items:
     return part[0]
 
 
@@ -112,18 +228,23 @@ def _manifest(part: _Part) -> Manifest:
 
 
 def _parts(bag: db.Bag, kind: str) -> list[Delayed]:
-    """Each partition's IDs, unique across the dataset, with its manifest (lazy)."""
+    """Each partition's IDs, unique across the dataset, with its manifest (lazy).
+
+    Each partition deals its IDs out to the owners by `owner` (a hash of the ID); each owner
+    answers, for each partition in order, which of its IDs are seen there first; each
+    partition keeps those, in its own order.
+    """
     kind = check_kind(kind)
-    batches = [delayed(_read)(part, kind, index) for index, part in enumerate(bag.to_delayed())]
-    buckets = len(batches)
-    dealt = [delayed(_split, nout=buckets)(batch, buckets) for batch in batches]
+    lines = bag.to_delayed()
+    buckets = _buckets(len(lines))
+    reads = [delayed(_read)(part, kind, index, buckets) for index, part in enumerate(lines)]
     firsts = [
-        delayed(_first, nout=buckets)(*(shares[bucket] for shares in dealt))
+        delayed(_first, nout=len(reads))(*(delayed(_share)(read, bucket) for read in reads))
         for bucket in range(buckets)
     ]
     return [
-        delayed(_keep)(batch, *(kept[index] for kept in firsts))
-        for index, batch in enumerate(batches)
+        delayed(_keep)(read, *(first[index] for first in firsts))
+        for index, read in enumerate(reads)
     ]
 
 
@@ -133,7 +254,7 @@ def dehydrate(bag: db.Bag, kind: str = "tweets") -> db.Bag:
     The IDs, their order and their deduplication are those of ``twpolicy dehydrate`` on the
     partitions' lines one after the other. Unreadable lines are skipped (see `manifests`).
     """
-    return db.from_delayed([delayed(_ids)(part) for part in _parts(bag, kind)])
+    return _bag([delayed(_ids)(part) for part in _parts(bag, kind)])
 
 
 def manifests(bag: db.Bag, kind: str = "tweets") -> ExportManifest:
@@ -198,8 +319,8 @@ def _scan(lines: Iterable[Any], *, show_all: bool) -> ScanBatch:
     return scan_lines(lines, show_all=show_all, loads=LOADS)
 
 
-def _findings(batch: ScanBatch, partition: int) -> list[dict[str, Any]]:
-    return [{"partition": partition, **row} for row in batch.findings]
+def _findings(batch: ScanBatch, partition: int) -> _Items:
+    return _Items([{"partition": partition, **row} for row in batch.findings])
 
 
 def _batches(bag: db.Bag, *, show_all: bool) -> list[Delayed]:
@@ -214,9 +335,7 @@ def scan(bag: db.Bag, *, show_all: bool = False) -> db.Bag:
     ``kind``, ``standalone``, ``reason``, ``why``; standalone data only unless ``show_all``.
     """
     batches = _batches(bag, show_all=show_all)
-    return db.from_delayed(
-        [delayed(_findings)(batch, index) for index, batch in enumerate(batches)]
-    )
+    return _bag([delayed(_findings)(batch, index) for index, batch in enumerate(batches)])
 
 
 def _counts(batch: ScanBatch) -> dict[str, Any]:

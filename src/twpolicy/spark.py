@@ -28,6 +28,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 
@@ -57,6 +58,7 @@ from twpolicy._payloads._batch import (
     ExportManifest,
     IdKernel,
     Manifest,
+    collector_paused,
     dehydrate_lines,
     ids_sha256,
     merge,
@@ -65,11 +67,12 @@ from twpolicy._payloads._batch import (
 )
 from twpolicy._payloads._ids import check_kind
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot
+from twpolicy.exceptions import PayloadError
 
 __all__ = ["comply", "dehydrate", "export", "manifests", "scan", "scan_counts"]
 
 _Batches = Iterator[Any]  # of pyarrow.RecordBatch
-_TAGGED = "id string, file string, part int, pos long, bad long"
+_TAGGED = "id string, key long, bad long"
 _DIGEST = "part int, ids long, sha256 string"
 _FINDINGS = (
     "file string, part int, line long, pointer string, kind string, standalone boolean, "
@@ -88,64 +91,121 @@ def _lines(df: DataFrame, column: str) -> DataFrame:
     return df.select(F.col(column).cast("string"), F.input_file_name().alias(_FILE))
 
 
-def _tagger(kind: str) -> Callable[[_Batches], _Batches]:
-    """A partition's IDs, unique per input file, each with where it first appears.
+@attrs.frozen
+class _Order:
+    """Where a line's IDs stand in the dataset, packed into one long (63 bits).
 
-    The last row (``id`` null) carries the partition's records (``pos``) and unreadable
-    records (``bad``).
+    The file's rank by name (``""``, for lines from no file, first), the partition, then
+    the position in the partition: the order ``twpolicy dehydrate`` reads the files in. One
+    long, not a struct, so that Spark finds each ID's first place with a hash aggregate.
+    """
+
+    ranks: dict[str, int]
+    part_bits: int
+    pos_bits: int
+
+    @classmethod
+    def of(cls, lines: DataFrame) -> _Order:
+        names = sorted({"", *map(unquote, lines.inputFiles())})
+        part_bits = max(1, (lines.rdd.getNumPartitions() - 1).bit_length())
+        rank_bits = max(1, (len(names) - 1).bit_length())
+        return cls(
+            {name: rank for rank, name in enumerate(names)}, part_bits, 63 - rank_bits - part_bits
+        )
+
+    def base(self, name: str, part: int) -> int:
+        """The key of a partition's first ID from ``name``.
+
+        Raises:
+            PayloadError: ``name`` is not one of the files Spark listed for the input.
+        """
+        rank = self.ranks.get(unquote(name))
+        if rank is None:
+            raise PayloadError(
+                f"a line came from {name!r}, which is not among the {len(self.ranks) - 1:,} "
+                "input files Spark listed for the DataFrame, so its place in the dataset's "
+                "order is unknown; dehydrate a DataFrame read with spark.read.text(...)"
+            )
+        return ((rank << self.part_bits) | part) << self.pos_bits
+
+    def check(self, part: int, pos: int) -> None:
+        """Refuse a partition the key cannot number, or holding more IDs than its share can.
+
+        Raises:
+            PayloadError: ``part`` or ``pos`` does not fit.
+        """
+        if part >= 1 << self.part_bits:
+            raise PayloadError(
+                f"partition {part} is past the {1 << self.part_bits:,} partitions Spark planned "
+                "for the input, so its place in the dataset's order is unknown; dehydrate a "
+                "DataFrame read with spark.read.text(...), not repartitioned"
+            )
+        if pos >= 1 << self.pos_bits:
+            raise PayloadError(
+                f"partition {part} holds {pos:,} IDs, more than its share of the ordering key "
+                f"can number ({(1 << self.pos_bits) - 1:,}); read the input in more, smaller "
+                "partitions (spark.sql.files.maxPartitionBytes) and run again"
+            )
+
+
+def _tagger(kind: str, order: _Order) -> Callable[[_Batches], _Batches]:
+    """A partition's IDs, unique per input file, each with the key of where it first appears.
+
+    The lines come as bytes (no decoding to text and back). The last row (``id`` null)
+    carries the partition's records (``key``) and unreadable records (``bad``).
     """
 
     def tag(batches: _Batches) -> _Batches:
         part = _partition()
         kernels: dict[str, IdKernel] = {}
         records = bad = pos = 0
-        for batch in batches:
-            lines, files = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-            start = 0
-            while start < len(lines):  # runs of lines from one file
-                name = files[start]
-                end = start
-                while end < len(lines) and files[end] == name:
-                    end += 1
-                kernel = kernels.setdefault(name, IdKernel(kind, LOADS))
-                run = [line or "" for line in lines[start:end]]
-                found = dehydrate_lines(run, kind, partition=part, kernel=kernel)
-                records += found.manifest.records
-                bad += found.manifest.unreadable
-                count = len(found.ids)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(found.ids, pa.string()),
-                        pa.array([name] * count, pa.string()),
-                        pa.array([part] * count, pa.int32()),
-                        pa.array(range(pos, pos + count), pa.int64()),
-                        pa.nulls(count, pa.int64()),
-                    ],
-                    names=["id", "file", "part", "pos", "bad"],
-                )
-                pos += count
-                start = end
+        with collector_paused():
+            for batch in batches:
+                lines, files = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+                start = 0
+                while start < len(lines):  # runs of lines from one file
+                    name = files[start]
+                    end = start
+                    while end < len(lines) and files[end] == name:
+                        end += 1
+                    kernel = kernels.setdefault(name, IdKernel(kind, LOADS))
+                    run = [line or b"" for line in lines[start:end]]
+                    found = dehydrate_lines(run, kind, partition=part, kernel=kernel)
+                    records += found.manifest.records
+                    bad += found.manifest.unreadable
+                    count = len(found.ids)
+                    order.check(part, pos + count)
+                    first = order.base(name, part) + pos
+                    yield pa.RecordBatch.from_arrays(
+                        [
+                            pa.array(found.ids, pa.string()),
+                            pa.array(range(first, first + count), pa.int64()),
+                            pa.nulls(count, pa.int64()),
+                        ],
+                        names=["id", "key", "bad"],
+                    )
+                    pos += count
+                    start = end
         yield pa.RecordBatch.from_arrays(
             [
                 pa.nulls(1, pa.string()),
-                pa.nulls(1, pa.string()),
-                pa.array([part], pa.int32()),
                 pa.array([records], pa.int64()),
                 pa.array([bad], pa.int64()),
             ],
-            names=["id", "file", "part", "pos", "bad"],
+            names=["id", "key", "bad"],
         )
 
     return tag
 
 
 def _tagged(df: DataFrame, kind: str, column: str) -> DataFrame:
-    return _lines(df, column).mapInArrow(_tagger(check_kind(kind)), _TAGGED)
+    lines = df.select(F.col(column).cast("binary"), F.input_file_name().alias(_FILE))
+    return lines.mapInArrow(_tagger(check_kind(kind), _Order.of(lines)), _TAGGED)
 
 
 def _unique(tagged: DataFrame) -> DataFrame:
     """Each ID once, where it first appears, in the dataset's order."""
-    first = F.min(F.struct("file", "part", "pos")).alias("first")
+    first = F.min("key").alias("first")
     return tagged.where(F.col("id").isNotNull()).groupBy("id").agg(first).orderBy("first")
 
 
@@ -160,7 +220,7 @@ def dehydrate(df: DataFrame, kind: str = "tweets", column: str = "value") -> Dat
 
 def _read(tagged: DataFrame) -> tuple[int, int]:
     """``(records, unreadable)`` of the whole input, from the partitions' last rows."""
-    row = tagged.where(F.col("id").isNull()).agg(F.sum("pos"), F.sum("bad")).first()
+    row = tagged.where(F.col("id").isNull()).agg(F.sum("key"), F.sum("bad")).first()
     return (0, 0) if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
 
