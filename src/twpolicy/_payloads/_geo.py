@@ -99,7 +99,7 @@ REASONS: Final[Mapping[str, str]] = {
     "added_to_user": "location added to a user under a key of its own, not the user's own",
     "added_to_dm": "location added to a Direct Message under a key of its own, not its own",
     "moved_to_another_tweet": (
-        "a point read as the exact location of another Tweet, kept as this Tweet's own"
+        "a point or place read as the location of another Tweet, kept as this Tweet's own"
     ),
 }
 
@@ -857,6 +857,9 @@ def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
 
 
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
+# Places read with a Tweet, in the owners' filters, apart from points.
+_PLACE_MARK: Final = b"p:"
+_NO_NAMES: Final[Mapping[str, list[str]]] = {}
 
 
 class PlaceNames:
@@ -1089,22 +1092,30 @@ class LocationMemory(PlaceNames):
     def _observe_one(self, value: Mapping[str, Any], *, owned: bool) -> None:  # noqa: C901, PLR0912  # one look per shape
         get = value.get
         includes = get("includes")
+        named: Mapping[str, list[str]] = _NO_NAMES
         if includes and isinstance(includes, Mapping):
-            for place in _listed(includes.get("places")):
+            places = _listed(includes.get("places"))
+            for place in places:
                 self._place(place)
+            if owned and places:
+                named = _names_by_id(places)  # a v2 Tweet's place_id, to its place's names
             for tweet in _listed(includes.get("tweets")):
-                self._v2_tweet(tweet, owned=owned)
+                self._v2_tweet(tweet, owned=owned, named=named)
         data = get("data")
         if data:
             if type(data) is list:
                 for tweet in data:  # v2 Tweets: their location is in ``geo``
-                    self._v2_tweet(tweet, owned=owned)
+                    self._v2_tweet(tweet, owned=owned, named=named)
             else:
-                self._tweet(data, owned=owned)
+                self._tweet(data, owned=owned, named=named)
         statuses = get("statuses")
         if statuses:
             for tweet in _listed(statuses):
                 self._tweet(tweet, owned=owned)
+        users = get("users")
+        if users:
+            for user in _listed(users):  # v1.1 user lists: each user's last Tweet
+                self._tweet(user, owned=owned)
         result = get("result")
         if result and isinstance(result, Mapping):
             for place in _listed(result.get("places")):
@@ -1117,12 +1128,16 @@ class LocationMemory(PlaceNames):
             self._place(value)
         self._tweet(value, owned=owned)
 
-    def _v2_tweet(self, tweet: Any, *, owned: bool) -> None:
+    def _v2_tweet(
+        self, tweet: Any, *, owned: bool, named: Mapping[str, list[str]] = _NO_NAMES
+    ) -> None:
         geo = tweet.get("geo") if type(tweet) is dict else None
         if geo:
-            self._geo(geo, _tweet_id(tweet) if owned else None)
+            self._geo(geo, _tweet_id(tweet) if owned else None, named)
 
-    def _geo(self, geo: Any, owner: str | None = None) -> None:
+    def _geo(
+        self, geo: Any, owner: str | None = None, named: Mapping[str, list[str]] = _NO_NAMES
+    ) -> None:
         """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
         if not isinstance(geo, Mapping):
             return
@@ -1132,6 +1147,28 @@ class LocationMemory(PlaceNames):
             key = _name_key(place_id)
             if key is not None:
                 self._add([key])
+            own = _place_key(place_id)
+            if owner is not None and own is not None:
+                self._own_place([own, *named.get(own, ())], owner)
+
+    def _own_place(
+        self, keys: Iterable[str], owner: str, area: Iterable[tuple[float, float]] = ()
+    ) -> None:
+        """Record that the Tweet ``owner`` was read with the place named by ``keys``.
+
+        The corners of its area (``area``, as read) are recorded as the Tweet's too: a
+        point of interest's area is one point, which may be another Tweet's exact point.
+        """
+        tail = b"|" + owner.encode()
+        with self._lock:
+            owned, owners = self._owned, self._owners
+            for key in keys:
+                data = _PLACE_MARK + key.encode()
+                owned.add(data)
+                owners.add(data + tail)
+            for first, second in area:
+                exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
+                owners.add(int_bytes(exact) + tail)
 
     def _point(self, holder: Mapping[str, Any], owner: str | None = None) -> None:
         """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
@@ -1171,24 +1208,40 @@ class LocationMemory(PlaceNames):
         if len(read) > _PLACES_CACHED:
             read.pop(next(iter(read)), None)
 
-    def _tweet(self, tweet: Any, depth: int = 0, *, owned: bool = False) -> None:
+    def _tweet(
+        self,
+        tweet: Any,
+        depth: int = 0,
+        *,
+        owned: bool = False,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+    ) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
             return
         get = tweet.get
         geo, coordinates, place = get("geo"), get("coordinates"), get("place")
-        owner = _tweet_id(tweet) if owned and (geo or coordinates) else None
+        owner = _tweet_id(tweet) if owned and (geo or coordinates or place) else None
         if geo:
-            self._geo(geo, owner)
+            self._geo(geo, owner, named)
         if coordinates and isinstance(coordinates, Mapping):
             self._point(coordinates, owner)
         if place:
             self._place(place)
-        if depth == 0:
-            retweeted, quoted = get("retweeted_status"), get("quoted_status")
+            if owner is not None and isinstance(place, Mapping):
+                self._own_place(_place_keys_in(place, _NO_NAMES), owner, pairs_in(place))
+        if depth < _NESTED_TWEETS:
+            # A Retweet's, a quote's and a user's last Tweet (a Retweet of a quote: two deep).
+            retweeted, quoted, status = (
+                get("retweeted_status"),
+                get("quoted_status"),
+                get("status"),
+            )
             if retweeted:
-                self._tweet(retweeted, 1, owned=owned)
+                self._tweet(retweeted, depth + 1, owned=owned)
             if quoted:
-                self._tweet(quoted, 1, owned=owned)
+                self._tweet(quoted, depth + 1, owned=owned)
+            if status:
+                self._tweet(status, depth + 1, owned=owned)
 
     def _ready_owners(self) -> None:
         """Put the owners read since the last check into the filters (every copy)."""
@@ -1231,45 +1284,90 @@ class LocationMemory(PlaceNames):
         """Whether any point was read with its Tweet (whether `moved` can say yes)."""
         return bool(self._pending_owners or self._owned.count)
 
+    def place_moved(self, key: str, tweet_id: str | None) -> bool:
+        """Whether the place named ``key`` (`_name_key`: an ID, a full name, a name) was read
+        through a guarded client with some Tweet, and never with the Tweet ``tweet_id``."""
+        data = _PLACE_MARK + key.encode()
+        if data not in self._owned:
+            return False
+        return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
+
     def moved_findings(self, payload: Any) -> list[GeoFinding]:
-        """The Tweets of ``payload`` whose own point was read as another Tweet's (`moved`)."""
+        """The Tweets of ``payload`` whose own point or place was read as another Tweet's.
+
+        ``payload`` as a store action carries it: JSON text is read as the JSON it holds, a
+        function's arguments and a mapping's item each as what is stored.
+        """
         if not self.owns_any():
             return []
-        try:
-            nodes = list(walk(payload))
-        except (PayloadError, RecursionError):
-            return []  # the other checks refuse what cannot be walked
         found = []
-        for node in nodes:
-            if CONTENT_FAMILY.get(node.kind) != "tweet":
-                continue
-            tweet_id = node.read_id().value
-            for first, rest, path, _default in _FIELD_READS.get(node.kind, ()):
-                datum = node.value.get(first)
-                for key in rest:
-                    datum = datum.get(key) if isinstance(datum, Mapping) else None
-                if not datum or type(datum) is str:
+        for prefix, stored in _stored_parts(payload):
+            try:
+                nodes = list(walk(_json_text(stored)))
+            except (PayloadError, RecursionError):
+                continue  # the other checks refuse what cannot be read or walked
+            named = _names_in(nodes)
+            for node in nodes:
+                if CONTENT_FAMILY.get(node.kind) != "tweet":
                     continue
-                # A Tweet's own point at any rounding; a place's area only as read exactly
-                # (a real place's corner is never exactly a Tweet's point, but may be a
-                # rounding of one).
-                position = _own_position(datum)
-                if (position is not None and self.moved(*position, tweet_id)) or any(
-                    self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
-                ):
+                tweet_id = node.read_id().value
+                where = self._moved_point(node, tweet_id) or self._moved_place(
+                    node, tweet_id, named
+                )
+                if where is not None:
+                    path, geo_kind = where
                     found.append(
                         GeoFinding(
-                            node.pointer + pointer_of(path),
-                            GeoKind.POINT,
+                            prefix + node.pointer + pointer_of(path),
+                            geo_kind,
                             True,  # noqa: FBT003  # the dataclass field
                             "moved_to_another_tweet",
-                            node.pointer,
+                            prefix + node.pointer,
                             node.kind.value,
                             tweet_id,
                         )
                     )
-                    break
         return found
+
+    def _moved_point(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps as its own a point read as another Tweet's, if it does."""
+        if not self._owned.count and not self._pending_owners:
+            return None
+        for first, rest, path, _default in _FIELD_READS.get(node.kind, ()):
+            datum = node.value.get(first)
+            for key in rest:
+                datum = datum.get(key) if isinstance(datum, Mapping) else None
+            if not datum or type(datum) is str:
+                continue
+            # A Tweet's own point at any rounding; a place's area only as read exactly
+            # (a real place's corner is never exactly a Tweet's point, but may be a
+            # rounding of one).
+            position = _own_position(datum)
+            if (position is not None and self.moved(*position, tweet_id)) or any(
+                self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
+            ):
+                return path, GeoKind.POINT
+        return None
+
+    def _moved_place(
+        self, node: Node, tweet_id: str | None, named: Mapping[str, list[str]]
+    ) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps as its own a place read with other Tweets only, if it does.
+
+        Every location key of the Tweet is read (its table fields, and a place kept in
+        another generation's field), and in it each place's ID, full name and name; a v2
+        ``place_id`` stands for the names of the place the payload expands it to.
+        """
+        holders = _PLACE_HOLDERS.get(node.kind, frozenset())
+        for key, datum in node.value.items():
+            if not datum or type(key) is not str:
+                continue
+            if key not in holders and loose_key(key) is None:
+                continue
+            for place_key in _place_keys_in(datum, named):
+                if self.place_moved(place_key, tweet_id):
+                    return (key,), GeoKind.PLACE
+        return None
 
     def observe_all(self, payload: Any) -> None:
         """Learn every place and point of ``payload``, wherever the walk finds them.
@@ -1318,6 +1416,7 @@ class LocationMemory(PlaceNames):
 
 
 _PLACES_CACHED: Final = 10_000
+_NESTED_TWEETS: Final = 2
 
 
 def _own_position(datum: Any) -> tuple[float, float] | None:
@@ -1351,6 +1450,77 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
     if type(found) is int:
         return str(found)
     return None
+
+
+# The fields that name a place, as a place read with a Tweet is recorded and judged.
+_PLACE_READ_FIELDS: Final = ("id", "place_id", "full_name", "name", "displayName")
+_PLACE_DEPTH: Final = 4
+
+
+def _names_by_id(places: Iterable[Any]) -> dict[str, list[str]]:
+    """Each expanded place's ID, to its full name and name (how v2 joins a Tweet to it)."""
+    named: dict[str, list[str]] = {}
+    for place in places:
+        if isinstance(place, Mapping):
+            place_id = _place_key(place.get("id"))
+            if place_id is not None:
+                keys = _place_keys_in(place, _NO_NAMES)
+                named.setdefault(place_id, []).extend(k for k in keys if k != place_id)
+    return named
+
+
+def _names_in(nodes: Iterable[Node]) -> dict[str, list[str]]:
+    """`_names_by_id` over the places a stored payload holds."""
+    return _names_by_id(node.value for node in nodes if node.kind is Kind.PLACE)
+
+
+def _place_keys_in(datum: Any, named: Mapping[str, list[str]]) -> Iterator[str]:
+    """The place keys a Tweet's location datum holds, however it is shaped.
+
+    A text is a place's ID or name; in mappings (a v1.1 ``place`` and the places it is
+    ``contained_within``, a v2 ``geo``, a flattened ``geo``, an activity's ``location``,
+    nested a few levels) the fields that name a place: ``id``, ``place_id``, ``full_name``,
+    ``name``, ``displayName``. An ID stands for the names the payload gives its place too.
+    A place read with a Tweet is recorded under the same keys it is judged by.
+    """
+    stack: list[tuple[Any, int]] = [(datum, 0)]
+    while stack:
+        item, depth = stack.pop()
+        texts: Iterable[Any]
+        if type(item) is str:
+            texts = (item,)
+        elif isinstance(item, Mapping):
+            texts = [item.get(field) for field in _PLACE_READ_FIELDS]
+            if depth < _PLACE_DEPTH:
+                stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (Mapping, list)))
+        elif isinstance(item, list):
+            if depth < _PLACE_DEPTH:
+                stack.extend((v, depth + 1) for v in item if isinstance(v, (Mapping, list, str)))
+            continue
+        else:
+            continue
+        for text in texts:
+            key = _place_key(text)
+            if key is not None:
+                yield key
+                yield from named.get(key, ())
+
+
+def _place_key(text: object) -> str | None:
+    """How a place's ID or name is recorded with its Tweet: `_name_key`, or the ID as text."""
+    key = _name_key(text)
+    if key is None and type(text) is str and 0 < len(text) <= _LONGEST_NAME:
+        key = text.strip().casefold() or None  # an ID of digits, a short name
+    return key
+
+
+def _stored_parts(payload: Any) -> list[tuple[str, Any]]:
+    """What a store action stores, each with the pointer prefix its findings take."""
+    if isinstance(payload, Arguments):
+        return [(pointer_of((name,)), value) for name, value in payload.items()]
+    if isinstance(payload, MappingKey):
+        return [("", payload.value)]
+    return [("", payload)]
 
 
 def _hook(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
@@ -1411,6 +1581,11 @@ def _listed(value: Any) -> list[Any]:
 
 
 _NAMED_NODE_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION})
+# The fields of each Tweet kind where the table says its location lives.
+_PLACE_HOLDERS: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: frozenset(first for first, _rest, _path, _default in fields)
+    for kind, fields in _FIELD_READS.items()
+}
 
 
 _NAME_FIELDS: Final = ("full_name", "name", "country", "id", "displayName")

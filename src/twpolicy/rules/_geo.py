@@ -59,9 +59,9 @@ class _ForbidStandaloneGeo:
             f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
             "kept only as part of the Tweet it came with.",
             (
-                "store the Tweet the point was read with (a Tweet read through a guarded "
-                "client keeps its own point), or remove this Tweet's location first: "
-                "twpolicy.strip_geo(payload)."
+                "store the Tweet the location was read with, as it was read (a Tweet read "
+                "through a guarded client keeps its own point and place), or remove this "
+                "Tweet's location first: twpolicy.strip_geo(payload)."
             )
             if moved
             else (
