@@ -353,9 +353,9 @@ class TestFeeding:
             expansions=["geo.place_id"],
             place_fields=["full_name", "name", "geo"],
         )
+        assert refused(guard, {"San Francisco": 3})  # learned from the body as received
         if return_type == "requests":
-            answer.json()  # the application parses it: the memory learns then
-        assert refused(guard, {"San Francisco": 3})
+            assert answer.json()["data"]["id"] == str(tweet_id)  # still the application's
         assert refused(guard, {"a": 37.77, "b": -122.42})
 
     def test_a_guarded_v1_read_teaches_the_guard(self, fake):

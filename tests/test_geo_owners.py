@@ -14,12 +14,13 @@ import string
 
 import pytest
 import requests
+import tweepy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
 from twpolicy import Action, GeoSafeMapping, Guard, StandaloneGeoError, check_storable
-from twpolicy._payloads._geo import read_result
+from twpolicy._payloads._geo import learn_body, read_hook, read_result
 from twpolicy.strategies import places, tweets
 from twpolicy.testing import FakeXAPI
 
@@ -119,7 +120,7 @@ class TestPlacesByOwner:
         place=named_places(),
         ids=st.lists(TWEET_IDS, min_size=2, max_size=2, unique=True),
     )
-    def test_a_place_read_with_one_tweet_is_refused_on_another(  # noqa: PLR0917  # hypothesis's
+    def test_a_place_read_with_one_tweet_is_refused_on_another(  # hypothesis's
         self, read_in, stored_in, bases, place, ids
     ):
         """Read with Tweet A; carried by B (made up, or real and read elsewhere), in either
@@ -174,7 +175,7 @@ class TestPlacesByOwner:
         other=named_places(),
         ids=st.lists(TWEET_IDS, min_size=2, max_size=2, unique=True),
     )
-    def test_places_never_read_with_a_tweet_are_judged_as_before(  # noqa: PLR0917  # hypothesis's
+    def test_places_never_read_with_a_tweet_are_judged_as_before(  # hypothesis's
         self, generation, bases, read_place, other, ids
     ):
         """A place no Tweet was read with: decided exactly as by a guard that read nothing."""
@@ -343,3 +344,129 @@ class TestHookShapes:
         )
         assert geo_allowed(guard, {"id_str": "2", "text": "b", "place": place})
         assert moved(guard, {"id_str": "3", "text": "c", "place": place})
+
+
+# -- the read hook learns from the body as received, whatever the application does with it --
+
+
+class CustomParser(tweepy.parsers.Parser):
+    """A v1.1 parser of an application's own: its results are opaque to the guard."""
+
+    def parse(self, payload, *, api=None, payload_list=False, payload_type=None, **kwargs):
+        return object()
+
+
+def made_up_refused(guard):
+    made_up = {"id": "42", "text": "made up", "geo": {"place_id": SF}}
+    return moved(guard, made_up) and not geo_allowed(guard, {"San Francisco, CA": 3})
+
+
+class TestTheHookReadsTheBody:
+    FIELDS = {  # noqa: RUF012  # read only
+        "tweet_fields": ["geo"],
+        "expansions": ["geo.place_id"],
+        "place_fields": ["full_name", "name"],
+    }
+
+    @pytest.fixture(name="fake")
+    def _fake(self):
+        fake = FakeXAPI()
+        return fake, fake.add_tweet("here", place_id=SF)
+
+    @pytest.mark.parametrize("use", ["nothing", "content", "text", "raw", "json"])
+    def test_a_requests_response_the_application_parses_itself(self, fake, use):
+        fake, tweet_id = fake
+        guard = location_guard()
+        client = fake.client(guard=guard, return_type=requests.Response)
+        answer = client.get_tweet(tweet_id, **self.FIELDS)
+        assert made_up_refused(guard)  # learned before the application touched it
+        expected = json.loads(answer.content)
+        got = {
+            "nothing": lambda: expected,
+            "content": lambda: json.loads(answer.content),
+            "text": lambda: json.loads(answer.text),
+            "raw": lambda: expected,  # the stream is read already; the body was learned
+            "json": answer.json,
+        }[use]()
+        assert got == expected
+        assert answer.json() == expected  # handed on once, then parsed as requests does
+        assert answer.json(parse_float=str) == json.loads(answer.content, parse_float=str)
+
+    @pytest.mark.parametrize("return_type", [None, dict])
+    def test_every_v2_return_type(self, fake, return_type):
+        fake, tweet_id = fake
+        guard = location_guard()
+        options = {} if return_type is None else {"return_type": return_type}
+        answer = fake.client(guard=guard, **options).get_tweet(tweet_id, **self.FIELDS)
+        assert made_up_refused(guard)
+        data = answer["data"] if return_type is dict else answer.data.data
+        assert data["geo"] == {"place_id": SF}  # tweepy got the document whole
+
+    @pytest.mark.parametrize("return_type", [None, dict, "aiohttp"])
+    def test_every_async_return_type(self, fake, return_type):
+        aiohttp = pytest.importorskip("aiohttp")
+        fake, tweet_id = fake
+        guard = location_guard()
+        kind = aiohttp.ClientResponse if return_type == "aiohttp" else return_type
+        options = {} if kind is None else {"return_type": kind}
+
+        async def read():
+            client = fake.async_client(guard=guard, **options)
+            answer = await client.get_tweet(tweet_id, **self.FIELDS)
+            if return_type == "aiohttp":
+                assert made_up_refused(guard)  # before the application reads it
+                document = await answer.json()
+                assert document == await answer.json()
+                return document["data"]
+            return answer["data"] if return_type is dict else answer.data.data
+
+        assert asyncio.run(read())["geo"] == {"place_id": SF}
+        assert made_up_refused(guard)
+
+    @pytest.mark.parametrize("parser", ["model", "json", "raw", "custom"])
+    def test_every_v1_parser(self, fake, parser):
+        fake, tweet_id = fake
+        guard = location_guard()
+        parsers = {
+            "model": tweepy.parsers.ModelParser(),
+            "json": tweepy.parsers.JSONParser(),
+            "raw": tweepy.parsers.RawParser(),
+            "custom": CustomParser(),
+        }
+        api = fake.api(guard=guard, parser=parsers[parser])
+        api.get_status(tweet_id)
+        assert geo_allowed(guard, {"id_str": str(tweet_id), "text": "here", "place": {"id": SF}})
+        assert moved(guard, {"id_str": "42", "text": "made up", "place": {"id": SF}})
+        api.home_timeline()  # a ResultSet (a list of models) is read too
+        assert not geo_allowed(guard, {"San Francisco, CA": 3})
+
+    def test_a_body_without_location_is_not_parsed(self):
+        memory = twpolicy.LocationMemory()
+        for body in (
+            b'{"data": {"id": "1", "text": "no location"}}',
+            b'{"id_str": "1", "text": "x", "geo": null, "coordinates": null, "place": null}',
+            "not JSON at all",
+            12,
+        ):
+            assert learn_body(memory, body) is None
+        assert learn_body(memory, b'{"geo": {"place_id": "x"}, "oops"') is None  # unreadable
+        assert not memory.owns_any()
+        document = learn_body(
+            memory, '{"data": {"id": "7", "text": "t", "geo": {"place_id": "0a"}}}'
+        )
+        assert document["data"]["id"] == "7"
+        assert memory.owns_any()
+
+    def test_a_response_without_a_received_body_learns_on_json(self):
+        """A response object of another library (no body kept): the hook falls back to json()."""
+
+        class Answer:
+            def json(self):
+                return {"data": {"id": "9", "text": "t", "geo": {"place_id": SF}}}
+
+        guard = location_guard()
+        answer = read_hook(guard.locations, Answer())
+        assert not guard.locations.owns_any()
+        answer.json()
+        assert guard.locations.owns_any()
+        assert moved(guard, {"id": "42", "text": "made up", "geo": {"place_id": SF}})

@@ -1076,16 +1076,18 @@ class LocationMemory(PlaceNames):
         """
         self._observe(document, owned=False)
 
-    def _observe(self, document: Any, *, owned: bool) -> None:
-        if type(document) is list or type(document) is tuple:
-            for item in document:  # v1.1 timelines and lookups, geo and trends lists
-                value = item if type(item) is dict else adapt(item)
-                if type(value) is dict or isinstance(value, Mapping):
-                    self._tweet(value, owned=owned)
-                    if "place_type" in value or "locations" in value:
-                        self._observe_one(value, owned=owned)
-            return
+    def _observe(self, document: Any, *, owned: bool, depth: int = 0) -> None:
         value = document if type(document) is dict else adapt(document)
+        if isinstance(value, (list, tuple)):
+            for item in value:  # v1.1 timelines and lookups, geo and trends lists
+                item_value = item if type(item) is dict else adapt(item)
+                if type(item_value) is dict or isinstance(item_value, Mapping):
+                    self._tweet(item_value, owned=owned)
+                    if "place_type" in item_value or "locations" in item_value:
+                        self._observe_one(item_value, owned=owned)
+                elif isinstance(item_value, (list, tuple)) and depth == 0:
+                    self._observe(item_value, owned=owned, depth=1)  # a page and its cursors
+            return
         if type(value) is dict or isinstance(value, Mapping):
             self._observe_one(value, owned=owned)
 
@@ -1285,8 +1287,11 @@ class LocationMemory(PlaceNames):
         return bool(self._pending_owners or self._owned.count)
 
     def place_moved(self, key: str, tweet_id: str | None) -> bool:
-        """Whether the place named ``key`` (`_name_key`: an ID, a full name, a name) was read
-        through a guarded client with some Tweet, and never with the Tweet ``tweet_id``."""
+        """Whether a place was read with some Tweet, and never with the Tweet ``tweet_id``.
+
+        ``key``: the place's ID, full name or name as recorded (`_place_key`); read through
+        a guarded client only.
+        """
         data = _PLACE_MARK + key.encode()
         if data not in self._owned:
             return False
@@ -1492,7 +1497,8 @@ def _place_keys_in(datum: Any, named: Mapping[str, list[str]]) -> Iterator[str]:
         elif isinstance(item, Mapping):
             texts = [item.get(field) for field in _PLACE_READ_FIELDS]
             if depth < _PLACE_DEPTH:
-                stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (Mapping, list)))
+                nested = (v for v in item.values() if isinstance(v, (Mapping, list)))
+                stack.extend((v, depth + 1) for v in nested)
         elif isinstance(item, list):
             if depth < _PLACE_DEPTH:
                 stack.extend((v, depth + 1) for v in item if isinstance(v, (Mapping, list, str)))
@@ -1553,24 +1559,96 @@ def _hook_async(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
     return response
 
 
-def read_hook(memory: LocationMemory, response: Any) -> Any:
-    """The guarded sync clients' read hook: `LocationMemory.watch`, recording owners.
+# A location key holding something (not null): only a body with one is parsed to learn.
+_LOCATION_MARK: Final = re.compile(
+    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box)"'
+    rb"\s*:\s*[^n\s]"
+)
 
-    Each exact point of a Tweet read is recorded with that Tweet's ID, so the Tweet alone
-    may keep it as its own location (`LocationMemory.moved`). Not public: an application
-    that could call it could vouch for a Tweet it made up.
+
+def learn_body(memory: LocationMemory, body: Any) -> Any:
+    """The clients' hook on a response body as received (bytes or text): what it teaches.
+
+    Reads stay cheap: a body is parsed only when a location key in it holds something
+    (a regular expression over the bytes); the parsed document is returned (``None`` when
+    nothing was parsed) so the client can hand it on instead of parsing it again. Each
+    Tweet's point and place are recorded with its ID (`LocationMemory.moved`).
     """
-    return _hook(memory, response, owned=True)
+    data = body.encode() if type(body) is str else body
+    if not isinstance(data, (bytes, bytearray)) or _LOCATION_MARK.search(data) is None:
+        return None
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None  # not JSON: the client will not read it either
+    memory._observe(document, owned=True)  # noqa: SLF001  # same module
+    return document
+
+
+def _received(response: Any) -> bytes | None:
+    """A response's body as received (`requests`), without reading a stream not yet read."""
+    content = vars(response).get("_content") if hasattr(response, "__dict__") else None
+    return content if isinstance(content, bytes) else None
+
+
+def read_hook(memory: LocationMemory, response: Any) -> Any:
+    """The guarded sync clients' read hook: learn from the body as it was received.
+
+    Whatever the application then does with the response (``json()``, ``content``,
+    ``text``, ``raw``), the memory has read it. Each exact point and place of a Tweet read
+    is recorded with that Tweet's ID, so the Tweet alone may keep it as its own location
+    (`LocationMemory.moved`). A body parsed here is handed to the first ``json()`` call, so
+    it is not parsed twice. A response without a received body learns on ``json()``. Not
+    public: an application that could call it could vouch for a Tweet it made up.
+    """
+    body = _received(response)
+    if body is None:
+        return _hook(memory, response, owned=True)
+    document = learn_body(memory, body)
+    if document is not None and not isinstance(getattr(type(response), "json", None), property):
+        parse = type(response).json
+
+        def handed(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            return document if not args and not kwargs else parse(response, *args, **kwargs)
+
+        response.json = handed
+    return response
 
 
 def read_hook_async(memory: LocationMemory, response: Any) -> Any:
-    """`read_hook` for the async clients."""
-    return _hook_async(memory, response, owned=True)
+    """`read_hook` for the async clients (`aiohttp`, whose body tweepy has read already)."""
+    body = getattr(response, "_body", None)  # where aiohttp keeps the body it read
+    if not isinstance(body, bytes):
+        return _hook_async(memory, response, owned=True)
+    document = learn_body(memory, body)
+    parse = getattr(type(response), "json", None)
+    if document is not None and parse is not None:
+
+        async def handed(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            return document if not args and not kwargs else await parse(response, *args, **kwargs)
+
+        response.json = handed
+    return response
 
 
-def read_result(memory: LocationMemory, document: Any) -> None:
-    """`read_hook` for a document the client already parsed (the v1.1 API's results)."""
-    memory._observe(document, owned=True)  # noqa: SLF001  # same module
+def read_result(memory: LocationMemory, document: Any, response: Any = None) -> None:
+    """`read_hook` for what the v1.1 API returns, as its parser gave it.
+
+    Models and JSON are read as they are; raw text (``RawParser``) as a body; anything else
+    (a parser of the application's own) through the body of ``response`` as received.
+    """
+    if isinstance(document, (str, bytes, bytearray)):
+        learn_body(memory, document)
+        return
+    value = adapt(document)
+    if isinstance(value, (Mapping, list, tuple)):
+        memory._observe(value, owned=True)  # noqa: SLF001  # same module
+        return
+    body = _received(response) if response is not None else None
+    if body is not None:
+        learn_body(memory, body)
 
 
 _AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
