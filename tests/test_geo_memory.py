@@ -37,6 +37,7 @@ from twpolicy._payloads._batch import scan_lines
 from twpolicy._payloads._geo import _name_key, read_result
 from twpolicy._payloads._locations import (
     Bloom,
+    GrowingBloom,
     LastingPoints,
     Points,
     coordinate,
@@ -715,6 +716,57 @@ class TestNeverForgets:
         assert all(member in bloom for member in members)
         assert bloom.expected_rate() > 1e-3  # past capacity the rate rises
         assert 1 not in bloom  # only bytes are members
+
+
+class TestGrowing:
+    """The filters start small and grow: little read, little held; never a miss."""
+
+    @settings(max_examples=10, deadline=None)
+    @given(initial=st.integers(1, 200), growth=st.integers(2, 5), seed=st.integers(0, 2**32))
+    def test_twenty_times_the_initial_capacity(self, initial, growth, seed):
+        bloom = GrowingBloom(initial, rate=1e-2, growth=growth)
+        small = bloom.nbytes
+        rng = random.Random(seed)  # noqa: S311  # test data
+        members = [b"member %d %f" % (n, rng.random()) for n in range(20 * initial)]
+        for member in members:
+            bloom.add(member)
+        assert all(member in bloom for member in members)  # no false negatives
+        assert bloom.layers > 1
+        assert bloom.expected_rate() <= 1e-2  # the bound holds at any size
+        strangers = [b"stranger %d" % n for n in range(5_000)]
+        assert sum(stranger in bloom for stranger in strangers) <= 2 * 5_000 * 1e-2
+        assert bloom.nbytes > small
+        assert not bloom.add(members[0])  # found: not added again
+        assert 1 not in bloom
+
+    def test_a_memory_that_read_little_holds_little(self):
+        assert LocationMemory().nbytes < 500_000
+        memory = LocationMemory(names=100, points=100, owned=100)
+        start = memory.nbytes
+        guard = Guard(
+            rules=[r for r in twpolicy.default_rules() if r.id != "nonpublic.consent"],
+            locations=memory,
+        )
+        read_result(memory, {"id_str": "1", "text": "t", "coordinates": STREAM_POINT})
+        for index, (lat, lon) in enumerate(other_points(3, 2_000)):  # 20 times its capacity
+            read_result(
+                memory,
+                {
+                    "id_str": str(index + 10),
+                    "text": "t",
+                    "coordinates": {"type": "Point", "coordinates": [lon, lat]},
+                    "place": {"id": f"{index:016x}", "full_name": f"Town {index}, EX"},
+                },
+            )
+        assert refused(guard, {"a": 37.7749, "b": -122.4194})  # the first point read
+        assert refused(guard, {"town 0, ex": 3})  # the first place read
+        assert not refused(
+            guard, {"id_str": "10", "text": "t", "place": {"full_name": "Town 0, EX"}}
+        )
+        assert moved(guard, {"id_str": "9", "text": "t", "place": {"full_name": "Town 0, EX"}})
+        assert memory.nbytes > start
+        assert memory.points._key_filter.expected_rate() <= 1e-6  # the bound
+        assert memory._owners.expected_rate() <= 1e-6  # ditto
 
 
 # -- owners: a Tweet's point read with that Tweet, not another ----------------------------------

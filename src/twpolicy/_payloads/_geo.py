@@ -29,7 +29,7 @@ import attrs
 
 from twpolicy._payloads._locations import (
     COPIES_PER_POINT,
-    Bloom,
+    GrowingBloom,
     LastingPoints,
     Points,
     aggregate,
@@ -1001,20 +1001,19 @@ class LocationMemory(PlaceNames):
     as text; and a Tweet's exact point read with one Tweet kept as the location of another
     (`moved`).
 
-    It never forgets: names, points and owners are kept in Bloom filters
-    (`twpolicy._payloads._locations.Bloom`), so whatever was read is recognised however much
-    was read after it. Something never read is taken for something read at ``rate`` at most
-    (a refusal, never a miss) while no more than ``names`` names, ``points`` points and
-    ``owned`` Tweet points were read; past that the rate rises, still never a miss. The
-    filters are anonymous memory maps of fixed size: about 70 MB at the defaults (1,000,000
-    names, 500,000 points, 100,000 owned; 120 MB with 1,000,000 points), sized for 16 copies
-    a point (8 to 13.4 on average for points of 4 to 8 decimals); pages never touched take
-    no memory.
+    It never forgets: names, points and owners (points and places read with a Tweet, with
+    its ID) are kept in Bloom filters that start small and grow
+    (`twpolicy._payloads._locations.GrowingBloom`), so whatever was read is recognised
+    however much was read after it, and an application that read little holds little
+    (about 0.3 MB at the defaults until more is read). Something never read is taken for
+    something read at ``rate`` at most (a refusal, never a miss), however much was read.
+    The filters are anonymous memory maps sized for 16 copies a point (8 to 13.4 on average
+    for points of 4 to 8 decimals).
 
     Args:
-        names: how many place names (and place IDs) the rate holds for.
-        points: how many points the rate holds for.
-        owned: how many (point, Tweet) readings the rate holds for.
+        names: how many place names (and place IDs) the first filter holds.
+        points: how many points the first filters hold.
+        owned: how many (point, Tweet) readings the first filters hold.
         rate: the chance that something never read is taken for something read.
     """
 
@@ -1023,17 +1022,17 @@ class LocationMemory(PlaceNames):
     def __init__(
         self,
         *,
-        names: int = 1_000_000,
-        points: int = 500_000,
-        owned: int = 100_000,
+        names: int = 10_000,
+        points: int = 1_000,
+        owned: int = 1_000,
         rate: float = 1e-6,
     ) -> None:
         super().__init__(limit=names, points=0)
         self.points = LastingPoints(points, rate)
-        self._names = Bloom(names, rate)
+        self._names = GrowingBloom(names, rate)
         # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
-        self._owned = Bloom(owned * COPIES_PER_POINT, rate)
-        self._owners = Bloom(owned * COPIES_PER_POINT, rate)
+        self._owned = GrowingBloom(owned * COPIES_PER_POINT, rate)
+        self._owners = GrowingBloom(owned * COPIES_PER_POINT, rate)
         self._pending_owners: list[tuple[float, float, str]] = []
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
