@@ -183,6 +183,8 @@ class TestPlacesByOwner:
         if other["name"].casefold() == read_place["name"].casefold():
             other["name"] += "x"
             other["full_name"] = other["name"] + ", Elsewhere"
+        corners = read_place["geo"]["bbox"]
+        other["geo"]["bbox"] = [corner + 0.1234567 for corner in corners]  # another area
         if other["id"] == read_place["id"]:
             other["id"] = "f" + other["id"][1:] if other["id"][0] != "f" else "e" + other["id"][1:]
         guard, unread = location_guard(), location_guard()

@@ -29,6 +29,7 @@ import attrs
 
 from twpolicy._payloads._locations import (
     COPIES_PER_POINT,
+    NUMBERS_PER_POINT,
     GrowingBloom,
     LastingPoints,
     Points,
@@ -859,7 +860,9 @@ def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 # Places read with a Tweet, in the owners' filters, apart from points.
 _PLACE_MARK: Final = b"p:"
+_AREA_MARK: Final = b"a:"
 _NO_NAMES: Final[Mapping[str, list[str]]] = {}
+_NO_AREAS: Final[Mapping[str, list[tuple[float, float]]]] = {}
 
 
 class PlaceNames:
@@ -1017,7 +1020,14 @@ class LocationMemory(PlaceNames):
         rate: the chance that something never read is taken for something read.
     """
 
-    __slots__ = ("_names", "_owned", "_owners", "_pending_owners", "_places_read")
+    __slots__ = (
+        "_names",
+        "_owned",
+        "_owned_values",
+        "_owners",
+        "_pending_owners",
+        "_places_read",
+    )
 
     def __init__(
         self,
@@ -1033,6 +1043,8 @@ class LocationMemory(PlaceNames):
         # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
         self._owned = GrowingBloom(owned * COPIES_PER_POINT, rate)
         self._owners = GrowingBloom(owned * COPIES_PER_POINT, rate)
+        # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
+        self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
@@ -1051,7 +1063,13 @@ class LocationMemory(PlaceNames):
     def nbytes(self) -> int:
         """The size of its filters, in bytes (pages never touched take no memory)."""
         assert isinstance(self.points, LastingPoints)  # noqa: S101  # set in __init__
-        return self.points.nbytes + self._names.nbytes + self._owned.nbytes + self._owners.nbytes
+        return (
+            self.points.nbytes
+            + self._names.nbytes
+            + self._owned.nbytes
+            + self._owners.nbytes
+            + self._owned_values.nbytes
+        )
 
     def _has(self, key: str) -> bool:
         return key in self._given or key.encode() in self._names
@@ -1094,21 +1112,28 @@ class LocationMemory(PlaceNames):
         get = value.get
         includes = get("includes")
         named: Mapping[str, list[str]] = _NO_NAMES
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS
         if includes and isinstance(includes, Mapping):
             places = _listed(includes.get("places"))
             for place in places:
                 self._place(place)
             if owned and places:
                 named = _names_by_id(places)  # a v2 Tweet's place_id, to its place's names
+                areas = {
+                    key: list(pairs_in(place))
+                    for place in places
+                    if isinstance(place, Mapping)
+                    and (key := _place_key(place.get("id"))) is not None
+                }
             for tweet in _listed(includes.get("tweets")):
-                self._v2_tweet(tweet, owned=owned, named=named)
+                self._v2_tweet(tweet, owned=owned, named=named, areas=areas)
         data = get("data")
         if data:
             if type(data) is list:
                 for tweet in data:  # v2 Tweets: their location is in ``geo``
-                    self._v2_tweet(tweet, owned=owned, named=named)
+                    self._v2_tweet(tweet, owned=owned, named=named, areas=areas)
             else:
-                self._tweet(data, owned=owned, named=named)
+                self._tweet(data, owned=owned, named=named, areas=areas)
         statuses = get("statuses")
         if statuses:
             for tweet in _listed(statuses):
@@ -1130,14 +1155,23 @@ class LocationMemory(PlaceNames):
         self._tweet(value, owned=owned)
 
     def _v2_tweet(
-        self, tweet: Any, *, owned: bool, named: Mapping[str, list[str]] = _NO_NAMES
+        self,
+        tweet: Any,
+        *,
+        owned: bool,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
     ) -> None:
         geo = tweet.get("geo") if type(tweet) is dict else None
         if geo:
-            self._geo(geo, _tweet_id(tweet) if owned else None, named)
+            self._geo(geo, _tweet_id(tweet) if owned else None, named, areas)
 
     def _geo(
-        self, geo: Any, owner: str | None = None, named: Mapping[str, list[str]] = _NO_NAMES
+        self,
+        geo: Any,
+        owner: str | None = None,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
     ) -> None:
         """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
         if not isinstance(geo, Mapping):
@@ -1150,7 +1184,10 @@ class LocationMemory(PlaceNames):
                 self._add([key])
             own = _place_key(place_id)
             if owner is not None and own is not None:
-                self._own_place([own, *named.get(own, ())], owner)
+                # The place's names and area: from includes (v2), or in ``geo`` (flattened).
+                keys = [*_place_keys_in(geo, named, record=True)]
+                area = [*areas.get(own, ()), *(pairs_in(geo) if len(geo) > 2 else ())]  # noqa: PLR2004  # more than place_id and coordinates
+                self._own_place(keys, owner, area)
 
     def _own_place(
         self, keys: Iterable[str], owner: str, area: Iterable[tuple[float, float]] = ()
@@ -1168,8 +1205,13 @@ class LocationMemory(PlaceNames):
                 owned.add(data)
                 owners.add(data + tail)
             for first, second in area:
-                exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
-                owners.add(int_bytes(exact) + tail)
+                scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+                data = int_bytes(canonical_key(*scaled))
+                owners.add(data + tail)  # a point of interest's area: the Tweet's own point
+                owned.add(_AREA_MARK + data)  # the area as read with a Tweet
+                owners.add(_AREA_MARK + data + tail)
+                for number in scaled:
+                    self._owned_values.add(int_bytes(number))
 
     def _point(self, holder: Mapping[str, Any], owner: str | None = None) -> None:
         """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
@@ -1216,6 +1258,7 @@ class LocationMemory(PlaceNames):
         *,
         owned: bool = False,
         named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
     ) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
             return
@@ -1223,13 +1266,14 @@ class LocationMemory(PlaceNames):
         geo, coordinates, place = get("geo"), get("coordinates"), get("place")
         owner = _tweet_id(tweet) if owned and (geo or coordinates or place) else None
         if geo:
-            self._geo(geo, owner, named)
+            self._geo(geo, owner, named, areas)
         if coordinates and isinstance(coordinates, Mapping):
             self._point(coordinates, owner)
         if place:
             self._place(place)
             if owner is not None and isinstance(place, Mapping):
-                self._own_place(_place_keys_in(place, _NO_NAMES), owner, pairs_in(place))
+                keys = _place_keys_in(place, _NO_NAMES, record=True)
+                self._own_place(keys, owner, pairs_in(place))
         if depth < _NESTED_TWEETS:
             # A Retweet's, a quote's and a user's last Tweet (a Retweet of a quote: two deep).
             retweeted, quoted, status = (
@@ -1250,14 +1294,16 @@ class LocationMemory(PlaceNames):
             return
         with self._lock:
             pending, self._pending_owners = self._pending_owners, []
-            owned, owners = self._owned, self._owners
+            owned, owners, values = self._owned, self._owners, self._owned_values
             for first, second, tweet_id in pending:
-                copies, _ = point_copies(first, second)
+                copies, numbers = point_copies(first, second)
                 tail = b"|" + tweet_id.encode()
                 for key in copies:
                     data = int_bytes(key)
                     owned.add(data)
                     owners.add(data + tail)
+                for number in numbers:
+                    values.add(int_bytes(number))
                 exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
                 owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
 
@@ -1276,6 +1322,8 @@ class LocationMemory(PlaceNames):
         if not self._owned.count:
             return False
         first_scaled, second_scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+        if first_scaled % _MILLION == 0 and second_scaled % _MILLION == 0:
+            return False  # two whole numbers are never taken for a point
         data = int_bytes(canonical_key(first_scaled, second_scaled))
         if (b"=" + data if exact else data) not in self._owned:
             return False
@@ -1348,9 +1396,43 @@ class LocationMemory(PlaceNames):
             # rounding of one).
             position = _own_position(datum)
             if (position is not None and self.moved(*position, tweet_id)) or any(
-                self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
+                self.moved(a, b, tweet_id, exact=True) or self.area_moved(a, b, tweet_id)
+                for a, b in pairs_in(datum)
             ):
                 return path, GeoKind.POINT
+        return self._moved_numbers(node, tweet_id)
+
+    def area_moved(self, first: float, second: float, tweet_id: str | None) -> bool:
+        """Whether ``(first, second)`` is exactly a corner of an area read with others only.
+
+        The area of a place read with some Tweet, and never with the Tweet ``tweet_id``.
+        """
+        scaled = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
+        data = _AREA_MARK + int_bytes(scaled)
+        if data not in self._owned:
+            return False
+        return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
+
+    def _moved_numbers(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps, in its own content, a point read as another Tweet's, if it does.
+
+        Anywhere in it (its text, its entities, a key of its own), two numbers that are such
+        a point at any rounding: a Tweet made up for storage can hold any text, and a point
+        read with another Tweet is no part of it. Nested Tweets and users are judged as
+        themselves.
+        """
+        self._ready_owners()
+        values = self._owned_values
+        if not values.count:
+            return None
+        numbers = _content_numbers(node.value, _PLACE_HOLDERS.get(node.kind, ()))
+        found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
+        for index, first in enumerate(found):
+            for second in found[index + 1 :]:
+                if _whole(first) and _whole(second):
+                    continue  # counts are whole (to the millionth)
+                if self.moved(first, second, tweet_id) or self.area_moved(first, second, tweet_id):
+                    return (), GeoKind.POINT
         return None
 
     def _moved_place(
@@ -1443,6 +1525,13 @@ def _scaled_coordinate(value: float) -> int:
     return round(value * 1_000_000)
 
 
+def _whole(value: float) -> bool:
+    return _scaled_coordinate(value) % _MILLION == 0
+
+
+_MILLION: Final = 1_000_000
+
+
 def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
     """A Tweet's ID as read: ``id_str``, else ``id`` (v2's text, v1.1's number)."""
     found = tweet.get("id_str")
@@ -1459,33 +1548,72 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
 # The fields that name a place, as a place read with a Tweet is recorded and judged.
 _PLACE_READ_FIELDS: Final = ("id", "place_id", "full_name", "name", "displayName")
 _PLACE_DEPTH: Final = 4
+_COUNTRY_FIELDS: Final = ("country", "country_code")
+# Numbers written in text: a coordinate's digits ("37.7749", "-122.4194").
+_TEXT_NUMBER: Final = re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{1,17}(?![\d.])")
+_MOST_NUMBERS: Final = 256
 
 
-def _names_by_id(places: Iterable[Any]) -> dict[str, list[str]]:
-    """Each expanded place's ID, to its full name and name (how v2 joins a Tweet to it)."""
+def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> list[float]:
+    """The numbers a Tweet holds in its own content, as floats (texts' decimals included).
+
+    Its location ``fields`` (judged as such), and nested content objects (a retweeted or
+    quoted Tweet, a user: judged as themselves) are left out. At most ``_MOST_NUMBERS``.
+    """
+    found: list[float] = []
+    stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
+    while stack and len(found) < _MOST_NUMBERS:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if CONTENT_FAMILY.get(classify(item)) is not None:  # type: ignore[arg-type]
+                continue
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif type(item) is float:
+            number = coordinate(item)
+            if number is not None:
+                found.append(number)
+        elif type(item) is str:
+            for text in _TEXT_NUMBER.findall(item):
+                number = coordinate(text)
+                if number is not None:
+                    found.append(number)
+    return found
+
+
+def _names_by_id(places: Iterable[Any], *, record: bool = True) -> dict[str, list[str]]:
+    """Each expanded place's ID, to its other keys (how v2 joins a Tweet to its place).
+
+    ``record``: as read with a Tweet (its country too), or as judged (see `_place_keys_in`).
+    """
     named: dict[str, list[str]] = {}
     for place in places:
         if isinstance(place, Mapping):
             place_id = _place_key(place.get("id"))
             if place_id is not None:
-                keys = _place_keys_in(place, _NO_NAMES)
+                keys = _place_keys_in(place, _NO_NAMES, record=record)
                 named.setdefault(place_id, []).extend(k for k in keys if k != place_id)
     return named
 
 
 def _names_in(nodes: Iterable[Node]) -> dict[str, list[str]]:
     """`_names_by_id` over the places a stored payload holds."""
-    return _names_by_id(node.value for node in nodes if node.kind is Kind.PLACE)
+    return _names_by_id((node.value for node in nodes if node.kind is Kind.PLACE), record=False)
 
 
-def _place_keys_in(datum: Any, named: Mapping[str, list[str]]) -> Iterator[str]:
+def _place_keys_in(
+    datum: Any, named: Mapping[str, list[str]], *, record: bool = False
+) -> Iterator[str]:
     """The place keys a Tweet's location datum holds, however it is shaped.
 
     A text is a place's ID or name; in mappings (a v1.1 ``place`` and the places it is
     ``contained_within``, a v2 ``geo``, a flattened ``geo``, an activity's ``location``,
     nested a few levels) the fields that name a place: ``id``, ``place_id``, ``full_name``,
     ``name``, ``displayName``. An ID stands for the names the payload gives its place too.
-    A place read with a Tweet is recorded under the same keys it is judged by.
+    A place read with a Tweet is recorded under the same keys it is judged by, and under
+    its country (``record``); a country is judged only on a place that holds nothing more
+    precise (the API never sends one: it was cut down to its country).
     """
     stack: list[tuple[Any, int]] = [(datum, 0)]
     while stack:
@@ -1495,6 +1623,8 @@ def _place_keys_in(datum: Any, named: Mapping[str, list[str]]) -> Iterator[str]:
             texts = (item,)
         elif isinstance(item, Mapping):
             texts = [item.get(field) for field in _PLACE_READ_FIELDS]
+            if record or not any(type(text) is str and text.strip() for text in texts):
+                texts.extend(item.get(field) for field in _COUNTRY_FIELDS)
             if depth < _PLACE_DEPTH:
                 nested = (v for v in item.values() if isinstance(v, (Mapping, list)))
                 stack.extend((v, depth + 1) for v in nested)
