@@ -472,3 +472,67 @@ class TestTheHookReadsTheBody:
         answer.json()
         assert guard.locations.owns_any()
         assert moved(guard, {"id": "42", "text": "made up", "geo": {"place_id": SF}})
+
+
+class TestEveryPartOfATweet:
+    """A point or place read with Tweet A, kept anywhere in made-up Tweet B: refused."""
+
+    @pytest.fixture(name="guard")
+    def _guard(self):
+        fake = FakeXAPI()
+        tweet_id = fake.add_tweet("here", place_id=SF, coordinates=(-122.41942, 37.77493))
+        guard = location_guard()
+        fake.api(guard=guard).get_status(tweet_id)
+        return guard, str(tweet_id)
+
+    @settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        places=st.integers(2, 6),
+        swapped=st.booleans(),
+        where=st.sampled_from(["text", "entities", "own_key", "list"]),
+    )
+    def test_a_point_in_a_made_up_tweets_content(self, guard, places, swapped, where):
+        guard, _ = guard
+        first, second = round(37.77493, places), round(-122.41942, places)
+        if swapped:
+            first, second = second, first
+        tweet = {"id_str": "42", "text": "made up"}
+        if where == "text":
+            tweet["text"] = f"seen at {first}, {second}"
+        elif where == "entities":
+            tweet["entities"] = {"note": f"{first} {second}"}
+        elif where == "own_key":
+            tweet["my_index"] = {"a": first, "b": second}
+        else:
+            tweet["extra"] = [first, 0, second]
+        assert not geo_allowed(guard, tweet)  # moved, or added to it: refused either way
+
+    def test_an_area_and_a_country_alone(self, guard):
+        guard, tweet_id = guard
+        corner = [-122.514926, 37.708075]
+        area = {"type": "Polygon", "coordinates": [[corner, [-122.357031, 37.833238]]]}
+        for stored in (
+            {"id_str": "42", "text": "x", "place": {"bounding_box": area}},
+            {"id_str": "42", "text": "x", "coordinates": {"type": "Point", "coordinates": corner}},
+            {"id_str": "42", "text": "x", "place": {"country": "United States"}},
+            {"id_str": "42", "text": "x", "place": {"country_code": "US"}},
+        ):
+            assert moved(guard, stored), stored
+            assert geo_allowed(guard, {**stored, "id_str": tweet_id})  # its own
+        # A place of another name in the same country: judged by its name, not its country.
+        other = {"id": "1234567890abcdef", "full_name": "Oakland, CA", "country": "United States"}
+        assert geo_allowed(guard, {"id_str": "42", "text": "x", "place": other})
+
+    def test_whole_numbers_and_nested_tweets_are_left_alone(self, guard):
+        guard, tweet_id = guard
+        assert geo_allowed(guard, {"id_str": "42", "text": "37 and -122 and 0.0"})
+        retweet = {
+            "id_str": "43",
+            "text": "RT",
+            "retweeted_status": {
+                "id_str": tweet_id,
+                "text": "here",
+                "coordinates": {"type": "Point", "coordinates": [-122.41942, 37.77493]},
+            },
+        }
+        assert geo_allowed(guard, retweet)  # the point is its own Tweet's, nested
