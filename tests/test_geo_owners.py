@@ -506,6 +506,13 @@ class TestEveryPartOfATweet:
         else:
             tweet["extra"] = [first, 0, second]
         assert not geo_allowed(guard, tweet)  # moved, or added to it: refused either way
+        if where == "text":
+            with pytest.raises(StandaloneGeoError) as refusal:
+                check_storable(tweet, guard=guard)
+            assert (
+                "strip_geo removes location fields, not text" in refusal.value.decision.remediation
+            )
+            assert check_storable({**tweet, "text": "seen"}, guard=guard).allowed  # as written
 
     def test_an_area_and_a_country_alone(self, guard):
         guard, tweet_id = guard

@@ -63,6 +63,12 @@ class _ForbidStandaloneGeo:
                 "through a guarded client keeps its own point and place), or remove this "
                 "Tweet's location first: twpolicy.strip_geo(payload)."
             )
+            if moved and first.pointer != first.owner_pointer
+            else (
+                "store the Tweet the point was read with, as it was read, or take the "
+                "point's numbers out of this Tweet's content (its text, its entities, keys "
+                "of your own) before storing it: strip_geo removes location fields, not text."
+            )
             if moved
             else (
                 "store the whole Tweet (or the whole API response) the location came with, or "
