@@ -79,7 +79,7 @@ class _AsyncGuardedV2(Guarded):
                 await _observe(sending, failed.response)
                 raise
             await _observe(sending, sent)
-        read_hook_async(policy.guard.locations, sent)  # the location hook (I.B.7), on .json()
+        read_hook_async(policy.guard.locations, sent)  # the location hook (I.B.7): the body read
         if plan.learns:
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))

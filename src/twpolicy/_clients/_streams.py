@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twpolicy._clients._plan import Policy, plan_stream
 from twpolicy._clients._sending import off_loop
 from twpolicy._model import Action, ActionKind
-from twpolicy._payloads._geo import LocationMemory, read_result
+from twpolicy._payloads._geo import LocationMemory, learn_body
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
@@ -114,19 +113,9 @@ class Admission:
         self.__exit__()
 
 
-_LOCATION_MARKS: Final = (b'"geo"', b'"coordinates"', b'"place"', b'"places"')
-
-
 def _read_location(memory: LocationMemory, raw_data: Any) -> None:
     """Teach the guard the location of a stream payload (only one that carries any is parsed)."""
-    data = raw_data.encode() if isinstance(raw_data, str) else raw_data
-    if not isinstance(data, (bytes, bytearray)) or not any(m in data for m in _LOCATION_MARKS):
-        return
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return  # tweepy will not read it either
-    read_result(memory, document)
+    learn_body(memory, raw_data)
 
 
 def admitting(on_data: _F) -> _F:

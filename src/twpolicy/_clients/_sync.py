@@ -79,7 +79,7 @@ class _GuardedV2(Guarded):
             )
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
-        read_hook(policy.guard.locations, response)  # the location hook (I.B.7): learns on .json()
+        read_hook(policy.guard.locations, response)  # the location hook (I.B.7): the body read
         if plan.learns:
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(response.json()))
         return response
@@ -229,7 +229,7 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
                 raise
         if plan.learns and not self.cached_result:
             self._twpolicy_learn(self.last_response)
-        read_result(policy.guard.locations, result)  # the location hook (I.B.7)
+        read_result(policy.guard.locations, result, self.last_response)  # location hook (I.B.7)
         return result
 
     def _twpolicy_learn(self, response: Any) -> None:

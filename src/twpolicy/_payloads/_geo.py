@@ -29,7 +29,8 @@ import attrs
 
 from twpolicy._payloads._locations import (
     COPIES_PER_POINT,
-    Bloom,
+    NUMBERS_PER_POINT,
+    GrowingBloom,
     LastingPoints,
     Points,
     aggregate,
@@ -99,7 +100,7 @@ REASONS: Final[Mapping[str, str]] = {
     "added_to_user": "location added to a user under a key of its own, not the user's own",
     "added_to_dm": "location added to a Direct Message under a key of its own, not its own",
     "moved_to_another_tweet": (
-        "a point read as the exact location of another Tweet, kept as this Tweet's own"
+        "a point or place read as the location of another Tweet, kept as this Tweet's own"
     ),
 }
 
@@ -857,6 +858,11 @@ def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
 
 
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
+# Places read with a Tweet, in the owners' filters, apart from points.
+_PLACE_MARK: Final = b"p:"
+_AREA_MARK: Final = b"a:"
+_NO_NAMES: Final[Mapping[str, list[str]]] = {}
+_NO_AREAS: Final[Mapping[str, list[tuple[float, float]]]] = {}
 
 
 class PlaceNames:
@@ -998,39 +1004,47 @@ class LocationMemory(PlaceNames):
     as text; and a Tweet's exact point read with one Tweet kept as the location of another
     (`moved`).
 
-    It never forgets: names, points and owners are kept in Bloom filters
-    (`twpolicy._payloads._locations.Bloom`), so whatever was read is recognised however much
-    was read after it. Something never read is taken for something read at ``rate`` at most
-    (a refusal, never a miss) while no more than ``names`` names, ``points`` points and
-    ``owned`` Tweet points were read; past that the rate rises, still never a miss. The
-    filters are anonymous memory maps of fixed size: about 70 MB at the defaults (1,000,000
-    names, 500,000 points, 100,000 owned; 120 MB with 1,000,000 points), sized for 16 copies
-    a point (8 to 13.4 on average for points of 4 to 8 decimals); pages never touched take
-    no memory.
+    It never forgets: names, points and owners (points and places read with a Tweet, with
+    its ID) are kept in Bloom filters that start small and grow
+    (`twpolicy._payloads._locations.GrowingBloom`), so whatever was read is recognised
+    however much was read after it, and an application that read little holds little
+    (about 0.3 MB at the defaults until more is read). Something never read is taken for
+    something read at ``rate`` at most (a refusal, never a miss), however much was read.
+    The filters are anonymous memory maps sized for 16 copies a point (8 to 13.4 on average
+    for points of 4 to 8 decimals).
 
     Args:
-        names: how many place names (and place IDs) the rate holds for.
-        points: how many points the rate holds for.
-        owned: how many (point, Tweet) readings the rate holds for.
+        names: how many place names (and place IDs) the first filter holds.
+        points: how many points the first filters hold.
+        owned: how many (point, Tweet) readings the first filters hold.
         rate: the chance that something never read is taken for something read.
     """
 
-    __slots__ = ("_names", "_owned", "_owners", "_pending_owners", "_places_read")
+    __slots__ = (
+        "_names",
+        "_owned",
+        "_owned_values",
+        "_owners",
+        "_pending_owners",
+        "_places_read",
+    )
 
     def __init__(
         self,
         *,
-        names: int = 1_000_000,
-        points: int = 500_000,
-        owned: int = 100_000,
+        names: int = 10_000,
+        points: int = 1_000,
+        owned: int = 1_000,
         rate: float = 1e-6,
     ) -> None:
         super().__init__(limit=names, points=0)
         self.points = LastingPoints(points, rate)
-        self._names = Bloom(names, rate)
+        self._names = GrowingBloom(names, rate)
         # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
-        self._owned = Bloom(owned * COPIES_PER_POINT, rate)
-        self._owners = Bloom(owned * COPIES_PER_POINT, rate)
+        self._owned = GrowingBloom(owned * COPIES_PER_POINT, rate)
+        self._owners = GrowingBloom(owned * COPIES_PER_POINT, rate)
+        # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
+        self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
@@ -1049,7 +1063,13 @@ class LocationMemory(PlaceNames):
     def nbytes(self) -> int:
         """The size of its filters, in bytes (pages never touched take no memory)."""
         assert isinstance(self.points, LastingPoints)  # noqa: S101  # set in __init__
-        return self.points.nbytes + self._names.nbytes + self._owned.nbytes + self._owners.nbytes
+        return (
+            self.points.nbytes
+            + self._names.nbytes
+            + self._owned.nbytes
+            + self._owners.nbytes
+            + self._owned_values.nbytes
+        )
 
     def _has(self, key: str) -> bool:
         return key in self._given or key.encode() in self._names
@@ -1073,38 +1093,55 @@ class LocationMemory(PlaceNames):
         """
         self._observe(document, owned=False)
 
-    def _observe(self, document: Any, *, owned: bool) -> None:
-        if type(document) is list or type(document) is tuple:
-            for item in document:  # v1.1 timelines and lookups, geo and trends lists
-                value = item if type(item) is dict else adapt(item)
-                if type(value) is dict or isinstance(value, Mapping):
-                    self._tweet(value, owned=owned)
-                    if "place_type" in value or "locations" in value:
-                        self._observe_one(value, owned=owned)
-            return
+    def _observe(self, document: Any, *, owned: bool, depth: int = 0) -> None:
         value = document if type(document) is dict else adapt(document)
+        if isinstance(value, (list, tuple)):
+            for item in value:  # v1.1 timelines and lookups, geo and trends lists
+                item_value = item if type(item) is dict else adapt(item)
+                if type(item_value) is dict or isinstance(item_value, Mapping):
+                    self._tweet(item_value, owned=owned)
+                    if "place_type" in item_value or "locations" in item_value:
+                        self._observe_one(item_value, owned=owned)
+                elif isinstance(item_value, (list, tuple)) and depth == 0:
+                    self._observe(item_value, owned=owned, depth=1)  # a page and its cursors
+            return
         if type(value) is dict or isinstance(value, Mapping):
             self._observe_one(value, owned=owned)
 
     def _observe_one(self, value: Mapping[str, Any], *, owned: bool) -> None:  # noqa: C901, PLR0912  # one look per shape
         get = value.get
         includes = get("includes")
+        named: Mapping[str, list[str]] = _NO_NAMES
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS
         if includes and isinstance(includes, Mapping):
-            for place in _listed(includes.get("places")):
+            places = _listed(includes.get("places"))
+            for place in places:
                 self._place(place)
+            if owned and places:
+                named = _names_by_id(places)  # a v2 Tweet's place_id, to its place's names
+                areas = {
+                    key: list(pairs_in(place))
+                    for place in places
+                    if isinstance(place, Mapping)
+                    and (key := _place_key(place.get("id"))) is not None
+                }
             for tweet in _listed(includes.get("tweets")):
-                self._v2_tweet(tweet, owned=owned)
+                self._v2_tweet(tweet, owned=owned, named=named, areas=areas)
         data = get("data")
         if data:
             if type(data) is list:
                 for tweet in data:  # v2 Tweets: their location is in ``geo``
-                    self._v2_tweet(tweet, owned=owned)
+                    self._v2_tweet(tweet, owned=owned, named=named, areas=areas)
             else:
-                self._tweet(data, owned=owned)
+                self._tweet(data, owned=owned, named=named, areas=areas)
         statuses = get("statuses")
         if statuses:
             for tweet in _listed(statuses):
                 self._tweet(tweet, owned=owned)
+        users = get("users")
+        if users:
+            for user in _listed(users):  # v1.1 user lists: each user's last Tweet
+                self._tweet(user, owned=owned)
         result = get("result")
         if result and isinstance(result, Mapping):
             for place in _listed(result.get("places")):
@@ -1117,12 +1154,25 @@ class LocationMemory(PlaceNames):
             self._place(value)
         self._tweet(value, owned=owned)
 
-    def _v2_tweet(self, tweet: Any, *, owned: bool) -> None:
+    def _v2_tweet(
+        self,
+        tweet: Any,
+        *,
+        owned: bool,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
+    ) -> None:
         geo = tweet.get("geo") if type(tweet) is dict else None
         if geo:
-            self._geo(geo, _tweet_id(tweet) if owned else None)
+            self._geo(geo, _tweet_id(tweet) if owned else None, named, areas)
 
-    def _geo(self, geo: Any, owner: str | None = None) -> None:
+    def _geo(
+        self,
+        geo: Any,
+        owner: str | None = None,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
+    ) -> None:
         """A Tweet's ``geo``: v2 ``{place_id, coordinates}``, v1.1 ``{type, coordinates}``."""
         if not isinstance(geo, Mapping):
             return
@@ -1132,6 +1182,36 @@ class LocationMemory(PlaceNames):
             key = _name_key(place_id)
             if key is not None:
                 self._add([key])
+            own = _place_key(place_id)
+            if owner is not None and own is not None:
+                # The place's names and area: from includes (v2), or in ``geo`` (flattened).
+                keys = [*_place_keys_in(geo, named, record=True)]
+                area = [*areas.get(own, ()), *(pairs_in(geo) if len(geo) > 2 else ())]  # noqa: PLR2004  # more than place_id and coordinates
+                self._own_place(keys, owner, area)
+
+    def _own_place(
+        self, keys: Iterable[str], owner: str, area: Iterable[tuple[float, float]] = ()
+    ) -> None:
+        """Record that the Tweet ``owner`` was read with the place named by ``keys``.
+
+        The corners of its area (``area``, as read) are recorded as the Tweet's too: a
+        point of interest's area is one point, which may be another Tweet's exact point.
+        """
+        tail = b"|" + owner.encode()
+        with self._lock:
+            owned, owners = self._owned, self._owners
+            for key in keys:
+                data = _PLACE_MARK + key.encode()
+                owned.add(data)
+                owners.add(data + tail)
+            for first, second in area:
+                scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+                data = int_bytes(canonical_key(*scaled))
+                owners.add(data + tail)  # a point of interest's area: the Tweet's own point
+                owned.add(_AREA_MARK + data)  # the area as read with a Tweet
+                owners.add(_AREA_MARK + data + tail)
+                for number in scaled:
+                    self._owned_values.add(int_bytes(number))
 
     def _point(self, holder: Mapping[str, Any], owner: str | None = None) -> None:
         """The point of a GeoJSON ``Point`` (or of v2 ``geo``'s), read directly if it can be."""
@@ -1171,24 +1251,42 @@ class LocationMemory(PlaceNames):
         if len(read) > _PLACES_CACHED:
             read.pop(next(iter(read)), None)
 
-    def _tweet(self, tweet: Any, depth: int = 0, *, owned: bool = False) -> None:
+    def _tweet(
+        self,
+        tweet: Any,
+        depth: int = 0,
+        *,
+        owned: bool = False,
+        named: Mapping[str, list[str]] = _NO_NAMES,
+        areas: Mapping[str, list[tuple[float, float]]] = _NO_AREAS,
+    ) -> None:
         if type(tweet) is not dict and not isinstance(tweet, Mapping):
             return
         get = tweet.get
         geo, coordinates, place = get("geo"), get("coordinates"), get("place")
-        owner = _tweet_id(tweet) if owned and (geo or coordinates) else None
+        owner = _tweet_id(tweet) if owned and (geo or coordinates or place) else None
         if geo:
-            self._geo(geo, owner)
+            self._geo(geo, owner, named, areas)
         if coordinates and isinstance(coordinates, Mapping):
             self._point(coordinates, owner)
         if place:
             self._place(place)
-        if depth == 0:
-            retweeted, quoted = get("retweeted_status"), get("quoted_status")
+            if owner is not None and isinstance(place, Mapping):
+                keys = _place_keys_in(place, _NO_NAMES, record=True)
+                self._own_place(keys, owner, pairs_in(place))
+        if depth < _NESTED_TWEETS:
+            # A Retweet's, a quote's and a user's last Tweet (a Retweet of a quote: two deep).
+            retweeted, quoted, status = (
+                get("retweeted_status"),
+                get("quoted_status"),
+                get("status"),
+            )
             if retweeted:
-                self._tweet(retweeted, 1, owned=owned)
+                self._tweet(retweeted, depth + 1, owned=owned)
             if quoted:
-                self._tweet(quoted, 1, owned=owned)
+                self._tweet(quoted, depth + 1, owned=owned)
+            if status:
+                self._tweet(status, depth + 1, owned=owned)
 
     def _ready_owners(self) -> None:
         """Put the owners read since the last check into the filters (every copy)."""
@@ -1196,14 +1294,16 @@ class LocationMemory(PlaceNames):
             return
         with self._lock:
             pending, self._pending_owners = self._pending_owners, []
-            owned, owners = self._owned, self._owners
+            owned, owners, values = self._owned, self._owners, self._owned_values
             for first, second, tweet_id in pending:
-                copies, _ = point_copies(first, second)
+                copies, numbers = point_copies(first, second)
                 tail = b"|" + tweet_id.encode()
                 for key in copies:
                     data = int_bytes(key)
                     owned.add(data)
                     owners.add(data + tail)
+                for number in numbers:
+                    values.add(int_bytes(number))
                 exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
                 owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
 
@@ -1222,6 +1322,8 @@ class LocationMemory(PlaceNames):
         if not self._owned.count:
             return False
         first_scaled, second_scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+        if first_scaled % _MILLION == 0 and second_scaled % _MILLION == 0:
+            return False  # two whole numbers are never taken for a point
         data = int_bytes(canonical_key(first_scaled, second_scaled))
         if (b"=" + data if exact else data) not in self._owned:
             return False
@@ -1231,45 +1333,127 @@ class LocationMemory(PlaceNames):
         """Whether any point was read with its Tweet (whether `moved` can say yes)."""
         return bool(self._pending_owners or self._owned.count)
 
+    def place_moved(self, key: str, tweet_id: str | None) -> bool:
+        """Whether a place was read with some Tweet, and never with the Tweet ``tweet_id``.
+
+        ``key``: the place's ID, full name or name as recorded (`_place_key`); read through
+        a guarded client only.
+        """
+        data = _PLACE_MARK + key.encode()
+        if data not in self._owned:
+            return False
+        return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
+
     def moved_findings(self, payload: Any) -> list[GeoFinding]:
-        """The Tweets of ``payload`` whose own point was read as another Tweet's (`moved`)."""
+        """The Tweets of ``payload`` whose own point or place was read as another Tweet's.
+
+        ``payload`` as a store action carries it: JSON text is read as the JSON it holds, a
+        function's arguments and a mapping's item each as what is stored.
+        """
         if not self.owns_any():
             return []
-        try:
-            nodes = list(walk(payload))
-        except (PayloadError, RecursionError):
-            return []  # the other checks refuse what cannot be walked
         found = []
-        for node in nodes:
-            if CONTENT_FAMILY.get(node.kind) != "tweet":
-                continue
-            tweet_id = node.read_id().value
-            for first, rest, path, _default in _FIELD_READS.get(node.kind, ()):
-                datum = node.value.get(first)
-                for key in rest:
-                    datum = datum.get(key) if isinstance(datum, Mapping) else None
-                if not datum or type(datum) is str:
+        for prefix, stored in _stored_parts(payload):
+            try:
+                nodes = list(walk(_json_text(stored)))
+            except (PayloadError, RecursionError):
+                continue  # the other checks refuse what cannot be read or walked
+            named = _names_in(nodes)
+            for node in nodes:
+                if CONTENT_FAMILY.get(node.kind) != "tweet":
                     continue
-                # A Tweet's own point at any rounding; a place's area only as read exactly
-                # (a real place's corner is never exactly a Tweet's point, but may be a
-                # rounding of one).
-                position = _own_position(datum)
-                if (position is not None and self.moved(*position, tweet_id)) or any(
-                    self.moved(a, b, tweet_id, exact=True) for a, b in pairs_in(datum)
-                ):
+                tweet_id = node.read_id().value
+                where = self._moved_point(node, tweet_id) or self._moved_place(
+                    node, tweet_id, named
+                )
+                if where is not None:
+                    path, geo_kind = where
                     found.append(
                         GeoFinding(
-                            node.pointer + pointer_of(path),
-                            GeoKind.POINT,
+                            prefix + node.pointer + pointer_of(path),
+                            geo_kind,
                             True,  # noqa: FBT003  # the dataclass field
                             "moved_to_another_tweet",
-                            node.pointer,
+                            prefix + node.pointer,
                             node.kind.value,
                             tweet_id,
                         )
                     )
-                    break
         return found
+
+    def _moved_point(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps as its own a point read as another Tweet's, if it does."""
+        if not self._owned.count and not self._pending_owners:
+            return None
+        for first, rest, path, _default in _FIELD_READS.get(node.kind, ()):
+            datum = node.value.get(first)
+            for key in rest:
+                datum = datum.get(key) if isinstance(datum, Mapping) else None
+            if not datum or type(datum) is str:
+                continue
+            # A Tweet's own point at any rounding; a place's area only as read exactly
+            # (a real place's corner is never exactly a Tweet's point, but may be a
+            # rounding of one).
+            position = _own_position(datum)
+            if (position is not None and self.moved(*position, tweet_id)) or any(
+                self.moved(a, b, tweet_id, exact=True) or self.area_moved(a, b, tweet_id)
+                for a, b in pairs_in(datum)
+            ):
+                return path, GeoKind.POINT
+        return self._moved_numbers(node, tweet_id)
+
+    def area_moved(self, first: float, second: float, tweet_id: str | None) -> bool:
+        """Whether ``(first, second)`` is exactly a corner of an area read with others only.
+
+        The area of a place read with some Tweet, and never with the Tweet ``tweet_id``.
+        """
+        scaled = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
+        data = _AREA_MARK + int_bytes(scaled)
+        if data not in self._owned:
+            return False
+        return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
+
+    def _moved_numbers(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps, in its own content, a point read as another Tweet's, if it does.
+
+        Anywhere in it (its text, its entities, a key of its own), two numbers that are such
+        a point at any rounding: a Tweet made up for storage can hold any text, and a point
+        read with another Tweet is no part of it. Nested Tweets and users are judged as
+        themselves.
+        """
+        self._ready_owners()
+        values = self._owned_values
+        if not values.count:
+            return None
+        numbers = _content_numbers(node.value, _PLACE_HOLDERS.get(node.kind, ()))
+        found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
+        for index, first in enumerate(found):
+            for second in found[index + 1 :]:
+                if _whole(first) and _whole(second):
+                    continue  # counts are whole (to the millionth)
+                if self.moved(first, second, tweet_id) or self.area_moved(first, second, tweet_id):
+                    return (), GeoKind.POINT
+        return None
+
+    def _moved_place(
+        self, node: Node, tweet_id: str | None, named: Mapping[str, list[str]]
+    ) -> tuple[Path, GeoKind] | None:
+        """Where a Tweet keeps as its own a place read with other Tweets only, if it does.
+
+        Every location key of the Tweet is read (its table fields, and a place kept in
+        another generation's field), and in it each place's ID, full name and name; a v2
+        ``place_id`` stands for the names of the place the payload expands it to.
+        """
+        holders = _PLACE_HOLDERS.get(node.kind, frozenset())
+        for key, datum in node.value.items():
+            if not datum or type(key) is not str:
+                continue
+            if key not in holders and loose_key(key) is None:
+                continue
+            for place_key in _place_keys_in(datum, named):
+                if self.place_moved(place_key, tweet_id):
+                    return (key,), GeoKind.PLACE
+        return None
 
     def observe_all(self, payload: Any) -> None:
         """Learn every place and point of ``payload``, wherever the walk finds them.
@@ -1318,6 +1502,7 @@ class LocationMemory(PlaceNames):
 
 
 _PLACES_CACHED: Final = 10_000
+_NESTED_TWEETS: Final = 2
 
 
 def _own_position(datum: Any) -> tuple[float, float] | None:
@@ -1340,6 +1525,13 @@ def _scaled_coordinate(value: float) -> int:
     return round(value * 1_000_000)
 
 
+def _whole(value: float) -> bool:
+    return _scaled_coordinate(value) % _MILLION == 0
+
+
+_MILLION: Final = 1_000_000
+
+
 def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
     """A Tweet's ID as read: ``id_str``, else ``id`` (v2's text, v1.1's number)."""
     found = tweet.get("id_str")
@@ -1351,6 +1543,119 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
     if type(found) is int:
         return str(found)
     return None
+
+
+# The fields that name a place, as a place read with a Tweet is recorded and judged.
+_PLACE_READ_FIELDS: Final = ("id", "place_id", "full_name", "name", "displayName")
+_PLACE_DEPTH: Final = 4
+_COUNTRY_FIELDS: Final = ("country", "country_code")
+# Numbers written in text: a coordinate's digits ("37.7749", "-122.4194").
+_TEXT_NUMBER: Final = re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{1,17}(?![\d.])")
+_MOST_NUMBERS: Final = 256
+
+
+def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> list[float]:
+    """The numbers a Tweet holds in its own content, as floats (texts' decimals included).
+
+    Its location ``fields`` (judged as such), and nested content objects (a retweeted or
+    quoted Tweet, a user: judged as themselves) are left out. At most ``_MOST_NUMBERS``.
+    """
+    found: list[float] = []
+    stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
+    while stack and len(found) < _MOST_NUMBERS:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if CONTENT_FAMILY.get(classify(item)) is not None:  # type: ignore[arg-type]
+                continue
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif type(item) is float:
+            number = coordinate(item)
+            if number is not None:
+                found.append(number)
+        elif type(item) is str:
+            for text in _TEXT_NUMBER.findall(item):
+                number = coordinate(text)
+                if number is not None:
+                    found.append(number)
+    return found
+
+
+def _names_by_id(places: Iterable[Any], *, record: bool = True) -> dict[str, list[str]]:
+    """Each expanded place's ID, to its other keys (how v2 joins a Tweet to its place).
+
+    ``record``: as read with a Tweet (its country too), or as judged (see `_place_keys_in`).
+    """
+    named: dict[str, list[str]] = {}
+    for place in places:
+        if isinstance(place, Mapping):
+            place_id = _place_key(place.get("id"))
+            if place_id is not None:
+                keys = _place_keys_in(place, _NO_NAMES, record=record)
+                named.setdefault(place_id, []).extend(k for k in keys if k != place_id)
+    return named
+
+
+def _names_in(nodes: Iterable[Node]) -> dict[str, list[str]]:
+    """`_names_by_id` over the places a stored payload holds."""
+    return _names_by_id((node.value for node in nodes if node.kind is Kind.PLACE), record=False)
+
+
+def _place_keys_in(
+    datum: Any, named: Mapping[str, list[str]], *, record: bool = False
+) -> Iterator[str]:
+    """The place keys a Tweet's location datum holds, however it is shaped.
+
+    A text is a place's ID or name; in mappings (a v1.1 ``place`` and the places it is
+    ``contained_within``, a v2 ``geo``, a flattened ``geo``, an activity's ``location``,
+    nested a few levels) the fields that name a place: ``id``, ``place_id``, ``full_name``,
+    ``name``, ``displayName``. An ID stands for the names the payload gives its place too.
+    A place read with a Tweet is recorded under the same keys it is judged by, and under
+    its country (``record``); a country is judged only on a place that holds nothing more
+    precise (the API never sends one: it was cut down to its country).
+    """
+    stack: list[tuple[Any, int]] = [(datum, 0)]
+    while stack:
+        item, depth = stack.pop()
+        texts: Iterable[Any]
+        if type(item) is str:
+            texts = (item,)
+        elif isinstance(item, Mapping):
+            texts = [item.get(field) for field in _PLACE_READ_FIELDS]
+            if record or not any(type(text) is str and text.strip() for text in texts):
+                texts.extend(item.get(field) for field in _COUNTRY_FIELDS)
+            if depth < _PLACE_DEPTH:
+                nested = (v for v in item.values() if isinstance(v, (Mapping, list)))
+                stack.extend((v, depth + 1) for v in nested)
+        elif isinstance(item, list):
+            if depth < _PLACE_DEPTH:
+                stack.extend((v, depth + 1) for v in item if isinstance(v, (Mapping, list, str)))
+            continue
+        else:
+            continue
+        for text in texts:
+            key = _place_key(text)
+            if key is not None:
+                yield key
+                yield from named.get(key, ())
+
+
+def _place_key(text: object) -> str | None:
+    """How a place's ID or name is recorded with its Tweet: `_name_key`, or the ID as text."""
+    key = _name_key(text)
+    if key is None and type(text) is str and 0 < len(text) <= _LONGEST_NAME:
+        key = text.strip().casefold() or None  # an ID of digits, a short name
+    return key
+
+
+def _stored_parts(payload: Any) -> list[tuple[str, Any]]:
+    """What a store action stores, each with the pointer prefix its findings take."""
+    if isinstance(payload, Arguments):
+        return [(pointer_of((name,)), value) for name, value in payload.items()]
+    if isinstance(payload, MappingKey):
+        return [("", payload.value)]
+    return [("", payload)]
 
 
 def _hook(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
@@ -1383,24 +1688,96 @@ def _hook_async(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
     return response
 
 
-def read_hook(memory: LocationMemory, response: Any) -> Any:
-    """The guarded sync clients' read hook: `LocationMemory.watch`, recording owners.
+# A location key holding something (not null): only a body with one is parsed to learn.
+_LOCATION_MARK: Final = re.compile(
+    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box)"'
+    rb"\s*:\s*[^n\s]"
+)
 
-    Each exact point of a Tweet read is recorded with that Tweet's ID, so the Tweet alone
-    may keep it as its own location (`LocationMemory.moved`). Not public: an application
-    that could call it could vouch for a Tweet it made up.
+
+def learn_body(memory: LocationMemory, body: Any) -> Any:
+    """The clients' hook on a response body as received (bytes or text): what it teaches.
+
+    Reads stay cheap: a body is parsed only when a location key in it holds something
+    (a regular expression over the bytes); the parsed document is returned (``None`` when
+    nothing was parsed) so the client can hand it on instead of parsing it again. Each
+    Tweet's point and place are recorded with its ID (`LocationMemory.moved`).
     """
-    return _hook(memory, response, owned=True)
+    data = body.encode() if type(body) is str else body
+    if not isinstance(data, (bytes, bytearray)) or _LOCATION_MARK.search(data) is None:
+        return None
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None  # not JSON: the client will not read it either
+    memory._observe(document, owned=True)  # noqa: SLF001  # same module
+    return document
+
+
+def _received(response: Any) -> bytes | None:
+    """A response's body as received (`requests`), without reading a stream not yet read."""
+    content = vars(response).get("_content") if hasattr(response, "__dict__") else None
+    return content if isinstance(content, bytes) else None
+
+
+def read_hook(memory: LocationMemory, response: Any) -> Any:
+    """The guarded sync clients' read hook: learn from the body as it was received.
+
+    Whatever the application then does with the response (``json()``, ``content``,
+    ``text``, ``raw``), the memory has read it. Each exact point and place of a Tweet read
+    is recorded with that Tweet's ID, so the Tweet alone may keep it as its own location
+    (`LocationMemory.moved`). A body parsed here is handed to the first ``json()`` call, so
+    it is not parsed twice. A response without a received body learns on ``json()``. Not
+    public: an application that could call it could vouch for a Tweet it made up.
+    """
+    body = _received(response)
+    if body is None:
+        return _hook(memory, response, owned=True)
+    document = learn_body(memory, body)
+    if document is not None and not isinstance(getattr(type(response), "json", None), property):
+        parse = type(response).json
+
+        def handed(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            return document if not args and not kwargs else parse(response, *args, **kwargs)
+
+        response.json = handed
+    return response
 
 
 def read_hook_async(memory: LocationMemory, response: Any) -> Any:
-    """`read_hook` for the async clients."""
-    return _hook_async(memory, response, owned=True)
+    """`read_hook` for the async clients (`aiohttp`, whose body tweepy has read already)."""
+    body = getattr(response, "_body", None)  # where aiohttp keeps the body it read
+    if not isinstance(body, bytes):
+        return _hook_async(memory, response, owned=True)
+    document = learn_body(memory, body)
+    parse = getattr(type(response), "json", None)
+    if document is not None and parse is not None:
+
+        async def handed(*args: Any, **kwargs: Any) -> Any:
+            vars(response).pop("json", None)
+            return document if not args and not kwargs else await parse(response, *args, **kwargs)
+
+        response.json = handed
+    return response
 
 
-def read_result(memory: LocationMemory, document: Any) -> None:
-    """`read_hook` for a document the client already parsed (the v1.1 API's results)."""
-    memory._observe(document, owned=True)  # noqa: SLF001  # same module
+def read_result(memory: LocationMemory, document: Any, response: Any = None) -> None:
+    """`read_hook` for what the v1.1 API returns, as its parser gave it.
+
+    Models and JSON are read as they are; raw text (``RawParser``) as a body; anything else
+    (a parser of the application's own) through the body of ``response`` as received.
+    """
+    if isinstance(document, (str, bytes, bytearray)):
+        learn_body(memory, document)
+        return
+    value = adapt(document)
+    if isinstance(value, (Mapping, list, tuple)):
+        memory._observe(value, owned=True)  # noqa: SLF001  # same module
+        return
+    body = _received(response) if response is not None else None
+    if body is not None:
+        learn_body(memory, body)
 
 
 _AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
@@ -1411,6 +1788,11 @@ def _listed(value: Any) -> list[Any]:
 
 
 _NAMED_NODE_KINDS: Final = frozenset({Kind.PLACE, Kind.TREND_LOCATION})
+# The fields of each Tweet kind where the table says its location lives.
+_PLACE_HOLDERS: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: frozenset(first for first, _rest, _path, _default in fields)
+    for kind, fields in _FIELD_READS.items()
+}
 
 
 _NAME_FIELDS: Final = ("full_name", "name", "country", "id", "displayName")

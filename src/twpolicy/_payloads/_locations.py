@@ -17,6 +17,7 @@ name is what is being counted.
 
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import math
@@ -33,6 +34,7 @@ __all__ = [
     "COPIES_PER_POINT",
     "NUMBERS_PER_POINT",
     "Bloom",
+    "GrowingBloom",
     "LastingPoints",
     "Points",
     "aggregate",
@@ -334,9 +336,10 @@ class Bloom:
     most while no more than ``capacity`` were added (past it, the rate rises; nothing is
     ever missed). Where finding means refusing, that errs only towards refusing (fail
     closed). Each member sets its k bits in one 64-byte block chosen by one blake2b digest
-    (which also gives the k positions), so adding or asking reads one block; the size is
-    chosen so that the rate holds for blocks (`blocked_rate`). The bits are an anonymous
-    memory map: pages the filter never touched take no memory.
+    (which also gives the k positions, 9 bits each), so adding or asking reads one block;
+    the size is chosen so that the rate holds for blocks (`blocked_rate`). The bits are an
+    anonymous memory map: pages the filter never touched take no memory. `GrowingBloom`
+    stacks them so that a filter starts small.
 
     Args:
         capacity: how many members the rate holds for.
@@ -358,20 +361,15 @@ class Bloom:
         """The size of its bits, in bytes."""
         return self._blocks * _BLOCK_BYTES
 
-    def _mask(self, data: bytes) -> tuple[int, int]:
-        """The offset of ``data``'s block and the mask of its bits there."""
-        digest = int.from_bytes(hashlib.blake2b(data, digest_size=64).digest(), "little")
-        offset = (digest & 0xFFFF_FFFF_FFFF_FFFF) % self._blocks * _BLOCK_BYTES
-        digest >>= 64
-        mask = 0
-        for _ in range(self._hashes):
-            mask |= 1 << (digest & 511)
-            digest >>= 9
-        return offset, mask
-
     def add(self, data: bytes) -> bool:
         """Add ``data``; whether it was not found before."""
-        offset, mask = self._mask(data)
+        return self._put(_digest(data))
+
+    def _put(self, digest: bytes) -> bool:
+        offset = int.from_bytes(digest[:8], "little") % self._blocks * _BLOCK_BYTES
+        mask = 0
+        for position in array.array("H", digest[8 : 8 + 2 * self._hashes]):
+            mask |= _BIT[position & _IN_BLOCK]
         view = self._view
         block = int.from_bytes(view[offset : offset + _BLOCK_BYTES], "little")
         if block & mask == mask:
@@ -380,21 +378,104 @@ class Bloom:
         self.count += 1
         return True
 
-    def __contains__(self, data: object) -> bool:
-        if not isinstance(data, bytes):
-            return False
-        offset, mask = self._mask(data)
+    def _has(self, digest: bytes) -> bool:
+        """Whether every bit of ``digest`` is set, asked bit by bit.
+
+        The first bit not set answers: most asks are for something never added, and end
+        after a bit or two.
+        """
+        offset = int.from_bytes(digest[:8], "little") % self._blocks * _BLOCK_BYTES
         block = int.from_bytes(self._view[offset : offset + _BLOCK_BYTES], "little")
-        return block & mask == mask
+        for position in array.array("H", digest[8 : 8 + 2 * self._hashes]):
+            if not block >> (position & _IN_BLOCK) & 1:
+                return False
+        return True
+
+    def __contains__(self, data: object) -> bool:
+        return isinstance(data, bytes) and self._has(_digest(data))
 
     def expected_rate(self) -> float:
         """The chance, now, that something never added is found."""
         return blocked_rate(self.count, self._blocks, self._hashes)
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=64).digest()
+
+
+class GrowingBloom:
+    """A `Bloom` filter that starts small and grows: never forgets, never misses.
+
+    It begins with one layer for ``initial`` members; when a layer is full, a layer
+    ``growth`` times larger is added, and every layer is asked. The layers' rates shrink by
+    half each (``rate / 2``, ``rate / 4``, ...), so something never added is found at
+    ``rate`` at most however many members were added: an application that read little pays
+    for little, one that read much pays as it reads. One digest serves every layer.
+
+    Args:
+        initial: how many members the first layer holds.
+        rate: the chance that something never added is found, at any size.
+        growth: how much larger each layer is than the one before.
+    """
+
+    __slots__ = ("_layers", "growth", "initial", "rate")
+
+    def __init__(self, initial: int, rate: float = 1e-6, growth: int = 4) -> None:
+        self.initial = max(1, initial)
+        self.rate = rate
+        self.growth = growth
+        self._layers = [Bloom(self.initial, rate / 2)]
+
+    @property
+    def count(self) -> int:
+        """Members added (each counted once, in the layer it went into)."""
+        return sum(layer.count for layer in self._layers)
+
+    @property
+    def nbytes(self) -> int:
+        """The size of its layers' bits, in bytes."""
+        return sum(layer.nbytes for layer in self._layers)
+
+    @property
+    def layers(self) -> int:
+        """How many layers it has grown."""
+        return len(self._layers)
+
+    def add(self, data: bytes) -> bool:
+        """Add ``data``; whether it was not found before."""
+        digest = _digest(data)
+        layers = self._layers
+        last = layers[-1]
+        if len(layers) > 1:
+            for layer in layers[:-1]:
+                if layer._has(digest):  # noqa: SLF001  # the layers are its own
+                    return False
+        if not last._put(digest):  # noqa: SLF001  # ditto
+            return False
+        if last.count >= last.capacity:
+            size = len(layers)
+            layers.append(Bloom(self.initial * self.growth**size, self.rate / 2 ** (size + 1)))
+        return True
+
+    def __contains__(self, data: object) -> bool:
+        if not isinstance(data, bytes):
+            return False
+        digest = _digest(data)
+        for layer in self._layers:  # noqa: SIM110  # a loop: no generator to set up per ask
+            if layer._has(digest):  # noqa: SLF001  # the layers are its own
+                return True
+        return False
+
+    def expected_rate(self) -> float:
+        """The chance, now, that something never added is found (at most the sum of layers')."""
+        return min(1.0, sum(layer.expected_rate() for layer in self._layers))
+
+
 _BLOCK_BYTES: Final = 64
 _BLOCK_BITS: Final = 512
-_MOST_HASHES: Final = 49  # 9 bits each, after the block's 64, in a 512-bit digest
+_MOST_HASHES: Final = 28  # 16 bits each (9 used), after the block's 64, in a 512-bit digest
+_BIT: Final = tuple(1 << n for n in range(_BLOCK_BITS))
+_IN_BLOCK: Final = _BLOCK_BITS - 1
 
 
 def blocked_rate(members: int, blocks: int, hashes: int) -> float:
@@ -453,24 +534,24 @@ class LastingPoints(Points):
     """`Points` that never forget: every copy of every point seen, in two Bloom filters.
 
     A point seen is always recognised, at every rounding, in both orders, however many
-    others were seen after it. A pair never seen is taken for a point at ``rate`` at most
-    while no more than ``limit`` points were seen (past it the rate rises; none is ever
-    missed): a refusal of two neutral numbers that are no point, never a point let through.
-    Reading only notes a point; its copies (about 50 us) go into the filters when a check
-    next needs them, or every 10,000 points read.
+    others were seen after it. A pair never seen is taken for a point at ``rate`` at most,
+    however many points were seen (the filters grow, `GrowingBloom`): a refusal of two
+    neutral numbers that are no point, never a point let through. Reading only notes a
+    point; its copies go into the filters when a check next needs them, or every 10,000
+    points read.
 
     Args:
-        limit: how many points the rate holds for.
+        limit: how many points the first filters hold.
         rate: the chance that a neutral pair never seen is taken for a point.
     """
 
     __slots__ = ("_count", "_key_filter", "_value_filter")
 
-    def __init__(self, limit: int = 1_000_000, rate: float = 1e-6) -> None:
+    def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
-        self._key_filter = Bloom(limit * COPIES_PER_POINT, rate)
+        self._key_filter = GrowingBloom(limit * COPIES_PER_POINT, rate)
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
-        self._value_filter = Bloom(limit * NUMBERS_PER_POINT, 1e-2)
+        self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
         self._count = 0
 
     @property

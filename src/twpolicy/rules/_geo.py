@@ -59,9 +59,15 @@ class _ForbidStandaloneGeo:
             f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
             "kept only as part of the Tweet it came with.",
             (
-                "store the Tweet the point was read with (a Tweet read through a guarded "
-                "client keeps its own point), or remove this Tweet's location first: "
-                "twpolicy.strip_geo(payload)."
+                "store the Tweet the location was read with, as it was read (a Tweet read "
+                "through a guarded client keeps its own point and place), or remove this "
+                "Tweet's location first: twpolicy.strip_geo(payload)."
+            )
+            if moved and first.pointer != first.owner_pointer
+            else (
+                "store the Tweet the point was read with, as it was read, or take the "
+                "point's numbers out of this Tweet's content (its text, its entities, keys "
+                "of your own) before storing it: strip_geo removes location fields, not text."
             )
             if moved
             else (
