@@ -1,0 +1,712 @@
+"""The fast location path of ``twpolicy scan``: lines of known shape judged from their bytes.
+
+Most stored data is v2 response pages (twarc2), v1.1 Tweets, timelines and search pages, and
+their location sits in a few fields of whole Tweets and users. For these shapes a decoder
+and a judging function are generated from the table of shapes (`twpolicy._payloads._shapes`),
+the table the walker and the location finder read:
+
+- a msgspec Struct per kind of object, declaring every key the table knows for it (unknown
+  keys refused), decoding only what location judging reads: the whole-making fields (text,
+  names), the location fields (parsed with the scanner's own parser), the child slots, and
+  a v1.1 Tweet's ``id`` where the kind must be recognised from keys; every other key is
+  skipped unparsed;
+- a judging function per kind that reports each location field as the finder does (same
+  pointer, kind and reason, in walk order), and places outside any Tweet as referenced or
+  not.
+
+Only what the finder decides without looking beyond the table is judged here: every content
+object must be whole, every key known, every object where a slot puts it; search pages'
+metadata and timelines' outer list are read by the finder's own functions. Anything else (an
+unknown key at any depth, an object that is not whole, a value of another type, a line the
+finder would read a second time with what it learned) makes `judge` answer ``None``, and the
+record goes to the full scanner. The run's location memory learns exactly what the full
+scanner would teach it (`judge` feeds it through the same `PlaceNames` calls), so later
+records are judged the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import keyword
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+import msgspec
+
+from twpolicy._payloads._geo import PlaceNames, _Finder, _key_location, _Probe, _scan
+from twpolicy._payloads._shapes import (
+    CONTENT_FAMILY,
+    LOCATION_FIELDS,
+    SHAPES,
+    GeoKind,
+    Kind,
+    Path,
+    loose_key,
+)
+from twpolicy._payloads._walker import (
+    Node,
+    classify,
+    has_content,
+    location_kind,
+    place_reference,
+    pointer_of,
+)
+
+__all__ = ["FastHit", "FastLine", "judge", "parser"]
+
+#: Kinds the fast path judges; objects of other kinds must be absent where slots hold them.
+SUPPORTED: Final = frozenset(
+    {
+        Kind.TWEET_V1,
+        Kind.TWEET_V2,
+        Kind.TWEET_FLAT,
+        Kind.USER_V1,
+        Kind.USER_V2,
+        Kind.MENTION,
+        Kind.MEDIA,
+        Kind.RESPONSE_V2,
+    }
+)
+#: Kinds outside content that the finder reads key by key (no table fields, no slots, no
+#: search of their keys by the walk): where nothing content holds them, read by the finder.
+_READ_KINDS: Final = frozenset(
+    kind
+    for kind, shape in SHAPES.items()
+    if not shape.search_rest
+    and not shape.children
+    and kind not in CONTENT_FAMILY
+    and kind not in LOCATION_FIELDS
+    and kind not in {Kind.PLACE, Kind.TREND_LOCATION, Kind.GEOMETRY, Kind.RATE_LIMITS}
+)
+#: How deep objects may nest in one another (a Retweet of a quote, their users, mentions).
+_DEPTH: Final = 6
+
+#: The keys mentions declare besides their ID, location and slot keys (as the fast ID path).
+_MENTION_KEYS: Final = frozenset(
+    {"start", "end", "username", "id", "id_str", "indices", "name", "screen_name", "location"}
+)
+
+_NAMED_KINDS: Final = frozenset({GeoKind.PLACE, GeoKind.TREND_LOCATION})
+_POINTED_KINDS: Final = frozenset(
+    {GeoKind.POINT, GeoKind.BOUNDING_BOX, GeoKind.GEOMETRY, GeoKind.PLACE}
+)
+_READ_KEYS: Final[Mapping[Kind, frozenset[str]]] = {
+    kind: frozenset(path[0] for path, _ in LOCATION_FIELDS.get(kind, ())) for kind in SHAPES
+}
+# What a slot of no supported kind may hold: nothing the walker makes an object of. An empty
+# content object is not whole (the finder reads it), so only null and [] for those.
+_EMPTY: Final = frozenset({b"null", b"[]"})
+_EMPTY_OBJECT: Final = frozenset({b"null", b"[]", b"{}"})
+# Stands for each v1.1 Tweet of a timeline or search page where the finder's own functions
+# read the list around them: an object it recognises as a Tweet and leaves to the walk.
+_A_TWEET: Final = {"id_str": "1", "text": "x"}
+
+
+class _Fallback(Exception):  # an internal signal: never leaves `judge`
+    """The line cannot be judged here exactly: the full scanner reads it."""
+
+
+class _Unsupported(Exception):  # an internal signal: never leaves the generator
+    """This kind cannot be judged here: its objects must be absent for the fast path."""
+
+
+class FastHit:
+    """A location datum the fast path found: what `twpolicy._payloads._geo.Hit` reports."""
+
+    __slots__ = ("datum", "kind", "path", "reason", "standalone", "tabled")
+
+    def __init__(  # noqa: PLR0913  # one field each
+        self,
+        path: Path,
+        kind: GeoKind,
+        reason: str,
+        standalone: bool,  # noqa: FBT001  # positional in generated code
+        datum: Any,
+        tabled: bool = True,  # noqa: FBT001, FBT002  # the same
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.reason = reason
+        self.standalone = standalone
+        self.datum = datum
+        self.tabled = tabled
+
+    @property
+    def pointer(self) -> str:
+        return pointer_of(self.path)
+
+    def __repr__(self) -> str:
+        state = "standalone " if self.standalone else ""
+        return f"FastHit({state}{self.kind.value} at {self.pointer!r}: {self.reason})"
+
+
+# What a generated field holds.
+_SKIP: Final = "skip"  # a known key: skipped unparsed
+_TEXT: Final = "text"  # a whole-making field: a string, null or absent
+_ID: Final = "id"  # a v1.1 Tweet's id, where its kind is recognised from its keys
+_LOCATION: Final = "location"  # a location field: parsed with the record's parser
+_SLOT: Final = "slot"  # objects of a supported kind
+_PLACES: Final = "places"  # places outside any content object (a response's includes)
+_EMPTY_ROLE: Final = "empty"  # objects of another kind: must be absent, null or empty
+_INNER: Final = "inner"  # an object a path crosses (unknown keys skipped)
+_READ: Final = "read"  # objects outside content the finder reads key by key (v2 polls)
+
+
+@attrs.define
+class _Field:
+    attribute: str
+    role: str = _SKIP
+    below: _Keys | None = None
+    child: _Compiled | None = None
+    kind: Kind | None = None
+    required: Any = None
+
+
+@attrs.define
+class _Keys:
+    fields: dict[str, _Field] = attrs.field(factory=dict)
+
+    def field(self, key: str) -> _Field:
+        found = self.fields.get(key)
+        if found is None:
+            plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
+            found = self.fields[key] = _Field(key if plain else f"key{len(self.fields)}_")
+        return found
+
+    def at(self, segments: tuple[str, ...]) -> _Field:
+        """The field at the end of a path, declaring the objects it crosses."""
+        keys = self
+        for segment in segments[:-1]:
+            entry = keys.field(segment)
+            if entry.role not in (_SKIP, _INNER):
+                raise _Unsupported
+            entry.role, entry.below = _INNER, entry.below or _Keys()
+            keys = entry.below
+        return keys.field(segments[-1])
+
+
+@attrs.frozen
+class _Compiled:
+    struct: Any
+    name: str
+
+
+class _Generator:
+    """Generates the structs and the judging functions, one per kind and depth."""
+
+    def __init__(self) -> None:
+        self.done: dict[tuple[Kind, int, bool], _Compiled | None] = {}
+        self.source: list[str] = []
+        self.constants: dict[str, Any] = {}
+        self.count = 0
+
+    def constant(self, value: Any) -> str:
+        self.count += 1
+        name = f"c{self.count}"
+        self.constants[name] = value
+        return name
+
+    def compile(self, kind: Kind, depth: int, *, recognised: bool = False) -> _Compiled:
+        key = (kind, depth, recognised)
+        if key not in self.done:
+            try:
+                self.done[key] = self._compile(kind, depth, recognised=recognised)
+            except _Unsupported:
+                self.done[key] = None
+        compiled = self.done[key]
+        if compiled is None:
+            raise _Unsupported
+        return compiled
+
+    def _compile(self, kind: Kind, depth: int, *, recognised: bool) -> _Compiled:  # noqa: C901, PLR0912  # one pass per part of the table
+        shape = SHAPES[kind]
+        if kind not in SUPPORTED or depth <= 0 or not shape.search_rest:
+            raise _Unsupported
+        family = CONTENT_FAMILY.get(kind)
+        if (family is None) != (shape.whole is None):
+            raise _Unsupported
+        keys = _Keys()
+        for dotted in shape.whole or ():
+            entry = keys.at(tuple(dotted.split(".")))
+            if entry.role not in (_SKIP, _TEXT):
+                raise _Unsupported
+            entry.role = _TEXT
+        locations = []
+        for path, default in shape.location:
+            entry = keys.at(path)
+            if entry.role != _SKIP:
+                raise _Unsupported
+            entry.role = _LOCATION
+            locations.append((path, default))
+        firsts = {path[0] for path, _ in shape.location}
+        slots = []
+        for slot in shape.visits:
+            entry = keys.at(slot.path)
+            if entry.role == _LOCATION and len(slot.path) == 1 and slot.kind is Kind.PLACE:
+                continue  # a location field the finder covers whole: read as location only
+            if entry.role != _SKIP or slot.path[0] in firsts:
+                raise _Unsupported
+            held = slot.kind or slot.usually
+            if slot.kind is Kind.PLACE and family is None and kind is Kind.RESPONSE_V2:
+                entry.role = _PLACES
+            elif kind is Kind.RESPONSE_V2 and held in _READ_KINDS:
+                entry.role, entry.kind = _READ, held
+            elif held is not None and held in SUPPORTED:
+                try:
+                    entry.child = self.compile(held, depth - 1, recognised=slot.kind is None)
+                    entry.role = _SLOT
+                except _Unsupported:
+                    if slot.kind is None:
+                        raise
+                    entry.role, entry.kind = _EMPTY_ROLE, held
+            elif slot.kind is None:
+                raise _Unsupported
+            else:
+                entry.role, entry.kind = _EMPTY_ROLE, held
+            slots.append((slot, entry))
+        signature = shape.signature if recognised else None
+        if recognised and kind is Kind.TWEET_V1:
+            keys.field("id").role = _ID
+        elif recognised and signature is None and kind not in _RECOGNISED:
+            raise _Unsupported
+        excluded = signature.excluded if signature is not None else frozenset()
+        declared = shape.known if kind is not Kind.MENTION else shape.known & _MENTION_KEYS
+        for key in declared - excluded:
+            keys.field(key)
+        if not excluded.isdisjoint(keys.fields):
+            raise _Unsupported
+        for key, required in signature.required if signature is not None else ():
+            entry = keys.field(key)
+            entry.required = required
+        struct = self._struct(f"{kind.value}{depth}", keys, forbid=True)
+        name = f"judge_{kind.value}_{depth}{'_r' if recognised else ''}"
+        self._function(name, kind, family, keys, locations, slots)
+        return _Compiled(struct, name)
+
+    def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        rename: dict[str, str] = {}
+        for key, entry in sorted(keys.fields.items()):
+            rename[entry.attribute] = key
+            role = entry.role
+            if role == _TEXT:
+                kind: Any = str | None
+            elif role == _ID:
+                kind = int | str | None
+            elif role == _SLOT:
+                assert entry.child is not None  # noqa: S101  # set with the role
+                kind = entry.child.struct | list[entry.child.struct] | None  # type: ignore[name-defined]
+            elif role == _INNER:
+                assert entry.below is not None  # noqa: S101  # set with the role
+                kind = self._struct(f"{name}_{key}", entry.below, forbid=False) | None
+            else:
+                kind = msgspec.Raw
+            if entry.required is not None:
+                fields.append((entry.attribute, entry.required if entry.required is not object
+                               else kind))  # fmt: skip
+            else:
+                fields.append((entry.attribute, kind | msgspec.UnsetType, msgspec.UNSET))
+        return msgspec.defstruct(
+            name, fields, forbid_unknown_fields=forbid, kw_only=True, rename=rename, gc=False
+        )
+
+    def _read(self, keys: _Keys, path: tuple[str, ...], var: str) -> str:
+        """An expression for the value at ``path`` (falsy when absent or null on the way)."""
+        parts, expression = [], var
+        for segment in path[:-1]:
+            entry = keys.fields[segment]
+            assert entry.below is not None  # noqa: S101  # declared by `at`
+            self.count += 1
+            parts.append(f"(x{self.count} := {expression}.{entry.attribute})")
+            expression, keys = f"x{self.count}", entry.below
+        parts.append(f"{expression}.{keys.fields[path[-1]].attribute}")
+        return f"({' and '.join(parts)})"
+
+    def _function(  # noqa: PLR0913  # the parts of one kind
+        self,
+        name: str,
+        kind: Kind,
+        family: str | None,
+        keys: _Keys,
+        locations: list[tuple[tuple[str, ...], GeoKind | None]],
+        slots: list[tuple[Any, _Field]],
+    ) -> None:
+        lines = [f"def {name}(o, p, out, free, refs, ld, nm):"]
+        shape = SHAPES[kind]
+        if family is not None:
+            whole = " or ".join(
+                f"has({self._read(keys, tuple(dotted.split('.')), 'o')})"
+                for dotted in shape.whole or ()
+            )
+            lines += [f"    if not ({whole}):", "        raise Fallback"]
+        if locations and family is None:
+            raise _Unsupported
+        reason = f"in_{family}"
+        for path, default in locations:
+            where, geo = self.constant(path), self.constant(default)
+            lines += [
+                f"    d = {self._read(keys, path, 'o')}",
+                "    if d:",
+                "        v = ld(bytes(d))",
+                f"        g = kind(v, {geo})",
+                "        if g is not None:",
+                f"            out.append(Hit(p + {where}, g, {reason!r}, False, v))",
+            ]
+            if kind is Kind.TWEET_V2 and path == ("geo",):
+                lines += ["        r = reference({'geo': v})", "        if r:", "            refs.add(r)"]
+        for slot, entry in slots:
+            where = self.constant(slot.path)
+            lines.append(f"    c = {self._read(keys, slot.path, 'o')}")
+            if entry.role == _SLOT:
+                assert entry.child is not None  # noqa: S101  # set with the role
+                child = entry.child.name
+                lines += [
+                    "    if c:",
+                    "        if type(c) is list:",
+                    "            for i, e in enumerate(c):",
+                    f"                {child}(e, p + {where} + (i,), out, free, refs, ld, nm)",
+                    "        else:",
+                    f"            {child}(c, p + {where}, out, free, refs, ld, nm)",
+                ]
+            elif entry.role == _PLACES:
+                lines += ["    if c:", f"        places(ld(bytes(c)), p + {where}, free)"]
+            elif entry.role == _READ:
+                held = self.constant(entry.kind)
+                lines += ["    if c:", f"        read(ld(bytes(c)), p + {where}, {held}, out, nm)"]
+            else:
+                empty = "EMPTY" if entry.kind in CONTENT_FAMILY else "EMPTY_OBJECT"
+                lines += [f"    if c and bytes(c) not in {empty}:", "        raise Fallback"]
+        self.source.append("\n".join([*lines, "    return None", ""]))
+
+
+def _places(value: Any, path: Path, free: list[tuple[Path, Any]]) -> None:
+    """Places the walk finds outside any content object: judged once the payload is read."""
+    if type(value) is dict:
+        if value:
+            free.append((path, value))
+        return
+    if type(value) is list:
+        for index, item in enumerate(value):
+            if type(item) is dict:
+                if item:
+                    free.append(((*path, index), item))
+            elif type(item) is list:
+                raise _Fallback
+
+
+# Kinds recognised from their keys by a check of their own (`_RECOGNISED`), not a signature.
+_RECOGNISED: Final[dict[Kind, Callable[[Any], bool]]] = {}
+
+
+def _read_objects(
+    value: Any, path: Path, kind: Kind, out: list[FastHit], names: PlaceNames
+) -> None:
+    """Objects of ``kind`` outside any content object, read by the finder key by key."""
+    parent = Node(Kind.RESPONSE_V2, {}, None, ())
+    items = [(path, value)] if type(value) is dict else []
+    if type(value) is list:
+        for index, item in enumerate(value):
+            if type(item) is dict:
+                items.append(((*path, index), item))
+            elif type(item) is list:
+                raise _Fallback
+    for where, item in items:
+        node = Node(kind, item, parent, where)
+        for hit in _Finder(names).beyond_fields(node):
+            first = hit.path[0] if hit.path else None
+            tabled = type(first) is str and loose_key(first) is not None
+            datum = _datum(item, hit.path)
+            out.append(FastHit((*where, *hit.path), hit.kind, hit.reason, hit.standalone, datum,
+                               tabled))  # fmt: skip
+
+
+def _datum(value: Any, path: Path) -> Any:
+    for segment in path:
+        if isinstance(value, Mapping):
+            value = value.get(segment)
+        elif isinstance(value, list) and type(segment) is int and segment < len(value):
+            value = value[segment]
+        else:
+            return None
+    return value
+
+
+@attrs.frozen
+class _Readers:
+    """The generated decoders (each root shape the fast path reads) and judging functions."""
+
+    decoders: tuple[tuple[Kind | None, Kind, msgspec.json.Decoder[Any]], ...]
+    judges: Mapping[Kind, Callable[..., None]]
+    source: str
+
+
+#: A v1.1 page's keys holding objects the walker recognises, and what they are.
+_PAGE_LISTS: Final[Mapping[str, Kind]] = {"statuses": Kind.TWEET_V1, "users": Kind.USER_V1}
+#: Its other keys: cursors and search metadata, read by the finder's own functions.
+_PAGE_OTHERS: Final = (
+    "search_metadata",
+    "next_cursor",
+    "next_cursor_str",
+    "previous_cursor",
+    "previous_cursor_str",
+    "total_count",
+)
+
+
+@functools.cache
+def readers() -> _Readers:
+    """The fast path's decoders and functions, generated once from the table."""
+    generator = _Generator()
+    response = generator.compile(Kind.RESPONSE_V2, _DEPTH, recognised=True)
+    tweet = generator.compile(Kind.TWEET_V1, _DEPTH, recognised=True)
+    user = generator.compile(Kind.USER_V1, _DEPTH, recognised=True)
+    unset = (msgspec.UnsetType, msgspec.UNSET)
+    page = msgspec.defstruct(
+        "page",
+        [
+            ("statuses", list[tweet.struct] | None | unset[0], unset[1]),  # type: ignore[name-defined]
+            ("users", list[user.struct] | None | unset[0], unset[1]),  # type: ignore[name-defined]
+            *((key, msgspec.Raw | unset[0], unset[1]) for key in _PAGE_OTHERS),
+        ],
+        forbid_unknown_fields=True,
+        kw_only=True,
+        gc=False,
+    )
+    namespace: dict[str, Any] = {
+        **generator.constants,
+        "Fallback": _Fallback,
+        "Hit": FastHit,
+        "EMPTY": _EMPTY,
+        "EMPTY_OBJECT": _EMPTY_OBJECT,
+        "has": has_content,
+        "kind": location_kind,
+        "places": _places,
+        "read": _read_objects,
+        "reference": place_reference,
+    }
+    source = "\n".join(generator.source)
+    exec(compile(source, "<twpolicy fast scan>", "exec"), namespace)  # noqa: S102  # our own generated code
+    decoder = msgspec.json.Decoder
+    return _Readers(
+        (
+            (Kind.RESPONSE_V2, Kind.RESPONSE_V2, decoder(response.struct)),
+            (Kind.TWEET_V1, Kind.TWEET_V1, decoder(tweet.struct)),
+            (Kind.PAGE, Kind.PAGE, decoder(page)),
+            (Kind.USER_V1, Kind.USER_V1, decoder(user.struct)),
+            (None, Kind.TWEET_V1, decoder(list[tweet.struct])),  # type: ignore[name-defined]
+            (None, Kind.USER_V1, decoder(list[user.struct])),  # type: ignore[name-defined]
+        ),
+        {
+            Kind.RESPONSE_V2: namespace[response.name],
+            Kind.TWEET_V1: namespace[tweet.name],
+            Kind.USER_V1: namespace[user.name],
+        },
+        source,
+    )
+
+
+@attrs.frozen
+class FastLine:
+    """A line the fast path decoded: its root's kind, the decoded structs, and its bytes.
+
+    ``kind`` is ``None`` for a list (a timeline, a users lookup) of ``element`` objects.
+    """
+
+    kind: Kind | None
+    element: Kind
+    value: Any
+    data: bytes
+
+
+def _decode(data: bytes) -> FastLine | None:
+    """The line decoded for the fast path, or ``None`` when it is of no shape it reads."""
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # the full parsers refuse what is not UTF-8: so must this
+        except UnicodeDecodeError:
+            return None
+    listed = data[:1] == b"["
+    for kind, element, decoder in readers().decoders:
+        if (kind is None) is listed:
+            try:
+                value = decoder.decode(data)
+            except msgspec.DecodeError:
+                continue
+            return FastLine(kind, element, value, data) if value or not listed else None
+    return None
+
+
+def parser(loads: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """A record parser: a `FastLine` where the fast path reads the line, else ``loads``."""
+
+    def parse(data: bytes) -> Any:
+        fast = _decode(data)
+        return loads(data) if fast is None else fast
+
+    return parse
+
+
+def _tweet_v1(tweet: Any) -> bool:
+    """Whether the walker recognises a decoded v1.1 Tweet as one (`classify`'s rule)."""
+    unset = msgspec.UNSET
+    return (
+        (tweet.text is not unset or tweet.full_text is not unset or tweet.extended_tweet is not unset)
+        and (tweet.id is not unset or tweet.id_str is not unset)
+        and (
+            tweet.user is not unset
+            or tweet.id_str is not unset
+            or type(tweet.id) is int
+            or tweet.full_text is not unset
+        )
+    )
+
+
+def _user_v1(user: Any) -> bool:
+    """Whether the walker recognises a decoded v1.1 user as one (`classify`'s rule)."""
+    return user.screen_name is not msgspec.UNSET
+
+
+_RECOGNISED.update({Kind.TWEET_V1: _tweet_v1, Kind.USER_V1: _user_v1})
+# Stand-ins for recognised objects where the finder's own functions read the list around
+# them: objects it recognises (and leaves to the walk).
+_STAND_INS: Final[Mapping[Kind, Mapping[str, str]]] = {
+    Kind.TWEET_V1: {"id_str": "1", "text": "x"},
+    Kind.USER_V1: {"id_str": "1", "screen_name": "x"},
+}
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _holds_objects(value: Any) -> bool:
+    """Whether the walk would find objects in ``value`` (a cursor or metadata of a page)."""
+    if isinstance(value, list):
+        return any(not isinstance(item, _SCALARS) for item in value)
+    if isinstance(value, dict):
+        return classify(value) is not None or any(
+            not isinstance(item, _SCALARS) for item in value.values()
+        )
+    return False
+
+
+def _page(
+    page: Any, probe: PlaceNames, out: list[FastHit], ld: Callable[[bytes], Any]
+) -> tuple[str, Kind, list[Any]] | None:
+    """A v1.1 page's own keys, read by the finder's functions (as `beyond_fields` does).
+
+    Returns the key of the objects it holds, their kind and the objects.
+    """
+    items: dict[str, Any] = {}
+    held = None
+    for key, kind in _PAGE_LISTS.items():
+        objects = getattr(page, key)
+        if objects is not msgspec.UNSET:
+            if held is not None:
+                raise _Fallback  # in the walk, their order is the document's
+            held = (key, kind, objects or [])
+            items[key] = None if objects is None else [_STAND_INS[kind]] * len(objects)
+    for key in _PAGE_OTHERS:
+        raw = getattr(page, key)
+        if raw is not msgspec.UNSET:
+            items[key] = ld(bytes(raw))
+            if _holds_objects(items[key]):
+                raise _Fallback
+    if classify(items) is not Kind.PAGE:
+        raise _Fallback
+    reporting = None
+    for key, item in items.items():
+        if item is None or (type(item) is not str and isinstance(item, _SCALARS)):
+            continue
+        if _key_location(key, probe) is not None:
+            raise _Fallback
+        for path, geo_kind in _scan(item, (key,), walked=True, skip=frozenset(), names=probe):
+            if reporting not in (None, key):
+                raise _Fallback  # in the finder, their order is the document's
+            reporting = key
+            datum = _at(items, path)
+            out.append(FastHit(path, geo_kind, "on_its_own", True, datum, tabled=False))  # noqa: FBT003  # the hit's field
+    return held
+
+
+def _at(value: Any, path: Path) -> Any:
+    for segment in path:
+        value = value[segment]
+    return value
+
+
+def judge(
+    line: FastLine, memory: PlaceNames | None, loads: Callable[[bytes], Any]
+) -> list[FastHit] | None:
+    """Every location datum of a decoded line, as the full scanner finds them; ``None`` if not.
+
+    ``memory`` learns the line's place names and points as the full scanner teaches it; on
+    ``None`` it is left untouched, for the full scanner to read the line.
+    """
+    probe = _Probe(memory)
+    try:
+        found = _judge(line, probe, loads)
+        learned, again = _learn(found, memory, probe)
+        if again:
+            # The finder reads the payload again with what it learned (`hits`): so does this.
+            found = _judge(line, learned, loads)
+    except _Fallback:
+        return None
+    if learned is not None and memory is not None:
+        memory.absorb(learned)
+    return found
+
+
+def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> list[FastHit]:
+    fast = readers()
+    out: list[FastHit] = []
+    free: list[tuple[Path, Any]] = []
+    refs: set[str] = set()
+    kind, element = line.kind, line.element
+    if kind is Kind.RESPONSE_V2:
+        fast.judges[kind](line.value, (), out, free, refs, loads, names)
+    else:
+        prefix: Path = ()
+        objects = [line.value] if kind is not None else line.value
+        if kind is Kind.PAGE:
+            held = _page(line.value, names, out, loads)
+            if held is None:
+                objects = []
+            else:
+                key, element, objects = held
+                prefix = (key,)
+        elif kind is None and list(_Finder(names).root([_STAND_INS[element]] * len(objects))):
+            raise _Fallback
+        judge_object, recognised = fast.judges[element], _RECOGNISED[element]
+        for index, item in enumerate(objects):
+            if not recognised(item):
+                raise _Fallback
+            path = (*prefix, index) if kind is None or kind is Kind.PAGE else ()
+            judge_object(item, path, out, free, refs, loads, names)
+    for path, place in free:
+        place_id = place.get("id")
+        if type(place_id) is str and place_id in refs:
+            out.append(FastHit(path, GeoKind.PLACE, "referenced_by_tweet", False, place))  # noqa: FBT003  # the hit's field
+        else:
+            out.append(FastHit(path, GeoKind.PLACE, "unreferenced_place", True, place))  # noqa: FBT003  # the hit's field
+    return out
+
+
+def _learn(
+    found: list[FastHit], memory: PlaceNames | None, probe: _Probe
+) -> tuple[PlaceNames | None, bool]:
+    """What `twpolicy._payloads._geo.hits` learns from the findings (``None``: nothing new),
+    and whether it then reads the payload again with it."""
+    learned = PlaceNames(base=memory)
+    fresh_names = fresh_points = False
+    for hit in found:
+        kind, datum = hit.kind, hit.datum
+        if kind in _NAMED_KINDS:
+            for item in datum if isinstance(datum, list) else [datum]:
+                fresh_names = learned.learn(item) or fresh_names
+        if kind in _POINTED_KINDS and hit.tabled:
+            fresh_points = learned.learn_points(datum) or fresh_points
+    if not (fresh_names or fresh_points):
+        return None, False
+    again = (fresh_names and not probe.asked.isdisjoint(learned._learned)) or (  # noqa: SLF001  # as `hits` reads it
+        fresh_points and probe.asked_pairs
+    )
+    return learned, again
