@@ -273,13 +273,16 @@ def scan(
     the rest of each process's chunk.
     """
     memory = LocationMemory()
+    from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
+
+    options_parse = parser(loads)
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
     options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
     with collector_paused():
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
             if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
-            else _scan_file(name, report, memory=memory, **options)
+            else _scan_file(name, report, memory=memory, parse=options_parse, **options)
             for name in names
         ]
     report.close(summaries)
@@ -294,8 +297,9 @@ def _scan_file(
     max_bytes: int,
     loads: Callable[[bytes], Any],
     memory: LocationMemory,
+    parse: Callable[[bytes], Any],
 ) -> FileSummary:
-    """Scan one input, reporting as it goes."""
+    """Scan one input, reporting as it goes (``parse``: the fast path's, over ``loads``)."""
     summary = FileSummary(shown(name))
     try:
         source = open_source(name)
@@ -310,10 +314,10 @@ def _scan_file(
         return summary
     report.start(name)
     bar = Progress(shown(name), source.size, show=progress, unit="B" if source.size else "record")
-    reader = RecordReader(source.lines, max_bytes=max_bytes, loads=loads)
+    reader = RecordReader(source.lines, max_bytes=max_bytes, loads=parse)
     try:
         for record in reader:
-            _scan_record(record, summary, report, memory)
+            _scan_record(record, summary, report, memory, loads)
             if not record.number % _EVERY:
                 bar.update(source.position() or record.number, record.number)
         bar.update(source.position() or summary.records, summary.records)
@@ -371,13 +375,15 @@ def _chunk_hits(
     Those are the records with location data or errors, without their values (only the
     datum's pointer, kind and reason cross back), numbered from the chunk's first line.
     """
+    from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
+
     kept: list[tuple[Record, list[_Found]]] = []
     records = 0
     memory = LocationMemory()
     with collector_paused():
-        for record in chunk_records(chunk, max_bytes, loads):
+        for record in chunk_records(chunk, max_bytes, parser(loads)):
             records = record.number
-            walked, found = _walk(record, memory)
+            walked, found = _walk(record, memory, loads)
             if walked.error is not None or found:
                 listed = [
                     _Found(pointer, hit.kind, hit.standalone, hit.reason)
@@ -388,21 +394,39 @@ def _chunk_hits(
     return records, kept
 
 
-def _walk(record: Record, memory: LocationMemory) -> tuple[Record, list[Hit]]:
-    """The record's location data; a record the walk refuses is made unreadable."""
-    if record.error is None:
-        try:
-            return record, record_hits(record.value, memory)
-        except PayloadError as exc:
-            return record._replace(error=str(exc), value=None), []
-    return record, []
+def _walk(
+    record: Record, memory: LocationMemory, loads: Callable[[bytes], Any]
+) -> tuple[Record, Sequence[_Datum]]:
+    """The record's location data; a record the walk refuses is made unreadable.
+
+    A line the fast path decoded (`FastLine`) is judged there; what it cannot judge exactly
+    is parsed with ``loads`` and walked.
+    """
+    from twpolicy._payloads import _fastscan  # noqa: PLC0415  # start-up: msgspec
+
+    if record.error is not None:
+        return record, []
+    value = record.value
+    if type(value) is _fastscan.FastLine:
+        found = _fastscan.judge(value, memory, loads)
+        if found is not None:
+            return record, found
+        value = loads(value.data)
+    try:
+        return record, record_hits(value, memory)
+    except PayloadError as exc:
+        return record._replace(error=str(exc), value=None), []
 
 
 def _scan_record(
-    record: Record, summary: FileSummary, report: _Report, memory: LocationMemory
+    record: Record,
+    summary: FileSummary,
+    report: _Report,
+    memory: LocationMemory,
+    loads: Callable[[bytes], Any],
 ) -> None:
     summary.records += 1
-    record, found = _walk(record, memory)
+    record, found = _walk(record, memory, loads)
     _tally(record, found, summary, report)
 
 

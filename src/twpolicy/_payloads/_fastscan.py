@@ -266,7 +266,7 @@ class _Generator:
                 entry.role, entry.kind = _EMPTY_ROLE, held
             slots.append((slot, entry))
         signature = shape.signature if recognised else None
-        if recognised and kind is Kind.TWEET_V1:
+        if recognised and kind in (Kind.TWEET_V1, Kind.TWEET_FLAT):
             keys.field("id").role = _ID
         elif recognised and signature is None and kind not in _RECOGNISED:
             raise _Unsupported
@@ -451,6 +451,7 @@ _PAGE_OTHERS: Final = (
     "previous_cursor",
     "previous_cursor_str",
     "total_count",
+    "ids",
 )
 
 
@@ -461,6 +462,7 @@ def readers() -> _Readers:
     response = generator.compile(Kind.RESPONSE_V2, _DEPTH, recognised=True)
     tweet = generator.compile(Kind.TWEET_V1, _DEPTH, recognised=True)
     user = generator.compile(Kind.USER_V1, _DEPTH, recognised=True)
+    flat = generator.compile(Kind.TWEET_FLAT, _DEPTH, recognised=True)
     unset = (msgspec.UnsetType, msgspec.UNSET)
     page = msgspec.defstruct(
         "page",
@@ -494,6 +496,7 @@ def readers() -> _Readers:
             (Kind.TWEET_V1, Kind.TWEET_V1, decoder(tweet.struct)),
             (Kind.PAGE, Kind.PAGE, decoder(page)),
             (Kind.USER_V1, Kind.USER_V1, decoder(user.struct)),
+            (Kind.TWEET_FLAT, Kind.TWEET_FLAT, decoder(flat.struct)),
             (None, Kind.TWEET_V1, decoder(list[tweet.struct])),  # type: ignore[name-defined]
             (None, Kind.USER_V1, decoder(list[user.struct])),  # type: ignore[name-defined]
         ),
@@ -501,22 +504,39 @@ def readers() -> _Readers:
             Kind.RESPONSE_V2: namespace[response.name],
             Kind.TWEET_V1: namespace[tweet.name],
             Kind.USER_V1: namespace[user.name],
+            Kind.TWEET_FLAT: namespace[flat.name],
         },
         source,
     )
 
 
-@attrs.frozen
-class FastLine:
+class FastLine(list[Any]):
     """A line the fast path decoded: its root's kind, the decoded structs, and its bytes.
 
-    ``kind`` is ``None`` for a list (a timeline, a users lookup) of ``element`` objects.
+    ``kind`` is ``None`` for a list (a timeline, a users lookup) of ``element`` objects. A
+    list, so that a record reader carries it as it carries parsed arrays.
     """
 
-    kind: Kind | None
-    element: Kind
-    value: Any
-    data: bytes
+    __slots__ = ()
+
+    def __init__(self, kind: Kind | None, element: Kind, value: Any, data: bytes) -> None:
+        super().__init__((kind, element, value, data))
+
+    @property
+    def kind(self) -> Kind | None:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def element(self) -> Kind:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def value(self) -> Any:
+        return self[2]
+
+    @property
+    def data(self) -> bytes:
+        return self[3]  # type: ignore[no-any-return]
 
 
 def _decode(data: bytes) -> FastLine | None:
@@ -567,7 +587,20 @@ def _user_v1(user: Any) -> bool:
     return user.screen_name is not msgspec.UNSET
 
 
-_RECOGNISED.update({Kind.TWEET_V1: _tweet_v1, Kind.USER_V1: _user_v1})
+def _tweet_flat(tweet: Any) -> bool:
+    """Whether the walker recognises a decoded twarc-flattened Tweet as one (`classify`'s rule)."""
+    unset = msgspec.UNSET
+    return (
+        tweet.text is not unset
+        and tweet.id is not unset
+        and type(tweet.id) is not int
+        and isinstance(tweet.author, msgspec.Struct)
+    )
+
+
+_RECOGNISED.update(
+    {Kind.TWEET_V1: _tweet_v1, Kind.USER_V1: _user_v1, Kind.TWEET_FLAT: _tweet_flat}
+)
 # Stand-ins for recognised objects where the finder's own functions read the list around
 # them: objects it recognises (and leaves to the walk).
 _STAND_INS: Final[Mapping[Kind, Mapping[str, str]]] = {
@@ -675,8 +708,10 @@ def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> 
                 prefix = (key,)
         elif kind is None and list(_Finder(names).root([_STAND_INS[element]] * len(objects))):
             raise _Fallback
-        judge_object, recognised = fast.judges[element], _RECOGNISED[element]
+        judge_object = fast.judges.get(element)
+        recognised = _RECOGNISED.get(element)
         for index, item in enumerate(objects):
+            assert judge_object is not None and recognised is not None  # noqa: S101  # as decoded
             if not recognised(item):
                 raise _Fallback
             path = (*prefix, index) if kind is None or kind is Kind.PAGE else ()
