@@ -47,7 +47,6 @@ from twpolicy._payloads._shapes import (
 from twpolicy._payloads._walker import (
     Node,
     classify,
-    has_content,
     location_kind,
     place_reference,
     pointer_of,
@@ -335,10 +334,13 @@ class _Generator:
         lines = [f"def {name}(o, p, out, free, refs, ld, nm):"]
         shape = SHAPES[kind]
         if family is not None:
-            whole = " or ".join(
-                f"has({self._read(keys, tuple(dotted.split('.')), 'o')})"
-                for dotted in shape.whole or ()
-            )
+            tests = []
+            for dotted in shape.whole or ():
+                self.count += 1
+                text = f"t{self.count}"
+                read = self._read(keys, tuple(dotted.split(".")), "o")
+                tests.append(f"(type({text} := {read}) is str and {text} and not {text}.isspace())")
+            whole = " or ".join(tests)
             lines += [f"    if not ({whole}):", "        raise Fallback"]
         if locations and family is None:
             raise _Unsupported
@@ -347,7 +349,7 @@ class _Generator:
             where, geo = self.constant(path), self.constant(default)
             lines += [
                 f"    d = {self._read(keys, path, 'o')}",
-                "    if d:",
+                "    if d and d != NULL:",
                 "        v = ld(bytes(d))",
                 f"        g = kind(v, {geo})",
                 "        if g is not None:",
@@ -481,7 +483,7 @@ def readers() -> _Readers:
         "Hit": FastHit,
         "EMPTY": _EMPTY,
         "EMPTY_OBJECT": _EMPTY_OBJECT,
-        "has": has_content,
+        "NULL": msgspec.Raw(b"null"),
         "kind": location_kind,
         "places": _places,
         "read": _read_objects,
@@ -608,6 +610,8 @@ _STAND_INS: Final[Mapping[Kind, Mapping[str, str]]] = {
     Kind.USER_V1: {"id_str": "1", "screen_name": "x"},
 }
 _SCALARS: Final = (str, int, float, bool, type(None))
+# Values `_scan` never takes for coordinates, places or counted names (`coordinate`).
+_NOT_COORDINATES: Final = frozenset({int, bool, type(None)})
 
 
 def _holds_objects(value: Any) -> bool:
@@ -649,6 +653,10 @@ def _page(
     for key, item in items.items():
         if item is None or (type(item) is not str and isinstance(item, _SCALARS)):
             continue
+        if type(item) is list and all(type(each) in _NOT_COORDINATES for each in item):
+            # A list of IDs: `_scan` finds nothing in it, and asks only whether any two of its
+            # coordinates (none) are a point read, as it does for an empty list.
+            item = []  # noqa: PLW2901  # read as what it is worth
         if _key_location(key, probe) is not None:
             raise _Fallback
         for path, geo_kind in _scan(item, (key,), walked=True, skip=frozenset(), names=probe):
