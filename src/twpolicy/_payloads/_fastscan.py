@@ -625,6 +625,26 @@ def _holds_objects(value: Any) -> bool:
     return False
 
 
+def _ids_only(items: list[Any]) -> bool:
+    """Whether `_scan` reads a list as it reads ``[]``: numbers no coordinate is, or IDs.
+
+    Whole numbers (and null, booleans) are never coordinates, place names or counted
+    names; decimal texts of four digits or more not starting with 0 are over 180 as numbers
+    (no coordinate), are never taken for a place name, a point or a search parameter. A
+    list of one sort only: a pair of a text and a number could be a row of counts.
+    """
+    if all(type(item) in _NOT_COORDINATES for item in items):
+        return True
+    return all(
+        type(item) is str
+        and len(item) >= 4  # noqa: PLR2004  # over 180 as a number
+        and item.isascii()
+        and item.isdecimal()
+        and item[0] != "0"
+        for item in items
+    )
+
+
 def _page(
     page: Any, probe: PlaceNames, out: list[FastHit], ld: Callable[[bytes], Any]
 ) -> tuple[str, Kind, list[Any]] | None:
@@ -653,7 +673,7 @@ def _page(
     for key, item in items.items():
         if item is None or (type(item) is not str and isinstance(item, _SCALARS)):
             continue
-        if type(item) is list and all(type(each) in _NOT_COORDINATES for each in item):
+        if type(item) is list and _ids_only(item):
             # A list of IDs: `_scan` finds nothing in it, and asks only whether any two of its
             # coordinates (none) are a point read, as it does for an empty list.
             item = []  # noqa: PLW2901  # read as what it is worth
