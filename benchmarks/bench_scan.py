@@ -10,9 +10,9 @@ by round so that machine load hits both alike:
   with the parser it picks (orjson when installed), and again forced to ``json.loads``.
 
 Target: ``scan`` at most 0.5 times the bare ``json.loads`` loop (issue 19). ``full scanner
-only`` sends every line to the full scanner (the fast location path off), for comparison. Times are this process's CPU
-time (``time.process_time``), which other work on a shared machine disturbs far less than
-wall time; wall times are printed too.
+only`` sends every line to the full scanner (the fast location path off), for comparison.
+Times are this process's CPU time (``time.process_time``), which other work on a shared
+machine disturbs far less than wall time; wall times are printed too.
 
     python benchmarks/bench_scan.py [--mb 64] [--rounds 5] [--unit payload|tweet] [--corpus PATH]
 """
@@ -79,13 +79,13 @@ def scanning(loads, *, fast: bool = True):
     """``scan`` with ``loads``; without ``fast``, every line goes to the full scanner."""
 
     def run(path: Path) -> None:
-        decode = _fastscan._decode
+        decode = _fastscan._decode  # noqa: SLF001  # turned off for comparison
         if not fast:
-            _fastscan._decode = lambda _data: None
+            _fastscan._decode = lambda _data: None  # noqa: SLF001  # the same
         try:
             _scan.scan([str(path)], io.StringIO(), loads=loads)
         finally:
-            _fastscan._decode = decode
+            _fastscan._decode = decode  # noqa: SLF001  # the same
 
     return run
 
@@ -168,8 +168,7 @@ def measure(quick: bool = False) -> list[dict]:  # noqa: FBT001, FBT002  # run.p
             "ratio": scan / base,
             "baseline": "json.loads loop, same process",
             "bound": 5.0,
-            "detail": f"{size / scan / 1e9:.2f} GB/s a core; full scanner only: "
-            f"{full / base:.2f}",
+            "detail": f"{size / scan / 1e9:.2f} GB/s a core; full scanner only: {full / base:.2f}",
         }
     ]
 

@@ -29,7 +29,9 @@ def memory():
 
 def full(line, remembered):
     """What the full scanner finds in a line (and teaches ``remembered``)."""
-    return [(h.pointer, h.kind, h.standalone, h.reason) for h in record_hits(LOADS(line), remembered)]
+    return [
+        (h.pointer, h.kind, h.standalone, h.reason) for h in record_hits(LOADS(line), remembered)
+    ]
 
 
 def fast(line, remembered):
@@ -228,19 +230,22 @@ TWEET = {
 class TestFastPath:
     def test_a_tweet(self):
         value = PARSE(line_of(TWEET))
-        assert type(value) is FastLine and value.kind is Kind.TWEET_V1
+        assert type(value) is FastLine
+        assert value.kind is Kind.TWEET_V1
         found = judge(value, memory(), LOADS)
         assert [(h.pointer, h.kind.value, h.reason) for h in found] == [
             ("/coordinates", "point", "in_tweet"),
             ("/place", "place", "in_tweet"),
             ("/user/location", "profile_location", "in_user"),
         ]
-        assert "standalone" not in repr(found[0]) and "/coordinates" in repr(found[0])
+        assert "standalone" not in repr(found[0])
+        assert "/coordinates" in repr(found[0])
 
     def test_records_read_it_as_an_array(self):
         """A record reader keeps what the fast path decoded (it is a list, like an array)."""
         [record] = RecordReader(io.BytesIO(line_of(TWEET) + b"\n"), loads=PARSE)
-        assert type(record.value) is FastLine and record.error is None
+        assert type(record.value) is FastLine
+        assert record.error is None
 
     @pytest.mark.parametrize(
         "changed",
@@ -269,7 +274,11 @@ class TestFastPath:
             {"statuses": [TWEET], "users": []},  # two lists: their order matters
             {"statuses": [TWEET], "search_metadata": {"data": [1]}},  # objects in metadata
             # Two keys of a page reporting: their order in the finder is the document's.
-            {"statuses": [], "search_metadata": "Exampleton, EX", "next_cursor_str": "Exampleton, EX"},
+            {
+                "statuses": [],
+                "search_metadata": "Exampleton, EX",
+                "next_cursor_str": "Exampleton, EX",
+            },
             {"users": [{"id_str": "1", "location": "x"}], "next_cursor": 0},  # no screen name
             {"data": [], "includes": {"polls": [[{"id": "1"}]]}},  # a list in a list
             {"data": [], "includes": {"places": [[{"id": "1"}]]}},
@@ -293,9 +302,19 @@ class TestFastPath:
         page = {"statuses": [tweet], "search_metadata": {"note": "52.520008 13.404954"}}
         assert agree([line_of(page)]) == 1
         found, took = fast(line_of(page), memory())
-        assert took and ("/search_metadata/note", "point", True, "on_its_own") in [
+        assert took
+        assert ("/search_metadata/note", "point", True, "on_its_own") in [
             (p, k.value, s, r) for p, k, s, r in found
         ]
+
+    @pytest.mark.parametrize(
+        "ids",
+        [[1, 2, 3], [1, 2], ["1234", "5678"], [5, "1234"], ["12", "0123"], ["48.85", "2.35"]],
+    )
+    def test_pages_of_ids(self, ids):
+        """Cursored pages of IDs (numbers or texts), and lists that only look like them."""
+        page = {"ids": ids, "next_cursor": 0, "next_cursor_str": "0"}
+        assert agree([line_of(TWEET), line_of(page)]) == 2
 
     def test_page_metadata_is_read_by_the_finder(self):
         page = {"statuses": [TWEET], "search_metadata": "Exampleton, EX"}

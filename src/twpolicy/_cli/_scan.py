@@ -48,7 +48,7 @@ from twpolicy._cli._records import (
     read_records,
 )
 from twpolicy._payloads._batch import collector_paused, record_hits
-from twpolicy._payloads._geo import REASONS, Hit, LocationMemory
+from twpolicy._payloads._geo import REASONS, LocationMemory
 from twpolicy._payloads._shapes import GeoKind
 from twpolicy.exceptions import PayloadError
 

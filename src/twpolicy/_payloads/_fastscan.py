@@ -115,14 +115,15 @@ class FastHit:
 
     __slots__ = ("datum", "kind", "path", "reason", "standalone", "tabled")
 
-    def __init__(  # noqa: PLR0913  # one field each
+    def __init__(
         self,
         path: Path,
         kind: GeoKind,
         reason: str,
         standalone: bool,  # noqa: FBT001  # positional in generated code
         datum: Any,
-        tabled: bool = True,  # noqa: FBT001, FBT002  # the same
+        *,
+        tabled: bool = True,
     ) -> None:
         self.path = path
         self.kind = kind
@@ -218,7 +219,7 @@ class _Generator:
             raise _Unsupported
         return compiled
 
-    def _compile(self, kind: Kind, depth: int, *, recognised: bool) -> _Compiled:  # noqa: C901, PLR0912  # one pass per part of the table
+    def _compile(self, kind: Kind, depth: int, *, recognised: bool) -> _Compiled:  # noqa: C901, PLR0912, PLR0915  # one pass per part of the table
         shape = SHAPES[kind]
         if kind not in SUPPORTED or depth <= 0 or not shape.search_rest:
             raise _Unsupported
@@ -280,7 +281,7 @@ class _Generator:
             entry.required = required
         struct = self._struct(f"{kind.value}{depth}", keys, forbid=True)
         name = f"judge_{kind.value}_{depth}{'_r' if recognised else ''}"
-        self._function(name, kind, family, keys, locations, slots)
+        self._function(name, kind, family, keys=keys, locations=locations, slots=slots)
         return _Compiled(struct, name)
 
     def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
@@ -322,11 +323,12 @@ class _Generator:
         parts.append(f"{expression}.{keys.fields[path[-1]].attribute}")
         return f"({' and '.join(parts)})"
 
-    def _function(  # noqa: PLR0913  # the parts of one kind
+    def _function(
         self,
         name: str,
         kind: Kind,
         family: str | None,
+        *,
         keys: _Keys,
         locations: list[tuple[tuple[str, ...], GeoKind | None]],
         slots: list[tuple[Any, _Field]],
@@ -356,7 +358,11 @@ class _Generator:
                 f"            out.append(Hit(p + {where}, g, {reason!r}, False, v))",
             ]
             if kind is Kind.TWEET_V2 and path == ("geo",):
-                lines += ["        r = reference({'geo': v})", "        if r:", "            refs.add(r)"]
+                lines += [
+                    "        r = reference({'geo': v})",
+                    "        if r:",
+                    "            refs.add(r)",
+                ]
         for slot, entry in slots:
             where = self.constant(slot.path)
             lines.append(f"    c = {self._read(keys, slot.path, 'o')}")
@@ -419,8 +425,8 @@ def _read_objects(
             first = hit.path[0] if hit.path else None
             tabled = type(first) is str and loose_key(first) is not None
             datum = _datum(item, hit.path)
-            out.append(FastHit((*where, *hit.path), hit.kind, hit.reason, hit.standalone, datum,
-                               tabled))  # fmt: skip
+            path = (*where, *hit.path)
+            out.append(FastHit(path, hit.kind, hit.reason, hit.standalone, datum, tabled=tabled))
 
 
 def _datum(value: Any, path: Path) -> Any:
@@ -573,7 +579,11 @@ def _tweet_v1(tweet: Any) -> bool:
     """Whether the walker recognises a decoded v1.1 Tweet as one (`classify`'s rule)."""
     unset = msgspec.UNSET
     return (
-        (tweet.text is not unset or tweet.full_text is not unset or tweet.extended_tweet is not unset)
+        (
+            tweet.text is not unset
+            or tweet.full_text is not unset
+            or tweet.extended_tweet is not unset
+        )
         and (tweet.id is not unset or tweet.id_str is not unset)
         and (
             tweet.user is not unset
@@ -600,9 +610,7 @@ def _tweet_flat(tweet: Any) -> bool:
     )
 
 
-_RECOGNISED.update(
-    {Kind.TWEET_V1: _tweet_v1, Kind.USER_V1: _user_v1, Kind.TWEET_FLAT: _tweet_flat}
-)
+_RECOGNISED.update({Kind.TWEET_V1: _tweet_v1, Kind.USER_V1: _user_v1, Kind.TWEET_FLAT: _tweet_flat})
 # Stand-ins for recognised objects where the finder's own functions read the list around
 # them: objects it recognises (and leaves to the walk).
 _STAND_INS: Final[Mapping[Kind, Mapping[str, str]]] = {
@@ -645,7 +653,7 @@ def _ids_only(items: list[Any]) -> bool:
     )
 
 
-def _page(
+def _page(  # noqa: C901, PLR0912  # the finder's steps, one by one
     page: Any, probe: PlaceNames, out: list[FastHit], ld: Callable[[bytes], Any]
 ) -> tuple[str, Kind, list[Any]] | None:
     """A v1.1 page's own keys, read by the finder's functions (as `beyond_fields` does).
@@ -705,8 +713,8 @@ def judge(
     probe = _Probe(memory)
     try:
         found = _judge(line, probe, loads)
-        learned, again = _learn(found, memory, probe)
-        if again:
+        learned = _learn(found, memory)
+        if learned is not None and _again(learned, probe):
             # The finder reads the payload again with what it learned (`hits`): so does this.
             found = _judge(line, learned, loads)
     except _Fallback:
@@ -739,7 +747,8 @@ def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> 
         judge_object = fast.judges.get(element)
         recognised = _RECOGNISED.get(element)
         for index, item in enumerate(objects):
-            assert judge_object is not None and recognised is not None  # noqa: S101  # as decoded
+            assert judge_object is not None  # noqa: S101  # as decoded
+            assert recognised is not None  # noqa: S101  # the same
             if not recognised(item):
                 raise _Fallback
             path = (*prefix, index) if kind is None or kind is Kind.PAGE else ()
@@ -753,23 +762,26 @@ def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> 
     return out
 
 
-def _learn(
-    found: list[FastHit], memory: PlaceNames | None, probe: _Probe
-) -> tuple[PlaceNames | None, bool]:
-    """What `twpolicy._payloads._geo.hits` learns from the findings (``None``: nothing new),
-    and whether it then reads the payload again with it."""
+def _learn(found: list[FastHit], memory: PlaceNames | None) -> PlaceNames | None:
+    """What `twpolicy._payloads._geo.hits` learns from the findings; ``None``: nothing new."""
     learned = PlaceNames(base=memory)
-    fresh_names = fresh_points = False
+    fresh = False
     for hit in found:
         kind, datum = hit.kind, hit.datum
         if kind in _NAMED_KINDS:
             for item in datum if isinstance(datum, list) else [datum]:
-                fresh_names = learned.learn(item) or fresh_names
+                fresh = learned.learn(item) or fresh
         if kind in _POINTED_KINDS and hit.tabled:
-            fresh_points = learned.learn_points(datum) or fresh_points
-    if not (fresh_names or fresh_points):
-        return None, False
-    again = (fresh_names and not probe.asked.isdisjoint(learned._learned)) or (  # noqa: SLF001  # as `hits` reads it
-        fresh_points and probe.asked_pairs
+            fresh = learned.learn_points(datum) or fresh
+    return learned if fresh else None
+
+
+def _again(learned: PlaceNames, probe: _Probe) -> bool:
+    """Whether `hits` reads the payload again: it asked about names or points it then learned.
+
+    (Only names the payload itself held count; learned points count if any pair was asked.)
+    """
+    names = learned._learned  # noqa: SLF001  # as `hits` reads it
+    return (bool(names) and not probe.asked.isdisjoint(names)) or (
+        len(learned.points) > 0 and probe.asked_pairs
     )
-    return learned, again
