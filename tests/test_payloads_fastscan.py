@@ -370,3 +370,33 @@ def test_recognised_as_the_walker_does(kind, data):
 def test_stand_ins_are_recognised():
     for kind, stand_in in _fastscan._STAND_INS.items():
         assert classify(copy.deepcopy(stand_in)) is kind
+
+
+@pytest.mark.parametrize("kind", sorted(set(Kind) - _fastscan.SUPPORTED))
+def test_other_kinds_are_not_generated(kind):
+    """Kinds the fast path does not judge get no struct: where slots hold them, they must be
+    empty (or the line goes to the full scanner)."""
+    with pytest.raises(_fastscan._Unsupported):
+        _fastscan._Generator().compile(kind, 3)
+    with pytest.raises(_fastscan._Unsupported):
+        _fastscan._Generator().compile(Kind.TWEET_V1, 0)
+
+
+@pytest.mark.parametrize(
+    "includes",
+    [
+        {"places": {"id": "0a1b2c3d4e5f6a7b", "full_name": "Exampleton, EX"}},  # one object
+        {"places": [{}, None, {"id": "0a1b2c3d4e5f6a7b", "name": "Exampleton"}]},
+        {"places": {}},
+        {"polls": {"id": "9", "options": [{"label": "Exampleton, EX", "votes": 3}]}},
+        {"polls": [{"id": "9"}, None]},
+    ],
+)
+def test_includes_in_any_form(includes):
+    response = {"data": {"id": "1", "text": "t", "geo": {"place_id": "0a1b2c3d4e5f6a7b"}}}
+    assert agree([line_of({**response, "includes": includes})]) == 1
+
+
+def test_arrays_of_other_things_are_parsed():
+    assert PARSE(b"[1, 2]") == [1, 2]
+    assert PARSE(b'[{"x": 1}]') == [{"x": 1}]
