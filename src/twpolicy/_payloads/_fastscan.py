@@ -78,10 +78,15 @@ _READ_KINDS: Final = frozenset(
     and kind not in LOCATION_FIELDS
     and kind not in {Kind.PLACE, Kind.TREND_LOCATION, Kind.GEOMETRY, Kind.RATE_LIMITS}
 )
+#: Keys the table does not know for a kind that its objects carry all the same, read here by
+#: the finder's own functions: twarc2 keeps each referenced Tweet's ``type`` (``quoted``,
+#: ``replied_to``) in the flattened Tweet that inlines it.
+_EXTRA: Final[Mapping[Kind, tuple[str, ...]]] = {Kind.TWEET_FLAT: ("type",)}
 #: How deep objects may nest in one another (a Retweet of a quote, their users, mentions).
 _DEPTH: Final = 6
 
-#: The keys mentions declare besides their ID, location and slot keys (as the fast ID path).
+#: The keys mentions declare besides their ID, location and slot keys (as the fast ID path);
+#: in twarc2's flattened Tweets, mentions are expanded into users, with every key.
 _MENTION_KEYS: Final = frozenset(
     {"start", "end", "username", "id", "id_str", "indices", "name", "screen_name", "location"}
 )
@@ -151,6 +156,7 @@ _PLACES: Final = "places"  # places outside any content object (a response's inc
 _EMPTY_ROLE: Final = "empty"  # objects of another kind: must be absent, null or empty
 _INNER: Final = "inner"  # an object a path crosses (unknown keys skipped)
 _READ: Final = "read"  # objects outside content the finder reads key by key (v2 polls)
+_EXTRA_ROLE: Final = "extra"  # a key the table does not know, read by the finder (`_EXTRA`)
 
 
 @attrs.define
@@ -196,7 +202,7 @@ class _Generator:
     """Generates the structs and the judging functions, one per kind and depth."""
 
     def __init__(self) -> None:
-        self.done: dict[tuple[Kind, int, bool], _Compiled | None] = {}
+        self.done: dict[tuple[Kind, int, bool, bool], _Compiled | None] = {}
         self.source: list[str] = []
         self.constants: dict[str, Any] = {}
         self.count = 0
@@ -207,11 +213,14 @@ class _Generator:
         self.constants[name] = value
         return name
 
-    def compile(self, kind: Kind, depth: int, *, recognised: bool = False) -> _Compiled:
-        key = (kind, depth, recognised)
+    def compile(
+        self, kind: Kind, depth: int, *, recognised: bool = False, wide: bool = False
+    ) -> _Compiled:
+        """The struct and function for ``kind`` (``wide``: every key the table knows)."""
+        key = (kind, depth, recognised, wide)
         if key not in self.done:
             try:
-                self.done[key] = self._compile(kind, depth, recognised=recognised)
+                self.done[key] = self._compile(kind, depth, recognised=recognised, wide=wide)
             except _Unsupported:
                 self.done[key] = None
         compiled = self.done[key]
@@ -219,7 +228,7 @@ class _Generator:
             raise _Unsupported
         return compiled
 
-    def _compile(self, kind: Kind, depth: int, *, recognised: bool) -> _Compiled:  # noqa: C901, PLR0912, PLR0915  # one pass per part of the table
+    def _compile(self, kind: Kind, depth: int, *, recognised: bool, wide: bool) -> _Compiled:  # noqa: C901, PLR0912, PLR0915  # one pass per part of the table
         shape = SHAPES[kind]
         if kind not in SUPPORTED or depth <= 0 or not shape.search_rest:
             raise _Unsupported
@@ -254,7 +263,12 @@ class _Generator:
                 entry.role, entry.kind = _READ, held
             elif held is not None and held in SUPPORTED:
                 try:
-                    entry.child = self.compile(held, depth - 1, recognised=slot.kind is None)
+                    entry.child = self.compile(
+                        held,
+                        depth - 1,
+                        recognised=slot.kind is None,
+                        wide=kind is Kind.TWEET_FLAT,  # twarc2 expands mentions into users
+                    )
                     entry.role = _SLOT
                 except _Unsupported:
                     if slot.kind is None:
@@ -271,16 +285,23 @@ class _Generator:
         elif recognised and signature is None and kind not in _RECOGNISED:
             raise _Unsupported
         excluded = signature.excluded if signature is not None else frozenset()
-        declared = shape.known if kind is not Kind.MENTION else shape.known & _MENTION_KEYS
+        narrow = kind is Kind.MENTION and not wide
+        declared = shape.known & _MENTION_KEYS if narrow else shape.known
         for key in declared - excluded:
             keys.field(key)
+        for key in _EXTRA.get(kind, ()):
+            entry = keys.field(key)
+            if entry.role != _SKIP or key in shape.known or loose_key(key) is not None:
+                raise _Unsupported
+            entry.role = _EXTRA_ROLE
         if not excluded.isdisjoint(keys.fields):
             raise _Unsupported
         for key, required in signature.required if signature is not None else ():
             entry = keys.field(key)
             entry.required = required
-        struct = self._struct(f"{kind.value}{depth}", keys, forbid=True)
-        name = f"judge_{kind.value}_{depth}{'_r' if recognised else ''}"
+        suffix = f"{depth}{'_r' if recognised else ''}{'_w' if wide else ''}"
+        struct = self._struct(f"{kind.value}{suffix}", keys, forbid=True)
+        name = f"judge_{kind.value}_{suffix}"
         self._function(name, kind, family, keys=keys, locations=locations, slots=slots)
         return _Compiled(struct, name)
 
@@ -294,6 +315,8 @@ class _Generator:
                 kind: Any = str | None
             elif role == _ID:
                 kind = int | str | None
+            elif role == _EXTRA_ROLE:
+                kind = str | None
             elif role == _SLOT:
                 assert entry.child is not None  # noqa: S101  # set with the role
                 kind = entry.child.struct | list[entry.child.struct] | None  # type: ignore[name-defined]
@@ -323,7 +346,7 @@ class _Generator:
         parts.append(f"{expression}.{keys.fields[path[-1]].attribute}")
         return f"({' and '.join(parts)})"
 
-    def _function(
+    def _function(  # noqa: C901  # one part of the table after another
         self,
         name: str,
         kind: Kind,
@@ -363,6 +386,8 @@ class _Generator:
                     "        if r:",
                     "            refs.add(r)",
                 ]
+        for key in _EXTRA.get(kind, ()):
+            lines += [f"    extra({key!r}, o.{keys.fields[key].attribute}, nm)"]
         for slot, entry in slots:
             where = self.constant(slot.path)
             lines.append(f"    c = {self._read(keys, slot.path, 'o')}")
@@ -405,6 +430,20 @@ def _places(value: Any, path: Path, free: list[tuple[Path, Any]]) -> None:
 
 # Kinds recognised from their keys by a check of their own (`_RECOGNISED`), not a signature.
 _RECOGNISED: Final[dict[Kind, Callable[[Any], bool]]] = {}
+
+
+def _extra(key: str, value: str | msgspec.UnsetType | None, names: PlaceNames) -> None:
+    """A key the table does not know, on a whole content object, as `beyond_fields` reads it.
+
+    Only a key with nothing found in it is judged here (the findings would depend on the
+    object's own location): the finder's functions are asked what they would ask.
+    """
+    if value is None or value is msgspec.UNSET:
+        return
+    if _key_location(key, names) is not None:
+        raise _Fallback
+    if any(_scan(value, (key,), walked=True, skip=frozenset(), names=names)):
+        raise _Fallback
 
 
 def _read_objects(
@@ -493,6 +532,7 @@ def readers() -> _Readers:
         "kind": location_kind,
         "places": _places,
         "read": _read_objects,
+        "extra": _extra,
         "reference": place_reference,
     }
     source = "\n".join(generator.source)
