@@ -196,6 +196,7 @@ class _Keys:
 class _Compiled:
     struct: Any
     name: str
+    asks: bool  # whether it asks the finder's functions (which read the names known)
 
 
 class _Generator:
@@ -303,7 +304,11 @@ class _Generator:
         struct = self._struct(f"{kind.value}{suffix}", keys, forbid=True)
         name = f"judge_{kind.value}_{suffix}"
         self._function(name, kind, family, keys=keys, locations=locations, slots=slots)
-        return _Compiled(struct, name)
+        asks = kind in _EXTRA or any(
+            entry.role == _READ or (entry.child is not None and entry.child.asks)
+            for _slot, entry in slots
+        )
+        return _Compiled(struct, name, asks)
 
     def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
@@ -485,6 +490,7 @@ class _Readers:
 
     decoders: tuple[tuple[Kind | None, Kind, msgspec.json.Decoder[Any]], ...]
     judges: Mapping[Kind, Callable[..., None]]
+    asks: frozenset[Kind]  # roots whose judging asks the finder's functions
     source: str
 
 
@@ -510,6 +516,12 @@ def readers() -> _Readers:
     tweet = generator.compile(Kind.TWEET_V1, _DEPTH, recognised=True)
     user = generator.compile(Kind.USER_V1, _DEPTH, recognised=True)
     flat = generator.compile(Kind.TWEET_FLAT, _DEPTH, recognised=True)
+    roots = {
+        Kind.RESPONSE_V2: response,
+        Kind.TWEET_V1: tweet,
+        Kind.USER_V1: user,
+        Kind.TWEET_FLAT: flat,
+    }
     unset = (msgspec.UnsetType, msgspec.UNSET)
     page = msgspec.defstruct(
         "page",
@@ -548,12 +560,8 @@ def readers() -> _Readers:
             (None, Kind.TWEET_V1, decoder(list[tweet.struct])),  # type: ignore[name-defined]
             (None, Kind.USER_V1, decoder(list[user.struct])),  # type: ignore[name-defined]
         ),
-        {
-            Kind.RESPONSE_V2: namespace[response.name],
-            Kind.TWEET_V1: namespace[tweet.name],
-            Kind.USER_V1: namespace[user.name],
-            Kind.TWEET_FLAT: namespace[flat.name],
-        },
+        {kind: namespace[root.name] for kind, root in roots.items()},
+        frozenset(kind for kind, root in roots.items() if root.asks),
         source,
     )
 
@@ -694,7 +702,7 @@ def _ids_only(items: list[Any]) -> bool:
 
 
 def _page(  # noqa: C901, PLR0912  # the finder's steps, one by one
-    page: Any, probe: PlaceNames, out: list[FastHit], ld: Callable[[bytes], Any]
+    page: Any, probe: PlaceNames | None, out: list[FastHit], ld: Callable[[bytes], Any]
 ) -> tuple[str, Kind, list[Any]] | None:
     """A v1.1 page's own keys, read by the finder's functions (as `beyond_fields` does).
 
@@ -750,11 +758,13 @@ def judge(
     ``memory`` learns the line's place names and points as the full scanner teaches it; on
     ``None`` it is left untouched, for the full scanner to read the line.
     """
-    probe = _Probe(memory)
+    # Only what asks the finder's functions needs to note what they asked (as `hits` does).
+    kind = line.kind
+    probe = _Probe(memory) if kind in (Kind.PAGE, None) or kind in readers().asks else None
     try:
         found = _judge(line, probe, loads)
         learned = _learn(found, memory)
-        if learned is not None and _again(learned, probe):
+        if learned is not None and probe is not None and _again(learned, probe):
             # The finder reads the payload again with what it learned (`hits`): so does this.
             found = _judge(line, learned, loads)
     except _Fallback:
@@ -764,7 +774,9 @@ def judge(
     return found
 
 
-def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> list[FastHit]:
+def _judge(
+    line: FastLine, names: PlaceNames | None, loads: Callable[[bytes], Any]
+) -> list[FastHit]:
     fast = readers()
     out: list[FastHit] = []
     free: list[tuple[Path, Any]] = []
@@ -804,15 +816,18 @@ def _judge(line: FastLine, names: PlaceNames, loads: Callable[[bytes], Any]) -> 
 
 def _learn(found: list[FastHit], memory: PlaceNames | None) -> PlaceNames | None:
     """What `twpolicy._payloads._geo.hits` learns from the findings; ``None``: nothing new."""
-    learned = PlaceNames(base=memory)
+    learned = None
     fresh = False
     for hit in found:
         kind, datum = hit.kind, hit.datum
-        if kind in _NAMED_KINDS:
+        named, pointed = kind in _NAMED_KINDS, kind in _POINTED_KINDS and hit.tabled
+        if learned is None and (named or pointed):
+            learned = PlaceNames(base=memory)  # only when there is something to learn
+        if named:
             for item in datum if isinstance(datum, list) else [datum]:
-                fresh = learned.learn(item) or fresh
-        if kind in _POINTED_KINDS and hit.tabled:
-            fresh = learned.learn_points(datum) or fresh
+                fresh = learned.learn(item) or fresh  # type: ignore[union-attr]
+        if pointed:
+            fresh = learned.learn_points(datum) or fresh  # type: ignore[union-attr]
     return learned if fresh else None
 
 
