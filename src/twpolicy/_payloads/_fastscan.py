@@ -1,27 +1,29 @@
 """The fast location path of ``twpolicy scan``: lines of known shape judged from their bytes.
 
-Most stored data is v2 response pages (twarc2), v1.1 Tweets, timelines and search pages, and
-their location sits in a few fields of whole Tweets and users. For these shapes a decoder
-and a judging function are generated from the table of shapes (`twpolicy._payloads._shapes`),
-the table the walker and the location finder read:
+Most stored data is v2 response pages (twarc2), v1.1 Tweets, timelines, users and search or
+cursored pages, and twarc2's flattened Tweets; their location sits in a few fields of whole
+Tweets and users. For these shapes a decoder and a judging function are generated from the
+table of shapes (`twpolicy._payloads._shapes`), the table the walker and the location
+finder read:
 
-- a msgspec Struct per kind of object, declaring every key the table knows for it (unknown
-  keys refused), decoding only what location judging reads: the whole-making fields (text,
-  names), the location fields (parsed with the scanner's own parser), the child slots, and
-  a v1.1 Tweet's ``id`` where the kind must be recognised from keys; every other key is
-  skipped unparsed;
+- a msgspec Struct per kind of object, declaring every key the table knows for it (any other
+  key refuses the line), decoding only what location judging reads: the whole-making fields
+  (text, names), the location fields (parsed with the scanner's own parser), the child
+  slots, and a v1.1 Tweet's ``id`` where the kind must be recognised from keys; every other
+  key is skipped unparsed;
 - a judging function per kind that reports each location field as the finder does (same
   pointer, kind and reason, in walk order), and places outside any Tweet as referenced or
-  not.
+  not. Parts the finder reads key by key (a page's metadata and cursors, v2 polls, the
+  ``type`` twarc2 keeps in flattened Tweets) are read by the finder's own functions.
 
 Only what the finder decides without looking beyond the table is judged here: every content
-object must be whole, every key known, every object where a slot puts it; search pages'
-metadata and timelines' outer list are read by the finder's own functions. Anything else (an
+object must be whole, every key known, every object where a slot puts it. Anything else (an
 unknown key at any depth, an object that is not whole, a value of another type, a line the
 finder would read a second time with what it learned) makes `judge` answer ``None``, and the
 record goes to the full scanner. The run's location memory learns exactly what the full
 scanner would teach it (`judge` feeds it through the same `PlaceNames` calls), so later
-records are judged the same way.
+records are judged the same way. A property test holds both paths to the same findings and
+memory on every corpus payload and on generated ones.
 """
 
 from __future__ import annotations
