@@ -5,8 +5,9 @@ or -32, from files or standard input, one record at a time with the command line
 reader (`twpolicy._cli._records`): memory is bounded by the largest record, not the file.
 Lines of the shapes most data has are judged from their bytes (`twpolicy._payloads._fastscan`,
 the same findings); every other record is walked once (`twpolicy._payloads._geo`).
-Unreadable spans are reported by their lines and the scan goes on. With ``--jobs``, a large plain file is read by many processes with the
-same report (`twpolicy._cli._parallel`). Exit codes follow `twpolicy._cli._common.Exit`.
+Unreadable spans are reported by their lines and the scan goes on. With ``--jobs``, a large
+plain file is read by many processes with the same report (`twpolicy._cli._parallel`). Exit
+codes follow `twpolicy._cli._common.Exit`.
 """
 
 from __future__ import annotations
