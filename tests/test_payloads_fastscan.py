@@ -406,9 +406,14 @@ def test_arrays_of_other_things_are_parsed():
     "line",
     [
         b'{"id_str":"1","text":"","text":"hi","user":{"screen_name":"a","location":"x"}}',
-        b'{"id_str":"1","text":"hi","text":" ","coordinates":{"type":"Point","coordinates":[1.5,2.5]}}',
-        b'{"data":[{"id":"1","text":"t","geo":null,"geo":{"place_id":"0a1b2c3d4e5f6a7b"}}],'
-        b'"includes":{"places":[{"id":"0a1b2c3d4e5f6a7b","full_name":"Exampleton, EX"}]}}',
+        (
+            b'{"id_str":"1","text":"hi","text":" ",'
+            b'"coordinates":{"type":"Point","coordinates":[1.5,2.5]}}'
+        ),
+        (
+            b'{"data":[{"id":"1","text":"t","geo":null,"geo":{"place_id":"0a1b2c3d4e5f6a7b"}}],'
+            b'"includes":{"places":[{"id":"0a1b2c3d4e5f6a7b","full_name":"Exampleton, EX"}]}}'
+        ),
     ],
 )
 def test_repeated_keys_read_as_json_reads_them(line):
