@@ -58,6 +58,9 @@ __all__ = ["LOADS", "Lines", "Record", "add_scan_command", "read_records", "scan
 
 #: How many unreadable records each file lists (all are counted).
 MAX_LISTED_ERRORS: Final = 20
+#: Bytes read before the fast location path is generated (it costs some 50 ms CPU, which
+#: small inputs, and the command's start-up, do without).
+FAST_AFTER: Final = 2 * 2**20
 #: Records between two progress updates.
 _EVERY: Final = 1024
 
@@ -275,16 +278,13 @@ def scan(
     the rest of each process's chunk.
     """
     memory = LocationMemory()
-    from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
-
-    options_parse = parser(loads)
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
     options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
     with collector_paused():
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
             if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
-            else _scan_file(name, report, memory=memory, parse=options_parse, **options)
+            else _scan_file(name, report, memory=memory, parse=_Parser(loads), **options)
             for name in names
         ]
     report.close(summaries)
@@ -331,6 +331,30 @@ def _scan_file(
         warn(f"twpolicy: {shown(name)}: {reader.damage.message}")
     report.end(summary)
     return summary
+
+
+class _Parser:
+    """Parses records with ``loads`` until `FAST_AFTER` bytes, then on the fast path.
+
+    Both give the same findings (`twpolicy._payloads._fastscan`); the fast path pays off
+    once its decoders are generated.
+    """
+
+    def __init__(self, loads: Callable[[bytes], Any]) -> None:
+        self.loads = loads
+        self.read = 0
+        self.fast: Callable[[bytes], Any] | None = None
+
+    def __call__(self, data: bytes) -> Any:
+        if self.fast is not None:
+            return self.fast(data)
+        self.read += len(data)
+        if self.read < FAST_AFTER:
+            return self.loads(data)
+        from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
+
+        self.fast = parser(self.loads)
+        return self.fast(data)
 
 
 def _scan_chunks(
@@ -404,12 +428,12 @@ def _walk(
     A line the fast path decoded (`FastLine`) is judged there; what it cannot judge exactly
     is parsed with ``loads`` and walked.
     """
-    from twpolicy._payloads import _fastscan  # noqa: PLC0415  # start-up: msgspec
-
     if record.error is not None:
         return record, []
     value = record.value
-    if type(value) is _fastscan.FastLine:
+    if type(value) is not list and type(value) is not dict:  # parsed JSON is one of them
+        from twpolicy._payloads import _fastscan  # noqa: PLC0415  # start-up: msgspec
+
         found = _fastscan.judge(value, memory, loads)
         if found is not None:
             return record, found
