@@ -15,6 +15,7 @@ from twpolicy import find_geo
 from twpolicy._cli import _common, _records, _scan
 from twpolicy._cli._main import main
 from twpolicy._cli._scan import read_records, scan
+from twpolicy._payloads import _fastscan
 
 SAMPLE = PROJECT / "examples" / "geo-sample.jsonl"
 
@@ -294,6 +295,9 @@ class TestCommand:
         tweet = payloads.tweet_v1(place=payloads.place_v1(), text="x" * 2000)
         path = self.write(tmp_path, jsonl(tweet) * 2000)  # about 6 MB
         assert Path(path).stat().st_size > 5_000_000
+        # The fast location path's decoders, generated once a process (some 8 MB), are not
+        # records: generate them first, so that what is measured is what records hold.
+        _fastscan.readers()
         tracemalloc.start()
         try:
             [summary] = scan([path], io.StringIO())
@@ -329,3 +333,34 @@ class TestCorpus:
             assert len(docs) - len(expected) == summary.unreadable, path
             standalone = sum(f.standalone for doc in expected for f in find_geo(doc.value))
             assert standalone == summary.standalone_data, path
+
+
+class TestFastPath:
+    """Past `FAST_AFTER` bytes, scan reads known lines on the fast location path: same report."""
+
+    @pytest.mark.corpus
+    @pytest.mark.parametrize("output", ["text", "json"])
+    def test_same_report_either_way(self, corpus, tmp_path, monkeypatch, output):
+        values = [doc.value for doc in load(corpus) if doc.error is None]
+        data = SAMPLE.read_bytes() + jsonl(*values) + SAMPLE.read_bytes()
+        path = tmp_path / "mixed.jsonl"
+        path.write_bytes(data)
+        reports = []
+        for after in (len(data) + 1, 0):  # never, then from the first byte
+            monkeypatch.setattr(_scan, "FAST_AFTER", after)
+            out = io.StringIO()
+            summaries = scan([str(path)], out, output=output, show_all=True)
+            reports.append((out.getvalue(), [s.to_record() for s in summaries]))
+        assert reports[0] == reports[1]
+        assert reports[1][1][0]["with_location"] > 0
+
+    def test_small_inputs_never_generate_it(self, monkeypatch, tmp_path):
+        """The fast path is generated only once an input is large: start-up stays small."""
+        parse = _scan._Parser(json.loads)
+        assert parse(b'{"a": 1}') == {"a": 1}
+        assert parse.fast is None
+        monkeypatch.setattr(_scan, "FAST_AFTER", 10)
+        line = jsonl({"id_str": "1", "text": "hi", "user": {"screen_name": "a"}}).strip()
+        assert type(parse(line)).__name__ == "FastLine"
+        assert type(parse(line)).__name__ == "FastLine"
+        assert parse.fast is not None

@@ -3,9 +3,11 @@
 Reads JSON, JSON Lines, concatenated (pretty-printed) JSON, compressed or not, in UTF-8, -16
 or -32, from files or standard input, one record at a time with the command line's one
 reader (`twpolicy._cli._records`): memory is bounded by the largest record, not the file.
-Each record is walked once (`twpolicy._geo`); unreadable spans are reported by their lines and
-the scan goes on. With ``--jobs``, a large plain file is read by many processes with the
-same report (`twpolicy._cli._parallel`). Exit codes follow `twpolicy._cli._common.Exit`.
+Lines of the shapes most data has are judged from their bytes (`twpolicy._payloads._fastscan`,
+the same findings); every other record is walked once (`twpolicy._payloads._geo`).
+Unreadable spans are reported by their lines and the scan goes on. With ``--jobs``, a large
+plain file is read by many processes with the same report (`twpolicy._cli._parallel`). Exit
+codes follow `twpolicy._cli._common.Exit`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from twpolicy._cli._records import (
     read_records,
 )
 from twpolicy._payloads._batch import collector_paused, record_hits
-from twpolicy._payloads._geo import REASONS, Hit, LocationMemory
+from twpolicy._payloads._geo import REASONS, LocationMemory
 from twpolicy._payloads._shapes import GeoKind
 from twpolicy.exceptions import PayloadError
 
@@ -56,6 +58,9 @@ __all__ = ["LOADS", "Lines", "Record", "add_scan_command", "read_records", "scan
 
 #: How many unreadable records each file lists (all are counted).
 MAX_LISTED_ERRORS: Final = 20
+#: Bytes read before the fast location path is generated (it costs some 50 ms CPU, which
+#: small inputs, and the command's start-up, do without).
+FAST_AFTER: Final = 2 * 2**20
 #: Records between two progress updates.
 _EVERY: Final = 1024
 
@@ -279,7 +284,7 @@ def scan(
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
             if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
-            else _scan_file(name, report, memory=memory, **options)
+            else _scan_file(name, report, memory=memory, parse=_Parser(loads), **options)
             for name in names
         ]
     report.close(summaries)
@@ -294,8 +299,9 @@ def _scan_file(
     max_bytes: int,
     loads: Callable[[bytes], Any],
     memory: LocationMemory,
+    parse: Callable[[bytes], Any],
 ) -> FileSummary:
-    """Scan one input, reporting as it goes."""
+    """Scan one input, reporting as it goes (``parse``: the fast path's, over ``loads``)."""
     summary = FileSummary(shown(name))
     try:
         source = open_source(name)
@@ -310,10 +316,10 @@ def _scan_file(
         return summary
     report.start(name)
     bar = Progress(shown(name), source.size, show=progress, unit="B" if source.size else "record")
-    reader = RecordReader(source.lines, max_bytes=max_bytes, loads=loads)
+    reader = RecordReader(source.lines, max_bytes=max_bytes, loads=parse)
     try:
         for record in reader:
-            _scan_record(record, summary, report, memory)
+            _scan_record(record, summary, report, memory, loads)
             if not record.number % _EVERY:
                 bar.update(source.position() or record.number, record.number)
         bar.update(source.position() or summary.records, summary.records)
@@ -325,6 +331,30 @@ def _scan_file(
         warn(f"twpolicy: {shown(name)}: {reader.damage.message}")
     report.end(summary)
     return summary
+
+
+class _Parser:
+    """Parses records with ``loads`` until `FAST_AFTER` bytes, then on the fast path.
+
+    Both give the same findings (`twpolicy._payloads._fastscan`); the fast path pays off
+    once its decoders are generated.
+    """
+
+    def __init__(self, loads: Callable[[bytes], Any]) -> None:
+        self.loads = loads
+        self.read = 0
+        self.fast: Callable[[bytes], Any] | None = None
+
+    def __call__(self, data: bytes) -> Any:
+        if self.fast is not None:
+            return self.fast(data)
+        self.read += len(data)
+        if self.read < FAST_AFTER:
+            return self.loads(data)
+        from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
+
+        self.fast = parser(self.loads)
+        return self.fast(data)
 
 
 def _scan_chunks(
@@ -371,13 +401,15 @@ def _chunk_hits(
     Those are the records with location data or errors, without their values (only the
     datum's pointer, kind and reason cross back), numbered from the chunk's first line.
     """
+    from twpolicy._payloads._fastscan import parser  # noqa: PLC0415  # start-up: msgspec
+
     kept: list[tuple[Record, list[_Found]]] = []
     records = 0
     memory = LocationMemory()
     with collector_paused():
-        for record in chunk_records(chunk, max_bytes, loads):
+        for record in chunk_records(chunk, max_bytes, parser(loads)):
             records = record.number
-            walked, found = _walk(record, memory)
+            walked, found = _walk(record, memory, loads)
             if walked.error is not None or found:
                 listed = [
                     _Found(pointer, hit.kind, hit.standalone, hit.reason)
@@ -388,21 +420,39 @@ def _chunk_hits(
     return records, kept
 
 
-def _walk(record: Record, memory: LocationMemory) -> tuple[Record, list[Hit]]:
-    """The record's location data; a record the walk refuses is made unreadable."""
-    if record.error is None:
-        try:
-            return record, record_hits(record.value, memory)
-        except PayloadError as exc:
-            return record._replace(error=str(exc), value=None), []
-    return record, []
+def _walk(
+    record: Record, memory: LocationMemory, loads: Callable[[bytes], Any]
+) -> tuple[Record, Sequence[_Datum]]:
+    """The record's location data; a record the walk refuses is made unreadable.
+
+    A line the fast path decoded (`FastLine`) is judged there; what it cannot judge exactly
+    is parsed with ``loads`` and walked.
+    """
+    if record.error is not None:
+        return record, []
+    value = record.value
+    if type(value) is not list and type(value) is not dict:  # parsed JSON is one of them
+        from twpolicy._payloads import _fastscan  # noqa: PLC0415  # start-up: msgspec
+
+        found = _fastscan.judge(value, memory, loads)
+        if found is not None:
+            return record, found
+        value = loads(value.data)
+    try:
+        return record, record_hits(value, memory)
+    except PayloadError as exc:
+        return record._replace(error=str(exc), value=None), []
 
 
 def _scan_record(
-    record: Record, summary: FileSummary, report: _Report, memory: LocationMemory
+    record: Record,
+    summary: FileSummary,
+    report: _Report,
+    memory: LocationMemory,
+    loads: Callable[[bytes], Any],
 ) -> None:
     summary.records += 1
-    record, found = _walk(record, memory)
+    record, found = _walk(record, memory, loads)
     _tally(record, found, summary, report)
 
 
