@@ -50,9 +50,16 @@ def contents(remembered):
     """Everything a memory holds: its filters' bytes and counts, and its places' cache."""
     points = remembered.points
     points.among([1.5, 2.5])  # puts pending points into the filters
-    filters = [remembered._names, points._key_filter, points._value_filter]
+    filters = [
+        remembered._names,
+        points._key_filter,
+        points._value_filter,
+        remembered._owned,
+        remembered._owners,
+        remembered._owned_values,
+    ]
     return (
-        [(bytes(bloom._bits), bloom.count) for bloom in filters],
+        [[(bytes(layer._bits), layer.count) for layer in growing._layers] for growing in filters],
         len(points),
         list(remembered._places_read),
     )
@@ -136,7 +143,7 @@ _ODD_VALUES = st.one_of(
         ]
     ),
     st.floats(-90, 90, allow_nan=False),
-)
+).map(copy.deepcopy)  # a later change may change the value itself: never the shared one
 
 
 @st.composite
