@@ -26,6 +26,7 @@ from twpolicy._enforce._compliance import (
     ExportTombstones,
     _clean_line,
     _Tally,
+    _Wanted,
     clean_record,
 )
 from twpolicy._payloads import _fastpage
@@ -54,9 +55,16 @@ def tallied(tally: _Tally) -> tuple[Any, ...]:
 
 
 def same(line: bytes, snapshot: Snapshot) -> bool:
-    """Clean ``line`` both ways and compare; whether the fast reader read it."""
-    fast_tally, walked_tally = _Tally(), _Tally()
+    """Clean ``line`` both ways and compare; whether the fast reader read it.
+
+    The fast reader cleans it twice: every object built, and only those that may hold a
+    wanted ID (lazily); both must write the same bytes.
+    """
+    fast_tally, walked_tally, lazy_tally = _Tally(), _Tally(), _Tally()
     fast = _clean_line(line, snapshot, fast_tally)
+    lazy = _clean_line(line, snapshot, lazy_tally, _Wanted(snapshot))
+    assert lazy == fast
+    assert tallied(lazy_tally) == tallied(fast_tally)
     try:
         record = json.loads(line)
     except ValueError:
@@ -293,9 +301,10 @@ class TestGenerated:
             _fastpage._objects(record(), "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
         with pytest.raises(_fastpage._Refused):
             _fastpage._objects(record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
-        (user,) = _fastpage._objects(
+        (entry,) = _fastpage._objects(
             record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False
         )
+        user = entry.item()
         assert ("1", ("x", 0)) == (user.oid, user.full_path)
 
     def test_unnamed_keys_and_conflicts_are_unsupported(self):

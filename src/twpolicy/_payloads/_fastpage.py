@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -103,20 +104,112 @@ class Item:
             raw[key] = item
 
 
+def _collect(value: Any, found: list[str]) -> None:
+    """The strings and integers in ``value`` (decoded JSON), into ``found``."""
+    kind = type(value)
+    if kind is str:
+        found.append(value)
+        if ":" in value:
+            found.append(value.rpartition(":")[2])
+    elif kind is int:
+        found.append(str(value))
+    elif kind is list:
+        for inner in value:
+            _collect(inner, found)
+    elif kind is dict:
+        for inner in value.values():
+            _collect(inner, found)
+
+
+class _Entry:
+    """An object of a page checked by its struct but not yet built into an `Item`."""
+
+    __slots__ = ("_atoms", "container", "facts", "kind", "path", "raw", "read")
+
+    def __init__(
+        self, raw: Any, read: Any, kind: Kind, path: Path, *, container: Any, facts: tuple[str, ...]
+    ) -> None:
+        self.raw = raw
+        self.read = read
+        self.kind = kind
+        self.path = path
+        self.container = container
+        self.facts = facts
+        self._atoms: list[str] | None = None
+
+    def atoms(self) -> list[str]:
+        """Every string and integer (as text) in its facts, and what follows a string's colon.
+
+        Whatever ID the cleaner reads in the object is one of these (`_id_of`, an activity
+        stream's ``id:123``), so an object none of whose atoms is gone decides nothing.
+        """
+        if self._atoms is None:
+            found: list[str] = []
+            unset = msgspec.UNSET
+            for value in msgspec.structs.astuple(self.read):
+                if value is not unset:
+                    _collect(value, found)
+            self._atoms = found
+        return self._atoms
+
+    def item(self) -> Item:
+        """The object as the cleaner reads it: its facts, decoded, and its own ID."""
+        unset = msgspec.UNSET
+        values = msgspec.structs.astuple(self.read)
+        facts = {
+            key: value for key, value in zip(self.facts, values, strict=False) if value is not unset
+        }
+        oid = facts.get("id")
+        if type(oid) is not str or "id_str" in facts:
+            oid = Node(self.kind, facts, None, ()).read_id().value
+        return Item(self.path, self.kind, facts, self.raw, oid or None, container=self.container)
+
+
 class Page:
     """A v2 response line read by `read_page`.
 
     Attributes:
         record: the response: objects are dicts, every value the cleaner does not read is
             `msgspec.Raw` (encode it with msgspec to write the line again).
-        items: its Tweets and users in the walker's order.
+        items: its Tweets and users in the walker's order (read lazily: those built so far,
+            `build`).
     """
 
-    __slots__ = ("items", "record")
+    __slots__ = ("_built", "_entries", "items", "record")
 
-    def __init__(self, record: dict[str, Any], items: list[Item]) -> None:
+    def __init__(
+        self, record: dict[str, Any], entries: list[_Entry], *, lazy: bool = False
+    ) -> None:
         self.record = record
-        self.items = items
+        self._entries = entries
+        self._built: list[Item | None] = [None] * len(entries)
+        self.items: list[Item] = []
+        if not lazy:
+            self.build()
+
+    def build(self, select: Callable[[list[str]], bool] | None = None) -> bool:
+        """Build the objects not built yet that ``select`` picks; whether any was.
+
+        ``select`` is given an object's `_Entry.atoms` (``None``: every object is picked).
+        `items` stays in the walker's order.
+        """
+        built = self._built
+        grew = False
+        for at, entry in enumerate(self._entries):
+            if built[at] is None and (select is None or select(entry.atoms())):
+                built[at] = entry.item()
+                grew = True
+        if grew:
+            self.items = [item for item in built if item is not None]
+        return grew
+
+    def unbuilt(self) -> list[tuple[Kind, Any]]:
+        """The objects not built, as (kind, struct of their facts): for what they refer to."""
+        return [
+            (entry.kind, entry.read)
+            for entry, item in zip(self._entries, self._built, strict=True)
+            if item is None
+        ]
 
 
 class _Refused(Exception):  # an internal signal: the walker must read this line
@@ -305,39 +398,36 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
     )
 
 
-def _items(
+def _entries(
     objects: list[Any], reads: list[Any], kind: Kind, paths: list[Path], *,
     recognised: bool, reader: _Reader, container: Any,
-) -> list[Item]:  # fmt: skip
-    """The Tweets or users of a slot, their facts read.
+) -> list[_Entry]:  # fmt: skip
+    """The Tweets or users of a slot, checked, to be built into items when needed.
 
     Refused where the walker would not recognise one as ``kind`` (the table's signature).
     """
     unset, astuple = msgspec.UNSET, msgspec.structs.astuple
-    keys, required, excluded = reader.facts, reader.required, reader.excluded
+    required, excluded = reader.required, reader.excluded
     if recognised and required is None:
         raise _Refused
-    found: list[Item] = []
-    for obj, read, path in zip(objects, reads, paths, strict=True):
-        values = astuple(read)
-        if recognised:
+    if recognised:
+        for read in reads:
+            values = astuple(read)
             for at, held in required or ():
                 if values[at] is unset or (held is not None and not isinstance(values[at], held)):
                     raise _Refused
             if any(values[at] is not unset for at in excluded):
                 raise _Refused
-        facts = {key: value for key, value in zip(keys, values, strict=False) if value is not unset}
-        oid = facts.get("id")
-        if type(oid) is not str or "id_str" in facts:
-            oid = Node(kind, facts, None, ()).read_id().value
-        found.append(Item(path, kind, facts, obj, oid or None, container=container))
-    return found
+    return [
+        _Entry(obj, read, kind, path, container=container, facts=reader.facts)
+        for obj, read, path in zip(objects, reads, paths, strict=True)
+    ]
 
 
 def _objects(
     parent: dict[str, Any], key: str, path: Path, kind: Kind, relevant: frozenset[Kind], *,
     recognised: bool,
-) -> list[Item]:  # fmt: skip
+) -> list[_Entry]:  # fmt: skip
     """The Tweets or users of one slot: one object or a list of them, decoded in place."""
     reader = _reader(kind, relevant)
     if reader is None:
@@ -346,7 +436,7 @@ def _objects(
     first = _first(raw)
     if first == ord("{"):
         reads = [reader.one.decode(raw)]
-        return _items(
+        return _entries(
             [raw], reads, kind, [path], recognised=recognised, reader=reader, container=parent
         )
     if first == ord("["):
@@ -355,7 +445,7 @@ def _objects(
         elements: list[Any] = _ARRAY(raw)
         parent[key] = elements
         paths = [(*path, index) for index in range(len(elements))]
-        return _items(
+        return _entries(
             elements, reads, kind, paths, recognised=recognised, reader=reader, container=elements
         )
     return []
@@ -367,11 +457,13 @@ def _closed_decoder(kind: Kind | None, relevant: frozenset[Kind]) -> msgspec.jso
     return msgspec.json.Decoder(_holding(kind, relevant, frozenset()))
 
 
-def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
+def read_page(line: bytes, relevant: frozenset[Kind], *, lazy: bool = False) -> Page | None:
     """Read a v2 response line for cleaning; ``None`` if the walker must read it instead.
 
     ``relevant``: the kinds whose objects the cleaner acts on (Tweets, users, DMs); every one
-    the walker would meet in the line must be one of the Tweets and users read here.
+    the walker would meet in the line must be one of the Tweets and users read here. Every
+    object is checked in C either way; with ``lazy``, none is built into an `Item` until the
+    cleaner asks (`Page.build`: most objects of a page hold nothing gone).
     """
     root = SHAPES[PAGE_ROOT]
     signature = root.signature
@@ -385,7 +477,7 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
             or any(key not in record for key, _ in signature.required)
         ):
             return None
-        items: list[Item] = []
+        entries: list[_Entry] = []
         for slot in root.visits:
             kind = slot.kind or slot.usually
             if kind is not None and kind not in PAGE_KINDS and _static_closed(kind, relevant):
@@ -400,11 +492,11 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
             if parent is None or parent.get(last) is None:
                 continue
             if kind in PAGE_KINDS:
-                items += _objects(
+                entries += _objects(
                     parent, last, slot.path, kind, relevant, recognised=slot.kind is None
                 )
             else:
                 _closed_decoder(slot.kind, relevant).decode(parent[last])
     except (_Refused, _Unsupported, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    return Page(record, items)
+    return Page(record, entries, lazy=lazy)

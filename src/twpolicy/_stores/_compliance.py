@@ -23,6 +23,7 @@ import sqlite3
 import typing
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -51,6 +52,7 @@ __all__ = [
     "RecordResult",
     "Snapshot",
     "Tombstone",
+    "id_sets",
     "open_compliance",
 ]
 
@@ -176,6 +178,18 @@ class _Deleted(Mapping[str, str]):
 
     def __bool__(self) -> bool:
         return bool(self._ids or self._others)
+
+    def parts(self) -> tuple[AbstractSet[str], Mapping[str, str]]:
+        """The deleted IDs and the other removals, as held (not copied: a million IDs)."""
+        return self._ids, self._others
+
+
+def id_sets(index: Mapping[str, Any]) -> list[AbstractSet[str]]:
+    """The IDs of a snapshot's ``index``, as sets, without copying a large set of deletions."""
+    if isinstance(index, _Deleted):
+        ids, others = index.parts()
+        return [ids, others.keys()]
+    return [index.keys()]
 
 
 @attrs.frozen(kw_only=True)
