@@ -29,7 +29,7 @@ import msgspec
 from twpolicy._payloads._shapes import SHAPES, Kind, Path
 from twpolicy._payloads._walker import Node
 
-__all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
+__all__ = ["FACTS", "ID_FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
 
 #: The kind of line read: a v2 response (a twarc2 line).
 PAGE_ROOT: Final = Kind.RESPONSE_V2
@@ -44,6 +44,12 @@ FACTS: Final = frozenset(
         "quoted_status_permalink", "geo", "coordinates", "place", "location", "attachments",
     }
 )  # fmt: skip
+
+#: The facts through which the cleaner reads IDs (of the object, its author, the Tweets it
+#: refers to); the others (location, attachments, a permalink) it reads for no ID.
+ID_FACTS: Final = FACTS - {
+    "geo", "coordinates", "place", "location", "attachments", "quoted_status_permalink"
+}  # fmt: skip
 
 _OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
@@ -124,30 +130,34 @@ def _collect(value: Any, found: list[str]) -> None:
 class _Entry:
     """An object of a page checked by its struct but not yet built into an `Item`."""
 
-    __slots__ = ("_atoms", "container", "facts", "kind", "path", "raw", "read")
+    __slots__ = ("_atoms", "container", "kind", "path", "raw", "read", "reader")
 
     def __init__(
-        self, raw: Any, read: Any, kind: Kind, path: Path, *, container: Any, facts: tuple[str, ...]
+        self, raw: Any, read: Any, kind: Kind, path: Path, *, container: Any, reader: _Reader
     ) -> None:
         self.raw = raw
         self.read = read
         self.kind = kind
         self.path = path
         self.container = container
-        self.facts = facts
+        self.reader = reader
         self._atoms: list[str] | None = None
 
     def atoms(self) -> list[str]:
-        """Every string and integer (as text) in its facts, and what follows a string's colon.
+        """Every string and integer (as text) in its `ID_FACTS`, and what follows a colon.
 
         Whatever ID the cleaner reads in the object is one of these (`_id_of`, an activity
         stream's ``id:123``), so an object none of whose atoms is gone decides nothing.
         """
         if self._atoms is None:
             found: list[str] = []
+            values = msgspec.structs.astuple(self.read)
             unset = msgspec.UNSET
-            for value in msgspec.structs.astuple(self.read):
-                if value is not unset:
+            for at in self.reader.ids:
+                value = values[at]
+                if type(value) is str and ":" not in value:
+                    found.append(value)
+                elif value is not unset:
                     _collect(value, found)
             self._atoms = found
         return self._atoms
@@ -157,7 +167,9 @@ class _Entry:
         unset = msgspec.UNSET
         values = msgspec.structs.astuple(self.read)
         facts = {
-            key: value for key, value in zip(self.facts, values, strict=False) if value is not unset
+            key: value
+            for key, value in zip(self.reader.facts, values, strict=False)
+            if value is not unset
         }
         oid = facts.get("id")
         if type(oid) is not str or "id_str" in facts:
@@ -347,6 +359,7 @@ class _Reader:
             positions of the fields it must have, and the type each must hold (``None``:
             any); ``None`` when the struct cannot tell (it is then never recognised).
         excluded: the positions of the fields it must not have.
+        ids: the positions of the facts that are `ID_FACTS`.
     """
 
     one: msgspec.json.Decoder[Any]
@@ -354,6 +367,7 @@ class _Reader:
     facts: tuple[str, ...]
     required: tuple[tuple[int, type | None], ...] | None
     excluded: tuple[int, ...]
+    ids: tuple[int, ...]
 
 
 _LIST: Any = list
@@ -395,6 +409,7 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
         facts,
         required,
         excluded,
+        tuple(at for at, key in enumerate(facts) if key in ID_FACTS),
     )
 
 
@@ -419,7 +434,7 @@ def _entries(
             if any(values[at] is not unset for at in excluded):
                 raise _Refused
     return [
-        _Entry(obj, read, kind, path, container=container, facts=reader.facts)
+        _Entry(obj, read, kind, path, container=container, reader=reader)
         for obj, read, path in zip(objects, reads, paths, strict=True)
     ]
 
