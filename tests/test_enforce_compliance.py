@@ -482,3 +482,64 @@ class TestRewriteDetails:
         wanted.add("12")
         wanted.add("123")
         assert wanted.may_hold(b'{"id": "12"}')
+
+    def test_wanted_holds_a_ledgers_deletions_as_they_are(self, ledger):
+        """The snapshot's set of deletions is looked up, not copied; other IDs join it."""
+        ledger.record(
+            [
+                ComplianceEvent(type="tweet_delete", object_id="11"),
+                ComplianceEvent(type="tweet_withheld", object_id="12", countries=("DE",)),
+                ComplianceEvent(type="user_suspend", object_id="11"),
+            ]
+        )
+        snapshot = ledger.snapshot()
+        wanted = _Wanted(snapshot)
+        assert snapshot.tweets.parts()[0] in wanted._sets  # the very set, not a copy
+        assert (2, "11" in wanted, "12" in wanted, "13" in wanted) == (
+            len(wanted),
+            True,
+            True,
+            False,
+        )
+
+
+class TestJobs:
+    """A large plain dataset cleaned by several processes: what one process writes."""
+
+    def test_jobs_are_checked(self, tmp_path):
+        dataset = tmp_path / "d.jsonl"
+        dataset.write_text("{}\n")
+        with pytest.raises(twpolicy.ConfigurationError, match="jobs=0"):
+            JsonLinesApplier(dataset, jobs=0)
+        applier = JsonLinesApplier(dataset, jobs=None)
+        assert applier.jobs == _enforce_compliance.default_jobs()
+        assert f"jobs={applier.jobs}" in repr(applier)
+
+    def test_chunks_write_what_one_process_writes(self, corpus, tmp_path, monkeypatch):
+        from twpolicy._payloads import _chunks  # noqa: PLC0415
+
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 4 * 1024)
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        dataset.write_bytes(dataset.read_bytes() * 3)
+        assert dataset.stat().st_size >= 4 * _chunks.MIN_CHUNK  # several chunks
+        results = []
+        for jobs in (1, 2):
+            out = tmp_path / f"out-{jobs}.jsonl"
+            with open_compliance(f"sqlite:///{tmp_path}/c{jobs}.db") as ledger:
+                ledger.record(all_events())
+                report = apply_compliance(ledger, JsonLinesApplier(dataset, out=out, jobs=jobs))
+            withdrawn = out.with_name(f"{out.name}.withdrawn.jsonl")
+            results.append(
+                (
+                    out.read_bytes(),
+                    withdrawn.read_bytes(),
+                    {
+                        k: v
+                        for k, v in report.to_dict().items()
+                        if k not in ("attempt_id", "target")
+                    },
+                )
+            )
+        assert results[0] == results[1]
+        assert results[0][2]["removed"] > 0

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -24,14 +25,16 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final, NamedTuple, Protocol
 
 import attrs
 import msgspec
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
+from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import collector_paused
+from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, splittable
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
 from twpolicy._payloads._fastpage import Item, Page, read_page
@@ -729,6 +732,48 @@ def clean_lines(
     return read, dropped
 
 
+#: The largest chunk a worker cleans: its cleaned bytes travel back to the parent whole.
+MAX_CHUNK: Final = 64 * 2**20
+
+
+class _Cleaned(NamedTuple):
+    """One chunk, cleaned (``bad``: its first line that is not JSON, numbered in it)."""
+
+    data: bytes
+    tally: _Tally
+    read: int = 0
+    dropped: int = 0
+    bad: int | None = None
+
+
+#: The snapshot a worker process cleans with, sent once (`_receive`), not with every chunk.
+_snapshot: list[Snapshot] = []
+
+
+def _receive(snapshot: Snapshot) -> None:
+    _snapshot[:] = [snapshot]
+
+
+def _clean_chunk(chunk: Chunk) -> _Cleaned:
+    """One chunk through the applier's `clean_lines`, in a worker process."""
+    tally = _Tally()
+    out = io.BytesIO()
+    try:
+        read, dropped = clean_lines(io.BytesIO(chunk.data), out.write, _snapshot[0], tally)
+    except NotJsonLine as exc:
+        return _Cleaned(b"", _Tally(), bad=exc.number)
+    return _Cleaned(out.getvalue(), tally, read, dropped)
+
+
+def _add(tally: _Tally, other: _Tally) -> None:
+    """A chunk's counts into the whole file's, in the file's order."""
+    for key, count in other.changed.items():
+        tally.changed[key] = tally.changed.get(key, 0) + count
+    tally.removed += other.removed
+    tally.scrubbed += other.scrubbed
+    tally.withdrawn += other.withdrawn
+
+
 class JsonLinesApplier:
     """A JSON Lines dataset (plain or gzip), rewritten atomically.
 
@@ -742,14 +787,30 @@ class JsonLinesApplier:
     suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),
     so that the content can be fetched afresh once the event is reversed.
 
+    A large plain (uncompressed) dataset can be cleaned by several processes (``jobs``): it
+    is cut at line boundaries (`twpolicy._payloads._chunks`, as ``twpolicy comply --jobs``
+    cuts it), each worker cleans its chunks with the same loop (`clean_lines`), and this
+    process writes them in order into the one temporary file it hashes and renames, so the
+    output, the ledger's record and the atomic replacement are those of one process. Only
+    this process touches the ledger.
+
     Args:
         path: the dataset.
         out: where to write the result; ``None`` replaces ``path`` in place.
+        jobs: processes cleaning a large plain dataset (``None``: every core this process
+            may use); a gzip dataset, or one under 32 MiB, is cleaned by this process.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        out: str | os.PathLike[str] | None = None,
+        jobs: int | None = 1,
     ) -> None:
+        self.jobs = default_jobs() if jobs is None else jobs
+        if self.jobs < 1:
+            raise ConfigurationError(f"jobs={jobs!r}: give a number of processes, 1 or more")
         self.source = Path(path)
         self.output = Path(out) if out is not None else self.source
         if not self.source.is_file():
@@ -759,7 +820,10 @@ class JsonLinesApplier:
         self.last: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"twpolicy.JsonLinesApplier({str(self.source)!r}, out={str(self.output)!r})"
+        return (
+            f"twpolicy.JsonLinesApplier({str(self.source)!r}, out={str(self.output)!r},"
+            f" jobs={self.jobs})"
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -797,10 +861,32 @@ class JsonLinesApplier:
 
     def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
         """Write every line, cleaned (`clean_lines`); return the records read and dropped."""
+        if self.jobs > 1 and splittable(str(self.source)) >= 2 * _chunks.MIN_CHUNK:
+            return self._rewrite_chunks(sink, snapshot, tally)
         try:
             return clean_lines(_open_lines(self.source), sink.write, snapshot, tally)
         except NotJsonLine as exc:
             raise not_json(self.source, exc.number) from None
+
+    def _rewrite_chunks(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
+        """`_rewrite` by ``jobs`` processes, each cleaning chunks of the file."""
+        read = dropped = 0
+        for part in map_chunks(
+            str(self.source),
+            self.jobs,
+            _clean_chunk,
+            max_chunk=MAX_CHUNK,
+            initializer=_receive,
+            initargs=(snapshot,),
+        ):
+            cleaned = part.result
+            if cleaned.bad is not None:
+                raise not_json(self.source, cleaned.bad + part.lines)
+            sink.write(cleaned.data)
+            _add(tally, cleaned.tally)
+            read += cleaned.read
+            dropped += cleaned.dropped
+        return read, dropped
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
         """Rewrite the dataset without what ``snapshot`` says is gone; replace it atomically."""
