@@ -222,6 +222,25 @@ class TestGenerated:
         """Any page, any events: the same cleaned page, the same counts, or the walker."""
         same(encode(page, style), snapshot_of(found))
 
+    def test_a_tweet_gone_without_an_id_builds_every_object(self):
+        """Gone without an ID (``""``), it takes references that name no ID: all are read."""
+        page = {
+            "data": [
+                {"id": "1000", "text": "a", "referenced_tweets": [{"type": "quoted", "id": "x"}]},
+                {"id": "1001", "text": "b", "author_id": "51"},
+            ],
+            "includes": {"tweets": [{"text": "no id", "author_id": "50"}]},
+        }
+        found = [ComplianceEvent(type="user_suspend", object_id="50")]
+        line = json.dumps(page).encode()
+        assert same(line, snapshot_of(found))
+        out, changed = _clean_line(line, snapshot_of(found), _Tally(), _Wanted(snapshot_of(found)))
+        assert changed
+        assert (
+            "referenced_tweets" not in json.loads(out)["data"][0]
+            or not json.loads(out)["data"][0]["referenced_tweets"]
+        )
+
     def test_plain_pages_are_read_fast(self):
         """A twarc2 page with includes is read by the fast reader, and cleaned as walked."""
         page = {
