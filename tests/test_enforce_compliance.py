@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import signal
 import sqlite3
@@ -469,6 +470,22 @@ class TestRewriteDetails:
         ledger.record([ComplianceEvent(type="tweet_delete", object_id="7")])
         apply_compliance(ledger, JsonLinesApplier(dataset))
         assert b'\n{"id": "70", "text": "y"}\n' == dataset.read_bytes()
+
+    def test_a_failed_write_is_raised_where_written(self):
+        """The writer thread's error reaches the applier, at its next write or at the end."""
+
+        class Full(io.BytesIO):
+            def write(self, data):
+                raise OSError(28, "No space left on device")
+
+        writer = _enforce_compliance._HashingWriter(Full())
+        writer.write(b"x")
+        writer.close()
+        writer.close()  # once is enough
+        with pytest.raises(OSError, match="No space"):
+            writer.check()
+        with pytest.raises(OSError, match="No space"):
+            writer.write(b"y")
 
     def test_wanted_grows(self):
         """Wanting a shorter ID widens the digit runs looked at."""

@@ -20,8 +20,10 @@ import hashlib
 import io
 import json
 import os
+import queue
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -634,18 +636,47 @@ def _clean_line(
 
 
 class _HashingWriter:
-    """A binary file that hashes what is written to it."""
+    """A binary file that hashes what is written to it, both done by a thread of its own.
+
+    Hashing and writing release the GIL, so a block is hashed and written while the next is
+    cleaned. `close` waits for the last block; `check` raises what the thread met.
+    """
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="twpolicy-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._blocks.get()) is not None:
+            if self._error is None:
+                try:
+                    self.digest.update(data)
+                    self.raw.write(data)
+                except BaseException as exc:  # noqa: BLE001  # raised by check, in the caller
+                    self._error = exc
 
     def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return self.raw.write(data)
+        self.check()
+        self._blocks.put(bytes(data))
+        return len(data)
 
     def flush(self) -> None:
-        self.raw.flush()
+        """Nothing to do until `close` (a gzip stream flushes as it closes)."""
+
+    def close(self) -> None:
+        """Wait until every block is hashed and written (or given up on)."""
+        if self._thread.is_alive():
+            self._blocks.put(None)
+            self._thread.join()
+
+    def check(self) -> None:
+        """Raise what hashing or writing met."""
+        if self._error is not None:
+            raise self._error
 
 
 def _sha256(path: Path) -> str | None:
@@ -898,12 +929,16 @@ class JsonLinesApplier:
         try:
             with temp.open("xb") as raw:
                 hashing = _HashingWriter(raw)
-                sink: Any = (
-                    gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
-                )
-                read, dropped = self._rewrite(sink, snapshot, tally)
-                if gzipped:
-                    sink.close()
+                try:
+                    sink: Any = (
+                        gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
+                    )
+                    read, dropped = self._rewrite(sink, snapshot, tally)
+                    if gzipped:
+                        sink.close()
+                finally:
+                    hashing.close()
+                hashing.check()
                 raw.flush()
                 os.fsync(raw.fileno())
             temp.chmod(mode)
