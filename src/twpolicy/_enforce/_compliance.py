@@ -21,7 +21,6 @@ import io
 import json
 import os
 import queue
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -71,7 +70,14 @@ _BLOCK: Final = 1 << 20
 _DECODE: Final = msgspec.json.Decoder().decode
 _ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
-_ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
+_ESCAPES: Final = (b"\\u003", b"\\U003")
+#: How much of a dataset is read at a time.
+_READ: Final = 8 << 20
+
+
+def _escapes_digit(line: bytes) -> bool:
+    """Whether ``line`` may escape a digit in JSON (or ``:`` to ``?``: found too, in C)."""
+    return any(escape in line for escape in _ESCAPES)
 
 
 #: Every byte but an ASCII digit becomes a space: what is left splits into the digit runs.
@@ -115,11 +121,14 @@ class _Wanted:
 
     def holds_any(self, runs: list[str]) -> bool:
         """Whether any of the digit ``runs`` is wanted."""
-        return not all(ids.isdisjoint(runs) for ids in self._sets)
+        for ids in self._sets:  # noqa: SIM110  # no generator: called for every object
+            if not ids.isdisjoint(runs):
+                return True
+        return False
 
     def may_hold(self, line: bytes) -> bool:
         """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
-        if _ESCAPED_DIGIT.search(line):
+        if _escapes_digit(line):
             return True
         return self.holds_any(_runs(line))
 
@@ -608,7 +617,7 @@ def _clean_line(
     ``wanted`` (the snapshot's IDs, or more), only the objects that may hold one of them are
     built (`_find_lazily`); the others are checked by the reader and kept as they came.
     """
-    lazy = wanted is not None and not _ESCAPED_DIGIT.search(line)
+    lazy = wanted is not None and not _escapes_digit(line)
     page = read_page(line, _CLEANED, lazy=lazy)
     if page is None:
         return None
@@ -690,15 +699,30 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """The lines of a stream (``read``) as iterating it gives them, read in large blocks.
+
+    (A file object reads a line of a twarc2 page, 100 KiB or more, in many small pieces.)
+    """
+    rest = b""
+    while block := read(_READ):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
 def _open_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         if gzipped:
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield from unzipped
+                yield from _lines(unzipped.read)
         else:
-            yield from raw
+            yield from _lines(raw.read)
 
 
 class NotJsonLine(ValueError):
