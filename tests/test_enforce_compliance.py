@@ -511,7 +511,7 @@ class TestRewriteDetails:
         )
         snapshot = ledger.snapshot()
         wanted = _Wanted(snapshot)
-        assert snapshot.tweets.parts()[0] in wanted._sets  # the very set, not a copy
+        assert snapshot.tweets.parts()[0] is wanted._sets[0]  # the very set, not a copy
         assert (2, "11" in wanted, "12" in wanted, "13" in wanted) == (
             len(wanted),
             True,

@@ -24,6 +24,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple, Protocol
@@ -99,11 +100,12 @@ class _Wanted:
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
-        self._sets = id_sets(snapshot.tweets)
+        deleted, others = id_sets(snapshot.tweets)
+        # Two sets, each looked up once per digit run: the deletions, and the rest joined.
         self._more: set[str] = set().union(
-            snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
+            others, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
         )
-        self._sets.append(self._more)
+        self._sets: list[AbstractSet[str]] = [deleted, self._more] if deleted else [self._more]
 
     def __bool__(self) -> bool:
         return any(self._sets)

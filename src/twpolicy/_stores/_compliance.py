@@ -184,12 +184,11 @@ class _Deleted(Mapping[str, str]):
         return self._ids, self._others
 
 
-def id_sets(index: Mapping[str, Any]) -> list[AbstractSet[str]]:
-    """The IDs of a snapshot's ``index``, as sets, without copying a large set of deletions."""
+def id_sets(index: Mapping[str, Any]) -> tuple[AbstractSet[str], AbstractSet[str]]:
+    """The IDs of a snapshot's ``index``: the large set of deletions as it is, and the rest."""
     if isinstance(index, _Deleted):
-        ids, others = index.parts()
-        return [ids, others.keys()]
-    return [index.keys()]
+        return index.parts()[0], index.parts()[1].keys()
+    return frozenset(), index.keys()
 
 
 @attrs.frozen(kw_only=True)
