@@ -24,7 +24,6 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple, Protocol
@@ -39,7 +38,7 @@ from twpolicy._payloads._batch import collector_paused
 from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, splittable
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
-from twpolicy._payloads._fastpage import Item, Page, read_page
+from twpolicy._payloads._fastpage import Item, read_page
 from twpolicy._payloads._ids import check_kind, ids_in
 from twpolicy._payloads._walker import Kind, adapt, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot, id_sets
@@ -93,46 +92,34 @@ def _runs(data: bytes) -> list[str]:
 class _Wanted:
     """Every ID a snapshot acts on, and a quick test of whether a line may hold one.
 
-    The IDs stay the snapshot's sets (a million deletions are neither copied nor joined with
-    the rest); a line's maximal runs of ASCII digits are looked up, cut in C by one
+    One set (one lookup per digit run), made with one copy of the snapshot's million
+    deletions; a line's maximal runs of ASCII digits are looked up, cut in C by one
     `bytes.translate` and one split (a regular expression's ``findall`` took three times
     longer), read as latin-1 so each run reads as itself.
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
         deleted, others = id_sets(snapshot.tweets)
-        # Two sets, each looked up once per digit run: the deletions, and the rest joined.
-        self._more: set[str] = set().union(
+        self.ids: set[str] = set(deleted)
+        self.ids.update(
             others, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
         )
-        self._sets: list[AbstractSet[str]] = [deleted, self._more] if deleted else [self._more]
 
     def __bool__(self) -> bool:
-        return any(self._sets)
+        return bool(self.ids)
 
     def __len__(self) -> int:
-        first, *rest = self._sets
-        return len(first) + len(set().union(*rest).difference(first))
-
-    def __contains__(self, value: str) -> bool:
-        return any(value in ids for ids in self._sets)
+        return len(self.ids)
 
     def add(self, value: str) -> None:
         """Want ``value`` too."""
-        self._more.add(value)
-
-    def holds_any(self, runs: list[str]) -> bool:
-        """Whether any of the digit ``runs`` is wanted."""
-        for ids in self._sets:  # noqa: SIM110  # no generator: called for every object
-            if not ids.isdisjoint(runs):
-                return True
-        return False
+        self.ids.add(value)
 
     def may_hold(self, line: bytes) -> bool:
         """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
         if _escapes_digit(line):
             return True
-        return self.holds_any(_runs(line))
+        return not self.ids.isdisjoint(_runs(line))
 
 
 def _loads(data: bytes) -> Any:
@@ -543,19 +530,16 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
     return cleaned, changed
 
 
-Found = tuple[list[Removal], list[tuple[Item, str]], dict[str, str]]
-
-
 def _clean(
-    record: Any, items: list[Item], snapshot: Snapshot, tally: _Tally, found: Found | None = None
+    record: Any, items: list[Item], snapshot: Snapshot, tally: _Tally
 ) -> tuple[Any, bool, list[Item]]:
     """Remove from ``record`` what is gone among its ``items``; scrub; drop references.
 
     Returns the record (``None``: it goes as a whole), whether it changed, and the items that
     stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
-    are the caller's to prune. ``found``: what `_find` found among ``items``, if known.
+    are the caller's to prune.
     """
-    removals, scrubs, gone = _find(items, snapshot) if found is None else found
+    removals, scrubs, gone = _find(items, snapshot)
     paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
@@ -577,69 +561,25 @@ def _clean(
     return record, bool(touched or plan), touched
 
 
-def _holding_any(ids: set[str]) -> Callable[[list[str]], bool]:
-    return lambda atoms: not ids.isdisjoint(atoms)
-
-
-def _find_lazily(page: Page, snapshot: Snapshot, wanted: _Wanted) -> Found:
-    """What is gone in ``page``, building only the objects that may decide something.
-
-    An object decides something only through an ID among its facts: its own, its author's,
-    one it refers to (`Entry.atoms`). So only those holding a wanted ID are built; then, as
-    long as what is gone grows by IDs not wanted (a suspended user's Tweet, a retweet of a
-    deleted one), those holding such an ID are built too (all of them, for a Tweet gone
-    without a plain ID).
-    """
-    page.build(wanted.holds_any)
-    found = _find(page.items, snapshot)
-    checked: set[str] = set()
-    while True:
-        extra = {
-            tid
-            for tid in found[2]
-            if tid not in checked and not (tid in wanted and tid.isascii() and tid.isdigit())
-        }
-        if not extra:
-            return found
-        checked |= extra
-        plain = all(tid.isascii() and tid.isdigit() for tid in extra)
-        if not page.build(_holding_any(extra) if plain else None):
-            return found
-        found = _find(page.items, snapshot)
-
-
-def _clean_line(
-    line: bytes, snapshot: Snapshot, tally: _Tally, wanted: _Wanted | None = None
-) -> tuple[bytes, bool] | None:
+def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
     The same decisions as `clean_record` on the parsed line, made on the few fields the fast
     reader decodes (`twpolicy._payloads._fastpage`); every other value is written out again
-    as it came. ``None``: not a line the fast reader reads; `clean_record` must. With
-    ``wanted`` (the snapshot's IDs, or more), only the objects that may hold one of them are
-    built (`_find_lazily`); the others are checked by the reader and kept as they came.
+    as it came. ``None``: not a line the fast reader reads; `clean_record` must.
     """
-    lazy = wanted is not None and not _escapes_digit(line)
-    page = read_page(line, _CLEANED, lazy=lazy)
+    page = read_page(line, _CLEANED)
     if page is None:
         return None
-    found = _find_lazily(page, snapshot, wanted) if lazy and wanted is not None else None
-    _, changed, touched = _clean(page.record, page.items, snapshot, tally, found)
+    _, changed, touched = _clean(page.record, page.items, snapshot, tally)
     if not changed:
         return line, False
     for item in touched:
         item.write_back()
+    kept = [item for item in page.items if not item.doomed]
     includes = page.record.get("includes")
     if isinstance(includes, dict):
-        tweets: list[Mapping[str, Any]] = [
-            item.value for item in page.items if not item.doomed and item.kind in _TWEETS
-        ]
-        tweets += [
-            {"geo": getattr(read, "geo", None), "attachments": getattr(read, "attachments", None)}
-            for kind, read in page.unbuilt()
-            if kind in _TWEETS
-        ]
-        _prune(includes, tweets)
+        _prune(includes, [item.value for item in kept if item.kind in _TWEETS])
     return _ENCODE(page.record), True  # msgspec writes whatever it read
 
 
@@ -766,7 +706,7 @@ def clean_lines(
             read += 1
             out = line if line.endswith(b"\n") else line + b"\n"
             if wanted.may_hold(line):
-                fast = _clean_line(line, snapshot, tally, wanted)  # v2 pages: the fast cleaner
+                fast = _clean_line(line, snapshot, tally)  # v2 pages: the fast cleaner
                 if fast is None:
                     try:
                         record = _loads(line)
@@ -1073,11 +1013,7 @@ class ExportTombstones:
                 return parse(data)
             fast = fast_ids(data, self.kind)
             try:
-                page = (
-                    None
-                    if fast is None
-                    else _clean_line(data, self.snapshot, _Tally(), self._wanted)
-                )
+                page = None if fast is None else _clean_line(data, self.snapshot, _Tally())
                 if page is not None and fast is not None:
                     # A page the fast reader cleaned: its IDs before and after, both read
                     # by the fast ID path where it can.

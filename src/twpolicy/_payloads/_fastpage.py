@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import keyword
-from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -29,7 +28,7 @@ import msgspec
 from twpolicy._payloads._shapes import SHAPES, Kind, Path
 from twpolicy._payloads._walker import Node
 
-__all__ = ["FACTS", "ID_FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
+__all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
 
 #: The kind of line read: a v2 response (a twarc2 line).
 PAGE_ROOT: Final = Kind.RESPONSE_V2
@@ -44,12 +43,6 @@ FACTS: Final = frozenset(
         "quoted_status_permalink", "geo", "coordinates", "place", "location", "attachments",
     }
 )  # fmt: skip
-
-#: The facts through which the cleaner reads IDs (of the object, its author, the Tweets it
-#: refers to); the others (location, attachments, a permalink) it reads for no ID.
-ID_FACTS: Final = FACTS - {
-    "geo", "coordinates", "place", "location", "attachments", "quoted_status_permalink"
-}  # fmt: skip
 
 _OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
@@ -110,118 +103,20 @@ class Item:
             raw[key] = item
 
 
-def _collect(value: Any, found: list[str]) -> None:
-    """The strings and integers in ``value`` (decoded JSON), into ``found``."""
-    kind = type(value)
-    if kind is str:
-        found.append(value)
-        if ":" in value:
-            found.append(value.rpartition(":")[2])
-    elif kind is int:
-        found.append(str(value))
-    elif kind is list:
-        for inner in value:
-            _collect(inner, found)
-    elif kind is dict:
-        for inner in value.values():
-            _collect(inner, found)
-
-
-class _Entry:
-    """An object of a page checked by its struct but not yet built into an `Item`."""
-
-    __slots__ = ("_atoms", "container", "kind", "path", "raw", "read", "reader")
-
-    def __init__(
-        self, raw: Any, read: Any, kind: Kind, path: Path, *, container: Any, reader: _Reader
-    ) -> None:
-        self.raw = raw
-        self.read = read
-        self.kind = kind
-        self.path = path
-        self.container = container
-        self.reader = reader
-        self._atoms: list[str] | None = None
-
-    def atoms(self) -> list[str]:
-        """Every string and integer (as text) in its `ID_FACTS`, and what follows a colon.
-
-        Whatever ID the cleaner reads in the object is one of these (`_id_of`, an activity
-        stream's ``id:123``), so an object none of whose atoms is gone decides nothing.
-        """
-        if self._atoms is None:
-            found: list[str] = []
-            values = msgspec.structs.astuple(self.read)
-            unset = msgspec.UNSET
-            for at in self.reader.ids:
-                value = values[at]
-                if type(value) is str and ":" not in value:
-                    found.append(value)
-                elif value is not unset:
-                    _collect(value, found)
-            self._atoms = found
-        return self._atoms
-
-    def item(self) -> Item:
-        """The object as the cleaner reads it: its facts, decoded, and its own ID."""
-        unset = msgspec.UNSET
-        values = msgspec.structs.astuple(self.read)
-        facts = {
-            key: value
-            for key, value in zip(self.reader.facts, values, strict=False)
-            if value is not unset
-        }
-        oid = facts.get("id")
-        if type(oid) is not str or "id_str" in facts:
-            oid = Node(self.kind, facts, None, ()).read_id().value
-        return Item(self.path, self.kind, facts, self.raw, oid or None, container=self.container)
-
-
 class Page:
     """A v2 response line read by `read_page`.
 
     Attributes:
         record: the response: objects are dicts, every value the cleaner does not read is
             `msgspec.Raw` (encode it with msgspec to write the line again).
-        items: its Tweets and users in the walker's order (read lazily: those built so far,
-            `build`).
+        items: its Tweets and users in the walker's order.
     """
 
-    __slots__ = ("_built", "_entries", "items", "record")
+    __slots__ = ("items", "record")
 
-    def __init__(
-        self, record: dict[str, Any], entries: list[_Entry], *, lazy: bool = False
-    ) -> None:
+    def __init__(self, record: dict[str, Any], items: list[Item]) -> None:
         self.record = record
-        self._entries = entries
-        self._built: list[Item | None] = [None] * len(entries)
-        self.items: list[Item] = []
-        if not lazy:
-            self.build()
-
-    def build(self, select: Callable[[list[str]], bool] | None = None) -> bool:
-        """Build the objects not built yet that ``select`` picks; whether any was.
-
-        ``select`` is given an object's `_Entry.atoms` (``None``: every object is picked).
-        `items` stays in the walker's order.
-        """
-        built = self._built
-        grew = False
-        for at, entry in enumerate(self._entries):
-            if built[at] is None and (select is None or select(entry.atoms())):
-                built[at] = entry.item()
-                grew = True
-        if grew:
-            self.items = [item for item in built if item is not None]
-        return grew
-
-    def unbuilt(self) -> list[tuple[Kind, Any]]:
-        """The objects not built, as (kind, struct of their facts): for what they refer to."""
-        return [
-            (entry.kind, entry.read)
-            for entry, item in zip(self._entries, self._built, strict=True)
-            if item is None
-        ]
+        self.items = items
 
 
 class _Refused(Exception):  # an internal signal: the walker must read this line
@@ -359,7 +254,6 @@ class _Reader:
             positions of the fields it must have, and the type each must hold (``None``:
             any); ``None`` when the struct cannot tell (it is then never recognised).
         excluded: the positions of the fields it must not have.
-        ids: the positions of the facts that are `ID_FACTS`.
     """
 
     one: msgspec.json.Decoder[Any]
@@ -367,7 +261,6 @@ class _Reader:
     facts: tuple[str, ...]
     required: tuple[tuple[int, type | None], ...] | None
     excluded: tuple[int, ...]
-    ids: tuple[int, ...]
 
 
 _LIST: Any = list
@@ -409,40 +302,42 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
         facts,
         required,
         excluded,
-        tuple(at for at, key in enumerate(facts) if key in ID_FACTS),
     )
 
 
-def _entries(
+def _items(
     objects: list[Any], reads: list[Any], kind: Kind, paths: list[Path], *,
     recognised: bool, reader: _Reader, container: Any,
-) -> list[_Entry]:  # fmt: skip
-    """The Tweets or users of a slot, checked, to be built into items when needed.
+) -> list[Item]:  # fmt: skip
+    """The Tweets or users of a slot, their facts read.
 
     Refused where the walker would not recognise one as ``kind`` (the table's signature).
     """
     unset, astuple = msgspec.UNSET, msgspec.structs.astuple
-    required, excluded = reader.required, reader.excluded
+    keys, required, excluded = reader.facts, reader.required, reader.excluded
     if recognised and required is None:
         raise _Refused
-    if recognised:
-        for read in reads:
-            values = astuple(read)
+    found: list[Item] = []
+    for obj, read, path in zip(objects, reads, paths, strict=True):
+        values = astuple(read)
+        if recognised:
             for at, held in required or ():
                 if values[at] is unset or (held is not None and not isinstance(values[at], held)):
                     raise _Refused
             if any(values[at] is not unset for at in excluded):
                 raise _Refused
-    return [
-        _Entry(obj, read, kind, path, container=container, reader=reader)
-        for obj, read, path in zip(objects, reads, paths, strict=True)
-    ]
+        facts = {key: value for key, value in zip(keys, values, strict=False) if value is not unset}
+        oid = facts.get("id")
+        if type(oid) is not str or "id_str" in facts:
+            oid = Node(kind, facts, None, ()).read_id().value
+        found.append(Item(path, kind, facts, obj, oid or None, container=container))
+    return found
 
 
 def _objects(
     parent: dict[str, Any], key: str, path: Path, kind: Kind, relevant: frozenset[Kind], *,
     recognised: bool,
-) -> list[_Entry]:  # fmt: skip
+) -> list[Item]:  # fmt: skip
     """The Tweets or users of one slot: one object or a list of them, decoded in place."""
     reader = _reader(kind, relevant)
     if reader is None:
@@ -451,7 +346,7 @@ def _objects(
     first = _first(raw)
     if first == ord("{"):
         reads = [reader.one.decode(raw)]
-        return _entries(
+        return _items(
             [raw], reads, kind, [path], recognised=recognised, reader=reader, container=parent
         )
     if first == ord("["):
@@ -460,7 +355,7 @@ def _objects(
         elements: list[Any] = _ARRAY(raw)
         parent[key] = elements
         paths = [(*path, index) for index in range(len(elements))]
-        return _entries(
+        return _items(
             elements, reads, kind, paths, recognised=recognised, reader=reader, container=elements
         )
     return []
@@ -472,13 +367,11 @@ def _closed_decoder(kind: Kind | None, relevant: frozenset[Kind]) -> msgspec.jso
     return msgspec.json.Decoder(_holding(kind, relevant, frozenset()))
 
 
-def read_page(line: bytes, relevant: frozenset[Kind], *, lazy: bool = False) -> Page | None:
+def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
     """Read a v2 response line for cleaning; ``None`` if the walker must read it instead.
 
     ``relevant``: the kinds whose objects the cleaner acts on (Tweets, users, DMs); every one
-    the walker would meet in the line must be one of the Tweets and users read here. Every
-    object is checked in C either way; with ``lazy``, none is built into an `Item` until the
-    cleaner asks (`Page.build`: most objects of a page hold nothing gone).
+    the walker would meet in the line must be one of the Tweets and users read here.
     """
     root = SHAPES[PAGE_ROOT]
     signature = root.signature
@@ -492,7 +385,7 @@ def read_page(line: bytes, relevant: frozenset[Kind], *, lazy: bool = False) -> 
             or any(key not in record for key, _ in signature.required)
         ):
             return None
-        entries: list[_Entry] = []
+        items: list[Item] = []
         for slot in root.visits:
             kind = slot.kind or slot.usually
             if kind is not None and kind not in PAGE_KINDS and _static_closed(kind, relevant):
@@ -507,11 +400,11 @@ def read_page(line: bytes, relevant: frozenset[Kind], *, lazy: bool = False) -> 
             if parent is None or parent.get(last) is None:
                 continue
             if kind in PAGE_KINDS:
-                entries += _objects(
+                items += _objects(
                     parent, last, slot.path, kind, relevant, recognised=slot.kind is None
                 )
             else:
                 _closed_decoder(slot.kind, relevant).decode(parent[last])
     except (_Refused, _Unsupported, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    return Page(record, entries, lazy=lazy)
+    return Page(record, items)
