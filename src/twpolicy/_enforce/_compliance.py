@@ -596,7 +596,8 @@ class _HashingWriter:
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
-        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        # Two blocks ahead at most: a chunk of --jobs is up to 64 MiB.
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="twpolicy-writer", daemon=True)
         self._thread.start()
