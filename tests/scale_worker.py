@@ -30,17 +30,18 @@ def _stop(*_: object, **__: object) -> None:
 
 
 def _comply(dataset: str, events: str, url: str) -> None:
-    from twpolicy._cli import _compliance, _parallel  # noqa: PLC0415
     from twpolicy._cli._main import main as cli  # noqa: PLC0415
+    from twpolicy._enforce import _compliance  # noqa: PLC0415
+    from twpolicy._payloads import _chunks  # noqa: PLC0415
 
-    chunks = _parallel.map_chunks
+    chunks = _chunks.map_chunks
 
     def first_only(*args: object, **options: object) -> object:
         parts = chunks(*args, **options)  # type: ignore[arg-type]
         yield next(parts)  # written to the temporary file when the next one is asked for
         _stop()
 
-    _parallel.MIN_CHUNK = 64 * 1024
+    _chunks.MIN_CHUNK = 64 * 1024
     _compliance.map_chunks = first_only  # type: ignore[assignment]
     cli(["comply", "--jobs", "2", "--dataset", dataset, "--compliance-db", url, events])
 

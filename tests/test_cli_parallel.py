@@ -20,11 +20,13 @@ import twpolicy
 from conftest import PROJECT
 from corpus import load
 from scale_data import applied, cli_ids, concatenated, used, write_dataset
-from twpolicy._cli import _compliance, _parallel, _scan
 from twpolicy._cli import _dehydrate as dehydrate
+from twpolicy._cli import _parallel, _scan
 from twpolicy._cli._dehydrate import IdReader, ParallelIdReader
 from twpolicy._cli._main import main
 from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
+from twpolicy._enforce import _compliance as _enforce_compliance
+from twpolicy._payloads import _chunks
 
 PAGE = {
     "data": [{"id": "21", "text": "...", "author_id": "5"}],
@@ -39,7 +41,7 @@ SAMPLE = (PROJECT / "examples" / "geo-sample.jsonl").read_text()
 @pytest.fixture(name="big")
 def _big(tmp_path, monkeypatch):
     """A file of a few hundred records, cut into many chunks (the chunk floor is lowered)."""
-    monkeypatch.setattr(_parallel, "MIN_CHUNK", 1024)
+    monkeypatch.setattr(_chunks, "MIN_CHUNK", 1024)
     lines = []
     for index in range(300):
         page = json.loads(json.dumps(PAGE))
@@ -107,7 +109,7 @@ class TestChunk:
         work = functools.partial(
             _parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=strict
         )
-        part = _parallel._read_chunk(str(big), 0, big.stat().st_size, work)
+        part = _chunks._read_chunk(str(big), 0, big.stat().st_size, work)
         assert expected[: len(part.result.ids)] == part.result.ids
         assert 1 if strict else len(part.result.skipped) > 1
         assert big.read_text().count("\n") == part.lines
@@ -178,7 +180,7 @@ class TestScanJobs:
 
         The bad records come last: a report lists only each file's first 20.
         """
-        monkeypatch.setattr(_parallel, "MIN_CHUNK", 256 * 1024)
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 256 * 1024)
         good = [line for line in SAMPLE.splitlines() if line.startswith("{") and is_json(line)]
         bad = [SAMPLE, "not json", json.dumps(LOSSY), "", *BROKEN, "42"]
         path = tmp_path / "geo.jsonl"
@@ -224,7 +226,7 @@ class TestScanJobs:
     )
     def test_any_input_reads_as_one_process(self, pieces, jobs, tmp_path, monkeypatch):
         """Whatever lines a file holds, and wherever it is cut, --jobs changes no report."""
-        monkeypatch.setattr(_parallel, "MIN_CHUNK", 64)
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 64)
         path = tmp_path / "any.jsonl"
         path.write_text("\n".join(["{}", *pieces]) + "\n")
         reports = []
@@ -268,7 +270,7 @@ def _recorded(corpus, tmp_path, monkeypatch):
     The events delete every fifth Tweet, delete one user (a reversible removal: its IDs are
     withdrawn) and strip another user's location, all taken from the dataset itself.
     """
-    monkeypatch.setattr(_parallel, "MIN_CHUNK", 64 * 1024)
+    monkeypatch.setattr(_chunks, "MIN_CHUNK", 64 * 1024)
     lines = []
     for document in load(corpus):
         text = json.dumps(document.value) if document.error is None else ""
@@ -377,7 +379,7 @@ class TestComplyJobs:
             with pytest.raises(twpolicy.PayloadError) as caught:
                 twpolicy.apply_compliance(
                     twpolicy.open_compliance(f"sqlite:///{copy.with_suffix('.db')}"),
-                    _compliance.ParallelApplier(str(copy), out=None, jobs=jobs),
+                    twpolicy.JsonLinesApplier(str(copy), out=None, jobs=jobs),
                 )
             errors.append(str(caught.value).replace(f"jobs-{jobs}", "jobs-N"))
         assert errors[0] == errors[1]
@@ -398,14 +400,13 @@ class TestComplyJobs:
         expected, report = applied(dataset, events, tmp_path)
         ledger = twpolicy.open_compliance("memory://")
         ledger.record(events)
-        _compliance._receive(ledger.snapshot())
-        cleaned = _compliance._clean_chunk(_parallel.Chunk(text.encode(), more=False))
+        _enforce_compliance._receive(ledger.snapshot())
+        cleaned = _enforce_compliance._clean_chunk(_chunks.Chunk(text.encode(), more=False))
         assert (cleaned.data, cleaned.bad) == (expected, None)
-        assert (cleaned.tally.read, cleaned.tally.dropped) == (
-            report.records_read,
-            report.records_dropped,
+        assert (cleaned.read, cleaned.dropped) == (report.records_read, report.records_dropped)
+        bad = _enforce_compliance._clean_chunk(
+            _chunks.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True)
         )
-        bad = _compliance._clean_chunk(_parallel.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True))
         assert (b"", 2) == (bad.data, bad.bad)
 
 
@@ -447,7 +448,7 @@ def test_a_killed_comply_leaves_the_old_dataset(recorded, capsys):
 @pytest.fixture(name="parts")
 def _parts(tmp_path, monkeypatch, big):
     """Small files (read whole by workers), a large one (split), a gzip one; the floor lowered."""
-    monkeypatch.setattr(_parallel, "MIN_CHUNK", 32 * 1024)
+    monkeypatch.setattr(_chunks, "MIN_CHUNK", 32 * 1024)
     small = write_dataset(tmp_path, files=3, per_file=8)
     large = tmp_path / "large.jsonl"
     large.write_bytes(big.read_bytes() * 4)

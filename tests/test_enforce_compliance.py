@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import signal
 import sqlite3
@@ -470,6 +471,22 @@ class TestRewriteDetails:
         apply_compliance(ledger, JsonLinesApplier(dataset))
         assert b'\n{"id": "70", "text": "y"}\n' == dataset.read_bytes()
 
+    def test_a_failed_write_is_raised_where_written(self):
+        """The writer thread's error reaches the applier, at its next write or at the end."""
+
+        class Full(io.BytesIO):
+            def write(self, data):
+                raise OSError(28, "No space left on device")
+
+        writer = _enforce_compliance._HashingWriter(Full())
+        writer.write(b"x")
+        writer.close()
+        writer.close()  # once is enough
+        with pytest.raises(OSError, match="No space"):
+            writer.check()
+        with pytest.raises(OSError, match="No space"):
+            writer.write(b"y")
+
     def test_wanted_grows(self):
         """Wanting a shorter ID widens the digit runs looked at."""
         snapshot = Snapshot(
@@ -482,3 +499,60 @@ class TestRewriteDetails:
         wanted.add("12")
         wanted.add("123")
         assert wanted.may_hold(b'{"id": "12"}')
+
+    def test_wanted_joins_a_ledgers_deletions_and_the_rest(self, ledger):
+        """The snapshot's deletions (held apart) and its other IDs are all wanted."""
+        ledger.record(
+            [
+                ComplianceEvent(type="tweet_delete", object_id="11"),
+                ComplianceEvent(type="tweet_withheld", object_id="12", countries=("DE",)),
+                ComplianceEvent(type="user_suspend", object_id="11"),
+            ]
+        )
+        wanted = _Wanted(ledger.snapshot())
+        assert 2 == len(wanted)
+        assert [True, True, False] == [
+            wanted.may_hold(b'{"id": "%s"}' % n) for n in (b"11", b"12", b"13")
+        ]
+
+
+class TestJobs:
+    """A large plain dataset cleaned by several processes: what one process writes."""
+
+    def test_jobs_are_checked(self, tmp_path):
+        dataset = tmp_path / "d.jsonl"
+        dataset.write_text("{}\n")
+        with pytest.raises(twpolicy.ConfigurationError, match="jobs=0"):
+            JsonLinesApplier(dataset, jobs=0)
+        applier = JsonLinesApplier(dataset, jobs=None)
+        assert applier.jobs == _enforce_compliance.default_jobs()
+        assert f"jobs={applier.jobs}" in repr(applier)
+
+    def test_chunks_write_what_one_process_writes(self, corpus, tmp_path, monkeypatch):
+        from twpolicy._payloads import _chunks  # noqa: PLC0415
+
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 4 * 1024)
+        dataset = tmp_path / "data.jsonl"
+        corpus_dataset(corpus, dataset)
+        dataset.write_bytes(dataset.read_bytes() * 3)
+        assert dataset.stat().st_size >= 4 * _chunks.MIN_CHUNK  # several chunks
+        results = []
+        for jobs in (1, 2):
+            out = tmp_path / f"out-{jobs}.jsonl"
+            with open_compliance(f"sqlite:///{tmp_path}/c{jobs}.db") as ledger:
+                ledger.record(all_events())
+                report = apply_compliance(ledger, JsonLinesApplier(dataset, out=out, jobs=jobs))
+            withdrawn = out.with_name(f"{out.name}.withdrawn.jsonl")
+            results.append(
+                (
+                    out.read_bytes(),
+                    withdrawn.read_bytes(),
+                    {
+                        k: v
+                        for k, v in report.to_dict().items()
+                        if k not in ("attempt_id", "target")
+                    },
+                )
+            )
+        assert results[0] == results[1]
+        assert results[0][2]["removed"] > 0

@@ -214,6 +214,23 @@ class TestGenerated:
         """Any page, any events: the same cleaned page, the same counts, or the walker."""
         same(encode(page, style), snapshot_of(found))
 
+    def test_a_tweet_gone_without_an_id(self):
+        """Gone without an ID (``""``), it takes references that name no ID with it."""
+        page = {
+            "data": [
+                {"id": "1000", "text": "a", "referenced_tweets": [{"type": "quoted", "id": "x"}]},
+                {"id": "1001", "text": "b", "author_id": "51"},
+            ],
+            "includes": {"tweets": [{"text": "no id", "author_id": "50"}]},
+        }
+        found = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        line = json.dumps(page).encode()
+        assert same(line, found)
+        out, changed = _clean_line(line, found, _Tally())
+        cleaned = json.loads(out)
+        assert changed
+        assert ([], []) == (cleaned["data"][0]["referenced_tweets"], cleaned["includes"]["tweets"])
+
     def test_plain_pages_are_read_fast(self):
         """A twarc2 page with includes is read by the fast reader, and cleaned as walked."""
         page = {

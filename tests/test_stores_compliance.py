@@ -215,6 +215,7 @@ class TestRanges:
         ledger.record([ev(T.TWEET_DELETE, "1"), ev(T.TWEET_DELETE, "2")])
         keyed, keys = ledger.claim("t", ["tweet_delete:1"])
         assert ["tweet_delete:1"] == keys
+        ledger.claim("u", ["tweet_delete:2"])  # another target's claim counts for nothing here
         ranged, count = ledger.claim_all("t")
         assert (1, ["tweet_delete:2"]) == (count, ledger.claimed(ranged))
         assert ledger.claim("t", ["tweet_delete:2"]) is None

@@ -13,15 +13,13 @@ compliance streams into the ledger.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any, Final, Literal, NamedTuple, TextIO
+from typing import Any, Literal, TextIO
 
-from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
     COMPLIANCE,
     CliError,
@@ -33,107 +31,27 @@ from twpolicy._cli._common import (
     utc_time,
     warn,
 )
-from twpolicy._cli._parallel import Chunk, add_jobs_option, default_jobs, map_chunks, splittable
+from twpolicy._cli._parallel import add_jobs_option, default_jobs
 from twpolicy._cli._records import RecordReader, open_source
 from twpolicy._enforce._compliance import (
     ApplyReport,
     JsonLinesApplier,
-    NotJsonLine,
-    _Tally,
     apply_compliance,
     attempt_outcomes,
-    clean_lines,
-    not_json,
 )
 from twpolicy._enforce._compliance_jobs import (
     PollPolicy,
     ingest_compliance_stream,
     run_compliance_job,
 )
-from twpolicy._enforce._scale import ComplyTally
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent, compliance_events
-from twpolicy._stores._compliance import ComplianceLedger, EventStatus, Snapshot, open_compliance
+from twpolicy._stores._compliance import ComplianceLedger, EventStatus, open_compliance
 from twpolicy.exceptions import ConfigurationError, PayloadError, TwPolicyError
 from twpolicy.rules import compliance_deadline
 
-__all__ = ["ParallelApplier", "register"]
-
-#: The largest chunk a worker cleans: its cleaned bytes travel back to the parent whole.
-MAX_CHUNK: Final = 64 * 2**20
-
-
-class _Cleaned(NamedTuple):
-    """One chunk, cleaned: its bytes and tally, or the first line (in it) that is not JSON."""
-
-    data: bytes
-    tally: ComplyTally
-    bad: int | None = None
-
-
-#: The snapshot a worker process cleans with, sent once (`_receive`), not with every chunk.
-_snapshot: list[Snapshot] = []
-
-
-def _receive(snapshot: Snapshot) -> None:
-    _snapshot[:] = [snapshot]
-
-
-def _clean_chunk(chunk: Chunk) -> _Cleaned:
-    """One chunk through the applier's `clean_lines`, in a worker process."""
-    tally = _Tally()
-    out = io.BytesIO()
-    try:
-        read, dropped = clean_lines(io.BytesIO(chunk.data), out.write, _snapshot[0], tally)
-    except NotJsonLine as exc:
-        return _Cleaned(b"", ComplyTally({}), exc.number)
-    counts = ComplyTally(
-        tally.changed, tally.removed, tally.scrubbed, read, dropped, tuple(tally.withdrawn)
-    )
-    return _Cleaned(out.getvalue(), counts)
-
-
-class ParallelApplier(JsonLinesApplier):
-    """`JsonLinesApplier` whose plain (uncompressed) dataset is cleaned by ``jobs`` processes.
-
-    The dataset is cut at line boundaries (`twpolicy._cli._parallel`); each worker cleans
-    its chunks with the applier's own `clean_lines`, and the parent writes them in order
-    into the one temporary file it hashes and renames, so the output, the ledger's record
-    and the atomic replacement are those of one process. Only the parent touches the ledger.
-    """
-
-    def __init__(self, path: str, *, out: str | None, jobs: int) -> None:
-        super().__init__(path, out=out)
-        self.jobs = jobs
-
-    def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
-        if self.jobs == 1 or splittable(str(self.source)) < 2 * _parallel.MIN_CHUNK:
-            return super()._rewrite(sink, snapshot, tally)
-        total = ComplyTally({})
-        for part in map_chunks(
-            str(self.source),
-            self.jobs,
-            _clean_chunk,
-            max_chunk=MAX_CHUNK,
-            initializer=_receive,
-            initargs=(snapshot,),
-        ):
-            cleaned = part.result
-            if cleaned.bad is not None:
-                raise not_json(self.source, cleaned.bad + part.lines)
-            sink.write(cleaned.data)
-            total += cleaned.tally
-        _merge(tally, total)
-        return total.read, total.dropped
-
-
-def _merge(tally: _Tally, total: ComplyTally) -> None:
-    """The chunks' counts, in the file's order, into the applier's tally."""
-    tally.changed.update(total.changed)
-    tally.removed += total.removed
-    tally.scrubbed += total.scrubbed
-    tally.withdrawn += total.withdrawn
+__all__ = ["register"]
 
 
 def _read(
@@ -166,7 +84,7 @@ def _run_comply(args: argparse.Namespace, out: TextIO) -> int:
     url = store_url(args, COMPLIANCE)
     try:
         jobs = default_jobs() if args.jobs is None else args.jobs
-        applier = ParallelApplier(args.dataset, out=args.out, jobs=jobs)
+        applier = JsonLinesApplier(args.dataset, out=args.out, jobs=jobs)
     except Exception as exc:  # noqa: BLE001  # a configuration error names the dataset
         raise CliError(Exit.BAD_INPUT, str(exc)) from None
     bad: list[str] = []

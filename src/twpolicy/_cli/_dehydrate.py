@@ -20,7 +20,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
     COMPLIANCE,
     QUOTA,
@@ -47,6 +46,7 @@ from twpolicy._cli._records import (
     Source,
     open_source,
 )
+from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import IdKernel, collector_paused
 from twpolicy._payloads._ids import CONTENT_OF, check_kind
 from twpolicy.exceptions import PayloadError, PolicyViolation, StoreUnavailable
@@ -212,7 +212,7 @@ class MultiIdReader(IdReader):
     def _split(self, path: str) -> bool:
         if self.tombstones is not None or self.jobs == 1:
             return False
-        return splittable(path) >= 2 * _parallel.MIN_CHUNK
+        return splittable(path) >= 2 * _chunks.MIN_CHUNK
 
     def _skip(self, path: str, line: int, detail: str) -> None:
         self.bad += 1
@@ -311,7 +311,7 @@ def _reader(
     if len(args.infiles) > 1:
         return MultiIdReader(args.infiles, args.kind, jobs, name=shown, tombstones=tombstones,
                              **options)  # fmt: skip
-    if tombstones is None and jobs > 1 and splittable(args.infile) >= 2 * _parallel.MIN_CHUNK:
+    if tombstones is None and jobs > 1 and splittable(args.infile) >= 2 * _chunks.MIN_CHUNK:
         return ParallelIdReader(args.infile, args.kind, jobs, **options)
     return IdReader(args.kind, tombstones=tombstones, **options)
 

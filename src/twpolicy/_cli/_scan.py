@@ -21,7 +21,6 @@ from typing import Any, Final, NamedTuple, Protocol, TextIO
 
 import attrs
 
-from twpolicy._cli import _parallel
 from twpolicy._cli._common import (
     CliError,
     Exit,
@@ -49,6 +48,7 @@ from twpolicy._cli._records import (
     open_source,
     read_records,
 )
+from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import collector_paused, record_hits
 from twpolicy._payloads._geo import REASONS, LocationMemory
 from twpolicy._payloads._shapes import GeoKind
@@ -283,7 +283,7 @@ def scan(
     with collector_paused():
         summaries = [
             _scan_chunks(name, report, jobs=jobs, **options)
-            if jobs > 1 and splittable(name) >= 2 * _parallel.MIN_CHUNK
+            if jobs > 1 and splittable(name) >= 2 * _chunks.MIN_CHUNK
             else _scan_file(name, report, memory=memory, parse=_Parser(loads), **options)
             for name in names
         ]

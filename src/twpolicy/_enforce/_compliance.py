@@ -17,27 +17,31 @@ import contextlib
 import fcntl
 import gzip
 import hashlib
+import io
 import json
 import os
-import re
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final, NamedTuple, Protocol
 
 import attrs
 import msgspec
 
 from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
+from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import collector_paused
+from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, splittable
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
 from twpolicy._payloads._fastpage import Item, read_page
 from twpolicy._payloads._ids import check_kind, ids_in
 from twpolicy._payloads._walker import Kind, adapt, walk
-from twpolicy._stores._compliance import ComplianceLedger, Snapshot
+from twpolicy._stores._compliance import ComplianceLedger, Snapshot, id_sets
 from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
@@ -66,25 +70,39 @@ _BLOCK: Final = 1 << 20
 _DECODE: Final = msgspec.json.Decoder().decode
 _ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
-_ESCAPED_DIGIT: Final = re.compile(rb"\\u003[0-9]", re.IGNORECASE)
+_ESCAPES: Final = (b"\\u003", b"\\U003")
+#: How much of a dataset is read at a time.
+_READ: Final = 8 << 20
+
+
+def _escapes_digit(line: bytes) -> bool:
+    """Whether ``line`` may escape a digit in JSON (or ``:`` to ``?``: found too, in C)."""
+    return any(escape in line for escape in _ESCAPES)
 
 
 #: Every byte but an ASCII digit becomes a space: what is left splits into the digit runs.
 _DIGIT_RUNS: Final = bytes(byte if chr(byte) in "0123456789" else 0x20 for byte in range(256))
 
 
+def _runs(data: bytes) -> list[str]:
+    """The maximal runs of ASCII digits in ``data`` (latin-1: each run reads as itself)."""
+    return data.translate(_DIGIT_RUNS).decode("latin-1").split()
+
+
 class _Wanted:
     """Every ID a snapshot acts on, and a quick test of whether a line may hold one.
 
-    The IDs stay the snapshot's strings (a million of them are not copied); a line's maximal
-    runs of ASCII digits are looked up, cut in C by one `bytes.translate` and one split (a
-    regular expression's ``findall`` took three times longer), read as latin-1 so each run
-    reads as itself.
+    One set (one lookup per digit run), made with one copy of the snapshot's million
+    deletions; a line's maximal runs of ASCII digits are looked up, cut in C by one
+    `bytes.translate` and one split (a regular expression's ``findall`` took three times
+    longer), read as latin-1 so each run reads as itself.
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
-        self.ids: set[str] = set().union(
-            snapshot.tweets, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
+        deleted, others = id_sets(snapshot.tweets)
+        self.ids: set[str] = set(deleted)
+        self.ids.update(
+            others, snapshot.users, snapshot.dms, snapshot.scrub_geo, snapshot.tweet_geo
         )
 
     def __bool__(self) -> bool:
@@ -99,9 +117,9 @@ class _Wanted:
 
     def may_hold(self, line: bytes) -> bool:
         """Whether ``line`` may hold a wanted ID (no: it is copied unparsed)."""
-        if _ESCAPED_DIGIT.search(line):
+        if _escapes_digit(line):
             return True
-        return not self.ids.isdisjoint(line.translate(_DIGIT_RUNS).decode("latin-1").split())
+        return not self.ids.isdisjoint(_runs(line))
 
 
 def _loads(data: bytes) -> Any:
@@ -569,18 +587,48 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
 
 
 class _HashingWriter:
-    """A binary file that hashes what is written to it."""
+    """A binary file that hashes what is written to it, both done by a thread of its own.
+
+    Hashing and writing release the GIL, so a block is hashed and written while the next is
+    cleaned. `close` waits for the last block; `check` raises what the thread met.
+    """
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
+        # Two blocks ahead at most: a chunk of --jobs is up to 64 MiB.
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="twpolicy-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._blocks.get()) is not None:
+            if self._error is None:
+                try:
+                    self.digest.update(data)
+                    self.raw.write(data)
+                except BaseException as exc:  # noqa: BLE001  # raised by check, in the caller
+                    self._error = exc
 
     def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return self.raw.write(data)
+        self.check()
+        self._blocks.put(bytes(data))
+        return len(data)
 
     def flush(self) -> None:
-        self.raw.flush()
+        """Nothing to do until `close` (a gzip stream flushes as it closes)."""
+
+    def close(self) -> None:
+        """Wait until every block is hashed and written (or given up on)."""
+        if self._thread.is_alive():
+            self._blocks.put(None)
+            self._thread.join()
+
+    def check(self) -> None:
+        """Raise what hashing or writing met."""
+        if self._error is not None:
+            raise self._error
 
 
 def _sha256(path: Path) -> str | None:
@@ -594,15 +642,30 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """The lines of a stream (``read``) as iterating it gives them, read in large blocks.
+
+    (A file object reads a line of a twarc2 page, 100 KiB or more, in many small pieces.)
+    """
+    rest = b""
+    while block := read(_READ):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
 def _open_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         if gzipped:
             with gzip.GzipFile(fileobj=raw) as unzipped:
-                yield from unzipped
+                yield from _lines(unzipped.read)
         else:
-            yield from raw
+            yield from _lines(raw.read)
 
 
 class NotJsonLine(ValueError):
@@ -667,6 +730,48 @@ def clean_lines(
     return read, dropped
 
 
+#: The largest chunk a worker cleans: its cleaned bytes travel back to the parent whole.
+MAX_CHUNK: Final = 64 * 2**20
+
+
+class _Cleaned(NamedTuple):
+    """One chunk, cleaned (``bad``: its first line that is not JSON, numbered in it)."""
+
+    data: bytes
+    tally: _Tally
+    read: int = 0
+    dropped: int = 0
+    bad: int | None = None
+
+
+#: The snapshot a worker process cleans with, sent once (`_receive`), not with every chunk.
+_snapshot: list[Snapshot] = []
+
+
+def _receive(snapshot: Snapshot) -> None:
+    _snapshot[:] = [snapshot]
+
+
+def _clean_chunk(chunk: Chunk) -> _Cleaned:
+    """One chunk through the applier's `clean_lines`, in a worker process."""
+    tally = _Tally()
+    out = io.BytesIO()
+    try:
+        read, dropped = clean_lines(io.BytesIO(chunk.data), out.write, _snapshot[0], tally)
+    except NotJsonLine as exc:
+        return _Cleaned(b"", _Tally(), bad=exc.number)
+    return _Cleaned(out.getvalue(), tally, read, dropped)
+
+
+def _add(tally: _Tally, other: _Tally) -> None:
+    """A chunk's counts into the whole file's, in the file's order."""
+    for key, count in other.changed.items():
+        tally.changed[key] = tally.changed.get(key, 0) + count
+    tally.removed += other.removed
+    tally.scrubbed += other.scrubbed
+    tally.withdrawn += other.withdrawn
+
+
 class JsonLinesApplier:
     """A JSON Lines dataset (plain or gzip), rewritten atomically.
 
@@ -680,14 +785,30 @@ class JsonLinesApplier:
     suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),
     so that the content can be fetched afresh once the event is reversed.
 
+    A large plain (uncompressed) dataset can be cleaned by several processes (``jobs``): it
+    is cut at line boundaries (`twpolicy._payloads._chunks`, as ``twpolicy comply --jobs``
+    cuts it), each worker cleans its chunks with the same loop (`clean_lines`), and this
+    process writes them in order into the one temporary file it hashes and renames, so the
+    output, the ledger's record and the atomic replacement are those of one process. Only
+    this process touches the ledger.
+
     Args:
         path: the dataset.
         out: where to write the result; ``None`` replaces ``path`` in place.
+        jobs: processes cleaning a large plain dataset (``None``: every core this process
+            may use); a gzip dataset, or one under 32 MiB, is cleaned by this process.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        out: str | os.PathLike[str] | None = None,
+        jobs: int | None = 1,
     ) -> None:
+        self.jobs = default_jobs() if jobs is None else jobs
+        if self.jobs < 1:
+            raise ConfigurationError(f"jobs={jobs!r}: give a number of processes, 1 or more")
         self.source = Path(path)
         self.output = Path(out) if out is not None else self.source
         if not self.source.is_file():
@@ -697,7 +818,10 @@ class JsonLinesApplier:
         self.last: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"twpolicy.JsonLinesApplier({str(self.source)!r}, out={str(self.output)!r})"
+        return (
+            f"twpolicy.JsonLinesApplier({str(self.source)!r}, out={str(self.output)!r},"
+            f" jobs={self.jobs})"
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -735,10 +859,32 @@ class JsonLinesApplier:
 
     def _rewrite(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
         """Write every line, cleaned (`clean_lines`); return the records read and dropped."""
+        if self.jobs > 1 and splittable(str(self.source)) >= 2 * _chunks.MIN_CHUNK:
+            return self._rewrite_chunks(sink, snapshot, tally)
         try:
             return clean_lines(_open_lines(self.source), sink.write, snapshot, tally)
         except NotJsonLine as exc:
             raise not_json(self.source, exc.number) from None
+
+    def _rewrite_chunks(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
+        """`_rewrite` by ``jobs`` processes, each cleaning chunks of the file."""
+        read = dropped = 0
+        for part in map_chunks(
+            str(self.source),
+            self.jobs,
+            _clean_chunk,
+            max_chunk=MAX_CHUNK,
+            initializer=_receive,
+            initargs=(snapshot,),
+        ):
+            cleaned = part.result
+            if cleaned.bad is not None:
+                raise not_json(self.source, cleaned.bad + part.lines)
+            sink.write(cleaned.data)
+            _add(tally, cleaned.tally)
+            read += cleaned.read
+            dropped += cleaned.dropped
+        return read, dropped
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:
         """Rewrite the dataset without what ``snapshot`` says is gone; replace it atomically."""
@@ -750,12 +896,16 @@ class JsonLinesApplier:
         try:
             with temp.open("xb") as raw:
                 hashing = _HashingWriter(raw)
-                sink: Any = (
-                    gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
-                )
-                read, dropped = self._rewrite(sink, snapshot, tally)
-                if gzipped:
-                    sink.close()
+                try:
+                    sink: Any = (
+                        gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) if gzipped else hashing
+                    )
+                    read, dropped = self._rewrite(sink, snapshot, tally)
+                    if gzipped:
+                        sink.close()
+                finally:
+                    hashing.close()
+                hashing.check()
                 raw.flush()
                 os.fsync(raw.fileno())
             temp.chmod(mode)
