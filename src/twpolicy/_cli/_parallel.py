@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import functools
 import io
 import itertools
@@ -30,7 +31,7 @@ from typing import Any, Final, Generic, NamedTuple, TypeVar
 import attrs
 
 from twpolicy._cli._records import _ENDS, LOADS, Record, RecordReader
-from twpolicy._payloads._batch import IdKernel
+from twpolicy._payloads._batch import IdKernel, collector_paused
 from twpolicy.exceptions import PayloadError
 
 __all__ = [
@@ -49,12 +50,20 @@ __all__ = [
 
 #: The smallest chunk worth a process of its own.
 MIN_CHUNK: Final = 16 * 2**20
+#: The largest chunk ``twpolicy dehydrate`` reads at once (memory holds a few of them).
+MAX_CHUNK: Final = 64 * 2**20
 # A cut: a line that opens a record at its first column, after a line that closes one.
 _STARTS: Final = re.compile(rb"[\]}][ \t\r]*\n[\[{]")
 _LINES: Final = re.compile(r"\b(lines?) (\d+)(?:-(\d+))?(?![\d-]| column)")
 # Inputs a chunk cannot be cut from: compressed, or text in UTF-16/32 (with a NUL byte).
 _T = TypeVar("_T")
 _NOT_PLAIN: Final = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"(\xb5/\xfd", b"PK\x03\x04")
+# A line holding one whole record: its first and last bytes (after a byte order mark,
+# before a carriage return).
+_WHOLE: Final = frozenset({(ord("{"), ord("}")), (ord("["), ord("]"))})
+_BOM: Final = b"\xef\xbb\xbf"
+_BOM0: Final = _BOM[0]
+_CR: Final = ord("\r")
 
 
 def default_jobs() -> int:
@@ -183,6 +192,20 @@ def map_chunks(
     chunks are read ahead of the one the caller takes, so that results as large as their
     chunks (``max_chunk`` bounds those) do not pile up in memory.
     """
+    task = functools.partial(_read_chunk, work=work)
+    return _map(path, jobs, task, max_chunk, initializer=initializer, initargs=initargs)
+
+
+def _map(
+    path: str,
+    jobs: int,
+    task: Callable[[str, int, int], Part[_T]],
+    max_chunk: int | None,
+    *,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Part[_T]]:
+    """``task(path, start, end)`` for each chunk of ``path`` in ``jobs`` processes, in order."""
     with (
         open(path, "rb") as handle,  # noqa: PTH123  # ditto
         mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
@@ -195,7 +218,7 @@ def map_chunks(
     ) as pool:
         waiting = iter(ranges)
         futures: collections.deque[concurrent.futures.Future[Part[_T]]] = collections.deque(
-            pool.submit(_read_chunk, path, start, end, work)
+            pool.submit(task, path, start, end)
             for start, end in itertools.islice(waiting, 2 * jobs)
         )
         lines = 0
@@ -203,7 +226,7 @@ def map_chunks(
             while futures:
                 part = futures.popleft().result()
                 for start, end in itertools.islice(waiting, 1):
-                    futures.append(pool.submit(_read_chunk, path, start, end, work))
+                    futures.append(pool.submit(task, path, start, end))
                 yield attrs.evolve(part, lines=lines)
                 lines += part.lines
         finally:  # stopped early (--strict, an error): the chunks not started are not read
@@ -238,25 +261,135 @@ def chunk_records(chunk: Chunk, max_bytes: int, loads: Callable[[bytes], Any]) -
             yield record
 
 
-def _chunk_ids(chunk: Chunk, kind: str, max_bytes: int, *, strict: bool) -> ChunkIds:
-    """One chunk's IDs (unique within it), records and skipped lines, as `IdReader` reads."""
+class Span(NamedTuple):
+    """Bytes ``start:end`` of a file mapped in memory (or of any bytes); ``more``: more follow."""
+
+    data: mmap.mmap | bytes
+    start: int
+    end: int
+    more: bool
+
+
+def _read_in_place(
+    path: str, start: int, end: int, work: Callable[[Span], tuple[_T, int]]
+) -> Part[_T]:
+    """``work`` over bytes ``start:end`` of ``path`` mapped in memory, not copied.
+
+    ``work`` gives its result and how many lines the span holds.
+    """
+    with _mapped(path) as data:
+        size = len(data)
+        result, lines = work(Span(data, start, min(end, size), end < size))
+    return Part(result, lines, end)
+
+
+@contextlib.contextmanager
+def _mapped(path: str) -> Iterator[mmap.mmap | bytes]:
+    """``path`` mapped in memory, read only (an empty file cannot be: then ``b""``)."""
+    with open(path, "rb") as handle:  # noqa: PTH123  # as given on the command line
+        if not os.fstat(handle.fileno()).st_size:
+            yield b""
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data
+
+
+def _chunk_ids(span: Span, kind: str, max_bytes: int, *, strict: bool) -> tuple[ChunkIds, int]:
+    """One span's IDs (unique within it), records and skipped lines, and its line count.
+
+    It reads as `IdReader` reads. Lines that hold one whole record (``{...}``, the JSON
+    Lines of twarc2) are decoded where they lie, without a copy; from the first line that is
+    anything else (a record over many lines, text that is not JSON, a line with spaces
+    around it) to the end of the span, the command line's reader (`chunk_records`) reads,
+    numbered on from there.
+    """
     kernel = IdKernel(kind, LOADS)
-    ids: list[str] = []
-    skipped: list[tuple[int, str]] = []
-    records = 0
-    for record in chunk_records(chunk, max_bytes, kernel.parse):
-        records = record.number
+    with collector_paused():
+        read = _whole_lines(span, kernel, max_bytes, strict=strict)
+        if read.rest < span.end:
+            rest = Chunk(span.data[read.rest : span.end], span.more)
+            read.newlines += rest.data.count(b"\n")
+            if not (strict and read.skipped):
+                _read_rest(rest, read, kernel, max_bytes, strict=strict)
+    return ChunkIds(read.ids, read.records, read.skipped), read.newlines
+
+
+@attrs.define
+class _Read:
+    """What was read of a span so far, and where `_whole_lines` stopped (``rest``)."""
+
+    ids: list[str] = attrs.field(factory=list)
+    skipped: list[tuple[int, str]] = attrs.field(factory=list)
+    records: int = 0
+    lines: int = 0
+    newlines: int = 0
+    rest: int = 0
+
+
+def _whole_lines(span: Span, kernel: IdKernel, max_bytes: int, *, strict: bool) -> _Read:
+    """Read the lines that each hold one whole record, up to the first that does not."""
+    from twpolicy._payloads._fastids import fast_ids  # noqa: PLC0415  # start-up: msgspec
+
+    read = _Read()
+    ids, skipped, fresh, kind = read.ids, read.skipped, kernel.fresh, kernel.kind
+    data, start, size = span.data, span.start, span.end
+    find = data.find
+    lines = records = 0
+    with memoryview(data) as view:
+        while start < size:
+            end = find(b"\n", start, size)
+            stop = size if end < 0 else end
+            first = start + 3 if data[start] == _BOM0 and data[start : start + 3] == _BOM else start
+            last = stop - 1 if stop > first and data[stop - 1] == _CR else stop
+            if first == last:  # a blank line
+                lines += 1
+                start = stop + 1
+                continue
+            if (data[first], data[last - 1]) not in _WHOLE or stop - start > max_bytes:
+                break
+            found = fast_ids(view[first:last], kind)
+            if found is None:  # not for the fast path: parsed and walked (or left to the reader)
+                try:
+                    value = LOADS(data[first:last])
+                except (ValueError, RecursionError):
+                    break
+                try:
+                    found = kernel.ids(value)
+                except PayloadError as exc:
+                    lines += 1
+                    records += 1
+                    start = stop + 1
+                    skipped.append((lines, f"line {lines}: {str(exc).rstrip('.')}"))
+                    if strict:
+                        break
+                    continue
+            lines += 1
+            records += 1
+            start = stop + 1
+            ids += fresh(found)
+    # Every line read ends with a newline but perhaps the input's last.
+    read.newlines = lines - (start > size)
+    read.records, read.lines, read.rest = records, lines, min(start, size)
+    return read
+
+
+def _read_rest(rest: Chunk, read: _Read, kernel: IdKernel, max_bytes: int, *, strict: bool) -> None:
+    """The rest of a span, read by `chunk_records`, numbered on from what ``read`` read."""
+    before, offset = read.records, read.lines
+    for record in chunk_records(rest, max_bytes, kernel.parse):
+        read.records = before + record.number
         why = record.error
         if why is None:
             try:
-                ids += kernel.fresh(kernel.ids(record.value))
+                read.ids += kernel.fresh(kernel.ids(record.value))
             except PayloadError as exc:
                 why = str(exc)
         if why is not None:
-            skipped.append((record.line, f"{record.lines}: {why.rstrip('.')}"))
+            where = record._replace(line=record.line + offset, end=record.end + offset)
+            detail = shift_lines(why.rstrip("."), offset)
+            read.skipped.append((where.line, f"{where.lines}: {detail}"))
             if strict:
                 break
-    return ChunkIds(ids, records, skipped)
 
 
 def parallel_ids(
@@ -265,14 +398,33 @@ def parallel_ids(
     """Each chunk's IDs and skipped records, in order, numbered as in the whole file.
 
     IDs are unique within each chunk only: the caller keeps them unique across chunks.
-    With ``strict``, each chunk stops at its first skipped record.
+    With ``strict``, each chunk stops at its first skipped record. With one job, or a file
+    too small to share, the chunks are read here, one after the other.
     """
+    from twpolicy._payloads._fastids import reader  # noqa: PLC0415  # start-up: msgspec
+
+    reader(kind)  # generated once, before the workers start: they inherit it
     work = functools.partial(_chunk_ids, kind=kind, max_bytes=max_bytes, strict=strict)
+    if jobs > 1 and splittable(path) >= 2 * MIN_CHUNK:
+        parts = _map(path, jobs, functools.partial(_read_in_place, work=work), MAX_CHUNK)
+    else:
+        parts = _serial(path, work)
     records = 0
-    for part in map_chunks(path, jobs, work):
+    for part in parts:
         found = part.result
         skipped = [
             (line + part.lines, shift_lines(detail, part.lines)) for line, detail in found.skipped
         ]
         records += found.records
         yield ChunkIds(found.ids, records, skipped, part.lines)
+
+
+def _serial(path: str, work: Callable[[Span], tuple[_T, int]]) -> Iterator[Part[_T]]:
+    """`map_chunks` in this process: chunks of at most `MAX_CHUNK` bytes, one at a time."""
+    with _mapped(path) as data:
+        ranges = chunks(data, 1, max_chunk=MAX_CHUNK) if data else []
+    lines = 0
+    for start, end in ranges:
+        part = _read_in_place(path, start, end, work)
+        yield attrs.evolve(part, lines=lines)
+        lines += part.lines

@@ -416,8 +416,11 @@ def reader(kind: str) -> Reader:
     return Reader(msgspec.json.Decoder(root.struct), namespace["extract"], source)
 
 
-def fast_ids(line: bytes, kind: str) -> list[str] | None:
+def fast_ids(line: bytes | memoryview, kind: str) -> list[str] | None:
     """The ``kind`` IDs of one v2 response line, with repeats; ``None`` if not such a line.
+
+    ``line`` may be a view of a larger buffer (a file mapped in memory): nothing read from
+    it outlives the call.
 
     ``None`` also when an ID is not a decimal string: the walker's path names it.
     """
