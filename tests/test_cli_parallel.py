@@ -307,13 +307,13 @@ class TestInPlace:
         """v2 lines, with a byte order mark or a carriage return, are decoded by the fast ID
         path from a view of the mapped file; the record reader reads none of them."""
         seen, fallback = [], []
-        real = fastids.fast_ids
+        real = fastids.fresh_ids
 
-        def spy(line, kind):
+        def spy(line, kind, known):
             seen.append(type(line))
-            return real(line, kind)
+            return real(line, kind, known)
 
-        monkeypatch.setattr(fastids, "fast_ids", spy)
+        monkeypatch.setattr(fastids, "fresh_ids", spy)
         monkeypatch.setattr(_parallel, "chunk_records", lambda *args: fallback.append(args))
         page = json.dumps(PAGE)
         path = tmp_path / "pages.jsonl"

@@ -328,10 +328,10 @@ class _Read:
 
 def _whole_lines(span: Span, kernel: IdKernel, max_bytes: int, *, strict: bool) -> _Read:
     """Read the lines that each hold one whole record, up to the first that does not."""
-    from twpolicy._payloads._fastids import fast_ids  # noqa: PLC0415  # start-up: msgspec
+    from twpolicy._payloads._fastids import fresh_ids  # noqa: PLC0415  # start-up: msgspec
 
     read = _Read()
-    ids, skipped, fresh, kind = read.ids, read.skipped, kernel.fresh, kernel.kind
+    ids, skipped, fresh, kind, seen = read.ids, read.skipped, kernel.fresh, kernel.kind, kernel.seen
     data, start, size = span.data, span.start, span.end
     find = data.find
     lines = records = 0
@@ -347,14 +347,14 @@ def _whole_lines(span: Span, kernel: IdKernel, max_bytes: int, *, strict: bool) 
                 continue
             if (data[first], data[last - 1]) not in _WHOLE or stop - start > max_bytes:
                 break
-            found = fast_ids(view[first:last], kind)
-            if found is None:  # not for the fast path: parsed and walked (or left to the reader)
+            new = fresh_ids(view[first:last], kind, seen)
+            if new is None:  # not for the fast path: parsed and walked (or left to the reader)
                 try:
                     value = LOADS(data[first:last])
                 except (ValueError, RecursionError):
                     break
                 try:
-                    found = kernel.ids(value)
+                    new = fresh(kernel.ids(value))
                 except PayloadError as exc:
                     lines += 1
                     records += 1
@@ -366,7 +366,7 @@ def _whole_lines(span: Span, kernel: IdKernel, max_bytes: int, *, strict: bool) 
             lines += 1
             records += 1
             start = stop + 1
-            ids += fresh(found)
+            ids += new
     # Every line read ends with a newline but perhaps the input's last.
     read.newlines = lines - (start > size)
     read.records, read.lines, read.rest = records, lines, min(start, size)
