@@ -38,6 +38,7 @@ __all__ = [
     "Chunk",
     "ChunkIds",
     "Part",
+    "Span",
     "add_jobs_option",
     "chunk_records",
     "chunks",
