@@ -325,6 +325,29 @@ class TestInPlace:
         work = functools.partial(_parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=False)
         assert 4 == _parallel._read_in_place(str(path), 0, path.stat().st_size, work).lines
 
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_walked_line_then_a_record_cut_off_by_a_chunk(self, tmp_path, monkeypatch, strict):
+        """A whole line the walker refuses, then a record a chunk's end cuts off: named as
+        one process names them (the chunk floor lowered so that the file is cut there)."""
+        monkeypatch.setattr(_parallel, "MIN_CHUNK", 16)
+        path = tmp_path / "cut.jsonl"
+        path.write_text(json.dumps(LOSSY) + '\n{\n"a": [1,\n2]\n{"b": 1}\n' + json.dumps(PAGE))
+        assert len(chunks(path.read_bytes(), 1, 16)) > 1
+        one = read_or_stop(IdReader("tweets", strict=strict), path)
+        assert one == read_or_stop(ParallelIdReader(str(path), "tweets", 1, strict=strict), path)
+        if not strict:
+            assert "lines 2-4: cut off: a new record starts on line 5" == one[1][1][1]
+        # A chunk ending before line 5, as a worker reads it.
+        work = functools.partial(
+            _parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=strict
+        )
+        cut = path.read_bytes().index(b'{"b"')
+        found = _parallel._read_in_place(str(path), 0, cut, work).result
+        every = read_ids(IdReader("tweets"), path)[1]
+        assert every[: 1 if strict else 2] == found.skipped
+        part = _parallel._read_chunk(str(path), 0, 8, lambda chunk: chunk)
+        assert (_parallel.Chunk(path.read_bytes()[:8], True), 0) == (part.result, part.lines)
+
     def test_an_empty_file(self, tmp_path):
         """An empty file (which cannot be mapped) holds no record."""
         path = tmp_path / "empty.jsonl"
