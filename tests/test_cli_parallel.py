@@ -27,6 +27,7 @@ from twpolicy._cli._main import main
 from twpolicy._cli._parallel import chunks, default_jobs, shift_lines, splittable
 from twpolicy._enforce import _compliance as _enforce_compliance
 from twpolicy._payloads import _chunks
+from twpolicy._payloads import _fastids as fastids
 
 PAGE = {
     "data": [{"id": "21", "text": "...", "author_id": "5"}],
@@ -109,7 +110,7 @@ class TestChunk:
         work = functools.partial(
             _parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=strict
         )
-        part = _chunks._read_chunk(str(big), 0, big.stat().st_size, work)
+        part = _chunks.read_in_place(str(big), 0, big.stat().st_size, work)
         assert expected[: len(part.result.ids)] == part.result.ids
         assert 1 if strict else len(part.result.skipped) > 1
         assert big.read_text().count("\n") == part.lines
@@ -238,6 +239,130 @@ class TestScanJobs:
         one = IdReader("tweets")
         many = ParallelIdReader(str(path), "tweets", jobs)
         assert read_ids(one, path) == read_ids(many, path)
+
+
+#: Lines the in-place reader meets: v2 pages it decodes (one with an unknown key, read by the
+#: walker; one with an ID that is no decimal string, skipped), byte order marks, carriage
+#: returns, blank and spaced lines, records over many lines, text that is not JSON.
+PLACE_LINES = [
+    json.dumps(PAGE),
+    json.dumps({**PAGE, "data": [{"id": "77", "text": "x"}]}),
+    json.dumps({**PAGE, "unknown": {"id_str": "88"}}),
+    json.dumps({**PAGE, "data": [{"id": "0x1f", "text": "x"}]}),
+    json.dumps(LOSSY),
+    "\ufeff" + json.dumps(PAGE),
+    json.dumps(PAGE) + "\r",
+    "\r",
+    "\ufeff",
+    "",
+    "   ",
+    " " + json.dumps(PAGE),
+    json.dumps(PAGE) + " ",
+    '{"a": 1} {"b": 2}',
+    '[{"id": "9", "text": "x"}]',
+    "[1]",
+    "{}",
+    "not json",
+    *BROKEN,
+    "{",
+    "[",
+    "]",
+    "x" * 300,
+    json.dumps({**PAGE, "meta": {"padding": "x" * 300}}),
+]
+
+
+class TestInPlace:
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        pieces=st.lists(st.sampled_from(PLACE_LINES), max_size=60),
+        form=st.tuples(
+            st.sampled_from(["\n", ""]), st.sampled_from(["tweets", "users"]), st.booleans()
+        ),
+    )
+    def test_reads_as_the_record_reader(self, pieces, form, tmp_path, monkeypatch):
+        """Lines decoded in place give the record reader's IDs, records and skipped lines.
+
+        With one job (chunks read here, one after the other) and with two (workers), the
+        chunk floor lowered so that a small file is cut; lines over the size limit too.
+        """
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 256)
+        end, kind, strict = form
+        path = tmp_path / "any.jsonl"
+        path.write_text("\n".join(pieces) + end, encoding="utf-8")
+        options = {"strict": strict, "max_bytes": 250}
+        found = [
+            read_or_stop(reader, path)
+            for reader in (
+                IdReader(kind, **options),
+                ParallelIdReader(str(path), kind, 1, **options),
+                ParallelIdReader(str(path), kind, 2, **options),
+            )
+        ]
+        assert found[0] == found[1] == found[2]
+
+    def test_whole_lines_are_read_in_place(self, tmp_path, monkeypatch):
+        """v2 lines, with a byte order mark or a carriage return, are decoded by the fast ID
+        path from a view of the mapped file; the record reader reads none of them."""
+        seen, fallback = [], []
+        real = fastids.fresh_ids
+
+        def spy(line, kind, known):
+            seen.append(type(line))
+            return real(line, kind, known)
+
+        monkeypatch.setattr(fastids, "fresh_ids", spy)
+        monkeypatch.setattr(_parallel, "chunk_records", lambda *args: fallback.append(args))
+        page = json.dumps(PAGE)
+        path = tmp_path / "pages.jsonl"
+        path.write_text(f"{page}\n\ufeff{page}\n{page}\r\n\n{page}", encoding="utf-8")
+        reader = ParallelIdReader(str(path), "tweets", 1)
+        assert (["21"], [], 4, 0) == read_ids(reader, path)
+        assert [memoryview] * 4 == seen
+        assert [] == fallback
+        work = functools.partial(_parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=False)
+        assert 4 == _chunks.read_in_place(str(path), 0, path.stat().st_size, work).lines
+
+    @pytest.mark.parametrize("strict", [False, True])
+    def test_a_walked_line_then_a_record_cut_off_by_a_chunk(self, tmp_path, monkeypatch, strict):
+        """A whole line the walker refuses, then a record a chunk's end cuts off: named as
+        one process names them (the chunk floor lowered so that the file is cut there)."""
+        monkeypatch.setattr(_chunks, "MIN_CHUNK", 16)
+        path = tmp_path / "cut.jsonl"
+        path.write_text(json.dumps(LOSSY) + '\n{\n"a": [1,\n2]\n{"b": 1}\n' + json.dumps(PAGE))
+        assert len(chunks(path.read_bytes(), 1, 16)) > 1
+        one = read_or_stop(IdReader("tweets", strict=strict), path)
+        assert one == read_or_stop(ParallelIdReader(str(path), "tweets", 1, strict=strict), path)
+        if not strict:
+            assert "lines 2-4: cut off: a new record starts on line 5" == one[1][1][1]
+        # A chunk ending before line 5, as a worker reads it.
+        work = functools.partial(
+            _parallel._chunk_ids, kind="tweets", max_bytes=2**20, strict=strict
+        )
+        cut = path.read_bytes().index(b'{"b"')
+        found = _chunks.read_in_place(str(path), 0, cut, work).result
+        every = read_ids(IdReader("tweets"), path)[1]
+        assert every[: 1 if strict else 2] == found.skipped
+        part = _chunks._read_chunk(str(path), 0, 8, lambda chunk: chunk)
+        assert (_parallel.Chunk(path.read_bytes()[:8], True), 0) == (part.result, part.lines)
+
+    def test_an_empty_file(self, tmp_path):
+        """An empty file (which cannot be mapped) holds no record."""
+        path = tmp_path / "empty.jsonl"
+        path.write_bytes(b"")
+        assert ([], [], 0, 0) == read_ids(ParallelIdReader(str(path), "tweets", 1), path)
+
+
+def read_or_stop(reader, path):
+    """`read_ids`, or why ``--strict`` stopped."""
+    try:
+        return read_ids(reader, path)
+    except twpolicy.PayloadError as exc:
+        return str(exc)
 
 
 def read_ids(reader, path):

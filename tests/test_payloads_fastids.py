@@ -11,7 +11,14 @@ import twpolicy
 from corpus import load
 from twpolicy import strategies as tws
 from twpolicy._payloads import _fastids, _shapes
-from twpolicy._payloads._fastids import FastIds, fast_ids, parser, reader, record_ids
+from twpolicy._payloads._fastids import (
+    FastIds,
+    fast_ids,
+    fresh_ids,
+    parser,
+    reader,
+    record_ids,
+)
 from twpolicy._payloads._ids import ids_in
 from twpolicy._payloads._shapes import SHAPES, Kind
 
@@ -243,6 +250,40 @@ class TestAgreesWithTheWalker:
         """A lookup's ``data`` is one Tweet, not a list: read all the same."""
         page = {"data": PAGE["data"][0]}
         assert ["21", "21", "20"] == fast_ids(json.dumps(page).encode(), "tweets")
+
+
+class TestFresh:
+    @given(
+        page=_pages() | tws.api_responses(),
+        kind=st.sampled_from(KINDS),
+        known=st.lists(st.sampled_from(["21", "20", "19", "5", "7", "1"]), unique=True),
+        share=st.integers(0, 3),
+    )
+    def test_the_new_ids_of_fast_ids(self, page, kind, known, share):
+        """`fresh_ids` gives `fast_ids` less what was seen, once each; ``seen`` learns them.
+
+        IDs already seen are not checked again: only decimal IDs are ever seen.
+        """
+        line = json.dumps(page).encode()
+        fast = fast_ids(line, kind)
+        seen = {*known, *(fast or [])[:share]}
+        before = set(seen)
+        new = fresh_ids(memoryview(line), kind, seen)
+        if fast is None:
+            assert new is None
+            assert before == seen
+        else:
+            assert list(dict.fromkeys(v for v in fast if v not in before)) == new
+            assert before | set(fast) == seen
+
+    def test_a_bad_id_among_seen_ones_leaves_the_fast_path(self):
+        """However many IDs were seen, one that is not decimal sends the line to the walker."""
+        page = {**PAGE, "data": [{**PAGE["data"][0], "conversation_id": "12x"}]}
+        seen = {"21", "20", "19"}
+        assert fresh_ids(json.dumps(page).encode(), "tweets", seen) is None
+        assert {"21", "20", "19"} == seen
+        assert [] == fresh_ids(json.dumps(PAGE).encode(), "tweets", seen)
+        assert fresh_ids(b"[]", "tweets", seen) is None
 
 
 class TestRefusals:

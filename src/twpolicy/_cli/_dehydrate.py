@@ -5,6 +5,8 @@ JSON Lines, JSON, concatenated JSON, compressed or not, any UTF), so memory hold
 and the set of IDs seen. Each record's IDs come from the payloads layer: v2 response lines
 (twarc2 output) through the fast ID path generated from the table of shapes, anything else
 through the walker (`twpolicy._payloads._fastids`); both give the same IDs in the same order.
+A plain (uncompressed UTF-8) file is read in chunks instead (`ParallelIdReader`), by many
+processes when large, with the same result.
 Many files (``twpolicy dehydrate FILE [FILE ...] -o OUTFILE``) are read as one dataset by
 `MultiIdReader`, each file by the reader it would have alone.
 """
@@ -108,7 +110,7 @@ class IdReader:
             except PayloadError as exc:
                 self.bad += 1
                 if self.strict:
-                    raise PayloadError(f"{record.lines}: {exc}") from None
+                    raise PayloadError(f"{record.lines}: {str(exc).rstrip('.')}") from None
                 if self.on_error is not None:
                     self.on_error(record.line, f"{record.lines}: {str(exc).rstrip('.')}")
                 continue
@@ -119,10 +121,12 @@ class IdReader:
 
 
 class ParallelIdReader(IdReader):
-    """`IdReader` over a plain file read by ``jobs`` processes (`twpolicy._cli._parallel`).
+    """`IdReader` over a plain file, read in chunks (`twpolicy._cli._parallel`).
 
-    Gives what `IdReader` gives on the same file: the same IDs in the same order, the same
-    records counted and skipped, named by the same lines.
+    A large file is read by ``jobs`` processes, a smaller one (or with one job) here, chunk
+    after chunk; either way each line holding a whole record is decoded where it lies, not
+    copied first. Gives what `IdReader` gives on the same file: the same IDs in the same
+    order, the same records counted and skipped, named by the same lines.
     """
 
     def __init__(self, path: str, kind: str, jobs: int, **options: Any) -> None:
@@ -162,9 +166,10 @@ class FileIds(NamedTuple):
 def _file_ids(path: str, kind: str, max_bytes: int, *, strict: bool) -> FileIds:
     """One whole file read by `IdReader` in a worker process (many small files, ``--jobs``)."""
     skipped: list[tuple[int, str]] = []
-    reader = IdReader(
-        kind, strict=strict, max_bytes=max_bytes, on_error=lambda *where: skipped.append(where)
-    )
+    options: dict[str, Any] = {"strict": strict, "max_bytes": max_bytes}
+    options["on_error"] = lambda *where: skipped.append(where)
+    plain = splittable(path) > 0  # read in place, in this worker
+    reader = ParallelIdReader(path, kind, 1, **options) if plain else IdReader(kind, **options)
     ids: list[str] = []
     source = open_source(path)
     try:
@@ -202,7 +207,7 @@ class MultiIdReader(IdReader):
         """A reader of ``path`` alone, sharing this reader's IDs seen."""
         options: dict[str, Any] = {"strict": self.strict, "max_bytes": self.max_bytes}
         options["on_error"] = lambda line, detail: self._skip(path, line, detail)
-        if self._split(path):
+        if self.tombstones is None and splittable(path):
             reader: IdReader = ParallelIdReader(path, self.kind, self.jobs, **options)
         else:
             reader = IdReader(self.kind, tombstones=self.tombstones, **options)
@@ -297,10 +302,11 @@ def _reader(
     on_error: Callable[[int, str], None],
     tombstones: ExportTombstones | None = None,
 ) -> IdReader:
-    """One process's reader, or, for a large plain file and ``--jobs`` over 1, many's.
+    """The reader of the input: `ParallelIdReader` for a plain file, else `IdReader`.
 
-    With a compliance ledger's tombstones, one process reads: they clean each record where
-    it is read, which the worker processes do not do.
+    A plain file is read in place, by many processes when large and ``--jobs`` is over 1.
+    With a compliance ledger's tombstones, the record reader reads: they clean each record
+    where it is read, which the chunk readers do not do.
     """
     options: dict[str, Any] = {
         "strict": args.strict,
@@ -311,7 +317,7 @@ def _reader(
     if len(args.infiles) > 1:
         return MultiIdReader(args.infiles, args.kind, jobs, name=shown, tombstones=tombstones,
                              **options)  # fmt: skip
-    if tombstones is None and jobs > 1 and splittable(args.infile) >= 2 * _chunks.MIN_CHUNK:
+    if tombstones is None and splittable(args.infile):
         return ParallelIdReader(args.infile, args.kind, jobs, **options)
     return IdReader(args.kind, tombstones=tombstones, **options)
 

@@ -730,10 +730,6 @@ def clean_lines(
     return read, dropped
 
 
-#: The largest chunk a worker cleans: its cleaned bytes travel back to the parent whole.
-MAX_CHUNK: Final = 64 * 2**20
-
-
 class _Cleaned(NamedTuple):
     """One chunk, cleaned (``bad``: its first line that is not JSON, numbered in it)."""
 
@@ -873,7 +869,7 @@ class JsonLinesApplier:
             str(self.source),
             self.jobs,
             _clean_chunk,
-            max_chunk=MAX_CHUNK,
+            max_chunk=_chunks.MAX_CHUNK,  # cleaned bytes travel back whole
             initializer=_receive,
             initargs=(snapshot,),
         ):

@@ -12,6 +12,8 @@ compliance applier (`twpolicy.JsonLinesApplier` with ``jobs``) and by the comman
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import itertools
 import mmap
 import os
@@ -22,17 +24,24 @@ from typing import Any, Final, Generic, NamedTuple, TypeVar
 import attrs
 
 __all__ = [
+    "MAX_CHUNK",
     "MIN_CHUNK",
     "Chunk",
     "Part",
+    "Span",
     "chunks",
     "default_jobs",
     "map_chunks",
+    "map_tasks",
+    "mapped",
+    "read_in_place",
     "splittable",
 ]
 
 #: The smallest chunk worth a process of its own.
 MIN_CHUNK: Final = 16 * 2**20
+#: The largest chunk read at once (results as large as their chunks: memory holds a few).
+MAX_CHUNK: Final = 64 * 2**20
 # A cut: a line that opens a record at its first column, after a line that closes one.
 _STARTS: Final = re.compile(rb"[\]}][ \t\r]*\n[\[{]")
 _T = TypeVar("_T")
@@ -130,6 +139,23 @@ def map_chunks(
     chunks are read ahead of the one the caller takes, so that results as large as their
     chunks (``max_chunk`` bounds those) do not pile up in memory.
     """
+    task = functools.partial(_read_chunk, work=work)
+    return map_tasks(path, jobs, task, max_chunk, initializer=initializer, initargs=initargs)
+
+
+def map_tasks(
+    path: str,
+    jobs: int,
+    task: Callable[[str, int, int], Part[_T]],
+    max_chunk: int | None = None,
+    *,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Part[_T]]:
+    """``task(path, start, end)`` for each chunk of ``path`` in ``jobs`` processes, in order.
+
+    `map_chunks` with the reading left to ``task`` (`read_in_place`: no copy).
+    """
     with (
         open(path, "rb") as handle,  # noqa: PTH123  # ditto
         mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
@@ -142,7 +168,7 @@ def map_chunks(
     ) as pool:
         waiting = iter(ranges)
         futures: collections.deque[concurrent.futures.Future[Part[_T]]] = collections.deque(
-            pool.submit(_read_chunk, path, start, end, work)
+            pool.submit(task, path, start, end)
             for start, end in itertools.islice(waiting, 2 * jobs)
         )
         lines = 0
@@ -150,9 +176,42 @@ def map_chunks(
             while futures:
                 part = futures.popleft().result()
                 for start, end in itertools.islice(waiting, 1):
-                    futures.append(pool.submit(_read_chunk, path, start, end, work))
+                    futures.append(pool.submit(task, path, start, end))
                 yield attrs.evolve(part, lines=lines)
                 lines += part.lines
         finally:  # stopped early (--strict, an error): the chunks not started are not read
             for future in futures:
                 future.cancel()
+
+
+class Span(NamedTuple):
+    """Bytes ``start:end`` of a file mapped in memory (or of any bytes); ``more``: more follow."""
+
+    data: mmap.mmap | bytes
+    start: int
+    end: int
+    more: bool
+
+
+def read_in_place(
+    path: str, start: int, end: int, work: Callable[[Span], tuple[_T, int]]
+) -> Part[_T]:
+    """``work`` over bytes ``start:end`` of ``path`` mapped in memory, not copied.
+
+    ``work`` gives its result and how many lines the span holds.
+    """
+    with mapped(path) as data:
+        size = len(data)
+        result, lines = work(Span(data, start, min(end, size), end < size))
+    return Part(result, lines, end)
+
+
+@contextlib.contextmanager
+def mapped(path: str) -> Iterator[mmap.mmap | bytes]:
+    """``path`` mapped in memory, read only (an empty file cannot be: then ``b""``)."""
+    with open(path, "rb") as handle:  # noqa: PTH123  # as given on the command line
+        if not os.fstat(handle.fileno()).st_size:
+            yield b""
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data

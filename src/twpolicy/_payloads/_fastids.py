@@ -42,7 +42,16 @@ import msgspec
 from twpolicy._payloads._ids import TARGET, check_kind, ids_in
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
 
-__all__ = ["DECLARED", "FAST_ROOT", "FastIds", "fast_ids", "parser", "reader", "record_ids"]
+__all__ = [
+    "DECLARED",
+    "FAST_ROOT",
+    "FastIds",
+    "fast_ids",
+    "fresh_ids",
+    "parser",
+    "reader",
+    "record_ids",
+]
 
 #: The kind of object a line must be for the fast path: a v2 response (a twarc2 line).
 FAST_ROOT: Final = Kind.RESPONSE_V2
@@ -343,7 +352,7 @@ class _Generator:
         var = self._name()
         if rest[0] == "*" and len(rest) == 2:  # noqa: PLR2004  # one ID per element
             value = self._value(entry.below, var, rest[1])
-            return [(0, f"extend([{value} for {var} in {read} or ()])")]
+            return [(0, f"for {var} in {read} or ():"), (1, f"append({value})")]
         if rest[0] == "*":
             inner = self._read_code(entry.below, rest[1:], var)
             return [(0, f"for {var} in {read} or ():"), *_indent(inner)]
@@ -381,10 +390,6 @@ class _Generator:
         if entry.role != _SLOT or child is None or not child.code:
             return []
         each = f"for {child.var} in ({var} if type({var}) is list else ({var},))"
-        if len(child.code) == 1 and child.code[0][1].startswith("append("):
-            # One ID per object: gathered in one list, as the walker would give them.
-            value = child.code[0][1].removeprefix("append(").removesuffix(")")
-            return [*head, (1, f"extend([{value} {each}])")]
         return [*head, (1, f"{each}:"), *_indent(child.code, 2)]
 
 
@@ -416,8 +421,11 @@ def reader(kind: str) -> Reader:
     return Reader(msgspec.json.Decoder(root.struct), namespace["extract"], source)
 
 
-def fast_ids(line: bytes, kind: str) -> list[str] | None:
+def fast_ids(line: bytes | memoryview, kind: str) -> list[str] | None:
     """The ``kind`` IDs of one v2 response line, with repeats; ``None`` if not such a line.
+
+    ``line`` may be a view of a larger buffer (a file mapped in memory): nothing read from
+    it outlives the call.
 
     ``None`` also when an ID is not a decimal string: the walker's path names it.
     """
@@ -429,10 +437,39 @@ def fast_ids(line: bytes, kind: str) -> list[str] | None:
     out: list[str | None] = []
     fast.extract(page, out.append, out.extend)
     ids: list[str] = [value for value in out if value]
-    joined = "\n".join(ids)  # one regular-expression match checks every ID at once
-    if ids and (joined.count("\n") != len(ids) - 1 or _DECIMALS.fullmatch(joined) is None):
+    return ids if _decimal(ids) else None
+
+
+def fresh_ids(line: bytes | memoryview, kind: str, seen: set[str]) -> list[str] | None:
+    """`fast_ids` of ``line`` that are not in ``seen``, once each, in first-seen order.
+
+    ``seen`` learns them. It must hold only IDs (decimal strings, as the walker and
+    `fast_ids` let out): an ID in it is not checked again. ``None`` where `fast_ids`
+    gives ``None``; then ``seen`` is left as it was.
+    """
+    fast = reader(kind)
+    try:
+        page = fast.decoder.decode(line)
+    except msgspec.DecodeError:
         return None
-    return ids
+    out: list[str | None] = []
+    fast.extract(page, out.append, out.extend)
+    del page  # before the caller's buffer is released
+    new: list[str] = [value for value in out if value and value not in seen]
+    if not new:
+        return new
+    if not _decimal(new):
+        return None
+    seen.update(new)
+    return list(dict.fromkeys(new)) if len(new) > 1 else new
+
+
+def _decimal(ids: list[str]) -> bool:
+    """Whether every one of ``ids`` is a decimal ID (`twpolicy._payloads._ids.is_id`)."""
+    joined = "\n".join(ids)  # one regular-expression match checks every ID at once
+    return not ids or (
+        joined.count("\n") == len(ids) - 1 and _DECIMALS.fullmatch(joined) is not None
+    )
 
 
 class FastIds(list[str]):
