@@ -215,6 +215,35 @@ class TestGenerated:
         """Any page, any events: the same cleaned page, the same counts, or the walker."""
         same(encode(page, style), snapshot_of(found))
 
+    def test_an_escaped_id_is_read_as_its_value(self):
+        """An author ID spelled with JSON escapes is read as the ID it spells, as walked."""
+        line = b'{"data": [{"id": "1000", "text": "a", "author_id": "\\u0035\\u0030"}]}'
+        found = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        assert same(line, found)
+        out, changed = _clean_line(line, found, _Tally())
+        assert (changed, json.loads(out)) == (True, {"data": []})
+
+    def test_pages_are_decided_without_the_digit_filter(self, tmp_path):
+        """A v2 page is decided from its IDs; only other lines go through the digit filter."""
+        page = json.dumps({"data": [{"id": "1000", "text": "a", "author_id": "50"}]}).encode()
+        v1 = json.dumps({"id_str": "1001", "text": "b", "user": {"id_str": "51"}}).encode()
+        dataset = tmp_path / "data.jsonl"
+        dataset.write_bytes(page + b"\n" + v1 + b"\n")
+        seen: list[bytes] = []
+        real = _compliance._Wanted.may_hold
+
+        def may_hold(self: Any, line: bytes) -> bool:
+            seen.append(line)
+            return real(self, line)
+
+        ledger = open_compliance("memory://")
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1001")])
+        with mock.patch.object(_compliance._Wanted, "may_hold", may_hold):
+            report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert seen == [v1 + b"\n"]
+        assert (report.records_read, report.records_dropped) == (2, 1)
+        assert dataset.read_bytes() == page + b"\n"
+
     def test_a_tweet_gone_without_an_id(self):
         """Gone without an ID (``""``), it takes references that name no ID with it."""
         page = {
