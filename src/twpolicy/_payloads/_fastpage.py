@@ -3,10 +3,11 @@
 Cleaning a dataset line that holds something gone (`twpolicy._enforce._compliance`) needs, of
 each Tweet and user, only a few fields: its ID, its author, what it refers to, its location
 and attachments. Most of a twarc2 page (texts, entities, metrics) is neither read nor changed.
-`read_page` decodes a v2 response line with msgspec into objects whose values stay unparsed
-(`msgspec.Raw`, written out again as they came), decodes only those fields (`FACTS`) of the
-Tweets and users in the response's slots, and returns them in the walker's order with their
-paths, so the cleaner decides exactly as it does on a walked record.
+`read_page` decodes a v2 response line with msgspec, once, into a struct generated for the
+response: only those fields (`FACTS`) of the Tweets and users in its slots are decoded, and
+they are returned in the walker's order with their paths, so the cleaner decides exactly as
+it does on a walked record. Only when cleaning changes the page is it cut into objects whose
+values stay unparsed (`Page.materialise`: `msgspec.Raw`, written out again as they came).
 
 Which slots hold what, which keys each kind knows and which kinds may hold content comes from
 the table (`twpolicy._payloads._shapes`), as for the walker and the fast ID path. The reader
