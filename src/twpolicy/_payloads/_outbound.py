@@ -108,7 +108,7 @@ def _rebuild(value: Any, leaf: Any) -> Any:
             if id(item) in active:
                 raise PayloadError("the payload contains itself (a reference cycle)")
             if isinstance(item, Mapping):
-                copy: Any = dict(item) if same else {k: leaf(c) for k, c in item.items()}
+                copy: Any = _copy_mapping(item, None if same else leaf)
                 slots: Any = copy.items()
             else:
                 copy = list(item) if same else [leaf(child) for child in item]
@@ -122,11 +122,36 @@ def _rebuild(value: Any, leaf: Any) -> Any:
             into[slot] = copy
         elif isinstance(item, AbstractSet):
             # A set's members are hashable scalars: converted directly.
-            members = (leaf(member) for member in item)
+            members = (leaf(plain(member)) for member in item)
             into[slot] = frozenset(members) if isinstance(item, frozenset) else set(members)
         else:
-            into[slot] = leaf(item)
+            into[slot] = leaf(plain(item))
     return root[0]
+
+
+def _copy_mapping(item: Mapping[Any, Any], leaf: Any) -> dict[Any, Any]:
+    """A dict copy of ``item``, its keys plain (see `plain`), ``leaf`` applied to its values."""
+    copy = dict(item) if leaf is None else {key: leaf(child) for key, child in item.items()}
+    if all(type(key) is str for key in copy):
+        return copy
+    return {plain(key): child for key, child in copy.items()}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as its exact JSON type, if it is a subclass of one; anything else as it is.
+
+    A subclass of ``str``, ``int`` or ``float`` can print as something else (``__str__``) or
+    carry attributes: what leaves is a plain copy, with nothing but its value.
+    """
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    return value
 
 
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -549,6 +574,10 @@ def _step(
         if not isinstance(value, (Mapping, list, tuple, AbstractSet)):
             if owner is None:
                 _loose_scalar(reading, value, path)
+            elif type(value) not in _JSON_SCALARS:
+                # Bytes, a Decimal, an object of the application's: not what the API sent,
+                # and whatever it holds would leave uncounted inside a counted object.
+                reading.problem("not_an_object", path)
             return
         shape = dict if isinstance(value, Mapping) else list
     if id(value) in reading.seen:

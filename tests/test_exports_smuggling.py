@@ -1,0 +1,186 @@
+"""Adversarial families against the exports (I.F.2, I.F.2.a): what leaves is plain JSON.
+
+Each class of hole is generated as a family of variants over `twpolicy.strategies` payloads:
+values whose scalars are subclasses that print as something else or carry attributes, and
+objects of the application's own riding inside counted objects.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import twpolicy
+from twpolicy import strategies as tws
+
+HIDDEN = "HIDDEN TEXT OF MANY TWEETS"
+
+
+class Str(str):
+    """A string that prints as something else and carries an attribute."""
+
+    __slots__ = ("payload",)
+
+    def __str__(self) -> str:
+        return HIDDEN
+
+    __repr__ = __str__
+
+
+class Int(int):
+    """An integer that prints as something else."""
+
+    def __str__(self) -> str:
+        return HIDDEN
+
+    __repr__ = __str__
+
+
+def disguise(value: Any) -> Any:
+    """``value`` with every string and integer (keys too) replaced by a look-alike subclass."""
+    if isinstance(value, dict):
+        return {disguise(key): disguise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [disguise(item) for item in value]
+    if type(value) is str:
+        found = Str(value)
+        found.payload = HIDDEN * 10
+        return found
+    if type(value) is int:
+        return Int(value)
+    return value
+
+
+def plain_json(value: Any) -> bool:
+    """Whether ``value`` is built of exact JSON types only."""
+    if type(value) is dict:
+        return all(type(key) is str and plain_json(item) for key, item in value.items())
+    if type(value) in {list, tuple, set, frozenset}:
+        return all(plain_json(item) for item in value)
+    return type(value) in {str, int, float, bool, type(None)}
+
+
+def _guard() -> twpolicy.Guard:
+    return twpolicy.Guard(quotas=twpolicy.open_quotas("memory://"))
+
+
+def _ids_only(value: Any, kind: str = "tweets", *, strict: bool = False) -> Any:
+    guard = _guard()
+    leave = twpolicy.ids_only(kind=kind, strict=strict, recipient="acme", guard=guard)(
+        lambda: value
+    )
+    try:
+        return leave(), guard.quotas.remaining("acme")
+    except twpolicy.PolicyViolation as refused:  # a protected author's IDs, say
+        return ("refused", refused.decision.reason if refused.decision else None)
+
+
+def _manual(value: Any) -> tuple[Any, ...]:
+    guard = _guard()
+    try:
+        with twpolicy.manual_export(
+            value, recipient="ana", requested_by="ana", guard=guard
+        ) as export:
+            out = export.value
+    except twpolicy.PolicyViolation as refused:
+        return ("refused", refused.decision.reason if refused.decision else None)
+    return (out, export.decision.count, guard.quotas.remaining("ana"))
+
+
+PAYLOADS = st.one_of(
+    tws.api_responses(),
+    st.lists(tws.tweets(api="v1.1"), max_size=3),
+    st.lists(tws.tweets(), max_size=3),
+)
+ID_VALUES = st.one_of(
+    st.lists(tws.ids(), max_size=5),
+    st.dictionaries(
+        st.sampled_from(["tweet_ids", "user_ids", "ids", "author_id"]),
+        st.lists(tws.ids(), max_size=3),
+        max_size=3,
+    ),
+)
+FEW = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class TestLookAlikeScalarsLeavePlain:
+    """A str or int subclass may print as text or carry attributes: only plain copies leave."""
+
+    @SLOW
+    @given(ID_VALUES, st.sampled_from(["tweets", "users"]))
+    def test_ids_only_kept_values_are_plain(self, value, kind):
+        """A value of nothing but IDs leaves as the same plain IDs, counted the same."""
+        if kind == "users" and isinstance(value, dict) and "tweet_ids" in value:
+            kind = "tweets"
+        assert _ids_only(value, kind) == _ids_only(disguise(value), kind)
+        out, _ = _ids_only(disguise(value), kind)
+        assert plain_json(out)
+        assert HIDDEN not in str(out)
+
+    @SLOW
+    @given(PAYLOADS, st.sampled_from(["tweets", "users"]))
+    def test_reduced_values_are_plain(self, payload, kind):
+        """IDs read off look-alike objects are the plain IDs, as from the plain payload."""
+        disguised = disguise(payload)
+        assert twpolicy.dehydrate(payload, kind=kind) == twpolicy.dehydrate(disguised, kind=kind)
+        out = twpolicy.dehydrate(disguised, kind=kind)
+        assert all(type(found) is str for found in out)
+        assert _ids_only(payload, kind) == _ids_only(disguised, kind)
+        assert plain_json(_ids_only(disguised, kind)[0])
+
+    @SLOW
+    @given(PAYLOADS)
+    def test_manual_export_copies_are_plain(self, payload):
+        """A manual export of look-alikes is decided and handed over as the plain payload."""
+        plain, disguised = _manual(payload), _manual(disguise(payload))
+        assert plain == disguised
+        if disguised[0] != "refused":
+            assert plain_json(disguised[0])
+
+    def test_instance_str_subclass_with_attribute(self):
+        """The instance: an ID whose subclass prints text and carries a payload."""
+        found = Str("1445880548472328192")
+        found.payload = HIDDEN
+        out, remaining = _ids_only([found])
+        assert ["1445880548472328192"] == out
+        assert type(out[0]) is str
+        assert 1_500_000 - 1 == remaining
+
+
+class Carrier:
+    """An object of the application's, holding text in its attributes."""
+
+    text = HIDDEN
+
+
+ODD_LEAVES = st.sampled_from(
+    [Carrier(), b"bytes of text", bytearray(b"text"), decimal.Decimal(5), object(), 3j]
+)
+
+
+class TestForeignObjectsInsideCountedObjects:
+    """Nothing but JSON rides inside a counted object: the application's objects are refused."""
+
+    @FEW
+    @given(tws.tweets(api="v1.1"), ODD_LEAVES, st.sampled_from(["text", "source", "notes"]))
+    def test_refused_in_any_field(self, tweet, leaf, field):
+        """An odd value in a known or unknown field of a Tweet is refused, naming it."""
+        tweet = {**tweet, "user": {**tweet["user"], "protected": False}}
+        assume("refused" != _manual([tweet])[0])  # the Tweet alone may go
+        refused, reason = _manual([{**tweet, field: leaf}])
+        assert "refused" == refused
+        assert reason in {"not_an_object", "extra_text"}  # bytes are text where none belongs
+
+    @FEW
+    @given(tws.users(api="v1.1"), ODD_LEAVES)
+    def test_refused_nested_in_a_user(self, user, leaf):
+        """Deeper in: a list inside a user object."""
+        user = {**user, "protected": False}
+        assume("refused" != _manual([user])[0])
+        refused, reason = _manual([{**user, "entities": {"x": [leaf]}}])
+        assert "refused" == refused
+        assert reason in {"not_an_object", "extra_text"}
