@@ -10,6 +10,7 @@ from __future__ import annotations
 import decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -184,3 +185,142 @@ class TestForeignObjectsInsideCountedObjects:
         refused, reason = _manual([{**user, "entities": {"x": [leaf]}}])
         assert "refused" == refused
         assert reason in {"not_an_object", "extra_text"}
+
+
+@st.composite
+def pages(draw: st.DrawFn) -> dict[str, Any]:
+    """A v2 page of public Tweets with their authors and the places, media, polls they name."""
+    size = draw(st.integers(1, 4))
+    data, users, places, media, polls = [], [], [], [], []
+    for n in range(size):
+        tweet: dict[str, Any] = {"id": str(1000 + n), "text": f"tweet {n}", "author_id": str(n + 1)}
+        users.append({"id": str(n + 1), "username": f"u{n}", "name": f"U {n}", "protected": False})
+        if draw(st.booleans()):
+            place = draw(tws.places("v2"))
+            places.append({**place, "id": f"p{n}"})
+            tweet["geo"] = {"place_id": f"p{n}"}
+        attachments: dict[str, Any] = {}
+        if draw(st.booleans()):
+            media.append({"media_key": f"3_{n}", "type": "photo", "alt_text": "a cat on a mat"})
+            attachments["media_keys"] = [f"3_{n}"]
+        if draw(st.booleans()):
+            polls.append(
+                {
+                    "id": str(500 + n),
+                    "options": [{"position": 1, "label": "yes", "votes": 3}],
+                    "voting_status": "closed",
+                }
+            )
+            attachments["poll_ids"] = [str(500 + n)]
+        if attachments:
+            tweet["attachments"] = attachments
+        data.append(tweet)
+    includes = {"users": users, "places": places, "media": media, "polls": polls}
+    page = {"data": data, "includes": {k: v for k, v in includes.items() if v}}
+    page["meta"] = {
+        "result_count": size,
+        "next_token": draw(
+            st.sampled_from(["b26v89c19zqg8o3", "7140dibdnow9c7btw3w29grvxfcgvpb9n9coehpk7xz5i"])
+        ),
+    }
+    return page
+
+
+TOKEN_FIELDS = (
+    "next_token",
+    "previous_token",
+    "pagination_token",
+    "query",
+    "url",
+    "refresh_url",
+    "next_results",
+    "next_page",
+    "previous_page",
+    "version",
+)
+LOOSE_TEXT = 8_192
+
+
+class TestTextOutsideCountedObjects:
+    """Envelopes, expansions and rule tags carry no text of their own beyond what belongs."""
+
+    @SLOW
+    @given(pages())
+    def test_a_genuine_page_goes(self, page):
+        """The page as the API sends it: every Tweet and author counted, nothing refused."""
+        out, count, _ = _manual(page)
+        assert page == out
+        assert 2 * len(page["data"]) == count
+
+    @SLOW
+    @given(pages(), st.sampled_from(["places", "media", "polls"]))
+    def test_an_expansion_no_tweet_refers_to_is_refused(self, page, part):
+        """A place, medium or poll on its own is not part of a counted Tweet."""
+        assume(part in page["includes"])
+        loose = {**page, "includes": {**page["includes"]}}
+        loose["data"] = [
+            {k: v for k, v in t.items() if k not in {"geo", "attachments"}} for t in page["data"]
+        ]
+        assert ("refused", "not_an_object") == _manual(loose)
+
+    @SLOW
+    @given(
+        pages(), st.sampled_from(["places", "media", "polls"]), st.sampled_from(["notes", "x_text"])
+    )
+    def test_an_expansion_field_holding_text_is_refused(self, page, part, field):
+        """Text in a field no place, medium or poll has."""
+        assume(part in page["includes"])
+        parts = page["includes"][part]
+        smuggled = {
+            **page,
+            "includes": {
+                **page["includes"],
+                part: [{**parts[0], field: "the text of a Tweet"}, *parts[1:]],
+            },
+        }
+        assert ("refused", "extra_text") == _manual(smuggled)
+
+    @SLOW
+    @given(
+        pages(),
+        st.sampled_from(["meta", "search_metadata", "__twarc", "matching_rules"]),
+        st.integers(1, len(TOKEN_FIELDS)),
+    )
+    def test_envelope_text_beyond_the_counted_objects_is_refused(self, page, where, fields):
+        """Tokens and rule tags say at most a page's worth per counted object."""
+        token = "QUJD" * 1024  # 4,096 characters: a token in form, text in substance
+        extra: Any = dict.fromkeys(TOKEN_FIELDS[:fields], token)
+        if where == "matching_rules":
+            extra = [{"id": str(n + 1), "tag": "a rule tag " * 20} for n in range(fields * 20)]
+        size = fields * len(token) if where != "matching_rules" else fields * 20 * 220
+        if where == "meta":
+            extra = {**page["meta"], **extra}
+        outcome = _manual({**page, where: extra})
+        budget = LOOSE_TEXT * 2 * len(page["data"])  # each Tweet and its author
+        if size > budget:
+            assert ("refused", "extra_text") == outcome
+        elif size + len(token) <= budget:  # room for the page's own tokens and places
+            assert "refused" != outcome[0]
+
+    @pytest.mark.parametrize(
+        "page",
+        [
+            {"data": [], "meta": {"next_token": "QUJD" * 100}},
+            {"data": [], "matching_rules": [{"id": "1", "tag": "secret text"}]},
+            {"includes": {"places": [{"id": "p", "full_name": "text", "name": "more"}]}},
+            {"data": [], "search_metadata": {"query": "the text of a Tweet"}},
+        ],
+    )
+    def test_instances_counting_nothing_carry_no_text(self, page):
+        """The instances: an export that counts nothing carries no text either."""
+        assert "refused" == _manual(page)[0]
+
+    def test_numbers_and_cursors_are_not_text(self):
+        """A v1.1 follower-ID page, signed cursors and all, goes."""
+        page = {
+            "ids": [1, 2, 3],
+            "next_cursor": 0,
+            "next_cursor_str": "0",
+            "previous_cursor_str": "-1482172157213781578",
+        }
+        assert page == _manual(page)[0]

@@ -436,6 +436,10 @@ class _Reading:
     public: set[str] = attrs.field(factory=set)
     protected: set[str] = attrs.field(factory=set)
     authored: list[tuple[str | None, str]] = attrs.field(factory=list)
+    # Expansions (places, media, polls) by what refers to them, and the text outside objects.
+    referenced: set[tuple[str, str]] = attrs.field(factory=set)
+    expansions: list[tuple[str, str | None, str]] = attrs.field(factory=list)
+    loose: list[tuple[int, str]] = attrs.field(factory=list)
 
     def learn(self, value: Any) -> None:
         for node in walk(value):
@@ -480,6 +484,44 @@ class _Reading:
                 self.problems.append(("not_an_id", reference.pointer))
             elif reference.target == "tweet" and reference.id.value is not None:
                 self.tweet_ids.add(reference.id.value)
+            elif reference.target in _EXPANDED and reference.id.value is not None:
+                self.referenced.add((reference.target, reference.id.value))
+
+    def expansion(
+        self, node: Node | None, value: Mapping[str, Any], path: tuple[Segment, ...]
+    ) -> None:
+        """An expansion of the Tweets (a place, a medium, a poll): theirs, if one refers to it.
+
+        Its text is text outside the counted objects; a field no such expansion has, holding
+        text, is text smuggled out.
+        """
+        kind = node.kind if node is not None else Kind.OTHER
+        vocabulary = _VOCABULARY.get(kind, frozenset()) | _EXPANSION_FIELDS.get(kind, frozenset())
+        for key, child in value.items():
+            if key not in vocabulary:
+                extra = _text_in(child)
+                if extra is not None:
+                    self.problem("extra_text", (*path, str(key), *extra))
+        found = node.read_id().value if node is not None else None
+        self.expansions.append((_EXPANDED.get(kind.value, ""), found, pointer_of(path) or "/"))
+        self.loose_text(_own_text(value), path)
+
+    def loose_text(self, size: int, path: tuple[Segment, ...]) -> None:
+        """Text outside the counted objects: metadata, rule tags, expansions."""
+        if size:
+            self.loose.append((size, pointer_of(path) or "/"))
+
+    def settle(self) -> None:
+        """The checks that need the whole export read: expansions and text outside objects."""
+        for target, found, pointer in self.expansions:
+            if found is None or (target, found) not in self.referenced:
+                self.problems.append(("not_an_object", pointer))  # no Tweet here refers to it
+        allowed, used = _LOOSE_TEXT * self.objects(), 0
+        for size, pointer in self.loose:
+            used += size
+            if used > allowed:
+                self.problems.append(("extra_text", pointer))
+                break
 
     def objects(self) -> int:
         return sum(_distinct(group) for group in self.groups.values())
@@ -502,6 +544,28 @@ def _distinct(group: dict[int, Mapping[str, Any]]) -> int:
 
 
 _FEW: Final = 8
+# The expansions a Tweet refers to by ID, by the kind of node they are.
+_EXPANDED: Final[Mapping[str, str]] = {"place": "place", "media": "media", "poll": "poll"}
+# Text outside the counted objects (envelope metadata, rule tags, the places, media and polls
+# the Tweets refer to) per counted object: a page's tokens and URLs, four media's alt texts,
+# a place's names, with room to spare. An export counting nothing carries no text.
+_LOOSE_TEXT: Final = 8_192
+# The fields of v2 expansions (and of v1.1 places) the table of shapes does not list.
+_EXPANSION_FIELDS: Final[Mapping[Kind, frozenset[str]]] = {
+    Kind.PLACE: fields(
+        """
+        id full_name name country country_code geo place_type contained_within url
+        bounding_box attributes centroid polylines
+        """
+    ),
+    Kind.MEDIA: fields(
+        """
+        media_key type url duration_ms height width preview_image_url public_metrics
+        non_public_metrics organic_metrics promoted_metrics alt_text variants
+        """
+    ),
+    Kind.POLL: fields("id options duration_minutes end_datetime voting_status"),
+}
 
 
 def _digest(value: Mapping[str, Any]) -> str:
@@ -552,6 +616,7 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
                         push((value[at], (*path, at), owner, expected))
         else:
             extend(_step(reading, value, path, owner, expected))
+    reading.settle()
     for author, pointer in reading.authored:
         if author in reading.protected:
             reading.problems.append(("protected_tweet", pointer))
@@ -689,6 +754,7 @@ def _mapping(
         yield from _children(value, path, owner)  # part of its object: look for nested ones
         return
     if kind in expected:
+        reading.expansion(node, value, path)
         yield from _children(value, path, value)  # an expansion of the Tweets (a place)
         return
     yield from _outside(reading, value, path)
@@ -772,13 +838,24 @@ def _envelope(
         elif key in _EXPANSIONS:
             yield child, here, None, _EXPANSIONS[key]
         elif key == "matching_rules" and _rule_tags(child):
-            continue
+            reading.loose_text(sum(len(rule.get("tag") or "") for rule in child), here)
         elif key in _METADATA and isinstance(child, Mapping):
             for field, item in child.items():
                 if field not in _META_FIELDS or not _metadata_scalar(item):
                     reading.problem("not_an_object", (*here, str(field)))
+                else:
+                    reading.loose_text(_token_size(item), (*here, str(field)))
         elif key not in _META_FIELDS or not _metadata_scalar(child):
             reading.problem("not_an_object", here)
+        else:
+            reading.loose_text(_token_size(child), here)
+
+
+def _token_size(value: object) -> int:
+    """How much a metadata scalar could say: a token's length; numbers and IDs say nothing."""
+    if not isinstance(value, str) or is_id(value.removeprefix("-")):
+        return 0  # a number, an ID, a cursor (v1.1's are signed)
+    return len(value)
 
 
 def _rule_tags(value: object) -> bool:
