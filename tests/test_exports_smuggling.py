@@ -324,3 +324,64 @@ class TestTextOutsideCountedObjects:
             "previous_cursor_str": "-1482172157213781578",
         }
         assert page == _manual(page)[0]
+
+
+def _user(n: int) -> dict[str, Any]:
+    return {"id_str": str(n), "screen_name": f"u{n}", "name": f"U {n}", "protected": False}
+
+
+HIDDEN_CHARS = st.sampled_from(["\u200b", "\u3164", "\u034f", "\ufeff", "\u2800", "\u00ad", "\t"])
+
+
+class TestCountsCannotBeShed:
+    """What was cleared is counted against the recipient and the requester, or does not leave."""
+
+    @SLOW
+    @given(st.integers(1, 5), st.booleans())
+    def test_a_released_export_cannot_be_read(self, size, with_block):
+        """Releasing gives the counts back, so the value can no longer be handed over."""
+        guard = _guard()
+        export = twpolicy.manual_export(
+            [_user(n) for n in range(size)], recipient="bob", requested_by="ana", guard=guard
+        )
+        if with_block:
+            with pytest.raises(RuntimeError), export:
+                raise RuntimeError  # leaving with an exception releases
+        else:
+            assert export.release()
+        with pytest.raises(twpolicy.ConfigurationError, match="released"):
+            _ = export.value
+        assert 50_000 == guard.quotas.remaining("bob", "hydrated_objects")
+        assert 50_000 == guard.quotas.remaining("ana", "requested_objects")
+
+    @SLOW
+    @given(HIDDEN_CHARS, st.integers(0, 3))
+    def test_a_requester_is_counted_however_written(self, hidden, at):
+        """A requester written with a hidden character is refused or counted as the person."""
+        guard = _guard()
+        name = "ana"[:at] + hidden + "ana"[at:]
+        try:
+            with twpolicy.manual_export(
+                [_user(1)], recipient="bob", requested_by=name, guard=guard
+            ) as export:
+                _ = export.value
+        except twpolicy.ConfigurationError:
+            assert 50_000 == guard.quotas.remaining("bob", "hydrated_objects")
+            return
+        assert 49_999 == guard.quotas.remaining("ana", "requested_objects")
+
+    @pytest.mark.parametrize("requester", ["ana\u200b", "", 7, None])
+    def test_an_uncountable_requester_is_refused_by_the_rule(self, requester):
+        """An Action built by hand with a requester that cannot be counted is refused."""
+        guard = _guard()
+        action = twpolicy.Action(
+            kind="export",
+            operation="hand-made",
+            recipient="bob",
+            count=1,
+            facts={"content": "objects", "manual": True, "requested_by": requester},
+            payload=[_user(1)],
+        )
+        decision = guard.check(action)
+        assert not decision.allowed
+        assert ("no_requester", "I.F.2.a") == (decision.reason, decision.clause)

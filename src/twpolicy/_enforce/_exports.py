@@ -29,7 +29,7 @@ from twpolicy._payloads._outbound import (
 )
 from twpolicy._payloads._private import nonpublic_owners
 from twpolicy._payloads._walker import adapt
-from twpolicy._stores._quotas import PUBLIC
+from twpolicy._stores._quotas import PUBLIC, normal_name
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = ["Export", "IdsOnlySettings", "clear_export", "export_ids", "ids_only", "manual_export"]
@@ -58,10 +58,11 @@ class Export:
         decision: the guard's decision, with the recipient's standing and quota usage.
     """
 
-    __slots__ = ("_permit", "_value", "decision")
+    __slots__ = ("_permit", "_released", "_value", "decision")
 
     def __init__(self, value: Any, permit: Permit) -> None:
         self._value = value
+        self._released = False
         self._permit = permit
         assert permit.decision is not None  # noqa: S101  # exports always log their decision
         self.decision: Decision = permit.decision
@@ -83,7 +84,18 @@ class Export:
 
     @property
     def value(self) -> Any:
-        """The data cleared to leave. Reading it hands it over: the counts become final."""
+        """The data cleared to leave. Reading it hands it over: the counts become final.
+
+        Raises:
+            ConfigurationError: the export was released: its counts were given back, so
+                its data may not leave.
+        """
+        if self._released:
+            raise ConfigurationError(
+                f"{self.decision.operation} for {self.decision.recipient} was released (not "
+                "handed over), so its counts were given back and its value cannot be read; "
+                "clear the export again to hand it over."
+            )
         self.commit()
         return self._value
 
@@ -92,8 +104,15 @@ class Export:
         self._permit.commit()
 
     def release(self) -> bool:
-        """The data did not leave: give the counts back. ``False`` once handed over."""
-        return self._permit.release("not handed over")
+        """The data did not leave: give the counts back. ``False`` once handed over.
+
+        A released export's value can no longer be read: it was not counted.
+        """
+        released = self._permit.release("not handed over")
+        if released:
+            self._released = True
+            self._value = None  # what was not counted is not kept either
+        return released
 
 
 def clear_export(action: Action, guard: Guard, value: Any) -> Export:
@@ -298,6 +317,7 @@ def manual_export(
     """
     if not _named(requested_by):
         raise ConfigurationError("manual_export needs requested_by: the person who asked")
+    normal_name(requested_by, "requested_by")  # counted against: a name that can be counted
     if not _named(recipient):
         raise ConfigurationError(
             "manual_export needs a recipient: hydrated objects go to a person, never to the public"
