@@ -385,3 +385,101 @@ class TestCountsCannotBeShed:
         decision = guard.check(action)
         assert not decision.allowed
         assert ("no_requester", "I.F.2.a") == (decision.reason, decision.clause)
+
+
+GONE_TWEET, GONE_USER = "111", "7"
+
+
+def _ledger_guard() -> twpolicy.Guard:
+    """A guard whose compliance ledger knows Tweet 111 deleted and user 7 protected."""
+    ledger = twpolicy.open_compliance("memory://")
+    ledger.record(
+        twpolicy.compliance_events(
+            {"delete": {"status": {"id_str": GONE_TWEET, "user_id_str": "9"}}}
+        )
+    )
+    ledger.record(
+        twpolicy.compliance_events(
+            {
+                "data": {
+                    "user_protect": {"user": {"id": GONE_USER}, "event_at": "2030-01-01T00:00:00Z"}
+                }
+            }
+        )
+    )
+    return twpolicy.Guard(quotas=twpolicy.open_quotas("memory://"), compliance=ledger)
+
+
+ID_FIELDS = st.sampled_from(["tweet_ids", "user_ids", "ids", "author_id", "dm_ids", "status_ids"])
+
+
+@st.composite
+def carriers(draw: st.DrawFn, gone: str) -> Any:
+    """``gone`` among other IDs, bare, under an ID field, or in an object that holds it."""
+    others = draw(st.lists(tws.ids(), max_size=3))
+    ids = [*others, gone]
+    objects = ["tweet", "quote"] if gone == GONE_TWEET else ["author", "user"]
+    shape = draw(st.sampled_from(["list", "field", *objects]))
+    if shape == "list":
+        return ids
+    if shape == "field":
+        return {draw(ID_FIELDS): ids}
+    if shape == "tweet":
+        return [{"id": gone, "text": "hi", "author_id": "5"}]
+    if shape == "author":
+        return [{"id": "12", "text": "hi", "author_id": gone}]
+    if shape == "user":
+        return [{"id": gone, "username": "x", "name": "X"}]
+    return [
+        {
+            "id": "12",
+            "text": "hi",
+            "author_id": "5",
+            "referenced_tweets": [{"type": "quoted", "id": gone}],
+        }
+    ]
+
+
+class TestGoneIdsDoNotLeave:
+    """An ID the compliance ledger knows gone leaves through no export, whatever its kind says."""
+
+    @SLOW
+    @given(
+        st.sampled_from([GONE_TWEET, GONE_USER]),
+        st.data(),
+        st.sampled_from(["tweets", "users", "dms"]),
+    )
+    def test_ids_only_refuses_gone_ids_in_any_carrier(self, gone, data, kind):
+        """Bare IDs are checked as Tweets and as users; reduced ones with all their objects'."""
+        value = data.draw(carriers(gone))
+        guard = _ledger_guard()
+        leave = twpolicy.ids_only(kind=kind, recipient="acme", guard=guard)(lambda: value)
+        with pytest.raises(twpolicy.PolicyViolation) as refused:
+            leave()
+        assert refused.value.decision is not None
+        assert refused.value.decision.reason in {"content_gone", "id_kind_mismatch"}
+
+    @SLOW
+    @given(st.sampled_from([GONE_TWEET, GONE_USER]), st.sampled_from(["bare", "stub", "field"]))
+    def test_manual_export_refuses_gone_ids_left_as_ids(self, gone, shape):
+        """IDs and stubs in a hand-made export are checked too (a stub names a Tweet)."""
+        assume(shape != "stub" or gone == GONE_TWEET)
+        value = {
+            "bare": [gone],
+            "stub": [{"type": "quoted", "id": gone}],
+            "field": {"ids": [gone]},
+        }[shape]
+        with pytest.raises(twpolicy.PolicyViolation) as refused:
+            twpolicy.manual_export(
+                value, recipient="bob", requested_by="ana", guard=_ledger_guard()
+            )
+        assert refused.value.decision is not None
+        assert "content_gone" == refused.value.decision.reason
+
+    def test_instance_tweet_ids_declared_as_users(self):
+        """The instance: a deleted Tweet's ID exported as a user ID."""
+        leave = twpolicy.ids_only(kind="users", recipient="acme", guard=_ledger_guard())(
+            lambda: [GONE_TWEET]
+        )
+        with pytest.raises(twpolicy.ContentUnavailable):
+            leave()

@@ -167,7 +167,8 @@ def export_ids(
             facts["nonpublic_owners"] = ",".join(owners)
         out = dehydrate(value, kind=kind)
         payload = {FIELD_OF[kind]: out}
-        ids = IdCount.derived(payload, kind, len(out))  # read off objects: their kind is known
+        # Read off objects: their kind is known, and so is what they are about.
+        ids = IdCount.derived(payload, kind, len(out), source=value)
     action = Action(
         kind=ActionKind.EXPORT,
         operation=operation,

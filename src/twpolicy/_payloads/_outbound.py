@@ -25,6 +25,7 @@ from twpolicy._payloads._ids import (
     TWEETS,
     USERS,
     content_kind,
+    dehydrate,
     ids_only_check,
     is_id,
     references,
@@ -213,10 +214,15 @@ class IdCount:
     users: int = 0
     dms: int = 0
     named: Mapping[str, str] = attrs.field(factory=dict)
+    source: Any = attrs.field(default=None, repr=False, eq=False)
 
     @classmethod
-    def derived(cls, value: Any, kind: str, count: int) -> IdCount:
-        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known."""
+    def derived(cls, value: Any, kind: str, count: int, source: Any = None) -> IdCount:
+        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known.
+
+        ``source`` is the value they were read off, whose Tweets and users the export is
+        about (`subjects`).
+        """
         return cls(
             value,
             None,
@@ -225,7 +231,24 @@ class IdCount:
             tweets=count if kind == "tweets" else 0,
             users=count if kind == "users" else 0,
             dms=count if kind == "dms" else 0,
+            source=source,
         )
+
+    def subjects(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The Tweet and user IDs the export is about, to check none of them is gone.
+
+        IDs reduced from objects: every Tweet and user ID the objects hold. Bare IDs: each
+        both as a Tweet and as a user ID, since nothing shows which it is.
+        """
+        if self.source is not None:
+            return (
+                frozenset(dehydrate(self.source, kind="tweets")),
+                frozenset(dehydrate(self.source, kind="users")),
+            )
+        found = frozenset(
+            item for _, _, group in typed_ids(self.value) for item in group if is_id(item)
+        )
+        return found, found
 
     @property
     def only_ids(self) -> bool:
@@ -344,6 +367,16 @@ class ObjectCount:
     objects: int
     tweet_ids: int
     problems: tuple[tuple[str, str], ...]
+    tweets: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    def subjects(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The Tweet and user IDs the export is about.
+
+        Its Tweets, users and authors, and the bare IDs and stubs in it (IDs that leave as
+        they are).
+        """
+        return self.tweets, self.users
 
 
 # Envelopes around objects: the keys whose values hold objects, and the metadata keys whose
@@ -440,6 +473,9 @@ class _Reading:
     referenced: set[tuple[str, str]] = attrs.field(factory=set)
     expansions: list[tuple[str, str | None, str]] = attrs.field(factory=list)
     loose: list[tuple[int, str]] = attrs.field(factory=list)
+    # What the export is about, for the compliance check: own IDs, bare IDs, stubs.
+    subject_tweets: set[str] = attrs.field(factory=set)
+    subject_users: set[str] = attrs.field(factory=set)
 
     def learn(self, value: Any) -> None:
         for node in walk(value):
@@ -462,7 +498,10 @@ class _Reading:
         self.problems.append((reason, pointer_of(path) or "/"))
 
     def count(self, family: str, value: Mapping[str, Any]) -> None:
-        self.groups.setdefault((family, _own_id(value)), {})[id(value)] = value
+        own = _own_id(value)
+        self.groups.setdefault((family, own), {})[id(value)] = value
+        if own is not None:  # what the export is about, for the compliance check
+            (self.subject_tweets if family == "tweet" else self.subject_users).add(own)
 
     def ids_of(self, node: Node, kind: Kind, path: tuple[Segment, ...]) -> None:
         """Record the Tweet IDs ``node`` carries; an ID whose digits may be wrong is a problem."""
@@ -622,7 +661,13 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
             reading.problems.append(("protected_tweet", pointer))
         elif author is None or author not in reading.public:
             reading.problems.append(("protection_unknown", pointer))
-    return ObjectCount(reading.objects(), len(reading.tweet_ids), tuple(reading.problems))
+    return ObjectCount(
+        reading.objects(),
+        len(reading.tweet_ids),
+        tuple(reading.problems),
+        frozenset(reading.subject_tweets),
+        frozenset(author for author, _ in reading.authored if author) | reading.subject_users,
+    )
 
 
 def _step(
@@ -666,6 +711,8 @@ def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> N
         return
     if is_id(value) or _is_exact(value):
         reading.tweet_ids.add(str(value))  # a bare ID: counted as a Tweet ID
+        reading.subject_tweets.add(str(value))
+        reading.subject_users.add(str(value))  # and checked as either kind
     elif _is_number(value):
         reading.problem("imprecise_id", path)
     else:
@@ -767,11 +814,14 @@ def _outside(
     stub = _stub_id(value)
     if stub is not None:
         reading.tweet_ids.add(stub)
+        reading.subject_tweets.add(stub)
         return
     ids = count_ids(value)
     if ids.only_ids:
         for _, _, found in typed_ids(ids.value):
             reading.tweet_ids.update(found)  # bare IDs: counted as Tweet IDs
+            reading.subject_tweets.update(found)
+            reading.subject_users.update(found)  # and checked as either kind
         return
     if ids.imprecise is not None:
         reading.problems.append(("imprecise_id", pointer_of(path) + ids.imprecise))
@@ -802,6 +852,7 @@ def _object(
         stub = _stub_id(value)
         if stub is not None:
             reading.tweet_ids.add(stub)  # a {type, id} reference: an ID, always shareable
+            reading.subject_tweets.add(stub)
             return
         reading.count("tweet", value)
         reading.ids_of(node, kind, path)
