@@ -7,7 +7,9 @@ objects of the application's own riding inside counted objects.
 
 from __future__ import annotations
 
+import copy
 import decimal
+import pickle
 from typing import Any
 
 import pytest
@@ -353,6 +355,18 @@ class TestCountsCannotBeShed:
             _ = export.value
         assert 50_000 == guard.quotas.remaining("bob", "hydrated_objects")
         assert 50_000 == guard.quotas.remaining("ana", "requested_objects")
+
+    @pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, pickle.dumps])
+    def test_an_export_cannot_be_copied(self, duplicate):
+        """A copy would share the reservation: released through one, read through the other."""
+        guard = _guard()
+        export = twpolicy.manual_export(
+            [_user(1)], recipient="bob", requested_by="ana", guard=guard
+        )
+        with pytest.raises(TypeError, match="cannot be copied"):
+            duplicate(export)
+        assert export.release()
+        assert 50_000 == guard.quotas.remaining("bob", "hydrated_objects")
 
     @SLOW
     @given(HIDDEN_CHARS, st.integers(0, 3))

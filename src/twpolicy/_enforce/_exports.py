@@ -73,6 +73,15 @@ class Export:
             f"count={self.decision.count})"
         )
 
+    def __copy__(self) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
+
+    def __deepcopy__(self, memo: object) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
+
+    def __reduce__(self) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
+
     def __enter__(self) -> Export:
         return self
 
@@ -113,6 +122,14 @@ class Export:
             self._released = True
             self._value = None  # what was not counted is not kept either
         return released
+
+
+# A copy would share one reservation: released through one, read through the other, the
+# data would leave uncounted.
+_NO_COPY = (
+    "an Export holds a quota reservation and cannot be copied or pickled; read its value "
+    "(the hand-over) and copy that"
+)
 
 
 def clear_export(action: Action, guard: Guard, value: Any) -> Export:
