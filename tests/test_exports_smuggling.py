@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import decimal
 import pickle
+import threading
 from typing import Any
 
 import pytest
@@ -355,6 +356,41 @@ class TestCountsCannotBeShed:
             _ = export.value
         assert 50_000 == guard.quotas.remaining("bob", "hydrated_objects")
         assert 50_000 == guard.quotas.remaining("ana", "requested_objects")
+
+    @SLOW
+    @given(st.permutations(["read", "release", "commit", "read"]))
+    def test_threads_reading_and_releasing_agree(self, steps):
+        """Reading, committing and releasing from threads at once: counted iff it left."""
+        guard = _guard()
+        export = twpolicy.manual_export(
+            [_user(1)], recipient="bob", requested_by="ana", guard=guard
+        )
+        left: list[bool] = []
+        barrier = threading.Barrier(len(steps))
+
+        def act(step: str) -> None:
+            barrier.wait()
+            if step == "read":
+                try:
+                    _ = export.value
+                    left.append(True)
+                except twpolicy.ConfigurationError:
+                    left.append(False)
+            elif step == "commit":
+                export.commit()
+            else:
+                export.release()
+
+        threads = [threading.Thread(target=act, args=(step,)) for step in steps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counted = 50_000 - guard.quotas.remaining("bob", "hydrated_objects")
+        if any(left):
+            assert 1 == counted  # what left is counted, whoever released
+        else:
+            assert export.release() is False  # released already, or committed by commit()
 
     @pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, pickle.dumps])
     def test_an_export_cannot_be_copied(self, duplicate):

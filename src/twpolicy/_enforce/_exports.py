@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast, overload
@@ -58,11 +59,13 @@ class Export:
         decision: the guard's decision, with the recipient's standing and quota usage.
     """
 
-    __slots__ = ("_permit", "_released", "_value", "decision")
+    __slots__ = ("_lock", "_permit", "_released", "_value", "decision")
 
     def __init__(self, value: Any, permit: Permit) -> None:
         self._value = value
         self._released = False
+        # Reading and releasing from two threads at once: one of them wins, never both.
+        self._lock = threading.Lock()
         self._permit = permit
         assert permit.decision is not None  # noqa: S101  # exports always log their decision
         self.decision: Decision = permit.decision
@@ -99,29 +102,32 @@ class Export:
             ConfigurationError: the export was released: its counts were given back, so
                 its data may not leave.
         """
-        if self._released:
-            raise ConfigurationError(
-                f"{self.decision.operation} for {self.decision.recipient} was released (not "
-                "handed over), so its counts were given back and its value cannot be read; "
-                "clear the export again to hand it over."
-            )
-        self.commit()
-        return self._value
+        with self._lock:
+            if self._released:
+                raise ConfigurationError(
+                    f"{self.decision.operation} for {self.decision.recipient} was released "
+                    "(not handed over), so its counts were given back and its value cannot be "
+                    "read; clear the export again to hand it over."
+                )
+            self._permit.commit()
+            return self._value
 
     def commit(self) -> None:
         """The data was handed over: the quota counts are final."""
-        self._permit.commit()
+        with self._lock:
+            self._permit.commit()
 
     def release(self) -> bool:
         """The data did not leave: give the counts back. ``False`` once handed over.
 
         A released export's value can no longer be read: it was not counted.
         """
-        released = self._permit.release("not handed over")
-        if released:
-            self._released = True
-            self._value = None  # what was not counted is not kept either
-        return released
+        with self._lock:
+            released = self._permit.release("not handed over")
+            if released:
+                self._released = True
+                self._value = None  # what was not counted is not kept either
+            return released
 
 
 # A copy would share one reservation: released through one, read through the other, the
