@@ -155,6 +155,29 @@ class TestLookAlikeScalarsLeavePlain:
         assert 1_500_000 - 1 == remaining
 
 
+class Float(float):
+    """A float that prints as something else."""
+
+    def __str__(self) -> str:
+        return HIDDEN
+
+
+def test_every_scalar_subclass_leaves_plain():
+    """Floats, set members and odd keys are copied plain too."""
+    out, _ = _ids_only({"tweet_ids": {Str("5"), Str("6")}})
+    assert ["5", "6"] == sorted(out["tweet_ids"])  # a set leaves as a list
+    assert all(type(member) is str for member in out["tweet_ids"])
+    user = {**_user(1), "followers_count": Float(3.0), "withheld_in": {True: Int(1)}}
+    value, count, _ = _manual([user])
+    assert 1 == count
+    assert [{**_user(1), "followers_count": 3.0, "withheld_in": {True: 1}}] == value
+    assert plain_json({**value[0], "withheld_in": {}})
+    assert type(value[0]["followers_count"]) is float
+    assert [bool, int] == [type(k) for k in value[0]["withheld_in"]] + [
+        type(v) for v in value[0]["withheld_in"].values()
+    ]
+
+
 class Carrier:
     """An object of the application's, holding text in its attributes."""
 
