@@ -549,6 +549,23 @@ class TestGoneIdsDoNotLeave:
         assert refused.value.decision is not None
         assert "content_gone" == refused.value.decision.reason
 
+    @pytest.mark.parametrize(
+        "field", ["quoted_status_id_str", "in_reply_to_status_id_str", "retweeted_status"]
+    )
+    def test_manual_export_refuses_references_to_gone_tweets(self, field):
+        """A Tweet referring to a deleted one carries its ID out: refused, as ids_only does."""
+        user = _user(8)
+        tweet: dict[str, Any] = {"id_str": "5", "text": "a quote", "user": user}
+        if field == "retweeted_status":
+            tweet[field] = {"id_str": GONE_TWEET, "text": "gone", "user": user}
+        else:
+            tweet[field] = GONE_TWEET
+        with pytest.raises(twpolicy.ContentUnavailable):
+            twpolicy.manual_export(
+                [tweet], recipient="bob", requested_by="ana", guard=_ledger_guard()
+            )
+        assert "refused" != _manual([tweet])[0]  # without the ledger it may go
+
     def test_instance_tweet_ids_declared_as_users(self):
         """The instance: a deleted Tweet's ID exported as a user ID."""
         leave = twpolicy.ids_only(kind="users", recipient="acme", guard=_ledger_guard())(

@@ -373,8 +373,8 @@ class ObjectCount:
     def subjects(self) -> tuple[frozenset[str], frozenset[str]]:
         """The Tweet and user IDs the export is about.
 
-        Its Tweets, users and authors, and the bare IDs and stubs in it (IDs that leave as
-        they are).
+        Its Tweets, users and authors, every Tweet ID they refer to (a quoted Tweet's ID
+        leaves with the quote), and the bare IDs and stubs in it.
         """
         return self.tweets, self.users
 
@@ -665,7 +665,7 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
         reading.objects(),
         len(reading.tweet_ids),
         tuple(reading.problems),
-        frozenset(reading.subject_tweets),
+        frozenset(reading.subject_tweets | reading.tweet_ids),  # every Tweet ID that leaves
         frozenset(author for author, _ in reading.authored if author) | reading.subject_users,
     )
 
