@@ -465,14 +465,18 @@ STEPS = st.lists(st.sampled_from(["read", "release", "commit"]), min_size=1, max
 class TestHandOver:
     @given(steps=STEPS)
     def test_release_only_before_hand_over(self, steps):
-        """Once the value was read or committed, release gives nothing back."""
+        """Once the value was read or committed, release gives nothing back; once released,
+        the value cannot be read."""
         user = {"id_str": "1", "screen_name": "a", "name": "A", "protected": False}
         export, _, guard = check_export([user])
         handed_over = released = False
         for step in steps:
-            if step == "read":
+            if step == "read" and released:
+                with pytest.raises(twpolicy.ConfigurationError, match="released"):
+                    export.value  # noqa: B018  # what was given back may not leave
+            elif step == "read":
                 export.value  # noqa: B018  # reading is the hand-over
-                handed_over = handed_over or not released
+                handed_over = True
             elif step == "commit":
                 export.commit()
                 handed_over = handed_over or not released

@@ -487,6 +487,12 @@ class TestSpecs:
 # ---------------------------------------------------------------------------------------
 
 SPACES = ["", " ", "  ", "\t", "\n", "\u00a0", "\u3000", " \u2003"]
+# Characters that print as nothing: Unicode's default-ignorable code points, and blanks.
+INVISIBLE = [
+    *"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180e\u180f\u200b\u200c\u200d",
+    *"\u200e\u200f\u202a\u202e\u2060\u2061\u2064\u206f\u2800\u3164\ufe00\ufe0f\ufeff",
+    *"\uffa0\ufff0\U0001bca0\U0001d173\U000e0001\U000e0020\U000e0100\U000e0fff",
+]
 
 
 def fullwidth(text):
@@ -544,6 +550,28 @@ class TestNames:
         assert once == twpolicy._stores._quotas.normal_name(once)
         assert once == once.strip()
         assert once.isprintable()
+
+    @given(
+        pair=spellings(),
+        hidden=st.sampled_from(INVISIBLE),
+        where=st.integers(min_value=0),
+    )
+    def test_invisible_characters_never_make_another_recipient(self, pair, hidden, where):
+        """A character that prints as nothing, anywhere in a name, is refused or changes nothing.
+
+        Default-ignorable code points (Hangul fillers, joiners, variation selectors, tags)
+        pass `str.isprintable`: each would make a look-alike recipient with fresh caps.
+        """
+        name, other = pair
+        at = where % (len(other) + 1)
+        hidden_name = other[:at] + hidden + other[at:]
+        quotas = twpolicy.open_quotas("memory://")
+        quotas.reserve(name, tweet_ids=MONTH)
+        try:
+            reservation = quotas.reserve(hidden_name, tweet_ids=1)
+        except twpolicy.ConfigurationError:
+            return  # refused
+        assert not reservation.granted, f"{hidden_name!r} was counted apart from {name!r}"
 
     @pytest.mark.parametrize("name", ["a\tb", "zero\u200bwidth", "bom\ufeff", "\u200b"])
     def test_hidden_characters_are_refused(self, quotas, name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast, overload
@@ -29,7 +30,7 @@ from twpolicy._payloads._outbound import (
 )
 from twpolicy._payloads._private import nonpublic_owners
 from twpolicy._payloads._walker import adapt
-from twpolicy._stores._quotas import PUBLIC
+from twpolicy._stores._quotas import PUBLIC, normal_name
 from twpolicy.exceptions import ConfigurationError, PayloadError
 
 __all__ = ["Export", "IdsOnlySettings", "clear_export", "export_ids", "ids_only", "manual_export"]
@@ -58,10 +59,13 @@ class Export:
         decision: the guard's decision, with the recipient's standing and quota usage.
     """
 
-    __slots__ = ("_permit", "_value", "decision")
+    __slots__ = ("_lock", "_permit", "_released", "_value", "decision")
 
     def __init__(self, value: Any, permit: Permit) -> None:
         self._value = value
+        self._released = False
+        # Reading and releasing from two threads at once: one of them wins, never both.
+        self._lock = threading.Lock()
         self._permit = permit
         assert permit.decision is not None  # noqa: S101  # exports always log their decision
         self.decision: Decision = permit.decision
@@ -71,6 +75,15 @@ class Export:
             f"twpolicy.Export({self.decision.operation!r}, recipient={self.decision.recipient!r}, "
             f"count={self.decision.count})"
         )
+
+    def __copy__(self) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
+
+    def __deepcopy__(self, memo: object) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
+
+    def __reduce__(self) -> typing.NoReturn:
+        raise TypeError(_NO_COPY)
 
     def __enter__(self) -> Export:
         return self
@@ -83,17 +96,46 @@ class Export:
 
     @property
     def value(self) -> Any:
-        """The data cleared to leave. Reading it hands it over: the counts become final."""
-        self.commit()
-        return self._value
+        """The data cleared to leave. Reading it hands it over: the counts become final.
+
+        Raises:
+            ConfigurationError: the export was released: its counts were given back, so
+                its data may not leave.
+        """
+        with self._lock:
+            if self._released:
+                raise ConfigurationError(
+                    f"{self.decision.operation} for {self.decision.recipient} was released "
+                    "(not handed over), so its counts were given back and its value cannot be "
+                    "read; clear the export again to hand it over."
+                )
+            self._permit.commit()
+            return self._value
 
     def commit(self) -> None:
         """The data was handed over: the quota counts are final."""
-        self._permit.commit()
+        with self._lock:
+            self._permit.commit()
 
     def release(self) -> bool:
-        """The data did not leave: give the counts back. ``False`` once handed over."""
-        return self._permit.release("not handed over")
+        """The data did not leave: give the counts back. ``False`` once handed over.
+
+        A released export's value can no longer be read: it was not counted.
+        """
+        with self._lock:
+            released = self._permit.release("not handed over")
+            if released:
+                self._released = True
+                self._value = None  # what was not counted is not kept either
+            return released
+
+
+# A copy would share one reservation: released through one, read through the other, the
+# data would leave uncounted.
+_NO_COPY = (
+    "an Export holds a quota reservation and cannot be copied or pickled; read its value "
+    "(the hand-over) and copy that"
+)
 
 
 def clear_export(action: Action, guard: Guard, value: Any) -> Export:
@@ -148,7 +190,8 @@ def export_ids(
             facts["nonpublic_owners"] = ",".join(owners)
         out = dehydrate(value, kind=kind)
         payload = {FIELD_OF[kind]: out}
-        ids = IdCount.derived(payload, kind, len(out))  # read off objects: their kind is known
+        # Read off objects: their kind is known, and so is what they are about.
+        ids = IdCount.derived(payload, kind, len(out), source=value)
     action = Action(
         kind=ActionKind.EXPORT,
         operation=operation,
@@ -298,6 +341,7 @@ def manual_export(
     """
     if not _named(requested_by):
         raise ConfigurationError("manual_export needs requested_by: the person who asked")
+    normal_name(requested_by, "requested_by")  # counted against: a name that can be counted
     if not _named(recipient):
         raise ConfigurationError(
             "manual_export needs a recipient: hydrated objects go to a person, never to the public"

@@ -137,7 +137,8 @@ def _checked(value: str | None, problem: str | None, field: str | None, where: s
             f"{where}: {field!r} holds a {len(value)}-character string that is not a decimal "
             "ID; it was refused."
         )
-    return value
+    # A str subclass may say something else when printed, or carry attributes: a plain copy.
+    return value if type(value) is str else str.__str__(value)
 
 
 # Keys only a direct message has. An object with text and an ID is taken for a Tweet by its

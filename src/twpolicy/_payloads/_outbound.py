@@ -25,6 +25,7 @@ from twpolicy._payloads._ids import (
     TWEETS,
     USERS,
     content_kind,
+    dehydrate,
     ids_only_check,
     is_id,
     references,
@@ -108,7 +109,7 @@ def _rebuild(value: Any, leaf: Any) -> Any:
             if id(item) in active:
                 raise PayloadError("the payload contains itself (a reference cycle)")
             if isinstance(item, Mapping):
-                copy: Any = dict(item) if same else {k: leaf(c) for k, c in item.items()}
+                copy: Any = _copy_mapping(item, None if same else leaf)
                 slots: Any = copy.items()
             else:
                 copy = list(item) if same else [leaf(child) for child in item]
@@ -122,11 +123,36 @@ def _rebuild(value: Any, leaf: Any) -> Any:
             into[slot] = copy
         elif isinstance(item, AbstractSet):
             # A set's members are hashable scalars: converted directly.
-            members = (leaf(member) for member in item)
+            members = (leaf(plain(member)) for member in item)
             into[slot] = frozenset(members) if isinstance(item, frozenset) else set(members)
         else:
-            into[slot] = leaf(item)
+            into[slot] = leaf(plain(item))
     return root[0]
+
+
+def _copy_mapping(item: Mapping[Any, Any], leaf: Any) -> dict[Any, Any]:
+    """A dict copy of ``item``, its keys plain (see `plain`), ``leaf`` applied to its values."""
+    copy = dict(item) if leaf is None else {key: leaf(child) for key, child in item.items()}
+    if all(type(key) is str for key in copy):
+        return copy
+    return {plain(key): child for key, child in copy.items()}
+
+
+def plain(value: Any) -> Any:
+    """``value`` as its exact JSON type, if it is a subclass of one; anything else as it is.
+
+    A subclass of ``str``, ``int`` or ``float`` can print as something else (``__str__``) or
+    carry attributes: what leaves is a plain copy, with nothing but its value.
+    """
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    return value
 
 
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -188,10 +214,15 @@ class IdCount:
     users: int = 0
     dms: int = 0
     named: Mapping[str, str] = attrs.field(factory=dict)
+    source: Any = attrs.field(default=None, repr=False, eq=False)
 
     @classmethod
-    def derived(cls, value: Any, kind: str, count: int) -> IdCount:
-        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known."""
+    def derived(cls, value: Any, kind: str, count: int, source: Any = None) -> IdCount:
+        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known.
+
+        ``source`` is the value they were read off, whose Tweets and users the export is
+        about (`subjects`).
+        """
         return cls(
             value,
             None,
@@ -200,7 +231,24 @@ class IdCount:
             tweets=count if kind == "tweets" else 0,
             users=count if kind == "users" else 0,
             dms=count if kind == "dms" else 0,
+            source=source,
         )
+
+    def subjects(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The Tweet and user IDs the export is about, to check none of them is gone.
+
+        IDs reduced from objects: every Tweet and user ID the objects hold. Bare IDs: each
+        both as a Tweet and as a user ID, since nothing shows which it is.
+        """
+        if self.source is not None:
+            return (
+                frozenset(dehydrate(self.source, kind="tweets")),
+                frozenset(dehydrate(self.source, kind="users")),
+            )
+        found = frozenset(
+            item for _, _, group in typed_ids(self.value) for item in group if is_id(item)
+        )
+        return found, found
 
     @property
     def only_ids(self) -> bool:
@@ -319,6 +367,16 @@ class ObjectCount:
     objects: int
     tweet_ids: int
     problems: tuple[tuple[str, str], ...]
+    tweets: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    def subjects(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The Tweet and user IDs the export is about.
+
+        Its Tweets, users and authors, every Tweet ID they refer to (a quoted Tweet's ID
+        leaves with the quote), and the bare IDs and stubs in it.
+        """
+        return self.tweets, self.users
 
 
 # Envelopes around objects: the keys whose values hold objects, and the metadata keys whose
@@ -411,6 +469,13 @@ class _Reading:
     public: set[str] = attrs.field(factory=set)
     protected: set[str] = attrs.field(factory=set)
     authored: list[tuple[str | None, str]] = attrs.field(factory=list)
+    # Expansions (places, media, polls) by what refers to them, and the text outside objects.
+    referenced: set[tuple[str, str]] = attrs.field(factory=set)
+    expansions: list[tuple[str, str | None, str]] = attrs.field(factory=list)
+    loose: list[tuple[int, str]] = attrs.field(factory=list)
+    # What the export is about, for the compliance check: own IDs, bare IDs, stubs.
+    subject_tweets: set[str] = attrs.field(factory=set)
+    subject_users: set[str] = attrs.field(factory=set)
 
     def learn(self, value: Any) -> None:
         for node in walk(value):
@@ -433,7 +498,10 @@ class _Reading:
         self.problems.append((reason, pointer_of(path) or "/"))
 
     def count(self, family: str, value: Mapping[str, Any]) -> None:
-        self.groups.setdefault((family, _own_id(value)), {})[id(value)] = value
+        own = _own_id(value)
+        self.groups.setdefault((family, own), {})[id(value)] = value
+        if own is not None:  # what the export is about, for the compliance check
+            (self.subject_tweets if family == "tweet" else self.subject_users).add(own)
 
     def ids_of(self, node: Node, kind: Kind, path: tuple[Segment, ...]) -> None:
         """Record the Tweet IDs ``node`` carries; an ID whose digits may be wrong is a problem."""
@@ -455,6 +523,44 @@ class _Reading:
                 self.problems.append(("not_an_id", reference.pointer))
             elif reference.target == "tweet" and reference.id.value is not None:
                 self.tweet_ids.add(reference.id.value)
+            elif reference.target in _EXPANDED and reference.id.value is not None:
+                self.referenced.add((reference.target, reference.id.value))
+
+    def expansion(
+        self, node: Node | None, value: Mapping[str, Any], path: tuple[Segment, ...]
+    ) -> None:
+        """An expansion of the Tweets (a place, a medium, a poll): theirs, if one refers to it.
+
+        Its text is text outside the counted objects; a field no such expansion has, holding
+        text, is text smuggled out.
+        """
+        kind = node.kind if node is not None else Kind.OTHER
+        vocabulary = _VOCABULARY.get(kind, frozenset()) | _EXPANSION_FIELDS.get(kind, frozenset())
+        for key, child in value.items():
+            if key not in vocabulary:
+                extra = _text_in(child)
+                if extra is not None:
+                    self.problem("extra_text", (*path, str(key), *extra))
+        found = node.read_id().value if node is not None else None
+        self.expansions.append((_EXPANDED.get(kind.value, ""), found, pointer_of(path) or "/"))
+        self.loose_text(_own_text(value), path)
+
+    def loose_text(self, size: int, path: tuple[Segment, ...]) -> None:
+        """Text outside the counted objects: metadata, rule tags, expansions."""
+        if size:
+            self.loose.append((size, pointer_of(path) or "/"))
+
+    def settle(self) -> None:
+        """The checks that need the whole export read: expansions and text outside objects."""
+        for target, found, pointer in self.expansions:
+            if found is None or (target, found) not in self.referenced:
+                self.problems.append(("not_an_object", pointer))  # no Tweet here refers to it
+        allowed, used = _LOOSE_TEXT * self.objects(), 0
+        for size, pointer in self.loose:
+            used += size
+            if used > allowed:
+                self.problems.append(("extra_text", pointer))
+                break
 
     def objects(self) -> int:
         return sum(_distinct(group) for group in self.groups.values())
@@ -477,6 +583,28 @@ def _distinct(group: dict[int, Mapping[str, Any]]) -> int:
 
 
 _FEW: Final = 8
+# The expansions a Tweet refers to by ID, by the kind of node they are.
+_EXPANDED: Final[Mapping[str, str]] = {"place": "place", "media": "media", "poll": "poll"}
+# Text outside the counted objects (envelope metadata, rule tags, the places, media and polls
+# the Tweets refer to) per counted object: a page's tokens and URLs, four media's alt texts,
+# a place's names, with room to spare. An export counting nothing carries no text.
+_LOOSE_TEXT: Final = 8_192
+# The fields of v2 expansions (and of v1.1 places) the table of shapes does not list.
+_EXPANSION_FIELDS: Final[Mapping[Kind, frozenset[str]]] = {
+    Kind.PLACE: fields(
+        """
+        id full_name name country country_code geo place_type contained_within url
+        bounding_box attributes centroid polylines
+        """
+    ),
+    Kind.MEDIA: fields(
+        """
+        media_key type url duration_ms height width preview_image_url public_metrics
+        non_public_metrics organic_metrics promoted_metrics alt_text variants
+        """
+    ),
+    Kind.POLL: fields("id options duration_minutes end_datetime voting_status"),
+}
 
 
 def _digest(value: Mapping[str, Any]) -> str:
@@ -527,12 +655,19 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
                         push((value[at], (*path, at), owner, expected))
         else:
             extend(_step(reading, value, path, owner, expected))
+    reading.settle()
     for author, pointer in reading.authored:
         if author in reading.protected:
             reading.problems.append(("protected_tweet", pointer))
         elif author is None or author not in reading.public:
             reading.problems.append(("protection_unknown", pointer))
-    return ObjectCount(reading.objects(), len(reading.tweet_ids), tuple(reading.problems))
+    return ObjectCount(
+        reading.objects(),
+        len(reading.tweet_ids),
+        tuple(reading.problems),
+        frozenset(reading.subject_tweets | reading.tweet_ids),  # every Tweet ID that leaves
+        frozenset(author for author, _ in reading.authored if author) | reading.subject_users,
+    )
 
 
 def _step(
@@ -549,6 +684,10 @@ def _step(
         if not isinstance(value, (Mapping, list, tuple, AbstractSet)):
             if owner is None:
                 _loose_scalar(reading, value, path)
+            elif type(value) not in _JSON_SCALARS:
+                # Bytes, a Decimal, an object of the application's: not what the API sent,
+                # and whatever it holds would leave uncounted inside a counted object.
+                reading.problem("not_an_object", path)
             return
         shape = dict if isinstance(value, Mapping) else list
     if id(value) in reading.seen:
@@ -572,6 +711,8 @@ def _loose_scalar(reading: _Reading, value: Any, path: tuple[Segment, ...]) -> N
         return
     if is_id(value) or _is_exact(value):
         reading.tweet_ids.add(str(value))  # a bare ID: counted as a Tweet ID
+        reading.subject_tweets.add(str(value))
+        reading.subject_users.add(str(value))  # and checked as either kind
     elif _is_number(value):
         reading.problem("imprecise_id", path)
     else:
@@ -660,6 +801,7 @@ def _mapping(
         yield from _children(value, path, owner)  # part of its object: look for nested ones
         return
     if kind in expected:
+        reading.expansion(node, value, path)
         yield from _children(value, path, value)  # an expansion of the Tweets (a place)
         return
     yield from _outside(reading, value, path)
@@ -672,11 +814,14 @@ def _outside(
     stub = _stub_id(value)
     if stub is not None:
         reading.tweet_ids.add(stub)
+        reading.subject_tweets.add(stub)
         return
     ids = count_ids(value)
     if ids.only_ids:
         for _, _, found in typed_ids(ids.value):
             reading.tweet_ids.update(found)  # bare IDs: counted as Tweet IDs
+            reading.subject_tweets.update(found)
+            reading.subject_users.update(found)  # and checked as either kind
         return
     if ids.imprecise is not None:
         reading.problems.append(("imprecise_id", pointer_of(path) + ids.imprecise))
@@ -707,6 +852,7 @@ def _object(
         stub = _stub_id(value)
         if stub is not None:
             reading.tweet_ids.add(stub)  # a {type, id} reference: an ID, always shareable
+            reading.subject_tweets.add(stub)
             return
         reading.count("tweet", value)
         reading.ids_of(node, kind, path)
@@ -743,13 +889,24 @@ def _envelope(
         elif key in _EXPANSIONS:
             yield child, here, None, _EXPANSIONS[key]
         elif key == "matching_rules" and _rule_tags(child):
-            continue
+            reading.loose_text(sum(len(rule.get("tag") or "") for rule in child), here)
         elif key in _METADATA and isinstance(child, Mapping):
             for field, item in child.items():
                 if field not in _META_FIELDS or not _metadata_scalar(item):
                     reading.problem("not_an_object", (*here, str(field)))
+                else:
+                    reading.loose_text(_token_size(item), (*here, str(field)))
         elif key not in _META_FIELDS or not _metadata_scalar(child):
             reading.problem("not_an_object", here)
+        else:
+            reading.loose_text(_token_size(child), here)
+
+
+def _token_size(value: object) -> int:
+    """How much a metadata scalar could say: a token's length; numbers and IDs say nothing."""
+    if not isinstance(value, str) or is_id(value.removeprefix("-")):
+        return 0  # a number, an ID, a cursor (v1.1's are signed)
+    return len(value)
 
 
 def _rule_tags(value: object) -> bool:

@@ -31,7 +31,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import attrs
 
@@ -178,9 +178,22 @@ def normal_name(value: object, what: str = "recipient") -> str:
         raise ConfigurationError(f"{what} must be a non-empty printable string, got {value!r}")
     text = unicodedata.normalize("NFKC", value).strip()
     text = unicodedata.normalize("NFKC", text.casefold())
-    if not text or not text.isprintable():
-        raise ConfigurationError(f"{what} must be a non-empty printable string, got {value!r}")
+    if not text or not text.isprintable() or _INVISIBLE.search(text):
+        raise ConfigurationError(
+            f"{what} must be a non-empty printable string without invisible characters, "
+            f"got {value!r}"
+        )
     return _SPACES.sub(" ", text)
+
+
+# Characters that print as nothing but make a different name: Unicode's default-ignorable
+# code points (Hangul fillers, joiners, variation selectors, tags...) that `str.isprintable`
+# lets through, and the blank Braille pattern.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 def _name(value: object, what: str) -> str:

@@ -11,7 +11,6 @@ pending after its 24 hours into a logged refusal.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -20,6 +19,8 @@ import attrs
 from twpolicy._model import Action, ActionKind, Outcome
 from twpolicy._payloads._compliance import ComplianceEventType
 from twpolicy._payloads._geo import MappingKey
+from twpolicy._payloads._ids import CONTENTS
+from twpolicy._payloads._outbound import IdCount, ObjectCount, recall
 from twpolicy._payloads._walker import Kind, walk
 from twpolicy._stores._compliance import Tombstone
 from twpolicy.exceptions import ConfigurationError, ContentUnavailable, PolicyViolation
@@ -58,20 +59,6 @@ def _when(value: object) -> datetime | None:
     return None
 
 
-def _decimal_strings(value: Any) -> Iterator[str]:
-    """IDs in an ID-only export: decimal strings in lists and mapping values, any depth."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if item.isdecimal():
-                yield item
-        elif isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-
-
 def _stored(payload: Any) -> Any:
     """What a store keeps: a mapping item's value; JSON text as what it holds."""
     if isinstance(payload, MappingKey):  # a mapping item (GeoSafeMapping): its value is kept
@@ -87,9 +74,12 @@ def _stored(payload: Any) -> Any:
 def _ids(action: Action) -> tuple[set[str], set[str]]:
     """The Tweet and user IDs ``action`` keeps, sends or shows (authors count as users)."""
     content = action.facts.get("content")
-    if action.kind is ActionKind.EXPORT and content in ("tweet_ids", "user_ids"):
-        found = set(_decimal_strings(action.payload))
-        return (found, set()) if content == "tweet_ids" else (set(), found)
+    if action.kind is ActionKind.EXPORT and content in CONTENTS:
+        # What the export is about, read by the export's own reading: bare IDs both as
+        # Tweets and users (nothing shows which they are), reduced IDs with the objects'.
+        what = ObjectCount if content == "objects" else IdCount
+        about_tweets, about_users = recall(action.payload, what).subjects()
+        return set(about_tweets), set(about_users)
     tweets: set[str] = set()
     users: set[str] = set()
     for node in walk(_stored(action.payload)):

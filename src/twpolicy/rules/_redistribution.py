@@ -188,26 +188,26 @@ class _RecipientQuota:
     def evaluate(self, action: Action, context: RuleContext) -> Outcome | None:
         if action.kind is not ActionKind.EXPORT:
             return None
-        if action.recipient is None:
-            return Outcome.deny(
-                "no_recipient",
-                f"{action.operation} exports data without naming who receives it, so it cannot "
-                "be counted; every export is counted against its recipient.",
-                "name the recipient (recipient='acme'), or, for a public download or an "
-                "anonymous caller, recipient=twpolicy.PUBLIC, which has one entity's caps.",
-            )
         ledger = context.quotas
-        if ledger is None:
-            return Outcome.deny(
-                "no_quota_ledger",
-                f"{action.operation} exports to {action.recipient}, but the guard has no quota "
-                "ledger to count it against.",
-                "build the guard with one: twpolicy.Guard(quotas=twpolicy.open_quotas(url)).",
-            )
+        if action.recipient is None or ledger is None:
+            return _uncountable(action)
         counts = export_counts(action)
         requester = _requester(action) if counts[HYDRATED_OBJECTS.name] else None
         if requester is not None:
             counts[REQUESTED_OBJECTS.name] = counts[HYDRATED_OBJECTS.name]
+        elif counts[HYDRATED_OBJECTS.name] and action.facts.get("manual") is True:
+            # Objects are counted against the user of the Service who asked for them too: a
+            # requester whose name cannot be counted (blank, hidden characters) is refused.
+            outcome = Outcome.deny(
+                "no_requester",
+                f"{action.operation} exports {counts[HYDRATED_OBJECTS.name]:,} hydrated "
+                f"objects for requested_by={action.facts.get('requested_by')!r}, a name that "
+                "cannot be counted (blank, not a string, or holding control or invisible "
+                "characters); the 50,000 a day are counted per user of the Service.",
+                "pass requested_by as the printable name of the person who asked "
+                "(requested_by='ana').",
+            )
+            return attrs.evolve(outcome, clause=HYDRATED_OBJECTS.clause)
         recipient = ledger.recipient(action.recipient)
         usage = ledger.usage(action.recipient, at=context.now, requested_by=requester)
         exceeded = tuple(
@@ -241,6 +241,24 @@ class _RecipientQuota:
         if counts[TWEET_IDS.name] and standing.exempt:
             return Outcome.allow(f"exempt_{standing.value}", facts=facts, obligations=obligations)
         return Outcome.allow("within_quota", facts=facts, obligations=obligations)
+
+
+def _uncountable(action: Action) -> Outcome:
+    """The deny for an export with nobody, or no ledger, to count it against."""
+    if action.recipient is None:
+        return Outcome.deny(
+            "no_recipient",
+            f"{action.operation} exports data without naming who receives it, so it cannot "
+            "be counted; every export is counted against its recipient.",
+            "name the recipient (recipient='acme'), or, for a public download or an "
+            "anonymous caller, recipient=twpolicy.PUBLIC, which has one entity's caps.",
+        )
+    return Outcome.deny(
+        "no_quota_ledger",
+        f"{action.operation} exports to {action.recipient}, but the guard has no quota "
+        "ledger to count it against.",
+        "build the guard with one: twpolicy.Guard(quotas=twpolicy.open_quotas(url)).",
+    )
 
 
 def _requester(action: Action) -> str | None:
