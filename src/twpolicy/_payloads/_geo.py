@@ -102,6 +102,9 @@ REASONS: Final[Mapping[str, str]] = {
     "moved_to_another_tweet": (
         "a point or place read as the location of another Tweet, kept as this Tweet's own"
     ),
+    "moved_to_another_user": (
+        "a point or place read as the location of another Tweet or user, kept as this user's own"
+    ),
 }
 
 
@@ -1026,6 +1029,7 @@ class LocationMemory(PlaceNames):
         "_owned_values",
         "_owners",
         "_pending_owners",
+        "_place_owned",
         "_places_read",
     )
 
@@ -1046,6 +1050,8 @@ class LocationMemory(PlaceNames):
         # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
         self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
+        # Whether a place was read with a Tweet or a user: only then is free text looked up.
+        self._place_owned = False
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
         self._places_read: dict[tuple[str, ...], None] = {}
@@ -1093,7 +1099,67 @@ class LocationMemory(PlaceNames):
         """
         self._observe(document, owned=False)
 
-    def _observe(self, document: Any, *, owned: bool, depth: int = 0) -> None:
+    def _observe(self, document: Any, *, owned: bool) -> None:
+        self._observe_locations(document, owned=owned)
+        if owned:
+            self._own_users_and_texts(document)
+
+    def _own_users_and_texts(self, document: Any) -> None:
+        """Record each user read with their location, and each place named in text read.
+
+        Users are judged by owner as Tweets are: a user's ``profile_location`` place and
+        ``location`` text are recorded with the user's ID. Once a place was read with a
+        Tweet or a user, the full names and IDs of such places written in the free text of
+        every Tweet and user read (`_text_place_keys`) are recorded with their object's ID,
+        so that a Tweet read as it is keeps the names its own text holds.
+        """
+        holders = list(_holders(document))
+        for is_user, holder in holders:
+            if is_user:
+                self._user(holder)
+        if not self._place_owned:
+            return
+        owned, owners = self._owned, self._owners
+        for is_user, holder in holders:
+            holder_id = _tweet_id(holder)
+            if holder_id is None:
+                continue
+            tail = b"|" + (_USER_PREFIX + holder_id if is_user else holder_id).encode()
+            keys = {
+                key for text in _free_texts(holder, user=is_user) for key in _text_place_keys(text)
+            }
+            mine = [data for key in keys if (data := _PLACE_MARK + key.encode()) in owned]
+            if mine:
+                with self._lock:
+                    for data in mine:
+                        owners.add(data + tail)
+
+    def _user(self, user: Mapping[str, Any]) -> None:
+        """Record a user read with their location: ``profile_location`` and ``location``."""
+        user_id = _tweet_id(user)
+        if user_id is None:
+            return
+        token = _USER_PREFIX + user_id
+        for _key, place in _user_places(user):
+            if isinstance(place, Mapping):
+                self._place(place)
+            keys = list(_place_keys_in(place, _NO_NAMES, record=True))
+            if keys:
+                self._own_place(keys, token, pairs_in(place))
+        location = user.get("location")
+        if type(location) is not str:
+            return
+        key = _place_key(location)
+        if key is not None:
+            data = _PLACE_MARK + key.encode()
+            with self._lock:
+                self._owned.add(_TEXT_MARK + key.encode())
+                self._owners.add(data + b"|" + token.encode())
+        numbers = [n for n in map(coordinate, _TEXT_NUMBER.findall(location)) if n is not None]
+        if len(numbers) == 2:  # noqa: PLR2004  # a point written as the user's location
+            self._pending_owners.append((numbers[0], numbers[1], token))
+
+    def _observe_locations(self, document: Any, *, owned: bool, depth: int = 0) -> None:
         value = document if type(document) is dict else adapt(document)
         if isinstance(value, (list, tuple)):
             for item in value:  # v1.1 timelines and lookups, geo and trends lists
@@ -1103,7 +1169,7 @@ class LocationMemory(PlaceNames):
                     if "place_type" in item_value or "locations" in item_value:
                         self._observe_one(item_value, owned=owned)
                 elif isinstance(item_value, (list, tuple)) and depth == 0:
-                    self._observe(item_value, owned=owned, depth=1)  # a page and its cursors
+                    self._observe_locations(item_value, owned=owned, depth=1)  # a page, cursors
             return
         if type(value) is dict or isinstance(value, Mapping):
             self._observe_one(value, owned=owned)
@@ -1200,6 +1266,7 @@ class LocationMemory(PlaceNames):
         tail = b"|" + owner.encode()
         with self._lock:
             owned, owners = self._owned, self._owners
+            self._place_owned = True
             for key in keys:
                 data = _PLACE_MARK + key.encode()
                 owned.add(data)
@@ -1360,12 +1427,19 @@ class LocationMemory(PlaceNames):
                 continue  # the other checks refuse what cannot be read or walked
             named = _names_in(nodes)
             for node in nodes:
-                if CONTENT_FAMILY.get(node.kind) != "tweet":
+                family = CONTENT_FAMILY.get(node.kind)
+                if family == "tweet":
+                    tweet_id = node.read_id().value
+                    where = (
+                        self._moved_point(node, tweet_id)
+                        or self._moved_place(node, tweet_id, named)
+                        or self._moved_text(node.value, tweet_id, user=False)
+                    )
+                elif family == "user":
+                    tweet_id = node.read_id().value
+                    where = self._moved_user(node, tweet_id, named)
+                else:
                     continue
-                tweet_id = node.read_id().value
-                where = self._moved_point(node, tweet_id) or self._moved_place(
-                    node, tweet_id, named
-                )
                 if where is not None:
                     path, geo_kind = where
                     found.append(
@@ -1373,13 +1447,72 @@ class LocationMemory(PlaceNames):
                             prefix + node.pointer + pointer_of(path),
                             geo_kind,
                             True,  # noqa: FBT003  # the dataclass field
-                            "moved_to_another_tweet",
+                            f"moved_to_another_{family}",
                             prefix + node.pointer,
                             node.kind.value,
                             tweet_id,
                         )
                     )
         return found
+
+    def _moved_text(
+        self, value: Mapping[str, Any], object_id: str | None, *, user: bool
+    ) -> tuple[Path, GeoKind] | None:
+        """Whether an object's free text names a place read with other objects only.
+
+        Full names (``"Name, Region"``, any case or spacing) and place IDs, looked up only
+        once some place was read with a Tweet or a user.
+        """
+        if not self._place_owned:
+            return None
+        token = None if object_id is None else (_USER_PREFIX if user else "") + object_id
+        for text in _free_texts(value, user=user):
+            for key in _text_place_keys(text):
+                if self._key_moved(_PLACE_MARK + key.encode(), token):
+                    return (), GeoKind.PLACE
+        return None
+
+    def _key_moved(self, data: bytes, token: str | None, *, text: bool = False) -> bool:
+        """Whether a place key was read with some Tweet or user, and never with ``token``.
+
+        ``text``: a user's location text, also judged against other users' location texts.
+        """
+        if data not in self._owned and not (
+            text and _TEXT_MARK + data[len(_PLACE_MARK) :] in self._owned
+        ):
+            return False
+        return token is None or data + b"|" + token.encode() not in self._owners
+
+    def _moved_user(
+        self, node: Node, user_id: str | None, named: Mapping[str, list[str]]
+    ) -> tuple[Path, GeoKind] | None:
+        """Where a user keeps as their own a place or point read with others only, if they do.
+
+        Their ``profile_location`` (and any location key), their ``location`` text (as a
+        whole: a place's ID, full name or name; a place's full name inside it; a point read
+        as another's), and full names and IDs in their ``description``.
+        """
+        token = None if user_id is None else _USER_PREFIX + user_id
+        value = node.value
+        location = value.get("location")
+        if type(location) is str:
+            place_key = _place_key(location)
+            if (
+                place_key is not None
+                and self._key_moved(_PLACE_MARK + place_key.encode(), token, text=True)
+            ) or self._moved_text({"location": location}, user_id, user=True):
+                return ("location",), GeoKind.PROFILE_LOCATION
+        places = _user_places(value)
+        places.extend(
+            (key, datum)
+            for key, datum in value.items()
+            if datum and type(key) is str and loose_key(key) is not None
+        )
+        for key, datum in places:
+            for place_key in _place_keys_in(datum, named):
+                if self._key_moved(_PLACE_MARK + place_key.encode(), token, text=True):
+                    return (key,), GeoKind.PROFILE_LOCATION
+        return self._moved_text(value, user_id, user=True) or self._moved_numbers(node, token, ())
 
     def _moved_point(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
         """Where a Tweet keeps as its own a point read as another Tweet's, if it does."""
@@ -1413,7 +1546,9 @@ class LocationMemory(PlaceNames):
             return False
         return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
 
-    def _moved_numbers(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+    def _moved_numbers(
+        self, node: Node, tweet_id: str | None, fields: Collection[str] | None = None
+    ) -> tuple[Path, GeoKind] | None:
         """Where a Tweet keeps, in its own content, a point read as another Tweet's, if it does.
 
         Anywhere in it (its text, its entities, a key of its own), two numbers that are such
@@ -1425,7 +1560,9 @@ class LocationMemory(PlaceNames):
         values = self._owned_values
         if not values.count:
             return None
-        numbers = _content_numbers(node.value, _PLACE_HOLDERS.get(node.kind, ()))
+        if fields is None:
+            fields = _PLACE_HOLDERS.get(node.kind, ())
+        numbers = _content_numbers(node.value, fields)
         found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
         for index, first in enumerate(found):
             for second in found[index + 1 :]:
@@ -1582,6 +1719,120 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
     return found
 
 
+# A user's token in the owners' filters (Tweet and user IDs are apart), and the mark of a
+# user's location text as read (owned by that user; judged on users only).
+_USER_PREFIX: Final = "u:"
+_TEXT_MARK: Final = b"l:"
+# How deep Tweets and users are looked for in a response read.
+_HOLDER_DEPTH: Final = 12
+_TWEET_TEXTS: Final = ("text", "full_text", "body")
+_USER_TEXTS: Final = ("location", "description")
+
+
+def _user_places(user: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """A user's places (``profile_location``, an actor's ``location``, derived locations)."""
+    found = [
+        (key, place)
+        for key in ("profile_location", "location")
+        if (place := user.get(key)) and isinstance(place, (Mapping, list))
+    ]
+    derived = user.get("derived")
+    if isinstance(derived, Mapping) and derived.get("locations"):
+        found.append(("derived", derived["locations"]))
+    return found
+
+
+def _is_user(value: Mapping[str, Any]) -> bool:
+    return ("screen_name" in value or "username" in value or "preferredUsername" in value) and (
+        "text" not in value and "full_text" not in value
+    )
+
+
+def _holders(document: Any) -> Iterator[tuple[bool, Mapping[str, Any]]]:
+    """The Tweets and users of a response read (``(is_user, object)``), wherever they sit.
+
+    Expanded users sit in many places (a flattened Tweet's ``author`` and
+    ``entities.mentions``, v2 ``includes.users``, v1.1 ``user``): every object is visited.
+    """
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        value = item if type(item) is dict else adapt(item)
+        if isinstance(value, (list, tuple)):
+            if depth < _HOLDER_DEPTH:
+                stack.extend((element, depth + 1) for element in value)
+            continue
+        if not isinstance(value, Mapping):
+            continue
+        if _is_user(value):
+            yield True, value
+        elif any(key in value for key in _TWEET_TEXTS) or "note_tweet" in value:
+            yield False, value
+        if depth < _HOLDER_DEPTH:
+            stack.extend(
+                (child, depth + 1)
+                for child in value.values()
+                if child and not isinstance(child, (str, int, float))
+            )
+
+
+def _free_texts(holder: Mapping[str, Any], *, user: bool) -> list[str]:
+    """The free text a Tweet (its text, wherever its generation keeps it) or a user holds."""
+    texts = [holder.get(field) for field in (_USER_TEXTS if user else _TWEET_TEXTS)]
+    if not user:
+        for container, field in (
+            ("extended_tweet", "full_text"),
+            ("extended_tweet", "text"),
+            ("note_tweet", "text"),
+            ("long_object", "body"),
+        ):
+            inner = holder.get(container)
+            if isinstance(inner, Mapping):
+                texts.append(inner.get(field))
+    return [text for text in texts if type(text) is str and text]
+
+
+# Free text is split into words and commas; a full name is words, a comma, words.
+_SPAN_PIECE: Final = re.compile(r",|[^\s,]+")
+_WORDS_BEFORE: Final = 5
+_WORDS_AFTER: Final = 4
+_EDGE_MARKS: Final = "\"'()[]{}<>.!?;:\u201c\u201d\u2018\u2019\u00ab\u00bb\u00bf\u00a1#@*_~"
+_TEXT_PLACE_ID: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{16}(?![0-9A-Za-z])")
+
+
+def _text_place_keys(text: str) -> Iterator[str]:
+    """The place keys free text may hold: place IDs, and full names (``"Name, Region"``).
+
+    Each comma's candidate spans: one to five words before it, one to four after, in any
+    case or spacing, marks at either end left out. A single name is not a candidate: a bare
+    city's name in a text is ordinary speech.
+    """
+    for match in _TEXT_PLACE_ID.finditer(text):
+        yield match.group().casefold()
+    if "," not in text:
+        return
+    pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
+    for index, piece in enumerate(pieces):
+        if piece != ",":
+            continue
+        before: list[str] = []
+        at = index - 1
+        while at >= 0 and pieces[at] != "," and len(before) < _WORDS_BEFORE:
+            before.insert(0, pieces[at])
+            at -= 1
+        after: list[str] = []
+        at = index + 1
+        while at < len(pieces) and pieces[at] != "," and len(after) < _WORDS_AFTER:
+            after.append(pieces[at])
+            at += 1
+        for start in range(len(before)):
+            head = " ".join(before[start:]).lstrip(_EDGE_MARKS)
+            for end in range(1, len(after) + 1):
+                key = _name_key(head + ", " + " ".join(after[:end]).rstrip(_EDGE_MARKS))
+                if key is not None and "," in key:
+                    yield key
+
+
 def _names_by_id(places: Iterable[Any], *, record: bool = True) -> dict[str, list[str]]:
     """Each expanded place's ID, to its other keys (how v2 joins a Tweet to its place).
 
@@ -1690,8 +1941,15 @@ def _hook_async(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
 
 # A location key holding something (not null): only a body with one is parsed to learn.
 _LOCATION_MARK: Final = re.compile(
-    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box)"'
-    rb"\s*:\s*[^n\s]"
+    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box'
+    rb'|profile_location)"\s*:\s*[^n\s]'
+    rb'|"location"\s*:\s*(?:"[^"]|\{)'
+)
+# Free text that may name a place (a comma, or a place ID's 16 hexadecimal digits): once a
+# place was read with a Tweet or a user, a body holding it is read for the names it holds.
+_TEXT_MARK_IN_BODY: Final = re.compile(
+    rb'"(?:text|full_text|description|location|body)"\s*:\s*"(?:[^"\\]|\\.)*'
+    rb"(?:,|[0-9A-Fa-f]{16})"
 )
 
 
@@ -1704,7 +1962,11 @@ def learn_body(memory: LocationMemory, body: Any) -> Any:
     Tweet's point and place are recorded with its ID (`LocationMemory.moved`).
     """
     data = body.encode() if type(body) is str else body
-    if not isinstance(data, (bytes, bytearray)) or _LOCATION_MARK.search(data) is None:
+    if not isinstance(data, (bytes, bytearray)):
+        return None
+    if _LOCATION_MARK.search(data) is None and not (
+        memory._place_owned and _TEXT_MARK_IN_BODY.search(data) is not None  # noqa: SLF001  # same module
+    ):
         return None
     try:
         document = json.loads(data)
