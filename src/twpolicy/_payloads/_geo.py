@@ -1150,11 +1150,9 @@ class LocationMemory(PlaceNames):
         if type(location) is not str:
             return
         key = _place_key(location)
-        if key is not None:
-            data = _PLACE_MARK + key.encode()
+        if key is not None:  # theirs, whenever the place it names is read with a Tweet
             with self._lock:
-                self._owned.add(_TEXT_MARK + key.encode())
-                self._owners.add(data + b"|" + token.encode())
+                self._owners.add(_PLACE_MARK + key.encode() + b"|" + token.encode())
         numbers = [n for n in map(coordinate, _TEXT_NUMBER.findall(location)) if n is not None]
         if len(numbers) == 2:  # noqa: PLR2004  # a point written as the user's location
             self._pending_owners.append((numbers[0], numbers[1], token))
@@ -1472,14 +1470,9 @@ class LocationMemory(PlaceNames):
                     return (), GeoKind.PLACE
         return None
 
-    def _key_moved(self, data: bytes, token: str | None, *, text: bool = False) -> bool:
-        """Whether a place key was read with some Tweet or user, and never with ``token``.
-
-        ``text``: a user's location text, also judged against other users' location texts.
-        """
-        if data not in self._owned and not (
-            text and _TEXT_MARK + data[len(_PLACE_MARK) :] in self._owned
-        ):
+    def _key_moved(self, data: bytes, token: str | None) -> bool:
+        """Whether a place key was read with some Tweet or user, and never with ``token``."""
+        if data not in self._owned:
             return False
         return token is None or data + b"|" + token.encode() not in self._owners
 
@@ -1498,8 +1491,7 @@ class LocationMemory(PlaceNames):
         if type(location) is str:
             place_key = _place_key(location)
             if (
-                place_key is not None
-                and self._key_moved(_PLACE_MARK + place_key.encode(), token, text=True)
+                place_key is not None and self._key_moved(_PLACE_MARK + place_key.encode(), token)
             ) or self._moved_text({"location": location}, user_id, user=True):
                 return ("location",), GeoKind.PROFILE_LOCATION
         places = _user_places(value)
@@ -1510,7 +1502,7 @@ class LocationMemory(PlaceNames):
         )
         for key, datum in places:
             for place_key in _place_keys_in(datum, named):
-                if self._key_moved(_PLACE_MARK + place_key.encode(), token, text=True):
+                if self._key_moved(_PLACE_MARK + place_key.encode(), token):
                     return (key,), GeoKind.PROFILE_LOCATION
         return self._moved_text(value, user_id, user=True) or self._moved_numbers(node, token, ())
 
@@ -1719,10 +1711,8 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
     return found
 
 
-# A user's token in the owners' filters (Tweet and user IDs are apart), and the mark of a
-# user's location text as read (owned by that user; judged on users only).
+# A user's token in the owners' filters (Tweet and user IDs are kept apart).
 _USER_PREFIX: Final = "u:"
-_TEXT_MARK: Final = b"l:"
 # How deep Tweets and users are looked for in a response read.
 _HOLDER_DEPTH: Final = 12
 _TWEET_TEXTS: Final = ("text", "full_text", "body")
