@@ -191,7 +191,7 @@ class TestUsersByOwner:
         ids=st.lists(IDS, min_size=3, max_size=3, unique=True),
         filler=FILLER,
     )
-    def test_users_and_tweets_stored_as_read_keep_their_location(  # noqa: PLR0917  # hypothesis's
+    def test_users_and_tweets_stored_as_read_keep_their_location(  # hypothesis's
         self, generation, bases, place, ids, filler
     ):
         """Tweet A at the place, its author U (location its full name, description naming
@@ -232,7 +232,7 @@ class TestUsersByOwner:
         other=named_places(),
         ids=st.lists(IDS, min_size=2, max_size=2, unique=True),
     )
-    def test_places_never_read_are_judged_as_before(  # noqa: PLR0917  # hypothesis's
+    def test_places_never_read_are_judged_as_before(  # hypothesis's
         self, generation, bases, read_place, other, ids
     ):
         if other["name"].casefold() == read_place["name"].casefold():
@@ -268,7 +268,7 @@ class TestUsersThroughTheClients:
         return fake, tweet_id, mention, author, other
 
     def test_every_client_records_users_and_texts(self, fake):
-        fake, tweet_id, mention, author, other = fake
+        fake, tweet_id, mention, author, _other = fake
         v2, v1 = location_guard(), location_guard()
         fake.client(guard=v2).get_tweets(
             [tweet_id, mention],
@@ -312,7 +312,11 @@ class TestUsersThroughTheClients:
         with pytest.raises(StandaloneGeoError, match="user's own") as refusal:
             save(made_up)
         assert refusal.value.decision.outcomes[-1].facts["pointer"] == "/record/location"
-        flattened = {"id": "43", "text": "hi", "author": {"id": "42", "username": "x", "location": "San Francisco"}}
+        flattened = {
+            "id": "43",
+            "text": "hi",
+            "author": {"id": "42", "username": "x", "location": "San Francisco"},
+        }
         assert moved(guard, flattened, "moved_to_another_user")
 
 
