@@ -323,11 +323,11 @@ class TestUsersThroughTheClients:
 class TestTheHookAndTheSpans:
     def test_full_names_in_text(self):
         keys = set(
-            _text_place_keys("Hi (San  Francisco ,CA)! and St. Louis, MO. id 5A110D312052166F")
+            _text_place_keys("Hi (San  Francisco ,CA)! and St. Louis, MO. id 5A110D312052166F", 8)
         )
         assert {"san francisco, ca", "st. louis, mo", "5a110d312052166f"} <= keys
-        assert not set(_text_place_keys("just San Francisco"))
-        assert not set(_text_place_keys(", ,"))
+        assert not set(_text_place_keys("just San Francisco", 8))
+        assert not set(_text_place_keys(", ,", 8))
 
     def test_a_body_with_text_is_read_once_a_place_was_owned(self):
         memory = twpolicy.LocationMemory()

@@ -102,6 +102,9 @@ REASONS: Final[Mapping[str, str]] = {
     "moved_to_another_tweet": (
         "a point or place read as the location of another Tweet, kept as this Tweet's own"
     ),
+    "moved_to_another_dm": (
+        "a point or place read as the location of another Tweet, kept as this Direct Message's own"
+    ),
     "moved_to_another_user": (
         "a point or place read as the location of another Tweet or user, kept as this user's own"
     ),
@@ -1031,6 +1034,7 @@ class LocationMemory(PlaceNames):
         "_pending_owners",
         "_place_owned",
         "_places_read",
+        "_span_size",
     )
 
     def __init__(
@@ -1052,6 +1056,9 @@ class LocationMemory(PlaceNames):
         self._pending_owners: list[tuple[float, float, str]] = []
         # Whether a place was read with a Tweet or a user: only then is free text looked up.
         self._place_owned = False
+        # The most words and commas of a place name read with an owner: how long a span of
+        # free text can name one.
+        self._span_size = 0
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
         self._places_read: dict[tuple[str, ...], None] = {}
@@ -1114,19 +1121,19 @@ class LocationMemory(PlaceNames):
         so that a Tweet read as it is keeps the names its own text holds.
         """
         holders = list(_holders(document))
-        for is_user, holder in holders:
-            if is_user:
+        for family, holder in holders:
+            if family == "user":
                 self._user(holder)
         if not self._place_owned:
             return
-        owned, owners = self._owned, self._owners
-        for is_user, holder in holders:
+        owned, owners, size = self._owned, self._owners, self._span_size
+        for family, holder in holders:
             holder_id = _tweet_id(holder)
             if holder_id is None:
                 continue
-            tail = b"|" + (_USER_PREFIX + holder_id if is_user else holder_id).encode()
+            tail = b"|" + _token(family, holder_id).encode()
             keys = {
-                key for text in _free_texts(holder, user=is_user) for key in _text_place_keys(text)
+                key for text in _content_strings(holder) for key in _text_place_keys(text, size)
             }
             mine = [data for key in keys if (data := _PLACE_MARK + key.encode()) in owned]
             if mine:
@@ -1149,10 +1156,11 @@ class LocationMemory(PlaceNames):
         location = user.get("location")
         if type(location) is not str:
             return
-        key = _place_key(location)
-        if key is not None:  # theirs, whenever the place it names is read with a Tweet
-            with self._lock:
-                self._owners.add(_PLACE_MARK + key.encode() + b"|" + token.encode())
+        tail = b"|" + token.encode()
+        named = {key for key in (_place_key(location), *_word_runs(location)) if key is not None}
+        with self._lock:  # theirs, whenever a place they name is read with a Tweet
+            for key in named:
+                self._owners.add(_PLACE_MARK + key.encode() + tail)
         numbers = [n for n in map(coordinate, _TEXT_NUMBER.findall(location)) if n is not None]
         if len(numbers) == 2:  # noqa: PLR2004  # a point written as the user's location
             self._pending_owners.append((numbers[0], numbers[1], token))
@@ -1266,6 +1274,7 @@ class LocationMemory(PlaceNames):
             owned, owners = self._owned, self._owners
             self._place_owned = True
             for key in keys:
+                self._span_size = max(self._span_size, len(_SPAN_PIECE.findall(key)))
                 data = _PLACE_MARK + key.encode()
                 owned.add(data)
                 owners.add(data + tail)
@@ -1426,12 +1435,12 @@ class LocationMemory(PlaceNames):
             named = _names_in(nodes)
             for node in nodes:
                 family = CONTENT_FAMILY.get(node.kind)
-                if family == "tweet":
+                if family in {"tweet", "dm"}:
                     tweet_id = node.read_id().value
                     where = (
                         self._moved_point(node, tweet_id)
                         or self._moved_place(node, tweet_id, named)
-                        or self._moved_text(node.value, tweet_id, user=False)
+                        or self._moved_text(node.value, tweet_id, family)
                     )
                 elif family == "user":
                     tweet_id = node.read_id().value
@@ -1454,18 +1463,21 @@ class LocationMemory(PlaceNames):
         return found
 
     def _moved_text(
-        self, value: Mapping[str, Any], object_id: str | None, *, user: bool
+        self, value: Mapping[str, Any], object_id: str | None, family: str
     ) -> tuple[Path, GeoKind] | None:
-        """Whether an object's free text names a place read with other objects only.
+        """Whether an object's own text names a place read with other objects only.
 
-        Full names (``"Name, Region"``, any case or spacing) and place IDs, looked up only
-        once some place was read with a Tweet or a user.
+        Every string of its own content (its text, a user's description and name, its
+        entities, keys of its own; nested Tweets and users are judged as themselves): full
+        names (``"Name, Region"``, any case or spacing) and place IDs, looked up only once
+        some place was read with a Tweet or a user.
         """
         if not self._place_owned:
             return None
-        token = None if object_id is None else (_USER_PREFIX if user else "") + object_id
-        for text in _free_texts(value, user=user):
-            for key in _text_place_keys(text):
+        token = None if object_id is None else _token(family, object_id)
+        size = self._span_size
+        for text in _content_strings(value):
+            for key in _text_place_keys(text, size):
                 if self._key_moved(_PLACE_MARK + key.encode(), token):
                     return (), GeoKind.PLACE
         return None
@@ -1488,11 +1500,13 @@ class LocationMemory(PlaceNames):
         token = None if user_id is None else _USER_PREFIX + user_id
         value = node.value
         location = value.get("location")
-        if type(location) is str:
-            place_key = _place_key(location)
-            if (
-                place_key is not None and self._key_moved(_PLACE_MARK + place_key.encode(), token)
-            ) or self._moved_text({"location": location}, user_id, user=True):
+        if type(location) is str and self._place_owned:
+            # A location field: the place's name in it counts, in any words around it.
+            keys = (_place_key(location), *_word_runs(location, self._span_size))
+            if any(
+                key is not None and self._key_moved(_PLACE_MARK + key.encode(), token)
+                for key in keys
+            ) or self._moved_text({"location": location}, user_id, "user"):
                 return ("location",), GeoKind.PROFILE_LOCATION
         places = _user_places(value)
         places.extend(
@@ -1504,7 +1518,7 @@ class LocationMemory(PlaceNames):
             for place_key in _place_keys_in(datum, named):
                 if self._key_moved(_PLACE_MARK + place_key.encode(), token):
                     return (key,), GeoKind.PROFILE_LOCATION
-        return self._moved_text(value, user_id, user=True) or self._moved_numbers(node, token, ())
+        return self._moved_text(value, user_id, "user") or self._moved_numbers(node, token, ())
 
     def _moved_point(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
         """Where a Tweet keeps as its own a point read as another Tweet's, if it does."""
@@ -1676,22 +1690,21 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
 
 # The fields that name a place, as a place read with a Tweet is recorded and judged.
 _PLACE_READ_FIELDS: Final = ("id", "place_id", "full_name", "name", "displayName")
-_PLACE_DEPTH: Final = 4
+_PLACE_DEPTH: Final = 10_000  # iterative: deep enough for any place however it is nested
 _COUNTRY_FIELDS: Final = ("country", "country_code")
 # Numbers written in text: a coordinate's digits ("37.7749", "-122.4194").
 _TEXT_NUMBER: Final = re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{1,17}(?![\d.])")
-_MOST_NUMBERS: Final = 256
 
 
 def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> list[float]:
     """The numbers a Tweet holds in its own content, as floats (texts' decimals included).
 
     Its location ``fields`` (judged as such), and nested content objects (a retweeted or
-    quoted Tweet, a user: judged as themselves) are left out. At most ``_MOST_NUMBERS``.
+    quoted Tweet, a user: judged as themselves) are left out.
     """
     found: list[float] = []
     stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
-    while stack and len(found) < _MOST_NUMBERS:
+    while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
             if CONTENT_FAMILY.get(classify(item)) is not None:  # type: ignore[arg-type]
@@ -1713,10 +1726,8 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
 
 # A user's token in the owners' filters (Tweet and user IDs are kept apart).
 _USER_PREFIX: Final = "u:"
-# How deep Tweets and users are looked for in a response read.
+# How deep Tweets, users and DMs are looked for in a response read.
 _HOLDER_DEPTH: Final = 12
-_TWEET_TEXTS: Final = ("text", "full_text", "body")
-_USER_TEXTS: Final = ("location", "description")
 
 
 def _user_places(user: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -1732,17 +1743,17 @@ def _user_places(user: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def _is_user(value: Mapping[str, Any]) -> bool:
-    return ("screen_name" in value or "username" in value or "preferredUsername" in value) and (
-        "text" not in value and "full_text" not in value
-    )
+def _token(family: str, object_id: str) -> str:
+    """How an object is named in the owners' filters: a Tweet or DM by its ID, a user apart."""
+    return _USER_PREFIX + object_id if family == "user" else object_id
 
 
-def _holders(document: Any) -> Iterator[tuple[bool, Mapping[str, Any]]]:
-    """The Tweets and users of a response read (``(is_user, object)``), wherever they sit.
+def _holders(document: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The Tweets, users and DMs of a response read (``(family, object)``), wherever they sit.
 
     Expanded users sit in many places (a flattened Tweet's ``author`` and
-    ``entities.mentions``, v2 ``includes.users``, v1.1 ``user``): every object is visited.
+    ``entities.mentions``, v2 ``includes.users``, v1.1 ``user``): every object is visited,
+    and told apart as the stored payloads' walk tells them apart.
     """
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:
@@ -1754,10 +1765,9 @@ def _holders(document: Any) -> Iterator[tuple[bool, Mapping[str, Any]]]:
             continue
         if not isinstance(value, Mapping):
             continue
-        if _is_user(value):
-            yield True, value
-        elif any(key in value for key in _TWEET_TEXTS) or "note_tweet" in value:
-            yield False, value
+        family = CONTENT_FAMILY.get(classify(value))  # type: ignore[arg-type]
+        if family is not None:
+            yield family, value
         if depth < _HOLDER_DEPTH:
             stack.extend(
                 (child, depth + 1)
@@ -1766,61 +1776,87 @@ def _holders(document: Any) -> Iterator[tuple[bool, Mapping[str, Any]]]:
             )
 
 
-def _free_texts(holder: Mapping[str, Any], *, user: bool) -> list[str]:
-    """The free text a Tweet (its text, wherever its generation keeps it) or a user holds."""
-    texts = [holder.get(field) for field in (_USER_TEXTS if user else _TWEET_TEXTS)]
-    if not user:
-        for container, field in (
-            ("extended_tweet", "full_text"),
-            ("extended_tweet", "text"),
-            ("note_tweet", "text"),
-            ("long_object", "body"),
-        ):
-            inner = holder.get(container)
-            if isinstance(inner, Mapping):
-                texts.append(inner.get(field))
-    return [text for text in texts if type(text) is str and text]
+def _content_strings(value: Mapping[str, Any]) -> Iterator[str]:
+    """Every string of an object's own content that may name a place (a comma, 16 digits).
+
+    Nested content objects (a retweeted or quoted Tweet, a user) are left out: they are
+    judged, and recorded, as themselves.
+    """
+    stack: list[Any] = list(value.values())
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if "," in item or len(item) >= _PLACE_ID_DIGITS:
+                yield item
+        elif isinstance(item, Mapping):
+            if CONTENT_FAMILY.get(classify(item)) is None:  # type: ignore[arg-type]
+                stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 # Free text is split into words and commas; a full name is words, a comma, words.
 _SPAN_PIECE: Final = re.compile(r",|[^\s,]+")
-_WORDS_BEFORE: Final = 5
-_WORDS_AFTER: Final = 4
+_PLACE_ID_DIGITS: Final = 16
 _EDGE_MARKS: Final = "\"'()[]{}<>.!?;:\u201c\u201d\u2018\u2019\u00ab\u00bb\u00bf\u00a1#@*_~"
 _TEXT_PLACE_ID: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{16}(?![0-9A-Za-z])")
+_LONGEST_RUN: Final = 12
 
 
-def _text_place_keys(text: str) -> Iterator[str]:
+def _spans(pieces: Sequence[str], size: int, *, comma: bool) -> Iterator[str]:
+    """Runs of at most ``size`` pieces that start and end with a word (``comma``: hold one)."""
+    count = len(pieces)
+    for start in range(count):
+        if pieces[start] == ",":
+            continue
+        seen_comma = False
+        for end in range(start, min(count, start + size)):
+            piece = pieces[end]
+            if piece == ",":
+                seen_comma = True
+                continue
+            if seen_comma or not comma:
+                key = _name_key(
+                    " ".join(pieces[start : end + 1])
+                    .strip()
+                    .lstrip(_EDGE_MARKS)
+                    .rstrip(_EDGE_MARKS)
+                )
+                if key is not None and (not comma or "," in key):
+                    yield key
+
+
+def _text_place_keys(text: str, size: int) -> Iterator[str]:
     """The place keys free text may hold: place IDs, and full names (``"Name, Region"``).
 
-    Each comma's candidate spans: one to five words before it, one to four after, in any
-    case or spacing, marks at either end left out. A single name is not a candidate: a bare
-    city's name in a text is ordinary speech.
+    Every run of words holding a comma, of at most ``size`` words and commas (the longest
+    full name read), in any case or spacing, marks at either end left out. A single name
+    is not a candidate: a bare city's name in a text is ordinary speech.
     """
     for match in _TEXT_PLACE_ID.finditer(text):
         yield match.group().casefold()
-    if "," not in text:
+    if "," not in text or size < 3:  # noqa: PLR2004  # a word, a comma, a word
         return
     pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
-    for index, piece in enumerate(pieces):
-        if piece != ",":
-            continue
-        before: list[str] = []
-        at = index - 1
-        while at >= 0 and pieces[at] != "," and len(before) < _WORDS_BEFORE:
-            before.insert(0, pieces[at])
-            at -= 1
-        after: list[str] = []
-        at = index + 1
-        while at < len(pieces) and pieces[at] != "," and len(after) < _WORDS_AFTER:
-            after.append(pieces[at])
-            at += 1
-        for start in range(len(before)):
-            head = " ".join(before[start:]).lstrip(_EDGE_MARKS)
-            for end in range(1, len(after) + 1):
-                key = _name_key(head + ", " + " ".join(after[:end]).rstrip(_EDGE_MARKS))
-                if key is not None and "," in key:
-                    yield key
+    commas = [index for index, piece in enumerate(pieces) if piece == ","]
+    # Only the pieces near a comma can be part of a full name.
+    near = sorted({i for c in commas for i in range(max(0, c - size), min(len(pieces), c + size))})
+    run: list[str] = []
+    last = -2
+    for index in near:
+        if index != last + 1 and run:
+            yield from _spans(run, size, comma=True)
+            run = []
+        run.append(pieces[index])
+        last = index
+    if run:
+        yield from _spans(run, size, comma=True)
+
+
+def _word_runs(text: str, size: int = _LONGEST_RUN) -> Iterator[str]:
+    """Every run of words of a location field (a place's name, in any words around it)."""
+    pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
+    yield from _spans(pieces, max(1, min(size, _LONGEST_RUN)), comma=False)
 
 
 def _names_by_id(places: Iterable[Any], *, record: bool = True) -> dict[str, list[str]]:

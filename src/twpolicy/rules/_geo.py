@@ -20,7 +20,8 @@ from twpolicy.rules._context import Rule, RuleContext
 
 __all__ = ["forbid_standalone_geo"]
 
-_MOVED = frozenset({"moved_to_another_tweet", "moved_to_another_user"})
+_MOVED = frozenset({"moved_to_another_tweet", "moved_to_another_user", "moved_to_another_dm"})
+_OWNERS = {"moved_to_another_user": "user", "moved_to_another_dm": "Direct Message"}
 
 
 @attrs.frozen(repr=False)
@@ -55,7 +56,7 @@ class _ForbidStandaloneGeo:
         first = findings[0]
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
         moved = first.reason in _MOVED
-        owner = "user" if first.reason == "moved_to_another_user" else "Tweet"
+        owner = _OWNERS.get(first.reason, "Tweet")
         return Outcome.deny(
             first.reason if moved else "standalone_geo",
             f"{action.operation} would store {first.kind.value.replace('_', ' ')} at "
