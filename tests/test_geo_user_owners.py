@@ -24,6 +24,9 @@ from twpolicy.strategies import places, tweets, users
 from twpolicy.testing import FakeXAPI
 
 SF = "5a110d312052166f"  # the fake X API's San Francisco
+FULL_WIDTH = (
+    "\uff33\uff21\uff2e \uff26\uff32\uff21\uff2e\uff23\uff29\uff33\uff23\uff2f, \uff23\uff21"
+)
 MOVED = {"moved_to_another_tweet", "moved_to_another_user"}
 
 
@@ -376,3 +379,164 @@ class TestTheHookAndTheSpans:
         assert geo_allowed(guard, {"id_str": "10", "screen_name": "v", **derived})
         assert moved(guard, {"id_str": "11", "screen_name": "w", **derived})
         assert moved(guard, {"screen_name": "w", "location": "Nowhere"})  # no ID: no reading
+
+
+class TestEveryStringOfItsOwnContent:
+    """A place or point read with Tweet A, kept anywhere in a made-up object: refused."""
+
+    @pytest.fixture(name="guard")
+    def _guard(self):
+        fake = FakeXAPI()
+        tweet_id = fake.add_tweet("here", place_id=SF, coordinates=(-122.41942, 37.77493))
+        guard = location_guard()
+        fake.api(guard=guard).get_status(tweet_id)
+        return guard
+
+    @pytest.mark.parametrize(
+        ("payload", "reason"),
+        [
+            (
+                {
+                    "id_str": "42",
+                    "text": "x",
+                    "entities": {"hashtags": [{"text": "San Francisco, CA"}]},
+                },
+                "moved_to_another_tweet",
+            ),
+            (
+                {"id_str": "42", "text": "x", "source": "San Francisco, CA"},
+                "moved_to_another_tweet",
+            ),
+            (
+                {
+                    "id_str": "42",
+                    "text": "x",
+                    "place": {
+                        "full_name": "Nowhere, ZZ",
+                        "attributes": {"note": "San Francisco, CA"},
+                    },
+                },
+                "moved_to_another_tweet",
+            ),
+            (
+                {
+                    "id_str": "42",
+                    "text": "x",
+                    "place": {"a": {"b": {"c": {"d": {"e": {"full_name": "San Francisco, CA"}}}}}},
+                },
+                "moved_to_another_tweet",
+            ),
+            (
+                {
+                    "id_str": "42",
+                    "text": " ".join(f"{i}.5" for i in range(300)) + " 37.77493 -122.41942",
+                },
+                "moved_to_another_tweet",
+            ),
+            ({"id_str": "42", "text": "San\nFrancisco,\nCA"}, "moved_to_another_tweet"),
+            (
+                {
+                    "id_str": "42",
+                    "text": FULL_WIDTH,
+                },
+                "moved_to_another_tweet",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "name": "San Francisco, CA"},
+                "moved_to_another_user",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "location": "near San Francisco"},
+                "moved_to_another_user",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "location": "37.7749,-122.4194"},
+                "moved_to_another_user",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "description": "at 37.7749 -122.4194"},
+                "moved_to_another_user",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "url": "https://example.com/5a110d312052166f"},
+                "moved_to_another_user",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "location": "United States"},
+                "moved_to_another_user",
+            ),
+            (
+                {
+                    "objectType": "person",
+                    "id": "id:twitter.com:42",
+                    "preferredUsername": "x",
+                    "displayName": "X",
+                    "location": {"objectType": "place", "displayName": "San Francisco, CA"},
+                },
+                "moved_to_another_user",
+            ),
+            (
+                {
+                    "id_str": "5",
+                    "text": "at San Francisco, CA",
+                    "sender_id_str": "1",
+                    "recipient_id_str": "2",
+                    "sender": {"id_str": "1", "screen_name": "a"},
+                },
+                "moved_to_another_dm",
+            ),
+            (
+                {
+                    "id": "5",
+                    "event_type": "MessageCreate",
+                    "text": "at San Francisco, CA",
+                    "sender_id": "1",
+                    "dm_conversation_id": "1-2",
+                },
+                "moved_to_another_dm",
+            ),
+            (
+                {
+                    "type": "message_create",
+                    "id": "5",
+                    "created_timestamp": "1",
+                    "message_create": {
+                        "target": {"recipient_id": "2"},
+                        "sender_id": "1",
+                        "message_data": {"text": "at San Francisco, CA"},
+                    },
+                },
+                "moved_to_another_dm",
+            ),
+        ],
+    )
+    def test_refused(self, guard, payload, reason):
+        assert moved(guard, payload, reason)
+        with pytest.raises(StandaloneGeoError) as refusal:
+            check_storable(payload, guard=guard)
+        assert "strip_geo" in refusal.value.decision.remediation
+
+    def test_a_dm_read_keeps_its_own_text(self):
+        guard = location_guard()
+        place = {"id": "0123456789abcdef", "full_name": "Exampleton, EX", "name": "Exampleton"}
+        dm = {
+            "id_str": "5",
+            "text": "at Exampleton, EX",
+            "sender_id_str": "1",
+            "recipient_id_str": "2",
+            "sender": {"id_str": "1", "screen_name": "a"},
+        }
+        read_result(guard.locations, [{"id_str": "1", "text": "t", "place": place}, dm])
+        assert geo_allowed(guard, dm)
+        assert moved(guard, {**dm, "id_str": "6"}, "moved_to_another_dm")
+
+    def test_spans_as_long_as_the_longest_name_read(self):
+        guard = location_guard()
+        place = {
+            "id": "0123456789abcdef",
+            "full_name": "Santa Cruz de la Sierra del Norte, Departamento de Santa Cruz, Bolivia",
+        }
+        read_result(guard.locations, [{"id_str": "1", "text": "t", "place": place}])
+        text = "we met in santa cruz de la sierra del norte, departamento de santa cruz,  BOLIVIA!"
+        assert moved(guard, {"id_str": "2", "text": text})
+        assert geo_allowed(guard, {"id_str": "2", "text": "we met in Santa Cruz"})  # a bare name
