@@ -435,6 +435,14 @@ class TestEveryStringOfItsOwnContent:
             ),
             ({"id_str": "42", "text": "San\nFrancisco,\nCA"}, "moved_to_another_tweet"),
             (
+                {"id_str": "42", "text": "at 37\u00b046\u203229.7\u2033N 122\u00b025'9.9\"W"},
+                "moved_to_another_tweet",
+            ),
+            (
+                {"id_str": "42", "screen_name": "x", "location": "37.775\u00b0, -122.419\u00b0"},
+                "moved_to_another_user",
+            ),
+            (
                 {
                     "id_str": "42",
                     "text": FULL_WIDTH,

@@ -1721,7 +1721,36 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
                 number = coordinate(text)
                 if number is not None:
                     found.append(number)
+            found.extend(_degrees(item))
     return found
+
+
+# Degrees, minutes and seconds with a hemisphere (37 degrees 46 minutes 29.7 seconds N, with
+# their signs or ASCII quotes), read as decimals.
+_DMS: Final = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)\s*[\u00b0\u00ba]\s*(?:(\d{1,2}(?:\.\d+)?)\s*['\u2032\u2019]\s*)?"
+    r"(?:(\d{1,2}(?:\.\d+)?)\s*(?:[\"\u2033\u201d]|'')\s*)?([NSEWnsew])?"
+)
+_DEGREE_DECIMALS: Final = range(1, 7)
+
+
+def _degrees(text: str) -> Iterator[float]:
+    """The coordinates a text writes in degrees, at each rounding a point is known at.
+
+    A point read is known at 1 to 6 decimals; its degrees, minutes and seconds are the same
+    point at the rounding they are precise to. Without a hemisphere, both signs.
+    """
+    if "\u00b0" not in text and "\u00ba" not in text:
+        return
+    for match in _DMS.finditer(text):
+        degrees, minutes, seconds, hemisphere = match.groups()
+        value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+        signs = (-1,) if hemisphere and hemisphere in "SWsw" else (1,) if hemisphere else (1, -1)
+        for sign in signs:
+            for decimals in _DEGREE_DECIMALS:
+                number = coordinate(round(sign * value, decimals))
+                if number is not None:
+                    yield number
 
 
 # A user's token in the owners' filters (Tweet and user IDs are kept apart).
