@@ -1035,6 +1035,7 @@ class LocationMemory(PlaceNames):
         "_place_owned",
         "_places_read",
         "_span_size",
+        "_tails",
     )
 
     def __init__(
@@ -1059,6 +1060,9 @@ class LocationMemory(PlaceNames):
         # The most words and commas of a place name read with an owner: how long a span of
         # free text can name one.
         self._span_size = 0
+        # The first word after each comma of those names: a comma in text followed by any
+        # other word starts no full name read (a set as small as the regions read).
+        self._tails: set[str] = set()
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
         self._places_read: dict[tuple[str, ...], None] = {}
@@ -1126,14 +1130,17 @@ class LocationMemory(PlaceNames):
                 self._user(holder)
         if not self._place_owned:
             return
-        owned, owners, size = self._owned, self._owners, self._span_size
+        owned, owners, size, tails = self._owned, self._owners, self._span_size, self._tails
         for family, holder in holders:
             holder_id = _tweet_id(holder)
             if holder_id is None:
                 continue
             tail = b"|" + _token(family, holder_id).encode()
+            own = holder
+            if family == "user" and "location" in holder:  # recorded as read (`_user`)
+                own = {key: item for key, item in holder.items() if key != "location"}
             keys = {
-                key for text in _content_strings(holder) for key in _text_place_keys(text, size)
+                key for text in _content_strings(own) for key in _text_place_keys(text, size, tails)
             }
             mine = [data for key in keys if (data := _PLACE_MARK + key.encode()) in owned]
             if mine:
@@ -1156,11 +1163,10 @@ class LocationMemory(PlaceNames):
         location = user.get("location")
         if type(location) is not str:
             return
-        tail = b"|" + token.encode()
-        named = {key for key in (_place_key(location), *_word_runs(location)) if key is not None}
-        with self._lock:  # theirs, whenever a place they name is read with a Tweet
-            for key in named:
-                self._owners.add(_PLACE_MARK + key.encode() + tail)
+        key = _place_key(location)
+        if key is not None:  # their location as read: theirs, whatever place it names
+            with self._lock:
+                self._owners.add(_TEXT_MARK + key.encode() + b"|" + token.encode())
         numbers = [n for n in map(coordinate, _TEXT_NUMBER.findall(location)) if n is not None]
         if len(numbers) == 2:  # noqa: PLR2004  # a point written as the user's location
             self._pending_owners.append((numbers[0], numbers[1], token))
@@ -1274,7 +1280,11 @@ class LocationMemory(PlaceNames):
             owned, owners = self._owned, self._owners
             self._place_owned = True
             for key in keys:
-                self._span_size = max(self._span_size, len(_SPAN_PIECE.findall(key)))
+                if "," in key:
+                    self._span_size = max(self._span_size, len(_SPAN_PIECE.findall(key)))
+                    self._tails.update(
+                        part.split(" ", 1)[0] for part in key.split(", ")[1:] if part
+                    )
                 data = _PLACE_MARK + key.encode()
                 owned.add(data)
                 owners.add(data + tail)
@@ -1475,9 +1485,9 @@ class LocationMemory(PlaceNames):
         if not self._place_owned:
             return None
         token = None if object_id is None else _token(family, object_id)
-        size = self._span_size
+        size, tails = self._span_size, self._tails
         for text in _content_strings(value):
-            for key in _text_place_keys(text, size):
+            for key in _text_place_keys(text, size, tails):
                 if self._key_moved(_PLACE_MARK + key.encode(), token):
                     return (), GeoKind.PLACE
         return None
@@ -1500,9 +1510,16 @@ class LocationMemory(PlaceNames):
         token = None if user_id is None else _USER_PREFIX + user_id
         value = node.value
         location = value.get("location")
-        if type(location) is str and self._place_owned:
+        whole = _place_key(location) if type(location) is str else None
+        if (
+            whole is not None
+            and token is not None
+            and _TEXT_MARK + whole.encode() + b"|" + token.encode() in self._owners
+        ):
+            value = {key: item for key, item in value.items() if key != "location"}  # as read
+        elif type(location) is str and self._place_owned:
             # A location field: the place's name in it counts, in any words around it.
-            keys = (_place_key(location), *_word_runs(location, self._span_size))
+            keys = (whole, *_word_runs(location, self._span_size))
             if any(
                 key is not None and self._key_moved(_PLACE_MARK + key.encode(), token)
                 for key in keys
@@ -1753,8 +1770,10 @@ def _degrees(text: str) -> Iterator[float]:
                     yield number
 
 
-# A user's token in the owners' filters (Tweet and user IDs are kept apart).
+# A user's token in the owners' filters (Tweet and user IDs are kept apart), and the mark
+# of a user's location text as read with them.
 _USER_PREFIX: Final = "u:"
+_TEXT_MARK: Final = b"l:"
 # How deep Tweets, users and DMs are looked for in a response read.
 _HOLDER_DEPTH: Final = 12
 
@@ -1794,9 +1813,10 @@ def _holders(document: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
             continue
         if not isinstance(value, Mapping):
             continue
-        family = CONTENT_FAMILY.get(classify(value))  # type: ignore[arg-type]
-        if family is not None:
-            yield family, value
+        if "id" in value or "id_str" in value:  # content objects have IDs
+            family = CONTENT_FAMILY.get(classify(value))  # type: ignore[arg-type]
+            if family is not None:
+                yield family, value
         if depth < _HOLDER_DEPTH:
             stack.extend(
                 (child, depth + 1)
@@ -1818,7 +1838,9 @@ def _content_strings(value: Mapping[str, Any]) -> Iterator[str]:
             if "," in item or len(item) >= _PLACE_ID_DIGITS:
                 yield item
         elif isinstance(item, Mapping):
-            if CONTENT_FAMILY.get(classify(item)) is None:  # type: ignore[arg-type]
+            if ("id" not in item and "id_str" not in item) or CONTENT_FAMILY.get(
+                classify(item)  # type: ignore[arg-type]
+            ) is None:
                 stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
@@ -1855,19 +1877,30 @@ def _spans(pieces: Sequence[str], size: int, *, comma: bool) -> Iterator[str]:
                     yield key
 
 
-def _text_place_keys(text: str, size: int) -> Iterator[str]:
+def _text_place_keys(text: str, size: int, tails: Collection[str] | None = None) -> Iterator[str]:
     """The place keys free text may hold: place IDs, and full names (``"Name, Region"``).
 
     Every run of words holding a comma, of at most ``size`` words and commas (the longest
-    full name read), in any case or spacing, marks at either end left out. A single name
-    is not a candidate: a bare city's name in a text is ordinary speech.
+    full name read), in any case or spacing, marks at either end left out; with ``tails``,
+    only around a comma followed by a word that follows a comma in a full name read. A
+    single name is not a candidate: a bare city's name in a text is ordinary speech.
     """
     for match in _TEXT_PLACE_ID.finditer(text):
         yield match.group().casefold()
     if "," not in text or size < 3:  # noqa: PLR2004  # a word, a comma, a word
         return
     pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
-    commas = [index for index, piece in enumerate(pieces) if piece == ","]
+    commas = [
+        index
+        for index, piece in enumerate(pieces)
+        if piece == ","
+        and (
+            tails is None
+            or (
+                index + 1 < len(pieces) and pieces[index + 1].strip(_EDGE_MARKS).casefold() in tails
+            )
+        )
+    ]
     # Only the pieces near a comma can be part of a full name.
     near = sorted({i for c in commas for i in range(max(0, c - size), min(len(pieces), c + size))})
     run: list[str] = []
