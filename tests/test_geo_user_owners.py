@@ -548,3 +548,41 @@ class TestEveryStringOfItsOwnContent:
         text = "we met in santa cruz de la sierra del norte, departamento de santa cruz,  BOLIVIA!"
         assert moved(guard, {"id_str": "2", "text": text})
         assert geo_allowed(guard, {"id_str": "2", "text": "we met in Santa Cruz"})  # a bare name
+
+
+class TestProfileLocationsRead:
+    def test_a_profile_location_read_is_its_users_own(self):
+        """users/show: a user read with their profile_location place; objects without IDs
+        in the same response record nothing."""
+        guard = location_guard()
+        place = {
+            "id": "0123456789abcdef",
+            "full_name": "Exampleton, EX",
+            "name": "Exampleton",
+            "bounding_box": None,
+        }
+        user = {"id_str": "9", "screen_name": "u", "name": "U", "profile_location": place}
+        read_result(
+            guard.locations,
+            {
+                **user,
+                "status": {
+                    "text": "no ID, in Exampleton, EX",
+                    "place": {"full_name": "Elsewhere, ZZ"},
+                },
+                "friends": [
+                    {"screen_name": "no_id", "location": "Exampleton"},
+                    {"id": None, "screen_name": "null_id", "location": "Exampleton"},
+                    {"id": None, "text": "null ID, in Exampleton, EX"},
+                ],
+                "empty": {
+                    "id_str": "10",
+                    "screen_name": "v",
+                    "profile_location": {"bounding_box": None},
+                },
+            },
+        )
+        assert geo_allowed(guard, user)
+        assert moved(guard, {**user, "id_str": "11"}, "moved_to_another_user")
+        assert moved(guard, {"id_str": "12", "text": "t", "place": place}, "moved_to_another_tweet")
+        assert moved(guard, {"screen_name": "no_id", "name": "x", "location": "Exampleton"})
