@@ -17,7 +17,10 @@ at equal numbers of processes (``--jobs 1``, and every core):
   off (every affected line parsed whole and walked), for a before/after in the same run.
 
 Each round runs them one after the other (interleaved, so that a busy machine slows them
-alike); ``--rounds`` repeats the round and the ratios of each round are printed.
+alike); ``--rounds`` repeats the round and the ratios of each round are printed. Each run is
+timed twice: wall time (``*_s``) and the CPU seconds of its processes (``*_cpu_s``: the
+``dehydrate`` command's, as its parent sees them; apply's, this process's and its workers'),
+which a machine shared with other jobs disturbs far less.
 
 `measure` is the entry point of the benchmark runner.
 
@@ -31,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -83,21 +87,41 @@ def _walker_only(*_: object) -> None:
 _SAME: Final = ("removed", "scrubbed", "records_read", "records_dropped", "changed")
 
 
+def _children() -> float:
+    """CPU seconds of this process's finished children (commands, worker processes)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _now() -> tuple[float, float]:
+    """Wall time, and CPU seconds of this process and its finished children."""
+    return time.perf_counter(), time.process_time() + _children()
+
+
 def _round(
     dehydrate: Any, apply: Any, url: str, *, many: int, walker: bool
 ) -> tuple[dict[str, float], Any]:
-    """One interleaved round: each figure, and apply's report (one process)."""
-    times = {"dehydrate_s": dehydrate("--no-compliance")}
-    times["apply_s"], report = apply()
-    times["checked_dehydrate_s"] = dehydrate("--compliance-db", url)
+    """One interleaved round: each figure (wall and CPU), and apply's report (one process)."""
+    times: dict[str, float] = {}
+
+    def timed(name: str, run: Any, *args: Any, **kwargs: Any) -> Any:
+        (wall, cpu) = _now()
+        result = run(*args, **kwargs)
+        ended = _now()
+        times[f"{name}_s"], times[f"{name}_cpu_s"] = ended[0] - wall, ended[1] - cpu
+        return result
+
+    timed("dehydrate", dehydrate, "--no-compliance")
+    report = timed("apply", apply)
+    timed("checked_dehydrate", dehydrate, "--compliance-db", url)
     if many > 1:
-        times[f"dehydrate_j{many}_s"] = dehydrate("--no-compliance", jobs=many)
-        times[f"apply_j{many}_s"], in_chunks = apply(jobs=many)
+        timed(f"dehydrate_j{many}", dehydrate, "--no-compliance", jobs=many)
+        in_chunks = timed(f"apply_j{many}", apply, jobs=many)
         if any(getattr(in_chunks, name) != getattr(report, name) for name in _SAME):
             raise AssertionError("one process and many applied different things")
     if walker:
-        times["walker_apply_s"], walked = apply(fast=False)
-        times["walker_checked_dehydrate_s"] = dehydrate("--compliance-db", url, fast=False)
+        walked = timed("walker_apply", apply, fast=False)
+        timed("walker_checked_dehydrate", dehydrate, "--compliance-db", url, fast=False)
         if any(getattr(walked, name) != getattr(report, name) for name in _SAME):
             raise AssertionError("the walker and the fast cleaner changed different things")
     return times, report
@@ -132,20 +156,18 @@ def run(
         ledger.record(events)
         recorded = time.perf_counter() - started
 
-        def dehydrate(*extra: str, fast: bool = True, jobs: int = 1) -> float:
+        def dehydrate(*extra: str, fast: bool = True, jobs: int = 1) -> None:
             command = ["-m", "twpolicy"] if fast else ["-c", _WALKER_ONLY]
-            began = time.perf_counter()
             subprocess.run(  # noqa: S603  # our own command
                 [sys.executable, *command, "dehydrate", str(dataset), os.devnull, "--quiet",
                  "--jobs", str(jobs), *extra],
                 check=True,
                 capture_output=True,
             )  # fmt: skip
-            return time.perf_counter() - began
 
         outputs = iter(range(1_000_000))
 
-        def apply(*, fast: bool = True, jobs: int = 1) -> tuple[float, Any]:
+        def apply(*, fast: bool = True, jobs: int = 1) -> Any:
             # A new output each time: a new target, for which every event is pending.
             out = Path(folder) / f"clean-{next(outputs)}.jsonl"
             # The fast page cleaner switched off for the walker's figures.
@@ -153,11 +175,9 @@ def run(
             if not fast:
                 _compliance._clean_line = _walker_only  # noqa: SLF001
             try:
-                began = time.perf_counter()
-                report = twpolicy.apply_compliance(
+                return twpolicy.apply_compliance(
                     ledger, twpolicy.JsonLinesApplier(dataset, out=out, jobs=jobs)
                 )
-                return time.perf_counter() - began, report
             finally:
                 _compliance._clean_line = clean_line  # noqa: SLF001
                 out.unlink(missing_ok=True)
@@ -205,6 +225,12 @@ def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FB
             "bound": 25.0,
         },
         {
+            "name": "compliance apply / dehydrate, CPU seconds (one process each)",
+            "ratio": figures["apply_cpu_s"] / figures["dehydrate_cpu_s"],
+            "baseline": "twpolicy dehydrate --jobs 1 of the same file, its CPU seconds",
+            "bound": 25.0,
+        },
+        {
             "name": "compliance dehydrate with ledger / dehydrate",
             "ratio": figures["checked_dehydrate_s"] / baseline,
             "baseline": "twpolicy dehydrate --jobs 1 of the same file",
@@ -243,6 +269,11 @@ def main() -> None:
         print(f"dehydrate --jobs {many}: {f[f'dehydrate_j{many}_s']:7.2f} s")
         print(f"apply, jobs={many}:      {f[f'apply_j{many}_s']:7.2f} s")
     for number, times in enumerate(f["rounds"], start=1):
+        cpu = times["apply_cpu_s"] / times["dehydrate_cpu_s"]
+        print(
+            f"round {number}, CPU seconds: dehydrate {times['dehydrate_cpu_s']:.2f},"
+            f" apply {times['apply_cpu_s']:.2f} (ratio {cpu:.2f})"
+        )
         ratios = [
             f"apply {times['apply_s'] / times['dehydrate_s']:.2f}",
             f"checked dehydrate {times['checked_dehydrate_s'] / times['dehydrate_s']:.2f}",

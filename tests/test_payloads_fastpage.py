@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
+import attrs
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -214,6 +215,35 @@ class TestGenerated:
         """Any page, any events: the same cleaned page, the same counts, or the walker."""
         same(encode(page, style), snapshot_of(found))
 
+    def test_an_escaped_id_is_read_as_its_value(self):
+        """An author ID spelled with JSON escapes is read as the ID it spells, as walked."""
+        line = b'{"data": [{"id": "1000", "text": "a", "author_id": "\\u0035\\u0030"}]}'
+        found = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        assert same(line, found)
+        out, changed = _clean_line(line, found, _Tally())
+        assert (changed, json.loads(out)) == (True, {"data": []})
+
+    def test_pages_are_decided_without_the_digit_filter(self, tmp_path):
+        """A v2 page is decided from its IDs; only other lines go through the digit filter."""
+        page = json.dumps({"data": [{"id": "1000", "text": "a", "author_id": "50"}]}).encode()
+        v1 = json.dumps({"id_str": "1001", "text": "b", "user": {"id_str": "51"}}).encode()
+        dataset = tmp_path / "data.jsonl"
+        dataset.write_bytes(page + b"\n" + v1 + b"\n")
+        seen: list[bytes] = []
+        real = _compliance._Wanted.may_hold
+
+        def may_hold(self: Any, line: bytes) -> bool:
+            seen.append(line)
+            return real(self, line)
+
+        ledger = open_compliance("memory://")
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="1001")])
+        with mock.patch.object(_compliance._Wanted, "may_hold", may_hold):
+            report = apply_compliance(ledger, JsonLinesApplier(dataset))
+        assert seen == [v1 + b"\n"]
+        assert (report.records_read, report.records_dropped) == (2, 1)
+        assert dataset.read_bytes() == page + b"\n"
+
     def test_a_tweet_gone_without_an_id(self):
         """Gone without an ID (``""``), it takes references that name no ID with it."""
         page = {
@@ -302,18 +332,53 @@ class TestGenerated:
 
     def test_kinds_the_reader_cannot_recognise_are_refused(self):
         """A kind without a reader, or recognised where its signature cannot be checked."""
-
-        def record():
-            return {"x": msgspec.Raw(b'[{"id": "1", "username": "u"}]')}
-
+        reader = _fastpage._reader(Kind.USER_V2, _CLEANED)
+        assert reader is not None
+        read = reader.one.decode(b'{"id": "1", "username": "u"}')
+        blind = attrs.evolve(reader, required=None)
         with pytest.raises(_fastpage._Refused):
-            _fastpage._objects(record(), "x", ("x",), Kind.ACTIVITY, _CLEANED, recognised=False)
-        with pytest.raises(_fastpage._Refused):
-            _fastpage._objects(record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=True)
-        (user,) = _fastpage._objects(
-            record(), "x", ("x",), Kind.USER_V2, _CLEANED, recognised=False
-        )
+            _fastpage._items(
+                [None], [read], Kind.USER_V2, [("x",)], recognised=True, reader=blind,
+                container=None,
+            )  # fmt: skip
+        (user,) = _fastpage._items(
+            [None], [read], Kind.USER_V2, [("x", 0)], recognised=False, reader=reader,
+            container=None,
+        )  # fmt: skip
         assert ("1", ("x", 0)) == (user.oid, user.full_path)
+
+    def test_pages_the_table_cannot_make_into_one_struct_are_refused(self):
+        """No reader for a kind of the page's slots, or slots that conflict: no page read."""
+        line = b'{"data": []}'
+        try:
+            with mock.patch.object(_fastpage, "_reader", return_value=None):
+                _fastpage._page_reader.cache_clear()
+                assert read_page(line, _CLEANED) is None
+            with mock.patch.object(_fastpage, "_fields", side_effect=_fastpage._Unsupported):
+                _fastpage._page_reader.cache_clear()
+                assert read_page(line, _CLEANED) is None
+        finally:
+            _fastpage._page_reader.cache_clear()
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert page.items == []
+
+    def test_a_page_is_cut_into_objects_only_when_asked(self):
+        """Reading decides from the facts; `materialise` gives each item its own object."""
+        line = (
+            b'{"data": {"id": "1", "text": "t", "author_id": "50"},'
+            b' "includes": {"users": [{"id": "50", "username": "u"}], "places": []}}'
+        )
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert [item.raw for item in page.items] == [None, None]
+        record = page.materialise(line)
+        tweet, user = page.items
+        assert (tweet.full_path, tweet.container) == (("data",), record)
+        assert json.loads(bytes(tweet.raw)) == json.loads(line)["data"]
+        assert user.full_path == ("includes", "users", 0)
+        assert user.container is record["includes"]["users"]
+        assert json.loads(bytes(user.raw)) == {"id": "50", "username": "u"}
 
     def test_unnamed_keys_and_conflicts_are_unsupported(self):
         """Keys that are no names are renamed; keys both read and crossed are refused."""

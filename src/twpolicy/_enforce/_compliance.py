@@ -531,15 +531,19 @@ def clean_record(record: Any, snapshot: Snapshot, tally: _Tally | None = None) -
 
 
 def _clean(
-    record: Any, items: list[Item], snapshot: Snapshot, tally: _Tally
+    record: Any,
+    items: list[Item],
+    snapshot: Snapshot,
+    tally: _Tally,
+    found: tuple[list[Removal], list[tuple[Item, str]], dict[str, str]] | None = None,
 ) -> tuple[Any, bool, list[Item]]:
     """Remove from ``record`` what is gone among its ``items``; scrub; drop references.
 
     Returns the record (``None``: it goes as a whole), whether it changed, and the items that
     stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
-    are the caller's to prune.
+    are the caller's to prune. ``found``: what `_find` found among ``items``, if known.
     """
-    removals, scrubs, gone = _find(items, snapshot)
+    removals, scrubs, gone = _find(items, snapshot) if found is None else found
     paths = {removal[0] for removal in removals}
     if () in paths:
         for removal in removals:
@@ -566,21 +570,26 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
 
     The same decisions as `clean_record` on the parsed line, made on the few fields the fast
     reader decodes (`twpolicy._payloads._fastpage`); every other value is written out again
-    as it came. ``None``: not a line the fast reader reads; `clean_record` must.
+    as it came. A page where nothing is gone is decided without cutting it into objects and
+    given back as it came. ``None``: not a line the fast reader reads; `clean_record` must.
     """
     page = read_page(line, _CLEANED)
     if page is None:
         return None
-    _, changed, touched = _clean(page.record, page.items, snapshot, tally)
+    found = _find(page.items, snapshot)
+    if not found[0] and not found[1]:
+        return line, False  # nothing removed, nothing scrubbed, no reference to drop
+    record = page.materialise(line)
+    _, changed, touched = _clean(record, page.items, snapshot, tally, found)
     if not changed:
         return line, False
     for item in touched:
         item.write_back()
     kept = [item for item in page.items if not item.doomed]
-    includes = page.record.get("includes")
+    includes = record.get("includes")
     if isinstance(includes, dict):
         _prune(includes, [item.value for item in kept if item.kind in _TWEETS])
-    return _ENCODE(page.record), True  # msgspec writes whatever it read
+    return _ENCODE(record), True  # msgspec writes whatever it read
 
 
 # -- JSON Lines datasets ------------------------------------------------------------------
@@ -684,6 +693,18 @@ def not_json(source: object, number: int) -> PayloadError:
     )
 
 
+def _walk_line(
+    line: bytes, number: int, snapshot: Snapshot, tally: _Tally
+) -> tuple[bytes, bool] | None:
+    """A line parsed whole and cleaned by `clean_record`; ``None``: it goes as a whole."""
+    try:
+        record = _loads(line)
+    except ValueError:
+        raise NotJsonLine(number) from None
+    cleaned, changed = clean_record(record, snapshot, tally)
+    return None if cleaned is None else (_dumps(cleaned), changed)
+
+
 def clean_lines(
     lines: Iterable[bytes], write: Callable[[bytes], object], snapshot: Snapshot, tally: _Tally
 ) -> tuple[int, int]:
@@ -696,7 +717,7 @@ def clean_lines(
     Raises:
         NotJsonLine: a line that may hold an affected ID is not JSON (numbered from 1).
     """
-    wanted = _Wanted(snapshot)
+    wanted: _Wanted | None = None  # made for the first line the fast cleaner does not read
     read = dropped = 0
     block: list[bytes] = []
     size = 0
@@ -706,20 +727,19 @@ def clean_lines(
         else:
             read += 1
             out = line if line.endswith(b"\n") else line + b"\n"
-            if wanted.may_hold(line):
-                fast = _clean_line(line, snapshot, tally)  # v2 pages: the fast cleaner
-                if fast is None:
-                    try:
-                        record = _loads(line)
-                    except ValueError:
-                        raise NotJsonLine(number) from None
-                    cleaned, changed = clean_record(record, snapshot, tally)
-                    if cleaned is None:
+            # A v2 page is read by the fast cleaner, which decides from its IDs; any other
+            # line is parsed only if an affected ID may be in it.
+            fast = _clean_line(line, snapshot, tally) if snapshot else None
+            if fast is None:
+                if wanted is None:
+                    wanted = _Wanted(snapshot)
+                if wanted.may_hold(line):
+                    fast = _walk_line(line, number, snapshot, tally)
+                    if fast is None:
                         dropped += 1
                         continue
-                    fast = (_dumps(cleaned), changed)
-                if fast[1]:
-                    out = fast[0] + b"\n"
+            if fast is not None and fast[1]:
+                out = fast[0] + b"\n"
         block.append(out)
         size += len(out)
         if size >= _BLOCK:
@@ -773,9 +793,10 @@ class JsonLinesApplier:
 
     Each line is one record: a Tweet, a user, a v2 response (``data`` and ``includes``), a
     twarc-flattened Tweet. Lines that `clean_record` drops are left out; changed lines are
-    written again; untouched lines are copied byte for byte. A line holds an affected object
-    only if an affected ID appears in it as digits (or it escapes a digit in JSON): other
-    lines are copied without being parsed, which makes an apply about as fast as reading.
+    written again; untouched lines are copied byte for byte. A v2 response page is decided
+    from the IDs the fast page reader decodes in one pass (`_clean_line`); any other line
+    holds an affected object only if an affected ID appears in it as digits (or it escapes a
+    digit in JSON), so the others are copied without being parsed.
     A line that holds an affected ID but is not JSON is refused (nothing is changed). The
     output keeps the input's compression. IDs of what a reversible event removed (protect,
     suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),

@@ -3,10 +3,11 @@
 Cleaning a dataset line that holds something gone (`twpolicy._enforce._compliance`) needs, of
 each Tweet and user, only a few fields: its ID, its author, what it refers to, its location
 and attachments. Most of a twarc2 page (texts, entities, metrics) is neither read nor changed.
-`read_page` decodes a v2 response line with msgspec into objects whose values stay unparsed
-(`msgspec.Raw`, written out again as they came), decodes only those fields (`FACTS`) of the
-Tweets and users in the response's slots, and returns them in the walker's order with their
-paths, so the cleaner decides exactly as it does on a walked record.
+`read_page` decodes a v2 response line with msgspec, once, into a struct generated for the
+response: only those fields (`FACTS`) of the Tweets and users in its slots are decoded, and
+they are returned in the walker's order with their paths, so the cleaner decides exactly as
+it does on a walked record. Only when cleaning changes the page is it cut into objects whose
+values stay unparsed (`Page.materialise`: `msgspec.Raw`, written out again as they came).
 
 Which slots hold what, which keys each kind knows and which kinds may hold content comes from
 the table (`twpolicy._payloads._shapes`), as for the walker and the fast ID path. The reader
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import functools
 import keyword
+import typing
 from typing import Any, Final
 
 import attrs
 import msgspec
 
-from twpolicy._payloads._shapes import SHAPES, Kind, Path
+from twpolicy._payloads._shapes import SHAPES, Kind, Path, Slot
 from twpolicy._payloads._walker import Node
 
 __all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
@@ -107,16 +109,53 @@ class Page:
     """A v2 response line read by `read_page`.
 
     Attributes:
-        record: the response: objects are dicts, every value the cleaner does not read is
-            `msgspec.Raw` (encode it with msgspec to write the line again).
-        items: its Tweets and users in the walker's order.
+        items: its Tweets and users in the walker's order, their facts read (their objects
+            in the line are read by `materialise`, which cleaning needs only to change it).
+        record: after `materialise`: the response, objects as dicts, every value the cleaner
+            does not read `msgspec.Raw` (encode it with msgspec to write the line again).
     """
 
-    __slots__ = ("items", "record")
+    __slots__ = ("_groups", "_slots", "items", "record")
 
-    def __init__(self, record: dict[str, Any], items: list[Item]) -> None:
-        self.record = record
+    def __init__(
+        self, items: list[Item], groups: list[tuple[_Slot, int, bool]], slots: tuple[_Slot, ...]
+    ) -> None:
         self.items = items
+        self._groups = groups
+        self._slots = slots
+        self.record: dict[str, Any] = {}
+
+    def materialise(self, line: bytes) -> dict[str, Any]:
+        """Cut the response (``line``, as read) into raw values, each item's object its own.
+
+        Each slot read is one object or a list of them (objects only): the list is cut into
+        its elements, each item's ``raw`` and ``container`` set to its own.
+        """
+        record: dict[str, Any] = _OBJECT(line)
+        for slot in self._slots:  # every object on the way to a slot read, as a dict
+            parent: Any = record
+            for segment in slot.path[:-1]:
+                if parent is None or parent.get(segment) is None:
+                    break
+                parent[segment] = parent = _object(parent[segment])
+        at = 0
+        for slot, count, many in self._groups:
+            *parents, last = slot.path
+            parent = record
+            for segment in parents:
+                parent = parent[segment]
+            items = self.items[at : at + count]
+            at += count
+            if many:
+                elements: list[Any] = _ARRAY(parent[last])
+                parent[last] = elements
+                for item, element in zip(items, elements, strict=True):
+                    item.raw, item.container = element, elements
+            else:
+                (item,) = items
+                item.raw, item.container = parent[last], parent
+        self.record = record
+        return record
 
 
 class _Refused(Exception):  # an internal signal: the walker must read this line
@@ -334,77 +373,142 @@ def _items(
     return found
 
 
-def _objects(
-    parent: dict[str, Any], key: str, path: Path, kind: Kind, relevant: frozenset[Kind], *,
-    recognised: bool,
-) -> list[Item]:  # fmt: skip
-    """The Tweets or users of one slot: one object or a list of them, decoded in place."""
-    reader = _reader(kind, relevant)
-    if reader is None:
-        raise _Refused
-    raw = parent[key]
-    first = _first(raw)
-    if first == ord("{"):
-        reads = [reader.one.decode(raw)]
-        return _items(
-            [raw], reads, kind, [path], recognised=recognised, reader=reader, container=parent
-        )
-    if first == ord("["):
-        # Objects only: anything else in the list (a list, a scalar) refuses the line.
-        reads = reader.many.decode(raw)
-        elements: list[Any] = _ARRAY(raw)
-        parent[key] = elements
-        paths = [(*path, index) for index in range(len(elements))]
-        return _items(
-            elements, reads, kind, paths, recognised=recognised, reader=reader, container=elements
-        )
-    return []
+@attrs.frozen
+class _Slot:
+    """A slot of a response whose Tweets or users the page decoder reads.
+
+    Attributes:
+        path: its keys from the response's root.
+        names: the struct attributes leading to it.
+        kind: the kind of object it holds.
+        recognised: whether its objects are recognised by their keys (a slot of no fixed
+            kind), as the walker recognises them.
+        reader: the kind's reader.
+    """
+
+    path: tuple[str, ...]
+    names: tuple[str, ...]
+    kind: Kind
+    recognised: bool
+    reader: _Reader
+
+
+@attrs.frozen
+class _PageReader:
+    """The generated reading of a whole response line: one msgspec decode, every slot read.
+
+    Attributes:
+        decoder: decodes the line into a struct of its slots, each Tweet or user as its
+            kind's reader reads it (`_reader`), every other slot held closed; it refuses a
+            key the response does not know.
+        slots: the slots of Tweets and users, in the walker's order.
+        required: the attributes of the keys the response's signature requires.
+        excluded: the attributes of the keys it excludes.
+    """
+
+    decoder: msgspec.json.Decoder[Any]
+    slots: tuple[_Slot, ...]
+    required: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+def _names(struct: Any, path: tuple[str, ...]) -> tuple[str, ...]:
+    """The attributes of ``struct`` (and the structs nested in it) that spell ``path``."""
+    names = []
+    for depth, key in enumerate(path):
+        field = next(f for f in msgspec.structs.fields(struct) if f.encode_name == key)
+        names.append(field.name)
+        if depth + 1 < len(path):
+            struct = next(
+                held
+                for held in typing.get_args(field.type)
+                if isinstance(held, type) and issubclass(held, msgspec.Struct)
+            )
+    return tuple(names)
 
 
 @functools.cache
-def _closed_decoder(kind: Kind | None, relevant: frozenset[Kind]) -> msgspec.json.Decoder[Any]:
-    """A decoder that succeeds only on a slot of ``kind`` holding no content."""
-    return msgspec.json.Decoder(_holding(kind, relevant, frozenset()))
+def _page_reader(relevant: frozenset[Kind]) -> _PageReader | None:
+    """The reading of a response line, generated from the table as the walker visits it.
+
+    Where the walker visits a slot of Tweets or users, the struct holds one object or a list
+    of objects of the kind's reader; where it visits a slot that may hold other content, the
+    slot must hold none (`_holding`); slots that cannot hold content are skipped unparsed.
+    """
+    root = SHAPES[PAGE_ROOT]
+    signature = root.signature
+    assert signature is not None  # noqa: S101  # the table gives the root one
+    paths: list[tuple[tuple[str, ...], Any]] = []
+    read: list[tuple[Slot, Kind, _Reader]] = []
+    for slot in root.visits:
+        kind = slot.kind or slot.usually
+        if kind in PAGE_KINDS:
+            reader = _reader(kind, relevant)
+            if reader is None:
+                return None
+            struct = reader.one.type
+            paths.append((slot.path, struct | _LIST[struct] | None))
+            read.append((slot, kind, reader))
+        elif kind is None or not _static_closed(kind, relevant):
+            paths.append((slot.path, _holding(slot.kind, relevant, frozenset())))
+    crossed = {path[0] for path, _ in paths}
+    skipped = dict.fromkeys(sorted(root.known - crossed), _SKIP)
+    try:
+        struct = _defstruct("page", _fields(paths, skipped, "page"), forbid=True)
+    except _Unsupported:
+        return None
+    top = {f.encode_name: f.name for f in msgspec.structs.fields(struct)}
+    return _PageReader(
+        msgspec.json.Decoder(struct),
+        tuple(
+            _Slot(slot.path, _names(struct, slot.path), kind, slot.kind is None, reader)
+            for slot, kind, reader in read
+        ),
+        tuple(top[key] for key, _ in signature.required),
+        tuple(top[key] for key in signature.excluded if key in top),
+    )
 
 
 def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
     """Read a v2 response line for cleaning; ``None`` if the walker must read it instead.
 
     ``relevant``: the kinds whose objects the cleaner acts on (Tweets, users, DMs); every one
-    the walker would meet in the line must be one of the Tweets and users read here.
+    the walker would meet in the line must be one of the Tweets and users read here. One
+    msgspec decode reads the facts of every Tweet and user (and checks the rest of the line
+    holds no other content); the page's objects themselves are cut out of the line only if
+    cleaning changes it (`Page.materialise`).
     """
-    root = SHAPES[PAGE_ROOT]
-    signature = root.signature
-    assert signature is not None  # noqa: S101  # the table gives the root one
+    page = _page_reader(relevant)
+    if page is None:
+        return None
+    unset = msgspec.UNSET
     try:
-        line.decode("utf-8")
-        record: dict[str, Any] = _OBJECT(line)
-        if (
-            not root.known.issuperset(record)
-            or not signature.excluded.isdisjoint(record)
-            or any(key not in record for key, _ in signature.required)
+        if not line.isascii():  # (twarc writes ASCII: the check is then free)
+            line.decode("utf-8")
+        record = page.decoder.decode(line)
+        if any(getattr(record, name) is unset for name in page.required) or any(
+            getattr(record, name) is not unset for name in page.excluded
         ):
             return None
         items: list[Item] = []
-        for slot in root.visits:
-            kind = slot.kind or slot.usually
-            if kind is not None and kind not in PAGE_KINDS and _static_closed(kind, relevant):
-                continue
-            *parents, last = slot.path
-            parent: dict[str, Any] | None = record
-            for segment in parents:
-                inner = _object(parent.get(segment)) if parent is not None else None
-                if inner is not None and parent is not None:
-                    parent[segment] = inner
-                parent = inner
-            if parent is None or parent.get(last) is None:
-                continue
-            if kind in PAGE_KINDS:
-                items += _objects(
-                    parent, last, slot.path, kind, relevant, recognised=slot.kind is None
-                )
+        groups: list[tuple[_Slot, int, bool]] = []
+        for slot in page.slots:
+            value = record
+            for name in slot.names:
+                value = getattr(value, name)
+                if value is None or value is unset:
+                    break
             else:
-                _closed_decoder(slot.kind, relevant).decode(parent[last])
-    except (_Refused, _Unsupported, msgspec.DecodeError, UnicodeDecodeError):
+                many = type(value) is list
+                reads = value if many else [value]
+                paths: list[Path] = (
+                    [(*slot.path, n) for n in range(len(reads))] if many else [slot.path]
+                )
+                groups.append((slot, len(reads), many))
+                items += _items(
+                    [None] * len(reads), reads, slot.kind, paths,
+                    recognised=slot.recognised, reader=slot.reader, container=None,
+                )  # fmt: skip
+    except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    return Page(record, items)
+    return Page(items, groups, page.slots)
