@@ -102,6 +102,12 @@ REASONS: Final[Mapping[str, str]] = {
     "moved_to_another_tweet": (
         "a point or place read as the location of another Tweet, kept as this Tweet's own"
     ),
+    "moved_to_another_dm": (
+        "a point or place read as the location of another Tweet, kept as this Direct Message's own"
+    ),
+    "moved_to_another_user": (
+        "a point or place read as the location of another Tweet or user, kept as this user's own"
+    ),
 }
 
 
@@ -1026,7 +1032,10 @@ class LocationMemory(PlaceNames):
         "_owned_values",
         "_owners",
         "_pending_owners",
+        "_place_owned",
         "_places_read",
+        "_span_size",
+        "_tails",
     )
 
     def __init__(
@@ -1046,6 +1055,14 @@ class LocationMemory(PlaceNames):
         # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
         self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
+        # Whether a place was read with a Tweet or a user: only then is free text looked up.
+        self._place_owned = False
+        # The most words and commas of a place name read with an owner: how long a span of
+        # free text can name one.
+        self._span_size = 0
+        # The first word after each comma of those names: a comma in text followed by any
+        # other word starts no full name read (a set as small as the regions read).
+        self._tails: set[str] = set()
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
         self._places_read: dict[tuple[str, ...], None] = {}
@@ -1093,7 +1110,68 @@ class LocationMemory(PlaceNames):
         """
         self._observe(document, owned=False)
 
-    def _observe(self, document: Any, *, owned: bool, depth: int = 0) -> None:
+    def _observe(self, document: Any, *, owned: bool) -> None:
+        self._observe_locations(document, owned=owned)
+        if owned:
+            self._own_users_and_texts(document)
+
+    def _own_users_and_texts(self, document: Any) -> None:
+        """Record each user read with their location, and each place named in text read.
+
+        Users are judged by owner as Tweets are: a user's ``profile_location`` place and
+        ``location`` text are recorded with the user's ID. Once a place was read with a
+        Tweet or a user, the full names and IDs of such places written in the free text of
+        every Tweet and user read (`_text_place_keys`) are recorded with their object's ID,
+        so that a Tweet read as it is keeps the names its own text holds.
+        """
+        holders = list(_holders(document))
+        for family, holder in holders:
+            if family == "user":
+                self._user(holder)
+        if not self._place_owned:
+            return
+        owned, owners, size, tails = self._owned, self._owners, self._span_size, self._tails
+        for family, holder in holders:
+            holder_id = _tweet_id(holder)
+            if holder_id is None:
+                continue
+            tail = b"|" + _token(family, holder_id).encode()
+            own = holder
+            if family == "user" and "location" in holder:  # recorded as read (`_user`)
+                own = {key: item for key, item in holder.items() if key != "location"}
+            keys = {
+                key for text in _content_strings(own) for key in _text_place_keys(text, size, tails)
+            }
+            mine = [data for key in keys if (data := _PLACE_MARK + key.encode()) in owned]
+            if mine:
+                with self._lock:
+                    for data in mine:
+                        owners.add(data + tail)
+
+    def _user(self, user: Mapping[str, Any]) -> None:
+        """Record a user read with their location: ``profile_location`` and ``location``."""
+        user_id = _tweet_id(user)
+        if user_id is None:
+            return
+        token = _USER_PREFIX + user_id
+        for _key, place in _user_places(user):
+            if isinstance(place, Mapping):
+                self._place(place)
+            keys = list(_place_keys_in(place, _NO_NAMES, record=True))
+            if keys:
+                self._own_place(keys, token, pairs_in(place))
+        location = user.get("location")
+        if type(location) is not str:
+            return
+        key = _place_key(location)
+        if key is not None:  # their location as read: theirs, whatever place it names
+            with self._lock:
+                self._owners.add(_TEXT_MARK + key.encode() + b"|" + token.encode())
+        numbers = [n for n in map(coordinate, _TEXT_NUMBER.findall(location)) if n is not None]
+        if len(numbers) == 2:  # noqa: PLR2004  # a point written as the user's location
+            self._pending_owners.append((numbers[0], numbers[1], token))
+
+    def _observe_locations(self, document: Any, *, owned: bool, depth: int = 0) -> None:
         value = document if type(document) is dict else adapt(document)
         if isinstance(value, (list, tuple)):
             for item in value:  # v1.1 timelines and lookups, geo and trends lists
@@ -1103,7 +1181,7 @@ class LocationMemory(PlaceNames):
                     if "place_type" in item_value or "locations" in item_value:
                         self._observe_one(item_value, owned=owned)
                 elif isinstance(item_value, (list, tuple)) and depth == 0:
-                    self._observe(item_value, owned=owned, depth=1)  # a page and its cursors
+                    self._observe_locations(item_value, owned=owned, depth=1)  # a page, cursors
             return
         if type(value) is dict or isinstance(value, Mapping):
             self._observe_one(value, owned=owned)
@@ -1200,7 +1278,13 @@ class LocationMemory(PlaceNames):
         tail = b"|" + owner.encode()
         with self._lock:
             owned, owners = self._owned, self._owners
+            self._place_owned = True
             for key in keys:
+                if "," in key:
+                    self._span_size = max(self._span_size, len(_SPAN_PIECE.findall(key)))
+                    self._tails.update(
+                        part.split(" ", 1)[0] for part in key.split(", ")[1:] if part
+                    )
                 data = _PLACE_MARK + key.encode()
                 owned.add(data)
                 owners.add(data + tail)
@@ -1360,12 +1444,19 @@ class LocationMemory(PlaceNames):
                 continue  # the other checks refuse what cannot be read or walked
             named = _names_in(nodes)
             for node in nodes:
-                if CONTENT_FAMILY.get(node.kind) != "tweet":
+                family = CONTENT_FAMILY.get(node.kind)
+                if family in {"tweet", "dm"}:
+                    tweet_id = node.read_id().value
+                    where = (
+                        self._moved_point(node, tweet_id)
+                        or self._moved_place(node, tweet_id, named)
+                        or self._moved_text(node.value, tweet_id, family)
+                    )
+                elif family == "user":
+                    tweet_id = node.read_id().value
+                    where = self._moved_user(node, tweet_id, named)
+                else:
                     continue
-                tweet_id = node.read_id().value
-                where = self._moved_point(node, tweet_id) or self._moved_place(
-                    node, tweet_id, named
-                )
                 if where is not None:
                     path, geo_kind = where
                     found.append(
@@ -1373,13 +1464,78 @@ class LocationMemory(PlaceNames):
                             prefix + node.pointer + pointer_of(path),
                             geo_kind,
                             True,  # noqa: FBT003  # the dataclass field
-                            "moved_to_another_tweet",
+                            f"moved_to_another_{family}",
                             prefix + node.pointer,
                             node.kind.value,
                             tweet_id,
                         )
                     )
         return found
+
+    def _moved_text(
+        self, value: Mapping[str, Any], object_id: str | None, family: str
+    ) -> tuple[Path, GeoKind] | None:
+        """Whether an object's own text names a place read with other objects only.
+
+        Every string of its own content (its text, a user's description and name, its
+        entities, keys of its own; nested Tweets and users are judged as themselves): full
+        names (``"Name, Region"``, any case or spacing) and place IDs, looked up only once
+        some place was read with a Tweet or a user.
+        """
+        if not self._place_owned:
+            return None
+        token = None if object_id is None else _token(family, object_id)
+        size, tails = self._span_size, self._tails
+        for text in _content_strings(value):
+            for key in _text_place_keys(text, size, tails):
+                if self._key_moved(_PLACE_MARK + key.encode(), token):
+                    return (), GeoKind.PLACE
+        return None
+
+    def _key_moved(self, data: bytes, token: str | None) -> bool:
+        """Whether a place key was read with some Tweet or user, and never with ``token``."""
+        if data not in self._owned:
+            return False
+        return token is None or data + b"|" + token.encode() not in self._owners
+
+    def _moved_user(
+        self, node: Node, user_id: str | None, named: Mapping[str, list[str]]
+    ) -> tuple[Path, GeoKind] | None:
+        """Where a user keeps as their own a place or point read with others only, if they do.
+
+        Their ``profile_location`` (and any location key), their ``location`` text (as a
+        whole: a place's ID, full name or name; a place's full name inside it; a point read
+        as another's), and full names and IDs in their ``description``.
+        """
+        token = None if user_id is None else _USER_PREFIX + user_id
+        value = node.value
+        location = value.get("location")
+        whole = _place_key(location) if type(location) is str else None
+        if (
+            whole is not None
+            and token is not None
+            and _TEXT_MARK + whole.encode() + b"|" + token.encode() in self._owners
+        ):
+            value = {key: item for key, item in value.items() if key != "location"}  # as read
+        elif type(location) is str and self._place_owned:
+            # A location field: the place's name in it counts, in any words around it.
+            keys = (whole, *_word_runs(location, self._span_size))
+            if any(
+                key is not None and self._key_moved(_PLACE_MARK + key.encode(), token)
+                for key in keys
+            ) or self._moved_text({"location": location}, user_id, "user"):
+                return ("location",), GeoKind.PROFILE_LOCATION
+        places = _user_places(value)
+        places.extend(
+            (key, datum)
+            for key, datum in value.items()
+            if datum and type(key) is str and loose_key(key) is not None
+        )
+        for key, datum in places:
+            for place_key in _place_keys_in(datum, named):
+                if self._key_moved(_PLACE_MARK + place_key.encode(), token):
+                    return (key,), GeoKind.PROFILE_LOCATION
+        return self._moved_text(value, user_id, "user") or self._moved_numbers(node, token, ())
 
     def _moved_point(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
         """Where a Tweet keeps as its own a point read as another Tweet's, if it does."""
@@ -1413,7 +1569,9 @@ class LocationMemory(PlaceNames):
             return False
         return tweet_id is None or data + b"|" + tweet_id.encode() not in self._owners
 
-    def _moved_numbers(self, node: Node, tweet_id: str | None) -> tuple[Path, GeoKind] | None:
+    def _moved_numbers(
+        self, node: Node, tweet_id: str | None, fields: Collection[str] | None = None
+    ) -> tuple[Path, GeoKind] | None:
         """Where a Tweet keeps, in its own content, a point read as another Tweet's, if it does.
 
         Anywhere in it (its text, its entities, a key of its own), two numbers that are such
@@ -1425,7 +1583,9 @@ class LocationMemory(PlaceNames):
         values = self._owned_values
         if not values.count:
             return None
-        numbers = _content_numbers(node.value, _PLACE_HOLDERS.get(node.kind, ()))
+        if fields is None:
+            fields = _PLACE_HOLDERS.get(node.kind, ())
+        numbers = _content_numbers(node.value, fields)
         found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
         for index, first in enumerate(found):
             for second in found[index + 1 :]:
@@ -1547,22 +1707,21 @@ def _tweet_id(tweet: Mapping[str, Any]) -> str | None:
 
 # The fields that name a place, as a place read with a Tweet is recorded and judged.
 _PLACE_READ_FIELDS: Final = ("id", "place_id", "full_name", "name", "displayName")
-_PLACE_DEPTH: Final = 4
+_PLACE_DEPTH: Final = 10_000  # iterative: deep enough for any place however it is nested
 _COUNTRY_FIELDS: Final = ("country", "country_code")
 # Numbers written in text: a coordinate's digits ("37.7749", "-122.4194").
 _TEXT_NUMBER: Final = re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{1,17}(?![\d.])")
-_MOST_NUMBERS: Final = 256
 
 
 def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> list[float]:
     """The numbers a Tweet holds in its own content, as floats (texts' decimals included).
 
     Its location ``fields`` (judged as such), and nested content objects (a retweeted or
-    quoted Tweet, a user: judged as themselves) are left out. At most ``_MOST_NUMBERS``.
+    quoted Tweet, a user: judged as themselves) are left out.
     """
     found: list[float] = []
     stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
-    while stack and len(found) < _MOST_NUMBERS:
+    while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
             if CONTENT_FAMILY.get(classify(item)) is not None:  # type: ignore[arg-type]
@@ -1579,7 +1738,187 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
                 number = coordinate(text)
                 if number is not None:
                     found.append(number)
+            found.extend(_degrees(item))
     return found
+
+
+# Degrees, minutes and seconds with a hemisphere (37 degrees 46 minutes 29.7 seconds N, with
+# their signs or ASCII quotes), read as decimals.
+_DMS: Final = re.compile(
+    r"(\d{1,3}(?:\.\d+)?)\s*[\u00b0\u00ba]\s*(?:(\d{1,2}(?:\.\d+)?)\s*['\u2032\u2019]\s*)?"
+    r"(?:(\d{1,2}(?:\.\d+)?)\s*(?:[\"\u2033\u201d]|'')\s*)?([NSEWnsew])?"
+)
+_DEGREE_DECIMALS: Final = range(1, 7)
+
+
+def _degrees(text: str) -> Iterator[float]:
+    """The coordinates a text writes in degrees, at each rounding a point is known at.
+
+    A point read is known at 1 to 6 decimals; its degrees, minutes and seconds are the same
+    point at the rounding they are precise to. Without a hemisphere, both signs.
+    """
+    if "\u00b0" not in text and "\u00ba" not in text:
+        return
+    for match in _DMS.finditer(text):
+        degrees, minutes, seconds, hemisphere = match.groups()
+        value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+        signs = (-1,) if hemisphere and hemisphere in "SWsw" else (1,) if hemisphere else (1, -1)
+        for sign in signs:
+            for decimals in _DEGREE_DECIMALS:
+                number = coordinate(round(sign * value, decimals))
+                if number is not None:
+                    yield number
+
+
+# A user's token in the owners' filters (Tweet and user IDs are kept apart), and the mark
+# of a user's location text as read with them.
+_USER_PREFIX: Final = "u:"
+_TEXT_MARK: Final = b"l:"
+# How deep Tweets, users and DMs are looked for in a response read.
+_HOLDER_DEPTH: Final = 12
+
+
+def _user_places(user: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """A user's places (``profile_location``, an actor's ``location``, derived locations)."""
+    found = [
+        (key, place)
+        for key in ("profile_location", "location")
+        if (place := user.get(key)) and isinstance(place, (Mapping, list))
+    ]
+    derived = user.get("derived")
+    if isinstance(derived, Mapping) and derived.get("locations"):
+        found.append(("derived", derived["locations"]))
+    return found
+
+
+def _token(family: str, object_id: str) -> str:
+    """How an object is named in the owners' filters: a Tweet or DM by its ID, a user apart."""
+    return _USER_PREFIX + object_id if family == "user" else object_id
+
+
+def _holders(document: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The Tweets, users and DMs of a response read (``(family, object)``), wherever they sit.
+
+    Expanded users sit in many places (a flattened Tweet's ``author`` and
+    ``entities.mentions``, v2 ``includes.users``, v1.1 ``user``): every object is visited,
+    and told apart as the stored payloads' walk tells them apart.
+    """
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        value = item if type(item) is dict else adapt(item)
+        if isinstance(value, (list, tuple)):
+            if depth < _HOLDER_DEPTH:
+                stack.extend((element, depth + 1) for element in value)
+            continue
+        if not isinstance(value, Mapping):
+            continue
+        if "id" in value or "id_str" in value:  # content objects have IDs
+            family = CONTENT_FAMILY.get(classify(value))  # type: ignore[arg-type]
+            if family is not None:
+                yield family, value
+        if depth < _HOLDER_DEPTH:
+            stack.extend(
+                (child, depth + 1)
+                for child in value.values()
+                if child and not isinstance(child, (str, int, float))
+            )
+
+
+def _content_strings(value: Mapping[str, Any]) -> Iterator[str]:
+    """Every string of an object's own content that may name a place (a comma, 16 digits).
+
+    Nested content objects (a retweeted or quoted Tweet, a user) are left out: they are
+    judged, and recorded, as themselves.
+    """
+    stack: list[Any] = list(value.values())
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if "," in item or len(item) >= _PLACE_ID_DIGITS:
+                yield item
+        elif isinstance(item, Mapping):
+            if ("id" not in item and "id_str" not in item) or CONTENT_FAMILY.get(
+                classify(item)  # type: ignore[arg-type]
+            ) is None:
+                stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+# Free text is split into words and commas; a full name is words, a comma, words.
+_SPAN_PIECE: Final = re.compile(r",|[^\s,]+")
+_PLACE_ID_DIGITS: Final = 16
+_EDGE_MARKS: Final = "\"'()[]{}<>.!?;:\u201c\u201d\u2018\u2019\u00ab\u00bb\u00bf\u00a1#@*_~"
+_TEXT_PLACE_ID: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{16}(?![0-9A-Za-z])")
+_LONGEST_RUN: Final = 12
+
+
+def _spans(pieces: Sequence[str], size: int, *, comma: bool) -> Iterator[str]:
+    """Runs of at most ``size`` pieces that start and end with a word (``comma``: hold one)."""
+    count = len(pieces)
+    for start in range(count):
+        if pieces[start] == ",":
+            continue
+        seen_comma = False
+        for end in range(start, min(count, start + size)):
+            piece = pieces[end]
+            if piece == ",":
+                seen_comma = True
+                continue
+            if seen_comma or not comma:
+                key = _name_key(
+                    " ".join(pieces[start : end + 1])
+                    .strip()
+                    .lstrip(_EDGE_MARKS)
+                    .rstrip(_EDGE_MARKS)
+                )
+                if key is not None and (not comma or "," in key):
+                    yield key
+
+
+def _text_place_keys(text: str, size: int, tails: Collection[str] | None = None) -> Iterator[str]:
+    """The place keys free text may hold: place IDs, and full names (``"Name, Region"``).
+
+    Every run of words holding a comma, of at most ``size`` words and commas (the longest
+    full name read), in any case or spacing, marks at either end left out; with ``tails``,
+    only around a comma followed by a word that follows a comma in a full name read. A
+    single name is not a candidate: a bare city's name in a text is ordinary speech.
+    """
+    for match in _TEXT_PLACE_ID.finditer(text):
+        yield match.group().casefold()
+    if "," not in text or size < 3:  # noqa: PLR2004  # a word, a comma, a word
+        return
+    pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
+    commas = [
+        index
+        for index, piece in enumerate(pieces)
+        if piece == ","
+        and (
+            tails is None
+            or (
+                index + 1 < len(pieces) and pieces[index + 1].strip(_EDGE_MARKS).casefold() in tails
+            )
+        )
+    ]
+    # Only the pieces near a comma can be part of a full name.
+    near = sorted({i for c in commas for i in range(max(0, c - size), min(len(pieces), c + size))})
+    run: list[str] = []
+    last = -2
+    for index in near:
+        if index != last + 1 and run:
+            yield from _spans(run, size, comma=True)
+            run = []
+        run.append(pieces[index])
+        last = index
+    if run:
+        yield from _spans(run, size, comma=True)
+
+
+def _word_runs(text: str, size: int = _LONGEST_RUN) -> Iterator[str]:
+    """Every run of words of a location field (a place's name, in any words around it)."""
+    pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
+    yield from _spans(pieces, max(1, min(size, _LONGEST_RUN)), comma=False)
 
 
 def _names_by_id(places: Iterable[Any], *, record: bool = True) -> dict[str, list[str]]:
@@ -1690,8 +2029,15 @@ def _hook_async(memory: LocationMemory, response: Any, *, owned: bool) -> Any:
 
 # A location key holding something (not null): only a body with one is parsed to learn.
 _LOCATION_MARK: Final = re.compile(
-    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box)"'
-    rb"\s*:\s*[^n\s]"
+    rb'"(?:geo|coordinates|place|places|place_id|locations|place_type|bounding_box'
+    rb'|profile_location)"\s*:\s*[^n\s]'
+    rb'|"location"\s*:\s*(?:"[^"]|\{)'
+)
+# Free text that may name a place (a comma, or a place ID's 16 hexadecimal digits): once a
+# place was read with a Tweet or a user, a body holding it is read for the names it holds.
+_TEXT_MARK_IN_BODY: Final = re.compile(
+    rb'"(?:text|full_text|description|location|body)"\s*:\s*"(?:[^"\\]|\\.)*'
+    rb"(?:,|[0-9A-Fa-f]{16})"
 )
 
 
@@ -1704,7 +2050,11 @@ def learn_body(memory: LocationMemory, body: Any) -> Any:
     Tweet's point and place are recorded with its ID (`LocationMemory.moved`).
     """
     data = body.encode() if type(body) is str else body
-    if not isinstance(data, (bytes, bytearray)) or _LOCATION_MARK.search(data) is None:
+    if not isinstance(data, (bytes, bytearray)):
+        return None
+    if _LOCATION_MARK.search(data) is None and not (
+        memory._place_owned and _TEXT_MARK_IN_BODY.search(data) is not None  # noqa: SLF001  # same module
+    ):
         return None
     try:
         document = json.loads(data)

@@ -20,6 +20,9 @@ from twpolicy.rules._context import Rule, RuleContext
 
 __all__ = ["forbid_standalone_geo"]
 
+_MOVED = frozenset({"moved_to_another_tweet", "moved_to_another_user", "moved_to_another_dm"})
+_OWNERS = {"moved_to_another_user": "user", "moved_to_another_dm": "Direct Message"}
+
 
 @attrs.frozen(repr=False)
 class _ForbidStandaloneGeo:
@@ -52,22 +55,24 @@ class _ForbidStandaloneGeo:
             return Outcome.allow("no_standalone_geo")
         first = findings[0]
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-        moved = first.reason == "moved_to_another_tweet"
+        moved = first.reason in _MOVED
+        owner = _OWNERS.get(first.reason, "Tweet")
         return Outcome.deny(
-            "moved_to_another_tweet" if moved else "standalone_geo",
+            first.reason if moved else "standalone_geo",
             f"{action.operation} would store {first.kind.value.replace('_', ' ')} at "
             f"{first.pointer or '/'}: {REASONS[first.reason]}{more}. Location data may be "
             "kept only as part of the Tweet it came with.",
             (
-                "store the Tweet the location was read with, as it was read (a Tweet read "
-                "through a guarded client keeps its own point and place), or remove this "
-                "Tweet's location first: twpolicy.strip_geo(payload)."
+                f"store the {owner} the location was read with, as it was read (a Tweet or "
+                "user read through a guarded client keeps its own point and place), or "
+                f"remove this {owner}'s location first: twpolicy.strip_geo(payload)."
             )
             if moved and first.pointer != first.owner_pointer
             else (
-                "store the Tweet the point was read with, as it was read, or take the "
-                "point's numbers out of this Tweet's content (its text, its entities, keys "
-                "of your own) before storing it: strip_geo removes location fields, not text."
+                f"store the {owner} the point or place was read with, as it was read, or take "
+                f"the point's numbers or the place's full name and ID out of this {owner}'s "
+                "content (its text, its description, its entities, keys of your own) before "
+                "storing it: strip_geo removes location fields, not text."
             )
             if moved
             else (
