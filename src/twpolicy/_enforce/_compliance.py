@@ -565,6 +565,21 @@ def _clean(
     return record, bool(touched or plan), touched
 
 
+def _may_find(ids: set[str], snapshot: Snapshot) -> bool:
+    """Whether `_find` may find anything among objects whose own and authors' IDs are ``ids``.
+
+    (A Tweet is removed or scrubbed by its own ID or its author's, a user by its own.)
+    """
+    deleted, others = id_sets(snapshot.tweets)
+    return not (
+        deleted.isdisjoint(ids)
+        and others.isdisjoint(ids)
+        and snapshot.users.keys().isdisjoint(ids)
+        and snapshot.scrub_geo.keys().isdisjoint(ids)
+        and snapshot.tweet_geo.keys().isdisjoint(ids)
+    )
+
+
 def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
@@ -576,6 +591,9 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     page = read_page(line, _CLEANED)
     if page is None:
         return None
+    ids = page.ids()
+    if ids is not None and not _may_find(ids, snapshot):
+        return line, False  # no ID of the page is affected: `_find` would find nothing
     found = _find(page.items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
