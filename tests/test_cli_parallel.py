@@ -527,12 +527,15 @@ class TestComplyJobs:
         ledger.record(events)
         _enforce_compliance._receive(ledger.snapshot())
         cleaned = _enforce_compliance._clean_chunk(_chunks.Chunk(text.encode(), more=False))
-        assert (cleaned.data, cleaned.bad) == (expected, None)
+        data = text.encode()
+        assert cleaned.bad is None
+        assert expected == b"".join(_enforce_compliance.splice(data, 0, len(data), cleaned.edits))
+        assert all(replacement != data[start:end] for start, end, replacement in cleaned.edits)
         assert (cleaned.read, cleaned.dropped) == (report.records_read, report.records_dropped)
         bad = _enforce_compliance._clean_chunk(
             _chunks.Chunk(b'{}\n{"id": %s\n' % tweet.encode(), True)
         )
-        assert (b"", 2) == (bad.data, bad.bad)
+        assert ([], 2) == (bad.edits, bad.bad)
 
 
 def test_a_killed_comply_leaves_the_old_dataset(recorded, capsys):

@@ -556,3 +556,51 @@ class TestJobs:
             )
         assert results[0] == results[1]
         assert results[0][2]["removed"] > 0
+
+
+class TestEdits:
+    """A worker of ``jobs`` sends back edits; spliced into its chunk they are `clean_lines`."""
+
+    def test_edits_spliced_are_the_cleaned_lines(self, corpus):
+        lines = corpus_lines(corpus)
+        # A blank line, and a last line without its newline (both kept as one process keeps them).
+        data = ("\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:])).encode()
+        ledger = open_compliance("memory://")
+        ledger.record(all_events())
+        snapshot = ledger.snapshot()
+        whole: list[bytes] = []
+        expected = _enforce_compliance.clean_lines(
+            io.BytesIO(data), whole.append, snapshot, _enforce_compliance._Tally()
+        )
+        tally = _enforce_compliance._Tally()
+        edits, read, dropped = _enforce_compliance.clean_edits(data, snapshot, tally)
+        assert (read, dropped) == expected
+        assert dropped > 0  # some lines go whole
+        assert any(out and out != data[start:end] for start, end, out in edits)  # some change
+        assert edits[-1][1] == len(data)  # the last line gets its newline
+        assert b"".join(whole) == b"".join(_enforce_compliance.splice(data, 0, len(data), edits))
+        # Spliced at an offset (a chunk of a file): the same bytes.
+        padded = b"x" * 7 + data + b"y" * 5
+        assert b"".join(whole) == b"".join(
+            _enforce_compliance.splice(padded, 7, 7 + len(data), edits)
+        )
+
+    @given(
+        st.lists(
+            st.tuples(st.integers(0, 30), st.integers(0, 5), st.binary(max_size=3)), max_size=6
+        )
+    )
+    def test_splice_replaces_exactly_the_edited_bytes(self, cuts):
+        data = bytes(range(40))
+        edits, at = [], 0
+        for gap, length, replacement in cuts:
+            start = min(at + gap, len(data))
+            end = min(start + length, len(data))
+            edits.append((start, end, replacement))
+            at = end
+        expected, at = b"", 0
+        for start, end, replacement in edits:
+            expected += data[at:start] + replacement
+            at = end
+        expected += data[at:]
+        assert expected == b"".join(_enforce_compliance.splice(data, 0, len(data), edits))

@@ -68,6 +68,13 @@ def same(line: bytes, snapshot: Snapshot) -> bool:
         assert tallied(fast_tally) == tallied(_Tally())
         return False
     out, fast_changed = fast
+    # A page decided from its IDs alone (`Page.ids`) is one where nothing would be found.
+    page = read_page(line, _CLEANED)
+    assert page is not None
+    ids = page.ids()
+    if ids is not None and not _compliance._may_find(ids, snapshot):
+        removals, scrubs, _ = _compliance._find(page.items, snapshot)
+        assert (removals, scrubs, fast_changed) == ([], [], False)
     assert fast_changed == changed
     assert json.loads(out) == cleaned
     assert tallied(fast_tally) == tallied(walked_tally)
@@ -337,14 +344,10 @@ class TestGenerated:
         read = reader.one.decode(b'{"id": "1", "username": "u"}')
         blind = attrs.evolve(reader, required=None)
         with pytest.raises(_fastpage._Refused):
-            _fastpage._items(
-                [None], [read], Kind.USER_V2, [("x",)], recognised=True, reader=blind,
-                container=None,
-            )  # fmt: skip
+            _fastpage._recognise([read], blind)
         (user,) = _fastpage._items(
-            [None], [read], Kind.USER_V2, [("x", 0)], recognised=False, reader=reader,
-            container=None,
-        )  # fmt: skip
+            [None], [read], Kind.USER_V2, [("x", 0)], reader=reader, container=None
+        )
         assert ("1", ("x", 0)) == (user.oid, user.full_path)
 
     def test_pages_the_table_cannot_make_into_one_struct_are_refused(self):
@@ -362,6 +365,26 @@ class TestGenerated:
         page = read_page(line, _CLEANED)
         assert page is not None
         assert page.items == []
+
+    @pytest.mark.parametrize(
+        ("line", "ids"),
+        [
+            (b'{"data": [{"id": "1", "text": "t", "author_id": 50}]}', {"1", "50"}),
+            (b'{"data": [{"id": "1", "text": "t", "author_id": null}]}', {"1"}),
+            (b'{"data": [{"id": "1", "text": "t", "author_id": true}]}', {"1"}),
+            (b'{"data": [], "includes": {"users": [{"id": "7", "username": "u"}]}}', {"7"}),
+            # Read otherwise than from a string ID: the items decide.
+            (b'{"data": [], "includes": {"users": [{"id": 7, "username": "u"}]}}', None),
+            (b'{"data": [], "includes": {"tweets": [{"id": "2", "author": {"id": "5"}}]}}', None),
+        ],
+    )
+    def test_a_page_s_ids_are_read_without_its_items(self, line, ids):
+        """`Page.ids`: each object's own and author's IDs, or ``None`` where read otherwise."""
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert ids == page.ids()
+        snapshot = snapshot_of([ComplianceEvent(type="user_delete", object_id="7")])
+        assert (ids is not None and "7" in ids) == _compliance._may_find(ids or set(), snapshot)
 
     def test_a_page_is_cut_into_objects_only_when_asked(self):
         """Reading decides from the facts; `materialise` gives each item its own object."""

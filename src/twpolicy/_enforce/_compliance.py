@@ -35,7 +35,7 @@ from twpolicy._guard import Guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import collector_paused
-from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, splittable
+from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, mapped, splittable
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
 from twpolicy._payloads._fastpage import Item, read_page
@@ -565,6 +565,21 @@ def _clean(
     return record, bool(touched or plan), touched
 
 
+def _may_find(ids: set[str], snapshot: Snapshot) -> bool:
+    """Whether `_find` may find anything among objects whose own and authors' IDs are ``ids``.
+
+    (A Tweet is removed or scrubbed by its own ID or its author's, a user by its own.)
+    """
+    deleted, others = id_sets(snapshot.tweets)
+    return not (
+        deleted.isdisjoint(ids)
+        and others.isdisjoint(ids)
+        and snapshot.users.keys().isdisjoint(ids)
+        and snapshot.scrub_geo.keys().isdisjoint(ids)
+        and snapshot.tweet_geo.keys().isdisjoint(ids)
+    )
+
+
 def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
@@ -576,6 +591,9 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     page = read_page(line, _CLEANED)
     if page is None:
         return None
+    ids = page.ids()
+    if ids is not None and not _may_find(ids, snapshot):
+        return line, False  # no ID of the page is affected: `_find` would find nothing
     found = _find(page.items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
@@ -717,29 +735,19 @@ def clean_lines(
     Raises:
         NotJsonLine: a line that may hold an affected ID is not JSON (numbered from 1).
     """
-    wanted: _Wanted | None = None  # made for the first line the fast cleaner does not read
+    wanted: list[_Wanted] = []  # made for the first line the fast cleaner does not read
     read = dropped = 0
     block: list[bytes] = []
     size = 0
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            out = line
-        else:
+        out = line
+        if line.strip():
             read += 1
-            out = line if line.endswith(b"\n") else line + b"\n"
-            # A v2 page is read by the fast cleaner, which decides from its IDs; any other
-            # line is parsed only if an affected ID may be in it.
-            fast = _clean_line(line, snapshot, tally) if snapshot else None
-            if fast is None:
-                if wanted is None:
-                    wanted = _Wanted(snapshot)
-                if wanted.may_hold(line):
-                    fast = _walk_line(line, number, snapshot, tally)
-                    if fast is None:
-                        dropped += 1
-                        continue
-            if fast is not None and fast[1]:
-                out = fast[0] + b"\n"
+            cleaned = _cleaned_line(line, number, snapshot, tally, wanted)
+            if cleaned is None:
+                dropped += 1
+                continue
+            out = cleaned if cleaned is not line or line.endswith(b"\n") else line + b"\n"
         block.append(out)
         size += len(out)
         if size >= _BLOCK:
@@ -750,10 +758,77 @@ def clean_lines(
     return read, dropped
 
 
-class _Cleaned(NamedTuple):
-    """One chunk, cleaned (``bad``: its first line that is not JSON, numbered in it)."""
+def _cleaned_line(
+    line: bytes, number: int, snapshot: Snapshot, tally: _Tally, wanted: list[_Wanted]
+) -> bytes | None:
+    """What to write for ``line`` (``line`` itself: unchanged; ``None``: dropped).
 
-    data: bytes
+    ``wanted``: the `_Wanted` of ``snapshot`` once a line needed it (made at most once).
+    """
+    # A v2 page is read by the fast cleaner, which decides from its IDs; any other line is
+    # parsed only if an affected ID may be in it.
+    fast = _clean_line(line, snapshot, tally) if snapshot else None
+    if fast is None:
+        if not wanted:
+            wanted.append(_Wanted(snapshot))
+        if not wanted[0].may_hold(line):
+            return line
+        fast = _walk_line(line, number, snapshot, tally)
+        if fast is None:
+            return None
+    return fast[0] + b"\n" if fast[1] else line
+
+
+def clean_edits(
+    data: bytes, snapshot: Snapshot, tally: _Tally
+) -> tuple[list[tuple[int, int, bytes]], int, int]:
+    """`clean_lines` of ``data`` as edits ``(start, end, replacement)``, and the counts.
+
+    Bytes ``start:end`` of ``data`` (whole lines) become ``replacement`` (``b""``: the line
+    is dropped); the rest stays as it is (`splice`). A worker of ``jobs`` sends these back
+    instead of the whole cleaned chunk, which the parent copies from the file itself.
+
+    Raises:
+        NotJsonLine: as `clean_lines`.
+    """
+    wanted: list[_Wanted] = []
+    edits: list[tuple[int, int, bytes]] = []
+    read = dropped = start = 0
+    for number, line in enumerate(io.BytesIO(data), start=1):
+        end = start + len(line)
+        if line.strip():
+            read += 1
+            out = _cleaned_line(line, number, snapshot, tally, wanted)
+            if out is None:
+                dropped += 1
+                edits.append((start, end, b""))
+            elif out is not line:
+                edits.append((start, end, out))
+            elif not line.endswith(b"\n"):
+                edits.append((start, end, line + b"\n"))
+        start = end
+    return edits, read, dropped
+
+
+def splice(
+    data: Any, start: int, end: int, edits: Iterable[tuple[int, int, bytes]]
+) -> Iterator[bytes]:
+    """Bytes ``start:end`` of ``data``, with ``edits`` (offsets from ``start``) made."""
+    at = start
+    for begin, stop, replacement in edits:
+        if start + begin > at:
+            yield data[at : start + begin]
+        if replacement:
+            yield replacement
+        at = start + stop
+    if end > at:
+        yield data[at:end]
+
+
+class _Cleaned(NamedTuple):
+    """One chunk, cleaned, as edits (`clean_edits`); ``bad``: its first non-JSON line."""
+
+    edits: list[tuple[int, int, bytes]]
     tally: _Tally
     read: int = 0
     dropped: int = 0
@@ -769,14 +844,13 @@ def _receive(snapshot: Snapshot) -> None:
 
 
 def _clean_chunk(chunk: Chunk) -> _Cleaned:
-    """One chunk through the applier's `clean_lines`, in a worker process."""
+    """One chunk cleaned as the applier cleans (`clean_edits`), in a worker process."""
     tally = _Tally()
-    out = io.BytesIO()
     try:
-        read, dropped = clean_lines(io.BytesIO(chunk.data), out.write, _snapshot[0], tally)
+        edits, read, dropped = clean_edits(chunk.data, _snapshot[0], tally)
     except NotJsonLine as exc:
-        return _Cleaned(b"", _Tally(), bad=exc.number)
-    return _Cleaned(out.getvalue(), tally, read, dropped)
+        return _Cleaned([], _Tally(), bad=exc.number)
+    return _Cleaned(edits, tally, read, dropped)
 
 
 def _add(tally: _Tally, other: _Tally) -> None:
@@ -885,22 +959,34 @@ class JsonLinesApplier:
 
     def _rewrite_chunks(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
         """`_rewrite` by ``jobs`` processes, each cleaning chunks of the file."""
-        read = dropped = 0
-        for part in map_chunks(
-            str(self.source),
-            self.jobs,
-            _clean_chunk,
-            max_chunk=_chunks.MAX_CHUNK,  # cleaned bytes travel back whole
-            initializer=_receive,
-            initargs=(snapshot,),
-        ):
-            cleaned = part.result
-            if cleaned.bad is not None:
-                raise not_json(self.source, cleaned.bad + part.lines)
-            sink.write(cleaned.data)
-            _add(tally, cleaned.tally)
-            read += cleaned.read
-            dropped += cleaned.dropped
+        read = dropped = start = 0
+        block: list[bytes] = []
+        size = 0
+        # Workers send back only the lines that change; the rest is copied from the file.
+        with mapped(str(self.source)) as source:
+            for part in map_chunks(
+                str(self.source),
+                self.jobs,
+                _clean_chunk,
+                max_chunk=_chunks.MAX_CHUNK,
+                initializer=_receive,
+                initargs=(snapshot,),
+            ):
+                cleaned = part.result
+                if cleaned.bad is not None:
+                    raise not_json(self.source, cleaned.bad + part.lines)
+                for piece in splice(source, start, part.end, cleaned.edits):
+                    block.append(piece)
+                    size += len(piece)
+                    if size >= _BLOCK:  # (a long run of unchanged lines goes out as it is)
+                        sink.write(b"".join(block) if len(block) > 1 else piece)
+                        block, size = [], 0
+                start = part.end
+                _add(tally, cleaned.tally)
+                read += cleaned.read
+                dropped += cleaned.dropped
+        if block:
+            sink.write(b"".join(block))
         return read, dropped
 
     def apply(self, snapshot: Snapshot, attempt: Attempt) -> Mapping[str, int]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import operator
 import typing
 from typing import Any, Final
 
@@ -109,21 +110,72 @@ class Page:
     """A v2 response line read by `read_page`.
 
     Attributes:
-        items: its Tweets and users in the walker's order, their facts read (their objects
-            in the line are read by `materialise`, which cleaning needs only to change it).
+        items: its Tweets and users in the walker's order, their facts read (built when
+            first asked for: `ids` decides most pages without them; their objects in the
+            line are read by `materialise`, which cleaning needs only to change it).
         record: after `materialise`: the response, objects as dicts, every value the cleaner
             does not read `msgspec.Raw` (encode it with msgspec to write the line again).
     """
 
-    __slots__ = ("_groups", "_slots", "items", "record")
+    __slots__ = ("_groups", "_items", "_reads", "_slots", "record")
 
     def __init__(
-        self, items: list[Item], groups: list[tuple[_Slot, int, bool]], slots: tuple[_Slot, ...]
+        self,
+        reads: list[tuple[_Slot, list[Any], bool]],
+        slots: tuple[_Slot, ...],
     ) -> None:
-        self.items = items
-        self._groups = groups
+        self._reads = reads
+        self._groups = [(slot, len(values), many) for slot, values, many in reads]
         self._slots = slots
+        self._items: list[Item] | None = None
         self.record: dict[str, Any] = {}
+
+    @property
+    def items(self) -> list[Item]:
+        """Its Tweets and users, their facts read (`_items`), in the walker's order."""
+        if self._items is None:
+            items: list[Item] = []
+            for slot, values, many in self._reads:
+                paths: list[Path] = (
+                    [(*slot.path, n) for n in range(len(values))] if many else [slot.path]
+                )
+                items += _items(
+                    [None] * len(values), values, slot.kind, paths,
+                    reader=slot.reader, container=None,
+                )  # fmt: skip
+            self._items = items
+        return self._items
+
+    def ids(self) -> set[str] | None:
+        """Every ID the cleaner would look up for this page (``None``: it cannot tell so).
+
+        Each object's own ID and its author's, read from the decoded facts without building
+        the items. Where the cleaner would read an ID some other way (an ``id`` that is not a
+        string, an author object, an ``id_str``), ``None``: the items must be built.
+        A page none of whose IDs is affected is left as it is, as `items` would decide.
+        """
+        found: set[str] = set()
+        unset = msgspec.UNSET
+        for slot, values, _ in self._reads:
+            facts = slot.reader.facts
+            if "id" not in facts or any(
+                getattr(value, name) is not unset
+                for name in _INDIRECT
+                if name in facts
+                for value in values
+            ):
+                return None
+            ids = list(map(_ID, values))
+            if not all(type(oid) is str for oid in ids):
+                return None
+            found.update(ids)
+            if "author_id" in facts:
+                for author in map(_AUTHOR_ID, values):
+                    if type(author) is str:
+                        found.add(author)
+                    elif type(author) is int:
+                        found.add(str(author))
+        return found
 
     def materialise(self, line: bytes) -> dict[str, Any]:
         """Cut the response (``line``, as read) into raw values, each item's object its own.
@@ -160,6 +212,13 @@ class Page:
 
 class _Refused(Exception):  # an internal signal: the walker must read this line
     pass
+
+
+#: Facts through which the cleaner would read an object's ID or author otherwise than from
+#: a string ``id`` and ``author_id`` (`Page.ids` leaves such pages to `Page.items`).
+_INDIRECT: Final = ("id_str", "user", "author", "actor")
+_ID: Final = operator.attrgetter("id")
+_AUTHOR_ID: Final = operator.attrgetter("author_id")
 
 
 def _first(raw: msgspec.Raw) -> int:
@@ -344,27 +403,37 @@ def _reader(kind: Kind, relevant: frozenset[Kind]) -> _Reader | None:
     )
 
 
+def _recognise(reads: list[Any], reader: _Reader) -> None:
+    """Refuse (`_Refused`) unless the walker would recognise each of ``reads`` by its keys.
+
+    Checked on the few fields the table's signature names (the kind's `Signature`).
+    """
+    required = reader.required
+    if required is None:
+        raise _Refused
+    names = reader.one.type.__struct_fields__
+    unset = msgspec.UNSET
+    for at, held in required:
+        values = list(map(operator.attrgetter(names[at]), reads))
+        if any(value is unset for value in values) or (
+            held is not None and not all(isinstance(value, held) for value in values)
+        ):
+            raise _Refused
+    for at in reader.excluded:
+        if any(getattr(read, names[at]) is not unset for read in reads):
+            raise _Refused
+
+
 def _items(
     objects: list[Any], reads: list[Any], kind: Kind, paths: list[Path], *,
-    recognised: bool, reader: _Reader, container: Any,
+    reader: _Reader, container: Any,
 ) -> list[Item]:  # fmt: skip
-    """The Tweets or users of a slot, their facts read.
-
-    Refused where the walker would not recognise one as ``kind`` (the table's signature).
-    """
+    """The Tweets or users of a slot, their facts read (recognised already: `_recognise`)."""
     unset, astuple = msgspec.UNSET, msgspec.structs.astuple
-    keys, required, excluded = reader.facts, reader.required, reader.excluded
-    if recognised and required is None:
-        raise _Refused
+    keys = reader.facts
     found: list[Item] = []
     for obj, read, path in zip(objects, reads, paths, strict=True):
         values = astuple(read)
-        if recognised:
-            for at, held in required or ():
-                if values[at] is unset or (held is not None and not isinstance(values[at], held)):
-                    raise _Refused
-            if any(values[at] is not unset for at in excluded):
-                raise _Refused
         facts = {key: value for key, value in zip(keys, values, strict=False) if value is not unset}
         oid = facts.get("id")
         if type(oid) is not str or "id_str" in facts:
@@ -490,8 +559,7 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
             getattr(record, name) is not unset for name in page.excluded
         ):
             return None
-        items: list[Item] = []
-        groups: list[tuple[_Slot, int, bool]] = []
+        found: list[tuple[_Slot, list[Any], bool]] = []
         for slot in page.slots:
             value = record
             for name in slot.names:
@@ -501,14 +569,9 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
             else:
                 many = type(value) is list
                 reads = value if many else [value]
-                paths: list[Path] = (
-                    [(*slot.path, n) for n in range(len(reads))] if many else [slot.path]
-                )
-                groups.append((slot, len(reads), many))
-                items += _items(
-                    [None] * len(reads), reads, slot.kind, paths,
-                    recognised=slot.recognised, reader=slot.reader, container=None,
-                )  # fmt: skip
+                if slot.recognised:
+                    _recognise(reads, slot.reader)
+                found.append((slot, reads, many))
     except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    return Page(items, groups, page.slots)
+    return Page(found, page.slots)
