@@ -36,7 +36,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
-from twpolicy._payloads._geo import PlaceNames, _Finder, _key_location, _Probe, _scan
+from twpolicy._payloads._geo import Finder, PlaceNames, Probe, key_location, scan_value
 from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
     LOCATION_FIELDS,
@@ -447,9 +447,9 @@ def _extra(key: str, value: str | msgspec.UnsetType | None, names: PlaceNames) -
     """
     if value is None or value is msgspec.UNSET:
         return
-    if _key_location(key, names) is not None:
+    if key_location(key, names) is not None:
         raise _Fallback
-    if any(_scan(value, (key,), walked=True, skip=frozenset(), names=names)):
+    if any(scan_value(value, (key,), walked=True, skip=frozenset(), names=names)):
         raise _Fallback
 
 
@@ -467,7 +467,7 @@ def _read_objects(
                 raise _Fallback
     for where, item in items:
         node = Node(kind, item, parent, where)
-        for hit in _Finder(names).beyond_fields(node):
+        for hit in Finder(names).beyond_fields(node):
             first = hit.path[0] if hit.path else None
             tabled = type(first) is str and loose_key(first) is not None
             datum = _datum(item, hit.path)
@@ -668,7 +668,7 @@ _STAND_INS: Final[Mapping[Kind, Mapping[str, str]]] = {
     Kind.USER_V1: {"id_str": "1", "screen_name": "x"},
 }
 _SCALARS: Final = (str, int, float, bool, type(None))
-# Values `_scan` never takes for coordinates, places or counted names (`coordinate`).
+# Values `scan_value` never takes for coordinates, places or counted names (`coordinate`).
 _NOT_COORDINATES: Final = frozenset({int, bool, type(None)})
 
 
@@ -684,7 +684,7 @@ def _holds_objects(value: Any) -> bool:
 
 
 def _ids_only(items: list[Any]) -> bool:
-    """Whether `_scan` reads a list as it reads ``[]``: numbers no coordinate is, or IDs.
+    """Whether `scan_value` reads a list as it reads ``[]``: numbers no coordinate is, or IDs.
 
     Whole numbers (and null, booleans) are never coordinates, place names or counted
     names; decimal texts of four digits or more not starting with 0 are over 180 as numbers
@@ -732,12 +732,12 @@ def _page(  # noqa: C901, PLR0912  # the finder's steps, one by one
         if item is None or (type(item) is not str and isinstance(item, _SCALARS)):
             continue
         if type(item) is list and _ids_only(item):
-            # A list of IDs: `_scan` finds nothing in it, and asks only whether any two of its
+            # A list of IDs: `scan_value` finds nothing in it, and asks only whether any two of its
             # coordinates (none) are a point read, as it does for an empty list.
             item = []  # noqa: PLW2901  # read as what it is worth
-        if _key_location(key, probe) is not None:
+        if key_location(key, probe) is not None:
             raise _Fallback
-        for path, geo_kind in _scan(item, (key,), walked=True, skip=frozenset(), names=probe):
+        for path, geo_kind in scan_value(item, (key,), walked=True, skip=frozenset(), names=probe):
             if reporting not in (None, key):
                 raise _Fallback  # in the finder, their order is the document's
             reporting = key
@@ -762,7 +762,7 @@ def judge(
     """
     # Only what asks the finder's functions needs to note what they asked (as `hits` does).
     kind = line.kind
-    probe = _Probe(memory) if kind in (Kind.PAGE, None) or kind in readers().asks else None
+    probe = Probe(memory) if kind in (Kind.PAGE, None) or kind in readers().asks else None
     try:
         found = _judge(line, probe, loads)
         learned = _learn(found, memory)
@@ -796,7 +796,7 @@ def _judge(
             else:
                 key, element, objects = held
                 prefix = (key,)
-        elif kind is None and list(_Finder(names).root([_STAND_INS[element]] * len(objects))):
+        elif kind is None and list(Finder(names).root([_STAND_INS[element]] * len(objects))):
             raise _Fallback
         judge_object = fast.judges.get(element)
         recognised = _RECOGNISED.get(element)
@@ -833,7 +833,7 @@ def _learn(found: list[FastHit], memory: PlaceNames | None) -> PlaceNames | None
     return learned if fresh else None
 
 
-def _again(learned: PlaceNames, probe: _Probe) -> bool:
+def _again(learned: PlaceNames, probe: Probe) -> bool:
     """Whether `hits` reads the payload again: it asked about names or points it then learned.
 
     (Only names the payload itself held count; learned points count if any pair was asked.)

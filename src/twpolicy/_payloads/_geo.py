@@ -69,16 +69,20 @@ __all__ = [
     "CLAUSE",
     "REASONS",
     "Arguments",
+    "Finder",
     "GeoFinding",
     "LocationMemory",
     "MappingKey",
     "PlaceNames",
+    "Probe",
     "find_geo",
     "hits",
+    "key_location",
     "parsed_text",
     "read_hook",
     "read_hook_async",
     "read_result",
+    "scan_value",
     "strip_geo",
 ]
 
@@ -261,7 +265,7 @@ def _owned(node: Node | None, path: Path, kind: GeoKind, owner: Node | None) -> 
     return Hit(node, path, kind, owner, f"reduced_{part}", standalone=True)
 
 
-class _Finder:
+class Finder:
     """One pass over a payload's walk, reporting each location datum once."""
 
     def __init__(self, names: PlaceNames | None = None) -> None:
@@ -387,7 +391,9 @@ class _Finder:
             for index in range(len(value)):
                 yield Hit(None, (index,), GeoKind.POINT, None, "on_its_own", standalone=True)
             return
-        for path, geo_kind in _scan(value, (), walked=True, skip=frozenset(), names=self.names):
+        for path, geo_kind in scan_value(
+            value, (), walked=True, skip=frozenset(), names=self.names
+        ):
             yield Hit(None, path, geo_kind, None, "on_its_own", standalone=True)
 
     def beyond_fields(self, node: Node) -> Iterator[Hit]:  # noqa: C901, PLR0912  # one pass over the keys
@@ -423,7 +429,7 @@ class _Finder:
                 continue
             if _plain(item) and type(item) is not str:
                 continue
-            key_kind = _key_location(key, self.names)
+            key_kind = key_location(key, self.names)
             if key_kind is not None:
                 self.covered_fields.setdefault(node, set()).add(key)
                 if owner is node and self.added(node, key) and not _is_own(key, self.own_of(node)):
@@ -434,11 +440,13 @@ class _Finder:
             if content and not whole:
                 if skip is None:
                     skip = _slot_objects(kind, value)
-                found = list(_scan(item, (key,), walked=False, skip=skip, names=self.names))
+                found = list(scan_value(item, (key,), walked=False, skip=skip, names=self.names))
                 if found:  # what the walk would find under the key is reported here
                     self.covered_fields.setdefault(node, set()).add(key)
             elif key not in known:
-                found = list(_scan(item, (key,), walked=True, skip=frozenset(), names=self.names))
+                found = list(
+                    scan_value(item, (key,), walked=True, skip=frozenset(), names=self.names)
+                )
             else:
                 continue
             for path, geo_kind in found:
@@ -471,14 +479,14 @@ class _Finder:
         for key, datum in node.value.items():
             loose = loose_key(key)
             if loose is None:
-                key_kind = _key_location(key, self.names)
+                key_kind = key_location(key, self.names)
                 if key_kind is not None:
                     self.covered_fields.setdefault(node, set()).add(key)
                     found.append(self.placed(node, (key,), key_kind, owner))
                     continue
                 found.extend(
                     self.placed(node, path, geo_kind, owner)
-                    for path, geo_kind in _scan(
+                    for path, geo_kind in scan_value(
                         datum, (key,), walked=True, skip=frozenset(), names=self.names
                     )
                 )
@@ -744,7 +752,7 @@ def _text_pair_known(text: str, names: PlaceNames) -> bool:
     )
 
 
-def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
+def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
     """What location a mapping key is, or ``None``.
 
     A coordinate pair, a "lat,long" text, a place ID (16 hexadecimal digits), a search's
@@ -768,13 +776,13 @@ def _key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None: 
             return GeoKind.POINT
         # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
         return next(
-            (kind for kind in (_key_location(part, names) for part in key) if kind is not None),
+            (kind for kind in (key_location(part, names) for part in key) if kind is not None),
             GeoKind.PLACE if any(type(p) is str and _full_name(p) for p in key) else None,
         )
     return None
 
 
-def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
+def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
     value: Any,
     base: Path,
     *,
@@ -841,7 +849,7 @@ def _scan(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any JSON
                     if geo_kind is not None:
                         yield (*path, key), geo_kind
                     continue
-                key_kind = _key_location(key, names)
+                key_kind = key_location(key, names)
                 if key_kind is not None:
                     yield (*path, key), key_kind
                     continue
@@ -2191,7 +2199,7 @@ def hits(payload: Any, names: PlaceNames | None = None, *, learn: bool = True) -
     learns the payload's place names and points (an enforcement point's memory; a rule
     passes ``learn=False``, as rules change nothing).
     """
-    probe = _Probe(names)
+    probe = Probe(names)
     found = _hits(payload, probe)
     learned = PlaceNames(base=names)
     fresh_names = fresh_points = False
@@ -2233,7 +2241,7 @@ def _tabled(hit: Hit) -> bool:
     return type(first) is str and (first in _READ_KEYS[node.kind] or loose_key(first) is not None)
 
 
-class _Probe(PlaceNames):
+class Probe(PlaceNames):
     """The names and points of ``base``, noting which names and whether pairs were asked.
 
     A payload is read again only if one of them turns out to be one of its places or points.
@@ -2259,7 +2267,7 @@ class _Probe(PlaceNames):
 
 
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:
-    finder = _Finder(names)
+    finder = Finder(names)
     return [*finder.root(payload), *finder.run(payload)]
 
 
@@ -2345,16 +2353,17 @@ def standalone_findings(
 
 def _mapping_key(key: Any, value: Any, names: PlaceNames | None) -> GeoKind | None:
     """What location a stored item's key is: as a key, as JSON it holds, or keying a count."""
-    key_kind = _key_location(key, names)
+    key_kind = key_location(key, names)
     if key_kind is None and isinstance(key, (tuple, frozenset)):
         key_kind = next(
-            (kind for _, kind in _scan(key, (), walked=True, skip=frozenset(), names=names)), None
+            (kind for _, kind in scan_value(key, (), walked=True, skip=frozenset(), names=names)),
+            None,
         )
     if key_kind is None and isinstance(key, str):
         key_kind = next(
             (
                 kind
-                for _, kind in _scan(
+                for _, kind in scan_value(
                     _json_text(key), (), walked=True, skip=frozenset(), names=names
                 )
             ),
