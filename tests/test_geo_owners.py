@@ -10,7 +10,6 @@ with its name re-cased and re-spaced, and on the Tweet it was read with.
 import asyncio
 import copy
 import json
-import string
 
 import pytest
 import requests
@@ -19,21 +18,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
-from twpolicy import Action, GeoSafeMapping, Guard, StandaloneGeoError, check_storable
+from geo_places import (
+    GENERATIONS,
+    PLACE_IDS,
+    SF,
+    decide,
+    geo_allowed,
+    location_guard,
+    named_places,
+    respaced,
+    v1_place,
+)
+from twpolicy import GeoSafeMapping, StandaloneGeoError, check_storable
 from twpolicy._payloads._geo import learn_body, read_hook, read_result
-from twpolicy.strategies import places, tweets
+from twpolicy.strategies import tweets
 from twpolicy.testing import FakeXAPI
-
-SF = "5a110d312052166f"  # the fake X API's San Francisco
-
-
-def location_guard():
-    """The built-in rules but consent for non-public content: these tests are about location."""
-    return Guard(rules=[r for r in twpolicy.default_rules() if r.id != "nonpublic.consent"])
-
-
-def decide(guard, payload):
-    return guard.check(Action(kind="store", operation="test", payload=payload))
 
 
 def moved(guard, payload):
@@ -41,45 +40,7 @@ def moved(guard, payload):
     return not decision.allowed and decision.reason == "moved_to_another_tweet"
 
 
-def geo_allowed(guard, payload):
-    """Whether ``geo.standalone`` lets ``payload`` be stored (other rules aside)."""
-    decision = decide(guard, payload)
-    return decision.allowed or decision.rule != "geo.standalone"
-
-
-WORDS = st.text(alphabet=string.ascii_letters, min_size=4, max_size=12)
-REGIONS = st.sampled_from(["CA", "NY", "EX", "Île-de-France", "Bayern"])
-PLACE_IDS = st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)
 TWEET_IDS = st.integers(10**17, 2**62).map(str)
-GENERATIONS = st.sampled_from(["v1.1", "v2"])
-
-
-@st.composite
-def named_places(draw):
-    """A place (v2 shape, from the strategy) with a generated ID, name and full name."""
-    place = draw(places("v2"))
-    name = draw(WORDS)
-    place.update(id=draw(PLACE_IDS), name=name, full_name=f"{name}, {draw(REGIONS)}")
-    return place
-
-
-def v1_place(place):
-    """The same place as a v1.1 status carries it."""
-    west, south, east, north = place["geo"]["bbox"]
-    return {
-        "id": place["id"],
-        "url": f"https://api.twitter.com/1.1/geo/id/{place['id']}.json",
-        "place_type": place["place_type"],
-        "name": place["name"],
-        "full_name": place["full_name"],
-        "country_code": place["country_code"],
-        "country": place["country"],
-        "bounding_box": {
-            "type": "Polygon",
-            "coordinates": [[[west, south], [west, north], [east, north], [east, south]]],
-        },
-        "attributes": {},
-    }
 
 
 def with_place(generation, base, place, tweet_id):
@@ -101,11 +62,6 @@ def read(guard, generation, base, place, tweet_id):
     """The clients' read hook reading a Tweet with ``place`` in a response of its generation."""
     tweet = with_place(generation, base, place, tweet_id)
     read_result(guard.locations, tweet if generation == "v2" else [tweet])
-
-
-def respaced(name):
-    """``name`` as an application might rewrite it: other case, other spacing."""
-    return "  " + " ,  ".join(part.strip().upper() for part in name.split(",")) + " "
 
 
 BASES = st.tuples(tweets("v1.1", location=False), tweets("v2", location=False))

@@ -11,32 +11,31 @@ every stored form.
 
 import copy
 import json
-import string
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
-from twpolicy import Action, GeoSafeMapping, Guard, StandaloneGeoError, check_storable
+from geo_places import (
+    GENERATIONS,
+    SF,
+    decide,
+    geo_allowed,
+    location_guard,
+    named_places,
+    respaced,
+    v1_place,
+)
+from twpolicy import GeoSafeMapping, Guard, StandaloneGeoError, check_storable
 from twpolicy._payloads._geo import _text_place_keys, learn_body, read_result
-from twpolicy.strategies import places, tweets, users
+from twpolicy.strategies import tweets, users
 from twpolicy.testing import FakeXAPI
 
-SF = "5a110d312052166f"  # the fake X API's San Francisco
 FULL_WIDTH = (
     "\uff33\uff21\uff2e \uff26\uff32\uff21\uff2e\uff23\uff29\uff33\uff23\uff2f, \uff23\uff21"
 )
 MOVED = {"moved_to_another_tweet", "moved_to_another_user"}
-
-
-def location_guard():
-    """The built-in rules but consent for non-public content: these tests are about location."""
-    return Guard(rules=[r for r in twpolicy.default_rules() if r.id != "nonpublic.consent"])
-
-
-def decide(guard, payload):
-    return guard.check(Action(kind="store", operation="test", payload=payload))
 
 
 def moved(guard, payload, reason=None):
@@ -44,49 +43,8 @@ def moved(guard, payload, reason=None):
     return not decision.allowed and decision.reason in ({reason} if reason else MOVED)
 
 
-def geo_allowed(guard, payload):
-    """Whether ``geo.standalone`` lets ``payload`` be stored (other rules aside)."""
-    decision = decide(guard, payload)
-    return decision.allowed or decision.rule != "geo.standalone"
-
-
-WORDS = st.text(alphabet=string.ascii_letters, min_size=4, max_size=12)
-REGIONS = st.sampled_from(["CA", "NY", "EX", "Île-de-France", "Bayern"])
-PLACE_IDS = st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)
 IDS = st.integers(10**17, 2**62).map(str)
-GENERATIONS = st.sampled_from(["v1.1", "v2"])
 FILLER = st.sampled_from(["", "hello from ", "Loving it in ", "(", "#"])
-
-
-@st.composite
-def named_places(draw):
-    place = draw(places("v2"))
-    name = draw(WORDS)
-    place.update(id=draw(PLACE_IDS), name=name, full_name=f"{name}, {draw(REGIONS)}")
-    return place
-
-
-def v1_place(place):
-    west, south, east, north = place["geo"]["bbox"]
-    return {
-        "id": place["id"],
-        "url": f"https://api.twitter.com/1.1/geo/id/{place['id']}.json",
-        "place_type": place["place_type"],
-        "name": place["name"],
-        "full_name": place["full_name"],
-        "country_code": place["country_code"],
-        "country": place["country"],
-        "bounding_box": {
-            "type": "Polygon",
-            "coordinates": [[[west, south], [west, north], [east, north], [east, south]]],
-        },
-        "attributes": {},
-    }
-
-
-def respaced(name):
-    """``name`` as an application might rewrite it: other case, other spacing."""
-    return "  " + " ,  ".join(part.strip().upper() for part in name.split(",")) + " "
 
 
 def tweet_with_place(generation, base, place, tweet_id, text=None):
