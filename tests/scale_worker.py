@@ -18,7 +18,8 @@ import signal
 import sys
 
 import twpolicy
-from twpolicy._enforce import _scale
+from twpolicy._enforce import _compliance, _scale
+from twpolicy._payloads import _chunks
 
 
 def _stop(*_: object, **__: object) -> None:
@@ -31,8 +32,6 @@ def _stop(*_: object, **__: object) -> None:
 
 def _comply(dataset: str, events: str, url: str) -> None:
     from twpolicy._cli._main import main as cli  # noqa: PLC0415
-    from twpolicy._enforce import _compliance  # noqa: PLC0415
-    from twpolicy._payloads import _chunks  # noqa: PLC0415
 
     chunks = _chunks.map_chunks
 

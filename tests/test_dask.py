@@ -1,7 +1,9 @@
 """twpolicy.dask end to end, on a real distributed LocalCluster of two worker processes."""
 
+import gzip
 import json
 import os
+import pickle
 
 import pytest
 
@@ -191,8 +193,6 @@ class TestTransport:
     )
     def test_items_survive_pickling(self, items):
         """IDs travel as one joined string; anything else as one list; both come back equal."""
-        import pickle  # noqa: PLC0415
-
         sent = twpolicy.dask._Items(items)
         back = pickle.loads(pickle.dumps(sent))  # noqa: S301  # our own bytes
         assert (items, twpolicy.dask._Items) == (back, type(back))
@@ -227,8 +227,6 @@ class TestReadLines:
 
     def test_compressed_files_are_read_whole(self, dataset, tmp_path):
         """A gzip file cannot be cut: it is one partition, whatever the block size."""
-        import gzip  # noqa: PLC0415
-
         _, whole = dataset
         (tmp_path / "all.jsonl.gz").write_bytes(gzip.compress(whole.read_bytes()))
         with dask.config.set(scheduler="sync"):

@@ -27,6 +27,7 @@ from twpolicy import (
 )
 from twpolicy._enforce import _compliance as _enforce_compliance
 from twpolicy._enforce._compliance import _Wanted, attempt_outcomes, clean_record
+from twpolicy._payloads import _chunks
 from twpolicy._payloads._walker import Kind, walk
 from twpolicy._stores._compliance import Snapshot
 
@@ -529,8 +530,6 @@ class TestJobs:
         assert f"jobs={applier.jobs}" in repr(applier)
 
     def test_chunks_write_what_one_process_writes(self, corpus, tmp_path, monkeypatch):
-        from twpolicy._payloads import _chunks  # noqa: PLC0415
-
         monkeypatch.setattr(_chunks, "MIN_CHUNK", 4 * 1024)
         dataset = tmp_path / "data.jsonl"
         corpus_dataset(corpus, dataset)
