@@ -429,13 +429,9 @@ def fast_ids(line: bytes | memoryview, kind: str) -> list[str] | None:
 
     ``None`` also when an ID is not a decimal string: the walker's path names it.
     """
-    fast = reader(kind)
-    try:
-        page = fast.decoder.decode(line)
-    except msgspec.DecodeError:
+    out = _extracted(line, kind)
+    if out is None:
         return None
-    out: list[str | None] = []
-    fast.extract(page, out.append, out.extend)
     ids: list[str] = [value for value in out if value]
     return ids if _decimal(ids) else None
 
@@ -447,14 +443,9 @@ def fresh_ids(line: bytes | memoryview, kind: str, seen: set[str]) -> list[str] 
     `fast_ids` let out): an ID in it is not checked again. ``None`` where `fast_ids`
     gives ``None``; then ``seen`` is left as it was.
     """
-    fast = reader(kind)
-    try:
-        page = fast.decoder.decode(line)
-    except msgspec.DecodeError:
+    out = _extracted(line, kind)
+    if out is None:
         return None
-    out: list[str | None] = []
-    fast.extract(page, out.append, out.extend)
-    del page  # before the caller's buffer is released
     new: list[str] = [value for value in out if value and value not in seen]
     if not new:
         return new
@@ -462,6 +453,21 @@ def fresh_ids(line: bytes | memoryview, kind: str, seen: set[str]) -> list[str] 
         return None
     seen.update(new)
     return list(dict.fromkeys(new)) if len(new) > 1 else new
+
+
+def _extracted(line: bytes | memoryview, kind: str) -> list[str | None] | None:
+    """What the generated reader extracts from ``line`` (``None``: not such a line).
+
+    The decoded page is gone when this returns, before the caller's buffer is released.
+    """
+    fast = reader(kind)
+    try:
+        page = fast.decoder.decode(line)
+    except msgspec.DecodeError:
+        return None
+    out: list[str | None] = []
+    fast.extract(page, out.append, out.extend)
+    return out
 
 
 def _decimal(ids: list[str]) -> bool:
