@@ -339,8 +339,8 @@ def _prune_includes(record: MutableMapping[str, Any]) -> int:
     return _prune(includes, [node.value for node in walk(record) if node.kind in _TWEETS])
 
 
-def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any]]) -> int:
-    """Drop the places and media of ``includes`` that none of ``tweets`` refers to."""
+def _referenced(tweets: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, set[str]]]:
+    """What of ``includes`` ``tweets`` refer to: list name -> (field, values of it)."""
     places: set[str] = set()
     media: set[str] = set()
     for tweet in tweets:
@@ -350,8 +350,13 @@ def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any
         attachments = tweet.get("attachments")
         if isinstance(attachments, Mapping):
             media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
+    return {"places": ("id", places), "media": ("media_key", media)}
+
+
+def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any]]) -> int:
+    """Drop the places and media of ``includes`` that none of ``tweets`` refers to."""
     dropped = 0
-    for name, keep, field in (("places", places, "id"), ("media", media, "media_key")):
+    for name, (field, keep) in _referenced(tweets).items():
         items = includes.get(name)
         if isinstance(items, msgspec.Raw):  # a page read by the fast reader
             items = _DECODE(items)
@@ -473,24 +478,21 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
         tally.withdrawn.append((key, target, oid))
 
 
-def _plan(
-    record: Any,
-    removals: list[Removal],
-    paths: set[tuple[Any, ...]],
-    tally: _Tally,
-    snapshot: Snapshot,
-) -> list[tuple[Any, Any, Any]]:
-    """The outermost objects to remove, as (container, key or index, object), counted.
+def _outermost(removals: list[Removal], paths: set[tuple[Any, ...]]) -> list[Removal]:
+    """The removals of objects that no other removed object holds."""
+    return [removal for removal in removals if not _under(removal[0], paths)]
+
+
+def _plan(record: Any, removals: list[Removal]) -> list[tuple[Any, Any, Any]]:
+    """The objects to remove, as (container, key or index, object).
 
     Resolved before anything changes, so that no index has moved.
     """
     plan = []
     for removal in removals:
         path = removal[0]
-        if not _under(path, paths):
-            parent = _container(record, path[:-1])
-            plan.append((parent, path[-1], parent[path[-1]]))
-            _count(tally, snapshot, removal)
+        parent = _container(record, path[:-1])
+        plan.append((parent, path[-1], parent[path[-1]]))
     return plan
 
 
@@ -542,6 +544,8 @@ def _clean(
     Returns the record (``None``: it goes as a whole), whether it changed, and the items that
     stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
     are the caller's to prune. ``found``: what `_find` found among ``items``, if known.
+    ``record`` ``None``: the items are cleaned and counted, marked doomed or changed, and
+    nothing else is done (the caller writes the record: `Page.splice`, `_remove_doomed`).
     """
     removals, scrubs, gone = _find(items, snapshot) if found is None else found
     paths = {removal[0] for removal in removals}
@@ -552,7 +556,10 @@ def _clean(
     if paths:
         for item in items:
             item.doomed = item.full_path in paths or _under(item.full_path, paths)
-    plan = _plan(record, removals, paths, tally, snapshot)
+    outermost = _outermost(removals, paths)
+    plan = [] if record is None else _plan(record, outermost)
+    for removal in outermost:
+        _count(tally, snapshot, removal)
     touched = _drop_references(items, gone)
     for item, key in scrubs:
         if item.doomed:
@@ -562,7 +569,7 @@ def _clean(
             tally.scrubbed += 1
             touched.append(item)
     _remove(plan)
-    return record, bool(touched or plan), touched
+    return record, bool(touched or outermost), touched
 
 
 def _may_find(ids: set[str], snapshot: Snapshot) -> bool:
@@ -594,19 +601,29 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     ids = page.ids()
     if ids is not None and not _may_find(ids, snapshot):
         return line, False  # no ID of the page is affected: `_find` would find nothing
-    found = _find(page.items, snapshot)
+    items = page.items
+    found = _find(items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
-    record = page.materialise(line)
-    _, changed, touched = _clean(record, page.items, snapshot, tally, found)
+    _, changed, touched = _clean(None, items, snapshot, tally, found)
     if not changed:
         return line, False
+    tweets = [item.value for item in items if not item.doomed and item.kind in _TWEETS]
+    referenced = _referenced(tweets)
+    # The line's own bytes, less what goes and with what changed written anew.
+    spliced = page.splice(
+        line, touched, {("includes", name): held for name, held in referenced.items()}
+    )
+    if spliced is not None:
+        return spliced, True
+    # A single object changed: the page is cut into objects and written whole.
+    record = page.materialise(line)
+    _remove(_plan(record, _outermost(found[0], {removal[0] for removal in found[0]})))
     for item in touched:
         item.write_back()
-    kept = [item for item in page.items if not item.doomed]
     includes = record.get("includes")
     if isinstance(includes, dict):
-        _prune(includes, [item.value for item in kept if item.kind in _TWEETS])
+        _prune(includes, tweets)
     return _ENCODE(record), True  # msgspec writes whatever it read
 
 
