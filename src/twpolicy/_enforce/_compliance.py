@@ -67,6 +67,8 @@ _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
 _CLEANED: Final = _TWEETS | _USERS | _DMS
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BLOCK: Final = 1 << 20
+#: A line this long is written on its own rather than joined into a block.
+_LARGE: Final = 1 << 16
 _DECODE: Final = msgspec.json.Decoder().decode
 _ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
@@ -591,9 +593,11 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
     The same decisions as `clean_record` on the parsed line, made on the few fields the fast
-    reader decodes (`twpolicy._payloads._fastpage`); every other value is written out again
-    as it came. A page where nothing is gone is decided without cutting it into objects and
-    given back as it came. ``None``: not a line the fast reader reads; `clean_record` must.
+    reader decodes (`twpolicy._payloads._fastpage`). A page where nothing is gone is decided
+    without cutting it into objects and given back as it came; one that changes is spliced
+    (`Page.splice`: its own bytes less what goes, ending in a newline), or, where a single
+    object changes, cut into objects and written again (no newline). ``None``: not a line
+    the fast reader reads; `clean_record` must.
     """
     page = read_page(line, _CLEANED)
     if page is None:
@@ -693,10 +697,14 @@ def _lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
     """
     rest = b""
     while block := read(_READ):
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            yield line + b"\n"
+        data = rest + block if rest else block
+        at = 0
+        # Each line cut once, with its newline (splitting, then adding the newline back,
+        # copied each line twice).
+        while (end := data.find(b"\n", at) + 1) > 0:
+            yield data[at:end]
+            at = end
+        rest = data[at:]
     if rest:
         yield rest
 
@@ -758,13 +766,19 @@ def clean_lines(
     size = 0
     for number, line in enumerate(lines, start=1):
         out = line
-        if line.strip():
+        if not line.isspace():
             read += 1
             cleaned = _cleaned_line(line, number, snapshot, tally, wanted)
             if cleaned is None:
                 dropped += 1
                 continue
             out = cleaned if cleaned is not line or line.endswith(b"\n") else line + b"\n"
+        if len(out) >= _LARGE:  # a large line (a page) goes out as it is, not copied again
+            if block:
+                write(b"".join(block))
+                block, size = [], 0
+            write(out)
+            continue
         block.append(out)
         size += len(out)
         if size >= _BLOCK:
@@ -793,7 +807,9 @@ def _cleaned_line(
         fast = _walk_line(line, number, snapshot, tally)
         if fast is None:
             return None
-    return fast[0] + b"\n" if fast[1] else line
+    if not fast[1]:
+        return line
+    return fast[0] if fast[0].endswith(b"\n") else fast[0] + b"\n"  # (spliced: it has one)
 
 
 def clean_edits(
@@ -813,7 +829,7 @@ def clean_edits(
     read = dropped = start = 0
     for number, line in enumerate(io.BytesIO(data), start=1):
         end = start + len(line)
-        if line.strip():
+        if not line.isspace():
             read += 1
             out = _cleaned_line(line, number, snapshot, tally, wanted)
             if out is None:

@@ -232,7 +232,7 @@ class Page:
         touched: Collection[Item],
         prune: Mapping[tuple[str, ...], tuple[str, AbstractSet[str]]],
     ) -> bytes | None:
-        """The line, less its doomed items, with the ``touched`` ones written anew.
+        """The line, less its doomed items, with the ``touched`` ones written anew (and a newline).
 
         Everything else stays the line's own bytes: a doomed object is cut out with the comma
         and blanks that part it from the next (or, last in its list, from the one before), a
@@ -278,7 +278,7 @@ class Page:
         for start, end, replacement in edits:
             pieces += (line[at:start], replacement)
             at = end
-        pieces.append(line[at : len(line.rstrip())])
+        pieces += (line[at : len(line.rstrip())], b"\n")
         return b"".join(pieces)
 
 
