@@ -273,6 +273,8 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
 
 
 def _id_of(value: Any) -> str | None:
+    if type(value) is str:  # (most IDs: the test below, without its three isinstance)
+        return value if value.isdecimal() else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -284,6 +286,8 @@ def _id_of(value: Any) -> str | None:
 
 def _author(value: Mapping[str, Any]) -> str | None:
     user = value.get("user") or value.get("author") or value.get("actor")
+    if user is None:  # (most v2 Tweets: no author object)
+        return _id_of(value.get("author_id"))
     if isinstance(user, Mapping):
         found = _id_of(user.get("id_str")) or _id_of(user.get("id"))
         if found is None and isinstance(user.get("id"), str):  # activity streams: id:123
@@ -294,10 +298,10 @@ def _author(value: Mapping[str, Any]) -> str | None:
 
 def _retweeted(value: Mapping[str, Any]) -> str | None:
     inner = value.get("retweeted_status")
-    if isinstance(inner, Mapping):
+    if inner is not None and isinstance(inner, Mapping):
         return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
     for ref in value.get("referenced_tweets") or ():
-        if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
+        if (type(ref) is dict or isinstance(ref, Mapping)) and ref.get("type") == "retweeted":
             return _id_of(ref.get("id"))
     return None
 
@@ -321,9 +325,23 @@ def _scrub(tweet: MutableMapping[str, Any], kind: Kind) -> bool:
     return found
 
 
-def _under(path: tuple[Any, ...], removed: set[tuple[Any, ...]]) -> bool:
-    """Whether ``path`` lies strictly inside one of the ``removed`` paths."""
-    return any(path[:depth] in removed for depth in range(len(path)))
+def _inside(removed: set[tuple[Any, ...]]) -> Callable[[tuple[Any, ...]], bool]:
+    """A test of whether a path lies strictly inside one of the ``removed`` paths.
+
+    Only the prefixes as long as a removed path are looked up (on a page: one or none).
+    """
+    depths = sorted({len(path) for path in removed})
+
+    def under(path: tuple[Any, ...]) -> bool:
+        size = len(path)
+        for depth in depths:
+            if depth >= size:
+                return False
+            if path[:depth] in removed:
+                return True
+        return False
+
+    return under
 
 
 def _container(record: Any, path: tuple[Any, ...]) -> Any:
@@ -347,10 +365,10 @@ def _referenced(tweets: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, set
     media: set[str] = set()
     for tweet in tweets:
         geo = tweet.get("geo")
-        if isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
+        if geo is not None and isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
             places.add(geo["place_id"])
         attachments = tweet.get("attachments")
-        if isinstance(attachments, Mapping):
+        if attachments is not None and isinstance(attachments, Mapping):
             media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
     return {"places": ("id", places), "media": ("media_key", media)}
 
@@ -459,7 +477,10 @@ def _drop_references(nodes: list[Item], gone: Mapping[str, str]) -> list[Item]:
             kept = [
                 r
                 for r in refs
-                if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone)
+                if not (
+                    (type(r) is dict or isinstance(r, Mapping))
+                    and (_id_of(r.get("id")) or "") in gone
+                )
             ]
             if len(kept) != len(refs):
                 refs[:] = kept
@@ -482,7 +503,8 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
 
 def _outermost(removals: list[Removal], paths: set[tuple[Any, ...]]) -> list[Removal]:
     """The removals of objects that no other removed object holds."""
-    return [removal for removal in removals if not _under(removal[0], paths)]
+    under = _inside(paths)
+    return [removal for removal in removals if not under(removal[0])]
 
 
 def _plan(record: Any, removals: list[Removal]) -> list[tuple[Any, Any, Any]]:
@@ -556,8 +578,9 @@ def _clean(
             _count(tally, snapshot, removal)
         return None, True, []
     if paths:
+        under = _inside(paths)
         for item in items:
-            item.doomed = item.full_path in paths or _under(item.full_path, paths)
+            item.doomed = item.full_path in paths or under(item.full_path)
     outermost = _outermost(removals, paths)
     plan = [] if record is None else _plan(record, outermost)
     for removal in outermost:
