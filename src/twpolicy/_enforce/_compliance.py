@@ -275,6 +275,8 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
 def _id_of(value: Any) -> str | None:
     if type(value) is str:  # (most IDs: the test below, without its three isinstance)
         return value if value.isdecimal() else None
+    if value is None:  # (most optional IDs: absent)
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
