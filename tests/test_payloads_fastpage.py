@@ -517,6 +517,20 @@ class TestGenerated:
         assert user.container is record["includes"]["users"]
         assert json.loads(bytes(user.raw)) == {"id": "50", "username": "u"}
 
+    @pytest.mark.parametrize(("uid", "built"), [(b'"51"', ["1", "51"]), (b"51", ["1", "50", "51"])])
+    def test_only_the_users_gone_are_built(self, uid, built):
+        """`Page.select`: users whose IDs are plain strings are built only if wanted."""
+        line = (
+            b'{"data": [{"id": "1", "text": "t", "author_id": "50"}], "includes": {"users":'
+            b' [{"id": "50", "username": "a"}, {"id": ' + uid + b', "username": "b"}]}}'
+        )
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        items = page.select({Kind.USER_V2: {"51"}})
+        assert [item.oid for item in items] == built
+        assert page.items is items
+        assert items[-1].full_path == ("includes", "users", 1)
+
     def test_an_item_written_back_twice_is_written_in_place(self):
         """`Item.write_back` decodes its object once; includes that are null stay."""
         line = b'{"data": [{"id": "1", "text": "t", "geo": {"place_id": "p"}}], "includes": null}'

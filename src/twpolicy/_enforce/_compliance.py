@@ -630,7 +630,8 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     ids = page.ids()
     if ids is not None and not _may_find(ids, snapshot):
         return line, False  # no ID of the page is affected: `_find` would find nothing
-    items = page.items
+    # Users are removed by their own ID only: of them, only those gone are built.
+    items = page.select(dict.fromkeys(_USERS, snapshot.users))
     found = _find(items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
