@@ -603,3 +603,41 @@ class TestEdits:
             at = end
         expected += data[at:]
         assert expected == b"".join(_enforce_compliance.splice(data, 0, len(data), edits))
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("123", "123"), ("12a", None), (True, None), (7, "7"), (_Text("45"), "45"), (1.5, None)],
+)
+def test_ids_are_read_as_the_walker_reads_them(value, expected):
+    """An ID is a decimal string or an integer (not a boolean), whatever its class."""
+    assert _enforce_compliance._id_of(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("tweet", "expected"),
+    [
+        ({"author_id": "5"}, "5"),
+        ({"user": {"id_str": "6"}, "author_id": "5"}, "6"),
+        ({"actor": {"id": "id:twitter.com:8"}}, "8"),
+        ({"user": "not an object", "author_id": "5"}, "5"),
+        ({"user": {}, "author_id": 9}, "9"),
+    ],
+)
+def test_a_tweet_s_author_is_read_from_its_object_or_its_author_id(tweet, expected):
+    """The author object first (v1.1, activity streams), the ``author_id`` without one."""
+    assert _enforce_compliance._author(tweet) == expected
+
+
+def test_paths_inside_removed_ones_are_found_by_the_lengths_removed():
+    """A path lies inside a removed one if a prefix of a removed length is removed."""
+    under = _enforce_compliance._inside({("data", 1), ("includes", "tweets", 0)})
+    assert under(("data", 1, "quoted"))
+    assert not under(("data", 1))  # strictly inside only
+    assert not under(("data", 2, "x"))
+    assert under(("includes", "tweets", 0, "author"))
+    assert not under(("meta",))

@@ -207,6 +207,37 @@ def events(draw: st.DrawFn) -> list[ComplianceEvent]:
     return found
 
 
+@st.composite
+def changed_pages(draw: st.DrawFn) -> tuple[dict[str, Any], list[ComplianceEvent]]:
+    """A page the fast reader reads, and events about its own Tweets and users."""
+    data: Any = draw(st.lists(tweets, min_size=1, max_size=5))
+    if draw(st.integers(0, 5)) == 0:
+        data = data[0]
+    page: dict[str, Any] = {"data": data}
+    if draw(st.booleans()):
+        page["includes"] = draw(includes)
+    if draw(st.booleans()):
+        page["meta"] = {"result_count": 3, "next_token": '\u00e9"/'}
+    tweet_ids = sorted({t["id"] for t in objects(page) if "text" in t})
+    user_ids = sorted(
+        {
+            str(t.get("author_id") or t["id"])
+            for t in objects(page)
+            if "username" in t or "text" in t
+        }
+    )
+    found = [
+        ComplianceEvent(
+            type=draw(st.sampled_from(["tweet_delete", "tweet_scrub_geo"])), object_id=t
+        )
+        for t in draw(st.sets(st.sampled_from(tweet_ids), min_size=1, max_size=3))
+    ]
+    for uid in draw(st.sets(st.sampled_from(user_ids), max_size=2)):
+        kind = draw(st.sampled_from(["user_suspend", "scrub_geo"]))
+        found.append(ComplianceEvent(type=kind, object_id=uid))
+    return page, found
+
+
 def encode(page: Any, style: int) -> bytes:
     if style == 0:
         return json.dumps(page).encode()
@@ -215,12 +246,49 @@ def encode(page: Any, style: int) -> bytes:
     return json.dumps(page, indent=1).encode()
 
 
+def objects(page: Any) -> list[Any]:
+    """The objects of a page's slots that cleaning removes or changes, as they are."""
+    found = page.get("data") if isinstance(page, dict) else None
+    held = [found] if isinstance(found, dict) else list(found or ())
+    includes = page.get("includes") if isinstance(page, dict) else None
+    if isinstance(includes, dict):
+        for name in ("tweets", "users", "places", "media"):
+            held += includes.get(name) or ()
+    return held
+
+
+def modified(page: Any, cleaned: Any) -> bool:
+    """Whether an object that stays in ``cleaned`` is not one of ``page`` as it was."""
+    before = {json.dumps(value) for value in objects(page)}
+    return any(json.dumps(value) not in before for value in objects(cleaned))
+
+
 class TestGenerated:
     @settings(max_examples=300, deadline=None)
     @given(page=pages(), found=events(), style=st.integers(0, 2))
     def test_fast_and_walked_cleaning_agree(self, page, found, style):
         """Any page, any events: the same cleaned page, the same counts, or the walker."""
         same(encode(page, style), snapshot_of(found))
+
+    @settings(max_examples=300, deadline=None)
+    @given(case=changed_pages(), style=st.integers(0, 2))
+    def test_a_changed_page_keeps_its_own_bytes(self, case, style):
+        """A page that changes is its own line less what went: the rest keeps its bytes.
+
+        Whatever the writer's blanks and escapes (``style``), the line cleaned fast is the
+        walked page written the same way, each object that changed written compactly.
+        """
+        page, found = case
+        line = encode(page, style)
+        snapshot = snapshot_of(found)
+        same(line, snapshot)
+        out, changed = _clean_line(line, snapshot, _Tally()) or (b"", False)
+        if not changed:
+            return
+        cleaned, _ = clean_record(json.loads(line), snapshot)
+        spliced = isinstance(page["data"], list)  # (a single Tweet is written whole)
+        if style == 1 or (spliced and not modified(page, cleaned)):
+            assert out.strip() == encode(cleaned, style).strip()
 
     def test_an_escaped_id_is_read_as_its_value(self):
         """An author ID spelled with JSON escapes is read as the ID it spells, as walked."""
@@ -304,6 +372,52 @@ class TestGenerated:
         assert [] == value["data"][1]["referenced_tweets"]  # the quote's reference went
         assert [] == value["includes"]["tweets"]
         assert {"tweet_delete:1002": 2} == tally.changed  # the Tweet and its retweet
+
+    SPLICED = (
+        b'{"data": [{"id": "1000", "text": "a\\u00e9", "author_id": "50",'
+        b' "geo": {"place_id": "p1"}}, {"id": "1001", "text": "b", "author_id": "51",'
+        b' "referenced_tweets": [{"type": "quoted", "id": "1000"}]}],'
+        b' "includes": {"users": [ {"id": "50", "username": "a"} , {"id": "51", "username": "b"} ],'
+        b' "places": [{"id": "p1", "full_name": "S\\u00e3o"}]}, "meta": {"result_count": 2}}\n'
+    )
+
+    def test_a_changed_page_is_spliced(self):
+        """Only what went (and the reference to it) is cut; blanks and escapes stay."""
+        found = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        assert same(self.SPLICED, found)
+        out, changed = _clean_line(self.SPLICED, found, _Tally()) or (b"", False)
+        assert changed
+        assert out == (
+            b'{"data": [{"id":"1001","text":"b","author_id":"51","referenced_tweets":[]}],'
+            b' "includes": {"users": [ {"id": "51", "username": "b"} ],'
+            b' "places": []}, "meta": {"result_count": 2}}\n'
+        )
+
+    @pytest.mark.parametrize("fails", ["address", "places", "slots", "cutter"])
+    def test_a_page_that_cannot_be_spliced_is_written_whole(self, fails):
+        """Where a place cannot be told, the page is cut into objects and written again."""
+        found = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        real = _fastpage._address
+
+        def address(value: Any) -> int | None:
+            if fails == "address" or (fails == "slots" and type(value) is not bytes):
+                return None
+            if fails == "places" and bytes(value).startswith(b'{"id": "p1"'):
+                return 1
+            return real(value)
+
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock.patch.object(_fastpage, "_address", address))
+            if fails == "cutter":
+                _fastpage._cutter.cache_clear()
+                stack.callback(_fastpage._cutter.cache_clear)
+                stack.enter_context(
+                    mock.patch.object(_fastpage, "_fields", side_effect=_fastpage._Unsupported)
+                )
+            assert same(self.SPLICED, found)
+            out, changed = _clean_line(self.SPLICED, found, _Tally()) or (b"", False)
+        assert changed
+        assert out.startswith(b'{"data":[{"id":"1001","text":"b"')  # msgspec writes it all
 
     @pytest.mark.parametrize(
         "line",
@@ -402,6 +516,36 @@ class TestGenerated:
         assert user.full_path == ("includes", "users", 0)
         assert user.container is record["includes"]["users"]
         assert json.loads(bytes(user.raw)) == {"id": "50", "username": "u"}
+
+    @pytest.mark.parametrize(("uid", "built"), [(b'"51"', ["1", "51"]), (b"51", ["1", "50", "51"])])
+    def test_only_the_users_gone_are_built(self, uid, built):
+        """`Page.select`: users whose IDs are plain strings are built only if wanted."""
+        line = (
+            b'{"data": [{"id": "1", "text": "t", "author_id": "50"}], "includes": {"users":'
+            b' [{"id": "50", "username": "a"}, {"id": ' + uid + b', "username": "b"}]}}'
+        )
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        items = page.select({Kind.USER_V2: {"51"}})
+        assert [item.oid for item in items] == built
+        assert page.items is items
+        assert items[-1].full_path == ("includes", "users", 1)
+
+    def test_an_item_written_back_twice_is_written_in_place(self):
+        """`Item.write_back` decodes its object once; includes that are null stay."""
+        line = b'{"data": [{"id": "1", "text": "t", "geo": {"place_id": "p"}}], "includes": null}'
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        record = page.materialise(line)
+        assert record["includes"] is None  # (written null again)
+        (tweet,) = page.items
+        del tweet.value["geo"]
+        tweet.write_back()
+        tweet.value["lang"] = "pt"
+        tweet.write_back()
+        assert msgspec.json.decode(msgspec.json.encode(record["data"])) == [
+            {"id": "1", "text": "t", "lang": "pt"}
+        ]
 
     def test_unnamed_keys_and_conflicts_are_unsupported(self):
         """Keys that are no names are renamed; keys both read and crossed are refused."""

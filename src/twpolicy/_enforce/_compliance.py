@@ -67,6 +67,8 @@ _DMS: Final = frozenset({Kind.DM_V1, Kind.DM_EVENT_V1, Kind.DM_EVENT_V2})
 _CLEANED: Final = _TWEETS | _USERS | _DMS
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BLOCK: Final = 1 << 20
+#: A line this long is written on its own rather than joined into a block.
+_LARGE: Final = 1 << 16
 _DECODE: Final = msgspec.json.Decoder().decode
 _ENCODE: Final = msgspec.json.Encoder().encode
 #: A JSON escape of a digit (backslash, u0031) could spell an ID the digit search misses.
@@ -271,6 +273,10 @@ def apply_compliance(ledger: ComplianceLedger, applier: Applier) -> ApplyReport:
 
 
 def _id_of(value: Any) -> str | None:
+    if type(value) is str:  # (most IDs: the test below, without its three isinstance)
+        return value if value.isdecimal() else None
+    if value is None:  # (most optional IDs: absent)
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -282,6 +288,8 @@ def _id_of(value: Any) -> str | None:
 
 def _author(value: Mapping[str, Any]) -> str | None:
     user = value.get("user") or value.get("author") or value.get("actor")
+    if user is None:  # (most v2 Tweets: no author object)
+        return _id_of(value.get("author_id"))
     if isinstance(user, Mapping):
         found = _id_of(user.get("id_str")) or _id_of(user.get("id"))
         if found is None and isinstance(user.get("id"), str):  # activity streams: id:123
@@ -292,10 +300,10 @@ def _author(value: Mapping[str, Any]) -> str | None:
 
 def _retweeted(value: Mapping[str, Any]) -> str | None:
     inner = value.get("retweeted_status")
-    if isinstance(inner, Mapping):
+    if inner is not None and isinstance(inner, Mapping):
         return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
     for ref in value.get("referenced_tweets") or ():
-        if isinstance(ref, Mapping) and ref.get("type") == "retweeted":
+        if (type(ref) is dict or isinstance(ref, Mapping)) and ref.get("type") == "retweeted":
             return _id_of(ref.get("id"))
     return None
 
@@ -319,9 +327,23 @@ def _scrub(tweet: MutableMapping[str, Any], kind: Kind) -> bool:
     return found
 
 
-def _under(path: tuple[Any, ...], removed: set[tuple[Any, ...]]) -> bool:
-    """Whether ``path`` lies strictly inside one of the ``removed`` paths."""
-    return any(path[:depth] in removed for depth in range(len(path)))
+def _inside(removed: set[tuple[Any, ...]]) -> Callable[[tuple[Any, ...]], bool]:
+    """A test of whether a path lies strictly inside one of the ``removed`` paths.
+
+    Only the prefixes as long as a removed path are looked up (on a page: one or none).
+    """
+    depths = sorted({len(path) for path in removed})
+
+    def under(path: tuple[Any, ...]) -> bool:
+        size = len(path)
+        for depth in depths:
+            if depth >= size:
+                return False
+            if path[:depth] in removed:
+                return True
+        return False
+
+    return under
 
 
 def _container(record: Any, path: tuple[Any, ...]) -> Any:
@@ -339,19 +361,24 @@ def _prune_includes(record: MutableMapping[str, Any]) -> int:
     return _prune(includes, [node.value for node in walk(record) if node.kind in _TWEETS])
 
 
-def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any]]) -> int:
-    """Drop the places and media of ``includes`` that none of ``tweets`` refers to."""
+def _referenced(tweets: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, set[str]]]:
+    """What of ``includes`` ``tweets`` refer to: list name -> (field, values of it)."""
     places: set[str] = set()
     media: set[str] = set()
     for tweet in tweets:
         geo = tweet.get("geo")
-        if isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
+        if geo is not None and isinstance(geo, Mapping) and isinstance(geo.get("place_id"), str):
             places.add(geo["place_id"])
         attachments = tweet.get("attachments")
-        if isinstance(attachments, Mapping):
+        if attachments is not None and isinstance(attachments, Mapping):
             media.update(k for k in attachments.get("media_keys") or () if isinstance(k, str))
+    return {"places": ("id", places), "media": ("media_key", media)}
+
+
+def _prune(includes: MutableMapping[str, Any], tweets: Iterable[Mapping[str, Any]]) -> int:
+    """Drop the places and media of ``includes`` that none of ``tweets`` refers to."""
     dropped = 0
-    for name, keep, field in (("places", places, "id"), ("media", media, "media_key")):
+    for name, (field, keep) in _referenced(tweets).items():
         items = includes.get(name)
         if isinstance(items, msgspec.Raw):  # a page read by the fast reader
             items = _DECODE(items)
@@ -452,7 +479,10 @@ def _drop_references(nodes: list[Item], gone: Mapping[str, str]) -> list[Item]:
             kept = [
                 r
                 for r in refs
-                if not (isinstance(r, Mapping) and (_id_of(r.get("id")) or "") in gone)
+                if not (
+                    (type(r) is dict or isinstance(r, Mapping))
+                    and (_id_of(r.get("id")) or "") in gone
+                )
             ]
             if len(kept) != len(refs):
                 refs[:] = kept
@@ -473,24 +503,22 @@ def _count(tally: _Tally, snapshot: Snapshot, removal: Removal) -> None:
         tally.withdrawn.append((key, target, oid))
 
 
-def _plan(
-    record: Any,
-    removals: list[Removal],
-    paths: set[tuple[Any, ...]],
-    tally: _Tally,
-    snapshot: Snapshot,
-) -> list[tuple[Any, Any, Any]]:
-    """The outermost objects to remove, as (container, key or index, object), counted.
+def _outermost(removals: list[Removal], paths: set[tuple[Any, ...]]) -> list[Removal]:
+    """The removals of objects that no other removed object holds."""
+    under = _inside(paths)
+    return [removal for removal in removals if not under(removal[0])]
+
+
+def _plan(record: Any, removals: list[Removal]) -> list[tuple[Any, Any, Any]]:
+    """The objects to remove, as (container, key or index, object).
 
     Resolved before anything changes, so that no index has moved.
     """
     plan = []
     for removal in removals:
         path = removal[0]
-        if not _under(path, paths):
-            parent = _container(record, path[:-1])
-            plan.append((parent, path[-1], parent[path[-1]]))
-            _count(tally, snapshot, removal)
+        parent = _container(record, path[:-1])
+        plan.append((parent, path[-1], parent[path[-1]]))
     return plan
 
 
@@ -542,6 +570,8 @@ def _clean(
     Returns the record (``None``: it goes as a whole), whether it changed, and the items that
     stay but changed; marks the items removed (`Item.doomed`). Unreferenced places and media
     are the caller's to prune. ``found``: what `_find` found among ``items``, if known.
+    ``record`` ``None``: the items are cleaned and counted, marked doomed or changed, and
+    nothing else is done (the caller writes the record: `Page.splice`, `_remove_doomed`).
     """
     removals, scrubs, gone = _find(items, snapshot) if found is None else found
     paths = {removal[0] for removal in removals}
@@ -550,9 +580,13 @@ def _clean(
             _count(tally, snapshot, removal)
         return None, True, []
     if paths:
+        under = _inside(paths)
         for item in items:
-            item.doomed = item.full_path in paths or _under(item.full_path, paths)
-    plan = _plan(record, removals, paths, tally, snapshot)
+            item.doomed = item.full_path in paths or under(item.full_path)
+    outermost = _outermost(removals, paths)
+    plan = [] if record is None else _plan(record, outermost)
+    for removal in outermost:
+        _count(tally, snapshot, removal)
     touched = _drop_references(items, gone)
     for item, key in scrubs:
         if item.doomed:
@@ -562,7 +596,7 @@ def _clean(
             tally.scrubbed += 1
             touched.append(item)
     _remove(plan)
-    return record, bool(touched or plan), touched
+    return record, bool(touched or outermost), touched
 
 
 def _may_find(ids: set[str], snapshot: Snapshot) -> bool:
@@ -584,9 +618,11 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
     The same decisions as `clean_record` on the parsed line, made on the few fields the fast
-    reader decodes (`twpolicy._payloads._fastpage`); every other value is written out again
-    as it came. A page where nothing is gone is decided without cutting it into objects and
-    given back as it came. ``None``: not a line the fast reader reads; `clean_record` must.
+    reader decodes (`twpolicy._payloads._fastpage`). A page where nothing is gone is decided
+    without cutting it into objects and given back as it came; one that changes is spliced
+    (`Page.splice`: its own bytes less what goes, ending in a newline), or, where a single
+    object changes, cut into objects and written again (no newline). ``None``: not a line
+    the fast reader reads; `clean_record` must.
     """
     page = read_page(line, _CLEANED)
     if page is None:
@@ -594,19 +630,30 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     ids = page.ids()
     if ids is not None and not _may_find(ids, snapshot):
         return line, False  # no ID of the page is affected: `_find` would find nothing
-    found = _find(page.items, snapshot)
+    # Users are removed by their own ID only: of them, only those gone are built.
+    items = page.select(dict.fromkeys(_USERS, snapshot.users))
+    found = _find(items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
-    record = page.materialise(line)
-    _, changed, touched = _clean(record, page.items, snapshot, tally, found)
+    _, changed, touched = _clean(None, items, snapshot, tally, found)
     if not changed:
         return line, False
+    tweets = [item.value for item in items if not item.doomed and item.kind in _TWEETS]
+    referenced = _referenced(tweets)
+    # The line's own bytes, less what goes and with what changed written anew.
+    spliced = page.splice(
+        line, touched, {("includes", name): held for name, held in referenced.items()}
+    )
+    if spliced is not None:
+        return spliced, True
+    # A single object changed: the page is cut into objects and written whole.
+    record = page.materialise(line)
+    _remove(_plan(record, _outermost(found[0], {removal[0] for removal in found[0]})))
     for item in touched:
         item.write_back()
-    kept = [item for item in page.items if not item.doomed]
     includes = record.get("includes")
     if isinstance(includes, dict):
-        _prune(includes, [item.value for item in kept if item.kind in _TWEETS])
+        _prune(includes, tweets)
     return _ENCODE(record), True  # msgspec writes whatever it read
 
 
@@ -676,10 +723,14 @@ def _lines(read: Callable[[int], bytes]) -> Iterator[bytes]:
     """
     rest = b""
     while block := read(_READ):
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            yield line + b"\n"
+        data = rest + block if rest else block
+        at = 0
+        # Each line cut once, with its newline (splitting, then adding the newline back,
+        # copied each line twice).
+        while (end := data.find(b"\n", at) + 1) > 0:
+            yield data[at:end]
+            at = end
+        rest = data[at:]
     if rest:
         yield rest
 
@@ -741,13 +792,19 @@ def clean_lines(
     size = 0
     for number, line in enumerate(lines, start=1):
         out = line
-        if line.strip():
+        if not line.isspace():
             read += 1
             cleaned = _cleaned_line(line, number, snapshot, tally, wanted)
             if cleaned is None:
                 dropped += 1
                 continue
             out = cleaned if cleaned is not line or line.endswith(b"\n") else line + b"\n"
+        if len(out) >= _LARGE:  # a large line (a page) goes out as it is, not copied again
+            if block:
+                write(b"".join(block))
+                block, size = [], 0
+            write(out)
+            continue
         block.append(out)
         size += len(out)
         if size >= _BLOCK:
@@ -776,7 +833,9 @@ def _cleaned_line(
         fast = _walk_line(line, number, snapshot, tally)
         if fast is None:
             return None
-    return fast[0] + b"\n" if fast[1] else line
+    if not fast[1]:
+        return line
+    return fast[0] if fast[0].endswith(b"\n") else fast[0] + b"\n"  # (spliced: it has one)
 
 
 def clean_edits(
@@ -796,7 +855,7 @@ def clean_edits(
     read = dropped = start = 0
     for number, line in enumerate(io.BytesIO(data), start=1):
         end = start + len(line)
-        if line.strip():
+        if not line.isspace():
             read += 1
             out = _cleaned_line(line, number, snapshot, tally, wanted)
             if out is None:

@@ -19,10 +19,13 @@ bytes that are not UTF-8. The cleaner then parses and walks the line as before.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import keyword
 import operator
 import typing
+from collections.abc import Collection, Container, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 import attrs
@@ -50,6 +53,7 @@ FACTS: Final = frozenset(
 _OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _VALUE: Final = msgspec.json.Decoder().decode
+_ENCODE: Final = msgspec.json.Encoder().encode
 
 
 class Item:
@@ -89,7 +93,7 @@ class Item:
 
     def write_back(self) -> None:
         """Carry the fields the cleaner changed (or removed) into the object in the record."""
-        raw, value = self.raw, self.value
+        raw = self.raw
         if isinstance(raw, msgspec.Raw):
             # Its keys are needed now: decoded, and put in its place (found by identity, as
             # objects before it in a list may have been removed).
@@ -100,10 +104,23 @@ class Item:
                 else self.full_path[-1]
             )
             raw = self.raw = container[at] = _OBJECT(raw)
-        for key in [key for key in raw if key in FACTS and key not in value]:
-            del raw[key]
-        for key, item in value.items():
-            raw[key] = item
+        self._merge(raw)
+
+    def rewritten(self, raw: msgspec.Raw) -> bytes:
+        """``raw``, this item's object as read, written again with the cleaner's changes.
+
+        The bytes `write_back` and encoding the record give: the object's keys in their
+        order, every value but the changed facts as it came.
+        """
+        found: dict[str, Any] = _OBJECT(raw)
+        self._merge(found)
+        return _ENCODE(found)
+
+    def _merge(self, found: dict[str, Any]) -> None:
+        value = self.value
+        for key in [key for key in found if key in FACTS and key not in value]:
+            del found[key]
+        found.update(value)
 
 
 class Page:
@@ -117,7 +134,7 @@ class Page:
             does not read `msgspec.Raw` (encode it with msgspec to write the line again).
     """
 
-    __slots__ = ("_groups", "_items", "_reads", "_slots", "record")
+    __slots__ = ("_grouped", "_groups", "_items", "_reads", "_slots", "record")
 
     def __init__(
         self,
@@ -128,22 +145,42 @@ class Page:
         self._groups = [(slot, len(values), many) for slot, values, many in reads]
         self._slots = slots
         self._items: list[Item] | None = None
+        self._grouped: list[list[Item]] = []
         self.record: dict[str, Any] = {}
 
     @property
     def items(self) -> list[Item]:
         """Its Tweets and users, their facts read (`_items`), in the walker's order."""
         if self._items is None:
-            items: list[Item] = []
-            for slot, values, many in self._reads:
-                paths: list[Path] = (
-                    [(*slot.path, n) for n in range(len(values))] if many else [slot.path]
-                )
-                items += _items(
-                    [None] * len(values), values, slot.kind, paths,
-                    reader=slot.reader, container=None,
-                )  # fmt: skip
-            self._items = items
+            self.select({})
+        assert self._items is not None  # noqa: S101  # (select sets it)
+        return self._items
+
+    def select(self, by_id: Mapping[Kind, Container[str]]) -> list[Item]:
+        """Build `items`, leaving out objects the cleaner can only act on by their own ID.
+
+        ``by_id``: for a kind whose objects cleaning changes only when their own ID is in the
+        given container (a user: removed by its ID, never changed), only those objects are
+        built; objects of other kinds all are (as are those whose ID is read otherwise than
+        from a string ``id``). `items` is then this selection.
+        """
+        grouped: list[list[Item]] = []
+        for slot, values, many in self._reads:
+            paths: list[Path] = (
+                [(*slot.path, n) for n in range(len(values))] if many else [slot.path]
+            )
+            reads = values
+            wanted = by_id.get(slot.kind)
+            ids = None if wanted is None else _plain_ids(values, slot.reader)
+            if wanted is not None and ids is not None:
+                keep = [n for n, oid in enumerate(ids) if oid in wanted]
+                reads, paths = [values[n] for n in keep], [paths[n] for n in keep]
+            objects = [None] * len(reads)
+            grouped.append(
+                _items(objects, reads, slot.kind, paths, reader=slot.reader, container=None)
+            )
+        self._grouped = grouped
+        self._items = [item for group in grouped for item in group]
         return self._items
 
     def ids(self) -> set[str] | None:
@@ -155,18 +192,10 @@ class Page:
         A page none of whose IDs is affected is left as it is, as `items` would decide.
         """
         found: set[str] = set()
-        unset = msgspec.UNSET
         for slot, values, _ in self._reads:
             facts = slot.reader.facts
-            if "id" not in facts or any(
-                getattr(value, name) is not unset
-                for name in _INDIRECT
-                if name in facts
-                for value in values
-            ):
-                return None
-            ids = list(map(_ID, values))
-            if not all(type(oid) is str for oid in ids):
+            ids = _plain_ids(values, slot.reader)
+            if ids is None:
                 return None
             found.update(ids)
             if "author_id" in facts:
@@ -190,33 +219,264 @@ class Page:
                 if parent is None or parent.get(segment) is None:
                     break
                 parent[segment] = parent = _object(parent[segment])
-        at = 0
-        for slot, count, many in self._groups:
+        self.items  # noqa: B018  # (built, if not selected yet)
+        for (slot, count, many), items in zip(self._groups, self._grouped, strict=True):
             *parents, last = slot.path
             parent = record
             for segment in parents:
                 parent = parent[segment]
-            items = self.items[at : at + count]
-            at += count
             if many:
                 elements: list[Any] = _ARRAY(parent[last])
+                if len(elements) != count:  # pragma: no cover  # (one line, read twice)
+                    raise AssertionError(slot.path)
                 parent[last] = elements
-                for item, element in zip(items, elements, strict=True):
-                    item.raw, item.container = element, elements
+                for item in items:
+                    item.raw, item.container = elements[int(item.full_path[-1])], elements
             else:
-                (item,) = items
-                item.raw, item.container = parent[last], parent
+                for item in items:
+                    item.raw, item.container = parent[last], parent
         self.record = record
         return record
+
+    def splice(
+        self,
+        line: bytes,
+        touched: Collection[Item],
+        prune: Mapping[tuple[str, ...], tuple[str, AbstractSet[str]]],
+    ) -> bytes | None:
+        """The line, less its doomed items, with the ``touched`` ones written anew (and a newline).
+
+        Everything else stays the line's own bytes: a doomed object is cut out with the comma
+        and blanks that part it from the next (or, last in its list, from the one before), a
+        changed one is replaced by what `Item.rewritten` writes, and the rest of the line
+        is copied. One more msgspec pass cuts the slots into raw values, which are views of
+        ``line``: their place in it is their address. ``prune``: lists to filter as well,
+        each by a field whose value must be one of those given (objects only: other values
+        stay). ``None``: a single object (not in a list) changes, or a place cannot be told;
+        the caller cuts the page with `materialise` instead.
+        """
+        cutter = _cutter(tuple(slot.path for slot, _, _ in self._groups), tuple(prune))
+        base = _address(line)
+        if cutter is None or base is None:
+            return None
+        decoder, names = cutter
+        cut = decoder.decode(line)
+        changed = {id(item) for item in touched}
+        edits: list[tuple[int, int, bytes]] = []
+        self.items  # noqa: B018  # (built, if not selected yet)
+        for (_, count, many), group, path in zip(self._groups, self._grouped, names, strict=False):
+            if not any(item.doomed or id(item) in changed for item in group):
+                continue
+            raws = _value(cut, path)
+            if not many or type(raws) is not list or len(raws) != count:
+                return None
+            if not _changes(line, base, group, raws, changed=changed, edits=edits):
+                return None
+        for (field, keep), path in zip(prune.values(), names[len(self._groups) :], strict=True):
+            raw = _value(cut, path)
+            if not isinstance(raw, msgspec.Raw) or _first(raw) != ord("["):
+                continue
+            elements = _ARRAY(raw)
+            held = _held(field)
+            dropped = [_first(e) == ord("{") and not _kept(held(e), keep) for e in elements]
+            if not _cut(line, base, elements, dropped, edits):
+                return None
+        edits.sort()
+        pieces: list[bytes] = []
+        at = len(line) - len(line.lstrip())
+        for start, end, replacement in edits:
+            pieces += (line[at:start], replacement)
+            at = end
+        pieces += (line[at : len(line.rstrip())], b"\n")
+        return b"".join(pieces)
 
 
 class _Refused(Exception):  # an internal signal: the walker must read this line
     pass
 
 
+#: A slot of a changed page, cut into its objects' raw values (or an object, or nothing).
+_CUT_SLOT: Final[Any] = list[msgspec.Raw] | dict[str, msgspec.Raw] | None
+
+
+@functools.cache
+def _cutter(
+    slots: tuple[tuple[str, ...], ...], extra: tuple[tuple[str, ...], ...]
+) -> tuple[msgspec.json.Decoder[Any], tuple[tuple[str, ...], ...]] | None:
+    """A decoder cutting a page at ``slots`` (lists of raw values) and ``extra`` (raw).
+
+    Returns it and the attributes leading to each, in that order; every other key of the
+    line is skipped unparsed (the line was read and checked already).
+    """
+    try:
+        struct = _defstruct(
+            "cut",
+            _fields(
+                [(path, _CUT_SLOT) for path in slots] + [(path, msgspec.Raw) for path in extra],
+                {},
+                "cut",
+            ),
+        )
+    except _Unsupported:
+        return None
+    return msgspec.json.Decoder(struct), tuple(_names(struct, p) for p in (*slots, *extra))
+
+
+def _value(struct: Any, names: tuple[str, ...]) -> Any:
+    """The value at ``names`` in a decoded struct, ``None`` where it is absent or null."""
+    for name in names:
+        struct = getattr(struct, name)
+        if struct is None or struct is msgspec.UNSET:
+            return None
+    return struct
+
+
+class _Buffer(ctypes.Structure):  # CPython's Py_buffer
+    _fields_ = (  # ctypes reads it
+        ("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
+        ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+        ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
+        ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p),
+    )  # fmt: skip
+
+
+def _buffers() -> tuple[Any, Any] | None:
+    """CPython's ``PyObject_GetBuffer`` and ``PyBuffer_Release``, if this Python has them."""
+    api = getattr(ctypes, "pythonapi", None)
+    if api is None or not hasattr(api, "PyObject_GetBuffer"):  # pragma: no cover  # PyPy
+        return None
+    get, release = api.PyObject_GetBuffer, api.PyBuffer_Release
+    get.argtypes = (ctypes.py_object, ctypes.POINTER(_Buffer), ctypes.c_int)
+    get.restype = ctypes.c_int
+    release.argtypes = (ctypes.POINTER(_Buffer),)
+    release.restype = None
+    return get, release
+
+
+_BUFFERS: Final = _buffers()
+
+
+def _address(value: Any) -> int | None:
+    """Where the bytes of ``value`` (a bytes-like object) start in memory, if known."""
+    if _BUFFERS is None:  # pragma: no cover  # PyPy
+        return None
+    get, release = _BUFFERS
+    view = _Buffer()
+    get(value, ctypes.byref(view), 0)
+    try:
+        return view.buf or 0
+    finally:
+        release(ctypes.byref(view))
+
+
+def _place(line: bytes, base: int, raw: msgspec.Raw) -> tuple[int, int] | None:
+    """Where ``raw``, a raw value decoded from ``line`` (at address ``base``), lies in it.
+
+    A raw value is a view of the bytes it was decoded from (msgspec copies nothing), so its
+    place is its address. Only a view of ``line`` can lie within it (a copy is elsewhere:
+    ``None``); it is checked to hold the same bytes all the same.
+    """
+    at = (_address(raw) or 0) - base
+    size = len(raw)
+    if 0 <= at <= len(line) - size and line.startswith(raw, at):
+        return at, at + size
+    return None
+
+
+def _changes(
+    line: bytes,
+    base: int,
+    group: list[Item],
+    raws: list[msgspec.Raw],
+    *,
+    changed: AbstractSet[int],
+    edits: list[tuple[int, int, bytes]],
+) -> bool:
+    """Add to ``edits`` what changes in a list of items (their objects: ``raws``).
+
+    The ``changed`` (by `id`) that stay are written anew, the doomed cut out (`_cut`).
+    False: a place could not be told.
+    """
+    doomed = [False] * len(raws)
+    for item in group:
+        at = int(item.full_path[-1])  # (an index: the group is a list's)
+        raw = raws[at]
+        if item.doomed:
+            doomed[at] = True
+        elif id(item) in changed:
+            place = _place(line, base, raw)
+            if place is None:
+                return False
+            edits.append((*place, item.rewritten(raw)))
+    return _cut(line, base, raws, doomed, edits)
+
+
+def _cut(
+    line: bytes,
+    base: int,
+    elements: list[msgspec.Raw],
+    doomed: list[bool],
+    edits: list[tuple[int, int, bytes]],
+) -> bool:
+    """Add to ``edits`` the cuts that take the ``doomed`` of ``elements`` out of their list.
+
+    Each run of doomed elements goes with what parts it from the next element, or, at the
+    end of the list, from the one before it; a list left empty is written ``[]``. Only the
+    places of the elements around each run are read. False: a place could not be told.
+    """
+    count = len(elements)
+    n = 0
+    while n < count:
+        if not doomed[n]:
+            n += 1
+            continue
+        last = n
+        while last + 1 < count and doomed[last + 1]:
+            last += 1
+        after = last + 1 < count
+        start = _place(line, base, elements[n - 1] if n and not after else elements[n])
+        stop = _place(line, base, elements[last + 1] if after else elements[last])
+        if start is None or stop is None:
+            return False
+        if after:  # up to the next element
+            edits.append((start[0], stop[0], b""))
+        elif n:  # from the end of the element before
+            edits.append((start[1], stop[1], b""))
+        else:  # all of them: the list's brackets close up, as JSON writers write []
+            edits.append((line.rfind(b"[", 0, start[0]) + 1, line.find(b"]", stop[1]), b""))
+        n = last + 1
+    return True
+
+
+@functools.cache
+def _held(field: str) -> Any:
+    """A decoder of one field of an object (``UNSET`` without it), skipping the rest."""
+    return msgspec.json.Decoder(_defstruct("held", {field: _ANY})).decode
+
+
+def _kept(read: Any, keep: AbstractSet[str]) -> bool:
+    """Whether an object whose field reads ``read`` stays (its value is one of ``keep``)."""
+    value = msgspec.structs.astuple(read)[0]
+    return type(value) is str and value in keep
+
+
 #: Facts through which the cleaner would read an object's ID or author otherwise than from
 #: a string ``id`` and ``author_id`` (`Page.ids` leaves such pages to `Page.items`).
 _INDIRECT: Final = ("id_str", "user", "author", "actor")
+
+
+def _plain_ids(values: list[Any], reader: _Reader) -> list[str] | None:
+    """The own IDs of a slot's objects, each a string ``id`` (``None``: read otherwise)."""
+    facts = reader.facts
+    unset = msgspec.UNSET
+    if "id" not in facts or any(
+        getattr(value, name) is not unset for name in _INDIRECT if name in facts for value in values
+    ):
+        return None
+    ids = list(map(_ID, values))
+    return ids if all(type(oid) is str for oid in ids) else None
+
+
 _ID: Final = operator.attrgetter("id")
 _AUTHOR_ID: Final = operator.attrgetter("author_id")
 
