@@ -10,14 +10,13 @@ known by hash only). Findings name where they are, never what was found.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
 
 from twpolicy._payloads._fields import field_names, normal_field
-from twpolicy._payloads._walker import adapt, pointer_of
+from twpolicy._payloads._walker import adapt, pointer_of, read_json
 
 __all__ = ["CREDENTIAL_FIELDS", "CredentialFinding", "credential_findings"]
 
@@ -82,7 +81,7 @@ def _parsed(text: str | bytes) -> Any:
     if not stripped or stripped[:1] not in ("{", "[", b"{", b"["):
         return None
     try:
-        return json.loads(text)
+        return read_json(text)
     except (ValueError, UnicodeDecodeError):
         return None
 

@@ -61,6 +61,7 @@ from twpolicy._payloads._walker import (
     location_kind,
     place_reference,
     pointer_of,
+    read_json,
     walk,
 )
 from twpolicy.exceptions import PayloadError
@@ -2408,12 +2409,12 @@ def _json_text(payload: Any) -> Any:
     if not body.startswith(("{", "[")):
         if body.startswith('"'):
             try:
-                return json.loads(body)
+                return read_json(body)
             except (ValueError, RecursionError):
                 return body
         return body  # text (CSV, notes): read as text
     try:
-        return json.loads(body)
+        return read_json(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
 

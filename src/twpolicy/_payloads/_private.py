@@ -10,7 +10,6 @@ flattened ``author``, or a v2 response's ``includes.users``). IDs alone are not 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
@@ -18,7 +17,7 @@ import attrs
 
 from twpolicy._payloads._geo import MappingKey
 from twpolicy._payloads._shapes import Kind
-from twpolicy._payloads._walker import Node, walk
+from twpolicy._payloads._walker import Node, read_json, walk
 
 __all__ = ["NonPublicFinding", "nonpublic_findings", "nonpublic_owners"]
 
@@ -91,7 +90,7 @@ def nonpublic_findings(payload: Any) -> list[NonPublicFinding]:
         payload = payload.value
     if isinstance(payload, (str, bytes, bytearray)):
         try:
-            payload = json.loads(payload)
+            payload = read_json(payload)
         except (ValueError, UnicodeDecodeError):
             return []  # not JSON: no object to tell apart (the geo rule refuses bad JSON)
     nodes = list(walk(payload))

@@ -11,7 +11,6 @@ named as user IDs or usernames, or mapping keys that are IDs or ``@handles``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -22,7 +21,7 @@ import attrs
 from twpolicy._payloads._fields import field_names, normal_field
 from twpolicy._payloads._geo import MappingKey
 from twpolicy._payloads._shapes import Kind
-from twpolicy._payloads._walker import adapt, pointer_of, walk
+from twpolicy._payloads._walker import adapt, pointer_of, read_json, walk
 
 __all__ = [
     "CATEGORIES",
@@ -177,7 +176,7 @@ def _unwrapped(payload: Any) -> tuple[Any, bool]:
         payload = payload.value
     if isinstance(payload, (str, bytes, bytearray)):
         try:
-            payload = json.loads(payload)
+            payload = read_json(payload)
         except (ValueError, UnicodeDecodeError):
             payload = None
     return payload, keyed

@@ -17,7 +17,9 @@ limited by memory, not by Python's recursion limit.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -54,6 +56,7 @@ __all__ = [
     "location_kind",
     "place_reference",
     "pointer_of",
+    "read_json",
     "walk",
 ]
 
@@ -83,6 +86,35 @@ _INNER_KINDS: Final = (
 )
 _SIZED: Final = frozenset({str, dict, list})
 _QUERY_IN_URL: Final = re.compile(r"[?&][^=&#]+=[^&#]")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of JSON text as a dict, refusing a key written twice (see `read_json`)."""
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        twice = next(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
+        raise PayloadError(
+            f"the JSON text holds the key {twice!r} twice in one object: a JSON reader keeps "
+            "only one of the two values, so what is kept would differ from what was checked; "
+            "write each key once"
+        )
+    return made
+
+
+def read_json(text: str | bytes | bytearray) -> Any:
+    """JSON text as what it holds, read as every enforcement point must read it.
+
+    Exactly `json.loads` (bytes in UTF-8, -16 or -32, with or without a BOM), except that an
+    object holding a key twice is refused: readers keep one of the two values (Python's the
+    last, others the first), so text whose first ``"coordinates"`` holds a point and whose
+    second holds ``null`` would be judged empty and stored with the point. Refusing is the
+    only reading that judges what is kept.
+
+    Raises:
+        PayloadError: a key written twice in one object (a `ValueError`, as bad JSON is).
+        ValueError, UnicodeDecodeError: not JSON, as `json.loads` raises them.
+    """
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def is_empty(value: Any) -> bool:

@@ -10,7 +10,6 @@ pending after its 24 hours into a logged refusal.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -21,7 +20,7 @@ from twpolicy._payloads._compliance import ComplianceEventType
 from twpolicy._payloads._geo import MappingKey
 from twpolicy._payloads._ids import CONTENTS
 from twpolicy._payloads._outbound import IdCount, ObjectCount, recall
-from twpolicy._payloads._walker import Kind, walk
+from twpolicy._payloads._walker import Kind, read_json, walk
 from twpolicy._stores._compliance import Tombstone
 from twpolicy.exceptions import ConfigurationError, ContentUnavailable, PolicyViolation
 from twpolicy.rules._context import Rule, RuleContext
@@ -65,7 +64,7 @@ def _stored(payload: Any) -> Any:
         payload = payload.value
     if isinstance(payload, (str, bytes, bytearray)):  # JSON text, stored as text
         try:
-            return json.loads(payload)
+            return read_json(payload)
         except (ValueError, UnicodeDecodeError):
             return None  # not JSON: no object in it (the geo rule refuses malformed JSON)
     return payload
