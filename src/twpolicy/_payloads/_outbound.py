@@ -26,10 +26,12 @@ from twpolicy._payloads._ids import (
     USERS,
     content_kind,
     dehydrate,
+    ids_in,
     ids_only_check,
     is_id,
     references,
 )
+from twpolicy._payloads._seen import process_evidence
 from twpolicy._payloads._shapes import FIELD_KINDS, ID_KEYS, SHAPES, Segment, fields, twin
 from twpolicy._payloads._walker import (
     SAFE_INTEGER,
@@ -200,7 +202,8 @@ class IdCount:
             nothing but IDs; ``None`` if there is none.
         ids: the IDs counted (every occurrence) up to the offence, or in all.
         tweets: how many count as Tweet IDs: every bare ID (the capped kind is the safe
-            guess), and of IDs read off objects, those of Tweets.
+            guess), and of IDs read off objects, those of Tweets and those of users or DMs
+            no guarded client of this process read as such (and never as a Tweet's).
         users: how many their field names user IDs (or, read off objects, are).
         dms: how many their field names DM IDs (or, read off objects, are).
         named: for each kind, the pointer of the first ID a field names that kind.
@@ -218,17 +221,21 @@ class IdCount:
 
     @classmethod
     def derived(cls, value: Any, kind: str, count: int, source: Any = None) -> IdCount:
-        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known.
+        """The count of ``count`` IDs of ``kind`` read off objects: ``value``'s IDs.
 
-        ``source`` is the value they were read off, whose Tweets and users the export is
-        about (`subjects`).
+        An object's kind is what its keys say, and an application can make up a user
+        object around a Tweet ID: so a user or DM ID counts as a Tweet ID too unless a
+        guarded client read it as a user's (or a DM's) and never as a Tweet's
+        (`twpolicy._payloads._seen.IdEvidence.proven`). ``source`` is the value they were
+        read off, whose Tweets and users the export is about (`subjects`).
         """
+        tweets = count if kind == "tweets" else process_evidence().unproven(_flat(value), kind)
         return cls(
             value,
             None,
             None,
             count,
-            tweets=count if kind == "tweets" else 0,
+            tweets=tweets,
             users=count if kind == "users" else 0,
             dms=count if kind == "dms" else 0,
             source=source,
@@ -254,6 +261,21 @@ class IdCount:
     def only_ids(self) -> bool:
         """Whether the value is nothing but IDs that may leave."""
         return self.offence is None and self.imprecise is None
+
+
+def _flat(value: Any) -> Iterator[Any]:
+    """The IDs of a reduced export: a list or set of them, or a mapping of such lists."""
+    if isinstance(value, Mapping):
+        for group in value.values():
+            yield from _flat(group)
+    elif isinstance(value, (list, tuple, AbstractSet)):
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple, AbstractSet)):
+                yield from _flat(item)
+            else:
+                yield item
+    else:
+        yield value
 
 
 def _unescape(token: str) -> str:
@@ -354,8 +376,10 @@ class ObjectCount:
     Attributes:
         objects: the hydrated Tweet and User objects in it, wherever nested (a retweet with
             its original and both authors is four), each distinct object once.
-        tweet_ids: the distinct Tweet IDs it carries: its Tweets', their references, and
-            bare IDs and ``{type, id}`` stubs (IDs are always shareable, but counted).
+        tweet_ids: the distinct IDs it carries that count as Tweet IDs: its Tweets', their
+            references, bare IDs and ``{type, id}`` stubs (IDs are always shareable, but
+            counted), and its users' IDs (their own, authors', mentions') that no guarded
+            client of this process read as a user's only (`IdEvidence.proven`).
         problems: what may not go, each as a reason code and a JSON pointer:
             ``direct_message``, ``protected_user``, ``protected_tweet``,
             ``protection_unknown``, ``not_an_object`` (text, reshaped rows, anything that is
@@ -465,6 +489,8 @@ class _Reading:
     seen: set[int] = attrs.field(factory=set)
     groups: dict[tuple[str, str | None], dict[int, Mapping[str, Any]]] = attrs.field(factory=dict)
     tweet_ids: set[str] = attrs.field(factory=set)
+    # IDs read as users' (objects' own, authors, mentions): Tweet IDs until proven users'.
+    user_ids: set[str] = attrs.field(factory=set)
     problems: list[tuple[str, str]] = attrs.field(factory=list)
     public: set[str] = attrs.field(factory=set)
     protected: set[str] = attrs.field(factory=set)
@@ -512,6 +538,8 @@ class _Reading:
             self.problem("not_an_id", (*path, own.field or "id"))  # text where the ID belongs
         elif kind in TWEETS and own.value is not None:
             self.tweet_ids.add(own.value)
+        elif kind in USERS and own.value is not None:
+            self.user_ids.add(own.value)
         for reference in references(node, kind):
             if reference.id.problem in {"float", "unsafe_integer"}:
                 self.problems.append(("imprecise_id", reference.pointer))
@@ -521,10 +549,17 @@ class _Reading:
                 and not is_id(reference.id.value)
             ):
                 self.problems.append(("not_an_id", reference.pointer))
-            elif reference.target == "tweet" and reference.id.value is not None:
-                self.tweet_ids.add(reference.id.value)
-            elif reference.target in _EXPANDED and reference.id.value is not None:
-                self.referenced.add((reference.target, reference.id.value))
+            elif reference.id.value is not None:
+                self.referred(reference.target, reference.id.value)
+
+    def referred(self, target: str, value: str) -> None:
+        """Record an ID a node refers to: a Tweet's or a user's ID, or an expansion's."""
+        if target == "tweet":
+            self.tweet_ids.add(value)
+        elif target == "user":
+            self.user_ids.add(value)
+        elif target in _EXPANDED:
+            self.referenced.add((target, value))
 
     def expansion(
         self, node: Node | None, value: Mapping[str, Any], path: tuple[Segment, ...]
@@ -661,9 +696,19 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
             reading.problems.append(("protected_tweet", pointer))
         elif author is None or author not in reading.public:
             reading.problems.append(("protection_unknown", pointer))
+    # A user ID is a Tweet ID to the cap unless a guarded client read it as a user's only:
+    # every user ID the walker finds (mentions, authors, users), and those read above.
+    try:
+        reading.user_ids.update(ids_in(payload, "users"))
+    except PayloadError:
+        reading.problem("not_an_id", ())  # a user ID whose digits cannot be trusted
+    evidence = process_evidence()
+    counted = reading.tweet_ids | {
+        uid for uid in reading.user_ids - reading.tweet_ids if not evidence.proven(uid, "users")
+    }
     return ObjectCount(
         reading.objects(),
-        len(reading.tweet_ids),
+        len(counted),
         tuple(reading.problems),
         frozenset(reading.subject_tweets | reading.tweet_ids),  # every Tweet ID that leaves
         frozenset(author for author, _ in reading.authored if author) | reading.subject_users,
