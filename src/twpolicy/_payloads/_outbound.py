@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
@@ -22,6 +23,7 @@ import attrs
 
 from twpolicy._payloads._ids import (
     DMS,
+    LARGEST_ID,
     TWEETS,
     USERS,
     content_kind,
@@ -491,6 +493,8 @@ class _Reading:
     tweet_ids: set[str] = attrs.field(factory=set)
     # IDs read as users' (objects' own, authors, mentions): Tweet IDs until proven users'.
     user_ids: set[str] = attrs.field(factory=set)
+    # Every ID the objects hold in any field or form (`id_forms`): the same.
+    id_forms: set[str] = attrs.field(factory=set)
     problems: list[tuple[str, str]] = attrs.field(factory=list)
     public: set[str] = attrs.field(factory=set)
     protected: set[str] = attrs.field(factory=set)
@@ -578,7 +582,9 @@ class _Reading:
                     self.problem("extra_text", (*path, str(key), *extra))
         found = node.read_id().value if node is not None else None
         self.expansions.append((_EXPANDED.get(kind.value, ""), found, pointer_of(path) or "/"))
-        self.loose_text(_own_text(value), path)
+        size, forms = own_content({k: v for k, v in value.items() if k not in _KEYS_NOT_IDS})
+        self.loose_text(size + len(value.get("media_key") or ""), path)
+        self.id_forms |= forms  # IDs in an alt text or a poll option: counted like any ID
 
     def loose_text(self, size: int, path: tuple[Segment, ...]) -> None:
         """Text outside the counted objects: metadata, rule tags, expansions."""
@@ -703,9 +709,8 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
     except PayloadError:
         reading.problem("not_an_id", ())  # a user ID whose digits cannot be trusted
     evidence = process_evidence()
-    counted = reading.tweet_ids | {
-        uid for uid in reading.user_ids - reading.tweet_ids if not evidence.proven(uid, "users")
-    }
+    others = (reading.user_ids | reading.id_forms) - reading.tweet_ids
+    counted = reading.tweet_ids | {uid for uid in others if not evidence.proven(uid, "users")}
     return ObjectCount(
         reading.objects(),
         len(counted),
@@ -891,8 +896,10 @@ def _object(
             extra = _text_in(child)
             if extra is not None:  # text smuggled out in a field no such object has
                 reading.problem("extra_text", (*path, str(key), *extra))
-    if _own_text(value) > _MOST_TEXT:  # more than any one Tweet or user holds
+    size, forms = own_content(value)
+    if size > _most_text(family):  # more than any one Tweet or user holds
         reading.problem("extra_text", path)
+    reading.id_forms |= forms  # IDs in any field or form: Tweet IDs until proven users'
     if family == "tweet":
         stub = _stub_id(value)
         if stub is not None:
@@ -941,10 +948,12 @@ def _envelope(
                     reading.problem("not_an_object", (*here, str(field)))
                 else:
                     reading.loose_text(_token_size(item), (*here, str(field)))
+                    id_forms(item, reading.id_forms)  # a page's newest_id: an ID, counted
         elif key not in _META_FIELDS or not _metadata_scalar(child):
             reading.problem("not_an_object", here)
         else:
             reading.loose_text(_token_size(child), here)
+            id_forms(child, reading.id_forms)
 
 
 def _token_size(value: object) -> int:
@@ -1033,34 +1042,117 @@ def _text_in(value: Any) -> tuple[Segment, ...] | None:
     return None
 
 
-# The most text one object holds of its own: a long post's 25,000 characters, its entities'
-# URLs and its author's fields, with room to spare. An object holding more carries text
-# that is not its own.
-_MOST_TEXT: Final = 100_000
+# The most text one object holds of its own, outside the objects nested in it, by family. A
+# Tweet: a long post's 25,000 characters (twice, v1.1's text and extended_tweet or v2's text
+# and note_tweet hold its start twice) with its entities' URLs and context annotations, with
+# room to spare (the recorded corpus's largest holds 6,855). A user: a 50-character name, a
+# 160-character bio, a 30-character location, their URLs and image links (the corpus's
+# largest holds 1,248). An object holding more carries text that is not its own.
+_MOST_TEXT: Final[Mapping[str, int]] = {"tweet": 40_000, "user": 8_192}
+
+
+def _most_text(family: str) -> int:
+    return _MOST_TEXT[family]
 
 
 def _own_text(value: Mapping[str, Any]) -> int:
     """How many characters of text ``value`` holds outside the objects nested in it."""
+    return own_content(value)[0]
+
+
+# A run of 10 digits or more inside a string (a Tweet ID in a URL, IDs listed in text or run
+# together): one ID, or, longer than an ID, one per 20 digits.
+_DIGIT_RUN: Final = re.compile(r"[0-9]{10,}")
+_ID_DIGITS: Final = 20
+# A medium's key ("3_" and its media ID) names the medium, not a Tweet or user.
+_KEYS_NOT_IDS: Final = frozenset({"media_key"})
+# Keys whose one number names no Tweet or user: times, colours (``"131516"``), counters.
+_NUMBERS_NOT_IDS: Final = fields(
+    """
+    timestamp_ms created_timestamp editable_until_msecs edits_remaining sort_index cache_age
+    """
+)
+
+
+# Keys of prose (a Tweet's text, a name): a short number in it is prose, a long run an ID.
+_PROSE: Final = fields(
+    """
+    text full_text name description title location screen_name username label tag alt_text
+    display_url expanded_url url
+    """
+)
+
+
+def _keyed_forms(key: object, item: object, into: set[str]) -> None:
+    """`id_forms` of a scalar under ``key``, but for one number that names no Tweet or user.
+
+    Such a number stands alone (20 characters at most) under a key of a time, a colour or a
+    counter (``timestamp_ms``, ``"131516"`` under ``profile_text_color``), or is shorter
+    than 10 digits in prose (``"2024"`` as a Tweet's text).
+    """
+    if isinstance(key, str) and (type(item) is int or len(str(item)) <= _ID_DIGITS):
+        if key in _NUMBERS_NOT_IDS or key.endswith("_color"):
+            return
+        if key in _PROSE and type(item) is str and len(item) < 10:  # noqa: PLR2004  # see above
+            return
+    id_forms(item, into)
+
+
+# Integers at least this large in an object's content may be IDs (counts never get there).
+_WIDE: Final = 2**32
+
+
+def id_forms(item: object, into: set[str]) -> None:
+    """Add to ``into`` the IDs ``item`` holds in the forms an ID takes.
+
+    A decimal string, a run of 10 to 20 digits in a string (a Tweet's URL, a list of IDs
+    written as text), or an integer from 2**32 to 2**64 - 1 (counts never get there).
+    """
+    if type(item) is str:
+        if is_id(item):
+            into.add(item)
+        elif len(item) >= 10:  # noqa: PLR2004  # the shortest run of digits read as an ID
+            for run in _DIGIT_RUN.findall(item):
+                digits = run.lstrip("0") or "0"
+                if is_id(digits):
+                    into.add(digits)
+                else:  # IDs run together: each 20 digits counts as one
+                    into.update(
+                        f"run:{digits[at : at + _ID_DIGITS]}"
+                        for at in range(0, len(digits), _ID_DIGITS)
+                    )
+    elif type(item) is int and _WIDE <= item <= LARGEST_ID:
+        into.add(str(item))
+
+
+def own_content(value: Mapping[str, Any]) -> tuple[int, set[str]]:
+    """The characters of text ``value`` holds outside the objects nested in it, and its IDs.
+
+    Its IDs are every ID in it in any form an ID takes (`id_forms`), in any field, except
+    one number standing alone under a key that names something else (a colour, a time).
+    """
     total = 0
-    stack: list[Any] = list(value.values())
+    found: set[str] = set()
+    stack: list[tuple[object, Any]] = list(value.items())
     seen: set[int] = {id(value)}
     while stack:
-        item = stack.pop()
-        if type(item) is str:
-            total += len(item)
+        key, item = stack.pop()
+        if type(item) in _JSON_SCALARS:
+            total += len(item) if type(item) is str else 0
+            _keyed_forms(key, item, found)
             continue
-        if type(item) in _JSON_SCALARS or id(item) in seen:
+        if id(item) in seen:
             continue
         seen.add(id(item))
         item = adapt(item)
         if isinstance(item, Mapping):
             if _family_by_keys(item)[0] is None and classify(item) not in _OBJECT_KINDS:
-                stack.extend(item.values())
+                stack.extend(item.items())
         elif isinstance(item, (list, tuple, AbstractSet)):
-            stack.extend(item)
+            stack.extend((None, child) for child in item)  # a list's numbers: IDs
         elif isinstance(item, (bytes, bytearray)):
             total += len(item)
-    return total
+    return total, found
 
 
 def _children(
