@@ -317,3 +317,70 @@ def test_id_keys_stop_at_64_bits():
     assert id_key(2**64) is None
     assert id_key(-1) is None
     assert id_key(True) is None
+
+
+def _manual_counted(payload: Any) -> int:
+    guard = _guard()
+    export = twpolicy.manual_export(payload, recipient="acme", requested_by="ana", guard=guard)
+    export.commit()
+    return _counted(guard)
+
+
+USER = {"id_str": "7", "screen_name": "a", "name": "A", "protected": False}
+
+
+def _tweet(**extra: Any) -> dict[str, Any]:
+    return {"id_str": "30", "text": "hi", "user": USER, **extra}
+
+
+class TestIdsInAnyFieldOrFormCount:
+    """A counted object carries IDs in other fields, in its text, as integers, run together:
+    each counts as a Tweet ID (unless a guarded client read it as a user's only)."""
+
+    @given(
+        ids=st.lists(st.integers(10**17, 2**64 - 1), min_size=1, max_size=30, unique=True),
+        how=st.sampled_from(["field", "known_field", "text", "ints", "run", "nested", "meta"]),
+    )
+    @settings(max_examples=60)
+    def test_ids_anywhere_in_an_export_count(self, ids, how):
+        texts = [str(i) for i in ids]
+        if how == "field":
+            payload: Any = _tweet(tweet_ids=texts)
+        elif how == "known_field":
+            payload = _tweet(entities={"hashtags": [{"text": t} for t in texts]})
+        elif how == "text":
+            payload = _tweet(text="see " + " ".join(texts))
+        elif how == "ints":
+            payload = _tweet(entities={"indices": ids})
+        elif how == "run":
+            payload = _tweet(text="".join(texts))
+        elif how == "nested":
+            payload = {"data": [{**_tweet(), "metadata": {"more": {"deeper": texts}}}]}
+        else:
+            payload = [_tweet(), *({"meta": {"newest_id": t}} for t in texts)]
+        baseline = _manual_counted(_tweet())
+        if how == "run":  # run together: each 20 digits count as one
+            assert _manual_counted(payload) >= baseline + len("".join(texts)) // 20
+        else:
+            assert _manual_counted(payload) >= baseline + len(ids)
+
+    def test_numbers_that_name_no_id_do_not_count(self):
+        """Colours, times and counters are not IDs; nor is a short number in a Tweet's text."""
+        plain = _manual_counted(_tweet())
+        user = {**USER, "profile_text_color": "333333", "profile_link_color": "131516"}
+        assert plain == _manual_counted(
+            _tweet(text="2024", timestamp_ms="1591110000000", user=user)
+        )
+
+    def test_text_past_what_an_object_holds_is_refused(self):
+        """A Tweet holds at most 40,000 characters of its own, a user 8,192."""
+        ok = _tweet(text="word " * 7_999)
+        assert _manual_counted(ok) >= 2
+        for payload in (
+            _tweet(text="word " * 8_001),
+            [{**USER, "description": "word " * 1_700}],
+        ):
+            with pytest.raises(twpolicy.RedistributionError) as refused:
+                _manual_counted(payload)
+            assert "extra_text" == refused.value.decision.reason
+        assert 1 == _manual_counted([{**USER, "description": "word " * 1_600}])
