@@ -1,10 +1,11 @@
 """What an outbound value holds: its IDs, by kind, and the hydrated objects in it.
 
-Exports are counted from the payload, never from the caller's word. Only IDs read off
-objects (a user's ID from its user object) are known to be user or DM IDs; a bare ID says
-nothing that can be checked (a field name is the caller's word as much as a declared kind),
-so it counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export
-said to be of another kind is a contradiction to refuse. A manual export of objects is read
+Exports are counted from the payload, never from the caller's word. A bare ID says nothing
+that can be checked (a field name is the caller's word as much as a declared kind), so it
+counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export said
+to be of another kind is a contradiction to refuse. An ID read off a user or DM object counts
+as a Tweet ID too unless the guarded clients read it as a user's or a DM's and never as a
+Tweet's (`twpolicy._payloads._seen`): an object's keys are the application's word. A manual export of objects is read
 in full, wherever objects are nested and whatever field hides them. Whatever cannot be
 classified is reported, so that the rules can refuse it. These functions read payloads only;
 the rules decide.
