@@ -5,9 +5,10 @@ that can be checked (a field name is the caller's word as much as a declared kin
 counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export said
 to be of another kind is a contradiction to refuse. An ID read off a user or DM object counts
 as a Tweet ID too unless the guarded clients read it as a user's or a DM's and never as a
-Tweet's (`twpolicy._payloads._seen`): an object's keys are the application's word. A manual export of objects is read
-in full, wherever objects are nested and whatever field hides them. Whatever cannot be
-classified is reported, so that the rules can refuse it. These functions read payloads only;
+Tweet's (`twpolicy._payloads._seen`): an object's keys are the application's word. A manual
+export of objects is read in full, wherever objects are nested and whatever field hides
+them, with every ID it holds in any field or form. Whatever cannot be classified is
+reported, so that the rules can refuse it. These functions read payloads only;
 the rules decide.
 """
 
