@@ -326,8 +326,9 @@ def manual_export(
     both authors is four objects), and every ID carried, in any field or form, counts
     against the 30-day Tweet-ID cap unless a guarded client of this process read it as a
     user's (never as a Tweet's). DMs, protected users' content, objects whose author's
-    protection cannot be told, and anything that is not a Tweet or User object, an ID, or the envelope around
-    them (text, CSV, reshaped rows) are refused, as is a recipient of `twpolicy.PUBLIC`.
+    protection cannot be told, and anything that is not a Tweet or User object, an ID, or
+    the envelope around them (text, CSV, reshaped rows) are refused, as is a recipient of
+    `twpolicy.PUBLIC`.
     ``{type, id}`` stubs and bare IDs are IDs, always shareable.
 
     What is decided on is a copy of ``objects``, and that copy is what `Export.value` hands
