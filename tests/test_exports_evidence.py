@@ -272,8 +272,9 @@ class TestTheHooks:
         read_body(b'{"id_str": "14", "text": "t", "user": {"id_str": "15"}}', evidence)
         assert all(evidence.proven(i, "users") for i in ("11", "12", "13", "15"))
         assert evidence.read_as_tweet("14")
-        assert "IdEvidence(" in repr(evidence)
-        assert evidence.nbytes > 0
+        assert "IdEvidence(0 Tweet IDs, 0 user IDs" not in repr(evidence)
+        evidence.learn(users=range(1, 5001))
+        assert evidence.nbytes >= 8 * 4096  # merged into the sorted array: 8 bytes an ID
 
     def test_dm_events_are_dm_evidence(self):
         evidence = IdEvidence()
