@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
+from twpolicy._payloads._outbound import IdCount, own_content
 from twpolicy._payloads._seen import (
     ExactIds,
     IdEvidence,
@@ -252,10 +253,18 @@ class TestTheHooks:
         read_body('{"data": {"id": "5", "username": "a"}}', evidence)  # text, v2: learned
         read_document({"x": 1}, evidence)
         assert evidence.proven("5", "users")
+        # A place a Tweet refers to is no Tweet, user or DM; bytes in a bytearray are read.
+        read_body(
+            bytearray(b'[{"id": "6", "text": "t", "geo": {"place_id": "01a9a39529b27f36"}}]'),
+            evidence,
+        )
+        assert evidence.read_as_tweet("6")
+        assert not evidence.read_as_tweet("01a9a39529b27f36")
         cycle: dict[str, Any] = {}
         cycle["data"] = cycle
         read_document(cycle, evidence)  # cannot be walked: nothing learned
         assert 1 == len(evidence.users)
+        assert 1 == len(evidence.tweets)
 
     def test_v1_results_and_responses(self):
         evidence = IdEvidence()
@@ -385,3 +394,19 @@ class TestIdsInAnyFieldOrFormCount:
                 _manual_counted(payload)
             assert "extra_text" == refused.value.decision.reason
         assert 1 == _manual_counted([{**USER, "description": "word " * 1_600}])
+
+
+class TestReadingTheCounts:
+    def test_derived_counts_read_every_shape_of_reduced_ids(self):
+        """`IdCount.derived` reads the IDs of a reduced export however they are held."""
+        held = {"user_ids": [["1", "2"], ("3",)], "more": {"4"}, "one": "5"}
+        counted = IdCount.derived(held, "users", 5)
+        assert 5 == counted.tweets  # none proven users'
+        assert 5 == counted.users
+
+    def test_an_object_held_twice_is_read_once(self):
+        """The same list twice in one object: its IDs once, its text twice."""
+        shared = ["1445880548472328192"]
+        size, found = own_content({"a": shared, "b": shared, "c": {"d": shared}})
+        assert {"1445880548472328192"} == found
+        assert 19 == size

@@ -1057,11 +1057,6 @@ def _most_text(family: str) -> int:
     return _MOST_TEXT[family]
 
 
-def _own_text(value: Mapping[str, Any]) -> int:
-    """How many characters of text ``value`` holds outside the objects nested in it."""
-    return own_content(value)[0]
-
-
 # A run of 10 digits or more inside a string (a Tweet ID in a URL, IDs listed in text or run
 # together): one ID, or, longer than an ID, one per 20 digits.
 _DIGIT_RUN: Final = re.compile(r"[0-9]{10,}")
