@@ -410,3 +410,31 @@ class TestReadingTheCounts:
         size, found = own_content({"a": shared, "b": shared, "c": {"d": shared}})
         assert {"1445880548472328192"} == found
         assert 19 == size
+
+
+class TestRepresentations:
+    @given(n=st.integers(min_value=1, max_value=3), data=st.data())
+    @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    def test_another_spelling_of_a_tweet_id_is_refused_or_counted(self, fake, n, data):
+        """A Tweet ID read, then exported as a user's in another spelling (an integer, a
+        leading zero, padding, a v1.1 twin pair): refused, or counted as a Tweet ID."""
+        ids = _read_tweets(fake, n)
+        spell = data.draw(
+            st.sampled_from(
+                [
+                    lambda i: {"id": int(i), "username": "x"},
+                    lambda i: {"id": "0" + i, "username": "x"},
+                    lambda i: {"id": " " + i, "username": "x"},
+                    lambda i: {"id": int(i), "id_str": i, "screen_name": "x"},
+                    lambda i: {"id_str": i, "screen_name": "x", "id": int(i) + 1},
+                ]
+            )
+        )
+        guard = _guard()
+        leave = twpolicy.ids_only(kind="users", recipient="acme", guard=guard)
+        try:
+            leave(lambda: {"data": [spell(i) for i in ids]})()
+        except (twpolicy.PayloadError, twpolicy.PolicyViolation):
+            assert 0 == _counted(guard)  # refused: nothing left
+        else:
+            assert _counted(guard) >= len(ids)
