@@ -382,8 +382,9 @@ class ObjectCount:
             its original and both authors is four), each distinct object once.
         tweet_ids: the distinct IDs it carries that count as Tweet IDs: its Tweets', their
             references, bare IDs and ``{type, id}`` stubs (IDs are always shareable, but
-            counted), and its users' IDs (their own, authors', mentions') that no guarded
-            client of this process read as a user's only (`IdEvidence.proven`).
+            counted), and its users' IDs (their own, authors', mentions') and every other ID
+            it holds in any field or form (`id_forms`) that no guarded client of this
+            process read as a user's only (`IdEvidence.proven`).
         problems: what may not go, each as a reason code and a JSON pointer:
             ``direct_message``, ``protected_user``, ``protected_tweet``,
             ``protection_unknown``, ``not_an_object`` (text, reshaped rows, anything that is
@@ -584,9 +585,11 @@ class _Reading:
                     self.problem("extra_text", (*path, str(key), *extra))
         found = node.read_id().value if node is not None else None
         self.expansions.append((_EXPANDED.get(kind.value, ""), found, pointer_of(path) or "/"))
-        size, forms = own_content({k: v for k, v in value.items() if k not in _KEYS_NOT_IDS})
-        self.loose_text(size + len(value.get("media_key") or ""), path)
-        self.id_forms |= forms  # IDs in an alt text or a poll option: counted like any ID
+        size, forms = own_content(value)
+        self.loose_text(size, path)
+        # IDs in an alt text or a poll option count like any ID (and a medium's key, "3_"
+        # and its media ID, counts once, as its Tweet's media_keys do: the cost of one rule).
+        self.id_forms |= forms
 
     def loose_text(self, size: int, path: tuple[Segment, ...]) -> None:
         """Text outside the counted objects: metadata, rule tags, expansions."""
@@ -1061,8 +1064,6 @@ def _most_text(family: str) -> int:
 # together): one ID, or, longer than an ID, one per 20 digits.
 _DIGIT_RUN: Final = re.compile(r"[0-9]{10,}")
 _ID_DIGITS: Final = 20
-# A medium's key ("3_" and its media ID) names the medium, not a Tweet or user.
-_KEYS_NOT_IDS: Final = frozenset({"media_key"})
 # Keys whose one number names no Tweet or user: times, colours (``"131516"``), counters.
 _NUMBERS_NOT_IDS: Final = fields(
     """
