@@ -375,12 +375,16 @@ class TestIdsInAnyFieldOrFormCount:
             assert _manual_counted(payload) >= baseline + len(ids)
 
     def test_numbers_that_name_no_id_do_not_count(self):
-        """Colours, times and counters are not IDs; nor is a short number in a Tweet's text."""
+        """A time in an object's own time field is not an ID, nor a short number that is all
+        of its text; deeper, under keys the application chooses, both count."""
         plain = _manual_counted(_tweet())
-        user = {**USER, "profile_text_color": "333333", "profile_link_color": "131516"}
-        assert plain == _manual_counted(
-            _tweet(text="2024", timestamp_ms="1591110000000", user=user)
-        )
+        assert plain == _manual_counted(_tweet(text="2024", timestamp_ms="1591110000000"))
+        nested = [
+            {"timestamp_ms": str(1591110000000 + n), "text": str(1000 + n)} for n in range(50)
+        ]
+        assert plain + 100 <= _manual_counted(_tweet(entities={"hashtags": nested}))
+        user = {**USER, "profile_text_color": "333333", "profile_link_color": "333333"}
+        assert plain + 1 == _manual_counted(_tweet(user=user))  # once per distinct value
 
     def test_text_past_what_an_object_holds_is_refused(self):
         """A Tweet holds at most 40,000 characters of its own, a user 8,192."""

@@ -1064,12 +1064,10 @@ def _most_text(family: str) -> int:
 # together): one ID, or, longer than an ID, one per 20 digits.
 _DIGIT_RUN: Final = re.compile(r"[0-9]{10,}")
 _ID_DIGITS: Final = 20
-# Keys whose one number names no Tweet or user: times, colours (``"131516"``), counters.
-_NUMBERS_NOT_IDS: Final = fields(
-    """
-    timestamp_ms created_timestamp editable_until_msecs edits_remaining sort_index cache_age
-    """
-)
+# An object's own fields holding a time in milliseconds: 13 digits, which no Tweet or user ID
+# has had (sequential IDs stopped at 11 digits, snowflakes start at 15).
+_TIMES: Final = fields("timestamp_ms created_timestamp editable_until_msecs")
+_TIME_DIGITS: Final = 13
 
 
 # Keys of prose (a Tweet's text, a name): a short number in it is prose, a long run an ID.
@@ -1082,17 +1080,20 @@ _PROSE: Final = fields(
 
 
 def _keyed_forms(key: object, item: object, into: set[str]) -> None:
-    """`id_forms` of a scalar under ``key``, but for one number that names no Tweet or user.
+    """`id_forms` of a scalar in one of the object's own fields (``key``; ``None`` deeper).
 
-    Such a number stands alone (20 characters at most) under a key of a time, a colour or a
-    counter (``timestamp_ms``, ``"131516"`` under ``profile_text_color``), or is shorter
-    than 10 digits in prose (``"2024"`` as a Tweet's text).
+    Only two numbers there name no Tweet or user: a time in milliseconds (13 digits) in a
+    field of times (``timestamp_ms``), and a number shorter than 10 digits that is all of a
+    field of prose (``"2024"`` as a Tweet's text). Deeper in the object nothing is exempt:
+    keys there are the application's to choose, as many as it likes.
     """
-    if isinstance(key, str) and (type(item) is int or len(str(item)) <= _ID_DIGITS):
-        if key in _NUMBERS_NOT_IDS or key.endswith("_color"):
-            return
-        if key in _PROSE and type(item) is str and len(item) < 10:  # noqa: PLR2004  # see above
-            return
+    if isinstance(key, str):
+        text = str(item) if type(item) is int else item
+        if type(text) is str and text.isdigit():
+            if key in _TIMES and len(text) == _TIME_DIGITS:
+                return
+            if key in _PROSE and len(text) < 10:  # noqa: PLR2004  # see the docstring
+                return
     id_forms(item, into)
 
 
@@ -1127,7 +1128,7 @@ def own_content(value: Mapping[str, Any]) -> tuple[int, set[str]]:
     """The characters of text ``value`` holds outside the objects nested in it, and its IDs.
 
     Its IDs are every ID in it in any form an ID takes (`id_forms`), in any field, except
-    one number standing alone under a key that names something else (a colour, a time).
+    a time or a short number of prose in one of its own fields (`_keyed_forms`).
     """
     total = 0
     found: set[str] = set()
@@ -1145,7 +1146,7 @@ def own_content(value: Mapping[str, Any]) -> tuple[int, set[str]]:
         item = adapt(item)
         if isinstance(item, Mapping):
             if _family_by_keys(item)[0] is None and classify(item) not in _OBJECT_KINDS:
-                stack.extend(item.items())
+                stack.extend((None, child) for child in item.values())  # no key exempts here
         elif isinstance(item, (list, tuple, AbstractSet)):
             stack.extend((None, child) for child in item)  # a list's numbers: IDs
         elif isinstance(item, (bytes, bytearray)):
