@@ -161,8 +161,9 @@ class TestCommand:
             assert 2 == quotas.remaining("lab")
 
     @pytest.mark.parametrize("kind", ["users", "dms"])
-    def test_user_and_dm_ids_are_not_counted_as_tweet_ids(self, kind, dataset, tmp_path, capsys):
-        """IDs read off Users or DMs leave past a full Tweet ID cap: only Tweet IDs are capped."""
+    def test_unproven_user_and_dm_ids_count_as_tweet_ids(self, kind, dataset, tmp_path, capsys):
+        """IDs read off Users or DMs that no guarded client read as such count as Tweet IDs:
+        refused past a full cap; an academic standing is the remedy, as written."""
         url = f"sqlite:///{tmp_path / 'quotas.db'}"
         with twpolicy.open_quotas(url) as quotas:
             quotas.reserve("lab", tweet_ids=1_500_000)
@@ -170,11 +171,18 @@ class TestCommand:
         source = dataset(jsonl(PAGE if kind == "users" else dm))
         argv = ("--kind", kind, "--recipient", "lab", "--ledger", url, source, tmp_path / "o")
         code, _, err = run(*argv, capsys=capsys)
-        assert 0 == code, err
-        written = (tmp_path / "o").read_text().split()
-        assert written
+        assert 1 == code, err
+        assert not (tmp_path / "o").exists()
         with twpolicy.open_quotas(url) as quotas:
-            assert 0 == quotas.remaining("lab")  # the Tweet ID count is where it was
+            quotas.register(
+                "lab",
+                standing="academic_noncommercial",
+                approved_by="dpo@uni.example",
+                reference="IRB-1",
+            )
+        code, _, err = run(*argv, capsys=capsys)
+        assert 0 == code, err
+        assert (tmp_path / "o").read_text().split()
 
     def test_tweet_ids_are_counted_against_the_cap(self, dataset, tmp_path, capsys):
         """The same full cap refuses Tweet IDs, so the test above can fail."""

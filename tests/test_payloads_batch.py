@@ -23,6 +23,7 @@ from twpolicy._payloads._batch import (
     scan_lines,
     total,
 )
+from twpolicy._payloads._ids import ids_in
 from twpolicy.exceptions import PayloadError
 
 PAGE = {
@@ -93,6 +94,27 @@ class TestDehydrateLines:
         """On any JSON lines, the kernel and `twpolicy dehydrate`'s reader agree."""
         text = "".join(doc + "\n" for doc in docs)
         assert cli_ids(text, kind) == dehydrate_lines(docs, kind).ids
+
+
+class TestSixtyFourBits:
+    @given(
+        number=st.one_of(st.integers(2**64 - 50, 2**64 + 50), st.integers(10**19, 10**20 - 1)),
+        kind=st.sampled_from(["tweets", "users"]),
+        compact=st.booleans(),
+    )
+    def test_batch_and_walker_agree_at_the_edge(self, number, kind, compact):
+        """A line holding an ID past 2**64 - 1 is skipped by the batch (fast path or not) as
+        the walker refuses it; IDs up to it are read alike."""
+        page = {"data": [{"id": str(number), "text": "t", "author_id": str(number)}]}
+        line = json.dumps(page, separators=(",", ":") if compact else None)
+        batch = dehydrate_lines([line], kind)
+        if number > 2**64 - 1:
+            assert [] == batch.ids
+            assert [1] == [n for n, _ in batch.errors]
+            with pytest.raises(PayloadError):
+                list(ids_in(page, kind))
+        else:
+            assert list(ids_in(page, kind)) == batch.ids == [str(number)]
 
 
 class TestManifests:

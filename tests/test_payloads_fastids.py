@@ -19,7 +19,7 @@ from twpolicy._payloads._fastids import (
     reader,
     record_ids,
 )
-from twpolicy._payloads._ids import ids_in
+from twpolicy._payloads._ids import ids_in, is_id
 from twpolicy._payloads._shapes import SHAPES, Kind
 
 KINDS = ["tweets", "users", "dms"]
@@ -340,6 +340,49 @@ class TestRefusals:
         page = {"data": [{"id": "1", "text": "t", "entities": {"mentions": [mention]}}]}
         assert fast_ids(json.dumps(page).encode(), "users") is None
         assert ["7", "8"] == walked(page, "users")
+
+
+LARGEST = 2**64 - 1
+# Numbers around the largest ID, and around every place its digits can first differ.
+near_largest = st.one_of(
+    st.integers(LARGEST - 1000, LARGEST + 1000),
+    st.integers(0, 19).flatmap(
+        lambda at: st.integers(-(10**at) * 3, 10**at * 3).map(lambda d: LARGEST + d)
+    ),
+    st.integers(10**19, 10**20 - 1),
+).filter(lambda n: n >= 0)
+
+
+class TestSixtyFourBits:
+    @given(number=near_largest, kind=st.sampled_from(KINDS), field=st.sampled_from(["id", "ref"]))
+    def test_ids_past_64_bits_are_refused_alike(self, number, kind, field):
+        """The fast path and the walker agree at the 64-bit edge: IDs up to 2**64 - 1 are
+        read, larger ones are refused (the walker names them)."""
+        tweet = {**PAGE["data"][0]}
+        if field == "id":
+            tweet["id"] = str(number)
+        else:
+            tweet["author_id"] = str(number)
+            tweet["conversation_id"] = str(number)
+        page = {**PAGE, "data": [tweet]}
+        fast = fast_ids(json.dumps(page).encode(), kind)
+        walked_ids = walked(page, kind)
+        if number > LARGEST:
+            assert not is_id(str(number))
+            assert fast is None or str(number) not in fast
+            assert walked_ids is None or str(number) not in walked_ids
+        else:
+            assert is_id(str(number))
+            assert fast is None or fast == walked_ids
+        assert fast is None or fast == walked_ids
+
+    @given(number=near_largest)
+    def test_is_id_and_the_regular_expression_agree(self, number):
+        """`is_id` and the fast path's expression say the same of every number near the edge."""
+        text = str(number)
+        assert is_id(text) == (number <= LARGEST)
+        assert is_id(text) == (_fastids._DECIMALS.fullmatch(text) is not None)
+        assert _fastids._DECIMALS.fullmatch(f"{text}\n{text}") is not None or not is_id(text)
 
 
 class TestGeneratedFromTheTable:

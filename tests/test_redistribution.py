@@ -686,7 +686,8 @@ class TestIdsOnlyDecorator:
 
         assert inspect.iscoroutinefunction(handler)
         assert ["5", "6", "7"] == asyncio.run(handler())
-        assert 1_500_000 == guard.quotas.remaining("lab")
+        # No guarded client read them as users: they count as Tweet IDs (fail closed).
+        assert 1_500_000 - 3 == guard.quotas.remaining("lab")
 
     def test_async_strict_refusal(self, guard):
         """An async function's refusal raises from the awaited call."""
@@ -739,7 +740,8 @@ class TestManualExport:
         assert V2_PAGE is not export.value  # what was checked is a copy: it cannot change
         assert 6 == export.decision.count
         assert 50_000 - 6 == guard.quotas.remaining("ana", "hydrated_objects")
-        assert 1_500_000 - 4 == guard.quotas.remaining("ana")
+        # Four Tweet IDs, and three user IDs no guarded client read as users' (fail closed).
+        assert 1_500_000 - 4 - 3 == guard.quotas.remaining("ana")
 
     def test_embedded_objects_count_too(self, guard):
         """A retweet with its original and both authors is four objects; its IDs all count."""
@@ -747,7 +749,8 @@ class TestManualExport:
             V1_RETWEET, recipient="ana", requested_by="ana", guard=guard
         )
         assert 4 == export.decision.count
-        assert 1_500_000 - 3 == guard.quotas.remaining("ana")
+        # Three Tweet IDs, and three user IDs (authors, a mention) not proven users'.
+        assert 1_500_000 - 3 - 3 == guard.quotas.remaining("ana")
 
     def test_daily_cap(self, guard):
         """Past 50,000 objects a day the export is refused under I.F.2.a."""

@@ -560,8 +560,8 @@ def _deliver(
         facts={"content": CONTENT_OF[args.kind]},
         payload=reader.seen,
     )
-    # The IDs were read off objects of the kind asked for, so their kind is known: User and
-    # DM IDs are not counted against the recipient's Tweet ID cap (bare IDs would be).
+    # The IDs were read off objects of the kind asked for; User and DM IDs still count against
+    # the Tweet ID cap unless this process's guarded clients read them as such (IdCount.derived).
     counted = IdCount.derived(reader.seen, args.kind, len(reader.seen))
     try:
         # The reservation becomes final only once the IDs are in place.

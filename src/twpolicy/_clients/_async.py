@@ -32,6 +32,7 @@ from twpolicy._clients._plan import (
 from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._payloads._geo import read_hook_async
+from twpolicy._payloads._seen import read_response
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
 
@@ -80,6 +81,7 @@ class _AsyncGuardedV2(Guarded):
                 raise
             await _observe(sending, sent)
         read_hook_async(policy.guard.locations, sent)  # the location hook (I.B.7): the body read
+        read_response(sent)  # the ID hook (I.F.2.b.i): what each ID was read as
         if plan.learns:
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))

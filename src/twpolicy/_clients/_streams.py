@@ -18,6 +18,7 @@ from twpolicy._clients._plan import Policy, plan_stream
 from twpolicy._clients._sending import off_loop
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._geo import LocationMemory, learn_body
+from twpolicy._payloads._seen import read_body
 from twpolicy.exceptions import PolicyViolation
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class StreamMixin:
         """Whether a stream payload may reach the callbacks; the decision is logged."""
         guard = self._twpolicy.guard
         _read_location(guard.locations, raw_data)  # the location hook (I.B.7)
+        read_body(raw_data)  # the ID hook (I.F.2.b.i): what each ID was read as
         if not guard.judges(ActionKind.STREAM_DATA):
             return True  # no rule judges stream payloads: nothing to decide, nothing to log
         stream = self._twpolicy_stream

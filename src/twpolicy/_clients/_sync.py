@@ -41,6 +41,7 @@ from twpolicy._clients._plan import (
 from twpolicy._clients._sending import Sending, sending_now, watch_rate_limits
 from twpolicy._clients._streams import StreamMixin, admitting
 from twpolicy._payloads._geo import read_hook, read_result
+from twpolicy._payloads._seen import read_parsed, read_response
 
 __all__ = ["API", "Client", "StreamingClient"]
 
@@ -80,6 +81,7 @@ class _GuardedV2(Guarded):
         with plan.sending(self, policy):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         read_hook(policy.guard.locations, response)  # the location hook (I.B.7): the body read
+        read_response(response)  # the ID hook (I.F.2.b.i): what each ID was read as
         if plan.learns:
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(response.json()))
         return response
@@ -230,6 +232,7 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         if plan.learns and not self.cached_result:
             self._twpolicy_learn(self.last_response)
         read_result(policy.guard.locations, result, self.last_response)  # location hook (I.B.7)
+        read_parsed(result, self.last_response)  # the ID hook (I.F.2.b.i)
         return result
 
     def _twpolicy_learn(self, response: Any) -> None:

@@ -161,10 +161,12 @@ def export_ids(
 ) -> Export:
     """Clear ``value`` to leave as IDs of ``kind``: reduce it (or, ``strict``, refuse it).
 
-    Anything but IDs is reduced to the IDs of ``kind`` its objects hold, which count as
-    that kind. A value that is already nothing but IDs leaves as it is (integer IDs below
-    2**53 as decimal strings), and every ID in it counts as a Tweet ID, whatever ``kind`` or
-    its fields say: nothing shows what a bare ID is. A field naming Tweet IDs in an export of
+    Anything but IDs is reduced to the IDs of ``kind`` its objects hold; user and DM IDs
+    count as Tweet IDs unless a guarded client of this process read them as users' or DMs'
+    (and never as Tweets'): an object's keys are the application's word. A value that is
+    already nothing but IDs leaves as it is (integer IDs below 2**53 as decimal strings),
+    and every ID in it counts as a Tweet ID, whatever ``kind`` or its fields say: nothing
+    shows what a bare ID is. A field naming Tweet IDs in an export of
     another kind is refused. ``recipient`` ``None`` is `PUBLIC`.
 
     Raises:
@@ -248,9 +250,11 @@ def ids_only(
     first JSON pointer that is not an ID. Each call is checked by the guard, logged, and
     counted against ``recipient``'s quotas. Works on plain and ``async`` functions.
 
-    IDs are counted by what the payload shows them to be: IDs reduced from objects are of
-    ``kind``; IDs returned as they are count as Tweet IDs, whatever ``kind`` or their field
-    names say (return user objects, not user IDs, to have user IDs leave uncounted).
+    IDs are counted by what the guard has evidence of: IDs returned as they are count as
+    Tweet IDs, whatever ``kind`` or their field names say; IDs reduced from user or DM
+    objects count as Tweet IDs too unless a guarded client of this process read them as
+    users' or DMs' (read the users with a guarded ``get_users`` to export their IDs
+    uncounted).
 
     Args:
         func: the function, when used bare (``@ids_only``).
@@ -319,10 +323,12 @@ def manual_export(
     hand; the policy counts them per user of the Service, the restricted-use page per
     recipient, so both are counted: against ``requested_by`` and against ``recipient``. Every
     hydrated Tweet and User counts, wherever it is nested (a retweet with its original and
-    both authors is four objects), and every Tweet ID carried counts against the 30-day
-    Tweet-ID cap. DMs, protected users' content, objects whose author's protection cannot be
-    told, and anything that is not a Tweet or User object, an ID, or the envelope around
-    them (text, CSV, reshaped rows) are refused, as is a recipient of `twpolicy.PUBLIC`.
+    both authors is four objects), and every ID carried, in any field or form, counts
+    against the 30-day Tweet-ID cap unless a guarded client of this process read it as a
+    user's (never as a Tweet's). DMs, protected users' content, objects whose author's
+    protection cannot be told, and anything that is not a Tweet or User object, an ID, or
+    the envelope around them (text, CSV, reshaped rows) are refused, as is a recipient of
+    `twpolicy.PUBLIC`.
     ``{type, id}`` stubs and bare IDs are IDs, always shareable.
 
     What is decided on is a copy of ``objects``, and that copy is what `Export.value` hands

@@ -39,7 +39,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
-from twpolicy._payloads._ids import TARGET, check_kind, ids_in
+from twpolicy._payloads._ids import LARGEST_ID, TARGET, check_kind, ids_in
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
 
 __all__ = [
@@ -66,8 +66,25 @@ DECLARED: Final[Mapping[Kind, frozenset[str]]] = {
     ),
 }
 
-# Decimal IDs (`twpolicy._payloads._ids.is_id`), one per line.
-_DECIMALS: Final = re.compile(r"(?:0|[1-9][0-9]{0,19})(?:\n(?:0|[1-9][0-9]{0,19}))*")
+
+def at_most(bound: int) -> str:
+    """A regular expression for the decimal numbers from 0 to ``bound``, without leading zeros."""
+    digits = str(bound)
+    shorter = f"[1-9][0-9]{{0,{len(digits) - 2}}}" if len(digits) > 1 else ""
+    same = []  # as many digits as the bound: below it at the first digit that differs
+    for at, digit in enumerate(digits):
+        low = "1" if at == 0 else "0"
+        if digit > low:
+            top = chr(ord(digit) - 1)
+            step = low if top == low else f"[{low}-{top}]"
+            same.append(f"{digits[:at]}{step}[0-9]{{{len(digits) - at - 1}}}")
+    same.append(digits)
+    return "(?:" + "|".join(["0", *filter(None, [shorter]), *same]) + ")"
+
+
+_DECIMAL_ID: Final = at_most(LARGEST_ID)
+# Decimal IDs (`twpolicy._payloads._ids.is_id`: 0 to 2**64 - 1), one per line.
+_DECIMALS: Final = re.compile(f"{_DECIMAL_ID}(?:\n{_DECIMAL_ID})*")
 _SKIP: Final[tuple[Any, Any]] = (msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)
 # ``list`` of element types built at run time, which a type checker cannot see.
 _LIST: Any = list

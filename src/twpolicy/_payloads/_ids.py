@@ -17,6 +17,7 @@ __all__ = [
     "CONTENTS",
     "CONTENT_OF",
     "DMS",
+    "LARGEST_ID",
     "TARGET",
     "TWEETS",
     "USERS",
@@ -58,14 +59,20 @@ _PROBLEMS = {
 }
 
 
+#: The largest ID: Tweet, user and DM IDs are unsigned 64-bit integers.
+LARGEST_ID = 2**64 - 1
+_LARGEST_DIGITS = len(str(LARGEST_ID))  # 20
+
+
 def is_id(value: object) -> bool:
-    """Whether ``value`` is an ID as it may leave: a decimal string of at most 20 digits."""
+    """Whether ``value`` is an ID as it may leave: a decimal string from 0 to 2**64 - 1."""
     return (
         isinstance(value, str)
-        and 0 < len(value) <= 20  # noqa: PLR2004  # 2**64 has 20 digits
+        and 0 < len(value) <= _LARGEST_DIGITS
         and value.isascii()
         and value.isdigit()
         and (value[0] != "0" or value == "0")
+        and (len(value) < _LARGEST_DIGITS or int(value) <= LARGEST_ID)
     )
 
 

@@ -1,12 +1,14 @@
 """What an outbound value holds: its IDs, by kind, and the hydrated objects in it.
 
-Exports are counted from the payload, never from the caller's word. Only IDs read off
-objects (a user's ID from its user object) are known to be user or DM IDs; a bare ID says
-nothing that can be checked (a field name is the caller's word as much as a declared kind),
-so it counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export
-said to be of another kind is a contradiction to refuse. A manual export of objects is read
-in full, wherever objects are nested and whatever field hides them. Whatever cannot be
-classified is reported, so that the rules can refuse it. These functions read payloads only;
+Exports are counted from the payload, never from the caller's word. A bare ID says nothing
+that can be checked (a field name is the caller's word as much as a declared kind), so it
+counts as a Tweet ID, the kind that is capped, and a field naming Tweet IDs in an export said
+to be of another kind is a contradiction to refuse. An ID read off a user or DM object counts
+as a Tweet ID too unless the guarded clients read it as a user's or a DM's and never as a
+Tweet's (`twpolicy._payloads._seen`): an object's keys are the application's word. A manual
+export of objects is read in full, wherever objects are nested and whatever field hides
+them, with every ID it holds in any field or form. Whatever cannot be classified is
+reported, so that the rules can refuse it. These functions read payloads only;
 the rules decide.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
@@ -22,14 +25,17 @@ import attrs
 
 from twpolicy._payloads._ids import (
     DMS,
+    LARGEST_ID,
     TWEETS,
     USERS,
     content_kind,
     dehydrate,
+    ids_in,
     ids_only_check,
     is_id,
     references,
 )
+from twpolicy._payloads._seen import process_evidence
 from twpolicy._payloads._shapes import FIELD_KINDS, ID_KEYS, SHAPES, Segment, fields, twin
 from twpolicy._payloads._walker import (
     SAFE_INTEGER,
@@ -200,7 +206,8 @@ class IdCount:
             nothing but IDs; ``None`` if there is none.
         ids: the IDs counted (every occurrence) up to the offence, or in all.
         tweets: how many count as Tweet IDs: every bare ID (the capped kind is the safe
-            guess), and of IDs read off objects, those of Tweets.
+            guess), and of IDs read off objects, those of Tweets and those of users or DMs
+            no guarded client of this process read as such (and never as a Tweet's).
         users: how many their field names user IDs (or, read off objects, are).
         dms: how many their field names DM IDs (or, read off objects, are).
         named: for each kind, the pointer of the first ID a field names that kind.
@@ -218,17 +225,21 @@ class IdCount:
 
     @classmethod
     def derived(cls, value: Any, kind: str, count: int, source: Any = None) -> IdCount:
-        """The count of ``count`` IDs of ``kind`` that were read off objects, so are known.
+        """The count of ``count`` IDs of ``kind`` read off objects: ``value``'s IDs.
 
-        ``source`` is the value they were read off, whose Tweets and users the export is
-        about (`subjects`).
+        An object's kind is what its keys say, and an application can make up a user
+        object around a Tweet ID: so a user or DM ID counts as a Tweet ID too unless a
+        guarded client read it as a user's (or a DM's) and never as a Tweet's
+        (`twpolicy._payloads._seen.IdEvidence.proven`). ``source`` is the value they were
+        read off, whose Tweets and users the export is about (`subjects`).
         """
+        tweets = count if kind == "tweets" else process_evidence().unproven(_flat(value), kind)
         return cls(
             value,
             None,
             None,
             count,
-            tweets=count if kind == "tweets" else 0,
+            tweets=tweets,
             users=count if kind == "users" else 0,
             dms=count if kind == "dms" else 0,
             source=source,
@@ -254,6 +265,21 @@ class IdCount:
     def only_ids(self) -> bool:
         """Whether the value is nothing but IDs that may leave."""
         return self.offence is None and self.imprecise is None
+
+
+def _flat(value: Any) -> Iterator[Any]:
+    """The IDs of a reduced export: a list or set of them, or a mapping of such lists."""
+    if isinstance(value, Mapping):
+        for group in value.values():
+            yield from _flat(group)
+    elif isinstance(value, (list, tuple, AbstractSet)):
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple, AbstractSet)):
+                yield from _flat(item)
+            else:
+                yield item
+    else:
+        yield value
 
 
 def _unescape(token: str) -> str:
@@ -354,8 +380,11 @@ class ObjectCount:
     Attributes:
         objects: the hydrated Tweet and User objects in it, wherever nested (a retweet with
             its original and both authors is four), each distinct object once.
-        tweet_ids: the distinct Tweet IDs it carries: its Tweets', their references, and
-            bare IDs and ``{type, id}`` stubs (IDs are always shareable, but counted).
+        tweet_ids: the distinct IDs it carries that count as Tweet IDs: its Tweets', their
+            references, bare IDs and ``{type, id}`` stubs (IDs are always shareable, but
+            counted), and its users' IDs (their own, authors', mentions') and every other ID
+            it holds in any field or form (`id_forms`) that no guarded client of this
+            process read as a user's only (`IdEvidence.proven`).
         problems: what may not go, each as a reason code and a JSON pointer:
             ``direct_message``, ``protected_user``, ``protected_tweet``,
             ``protection_unknown``, ``not_an_object`` (text, reshaped rows, anything that is
@@ -465,6 +494,10 @@ class _Reading:
     seen: set[int] = attrs.field(factory=set)
     groups: dict[tuple[str, str | None], dict[int, Mapping[str, Any]]] = attrs.field(factory=dict)
     tweet_ids: set[str] = attrs.field(factory=set)
+    # IDs read as users' (objects' own, authors, mentions): Tweet IDs until proven users'.
+    user_ids: set[str] = attrs.field(factory=set)
+    # Every ID the objects hold in any field or form (`id_forms`): the same.
+    id_forms: set[str] = attrs.field(factory=set)
     problems: list[tuple[str, str]] = attrs.field(factory=list)
     public: set[str] = attrs.field(factory=set)
     protected: set[str] = attrs.field(factory=set)
@@ -512,6 +545,8 @@ class _Reading:
             self.problem("not_an_id", (*path, own.field or "id"))  # text where the ID belongs
         elif kind in TWEETS and own.value is not None:
             self.tweet_ids.add(own.value)
+        elif kind in USERS and own.value is not None:
+            self.user_ids.add(own.value)
         for reference in references(node, kind):
             if reference.id.problem in {"float", "unsafe_integer"}:
                 self.problems.append(("imprecise_id", reference.pointer))
@@ -521,10 +556,17 @@ class _Reading:
                 and not is_id(reference.id.value)
             ):
                 self.problems.append(("not_an_id", reference.pointer))
-            elif reference.target == "tweet" and reference.id.value is not None:
-                self.tweet_ids.add(reference.id.value)
-            elif reference.target in _EXPANDED and reference.id.value is not None:
-                self.referenced.add((reference.target, reference.id.value))
+            elif reference.id.value is not None:
+                self.referred(reference.target, reference.id.value)
+
+    def referred(self, target: str, value: str) -> None:
+        """Record an ID a node refers to: a Tweet's or a user's ID, or an expansion's."""
+        if target == "tweet":
+            self.tweet_ids.add(value)
+        elif target == "user":
+            self.user_ids.add(value)
+        elif target in _EXPANDED:
+            self.referenced.add((target, value))
 
     def expansion(
         self, node: Node | None, value: Mapping[str, Any], path: tuple[Segment, ...]
@@ -543,7 +585,11 @@ class _Reading:
                     self.problem("extra_text", (*path, str(key), *extra))
         found = node.read_id().value if node is not None else None
         self.expansions.append((_EXPANDED.get(kind.value, ""), found, pointer_of(path) or "/"))
-        self.loose_text(_own_text(value), path)
+        size, forms = own_content(value)
+        self.loose_text(size, path)
+        # IDs in an alt text or a poll option count like any ID (and a medium's key, "3_"
+        # and its media ID, counts once, as its Tweet's media_keys do: the cost of one rule).
+        self.id_forms |= forms
 
     def loose_text(self, size: int, path: tuple[Segment, ...]) -> None:
         """Text outside the counted objects: metadata, rule tags, expansions."""
@@ -661,9 +707,18 @@ def count_objects(payload: Any) -> ObjectCount:  # noqa: C901, PLR0912  # the ho
             reading.problems.append(("protected_tweet", pointer))
         elif author is None or author not in reading.public:
             reading.problems.append(("protection_unknown", pointer))
+    # A user ID is a Tweet ID to the cap unless a guarded client read it as a user's only:
+    # every user ID the walker finds (mentions, authors, users), and those read above.
+    try:
+        reading.user_ids.update(ids_in(payload, "users"))
+    except PayloadError:
+        reading.problem("not_an_id", ())  # a user ID whose digits cannot be trusted
+    evidence = process_evidence()
+    others = (reading.user_ids | reading.id_forms) - reading.tweet_ids
+    counted = reading.tweet_ids | {uid for uid in others if not evidence.proven(uid, "users")}
     return ObjectCount(
         reading.objects(),
-        len(reading.tweet_ids),
+        len(counted),
         tuple(reading.problems),
         frozenset(reading.subject_tweets | reading.tweet_ids),  # every Tweet ID that leaves
         frozenset(author for author, _ in reading.authored if author) | reading.subject_users,
@@ -846,8 +901,10 @@ def _object(
             extra = _text_in(child)
             if extra is not None:  # text smuggled out in a field no such object has
                 reading.problem("extra_text", (*path, str(key), *extra))
-    if _own_text(value) > _MOST_TEXT:  # more than any one Tweet or user holds
+    size, forms = own_content(value)
+    if size > _most_text(family):  # more than any one Tweet or user holds
         reading.problem("extra_text", path)
+    reading.id_forms |= forms  # IDs in any field or form: Tweet IDs until proven users'
     if family == "tweet":
         stub = _stub_id(value)
         if stub is not None:
@@ -896,10 +953,12 @@ def _envelope(
                     reading.problem("not_an_object", (*here, str(field)))
                 else:
                     reading.loose_text(_token_size(item), (*here, str(field)))
+                    id_forms(item, reading.id_forms)  # a page's newest_id: an ID, counted
         elif key not in _META_FIELDS or not _metadata_scalar(child):
             reading.problem("not_an_object", here)
         else:
             reading.loose_text(_token_size(child), here)
+            id_forms(child, reading.id_forms)
 
 
 def _token_size(value: object) -> int:
@@ -988,34 +1047,111 @@ def _text_in(value: Any) -> tuple[Segment, ...] | None:
     return None
 
 
-# The most text one object holds of its own: a long post's 25,000 characters, its entities'
-# URLs and its author's fields, with room to spare. An object holding more carries text
-# that is not its own.
-_MOST_TEXT: Final = 100_000
+# The most text one object holds of its own, outside the objects nested in it, by family. A
+# Tweet: a long post's 25,000 characters (twice, v1.1's text and extended_tweet or v2's text
+# and note_tweet hold its start twice) with its entities' URLs and context annotations, with
+# room to spare (the recorded corpus's largest holds 6,855). A user: a 50-character name, a
+# 160-character bio, a 30-character location, their URLs and image links (the corpus's
+# largest holds 1,248). An object holding more carries text that is not its own.
+_MOST_TEXT: Final[Mapping[str, int]] = {"tweet": 40_000, "user": 8_192}
 
 
-def _own_text(value: Mapping[str, Any]) -> int:
-    """How many characters of text ``value`` holds outside the objects nested in it."""
+def _most_text(family: str) -> int:
+    return _MOST_TEXT[family]
+
+
+# A run of 10 digits or more inside a string (a Tweet ID in a URL, IDs listed in text or run
+# together): one ID, or, longer than an ID, one per 20 digits.
+_DIGIT_RUN: Final = re.compile(r"[0-9]{10,}")
+_ID_DIGITS: Final = 20
+# An object's own fields holding a time in milliseconds: 13 digits, which no Tweet or user ID
+# has had (sequential IDs stopped at 11 digits, snowflakes start at 15).
+_TIMES: Final = fields("timestamp_ms created_timestamp editable_until_msecs")
+_TIME_DIGITS: Final = 13
+
+
+# Keys of prose (a Tweet's text, a name): a short number in it is prose, a long run an ID.
+_PROSE: Final = fields(
+    """
+    text full_text name description title location screen_name username label tag alt_text
+    display_url expanded_url url
+    """
+)
+
+
+def _keyed_forms(key: object, item: object, into: set[str]) -> None:
+    """`id_forms` of a scalar in one of the object's own fields (``key``; ``None`` deeper).
+
+    Only two numbers there name no Tweet or user: a time in milliseconds (13 digits) in a
+    field of times (``timestamp_ms``), and a number shorter than 10 digits that is all of a
+    field of prose (``"2024"`` as a Tweet's text). Deeper in the object nothing is exempt:
+    keys there are the application's to choose, as many as it likes.
+    """
+    if isinstance(key, str):
+        text = str(item) if type(item) is int else item
+        if type(text) is str and text.isdigit():
+            if key in _TIMES and len(text) == _TIME_DIGITS:
+                return
+            if key in _PROSE and len(text) < 10:  # noqa: PLR2004  # see the docstring
+                return
+    id_forms(item, into)
+
+
+# Integers at least this large in an object's content may be IDs (counts never get there).
+_WIDE: Final = 2**32
+
+
+def id_forms(item: object, into: set[str]) -> None:
+    """Add to ``into`` the IDs ``item`` holds in the forms an ID takes.
+
+    A decimal string, a run of 10 to 20 digits in a string (a Tweet's URL, a list of IDs
+    written as text), or an integer from 2**32 to 2**64 - 1 (counts never get there).
+    """
+    if type(item) is str:
+        if is_id(item):
+            into.add(item)
+        elif len(item) >= 10:  # noqa: PLR2004  # the shortest run of digits read as an ID
+            for run in _DIGIT_RUN.findall(item):
+                digits = run.lstrip("0") or "0"
+                if is_id(digits):
+                    into.add(digits)
+                else:  # IDs run together: each 20 digits counts as one
+                    into.update(
+                        f"run:{digits[at : at + _ID_DIGITS]}"
+                        for at in range(0, len(digits), _ID_DIGITS)
+                    )
+    elif type(item) is int and _WIDE <= item <= LARGEST_ID:
+        into.add(str(item))
+
+
+def own_content(value: Mapping[str, Any]) -> tuple[int, set[str]]:
+    """The characters of text ``value`` holds outside the objects nested in it, and its IDs.
+
+    Its IDs are every ID in it in any form an ID takes (`id_forms`), in any field, except
+    a time or a short number of prose in one of its own fields (`_keyed_forms`).
+    """
     total = 0
-    stack: list[Any] = list(value.values())
+    found: set[str] = set()
+    stack: list[tuple[object, Any]] = list(value.items())
     seen: set[int] = {id(value)}
     while stack:
-        item = stack.pop()
-        if type(item) is str:
-            total += len(item)
+        key, item = stack.pop()
+        if type(item) in _JSON_SCALARS:
+            total += len(item) if type(item) is str else 0
+            _keyed_forms(key, item, found)
             continue
-        if type(item) in _JSON_SCALARS or id(item) in seen:
+        if id(item) in seen:
             continue
         seen.add(id(item))
         item = adapt(item)
         if isinstance(item, Mapping):
             if _family_by_keys(item)[0] is None and classify(item) not in _OBJECT_KINDS:
-                stack.extend(item.values())
+                stack.extend((None, child) for child in item.values())  # no key exempts here
         elif isinstance(item, (list, tuple, AbstractSet)):
-            stack.extend(item)
+            stack.extend((None, child) for child in item)  # a list's numbers: IDs
         elif isinstance(item, (bytes, bytearray)):
             total += len(item)
-    return total
+    return total, found
 
 
 def _children(

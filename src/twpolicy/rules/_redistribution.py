@@ -6,9 +6,10 @@ An export is described as ``Action(kind="export", recipient=..., count=..., fact
 fits, obliges the enforcement point to reserve it (the rule itself writes nothing).
 
 Both read the counts off the payload, never off the caller's word (``count`` and the declared
-kind are only recorded): a bare ID counts as a Tweet ID, the capped kind, unless the
-enforcement point read it off a user or DM object itself; objects are counted wherever they
-are nested.
+kind are only recorded): a bare ID counts as a Tweet ID, the capped kind, and so does an ID
+read off a user or DM object unless a guarded client of this process read it as a user's or
+a DM's, never as a Tweet's (`twpolicy._payloads._seen`); objects are counted wherever they
+are nested, with every ID they hold in any field or form.
 """
 
 from __future__ import annotations
@@ -131,8 +132,10 @@ def _ids_check(action: Action, content: str) -> Outcome:
 def export_counts(action: Action) -> dict[str, int]:
     """What an export counts against its quotas, read off its payload (never off ``count``).
 
-    Objects count as the hydrated Tweets and Users in them, wherever nested; bare IDs count
-    as Tweet IDs, whatever their fields or the declared content say.
+    Objects count as the hydrated Tweets and Users in them, wherever nested, and every ID
+    they hold as a Tweet ID unless it is proven a user's; bare IDs count as Tweet IDs,
+    whatever their fields or the declared content say; IDs reduced from user or DM objects
+    count as Tweet IDs unless proven users' or DMs' (`IdCount.derived`).
     """
     if action.facts.get("content") == "objects":
         objects: ObjectCount = recall(action.payload, ObjectCount)
