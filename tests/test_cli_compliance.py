@@ -107,6 +107,20 @@ class TestComply:
         assert "line 3" in err
         assert "1" not in [t["id"] for t in read(dataset)]
 
+    def test_an_event_writing_a_key_twice_is_reported_not_half_read(self, files, capsys):
+        """An event line writing a key twice would lose one of its values: exit 2, named."""
+        dataset, stream, _, url = files
+        twice = '{"delete": {"status": {"id_str": "2", "id_str": "3", "user_id_str": "7"}}}'
+        stream.write_text(stream.read_text() + twice + "\n")
+        code, _, err = run(
+            "comply", str(stream), "--dataset", str(dataset), "--compliance-db", url,
+            capsys=capsys,
+        )  # fmt: skip
+        assert code == 2
+        assert "line 3" in err
+        assert "'id_str' twice" in err
+        assert "1" not in [t["id"] for t in read(dataset)]
+
     def test_needs_a_ledger(self, files, capsys):
         """No ledger named: a usage error naming the option and the variable."""
         dataset, stream, _, _ = files

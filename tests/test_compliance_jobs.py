@@ -286,5 +286,9 @@ class TestReading:
         ]
         assert 10_001 == _compliance_jobs._record_lines(ledger, [*lines, b""], "tweets", totals)
         assert 10_001 == totals.result().new
-        with pytest.raises(PayloadError, match="not JSON"):
+        with pytest.raises(PayloadError, match="cannot be read"):
             _compliance_jobs._record_lines(ledger, [b"{"], "tweets", totals)
+        # A line writing a key twice: one of the two IDs would be lost, so it is refused.
+        twice = b'{"id": "5", "id": "6", "action": "delete", "reason": "deleted"}'
+        with pytest.raises(PayloadError, match="'id' twice"):
+            _compliance_jobs._record_lines(ledger, [twice], "tweets", totals)

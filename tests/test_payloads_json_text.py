@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus import load
 from twpolicy import Guard, PolicyViolation, check_storable
-from twpolicy._payloads._walker import read_json
+from twpolicy._payloads._walker import read_json, unique_keys
 from twpolicy.exceptions import PayloadError
 from twpolicy.strategies import api_responses, dm_events, tweets, users
 
@@ -94,6 +95,21 @@ class TestReadJson:
     def test_a_key_written_twice_anywhere_is_refused(self, text):
         with pytest.raises(PayloadError, match="twice in one object"):
             read_json(text)
+
+    @given(DOCUMENTS, st.sampled_from([json.loads, orjson.loads]))
+    def test_a_faster_reader_gives_the_same_value(self, document, loads):
+        text = json.dumps(document).encode()
+        assert read_json(text, loads=loads) == json.loads(text)
+
+    @given(written_twice(), st.sampled_from([json.loads, orjson.loads]))
+    def test_a_faster_reader_refuses_a_key_written_twice(self, text, loads):
+        with pytest.raises(PayloadError, match="twice in one object"):
+            read_json(text.encode(), loads=loads)
+
+    def test_a_quote_and_colon_inside_a_string_is_read_again_and_passes(self):
+        text = b'{"a": "say \\"x\\": y", "b": 1}'
+        assert unique_keys(text, orjson.loads(text)) == {"a": 'say "x": y', "b": 1}
+        assert read_json(b"\xef\xbb\xbf{}", loads=orjson.loads) == {}  # orjson refuses a BOM
 
     def test_the_error_names_the_key_and_the_remedy(self):
         with pytest.raises(PayloadError) as caught:

@@ -32,7 +32,7 @@ from twpolicy._cli._common import (
     warn,
 )
 from twpolicy._cli._parallel import add_jobs_option, default_jobs
-from twpolicy._cli._records import RecordReader, open_source
+from twpolicy._cli._records import LOADS, RecordReader, open_source
 from twpolicy._enforce._compliance import (
     ApplyReport,
     JsonLinesApplier,
@@ -47,11 +47,17 @@ from twpolicy._enforce._compliance_jobs import (
 from twpolicy._guard import Guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._compliance import ComplianceEvent, compliance_events
+from twpolicy._payloads._walker import unique_keys
 from twpolicy._stores._compliance import ComplianceLedger, EventStatus, open_compliance
 from twpolicy.exceptions import ConfigurationError, PayloadError, TwPolicyError
 from twpolicy.rules import compliance_deadline
 
 __all__ = ["register"]
+
+
+def _read_event(data: bytes) -> Any:
+    """An event line, refused if it writes a key twice (one of two values would be lost)."""
+    return unique_keys(data, LOADS(data))
 
 
 def _read(
@@ -62,7 +68,7 @@ def _read(
     except OSError as exc:
         raise CliError(Exit.BAD_INPUT, f"cannot read {shown(name)}: {exc.strerror}") from None
     try:
-        reader = RecordReader(source.lines)
+        reader = RecordReader(source.lines, loads=_read_event)
         for record in reader:
             if record.error is not None:
                 bad.append(f"{shown(name)} {record.lines}: {record.error}")

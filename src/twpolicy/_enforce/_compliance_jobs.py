@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from twpolicy._payloads._compliance import ComplianceEvent, compliance_events
+from twpolicy._payloads._walker import read_json
 from twpolicy._stores._compliance import ComplianceLedger, RecordResult
 from twpolicy.exceptions import ConfigurationError, PayloadError, TwPolicyError
 
@@ -152,11 +153,11 @@ def _record_lines(
             continue
         count += 1
         try:
-            message = json.loads(line)
-        except ValueError:
+            message = read_json(line, loads=json.loads)
+        except ValueError as exc:
             raise PayloadError(
-                f"X sent a compliance line that is not JSON ({line[:80]!r}); nothing after "
-                "it was recorded: run again (recording is idempotent)"
+                f"X sent a compliance line that cannot be read ({line[:80]!r}: {exc}); nothing "
+                "after it was recorded: run again (recording is idempotent)"
             ) from None
         batch.extend(compliance_events(message, job_type=job_type))
         if len(batch) >= _BATCH:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -57,6 +57,7 @@ __all__ = [
     "place_reference",
     "pointer_of",
     "read_json",
+    "unique_keys",
     "walk",
 ]
 
@@ -101,7 +102,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return made
 
 
-def read_json(text: str | bytes | bytearray) -> Any:
+def read_json(text: str | bytes | bytearray, loads: Callable[[bytes], Any] | None = None) -> Any:
     """JSON text as what it holds, read as every enforcement point must read it.
 
     Exactly `json.loads` (bytes in UTF-8, -16 or -32, with or without a BOM), except that an
@@ -110,11 +111,55 @@ def read_json(text: str | bytes | bytearray) -> Any:
     second holds ``null`` would be judged empty and stored with the point. Refusing is the
     only reading that judges what is kept.
 
+    ``loads``, a faster parser of UTF-8 bytes (orjson's, msgspec's), reads small documents
+    first: each key of JSON text ends in a quote and a colon, so when the text holds no more
+    of those than the parsed value holds keys, no key was written twice; otherwise the text
+    is read the exact way (a quote and colon inside a string only costs that second read).
+
     Raises:
         PayloadError: a key written twice in one object (a `ValueError`, as bad JSON is).
         ValueError, UnicodeDecodeError: not JSON, as `json.loads` raises them.
     """
+    if loads is not None and isinstance(text, bytes):
+        try:
+            value = loads(text)
+        except ValueError:
+            pass  # read (or explained) the exact way below
+        else:
+            return unique_keys(text, value)
     return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def unique_keys(text: bytes, value: Any) -> Any:
+    """``value``, parsed from ``text`` by any JSON reader, once ``text`` writes no key twice.
+
+    Each key ends in a quote and a colon: text holding no more of those than ``value`` holds
+    keys wrote none twice. Otherwise the text is read again the exact way (see `read_json`).
+
+    Raises:
+        PayloadError: a key written twice in one object.
+    """
+    if len(_KEY_ENDS.findall(text)) != _keys(value):
+        json.loads(text, object_pairs_hook=_unique_keys)  # raises on a key written twice
+    return value
+
+
+#: Where a key of JSON text may end: a quote, JSON whitespace, a colon.
+_KEY_ENDS: Final = re.compile(rb'"[ \t\r\n]*:')
+
+
+def _keys(value: Any) -> int:
+    """How many keys the objects of a parsed JSON value hold, at every depth."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            count += len(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return count
 
 
 def is_empty(value: Any) -> bool:
