@@ -30,7 +30,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
+from twpolicy._payloads._encodings import cell, point_codes, scaled_numbers
+
 __all__ = [
+    "CODES_PER_POINT",
     "COPIES_PER_POINT",
     "NUMBERS_PER_POINT",
     "Bloom",
@@ -142,10 +145,24 @@ class Points:
         limit: the most points kept.
     """
 
-    __slots__ = ("_keys", "_limit", "_lock", "_pending", "_points", "_stale", "_values")
+    __slots__ = (
+        "_cells",
+        "_codes",
+        "_keys",
+        "_limit",
+        "_lock",
+        "_pending",
+        "_points",
+        "_stale",
+        "_values",
+    )
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
+        # Each encoding of the points indexed (`point_codes`): how many points have it; and
+        # the geohash cells they lie in (`cell`), a first look at geohash-shaped words.
+        self._codes: dict[bytes, int] = {}
+        self._cells = bytearray()  # sized when a point is first indexed
         # Each point, in order of last sight: whether its copies are in the index yet.
         self._points: dict[tuple[float, float], bool] = {}
         self._pending: dict[tuple[float, float], None] = {}  # read, not yet in the index
@@ -184,11 +201,15 @@ class Points:
             keys, values = _copies(*point)
             _count(self._keys, keys, -1)
             _count(self._values, values, -1)
+            _count(self._codes, point_codes(*point), -1)
         self._stale.clear()
         for point in self._pending:
             keys, values = _copies(*point)
             _count(self._keys, keys, 1)
             _count(self._values, values, 1)
+            codes = point_codes(*point)
+            _count(self._codes, codes, 1)
+            _mark_cells(self._cells, codes)
             self._points[point] = True  # keeps its place in the order
         self._pending.clear()
 
@@ -201,6 +222,21 @@ class Points:
         """Remember every point ``other`` remembers."""
         for first, second in list(other._points):
             self.add(first, second)
+
+    def cells(self) -> bytearray | None:
+        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
+        if not self._points:
+            return None
+        self._ready()
+        return self._cells
+
+    def encodes(self, tokens: Iterable[bytes]) -> bool:
+        """Whether one of ``tokens`` is an encoding of a point seen (`point_codes`)."""
+        if not self._points:
+            return False
+        self._ready()
+        codes = self._codes
+        return any(token in codes for token in tokens)
 
     def among(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` (at different places) are a copy of a point seen.
@@ -249,7 +285,18 @@ class Points:
         return False
 
 
-def _count(counts: dict[int, int], keys: Iterable[int], step: int) -> None:
+_CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
+
+
+def _mark_cells(cells: bytearray, codes: Iterable[bytes]) -> None:
+    if not cells:
+        cells.extend(bytes(_CELLS))
+    for code in codes:
+        if code[:1] == b"g":
+            cells[cell(code[1:4].decode())] = 1
+
+
+def _count(counts: dict[Any, int], keys: Iterable[Any], step: int) -> None:
     for key in keys:
         left = counts.get(key, 0) + step
         if left > 0:
@@ -318,14 +365,22 @@ def aggregate(value: Any) -> bool:
 
 
 def numbers_of(values: Iterable[Any]) -> list[float]:
-    """The coordinates among ``values`` and the items of the lists among them (one level)."""
+    """The coordinates among ``values`` and the items of the lists among them (one level).
+
+    A few integers (`scaled_numbers`) count as what they are scaled by 10**5 to 10**7.
+    """
     found: list[float] = []
+    integers: list[int] = []
     for value in values:
         number = coordinate(value)
         if number is not None:
             found.append(number)
+        elif type(value) is int:
+            integers.append(value)
         elif type(value) is list:
             found.extend(n for n in map(coordinate, value) if n is not None)
+            found.extend(scaled_numbers(value))
+    found.extend(scaled_numbers(integers))
     return found
 
 
@@ -528,6 +583,8 @@ def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
 COPIES_PER_POINT: Final = 16
 #: Numbers kept of a point (both coordinates at every rounding), for sizing: 15 on average.
 NUMBERS_PER_POINT: Final = 15
+#: Encodings kept of a point (`point_codes`), for sizing: 68 in both orders, 34 in one.
+CODES_PER_POINT: Final = 68
 
 
 class LastingPoints(Points):
@@ -549,6 +606,8 @@ class LastingPoints(Points):
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
+        # Pair keys and encodings (`point_codes`, marked apart from the keys' digits): it
+        # starts sized for the keys and grows as points are read.
         self._key_filter = GrowingBloom(limit * COPIES_PER_POINT, rate)
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
         self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
@@ -585,6 +644,10 @@ class LastingPoints(Points):
                 keys.add(int_bytes(key))
             for number in numbers:
                 values.add(int_bytes(number))
+            codes = point_codes(*point)
+            for code in codes:
+                keys.add(code)
+            _mark_cells(self._cells, codes)
         self._count += len(self._pending)
         self._pending.clear()
 
@@ -600,6 +663,21 @@ class LastingPoints(Points):
 
     def _known(self) -> bool:
         return bool(self._count or self._pending)
+
+    def cells(self) -> bytearray | None:
+        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
+        if not self._known():
+            return None
+        self._ready()
+        return self._cells
+
+    def encodes(self, tokens: Iterable[bytes]) -> bool:
+        """Whether one of ``tokens`` is an encoding of a point seen (at ``rate`` if never)."""
+        if not self._known():
+            return False
+        self._ready()
+        keys = self._key_filter
+        return any(token in keys for token in tokens)
 
     def among(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` (at different places) are a copy of a point seen."""
