@@ -31,6 +31,7 @@ __all__ = [
     "code_tokens",
     "geohash",
     "plus_code",
+    "point_cells",
     "point_codes",
     "scaled_numbers",
     "text_scaled",
@@ -122,20 +123,40 @@ _PLUS_LENGTHS: Final = (6, 8, 10, 11, 12, 13, 14, 15)
 _SHORTENED: Final = (2, 4, 6)
 
 
-def point_codes(first: float, second: float) -> set[bytes]:
-    """Every encoding kept of a point read, either order: ``b"g"`` geohash, ``b"p"`` plus code."""
-    codes: set[bytes] = set()
+def _orders(first: float, second: float) -> Iterator[tuple[float, float]]:
+    """``(first, second)`` as (latitude, longitude), in each order that can be one."""
     for latitude, longitude in ((first, second), (second, first)):
-        if abs(latitude) > 90 or abs(longitude) > 180:  # noqa: PLR2004  # degrees
-            continue
-        full = geohash(latitude, longitude)
-        codes.update(b"g" + full[:length].encode() for length in GEOHASH_LENGTHS)
+        if abs(latitude) <= 90 and abs(longitude) <= 180:  # noqa: PLR2004  # degrees
+            yield latitude, longitude
+
+
+def point_codes(first: float, second: float) -> set[bytes]:
+    """Every encoding kept of a point read, either order: ``b"g"`` geohash, ``b"p"`` plus code.
+
+    Shorter codes are prefixes of the longest (both encodings are hierarchical), so each
+    is worked out once an order.
+    """
+    codes: set[bytes] = set()
+    for latitude, longitude in _orders(first, second):
+        full = geohash(latitude, longitude).encode()
+        codes.update(b"g" + full[:length] for length in GEOHASH_LENGTHS)
+        longest = plus_code(latitude, longitude, _PLUS_LENGTHS[-1]).replace("+", "")
         for length in _PLUS_LENGTHS:
-            code = plus_code(latitude, longitude, length)
-            codes.add(b"p" + code.encode())
+            digits = longest[:length]
+            code = (
+                digits.ljust(_SEPARATOR_AT, "0") + "+"
+                if length < _SEPARATOR_AT
+                else digits[:_SEPARATOR_AT] + "+" + digits[_SEPARATOR_AT:]
+            ).encode()
+            codes.add(b"p" + code)
             if length >= _PAIR_DIGITS:
-                codes.update(b"p" + code[cut:].encode() for cut in _SHORTENED)
+                codes.update(b"p" + code[cut:] for cut in _SHORTENED)
     return codes
+
+
+def point_cells(first: float, second: float) -> list[int]:
+    """The geohash cells (`cell`) a point read lies in, in either order: cheap, for a first look."""
+    return [cell(geohash(latitude, longitude, 3)) for latitude, longitude in _orders(first, second)]
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,

@@ -1103,6 +1103,7 @@ class LocationMemory(PlaceNames):
         "_places_read",
         "_span_size",
         "_tails",
+        "_uncoded_owners",
         "_word_tails",
     )
 
@@ -1123,6 +1124,9 @@ class LocationMemory(PlaceNames):
         # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
         self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
+        # Owned points whose encodings are not in the filters yet: put in only when a text
+        # holds a token shaped like one (`_code_moved`).
+        self._uncoded_owners: list[tuple[float, float, bytes]] = []
         # Whether a place was read with a Tweet or a user: only then is free text looked up.
         self._place_owned = False
         # The most words and commas of a place name read with an owner: how long a span of
@@ -1466,9 +1470,7 @@ class LocationMemory(PlaceNames):
                     owners.add(data + tail)
                 for number in numbers:
                     values.add(int_bytes(number))
-                for code in point_codes(first, second):
-                    owned.add(_CODE_MARK + code)
-                    owners.add(_CODE_MARK + code + tail)
+                self._uncoded_owners.append((first, second, tail))  # `_code_moved`
                 exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
                 owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
 
@@ -1685,11 +1687,18 @@ class LocationMemory(PlaceNames):
         cells = self.points.cells()
         if cells is None:
             return False
-        return any(
-            self._key_moved(_CODE_MARK + code, token)
-            for text in texts
-            for code in code_tokens(text, cells)
-        )
+        codes = [code for text in texts for code in code_tokens(text, cells)]
+        if not codes:
+            return False
+        if self._uncoded_owners:
+            with self._lock:
+                uncoded, self._uncoded_owners = self._uncoded_owners, []
+                owned, owners = self._owned, self._owners
+                for first, second, tail in uncoded:
+                    for code in point_codes(first, second):
+                        owned.add(_CODE_MARK + code)
+                        owners.add(_CODE_MARK + code + tail)
+        return any(self._key_moved(_CODE_MARK + code, token) for code in codes)
 
     def _moved_place(
         self, node: Node, tweet_id: str | None, named: Mapping[str, list[str]]

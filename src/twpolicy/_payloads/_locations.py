@@ -30,7 +30,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
-from twpolicy._payloads._encodings import cell, point_codes, scaled_numbers
+from twpolicy._payloads._encodings import point_cells, point_codes, scaled_numbers
 
 __all__ = [
     "CODES_PER_POINT",
@@ -147,6 +147,7 @@ class Points:
 
     __slots__ = (
         "_cells",
+        "_coded",
         "_codes",
         "_keys",
         "_limit",
@@ -159,9 +160,12 @@ class Points:
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
-        # Each encoding of the points indexed (`point_codes`): how many points have it; and
-        # the geohash cells they lie in (`cell`), a first look at geohash-shaped words.
+        # Each encoding of the points indexed (`point_codes`): how many points have it,
+        # worked out only when a text holds a token shaped like one (`encodes`); the points
+        # whose encodings are in; and the geohash cells of the points indexed (`cell`), a
+        # first look at geohash-shaped words.
         self._codes: dict[bytes, int] = {}
+        self._coded: set[tuple[float, float]] = set()
         self._cells = bytearray()  # sized when a point is first indexed
         # Each point, in order of last sight: whether its copies are in the index yet.
         self._points: dict[tuple[float, float], bool] = {}
@@ -201,15 +205,15 @@ class Points:
             keys, values = _copies(*point)
             _count(self._keys, keys, -1)
             _count(self._values, values, -1)
-            _count(self._codes, point_codes(*point), -1)
+            if point in self._coded:
+                self._coded.discard(point)
+                _count(self._codes, point_codes(*point), -1)
         self._stale.clear()
         for point in self._pending:
             keys, values = _copies(*point)
             _count(self._keys, keys, 1)
             _count(self._values, values, 1)
-            codes = point_codes(*point)
-            _count(self._codes, codes, 1)
-            _mark_cells(self._cells, codes)
+            _mark_cells(self._cells, point)
             self._points[point] = True  # keeps its place in the order
         self._pending.clear()
 
@@ -232,9 +236,15 @@ class Points:
 
     def encodes(self, tokens: Iterable[bytes]) -> bool:
         """Whether one of ``tokens`` is an encoding of a point seen (`point_codes`)."""
-        if not self._points:
+        tokens = list(tokens)
+        if not self._points or not tokens:
             return False
         self._ready()
+        with self._lock:
+            for point, indexed in self._points.items():
+                if indexed and point not in self._coded:
+                    self._coded.add(point)
+                    _count(self._codes, point_codes(*point), 1)
         codes = self._codes
         return any(token in codes for token in tokens)
 
@@ -288,12 +298,11 @@ class Points:
 _CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
 
 
-def _mark_cells(cells: bytearray, codes: Iterable[bytes]) -> None:
+def _mark_cells(cells: bytearray, point: tuple[float, float]) -> None:
     if not cells:
         cells.extend(bytes(_CELLS))
-    for code in codes:
-        if code[:1] == b"g":
-            cells[cell(code[1:4].decode())] = 1
+    for index in point_cells(*point):
+        cells[index] = 1
 
 
 def _count(counts: dict[Any, int], keys: Iterable[Any], step: int) -> None:
@@ -602,7 +611,7 @@ class LastingPoints(Points):
         rate: the chance that a neutral pair never seen is taken for a point.
     """
 
-    __slots__ = ("_count", "_key_filter", "_value_filter")
+    __slots__ = ("_count", "_key_filter", "_uncoded", "_value_filter")
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
@@ -612,6 +621,8 @@ class LastingPoints(Points):
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
         self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
         self._count = 0
+        # Points indexed whose encodings are not in the filter yet (`encodes` puts them in).
+        self._uncoded: list[tuple[float, float]] = []
 
     @property
     def nbytes(self) -> int:
@@ -644,10 +655,8 @@ class LastingPoints(Points):
                 keys.add(int_bytes(key))
             for number in numbers:
                 values.add(int_bytes(number))
-            codes = point_codes(*point)
-            for code in codes:
-                keys.add(code)
-            _mark_cells(self._cells, codes)
+            _mark_cells(self._cells, point)
+        self._uncoded.extend(self._pending)
         self._count += len(self._pending)
         self._pending.clear()
 
@@ -673,10 +682,17 @@ class LastingPoints(Points):
 
     def encodes(self, tokens: Iterable[bytes]) -> bool:
         """Whether one of ``tokens`` is an encoding of a point seen (at ``rate`` if never)."""
-        if not self._known():
+        tokens = list(tokens)
+        if not self._known() or not tokens:
             return False
         self._ready()
         keys = self._key_filter
+        if self._uncoded:
+            with self._lock:
+                uncoded, self._uncoded = self._uncoded, []
+                for point in uncoded:
+                    for code in point_codes(*point):
+                        keys.add(code)
         return any(token in keys for token in tokens)
 
     def among(self, numbers: Sequence[float]) -> bool:
