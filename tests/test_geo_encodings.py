@@ -88,8 +88,8 @@ def inside(point, bounds, slack=1e-9):
 
 # Points as the API gives them (four to eight decimals), away from the poles and date line.
 def coordinates(limit):
-    """Coordinates of at least 0.02 degrees (a few integers scaled are then a point)."""
-    return st.tuples(st.integers(2 * 10**6, limit * 10**8), st.booleans()).map(
+    """Coordinates of at least 0.1 degrees (a few integers scaled are then a point)."""
+    return st.tuples(st.integers(10**7, limit * 10**8), st.booleans()).map(
         lambda t: -t[0] / 10**8 if t[1] else t[0] / 10**8
     )
 

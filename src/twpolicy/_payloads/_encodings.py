@@ -155,8 +155,22 @@ def point_codes(first: float, second: float) -> set[bytes]:
 
 
 def point_cells(first: float, second: float) -> list[int]:
-    """The geohash cells (`cell`) a point read lies in, in either order: cheap, for a first look."""
-    return [cell(geohash(latitude, longitude, 3)) for latitude, longitude in _orders(first, second)]
+    """The geohash cells (`cell`) a point read lies in, in either order: cheap, for a first look.
+
+    A three-character geohash is 8 bits of longitude and 7 of latitude, interleaved.
+    """
+    found = []
+    for latitude, longitude in _orders(first, second):
+        lng = min(255, int((longitude + 180.0) * 256 / 360.0))
+        lat = min(127, int((latitude + 90.0) * 128 / 180.0))
+        index = 0
+        for bit in range(15):
+            if bit % 2 == 0:
+                index = index * 2 + ((lng >> (7 - bit // 2)) & 1)
+            else:
+                index = index * 2 + ((lat >> (6 - bit // 2)) & 1)
+        found.append(index)
+    return found
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,
@@ -190,7 +204,7 @@ def code_tokens(text: str, cells: bytes | bytearray | None = None) -> Iterator[b
 #: The most integers in one container read as a point scaled to integers (a pair, a
 #: latitude and longitude beside an ID or two): lists of IDs and counts are not points.
 SCALED_MOST: Final = 4
-_SMALLEST_SCALED: Final = 1_000  # 0.01 degrees in E5
+_SMALLEST_SCALED: Final = 10_000  # 0.1 degrees in E5 (years, sizes and small counts are less)
 _LARGEST_SCALED: Final = 1_800_000_000  # 180 degrees in E7
 
 
@@ -209,21 +223,21 @@ def _scaled_candidates(value: int) -> Iterator[float]:
 def scaled_numbers(values: Iterable[Any], most: int | None = SCALED_MOST) -> list[float]:
     """The coordinates a few integers among ``values`` may be, scaled (E5, E6 or E7).
 
-    Integers of 0.01 to 180 degrees in some scale; none when more than ``most`` qualify (a
-    list of IDs or counts is no point).
+    Integers of 0.1 to 180 degrees in some scale; none when fewer than two or more than
+    ``most`` qualify (one integer is no point, a list of IDs or counts neither).
     """
     found = [
         value
         for value in values
         if type(value) is int and _SMALLEST_SCALED <= abs(value) <= _LARGEST_SCALED
     ]
-    if not found or (most is not None and len(found) > most):
-        return []
+    if len(found) < 2 or (most is not None and len(found) > most):  # noqa: PLR2004  # a pair
+        return []  # one integer is no point; many are IDs or counts
     return [number for value in found for number in _scaled_candidates(value)]
 
 
 # Two integers in text: a point scaled to integers ("377749300,-1224194200").
-INTEGER_PAIR: Final = re.compile(r"(?<![\w.])([-+]?\d{4,10})\s*[,;\t /]\s*([-+]?\d{4,10})(?![\w.])")
+INTEGER_PAIR: Final = re.compile(r"(?<![\w.])([-+]?\d{5,10})\s*[,;\t /]\s*([-+]?\d{5,10})(?![\w.])")
 
 
 def text_scaled(text: str) -> list[float]:

@@ -28,6 +28,7 @@ from typing import Any, Final
 import attrs
 
 from twpolicy._payloads._encodings import (
+    cell,
     code_tokens,
     point_codes,
     scaled_numbers,
@@ -758,6 +759,8 @@ def _text_pair_known(text: str, names: PlaceNames) -> bool:
     """
     if len(text) > _LONGEST_TEXT:
         text = text[:_LONGEST_TEXT]
+    if _DIGIT.search(text) is None:
+        return False
     if ("." in text or "e-" in text or "E-" in text) and any(
         names.knows_pair([float(match.group(1)), float(match.group(2))])
         for match in _ANY_PAIR_IN_TEXT.finditer(text)
@@ -897,6 +900,9 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 # Places read with a Tweet, in the owners' filters, apart from points.
 _PLACE_MARK: Final = b"p:"
+# The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
+_LAST_WORD: Final = re.compile(r"([^\W_]+)[\W_]*$")
+_LONGEST_WORD: Final = 64
 _CODE_MARK: Final = b"c:"  # a point read with a Tweet, encoded (`point_codes`)
 _AREA_MARK: Final = b"a:"
 _NO_NAMES: Final[Mapping[str, list[str]]] = {}
@@ -922,7 +928,7 @@ class PlaceNames:
         points: the most points to keep.
     """
 
-    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "points")
+    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "_word_ends", "points")
 
     def __init__(
         self,
@@ -940,6 +946,9 @@ class PlaceNames:
         )
         self._lock = threading.Lock()
         self.points = Points(points)
+        # The last word of each name learned as words only (`words_key`): a text ending in
+        # none of them is not looked up as one.
+        self._word_ends: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -954,8 +963,7 @@ class PlaceNames:
         key = _name_key(text)
         if key is not None and self._has(key):
             return True
-        words = words_key(text)
-        return words is not None and self._has(words)
+        return self._words_known(text)
 
     def names_value(self, text: object) -> bool:
         """Whether a text on its own (not a key, not counted) names a known place.
@@ -970,17 +978,36 @@ class PlaceNames:
             return False
         if self._has(key):
             return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
+        return self._words_known(text)
+
+    def _word_ended(self, word: str) -> bool:
+        return word in self._word_ends or any(
+            base._word_ended(word)  # noqa: SLF001  # same class
+            for base in self._bases
+        )
+
+    def _words_known(self, text: object) -> bool:
+        """Whether ``text`` is, as words only, a full name learned (`words_key`)."""
+        if type(text) is not str:
+            return False
+        last = _LAST_WORD.search(unicodedata.normalize("NFKC", text[-_LONGEST_WORD:]))
+        if last is None or not self._word_ended(last.group(1).casefold()):
+            return False
         words = words_key(text)
         return words is not None and self._has(words)
 
     def encodes_text(self, text: str) -> bool:
         """Whether ``text`` holds an encoding of a point read: a geohash, a plus code."""
+        tokens = list(code_tokens(text))
+        return bool(tokens) and self._encodes(tokens)
+
+    def _encodes(self, tokens: list[bytes]) -> bool:
         cells = self.points.cells()
         if cells is not None:
-            tokens = list(code_tokens(text, cells))
-            if tokens and self.points.encodes(tokens):
+            mine = [t for t in tokens if t[:1] != b"g" or cells[cell(t[1:4].decode())]]
+            if mine and self.points.encodes(mine):
                 return True
-        return any(base.encodes_text(text) for base in self._bases)
+        return any(base._encodes(tokens) for base in self._bases)  # noqa: SLF001  # same class
 
     def knows_pair(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` are a point read before (rounded, swapped: any copy)."""
@@ -1023,7 +1050,10 @@ class PlaceNames:
         if not isinstance(place, Mapping):
             return False
         found = [_name_key(place.get(field)) for field in _NAME_FIELDS]
-        found.extend(_word_forms(place))
+        forms = _word_forms(place)
+        if forms:
+            self._word_ends.update(form.rsplit(" ", 1)[-1] for form in forms)
+            found.extend(forms)
         return self._add(key for key in found if key is not None)
 
     def learn_points(self, datum: Any) -> bool:
@@ -1043,6 +1073,7 @@ class PlaceNames:
     def absorb(self, other: PlaceNames) -> None:
         """Learn what ``other`` learned."""
         self._add(list(other._learned))
+        self._word_ends |= other._word_ends
         self.points.absorb(other.points)
 
 
@@ -1828,6 +1859,7 @@ def _content_numbers(
     are scaled (`scaled_numbers`); ``texts`` collects the strings read.
     """
     found: list[float] = []
+    integers: list[int] = []
     stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
     while stack:
         item = stack.pop()
@@ -1842,11 +1874,12 @@ def _content_numbers(
             if number is not None:
                 found.append(number)
         elif type(item) is int:
-            found.extend(scaled_numbers((item,)))
+            integers.append(item)
         elif type(item) is str:
             found.extend(_text_numbers(item))
             if texts is not None:
                 texts.append(item)
+    found.extend(scaled_numbers(integers, most=None))
     return found
 
 
@@ -2418,9 +2451,11 @@ class Probe(PlaceNames):
         return super().knows_pair(numbers)
 
     def encodes_text(self, text: str) -> bool:
-        if not self.asked_pairs and next(code_tokens(text), None) is not None:
-            self.asked_pairs = True  # an encoding of a point the payload itself holds?
-        return super().encodes_text(text)
+        tokens = list(code_tokens(text))
+        if not tokens:
+            return False
+        self.asked_pairs = True  # an encoding of a point the payload itself holds?
+        return self._encodes(tokens)
 
 
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import array
 import functools
 import hashlib
+import itertools
 import math
 import mmap
 import re
@@ -228,11 +229,16 @@ class Points:
             self.add(first, second)
 
     def cells(self) -> bytearray | None:
-        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
+        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`).
+
+        Worked out without indexing the points (a first look must stay cheap).
+        """
         if not self._points:
             return None
-        self._ready()
-        return self._cells
+        with self._lock:
+            for point in self._pending:
+                _mark_cells(self._cells, point)
+        return self._cells or None
 
     def encodes(self, tokens: Iterable[bytes]) -> bool:
         """Whether one of ``tokens`` is an encoding of a point seen (`point_codes`)."""
@@ -611,7 +617,7 @@ class LastingPoints(Points):
         rate: the chance that a neutral pair never seen is taken for a point.
     """
 
-    __slots__ = ("_count", "_key_filter", "_uncoded", "_value_filter")
+    __slots__ = ("_celled", "_coded_pending", "_count", "_key_filter", "_uncoded", "_value_filter")
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
@@ -621,8 +627,11 @@ class LastingPoints(Points):
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
         self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
         self._count = 0
-        # Points indexed whose encodings are not in the filter yet (`encodes` puts them in).
+        # Points indexed whose encodings are not in the filter yet (`encodes` puts them in),
+        # and how many of the pending points have their cells marked (`cells`).
         self._uncoded: list[tuple[float, float]] = []
+        self._celled = 0
+        self._coded_pending = 0  # how many of the pending points have their encodings in
 
     @property
     def nbytes(self) -> int:
@@ -655,8 +664,10 @@ class LastingPoints(Points):
                 keys.add(int_bytes(key))
             for number in numbers:
                 values.add(int_bytes(number))
+        for point in itertools.islice(self._pending, self._celled, None):
             _mark_cells(self._cells, point)
-        self._uncoded.extend(self._pending)
+        self._uncoded.extend(itertools.islice(self._pending, self._coded_pending, None))
+        self._celled = self._coded_pending = 0
         self._count += len(self._pending)
         self._pending.clear()
 
@@ -677,19 +688,25 @@ class LastingPoints(Points):
         """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
         if not self._known():
             return None
-        self._ready()
-        return self._cells
+        pending = self._pending
+        if len(pending) > self._celled:
+            with self._lock:
+                for point in itertools.islice(pending, self._celled, None):
+                    _mark_cells(self._cells, point)
+                self._celled = len(pending)
+        return self._cells or None
 
     def encodes(self, tokens: Iterable[bytes]) -> bool:
         """Whether one of ``tokens`` is an encoding of a point seen (at ``rate`` if never)."""
         tokens = list(tokens)
         if not self._known() or not tokens:
             return False
-        self._ready()
-        keys = self._key_filter
-        if self._uncoded:
-            with self._lock:
+        keys, pending = self._key_filter, self._pending
+        if self._uncoded or len(pending) > self._coded_pending:
+            with self._lock:  # the points' encodings, without indexing their copies
                 uncoded, self._uncoded = self._uncoded, []
+                uncoded.extend(itertools.islice(pending, self._coded_pending, None))
+                self._coded_pending = len(pending)
                 for point in uncoded:
                     for code in point_codes(*point):
                         keys.add(code)
