@@ -14,6 +14,7 @@ from twpolicy import strategies as tws
 from twpolicy._cli._records import LOADS, RecordReader
 from twpolicy._payloads import _fastscan
 from twpolicy._payloads._batch import record_hits
+from twpolicy._payloads._encodings import geohash, plus_code
 from twpolicy._payloads._fastscan import FastLine, judge, parser, readers
 from twpolicy._payloads._geo import LocationMemory
 from twpolicy._payloads._shapes import SHAPES, Kind
@@ -50,6 +51,7 @@ def contents(remembered):
     """Everything a memory holds: its filters' bytes and counts, and its places' cache."""
     points = remembered.points
     points.among([1.5, 2.5])  # puts pending points into the filters
+    points.encodes([b"-"])  # and their encodings
     filters = [
         remembered._names,
         points._key_filter,
@@ -146,18 +148,35 @@ _ODD_VALUES = st.one_of(
 ).map(copy.deepcopy)  # a later change may change the value itself: never the shared one
 
 
+def _encoded(draw, point):
+    """A point read in an earlier record, as an application may write it again."""
+    lat, lng = point if abs(point[0]) <= 90 else point[::-1]  # degrees
+    return draw(
+        st.sampled_from(
+            [
+                geohash(lat, lng, 7),
+                plus_code(lat, lng, 10),
+                f"{plus_code(lat, lng, 10)[4:]} Exampleton",
+                [round(lat * 1e7), round(lng * 1e7)],
+                f"{round(lat * 1e6)},{round(lng * 1e6)}",
+            ]
+        )
+    )
+
+
 @st.composite
-def mutated(draw, earlier_names=()):
+def mutated(draw, earlier_names=(), earlier_points=()):
     """A payload, perhaps changed where the fast path must notice: unknown keys at any depth,
     location in odd places, objects made not whole, values of another type, names read in
-    earlier records used as keys."""
+    earlier records used as keys (also without their comma), points read in earlier records
+    encoded (geohash, plus code, scaled integers)."""
     payload = draw(payloads())
     for _ in range(draw(st.integers(0, 2))):
         objects = list(_objects(payload))
         if not objects:
             break
         _path, target = draw(st.sampled_from(objects))
-        action = draw(st.sampled_from(["add", "blank", "replace", "name"]))
+        action = draw(st.sampled_from(["add", "blank", "replace", "name", "renamed", "encoded"]))
         if action == "add":
             target[draw(_ODD_KEYS)] = draw(_ODD_VALUES)
         elif action == "blank":
@@ -168,7 +187,22 @@ def mutated(draw, earlier_names=()):
             target[draw(st.sampled_from(sorted(target)))] = draw(_ODD_VALUES)
         elif action == "name" and earlier_names:
             target[draw(st.sampled_from(sorted(earlier_names)))] = draw(st.integers(1, 9))
+        else:
+            _rewrite(draw, target, action, earlier_names, earlier_points)
     return payload
+
+
+def _rewrite(draw, target, action, earlier_names, earlier_points):
+    """A name read kept without its comma, or a point read kept encoded, in ``target``."""
+    if action == "renamed" and earlier_names:
+        name = draw(st.sampled_from(sorted(earlier_names))).replace(",", " ")
+        target[draw(_ODD_KEYS)] = name
+    elif action == "encoded" and earlier_points:
+        encoded = _encoded(draw, draw(st.sampled_from(sorted(earlier_points))))
+        if isinstance(encoded, str) and draw(st.booleans()):
+            target[encoded] = draw(st.integers(1, 9))
+        else:
+            target[draw(_ODD_KEYS)] = encoded
 
 
 def _place_names(payload):
@@ -186,7 +220,11 @@ def runs(draw):
     records = [draw(mutated())]
     for _ in range(draw(st.integers(0, 3))):
         names = set().union(*map(_place_names, records))
-        records.append(draw(mutated(earlier_names=names)))
+        read = LocationMemory()
+        for record in records:
+            read.observe_all(record)
+        points = set(read.points._pending)
+        records.append(draw(mutated(earlier_names=names, earlier_points=points)))
     return records
 
 

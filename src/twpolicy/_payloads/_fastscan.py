@@ -36,6 +36,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
+from twpolicy._payloads._encodings import scaled_numbers
 from twpolicy._payloads._geo import Finder, PlaceNames, Probe, key_location, scan_value
 from twpolicy._payloads._shapes import (
     CONTENT_FAMILY,
@@ -687,12 +688,13 @@ def _ids_only(items: list[Any]) -> bool:
     """Whether `scan_value` reads a list as it reads ``[]``: numbers no coordinate is, or IDs.
 
     Whole numbers (and null, booleans) are never coordinates, place names or counted
-    names; decimal texts of four digits or more not starting with 0 are over 180 as numbers
+    names, but for a few of them (`scaled_numbers`: a point as integers); decimal texts of
+    four digits or more not starting with 0 are over 180 as numbers
     (no coordinate), are never taken for a place name, a point or a search parameter. A
     list of one sort only: a pair of a text and a number could be a row of counts.
     """
     if all(type(item) in _NOT_COORDINATES for item in items):
-        return True
+        return not scaled_numbers(items)  # a few integers may be a point scaled (latE7)
     return all(
         type(item) is str
         and len(item) >= 4  # noqa: PLR2004  # over 180 as a number

@@ -27,6 +27,15 @@ from typing import Any, Final
 
 import attrs
 
+from twpolicy._payloads._encodings import (
+    cell,
+    code_tokens,
+    point_codes,
+    scaled_numbers,
+    text_scaled,
+    text_words,
+    words_key,
+)
 from twpolicy._payloads._locations import (
     COPIES_PER_POINT,
     NUMBERS_PER_POINT,
@@ -744,13 +753,28 @@ _ANY_PAIR_IN_TEXT: Final = re.compile(
 
 
 def _text_pair_known(text: str, names: PlaceNames) -> bool:
-    """Whether a text writes out a point read (at any rounding, in either order)."""
-    if "." not in text and "e-" not in text and "E-" not in text:
+    """Whether a text writes out a point read (at any rounding, in either order).
+
+    Decimals, two integers scaled by 10**5 to 10**7 (``"377749300,-1224194200"``), degrees
+    and minutes (and seconds) with a hemisphere, in ASCII (``37 46 29.7 N``) or with signs.
+    """
+    if len(text) > _LONGEST_TEXT:
+        text = text[:_LONGEST_TEXT]
+    if _DIGIT.search(text) is None:
         return False
-    return any(
+    if ("." in text or "e-" in text or "E-" in text) and any(
         names.knows_pair([float(match.group(1)), float(match.group(2))])
         for match in _ANY_PAIR_IN_TEXT.finditer(text)
-    )
+    ):
+        return True
+    scaled = text_scaled(text)
+    if scaled and names.knows_pair(scaled):
+        return True
+    degrees = list(_degrees(text))
+    return len(degrees) > 1 and names.knows_pair(degrees)
+
+
+_LONGEST_TEXT: Final = 100_000
 
 
 def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
@@ -766,13 +790,15 @@ def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  
             return GeoKind.GEO_QUERY
         if _text_point(key) or _text_location(key):
             return GeoKind.POINT
-        if names is not None and _text_pair_known(key, names):
+        if names is not None and (_text_pair_known(key, names) or names.encodes_text(key)):
             return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
     if isinstance(key, tuple):
         if _pair(key) or (
             names is not None
-            and names.knows_pair([n for n in map(coordinate, key) if n is not None])
+            and names.knows_pair(
+                [*(n for n in map(coordinate, key) if n is not None), *scaled_numbers(key)]
+            )
         ):
             return GeoKind.POINT
         # A composite key: (place, day), (user, "Paris, France"), ((lat, long), hour) ...
@@ -818,8 +844,8 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
                 yield path, GeoKind.POINT
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
-            elif names is not None and _text_pair_known(item, names):
-                yield path, GeoKind.POINT
+            elif names is not None and (_text_pair_known(item, names) or names.encodes_text(item)):
+                yield path, GeoKind.POINT  # a point read: decimals, scaled, degrees, encoded
             continue
         if kind in _SCALAR_TYPES:
             continue
@@ -863,9 +889,9 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
                 yield path, GeoKind.PLACE  # one item of counts per place, as pairs
                 continue
             if names is not None and names.knows_pair(
-                [n for n in map(coordinate, item) if n is not None]
+                [*(n for n in map(coordinate, item) if n is not None), *scaled_numbers(item)]
             ):
-                yield path, GeoKind.POINT  # a point read, rounded, swapped or as text
+                yield path, GeoKind.POINT  # a point read, rounded, swapped, as text, scaled
                 continue
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
         elif isinstance(item, (set, frozenset)):
@@ -875,6 +901,10 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
 _SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
 # Places read with a Tweet, in the owners' filters, apart from points.
 _PLACE_MARK: Final = b"p:"
+# The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
+_LAST_WORD: Final = re.compile(r"([^\W_]+)[\W_]*$")
+_LONGEST_WORD: Final = 64
+_CODE_MARK: Final = b"c:"  # a point read with a Tweet, encoded (`point_codes`)
 _AREA_MARK: Final = b"a:"
 _NO_NAMES: Final[Mapping[str, list[str]]] = {}
 _NO_AREAS: Final[Mapping[str, list[tuple[float, float]]]] = {}
@@ -899,7 +929,7 @@ class PlaceNames:
         points: the most points to keep.
     """
 
-    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "points")
+    __slots__ = ("_bases", "_given", "_learned", "_limit", "_lock", "_word_ends", "points")
 
     def __init__(
         self,
@@ -917,6 +947,9 @@ class PlaceNames:
         )
         self._lock = threading.Lock()
         self.points = Points(points)
+        # The last word of each name learned as words only (`words_key`): a text ending in
+        # none of them is not looked up as one.
+        self._word_ends: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -929,19 +962,53 @@ class PlaceNames:
 
     def __contains__(self, text: object) -> bool:
         key = _name_key(text)
-        return key is not None and self._has(key)
+        if key is not None and self._has(key):
+            return True
+        return self._words_known(text)
 
     def names_value(self, text: object) -> bool:
         """Whether a text on its own (not a key, not counted) names a known place.
 
-        Only full names (``"Exampleton, EX"``), place IDs and given names count: a single
-        word such as a country's name is too often something else (a language is called
-        "Indonesia" too).
+        Only full names (``"Exampleton, EX"``, also as words without the comma:
+        ``"Exampleton EX"``, ``"Exampleton (EX)"``, or with the place's country), place IDs
+        and given names count: a single name such as a country's is too often something
+        else (a language is called "Indonesia" too).
         """
         key = _name_key(text)
-        if key is None or not self._has(key):
+        if key is None:
             return False
-        return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
+        if self._has(key):
+            return "," in key or _PLACE_ID.fullmatch(key) is not None or self._given_has(key)
+        return self._words_known(text)
+
+    def _word_ended(self, word: str) -> bool:
+        return word in self._word_ends or any(
+            base._word_ended(word)  # noqa: SLF001  # same class
+            for base in self._bases
+        )
+
+    def _words_known(self, text: object) -> bool:
+        """Whether ``text`` is, as words only, a full name learned (`words_key`)."""
+        if type(text) is not str:
+            return False
+        last = _LAST_WORD.search(unicodedata.normalize("NFKC", text[-_LONGEST_WORD:]))
+        if last is None or not self._word_ended(last.group(1).casefold()):
+            return False
+        words = words_key(text)
+        return words is not None and self._has(words)
+
+    def encodes_text(self, text: str) -> bool:
+        """Whether ``text`` holds an encoding of a point read: a geohash, a plus code."""
+        tokens = list(code_tokens(text))
+        return bool(tokens) and self._encodes(tokens)
+
+    def _encodes(self, tokens: list[bytes]) -> bool:
+        cells = self.points.cells()
+        if cells is not None:
+            mine = [t for t in tokens if t[:1] != b"g" or cells[cell(t[1:4].decode())]]
+            if mine and self.points.encodes(mine):
+                return True
+        return any(base._encodes(tokens) for base in self._bases)  # noqa: SLF001  # same class
 
     def knows_pair(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` are a point read before (rounded, swapped: any copy)."""
@@ -983,7 +1050,11 @@ class PlaceNames:
         """Learn the names of a place (a mapping); whether any was new."""
         if not isinstance(place, Mapping):
             return False
-        found = (_name_key(place.get(field)) for field in _NAME_FIELDS)
+        found = [_name_key(place.get(field)) for field in _NAME_FIELDS]
+        forms = _word_forms(place)
+        if forms:
+            self._word_ends.update(form.rsplit(" ", 1)[-1] for form in forms)
+            found.extend(forms)
         return self._add(key for key in found if key is not None)
 
     def learn_points(self, datum: Any) -> bool:
@@ -1003,7 +1074,26 @@ class PlaceNames:
     def absorb(self, other: PlaceNames) -> None:
         """Learn what ``other`` learned."""
         self._add(list(other._learned))
+        self._word_ends |= other._word_ends
         self.points.absorb(other.points)
+
+
+def _word_forms(place: Mapping[str, Any]) -> list[str]:
+    """A place's full name as words only, and its name with its country (`words_key`).
+
+    Only names of more than one part: a place's bare name is ordinary speech.
+    """
+    forms = []
+    full_name = place.get("full_name")
+    if type(full_name) is str and "," in full_name:
+        forms.append(words_key(full_name))
+    name = place.get("name")
+    if type(name) is str and name.strip():
+        for field in _COUNTRY_FIELDS:
+            country = place.get(field)
+            if type(country) is str and country.strip() and _name_key(country) != _name_key(name):
+                forms.append(words_key(f"{name} {country}"))
+    return [form for form in forms if form is not None]
 
 
 class LocationMemory(PlaceNames):
@@ -1045,6 +1135,8 @@ class LocationMemory(PlaceNames):
         "_places_read",
         "_span_size",
         "_tails",
+        "_uncoded_owners",
+        "_word_tails",
     )
 
     def __init__(
@@ -1064,6 +1156,9 @@ class LocationMemory(PlaceNames):
         # Their numbers (every rounding): a cheap first look at numbers kept in a Tweet.
         self._owned_values = GrowingBloom(owned * NUMBERS_PER_POINT, 1e-2)
         self._pending_owners: list[tuple[float, float, str]] = []
+        # Owned points whose encodings are not in the filters yet: put in only when a text
+        # holds a token shaped like one (`_code_moved`).
+        self._uncoded_owners: list[tuple[float, float, bytes]] = []
         # Whether a place was read with a Tweet or a user: only then is free text looked up.
         self._place_owned = False
         # The most words and commas of a place name read with an owner: how long a span of
@@ -1072,6 +1167,9 @@ class LocationMemory(PlaceNames):
         # The first word after each comma of those names: a comma in text followed by any
         # other word starts no full name read (a set as small as the regions read).
         self._tails: set[str] = set()
+        # The last word of each of those names as words only (`words_key`): a word of free
+        # text that ends none ends no name written without its comma.
+        self._word_tails: set[str] = set()
         # The places read lately (names and area), by ID, with their points: read again,
         # they are not worked out again. Only a cache: the filters keep everything.
         self._places_read: dict[tuple[str, ...], None] = {}
@@ -1140,6 +1238,7 @@ class LocationMemory(PlaceNames):
         if not self._place_owned:
             return
         owned, owners, size, tails = self._owned, self._owners, self._span_size, self._tails
+        word_tails = self._word_tails
         for family, holder in holders:
             holder_id = _tweet_id(holder)
             if holder_id is None:
@@ -1149,7 +1248,9 @@ class LocationMemory(PlaceNames):
             if family == "user" and "location" in holder:  # recorded as read (`_user`)
                 own = {key: item for key, item in holder.items() if key != "location"}
             keys = {
-                key for text in _content_strings(own) for key in _text_place_keys(text, size, tails)
+                key
+                for text in _content_strings(own, every=bool(word_tails))
+                for key in _text_place_keys(text, size, tails, word_tails)
             }
             mine = [data for key in keys if (data := _PLACE_MARK + key.encode()) in owned]
             if mine:
@@ -1289,7 +1390,11 @@ class LocationMemory(PlaceNames):
             owned, owners = self._owned, self._owners
             self._place_owned = True
             for key in keys:
-                if "," in key:
+                if key.startswith("~"):  # as words only (`words_key`)
+                    words = key[1:].split(" ")
+                    self._span_size = max(self._span_size, len(words))
+                    self._word_tails.add(words[-1])
+                elif "," in key:
                     self._span_size = max(self._span_size, len(_SPAN_PIECE.findall(key)))
                     self._tails.update(
                         part.split(" ", 1)[0] for part in key.split(", ")[1:] if part
@@ -1397,6 +1502,7 @@ class LocationMemory(PlaceNames):
                     owners.add(data + tail)
                 for number in numbers:
                     values.add(int_bytes(number))
+                self._uncoded_owners.append((first, second, tail))  # `_code_moved`
                 exact = canonical_key(_scaled_coordinate(first), _scaled_coordinate(second))
                 owned.add(b"=" + int_bytes(exact))  # the point as read, for places' areas
 
@@ -1494,9 +1600,9 @@ class LocationMemory(PlaceNames):
         if not self._place_owned:
             return None
         token = None if object_id is None else _token(family, object_id)
-        size, tails = self._span_size, self._tails
-        for text in _content_strings(value):
-            for key in _text_place_keys(text, size, tails):
+        size, tails, word_tails = self._span_size, self._tails, self._word_tails
+        for text in _content_strings(value, every=bool(word_tails)):
+            for key in _text_place_keys(text, size, tails, word_tails):
                 if self._key_moved(_PLACE_MARK + key.encode(), token):
                     return (), GeoKind.PLACE
         return None
@@ -1584,9 +1690,10 @@ class LocationMemory(PlaceNames):
         """Where a Tweet keeps, in its own content, a point read as another Tweet's, if it does.
 
         Anywhere in it (its text, its entities, a key of its own), two numbers that are such
-        a point at any rounding: a Tweet made up for storage can hold any text, and a point
-        read with another Tweet is no part of it. Nested Tweets and users are judged as
-        themselves.
+        a point at any rounding (decimals, integers scaled by 10**5 to 10**7, degrees), or
+        an encoding of it (a geohash, a plus code): a Tweet made up for storage can hold any
+        text, and a point read with another Tweet is no part of it. Nested Tweets and users
+        are judged as themselves.
         """
         self._ready_owners()
         values = self._owned_values
@@ -1594,7 +1701,10 @@ class LocationMemory(PlaceNames):
             return None
         if fields is None:
             fields = _PLACE_HOLDERS.get(node.kind, ())
-        numbers = _content_numbers(node.value, fields)
+        texts: list[str] = []
+        numbers = _content_numbers(node.value, fields, texts)
+        if self._code_moved(texts, tweet_id):
+            return (), GeoKind.POINT  # a point read as another's, encoded
         found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
         for index, first in enumerate(found):
             for second in found[index + 1 :]:
@@ -1603,6 +1713,24 @@ class LocationMemory(PlaceNames):
                 if self.moved(first, second, tweet_id) or self.area_moved(first, second, tweet_id):
                     return (), GeoKind.POINT
         return None
+
+    def _code_moved(self, texts: Iterable[str], token: str | None) -> bool:
+        """Whether a text encodes a point read with some Tweet or user, never with ``token``."""
+        cells = self.points.cells()
+        if cells is None:
+            return False
+        codes = [code for text in texts for code in code_tokens(text, cells)]
+        if not codes:
+            return False
+        if self._uncoded_owners:
+            with self._lock:
+                uncoded, self._uncoded_owners = self._uncoded_owners, []
+                owned, owners = self._owned, self._owners
+                for first, second, tail in uncoded:
+                    for code in point_codes(first, second):
+                        owned.add(_CODE_MARK + code)
+                        owners.add(_CODE_MARK + code + tail)
+        return any(self._key_moved(_CODE_MARK + code, token) for code in codes)
 
     def _moved_place(
         self, node: Node, tweet_id: str | None, named: Mapping[str, list[str]]
@@ -1722,13 +1850,17 @@ _COUNTRY_FIELDS: Final = ("country", "country_code")
 _TEXT_NUMBER: Final = re.compile(r"(?<![\d.])[-+]?\d{1,3}\.\d{1,17}(?![\d.])")
 
 
-def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> list[float]:
+def _content_numbers(
+    tweet: Mapping[str, Any], fields: Collection[str] = (), texts: list[str] | None = None
+) -> list[float]:
     """The numbers a Tweet holds in its own content, as floats (texts' decimals included).
 
     Its location ``fields`` (judged as such), and nested content objects (a retweeted or
-    quoted Tweet, a user: judged as themselves) are left out.
+    quoted Tweet, a user: judged as themselves) are left out. Integers count as what they
+    are scaled (`scaled_numbers`); ``texts`` collects the strings read.
     """
     found: list[float] = []
+    integers: list[int] = []
     stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
     while stack:
         item = stack.pop()
@@ -1742,13 +1874,23 @@ def _content_numbers(tweet: Mapping[str, Any], fields: Collection[str] = ()) -> 
             number = coordinate(item)
             if number is not None:
                 found.append(number)
+        elif type(item) is int:
+            integers.append(item)
         elif type(item) is str:
-            for text in _TEXT_NUMBER.findall(item):
-                number = coordinate(text)
-                if number is not None:
-                    found.append(number)
-            found.extend(_degrees(item))
+            found.extend(_text_numbers(item))
+            if texts is not None:
+                texts.append(item)
+    found.extend(scaled_numbers(integers, most=None))
     return found
+
+
+def _text_numbers(text: str) -> Iterator[float]:
+    """The coordinates a text may write: decimals, degrees, two integers scaled."""
+    for number in map(coordinate, _TEXT_NUMBER.findall(text)):
+        if number is not None:
+            yield number
+    yield from _degrees(text)
+    yield from text_scaled(text)
 
 
 # Degrees, minutes and seconds with a hemisphere (37 degrees 46 minutes 29.7 seconds N, with
@@ -1758,6 +1900,20 @@ _DMS: Final = re.compile(
     r"(?:(\d{1,2}(?:\.\d+)?)\s*(?:[\"\u2033\u201d]|'')\s*)?([NSEWnsew])?"
 )
 _DEGREE_DECIMALS: Final = range(1, 7)
+# The same in ASCII: degrees and minutes (and seconds) apart by spaces, colons or d/m/s marks,
+# with a hemisphere before or after ("37 46 29.7 N", "37:46:29.7N", "37d46m29.7s N",
+# "N 37 46.495"); without a hemisphere, numbers in a row are no coordinate.
+_DMS_ASCII_PARTS: Final = (
+    r"(?<![\w.])(?:([NSEWnsew])\s*)?(\d{1,3})\s*(?:d|deg|:|\s)\s*(\d{1,2}(?:\.\d+)?)"
+    r"(?:\s*(?:m|min|'|\u2032|\u2019|:|\s)\s*(?!\d{1,3}\s*(?:d|deg|:|\s)\s*\d)"
+    r"(\d{1,2}(?:\.\d+)?)\s*(?:s|sec|\"|\u2033|\u201d|'')?)?\s*(?:m|min|'|\u2032|\u2019)?"
+    r"\s*(?:([NSEWnsew])(?![a-zA-Z])AHEAD)?"
+)
+# A hemisphere between two coordinates ends the first or starts the second: both readings.
+_DMS_ASCII: Final = tuple(
+    re.compile(_DMS_ASCII_PARTS.replace("AHEAD", ahead)) for ahead in ("", r"(?!\s*[-+]?\d)")
+)
+_DIGIT: Final = re.compile(r"\d")
 
 
 def _degrees(text: str) -> Iterator[float]:
@@ -1766,10 +1922,16 @@ def _degrees(text: str) -> Iterator[float]:
     A point read is known at 1 to 6 decimals; its degrees, minutes and seconds are the same
     point at the rounding they are precise to. Without a hemisphere, both signs.
     """
-    if "\u00b0" not in text and "\u00ba" not in text:
-        return
-    for match in _DMS.finditer(text):
-        degrees, minutes, seconds, hemisphere = match.groups()
+    matches: list[tuple[str, str | None, str | None, str | None]] = []
+    if "\u00b0" in text or "\u00ba" in text:
+        matches.extend(match.groups() for match in _DMS.finditer(text))  # type: ignore[misc]  # four groups
+    if _DIGIT.search(text):
+        for pattern in _DMS_ASCII:
+            for match in pattern.finditer(text):
+                before, degrees, minutes, seconds, after = match.groups()
+                if before or after:
+                    matches.append((degrees, minutes, seconds, before or after))
+    for degrees, minutes, seconds, hemisphere in matches:
         value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
         signs = (-1,) if hemisphere and hemisphere in "SWsw" else (1,) if hemisphere else (1, -1)
         for sign in signs:
@@ -1834,17 +1996,18 @@ def _holders(document: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
             )
 
 
-def _content_strings(value: Mapping[str, Any]) -> Iterator[str]:
+def _content_strings(value: Mapping[str, Any], *, every: bool = False) -> Iterator[str]:
     """Every string of an object's own content that may name a place (a comma, 16 digits).
 
-    Nested content objects (a retweeted or quoted Tweet, a user) are left out: they are
-    judged, and recorded, as themselves.
+    ``every``: every string (a name read as words only needs no comma). Nested content
+    objects (a retweeted or quoted Tweet, a user) are left out: they are judged, and
+    recorded, as themselves.
     """
     stack: list[Any] = list(value.values())
     while stack:
         item = stack.pop()
         if type(item) is str:
-            if "," in item or len(item) >= _PLACE_ID_DIGITS:
+            if every or "," in item or len(item) >= _PLACE_ID_DIGITS:
                 yield item
         elif isinstance(item, Mapping):
             if ("id" not in item and "id_str" not in item) or CONTENT_FAMILY.get(
@@ -1886,16 +2049,30 @@ def _spans(pieces: Sequence[str], size: int, *, comma: bool) -> Iterator[str]:
                     yield key
 
 
-def _text_place_keys(text: str, size: int, tails: Collection[str] | None = None) -> Iterator[str]:
+def _text_place_keys(
+    text: str,
+    size: int,
+    tails: Collection[str] | None = None,
+    word_tails: Collection[str] = (),
+) -> Iterator[str]:
     """The place keys free text may hold: place IDs, and full names (``"Name, Region"``).
 
     Every run of words holding a comma, of at most ``size`` words and commas (the longest
     full name read), in any case or spacing, marks at either end left out; with ``tails``,
     only around a comma followed by a word that follows a comma in a full name read. A
     single name is not a candidate: a bare city's name in a text is ordinary speech.
+    With ``word_tails``, full names written as words only (`words_key`: ``"San Francisco
+    CA"``, ``"San Francisco (CA)"``, with the country): every run of two to ``size`` words
+    ending with a word that ends such a name read.
     """
     for match in _TEXT_PLACE_ID.finditer(text):
         yield match.group().casefold()
+    if word_tails:
+        words = text_words(text)
+        for end, word in enumerate(words):
+            if word in word_tails:
+                for start in range(max(0, end - size + 1), end):
+                    yield "~" + " ".join(words[start : end + 1])
     if "," not in text or size < 3:  # noqa: PLR2004  # a word, a comma, a word
         return
     pieces = _SPAN_PIECE.findall(unicodedata.normalize("NFKC", text))
@@ -1970,9 +2147,7 @@ def _place_keys_in(
         if type(item) is str:
             texts = (item,)
         elif isinstance(item, Mapping):
-            texts = [item.get(field) for field in _PLACE_READ_FIELDS]
-            if record or not any(type(text) is str and text.strip() for text in texts):
-                texts.extend(item.get(field) for field in _COUNTRY_FIELDS)
+            texts = _place_texts(item, record=record)
             if depth < _PLACE_DEPTH:
                 nested = (v for v in item.values() if isinstance(v, (Mapping, list)))
                 stack.extend((v, depth + 1) for v in nested)
@@ -1987,6 +2162,16 @@ def _place_keys_in(
             if key is not None:
                 yield key
                 yield from named.get(key, ())
+
+
+def _place_texts(place: Mapping[str, Any], *, record: bool) -> list[Any]:
+    """The texts that name a place (`_place_keys_in`); recorded, its word forms too."""
+    texts = [place.get(field) for field in _PLACE_READ_FIELDS]
+    if record or not any(type(text) is str and text.strip() for text in texts):
+        texts.extend(place.get(field) for field in _COUNTRY_FIELDS)
+    if record:
+        texts.extend(_word_forms(place))  # how free text may write it without a comma
+    return texts
 
 
 def _place_key(text: object) -> str | None:
@@ -2265,6 +2450,13 @@ class Probe(PlaceNames):
     def knows_pair(self, numbers: Sequence[float]) -> bool:
         self.asked_pairs = True
         return super().knows_pair(numbers)
+
+    def encodes_text(self, text: str) -> bool:
+        tokens = list(code_tokens(text))
+        if not tokens:
+            return False
+        self.asked_pairs = True  # an encoding of a point the payload itself holds?
+        return self._encodes(tokens)
 
 
 def _hits(payload: Any, names: PlaceNames | None) -> list[Hit]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import array
 import functools
 import hashlib
+import itertools
 import math
 import mmap
 import re
@@ -30,7 +31,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
+from twpolicy._payloads._encodings import point_cells, point_codes, scaled_numbers
+
 __all__ = [
+    "CODES_PER_POINT",
     "COPIES_PER_POINT",
     "NUMBERS_PER_POINT",
     "Bloom",
@@ -142,10 +146,28 @@ class Points:
         limit: the most points kept.
     """
 
-    __slots__ = ("_keys", "_limit", "_lock", "_pending", "_points", "_stale", "_values")
+    __slots__ = (
+        "_cells",
+        "_coded",
+        "_codes",
+        "_keys",
+        "_limit",
+        "_lock",
+        "_pending",
+        "_points",
+        "_stale",
+        "_values",
+    )
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
+        # Each encoding of the points indexed (`point_codes`): how many points have it,
+        # worked out only when a text holds a token shaped like one (`encodes`); the points
+        # whose encodings are in; and the geohash cells of the points indexed (`cell`), a
+        # first look at geohash-shaped words.
+        self._codes: dict[bytes, int] = {}
+        self._coded: set[tuple[float, float]] = set()
+        self._cells = bytearray()  # sized when a point is first indexed
         # Each point, in order of last sight: whether its copies are in the index yet.
         self._points: dict[tuple[float, float], bool] = {}
         self._pending: dict[tuple[float, float], None] = {}  # read, not yet in the index
@@ -184,11 +206,15 @@ class Points:
             keys, values = _copies(*point)
             _count(self._keys, keys, -1)
             _count(self._values, values, -1)
+            if point in self._coded:
+                self._coded.discard(point)
+                _count(self._codes, point_codes(*point), -1)
         self._stale.clear()
         for point in self._pending:
             keys, values = _copies(*point)
             _count(self._keys, keys, 1)
             _count(self._values, values, 1)
+            _mark_cells(self._cells, point)
             self._points[point] = True  # keeps its place in the order
         self._pending.clear()
 
@@ -201,6 +227,32 @@ class Points:
         """Remember every point ``other`` remembers."""
         for first, second in list(other._points):
             self.add(first, second)
+
+    def cells(self) -> bytearray | None:
+        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`).
+
+        Worked out without indexing the points (a first look must stay cheap).
+        """
+        if not self._points:
+            return None
+        with self._lock:
+            for point in self._pending:
+                _mark_cells(self._cells, point)
+        return self._cells or None
+
+    def encodes(self, tokens: Iterable[bytes]) -> bool:
+        """Whether one of ``tokens`` is an encoding of a point seen (`point_codes`)."""
+        tokens = list(tokens)
+        if not self._points or not tokens:
+            return False
+        self._ready()
+        with self._lock:
+            for point, indexed in self._points.items():
+                if indexed and point not in self._coded:
+                    self._coded.add(point)
+                    _count(self._codes, point_codes(*point), 1)
+        codes = self._codes
+        return any(token in codes for token in tokens)
 
     def among(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` (at different places) are a copy of a point seen.
@@ -249,7 +301,17 @@ class Points:
         return False
 
 
-def _count(counts: dict[int, int], keys: Iterable[int], step: int) -> None:
+_CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
+
+
+def _mark_cells(cells: bytearray, point: tuple[float, float]) -> None:
+    if not cells:
+        cells.extend(bytes(_CELLS))
+    for index in point_cells(*point):
+        cells[index] = 1
+
+
+def _count(counts: dict[Any, int], keys: Iterable[Any], step: int) -> None:
     for key in keys:
         left = counts.get(key, 0) + step
         if left > 0:
@@ -318,14 +380,22 @@ def aggregate(value: Any) -> bool:
 
 
 def numbers_of(values: Iterable[Any]) -> list[float]:
-    """The coordinates among ``values`` and the items of the lists among them (one level)."""
+    """The coordinates among ``values`` and the items of the lists among them (one level).
+
+    A few integers (`scaled_numbers`) count as what they are scaled by 10**5 to 10**7.
+    """
     found: list[float] = []
+    integers: list[int] = []
     for value in values:
         number = coordinate(value)
         if number is not None:
             found.append(number)
+        elif type(value) is int:
+            integers.append(value)
         elif type(value) is list:
             found.extend(n for n in map(coordinate, value) if n is not None)
+            found.extend(scaled_numbers(value))
+    found.extend(scaled_numbers(integers))
     return found
 
 
@@ -528,6 +598,8 @@ def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
 COPIES_PER_POINT: Final = 16
 #: Numbers kept of a point (both coordinates at every rounding), for sizing: 15 on average.
 NUMBERS_PER_POINT: Final = 15
+#: Encodings kept of a point (`point_codes`), for sizing: 68 in both orders, 34 in one.
+CODES_PER_POINT: Final = 68
 
 
 class LastingPoints(Points):
@@ -545,14 +617,21 @@ class LastingPoints(Points):
         rate: the chance that a neutral pair never seen is taken for a point.
     """
 
-    __slots__ = ("_count", "_key_filter", "_value_filter")
+    __slots__ = ("_celled", "_coded_pending", "_count", "_key_filter", "_uncoded", "_value_filter")
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
+        # Pair keys and encodings (`point_codes`, marked apart from the keys' digits): it
+        # starts sized for the keys and grows as points are read.
         self._key_filter = GrowingBloom(limit * COPIES_PER_POINT, rate)
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
         self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
         self._count = 0
+        # Points indexed whose encodings are not in the filter yet (`encodes` puts them in),
+        # and how many of the pending points have their cells marked (`cells`).
+        self._uncoded: list[tuple[float, float]] = []
+        self._celled = 0
+        self._coded_pending = 0  # how many of the pending points have their encodings in
 
     @property
     def nbytes(self) -> int:
@@ -585,6 +664,10 @@ class LastingPoints(Points):
                 keys.add(int_bytes(key))
             for number in numbers:
                 values.add(int_bytes(number))
+        for point in itertools.islice(self._pending, self._celled, None):
+            _mark_cells(self._cells, point)
+        self._uncoded.extend(itertools.islice(self._pending, self._coded_pending, None))
+        self._celled = self._coded_pending = 0
         self._count += len(self._pending)
         self._pending.clear()
 
@@ -600,6 +683,34 @@ class LastingPoints(Points):
 
     def _known(self) -> bool:
         return bool(self._count or self._pending)
+
+    def cells(self) -> bytearray | None:
+        """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
+        if not self._known():
+            return None
+        pending = self._pending
+        if len(pending) > self._celled:
+            with self._lock:
+                for point in itertools.islice(pending, self._celled, None):
+                    _mark_cells(self._cells, point)
+                self._celled = len(pending)
+        return self._cells or None
+
+    def encodes(self, tokens: Iterable[bytes]) -> bool:
+        """Whether one of ``tokens`` is an encoding of a point seen (at ``rate`` if never)."""
+        tokens = list(tokens)
+        if not self._known() or not tokens:
+            return False
+        keys, pending = self._key_filter, self._pending
+        if self._uncoded or len(pending) > self._coded_pending:
+            with self._lock:  # the points' encodings, without indexing their copies
+                uncoded, self._uncoded = self._uncoded, []
+                uncoded.extend(itertools.islice(pending, self._coded_pending, None))
+                self._coded_pending = len(pending)
+                for point in uncoded:
+                    for code in point_codes(*point):
+                        keys.add(code)
+        return any(token in keys for token in tokens)
 
     def among(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` (at different places) are a copy of a point seen."""
