@@ -46,7 +46,7 @@ from twpolicy._payloads._locations import (
     in_gazetteer,
 )
 from twpolicy._payloads._shapes import Kind, loose_key
-from twpolicy._payloads._walker import walk
+from twpolicy._payloads._walker import classify, walk
 from twpolicy.strategies import places, tweets
 from twpolicy.testing import FakeXAPI
 
@@ -217,7 +217,12 @@ class TestPointsSeenThenKept:
 NAMES = st.text(
     st.characters(whitelist_categories=("Lu", "Ll"), max_codepoint=0x24F), min_size=4, max_size=12
 ).filter(
-    lambda name: not in_gazetteer(name) and _name_key(name) is not None and loose_key(name) is None
+    lambda name: (
+        not in_gazetteer(name)
+        and _name_key(name) is not None
+        and loose_key(name) is None
+        and classify({name: 1}) is None  # not an envelope's key ("objects" makes a page)
+    )
 )
 
 

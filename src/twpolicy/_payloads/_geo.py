@@ -2630,8 +2630,9 @@ _MISSING: Final = object()
 def strip_geo(payload: Any, *, standalone_only: bool = False) -> Any:
     """A deep copy of ``payload`` with every location datum removed and nothing else changed.
 
-    Removes what `find_geo` finds: object keys are deleted, list elements dropped (a list of
-    places becomes empty). A payload that is location data as a whole (a place) becomes
+    Removes what `find_geo` finds, again until it finds nothing (dropping a place from
+    ``[0, <place>, 1.5]`` leaves a point): object keys are deleted, list elements dropped (a
+    list of places becomes empty). A payload that is location data as a whole (a place) becomes
     ``None``. For data minimisation, and for honouring ``scrub_geo`` notices on stored
     Tweets. The copy is plain JSON (tweepy models become the dicts they were read from).
 
@@ -2640,21 +2641,24 @@ def strip_geo(payload: Any, *, standalone_only: bool = False) -> Any:
         standalone_only: remove only the data that stand alone (what `check_storable`
             refuses), and keep location that is part of its Tweet or user.
     """
-    trie: dict[Any, Any] = {}
-    for hit in hits(payload):
-        if standalone_only and not hit.standalone:
-            continue
-        path = hit.full_path
-        if not path:
-            return None
-        node = trie
-        for segment in path[:-1]:
-            node = node.setdefault(segment, {})
-            if node is _REMOVE:
-                break
-        else:
-            node[path[-1]] = _REMOVE
-    return _copy_without(payload, trie)
+    while True:  # until nothing is found: a removal can make what is left location
+        trie: dict[Any, Any] = {}
+        for hit in hits(payload):
+            if standalone_only and not hit.standalone:
+                continue
+            path = hit.full_path
+            if not path:
+                return None
+            node = trie
+            for segment in path[:-1]:
+                node = node.setdefault(segment, {})
+                if node is _REMOVE:
+                    break
+            else:
+                node[path[-1]] = _REMOVE
+        payload = _copy_without(payload, trie)
+        if not trie:  # ``[0, <place>, 1.5]`` is ``[0, 1.5]`` once the place goes: a point
+            return payload
 
 
 def _copy_without(payload: Any, trie: dict[Any, Any]) -> Any:
