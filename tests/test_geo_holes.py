@@ -231,6 +231,30 @@ class TestBytes:
 
     def test_binary_that_is_not_json_passes(self, guard):
         assert check_storable(b"\x89PNG\r\n\x1a\n\xff\xfe", guard=guard).allowed
+        assert check_storable(
+            {"id_str": "1", "icon": b"\x89PNG\r\n\x1a\n\xff"}, guard=guard
+        ).allowed
+
+    @given(
+        st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]),
+        st.sampled_from([bytes, bytearray, memoryview]),
+        st.sampled_from(
+            [
+                json.dumps({"coordinates": POINT}),
+                json.dumps({"id": "1", "text": "", "geo": POINT}),
+                "37.7749,-122.4194",
+            ]
+        ),
+        st.lists(st.sampled_from(["dict", "list", "tuple"]), max_size=3),
+    )
+    def test_bytes_anywhere_inside_are_read_as_their_text(self, encoding, form, text, nesting):
+        """Text kept as bytes inside a payload is read as the same text inside it is."""
+        value = form(text.encode(encoding))
+        for container in nesting:
+            value = {"id_str": "1", "note": value} if container == "dict" else [value]
+            value = tuple(value) if container == "tuple" else value
+        with pytest.raises(StandaloneGeoError):
+            check_storable(value, guard=Guard())
 
 
 # -- keys, aggregation, decorator and mapping -------------------------------------------------

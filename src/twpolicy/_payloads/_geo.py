@@ -849,6 +849,11 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
             continue
         if kind in _SCALAR_TYPES:
             continue
+        if kind in _BYTES_TYPES:  # text kept as bytes is read as the text it is
+            text = _bytes_text(item)
+            if text is not None:
+                stack.append((text, path))
+            continue
         if id(item) in seen:
             continue
         seen.add(id(item))
@@ -898,7 +903,17 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
             stack.extend((element, (*path, index)) for index, element in enumerate(item))
 
 
-_SCALAR_TYPES: Final = frozenset({int, float, bool, type(None), bytes})
+_SCALAR_TYPES: Final = frozenset({int, float, bool, type(None)})
+_BYTES_TYPES: Final = frozenset({bytes, bytearray, memoryview})
+
+
+def _bytes_text(data: bytes | bytearray | memoryview) -> str | None:
+    """Bytes as the text they hold, decoded as `json.loads` decodes; ``None``: not text."""
+    raw = bytes(data)
+    try:
+        return raw.decode(json.detect_encoding(raw))
+    except UnicodeDecodeError:
+        return None  # binary (an image, compressed data): no text to read
 # Places read with a Tweet, in the owners' filters, apart from points.
 _PLACE_MARK: Final = b"p:"
 # The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
