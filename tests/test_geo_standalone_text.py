@@ -142,6 +142,18 @@ class TestCountsPerPlace:
         payload = data.draw(aggregates(chosen))
         assert refused(data.draw(carried(payload)), guard)
 
+    def test_a_place_read_again_under_its_id_with_another_name(self):
+        """A place ID read again with other names is learned again, not taken as read."""
+        guard = location_guard()
+        for name in ("Aaa", "Aaaa"):
+            tweet = {
+                "id_str": "1", "text": "hi",
+                "place": {"id": "0000000000000000", "name": name, "full_name": f"{name}, AA"},
+            }  # fmt: skip
+            assert check_storable(tweet, guard=guard).allowed
+        assert refused({"Aaaa": 1}, guard)
+        assert refused({"Aaa": 1}, guard)
+
     @settings(max_examples=60)
     @given(named_tweets(), st.data())
     def test_item_by_item_in_a_mapping(self, tweet, data):

@@ -914,6 +914,8 @@ def _bytes_text(data: bytes | bytearray | memoryview) -> str | None:
         return raw.decode(json.detect_encoding(raw))
     except UnicodeDecodeError:
         return None  # binary (an image, compressed data): no text to read
+
+
 # Places read with a Tweet, in the owners' filters, apart from points.
 _PLACE_MARK: Final = b"p:"
 # The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
@@ -1454,8 +1456,9 @@ class LocationMemory(PlaceNames):
             self.learn_points(place)
             return
         read = self._places_read
-        # A place by its ID and the fields that hold its area (v1.1 and v2 give different ones).
-        key = (place_id, *(field for field in _AREA_FIELDS if field in place))
+        # A place by its ID and what it says (names, country, area): a place read again under
+        # its ID with other names or another area is learned again, not taken as read.
+        key = (place_id, *(repr(place.get(field)) for field in _PLACE_READ_FIELDS))
         if key in read:
             return  # read already: the filters hold it
         self.learn(place)
@@ -2340,6 +2343,8 @@ def read_result(memory: LocationMemory, document: Any, response: Any = None) -> 
 
 
 _AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
+#: What a place says that the memory learns: read again with any of it changed, it is new.
+_PLACE_READ_FIELDS: Final = ("name", "full_name", "country", "country_code", *_AREA_FIELDS)
 
 
 def _listed(value: Any) -> list[Any]:
