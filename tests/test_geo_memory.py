@@ -598,7 +598,7 @@ class TestEdges:
         memory.observe({"includes": {"places": [{"id": "abcdefabcdefabcd", "name": "Renamed"}]}})
         assert "quotaville" in memory
         assert "placeton" in memory
-        assert "renamed" not in memory  # a place known by its ID is not read again
+        assert "renamed" in memory  # read again with another name: learned, not taken as read
         assert memory.watch(object()) is not None
         assert memory.watch_async(object()) is not None
 

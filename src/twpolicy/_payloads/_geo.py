@@ -1458,7 +1458,7 @@ class LocationMemory(PlaceNames):
         read = self._places_read
         # A place by its ID and what it says (names, country, area): a place read again under
         # its ID with other names or another area is learned again, not taken as read.
-        key = (place_id, *(repr(place.get(field)) for field in _PLACE_READ_FIELDS))
+        key = (place_id, *(repr(place.get(field)) for field in _PLACE_LEARNED))
         if key in read:
             return  # read already: the filters hold it
         self.learn(place)
@@ -2344,7 +2344,7 @@ def read_result(memory: LocationMemory, document: Any, response: Any = None) -> 
 
 _AREA_FIELDS: Final = ("bounding_box", "geo", "centroid", "geometry", "polylines")
 #: What a place says that the memory learns: read again with any of it changed, it is new.
-_PLACE_READ_FIELDS: Final = ("name", "full_name", "country", "country_code", *_AREA_FIELDS)
+_PLACE_LEARNED: Final = ("name", "full_name", "country", "country_code", *_AREA_FIELDS)
 
 
 def _listed(value: Any) -> list[Any]:
