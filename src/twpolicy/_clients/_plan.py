@@ -420,12 +420,18 @@ class Plan:
             or endpoint.route.removesuffix(".json") in _LOCATION_ROUTES
         )
 
-    def sending(self, client: object, policy: Policy, *, recursive: bool = True) -> Sending:
+    def sending(
+        self, client: object, policy: Policy, method: str, url: str, *, recursive: bool = True
+    ) -> Sending:
         """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
 
-        ``recursive``: tweepy retries by calling ``request`` again (v2); see `Sending.start`.
+        ``method`` and ``url`` (without the query): the one request the client's session may
+        send in it. ``recursive``: tweepy retries by calling ``request`` again (v2); see
+        `Sending.start`.
         """
-        return Sending.start(client, policy, self.action, recursive=recursive)
+        return Sending.start(
+            client, policy, self.action, recursive=recursive, method=method, url=url
+        )
 
 
 # Routes outside the geo category whose answers carry location of their own (trends
