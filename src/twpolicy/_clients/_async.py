@@ -33,7 +33,13 @@ from twpolicy._clients._plan import (
 )
 from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
-from twpolicy._clients._wire import GuardedAioSession, planned_scope, read_sent, refuse
+from twpolicy._clients._wire import (
+    GuardedAioSession,
+    SessionProperty,
+    planned_scope,
+    read_sent,
+    refuse,
+)
 from twpolicy._payloads._geo import read_hook_async
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
@@ -70,7 +76,7 @@ class _AsyncGuardedV2(Guarded):
 
     #: What tweepy and the application reach: a view of the aiohttp session (or of none, as
     #: tweepy's default) that lets through only what the client decided on.
-    session = property(_view, _assign, doc="The HTTP session every request passes.")
+    session = SessionProperty(_view, _assign, doc="The HTTP session every request passes.")
 
     async def request(
         self,

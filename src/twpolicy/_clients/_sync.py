@@ -42,7 +42,13 @@ from twpolicy._clients._plan import (
 )
 from twpolicy._clients._sending import Sending, watch_rate_limits
 from twpolicy._clients._streams import StreamMixin, admitting
-from twpolicy._clients._wire import bind_session, planned_scope, read_sent, refuse
+from twpolicy._clients._wire import (
+    SessionProperty,
+    bind_session,
+    planned_scope,
+    read_sent,
+    refuse,
+)
 from twpolicy._payloads._geo import read_hook, read_result
 
 __all__ = ["API", "Client", "StreamingClient"]
@@ -52,7 +58,7 @@ _NOT_V2 = "a v1.1 request through a v2 client's session"
 _NOT_V1 = "a v2 request through a v1.1 client's session"
 
 
-def guarded_session() -> property:
+def guarded_session() -> SessionProperty:
     """The ``session`` of a synchronous guarded client: guarded as assigned, and as read.
 
     Whatever ``requests.Session`` is assigned (tweepy's own, or the application's) gains the
@@ -71,7 +77,7 @@ def guarded_session() -> property:
         self.__dict__["_twpolicy_session"] = bind_session(value, self)
         watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
 
-    return property(get, put, doc="The HTTP session every request of this client passes.")
+    return SessionProperty(get, put, doc="The HTTP session every request of this client passes.")
 
 
 class _GuardedV2(Guarded):

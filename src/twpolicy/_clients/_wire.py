@@ -42,6 +42,7 @@ __all__ = [
     "GuardedAioSession",
     "GuardedSession",
     "Sent",
+    "SessionProperty",
     "bind_session",
     "planned_scope",
     "read_sent",
@@ -57,6 +58,10 @@ _REMEDY: Final = (
     "(endpoint such as 'statuses/update'); for another host or other credentials use "
     "an HTTP session of your own, or a guarded client built with those credentials"
 )
+
+
+class SessionProperty(property):
+    """The ``session`` of a guarded client (a subclass may not replace it)."""
 
 
 class Sent:
