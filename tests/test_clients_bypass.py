@@ -710,3 +710,174 @@ class TestScopeStaysWithItsSender:
             del _HookedRequest.trigger
         assert ["single_use_consent_taken"] == refused
         assert 1 == wire.count("POST", "/2/tweets")
+
+
+class TestReadingTheWire:
+    def test_a_v1_form_body_is_read(self):
+        """A v1.1 form body is read as parameters: a status in it needs consent."""
+        api, wire, _ = build("API", make_guard(consented=False))
+        with pytest.raises(twpolicy.ConsentRequired):
+            api.session.post(
+                "https://api.twitter.com/1.1/statuses/update.json",
+                data={"status": "hi"},
+                auth=api.auth.apply_auth(),
+            )
+        assert [] == wire.sent
+
+    def test_a_v1_path_off_the_catalog_is_unknown(self):
+        """A v1.1 session path that is no endpoint is refused as an unknown route."""
+        api, wire, _ = build("API", make_guard(consented=False))
+        with pytest.raises(twpolicy.UnknownRoute):
+            api.session.get("https://api.twitter.com/oauth/authorize", auth=api.auth.apply_auth())
+        assert [] == wire.sent
+
+    def test_no_session_sends_nothing(self):
+        """A client whose session was set to None has none to send through."""
+        client, wire, _ = build("Client", make_guard(consented=False))
+        client.session = None
+        assert client.session is None
+        with pytest.raises(AttributeError):
+            client.get_tweet(20)
+        assert [] == wire.sent
+
+    def test_our_own_connect_decides_when_filter_did_not(self):
+        """Calling the guarded _connect directly decides the stream it opens."""
+        transport, wire = TestStreams().stream(None)
+        recorder = DecisionRecorder()
+        guard = twpolicy.Guard(ledger=twpolicy.open_ledger("memory://"), sinks=[recorder])
+
+        class Listener(twpolicy.StreamingClient):
+            def on_tweet(self, tweet):
+                self.disconnect()
+
+        client = transport.install(Listener(BEARER, guard=guard))
+        client._connect("GET", "sample")  # the way around filter()
+        assert 1 == wire.count("GET", "/2/tweets/sample/stream")
+        assert ["GET /2/tweets/sample/stream"] == [d.operation for d in recorder.decisions]
+
+
+def signed(url, method="GET"):
+    """OAuth 1.0a headers of the test user, as tweepy's asynchronous client signs."""
+    return oauthlib.oauth1.Client("key", "secret", TOKEN, "ts").sign(url, method)[1]
+
+
+class TestAsyncSession:
+    def client(self, *, consented=False, answer=None):
+        guard = make_guard(consented=consented)
+        wire = Wire()
+        transport = ReplayTransport(answer or wire.answer)
+        client = twpolicy.AsyncClient(BEARER, "key", "secret", TOKEN, "ts", guard=guard)
+        client.session = transport.aiohttp_session()
+        return client, wire, transport
+
+    @pytest.mark.parametrize("verb", ["get", "post", "put", "patch", "delete", "head", "options"])
+    def test_every_verb_is_decided(self, verb):
+        """Each aiohttp verb through the view is planned: an unknown route is refused."""
+        client, wire, _ = self.client()
+        url = f"{V2_HOST}/2/made/up"
+
+        async def send():
+            async with getattr(client.session, verb)(url, headers=signed(url, verb.upper())):
+                pass
+
+        with pytest.raises(twpolicy.UnknownRoute):
+            asyncio.run(send())
+        assert [] == wire.sent
+
+    def test_awaited_read_with_params_goes_out(self):
+        """``await session.get(url, params=...)`` of a read goes out, decided."""
+        client, wire, _ = self.client()
+        url = f"{V2_HOST}/2/tweets/20"
+
+        async def send():
+            response = await client.session.get(url, params={"a": "1"}, headers=signed(url))
+            return response.status
+
+        assert 200 == asyncio.run(send())
+        assert [("GET", "/2/tweets/20")] == wire.sent
+
+    @pytest.mark.parametrize(
+        ("kwargs", "reason"),
+        [
+            ({"auth": object()}, "foreign_credentials"),
+            ({"data": {"text": "hi"}}, "foreign_credentials"),
+        ],
+    )
+    def test_what_cannot_be_decided_is_refused(self, kwargs, reason):
+        """aiohttp's own auth, or no credentials, is refused before anything leaves."""
+        client, wire, _ = self.client(consented=True)
+
+        async def send():
+            async with client.session.post(f"{V2_HOST}/2/tweets", **kwargs):
+                pass
+
+        with pytest.raises(twpolicy.UnplannedRequest, match=reason):
+            asyncio.run(send())
+        assert [] == wire.sent
+
+    def test_the_other_version_is_refused(self):
+        """A v1.1 request through the asynchronous client's session is refused."""
+        client, wire, _ = self.client()
+        url = f"{V2_HOST}/1.1/statuses/show.json"
+
+        async def send():
+            await client.session.get(url, headers=signed(url))
+
+        with pytest.raises(twpolicy.UnplannedRequest, match="other_api_version"):
+            asyncio.run(send())
+        assert [] == wire.sent
+
+    def test_a_failed_send_gives_back(self):
+        """An error status, or a failing transport, gives a single-use consent back."""
+        body = {"text": "once"}
+        guard = single_use_guard(body)
+        answers = iter([None, RecordedResponse.json({"title": "x"}, 503, "Unavailable")])
+
+        def answer(request):
+            found = next(answers, RecordedResponse.json({"data": {"id": "1"}}, 201, "Created"))
+            if found is None:
+                raise requests.ConnectionError("down")
+            return found
+
+        transport = ReplayTransport(answer)
+        client = twpolicy.AsyncClient(BEARER, "key", "secret", TOKEN, "ts", guard=guard)
+        client.session = transport.aiohttp_session()
+        url = f"{V2_HOST}/2/tweets"
+
+        async def post():
+            async with client.session.post(url, json=body, headers=signed(url, "POST")) as r:
+                return r.status
+
+        with pytest.raises(requests.ConnectionError):
+            asyncio.run(post())
+        assert 503 == asyncio.run(post())
+        assert 201 == asyncio.run(post())
+        with pytest.raises(twpolicy.ConsentRequired, match="single_use_consent_spent"):
+            asyncio.run(post())
+
+    def test_without_a_session_each_request_has_its_own(self, monkeypatch):
+        """No session of its own: each request gets a new one, closed after it (as tweepy)."""
+        import aiohttp  # noqa: PLC0415  # the async extra
+
+        client, wire, transport = self.client()
+        assert [] == wire.sent
+        made = []
+
+        def session():
+            made.append(transport.aiohttp_session())
+            return made[-1]
+
+        monkeypatch.setattr(aiohttp, "ClientSession", session)
+        client.session = None
+        assert client.session.closed
+        with pytest.raises(AttributeError):
+            _ = client.session.headers
+        url = f"{V2_HOST}/2/tweets/20"
+
+        async def send():
+            response = await client.session.get(url, headers=signed(url))
+            await client.session.close()
+            return await response.read()
+
+        assert b"edit_history_tweet_ids" in asyncio.run(send())
+        assert [True] == [s.closed for s in made]

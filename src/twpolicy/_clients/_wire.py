@@ -183,7 +183,10 @@ def read_sent(  # what a request on the wire is made of
     params = _form(parts.query)
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    kind = str(headers.get("Content-Type", "")).partition(";")[0].strip().lower()
+    kind = headers.get("Content-Type") or ""
+    if isinstance(kind, bytes):
+        kind = kind.decode("latin-1")  # requests-oauthlib leaves it as bytes
+    kind = str(kind).partition(";")[0].strip().lower()
     if form is not None:
         params.update({str(k): str(v) for k, v in form.items()})
     elif body not in {None, ""}:
@@ -261,11 +264,7 @@ def _guarded(session: requests.Session) -> GuardedSession:
     if extended is None:
         extended = type(f"Guarded{cls.__name__}", (GuardedSession, cls), {})
         _CLASSES[cls] = extended
-    try:
-        session.__class__ = extended
-    except TypeError as exc:
-        msg = f"cannot guard a {cls.__name__} session ({exc}); use a requests.Session"
-        raise ConfigurationError(msg) from None
+    session.__class__ = extended  # same layout: the extension adds no slots
     return session  # type: ignore[return-value]  # its class now is
 
 
