@@ -860,7 +860,6 @@ class TestAsyncSession:
         import aiohttp  # noqa: PLC0415  # the async extra
 
         client, wire, transport = self.client()
-        assert [] == wire.sent
         made = []
 
         def session():
@@ -881,3 +880,45 @@ class TestAsyncSession:
 
         assert b"edit_history_tweet_ids" in asyncio.run(send())
         assert [True] == [s.closed for s in made]
+        assert [("GET", "/2/tweets/20")] == wire.sent
+
+    def test_another_clients_view_is_unwrapped(self):
+        """Assigning another client's session view hands over its session, checked for this one."""
+        client, wire, _ = self.client()
+        other = twpolicy.AsyncClient(
+            BEARER, "key", "secret", TOKEN, "ts", guard=make_guard(consented=False)
+        )
+        other.session = client.session
+        assert other.session._owner is other  # the view is the other's own
+        with pytest.raises(twpolicy.ConsentRequired):
+            asyncio.run(other.create_tweet(text="hi", user_auth=True))
+        assert [] == wire.sent
+
+    def test_a_form_body_is_planned(self):
+        """An aiohttp ``data=`` mapping is read as parameters, and the request decided."""
+        client, wire, _ = self.client(consented=True)
+        url = f"{V2_HOST}/2/tweets"
+
+        async def send():
+            response = await client.session.post(
+                url, data={"text": "hi"}, headers=signed(url, "POST")
+            )
+            return response.status
+
+        assert 201 == asyncio.run(send())
+        assert [("POST", "/2/tweets")] == wire.sent
+
+    def test_an_awaited_request_that_fails_gives_back(self):
+        """A transport failure of an awaited request propagates to the caller."""
+
+        def down(request):
+            raise requests.ConnectionError("down")
+
+        client, _, _ = self.client(answer=down)
+        url = f"{V2_HOST}/2/tweets/20"
+
+        async def send():
+            await client.session.get(url, headers=signed(url))
+
+        with pytest.raises(requests.ConnectionError):
+            asyncio.run(send())
