@@ -513,12 +513,20 @@ class TestSessionProperty:
                 twin.get(f"{V2_HOST}/2/tweets/20")
         assert [] == wire.sent
 
-    def test_another_host_is_refused(self):
-        """The session of a guarded client sends to the X API only."""
-        client, _, _ = build("Client", make_guard(consented=False))
-        with pytest.raises(twpolicy.UnplannedRequest) as refused:
-            client.session.get("https://example.com/")
-        assert "not_x_api" == refused.value.decision.reason
+    def test_credentials_to_another_host_are_refused(self):
+        """Credentials go to the X API only; without any, another host is reached as asked."""
+        client, wire, _ = build("Client", make_guard(consented=False))
+        for kwargs in (
+            {"auth": OAuth1("key", "secret", TOKEN, "ts")},
+            {"headers": {"Cookie": "auth_token=1"}},
+            {"headers": {"Authorization": f"Bearer {BEARER}"}},
+        ):
+            with pytest.raises(twpolicy.UnplannedRequest) as refused:
+                client.session.post("https://104.244.42.1/2/tweets", json={"t": 1}, **kwargs)
+            assert "not_x_api" == refused.value.decision.reason
+        assert [] == wire.sent
+        client.session.put("https://storage.example/upload?signature=x", data=b"1\n2")
+        assert [("PUT", "/upload")] == wire.sent
 
     def test_the_other_api_version_is_refused(self):
         """A v1.1 request through a v2 client's session (and back) is refused."""

@@ -149,9 +149,9 @@ class UnknownRoute(PolicyViolation):
 class UnplannedRequest(PolicyViolation):
     """A request through a guarded client's HTTP session that cannot be decided (I.C.1.a).
 
-    Another host than the X API, credentials other than the client's own, a body twpolicy
-    cannot read, or the other API version: ``client.request(...)`` (``api.request(...)``)
-    sends it planned and decided.
+    Credentials sent to another host than the X API, credentials other than the client's
+    own, a body twpolicy cannot read, or the other API version: ``client.request(...)``
+    (``api.request(...)``) sends it planned and decided.
     """
 
 

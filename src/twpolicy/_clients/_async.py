@@ -124,7 +124,7 @@ class _AsyncGuardedV2(Guarded):
 
     async def _twpolicy_scope_async(
         self, method: str, url: Any, kwargs: Mapping[str, Any], defaults: Mapping[str, Any]
-    ) -> Sending:
+    ) -> Sending | None:
         """Plan a request the session was asked to send unplanned: as `request` would."""
         policy = self._twpolicy
         target = url if isinstance(url, URL) else URL(str(url))
@@ -146,6 +146,8 @@ class _AsyncGuardedV2(Guarded):
             form=form,
             document=kwargs.get("json"),
         )
+        if sent is None:
+            return None
         if sent.path.startswith("/1.1/"):
             raise refuse(policy, sent.method, str(target), "other_api_version", _NOT_V2)
         plan = await self._twpolicy_plan(

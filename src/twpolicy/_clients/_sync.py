@@ -124,7 +124,7 @@ class _GuardedV2(Guarded):
             lambda wanted: self._twpolicy_resolve(wanted, user_auth),
         )
 
-    def _twpolicy_scope(self, request: Any) -> Sending:
+    def _twpolicy_scope(self, request: Any) -> Sending | None:
         """Plan a request the session was asked to send unplanned: as `request` would."""
         policy, url = self._twpolicy, str(request.url)
         credentials = (self.bearer_token, self.access_token, self.consumer_key)  # type: ignore[attr-defined]  # tweepy's
@@ -136,6 +136,8 @@ class _GuardedV2(Guarded):
             headers=request.headers,
             body=request.body,
         )
+        if sent is None:
+            return None
         if sent.path.startswith("/1.1/"):
             raise refuse(policy, sent.method, url, "other_api_version", _NOT_V2)
         plan = self._twpolicy_plan(
@@ -269,7 +271,7 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
             self._twpolicy_resolve,
         )
 
-    def _twpolicy_scope(self, request: Any) -> Sending:
+    def _twpolicy_scope(self, request: Any) -> Sending | None:
         """Plan a request the session was asked to send unplanned: as `request` would."""
         policy, url, auth = self._twpolicy, str(request.url), self.auth
         credentials = (
@@ -285,6 +287,8 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
             headers=request.headers,
             body=request.body,
         )
+        if sent is None:
+            return None
         path = sent.path
         if path.startswith("/2/"):
             raise refuse(policy, sent.method, url, "other_api_version", _NOT_V1)

@@ -151,6 +151,18 @@ def _form(text: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
 
 
+def _readable(body: object, content_type: object) -> tuple[str, str] | None:
+    """The media type and text of a body that can be read as it is; ``None``: it cannot."""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")  # requests-oauthlib leaves it as bytes
+    kind = str(content_type or "").partition(";")[0].strip().lower()
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or kind.startswith("multipart/"):
+        return None  # a stream, a file, parts: not readable before it is sent
+    return kind, body
+
+
 def read_sent(  # what a request on the wire is made of
     policy: Policy,
     credentials: tuple[object, object, object],
@@ -161,43 +173,45 @@ def read_sent(  # what a request on the wire is made of
     body: object,
     form: Mapping[str, Any] | None = None,
     document: Any = None,
-) -> Sent:
+) -> Sent | None:
     """Read a request the session is about to send; refuse what cannot be decided.
 
     ``body``: the raw body (``requests``); ``form`` and ``document``: a form or JSON body
-    given as such (aiohttp's ``data=`` mapping, ``json=``).
+    given as such (aiohttp's ``data=`` mapping, ``json=``). ``None``: a request to another
+    host carrying no credentials (a compliance job's signed upload URL), which acts for
+    nobody on X and is sent as it is.
 
     Raises:
-        UnplannedRequest: another host, other credentials, or a body that cannot be read.
+        UnplannedRequest: credentials sent to another host, other credentials, or a body
+            that cannot be read.
     """
     method = method.upper()
     parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
+    host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme != "https" or host not in X_HOSTS or parts.port not in {None, 443}:
-        raise refuse(policy, method, url, "not_x_api", "not an X API host")
+        if headers.get("Authorization") is None and headers.get("Cookie") is None:
+            return None
+        why = "credentials sent to another host than the X API"
+        raise refuse(policy, method, url, "not_x_api", why)
     try:
         user_auth = _user_auth(credentials, headers.get("Authorization"))
     except ValueError as scheme:
         why = f"its credentials ({scheme}) are not the client's own"
         raise refuse(policy, method, url, "foreign_credentials", why) from None
     params = _form(parts.query)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    kind = headers.get("Content-Type") or ""
-    if isinstance(kind, bytes):
-        kind = kind.decode("latin-1")  # requests-oauthlib leaves it as bytes
-    kind = str(kind).partition(";")[0].strip().lower()
     if form is not None:
         params.update({str(k): str(v) for k, v in form.items()})
-    elif body not in {None, ""}:
-        if not isinstance(body, str) or kind.startswith("multipart/"):
+    elif body not in {None, b"", ""}:
+        readable = _readable(body, headers.get("Content-Type"))
+        if readable is None:
             why = "its body cannot be read before it is sent"
             raise refuse(policy, method, url, "unreadable_body", why)
+        kind, text = readable
         if kind == "application/x-www-form-urlencoded":
-            params.update(_form(body))
+            params.update(_form(text))
         else:
             try:
-                document = json.loads(body)
+                document = json.loads(text)
             except ValueError:
                 why = "its body is neither JSON nor a form"
                 raise refuse(policy, method, url, "unreadable_body", why) from None
@@ -227,6 +241,8 @@ class GuardedSession(requests.Session):
             )
             raise ConfigurationError(msg)
         scope = owner._twpolicy_scope(request)  # noqa: SLF001  # the owner's planner
+        if scope is None:  # another host, no credentials: acts for nobody on X
+            return super().send(request, **kwargs)
         with scope:
             response = super().send(request, **kwargs)
             if not 200 <= response.status_code < 300:  # noqa: PLR2004  # success
@@ -373,8 +389,9 @@ class AioRequest:
                 self._kwargs,
                 getattr(view._session, "headers", None) or {},  # noqa: SLF001  # ditto
             )
-            await scope.__aenter__()
-            self._scope = scope
+            if scope is not None:  # None: another host, no credentials
+                await scope.__aenter__()
+                self._scope = scope
         session = view._session  # noqa: SLF001  # its own view
         if session is None:
             import aiohttp  # noqa: PLC0415  # the async extra, present when this runs
