@@ -38,6 +38,7 @@ from twpolicy.exceptions import (
     TwPolicyError,
     TwPolicyWarning,
     UnknownRoute,
+    UnplannedRequest,
     _join_tweepy,
 )
 
@@ -229,6 +230,7 @@ __all__ = [
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "UnplannedRequest",
     "UserTokens",
     "Verification",
     "WindowLedger",

@@ -10,6 +10,7 @@ The tree::
     │   │   ├── QuotaExceeded          a recipient's rolling quota would be exceeded
     │   │   └── TermsNotAccepted       a recipient without terms, retention or privacy
     │   ├── UnknownRoute               a request the endpoint catalog does not know
+    │   ├── UnplannedRequest           sent through a guarded client's session, undecidable
     │   ├── ProhibitedPurpose          done for a purpose the policy forbids outright
     │   ├── KeyUseCaseError            a consumer key not bound to this use case
     │   ├── RateLimited                a send into a spent rate-limit window (I.B.5)
@@ -68,6 +69,7 @@ __all__ = [
     "TwPolicyError",
     "TwPolicyWarning",
     "UnknownRoute",
+    "UnplannedRequest",
 ]
 
 
@@ -142,6 +144,15 @@ class ContentUnavailable(PolicyViolation):
 
 class UnknownRoute(PolicyViolation):
     """A request matches no entry of the endpoint catalog, so it is refused (fail closed)."""
+
+
+class UnplannedRequest(PolicyViolation):
+    """A request through a guarded client's HTTP session that cannot be decided (I.C.1.a).
+
+    Credentials sent to another host than the X API, credentials other than the client's
+    own, a body twpolicy cannot read, or the other API version: ``client.request(...)``
+    (``api.request(...)``) sends it planned and decided.
+    """
 
 
 class ProhibitedPurpose(PolicyViolation):

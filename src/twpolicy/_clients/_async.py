@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import tweepy
+from requests.structures import CaseInsensitiveDict
 from tweepy.asynchronous import AsyncClient as _TweepyAsyncClient
 from tweepy.asynchronous import AsyncStreamingClient as _TweepyAsyncStreamingClient
+from yarl import URL
 
 from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
@@ -31,10 +33,20 @@ from twpolicy._clients._plan import (
 )
 from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._clients._streams import StreamMixin, admitting
+from twpolicy._clients._wire import (
+    GuardedAioSession,
+    SessionProperty,
+    planned_scope,
+    read_sent,
+    refuse,
+)
 from twpolicy._payloads._geo import read_hook_async
 from twpolicy._payloads._seen import read_response
 
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
+
+_V2_HOST = "https://api.twitter.com"  # tweepy's, for every v2 request
+_NOT_V2 = "a v1.1 request through a v2 client's session"
 
 
 async def _observe(sending: Sending, response: Any) -> None:
@@ -45,8 +57,27 @@ async def _observe(sending: Sending, response: Any) -> None:
         await off_loop(sending.observe, status, headers, authorization.get("Authorization"))
 
 
+def _view(self: Any) -> GuardedAioSession:
+    view: GuardedAioSession | None = self.__dict__.get("_twpolicy_view")
+    if view is None or view._owner is not self:  # noqa: SLF001  # a copied client: its own view
+        view = GuardedAioSession(self.__dict__.get("_twpolicy_session"), self)
+        self.__dict__["_twpolicy_view"] = view
+    return view
+
+
+def _assign(self: Any, value: Any) -> None:
+    if isinstance(value, GuardedAioSession):
+        value = value._session  # noqa: SLF001  # another client's view: its session
+    self.__dict__["_twpolicy_session"] = value
+    self.__dict__["_twpolicy_view"] = GuardedAioSession(value, self)
+
+
 class _AsyncGuardedV2(Guarded):
     """The v2 choke point of the asynchronous clients: ``AsyncBaseClient.request``."""
+
+    #: What tweepy and the application reach: a view of the aiohttp session (or of none, as
+    #: tweepy's default) that lets through only what the client decided on.
+    session = SessionProperty(_view, _assign, doc="The HTTP session every request passes.")
 
     async def request(
         self,
@@ -58,22 +89,8 @@ class _AsyncGuardedV2(Guarded):
     ) -> Any:
         """Decide on the request (off the event loop), then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
-        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
-            plan = await self._twpolicy_planned(
-                planning_v2(
-                    policy,
-                    self,
-                    method,
-                    route,
-                    json,
-                    user_auth=user_auth,
-                    params=params,
-                    first=plan,
-                ),
-                user_auth,
-            )
-        async with plan.sending(self, policy) as sending:
+        plan = await self._twpolicy_plan(method, route, params, json, user_auth)
+        async with plan.sending(self, policy, method, _V2_HOST + route) as sending:
             try:
                 sent = await super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
             except tweepy.HTTPException as failed:
@@ -86,6 +103,59 @@ class _AsyncGuardedV2(Guarded):
             document = await sent.json()
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(document))
         return sent
+
+    async def _twpolicy_plan(
+        self,
+        method: str,
+        route: str,
+        params: Any,
+        json: Any,
+        user_auth: bool,  # noqa: FBT001  # tweepy's order
+    ) -> Plan:
+        """Plan a v2 request, awaiting the lookups the plan asks for (through the guard)."""
+        policy = self._twpolicy
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        if settled(plan):
+            return plan
+        return await self._twpolicy_planned(  # a lookup first: whom the token is, or whom to
+            planning_v2(
+                policy, self, method, route, json, user_auth=user_auth, params=params, first=plan
+            ),
+            user_auth,
+        )
+
+    async def _twpolicy_scope_async(
+        self, method: str, url: Any, kwargs: Mapping[str, Any], defaults: Mapping[str, Any]
+    ) -> Sending | None:
+        """Plan a request the session was asked to send unplanned: as `request` would."""
+        policy = self._twpolicy
+        target = url if isinstance(url, URL) else URL(str(url))
+        if kwargs.get("params"):
+            target = target.extend_query(kwargs["params"])
+        headers = CaseInsensitiveDict({**defaults, **(kwargs.get("headers") or {})})
+        if kwargs.get("auth") is not None:
+            headers["Authorization"] = "Basic"  # aiohttp's own auth: not the client's
+        data = kwargs.get("data")
+        form = data if isinstance(data, Mapping) else None
+        credentials = (self.bearer_token, self.access_token, self.consumer_key)  # type: ignore[attr-defined]  # tweepy's
+        sent = read_sent(
+            policy,
+            credentials,
+            method,
+            str(target),
+            headers=headers,
+            body=None if form is not None else data,
+            form=form,
+            document=kwargs.get("json"),
+        )
+        if sent is None:
+            return None
+        if sent.path.startswith("/1.1/"):
+            raise refuse(policy, sent.method, str(target), "other_api_version", _NOT_V2)
+        plan = await self._twpolicy_plan(
+            sent.method, sent.path, sent.params or None, sent.body, sent.user_auth
+        )
+        return planned_scope(self, policy, plan, sent.method, str(target))
 
     async def _twpolicy_planned(self, steps: Ask, user_auth: bool) -> Plan:  # noqa: FBT001  # internal
         """Drive `planning` with awaited lookups: whom the token is, whom a bot contacts."""
@@ -159,6 +229,7 @@ class AsyncStreamingClient(StreamMixin, _AsyncGuardedV2, _TweepyAsyncStreamingCl
 
     async def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:
         await off_loop(self._twpolicy_connect, endpoint)
-        await super()._connect(method, endpoint, **kwargs)
+        async with self._twpolicy_streaming(method, endpoint):  # tweepy reconnects in it
+            await super()._connect(method, endpoint, **kwargs)
 
     on_data = admitting(_TweepyAsyncStreamingClient.on_data)

@@ -20,6 +20,7 @@ import tweepy
 
 from twpolicy._clients._contact import Contact, Contacts, automated_now, contact
 from twpolicy._clients._sending import Sending
+from twpolicy._clients._wire import SessionProperty
 from twpolicy._guard import Guard, built_default_guard, get_default_guard
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._catalog import (
@@ -157,6 +158,14 @@ class Guarded:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("session")
+        if own is not None and not isinstance(own, SessionProperty):
+            msg = (
+                f"{cls.__qualname__} may not define its own `session`: every request of a "
+                "guarded client is checked at its session; assign one to the instance "
+                "instead (client.session = requests.Session())"
+            )
+            raise TypeError(msg)
         tweepy_class = next(
             (b for b in cls.__mro__ if b.__module__.partition(".")[0] == "tweepy"), None
         )
@@ -420,12 +429,18 @@ class Plan:
             or endpoint.route.removesuffix(".json") in _LOCATION_ROUTES
         )
 
-    def sending(self, client: object, policy: Policy, *, recursive: bool = True) -> Sending:
+    def sending(
+        self, client: object, policy: Policy, method: str, url: str, *, recursive: bool = True
+    ) -> Sending:
         """The scope the request is sent in; ``with`` (or ``async with``) it around the send.
 
-        ``recursive``: tweepy retries by calling ``request`` again (v2); see `Sending.start`.
+        ``method`` and ``url`` (without the query): the one request the client's session may
+        send in it. ``recursive``: tweepy retries by calling ``request`` again (v2); see
+        `Sending.start`.
         """
-        return Sending.start(client, policy, self.action, recursive=recursive)
+        return Sending.start(
+            client, policy, self.action, recursive=recursive, method=method, url=url
+        )
 
 
 # Routes outside the geo category whose answers carry location of their own (trends

@@ -69,20 +69,25 @@ class Sending:
 
     __slots__ = (
         "_action",
+        "_decided",
         "_guard",
         "_policy",
         "_retries",
+        "_task",
+        "_thread",
         "_token",
         "_within",
         "client",
         "first",
+        "method",
         "permit",
         "recursive",
         "refusal",
         "tries",
+        "url",
     )
 
-    def __init__(
+    def __init__(  # internal
         self,
         client: object,
         policy: Policy,
@@ -90,8 +95,20 @@ class Sending:
         within: Permit | None,
         *,
         recursive: bool,
+        method: str = "",
+        url: str = "",
+        decided: bool = False,
     ) -> None:
         self.client = client
+        #: The one request this scope lets the client's session send: its method (upper
+        #: case) and its URL without the query (`covers`).
+        self.method = method.upper()
+        self.url = url
+        #: Decided by the caller already (a stream opened by ``filter``): entering and each
+        #: send it covers decide nothing more.
+        self._decided = decided
+        self._thread = 0
+        self._task: object = None
         self._policy = policy
         self._guard: Guard | None = None
         self._action = action
@@ -109,24 +126,60 @@ class Sending:
         self._token: Token[Sending | None] | None = None
 
     @classmethod
-    def start(cls, client: object, policy: Policy, action: Action, *, recursive: bool) -> Sending:
+    def start(  # internal
+        cls,
+        client: object,
+        policy: Policy,
+        action: Action,
+        *,
+        recursive: bool,
+        method: str = "",
+        url: str = "",
+    ) -> Sending:
         """The scope for ``action``: a retry of ``client``'s request on the wire, if one is.
 
         ``recursive``: tweepy retries by calling the client's ``request`` again (v2), so a
         request made while this client's earlier one is on the wire is that one's retry,
         decided within the first try's permit (which holds the claims), however deep.
+        ``method`` and ``url``: the request the client's session may send in this scope.
         """
         current = _SENDING.get()
         within = (
             current.first
-            if current is not None and current.client is client and current.recursive
+            if current is not None
+            and current.client is client
+            and current.recursive
+            and current._token is not None  # noqa: SLF001  # its own kind: still on the wire
+            and current._thread == threading.get_ident()  # noqa: SLF001  # ditto
             else None
         )
-        return cls(client, policy, action, within, recursive=recursive)
+        return cls(client, policy, action, within, recursive=recursive, method=method, url=url)
+
+    def covers(self, method: str | None, url: str | None) -> bool:
+        """Whether this scope lets ``method url`` leave now: the request it was decided for.
+
+        Only while the scope is open, only in the thread (and, asynchronously, the task) that
+        opened it: a thread or task started inside it inherits the context variable, never
+        the permit. The query is not compared (tweepy adds it after planning; the planner
+        read the parameters).
+        """
+        return (
+            self._token is not None
+            and method == self.method
+            and self._thread == threading.get_ident()
+            and url is not None
+            and url.partition("?")[0] == self.url
+        )
+
+    def covers_task(self, method: str, url: str) -> bool:
+        """`covers`, for a send from a coroutine: also only in the task that opened it."""
+        return self._task is _current_task() and self.covers(method, url)
 
     def _decide(self) -> None:
         """Find the guard, decide and hold (I/O: run off the event loop when there is one)."""
         self._guard = guard = self._policy.guard
+        if self._decided:
+            return  # decided by the caller (a stream opened by filter)
         if self._within is None and not guard._unresolved and guard.remembers(self._action):  # noqa: SLF001  # the permit's own first test
             # A remembered allow that obliges nothing, and nobody to tell (a read): a permit
             # would hold nothing and decide nothing, and a retry is decided afresh anyway.
@@ -138,6 +191,7 @@ class Sending:
 
     def __enter__(self) -> Self:
         self._decide()
+        self._thread = threading.get_ident()
         self._token = _SENDING.set(self)
         return self
 
@@ -147,12 +201,16 @@ class Sending:
 
     async def __aenter__(self) -> Self:
         guard = self._policy.guard_at_hand()
-        if guard is not None and (guard.remembers(self._action) or guard.in_memory()):
+        if self._decided:
+            pass  # decided by the caller (a stream opened by filter)
+        elif guard is not None and (guard.remembers(self._action) or guard.in_memory()):
             # A remembered allow (a read), or stores all in memory: no file, socket or sink
             # to wait on, so no hop to a worker thread.
             self._decide()
         else:
             await _decide_off_loop(self)
+        self._thread = threading.get_ident()
+        self._task = _current_task()
         self._token = _SENDING.set(self)
         return self
 
@@ -184,6 +242,12 @@ class Sending:
         if self.permit is not None:
             self.permit.release(reason)
 
+    def failed(self, reason: str) -> None:
+        """The answer says the request failed (an error status): give back on leaving."""
+        for permit in (self.permit, *self._retries):
+            if permit is not None:
+                permit.fail(reason)
+
     def retry(self) -> None:
         """Before each try tweepy sends from inside one call: decide every try after the first.
 
@@ -192,8 +256,8 @@ class Sending:
                 wraps it in an exception of its own); nothing more may be sent.
         """
         self.tries += 1
-        if self.tries == 1:
-            return  # the first try was decided on entering
+        if self.tries == 1 or self._decided:
+            return  # the first try was decided on entering (a stream: by the caller)
         guard = self._guard or self._policy.guard
         retry = guard.permit(self._action, within=self.first)
         try:
@@ -244,6 +308,14 @@ class Sending:
         refusal = self.refusal
         if refusal is not None:
             raise refusal from None
+
+
+def _current_task() -> object:
+    """The running task, or ``None`` outside a running event loop."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
 
 
 def _credentials(authorization: str | bytes | None) -> tuple[str | None, str | None]:

@@ -15,7 +15,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from twpolicy._clients._plan import Policy, plan_stream
-from twpolicy._clients._sending import off_loop
+from twpolicy._clients._sending import Sending, off_loop
 from twpolicy._model import Action, ActionKind
 from twpolicy._payloads._geo import LocationMemory, learn_body
 from twpolicy._payloads._seen import read_body
@@ -46,12 +46,36 @@ class StreamMixin:
         if own is not None and not getattr(own, "__twpolicy_guarded__", False):
             cls.on_data = admitting(own)  # type: ignore[attr-defined]  # keeps the guard first
 
+    #: The stream just decided on (by ``filter``/``sample``), which tweepy connects next.
+    _twpolicy_opened: str | None = None
+
     def _twpolicy_connect(self, endpoint: str) -> None:
         """Decide on opening the stream at ``endpoint`` (``"search"``, ``"sample"``)."""
         plan = plan_stream(endpoint)
         with self._twpolicy.guard.permit(plan.action):
             pass  # the stream is opened by tweepy right after
         self._twpolicy_stream = plan.endpoint
+        self._twpolicy_opened = endpoint
+
+    def _twpolicy_streaming(self, method: str, endpoint: str) -> Sending:
+        """The scope tweepy connects and reconnects the stream in, in this thread (or task).
+
+        Decided by ``filter``/``sample`` just before, or now (tweepy's ``_connect`` called
+        directly); tweepy's reconnections of the open stream are not decided again.
+        """
+        if self._twpolicy_opened != endpoint:
+            self._twpolicy_connect(endpoint)
+        self._twpolicy_opened = None
+        return Sending(
+            self,
+            self._twpolicy,
+            plan_stream(endpoint).action,
+            None,
+            recursive=False,
+            method=method,
+            url=f"https://api.twitter.com/2/tweets/{endpoint}/stream",
+            decided=True,
+        )
 
     def _twpolicy_admit(self, raw_data: Any) -> bool:
         """Whether a stream payload may reach the callbacks; the decision is logged."""

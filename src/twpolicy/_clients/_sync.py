@@ -28,6 +28,7 @@ from twpolicy._clients._contact import Contact
 from twpolicy._clients._plan import (
     LOOKUP_ERRORS,
     Guarded,
+    Plan,
     drive,
     me_id,
     plan_v1,
@@ -35,22 +36,55 @@ from twpolicy._clients._plan import (
     planning,
     planning_v2,
     settled,
+    unknown_route,
     v1_identity,
     v2_identity,
 )
-from twpolicy._clients._sending import Sending, sending_now, watch_rate_limits
+from twpolicy._clients._sending import Sending, watch_rate_limits
 from twpolicy._clients._streams import StreamMixin, admitting
+from twpolicy._clients._wire import (
+    SessionProperty,
+    bind_session,
+    planned_scope,
+    read_sent,
+    refuse,
+)
 from twpolicy._payloads._geo import read_hook, read_result
 from twpolicy._payloads._seen import read_parsed, read_response
 
 __all__ = ["API", "Client", "StreamingClient"]
 
+_V2_HOST = "https://api.twitter.com"  # tweepy's, for every v2 request
+_NOT_V2 = "a v1.1 request through a v2 client's session"
+_NOT_V1 = "a v2 request through a v1.1 client's session"
+
+
+def guarded_session() -> SessionProperty:
+    """The ``session`` of a synchronous guarded client: guarded as assigned, and as read.
+
+    Whatever ``requests.Session`` is assigned (tweepy's own, or the application's) gains the
+    check (`twpolicy._clients._wire`) and reports spent rate-limit windows (I.B.5). Reading
+    it rebinds a session copied with the client (``copy.copy``, ``pickle``) to the client
+    it is read from.
+    """
+
+    def get(self: Any) -> Any:
+        session = self.__dict__.get("_twpolicy_session")
+        if session is None or getattr(session, "_twpolicy_owner", None) is self:  # bound: guarded
+            return session
+        return bind_session(session, self)
+
+    def put(self: Any, value: Any) -> None:
+        self.__dict__["_twpolicy_session"] = bind_session(value, self)
+        watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
+
+    return SessionProperty(get, put, doc="The HTTP session every request of this client passes.")
+
 
 class _GuardedV2(Guarded):
     """The v2 choke point, shared by `Client` and `StreamingClient`."""
 
-    def _twpolicy_started(self) -> None:
-        watch_rate_limits(self.session)  # type: ignore[attr-defined]  # tweepy's; spent windows X reports are kept (I.B.5)
+    session = guarded_session()
 
     def request(
         self,
@@ -62,29 +96,56 @@ class _GuardedV2(Guarded):
     ) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
-        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
-            plan = drive(
-                planning_v2(
-                    policy,
-                    self,
-                    method,
-                    route,
-                    json,
-                    user_auth=user_auth,
-                    params=params,
-                    first=plan,
-                ),
-                lambda: self._twpolicy_identify(user_auth),
-                lambda wanted: self._twpolicy_resolve(wanted, user_auth),
-            )
-        with plan.sending(self, policy):
+        plan = self._twpolicy_plan(method, route, params, json, user_auth)
+        with plan.sending(self, policy, method, _V2_HOST + route):
             response = super().request(method, route, params, json, user_auth)  # type: ignore[misc]  # tweepy's
         read_hook(policy.guard.locations, response)  # the location hook (I.B.7): the body read
         read_response(response)  # the ID hook (I.F.2.b.i): what each ID was read as
         if plan.learns:
             policy.learn(v2_identity(self, user_auth=user_auth), me_id(response.json()))
         return response
+
+    def _twpolicy_plan(
+        self,
+        method: str,
+        route: str,
+        params: Any,
+        json: Any,
+        user_auth: bool,  # noqa: FBT001  # tweepy's order
+    ) -> Plan:
+        """Plan a v2 request, making the lookups the plan asks for (through the guard)."""
+        policy = self._twpolicy
+        plan = plan_v2(policy, self, method, route, json, user_auth=user_auth, params=params)
+        if settled(plan):
+            return plan
+        return drive(  # a lookup first: whom the token is, or whom a bot contacts
+            planning_v2(
+                policy, self, method, route, json, user_auth=user_auth, params=params, first=plan
+            ),
+            lambda: self._twpolicy_identify(user_auth),
+            lambda wanted: self._twpolicy_resolve(wanted, user_auth),
+        )
+
+    def _twpolicy_scope(self, request: Any) -> Sending | None:
+        """Plan a request the session was asked to send unplanned: as `request` would."""
+        policy, url = self._twpolicy, str(request.url)
+        credentials = (self.bearer_token, self.access_token, self.consumer_key)  # type: ignore[attr-defined]  # tweepy's
+        sent = read_sent(
+            policy,
+            credentials,
+            str(request.method),
+            url,
+            headers=request.headers,
+            body=request.body,
+        )
+        if sent is None:
+            return None
+        if sent.path.startswith("/1.1/"):
+            raise refuse(policy, sent.method, url, "other_api_version", _NOT_V2)
+        plan = self._twpolicy_plan(
+            sent.method, sent.path, sent.params or None, sent.body, sent.user_auth
+        )
+        return planned_scope(self, policy, plan, sent.method, url)
 
     def _twpolicy_identify(self, user_auth: bool) -> object:  # noqa: FBT001  # internal
         """Ask the API, once, whom the credentials belong to: tweepy's own lookup if it has one."""
@@ -157,30 +218,12 @@ class StreamingClient(StreamMixin, _GuardedV2, tweepy.StreamingClient):  # type:
             self._twpolicy_connect("sample")
         return super().sample(**params)
 
+    def _connect(self, method: str, endpoint: str, **kwargs: Any) -> None:
+        """Hold the stream's decision while tweepy connects, and reconnects, in this thread."""
+        with self._twpolicy_streaming(method, endpoint):
+            super()._connect(method, endpoint, **kwargs)
+
     on_data = admitting(tweepy.StreamingClient.on_data)
-
-
-class _Tries:
-    """The session `API.request` sends through while a call is on the wire.
-
-    tweepy's retry loop sends each try with ``session.request``; this view has the call's
-    `Sending` decide every try after the first before it goes, and passes everything else to
-    the session.
-    """
-
-    __slots__ = ("_sending", "_session")
-
-    def __init__(self, session: Any, sending: Sending) -> None:
-        self._session = session
-        self._sending = sending
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        """Decide on the try (unless it is the first), then send it."""
-        self._sending.retry()
-        return self._session.request(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
 
 
 class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
@@ -192,38 +235,17 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
     ``geo.write`` scope as well. Responses of geo endpoints never enter tweepy's cache.
     """
 
-    @property
-    def session(self) -> Any:
-        """The session tweepy sends through; during a call, a view that decides each retry."""
-        session = self._twpolicy_session
-        sending = sending_now()
-        if sending is not None and sending.client is self:
-            return _Tries(session, sending)
-        return session
-
-    @session.setter
-    def session(self, value: Any) -> None:
-        self._twpolicy_session = value
-        watch_rate_limits(value)  # spent windows X reports are kept (I.B.5)
+    session = guarded_session()
 
     def request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
         """Decide on the request, then send it exactly as tweepy would."""
         policy = self._twpolicy
-        plan = plan_v1(policy, self, method, endpoint, kwargs)
-        if not settled(plan):  # a lookup first: whom the token is, or whom a bot contacts
-            plan = drive(
-                planning(
-                    lambda found, resolved: plan_v1(
-                        policy, self, method, endpoint, kwargs, found=found, resolved=resolved
-                    ),
-                    plan,
-                ),
-                self._twpolicy_identify,
-                self._twpolicy_resolve,
-            )
+        plan = self._twpolicy_plan(method, endpoint, kwargs)
         if plan.uncached:
             kwargs["use_cache"] = False
-        with plan.sending(self, policy, recursive=False) as sending:
+        host = self.upload_host if kwargs.get("upload_api") else self.host
+        url = f"https://{host}/1.1/{endpoint}.json"
+        with plan.sending(self, policy, method, url, recursive=False) as sending:
             try:
                 result = super().request(method, endpoint, **kwargs)
             except tweepy.TweepyException:
@@ -234,6 +256,53 @@ class API(Guarded, tweepy.API):  # type: ignore[misc]  # tweepy is untyped
         read_result(policy.guard.locations, result, self.last_response)  # location hook (I.B.7)
         read_parsed(result, self.last_response)  # the ID hook (I.F.2.b.i)
         return result
+
+    def _twpolicy_plan(self, method: str, endpoint: str, kwargs: dict[str, Any]) -> Plan:
+        """Plan a v1.1 request, making the lookups the plan asks for (through the guard)."""
+        policy = self._twpolicy
+        plan = plan_v1(policy, self, method, endpoint, kwargs)
+        if settled(plan):
+            return plan
+        return drive(  # a lookup first: whom the token is, or whom a bot contacts
+            planning(
+                lambda found, resolved: plan_v1(
+                    policy, self, method, endpoint, kwargs, found=found, resolved=resolved
+                ),
+                plan,
+            ),
+            self._twpolicy_identify,
+            self._twpolicy_resolve,
+        )
+
+    def _twpolicy_scope(self, request: Any) -> Sending | None:
+        """Plan a request the session was asked to send unplanned: as `request` would."""
+        policy, url, auth = self._twpolicy, str(request.url), self.auth
+        credentials = (
+            getattr(auth, "bearer_token", None) or getattr(auth, "_bearer_token", None),
+            getattr(auth, "access_token", None),
+            getattr(auth, "consumer_key", None),
+        )
+        sent = read_sent(
+            policy,
+            credentials,
+            str(request.method),
+            url,
+            headers=request.headers,
+            body=request.body,
+        )
+        if sent is None:
+            return None
+        path = sent.path
+        if path.startswith("/2/"):
+            raise refuse(policy, sent.method, url, "other_api_version", _NOT_V1)
+        if path.startswith("/1.1/") and path.endswith(".json"):
+            kwargs: dict[str, Any] = {"params": sent.params}
+            if sent.body is not None:
+                kwargs["json_payload"] = sent.body
+            plan = self._twpolicy_plan(sent.method, path[5:-5], kwargs)
+        else:
+            plan = unknown_route(sent.method, path, sent.params)
+        return planned_scope(self, policy, plan, sent.method, url)
 
     def _twpolicy_learn(self, response: Any) -> None:
         try:
