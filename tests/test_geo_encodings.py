@@ -573,6 +573,15 @@ class TestOwners:
         assert (decision.allowed, decision.reason) == (False, "moved_to_another_user")
 
 
+def test_a_coordinate_cut_off_one_short_is_refused():
+    """Found by hypothesis: ``int(80.72437 * 10**5)`` is 8072436, one short of its digits."""
+    guard = location_guard()
+    tweet = {"id_str": "1", "text": "0", "geo": {"type": "Point", "coordinates": [0.1, 80.72437]}}
+    assert check_storable(tweet, guard=guard).allowed
+    assert int(80.72437 * 10**5) == 8072436  # the float falls short
+    assert refused(guard, {"v": {"latE": 10000, "lngE": 8072436}})
+
+
 def test_word_tails_and_spans_stay_small():
     """The memory keeps only the last words of names read without their comma."""
     memory = LocationMemory()
