@@ -531,6 +531,56 @@ class TestOwners:
             assert decision.reason == "moved_to_another_tweet", text
         assert decide(guard, {"id_str": "42", "text": "I love San Francisco"}).allowed
 
+    @pytest.mark.parametrize(
+        "counts",
+        [
+            {"id": 999991, "id_str": "999991", "statuses_count": 10000},  # ID and a count
+            {"id": 1, "id_str": "1", "favourites_count": 10000, "statuses_count": 999991},
+        ],
+    )
+    @pytest.mark.parametrize(
+        "rewrite", [("mine", {"latE": 10000, "lngE": 10000}), ("text", "here: AAAA CA")]
+    )
+    def test_a_users_numbers_that_scale_to_its_tweets_point(self, counts, rewrite):
+        """Found by hypothesis: a user read with a Tweet, whose ID and counts scaled are the
+        Tweet's point (0.1, 0.1 in E5 and E7), made the Tweet's own rewrites refused."""
+        guard = location_guard()
+        place = {
+            "id": "0000000000000000",
+            "full_name": "AAAA, CA",
+            "name": "AAAA",
+            "country": "United States",
+            "country_code": "US",
+            "place_type": "poi",
+            "geo": {"type": "Feature", "bbox": [0.0, 0.0, 0.0, 0.0], "properties": {}},
+        }
+        user = {"screen_name": "x", "followers_count": 0, "friends_count": 0, **counts}
+        base = {"text": "RT @0: 0", "user": user}
+        tweet = v1_tweet(base, (0.1, 0.1), "100000000000000000", v1_place(place))
+        read_result(guard.locations, [tweet])
+        key, value = rewrite
+        own = {**copy.deepcopy(tweet), key: value}
+        assert decide(guard, own).allowed
+        # Another user holding such numbers was never read with them: refused.
+        other = {
+            "id": 2,
+            "id_str": "2",
+            "screen_name": "y",
+            "favourites_count": 10000,
+            "statuses_count": 999991,
+        }
+        decision = decide(guard, other)
+        assert (decision.allowed, decision.reason) == (False, "moved_to_another_user")
+
+
+def test_a_coordinate_cut_off_one_short_is_refused():
+    """Found by hypothesis: ``int(80.72437 * 10**5)`` is 8072436, one short of its digits."""
+    guard = location_guard()
+    tweet = {"id_str": "1", "text": "0", "geo": {"type": "Point", "coordinates": [0.1, 80.72437]}}
+    assert check_storable(tweet, guard=guard).allowed
+    assert int(80.72437 * 10**5) == 8072436  # the float falls short
+    assert refused(guard, {"v": {"latE": 10000, "lngE": 8072436}})
+
 
 def test_word_tails_and_spans_stay_small():
     """The memory keeps only the last words of names read without their comma."""

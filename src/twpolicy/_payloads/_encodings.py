@@ -209,11 +209,18 @@ _LARGEST_SCALED: Final = 1_800_000_000  # 180 degrees in E7
 
 
 def _scaled_candidates(value: int) -> Iterator[float]:
-    """What an integer is as a coordinate scaled by 10**5, 10**6 or 10**7 (in range)."""
+    """What an integer is as a coordinate scaled by 10**5, 10**6 or 10**7 (in range).
+
+    ``int(80.72437 * 10**5)`` is 8072436 (the product falls just short): a coordinate cut
+    off to an integer may be one short of its digits, so the next one out counts too.
+    """
+    away = value + (1 if value >= 0 else -1)
     if abs(value) <= 18_000_000:  # noqa: PLR2004  # 180 degrees in E5
         yield value / 100_000
+        yield away / 100_000
     if abs(value) <= 180_000_000:  # noqa: PLR2004  # 180 degrees in E6
         yield value / 1_000_000
+        yield away / 1_000_000
     # E7: the millionths it rounds to either way (a point's copies hold one of them).
     down = value // 10
     yield down / 1_000_000

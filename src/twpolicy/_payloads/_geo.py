@@ -1252,6 +1252,7 @@ class LocationMemory(PlaceNames):
         for family, holder in holders:
             if family == "user":
                 self._user(holder)
+        self._own_numbers(holders)
         if not self._place_owned:
             return
         owned, owners, size, tails = self._owned, self._owners, self._span_size, self._tails
@@ -1274,6 +1275,38 @@ class LocationMemory(PlaceNames):
                 with self._lock:
                     for data in mine:
                         owners.add(data + tail)
+
+    def _own_numbers(self, holders: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Record the points each Tweet and user read holds in its own content as its own.
+
+        A user read with a Tweet may hold, in its counts, numbers that scaled are that
+        Tweet's point (``statuses_count`` 999991 and ``favourites_count`` 10000 are 0.1 and
+        0.1): read as it is, that object keeps them (`_moved_numbers`), as it keeps the
+        names its own text holds. Only pairs that are a point or area read with some object.
+        """
+        if not self.owns_any():
+            return
+        self._ready_owners()
+        values, owned = self._owned_values, self._owned
+        mine: list[bytes] = []
+        for family, holder in holders:
+            holder_id = _tweet_id(holder)
+            if holder_id is None:
+                continue
+            tail = b"|" + _token(family, holder_id).encode()
+            numbers = _content_numbers(holder)
+            found = [n for n in numbers if int_bytes(_scaled_coordinate(n)) in values]
+            for index, first in enumerate(found):
+                for second in found[index + 1 :]:
+                    if _whole(first) and _whole(second):
+                        continue  # never judged (`_moved_numbers`)
+                    scaled = _scaled_coordinate(first), _scaled_coordinate(second)
+                    data = int_bytes(canonical_key(*scaled))
+                    mine.extend(key + tail for key in (data, _AREA_MARK + data) if key in owned)
+        if mine:
+            with self._lock:
+                for data in mine:
+                    self._owners.add(data)
 
     def _user(self, user: Mapping[str, Any]) -> None:
         """Record a user read with their location: ``profile_location`` and ``location``."""
@@ -1879,13 +1912,17 @@ def _content_numbers(
     """
     found: list[float] = []
     integers: list[int] = []
-    stack: list[Any] = [value for key, value in tweet.items() if key not in fields]
+    stack: list[Any] = [
+        value
+        for key, value in tweet.items()
+        if key not in fields and not _declared_id(tweet, key, value)
+    ]
     while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
             if CONTENT_FAMILY.get(classify(item)) is not None:  # type: ignore[arg-type]
                 continue
-            stack.extend(item.values())
+            stack.extend(value for key, value in item.items() if not _declared_id(item, key, value))
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
         elif type(item) is float:
@@ -1900,6 +1937,17 @@ def _content_numbers(
                 texts.append(item)
     found.extend(scaled_numbers(integers, most=None))
     return found
+
+
+def _declared_id(holder: Mapping[str, Any], key: Any, value: Any) -> bool:
+    """Whether ``value`` is an ID as v1.1 declares one: an integer beside its text twin.
+
+    ``"id": 999991`` beside ``"id_str": "999991"`` (and ``in_reply_to_user_id``,
+    ``quoted_status_id``, an entity's ``id``) names an object; it is no coordinate scaled,
+    and taken for one it would pair with a count into a point (``statuses_count`` 10000 and
+    ID 999991 are 0.1 and 0.1 scaled).
+    """
+    return type(value) is int and type(key) is str and holder.get(key + "_str") == str(value)
 
 
 def _text_numbers(text: str) -> Iterator[float]:
