@@ -30,9 +30,13 @@ from twpolicy import (
     strip_geo,
 )
 from twpolicy._payloads._geo import PlaceNames
+from twpolicy._payloads._shapes import loose_key
 from twpolicy.strategies import places, tweets
 
-NAME = st.from_regex(r"[A-Z][a-z]{2,10}(?: [A-Z][a-z]{2,10})?", fullmatch=True)
+# A place named like a location field ("Zip", "Geo", "Lat") is read as that field as a key.
+NAME = st.from_regex(r"[A-Z][a-z]{2,10}(?: [A-Z][a-z]{2,10})?", fullmatch=True).filter(
+    lambda name: loose_key(name) is None
+)
 REGION = st.from_regex(r"[A-Z]{2}|[A-Z][a-z]{3,10}", fullmatch=True)
 COUNT = st.integers(min_value=1, max_value=10**6)
 # Keys that name nothing (the oracle: not a location word, not a field the API uses).
