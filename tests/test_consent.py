@@ -1271,11 +1271,14 @@ class TestManyProcesses:
             )
             for seed in range(self.PROCESSES)
         ]  # fmt: skip
-        reports = []
-        for worker in workers:
-            out, _ = worker.communicate(timeout=300)
-            assert 0 == worker.returncode
-            reports.append(json.loads(out))
+        try:
+            outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+        finally:  # a failure here must not leave processes and pipes to the next test
+            for worker in workers:
+                worker.kill()
+                worker.communicate()
+        assert [0] * self.PROCESSES == [worker.returncode for worker in workers]
+        reports = [json.loads(out) for out in outputs]
         with twpolicy.open_ledger(shared_url, cache_ttl=0) as ledger:
             events = events_of(ledger)
             assert sum(r["appended"] for r in reports) == len(events)

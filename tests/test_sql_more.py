@@ -1,10 +1,17 @@
-"""The SQL layer's small promises: a password holding a raw ``?`` is still hidden, and a
-database prints where it is and whether it is read-only."""
+"""The SQL layer's small promises: a password holding a raw ``?`` is still hidden, a
+database prints where it is and whether it is read-only, and SQLite writers take turns."""
+
+import fcntl
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 import twpolicy
-from twpolicy import ConfigurationError
+from twpolicy import ConfigurationError, StoreUnavailable
 from twpolicy._stores._consent._sql_backend import SCHEMA
 from twpolicy._stores._sql import open_database, parse_url, redact
 
@@ -33,3 +40,98 @@ def test_a_read_only_database_says_so(tmp_path):
         assert f"<twpolicy {SCHEMA.what} database {url!r}, read-only>" == repr(database)
     finally:
         database.close()
+
+
+WORKER = Path(__file__).with_name("sql_worker.py")
+
+
+@contextmanager
+def workers(mode, path, hold, count):
+    """``count`` worker processes, each having printed its first line; killed on exit."""
+    started = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), mode, str(path), str(hold)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        for worker in started:
+            assert worker.stdout.readline().strip() in {"ready", "holding"}
+        yield started
+    finally:
+        for worker in started:
+            worker.kill()
+            worker.communicate()
+
+
+class TestWriterTurns:
+    """Writers to one SQLite file take turns: a waiter is not starved by busy writers."""
+
+    @pytest.mark.slow
+    def test_a_writer_gets_its_turn_among_writers_writing_back_to_back(self, tmp_path):
+        """3 processes write back to back, each write 20 ms; 30 writes here, 2 s timeout."""
+        path = tmp_path / "store.db"
+        open_database(parse_url(f"sqlite:///{path}"), SCHEMA).close()
+        database = open_database(parse_url(f"sqlite:///{path}?timeout=2"), SCHEMA)
+        try:
+            with workers("hog", path, 0.02, 3):
+                for i in range(30):
+                    with database.write() as tx:
+                        tx.execute(
+                            "INSERT INTO twpolicy_schema (component, version, migrated_at,"
+                            " migrated_by) VALUES (?, 0, '', '')",
+                            (f"turn-{i}",),
+                        )
+            with database.read() as tx:
+                rows = tx.all(
+                    "SELECT component FROM twpolicy_schema WHERE component LIKE ?", ("turn-%",)
+                )
+            assert 30 == len(rows)
+        finally:
+            database.close()
+
+    def test_a_turn_that_does_not_come_in_time_is_a_locked_store(self, tmp_path):
+        """Another process holding a write: StoreUnavailable after the URL's timeout, the
+        waiting thread does not keep the file open, and the next write goes through."""
+        path = tmp_path / "store.db"
+        open_database(parse_url(f"sqlite:///{path}"), SCHEMA).close()
+        database = open_database(parse_url(f"sqlite:///{path}?timeout=0.2"), SCHEMA)
+        try:
+            with workers("hold", path, 3, 1) as (holder,):
+                with (
+                    pytest.raises(StoreUnavailable, match="raise \\?timeout= in the URL"),
+                    database.write(),
+                ):
+                    pass
+                holder.wait(timeout=30)
+            assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path)]
+            with database.write() as tx:
+                tx.execute("DELETE FROM twpolicy_schema WHERE component = 'nothing'")
+        finally:
+            database.close()
+
+    def test_the_turn_is_given_back_when_a_write_fails(self, tmp_path):
+        """A write that raises gives its turn back: another process can write at once."""
+        path = tmp_path / "store.db"
+        database = open_database(parse_url(f"sqlite:///{path}"), SCHEMA)
+        try:
+            with pytest.raises(ZeroDivisionError), database.write():
+                1 / 0  # noqa: B018  # a failure inside the transaction
+            lock = os.open(f"{path}-writer", os.O_RDWR)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: nobody holds it
+            finally:
+                os.close(lock)
+        finally:
+            database.close()
+        assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path)]
+
+
+def _names(fd, path):
+    """Whether the open file descriptor ``fd`` (a /proc entry) is the lock file of ``path``."""
+    try:
+        return str(fd.readlink()) == f"{path}-writer"
+    except OSError:
+        return False
