@@ -48,6 +48,7 @@ __all__ = [
     "Kind",
     "Node",
     "Reference",
+    "UniqueKeys",
     "adapt",
     "classify",
     "has_content",
@@ -59,6 +60,7 @@ __all__ = [
     "read_json",
     "unique_keys",
     "walk",
+    "written_once",
 ]
 
 #: The largest integer every JSON reader holds exactly (JavaScript's ``Number``).
@@ -130,7 +132,7 @@ def read_json(text: str | bytes | bytearray, loads: Callable[[bytes], Any] | Non
     return json.loads(text, object_pairs_hook=_unique_keys)
 
 
-def unique_keys(text: bytes, value: Any) -> Any:
+def unique_keys(text: bytes | memoryview, value: Any) -> Any:
     """``value``, parsed from ``text`` by any JSON reader, once ``text`` writes no key twice.
 
     Each key ends in a quote and a colon: text holding no more of those than ``value`` holds
@@ -140,8 +142,38 @@ def unique_keys(text: bytes, value: Any) -> Any:
         PayloadError: a key written twice in one object.
     """
     if len(_KEY_ENDS.findall(text)) != _keys(value):
-        json.loads(text, object_pairs_hook=_unique_keys)  # raises on a key written twice
+        # raises on a key written twice (``bytes``: json reads no view of a buffer)
+        json.loads(bytes(text), object_pairs_hook=_unique_keys)
     return value
+
+
+def written_once(text: bytes | memoryview, decode: Callable[[Any], Any]) -> bool:
+    """Whether ``text``, JSON that ``decode`` (a fast generic parser) reads, writes no key twice.
+
+    For a fast path that decoded only some fields of a line: ``False`` sends the line to
+    the exact path (`UniqueKeys`), which then names the key. Exact: the same count of key
+    ends as `unique_keys`, against every key ``decode`` finds.
+    """
+    try:
+        value = decode(text)
+    except ValueError:  # what the fast parser refuses, the exact path reads or explains
+        return False
+    return len(_KEY_ENDS.findall(text)) == _keys(value)
+
+
+@attrs.frozen
+class UniqueKeys:
+    """``loads``, refusing JSON text that writes a key twice in any object (`unique_keys`).
+
+    The parser every dataset reader wraps its JSON parser in (``twpolicy dehydrate``,
+    ``scan``, ``comply --dataset``); picklable when ``loads`` is, for worker processes.
+    """
+
+    loads: Callable[[bytes], Any]
+
+    def __call__(self, data: bytes) -> Any:
+        """``data`` read by ``loads``; `PayloadError` (a `ValueError`) for a key written twice."""
+        return unique_keys(data, self.loads(data))
 
 
 #: Where a key of JSON text may end: a quote, JSON whitespace, a colon.
