@@ -771,9 +771,8 @@ def not_json(source: object, number: int, why: str | None = None) -> PayloadErro
         # A key written twice: each JSON reader keeps one of the two values, so what this
         # command removes and what a later reader keeps could differ.
         return PayloadError(
-            f"{source} line {number}: {why.rstrip('.')}; so it cannot be checked for deleted "
-            "content: write the key once (keep the copy you mean) or remove the line, and run "
-            "again (nothing was changed)"
+            f"{source} line {number} cannot be checked for deleted content: {why.rstrip('.')} "
+            "(or remove the line), and run again (nothing was changed)"
         )
     return PayloadError(
         f"{source} line {number} is not JSON, so it cannot be checked for deleted content; "
