@@ -89,8 +89,9 @@ _DECIMALS: Final = re.compile(f"{_DECIMAL_ID}(?:\n{_DECIMAL_ID})*")
 _SKIP: Final[tuple[Any, Any]] = (msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)
 # ``list`` of element types built at run time, which a type checker cannot see.
 _LIST: Any = list
-# Every value of a line, for `written_once`: the structs skip what they do not read.
+# Every value of a line, read and written again, for `written_once` (the structs skip most).
 _GENERIC: Final = msgspec.json.Decoder().decode
+_WRITE: Final = msgspec.json.Encoder().encode
 
 
 class _Unsupported(Exception):  # an internal signal: never leaves the generator
@@ -485,7 +486,7 @@ def _extracted(line: bytes | memoryview, kind: str) -> list[str | None] | None:
         page = fast.decoder.decode(line)
     except msgspec.DecodeError:
         return None
-    if not written_once(line, _GENERIC):
+    if not written_once(line, _GENERIC, _WRITE):
         return None  # a key written twice: the exact path (`parser`'s loads) refuses the line
     out: list[str | None] = []
     fast.extract(page, out.append, out.extend)

@@ -835,6 +835,6 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
                 found.append((slot, reads, many))
     except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    if not written_once(line, _VALUE):
+    if not written_once(line, _VALUE, _ENCODE):
         return None  # a key written twice: the walker's path refuses the line, naming it
     return Page(found, page.slots)

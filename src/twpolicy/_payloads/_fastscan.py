@@ -58,8 +58,9 @@ from twpolicy._payloads._walker import (
 
 __all__ = ["FastHit", "FastLine", "judge", "parser"]
 
-# Every value of a line, for `written_once`: the structs skip what they do not judge.
+# Every value of a line, read and written again, for `written_once` (the structs skip most).
 _GENERIC: Final = msgspec.json.Decoder().decode
+_WRITE: Final = msgspec.json.Encoder().encode
 
 #: Kinds the fast path judges; objects of other kinds must be absent where slots hold them.
 SUPPORTED: Final = frozenset(
@@ -616,7 +617,7 @@ def _decode(data: bytes) -> FastLine | None:
                 value = decoder.decode(data)
             except msgspec.DecodeError:
                 continue
-            if not written_once(data, _GENERIC):
+            if not written_once(data, _GENERIC, _WRITE):
                 return None  # a key written twice: ``loads`` (`UniqueKeys`) refuses the line
             return FastLine(kind, element, value, data) if value or not listed else None
     return None

@@ -147,18 +147,34 @@ def unique_keys(text: bytes | memoryview, value: Any) -> Any:
     return value
 
 
-def written_once(text: bytes | memoryview, decode: Callable[[Any], Any]) -> bool:
-    """Whether ``text``, JSON that ``decode`` (a fast generic parser) reads, writes no key twice.
+def written_once(
+    text: bytes | memoryview,
+    decode: Callable[[Any], Any],
+    encode: Callable[[Any], bytes],
+) -> bool:
+    """Whether ``text`` writes no key twice, read by a fast generic parser.
 
-    For a fast path that decoded only some fields of a line: ``False`` sends the line to
-    the exact path (`UniqueKeys`), which then names the key. Exact: the same count of key
-    ends as `unique_keys`, against every key ``decode`` finds.
+    For a fast path that decoded only some fields of a line: ``False`` sends the line to the
+    exact path (`UniqueKeys`), which then names the key. ``decode`` and ``encode`` (msgspec's
+    or orjson's) read ``text`` and write what they read compactly, each kept key once.
+
+    Exact, never clearing a key written twice: every key of ``text`` ends in a quote, any
+    JSON whitespace and a colon, so the quote-colon pairs of ``text`` (all of them counted
+    where a quote is followed by whitespace) are at least its keys. Where ``encode`` writes
+    a quote and colon it ends a kept key or follows a backslash, so the pairs it writes less
+    those after a backslash are at most the keys kept. Equal counts leave no key written
+    twice; a quote and colon inside a string only costs the exact reading.
     """
     try:
-        value = decode(text)
-    except ValueError:  # what the fast parser refuses, the exact path reads or explains
+        written = encode(decode(text))
+    except (ValueError, TypeError):  # what the fast parser refuses, the exact path explains
         return False
-    return len(_KEY_ENDS.findall(text)) == _keys(value)
+    if type(text) is not bytes:
+        text = bytes(text)  # (a view of a mapped file: one copy, for the counts)
+    ends = text.count(b'":')
+    if b'" ' in text or b'"\t' in text or b'"\n' in text or b'"\r' in text:
+        ends = len(_KEY_ENDS.findall(text))  # (a quote and whitespace: rare in any line)
+    return ends == written.count(b'":') - written.count(b'\\":')
 
 
 @attrs.frozen
