@@ -119,8 +119,13 @@ class TestWrittenOnce:
     def test_a_line_with_each_key_once_reads_as_before(self, payload):
         line = json.dumps(payload).encode()
         assert UniqueKeys(LOADS)(line) == json.loads(line)
-        # (written_once may answer False for a quote and colon inside a string: the exact
-        # path then reads the line, as above)
+        assert written_once(line, GENERIC, WRITE)
+        assert written_once(memoryview(line), GENERIC, WRITE)  # (a mapped file's lines)
+
+    def test_a_quote_and_colon_in_a_string_is_read_the_exact_way(self):
+        assert written_once(memoryview(b'{"a": "x\\": y", "b" : 1}'), GENERIC, WRITE)
+        assert not written_once(memoryview(b'{"a": "x\\": y", "a" : 1}'), GENERIC, WRITE)
+        assert not written_once(b"[" * 5000 + b"]" * 5000, GENERIC, WRITE)  # too deep
 
     def test_what_the_fast_parser_refuses_goes_to_the_exact_path(self):
         assert not written_once(b'{"a": 1e999999}', GENERIC, WRITE)

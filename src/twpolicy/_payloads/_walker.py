@@ -152,29 +152,27 @@ def written_once(
     decode: Callable[[Any], Any],
     encode: Callable[[Any], bytes],
 ) -> bool:
-    """Whether ``text`` writes no key twice, read by a fast generic parser.
+    """Whether ``text`` writes no key twice, for a fast path that decodes only some fields.
 
-    For a fast path that decoded only some fields of a line: ``False`` sends the line to the
-    exact path (`UniqueKeys`), which then names the key. ``decode`` and ``encode`` (msgspec's
-    or orjson's) read ``text`` and write what they read compactly, each kept key once.
+    ``False`` sends the line to the exact path (`UniqueKeys`), which names the key.
+    ``decode`` and ``encode`` (msgspec's or orjson's) read ``text`` and write what they read
+    compactly, each kept key once.
 
-    Exact, never clearing a key written twice: every key of ``text`` ends in a quote, any
-    JSON whitespace and a colon, so the quote-colon pairs of ``text`` (all of them counted
-    where a quote is followed by whitespace) are at least its keys. Where ``encode`` writes
-    a quote and colon it ends a kept key or follows a backslash, so the pairs it writes less
-    those after a backslash are at most the keys kept. Equal counts leave no key written
-    twice; a quote and colon inside a string only costs the exact reading.
+    Exact, and cheap where it can be: each key of ``text`` ends in a quote, any JSON
+    whitespace and a colon, so the number of those (`_KEY_ENDS`) is at least its keys. Where
+    ``encode`` writes a quote and colon it ends a kept key or follows a backslash, so the
+    pairs it writes less those after a backslash are at most the keys kept. Equal counts
+    leave no key written twice; otherwise (a quote and colon inside a string) the text is
+    read the exact way.
     """
     try:
         written = encode(decode(text))
-    except (ValueError, TypeError):  # what the fast parser refuses, the exact path explains
+        if len(_KEY_ENDS.findall(text)) == written.count(b'":') - written.count(b'\\":'):
+            return True
+        json.loads(bytes(text), object_pairs_hook=_unique_keys)
+    except (ValueError, TypeError, RecursionError):  # the exact path refuses or explains it
         return False
-    if type(text) is not bytes:
-        text = bytes(text)  # (a view of a mapped file: one copy, for the counts)
-    ends = text.count(b'":')
-    if b'" ' in text or b'"\t' in text or b'"\n' in text or b'"\r' in text:
-        ends = len(_KEY_ENDS.findall(text))  # (a quote and whitespace: rare in any line)
-    return ends == written.count(b'":') - written.count(b'\\":')
+    return True
 
 
 @attrs.frozen
