@@ -36,7 +36,7 @@ from twpolicy.strategies import api_responses, tweets
 GENERIC = msgspec.json.Decoder().decode
 WRITE = msgspec.json.Encoder().encode
 SEVEN = b'{"data": [{"id": "7", "text": "a Tweet"}]}'
-DECOYS = (None, {}, [], "", 0, "x")
+DECOYS = (None, {}, [], "", 0, "x", ":", '":')
 PAGES = api_responses(tweets("v2", location=True), many=True)
 LINES = PAGES | tweets("v1.1", location=True)
 
@@ -75,7 +75,10 @@ def dump_twice(
         pairs = [(json.dumps(k), dump_twice(v, target, key, extra, how)) for k, v in value.items()]
         if value is target:
             at = list(value).index(key)
-            pairs.insert(at + (0 if first else 1), (spelled(key, spelling), json.dumps(extra)))
+            # "colons": the extra value a string of colons spelled as escapes, which a count
+            # of colons in the text misses (the check must then read the text exactly).
+            written = '"\\u003a\\u003A"' if spelling == "colons" else json.dumps(extra)
+            pairs.insert(at + (0 if first else 1), (spelled(key, spelling), written))
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(dump_twice(v, target, key, extra, how) for v in value) + "]"
@@ -89,7 +92,7 @@ def written_twice(draw: st.DrawFn, payloads: st.SearchStrategy[Any] = LINES) -> 
     target = draw(st.sampled_from(objects(payload)))
     key = draw(st.sampled_from(sorted(target)))
     extra = draw(st.sampled_from((target[key], *DECOYS)))  # the same value, or another
-    how = (draw(st.booleans()), draw(st.sampled_from(("plain", "escaped", "spaced"))))
+    how = (draw(st.booleans()), draw(st.sampled_from(("plain", "escaped", "spaced", "colons"))))
     return dump_twice(payload, target, key, extra, how).encode()
 
 
@@ -126,6 +129,10 @@ class TestWrittenOnce:
         assert written_once(memoryview(b'{"a": "x\\": y", "b" : 1}'), GENERIC, WRITE)
         assert not written_once(memoryview(b'{"a": "x\\": y", "a" : 1}'), GENERIC, WRITE)
         assert not written_once(b"[" * 5000 + b"]" * 5000, GENERIC, WRITE)  # too deep
+
+    def test_colons_spelled_as_escapes_are_read_the_exact_way(self):
+        assert not written_once(b'{"a": "\\u003a", "a": "::"}', GENERIC, WRITE)
+        assert written_once(b'{"a": "\\u003a", "b": "::"}', GENERIC, WRITE)
 
     def test_what_the_fast_parser_refuses_goes_to_the_exact_path(self):
         assert not written_once(b'{"a": 1e999999}', GENERIC, WRITE)
