@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from corpus import load
 from twpolicy import JsonLinesApplier, apply_compliance, compliance_events, open_compliance
+from twpolicy._cli._main import main
 from twpolicy._cli._parallel import parallel_ids
 from twpolicy._cli._records import LOADS
 from twpolicy._cli._scan import scan
@@ -278,3 +279,26 @@ def twice_line(gone: dict[str, Any], kept: dict[str, Any], first: bool, spelling
     if not first:
         copies.reverse()
     return ("{" + ", ".join(copies) + "}\n").encode()
+
+
+class TestCheckedDehydrate:
+    """``dehydrate --compliance-db``: the tombstones' parser refuses the line too."""
+
+    @pytest.mark.parametrize("first", [True, False], ids=["gone-first", "gone-last"])
+    @pytest.mark.parametrize("spelling", ["plain", "escaped", "spaced", "colons"])
+    def test_a_gone_tweet_in_either_copy_is_not_let_out(self, tmp_path, capsys, first, spelling):
+        gone = {"id": "1391677057810288641", "text": "deleted", "author_id": "9"}
+        kept = {"id": "1391677057810288600", "text": "kept", "author_id": "9"}
+        dataset, out = tmp_path / "data.jsonl", tmp_path / "ids.txt"
+        dataset.write_bytes(SEVEN + b"\n" + twice_line(gone, kept, first, spelling))
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        with open_compliance(url) as ledger:
+            ledger.record(compliance_events(deleted_event(gone["id"])))
+        code = main(
+            ["dehydrate", str(dataset), str(out), "--compliance-db", url], out=io.StringIO()
+        )
+        err = capsys.readouterr().err
+        assert code == 2  # an unreadable record
+        assert out.read_text().split() == ["7"]
+        assert "line 2" in err
+        assert "'data' twice" in err
