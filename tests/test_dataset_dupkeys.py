@@ -146,6 +146,11 @@ def test_every_corpus_document_reads_as_before(corpus):
         if document.value is None:
             continue
         assert UniqueKeys(LOADS)(document.raw) == document.value, document
+        try:
+            GENERIC(document.raw)
+        except (msgspec.DecodeError, RecursionError):
+            continue  # not what a fast path reads (a BOM, UTF-16, deep nesting)
+        assert written_once(document.raw, GENERIC, WRITE), document
         read += 1
     assert read > 100
 
