@@ -15,6 +15,7 @@ import pickle
 import threading
 from typing import ClassVar
 
+import aiohttp
 import oauthlib.oauth1
 import pytest
 import requests
@@ -865,8 +866,6 @@ class TestAsyncSession:
 
     def test_without_a_session_each_request_has_its_own(self, monkeypatch):
         """No session of its own: each request gets a new one, closed after it (as tweepy)."""
-        import aiohttp  # noqa: PLC0415  # the async extra
-
         client, wire, transport = self.client()
         made = []
 

@@ -37,8 +37,7 @@ from twpolicy._clients._wire import (
     GuardedAioSession,
     SessionProperty,
     planned_scope,
-    read_sent,
-    refuse,
+    read_sent_v2,
 )
 from twpolicy._payloads._geo import read_hook_async
 from twpolicy._payloads._seen import read_response
@@ -46,7 +45,6 @@ from twpolicy._payloads._seen import read_response
 __all__ = ["AsyncClient", "AsyncStreamingClient"]
 
 _V2_HOST = "https://api.twitter.com"  # tweepy's, for every v2 request
-_NOT_V2 = "a v1.1 request through a v2 client's session"
 
 
 async def _observe(sending: Sending, response: Any) -> None:
@@ -137,10 +135,9 @@ class _AsyncGuardedV2(Guarded):
             headers["Authorization"] = "Basic"  # aiohttp's own auth: not the client's
         data = kwargs.get("data")
         form = data if isinstance(data, Mapping) else None
-        credentials = (self.bearer_token, self.access_token, self.consumer_key)  # type: ignore[attr-defined]  # tweepy's
-        sent = read_sent(
+        sent = read_sent_v2(
             policy,
-            credentials,
+            self,
             method,
             str(target),
             headers=headers,
@@ -150,8 +147,6 @@ class _AsyncGuardedV2(Guarded):
         )
         if sent is None:
             return None
-        if sent.path.startswith("/1.1/"):
-            raise refuse(policy, sent.method, str(target), "other_api_version", _NOT_V2)
         plan = await self._twpolicy_plan(
             sent.method, sent.path, sent.params or None, sent.body, sent.user_auth
         )

@@ -47,6 +47,7 @@ from twpolicy._clients._wire import (
     bind_session,
     planned_scope,
     read_sent,
+    read_sent_v2,
     refuse,
 )
 from twpolicy._payloads._geo import read_hook, read_result
@@ -55,7 +56,6 @@ from twpolicy._payloads._seen import read_parsed, read_response
 __all__ = ["API", "Client", "StreamingClient"]
 
 _V2_HOST = "https://api.twitter.com"  # tweepy's, for every v2 request
-_NOT_V2 = "a v1.1 request through a v2 client's session"
 _NOT_V1 = "a v2 request through a v1.1 client's session"
 
 
@@ -129,19 +129,11 @@ class _GuardedV2(Guarded):
     def _twpolicy_scope(self, request: Any) -> Sending | None:
         """Plan a request the session was asked to send unplanned: as `request` would."""
         policy, url = self._twpolicy, str(request.url)
-        credentials = (self.bearer_token, self.access_token, self.consumer_key)  # type: ignore[attr-defined]  # tweepy's
-        sent = read_sent(
-            policy,
-            credentials,
-            str(request.method),
-            url,
-            headers=request.headers,
-            body=request.body,
+        sent = read_sent_v2(
+            policy, self, str(request.method), url, headers=request.headers, body=request.body
         )
         if sent is None:
             return None
-        if sent.path.startswith("/1.1/"):
-            raise refuse(policy, sent.method, url, "other_api_version", _NOT_V2)
         plan = self._twpolicy_plan(
             sent.method, sent.path, sent.params or None, sent.body, sent.user_auth
         )

@@ -163,6 +163,20 @@ def _readable(body: object, content_type: object) -> tuple[str, str] | None:
     return kind, body
 
 
+def read_sent_v2(policy: Policy, client: Any, method: str, url: str, **reading: Any) -> Sent | None:
+    """`read_sent` for a v2 client (sync or async), whose session sends no v1.1 request.
+
+    Raises:
+        UnplannedRequest: as `read_sent`, and a v1.1 path.
+    """
+    credentials = (client.bearer_token, client.access_token, client.consumer_key)
+    sent = read_sent(policy, credentials, method, url, **reading)
+    if sent is not None and sent.path.startswith("/1.1/"):
+        why = "a v1.1 request through a v2 client's session"
+        raise refuse(policy, sent.method, url, "other_api_version", why)
+    return sent
+
+
 def read_sent(  # what a request on the wire is made of
     policy: Policy,
     credentials: tuple[object, object, object],
