@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Final, NamedTuple, Protocol
 
 from twpolicy._cli._common import CliError, Exit, shown, stdin_binary
+from twpolicy.exceptions import PayloadError
 
 __all__ = [
     "LOADS",
@@ -134,6 +135,8 @@ class DamagedInput(NamedTuple):
 
 def _error(exc: Exception, data: bytes, first: int) -> str:
     """Why ``data`` (starting on line ``first``) is not a record, naming the line."""
+    if isinstance(exc, PayloadError):  # a key written twice: it names the key and the remedy
+        return str(exc).rstrip(".")
     if isinstance(exc, RecursionError) or "recursion" in str(exc).lower():
         return "nested too deeply to read"
     if isinstance(exc, UnicodeDecodeError):

@@ -52,6 +52,7 @@ from twpolicy._payloads import _chunks
 from twpolicy._payloads._batch import collector_paused, record_hits
 from twpolicy._payloads._geo import REASONS, LocationMemory
 from twpolicy._payloads._shapes import GeoKind
+from twpolicy._payloads._walker import UniqueKeys
 from twpolicy.exceptions import PayloadError
 
 __all__ = ["LOADS", "Lines", "Record", "add_scan_command", "read_records", "scan"]
@@ -272,6 +273,9 @@ def scan(
     With ``jobs`` over 1, a large plain file is read by that many processes (`_parallel`;
     ``loads`` must then be picklable), with the same report.
 
+    A record that writes a key twice in any object is unreadable (listed, counted, and the
+    exit status is 1 as for a finding).
+
     The place names and points of every record read are remembered for the rest of the run
     (`LocationMemory`), so that a later record keeping them apart from their Tweet (counts
     keyed by a place name, a point under neutral keys) is found; with ``jobs`` over 1, for
@@ -279,6 +283,9 @@ def scan(
     """
     memory = LocationMemory()
     report: _Report = (_JsonReport if output == "json" else _TextReport)(out, show_all=show_all)
+    # A record that writes a key twice is unreadable: a reader keeps one of the two values,
+    # so location in the other would go unreported (the fast path checks the same).
+    loads = loads if type(loads) is UniqueKeys else UniqueKeys(loads)
     options: dict[str, Any] = {"progress": progress, "max_bytes": max_bytes, "loads": loads}
     with collector_paused():
         summaries = [

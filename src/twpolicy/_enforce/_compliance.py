@@ -40,7 +40,7 @@ from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
 from twpolicy._payloads._fastpage import Item, read_page
 from twpolicy._payloads._ids import check_kind, ids_in
-from twpolicy._payloads._walker import Kind, adapt, walk
+from twpolicy._payloads._walker import Kind, adapt, read_json, unique_keys, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot, id_sets
 from twpolicy._stores._time import utc
 from twpolicy.exceptions import ConfigurationError, PayloadError
@@ -125,11 +125,17 @@ class _Wanted:
 
 
 def _loads(data: bytes) -> Any:
-    """Parse a line: msgspec's fast parser, the standard one for what it refuses."""
+    """Parse a line: msgspec's fast parser, the standard one for what it refuses.
+
+    Raises:
+        PayloadError: the line writes a key twice in an object (`read_json`).
+        ValueError: not JSON.
+    """
     try:
-        return _DECODE(data)
+        value = _DECODE(data)
     except (msgspec.DecodeError, ValueError):
-        return json.loads(data)
+        return read_json(data)
+    return unique_keys(data, value)
 
 
 def _dumps(value: Any) -> bytes:
@@ -747,15 +753,27 @@ def _open_lines(path: Path) -> Iterator[bytes]:
 
 
 class NotJsonLine(ValueError):
-    """Line ``number`` (from 1) may hold an affected ID but is not JSON."""
+    """Line ``number`` (from 1) may hold an affected ID but is not JSON.
 
-    def __init__(self, number: int) -> None:
+    ``why``: what is wrong with it when that is more than not being JSON (a key written
+    twice), else ``None``.
+    """
+
+    def __init__(self, number: int, why: str | None = None) -> None:
         super().__init__(number)
         self.number = number
+        self.why = why
 
 
-def not_json(source: object, number: int) -> PayloadError:
+def not_json(source: object, number: int, why: str | None = None) -> PayloadError:
     """The refusal of a dataset whose line ``number`` cannot be checked."""
+    if why is not None:
+        # A key written twice: each JSON reader keeps one of the two values, so what this
+        # command removes and what a later reader keeps could differ.
+        return PayloadError(
+            f"{source} line {number} cannot be checked for deleted content: {why.rstrip('.')} "
+            "(or remove the line), and run again (nothing was changed)"
+        )
     return PayloadError(
         f"{source} line {number} is not JSON, so it cannot be checked for deleted content; "
         "fix or remove the line and run again (nothing was changed)"
@@ -768,6 +786,8 @@ def _walk_line(
     """A line parsed whole and cleaned by `clean_record`; ``None``: it goes as a whole."""
     try:
         record = _loads(line)
+    except PayloadError as exc:
+        raise NotJsonLine(number, str(exc)) from None
     except ValueError:
         raise NotJsonLine(number) from None
     cleaned, changed = clean_record(record, snapshot, tally)
@@ -892,6 +912,7 @@ class _Cleaned(NamedTuple):
     read: int = 0
     dropped: int = 0
     bad: int | None = None
+    why: str | None = None
 
 
 #: The snapshot a worker process cleans with, sent once (`_receive`), not with every chunk.
@@ -908,7 +929,7 @@ def _clean_chunk(chunk: Chunk) -> _Cleaned:
     try:
         edits, read, dropped = clean_edits(chunk.data, _snapshot[0], tally)
     except NotJsonLine as exc:
-        return _Cleaned([], _Tally(), bad=exc.number)
+        return _Cleaned([], _Tally(), bad=exc.number, why=exc.why)
     return _Cleaned(edits, tally, read, dropped)
 
 
@@ -1014,7 +1035,7 @@ class JsonLinesApplier:
         try:
             return clean_lines(_open_lines(self.source), sink.write, snapshot, tally)
         except NotJsonLine as exc:
-            raise not_json(self.source, exc.number) from None
+            raise not_json(self.source, exc.number, exc.why) from None
 
     def _rewrite_chunks(self, sink: Any, snapshot: Snapshot, tally: _Tally) -> tuple[int, int]:
         """`_rewrite` by ``jobs`` processes, each cleaning chunks of the file."""
@@ -1033,7 +1054,7 @@ class JsonLinesApplier:
             ):
                 cleaned = part.result
                 if cleaned.bad is not None:
-                    raise not_json(self.source, cleaned.bad + part.lines)
+                    raise not_json(self.source, cleaned.bad + part.lines, cleaned.why)
                 for piece in splice(source, start, part.end, cleaned.edits):
                     block.append(piece)
                     size += len(piece)
@@ -1183,7 +1204,7 @@ class ExportTombstones:
                     before = fast
                     after = set(before) if not page[1] else set(self._line_ids(page[0]))
                 else:
-                    record = json.loads(data)
+                    record = read_json(data)  # refuses a key written twice
                     before = list(ids_in(record, self.kind)) if fast is None else fast
                     cleaned, changed = clean_record(record, self.snapshot)
                     after = (
@@ -1194,7 +1215,8 @@ class ExportTombstones:
                         else set(self._ids(cleaned, fast is not None))
                     )
             except PayloadError:
-                return json.loads(data)  # the reader reports the bad ID as it would have
+                # the reader reports the bad ID (or the key written twice) as it would have
+                return read_json(data)
             kept = []
             for value in before:
                 if value in after and value not in self.gone and value not in self.dropped:

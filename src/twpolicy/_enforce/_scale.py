@@ -34,6 +34,7 @@ from twpolicy._enforce._compliance import (
     NotJsonLine,
     _Tally,
     clean_lines,
+    not_json,
 )
 from twpolicy._guard import Guard, Permit
 from twpolicy._model import Action, ActionKind, Decision
@@ -290,10 +291,7 @@ def comply_lines(
     try:
         read, dropped = clean_lines(given(), out.append, snapshot, tally)
     except NotJsonLine as exc:
-        raise PayloadError(
-            f"{where or 'the batch'} line {numbers[exc.number - 1]} is not JSON, so it cannot "
-            "be checked for deleted content; fix or remove the line and run again"
-        ) from None
+        raise not_json(where or "the batch", numbers[exc.number - 1], exc.why) from None
     counts = ComplyTally(
         dict(tally.changed),
         tally.removed,

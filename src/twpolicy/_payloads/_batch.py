@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from twpolicy._payloads._ids import check_kind
+from twpolicy._payloads._walker import UniqueKeys
 from twpolicy.exceptions import PayloadError
 
 if TYPE_CHECKING:
@@ -214,6 +215,8 @@ def _not_a_record(value: Any) -> str | None:
 
 
 def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, PayloadError):  # a key written twice: it names the key and the remedy
+        return str(exc).rstrip(".")
     if isinstance(exc, RecursionError):
         return "nested too deeply to read"
     if isinstance(exc, UnicodeDecodeError):
@@ -339,6 +342,7 @@ def scan_lines(
     from twpolicy._payloads._geo import LocationMemory  # noqa: PLC0415  # start-up: see the imports
 
     memory = LocationMemory()  # what earlier records of the batch read
+    loads = UniqueKeys(loads)  # a key written twice hides what the other value holds
     for number, data in _lines(lines):
         records += 1
         try:

@@ -12,9 +12,10 @@ values stay unparsed (`Page.materialise`: `msgspec.Raw`, written out again as th
 Which slots hold what, which keys each kind knows and which kinds may hold content comes from
 the table (`twpolicy._payloads._shapes`), as for the walker and the fast ID path. The reader
 refuses (returns ``None``) every line where the walker could find more than it reads: a key
-the walker would search, an object of a slot of no fixed kind that the walker would not
-recognise as the usual kind, content (a Tweet, a user, a DM) anywhere but in the slots read,
-bytes that are not UTF-8. The cleaner then parses and walks the line as before.
+written twice in any object (msgspec keeps the last value: a Tweet in the first would go
+unseen), a key the walker would search, an object of a slot of no fixed kind that the walker
+would not recognise as the usual kind, content (a Tweet, a user, a DM) anywhere but in the
+slots read, bytes that are not UTF-8. The cleaner then parses and walks the line as before.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import attrs
 import msgspec
 
 from twpolicy._payloads._shapes import SHAPES, Kind, Path, Slot
-from twpolicy._payloads._walker import Node
+from twpolicy._payloads._walker import Node, written_once
 
 __all__ = ["FACTS", "PAGE_KINDS", "PAGE_ROOT", "Item", "Page", "read_page"]
 
@@ -834,4 +835,6 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
                 found.append((slot, reads, many))
     except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
         return None
+    if not written_once(line, _VALUE, _ENCODE):
+        return None  # a key written twice: the walker's path refuses the line, naming it
     return Page(found, page.slots)

@@ -53,9 +53,14 @@ from twpolicy._payloads._walker import (
     location_kind,
     place_reference,
     pointer_of,
+    written_once,
 )
 
 __all__ = ["FastHit", "FastLine", "judge", "parser"]
+
+# Every value of a line, read and written again, for `written_once` (the structs skip most).
+_GENERIC: Final = msgspec.json.Decoder().decode
+_WRITE: Final = msgspec.json.Encoder().encode
 
 #: Kinds the fast path judges; objects of other kinds must be absent where slots hold them.
 SUPPORTED: Final = frozenset(
@@ -612,12 +617,18 @@ def _decode(data: bytes) -> FastLine | None:
                 value = decoder.decode(data)
             except msgspec.DecodeError:
                 continue
+            if not written_once(data, _GENERIC, _WRITE):
+                return None  # a key written twice: ``loads`` (`UniqueKeys`) refuses the line
             return FastLine(kind, element, value, data) if value or not listed else None
     return None
 
 
 def parser(loads: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    """A record parser: a `FastLine` where the fast path reads the line, else ``loads``."""
+    """A record parser: a `FastLine` where the fast path reads the line, else ``loads``.
+
+    A line that writes a key twice is never read on the fast path: ``loads`` reads it, and
+    refuses it (`PayloadError`) when it is a `UniqueKeys` (``twpolicy scan`` passes one).
+    """
 
     def parse(data: bytes) -> Any:
         fast = _decode(data)
