@@ -39,7 +39,6 @@ from twpolicy._payloads._chunks import (
     read_in_place,
     splittable,
 )
-from twpolicy._payloads._walker import UniqueKeys
 from twpolicy.exceptions import PayloadError
 
 __all__ = [
@@ -64,7 +63,6 @@ _WHOLE: Final = frozenset({(ord("{"), ord("}")), (ord("["), ord("]"))})
 _BOM: Final = b"\xef\xbb\xbf"
 _BOM0: Final = _BOM[0]
 _CR: Final = ord("\r")
-_LOADS: Final = UniqueKeys(LOADS)
 _T = TypeVar("_T")
 
 
@@ -187,7 +185,7 @@ def _whole_lines(span: Span, kernel: IdKernel, max_bytes: int, *, strict: bool) 
             new = fresh_ids(view[first:last], kind, seen)
             if new is None:  # not for the fast path: parsed and walked (or left to the reader)
                 try:
-                    value = _LOADS(data[first:last])  # refuses a key written twice
+                    value = LOADS(data[first:last])
                 except (ValueError, RecursionError):
                     break
                 try:

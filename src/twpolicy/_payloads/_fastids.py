@@ -41,7 +41,6 @@ import msgspec
 
 from twpolicy._payloads._ids import LARGEST_ID, TARGET, check_kind, ids_in
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
-from twpolicy._payloads._walker import UniqueKeys, written_once
 
 __all__ = [
     "DECLARED",
@@ -89,9 +88,6 @@ _DECIMALS: Final = re.compile(f"{_DECIMAL_ID}(?:\n{_DECIMAL_ID})*")
 _SKIP: Final[tuple[Any, Any]] = (msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)
 # ``list`` of element types built at run time, which a type checker cannot see.
 _LIST: Any = list
-# Every value of a line, read and written again, for `written_once` (the structs skip most).
-_GENERIC: Final = msgspec.json.Decoder().decode
-_WRITE: Final = msgspec.json.Encoder().encode
 
 
 class _Unsupported(Exception):  # an internal signal: never leaves the generator
@@ -486,8 +482,6 @@ def _extracted(line: bytes | memoryview, kind: str) -> list[str | None] | None:
         page = fast.decoder.decode(line)
     except msgspec.DecodeError:
         return None
-    if not written_once(line, _GENERIC, _WRITE):
-        return None  # a key written twice: the exact path (`parser`'s loads) refuses the line
     out: list[str | None] = []
     fast.extract(page, out.append, out.extend)
     return out
@@ -510,11 +504,12 @@ class FastIds(list[str]):
 def parser(kind: str, loads: Callable[[bytes], Any] = json.loads) -> Callable[[bytes], Any]:
     """A record parser for ``kind`` IDs: `FastIds` where the fast path reads the line, else JSON.
 
-    Either way a line that writes a key twice in any object is refused (`UniqueKeys`):
-    a reader keeps one of the two values, and the IDs of the other would be lost.
+    A line that writes a key twice is read as ``json`` reads it, the last value winning,
+    on both paths. Only IDs leave, and each is counted: a key written twice can leave IDs
+    out, never let anything else out (scan and comply, where it could hide location or gone
+    content, refuse such lines). An exact check would cost this path 4x its time.
     """
     check_kind(kind)
-    loads = loads if type(loads) is UniqueKeys else UniqueKeys(loads)
 
     def parse(data: bytes) -> Any:
         ids = fast_ids(data, kind)
