@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeAlias
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from twpolicy._payloads._walker import Kind, is_whole
 from twpolicy._scopes import SCOPES, validate_scopes
 from twpolicy._stores._consent import ConsentRecord, Notice, validate_user_id
 
@@ -100,8 +101,11 @@ def _v2_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-# Content: at least one non-blank character (blank text does not make a Tweet whole, I.B.7).
-_text = st.text(min_size=1, max_size=280).filter(lambda text: not text.isspace())
+# Content: a character that prints, more than links or an ID (anything less does not make a
+# Tweet whole, I.B.7).
+_text = st.text(min_size=1, max_size=280).filter(
+    lambda text: is_whole(Kind.TWEET_V2, {"text": text})
+)
 _short = st.text(max_size=50)
 _handles = st.text(alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=15)
 _tags = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=20)

@@ -15,9 +15,12 @@ removes every datum.
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
+import enum
 import json
 import math
+import numbers
 import re
 import threading
 import unicodedata
@@ -2542,7 +2545,7 @@ def find_geo(payload: Any) -> list[GeoFinding]:
     Raises:
         PayloadError: the payload contains itself (a reference cycle).
     """
-    return [hit.finding() for hit in hits(payload)]
+    return [hit.finding() for hit in hits(stored_form(payload))]
 
 
 class Arguments(dict[str, Any]):
@@ -2585,21 +2588,23 @@ def standalone_findings(
     if isinstance(payload, Arguments):
         for value in payload.values():
             _refuse_iterators(value)
+        values = {name: _json_text(value) for name, value in payload.items()}
         found = [
             hit.finding(pointer_of((name,)))
-            for name, value in payload.items()
-            for hit in hits(_json_text(value), names, learn=learn)
+            for name, value in values.items()
+            for hit in hits(value, names, learn=learn)
             if hit.standalone
         ]
-        if names is not None and names.knows_pair(numbers_of(payload.values())):
+        if names is not None and names.knows_pair(numbers_of(values.values())):
             found.append(GeoFinding("", GeoKind.POINT, standalone=True, reason="on_its_own"))
         return found
     if isinstance(payload, MappingKey):
         value = _json_text(payload.value)
         found = [hit.finding() for hit in hits(value, names, learn=learn) if hit.standalone]
-        key_kind = _mapping_key(payload.key, value, names)
+        key = _key_form(payload.key)
+        key_kind = _mapping_key(key, value, names)
         if key_kind is None and names is not None:
-            mine = numbers_of([payload.key, value])
+            mine = numbers_of([key, value])
             if names.knows_pair(mine) or any(
                 names.pairs_with(number, payload.siblings) for number in mine
             ):
@@ -2664,7 +2669,7 @@ def _json_text(payload: Any) -> Any:
     elif isinstance(payload, str):
         text = payload
     else:
-        return payload
+        return stored_form(payload)
     body = text.lstrip(_BLANKS)
     if not body.startswith(("{", "[")):
         if body.startswith('"'):
@@ -2677,6 +2682,192 @@ def _json_text(payload: Any) -> Any:
         return read_json(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the payload looks like JSON but cannot be read: {exc}") from None
+
+
+_LEAVES: Final = frozenset({str, int, float, bool, type(None), bytes, bytearray, memoryview})
+_KEYS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+# Text fields are read as text, whatever they hold: a Tweet whose text is JSON is a Tweet.
+_PROSE: Final = frozenset(
+    {"text", "full_text", "body", "description", "name", "screen_name", "username"}
+)
+
+
+def _is_plain(payload: Any) -> bool:  # noqa: C901  # one iterative pass, kept in one frame
+    """Whether ``payload`` is parsed JSON: dicts and lists of plain values, no JSON text."""
+    stack = [payload]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict or kind is list:
+            if id(item) in seen:
+                return False  # shared or holding itself: read (and judged) the long way
+            seen.add(id(item))
+        if kind is dict:
+            for key, value in item.items():
+                if type(key) not in _KEYS or (
+                    type(value) is str and key not in _PROSE and _json_like(value)
+                ):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is str:
+            if _json_like(item):
+                return False
+        elif kind not in _LEAVES or (kind is not str and kind in _BYTES_TYPES):
+            return False
+    return True
+
+
+def _json_like(text: str) -> bool:
+    return text[:1] in _OPENERS or text.lstrip(_BLANKS)[:1] in _OPENERS
+
+
+_OPENERS: Final = ("{", "[")
+
+
+def _nested_json(text: str) -> Any:
+    """JSON text held in a value, as the objects it holds; other text as it is.
+
+    Only text holding an object (or a list holding one) is read: a list of numbers stays text
+    (the text checks read its numbers). Text that writes a key twice is refused.
+    """
+    if not _json_like(text):
+        return text
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if not (
+        type(value) is dict or (type(value) is list and any(type(i) in {dict, list} for i in value))
+    ):
+        return text
+    return read_json(text)  # raises PayloadError on a key written twice
+
+
+def stored_form(payload: Any) -> Any:
+    """``payload`` as the JSON it holds, however the application's objects hold it.
+
+    Location kept in a dataclass, an attrs or pydantic-like object, a named tuple, a set, an
+    array, a `Decimal` or a `Fraction` is location all the same: objects are read as the
+    mapping of their attributes, named tuples as mappings, collections and arrays as lists,
+    numbers as floats (a complex number as its two parts), enums as their values, and
+    anything else as its text. tweepy models become the JSON they were read from. A one-shot
+    iterator inside the payload is refused: it cannot be read without using it up. Parsed
+    JSON is returned as it is.
+
+    Raises:
+        PayloadError: an iterator inside ``payload``, or an object that contains itself.
+    """
+    if _is_plain(payload):
+        return payload
+    try:
+        return _form(payload, set())
+    except RecursionError:
+        raise PayloadError("the payload nests too deeply to be read") from None
+
+
+def _form(value: Any, active: set[int], *, prose: bool = False) -> Any:  # noqa: C901, PLR0911, PLR0912  # one answer per sort of value
+    kind = type(value)
+    if isinstance(value, str):
+        return str(value) if prose else _form_of_text(str(value), active)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        text = _bytes_text(value)
+        return bytes(value) if text is None else _form(text, active, prose=prose)
+    if kind in _LEAVES:
+        return value
+    if isinstance(value, (bool, int)):
+        return int(value) if not isinstance(value, bool) else bool(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, enum.Enum):
+        return _form(value.value, active)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, numbers.Number) and not isinstance(value, Collection):
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        if isinstance(value, numbers.Complex):
+            return [float(value.real), float(value.imag)]
+    if id(value) in active:
+        raise PayloadError(f"the payload contains itself (a {kind.__name__} holds itself)")
+    active.add(id(value))
+    try:
+        return _form_of_object(value, active)
+    finally:
+        active.discard(id(value))
+
+
+def _form_of_object(value: Any, active: set[int]) -> Any:  # noqa: PLR0911  # one answer per sort of object
+    adapted = adapt(value)
+    if adapted is not value and not isinstance(adapted, list):
+        return _form(adapted, active)  # a tweepy model or response
+    if isinstance(value, Mapping):
+        return {
+            _key_form(key): _form(item, active, prose=key in _PROSE) for key, item in value.items()
+        }
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(value, tuple) and isinstance(fields, tuple) and len(fields) == len(value):
+        return {str(name): _form(item, active) for name, item in zip(fields, value, strict=True)}
+    if callable(getattr(value, "tolist", None)) and not isinstance(value, Collection | type):
+        return _form(value.tolist(), active)  # an array's scalar
+    if isinstance(value, Collection) and not isinstance(value, type):
+        return [_form(item, active) for item in value]
+    if isinstance(value, (Iterator, AsyncIterator)):
+        raise PayloadError(
+            f"the payload holds an iterator ({type(value).__name__}), which cannot be checked "
+            "without using it up: collect it into a list and store the list"
+        )
+    attributes = _attributes(value)
+    if attributes is not None:
+        return {name: _form(item, active) for name, item in attributes.items()}
+    return str(value)
+
+
+def _form_of_text(text: str, active: set[int]) -> Any:
+    value = _nested_json(text)
+    return text if value is text else _form(value, active)
+
+
+def _attributes(value: Any) -> dict[str, Any] | None:
+    """The attributes an application's object holds (dataclass, attrs, slots, ``__dict__``)."""
+    if isinstance(value, type) or callable(value):
+        return None
+    if dataclasses.is_dataclass(value):
+        return {field.name: getattr(value, field.name, None) for field in dataclasses.fields(value)}
+    if attrs.has(type(value)):
+        return {field.name: getattr(value, field.name, None) for field in attrs.fields(type(value))}
+    found: dict[str, Any] = {}
+    for klass in type(value).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in {"__dict__", "__weakref__"} and hasattr(value, name):
+                found[name] = getattr(value, name)
+    own = getattr(value, "__dict__", None)
+    if isinstance(own, Mapping):
+        found.update({str(name): item for name, item in own.items()})
+    return found if found or hasattr(value, "__dict__") else None
+
+
+def _key_form(key: Any) -> Any:
+    """A mapping key as a JSON key, or a tuple or frozenset of such (hashable)."""
+    if type(key) in _KEYS:
+        return key
+    if isinstance(key, tuple) and not hasattr(type(key), "_fields"):
+        return tuple(_key_form(item) for item in key)
+    if isinstance(key, frozenset):
+        return frozenset(_key_form(item) for item in key)
+    form = _form(key, set())
+    if isinstance(form, list):
+        return tuple(_key_form(item) for item in form)
+    if isinstance(form, dict):
+        return tuple(_key_form(item) for item in form.values())
+    return form
 
 
 def parsed_text(payload: Any) -> Any:
@@ -2709,6 +2900,7 @@ def strip_geo(payload: Any, *, standalone_only: bool = False) -> Any:
         standalone_only: remove only the data that stand alone (what `check_storable`
             refuses), and keep location that is part of its Tweet or user.
     """
+    payload = stored_form(payload)
     while True:  # until nothing is found: a removal can make what is left location
         trie: dict[Any, Any] = {}
         for hit in hits(payload):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -41,6 +42,7 @@ from twpolicy.exceptions import PayloadError
 
 __all__ = [
     "CONTENT_KINDS",
+    "INVISIBLE",
     "LOCATION_FIELDS",
     "LOOSE_KEYS",
     "GeoKind",
@@ -302,13 +304,81 @@ _WHOLE: Final[Mapping[Kind, tuple[tuple[str, ...], ...] | None]] = {
 }
 
 
+# Characters that print as nothing: Unicode's default-ignorable code points (joiners,
+# Hangul fillers, variation selectors, tags...) that `str.isprintable` lets through, and the
+# blank Braille pattern. A text of these alone is as empty as ``""``.
+INVISIBLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+_VISIBLE_ASCII: Final = re.compile(r"[!-~]")
+# Letters, numbers, symbols (emoji) and punctuation are content; separators, controls,
+# format characters and combining marks on their own are not.
+_CONTENT_CATEGORIES: Final = frozenset("LNSP")
+_URL: Final = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
+_ONLY_DIGITS: Final = re.compile(r"[\s\x00-\x1f]*\d{10,}[\s\x00-\x1f]*")
+_TEXT_FIELDS: Final = frozenset({"text", "full_text", "body"})
+
+
 def has_content(value: Any) -> bool:
-    """Whether ``value`` is content: a string with at least one non-blank character."""
-    return isinstance(value, str) and not value.isspace() and bool(value)
+    """Whether ``value`` is content: a string with a character that prints.
+
+    Whitespace, control and format characters, invisible code points and combining marks
+    on their own print nothing: ``"\u200b"`` holds no more content than ``""``.
+    """
+    if not isinstance(value, str) or not value:
+        return False
+    if value.isascii():
+        return _VISIBLE_ASCII.search(value) is not None
+    return any(
+        unicodedata.category(char)[0] in _CONTENT_CATEGORIES for char in INVISIBLE.sub("", value)
+    )
+
+
+def _has_media(value: Mapping[str, Any]) -> bool:
+    """Whether a Tweet carries media, the content of a Tweet whose text is only its link."""
+    for holder in (value, value.get("extended_tweet")):
+        if not isinstance(holder, Mapping):
+            continue
+        for container, key in (
+            ("entities", "media"),
+            ("extended_entities", "media"),
+            ("attachments", "media_keys"),
+        ):
+            inner = holder.get(container)
+            media = inner.get(key) if isinstance(inner, Mapping) else None
+            if isinstance(media, list) and media:
+                return True
+    return False
+
+
+def _text_content(value: Mapping[str, Any], text: str) -> bool:
+    """Whether a text field holds content of its own: more than links, or than an ID.
+
+    A text that is only links is the link to the Tweet's media (content only with the
+    media); a text that is only a run of digits of an ID's length is an ID, not content.
+    """
+    rest = _URL.sub("", text) if ("/" in text or "www" in text.lower()) else text
+    if rest is not text and not has_content(rest):
+        return _has_media(value)
+    if not rest.isascii():
+        rest = "".join(
+            char
+            for char in INVISIBLE.sub("", rest)
+            if char.isspace() or unicodedata.category(char)[0] in _CONTENT_CATEGORIES
+        )
+    return _ONLY_DIGITS.fullmatch(rest) is None
 
 
 def is_whole(kind: Kind, value: Mapping[str, Any]) -> bool:
-    """Whether an object of ``kind`` carries its content (not merely the keys for it)."""
+    """Whether an object of ``kind`` carries its content (not merely the keys for it).
+
+    Judged by the values, never by which keys are present: a content field holds a text
+    with a character that prints (`has_content`); a text field (``text``, ``full_text``,
+    ``body``) that is only links counts only with the media they link to, and one that is
+    only an ID (10 digits or more) does not count.
+    """
     paths = _WHOLE[kind]
     if paths is None:
         return True
@@ -316,7 +386,7 @@ def is_whole(kind: Kind, value: Mapping[str, Any]) -> bool:
         item: Any = value
         for key in path:
             item = item.get(key) if isinstance(item, Mapping) else None
-        if has_content(item):
+        if has_content(item) and (path[-1] not in _TEXT_FIELDS or _text_content(value, item)):
             return True
     return False
 

@@ -36,6 +36,7 @@ from typing import Any, Final, Protocol
 import attrs
 
 from twpolicy._model import Scalar
+from twpolicy._payloads._walker import INVISIBLE
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
 from twpolicy.exceptions import ConfigurationError, StoreUnavailable
@@ -186,14 +187,10 @@ def normal_name(value: object, what: str = "recipient") -> str:
     return _SPACES.sub(" ", text)
 
 
-# Characters that print as nothing but make a different name: Unicode's default-ignorable
-# code points (Hangul fillers, joiners, variation selectors, tags...) that `str.isprintable`
-# lets through, and the blank Braille pattern.
-_INVISIBLE: Final = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
-)
+# Characters that print as nothing but make a different name (`INVISIBLE`): Unicode's
+# default-ignorable code points that `str.isprintable` lets through, and the blank Braille
+# pattern.
+_INVISIBLE: Final = INVISIBLE
 
 
 def _name(value: object, what: str) -> str:
