@@ -464,3 +464,45 @@ def test_arrays_of_other_things_are_parsed():
 def test_repeated_keys_read_as_json_reads_them(line):
     """A key given twice: the last one counts, on both paths."""
     agree([line])
+
+
+_TEXTS = st.sampled_from(
+    [
+        "\u200b",
+        "\u3164\u200d",
+        "\u2800",
+        "\x00",
+        "\u0301",
+        "https://t.co/abc",
+        "www.example.com/x https://t.co/y",
+        "1445880548472328192",
+        "\u200b1445880548472328192\u200b",
+        "see https://t.co/abc",
+        "12345",
+        "héllo",
+        "ok",
+    ]
+)
+
+
+def _texts_replaced(value, draw):
+    """``value`` with each text field's text drawn from `_TEXTS` (content or not)."""
+    if isinstance(value, dict):
+        return {
+            key: draw(_TEXTS)
+            if key in {"text", "full_text", "name", "description"} and isinstance(item, str)
+            else _texts_replaced(item, draw)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_texts_replaced(item, draw) for item in value]
+    return value
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_wholeness_judged_as_the_walker_judges_it(data):
+    """Text that prints nothing, links only (with media or not) or only an ID: the fast
+    path judges wholeness as `is_whole` does, or leaves the line to the full scanner."""
+    records = data.draw(st.lists(payloads(), min_size=1, max_size=3))
+    agree([line_of(_texts_replaced(record, data.draw)) for record in records])

@@ -48,11 +48,14 @@ from twpolicy._payloads._shapes import (
     loose_key,
 )
 from twpolicy._payloads._walker import (
+    TEXT_FIELDS,
     Node,
     classify,
+    has_content,
     location_kind,
     place_reference,
     pointer_of,
+    text_content,
     written_once,
 )
 
@@ -377,7 +380,12 @@ class _Generator:
                 self.count += 1
                 text = f"t{self.count}"
                 read = self._read(keys, tuple(dotted.split(".")), "o")
-                tests.append(f"(type({text} := {read}) is str and {text} and not {text}.isspace())")
+                # as `is_whole` judges: a text of links only (whole with its media) is left
+                # to the full scanner, which sees the media
+                printed = f"type({text} := {read}) is str and content({text})"
+                if dotted.rsplit(".", 1)[-1] in TEXT_FIELDS:
+                    printed += f" and own({text})"
+                tests.append(f"({printed})")
             whole = " or ".join(tests)
             lines += [f"    if not ({whole}):", "        raise Fallback"]
         if locations and family is None:
@@ -554,6 +562,8 @@ def readers() -> _Readers:
         "read": _read_objects,
         "extra": _extra,
         "reference": place_reference,
+        "content": has_content,
+        "own": text_content,
     }
     source = "\n".join(generator.source)
     exec(compile(source, "<twpolicy fast scan>", "exec"), namespace)  # noqa: S102  # our own generated code

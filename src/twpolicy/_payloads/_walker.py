@@ -318,7 +318,7 @@ _VISIBLE_ASCII: Final = re.compile(r"[!-~]")
 _CONTENT_CATEGORIES: Final = frozenset("LNSP")
 _URL: Final = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
 _ONLY_DIGITS: Final = re.compile(r"[\s\x00-\x1f]*\d{10,}[\s\x00-\x1f]*")
-_TEXT_FIELDS: Final = frozenset({"text", "full_text", "body"})
+TEXT_FIELDS: Final = frozenset({"text", "full_text", "body"})
 
 
 def has_content(value: Any) -> bool:
@@ -359,9 +359,18 @@ def _text_content(value: Mapping[str, Any], text: str) -> bool:
     A text that is only links is the link to the Tweet's media (content only with the
     media); a text that is only a run of digits of an ID's length is an ID, not content.
     """
+    found = text_content(text)
+    return _has_media(value) if found is None else found
+
+
+def text_content(text: str) -> bool | None:
+    """Whether a text field's text is content of its own (see `is_whole`).
+
+    ``None``: the text is only links, content only if its object carries their media.
+    """
     rest = _URL.sub("", text) if ("/" in text or "www" in text.lower()) else text
     if rest is not text and not has_content(rest):
-        return _has_media(value)
+        return None
     if not rest.isascii():
         rest = "".join(
             char
@@ -386,7 +395,7 @@ def is_whole(kind: Kind, value: Mapping[str, Any]) -> bool:
         item: Any = value
         for key in path:
             item = item.get(key) if isinstance(item, Mapping) else None
-        if has_content(item) and (path[-1] not in _TEXT_FIELDS or _text_content(value, item)):
+        if has_content(item) and (path[-1] not in TEXT_FIELDS or _text_content(value, item)):
             return True
     return False
 
