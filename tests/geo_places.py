@@ -4,6 +4,7 @@ A place with a generated ID, name and full name, the same place as v1.1 carries 
 rewritten as an application might, and a guard whose only concern is location.
 """
 
+import copy
 import string
 
 from hypothesis import strategies as st
@@ -67,3 +68,19 @@ def v1_place(place):
 def respaced(name):
     """``name`` as an application might rewrite it: other case, other spacing."""
     return "  " + " ,  ".join(part.strip().upper() for part in name.split(",")) + " "
+
+
+def v1_tweet(base, point, place=None, tweet_id=None):
+    """A whole v1.1 Tweet (from the strategy) carrying ``point`` (lat, long) and ``place``,
+    without the statuses it quotes or retweets (which carry location of their own)."""
+    tweet = copy.deepcopy(base)
+    lat, lng = point
+    tweet["text"] = tweet.get("text") or "hello"
+    tweet["coordinates"] = {"type": "Point", "coordinates": [lng, lat]}
+    tweet["geo"] = {"type": "Point", "coordinates": [lat, lng]}
+    tweet["place"] = place
+    for key in ("retweeted_status", "quoted_status"):
+        tweet.pop(key, None)
+    if tweet_id is not None:
+        tweet["id"], tweet["id_str"] = int(tweet_id), tweet_id
+    return tweet

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from corpus import load
-from geo_places import WORDS, decide, location_guard, named_places, v1_place
+from geo_places import WORDS, decide, location_guard, named_places, v1_place, v1_tweet
 from twpolicy import Action, GeoSafeMapping, LocationMemory, StandaloneGeoError, check_storable
 from twpolicy._payloads._encodings import (
     cell,
@@ -184,21 +184,6 @@ def refused(guard, payload):
     return not decision.allowed and decision.rule == "geo.standalone"
 
 
-def v1_tweet(base, point, tweet_id=None, place=None):
-    """A whole v1.1 Tweet (from the strategy) carrying ``point`` (lat, long)."""
-    tweet = copy.deepcopy(base)
-    lat, lng = point
-    tweet["text"] = tweet.get("text") or "hello"
-    tweet["coordinates"] = {"type": "Point", "coordinates": [lng, lat]}
-    tweet["geo"] = {"type": "Point", "coordinates": [lat, lng]}
-    tweet["place"] = place
-    for key in ("retweeted_status", "quoted_status"):
-        tweet.pop(key, None)
-    if tweet_id is not None:
-        tweet["id"], tweet["id_str"] = int(tweet_id), tweet_id
-    return tweet
-
-
 class TestEncoders:
     def test_known_codes(self):
         """Published examples: geohash's own, and the Open Location Code test data."""
@@ -230,7 +215,8 @@ class TestEncoders:
         )
         assert scaled_numbers(list(range(10_000, 10_005))) == []  # IDs or counts: no point
         assert scaled_numbers([True, 12, 10**12]) == []
-        assert words_key("San Francisco (CA)") == words_key("SAN FRANCISCO, ca") != None  # noqa: E711
+        assert words_key("San Francisco (CA)") is not None
+        assert words_key("San Francisco (CA)") == words_key("SAN FRANCISCO, ca")
         assert words_key("Paris") is None  # a bare name is ordinary speech
 
     def test_points_forget_their_codes(self):
@@ -385,7 +371,7 @@ class TestOrdinaryText:
         """Refused only when a word is the cell of a point read (the oracle decodes it)."""
         guard = location_guard()
         for index, point in enumerate(read):
-            check_storable(v1_tweet(base, point, str(10**17 + index)), guard=guard)
+            check_storable(v1_tweet(base, point, tweet_id=str(10**17 + index)), guard=guard)
         words = data.draw(st.lists(NOISE, min_size=1, max_size=30))
         for word in words:
             shaped = len(word) >= 5 and all(char in BASE32 for char in word)
@@ -479,7 +465,7 @@ class TestOwners:
     )
     def test_encoded_and_renamed_location_keeps_its_owner(self, base, place, point, ids, data):
         guard = location_guard()
-        tweet = v1_tweet(base, point, ids[0], v1_place(place))
+        tweet = v1_tweet(base, point, v1_place(place), tweet_id=ids[0])
         read_result(guard.locations, [tweet])  # through the clients' read hook: owned
         family = data.draw(st.sampled_from(["point", "name"]))
         if family == "point":
@@ -556,7 +542,7 @@ class TestOwners:
         }
         user = {"screen_name": "x", "followers_count": 0, "friends_count": 0, **counts}
         base = {"text": "RT @0: 0", "user": user}
-        tweet = v1_tweet(base, (0.1, 0.1), "100000000000000000", v1_place(place))
+        tweet = v1_tweet(base, (0.1, 0.1), v1_place(place), tweet_id="100000000000000000")
         read_result(guard.locations, [tweet])
         key, value = rewrite
         own = {**copy.deepcopy(tweet), key: value}

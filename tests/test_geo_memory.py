@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import twpolicy
 from corpus import load
+from geo_places import v1_tweet
 from twpolicy import (
     Action,
     GeoSafeMapping,
@@ -82,17 +83,6 @@ def rounded(value, places, how):
         return round(value, places)
     mode = ROUND_HALF_UP if how == "half_up" else ROUND_DOWN
     return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=mode))
-
-
-def v1_tweet(base, point, place=None):
-    """A whole v1.1 Tweet (from the strategy) carrying ``point`` (lat, long) and ``place``."""
-    tweet = copy.deepcopy(base)
-    lat, lon = point
-    tweet["text"] = tweet.get("text") or "hello"
-    tweet["coordinates"] = {"type": "Point", "coordinates": [lon, lat]}
-    tweet["geo"] = {"type": "Point", "coordinates": [lat, lon]}
-    tweet["place"] = place
-    return tweet
 
 
 # The shapes a point can be kept in apart from its Tweet (two numbers, nothing saying so).
