@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import twice
 from corpus import load
 from twpolicy import JsonLinesApplier, apply_compliance, compliance_events, open_compliance
 from twpolicy._cli._main import main
@@ -45,59 +46,9 @@ PAGES = api_responses(tweets("v2", location=True), many=True)
 LINES = PAGES | tweets("v1.1", location=True)
 
 
-def objects(value: Any) -> list[dict[str, Any]]:
-    """Every non-empty object in ``value``, outermost first."""
-    found: list[dict[str, Any]] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item:
-                found.append(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def spelled(key: str, how: str) -> str:
-    """``key`` as JSON text: plainly, with its first character escaped, or with a space before
-    the colon (all read as the same key)."""
-    if how == "escaped" and key:
-        return '"' + f"\\u{ord(key[0]):04x}" + json.dumps(key)[2:]
-    if how == "spaced":
-        return json.dumps(key) + " \t"
-    return json.dumps(key)
-
-
-def dump_twice(
-    value: Any, target: dict[str, Any], key: str, extra: Any, how: tuple[bool, str]
-) -> str:
-    """``value`` as one JSON line, with ``key`` of ``target`` written twice (``extra`` too)."""
-    first, spelling = how
-    if isinstance(value, dict):
-        pairs = [(json.dumps(k), dump_twice(v, target, key, extra, how)) for k, v in value.items()]
-        if value is target:
-            at = list(value).index(key)
-            # "colons": the extra value a string of colons spelled as escapes, which a count
-            # of colons in the text misses (the check must then read the text exactly).
-            written = '"\\u003a\\u003A"' if spelling == "colons" else json.dumps(extra)
-            pairs.insert(at + (0 if first else 1), (spelled(key, spelling), written))
-        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(dump_twice(v, target, key, extra, how) for v in value) + "]"
-    return json.dumps(value)
-
-
-@st.composite
-def written_twice(draw: st.DrawFn, payloads: st.SearchStrategy[Any] = LINES) -> bytes:
+def written_twice(payloads: st.SearchStrategy[Any] = LINES) -> st.SearchStrategy[bytes]:
     """A dataset line with one key of one of its objects written twice."""
-    payload = draw(payloads)
-    target = draw(st.sampled_from(objects(payload)))
-    key = draw(st.sampled_from(sorted(target)))
-    extra = draw(st.sampled_from((target[key], *DECOYS)))  # the same value, or another
-    how = (draw(st.booleans()), draw(st.sampled_from(("plain", "escaped", "spaced", "colons"))))
-    return dump_twice(payload, target, key, extra, how).encode()
+    return twice.written_twice(payloads, DECOYS).map(str.encode)
 
 
 def corpus_pages(root: Path) -> list[Any]:
@@ -288,7 +239,10 @@ class TestComply:
 
 def twice_line(gone: dict[str, Any], kept: dict[str, Any], first: bool, spelling: str) -> bytes:
     """A v2 page whose ``data`` is written twice: the gone Tweet first or last."""
-    copies = [f"{spelled('data', spelling)}: {json.dumps([gone])}", f'"data": {json.dumps([kept])}']
+    copies = [
+        f"{twice.spelled('data', spelling)}: {json.dumps([gone])}",
+        f'"data": {json.dumps([kept])}',
+    ]
     if not first:
         copies.reverse()
     return ("{" + ", ".join(copies) + "}\n").encode()

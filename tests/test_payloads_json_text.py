@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import twice
 from corpus import load
 from twpolicy import Guard, PolicyViolation, check_storable
 from twpolicy._payloads._walker import read_json, unique_keys
@@ -42,46 +43,9 @@ PAYLOADS = (
 )
 
 
-def objects(value: Any) -> list[dict[str, Any]]:
-    """Every non-empty object in ``value``, outermost first."""
-    found: list[dict[str, Any]] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item:
-                found.append(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
-def dump_twice(value: Any, target: dict[str, Any], key: str, decoy: Any, *, first: bool) -> str:
-    """``value`` as JSON text, with ``key`` of ``target`` written twice: its value and ``decoy``."""
-    if isinstance(value, dict):
-        pairs = [
-            (json.dumps(k), dump_twice(v, target, key, decoy, first=first))
-            for k, v in value.items()
-        ]
-        if value is target:
-            at = list(value).index(key)
-            extra = (json.dumps(key), json.dumps(decoy))
-            pairs.insert(at + (0 if first else 1), extra)
-        return "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump_twice(v, target, key, decoy, first=first) for v in value) + "]"
-    return json.dumps(value)
-
-
-@st.composite
-def written_twice(draw: st.DrawFn, payloads: st.SearchStrategy[Any] = PAYLOADS) -> str:
-    """A payload as JSON text with one key of one of its objects written twice."""
-    payload = draw(payloads)
-    target = draw(st.sampled_from(objects(payload)))
-    key = draw(st.sampled_from(sorted(target)))
-    decoy = draw(st.sampled_from(DECOYS))
-    return dump_twice(payload, target, key, decoy, first=draw(st.booleans()))
+def written_twice(payloads: st.SearchStrategy[Any] = PAYLOADS) -> st.SearchStrategy[str]:
+    """A payload as JSON text with one key of one of its objects written twice: a decoy."""
+    return twice.written_twice(payloads, DECOYS, same=False, spellings=("plain",))
 
 
 class TestReadJson:
