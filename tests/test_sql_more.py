@@ -5,6 +5,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -106,6 +107,9 @@ class TestWriterTurns:
                 ):
                     pass
                 holder.wait(timeout=30)
+            for thread in threading.enumerate():  # the abandoned wait ends once the turn comes
+                if thread.name == "twpolicy-writer-turn":
+                    thread.join(timeout=30)
             assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path)]
             with database.write() as tx:
                 tx.execute("DELETE FROM twpolicy_schema WHERE component = 'nothing'")
