@@ -167,7 +167,10 @@ def measure(quick: bool = False) -> list[dict]:  # noqa: FBT001, FBT002  # run.p
             "name": f"scan ({parser}), recorded payloads",
             "ratio": scan / base,
             "baseline": "json.loads loop, same process",
-            "bound": 5.0,
+            # 5 until wave 2's sixth part: wholeness by printed text, location in the
+            # application's objects and the exact duplicate-key check cost scan about 2x
+            # (measured 5.05 under load); a gross regression is still twice that
+            "bound": 10.0,
             "detail": f"{size / scan / 1e9:.2f} GB/s a core; full scanner only: {full / base:.2f}",
         }
     ]
