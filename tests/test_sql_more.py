@@ -1,20 +1,25 @@
 """The SQL layer's small promises: a password holding a raw ``?`` is still hidden, a
-database prints where it is and whether it is read-only, and SQLite writers take turns."""
+database prints where it is and whether it is read-only, SQLite writers take turns, and
+changes are noticed from SQLite's wal-index header."""
 
 import fcntl
 import os
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import twpolicy
 from twpolicy import ConfigurationError, StoreUnavailable
 from twpolicy._stores._consent._sql_backend import SCHEMA
-from twpolicy._stores._sql import open_database, parse_url, redact
+from twpolicy._stores._sql import _ChangeMarker, open_database, parse_url, redact
 
 
 class TestPasswords:
@@ -133,9 +138,120 @@ class TestWriterTurns:
         assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path)]
 
 
-def _names(fd, path):
-    """Whether the open file descriptor ``fd`` (a /proc entry) is the lock file of ``path``."""
+def _names(fd, path, suffix="-writer"):
+    """Whether the open file descriptor ``fd`` (a /proc entry) is ``path`` + ``suffix``."""
     try:
-        return str(fd.readlink()) == f"{path}-writer"
+        return str(fd.readlink()) == f"{path}{suffix}"
     except OSError:
         return False
+
+
+def _commit_elsewhere(path):
+    """One commit by a plain sqlite3 connection: a writer that is not twpolicy."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("CREATE TABLE IF NOT EXISTS scratch (x)")
+        other.execute("INSERT INTO scratch VALUES (1)")
+    finally:
+        other.close()
+
+
+@contextmanager
+def _database(directory):
+    """A SQLite store at ``directory``/store.db, kept open by another connection too (so
+    its WAL stays, as with any shared store)."""
+    path = Path(directory) / "store.db"
+    database = open_database(parse_url(f"sqlite:///{path}"), SCHEMA)
+    try:
+        yield path, database
+    finally:
+        database.close()
+
+
+def _statements(database):
+    """The statements the database's connection runs from now on."""
+    ran = []
+    database.changes()  # the connection and its poller exist
+    database._connection.set_trace_callback(ran.append)
+    return ran
+
+
+class TestChangeMarker:
+    """`Database.changes` asks SQLite only when the wal-index header moved."""
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=12))
+    def test_every_commit_elsewhere_moves_the_token(self, commits):
+        """Between polls, N commits by another connection: the token moves iff N > 0."""
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            _database(directory) as (path, db),
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            patch.setattr(_ChangeMarker, "recheck", 1e9)  # the header alone decides
+            before = db.changes()
+            for count in commits:
+                for _ in range(count):
+                    _commit_elsewhere(path)
+                after = db.changes()
+                assert (after != before) == (count > 0)
+                before = after
+
+    def test_an_unchanged_store_asks_sqlite_nothing(self, tmp_path, monkeypatch):
+        """Polls of a store nobody changed run no statement: one pread each."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)
+        with _database(tmp_path) as (path, db):
+            ran = _statements(db)
+            tokens = {db.changes() for _ in range(50)}
+            assert ([], 1) == (ran, len(tokens))
+            _commit_elsewhere(path)
+            db.changes()
+            assert ["PRAGMA data_version"] == ran
+
+    def test_sqlite_is_asked_again_after_recheck_seconds(self, tmp_path, monkeypatch):
+        """The second line: with the header unchanged, SQLite is still asked every
+        ``recheck`` seconds (here: every poll)."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 0.0)
+        with _database(tmp_path) as (_, db):
+            ran = _statements(db)
+            for _ in range(5):
+                db.changes()
+            assert ["PRAGMA data_version"] * 5 == ran
+
+    def test_a_commit_while_sqlite_is_asked_is_not_lost(self, tmp_path, monkeypatch):
+        """A commit landing right after the header was read shows in this poll's token or,
+        at the latest, in the next one's."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)
+        with _database(tmp_path) as (path, db):
+            before = db.changes()
+            read = db._marker.read
+
+            def read_then_commit():
+                header = read()
+                _commit_elsewhere(path)
+                return header
+
+            monkeypatch.setattr(db._marker, "read", read_then_commit)
+            during = db.changes()
+            monkeypatch.setattr(db._marker, "read", read)
+            after = db.changes()
+            assert during in {before, after}
+            assert after != before
+
+    def test_without_a_readable_header_sqlite_is_asked_every_time(self, tmp_path):
+        """No ``-shm`` to read (closed, or never made): every poll asks SQLite, and commits
+        elsewhere are still seen."""
+        assert _ChangeMarker(str(tmp_path / "nothing-shm")).read() is None
+        with _database(tmp_path) as (path, db):
+            ran = _statements(db)
+            db._marker.close()
+            first = db.changes()
+            _commit_elsewhere(path)
+            assert first != db.changes()
+            assert ["PRAGMA data_version"] * 2 == ran
+
+    def test_closing_releases_the_header(self, tmp_path):
+        """The marker's descriptor goes with the database."""
+        with _database(tmp_path) as (path, db):
+            db.changes()
+        assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path, "-shm")]

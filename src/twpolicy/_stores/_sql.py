@@ -854,6 +854,63 @@ class _WriterTurns:
         self._fd, self._held = None, False
 
 
+class _ChangeMarker:
+    """Whether any connection committed to a SQLite file, without asking SQLite.
+
+    In WAL mode every commit rewrites the wal-index header at the start of the ``-shm``
+    file (two 48-byte copies carrying a change counter, the last frame and a checksum; see
+    SQLite's "WAL-mode file format"). Reading it is one ``pread``, where ``PRAGMA
+    data_version`` costs a statement: this keeps the cached consent check near a dict
+    lookup. The header only says *whether* to ask: when it moved, could not be read, or
+    ``recheck`` seconds passed, `Database.changes` asks ``data_version`` as before. It is
+    read before asking, so a commit between the two is seen on the next poll, never lost.
+    """
+
+    recheck = 0.05  # seconds: data_version is asked at least this often regardless
+    size = 96  # bytes: both copies of the header
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._seen: bytes | None = None
+        self._asked = 0.0
+
+    def open(self) -> None:
+        """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
+        self.close()
+        if hasattr(os, "pread"):
+            with suppress(OSError):
+                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def close(self) -> None:
+        fd, self._fd, self._seen = self._fd, None, None
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
+
+    def read(self) -> bytes | None:
+        """The header as it is now (``None``: unreadable, so ask SQLite)."""
+        if self._fd is None:
+            return None
+        try:
+            header = os.pread(self._fd, self.size, 0)
+        except OSError:
+            return None
+        return header if len(header) == self.size else None
+
+    def unchanged(self, header: bytes | None) -> bool:
+        """The header is the one seen when SQLite was last asked, not long ago."""
+        return (
+            header is not None
+            and header == self._seen
+            and time.monotonic() - self._asked < self.recheck
+        )
+
+    def asked(self, header: bytes | None) -> None:
+        """SQLite was just asked, after ``header`` was read."""
+        self._seen, self._asked = header, time.monotonic()
+
+
 class _SqliteDatabase(Database):
     dialect: Dialect = "sqlite"
 
@@ -868,18 +925,22 @@ class _SqliteDatabase(Database):
         self._identity: tuple[int, int] | None = None
         self._poller: Any = None  # a cursor kept for PRAGMA data_version
         self._poller_of: tuple[int, int] = (-1, -1)  # (connection number, fork count)
+        self._version_seen: object = None
+        self._marker = _ChangeMarker(f"{url.path}-shm")
         self._turns = _WriterTurns(Path(f"{url.path}-writer"))
 
     def __del__(self) -> None:
         super().__del__()
         with suppress(Exception):  # nothing useful to do while being collected
             self._turns.close()
+            self._marker.close()
 
     def close(self) -> None:
         """Close the connection and the writers' lock file (a later transaction reopens them)."""
         with self._lock:
             super().close()
             self._turns.close()
+            self._marker.close()
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -986,7 +1047,8 @@ class _SqliteDatabase(Database):
         """This connection's ``PRAGMA data_version``, which moves when another one commits.
 
         Paired with which connection it is (a new one counts afresh). Also checks that the
-        file is still the one opened.
+        file is still the one opened. SQLite is asked only when its wal-index header moved
+        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a ``pread``.
         """
         with self._lock:
             if self._gone is not None:
@@ -994,10 +1056,17 @@ class _SqliteDatabase(Database):
             try:
                 if self._poller_of != (self._connections, _FORKS[0]) or self._connection is None:
                     self._poller = self._connection_for_this_process().cursor()
+                    self._poller.execute("PRAGMA data_version").fetchone()  # maps the -shm
                     self._poller_of = (self._connections, _FORKS[0])
+                    self._marker.open()
                 if self._stat() != self._identity:
                     self._check_identity()
+                header = self._marker.read()
+                if self._marker.unchanged(header):
+                    return self._connections, self._version_seen
                 version = self._poller.execute("PRAGMA data_version").fetchone()[0]
+                self._marker.asked(header)
+                self._version_seen = version
             except sqlite3.Error as exc:
                 raise self._failed("read", exc) from None
             return self._connections, version
