@@ -318,7 +318,10 @@ def _retweeted(value: Mapping[str, Any]) -> str | None:
     inner = value.get("retweeted_status")
     if inner is not None and isinstance(inner, Mapping):
         return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
-    for ref in value.get("referenced_tweets") or ():
+    refs = value.get("referenced_tweets")
+    if not isinstance(refs, list):  # (a number here was a TypeError)
+        return None
+    for ref in refs:
         if (type(ref) is dict or isinstance(ref, Mapping)) and ref.get("type") == "retweeted":
             return _id_of(ref.get("id"))
     return None
@@ -439,7 +442,7 @@ def _find(
                 gone[tid or ""] = key
                 continue
             scrub = snapshot.scrub_geo.get(author) if author else None
-            if scrub is not None and tid and (scrub[0] is None or int(tid) <= scrub[0]):
+            if scrub is not None and tid and _covered(tid, scrub[0]):
                 scrubs.append((node, scrub[1]))
             elif tid and tid in snapshot.tweet_geo:
                 scrubs.append((node, snapshot.tweet_geo[tid]))
@@ -454,6 +457,20 @@ def _find(
                 )
     _cascade(items, gone, removals)
     return removals, scrubs, gone
+
+
+def _covered(tid: str, limit: int | None) -> bool:
+    """Whether a ``scrub_geo`` up to ``limit`` covers Tweet ``tid``.
+
+    Fail closed: an ID that is no number, which cannot be compared, is covered (it was a
+    `ValueError`).
+    """
+    if limit is None:
+        return True
+    try:
+        return int(tid) <= limit
+    except ValueError:
+        return True
 
 
 def _cascade(nodes: list[Item], gone: dict[str, str], removals: list[Removal]) -> None:
@@ -660,17 +677,19 @@ def _author_ids(authors: list[Any]) -> list[Any]:
 
 
 _GET_ID: Final = operator.methodcaller("get", "id")
+#: What stands for an element of ``referenced_tweets`` that is no object: no reference.
+_NO_REFERENCE: Final = {"id": ""}
 
 
 def _references(page: Page, group: int) -> tuple[set[int], list[int], list[str]]:
     """Which Tweet of a slot refers to which, as `_cascade` and `_drop_references` read it.
 
     Returns the Tweets that refer in a way not read further here (an embedded retweeted
-    status, a ``referenced_tweets`` that is no list, an ID that is no string): they are
-    built whatever they name; and, for every other reference (in ``referenced_tweets``, a
-    quoted status's ID), the Tweet that makes it and the ID it names, as two lists (looked
-    up in C). An ID that `_id_of` would not read is kept as it is spelled: it can only
-    match more than the cleaner would, which builds a Tweet more, never one fewer.
+    status, a ``referenced_tweets`` that is no list): they are built whatever they name;
+    and, for every other reference (in ``referenced_tweets``, a quoted status's ID), the
+    Tweet that makes it and the ID it names, as two lists (looked up in C). An ID that
+    `_id_of` would not read is kept as it is spelled: it can only match more than the
+    cleaner would, which builds a Tweet more, never one fewer.
     """
     unset = msgspec.UNSET
     always = set(_where(page.column(group, "retweeted_status"), unset, same=False))
@@ -686,15 +705,15 @@ def _references(page: Page, group: int) -> tuple[set[int], list[int], list[str]]
     flat = list(itertools.chain.from_iterable(lists))
     owners = list(itertools.chain.from_iterable(map(itertools.repeat, makers, map(len, lists))))
     if not set(map(type, flat)) <= {dict}:  # (not a reference: read as none, as the cleaner)
-        flat = [ref if type(ref) is dict else {} for ref in flat]
+        flat = [ref if type(ref) is dict else _NO_REFERENCE for ref in flat]
     named = list(map(_GET_ID, flat))
     for name in ("quoted_status_id", "quoted_status_id_str"):
         values = page.column(group, name)
         quoting = _where(values, unset, same=False)
         owners += quoting
         named += [values[n] for n in quoting]
-    if not set(map(type, named)) <= {str}:
-        always.update(owners[n] for n, oid in enumerate(named) if type(oid) is not str)
+    if not set(map(type, named)) <= {str}:  # (a number, as its digits; no ID, as "")
+        named = [oid if type(oid) is str else _id_of(oid) or "" for oid in named]
     return always, owners, named
 
 
