@@ -922,3 +922,29 @@ class TestInvolved:
         assert page is not None
         assert _compliance._involved(page, snapshot) == [[0, 1]]
         assert same(line, snapshot)
+
+    def test_odd_ids_and_references_are_cleaned_on_the_safe_side(self):
+        """A Tweet ID that is no number is under any ``scrub_geo`` limit; a non-list refers to
+        nothing (both raised before, walked or read fast)."""
+        line = json.dumps(
+            {
+                "data": [
+                    {"id": "x1", "text": "a", "author_id": "54", "geo": {"place_id": "p1"}},
+                    {"id": "1000", "text": "b", "referenced_tweets": 7},
+                    {"id": "1001", "text": "c", "author_id": "50"},
+                ]
+            }
+        ).encode()
+        snapshot = snapshot_of(
+            [
+                ComplianceEvent(type="scrub_geo", object_id="54", up_to_tweet_id="1000"),
+                ComplianceEvent(type="user_suspend", object_id="50"),
+            ]
+        )
+        assert same(line, snapshot)
+        cleaned, changed = clean_record(json.loads(line), snapshot)
+        assert changed
+        assert cleaned["data"] == [
+            {"id": "x1", "text": "a", "author_id": "54"},
+            {"id": "1000", "text": "b", "referenced_tweets": 7},
+        ]
