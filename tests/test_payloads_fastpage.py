@@ -738,3 +738,213 @@ def test_a_corpus_dataset_is_applied_alike(corpus, tmp_path, gzipped):
     assert outputs[0] == outputs[1]
     assert outputs[0][1]["removed"] > 0
     assert sum(cleaned_fast) >= 5  # the twarc2 pages that may hold something gone
+
+
+# -- building only the objects that may change (`_involved`) -------------------------------
+
+# References of every form the cleaner reads: lists of objects, and what it reads as none.
+odd_references = st.one_of(
+    st.lists(
+        st.one_of(
+            st.fixed_dictionaries(
+                {"type": st.sampled_from(["retweeted", "quoted"])},
+                optional={
+                    "id": st.one_of(
+                        st.sampled_from(TWEETS), st.integers(1000, 1003), st.just(""), st.none()
+                    )
+                },
+            ),
+            st.sampled_from(["1000", 1001, None, ["1002"]]),
+        ),
+        max_size=3,
+    ),
+    st.sampled_from([None, "1000", {"id": "1000"}, 7]),
+)
+chained_tweets = st.fixed_dictionaries(
+    {
+        "id": st.one_of(st.sampled_from(TWEETS[:6]), st.sampled_from(["", "x1", "1000 "])),
+        "text": st.just("t"),
+    },
+    optional={
+        "author_id": st.one_of(st.sampled_from(USERS), st.integers(50, 55), st.none()),
+        "referenced_tweets": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "type": st.sampled_from(["retweeted", "quoted", "replied_to"]),
+                        "id": st.sampled_from(TWEETS[:6]),
+                    }
+                ),
+                max_size=2,
+            ),
+            odd_references,
+        ),
+        "geo": st.fixed_dictionaries({"place_id": st.sampled_from(PLACES)}),
+        "attachments": st.fixed_dictionaries(
+            {"media_keys": st.lists(st.sampled_from(MEDIA), max_size=2)}
+        ),
+    },
+)
+
+
+@st.composite
+def chained_pages(draw: st.DrawFn) -> tuple[bytes, list[ComplianceEvent]]:
+    """A page of Tweets that retweet and quote each other, and events at any of its slots."""
+    page: dict[str, Any] = {"data": draw(st.lists(chained_tweets, max_size=6))}
+    if draw(st.integers(0, 7)) == 0 and page["data"]:
+        page["data"] = page["data"][0]
+    page["includes"] = {
+        "tweets": draw(st.lists(chained_tweets, max_size=4)),
+        "users": draw(st.lists(users, max_size=3)),
+        "places": [{"id": p} for p in draw(st.lists(st.sampled_from(PLACES), max_size=3))],
+        "media": [{"media_key": m} for m in draw(st.lists(st.sampled_from(MEDIA), max_size=3))],
+    }
+    found = draw(events())
+    found += [ComplianceEvent(type="tweet_delete", object_id=t) for t in draw(
+        st.sets(st.sampled_from(TWEETS[:6]), max_size=2)
+    )]  # fmt: skip
+    return encode(page, draw(st.integers(0, 2))), found
+
+
+RETWEET = {"type": "retweeted"}
+
+
+def every_object_built() -> Any:
+    return mock.patch.object(_compliance, "_involved", return_value=None)
+
+
+class TestInvolved:
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=chained_pages())
+    def test_building_only_the_objects_chosen_decides_as_building_all(self, case):
+        """The same line, change and counts as when every object of the page is built.
+
+        On pages whose Tweets retweet and quote each other in chains, with references of
+        every form (IDs that are numbers, empty or no IDs, lists that are none), hits at
+        every slot (``data``, ``includes.tweets``, ``includes.users``, by ID and by author).
+        """
+        line, found = case
+        snapshot = snapshot_of(found)
+        chosen_tally, all_tally = _Tally(), _Tally()
+        chosen = _clean_line(line, snapshot, chosen_tally)
+        with every_object_built():
+            built = _clean_line(line, snapshot, all_tally)
+        assert chosen == built
+        assert tallied(chosen_tally) == tallied(all_tally)
+        same(line, snapshot)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=chained_pages())
+    def test_every_object_the_cleaner_acts_on_is_chosen(self, case):
+        """What `_find` and `_clean` remove or change among all objects is among those chosen."""
+        line, found = case
+        snapshot = snapshot_of(found)
+        page = read_page(line, _CLEANED)
+        if page is None or page.ids() is None:
+            return
+        chosen = _compliance._involved(page, snapshot)
+        assert chosen is not None
+        picked = {item.full_path for item in page.pick(chosen)}
+        items = page.pick([None] * len(chosen))
+        _, _, touched = _compliance._clean(None, items, snapshot, _Tally())
+        acted = {item.full_path for item in items if item.doomed} | {
+            item.full_path for item in touched
+        }
+        assert acted <= picked
+
+    def test_a_chain_of_retweets_is_followed(self):
+        """A retweet of a retweet of a deleted Tweet is chosen, and goes, as walked."""
+        line = json.dumps(
+            {
+                "data": [
+                    {"id": "3", "text": "c", "referenced_tweets": [RETWEET | {"id": "2"}]},
+                    {"id": "9", "text": "other"},
+                ],
+                "includes": {
+                    "tweets": [
+                        {"id": "2", "text": "b", "referenced_tweets": [RETWEET | {"id": "1"}]},
+                        {"id": "1", "text": "a"},
+                    ]
+                },
+            }
+        ).encode()  # fmt: skip
+        snapshot = snapshot_of([ComplianceEvent(type="tweet_delete", object_id="1")])
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert _compliance._involved(page, snapshot) == [[0], [0, 1]]
+        out, changed = _clean_line(line, snapshot, _Tally()) or (b"", False)
+        assert changed
+        assert json.loads(out) == {
+            "data": [{"id": "9", "text": "other"}],
+            "includes": {"tweets": []},
+        }
+        assert same(line, snapshot)
+
+    @pytest.mark.parametrize(
+        ("refs", "chosen"),
+        [
+            ([{"type": "quoted", "id": 1000}], [0, 1]),  # a number: read as its digits
+            ([{"type": "quoted", "id": 1001}], [0]),
+            ({"id": "1000"}, [0, 1]),  # not a list: built
+            (["1000", None], [0]),  # no objects: refers to nothing
+            ([{"type": "quoted", "id": "1001"}], [0]),  # names a Tweet that stays
+        ],
+    )
+    def test_references_not_read_further_are_built(self, refs, chosen):
+        """References are read as the cleaner reads them; one that is no list is built anyway."""
+        line = json.dumps(
+            {
+                "data": [
+                    {"id": "1000", "text": "a"},
+                    {"id": "7", "text": "b"} | {"referenced_tweets": refs},
+                ]
+            }
+        ).encode()
+        snapshot = snapshot_of([ComplianceEvent(type="tweet_delete", object_id="1000")])
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert _compliance._involved(page, snapshot) == [chosen]
+        assert same(line, snapshot)
+
+    def test_a_tweet_gone_without_an_id_chooses_every_tweet_that_refers(self):
+        """A removed Tweet whose ID is empty names ``""``: every reference may match it."""
+        line = json.dumps(
+            {
+                "data": [
+                    {"id": "", "text": "a", "author_id": "50"},
+                    {"id": "7", "text": "b", "referenced_tweets": [{"type": "quoted", "id": "x"}]},
+                    {"id": "8", "text": "c"},
+                ]
+            }
+        ).encode()
+        snapshot = snapshot_of([ComplianceEvent(type="user_suspend", object_id="50")])
+        page = read_page(line, _CLEANED)
+        assert page is not None
+        assert _compliance._involved(page, snapshot) == [[0, 1]]
+        assert same(line, snapshot)
+
+    def test_odd_ids_and_references_are_cleaned_on_the_safe_side(self):
+        """A Tweet ID that is no number is under any ``scrub_geo`` limit; a non-list refers to
+        nothing (both raised before, walked or read fast)."""
+        line = json.dumps(
+            {
+                "data": [
+                    {"id": "x1", "text": "a", "author_id": "54", "geo": {"place_id": "p1"}},
+                    {"id": "1000", "text": "b", "referenced_tweets": 7},
+                    {"id": "1001", "text": "c", "author_id": "50"},
+                ]
+            }
+        ).encode()
+        snapshot = snapshot_of(
+            [
+                ComplianceEvent(type="scrub_geo", object_id="54", up_to_tweet_id="1000"),
+                ComplianceEvent(type="user_suspend", object_id="50"),
+            ]
+        )
+        assert same(line, snapshot)
+        cleaned, changed = clean_record(json.loads(line), snapshot)
+        assert changed
+        assert cleaned["data"] == [
+            {"id": "x1", "text": "a", "author_id": "54"},
+            {"id": "1000", "text": "b", "referenced_tweets": 7},
+        ]

@@ -18,12 +18,22 @@ import fcntl
 import gzip
 import hashlib
 import io
+import itertools
 import json
+import operator
 import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple, Protocol
@@ -38,7 +48,7 @@ from twpolicy._payloads._batch import collector_paused
 from twpolicy._payloads._chunks import Chunk, default_jobs, map_chunks, mapped, splittable
 from twpolicy._payloads._compliance import ComplianceEvent
 from twpolicy._payloads._fastids import FastIds, fast_ids
-from twpolicy._payloads._fastpage import Item, read_page
+from twpolicy._payloads._fastpage import Item, Page, read_page
 from twpolicy._payloads._ids import check_kind, ids_in
 from twpolicy._payloads._walker import Kind, adapt, read_json, unique_keys, walk
 from twpolicy._stores._compliance import ComplianceLedger, Snapshot, id_sets
@@ -308,7 +318,10 @@ def _retweeted(value: Mapping[str, Any]) -> str | None:
     inner = value.get("retweeted_status")
     if inner is not None and isinstance(inner, Mapping):
         return _id_of(inner.get("id_str")) or _id_of(inner.get("id"))
-    for ref in value.get("referenced_tweets") or ():
+    refs = value.get("referenced_tweets")
+    if not isinstance(refs, list):  # (a number here was a TypeError)
+        return None
+    for ref in refs:
         if (type(ref) is dict or isinstance(ref, Mapping)) and ref.get("type") == "retweeted":
             return _id_of(ref.get("id"))
     return None
@@ -429,7 +442,7 @@ def _find(
                 gone[tid or ""] = key
                 continue
             scrub = snapshot.scrub_geo.get(author) if author else None
-            if scrub is not None and tid and (scrub[0] is None or int(tid) <= scrub[0]):
+            if scrub is not None and tid and _covered(tid, scrub[0]):
                 scrubs.append((node, scrub[1]))
             elif tid and tid in snapshot.tweet_geo:
                 scrubs.append((node, snapshot.tweet_geo[tid]))
@@ -444,6 +457,20 @@ def _find(
                 )
     _cascade(items, gone, removals)
     return removals, scrubs, gone
+
+
+def _covered(tid: str, limit: int | None) -> bool:
+    """Whether a ``scrub_geo`` up to ``limit`` covers Tweet ``tid``.
+
+    Fail closed: an ID that is no number, which cannot be compared, is covered (it was a
+    `ValueError`).
+    """
+    if limit is None:
+        return True
+    try:
+        return int(tid) <= limit
+    except ValueError:
+        return True
 
 
 def _cascade(nodes: list[Item], gone: dict[str, str], removals: list[Removal]) -> None:
@@ -620,15 +647,165 @@ def _may_find(ids: set[str], snapshot: Snapshot) -> bool:
     )
 
 
+def _among(values: list[Any], *containers: Container[Any]) -> set[Any]:
+    """Those of ``values`` that one of ``containers`` holds (looked up in C, not one by one)."""
+    found: set[Any] = set()
+    for container in containers:
+        found.update(filter(container.__contains__, values))
+    return found
+
+
+def _where(values: list[Any], wanted: Any, *, same: bool = True) -> list[int]:
+    """The indexes of those of ``values`` in the set ``wanted``, tested in C.
+
+    ``same`` false: of those that are not the object ``wanted``.
+    """
+    if same:
+        if not wanted:
+            return []
+        tests = map(wanted.__contains__, values)
+    else:
+        tests = map(operator.is_not, values, itertools.repeat(wanted))
+    return list(itertools.compress(range(len(values)), tests))
+
+
+def _author_ids(authors: list[Any]) -> list[Any]:
+    """``author_id`` values as `_author` reads them (an integer as its digits)."""
+    if set(map(type, authors)) <= {str}:
+        return authors
+    return [a if type(a) is str else str(a) if type(a) is int else None for a in authors]
+
+
+_GET_ID: Final = operator.methodcaller("get", "id")
+#: What stands for an element of ``referenced_tweets`` that is no object: no reference.
+_NO_REFERENCE: Final = {"id": ""}
+
+
+def _references(page: Page, group: int) -> tuple[set[int], list[int], list[str]]:
+    """Which Tweet of a slot refers to which, as `_cascade` and `_drop_references` read it.
+
+    Returns the Tweets that refer in a way not read further here (an embedded retweeted
+    status, a ``referenced_tweets`` that is no list): they are built whatever they name;
+    and, for every other reference (in ``referenced_tweets``, a quoted status's ID), the
+    Tweet that makes it and the ID it names, as two lists (looked up in C). An ID that
+    `_id_of` would not read is kept as it is spelled: it can only match more than the
+    cleaner would, which builds a Tweet more, never one fewer.
+    """
+    unset = msgspec.UNSET
+    always = set(_where(page.column(group, "retweeted_status"), unset, same=False))
+    lists: list[list[Any]] = []
+    makers: list[int] = []
+    for n, listed in enumerate(page.column(group, "referenced_tweets")):
+        if type(listed) is list:
+            if listed:
+                lists.append(listed)
+                makers.append(n)
+        elif listed is not unset and listed is not None:
+            always.add(n)
+    flat = list(itertools.chain.from_iterable(lists))
+    owners = list(itertools.chain.from_iterable(map(itertools.repeat, makers, map(len, lists))))
+    if not set(map(type, flat)) <= {dict}:  # (not a reference: read as none, as the cleaner)
+        flat = [ref if type(ref) is dict else _NO_REFERENCE for ref in flat]
+    named = list(map(_GET_ID, flat))
+    for name in ("quoted_status_id", "quoted_status_id_str"):
+        values = page.column(group, name)
+        quoting = _where(values, unset, same=False)
+        owners += quoting
+        named += [values[n] for n in quoting]
+    if not set(map(type, named)) <= {str}:  # (a number, as its digits; no ID, as "")
+        named = [oid if type(oid) is str else _id_of(oid) or "" for oid in named]
+    return always, owners, named
+
+
+def _involved(page: Page, snapshot: Snapshot) -> list[list[int]] | None:
+    """The objects of a page cleaning may remove or change, per slot read (their indexes).
+
+    What `_find`, `_cascade` and `_drop_references` act on, decided from the decoded IDs by
+    set lookups done in C, so that only those objects are built (`Page.pick`): a user whose
+    own ID is removed; a Tweet whose own ID or author's is affected; then, until nothing is
+    added, a Tweet that refers to one of the Tweets chosen (a retweet or a reference that
+    may go with it). Every other object is left as it is by the cleaner, which therefore
+    decides the same on the objects chosen as on all. ``None``: an ID is read otherwise
+    than from a string ``id`` (every object is built).
+    """
+    deleted, others = id_sets(snapshot.tweets)
+    users, scrub = snapshot.users.keys(), snapshot.scrub_geo.keys()
+    single = snapshot.tweet_geo.keys()
+    chosen: list[list[int]] = []
+    tweets: list[tuple[int, list[str]]] = []
+    named: set[str] = set()
+    for group, kind in enumerate(page.kinds()):
+        ids = page.plain_ids(group)
+        if ids is None:  # pragma: no cover  # (`Page.ids` has read every one already)
+            return None
+        if kind in _USERS:
+            chosen.append(_where(ids, _among(ids, users)))
+            continue
+        authors = _author_ids(page.column(group, "author_id"))
+        hit = set(_where(ids, _among(ids, deleted, others, single)))
+        hit.update(_where(authors, _among(authors, users, scrub)))
+        chosen.append(sorted(hit))
+        tweets.append((group, ids))
+        named.update(ids[n] or "" for n in hit)
+    if named:
+        _follow(page, tweets, chosen, named)
+    return chosen
+
+
+def _follow(
+    page: Page, tweets: list[tuple[int, list[str]]], chosen: list[list[int]], named: set[str]
+) -> None:
+    """Add to ``chosen`` the Tweets that refer to one ``named``, until none is added.
+
+    (Where a Tweet with no readable ID is chosen, ``""`` is named, which every reference
+    `_id_of` does not read matches: every Tweet that refers to anything is then chosen.)
+    """
+    groups = []
+    for group, ids in tweets:
+        always, owners, refs = _references(page, group)
+        taken = set(chosen[group]) | always
+        named.update(ids[n] or "" for n in always)
+        groups.append((group, ids, owners, refs, taken))
+    grew = True
+    while grew:
+        grew = False
+        for _, ids, owners, refs, taken in groups:
+            found = owners if "" in named else [owners[n] for n in _where(refs, named)]
+            added = set(found) - taken
+            if added:
+                taken.update(added)
+                named.update(ids[n] or "" for n in added)
+                grew = True
+    for group, _, _, _, taken in groups:
+        chosen[group] = sorted(taken)
+
+
+def _unbuilt(page: Page, chosen: list[list[int]]) -> list[dict[str, Any]]:
+    """The places and media the Tweets left unbuilt refer to (their ``geo``, ``attachments``)."""
+    unset = msgspec.UNSET
+    found: list[dict[str, Any]] = []
+    for group, kind in enumerate(page.kinds()):
+        if kind not in _TWEETS:
+            continue
+        built = set(chosen[group])
+        for n, (geo, attachments) in enumerate(
+            zip(page.column(group, "geo"), page.column(group, "attachments"), strict=True)
+        ):
+            if n not in built and (geo is not unset or attachments is not unset):
+                found.append({"geo": geo, "attachments": attachments})
+    return found
+
+
 def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, bool] | None:
     """A v2 response line cleaned through the fast reader: the line and whether it changed.
 
     The same decisions as `clean_record` on the parsed line, made on the few fields the fast
     reader decodes (`twpolicy._payloads._fastpage`). A page where nothing is gone is decided
-    without cutting it into objects and given back as it came; one that changes is spliced
-    (`Page.splice`: its own bytes less what goes, ending in a newline), or, where a single
-    object changes, cut into objects and written again (no newline). ``None``: not a line
-    the fast reader reads; `clean_record` must.
+    without cutting it into objects and given back as it came; of one where something may
+    be, only the objects that may change are built (`_involved`). One that changes is
+    spliced (`Page.splice`: its own bytes less what goes, ending in a newline), or, where a
+    single object changes, cut into objects and written again (no newline). ``None``: not a
+    line the fast reader reads; `clean_record` must.
     """
     page = read_page(line, _CLEANED)
     if page is None:
@@ -636,8 +813,12 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     ids = page.ids()
     if ids is not None and not _may_find(ids, snapshot):
         return line, False  # no ID of the page is affected: `_find` would find nothing
-    # Users are removed by their own ID only: of them, only those gone are built.
-    items = page.select(dict.fromkeys(_USERS, snapshot.users))
+    chosen = None if ids is None else _involved(page, snapshot)
+    if chosen is None:
+        # Users are removed by their own ID only: of them, only those gone are built.
+        items = page.select(dict.fromkeys(_USERS, snapshot.users))
+    else:
+        items = page.pick(chosen)
     found = _find(items, snapshot)
     if not found[0] and not found[1]:
         return line, False  # nothing removed, nothing scrubbed, no reference to drop
@@ -645,6 +826,8 @@ def _clean_line(line: bytes, snapshot: Snapshot, tally: _Tally) -> tuple[bytes, 
     if not changed:
         return line, False
     tweets = [item.value for item in items if not item.doomed and item.kind in _TWEETS]
+    if chosen is not None:
+        tweets += _unbuilt(page, chosen)
     referenced = _referenced(tweets)
     # The line's own bytes, less what goes and with what changed written anew.
     spliced = page.splice(

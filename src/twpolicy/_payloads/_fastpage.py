@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import keyword
 import operator
 import typing
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Container, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
@@ -165,17 +166,30 @@ class Page:
         built; objects of other kinds all are (as are those whose ID is read otherwise than
         from a string ``id``). `items` is then this selection.
         """
-        grouped: list[list[Item]] = []
-        for slot, values, many in self._reads:
-            paths: list[Path] = (
-                [(*slot.path, n) for n in range(len(values))] if many else [slot.path]
-            )
-            reads = values
+        chosen: list[list[int] | None] = []
+        for slot, values, _ in self._reads:
             wanted = by_id.get(slot.kind)
             ids = None if wanted is None else _plain_ids(values, slot.reader)
-            if wanted is not None and ids is not None:
-                keep = [n for n, oid in enumerate(ids) if oid in wanted]
-                reads, paths = [values[n] for n in keep], [paths[n] for n in keep]
+            chosen.append(
+                None
+                if wanted is None or ids is None
+                else [n for n, oid in enumerate(ids) if oid in wanted]
+            )
+        return self.pick(chosen)
+
+    def pick(self, chosen: Sequence[Sequence[int] | None]) -> list[Item]:
+        """Build `items` of only the ``chosen`` objects: per slot read, their indexes, in order.
+
+        ``None`` for a slot: all its objects. `items` is then this selection; the objects
+        left out stay as the line has them (`splice`, `materialise` leave them alone).
+        """
+        grouped: list[list[Item]] = []
+        for (slot, values, many), keep in zip(self._reads, chosen, strict=True):
+            numbers = range(len(values)) if keep is None else keep
+            reads = values if keep is None else [values[n] for n in keep]
+            paths: list[Path] = (
+                [(*slot.path, n) for n in numbers] if many else [slot.path] * len(reads)
+            )
             objects = [None] * len(reads)
             grouped.append(
                 _items(objects, reads, slot.kind, paths, reader=slot.reader, container=None)
@@ -183,6 +197,22 @@ class Page:
         self._grouped = grouped
         self._items = [item for group in grouped for item in group]
         return self._items
+
+    def kinds(self) -> list[Kind]:
+        """The kind of the objects of each slot read, in the walker's order."""
+        return [slot.kind for slot, _, _ in self._reads]
+
+    def plain_ids(self, group: int) -> list[str] | None:
+        """The own IDs of a slot's objects, each a string ``id`` (``None``: read otherwise)."""
+        slot, values, _ = self._reads[group]
+        return _plain_ids(values, slot.reader)
+
+    def column(self, group: int, fact: str) -> list[Any]:
+        """One fact of each object of a slot, as decoded (`msgspec.UNSET` where absent)."""
+        slot, values, _ = self._reads[group]
+        if fact not in slot.reader.facts:
+            return [msgspec.UNSET] * len(values)
+        return list(map(operator.attrgetter(fact), values))
 
     def ids(self) -> set[str] | None:
         """Every ID the cleaner would look up for this page (``None``: it cannot tell so).
@@ -469,9 +499,11 @@ _INDIRECT: Final = ("id_str", "user", "author", "actor")
 def _plain_ids(values: list[Any], reader: _Reader) -> list[str] | None:
     """The own IDs of a slot's objects, each a string ``id`` (``None``: read otherwise)."""
     facts = reader.facts
-    unset = msgspec.UNSET
+    unset = itertools.repeat(msgspec.UNSET)
     if "id" not in facts or any(
-        getattr(value, name) is not unset for name in _INDIRECT if name in facts for value in values
+        any(map(operator.is_not, map(operator.attrgetter(name), values), unset))
+        for name in _INDIRECT
+        if name in facts
     ):
         return None
     ids = list(map(_ID, values))
