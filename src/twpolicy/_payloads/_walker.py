@@ -313,6 +313,17 @@ INVISIBLE: Final = re.compile(
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 _VISIBLE_ASCII: Final = re.compile(r"[!-~]")
+# Characters that are content in every Unicode version Python has shipped (all letters,
+# digits, symbols or punctuation, none in `INVISIBLE`; a test checks each one): most text
+# holds one, which spares it the walk over every character's category.
+_SURELY_CONTENT: Final = re.compile(
+    "[!-~\u00c0-\u017f\u0391-\u03a1\u03a3-\u03c9\u0410-\u044f\u0621-\u063a"
+    "\u0641-\u064a\u0e01-\u0e2e\u3041-\u3094\u30a1-\u30fa\u4e00-\u9fa5\uac00-\ud7a3"
+    "\U0001f600-\U0001f64f]"
+)
+# Ten decimal digits (as ``\d`` reads them), the fewest `_ONLY_DIGITS` matches: a text with
+# fewer is never only an ID, whatever filtering it goes through.
+_TEN_DIGITS: Final = re.compile(r"(?:\D*\d){10}")
 # Letters, numbers, symbols (emoji) and punctuation are content; separators, controls,
 # format characters and combining marks on their own are not.
 _CONTENT_CATEGORIES: Final = frozenset("LNSP")
@@ -331,6 +342,8 @@ def has_content(value: Any) -> bool:
         return False
     if value.isascii():
         return _VISIBLE_ASCII.search(value) is not None
+    if _SURELY_CONTENT.search(value) is not None:
+        return True
     return any(
         unicodedata.category(char)[0] in _CONTENT_CATEGORIES for char in INVISIBLE.sub("", value)
     )
@@ -372,6 +385,8 @@ def text_content(text: str) -> bool | None:
     if rest is not text and not has_content(rest):
         return None
     if not rest.isascii():
+        if _TEN_DIGITS.match(rest) is None:
+            return True  # what the filter keeps holds fewer digits still: never only an ID
         rest = "".join(
             char
             for char in INVISIBLE.sub("", rest)
