@@ -45,6 +45,7 @@ __all__ = [
     "INVISIBLE",
     "LOCATION_FIELDS",
     "LOOSE_KEYS",
+    "MEDIA_PATHS",
     "GeoKind",
     "IdReading",
     "Kind",
@@ -349,20 +350,26 @@ def has_content(value: Any) -> bool:
     )
 
 
+#: Where a Tweet carries media (a non-empty list), in itself or in its ``extended_tweet``.
+MEDIA_PATHS: Final = tuple(
+    (*holder, container, key)
+    for holder in ((), ("extended_tweet",))
+    for container, key in (
+        ("entities", "media"),
+        ("extended_entities", "media"),
+        ("attachments", "media_keys"),
+    )
+)
+
+
 def _has_media(value: Mapping[str, Any]) -> bool:
     """Whether a Tweet carries media, the content of a Tweet whose text is only its link."""
-    for holder in (value, value.get("extended_tweet")):
-        if not isinstance(holder, Mapping):
-            continue
-        for container, key in (
-            ("entities", "media"),
-            ("extended_entities", "media"),
-            ("attachments", "media_keys"),
-        ):
-            inner = holder.get(container)
-            media = inner.get(key) if isinstance(inner, Mapping) else None
-            if isinstance(media, list) and media:
-                return True
+    for path in MEDIA_PATHS:
+        media: Any = value
+        for key in path:
+            media = media.get(key) if isinstance(media, Mapping) else None
+        if isinstance(media, list) and media:
+            return True
     return False
 
 
