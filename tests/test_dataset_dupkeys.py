@@ -279,7 +279,7 @@ class TestCheckedDehydrate:
 class TestScansOwnReader:
     """`written_once` with the reader and writer the fast scan passes it (orjson's)."""
 
-    read, write = _fastscan._GENERIC, _fastscan._WRITE  # noqa: SLF001  # what scan uses
+    read, write = _fastscan._GENERIC, _fastscan._WRITE  # what scan uses
 
     @given(written_twice())
     def test_a_key_written_twice_is_never_cleared(self, line):

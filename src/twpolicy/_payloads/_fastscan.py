@@ -324,9 +324,7 @@ class _Generator:
         suffix = f"{depth}{'_r' if recognised else ''}{'_w' if wide else ''}"
         struct = self._struct(f"{kind.value}{suffix}", keys, forbid=True)
         name = f"judge_{kind.value}_{suffix}"
-        self._function(
-            name, kind, family, keys=keys, locations=locations, slots=slots, media=media
-        )
+        self._function(name, kind, family, keys=keys, locations=locations, slots=slots, media=media)
         asks = kind in _EXTRA or any(
             entry.role == _READ or (entry.child is not None and entry.child.asks)
             for _slot, entry in slots
