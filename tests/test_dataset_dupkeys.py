@@ -274,3 +274,51 @@ class TestCheckedDehydrate:
         assert out.read_text().split() == ["7"]
         assert "line 2" in err
         assert "'data' twice" in err
+
+
+class TestScansOwnReader:
+    """`written_once` with the reader and writer the fast scan passes it (orjson's)."""
+
+    read, write = _fastscan._GENERIC, _fastscan._WRITE  # what scan uses
+
+    @given(written_twice())
+    def test_a_key_written_twice_is_never_cleared(self, line):
+        assert not written_once(line, self.read, self.write)
+
+    @given(LINES)
+    def test_a_line_with_each_key_once_is_cleared(self, payload):
+        line = json.dumps(payload).encode()
+        assert written_once(line, self.read, self.write)
+        assert written_once(memoryview(line), self.read, self.write)
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b'{"a": %d, "a": 1}' % 2**70,  # past 64 bits: orjson refuses, json reads
+            b'{"a": "\\ud800", "a": 1}',  # a lone surrogate
+            b'{"a": NaN, "a": 1}',
+            b'{"a": "\\u003a", "a": "::"}',
+            b'{"a": "x\\": y", "a" : 1}',
+            b'{"b": {"a": 1, "a": 2}}',
+        ],
+    )
+    def test_what_orjson_refuses_or_cannot_count_is_read_the_exact_way(self, line):
+        assert not written_once(line, self.read, self.write)
+        with pytest.raises(PayloadError, match="twice in one object"):
+            UniqueKeys(LOADS)(line)
+        once = line.replace(b'"a"', b'"c"', 1)  # not cleared when orjson refuses it: read whole
+        assert UniqueKeys(LOADS)(once) == json.loads(once)
+
+    def test_every_corpus_document_is_cleared(self, corpus):
+        """No false refusals on the corpus with scan's own reader."""
+        read = 0
+        for document in load(corpus):
+            if document.value is None or not isinstance(document.raw, bytes):
+                continue
+            try:
+                self.read(document.raw)
+            except ValueError:
+                continue  # not what the fast path reads (a BOM, UTF-16)
+            assert written_once(document.raw, self.read, self.write), document
+            read += 1
+        assert read > 100

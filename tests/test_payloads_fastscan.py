@@ -506,3 +506,41 @@ def test_wholeness_judged_as_the_walker_judges_it(data):
     path judges wholeness as `is_whole` does, or leaves the line to the full scanner."""
     records = data.draw(st.lists(payloads(), min_size=1, max_size=3))
     agree([line_of(_texts_replaced(record, data.draw)) for record in records])
+
+
+class TestMediaOfLinksOnlyText:
+    """How the generated code reads a Tweet's media (`is_whole`: links only need them)."""
+
+    def test_media_read_from_structs_or_raw_json(self):
+        media = _fastscan._media
+        assert media([1], (), LOADS)
+        assert not media([], (), LOADS)
+        assert not media(None, (), LOADS)
+        assert not media([1], ("media",), LOADS)  # a list where an object should be
+        assert media(msgspec.Raw(b'{"media": [{"id": 1}]}'), ("media",), LOADS)
+        assert not media(msgspec.Raw(b'{"media": []}'), ("media",), LOADS)
+        assert not media(msgspec.Raw(b"[1]"), ("media",), LOADS)
+        assert media(msgspec.Raw(b" [ 1 ] "), (), LOADS)
+
+    def test_media_under_decoded_objects_is_left_to_the_full_scanner(self):
+        """A media path crossing objects decoded as structs is not read: the line falls back."""
+        keys = _fastscan._Keys()
+        keys.field("entities").role = _fastscan._SLOT
+        assert "unknown()" in _fastscan._Generator()._media(keys)
+        with pytest.raises(_fastscan._Fallback):
+            _fastscan._unknown()
+
+    def test_a_links_only_tweet_with_media_is_judged_on_the_fast_path(self):
+        tweet = {
+            "id": "1000000000000000001",
+            "text": "https://t.co/abc",
+            "author_id": "2",
+            "attachments": {"media_keys": ["3_1"]},
+        }
+        line = json.dumps({"data": [tweet]}).encode()
+        fast = parser(LOADS)(line)
+        assert isinstance(fast, FastLine)
+        assert judge(fast, LocationMemory(), LOADS) == []
+        tweet["attachments"]["media_keys"] = []  # links to nothing: not whole
+        fast = parser(LOADS)(json.dumps({"data": [tweet]}).encode())
+        assert judge(fast, LocationMemory(), LOADS) is None

@@ -5,6 +5,7 @@ import json
 import pytest
 import tweepy
 from hypothesis import given
+from hypothesis import strategies as st
 
 import payloads
 from corpus import load, resolve
@@ -583,3 +584,76 @@ class TestCorpus:
         """Node kinds and pointers are plain strings (for logs and reports)."""
         sample = [(n.kind.value, n.pointer) for doc in documents[:50] for n in walk(doc.value)]
         assert json.loads(json.dumps(sample))
+
+
+def _content_slowly(value):
+    """`has_content` as it read before its fast accepts: every character's category."""
+    import unicodedata  # noqa: PLC0415  # only here
+
+    from twpolicy._payloads._walker import INVISIBLE  # noqa: PLC0415  # the same
+
+    return isinstance(value, str) and any(
+        unicodedata.category(char)[0] in "LNSP" for char in INVISIBLE.sub("", value)
+    )
+
+
+def _own_slowly(text):
+    """`text_content` as it read before its fast accept: the filter, then the ID match."""
+    import re  # noqa: PLC0415  # only here
+    import unicodedata  # noqa: PLC0415  # the same
+
+    from twpolicy._payloads._walker import INVISIBLE  # noqa: PLC0415  # the same
+
+    rest = re.sub(r"(?:https?://|www\.)\S*", "", text, flags=re.IGNORECASE)
+    if rest != text and not _content_slowly(rest):
+        return None
+    rest = "".join(
+        char
+        for char in INVISIBLE.sub("", rest)
+        if char.isspace() or unicodedata.category(char)[0] in "LNSP"
+    )
+    return re.fullmatch(r"[\s\x00-\x1f]*\d{10,}[\s\x00-\x1f]*", rest) is None
+
+
+# Text of the characters wholeness turns on: digits of several scripts, invisible and
+# combining characters, spaces, links, letters the fast accept knows and others it does not.
+_TRICKY = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789 \t\n/.:wh",
+            *["\u0660", "\u0669", "\u06f5", "\u0967", "\uff11", "\U0001d7ce"],  # digits
+            *["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u115f", "\u2800"],
+            *["\u0301", "\u20dd", "\u00a0", "\u3000", "\u2028", "\x85", "\x1f", "\ue000"],
+            *["é", "ж", "あ", "中", "한", "😀", "\u0780", "\u1780", "\U00010400", "\u2163"],
+            *["https://t.co/x", "www.", "1234567890"],
+        ]
+    ),
+    max_size=24,
+).map("".join)
+
+
+@given(_TRICKY)
+def test_wholeness_fast_accepts_change_no_answer(text):
+    """The fast accepts of `has_content` and `text_content` answer as the full walk does."""
+    from twpolicy._payloads._walker import has_content, text_content  # noqa: PLC0415
+
+    assert has_content(text) == _content_slowly(text)
+    assert text_content(text) == _own_slowly(text)
+
+
+def test_every_character_accepted_fast_is_content():
+    """Each character the fast accept knows is content in this Python's Unicode version."""
+    import unicodedata  # noqa: PLC0415  # only here
+
+    from twpolicy._payloads._walker import (  # noqa: PLC0415  # the same
+        _SURELY_CONTENT,
+        INVISIBLE,
+        has_content,
+    )
+
+    accepted = [chr(c) for c in range(0x110000) if _SURELY_CONTENT.match(chr(c))]
+    assert len(accepted) > 30_000
+    for char in accepted:
+        assert unicodedata.category(char)[0] in "LNSP", hex(ord(char))
+        assert INVISIBLE.match(char) is None, hex(ord(char))
+        assert has_content(char)

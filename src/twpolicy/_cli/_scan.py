@@ -444,7 +444,9 @@ def _walk(
         found = _fastscan.judge(value, memory, loads)
         if found is not None:
             return record, found
-        value = loads(value.data)
+        # The fast path read this line only once it wrote no key twice (`written_once`):
+        # the duplicate-key check of `UniqueKeys` would only repeat that.
+        value = (loads.loads if type(loads) is UniqueKeys else loads)(value.data)
     try:
         return record, record_hits(value, memory)
     except PayloadError as exc:

@@ -48,6 +48,7 @@ from twpolicy._payloads._shapes import (
     loose_key,
 )
 from twpolicy._payloads._walker import (
+    MEDIA_PATHS,
     TEXT_FIELDS,
     Node,
     classify,
@@ -61,9 +62,17 @@ from twpolicy._payloads._walker import (
 
 __all__ = ["FastHit", "FastLine", "judge", "parser"]
 
-# Every value of a line, read and written again, for `written_once` (the structs skip most).
-_GENERIC: Final = msgspec.json.Decoder().decode
-_WRITE: Final = msgspec.json.Encoder().encode
+# Every value of a line, read and written again, for `written_once` (the structs skip most):
+# with orjson where installed, whose writing costs some 0.6 of msgspec's (what it refuses,
+# integers past 64 bits or lone surrogates, `written_once` reads the exact way).
+try:
+    import orjson
+
+    _GENERIC: Callable[[bytes], Any] = orjson.loads
+    _WRITE: Callable[[Any], bytes] = orjson.dumps
+except ImportError:  # pragma: no cover  # exercised where orjson is not installed
+    _GENERIC = msgspec.json.Decoder().decode
+    _WRITE = msgspec.json.Encoder().encode
 
 #: Kinds the fast path judges; objects of other kinds must be absent where slots hold them.
 SUPPORTED: Final = frozenset(
@@ -311,10 +320,11 @@ class _Generator:
         for key, required in signature.required if signature is not None else ():
             entry = keys.field(key)
             entry.required = required
+        media = self._media(keys) if family is not None else "False"
         suffix = f"{depth}{'_r' if recognised else ''}{'_w' if wide else ''}"
         struct = self._struct(f"{kind.value}{suffix}", keys, forbid=True)
         name = f"judge_{kind.value}_{suffix}"
-        self._function(name, kind, family, keys=keys, locations=locations, slots=slots)
+        self._function(name, kind, family, keys=keys, locations=locations, slots=slots, media=media)
         asks = kind in _EXTRA or any(
             entry.role == _READ or (entry.child is not None and entry.child.asks)
             for _slot, entry in slots
@@ -350,6 +360,35 @@ class _Generator:
             name, fields, forbid_unknown_fields=forbid, kw_only=True, rename=rename, gc=False
         )
 
+    def _media(self, keys: _Keys) -> str:
+        """An expression for whether the object carries media (`_has_media`'s paths).
+
+        Declares what it reads where the struct would skip it: a key of an inner object (its
+        struct takes unknown keys) as raw JSON, read with the record's parser when asked. A
+        key the object's own struct does not declare is absent (it refuses unknown keys).
+        """
+        tests = []
+        for path in MEDIA_PATHS:
+            below: _Keys | None = keys
+            for index, segment in enumerate(path):
+                assert below is not None  # noqa: S101  # set for each inner object crossed
+                entry = below.fields.get(segment)
+                if entry is None and index == 0:
+                    break  # absent: the struct refuses keys it does not declare
+                if entry is None:
+                    entry = below.field(segment)  # skipped until now: read as raw JSON
+                if entry.role == _INNER and index < len(path) - 1:
+                    below = entry.below
+                    continue
+                if entry.role == _SLOT and index < len(path) - 1:
+                    tests.append("unknown()")  # objects decoded as structs: not read here
+                    break
+                rest = self.constant(path[index + 1 :])
+                read = self._read(keys, path[: index + 1], "o")
+                tests.append(f"media({read}, {rest}, ld)")
+                break
+        return " or ".join(tests) or "False"
+
     def _read(self, keys: _Keys, path: tuple[str, ...], var: str) -> str:
         """An expression for the value at ``path`` (falsy when absent or null on the way)."""
         parts, expression = [], var
@@ -371,6 +410,7 @@ class _Generator:
         keys: _Keys,
         locations: list[tuple[tuple[str, ...], GeoKind | None]],
         slots: list[tuple[Any, _Field]],
+        media: str,
     ) -> None:
         lines = [f"def {name}(o, p, out, free, refs, ld, nm):"]
         shape = SHAPES[kind]
@@ -384,7 +424,8 @@ class _Generator:
                 # to the full scanner, which sees the media
                 printed = f"type({text} := {read}) is str and content({text})"
                 if dotted.rsplit(".", 1)[-1] in TEXT_FIELDS:
-                    printed += f" and own({text})"
+                    # links only: content with the media they link to (`is_whole`)
+                    printed += f" and ((w := own({text})) or (w is None and ({media})))"
                 tests.append(f"({printed})")
             whole = " or ".join(tests)
             lines += [f"    if not ({whole}):", "        raise Fallback"]
@@ -432,6 +473,20 @@ class _Generator:
                 empty = "EMPTY" if entry.kind in CONTENT_FAMILY else "EMPTY_OBJECT"
                 lines += [f"    if c and bytes(c) not in {empty}:", "        raise Fallback"]
         self.source.append("\n".join([*lines, "    return None", ""]))
+
+
+def _media(value: Any, rest: Path, loads: Callable[[bytes], Any]) -> bool:
+    """Whether a decoded value (or the value at ``rest`` in it) is a non-empty list."""
+    if type(value) is msgspec.Raw:
+        value = loads(bytes(value))
+        for key in rest:
+            value = value.get(key) if type(value) is dict else None
+        return type(value) is list and bool(value)
+    return not rest and type(value) is list and bool(value)
+
+
+def _unknown() -> bool:
+    raise _Fallback
 
 
 def _places(value: Any, path: Path, free: list[tuple[Path, Any]]) -> None:
@@ -564,6 +619,8 @@ def readers() -> _Readers:
         "reference": place_reference,
         "content": has_content,
         "own": text_content,
+        "media": _media,
+        "unknown": _unknown,
     }
     source = "\n".join(generator.source)
     exec(compile(source, "<twpolicy fast scan>", "exec"), namespace)  # noqa: S102  # our own generated code

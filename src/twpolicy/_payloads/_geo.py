@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import enum
+import functools
 import json
 import math
 import numbers
@@ -2425,6 +2426,11 @@ def _name_key(text: object) -> str | None:
     """How a place name compares: NFKC, without case, with one space after each comma."""
     if type(text) is not str or not _SHORTEST_NAME <= len(text) <= _LONGEST_NAME:
         return None
+    return _text_key(text)
+
+
+@functools.lru_cache(maxsize=8192)  # the same keys and names recur in every record
+def _text_key(text: str) -> str | None:
     folded = unicodedata.normalize("NFKC", text).casefold()
     key = ", ".join(" ".join(part.split()) for part in folded.split(",")).strip(" ,.")
     if len(key) < _SHORTEST_NAME or key.isdigit() or key in _FIELD_WORDS:

@@ -45,6 +45,7 @@ __all__ = [
     "INVISIBLE",
     "LOCATION_FIELDS",
     "LOOSE_KEYS",
+    "MEDIA_PATHS",
     "GeoKind",
     "IdReading",
     "Kind",
@@ -143,10 +144,30 @@ def unique_keys(text: bytes | memoryview, value: Any) -> Any:
     Raises:
         PayloadError: a key written twice in one object.
     """
+    if _written_compactly(text, value):
+        return value
     if len(_KEY_ENDS.findall(text)) != _keys(value):
         # raises on a key written twice (``bytes``: json reads no view of a buffer)
         json.loads(bytes(text), object_pairs_hook=_unique_keys)
     return value
+
+
+def _written_compactly(text: bytes | memoryview, value: Any) -> bool:
+    r"""Whether ``text`` surely wrote no key twice: as many colons as ``value`` written again.
+
+    As `written_once` counts them, with orjson's writer (C, no walk in Python) where it is
+    installed and writes ``value``; ``False`` leaves the question to the key count.
+    """
+    if _WRITE is None:  # pragma: no cover  # exercised where orjson is not installed
+        return False
+    data = text if type(text) is bytes else bytes(text)
+    if b"\\u003" in data:
+        return False
+    try:
+        written = _WRITE(value)
+    except TypeError:  # what it cannot write (integers past 64 bits, deep nesting)
+        return False
+    return data.count(b":") == written.count(b":")
 
 
 def written_once(
@@ -192,6 +213,15 @@ class UniqueKeys:
         """``data`` read by ``loads``; `PayloadError` (a `ValueError`) for a key written twice."""
         return unique_keys(data, self.loads(data))
 
+
+# JSON text written compactly, to count the keys of a parsed value (`unique_keys`).
+_WRITE: Callable[[Any], bytes] | None
+try:
+    import orjson
+
+    _WRITE = orjson.dumps
+except ImportError:  # pragma: no cover  # exercised where orjson is not installed
+    _WRITE = None
 
 #: Where a key of JSON text may end: a quote, JSON whitespace, a colon.
 _KEY_ENDS: Final = re.compile(rb'"[ \t\r\n]*:')
@@ -313,6 +343,17 @@ INVISIBLE: Final = re.compile(
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 _VISIBLE_ASCII: Final = re.compile(r"[!-~]")
+# Characters that are content in every Unicode version Python has shipped (all letters,
+# digits, symbols or punctuation, none in `INVISIBLE`; a test checks each one): most text
+# holds one, which spares it the walk over every character's category.
+_SURELY_CONTENT: Final = re.compile(
+    "[!-~\u00c0-\u017f\u0391-\u03a1\u03a3-\u03c9\u0410-\u044f\u0621-\u063a"
+    "\u0641-\u064a\u0e01-\u0e2e\u3041-\u3094\u30a1-\u30fa\u4e00-\u9fa5\uac00-\ud7a3"
+    "\U0001f600-\U0001f64f]"
+)
+# Ten decimal digits (as ``\d`` reads them), the fewest `_ONLY_DIGITS` matches: a text with
+# fewer is never only an ID, whatever filtering it goes through.
+_TEN_DIGITS: Final = re.compile(r"(?:\D*\d){10}")
 # Letters, numbers, symbols (emoji) and punctuation are content; separators, controls,
 # format characters and combining marks on their own are not.
 _CONTENT_CATEGORIES: Final = frozenset("LNSP")
@@ -331,25 +372,33 @@ def has_content(value: Any) -> bool:
         return False
     if value.isascii():
         return _VISIBLE_ASCII.search(value) is not None
+    if _SURELY_CONTENT.search(value) is not None:
+        return True
     return any(
         unicodedata.category(char)[0] in _CONTENT_CATEGORIES for char in INVISIBLE.sub("", value)
     )
 
 
+#: Where a Tweet carries media (a non-empty list), in itself or in its ``extended_tweet``.
+MEDIA_PATHS: Final = tuple(
+    (*holder, container, key)
+    for holder in ((), ("extended_tweet",))
+    for container, key in (
+        ("entities", "media"),
+        ("extended_entities", "media"),
+        ("attachments", "media_keys"),
+    )
+)
+
+
 def _has_media(value: Mapping[str, Any]) -> bool:
     """Whether a Tweet carries media, the content of a Tweet whose text is only its link."""
-    for holder in (value, value.get("extended_tweet")):
-        if not isinstance(holder, Mapping):
-            continue
-        for container, key in (
-            ("entities", "media"),
-            ("extended_entities", "media"),
-            ("attachments", "media_keys"),
-        ):
-            inner = holder.get(container)
-            media = inner.get(key) if isinstance(inner, Mapping) else None
-            if isinstance(media, list) and media:
-                return True
+    for path in MEDIA_PATHS:
+        media: Any = value
+        for key in path:
+            media = media.get(key) if isinstance(media, Mapping) else None
+        if isinstance(media, list) and media:
+            return True
     return False
 
 
@@ -372,6 +421,8 @@ def text_content(text: str) -> bool | None:
     if rest is not text and not has_content(rest):
         return None
     if not rest.isascii():
+        if _TEN_DIGITS.match(rest) is None:
+            return True  # what the filter keeps holds fewer digits still: never only an ID
         rest = "".join(
             char
             for char in INVISIBLE.sub("", rest)
