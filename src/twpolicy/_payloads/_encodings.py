@@ -18,6 +18,8 @@ as their words only (`words_key`).
 
 from __future__ import annotations
 
+import importlib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -25,17 +27,34 @@ from typing import Any, Final
 
 __all__ = [
     "GEOHASH_LENGTHS",
+    "H3_RESOLUTIONS",
     "INTEGER_PAIR",
+    "MAIDENHEAD_LENGTHS",
+    "S2_LEVELS",
     "SCALED_MOST",
+    "TILE_ZOOMS",
+    "UTM_PRECISIONS",
     "cell",
     "code_tokens",
     "geohash",
+    "grid_codes",
+    "grid_tokens",
+    "maidenhead",
+    "mgrs",
     "plus_code",
     "point_cells",
     "point_codes",
+    "quadkey",
+    "s2_cell",
+    "s2_parent",
+    "s2_token",
     "scaled_numbers",
     "text_scaled",
     "text_words",
+    "tile",
+    "utm",
+    "utm_zone",
+    "web_mercator",
     "words_key",
 ]
 
@@ -151,6 +170,7 @@ def point_codes(first: float, second: float) -> set[bytes]:
             codes.add(b"p" + code)
             if length >= _PAIR_DIGITS:
                 codes.update(b"p" + code[cut:] for cut in _SHORTENED)
+        codes.update(grid_codes(latitude, longitude))
     return codes
 
 
@@ -171,6 +191,357 @@ def point_cells(first: float, second: float) -> list[int]:
                 index = index * 2 + ((lat >> (6 - bit // 2)) & 1)
         found.append(index)
     return found
+
+
+# -- grids and projections --------------------------------------------------------------------
+#
+# A point is also kept as the cell of a grid (map tiles and quadkeys, Maidenhead locators, S2
+# and H3 cells) or as projected metres (UTM and MGRS, Web Mercator). Each is worked out from
+# the point read, at the precisions people use, and kept as one normalised spelling; a text's
+# tokens are normalised the same way before they are looked up.
+
+#: Map tile zooms kept (``z/x/y`` and Bing quadkeys of as many digits): 10 (about 39 km) to 20.
+TILE_ZOOMS: Final = range(10, 21)
+_MERCATOR_LAT: Final = 85.05112878  # the Web Mercator square's edge
+
+
+def tile(latitude: float, longitude: float, zoom: int) -> tuple[int, int]:
+    """The slippy-map tile ``(x, y)`` of a point at ``zoom`` (the OpenStreetMap formula)."""
+    latitude = min(_MERCATOR_LAT, max(-_MERCATOR_LAT, latitude))
+    side = 1 << zoom
+    x = int((longitude + 180.0) / 360.0 * side)
+    radians = math.radians(latitude)
+    y = int((1.0 - math.asinh(math.tan(radians)) / math.pi) / 2.0 * side)
+    return min(max(x, 0), side - 1), min(max(y, 0), side - 1)
+
+
+def quadkey(x: int, y: int, zoom: int) -> str:
+    """The Bing Maps quadkey of tile ``(x, y)`` at ``zoom``: one digit a zoom level."""
+    return "".join(str(((x >> bit) & 1) + 2 * ((y >> bit) & 1)) for bit in range(zoom - 1, -1, -1))
+
+
+#: Maidenhead locator lengths kept: 6 (subsquare, about 5 by 2.5 minutes) to 10 characters.
+MAIDENHEAD_LENGTHS: Final = (6, 8, 10)
+_MAIDENHEAD_RADICES: Final = (18, 10, 24, 10, 24)
+_MAIDENHEAD_STEPS: Final = 1_036_800  # 18 x 10 x 24 x 10 x 24 cells each way
+
+
+def maidenhead(latitude: float, longitude: float, length: int = 10) -> str:
+    """The Maidenhead locator of a point, ``length`` characters (2 to 10), in upper case."""
+    lng = min(int((longitude + 180.0) / 360.0 * _MAIDENHEAD_STEPS), _MAIDENHEAD_STEPS - 1)
+    lat = min(int((latitude + 90.0) / 180.0 * _MAIDENHEAD_STEPS), _MAIDENHEAD_STEPS - 1)
+    pairs: list[str] = []
+    for radix in reversed(_MAIDENHEAD_RADICES):
+        lng, lng_digit = divmod(lng, radix)
+        lat, lat_digit = divmod(lat, radix)
+        if radix == 10:  # noqa: PLR2004  # squares are digits, fields and subsquares letters
+            pairs.append(f"{lng_digit}{lat_digit}")
+        else:
+            pairs.append(chr(65 + lng_digit) + chr(65 + lat_digit))
+    return "".join(reversed(pairs))[:length]
+
+
+#: S2 cell levels kept: 10 (about 10 km) to 30 (about 1 cm).
+S2_LEVELS: Final = range(10, 31)
+# The Hilbert curve's position of each (i, j) quadrant in each orientation, and the
+# orientation a position turns the curve to (the S2 library's tables, public since 2005).
+_IJ_TO_POS: Final = ((0, 1, 3, 2), (0, 3, 1, 2), (2, 3, 1, 0), (2, 1, 3, 0))
+_POS_TO_ORIENTATION: Final = (1, 0, 0, 3)
+_S2_MAX: Final = 1 << 30
+
+
+def _st(u: float) -> float:
+    """The quadratic projection S2 uses (cells of nearly equal area)."""
+    if u >= 0:
+        return 0.5 * math.sqrt(1.0 + 3.0 * u)
+    return 1.0 - 0.5 * math.sqrt(1.0 - 3.0 * u)
+
+
+def s2_cell(latitude: float, longitude: float) -> int:
+    """The 64-bit S2 cell ID of a point at level 30 (face, quadratic projection, Hilbert curve)."""
+    lat, lng = math.radians(latitude), math.radians(longitude)
+    x, y, z = math.cos(lat) * math.cos(lng), math.cos(lat) * math.sin(lng), math.sin(lat)
+    axis = max(range(3), key=lambda index: abs((x, y, z)[index]))
+    face = axis if (x, y, z)[axis] >= 0 else axis + 3
+    u, v = (
+        (y / x, z / x),
+        (-x / y, z / y),
+        (-x / z, -y / z),
+        (z / x, y / x),
+        (z / y, -x / y),
+        (-y / z, -x / z),
+    )[face]
+    i = min(max(int(_S2_MAX * _st(u)), 0), _S2_MAX - 1)
+    j = min(max(int(_S2_MAX * _st(v)), 0), _S2_MAX - 1)
+    cell_id, orientation = face, face & 1
+    for bit in range(29, -1, -1):
+        position = _IJ_TO_POS[orientation][((i >> bit) & 1) << 1 | ((j >> bit) & 1)]
+        cell_id = cell_id << 2 | position
+        orientation ^= _POS_TO_ORIENTATION[position]
+    return cell_id << 1 | 1
+
+
+def s2_parent(cell_id: int, level: int) -> int:
+    """The ID of the level ``level`` cell holding the level-30 cell ``cell_id``."""
+    lowest = 1 << (2 * (30 - level))
+    return (cell_id & -lowest) | lowest
+
+
+def s2_token(cell_id: int) -> str:
+    """An S2 cell's token: its ID in hexadecimal without trailing zeros."""
+    return f"{cell_id:016x}".rstrip("0") or "X"
+
+
+#: H3 resolutions kept: 6 (about 36 km2) to 15 (about 1 m2), when `h3` is importable.
+H3_RESOLUTIONS: Final = range(6, 16)
+
+
+def _h3_encoder() -> Any:
+    """``h3.latlng_to_cell`` when `h3` is importable: an application making H3 cells has it."""
+    try:
+        h3 = importlib.import_module("h3")
+    except ImportError:  # pragma: no cover - h3 is in the tests extra
+        return None
+    return h3.latlng_to_cell
+
+
+_H3: Final = _h3_encoder()
+
+# UTM on the WGS 84 ellipsoid (Snyder's series: a millimetre near the central meridian).
+_A: Final = 6_378_137.0
+_F: Final = 1 / 298.257223563
+_E2: Final = _F * (2 - _F)
+_EP2: Final = _E2 / (1 - _E2)
+_K0: Final = 0.9996
+_BANDS: Final = "CDEFGHJKLMNPQRSTUVWX"
+_MGRS_COLUMNS: Final = ("STUVWXYZ", "ABCDEFGH", "JKLMNPQR")  # by zone % 3
+_SVALBARD: Final = ((9, 31), (21, 33), (33, 35), (42, 37))  # (east edge, zone)
+_MGRS_ROWS: Final = "ABCDEFGHJKLMNPQRSTUV"
+#: UTM and MGRS precisions kept, in metres (MGRS of 6, 8 and 10 digits).
+UTM_PRECISIONS: Final = (100, 10, 1)
+
+
+def utm_zone(latitude: float, longitude: float) -> int:
+    """The UTM zone of a point, with the Norway and Svalbard exceptions MGRS uses."""
+    zone = min(int((longitude + 180.0) / 6.0) + 1, 60)
+    if 56 <= latitude < 64 and 3 <= longitude < 12:  # noqa: PLR2004  # south-west Norway
+        return 32
+    if 72 <= latitude <= 84 and 0 <= longitude < 42:  # noqa: PLR2004  # Svalbard
+        return next(z for edge, z in _SVALBARD if longitude < edge)
+    return zone
+
+
+def utm(latitude: float, longitude: float) -> tuple[int, str, float, float] | None:
+    """A point's UTM zone, latitude band, easting and northing in metres (84 S to 84 N)."""
+    if not -80 <= latitude <= 84:  # noqa: PLR2004  # UTM's extent (UPS beyond)
+        return None
+    zone = utm_zone(latitude, longitude)
+    phi = math.radians(latitude)
+    sin, cos, tan = math.sin(phi), math.cos(phi), math.tan(phi)
+    n = _A / math.sqrt(1 - _E2 * sin * sin)
+    t, c = tan * tan, _EP2 * cos * cos
+    a = cos * math.radians(longitude - ((zone - 1) * 6 - 180 + 3))
+    e4, e6 = _E2 * _E2, _E2 * _E2 * _E2
+    m = _A * (
+        (1 - _E2 / 4 - 3 * e4 / 64 - 5 * e6 / 256) * phi
+        - (3 * _E2 / 8 + 3 * e4 / 32 + 45 * e6 / 1024) * math.sin(2 * phi)
+        + (15 * e4 / 256 + 45 * e6 / 1024) * math.sin(4 * phi)
+        - (35 * e6 / 3072) * math.sin(6 * phi)
+    )
+    easting = (
+        _K0
+        * n
+        * (a + (1 - t + c) * a**3 / 6 + (5 - 18 * t + t * t + 72 * c - 58 * _EP2) * a**5 / 120)
+        + 500_000.0
+    )
+    northing = _K0 * (
+        m
+        + n
+        * tan
+        * (
+            a * a / 2
+            + (5 - t + 9 * c + 4 * c * c) * a**4 / 24
+            + (61 - 58 * t + t * t + 600 * c - 330 * _EP2) * a**6 / 720
+        )
+    )
+    if latitude < 0:
+        northing += 10_000_000.0
+    band = _BANDS[min(int((latitude + 80) // 8), len(_BANDS) - 1)]
+    return zone, band, easting, northing
+
+
+def mgrs(latitude: float, longitude: float, precision: int = 1) -> str | None:
+    """A point's MGRS reference at ``precision`` metres (1, 10 or 100), digits cut off."""
+    found = utm(latitude, longitude)
+    if found is None:
+        return None
+    zone, band, easting, northing = found
+    return _mgrs(zone, band, int(easting), int(northing), precision)
+
+
+def _mgrs(zone: int, band: str, easting: int, northing: int, precision: int) -> str:
+    column = _MGRS_COLUMNS[zone % 3][easting // 100_000 - 1]
+    row = _MGRS_ROWS[(northing // 100_000 + (5 if zone % 2 == 0 else 0)) % 20]
+    digits = 5 - len(str(precision)) + 1
+    east = (easting % 100_000) // precision
+    north = (northing % 100_000) // precision
+    return f"{zone}{band}{column}{row}{east:0{digits}d}{north:0{digits}d}"
+
+
+_EARTH_RADIUS: Final = 6_378_137.0  # Web Mercator's sphere
+
+
+def web_mercator(latitude: float, longitude: float) -> tuple[float, float]:
+    """A point's EPSG:3857 (Web Mercator) x and y, in metres."""
+    latitude = min(_MERCATOR_LAT, max(-_MERCATOR_LAT, latitude))
+    x = math.radians(longitude) * _EARTH_RADIUS
+    y = math.asinh(math.tan(math.radians(latitude))) * _EARTH_RADIUS
+    return x, y
+
+
+def _whole_metres(value: float) -> set[int]:
+    """The metres a measure is written as: cut off or rounded."""
+    return {int(value), round(value)}
+
+
+def grid_codes(latitude: float, longitude: float) -> set[bytes]:
+    """Every grid cell and projection kept of one point (latitude, longitude), normalised.
+
+    ``b"t"`` tile ``z/x/y``, ``b"q"`` quadkey, ``b"m"`` Maidenhead, ``b"s"`` S2 token and
+    ``b"i"`` S2 ID, ``b"h"`` H3 index, ``b"r"`` MGRS, ``b"u"`` UTM ``zone:easting:northing``,
+    ``b"w"`` Web Mercator ``x:y`` (whole metres, cut off and rounded).
+    """
+    codes: set[bytes] = set()
+    if abs(latitude) <= _MERCATOR_LAT:
+        deepest = TILE_ZOOMS[-1]
+        x, y = tile(latitude, longitude, deepest)
+        key = quadkey(x, y, deepest)
+        for zoom in TILE_ZOOMS:
+            shift = deepest - zoom
+            codes.add(f"t{zoom}/{x >> shift}/{y >> shift}".encode())
+            codes.add(b"q" + key[:zoom].encode())
+        mx, my = web_mercator(latitude, longitude)
+        codes.update(f"w{a}:{b}".encode() for a in _whole_metres(mx) for b in _whole_metres(my))
+    locator = maidenhead(latitude, longitude)
+    codes.update(b"m" + locator[:length].encode() for length in MAIDENHEAD_LENGTHS)
+    leaf = s2_cell(latitude, longitude)
+    for level in S2_LEVELS:
+        parent = s2_parent(leaf, level)
+        codes.add(b"s" + s2_token(parent).encode())
+        codes.add(b"i" + str(parent).encode())
+    if _H3 is not None:
+        codes.update(
+            b"h" + _H3(latitude, longitude, resolution).encode() for resolution in H3_RESOLUTIONS
+        )
+    found = utm(latitude, longitude)
+    if found is not None:
+        zone, band, easting, northing = found
+        for precision in UTM_PRECISIONS:
+            for east in {int(easting) // precision, round(easting / precision)}:
+                for north in {int(northing) // precision, round(northing / precision)}:
+                    codes.add(f"u{zone}:{east * precision}:{north * precision}".encode())
+                    codes.add(
+                        b"r"
+                        + _mgrs(zone, band, east * precision, north * precision, precision).encode()
+                    )
+    return codes
+
+
+# Tokens shaped like a grid cell or projected metres, as `grid_codes` keeps them.
+_TILE_TOKEN: Final = re.compile(
+    r"(?<![\d.])(\d{1,7})\s*[/_,:-]\s*(\d{1,7})\s*[/_,:-]\s*(\d{1,7})(?!\d|\.\d)"
+)
+_QUADKEY_TOKEN: Final = re.compile(r"(?<![0-9A-Za-z])[0-3]{10,20}(?![0-9A-Za-z])")
+_MAIDENHEAD_TOKEN: Final = re.compile(
+    r"(?<![0-9A-Za-z])[A-R]{2}[0-9]{2}[A-X]{2}(?:[0-9]{2}(?:[A-X]{2})?)?(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+_S2_TOKEN: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-b][0-9a-f]{5,15}|[0-9A-B][0-9A-F]{5,15})(?![0-9A-Za-z])"
+)
+_H3_TOKEN: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?:0x)?(8[0-9a-f]{14})(?![0-9A-Za-z])", re.IGNORECASE
+)
+_DECIMAL_CELL: Final = re.compile(r"(?<![0-9A-Za-z.])\d{13,20}(?![0-9A-Za-z]|\.\d)")
+_MGRS_TOKEN: Final = re.compile(
+    r"(?<![0-9A-Za-z])(\d{1,2})\s?([C-HJ-NP-X])\s?([A-HJ-NP-Z][A-HJ-NP-V])\s?"
+    r"(\d{5}\s\d{5}|\d{4}\s\d{4}|\d{3}\s\d{3}|\d{10}|\d{8}|\d{6})(?![0-9A-Za-z])",
+    re.IGNORECASE,
+)
+_UTM_TOKEN: Final = re.compile(
+    r"(?<![\w.])(?:zone\s*)?(\d{1,2})\s*[C-HJ-NP-X]?\s*[,;]?\s*(\d{6}(?:\.\d+)?)\s*(?:m\s*E|E)?"
+    r"\s*[,;]?\s*(\d{6,7}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
+    re.IGNORECASE,
+)
+_METRES_TOKEN: Final = re.compile(
+    r"(?<![\w.])(-?\d{4,8}(?:\.\d+)?)\s*[,; ]\s*(-?\d{4,8}(?:\.\d+)?)(?![\w.])"
+)
+_DIGIT: Final = re.compile(r"\d")
+_H3_MODE_SHIFT: Final = 59
+
+
+def _measure(text: str) -> set[int]:
+    value = float(text)
+    return {int(value), round(value)}
+
+
+def _s2_valid(cell_id: int) -> bool:
+    """Whether an integer is an S2 cell ID of level 10 to 30."""
+    if not 0 < cell_id < 1 << 64 or cell_id >> 61 > 5:  # noqa: PLR2004  # six faces
+        return False
+    lowest = (cell_id & -cell_id).bit_length() - 1
+    return lowest % 2 == 0 and lowest <= 2 * (30 - S2_LEVELS[0])
+
+
+def grid_tokens(text: str) -> Iterator[bytes]:
+    """The tokens of ``text`` that may be a cell or projection kept by `grid_codes`, as kept."""
+    for match in _S2_TOKEN.finditer(text):
+        token = match.group().lower()
+        if _s2_valid(int(token.ljust(16, "0"), 16)):
+            yield b"s" + token.encode()
+    if _DIGIT.search(text) is None:
+        return  # every other notation has digits
+    yield from _tile_tokens(text)
+    yield from _cell_tokens(text)
+    yield from _metre_tokens(text)
+
+
+def _tile_tokens(text: str) -> Iterator[bytes]:
+    for match in _TILE_TOKEN.finditer(text):
+        first, second, third = (int(group) for group in match.groups())
+        for zoom, x, y in ((first, second, third), (third, first, second)):  # z/x/y, x/y/z
+            if zoom in TILE_ZOOMS and x < 1 << zoom and y < 1 << zoom:
+                yield f"t{zoom}/{x}/{y}".encode()
+    for match in _QUADKEY_TOKEN.finditer(text):
+        yield b"q" + match.group().encode()
+    for match in _MAIDENHEAD_TOKEN.finditer(text):
+        yield b"m" + match.group().upper().encode()
+
+
+def _cell_tokens(text: str) -> Iterator[bytes]:
+    for match in _H3_TOKEN.finditer(text):
+        yield b"h" + match.group(1).lower().encode()
+    for match in _DECIMAL_CELL.finditer(text):  # S2 and H3 cells as 64-bit integers
+        value = int(match.group())
+        if _s2_valid(value):
+            yield b"i" + str(value).encode()
+        if value >> _H3_MODE_SHIFT == 1:
+            yield f"h{value:015x}".encode()
+
+
+def _metre_tokens(text: str) -> Iterator[bytes]:
+    for match in _MGRS_TOKEN.finditer(text):
+        zone, band, square, digits = match.groups()
+        yield f"r{int(zone)}{band.upper()}{square.upper()}{digits.replace(' ', '')}".encode()
+    for match in _UTM_TOKEN.finditer(text):
+        zone = int(match.group(1))
+        for east in _measure(match.group(2)):
+            for north in _measure(match.group(3)):
+                yield f"u{zone}:{east}:{north}".encode()
+    for match in _METRES_TOKEN.finditer(text):
+        for x in _measure(match.group(1)):
+            for y in _measure(match.group(2)):
+                yield f"w{x}:{y}".encode()
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,
@@ -199,6 +570,7 @@ def code_tokens(text: str, cells: bytes | bytearray | None = None) -> Iterator[b
     if "+" in text:
         for match in _PLUS_TOKEN.finditer(text):
             yield b"p" + match.group().upper().encode()
+    yield from grid_tokens(text)
 
 
 #: The most integers in one container read as a point scaled to integers (a pair, a
