@@ -257,20 +257,28 @@ def _st(u: float) -> float:
     return 1.0 - 0.5 * math.sqrt(1.0 - 3.0 * u)
 
 
+def _face_uv(face: int, x: float, y: float, z: float) -> tuple[float, float]:
+    """A unit vector's (u, v) on its cube face (the face's largest coordinate is not 0)."""
+    if face == 0:
+        return y / x, z / x
+    if face == 1:
+        return -x / y, z / y
+    if face == 2:  # noqa: PLR2004  # the faces, as S2 numbers them
+        return -x / z, -y / z
+    if face == 3:  # noqa: PLR2004
+        return z / x, y / x
+    if face == 4:  # noqa: PLR2004
+        return z / y, -x / y
+    return -y / z, -x / z
+
+
 def s2_cell(latitude: float, longitude: float) -> int:
     """The 64-bit S2 cell ID of a point at level 30 (face, quadratic projection, Hilbert curve)."""
     lat, lng = math.radians(latitude), math.radians(longitude)
     x, y, z = math.cos(lat) * math.cos(lng), math.cos(lat) * math.sin(lng), math.sin(lat)
     axis = max(range(3), key=lambda index: abs((x, y, z)[index]))
     face = axis if (x, y, z)[axis] >= 0 else axis + 3
-    u, v = (
-        (y / x, z / x),
-        (-x / y, z / y),
-        (-x / z, -y / z),
-        (z / x, y / x),
-        (z / y, -x / y),
-        (-y / z, -x / z),
-    )[face]
+    u, v = _face_uv(face, x, y, z)
     i = min(max(int(_S2_MAX * _st(u)), 0), _S2_MAX - 1)
     j = min(max(int(_S2_MAX * _st(v)), 0), _S2_MAX - 1)
     cell_id, orientation = face, face & 1
@@ -451,7 +459,8 @@ def grid_codes(latitude: float, longitude: float) -> set[bytes]:
 _TILE_TOKEN: Final = re.compile(
     r"(?<![\d.])(\d{1,7})\s*[/_,:-]\s*(\d{1,7})\s*[/_,:-]\s*(\d{1,7})(?!\d|\.\d)"
 )
-_QUADKEY_TOKEN: Final = re.compile(r"(?<![0-9A-Za-z])[0-3]{10,20}(?![0-9A-Za-z])")
+# A quadkey alone, or in a Bing tile's file name ("a0230102033.jpeg": aerial, road, hybrid).
+_QUADKEY_TOKEN: Final = re.compile(r"(?<![0-9A-Za-z])[arh]?([0-3]{10,20})(?![0-9A-Za-z])")
 _MAIDENHEAD_TOKEN: Final = re.compile(
     r"(?<![0-9A-Za-z])[A-R]{2}[0-9]{2}[A-X]{2}(?:[0-9]{2}(?:[A-X]{2})?)?(?![0-9A-Za-z])",
     re.IGNORECASE,
@@ -470,7 +479,7 @@ _MGRS_TOKEN: Final = re.compile(
 )
 _UTM_TOKEN: Final = re.compile(
     r"(?<![\w.])(?:zone\s*)?(\d{1,2})\s*[C-HJ-NP-X]?\s*[,;]?\s*(\d{6}(?:\.\d+)?)\s*(?:m\s*E|E)?"
-    r"\s*[,;]?\s*(\d{6,7}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
+    r"\s*[,;]?\s*(\d{1,7}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
     re.IGNORECASE,
 )
 _METRES_TOKEN: Final = re.compile(
@@ -513,7 +522,7 @@ def _tile_tokens(text: str) -> Iterator[bytes]:
             if zoom in TILE_ZOOMS and x < 1 << zoom and y < 1 << zoom:
                 yield f"t{zoom}/{x}/{y}".encode()
     for match in _QUADKEY_TOKEN.finditer(text):
-        yield b"q" + match.group().encode()
+        yield b"q" + match.group(1).encode()
     for match in _MAIDENHEAD_TOKEN.finditer(text):
         yield b"m" + match.group().upper().encode()
 
