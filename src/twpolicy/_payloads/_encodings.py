@@ -18,11 +18,13 @@ as their words only (`words_key`).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from typing import Any, Final
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "s2_parent",
     "s2_token",
     "scaled_numbers",
+    "spelled_otherwise",
     "text_scaled",
     "text_words",
     "tile",
@@ -657,3 +660,68 @@ def words_key(text: Any) -> str | None:
 def text_words(text: str) -> list[str]:
     """The words of a text, as `words_key` compares them."""
     return _WORDS.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+# -- regions and countries spelled otherwise ----------------------------------------------------
+#
+# A place's full name is read as the API sends it ("San Francisco, CA", country "United
+# States", code "US"); an application may write its region or country otherwise ("San
+# Francisco, California", "San Francisco CA USA"). ``regions.txt`` lists the other spellings
+# of US states, Canadian provinces and Australian states (by country) and of countries.
+
+
+@functools.cache
+def _region_table() -> tuple[dict[tuple[str, str], tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(subdivisions by (country code, spelling), countries by spelling), spellings as words."""
+    text = resources.files("twpolicy._payloads").joinpath("regions.txt").read_text("utf-8")
+    subdivisions: dict[tuple[str, str], tuple[str, ...]] = {}
+    countries: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        country, _, spellings = line.rpartition(":")
+        names = tuple(spellings.split("|"))
+        for spelling in names:
+            key = " ".join(text_words(spelling))
+            if country:
+                subdivisions[country, key] = names
+            else:
+                countries[key] = names
+    return subdivisions, countries
+
+
+def _spellings(text: str, country_code: str) -> tuple[str, ...]:
+    subdivisions, countries = _region_table()
+    key = " ".join(text_words(text))
+    return subdivisions.get((country_code, key)) or countries.get(key) or (text,)
+
+
+@functools.lru_cache(maxsize=4096)
+def spelled_otherwise(
+    name: str, full_name: str, country: str, country_code: str
+) -> tuple[str, ...]:
+    """A place's full name with its region and country spelled otherwise (`words_key` forms).
+
+    ``"San Francisco, CA"`` in the United States is also ``"San Francisco, California"``,
+    ``"San Francisco, CA, United States"``, ``"San Francisco CA USA"``; ``"Paris, France"``
+    is also ``"Paris FR"``. Names of one word are left out (ordinary speech).
+    """
+    code = country_code.strip().upper()
+    nations: set[str] = set()
+    for given in (country_code, country):
+        if given.strip():
+            nations.update(_spellings(given, ""))
+    forms: list[str | None] = []
+    head, comma, region = full_name.partition(",")
+    if comma and region.strip():
+        regions = _spellings(region.strip(), code)
+        for spelling in regions:
+            forms.append(words_key(f"{head} {spelling}"))
+            forms.extend(
+                words_key(f"{head} {spelling} {nation}")
+                for nation in nations
+                if nation not in regions  # "Paris, France": its region is its country
+            )
+    if name.strip():
+        forms.extend(words_key(f"{name} {nation}") for nation in nations)
+    return tuple(dict.fromkeys(form for form in forms if form is not None))

@@ -35,6 +35,7 @@ from twpolicy._payloads._encodings import (
     code_tokens,
     point_codes,
     scaled_numbers,
+    spelled_otherwise,
     text_scaled,
     text_words,
     words_key,
@@ -1113,6 +1114,16 @@ def _word_forms(place: Mapping[str, Any]) -> list[str]:
             country = place.get(field)
             if type(country) is str and country.strip() and _name_key(country) != _name_key(name):
                 forms.append(words_key(f"{name} {country}"))
+    if type(full_name) is str and type(name) is str:  # its region and country spelled otherwise
+        country, code = place.get("country"), place.get("country_code")
+        forms.extend(
+            spelled_otherwise(
+                name,
+                full_name,
+                country if type(country) is str else "",
+                code if type(code) is str else "",
+            )
+        )
     return [form for form in forms if form is not None]
 
 
