@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from geo_places import decide, location_guard, v1_tweet
 from twpolicy import StandaloneGeoError, check_storable
+from twpolicy._payloads import _encodings as encodings
 from twpolicy._payloads._encodings import (
     code_tokens,
     grid_codes,
@@ -151,6 +152,13 @@ class TestEncoders:
         assert list(grid_tokens("decade facade")) == []  # not S2 cells (level, shape)
         assert list(grid_tokens("no digits at all here")) == []
         assert b"h8a283082800ffff" in set(grid_tokens(str(int("8a283082800ffff", 16))))
+
+    def test_without_h3_no_h3_cells_are_kept(self, monkeypatch):
+        """An application without h3 makes no H3 cells: none are kept (the rest are)."""
+        monkeypatch.setattr(encodings, "_H3", None)
+        codes = grid_codes(37.77493, -122.41942)
+        assert not any(code.startswith(b"h") for code in codes)
+        assert b"t15/5241/12665" in codes
 
     def test_h3_is_the_librarys(self):
         codes = grid_codes(37.77493, -122.41942)

@@ -203,3 +203,4 @@ class TestTheTable:
         assert words_key("Atlanta Georgia") in georgia
         assert words_key("Atlanta Gabon") not in georgia  # GA is a state here, not Gabon
         assert spelled_otherwise("X", "X", "", "") == ()
+        assert words_key("Oakland California") in spelled_otherwise("", "Oakland, CA", "", "US")
