@@ -606,9 +606,11 @@ def _scaled_candidates(value: int) -> Iterator[float]:
         yield value / 1_000_000
         yield away / 1_000_000
     # E7: the millionths it rounds to either way (a point's copies hold one of them).
+    # Once each: a whole number of tenths (1000000) is one coordinate, not the two of a point.
     down = value // 10
     yield down / 1_000_000
-    yield (down + (value % 10 != 0)) / 1_000_000
+    if value % 10:
+        yield (down + 1) / 1_000_000
 
 
 def scaled_numbers(values: Iterable[Any], most: int | None = SCALED_MOST) -> list[float]:
