@@ -28,6 +28,8 @@ from importlib import resources
 from typing import Any, Final
 
 __all__ = [
+    "CELL_COUNT",
+    "GEOHASH_CELLS",
     "GEOHASH_LENGTHS",
     "H3_RESOLUTIONS",
     "INTEGER_PAIR",
@@ -41,6 +43,7 @@ __all__ = [
     "geohash",
     "grid_codes",
     "grid_tokens",
+    "in_cells",
     "maidenhead",
     "mgrs",
     "plus_code",
@@ -177,13 +180,21 @@ def point_codes(first: float, second: float) -> set[bytes]:
     return codes
 
 
+#: The cells a first look marks: geohash cells of three characters (about 156 km), then S2
+#: cells of level 5 (about 300 km), the first look at S2 tokens and IDs.
+GEOHASH_CELLS: Final = 32**3
+CELL_COUNT: Final = GEOHASH_CELLS + 6 * 4**5
+_S2_COARSE_SHIFT: Final = 64 - 3 - 2 * 5  # an ID's face and first five levels
+
+
 def point_cells(first: float, second: float) -> list[int]:
-    """The geohash cells (`cell`) a point read lies in, in either order: cheap, for a first look.
+    """The cells (`cell`, then S2 level 5) a point read lies in, either order: a first look.
 
     A three-character geohash is 8 bits of longitude and 7 of latitude, interleaved.
     """
     found = []
     for latitude, longitude in _orders(first, second):
+        found.append(GEOHASH_CELLS + _s2_position(latitude, longitude, 5))
         lng = min(255, int((longitude + 180.0) * 256 / 360.0))
         lat = min(127, int((latitude + 90.0) * 128 / 180.0))
         index = 0
@@ -275,8 +286,8 @@ def _face_uv(face: int, x: float, y: float, z: float) -> tuple[float, float]:
     return -y / z, -x / z
 
 
-def s2_cell(latitude: float, longitude: float) -> int:
-    """The 64-bit S2 cell ID of a point at level 30 (face, quadratic projection, Hilbert curve)."""
+def _s2_position(latitude: float, longitude: float, levels: int) -> int:
+    """A point's face and Hilbert position ``levels`` levels deep (2 bits a level)."""
     lat, lng = math.radians(latitude), math.radians(longitude)
     x, y, z = math.cos(lat) * math.cos(lng), math.cos(lat) * math.sin(lng), math.sin(lat)
     axis = max(range(3), key=lambda index: abs((x, y, z)[index]))
@@ -284,12 +295,17 @@ def s2_cell(latitude: float, longitude: float) -> int:
     u, v = _face_uv(face, x, y, z)
     i = min(max(int(_S2_MAX * _st(u)), 0), _S2_MAX - 1)
     j = min(max(int(_S2_MAX * _st(v)), 0), _S2_MAX - 1)
-    cell_id, orientation = face, face & 1
-    for bit in range(29, -1, -1):
-        position = _IJ_TO_POS[orientation][((i >> bit) & 1) << 1 | ((j >> bit) & 1)]
-        cell_id = cell_id << 2 | position
-        orientation ^= _POS_TO_ORIENTATION[position]
-    return cell_id << 1 | 1
+    position, orientation = face, face & 1
+    for bit in range(29, 29 - levels, -1):
+        step = _IJ_TO_POS[orientation][((i >> bit) & 1) << 1 | ((j >> bit) & 1)]
+        position = position << 2 | step
+        orientation ^= _POS_TO_ORIENTATION[step]
+    return position
+
+
+def s2_cell(latitude: float, longitude: float) -> int:
+    """The 64-bit S2 cell ID of a point at level 30 (face, quadratic projection, Hilbert curve)."""
+    return _s2_position(latitude, longitude, 30) << 1 | 1
 
 
 def s2_parent(cell_id: int, level: int) -> int:
@@ -307,16 +323,19 @@ def s2_token(cell_id: int) -> str:
 H3_RESOLUTIONS: Final = range(6, 16)
 
 
-def _h3_encoder() -> Any:
-    """``h3.latlng_to_cell`` when `h3` is importable: an application making H3 cells has it."""
+def _h3_module() -> Any:
+    """`h3` when importable: an application making H3 cells has it."""
     try:
-        h3 = importlib.import_module("h3")
+        return importlib.import_module("h3")
     except ImportError:  # pragma: no cover - h3 is in the tests extra
         return None
-    return h3.latlng_to_cell
 
 
-_H3: Final = _h3_encoder()
+_H3_MODULE: Final = _h3_module()
+_H3: Final = None if _H3_MODULE is None else _H3_MODULE.latlng_to_cell
+_H3_CHECK: Final = (
+    None if _H3_MODULE is None else (_H3_MODULE.is_valid_cell, _H3_MODULE.get_resolution)
+)
 
 # UTM on the WGS 84 ellipsoid (Snyder's series: a millimetre near the central meridian).
 _A: Final = 6_378_137.0
@@ -410,36 +429,27 @@ def web_mercator(latitude: float, longitude: float) -> tuple[float, float]:
     return x, y
 
 
-def _whole_metres(value: float) -> set[int]:
-    """The metres a measure is written as: cut off or rounded."""
-    return {int(value), round(value)}
-
-
 def grid_codes(latitude: float, longitude: float) -> set[bytes]:
     """Every grid cell and projection kept of one point (latitude, longitude), normalised.
 
-    ``b"t"`` tile ``z/x/y``, ``b"q"`` quadkey, ``b"m"`` Maidenhead, ``b"s"`` S2 token and
-    ``b"i"`` S2 ID, ``b"h"`` H3 index, ``b"r"`` MGRS, ``b"u"`` UTM ``zone:easting:northing``,
-    ``b"w"`` Web Mercator ``x:y`` (whole metres, cut off and rounded).
+    ``b"t"`` tile ``z/x/y`` (a quadkey is looked up as its tile), ``b"m"`` Maidenhead, ``b"s"``
+    S2 token (an S2 ID is looked up as its token), ``b"h"`` H3 index, ``b"r"`` MGRS, ``b"u"``
+    UTM ``zone:easting:northing``, ``b"w"`` Web Mercator ``x:y``: metres cut off, each
+    token tried at the values that cut off, rounded or with decimals may be.
     """
     codes: set[bytes] = set()
     if abs(latitude) <= _MERCATOR_LAT:
         deepest = TILE_ZOOMS[-1]
         x, y = tile(latitude, longitude, deepest)
-        key = quadkey(x, y, deepest)
-        for zoom in TILE_ZOOMS:
+        for zoom in TILE_ZOOMS:  # a quadkey is looked up as its tile
             shift = deepest - zoom
             codes.add(f"t{zoom}/{x >> shift}/{y >> shift}".encode())
-            codes.add(b"q" + key[:zoom].encode())
         mx, my = web_mercator(latitude, longitude)
-        codes.update(f"w{a}:{b}".encode() for a in _whole_metres(mx) for b in _whole_metres(my))
+        codes.add(f"w{int(mx)}:{int(my)}".encode())  # cut off (a token is tried rounded too)
     locator = maidenhead(latitude, longitude)
     codes.update(b"m" + locator[:length].encode() for length in MAIDENHEAD_LENGTHS)
     leaf = s2_cell(latitude, longitude)
-    for level in S2_LEVELS:
-        parent = s2_parent(leaf, level)
-        codes.add(b"s" + s2_token(parent).encode())
-        codes.add(b"i" + str(parent).encode())
+    codes.update(b"s" + s2_token(s2_parent(leaf, level)).encode() for level in S2_LEVELS)
     if _H3 is not None:
         codes.update(
             b"h" + _H3(latitude, longitude, resolution).encode() for resolution in H3_RESOLUTIONS
@@ -447,21 +457,17 @@ def grid_codes(latitude: float, longitude: float) -> set[bytes]:
     found = utm(latitude, longitude)
     if found is not None:
         zone, band, easting, northing = found
-        for precision in UTM_PRECISIONS:
-            for east in {int(easting) // precision, round(easting / precision)}:
-                for north in {int(northing) // precision, round(northing / precision)}:
-                    codes.add(f"u{zone}:{east * precision}:{north * precision}".encode())
-                    codes.add(
-                        b"r"
-                        + _mgrs(zone, band, east * precision, north * precision, precision).encode()
-                    )
+        for precision in UTM_PRECISIONS:  # cut off (a token is tried one unit less too)
+            east, north = int(easting) // precision, int(northing) // precision
+            codes.add(f"u{zone}:{east * precision}:{north * precision}".encode())
+            codes.add(
+                b"r" + _mgrs(zone, band, east * precision, north * precision, precision).encode()
+            )
     return codes
 
 
 # Tokens shaped like a grid cell or projected metres, as `grid_codes` keeps them.
-_TILE_TOKEN: Final = re.compile(
-    r"(?<![\d.])(\d{1,7})\s*[/_,:-]\s*(\d{1,7})\s*[/_,:-]\s*(\d{1,7})(?!\d|\.\d)"
-)
+_TILE_TOKEN: Final = re.compile(r"(?<![\d.])(\d{2})([/_-])(\d{1,7})\2(\d{1,7})(?!\d|\.\d)")
 # A quadkey alone, or in a Bing tile's file name ("a0230102033.jpeg": aerial, road, hybrid).
 _QUADKEY_TOKEN: Final = re.compile(r"(?<![0-9A-Za-z])[arh]?([0-3]{10,20})(?![0-9A-Za-z])")
 _MAIDENHEAD_TOKEN: Final = re.compile(
@@ -481,20 +487,15 @@ _MGRS_TOKEN: Final = re.compile(
     re.IGNORECASE,
 )
 _UTM_TOKEN: Final = re.compile(
-    r"(?<![\w.])(?:zone\s*)?(\d{1,2})\s*[C-HJ-NP-X]?\s*[,;]?\s*(\d{6}(?:\.\d+)?)\s*(?:m\s*E|E)?"
-    r"\s*[,;]?\s*(\d{1,7}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
+    r"(?<![\w.])(?:zone\s*)?(\d{1,2})\s*[C-HJ-NP-X]?\s*[,;]?\s*([1-9]\d{5}(?:\.\d+)?)\s*(?:m\s*E|E)?"
+    r"\s*[,;]?\s*([1-9]\d{4,6}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
     re.IGNORECASE,
 )
 _METRES_TOKEN: Final = re.compile(
-    r"(?<![\w.])(-?\d{4,8}(?:\.\d+)?)\s*[,; ]\s*(-?\d{4,8}(?:\.\d+)?)(?![\w.])"
+    r"(?<![\w.])(-?[1-9]\d{4,7}(?:\.\d+)?)\s*[,; ]\s*(-?[1-9]\d{4,7}(?:\.\d+)?)(?![\w.])"
 )
 _DIGIT: Final = re.compile(r"\d")
 _H3_MODE_SHIFT: Final = 59
-
-
-def _measure(text: str) -> set[int]:
-    value = float(text)
-    return {int(value), round(value)}
 
 
 def _s2_valid(cell_id: int) -> bool:
@@ -503,6 +504,14 @@ def _s2_valid(cell_id: int) -> bool:
         return False
     lowest = (cell_id & -cell_id).bit_length() - 1
     return lowest % 2 == 0 and lowest <= 2 * (30 - S2_LEVELS[0])
+
+
+def _h3_valid(index: str) -> bool:
+    """Whether a text is an H3 cell of resolution 6 to 15 (never, without `h3`)."""
+    if _H3_CHECK is None:
+        return False
+    valid, resolution = _H3_CHECK
+    return bool(valid(index)) and int(resolution(index)) in H3_RESOLUTIONS
 
 
 def grid_tokens(text: str) -> Iterator[bytes]:
@@ -520,40 +529,81 @@ def grid_tokens(text: str) -> Iterator[bytes]:
 
 def _tile_tokens(text: str) -> Iterator[bytes]:
     for match in _TILE_TOKEN.finditer(text):
-        first, second, third = (int(group) for group in match.groups())
-        for zoom, x, y in ((first, second, third), (third, first, second)):  # z/x/y, x/y/z
-            if zoom in TILE_ZOOMS and x < 1 << zoom and y < 1 << zoom:
-                yield f"t{zoom}/{x}/{y}".encode()
+        zoom, x, y = int(match.group(1)), int(match.group(3)), int(match.group(4))
+        if zoom in TILE_ZOOMS and x < 1 << zoom and y < 1 << zoom:
+            yield f"t{zoom}/{x}/{y}".encode()
     for match in _QUADKEY_TOKEN.finditer(text):
-        yield b"q" + match.group(1).encode()
+        digits = match.group(1)
+        x = y = 0
+        for digit in map(int, digits):
+            x, y = x << 1 | digit & 1, y << 1 | digit >> 1
+        if len(digits) in TILE_ZOOMS:
+            yield f"t{len(digits)}/{x}/{y}".encode()  # looked up as its tile
     for match in _MAIDENHEAD_TOKEN.finditer(text):
         yield b"m" + match.group().upper().encode()
 
 
 def _cell_tokens(text: str) -> Iterator[bytes]:
     for match in _H3_TOKEN.finditer(text):
-        yield b"h" + match.group(1).lower().encode()
+        index = match.group(1).lower()
+        if _h3_valid(index):
+            yield b"h" + index.encode()
     for match in _DECIMAL_CELL.finditer(text):  # S2 and H3 cells as 64-bit integers
         value = int(match.group())
         if _s2_valid(value):
-            yield b"i" + str(value).encode()
-        if value >> _H3_MODE_SHIFT == 1:
+            yield b"s" + s2_token(value).encode()
+        if value >> _H3_MODE_SHIFT == 1 and _h3_valid(f"{value:015x}"):
             yield f"h{value:015x}".encode()
+
+
+def _cut_candidates(written: str, precisions: tuple[int, ...] = (1,)) -> set[int]:
+    """What a measure kept cut off to whole metres may be, written as ``written``.
+
+    Written with decimals or rounded, it may be one unit above (toward zero: it is kept cut
+    off, `int`); a whole number may be rounded at each precision it is a multiple of.
+    """
+    value = float(written)
+    whole = int(value)
+    toward = -1 if value >= 0 else 1
+    found = {whole, whole + toward}
+    if "." not in written:
+        found.update(whole + toward * unit for unit in precisions if whole % unit == 0)
+    return found
 
 
 def _metre_tokens(text: str) -> Iterator[bytes]:
     for match in _MGRS_TOKEN.finditer(text):
         zone, band, square, digits = match.groups()
-        yield f"r{int(zone)}{band.upper()}{square.upper()}{digits.replace(' ', '')}".encode()
+        digits = digits.replace(" ", "")
+        half = len(digits) // 2
+        head = f"r{int(zone)}{band.upper()}{square.upper()}"
+        east, north = int(digits[:half]), int(digits[half:])
+        for e in {east, max(east - 1, 0)}:  # one unit above: another library's rounding
+            for n in {north, max(north - 1, 0)}:
+                yield f"{head}{e:0{half}d}{n:0{half}d}".encode()
     for match in _UTM_TOKEN.finditer(text):
         zone = int(match.group(1))
-        for east in _measure(match.group(2)):
-            for north in _measure(match.group(3)):
+        for east in _cut_candidates(match.group(2), UTM_PRECISIONS):
+            for north in _cut_candidates(match.group(3), UTM_PRECISIONS):
                 yield f"u{zone}:{east}:{north}".encode()
     for match in _METRES_TOKEN.finditer(text):
-        for x in _measure(match.group(1)):
-            for y in _measure(match.group(2)):
+        for x in _cut_candidates(match.group(1)):
+            for y in _cut_candidates(match.group(2)):
                 yield f"w{x}:{y}".encode()
+
+
+def in_cells(token: bytes, cells: bytes | bytearray) -> bool:
+    """Whether a token kept (`code_tokens`) lies in a cell a point was read in (`point_cells`).
+
+    Geohashes and S2 cells only (other tokens are shapes rare in ordinary text).
+    """
+    kind = token[:1]
+    if kind == b"g":
+        return bool(cells[cell(token[1:4].decode())])
+    if kind == b"s":
+        cell_id = int(token[1:].decode().ljust(16, "0"), 16)
+        return bool(cells[GEOHASH_CELLS + (cell_id >> _S2_COARSE_SHIFT)])
+    return True
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,
@@ -582,7 +632,9 @@ def code_tokens(text: str, cells: bytes | bytearray | None = None) -> Iterator[b
     if "+" in text:
         for match in _PLUS_TOKEN.finditer(text):
             yield b"p" + match.group().upper().encode()
-    yield from grid_tokens(text)
+    for code in grid_tokens(text):
+        if cells is None or in_cells(code, cells):
+            yield code
 
 
 #: The most integers in one container read as a point scaled to integers (a pair, a

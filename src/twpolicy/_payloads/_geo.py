@@ -31,8 +31,8 @@ from typing import Any, Final
 import attrs
 
 from twpolicy._payloads._encodings import (
-    cell,
     code_tokens,
+    in_cells,
     point_codes,
     scaled_numbers,
     spelled_otherwise,
@@ -1026,7 +1026,7 @@ class PlaceNames:
     def _encodes(self, tokens: list[bytes]) -> bool:
         cells = self.points.cells()
         if cells is not None:
-            mine = [t for t in tokens if t[:1] != b"g" or cells[cell(t[1:4].decode())]]
+            mine = [t for t in tokens if in_cells(t, cells)]
             if mine and self.points.encodes(mine):
                 return True
         return any(base._encodes(tokens) for base in self._bases)  # noqa: SLF001  # same class

@@ -31,7 +31,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
-from twpolicy._payloads._encodings import point_cells, point_codes, scaled_numbers
+from twpolicy._payloads._encodings import CELL_COUNT, point_cells, point_codes, scaled_numbers
 
 __all__ = [
     "CODES_PER_POINT",
@@ -301,7 +301,7 @@ class Points:
         return False
 
 
-_CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
+_CELLS: Final = CELL_COUNT  # geohash cells of three characters (about 156 km), S2 of level 5
 
 
 def _mark_cells(cells: bytearray, point: tuple[float, float]) -> None:
