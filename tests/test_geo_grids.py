@@ -23,11 +23,14 @@ from geo_places import decide, location_guard, v1_tweet
 from twpolicy import StandaloneGeoError, check_storable
 from twpolicy._payloads import _encodings as encodings
 from twpolicy._payloads._encodings import (
+    CELL_COUNT,
     code_tokens,
     grid_codes,
     grid_tokens,
     maidenhead,
     mgrs,
+    plus_code,
+    point_cells,
     quadkey,
     s2_cell,
     s2_parent,
@@ -154,6 +157,34 @@ class TestEncoders:
         assert list(grid_tokens("no digits at all here")) == []
         assert b"h8a283082800ffff" in set(grid_tokens(str(int("8a283082800ffff", 16))))
 
+    def test_a_first_look_by_coarse_cell(self):
+        """A token is looked up only when its coarse cell is one a point was read in."""
+        cells = bytearray(CELL_COUNT)
+        for index in point_cells(37.77493, -122.41942):
+            cells[index] = 1
+
+        def spelled(lat, lng):
+            zone, band, easting, northing = utm(lat, lng)
+            x, y = web_mercator(lat, lng)
+            leaf = s2_parent(s2_cell(lat, lng), 14)
+            return " ".join(
+                [
+                    "15/{}/{}".format(*tile(lat, lng, 15)),
+                    maidenhead(lat, lng, 8),
+                    mgrs(lat, lng, 10),
+                    f"{zone}{band} {int(easting)} {int(northing)}",
+                    f"{int(x)}, {int(y)}",
+                    s2_token(leaf),
+                    h3.latlng_to_cell(lat, lng, 9),
+                    plus_code(lat, lng, 10),
+                ]
+            )
+
+        here = {token[:1] for token in code_tokens(spelled(37.77493, -122.41942), cells)}
+        assert here == {b"t", b"m", b"r", b"u", b"w", b"s", b"h", b"p"}
+        there = {token[:1] for token in code_tokens(spelled(48.85341, 2.3488), cells)}
+        assert there == {b"p"}  # plus codes have no first look
+
     def test_without_h3_no_h3_cells_are_kept(self, monkeypatch):
         """An application without h3 makes no H3 cells: none are kept (the rest are)."""
         monkeypatch.setattr(encodings, "_H3", None)
@@ -232,7 +263,7 @@ def utm_coordinates(draw, point):
         "{zone}{letter} {east} {north}",
         "{zone}{letter} {east}mE {north}mN",
         "Zone {zone}, {east} E, {north} N",
-        "{zone} {east} {north}",
+        "zone {zone} {east} {north}",
     ]
     if precision == 1 and draw(st.booleans()):
         east, north = f"{easting:.2f}", f"{northing:.2f}"  # with decimals

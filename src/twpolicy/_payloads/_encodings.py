@@ -23,6 +23,7 @@ import importlib
 import math
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any, Final
@@ -180,11 +181,64 @@ def point_codes(first: float, second: float) -> set[bytes]:
     return codes
 
 
-#: The cells a first look marks: geohash cells of three characters (about 156 km), then S2
-#: cells of level 5 (about 300 km), the first look at S2 tokens and IDs.
+#: The cells a first look marks: geohash cells of three characters (about 156 km), then one
+#: coarse cell of each grid (S2 of level 10, a tile of zoom 10, a Maidenhead square, an MGRS
+#: or UTM square of 100 km, Web Mercator metres by 100 km, H3 of resolution 6), hashed into
+#: 2**18 slots: a token is looked up only when its coarse cell is one a point was read in.
 GEOHASH_CELLS: Final = 32**3
-CELL_COUNT: Final = GEOHASH_CELLS + 6 * 4**5
-_S2_COARSE_SHIFT: Final = 64 - 3 - 2 * 5  # an ID's face and first five levels
+_SLOTS: Final = 2**18
+CELL_COUNT: Final = GEOHASH_CELLS + _SLOTS
+_S2_COARSE_SHIFT: Final = 64 - 3 - 2 * 10  # an ID's face and first ten levels
+_COARSE_ZOOM: Final = 10
+_SQUARE: Final = 100_000  # metres
+
+
+_MGRS_DIGITS: Final = re.compile(r"\d*$")
+
+
+def _slot(key: str) -> int:
+    return GEOHASH_CELLS + zlib.crc32(key.encode()) % _SLOTS
+
+
+def _coarse(latitude: float, longitude: float) -> Iterator[str]:
+    """The coarse cell of a point in each grid (`in_cells`)."""
+    yield f"s{_s2_position(latitude, longitude, 10)}"
+    yield f"m{maidenhead(latitude, longitude, 4)}"
+    if abs(latitude) <= _MERCATOR_LAT:
+        x, y = tile(latitude, longitude, _COARSE_ZOOM)
+        yield f"t{x}/{y}"
+        mx, my = web_mercator(latitude, longitude)
+        yield f"w{int(mx) // _SQUARE}:{int(my) // _SQUARE}"
+    found = utm(latitude, longitude)
+    if found is not None:
+        zone, band, easting, northing = found
+        east, north = int(easting), int(northing)
+        yield f"u{zone}:{east // _SQUARE}:{north // _SQUARE}"
+        yield _MGRS_DIGITS.sub("", _mgrs(zone, band, east, north, 1))
+    if _H3_MODULE is not None:  # H3 cells are not nested: a finer cell's parent is a neighbour
+        coarse = _H3_MODULE.latlng_to_cell(latitude, longitude, H3_RESOLUTIONS[0])
+        yield from (f"h{index}" for index in _H3_MODULE.grid_disk(coarse, 1))
+
+
+def _token_coarse(token: bytes) -> str | None:  # noqa: PLR0911  # one answer per grid
+    """A grid token's coarse cell, as `_coarse` spells it; ``None``: no first look."""
+    kind, body = token[:1], token[1:].decode()
+    if kind == b"s":
+        return f"s{int(body.ljust(16, '0'), 16) >> _S2_COARSE_SHIFT}"
+    if kind == b"m":
+        return f"m{body[:4]}"
+    if kind == b"t":
+        zoom, x, y = map(int, body.split("/"))
+        return f"t{x >> (zoom - _COARSE_ZOOM)}/{y >> (zoom - _COARSE_ZOOM)}"
+    if kind in {b"w", b"u"}:
+        *head, first, second = body.split(":")  # u: zone, easting, northing; w: x, y
+        square = f"{int(first) // _SQUARE}:{int(second) // _SQUARE}"
+        return f"{kind.decode()}{head[0]}:{square}" if head else f"w{square}"
+    if kind == b"r":
+        return _MGRS_DIGITS.sub("", body)
+    if kind == b"h" and _H3_MODULE is not None:
+        return f"h{_H3_MODULE.cell_to_parent(body, H3_RESOLUTIONS[0])}"
+    return None
 
 
 def point_cells(first: float, second: float) -> list[int]:
@@ -192,9 +246,9 @@ def point_cells(first: float, second: float) -> list[int]:
 
     A three-character geohash is 8 bits of longitude and 7 of latitude, interleaved.
     """
-    found = []
+    found: list[int] = []
     for latitude, longitude in _orders(first, second):
-        found.append(GEOHASH_CELLS + _s2_position(latitude, longitude, 5))
+        found.extend(_slot(key) for key in _coarse(latitude, longitude))
         lng = min(255, int((longitude + 180.0) * 256 / 360.0))
         lat = min(127, int((latitude + 90.0) * 128 / 180.0))
         index = 0
@@ -486,8 +540,10 @@ _MGRS_TOKEN: Final = re.compile(
     r"(\d{5}\s\d{5}|\d{4}\s\d{4}|\d{3}\s\d{3}|\d{10}|\d{8}|\d{6})(?![0-9A-Za-z])",
     re.IGNORECASE,
 )
+# UTM with a band or hemisphere letter, or after "zone" (three numbers alone are too common).
 _UTM_TOKEN: Final = re.compile(
-    r"(?<![\w.])(?:zone\s*)?(\d{1,2})\s*[C-HJ-NP-X]?\s*[,;]?\s*([1-9]\d{5}(?:\.\d+)?)\s*(?:m\s*E|E)?"
+    r"(?<![\w.])(?:zone\s*(\d{1,2})\s*[C-HJ-NP-X]?|(\d{1,2})\s*[C-HJ-NP-X])"
+    r"\s*[,;]?\s*([1-9]\d{5}(?:\.\d+)?)\s*(?:m\s*E|E)?"
     r"\s*[,;]?\s*([1-9]\d{4,6}(?:\.\d+)?)\s*(?:m\s*N|N)?(?![\w.])",
     re.IGNORECASE,
 )
@@ -582,9 +638,9 @@ def _metre_tokens(text: str) -> Iterator[bytes]:
             for n in {north, max(north - 1, 0)}:
                 yield f"{head}{e:0{half}d}{n:0{half}d}".encode()
     for match in _UTM_TOKEN.finditer(text):
-        zone = int(match.group(1))
-        for east in _cut_candidates(match.group(2), UTM_PRECISIONS):
-            for north in _cut_candidates(match.group(3), UTM_PRECISIONS):
+        zone = int(match.group(1) or match.group(2))
+        for east in _cut_candidates(match.group(3), UTM_PRECISIONS):
+            for north in _cut_candidates(match.group(4), UTM_PRECISIONS):
                 yield f"u{zone}:{east}:{north}".encode()
     for match in _METRES_TOKEN.finditer(text):
         for x in _cut_candidates(match.group(1)):
@@ -595,15 +651,12 @@ def _metre_tokens(text: str) -> Iterator[bytes]:
 def in_cells(token: bytes, cells: bytes | bytearray) -> bool:
     """Whether a token kept (`code_tokens`) lies in a cell a point was read in (`point_cells`).
 
-    Geohashes and S2 cells only (other tokens are shapes rare in ordinary text).
+    Plus codes are looked up without one.
     """
-    kind = token[:1]
-    if kind == b"g":
+    if token[:1] == b"g":
         return bool(cells[cell(token[1:4].decode())])
-    if kind == b"s":
-        cell_id = int(token[1:].decode().ljust(16, "0"), 16)
-        return bool(cells[GEOHASH_CELLS + (cell_id >> _S2_COARSE_SHIFT)])
-    return True
+    coarse = _token_coarse(token)
+    return coarse is None or bool(cells[_slot(coarse)])
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,
