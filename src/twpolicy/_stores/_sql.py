@@ -854,6 +854,10 @@ class _WriterTurns:
         self._fd, self._held = None, False
 
 
+# Bound once: the marker's clock is the machine's, whatever a caller does to ``time``.
+_monotonic = time.monotonic
+
+
 class _ChangeMarker:
     """Whether any connection committed to a SQLite file, without asking SQLite.
 
@@ -903,12 +907,12 @@ class _ChangeMarker:
         return (
             header is not None
             and header == self._seen
-            and time.monotonic() - self._asked < self.recheck
+            and _monotonic() - self._asked < self.recheck
         )
 
     def asked(self, header: bytes | None) -> None:
         """SQLite was just asked, after ``header`` was read."""
-        self._seen, self._asked = header, time.monotonic()
+        self._seen, self._asked = header, _monotonic()
 
 
 class _SqliteDatabase(Database):
