@@ -1,6 +1,8 @@
 import collections
 import datetime as dt
 import json
+import re
+import unicodedata
 
 import pytest
 import tweepy
@@ -10,7 +12,17 @@ from hypothesis import strategies as st
 import payloads
 from corpus import load, resolve
 from twpolicy import PayloadError
-from twpolicy._payloads._walker import IdReading, Kind, adapt, pointer_of, walk
+from twpolicy._payloads._walker import (
+    _SURELY_CONTENT,
+    INVISIBLE,
+    IdReading,
+    Kind,
+    adapt,
+    has_content,
+    pointer_of,
+    text_content,
+    walk,
+)
 
 
 def kinds(payload):
@@ -588,10 +600,6 @@ class TestCorpus:
 
 def _content_slowly(value):
     """`has_content` as it read before its fast accepts: every character's category."""
-    import unicodedata  # noqa: PLC0415  # only here
-
-    from twpolicy._payloads._walker import INVISIBLE  # noqa: PLC0415  # the same
-
     return isinstance(value, str) and any(
         unicodedata.category(char)[0] in "LNSP" for char in INVISIBLE.sub("", value)
     )
@@ -599,11 +607,6 @@ def _content_slowly(value):
 
 def _own_slowly(text):
     """`text_content` as it read before its fast accept: the filter, then the ID match."""
-    import re  # noqa: PLC0415  # only here
-    import unicodedata  # noqa: PLC0415  # the same
-
-    from twpolicy._payloads._walker import INVISIBLE  # noqa: PLC0415  # the same
-
     rest = re.sub(r"(?:https?://|www\.)\S*", "", text, flags=re.IGNORECASE)
     if rest != text and not _content_slowly(rest):
         return None
@@ -635,22 +638,12 @@ _TRICKY = st.lists(
 @given(_TRICKY)
 def test_wholeness_fast_accepts_change_no_answer(text):
     """The fast accepts of `has_content` and `text_content` answer as the full walk does."""
-    from twpolicy._payloads._walker import has_content, text_content  # noqa: PLC0415
-
     assert has_content(text) == _content_slowly(text)
     assert text_content(text) == _own_slowly(text)
 
 
 def test_every_character_accepted_fast_is_content():
     """Each character the fast accept knows is content in this Python's Unicode version."""
-    import unicodedata  # noqa: PLC0415  # only here
-
-    from twpolicy._payloads._walker import (  # noqa: PLC0415  # the same
-        _SURELY_CONTENT,
-        INVISIBLE,
-        has_content,
-    )
-
     accepted = [chr(c) for c in range(0x110000) if _SURELY_CONTENT.match(chr(c))]
     assert len(accepted) > 30_000
     for char in accepted:
