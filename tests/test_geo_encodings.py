@@ -210,9 +210,10 @@ class TestEncoders:
         assert list(code_tokens("9q8yyk8", cells)) == [b"g9q8yyk8"]
 
     def test_scaled_numbers_and_words(self):
-        assert scaled_numbers([377749300, -1224194200]) == pytest.approx(
-            [37.77493, 37.77493, -122.41942, -122.41942]
-        )
+        assert scaled_numbers([377749300, -1224194200]) == pytest.approx([37.77493, -122.41942])
+        assert scaled_numbers([377749305, -1224194200]) == pytest.approx(
+            [37.77493, 37.774931, -122.41942]
+        )  # cut off or rounded: the millionths either way
         assert scaled_numbers(list(range(10_000, 10_005))) == []  # IDs or counts: no point
         assert scaled_numbers([True, 12, 10**12]) == []
         assert words_key("San Francisco (CA)") is not None
@@ -557,6 +558,15 @@ class TestOwners:
         }
         decision = decide(guard, other)
         assert (decision.allowed, decision.reason) == (False, "moved_to_another_user")
+
+
+def test_one_integer_is_not_both_coordinates_of_a_point():
+    """Found by hypothesis: 1000000 (0.1 in E7, a whole number of tenths) was counted twice,
+    so ``"1000000,-9220374"`` was taken for the point (0.1, 0.1) read."""
+    guard = location_guard()
+    check_storable(v1_tweet({"id_str": "1", "text": "0"}, (0.1, 0.1)), guard=guard)
+    assert not refused(guard, {"v": "1000000,-9220374"})
+    assert refused(guard, {"v": "1000000,1000000"})
 
 
 def test_a_coordinate_cut_off_one_short_is_refused():

@@ -31,7 +31,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
-from twpolicy._payloads._encodings import point_cells, point_codes, scaled_numbers
+from twpolicy._payloads._encodings import CELL_COUNT, point_cells, point_codes, scaled_numbers
 
 __all__ = [
     "CODES_PER_POINT",
@@ -301,7 +301,7 @@ class Points:
         return False
 
 
-_CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
+_CELLS: Final = CELL_COUNT  # geohash cells of three characters (about 156 km), S2 of level 5
 
 
 def _mark_cells(cells: bytearray, point: tuple[float, float]) -> None:
@@ -598,8 +598,9 @@ def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
 COPIES_PER_POINT: Final = 16
 #: Numbers kept of a point (both coordinates at every rounding), for sizing: 15 on average.
 NUMBERS_PER_POINT: Final = 15
-#: Encodings kept of a point (`point_codes`), for sizing: 68 in both orders, 34 in one.
-CODES_PER_POINT: Final = 68
+#: Encodings kept of a point (`point_codes`: geohashes, plus codes, grid cells and projected
+#: metres), for sizing: about 130 in one order, 260 in both (measured, at most 274).
+CODES_PER_POINT: Final = 260
 
 
 class LastingPoints(Points):
