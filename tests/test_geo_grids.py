@@ -24,18 +24,22 @@ from twpolicy import StandaloneGeoError, check_storable
 from twpolicy._payloads import _encodings as encodings
 from twpolicy._payloads._encodings import (
     CELL_COUNT,
+    cell,
     code_tokens,
+    geohash,
     grid_codes,
     grid_tokens,
     maidenhead,
     mgrs,
     plus_code,
     point_cells,
+    point_codes,
     quadkey,
     s2_cell,
     s2_parent,
     s2_token,
     tile,
+    token_cells,
     utm,
     utm_zone,
     web_mercator,
@@ -332,6 +336,60 @@ def carried(draw, encoded):
 def refused(guard, payload):
     decision = decide(guard, payload)
     return not decision.allowed and decision.rule == "geo.standalone"
+
+
+# Points anywhere, edges included: the poles, the antimeridian, band and zone edges.
+EDGES = st.sampled_from([-90.0, -89.99, -84.9, -80.0, -79.99, 0.0, 71.99, 72.0, 83.99, 84.0, 89.9])
+ANYWHERE = st.one_of(
+    st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+    st.tuples(EDGES, st.sampled_from([-180.0, -179.999, 0.0, 2.99, 3.0, 8.99, 41.99, 179.999])),
+)
+
+
+class TestFirstLook:
+    """Every code of a point is first looked at by a cell the point marks (`point_cells`).
+
+    The first look only decides whether a token is looked up, so a token whose cells miss
+    the point it encodes would let that point through: these are the property that it never
+    does, for every family, precision and spelling kept.
+    """
+
+    @given(ANYWHERE)
+    def test_a_points_geohash_cell_is_its_geohashs(self, point):
+        assert encodings._geohash_cell(*point) == cell(geohash(*point)[:3])
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.one_of(ANYWHERE, POINTS))
+    def test_every_code_of_a_point_read_is_first_looked_at_where_it_lies(self, point):
+        marked = set(point_cells(*point))
+        for code in point_codes(*point):
+            found = token_cells(code)
+            assert found is None or marked & set(found), code
+            assert found is not None or code[:1] == b"p"  # only plus codes have no first look
+
+    def test_only_the_cells_of_the_place_are_looked_at(self):
+        """A tile, a locator, metres of San Francisco: not first looked at by Paris."""
+        paris = set(point_cells(48.85341, 2.3488))
+        for code in grid_codes(37.77493, -122.41942):
+            assert not paris & set(token_cells(code) or ()), code
+
+    @given(st.tuples(st.floats(-80, 84), st.floats(-180, 180)))
+    def test_utm_read_back_is_the_point(self, point):
+        zone, _band, easting, northing = utm(*point)
+        latitude, longitude = encodings._utm_point(zone, easting, northing, north=point[0] >= 0)
+        assert latitude == pytest.approx(point[0], abs=1e-5)
+        assert (longitude - point[1] + 180) % 360 - 180 == pytest.approx(0, abs=1e-5)
+
+    @given(st.tuples(st.floats(-90, 90), st.floats(-180, 180)), st.integers(0, 30))
+    def test_s2_positions_at_every_level_are_the_leafs_parents(self, point, level):
+        leaf = encodings._s2_position(*point, 30)
+        assert encodings._s2_position(*point, level) == leaf >> 2 * (30 - level)
+
+    def test_tokens_that_name_no_place_have_no_cells(self):
+        """An MGRS square letter its zone never uses, a token not as kept: no point."""
+        assert token_cells(b"r33TAA1234567890") == ()  # zone 33 uses S to Z for columns
+        assert token_cells(b"t10/a/b") == ()
+        assert token_cells(b"pQHFJ+X6") is None
 
 
 class TestPointsReadThenGridded:

@@ -23,7 +23,6 @@ import importlib
 import math
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any, Final
@@ -59,6 +58,7 @@ __all__ = [
     "text_scaled",
     "text_words",
     "tile",
+    "token_cells",
     "utm",
     "utm_zone",
     "web_mercator",
@@ -181,84 +181,205 @@ def point_codes(first: float, second: float) -> set[bytes]:
     return codes
 
 
-#: The cells a first look marks: geohash cells of three characters (about 156 km), then one
-#: coarse cell of each grid (S2 of level 10, a tile of zoom 10, a Maidenhead square, an MGRS
-#: or UTM square of 100 km, Web Mercator metres by 100 km, H3 of resolution 6), hashed into
-#: 2**18 slots: a token is looked up only when its coarse cell is one a point was read in.
+#: The cells a first look marks: geohash cells of three characters (about 156 km each way),
+#: then S2 cells of level 10 (about 10 km), hashed into 2**18 slots. A token is looked up only
+#: when its cell is one a point was read in. S2 tokens are common in ordinary data (colours,
+#: hexadecimal and decimal IDs have their shape), so each point marks its S2 cell as it is
+#: read; every other grid's token is rare, and is first looked at by the geohash cells its
+#: own cell overlaps (`token_cells`), worked out from the token.
 GEOHASH_CELLS: Final = 32**3
 _SLOTS: Final = 2**18
 CELL_COUNT: Final = GEOHASH_CELLS + _SLOTS
 _S2_COARSE_SHIFT: Final = 64 - 3 - 2 * 10  # an ID's face and first ten levels
-_COARSE_ZOOM: Final = 10
-_SQUARE: Final = 100_000  # metres
+_S2_COARSE_LEVEL: Final = 10
+# Each bit of a geohash cell's longitude column (8 bits) and latitude row (7 bits) spread to
+# every other bit: a cell's index is the two interleaved, longitude first.
+_SPREAD: Final = tuple(
+    sum(((number >> bit) & 1) << (2 * bit) for bit in range(8)) for number in range(256)
+)
+_COLUMNS: Final = 256
+_ROWS: Final = 128
 
 
-_MGRS_DIGITS: Final = re.compile(r"\d*$")
+_SIDE: Final = 360.0 / _COLUMNS  # 1.40625 degrees, exact in binary, as each edge is
 
 
-def _slot(key: str) -> int:
-    return GEOHASH_CELLS + zlib.crc32(key.encode()) % _SLOTS
+def _geohash_cell(latitude: float, longitude: float) -> int:
+    """`cell` of a point's geohash, worked out from the point (no geohash written).
+
+    As the bisection decides: a point on an edge is in the cell above it. The quotient may
+    round across an edge (a longitude of -1e-300 adds to 180.0), so each index is checked
+    against its edges, which are exact.
+    """
+    return _SPREAD[_edge_index(longitude, -180.0, _COLUMNS)] | (
+        _SPREAD[_edge_index(latitude, -90.0, _ROWS)] << 1
+    )
 
 
-def _coarse(latitude: float, longitude: float) -> Iterator[str]:
-    """The coarse cell of a point in each grid (`in_cells`)."""
-    yield f"s{_s2_position(latitude, longitude, 10)}"
-    yield f"m{maidenhead(latitude, longitude, 4)}"
-    if abs(latitude) <= _MERCATOR_LAT:
-        x, y = tile(latitude, longitude, _COARSE_ZOOM)
-        yield f"t{x}/{y}"
-        mx, my = web_mercator(latitude, longitude)
-        yield f"w{int(mx) // _SQUARE}:{int(my) // _SQUARE}"
-    found = utm(latitude, longitude)
-    if found is not None:
-        zone, band, easting, northing = found
-        east, north = int(easting), int(northing)
-        yield f"u{zone}:{east // _SQUARE}:{north // _SQUARE}"
-        yield _MGRS_DIGITS.sub("", _mgrs(zone, band, east, north, 1))
-    if _H3_MODULE is not None:  # H3 cells are not nested: a finer cell's parent is a neighbour
-        coarse = _H3_MODULE.latlng_to_cell(latitude, longitude, H3_RESOLUTIONS[0])
-        yield from (f"h{index}" for index in _H3_MODULE.grid_disk(coarse, 1))
+def _edge_index(value: float, start: float, count: int) -> int:
+    index = min(count - 1, max(0, int((value - start) / _SIDE)))
+    if index > 0 and value < start + index * _SIDE:
+        return index - 1
+    if index < count - 1 and value >= start + (index + 1) * _SIDE:
+        return index + 1
+    return index
 
 
-def _token_coarse(token: bytes) -> str | None:  # noqa: PLR0911  # one answer per grid
-    """A grid token's coarse cell, as `_coarse` spells it; ``None``: no first look."""
-    kind, body = token[:1], token[1:].decode()
-    if kind == b"s":
-        return f"s{int(body.ljust(16, '0'), 16) >> _S2_COARSE_SHIFT}"
-    if kind == b"m":
-        return f"m{body[:4]}"
-    if kind == b"t":
-        zoom, x, y = map(int, body.split("/"))
-        return f"t{x >> (zoom - _COARSE_ZOOM)}/{y >> (zoom - _COARSE_ZOOM)}"
-    if kind in {b"w", b"u"}:
-        *head, first, second = body.split(":")  # u: zone, easting, northing; w: x, y
-        square = f"{int(first) // _SQUARE}:{int(second) // _SQUARE}"
-        return f"{kind.decode()}{head[0]}:{square}" if head else f"w{square}"
-    if kind == b"r":
-        return _MGRS_DIGITS.sub("", body)
-    if kind == b"h" and _H3_MODULE is not None:
-        return f"h{_H3_MODULE.cell_to_parent(body, H3_RESOLUTIONS[0])}"
-    return None
+@functools.lru_cache(maxsize=1 << 14)
+def point_cells(first: float, second: float) -> tuple[int, ...]:
+    """The cells (`cell`, then S2 level 10) a point read lies in, either order: a first look.
 
-
-def point_cells(first: float, second: float) -> list[int]:
-    """The cells (`cell`, then S2 level 5) a point read lies in, either order: a first look.
-
-    A three-character geohash is 8 bits of longitude and 7 of latitude, interleaved.
+    Remembered for the most recent points: places' boxes recur from Tweet to Tweet.
     """
     found: list[int] = []
     for latitude, longitude in _orders(first, second):
-        found.extend(_slot(key) for key in _coarse(latitude, longitude))
-        lng = min(255, int((longitude + 180.0) * 256 / 360.0))
-        lat = min(127, int((latitude + 90.0) * 128 / 180.0))
-        index = 0
-        for bit in range(15):
-            if bit % 2 == 0:
-                index = index * 2 + ((lng >> (7 - bit // 2)) & 1)
-            else:
-                index = index * 2 + ((lat >> (6 - bit // 2)) & 1)
-        found.append(index)
-    return found
+        found.append(_geohash_cell(latitude, longitude))
+        position = _s2_position(latitude, longitude, _S2_COARSE_LEVEL)
+        found.append(GEOHASH_CELLS + position % _SLOTS)
+    return tuple(found)
+
+
+def _cells_around(
+    south: float, north: float, west: float, east: float, margin: float = 1e-6
+) -> tuple[int, ...]:
+    """The geohash cells (`cell`) an area overlaps, ``margin`` degrees of latitude around it.
+
+    The margin widens the longitudes by as much as it is at the area's widest latitude; an
+    area reaching a pole, or wider than the globe, overlaps every column of its rows.
+    """
+    south, north = max(-90.0, south - margin), min(90.0, north + margin)
+    widest = max(abs(south), abs(north))
+    stretch = math.cos(math.radians(widest))
+    if stretch < 1e-3 or east - west + 2 * margin / stretch >= 360.0:  # noqa: PLR2004
+        first_column, last_column = 0, _COLUMNS - 1
+    else:
+        west, east = west - margin / stretch, east + margin / stretch
+        first_column = math.floor((west + 180.0) * _COLUMNS / 360.0)
+        last_column = math.floor((east + 180.0) * _COLUMNS / 360.0)
+    first_row = min(_ROWS - 1, math.floor((south + 90.0) * _ROWS / 180.0))
+    last_row = min(_ROWS - 1, math.floor((north + 90.0) * _ROWS / 180.0))
+    return tuple(
+        _SPREAD[column % _COLUMNS] | _SPREAD[row] << 1
+        for row in range(first_row, last_row + 1)
+        for column in range(first_column, last_column + 1)
+    )
+
+
+_NEAR: Final = 0.02  # degrees of latitude (about 2 km) around a point a token was cut from
+_H3_NEAR: Final = 0.1  # degrees of latitude (about 11 km): an H3 cell of resolution 6 or finer
+
+
+def _cells_near(latitude: float, longitude: float, margin: float = _NEAR) -> tuple[int, ...]:
+    return _cells_around(latitude, latitude, longitude, longitude, margin)
+
+
+def token_cells(token: bytes) -> tuple[int, ...] | None:
+    """The cells (`point_cells`) a token kept (`code_tokens`) is first looked at by.
+
+    A point a token encodes lies in one of them, so only the points read in them can be the
+    one the token names. ``None``: the token has no first look (a plus code). A token that
+    names no place (an MGRS square letter its zone does not use, metres off the map) has no
+    cells: no point read is written that way.
+    """
+    try:
+        return _token_cells(token[:1], token[1:].decode())
+    except (ValueError, OverflowError, IndexError):
+        return ()
+
+
+def _token_cells(kind: bytes, body: str) -> tuple[int, ...] | None:  # noqa: PLR0911  # a grid each
+    if kind == b"g":
+        return (cell(body[:3]),)
+    if kind == b"s":
+        return (GEOHASH_CELLS + (int(body.ljust(16, "0"), 16) >> _S2_COARSE_SHIFT) % _SLOTS,)
+    if kind == b"t":
+        zoom, x, y = map(int, body.split("/"))
+        north, south = _tile_latitude(y, zoom), _tile_latitude(y + 1, zoom)
+        side = 360.0 / (1 << zoom)
+        return _cells_around(south, north, x * side - 180.0, (x + 1) * side - 180.0)
+    if kind == b"m":  # its square: 2 degrees of longitude by 1 of latitude
+        west = (ord(body[0]) - 65) * 20 + int(body[2]) * 2 - 180.0
+        south = (ord(body[1]) - 65) * 10 + int(body[3]) - 90.0
+        return _cells_around(south, south + 1.0, west, west + 2.0)
+    if kind == b"w":
+        metres = [float(part) for part in body.split(":")]
+        return _cells_near(
+            math.degrees(math.atan(math.sinh(metres[1] / _EARTH_RADIUS))),
+            math.degrees(metres[0] / _EARTH_RADIUS),
+        )
+    if kind == b"u":  # no band or hemisphere is kept: either hemisphere
+        zone, easting, northing = map(int, body.split(":"))
+        return tuple(
+            index
+            for north in (True, False)
+            for index in _cells_near(*_utm_point(zone, easting, northing, north=north))
+        )
+    if kind == b"r":
+        return _mgrs_cells(body)
+    if kind == b"h" and _H3_MODULE is not None:
+        latitude, longitude = _H3_MODULE.cell_to_latlng(body)
+        return _cells_near(latitude, longitude, margin=_H3_NEAR)
+    return None
+
+
+def _tile_latitude(y: int, zoom: int) -> float:
+    """The latitude of a map tile row's top edge."""
+    return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * y / (1 << zoom)))))
+
+
+def _mgrs_cells(body: str) -> tuple[int, ...]:
+    """The cells of an MGRS reference ``zone band square digits``, as `_mgrs` writes it.
+
+    The square's row letter repeats every 2,000 km of northing: each repetition whose
+    latitude lies in the band is one.
+    """
+    digits = len(body) - len(body.rstrip("0123456789"))
+    head, numbers = body[: len(body) - digits], body[len(body) - digits :]
+    zone, band = int(head[:-3]), head[-3]
+    column, row = head[-2], head[-1]
+    half = len(numbers) // 2
+    unit = 10 ** (5 - half)
+    easting = (_MGRS_COLUMNS[zone % 3].index(column) + 1) * 100_000 + int(numbers[:half]) * unit
+    square = (_MGRS_ROWS.index(row) - (5 if zone % 2 == 0 else 0)) % 20
+    north = band >= "N"
+    south_edge = -80 + 8 * _BANDS.index(band)
+    found: list[int] = []
+    for cycle in range(5):
+        northing = (square + 20 * cycle) * 100_000 + int(numbers[half:]) * unit
+        latitude, longitude = _utm_point(zone, easting, northing, north=north)
+        if south_edge - 1 <= latitude <= south_edge + 13:  # band X is 12 deep
+            found.extend(_cells_near(latitude, longitude))
+    return tuple(found)
+
+
+def _utm_point(zone: int, easting: float, northing: float, *, north: bool) -> tuple[float, float]:
+    """The point at UTM ``easting`` and ``northing`` in ``zone`` (Snyder's inverse series)."""
+    y = northing if north else northing - 10_000_000.0
+    mu = y / _K0 / (_A * (1 - _E2 / 4 - 3 * _E2**2 / 64 - 5 * _E2**3 / 256))
+    e1 = (1 - math.sqrt(1 - _E2)) / (1 + math.sqrt(1 - _E2))
+    phi = (
+        mu
+        + (3 * e1 / 2 - 27 * e1**3 / 32) * math.sin(2 * mu)
+        + (21 * e1**2 / 16 - 55 * e1**4 / 32) * math.sin(4 * mu)
+        + (151 * e1**3 / 96) * math.sin(6 * mu)
+        + (1097 * e1**4 / 512) * math.sin(8 * mu)
+    )
+    sin, cos, tan = math.sin(phi), math.cos(phi), math.tan(phi)
+    c, t = _EP2 * cos * cos, tan * tan
+    n = _A / math.sqrt(1 - _E2 * sin * sin)
+    r = _A * (1 - _E2) / (1 - _E2 * sin * sin) ** 1.5
+    d = (easting - 500_000.0) / (n * _K0)
+    latitude = phi - (n * tan / r) * (
+        d * d / 2
+        - (5 + 3 * t + 10 * c - 4 * c * c - 9 * _EP2) * d**4 / 24
+        + (61 + 90 * t + 298 * c + 45 * t * t - 252 * _EP2 - 3 * c * c) * d**6 / 720
+    )
+    longitude = (
+        d
+        - (1 + 2 * t + c) * d**3 / 6
+        + (5 - 2 * c + 28 * t - 3 * c * c + 8 * _EP2 + 24 * t * t) * d**5 / 120
+    ) / cos
+    return math.degrees(latitude), (zone - 1) * 6 - 180 + 3 + math.degrees(longitude)
 
 
 # -- grids and projections --------------------------------------------------------------------
@@ -344,17 +465,53 @@ def _s2_position(latitude: float, longitude: float, levels: int) -> int:
     """A point's face and Hilbert position ``levels`` levels deep (2 bits a level)."""
     lat, lng = math.radians(latitude), math.radians(longitude)
     x, y, z = math.cos(lat) * math.cos(lng), math.cos(lat) * math.sin(lng), math.sin(lat)
-    axis = max(range(3), key=lambda index: abs((x, y, z)[index]))
-    face = axis if (x, y, z)[axis] >= 0 else axis + 3
+    ax, ay, az = abs(x), abs(y), abs(z)
+    if ax >= ay and ax >= az:
+        face = 0 if x >= 0 else 3
+    elif ay >= az:
+        face = 1 if y >= 0 else 4
+    else:
+        face = 2 if z >= 0 else 5  # the faces, as S2 numbers them
     u, v = _face_uv(face, x, y, z)
     i = min(max(int(_S2_MAX * _st(u)), 0), _S2_MAX - 1)
     j = min(max(int(_S2_MAX * _st(v)), 0), _S2_MAX - 1)
     position, orientation = face, face & 1
-    for bit in range(29, 29 - levels, -1):
-        step = _IJ_TO_POS[orientation][((i >> bit) & 1) << 1 | ((j >> bit) & 1)]
+    steps, turns = _hilbert_steps()
+    bit = 30
+    while levels >= _STEP_LEVELS:  # five levels at a time
+        bit -= _STEP_LEVELS
+        entry = orientation << 10 | ((i >> bit) & 31) << 5 | ((j >> bit) & 31)
+        position = position << 10 | steps[entry]
+        orientation = turns[entry]
+        levels -= _STEP_LEVELS
+    for low in range(bit - 1, bit - 1 - levels, -1):
+        step = _IJ_TO_POS[orientation][((i >> low) & 1) << 1 | ((j >> low) & 1)]
         position = position << 2 | step
         orientation ^= _POS_TO_ORIENTATION[step]
     return position
+
+
+_STEP_LEVELS: Final = 5
+
+
+@functools.cache
+def _hilbert_steps() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Five levels of the Hilbert curve at once, worked out once level by level.
+
+    For each orientation and five bits of i and j: ten bits of position, the orientation after.
+    """
+    steps: list[int] = []
+    turns: list[int] = []
+    for entry in range(4 << 10):
+        orientation, i, j = entry >> 10, (entry >> 5) & 31, entry & 31
+        position = 0
+        for bit in range(_STEP_LEVELS - 1, -1, -1):
+            step = _IJ_TO_POS[orientation][((i >> bit) & 1) << 1 | ((j >> bit) & 1)]
+            position = position << 2 | step
+            orientation ^= _POS_TO_ORIENTATION[step]
+        steps.append(position)
+        turns.append(orientation)
+    return tuple(steps), tuple(turns)
 
 
 def s2_cell(latitude: float, longitude: float) -> int:
@@ -653,10 +810,8 @@ def in_cells(token: bytes, cells: bytes | bytearray) -> bool:
 
     Plus codes are looked up without one.
     """
-    if token[:1] == b"g":
-        return bool(cells[cell(token[1:4].decode())])
-    coarse = _token_coarse(token)
-    return coarse is None or bool(cells[_slot(coarse)])
+    found = token_cells(token)
+    return found is None or any(cells[index] for index in found)
 
 
 # Tokens shaped like an encoding: a geohash (5 to 12 base-32 characters, all in one case,
