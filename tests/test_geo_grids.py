@@ -10,17 +10,16 @@ independent decoders (tiles, quadkeys, Maidenhead), the reference libraries (s2s
 and published values (UTM, MGRS).
 """
 
-import json
 import math
 
 import h3
 import pytest
 import s2sphere
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo_places import decide, location_guard, v1_tweet
-from twpolicy import StandaloneGeoError, check_storable
+from geo_places import location_guard, v1_tweet
+from geo_spellings import FAMILIES, GRID_POINTS, grid_spellings, judged_by_owner
 from twpolicy._payloads import _encodings as encodings
 from twpolicy._payloads._encodings import (
     CELL_COUNT,
@@ -46,20 +45,6 @@ from twpolicy._payloads._encodings import (
 )
 from twpolicy._payloads._geo import read_result
 from twpolicy.strategies import tweets
-
-
-def coordinates(limit):
-    """Coordinates of at least 0.1 degrees, four to eight decimals (as the API gives them)."""
-    return st.tuples(st.integers(10**7, limit * 10**8), st.booleans()).map(
-        lambda t: -t[0] / 10**8 if t[1] else t[0] / 10**8
-    )
-
-
-POINTS = (
-    st.tuples(coordinates(79), coordinates(175), st.integers(4, 8))
-    .map(lambda p: (round(p[0], p[2]), round(p[1], p[2])))
-    .filter(lambda p: not (p[0].is_integer() and p[1].is_integer()))
-)
 
 # -- independent decoders ---------------------------------------------------------------------
 
@@ -127,13 +112,13 @@ class TestEncoders:
             assert s2_parent(leaf.id(), level) == parent.id()
             assert s2_token(parent.id()) == parent.to_token()
 
-    @given(point=POINTS, zoom=st.integers(10, 20))
+    @given(point=GRID_POINTS, zoom=st.integers(10, 20))
     def test_a_tile_and_its_quadkey_are_the_cell_of_their_point(self, point, zoom):
         x, y = tile(*point, zoom)
         assert inside(point, tile_bounds(zoom, x, y))
         assert quadkey_tile(quadkey(x, y, zoom)) == (zoom, x, y)
 
-    @given(point=POINTS, length=st.sampled_from([2, 4, 6, 8, 10]))
+    @given(point=GRID_POINTS, length=st.sampled_from([2, 4, 6, 8, 10]))
     def test_a_maidenhead_locator_is_the_cell_of_its_point(self, point, length):
         assert inside(point, maidenhead_bounds(maidenhead(*point, length)))
 
@@ -202,142 +187,6 @@ class TestEncoders:
             assert b"h" + h3.latlng_to_cell(37.77493, -122.41942, resolution).encode() in codes
 
 
-# -- the notations, as people write them --------------------------------------------------------
-
-
-def metres(value, how):
-    return round(value) if how == "round" else int(value)
-
-
-@st.composite
-def tiles(draw, point):
-    zoom = draw(st.integers(10, 20))
-    x, y = tile(*point, zoom)
-    forms = [
-        "{z}/{x}/{y}",
-        "{z}_{x}_{y}",
-        "{z}-{x}-{y}",
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-    ]
-    return draw(st.sampled_from(forms)).format(z=zoom, x=x, y=y)
-
-
-@st.composite
-def quadkeys(draw, point):
-    zoom = draw(st.integers(10, 20))
-    key = quadkey(*tile(*point, zoom), zoom)
-    return draw(st.sampled_from([key, f"quadkey={key}", f"/tiles/a{key}.jpeg"]))
-
-
-@st.composite
-def locators(draw, point):
-    code = maidenhead(*point, draw(st.sampled_from([6, 8, 10])))
-    case = draw(st.sampled_from(["upper", "lower", "usual"]))
-    if case == "lower":
-        return code.lower()
-    if case == "usual":  # field upper, subsquares lower: "CM87wr12ab"
-        return code[:4] + code[4:6].lower() + code[6:8] + code[8:].lower()
-    return code
-
-
-@st.composite
-def mgrs_references(draw, point):
-    zone = utm(*point)[0]
-    code = mgrs(*point, draw(st.sampled_from([1, 10, 100])))
-    digits = len(code) - (5 if zone >= 10 else 4)
-    head, east, north = code[:-digits], code[-digits : -digits // 2], code[-digits // 2 :]
-    form = draw(st.sampled_from(["glued", "spaced", "square", "zero"]))
-    if form == "spaced":
-        code = f"{head[:-2]} {head[-2:]} {east} {north}"
-    elif form == "square":
-        code = f"{head} {east} {north}"
-    elif form == "zero" and zone < 10:
-        code = "0" + code
-    return code.lower() if draw(st.booleans()) else code
-
-
-@st.composite
-def utm_coordinates(draw, point):
-    zone, band, easting, northing = utm(*point)
-    precision, how = draw(st.sampled_from([1, 10, 100])), draw(st.sampled_from(["round", "cut"]))
-    east = metres(easting / precision, how) * precision
-    north = metres(northing / precision, how) * precision
-    letter = draw(st.sampled_from([band, "N" if point[0] >= 0 else "S"]))
-    forms = [
-        "{zone}{letter} {east} {north}",
-        "{zone}{letter} {east}mE {north}mN",
-        "Zone {zone}, {east} E, {north} N",
-        "zone {zone} {east} {north}",
-    ]
-    if precision == 1 and draw(st.booleans()):
-        east, north = f"{easting:.2f}", f"{northing:.2f}"  # with decimals
-    return draw(st.sampled_from(forms)).format(zone=zone, letter=letter, east=east, north=north)
-
-
-@st.composite
-def mercator_metres(draw, point):
-    x, y = web_mercator(*point)
-    how = draw(st.sampled_from(["round", "cut", "decimals"]))
-    a, b = (f"{x:.2f}", f"{y:.2f}") if how == "decimals" else (metres(x, how), metres(y, how))
-    forms = ["{a}, {b}", "{a} {b}", "{a};{b}", "POINT({a} {b})"]
-    return draw(st.sampled_from(forms)).format(a=a, b=b)
-
-
-@st.composite
-def s2_cells(draw, point):
-    parent = s2_parent(s2_cell(*point), draw(st.integers(10, 30)))
-    token = s2_token(parent)
-    return draw(st.sampled_from([token, token.upper(), str(parent), f"s2:{token}"]))
-
-
-@st.composite
-def h3_cells(draw, point):
-    index = h3.latlng_to_cell(*point, draw(st.integers(6, 15)))
-    return draw(st.sampled_from([index, index.upper(), f"0x{index}", str(int(index, 16))]))
-
-
-SPELLINGS = {
-    "tile": tiles,
-    "quadkey": quadkeys,
-    "maidenhead": locators,
-    "mgrs": mgrs_references,
-    "utm": utm_coordinates,
-    "mercator": mercator_metres,
-    "s2": s2_cells,
-    "h3": h3_cells,
-}
-FAMILIES = list(SPELLINGS)
-
-
-@st.composite
-def grid_spellings(draw, point, family=None):
-    """``point`` (lat, long) written in a grid or projection, at a precision people use."""
-    return draw(SPELLINGS[family or draw(st.sampled_from(FAMILIES))](point))
-
-
-@st.composite
-def carried(draw, encoded):
-    """A notation as it may reach a store: a value, a key, nested, a note, JSON text, bytes."""
-    form = draw(st.sampled_from(["value", "key", "nested", "list", "text", "bytes", "note"]))
-    if form == "key":
-        return {encoded: draw(st.integers(1, 10**6))}
-    if form == "nested":
-        return {"a": 1, "b": [0, {"c": encoded}]}
-    if form == "list":
-        return [encoded, "x"]
-    if form in {"text", "bytes"}:
-        text = json.dumps({"k": encoded})
-        return text if form == "text" else text.encode("utf-16")
-    if form == "note":
-        return {"note": f"seen near {encoded} today"}
-    return {"v": encoded}
-
-
-def refused(guard, payload):
-    decision = decide(guard, payload)
-    return not decision.allowed and decision.rule == "geo.standalone"
-
-
 # Points anywhere, edges included: the poles, the antimeridian, band and zone edges.
 EDGES = st.sampled_from([-90.0, -89.99, -84.9, -80.0, -79.99, 0.0, 71.99, 72.0, 83.99, 84.0, 89.9])
 ANYWHERE = st.one_of(
@@ -359,7 +208,7 @@ class TestFirstLook:
         assert encodings._geohash_cell(*point) == cell(geohash(*point)[:3])
 
     @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.one_of(ANYWHERE, POINTS))
+    @given(st.one_of(ANYWHERE, GRID_POINTS))
     def test_every_code_of_a_point_read_is_first_looked_at_where_it_lies(self, point):
         marked = set(point_cells(*point))
         for code in point_codes(*point):
@@ -393,58 +242,14 @@ class TestFirstLook:
 
 
 class TestPointsReadThenGridded:
-    @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-    @given(base=tweets("v1.1"), point=POINTS, data=st.data())
-    def test_every_grid_cell_of_a_point_read_is_refused(self, base, point, data):
-        guard = location_guard()
-        assert check_storable(v1_tweet(base, point), guard=guard).allowed  # whole; now known
-        encoded = data.draw(grid_spellings(point))
-        assert refused(guard, data.draw(carried(encoded))), encoded
-
-    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-    @given(base=tweets("v1.1"), point=POINTS, other=POINTS, data=st.data())
-    def test_the_same_notations_of_a_point_never_read_pass(self, base, point, other, data):
-        assume(abs(point[0] - other[0]) > 1 or abs(point[1] - other[1]) > 1)
-        assume(abs(point[0] - other[1]) > 1 or abs(point[1] - other[0]) > 1)
-        guard = location_guard()
-        check_storable(v1_tweet(base, point), guard=guard)
-        encoded = data.draw(grid_spellings(other))
-        assume(not encoded.startswith("POINT("))  # WKT: location by its look, whatever its numbers
-        assert not refused(guard, {"v": encoded}), encoded
-        assert not refused(guard, {"note": f"seen near {encoded} today"}), encoded
+    """Each grid judged by owner (read, then written: `test_geo_encodings`, with the instances)."""
 
     @pytest.mark.parametrize("family", FAMILIES)
     @settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
-    @given(base=tweets("v1.1"), point=POINTS, data=st.data())
+    @given(base=tweets("v1.1"), point=GRID_POINTS, data=st.data())
     def test_each_family_judged_by_owner(self, family, base, point, data):
         """A Tweet's own point in its own text is its own; in a made-up Tweet it is not."""
         guard = location_guard()
         tweet = v1_tweet(base, point, tweet_id="100000000000000001")
         read_result(guard.locations, [tweet])
-        encoded = data.draw(grid_spellings(point, family))
-        own = {**tweet, "text": f"here: {encoded}"}
-        assert decide(guard, own).allowed or decide(guard, own).rule != "geo.standalone"
-        decision = decide(guard, {"id_str": "100000000000000002", "text": f"seen: {encoded}"})
-        assert (decision.allowed, decision.reason) == (False, "moved_to_another_tweet"), encoded
-
-    def test_the_instances(self):
-        guard = location_guard()
-        tweet = {
-            "id_str": "1000000000000000020",
-            "text": "Hello",
-            "coordinates": {"type": "Point", "coordinates": [-122.41942, 37.77493]},
-        }
-        check_storable(tweet, guard=guard)
-        for kept in (
-            {"tile": "15/5241/12665"},
-            {"0230102033330": 4},
-            {"grid": "CM87ss95"},
-            {"mgrs": "10S EG 511 810"},
-            {"utm": "10S 551100 4181000"},
-            {"xy": "-13627667, 4547680"},
-            {"s2": "8085809c"},
-            {"h3": "8a283082800ffff"},
-        ):
-            with pytest.raises(StandaloneGeoError):
-                check_storable(kept, guard=guard)
-        assert check_storable({"tile": "15/5000/12000", "grid": "JN18eu"}, guard=guard).allowed
+        judged_by_owner(guard, tweet, data.draw(grid_spellings(point, family)))

@@ -7,13 +7,13 @@ as a value, a key or a row of counts; judged by owner in other objects' text. A 
 and the same spellings of a name never read, pass.
 """
 
-import copy
 from importlib import resources
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from geo_places import WORDS, decide, location_guard, v1_place, v1_tweet
+from geo_spellings import judged_by_owner
 from twpolicy import check_storable
 from twpolicy._payloads._encodings import spelled_otherwise, words_key
 from twpolicy._payloads._geo import read_result
@@ -141,12 +141,7 @@ class TestRegionsSpelledOtherwise:
         guard = location_guard()
         tweet = v1_tweet(base, point, v1_place(place), tweet_id="100000000000000001")
         read_result(guard.locations, [tweet])
-        text = data.draw(us_rewrites(place["name"], state, code))
-        own = copy.deepcopy(tweet)
-        own["text"] = f"here: {text}"
-        assert decide(guard, own).allowed or decide(guard, own).rule != "geo.standalone"
-        decision = decide(guard, {"id_str": "100000000000000002", "text": f"seen: {text}"})
-        assert (decision.allowed, decision.reason) == (False, "moved_to_another_tweet"), text
+        judged_by_owner(guard, tweet, data.draw(us_rewrites(place["name"], state, code)))
 
     def test_the_instances(self):
         guard = location_guard()
