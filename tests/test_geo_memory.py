@@ -34,7 +34,9 @@ from twpolicy import (
 )
 from twpolicy._cli._scan import scan
 from twpolicy._clients._streams import _read_location
+from twpolicy._payloads import _locations as locations
 from twpolicy._payloads._batch import scan_lines
+from twpolicy._payloads._encodings import geohash, maidenhead, plus_code, point_codes, token_cells
 from twpolicy._payloads._geo import _name_key, read_result
 from twpolicy._payloads._locations import (
     Bloom,
@@ -699,6 +701,60 @@ class TestNeverForgets:
             guard.locations.observe({"coordinates": {"type": "Point", "coordinates": [lon, lat]}})
         assert refused(guard, {"a": 52.52, "b": 13.4049})
         assert 10_002 == len(guard.locations.points)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def test_every_code_of_every_point_read_is_found_in_any_order(self, data):
+        """Asked in any order, a code of each point read is found; asking encodes only the
+        points of the cells asked, so nothing left waiting lies in one of them."""
+        count = data.draw(st.integers(1, 12))
+        read = other_points(data.draw(st.integers(0, 10**6)), count)
+        points = LastingPoints()
+        for lat, lon in read:
+            points.add(lat, lon)
+        asked = data.draw(st.permutations(read))
+        for lat, lon in asked:
+            codes = sorted(point_codes(lat, lon))
+            code = data.draw(st.sampled_from(codes))
+            assert points.encodes([code])
+            cells = token_cells(code)
+            if cells is not None:
+                waiting = {index for indices in points._uncoded.values() for index in indices}
+                assert not waiting & set(cells)
+
+    def test_a_token_encodes_only_the_points_of_its_cells(self):
+        points = LastingPoints()
+        points.add(37.77493, -122.41942)  # San Francisco
+        points.add(48.85341, 2.3488)  # Paris
+        assert points.encodes([b"g" + geohash(37.77493, -122.41942, 7).encode()])
+        assert list(points._uncoded) == [(2.3488, 48.85341)]  # Paris waits
+        assert not points.encodes([b"g" + geohash(40.0, -100.0, 7).encode()])
+        assert points.encodes([b"m" + maidenhead(48.85341, 2.3488, 6).encode()])
+        assert not points._uncoded
+
+    def test_a_plus_code_encodes_every_point_waiting(self):
+        points = LastingPoints()
+        points.add(37.77493, -122.41942)
+        points.add(48.85341, 2.3488)
+        assert points.encodes([b"p" + plus_code(48.85341, 2.3488).encode()])
+        assert not points._uncoded
+
+    def test_past_the_bound_the_cells_are_dropped_and_every_point_encoded(self, monkeypatch):
+        """Past `_WAITING_MOST` points waiting, their cells are no longer kept (memory): the
+        next token encodes every one, and nothing is missed."""
+        monkeypatch.setattr(locations, "_WAITING_MOST", 5)
+        points = LastingPoints()
+        read = other_points(13, 20)
+        for lat, lon in read:
+            points.add(lat, lon)
+        assert points.cells() is not None
+        assert points._overflow
+        assert not points._waiting
+        lat, lon = read[0]
+        assert points.encodes([b"g" + geohash(lat, lon, 8).encode()])
+        assert not points._uncoded
+        assert not points._overflow
+        assert all(points.encodes([b"g" + geohash(a, b, 9).encode()]) for a, b in read)
 
     def test_false_positives_stay_at_the_rate_up_to_capacity(self):
         """Filled to capacity, neutral pairs never read are not taken for points."""

@@ -32,10 +32,11 @@ from typing import Any, Final
 import attrs
 
 from twpolicy._payloads._encodings import (
-    cell,
     code_tokens,
+    in_cells,
     point_codes,
     scaled_numbers,
+    spelled_otherwise,
     text_scaled,
     text_words,
     words_key,
@@ -1026,7 +1027,7 @@ class PlaceNames:
     def _encodes(self, tokens: list[bytes]) -> bool:
         cells = self.points.cells()
         if cells is not None:
-            mine = [t for t in tokens if t[:1] != b"g" or cells[cell(t[1:4].decode())]]
+            mine = [t for t in tokens if in_cells(t, cells)]
             if mine and self.points.encodes(mine):
                 return True
         return any(base._encodes(tokens) for base in self._bases)  # noqa: SLF001  # same class
@@ -1114,6 +1115,16 @@ def _word_forms(place: Mapping[str, Any]) -> list[str]:
             country = place.get(field)
             if type(country) is str and country.strip() and _name_key(country) != _name_key(name):
                 forms.append(words_key(f"{name} {country}"))
+    if type(full_name) is str and type(name) is str:  # its region and country spelled otherwise
+        country, code = place.get("country"), place.get("country_code")
+        forms.extend(
+            spelled_otherwise(
+                name,
+                full_name,
+                country if type(country) is str else "",
+                code if type(code) is str else "",
+            )
+        )
     return [form for form in forms if form is not None]
 
 

@@ -31,7 +31,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Final
 
-from twpolicy._payloads._encodings import point_cells, point_codes, scaled_numbers
+from twpolicy._payloads._encodings import (
+    CELL_COUNT,
+    point_cells,
+    point_codes,
+    scaled_numbers,
+    token_cells,
+)
 
 __all__ = [
     "CODES_PER_POINT",
@@ -301,14 +307,17 @@ class Points:
         return False
 
 
-_CELLS: Final = 32**3  # geohash cells of three characters (about 156 km)
+_CELLS: Final = CELL_COUNT  # geohash cells of three characters (about 156 km), S2 of level 5
 
 
-def _mark_cells(cells: bytearray, point: tuple[float, float]) -> None:
+def _mark_cells(cells: bytearray, point: tuple[float, float]) -> tuple[int, ...]:
+    """Mark the cells ``point`` lies in (`point_cells`); which they are."""
     if not cells:
         cells.extend(bytes(_CELLS))
-    for index in point_cells(*point):
+    indices = point_cells(*point)
+    for index in indices:
         cells[index] = 1
+    return indices
 
 
 def _count(counts: dict[Any, int], keys: Iterable[Any], step: int) -> None:
@@ -598,8 +607,9 @@ def point_copies(first: float, second: float) -> tuple[set[int], set[int]]:
 COPIES_PER_POINT: Final = 16
 #: Numbers kept of a point (both coordinates at every rounding), for sizing: 15 on average.
 NUMBERS_PER_POINT: Final = 15
-#: Encodings kept of a point (`point_codes`), for sizing: 68 in both orders, 34 in one.
-CODES_PER_POINT: Final = 68
+#: Encodings kept of a point (`point_codes`: geohashes, plus codes, grid cells and projected
+#: metres), for sizing: about 130 in one order, 260 in both (measured, at most 274).
+CODES_PER_POINT: Final = 260
 
 
 class LastingPoints(Points):
@@ -610,14 +620,24 @@ class LastingPoints(Points):
     however many points were seen (the filters grow, `GrowingBloom`): a refusal of two
     neutral numbers that are no point, never a point let through. Reading only notes a
     point; its copies go into the filters when a check next needs them, or every 10,000
-    points read.
+    points read. Its encodings (about 260, `point_codes`) go in only when a text holds a
+    token that may be one, and then only for the points read in that token's cell
+    (`token_cells`): no other point can be the one it names.
 
     Args:
         limit: how many points the first filters hold.
         rate: the chance that a neutral pair never seen is taken for a point.
     """
 
-    __slots__ = ("_celled", "_coded_pending", "_count", "_key_filter", "_uncoded", "_value_filter")
+    __slots__ = (
+        "_celled",
+        "_count",
+        "_key_filter",
+        "_overflow",
+        "_uncoded",
+        "_value_filter",
+        "_waiting",
+    )
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
         super().__init__(limit)
@@ -627,11 +647,15 @@ class LastingPoints(Points):
         # Numbers first: a cheap filter (1 in 100 found wrongly) before the pairs are asked.
         self._value_filter = GrowingBloom(limit * NUMBERS_PER_POINT, 1e-2)
         self._count = 0
-        # Points indexed whose encodings are not in the filter yet (`encodes` puts them in),
-        # and how many of the pending points have their cells marked (`cells`).
-        self._uncoded: list[tuple[float, float]] = []
+        # How many of the pending points have their cells marked (`cells`); the points
+        # marked whose encodings are not in the filter yet, with their cells; and which of
+        # them each cell holds, so that a token's encodings are worked out only for the
+        # points of its cell (`encodes`). Past `_WAITING_MOST` points waiting, the cells
+        # are no longer kept (``_overflow``) and the next token encodes every one.
         self._celled = 0
-        self._coded_pending = 0  # how many of the pending points have their encodings in
+        self._uncoded: dict[tuple[float, float], tuple[int, ...]] = {}
+        self._waiting: dict[int, list[tuple[float, float]]] = {}
+        self._overflow = False
 
     @property
     def nbytes(self) -> int:
@@ -664,12 +688,34 @@ class LastingPoints(Points):
                 keys.add(int_bytes(key))
             for number in numbers:
                 values.add(int_bytes(number))
-        for point in itertools.islice(self._pending, self._celled, None):
-            _mark_cells(self._cells, point)
-        self._uncoded.extend(itertools.islice(self._pending, self._coded_pending, None))
-        self._celled = self._coded_pending = 0
+        self._mark_pending()
+        self._celled = 0
         self._count += len(self._pending)
         self._pending.clear()
+
+    def _mark_pending(self) -> None:
+        """Mark the cells of the pending points not marked yet (the lock held)."""
+        pending = self._pending
+        if len(pending) <= self._celled:
+            return
+        cells, uncoded, waiting = self._cells, self._uncoded, self._waiting
+        for point in itertools.islice(pending, self._celled, None):
+            indices = _mark_cells(cells, point)
+            if point in uncoded:
+                continue
+            if self._overflow:
+                uncoded[point] = ()
+            elif len(uncoded) >= _WAITING_MOST:
+                self._overflow = True
+                waiting.clear()
+                for other in uncoded:
+                    uncoded[other] = ()
+                uncoded[point] = ()
+            else:
+                uncoded[point] = indices
+                for index in indices:
+                    waiting.setdefault(index, []).append(point)
+        self._celled = len(pending)
 
     def _ready(self) -> None:
         if self._pending:
@@ -688,12 +734,9 @@ class LastingPoints(Points):
         """The geohash cells of the points seen (`twpolicy._payloads._encodings.cell`)."""
         if not self._known():
             return None
-        pending = self._pending
-        if len(pending) > self._celled:
+        if len(self._pending) > self._celled:
             with self._lock:
-                for point in itertools.islice(pending, self._celled, None):
-                    _mark_cells(self._cells, point)
-                self._celled = len(pending)
+                self._mark_pending()
         return self._cells or None
 
     def encodes(self, tokens: Iterable[bytes]) -> bool:
@@ -701,16 +744,36 @@ class LastingPoints(Points):
         tokens = list(tokens)
         if not self._known() or not tokens:
             return False
-        keys, pending = self._key_filter, self._pending
-        if self._uncoded or len(pending) > self._coded_pending:
-            with self._lock:  # the points' encodings, without indexing their copies
-                uncoded, self._uncoded = self._uncoded, []
-                uncoded.extend(itertools.islice(pending, self._coded_pending, None))
-                self._coded_pending = len(pending)
-                for point in uncoded:
-                    for code in point_codes(*point):
-                        keys.add(code)
+        keys = self._key_filter
+        with self._lock:  # the encodings of the points that may be named, not their copies
+            self._mark_pending()
+            for point in self._named(tokens):
+                for code in point_codes(*point):
+                    keys.add(code)
         return any(token in keys for token in tokens)
+
+    def _named(self, tokens: list[bytes]) -> list[tuple[float, float]]:
+        """The points waiting (the lock held) that one of ``tokens`` may encode, no longer waiting.
+
+        A token names a point only if the point lies in one of the token's cells (`token_cells`);
+        a token without one (a plus code), or cells no longer kept, may name any.
+        """
+        uncoded, waiting = self._uncoded, self._waiting
+        if not uncoded:
+            return []
+        found = [token_cells(token) for token in tokens]
+        if self._overflow or None in found:
+            named = list(uncoded)
+            uncoded.clear()
+            waiting.clear()
+            self._overflow = False
+            return named
+        named = []
+        for index in {index for indices in found if indices is not None for index in indices}:
+            for point in waiting.pop(index, ()):
+                if uncoded.pop(point, None) is not None:
+                    named.append(point)
+        return named
 
     def among(self, numbers: Sequence[float]) -> bool:
         """Whether two of ``numbers`` (at different places) are a copy of a point seen."""
@@ -756,3 +819,5 @@ class LastingPoints(Points):
 
 
 _BATCH: Final = 10_000
+#: The most points waiting for their encodings with their cells kept (about 1.5 KB a point).
+_WAITING_MOST: Final = 10_000
