@@ -176,7 +176,7 @@ class TestEncoders:
 
     def test_without_h3_no_h3_cells_are_kept(self, monkeypatch):
         """An application without h3 makes no H3 cells: none are kept (the rest are)."""
-        monkeypatch.setattr(encodings, "_H3", None)
+        monkeypatch.setattr(encodings, "_h3", lambda: None)
         codes = grid_codes(37.77493, -122.41942)
         assert not any(code.startswith(b"h") for code in codes)
         assert b"t15/5241/12665" in codes

@@ -2,6 +2,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import json
 import subprocess
 import sys
 from importlib.metadata import version
@@ -47,9 +48,9 @@ class TestPublicApi:
 HEAVY = ("tweepy", "requests", "oauthlib", "requests_oauthlib")
 
 
-def _loaded_after(code):
-    """Which of HEAVY a fresh interpreter has imported after running code."""
-    check = f"{code}\nimport sys\nprint(*[m for m in {HEAVY!r} if m in sys.modules])"
+def _loaded_after(code, modules=HEAVY):
+    """Which of ``modules`` a fresh interpreter has imported after running code."""
+    check = f"{code}\nimport sys\nprint(*[m for m in {modules!r} if m in sys.modules])"
     done = subprocess.run(
         [sys.executable, "-c", check], capture_output=True, text=True, check=False
     )
@@ -75,6 +76,22 @@ class TestLazyLoading:
             f"assert main({argv!r}, out=io.StringIO()) == 0"
         )
         assert [] == _loaded_after(code)
+
+    @pytest.mark.parametrize(("text", "loaded"), [("hi", []), ("seen 8a283082800ffff", ["h3"])])
+    def test_scan_loads_h3_only_for_a_token_shaped_like_an_h3_cell(self, text, loaded, tmp_path):
+        """h3 takes tens of milliseconds to import: only data that may hold a cell pays it."""
+        point = {"type": "Point", "coordinates": [-122.41942, 37.77493]}
+        lines = [
+            {"id_str": "1000000000000000001", "text": "hello", "coordinates": point},
+            {"note": text},  # standalone: its text is looked at for the point read
+        ]
+        data = tmp_path / "data.jsonl"
+        data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        code = (
+            "import io\nfrom twpolicy._cli._main import main\n"
+            f"main(['scan', {str(data)!r}], out=io.StringIO())"
+        )
+        assert loaded == _loaded_after(code, modules=("h3",))
 
     def test_a_client_loads_tweepy(self):
         """The HTTP stack loads with the first client: the check above can fail."""

@@ -316,8 +316,8 @@ def _token_cells(kind: bytes, body: str) -> tuple[int, ...] | None:  # noqa: PLR
         )
     if kind == b"r":
         return _mgrs_cells(body)
-    if kind == b"h" and _H3_MODULE is not None:
-        latitude, longitude = _H3_MODULE.cell_to_latlng(body)
+    if kind == b"h" and _h3() is not None:
+        latitude, longitude = _h3().cell_to_latlng(body)
         return _cells_near(latitude, longitude, margin=_H3_NEAR)
     return None
 
@@ -534,19 +534,18 @@ def s2_token(cell_id: int) -> str:
 H3_RESOLUTIONS: Final = range(6, 16)
 
 
-def _h3_module() -> Any:
-    """`h3` when importable: an application making H3 cells has it."""
+@functools.cache
+def _h3() -> Any:
+    """`h3` when importable (an application making H3 cells has it), on first need.
+
+    Importing it takes tens of milliseconds (it reads its own package metadata): a command
+    that meets no H3-shaped token and encodes no point starts without it.
+    """
     try:
         return importlib.import_module("h3")
     except ImportError:  # pragma: no cover - h3 is in the tests extra
         return None
 
-
-_H3_MODULE: Final = _h3_module()
-_H3: Final = None if _H3_MODULE is None else _H3_MODULE.latlng_to_cell
-_H3_CHECK: Final = (
-    None if _H3_MODULE is None else (_H3_MODULE.is_valid_cell, _H3_MODULE.get_resolution)
-)
 
 # UTM on the WGS 84 ellipsoid (Snyder's series: a millimetre near the central meridian).
 _A: Final = 6_378_137.0
@@ -661,9 +660,12 @@ def grid_codes(latitude: float, longitude: float) -> set[bytes]:
     codes.update(b"m" + locator[:length].encode() for length in MAIDENHEAD_LENGTHS)
     leaf = s2_cell(latitude, longitude)
     codes.update(b"s" + s2_token(s2_parent(leaf, level)).encode() for level in S2_LEVELS)
-    if _H3 is not None:
+    h3 = _h3()
+    if h3 is not None:
+        cell_of = h3.latlng_to_cell
         codes.update(
-            b"h" + _H3(latitude, longitude, resolution).encode() for resolution in H3_RESOLUTIONS
+            b"h" + cell_of(latitude, longitude, resolution).encode()
+            for resolution in H3_RESOLUTIONS
         )
     found = utm(latitude, longitude)
     if found is not None:
@@ -721,10 +723,10 @@ def _s2_valid(cell_id: int) -> bool:
 
 def _h3_valid(index: str) -> bool:
     """Whether a text is an H3 cell of resolution 6 to 15 (never, without `h3`)."""
-    if _H3_CHECK is None:
+    h3 = _h3()
+    if h3 is None:
         return False
-    valid, resolution = _H3_CHECK
-    return bool(valid(index)) and int(resolution(index)) in H3_RESOLUTIONS
+    return bool(h3.is_valid_cell(index)) and int(h3.get_resolution(index)) in H3_RESOLUTIONS
 
 
 def grid_tokens(text: str) -> Iterator[bytes]:
