@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import twpolicy
 from corpus import load
 from twpolicy import strategies as tws
-from twpolicy._payloads import _fastids, _shapes
+from twpolicy._payloads import _fastids, _shapes, _structs
 from twpolicy._payloads._fastids import (
     FastIds,
     fast_ids,
@@ -323,7 +323,7 @@ class TestRefusals:
         """A user's key in a mention (known to the walker, not declared): the walker reads it."""
         mention = {**PAGE["data"][0]["entities"]["mentions"][0], key: value}
         page = {"data": [{**PAGE["data"][0], "entities": {"mentions": [mention]}}]}
-        assert key not in _fastids.DECLARED[Kind.MENTION]
+        assert key not in _structs.USUAL[Kind.MENTION]
         assert key in SHAPES[Kind.MENTION].known
         assert fast_ids(json.dumps(page).encode(), "users") is None
         assert ["5", "7"] == walked(page, "users")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from corpus import load
 from twpolicy import strategies as tws
 from twpolicy._cli._records import LOADS, RecordReader
-from twpolicy._payloads import _fastscan
+from twpolicy._payloads import _fastscan, _structs
 from twpolicy._payloads._batch import record_hits
 from twpolicy._payloads._encodings import geohash, plus_code
 from twpolicy._payloads._fastscan import FastLine, judge, parser, readers
@@ -421,9 +421,9 @@ def test_stand_ins_are_recognised():
 def test_other_kinds_are_not_generated(kind):
     """Kinds the fast path does not judge get no struct: where slots hold them, they must be
     empty (or the line goes to the full scanner)."""
-    with pytest.raises(_fastscan._Unsupported):
+    with pytest.raises(_structs.Unsupported):
         _fastscan._Generator().compile(kind, 3)
-    with pytest.raises(_fastscan._Unsupported):
+    with pytest.raises(_structs.Unsupported):
         _fastscan._Generator().compile(Kind.TWEET_V1, 0)
 
 
@@ -524,7 +524,7 @@ class TestMediaOfLinksOnlyText:
 
     def test_media_under_decoded_objects_is_left_to_the_full_scanner(self):
         """A media path crossing objects decoded as structs is not read: the line falls back."""
-        keys = _fastscan._Keys()
+        keys = _structs.Keys()
         keys.field("entities").role = _fastscan._SLOT
         assert "unknown()" in _fastscan._Generator()._media(keys)
         with pytest.raises(_fastscan._Fallback):

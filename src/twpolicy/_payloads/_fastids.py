@@ -15,9 +15,11 @@ each kind of ID a decoder and an extraction function are generated from the tabl
 
 Every key a struct declares costs each decoded object a slot (and a ``msgspec.Raw`` when
 present), so a kind whose table entry knows many keys its objects in v2 pages never carry
-declares only the usual ones (`DECLARED`): a mention knows every key of a user (twarc2's
-flattened Tweets expand mentions into users), while a v2 page's mentions hold four. A line
-with another key is refused like one with an unknown key: read by the walker, slower, exact.
+declares only the usual ones (`twpolicy._payloads._structs.USUAL`, shared with the fast
+location path, as is the model of declared keys): a mention knows every key of a user
+(twarc2's flattened Tweets expand mentions into users), while a v2 page's mentions hold
+four. A line with another key is refused like one with an unknown key: read by the walker,
+slower, exact.
 
 A line the decoders refuse (another family, a key the walker would search, a number or
 anything but a decimal string where an ID is) gets ``None``: the walker reads it instead
@@ -31,9 +33,8 @@ import contextlib
 import functools
 import itertools
 import json
-import keyword
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -41,9 +42,17 @@ import msgspec
 
 from twpolicy._payloads._ids import LARGEST_ID, TARGET, check_kind, ids_in
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
+from twpolicy._payloads._structs import (
+    CROSSED,
+    SKIPPED,
+    Field,
+    Keys,
+    Unsupported,
+    declared,
+    defstruct,
+)
 
 __all__ = [
-    "DECLARED",
     "FAST_ROOT",
     "FastIds",
     "fast_ids",
@@ -55,16 +64,6 @@ __all__ = [
 
 #: The kind of object a line must be for the fast path: a v2 response (a twarc2 line).
 FAST_ROOT: Final = Kind.RESPONSE_V2
-
-#: For these kinds, the inert keys the fast path declares besides the kind's ID, reference and
-#: slot keys: the keys their objects carry in v2 pages and in v1.1 Tweets. Any other key the
-#: table knows sends the line to the walker. Only speed depends on this table, never the IDs.
-DECLARED: Final[Mapping[Kind, frozenset[str]]] = {
-    # v2 ``entities.mentions``: start end username id; v1.1 ``user_mentions``: the rest.
-    Kind.MENTION: frozenset(
-        {"start", "end", "username", "id", "id_str", "indices", "name", "screen_name"}
-    ),
-}
 
 
 def at_most(bound: int) -> str:
@@ -85,13 +84,8 @@ def at_most(bound: int) -> str:
 _DECIMAL_ID: Final = at_most(LARGEST_ID)
 # Decimal IDs (`twpolicy._payloads._ids.is_id`: 0 to 2**64 - 1), one per line.
 _DECIMALS: Final = re.compile(f"{_DECIMAL_ID}(?:\n{_DECIMAL_ID})*")
-_SKIP: Final[tuple[Any, Any]] = (msgspec.Raw | msgspec.UnsetType, msgspec.UNSET)
 # ``list`` of element types built at run time, which a type checker cannot see.
 _LIST: Any = list
-
-
-class _Unsupported(Exception):  # an internal signal: never leaves the generator
-    """This kind cannot be read exactly here: its objects must be absent for the fast path."""
 
 
 def _closed(kind: Kind | None, family: Family, seen: frozenset[Kind] = frozenset()) -> bool:
@@ -106,52 +100,14 @@ def _closed(kind: Kind | None, family: Family, seen: frozenset[Kind] = frozenset
     return all(_closed(slot.kind, family, seen | {kind}) for slot in shape.children)
 
 
-def _declared(kind: Kind, shape: Shape) -> frozenset[str]:
-    """The keys the table knows that the fast path declares for ``kind`` (see `DECLARED`)."""
-    usual = DECLARED.get(kind)
-    if usual is None:
-        return shape.known
-    paths = [*shape.ids, *(dotted for dotted, _family in shape.references)]
-    heads = {path.split(".")[0] for path in paths} | {slot.path[0] for slot in shape.children}
-    return shape.known & (usual | heads)
-
-
 # What a generated field holds.
-_SKIPPED: Final = "skipped"  # a key the table knows: skipped unparsed
+_SKIPPED: Final = SKIPPED  # a key the table knows: skipped unparsed
 _ID: Final = "id"  # an ID: a string, or null
 _IDS: Final = "ids"  # a list of IDs
-_OBJECT: Final = "object"  # an object an ID path or a slot crosses
+_OBJECT: Final = CROSSED  # an object an ID path or a slot crosses
 _OBJECTS: Final = "objects"  # a list of them
 _SLOT: Final = "slot"  # a child slot: one object of a generated kind, or a list of them
 _ABSENT: Final = "absent"  # a slot the fast path cannot read exactly: null or absent only
-
-
-@attrs.define
-class _Field:
-    """One key of a generated struct."""
-
-    attribute: str
-    role: str = _SKIPPED
-    below: _Keys | None = None
-    child: _Compiled | None = None
-    required: bool = False
-    narrow: Any = None
-
-
-@attrs.define
-class _Keys:
-    """The keys of one object (or of an object a path crosses) the fast path declares."""
-
-    fields: dict[str, _Field] = attrs.field(factory=dict)
-
-    def field(self, key: str) -> _Field:
-        found = self.fields.get(key)
-        if found is None:
-            # Keys that are no plain identifier (``__twarc``) get a name no key of the table has.
-            plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
-            attribute = key if plain else f"key{len(self.fields)}_"
-            found = self.fields[key] = _Field(attribute)
-        return found
 
 
 @attrs.frozen
@@ -194,7 +150,7 @@ class _Generator:
         return self.reaches[kind]
 
     def compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
-        """The struct and code for an object of ``kind``; `_Unsupported` if none is exact.
+        """The struct and code for an object of ``kind``; `Unsupported` if none is exact.
 
         ``recognised``: the object sits where the walker recognises it by its keys, so the
         struct also requires its kind's signature. ``stack``: the kinds it sits in; only
@@ -204,22 +160,22 @@ class _Generator:
         if key not in self.done:
             try:
                 self.done[key] = self._compile(kind, stack, recognised=recognised)
-            except _Unsupported:
+            except Unsupported:
                 self.done[key] = None
         compiled = self.done[key]
         if compiled is None:
-            raise _Unsupported
+            raise Unsupported
         return compiled
 
     def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
         shape = SHAPES[kind]
         signature = shape.signature if recognised else None
         if kind in stack or (recognised and (signature is None or not shape.search_rest)):
-            raise _Unsupported
+            raise Unsupported
         # Keys the signature excludes are absent: there is nothing to read in them.
         excluded = signature.excluded if signature is not None else frozenset()
         own, references = self._id_paths(shape, excluded)
-        keys = _Keys()
+        keys = Keys()
         for dotted in [*own, *references]:
             self._read(keys, dotted.split("."), excluded)
         open_slots = [slot for slot in shape.children if not _closed(slot.kind, self.family)]
@@ -228,23 +184,22 @@ class _Generator:
         # Every key the table knows is declared (and skipped unless read): with unknown keys
         # forbidden, any other key, which the walker would search, refuses the line.
         if shape.search_rest:
-            for key in _declared(kind, shape) - excluded:
+            for key in declared(kind, shape) - excluded:
                 keys.field(key)
         if not excluded.isdisjoint(keys.fields):
-            raise _Unsupported
+            raise Unsupported
         for key, required in signature.required if signature is not None else ():
             entry = keys.field(key)
-            entry.required = True
             if required is not object and entry.role not in (_SKIPPED, _ID):
-                raise _Unsupported
-            entry.narrow = None if required is object else required
-        struct = self._struct(kind.value, keys, forbid=shape.search_rest)
+                raise Unsupported
+            entry.required = required
+        struct = defstruct(kind.value, keys, self._held, forbid=shape.search_rest)
         visits = [slot for slot in shape.visits if slot in open_slots]
         var = self._name()
         return _Compiled(struct, var, self._code(keys, var, own, references, visits))
 
     def _code(
-        self, keys: _Keys, var: str, own: list[str], references: list[str], visits: list[Slot]
+        self, keys: Keys, var: str, own: list[str], references: list[str], visits: list[Slot]
     ) -> tuple[tuple[int, str], ...]:
         """Code passing on the object's own ID, its references, then its objects' IDs."""
         code: list[tuple[int, str]] = []
@@ -260,7 +215,7 @@ class _Generator:
         """The paths of the object's own ID and of its references, for this family."""
         own = list(shape.ids if shape.family == self.family and not shape.notice else ())
         if own and (shape.tagged or any("." in dotted for dotted in own)):
-            raise _Unsupported
+            raise Unsupported
         references = [
             dotted
             for dotted, family in shape.references
@@ -268,7 +223,7 @@ class _Generator:
         ]
         return own, references
 
-    def _read(self, keys: _Keys, segments: list[str], excluded: frozenset[str]) -> None:
+    def _read(self, keys: Keys, segments: list[str], excluded: frozenset[str]) -> None:
         """Declare the fields an ID path crosses; IDs are accepted as strings only."""
         key, rest = segments[0], segments[1:]
         if not rest:
@@ -276,86 +231,62 @@ class _Generator:
                 if name is not None and name not in excluded:
                     entry = keys.field(name)
                     if entry.role not in (_SKIPPED, _ID):
-                        raise _Unsupported  # a key both read and expanded: left to the walker
+                        raise Unsupported  # a key both read and expanded: left to the walker
                     entry.role = _ID
             return
         entry = keys.field(key)
         role = _IDS if rest == ["*"] else _OBJECTS if rest[0] == "*" else _OBJECT
         if entry.role not in (_SKIPPED, role):
-            raise _Unsupported
+            raise Unsupported
         entry.role = role
         if role in (_OBJECT, _OBJECTS):
-            entry.below = entry.below or _Keys()
+            entry.below = entry.below or Keys()
             self._read(entry.below, rest[1:] if role == _OBJECTS else rest, frozenset())
 
     def _slot(
         self,
-        keys: _Keys,
+        keys: Keys,
         path: tuple[str, ...],
         kind: Kind | None,
         stack: tuple[Kind, ...],
         fixed: Kind | None,
     ) -> None:
         """Declare a child slot: objects of ``kind`` (or, when it cannot be read, null only)."""
-        entry = keys.field(path[0])
-        if len(path) > 1:
-            if entry.role not in (_SKIPPED, _OBJECT):
-                raise _Unsupported
-            entry.role, entry.below = _OBJECT, entry.below or _Keys()
-            self._slot(entry.below, path[1:], kind, stack, fixed)
-            return
+        entry = keys.at(path)  # the objects before the slot's key are crossed
         if entry.role != _SKIPPED:
-            raise _Unsupported
+            raise Unsupported
         entry.role = _ABSENT
         if kind is not None:
-            with contextlib.suppress(_Unsupported):
+            with contextlib.suppress(Unsupported):
                 entry.child = self.compile(kind, stack, recognised=fixed is None)
                 entry.role = _SLOT
 
-    def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
-        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-        rename: dict[str, str] = {}
-        for key, entry in sorted(keys.fields.items()):
-            rename[entry.attribute] = key
-            default: Any = None
-            if entry.role == _SKIPPED:
-                kind, default = _SKIP
-            elif entry.role == _ID:
-                kind = str | None
-            elif entry.role == _IDS:
-                kind = list[str] | None
-            elif entry.role in (_OBJECT, _OBJECTS):
-                assert entry.below is not None  # noqa: S101  # set with the role
-                inner = self._struct(f"{name}.{key}", entry.below, forbid=False)
-                kind = (inner if entry.role == _OBJECT else _LIST[inner]) | None
-            elif entry.role == _SLOT:
-                assert entry.child is not None  # noqa: S101  # set with the role
-                kind = entry.child.struct | _LIST[entry.child.struct] | None
-            else:
-                kind = None
-            if entry.narrow is not None:
-                kind = entry.narrow
-            elif entry.required and entry.role == _SKIPPED:
-                kind = msgspec.Raw
-            field = (entry.attribute, kind) if entry.required else (entry.attribute, kind, default)
-            fields.append(field)
-        return msgspec.defstruct(
-            name.replace(".", "_"),
-            fields,
-            forbid_unknown_fields=forbid,
-            kw_only=True,
-            rename=rename,
-            gc=False,
-        )
+    def _held(self, entry: Field, name: str) -> tuple[Any, Any]:
+        """What a field decodes to (`twpolicy._payloads._structs.defstruct`); absent: ``None``."""
+        role = entry.role
+        if role == _SKIPPED:
+            return msgspec.Raw, msgspec.UNSET
+        if role == _ID:
+            return str | None, None
+        if role == _IDS:
+            return list[str] | None, None
+        if role in (_OBJECT, _OBJECTS):
+            assert entry.below is not None  # noqa: S101  # set with the role
+            inner = defstruct(name, entry.below, self._held, forbid=False)
+            return (inner if role == _OBJECT else _LIST[inner]) | None, None
+        if role == _SLOT:
+            assert entry.child is not None  # noqa: S101  # set with the role
+            return entry.child.struct | _LIST[entry.child.struct] | None, None
+        return None, None  # a slot read as null or absent only
 
     @staticmethod
-    def _value(keys: _Keys, var: str, key: str) -> str:
+    def _value(keys: Keys, var: str, key: str) -> str:
         """The expression reading an ID field (or, empty, its numeric twin)."""
         number = twin(key)
         fields = [key, number] if number is not None else [key]
         return " or ".join(f"{var}.{keys.fields[f].attribute}" for f in fields if f in keys.fields)
 
-    def _read_code(self, keys: _Keys, segments: list[str], expr: str) -> list[tuple[int, str]]:
+    def _read_code(self, keys: Keys, segments: list[str], expr: str) -> list[tuple[int, str]]:
         """Code appending the IDs at an ID path, in the walker's order."""
         key, rest = segments[0], segments[1:]
         if not rest:
@@ -377,7 +308,7 @@ class _Generator:
         return [(0, f"{var} = {read}"), (0, f"if {var} is not None:"), *_indent(inner)]
 
     def _slots_code(
-        self, keys: _Keys, paths: list[tuple[str, ...]], expr: str
+        self, keys: Keys, paths: list[tuple[str, ...]], expr: str
     ) -> list[tuple[int, str]]:
         """Code walking slots' objects in order, each object's IDs before the next object's.
 
@@ -399,9 +330,7 @@ class _Generator:
         return code
 
     @staticmethod
-    def _objects_code(
-        entry: _Field, var: str, head: list[tuple[int, str]]
-    ) -> list[tuple[int, str]]:
+    def _objects_code(entry: Field, var: str, head: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Code walking the objects of one slot (one object or a list of them) in ``var``."""
         child = entry.child
         if entry.role != _SLOT or child is None or not child.code:

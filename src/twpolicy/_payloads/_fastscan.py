@@ -29,7 +29,6 @@ memory on every corpus payload and on generated ones.
 from __future__ import annotations
 
 import functools
-import keyword
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -46,6 +45,15 @@ from twpolicy._payloads._shapes import (
     Kind,
     Path,
     loose_key,
+)
+from twpolicy._payloads._structs import (
+    CROSSED,
+    SKIPPED,
+    Field,
+    Keys,
+    Unsupported,
+    declared,
+    defstruct,
 )
 from twpolicy._payloads._walker import (
     MEDIA_PATHS,
@@ -105,12 +113,6 @@ _EXTRA: Final[Mapping[Kind, tuple[str, ...]]] = {Kind.TWEET_FLAT: ("type",)}
 #: How deep objects may nest in one another (a Retweet of a quote, their users, mentions).
 _DEPTH: Final = 6
 
-#: The keys mentions declare besides their ID, location and slot keys (as the fast ID path);
-#: in twarc2's flattened Tweets, mentions are expanded into users, with every key.
-_MENTION_KEYS: Final = frozenset(
-    {"start", "end", "username", "id", "id_str", "indices", "name", "screen_name", "location"}
-)
-
 _NAMED_KINDS: Final = frozenset({GeoKind.PLACE, GeoKind.TREND_LOCATION})
 _POINTED_KINDS: Final = frozenset(
     {GeoKind.POINT, GeoKind.BOUNDING_BOX, GeoKind.GEOMETRY, GeoKind.PLACE}
@@ -125,14 +127,12 @@ _EMPTY_OBJECT: Final = frozenset({b"null", b"[]", b"{}"})
 # Stands for each v1.1 Tweet of a timeline or search page where the finder's own functions
 # read the list around them: an object it recognises as a Tweet and leaves to the walk.
 _A_TWEET: Final = {"id_str": "1", "text": "x"}
+# ``list`` of element types built at run time, which a type checker cannot see.
+_LIST: Any = list
 
 
 class _Fallback(Exception):  # an internal signal: never leaves `judge`
     """The line cannot be judged here exactly: the full scanner reads it."""
-
-
-class _Unsupported(Exception):  # an internal signal: never leaves the generator
-    """This kind cannot be judged here: its objects must be absent for the fast path."""
 
 
 class FastHit:
@@ -167,49 +167,16 @@ class FastHit:
 
 
 # What a generated field holds.
-_SKIP: Final = "skip"  # a known key: skipped unparsed
+_SKIP: Final = SKIPPED  # a known key: skipped unparsed
 _TEXT: Final = "text"  # a whole-making field: a string, null or absent
 _ID: Final = "id"  # a v1.1 Tweet's id, where its kind is recognised from its keys
 _LOCATION: Final = "location"  # a location field: parsed with the record's parser
 _SLOT: Final = "slot"  # objects of a supported kind
 _PLACES: Final = "places"  # places outside any content object (a response's includes)
 _EMPTY_ROLE: Final = "empty"  # objects of another kind: must be absent, null or empty
-_INNER: Final = "inner"  # an object a path crosses (unknown keys skipped)
+_INNER: Final = CROSSED  # an object a path crosses (unknown keys skipped)
 _READ: Final = "read"  # objects outside content the finder reads key by key (v2 polls)
 _EXTRA_ROLE: Final = "extra"  # a key the table does not know, read by the finder (`_EXTRA`)
-
-
-@attrs.define
-class _Field:
-    attribute: str
-    role: str = _SKIP
-    below: _Keys | None = None
-    child: _Compiled | None = None
-    kind: Kind | None = None
-    required: Any = None
-
-
-@attrs.define
-class _Keys:
-    fields: dict[str, _Field] = attrs.field(factory=dict)
-
-    def field(self, key: str) -> _Field:
-        found = self.fields.get(key)
-        if found is None:
-            plain = key.isidentifier() and not key.startswith("_") and not keyword.iskeyword(key)
-            found = self.fields[key] = _Field(key if plain else f"key{len(self.fields)}_")
-        return found
-
-    def at(self, segments: tuple[str, ...]) -> _Field:
-        """The field at the end of a path, declaring the objects it crosses."""
-        keys = self
-        for segment in segments[:-1]:
-            entry = keys.field(segment)
-            if entry.role not in (_SKIP, _INNER):
-                raise _Unsupported
-            entry.role, entry.below = _INNER, entry.below or _Keys()
-            keys = entry.below
-        return keys.field(segments[-1])
 
 
 @attrs.frozen
@@ -242,31 +209,31 @@ class _Generator:
         if key not in self.done:
             try:
                 self.done[key] = self._compile(kind, depth, recognised=recognised, wide=wide)
-            except _Unsupported:
+            except Unsupported:
                 self.done[key] = None
         compiled = self.done[key]
         if compiled is None:
-            raise _Unsupported
+            raise Unsupported
         return compiled
 
     def _compile(self, kind: Kind, depth: int, *, recognised: bool, wide: bool) -> _Compiled:  # noqa: C901, PLR0912, PLR0915  # one pass per part of the table
         shape = SHAPES[kind]
         if kind not in SUPPORTED or depth <= 0 or not shape.search_rest:
-            raise _Unsupported
+            raise Unsupported
         family = CONTENT_FAMILY.get(kind)
         if (family is None) != (shape.whole is None):
-            raise _Unsupported
-        keys = _Keys()
+            raise Unsupported
+        keys = Keys()
         for dotted in shape.whole or ():
             entry = keys.at(tuple(dotted.split(".")))
             if entry.role not in (_SKIP, _TEXT):
-                raise _Unsupported
+                raise Unsupported
             entry.role = _TEXT
         locations = []
         for path, default in shape.location:
             entry = keys.at(path)
             if entry.role != _SKIP:
-                raise _Unsupported
+                raise Unsupported
             entry.role = _LOCATION
             locations.append((path, default))
         firsts = {path[0] for path, _ in shape.location}
@@ -276,7 +243,7 @@ class _Generator:
             if entry.role == _LOCATION and len(slot.path) == 1 and slot.kind is Kind.PLACE:
                 continue  # a location field the finder covers whole: read as location only
             if entry.role != _SKIP or slot.path[0] in firsts:
-                raise _Unsupported
+                raise Unsupported
             held = slot.kind or slot.usually
             if slot.kind is Kind.PLACE and family is None and kind is Kind.RESPONSE_V2:
                 entry.role = _PLACES
@@ -291,12 +258,12 @@ class _Generator:
                         wide=kind is Kind.TWEET_FLAT,  # twarc2 expands mentions into users
                     )
                     entry.role = _SLOT
-                except _Unsupported:
+                except Unsupported:
                     if slot.kind is None:
                         raise
                     entry.role, entry.kind = _EMPTY_ROLE, held
             elif slot.kind is None:
-                raise _Unsupported
+                raise Unsupported
             else:
                 entry.role, entry.kind = _EMPTY_ROLE, held
             slots.append((slot, entry))
@@ -304,25 +271,24 @@ class _Generator:
         if recognised and kind in (Kind.TWEET_V1, Kind.TWEET_FLAT):
             keys.field("id").role = _ID
         elif recognised and signature is None and kind not in _RECOGNISED:
-            raise _Unsupported
+            raise Unsupported
         excluded = signature.excluded if signature is not None else frozenset()
-        narrow = kind is Kind.MENTION and not wide
-        declared = shape.known & _MENTION_KEYS if narrow else shape.known
-        for key in declared - excluded:
+        # In twarc2's flattened Tweets, mentions are expanded into users, with every key.
+        for key in (shape.known if wide else declared(kind, shape)) - excluded:
             keys.field(key)
         for key in _EXTRA.get(kind, ()):
             entry = keys.field(key)
             if entry.role != _SKIP or key in shape.known or loose_key(key) is not None:
-                raise _Unsupported
+                raise Unsupported
             entry.role = _EXTRA_ROLE
         if not excluded.isdisjoint(keys.fields):
-            raise _Unsupported
+            raise Unsupported
         for key, required in signature.required if signature is not None else ():
             entry = keys.field(key)
             entry.required = required
         media = self._media(keys) if family is not None else "False"
         suffix = f"{depth}{'_r' if recognised else ''}{'_w' if wide else ''}"
-        struct = self._struct(f"{kind.value}{suffix}", keys, forbid=True)
+        struct = defstruct(f"{kind.value}{suffix}", keys, self._held, forbid=True)
         name = f"judge_{kind.value}_{suffix}"
         self._function(name, kind, family, keys=keys, locations=locations, slots=slots, media=media)
         asks = kind in _EXTRA or any(
@@ -331,36 +297,22 @@ class _Generator:
         )
         return _Compiled(struct, name, asks)
 
-    def _struct(self, name: str, keys: _Keys, *, forbid: bool) -> Any:
-        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-        rename: dict[str, str] = {}
-        for key, entry in sorted(keys.fields.items()):
-            rename[entry.attribute] = key
-            role = entry.role
-            if role == _TEXT:
-                kind: Any = str | None
-            elif role == _ID:
-                kind = int | str | None
-            elif role == _EXTRA_ROLE:
-                kind = str | None
-            elif role == _SLOT:
-                assert entry.child is not None  # noqa: S101  # set with the role
-                kind = entry.child.struct | list[entry.child.struct] | None  # type: ignore[name-defined]
-            elif role == _INNER:
-                assert entry.below is not None  # noqa: S101  # set with the role
-                kind = self._struct(f"{name}_{key}", entry.below, forbid=False) | None
-            else:
-                kind = msgspec.Raw
-            if entry.required is not None:
-                fields.append((entry.attribute, entry.required if entry.required is not object
-                               else kind))  # fmt: skip
-            else:
-                fields.append((entry.attribute, kind | msgspec.UnsetType, msgspec.UNSET))
-        return msgspec.defstruct(
-            name, fields, forbid_unknown_fields=forbid, kw_only=True, rename=rename, gc=False
-        )
+    def _held(self, entry: Field, name: str) -> tuple[Any, Any]:
+        """What a field decodes to (`twpolicy._payloads._structs.defstruct`); absent: unset."""
+        role = entry.role
+        if role in (_TEXT, _EXTRA_ROLE):
+            return str | None, msgspec.UNSET
+        if role == _ID:
+            return int | str | None, msgspec.UNSET
+        if role == _SLOT:
+            assert entry.child is not None  # noqa: S101  # set with the role
+            return entry.child.struct | _LIST[entry.child.struct] | None, msgspec.UNSET
+        if role == _INNER:
+            assert entry.below is not None  # noqa: S101  # set with the role
+            return defstruct(name, entry.below, self._held, forbid=False) | None, msgspec.UNSET
+        return msgspec.Raw, msgspec.UNSET
 
-    def _media(self, keys: _Keys) -> str:
+    def _media(self, keys: Keys) -> str:
         """An expression for whether the object carries media (`_has_media`'s paths).
 
         Declares what it reads where the struct would skip it: a key of an inner object (its
@@ -369,7 +321,7 @@ class _Generator:
         """
         tests = []
         for path in MEDIA_PATHS:
-            below: _Keys | None = keys
+            below: Keys | None = keys
             for index, segment in enumerate(path):
                 assert below is not None  # noqa: S101  # set for each inner object crossed
                 entry = below.fields.get(segment)
@@ -389,7 +341,7 @@ class _Generator:
                 break
         return " or ".join(tests) or "False"
 
-    def _read(self, keys: _Keys, path: tuple[str, ...], var: str) -> str:
+    def _read(self, keys: Keys, path: tuple[str, ...], var: str) -> str:
         """An expression for the value at ``path`` (falsy when absent or null on the way)."""
         parts, expression = [], var
         for segment in path[:-1]:
@@ -407,9 +359,9 @@ class _Generator:
         kind: Kind,
         family: str | None,
         *,
-        keys: _Keys,
+        keys: Keys,
         locations: list[tuple[tuple[str, ...], GeoKind | None]],
-        slots: list[tuple[Any, _Field]],
+        slots: list[tuple[Any, Field]],
         media: str,
     ) -> None:
         lines = [f"def {name}(o, p, out, free, refs, ld, nm):"]
@@ -430,7 +382,7 @@ class _Generator:
             whole = " or ".join(tests)
             lines += [f"    if not ({whole}):", "        raise Fallback"]
         if locations and family is None:
-            raise _Unsupported
+            raise Unsupported
         reason = f"in_{family}"
         for path, default in locations:
             where, geo = self.constant(path), self.constant(default)
