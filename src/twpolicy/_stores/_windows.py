@@ -778,7 +778,9 @@ _ROW_IDS = CountedIds()
 
 
 def _ms(at: datetime) -> int:
-    return int(utc(at).timestamp() * 1000)
+    if type(at) is datetime and at.tzinfo is timezone.utc:
+        return int(at.timestamp() * 1000)  # the usual clock's time: nothing to check
+    return int(utc(at).timestamp() * 1000)  # refuses a naive datetime
 
 
 def _from_ms(ms: int) -> datetime:
@@ -910,7 +912,7 @@ class WindowLedger:
             raise ConfigurationError(f"a window limit must be a count >= 0, got {limit!r}")
         when = _ms(self._clock() if at is None else at)
         since = when - int(window.total_seconds() * 1000)
-        bands = band_keys(content)
+        bands = band_keys(content) if content else ()
         with self._store.transaction() as tx:
             tx.prune(key, since)
             usage = WindowUsage(key, 0, None)
