@@ -13,7 +13,7 @@ class CountedIds:
     """IDs shaped as UUIDs: a random per-process prefix and a counter.
 
     Much cheaper than a random UUID each (no ``os.urandom`` call), still unique across
-    processes: the prefix holds 80 random bits of a UUID4, and is drawn again in a forked
+    processes: the prefix holds 74 random bits of a UUID4, and is drawn again in a forked
     child (`register_at_fork` below registers each instance made).
     """
 
