@@ -161,9 +161,11 @@ def share(pair: Pair, calls: int, rounds: int) -> dict[str, float]:
         def plan(m: str = method, r=route, b=body) -> object:
             return plan_v2(policy, client, m, r(), b(), user_auth=True, params={"id": 1})
 
-        def whole(planned=plan, t=tick) -> None:
+        def whole(m: str = method, r=route, b=body, t=tick) -> None:
             t()
-            with planned().sending(client, policy):  # type: ignore[attr-defined]  # a Plan
+            path = r()
+            planned = plan_v2(policy, client, m, path, b(), user_auth=True, params={"id": 1})
+            with planned.sending(client, policy, m, "https://api.twitter.com" + path):
                 pass
 
         for label, case in ((name, whole), (name + " (plan)", plan)):

@@ -12,7 +12,7 @@ STORES = Path(__file__).resolve().parents[1] / "src" / "twpolicy" / "_stores"
 #: Lowest first: a module may import only from modules listed before it (same tuple: neither).
 ORDER = {
     "twpolicy._stores": [
-        ("_time", "_decisions", "_ratelimits", "_secrets"),
+        ("_time", "_ids", "_decisions", "_ratelimits", "_secrets"),
         ("_sql",),
         ("_consent", "_keys", "_quotas", "_tokens", "_compliance", "_windows"),
         ("_identity",),

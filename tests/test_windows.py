@@ -316,6 +316,27 @@ class TestIndex:
         hit = windows.similar("content", content, HOUR, account="2", threshold=0.5)
         assert hit is not None
 
+    def test_an_account_alone_keeps_no_index_until_another_posts(self, windows):
+        """One account's posts are indexed only when another account's need them.
+
+        The memory store keeps no band entries while one account alone has posted (no check
+        reads them); the first post or check of another account finds every earlier copy.
+        """
+        content = fingerprint(SALE)
+        for _ in range(3):
+            windows.reserve("content", account="1", window=HOUR, content=content)
+        if windows.url == "memory://":
+            assert "content" not in windows._store.bands  # the store's own bookkeeping
+        hit = windows.similar("content", content, HOUR, account="2", threshold=0.5)
+        assert hit is not None
+        assert hit[0] == "1"
+        verdict = windows.reserve("content", account="2", window=HOUR, content=content)
+        assert not verdict.granted
+        cafe = fingerprint("Good morning, the cafe is open again today")
+        assert windows.reserve("content", account="2", window=HOUR, content=cafe).granted
+        assert windows.similar("content", cafe, HOUR, account="3", threshold=0.5)[0] == "2"
+        assert windows.similar("content", content, HOUR, account="3", threshold=0.5)[0] == "1"
+
     def test_no_content_has_no_candidates(self, windows):
         windows.reserve("content", account="1", window=HOUR, content=fingerprint(SALE))
         assert windows.similar("content", (), HOUR, account="2", threshold=0.5) is None

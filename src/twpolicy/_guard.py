@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from twpolicy._payloads._geo import LocationMemory
 from twpolicy._stores._compliance import ComplianceLedger, open_compliance
 from twpolicy._stores._consent import ConsentLedger, key_from_setting, open_ledger
 from twpolicy._stores._decisions import DecisionFile
+from twpolicy._stores._ids import CountedIds
 from twpolicy._stores._keys import environment, open_keys, use_case_name
 from twpolicy._stores._quotas import QuotaLedger, open_quotas
 from twpolicy._stores._secrets import SecretRegistry, install_log_filter, process_secrets
@@ -93,32 +93,8 @@ _STATIC_SLOTS = 1024
 _RETRY_UNRESOLVED = 1.0
 
 
-def _id_prefix() -> str:
-    # The first 24 characters of a random UUID; a counter fills in the last 12.
-    return str(uuid.uuid4())[:24]
-
-
-class _DecisionIds:
-    """Decision ids shaped as UUIDs: a random per-process prefix and a counter.
-
-    Much cheaper than a UUID per decision, still unique across processes (the prefix is
-    drawn again in a forked child).
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self._prefix = _id_prefix()
-        self._counter = itertools.count()
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
-
-
+_DecisionIds = CountedIds
 _IDS = _DecisionIds()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_IDS.reset)
 
 
 #: The default clock: the current time in UTC (a partial, to save a call on every check).

@@ -32,7 +32,6 @@ import json
 import re
 import threading
 import unicodedata
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from twpolicy._stores._ids import CountedIds
 from twpolicy._stores._ratelimits import RATE_TABLES, RateWindow, SpentWindow
 from twpolicy._stores._sql import Database, Migration, Schema, Transaction, open_database, parse_url
 from twpolicy._stores._time import utc, utcnow
@@ -359,12 +359,10 @@ class _MemoryTx:
         return used, ages[start][0] if used else None
 
     def shared(self, key: str, bands: tuple[int, ...], account: str) -> dict[str, int]:
-        index = self._s.bands.get(key)
-        if not index:
-            return {}
-        posters = self._s.posters[key]
-        if len(posters) == 1 and account in posters:
+        posters = self._s.posters.get(key)
+        if not posters or (len(posters) == 1 and account in posters):
             return {}  # every indexed post is the account's own: nothing to read
+        index = self._index(key)
         # The index keeps each band's posts by account, so one account's own posts (an account
         # may repeat itself: the rule is about copies across accounts) are never read.
         shared: dict[str, int] = {}
@@ -408,21 +406,48 @@ class _MemoryTx:
         else:
             bisect.insort(ages, (at_ms, event_id))
         if bands:
-            index = store.bands.get(key)
-            if index is None:
-                index = store.bands[key] = {}
-                store.posters[key] = {}
-            posters = store.posters[key]
+            posters = store.posters.get(key)
+            if posters is None:
+                posters = store.posters[key] = {}
             posters[account] = posters.get(account, 0) + 1
-            for band in bands:  # no throwaway dict and set per band, as setdefault would make
-                holders = index.get(band)
-                if holders is None:
-                    index[band] = {account: {event_id}}
-                elif account in holders:
-                    holders[account].add(event_id)
-                else:
-                    holders[account] = {event_id}
             store.indexed[event_id] = bands
+            index = store.bands.get(key)
+            if index is not None:
+                self._add(index, event_id, account, bands)
+            elif len(posters) > 1:
+                self._index(key)  # a second account: its posts can now be copies of another's
+
+    def _index(self, key: str) -> dict[int, dict[str, set[str]]]:
+        """The band index of ``key``'s posts, built from their band keys on first need.
+
+        While one account alone has indexed posts under a key, no check ever reads the index
+        (an account may repeat itself), so it is not kept: a post then costs one entry, not
+        `BANDS`. It is built when a second account's post or check needs it, and kept,
+        entry by entry, until the key holds no indexed post.
+        """
+        store = self._s
+        index = store.bands.get(key)
+        if index is None:
+            index = store.bands[key] = {}
+            indexed = store.indexed
+            for event_id, row in store.rows.get(key, {}).items():
+                bands = indexed.get(event_id)
+                if bands:
+                    self._add(index, event_id, row[1], bands)
+        return index
+
+    @staticmethod
+    def _add(
+        index: dict[int, dict[str, set[str]]], event_id: str, account: str, bands: tuple[int, ...]
+    ) -> None:
+        for band in bands:  # no throwaway dict and set per band, as setdefault would make
+            holders = index.get(band)
+            if holders is None:
+                index[band] = {account: {event_id}}
+            elif account in holders:
+                holders[account].add(event_id)
+            else:
+                holders[account] = {event_id}
 
     def delete(self, event_id: str) -> bool:
         store = self._s
@@ -439,15 +464,22 @@ class _MemoryTx:
         store = self._s
         key = store.keys.pop(event_id)
         account = store.rows[key].pop(event_id)[1]
-        index = store.bands.get(key, {})
         bands = store.indexed.pop(event_id, ())
-        if bands:
-            posters = store.posters[key]
-            left = posters[account] - 1
-            if left:
-                posters[account] = left
-            else:
-                del posters[account]
+        if not bands:
+            return
+        posters = store.posters[key]
+        left = posters[account] - 1
+        if left:
+            posters[account] = left
+        else:
+            del posters[account]
+            if not posters:  # no indexed post left: the index is empty, and not kept
+                del store.posters[key]
+                store.bands.pop(key, None)
+                return
+        index = store.bands.get(key)
+        if index is None:
+            return  # not built (one account alone): nothing to remove
         for band in bands:
             holders = index[band]
             ids = holders[account]
@@ -489,22 +521,43 @@ class _MemoryStore:
         self.rows: dict[str, dict[str, _Row]] = {}
         self.keys: dict[str, str] = {}
         self.ages: dict[str, list[tuple[int, str]]] = {}
+        # The band index by window key (`_MemoryTx._index`: only where two accounts posted).
         self.bands: dict[str, dict[int, dict[str, set[str]]]] = {}
         self.indexed: dict[str, tuple[int, ...]] = {}
         # Indexed posts per account, by window key: a check by the only account posting reads
-        # nothing.
+        # nothing, and needs no index.
         self.posters: dict[str, dict[str, int]] = {}
         self.rates: dict[tuple[str, str, str], _Spent] = {}
         self.added: dict[str, int] = {}
+        self._transaction = _MemoryTransaction(self)
 
-    @contextlib.contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[_Tx]:  # noqa: ARG002  # one lock
+    def transaction(self, *, write: bool = True) -> _MemoryTransaction:  # noqa: ARG002  # one lock
         # Every change is made after the checks that can fail: nothing to undo.
-        with self._lock:
-            yield _MemoryTx(self)
+        return self._transaction
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class _MemoryTransaction:
+    """The store's lock around a transaction view of it, fresh for each transaction.
+
+    A plain context manager, not a generator one: five of them open a post, and a
+    generator's frame and wrapper cost more than the lock.
+    """
+
+    __slots__ = ("_lock", "_store")
+
+    def __init__(self, store: _MemoryStore) -> None:
+        self._store = store
+        self._lock = store._lock  # noqa: SLF001  # the store's own lock
+
+    def __enter__(self) -> _MemoryTx:
+        self._lock.acquire()
+        return _MemoryTx(self._store)
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
 
 
 _TABLES = (
@@ -720,8 +773,14 @@ class _Store(Protocol):
 _Query = tuple[str, tuple[int, ...], str, float]
 
 
+#: Row IDs (reservation IDs): unique across processes sharing a store, shaped as UUIDs.
+_ROW_IDS = CountedIds()
+
+
 def _ms(at: datetime) -> int:
-    return int(utc(at).timestamp() * 1000)
+    if type(at) is datetime and at.tzinfo is timezone.utc:
+        return int(at.timestamp() * 1000)  # the usual clock's time: nothing to check
+    return int(utc(at).timestamp() * 1000)  # refuses a naive datetime
 
 
 def _from_ms(ms: int) -> datetime:
@@ -853,7 +912,7 @@ class WindowLedger:
             raise ConfigurationError(f"a window limit must be a count >= 0, got {limit!r}")
         when = _ms(self._clock() if at is None else at)
         since = when - int(window.total_seconds() * 1000)
-        bands = band_keys(content)
+        bands = band_keys(content) if content else ()
         with self._store.transaction() as tx:
             tx.prune(key, since)
             usage = WindowUsage(key, 0, None)
@@ -870,7 +929,7 @@ class WindowLedger:
                     hit = self._similar(rows, content, window, account, threshold)
                     if hit is not None:
                         return WindowVerdict(None, usage, hit[0], hit[1], hit[2])
-            event_id = str(uuid.uuid4())
+            event_id = _ROW_IDS.next()
             tx.insert(event_id, key, account, when, content, bands=bands)
         return WindowVerdict(event_id, usage)
 
