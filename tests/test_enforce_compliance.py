@@ -516,7 +516,6 @@ class TestRewriteDetails:
             wanted.may_hold(b'{"id": "%s"}' % n) for n in (b"11", b"12", b"13")
         ]
 
-
     def test_the_digit_test_comes_first_while_few_bytes_hold_an_affected_id(self, monkeypatch):
         """Over the first bytes, and while under two thirds of them held an affected ID."""
         monkeypatch.setattr(_enforce_compliance, "_WARM", 100)
