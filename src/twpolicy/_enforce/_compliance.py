@@ -1187,10 +1187,12 @@ class JsonLinesApplier:
 
     Each line is one record: a Tweet, a user, a v2 response (``data`` and ``includes``), a
     twarc-flattened Tweet. Lines that `clean_record` drops are left out; changed lines are
-    written again; untouched lines are copied byte for byte. A v2 response page is decided
-    from the IDs the fast page reader decodes in one pass (`_clean_line`); any other line
-    holds an affected object only if an affected ID appears in it as digits (or it escapes a
-    digit in JSON), so the others are copied without being parsed.
+    written again; untouched lines are copied byte for byte. A line holds an affected object
+    only if an affected ID appears in it as digits (or it escapes a digit in JSON), so the
+    others are copied without being parsed; a v2 response page that may hold one is decided
+    from the IDs the fast page reader decodes in one pass (`_clean_line`). Where most of the
+    bytes read so far held an affected ID, pages go to the fast reader before the digit
+    test, which then sees only the lines it does not read (`_tested`: the same bytes).
     A line that holds an affected ID but is not JSON is refused (nothing is changed). The
     output keeps the input's compression. IDs of what a reversible event removed (protect,
     suspend, withheld, unavailable) are appended to ``<output>.withdrawn.jsonl`` (IDs only),
