@@ -18,7 +18,7 @@ at equal numbers of processes (``--jobs 1``, and every core):
 
 With ``--no-hits`` every event is for a Tweet elsewhere (no line of the file holds an
 affected ID: the case of a large dataset and a day of compliance stream), instead of the
-hit-heavy mix where about 85 % of the bytes are in pages that hold an affected object.
+hit-heavy mix where 97 % of the bytes are in lines that hold an affected ID.
 
 Each round runs them one after the other (interleaved, so that a busy machine slows them
 alike); ``--rounds`` repeats the round and the ratios of each round are printed. Each run is
