@@ -516,6 +516,36 @@ class TestRewriteDetails:
             wanted.may_hold(b'{"id": "%s"}' % n) for n in (b"11", b"12", b"13")
         ]
 
+    def test_the_digit_test_comes_first_while_few_bytes_hold_an_affected_id(self, monkeypatch):
+        """Over the first bytes, and while under two thirds of them held an affected ID."""
+        monkeypatch.setattr(_enforce_compliance, "_WARM", 100)
+        snapshot = Snapshot(
+            tweets={"12345": "k"}, users={}, dms={}, scrub_geo={}, tweet_geo={},
+            reversible=frozenset(),
+        )  # fmt: skip
+        wanted = _Wanted(snapshot)
+        decided = []
+        for seen, held in ((0, 0), (99, 99), (300, 199), (300, 200), (300, 300)):
+            wanted.seen, wanted.held = seen, held
+            decided.append(wanted.filter_first())
+        assert decided == [True, True, True, False, False]
+
+    def test_a_worker_makes_its_wanted_ids_once(self, ledger):
+        """A worker keeps one `_Wanted` (a copy of every ID) for all its chunks."""
+        ledger.record([ComplianceEvent(type="tweet_delete", object_id="11")])
+        _enforce_compliance._receive(ledger.snapshot())
+        line = b'{"id": "11", "text": "a"}\n{"id": "12", "text": "b"}\n'
+        made = []
+        for _ in range(2):
+            cleaned = _enforce_compliance._clean_chunk(_chunks.Chunk(line, more=False))
+            assert (cleaned.edits, cleaned.read, cleaned.dropped) == ([(0, 26, b"")], 2, 1)
+            made.append(list(_enforce_compliance._wanted))
+        assert len(made[0]) == 1
+        assert made[0] == made[1]
+        assert made[0][0].seen == 2 * len(line)
+        _enforce_compliance._receive(ledger.snapshot())
+        assert not _enforce_compliance._wanted
+
 
 class TestJobs:
     """A large plain dataset cleaned by several processes: what one process writes."""
