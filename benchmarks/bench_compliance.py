@@ -67,6 +67,8 @@ def build(path: Path, mib: int) -> tuple[list[str], list[str]]:
                 continue
             if isinstance(value, dict) and isinstance(value.get("data"), list):
                 lines.append(line + "\n")
+    if not lines:  # an empty block would be written forever
+        raise SystemExit(f"bench_compliance: no v2 pages under {DATA} (set TWPOLICY_CORPUS)")
     block = "".join(lines).encode()
     tweets = twpolicy.dehydrate([json.loads(line) for line in lines])
     users = twpolicy.dehydrate([json.loads(line) for line in lines], kind="users")
@@ -227,6 +229,9 @@ def measure(quick: bool = False) -> list[dict[str, object]]:  # noqa: FBT001, FB
     ``baseline`` and ``bound``: a gross-regression bound for the CI smoke (the target is at
     most twice dehydrate; see docs/performance.md for today's ratios).
     """
+    if not DATA.is_dir():
+        print(f"bench_compliance: skipped: no corpus at {CORPUS} (set TWPOLICY_CORPUS)")
+        return []
     figures = run(20, 100_000) if quick else run(200, 1_000_000)
     baseline = figures["dehydrate_s"]
     results: list[dict[str, object]] = [
