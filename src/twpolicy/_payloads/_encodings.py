@@ -250,7 +250,7 @@ def _cells_around(
     south, north = max(-90.0, south - margin), min(90.0, north + margin)
     widest = max(abs(south), abs(north))
     stretch = math.cos(math.radians(widest))
-    if stretch < 1e-3 or east - west + 2 * margin / stretch >= 360.0:  # noqa: PLR2004
+    if stretch < 1e-3 or east - west + 2 * margin / stretch >= 360.0:  # noqa: PLR2004  # the globe
         first_column, last_column = 0, _COLUMNS - 1
     else:
         west, east = west - margin / stretch, east + margin / stretch
