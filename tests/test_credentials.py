@@ -3,9 +3,10 @@
 import json
 import logging
 
+import attrs
 import pytest
 import tweepy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import twpolicy
@@ -453,3 +454,71 @@ class TestNoSecretLeaks:
         assert 5 <= len(recorder.denied)
         for secret in secrets:
             assert not [m for m in messages if secret in m]
+
+
+@attrs.frozen
+class Quoting:
+    """A rule that allows, quoting ``text`` in a shared outcome (as rules repeat allows)."""
+
+    text: str
+    id = "test.quoting"
+    clause = "I.A.1"
+    error = twpolicy.CredentialError
+
+    def evaluate(self, action, context):
+        return twpolicy.Outcome.allow("quoted", facts={"quote": self.text})
+
+
+class TestRememberedCleanOutcomes:
+    """The guard remembers outcomes found clean; a secret registered later still never shows."""
+
+    TEXTS = (SECRET, OTHER_SECRET, f"{SECRET} and {OTHER_SECRET}")
+
+    @settings(max_examples=60, deadline=None)
+    @example(  # found clean while another secret stood, then its own secret registered
+        steps=[
+            ("register", OTHER_SECRET),
+            ("check", SECRET),
+            ("register", SECRET),
+            ("check", SECRET),
+        ]
+    )
+    @given(
+        steps=st.lists(
+            st.one_of(
+                st.tuples(st.just("register"), st.sampled_from((SECRET, OTHER_SECRET))),
+                st.tuples(st.just("clear"), st.none()),
+                st.tuples(st.just("check"), st.sampled_from(TEXTS)),
+            ),
+            max_size=12,
+        )
+    )
+    def test_no_registered_secret_in_any_decision(self, steps):
+        """Whatever the order of registering, clearing and deciding, no secret registered
+        at the time of a decision appears in it, and nothing unregistered is cut out."""
+        registry = process_secrets()
+        registry.clear()
+        guards = {text: twpolicy.Guard(rules=[Quoting(text)]) for text in self.TEXTS}
+        registered: set[str] = set()
+        try:
+            for step, value in steps:
+                if step == "register":
+                    registry.register([value])
+                    registered.add(value)
+                elif step == "clear":
+                    registry.clear()
+                    registered.clear()
+                else:
+                    record = json.dumps(
+                        guards[value]
+                        .check(
+                            twpolicy.Action(
+                                kind="api_call", operation="GET /2/users/me", category="public_read"
+                            )
+                        )
+                        .to_record()
+                    )
+                    for secret in (SECRET, OTHER_SECRET):
+                        assert (secret in record) == (secret in value and secret not in registered)
+        finally:
+            registry.clear()

@@ -130,6 +130,13 @@ class SecretRegistry:
     def _state() -> int:
         return _CHANGES[0]
 
+    def generation(self) -> int:
+        """A number that changes whenever any registry's secrets change.
+
+        A text found clean stays clean while it is unchanged: callers may remember that.
+        """
+        return _CHANGES[0]
+
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where registered secrets occur in ``text``, as ``(start, end)`` pairs, in order."""
         found: list[tuple[int, int]] = []
