@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mmap
 import os
 import re
 import select
@@ -856,18 +857,26 @@ class _WriterTurns:
 
 # Bound once: the marker's clock is the machine's, whatever a caller does to ``time``.
 _monotonic = time.monotonic
+_stat = os.stat  # the hot path: one global lookup, no Path overhead
 
 
 class _ChangeMarker:
     """Whether any connection committed to a SQLite file, without asking SQLite.
 
     In WAL mode every commit rewrites the wal-index header at the start of the ``-shm``
-    file (two 48-byte copies carrying a change counter, the last frame and a checksum; see
-    SQLite's "WAL-mode file format"). Reading it is one ``pread``, where ``PRAGMA
-    data_version`` costs a statement: this keeps the cached consent check near a dict
-    lookup. The header only says *whether* to ask: when it moved, could not be read, or
-    ``recheck`` seconds passed, `Database.changes` asks ``data_version`` as before. It is
-    read before asking, so a commit between the two is seen on the next poll, never lost.
+    file: two 48-byte copies carrying a change counter (``iChange``, moved by every header
+    write), the last frame, the page count, the salts and a checksum (SQLite's "WAL-mode
+    file format", section 2.1; ``walIndexWriteHdr`` in ``wal.c``). A checkpoint that
+    restarts the WAL writes it too (new salts). The first 96 bytes are mapped read-only
+    once, as SQLite maps them itself, so reading them is a copy in memory, with no system
+    call (``os.pread`` where the file cannot be mapped). The header only says *whether* to
+    ask: when it moved, could not be read, or ``recheck`` seconds passed,
+    `Database.changes` asks ``data_version`` as before. It is read before asking, so a
+    commit between the two is seen on the next poll, never lost.
+
+    The mapping adds no failure SQLite does not already have: its own connection in this
+    process maps the same pages, and SQLite shrinks the file only when no connection has it
+    open (ours holds its shared lock while the marker is open).
     """
 
     recheck = 0.05  # seconds: data_version is asked at least this often regardless
@@ -876,24 +885,43 @@ class _ChangeMarker:
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
+        self._map: mmap.mmap | None = None
         self._seen: bytes | None = None
         self._asked = 0.0
 
     def open(self) -> None:
         """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
         self.close()
-        if hasattr(os, "pread"):
-            with suppress(OSError):
-                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return
+        try:
+            self._map = mmap.mmap(fd, self.size, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # too short yet, or a file system that cannot map
+            if hasattr(os, "pread"):
+                self._fd, fd = fd, -1
+        finally:
+            if fd >= 0:
+                os.close(fd)  # the mapping keeps its own descriptor
 
     def close(self) -> None:
         fd, self._fd, self._seen = self._fd, None, None
+        mapped, self._map = self._map, None
+        if mapped is not None:
+            mapped.close()
         if fd is not None:
             with suppress(OSError):
                 os.close(fd)
 
     def read(self) -> bytes | None:
         """The header as it is now (``None``: unreadable, so ask SQLite)."""
+        mapped = self._map
+        if mapped is not None:
+            try:
+                return mapped[: self.size]
+            except ValueError:  # closed by another thread meanwhile
+                return None
         if self._fd is None:
             return None
         try:
@@ -911,8 +939,13 @@ class _ChangeMarker:
         )
 
     def asked(self, header: bytes | None) -> None:
-        """SQLite was just asked, after ``header`` was read."""
-        self._seen, self._asked = header, _monotonic()
+        """SQLite was just asked, after ``header`` was read.
+
+        The time first: a poll without the lock that sees the new header must not pair it
+        with the time SQLite was asked before.
+        """
+        self._asked = _monotonic()
+        self._seen = header
 
 
 class _SqliteDatabase(Database):
@@ -1052,8 +1085,27 @@ class _SqliteDatabase(Database):
 
         Paired with which connection it is (a new one counts afresh). Also checks that the
         file is still the one opened. SQLite is asked only when its wal-index header moved
-        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a ``pread``.
+        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a copy of 96 mapped
+        bytes, without the lock: each attribute read is atomic, the slow path stores the version
+        before the header it goes with, and the fast path reads the version after the header
+        matched, so a matching header never comes with an older version.
         """
+        marker = self._marker
+        if (
+            self._gone is None
+            and self._connection is not None
+            and self._poller_of == (self._connections, _FORKS[0])
+        ):
+            try:
+                status = _stat(self._where)
+            except OSError:
+                pass  # the locked path says what happened
+            else:
+                if (status.st_dev, status.st_ino) == self._identity and marker.unchanged(
+                    marker.read()
+                ):
+                    # Read after the header matched: the version stored with it, or newer.
+                    return self._connections, self._version_seen
         with self._lock:
             if self._gone is not None:
                 raise StoreUnavailable(self._gone)
@@ -1062,15 +1114,15 @@ class _SqliteDatabase(Database):
                     self._poller = self._connection_for_this_process().cursor()
                     self._poller.execute("PRAGMA data_version").fetchone()  # maps the -shm
                     self._poller_of = (self._connections, _FORKS[0])
-                    self._marker.open()
+                    marker.open()
                 if self._stat() != self._identity:
                     self._check_identity()
-                header = self._marker.read()
-                if self._marker.unchanged(header):
+                header = marker.read()
+                if marker.unchanged(header):
                     return self._connections, self._version_seen
                 version = self._poller.execute("PRAGMA data_version").fetchone()[0]
-                self._marker.asked(header)
                 self._version_seen = version
+                marker.asked(header)
             except sqlite3.Error as exc:
                 raise self._failed("read", exc) from None
             return self._connections, version
