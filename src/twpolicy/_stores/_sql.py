@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import mmap
 import os
 import re
 import select
@@ -867,16 +866,15 @@ class _ChangeMarker:
     file: two 48-byte copies carrying a change counter (``iChange``, moved by every header
     write), the last frame, the page count, the salts and a checksum (SQLite's "WAL-mode
     file format", section 2.1; ``walIndexWriteHdr`` in ``wal.c``). A checkpoint that
-    restarts the WAL writes it too (new salts). The first 96 bytes are mapped read-only
-    once, as SQLite maps them itself, so reading them is a copy in memory, with no system
-    call (``os.pread`` where the file cannot be mapped). The header only says *whether* to
-    ask: when it moved, could not be read, or ``recheck`` seconds passed,
-    `Database.changes` asks ``data_version`` as before. It is read before asking, so a
-    commit between the two is seen on the next poll, never lost.
+    restarts the WAL writes it too (new salts). Reading it is one ``pread``, where ``PRAGMA
+    data_version`` costs a statement. The header only says *whether* to ask: when it moved,
+    could not be read, or ``recheck`` seconds passed, `Database.changes` asks
+    ``data_version`` as before. It is read before asking, so a commit between the two is
+    seen on the next poll, never lost.
 
-    The mapping adds no failure SQLite does not already have: its own connection in this
-    process maps the same pages, and SQLite shrinks the file only when no connection has it
-    open (ours holds its shared lock while the marker is open).
+    Not a mapping of the file: a process reading a mapped ``-shm`` died of ``SIGBUS`` in
+    the eight-process test (a page of the file gone while mapped), which Python cannot
+    catch; a ``pread`` past the end only returns fewer bytes.
     """
 
     recheck = 0.05  # seconds: data_version is asked at least this often regardless
@@ -885,43 +883,24 @@ class _ChangeMarker:
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
-        self._map: mmap.mmap | None = None
         self._seen: bytes | None = None
         self._asked = 0.0
 
     def open(self) -> None:
         """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
         self.close()
-        try:
-            fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            return
-        try:
-            self._map = mmap.mmap(fd, self.size, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # too short yet, or a file system that cannot map
-            if hasattr(os, "pread"):
-                self._fd, fd = fd, -1
-        finally:
-            if fd >= 0:
-                os.close(fd)  # the mapping keeps its own descriptor
+        if hasattr(os, "pread"):
+            with suppress(OSError):
+                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
 
     def close(self) -> None:
         fd, self._fd, self._seen = self._fd, None, None
-        mapped, self._map = self._map, None
-        if mapped is not None:
-            mapped.close()
         if fd is not None:
             with suppress(OSError):
                 os.close(fd)
 
     def read(self) -> bytes | None:
         """The header as it is now (``None``: unreadable, so ask SQLite)."""
-        mapped = self._map
-        if mapped is not None:
-            try:
-                return mapped[: self.size]
-            except ValueError:  # closed by another thread meanwhile
-                return None
         if self._fd is None:
             return None
         try:
@@ -1085,8 +1064,8 @@ class _SqliteDatabase(Database):
 
         Paired with which connection it is (a new one counts afresh). Also checks that the
         file is still the one opened. SQLite is asked only when its wal-index header moved
-        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a copy of 96 mapped
-        bytes, without the lock: each attribute read is atomic, the slow path stores the version
+        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a ``pread``, without the
+        lock: each attribute read is atomic, the slow path stores the version
         before the header it goes with, and the fast path reads the version after the header
         matched, so a matching header never comes with an older version.
         """
