@@ -859,6 +859,63 @@ _monotonic = time.monotonic
 _stat = os.stat  # the hot path: one global lookup, no Path overhead
 
 
+class _ShmFiles:
+    """One descriptor per ``-shm`` file per process, closed after its last connection.
+
+    Why not one per marker, closed with it:
+    POSIX record locks belong to a process and a file, not to a descriptor: closing *any*
+    descriptor of the ``-shm`` file drops every lock this process's SQLite connections hold
+    on it (``fcntl(2)``, "the lock is released when any file descriptor referring to the
+    file is closed"; SQLite's ``os_unix.c`` works around it for the database file, not for
+    descriptors it does not know of). Without its shared lock on the ``-shm`` file's DMS
+    byte, another process opening the database takes itself for the first, truncates the
+    file and builds the wal-index afresh under live connections (seen as a worker killed by
+    ``SIGBUS``), and the read marks that keep a checkpoint from overwriting pages a reader
+    uses are gone too. So the change markers share one descriptor per file, counted by the
+    databases that connected to it, and it is closed after the last one's connection.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, int] = {}
+        self._fds: dict[str, int] = {}
+
+    def hold(self, path: str) -> None:
+        """A database connected to the file whose ``-shm`` is ``path``."""
+        with self._lock:
+            self._users[path] = self._users.get(path, 0) + 1
+
+    def release(self, path: str) -> None:
+        """That database closed its connection: the last one closes the descriptor."""
+        with self._lock:
+            users = self._users.get(path, 0) - 1
+            if users > 0:
+                self._users[path] = users
+                return
+            self._users.pop(path, None)
+            fd = self._fds.pop(path, None)
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
+
+    def fd(self, path: str) -> int | None:
+        """The shared descriptor (``None``: no database holds the file, or no ``-shm``)."""
+        with self._lock:
+            if path not in self._users:
+                return None
+            fd = self._fds.get(path)
+            if fd is None:
+                try:
+                    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError:
+                    return None
+                self._fds[path] = fd
+            return fd
+
+
+_SHM_FILES = _ShmFiles()
+
+
 class _ChangeMarker:
     """Whether any connection committed to a SQLite file, without asking SQLite.
 
@@ -872,9 +929,8 @@ class _ChangeMarker:
     ``data_version`` as before. It is read before asking, so a commit between the two is
     seen on the next poll, never lost.
 
-    Not a mapping of the file: a process reading a mapped ``-shm`` died of ``SIGBUS`` in
-    the eight-process test (a page of the file gone while mapped), which Python cannot
-    catch; a ``pread`` past the end only returns fewer bytes.
+    The descriptor is shared and closed by `_ShmFiles`, never here: closing it would drop
+    SQLite's locks on the file.
     """
 
     recheck = 0.05  # seconds: data_version is asked at least this often regardless
@@ -890,14 +946,11 @@ class _ChangeMarker:
         """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
         self.close()
         if hasattr(os, "pread"):
-            with suppress(OSError):
-                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self._fd = _SHM_FILES.fd(self._path)
 
     def close(self) -> None:
-        fd, self._fd, self._seen = self._fd, None, None
-        if fd is not None:
-            with suppress(OSError):
-                os.close(fd)
+        """Forget the header; the descriptor is `_ShmFiles`'s to close."""
+        self._fd, self._seen = None, None
 
     def read(self) -> bytes | None:
         """The header as it is now (``None``: unreadable, so ask SQLite)."""
@@ -942,7 +995,10 @@ class _SqliteDatabase(Database):
         self._poller: Any = None  # a cursor kept for PRAGMA data_version
         self._poller_of: tuple[int, int] = (-1, -1)  # (connection number, fork count)
         self._version_seen: object = None
-        self._marker = _ChangeMarker(f"{url.path}-shm")
+        # Absolute, so that two spellings of one file share one descriptor (`_ShmFiles`).
+        self._shm = os.path.abspath(f"{url.path}-shm")  # noqa: PTH100  # a str key, once
+        self._holds_shm = False
+        self._marker = _ChangeMarker(self._shm)
         self._turns = _WriterTurns(Path(f"{url.path}-writer"))
 
     def __del__(self) -> None:
@@ -950,6 +1006,13 @@ class _SqliteDatabase(Database):
         with suppress(Exception):  # nothing useful to do while being collected
             self._turns.close()
             self._marker.close()
+            self._release_shm()
+
+    def _release_shm(self) -> None:
+        """After the connection is closed: this database no longer needs the ``-shm`` file."""
+        if self._holds_shm:
+            self._holds_shm = False
+            _SHM_FILES.release(self._shm)
 
     def close(self) -> None:
         """Close the connection and the writers' lock file (a later transaction reopens them)."""
@@ -957,6 +1020,7 @@ class _SqliteDatabase(Database):
             super().close()
             self._turns.close()
             self._marker.close()
+            self._release_shm()
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -982,6 +1046,9 @@ class _SqliteDatabase(Database):
             after = self._stat()
             if before == after and after is not None:
                 self._identity = after
+                if not self._holds_shm:
+                    _SHM_FILES.hold(self._shm)
+                    self._holds_shm = True
                 return connection
             connection.close()  # the file changed under us while opening: once more
         raise StoreUnavailable(
