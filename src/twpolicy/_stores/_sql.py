@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mmap
 import os
 import re
 import select
@@ -878,7 +879,7 @@ class _ShmFiles:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users: dict[str, int] = {}
-        self._fds: dict[str, int] = {}
+        self._open: dict[str, tuple[int, mmap.mmap | None]] = {}
 
     def hold(self, path: str) -> None:
         """A database connected to the file whose ``-shm`` is ``path``."""
@@ -893,26 +894,36 @@ class _ShmFiles:
                 self._users[path] = users
                 return
             self._users.pop(path, None)
-            fd = self._fds.pop(path, None)
+            fd, mapped = self._open.pop(path, (None, None))
+        if mapped is not None:
+            mapped.close()  # closes its own copy of the descriptor
         if fd is not None:
             with suppress(OSError):
                 os.close(fd)
 
-    def fd(self, path: str) -> int | None:
-        """The shared descriptor (``None``: no database holds the file, or no ``-shm``)."""
+    def header(self, path: str) -> tuple[int | None, mmap.mmap | None]:
+        """The shared descriptor and the header's read-only mapping.
+
+        ``None`` for both: no database holds the file, or there is no ``-shm`` file; for
+        the mapping: it cannot be mapped (too short yet, or the file system cannot).
+        """
         with self._lock:
             if path not in self._users:
-                return None
-            fd = self._fds.get(path)
-            if fd is None:
+                return None, None
+            if path not in self._open:
                 try:
                     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
                 except OSError:
-                    return None
-                self._fds[path] = fd
-            return fd
+                    return None, None
+                try:
+                    mapped: mmap.mmap | None = mmap.mmap(fd, _HEADER, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):  # read with pread instead
+                    mapped = None
+                self._open[path] = (fd, mapped)
+            return self._open[path]
 
 
+_HEADER = 96  # bytes: both copies of the wal-index header
 _SHM_FILES = _ShmFiles()
 
 
@@ -923,37 +934,49 @@ class _ChangeMarker:
     file: two 48-byte copies carrying a change counter (``iChange``, moved by every header
     write), the last frame, the page count, the salts and a checksum (SQLite's "WAL-mode
     file format", section 2.1; ``walIndexWriteHdr`` in ``wal.c``). A checkpoint that
-    restarts the WAL writes it too (new salts). Reading it is one ``pread``, where ``PRAGMA
-    data_version`` costs a statement. The header only says *whether* to ask: when it moved,
+    restarts the WAL writes it too (new salts). The first 96 bytes are mapped read-only, as
+    SQLite maps the file itself, so reading them is a copy in memory, no system call (one
+    ``pread`` where the file cannot be mapped), where ``PRAGMA data_version`` costs a
+    statement. The header only says *whether* to ask: when it moved,
     could not be read, or ``recheck`` seconds passed, `Database.changes` asks
     ``data_version`` as before. It is read before asking, so a commit between the two is
     seen on the next poll, never lost.
 
-    The descriptor is shared and closed by `_ShmFiles`, never here: closing it would drop
-    SQLite's locks on the file.
+    The descriptor and mapping are shared and closed by `_ShmFiles`, never here: closing
+    either would drop SQLite's locks on the file. The mapping adds no failure SQLite's own
+    does not have: SQLite shrinks the file only to 3 bytes (the header's page stays), and
+    only when no connection anywhere holds it.
     """
 
     recheck = 0.05  # seconds: data_version is asked at least this often regardless
-    size = 96  # bytes: both copies of the header
+    size = _HEADER
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
+        self._map: mmap.mmap | None = None
         self._seen: bytes | None = None
         self._asked = 0.0
 
     def open(self) -> None:
         """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
         self.close()
-        if hasattr(os, "pread"):
-            self._fd = _SHM_FILES.fd(self._path)
+        self._fd, self._map = _SHM_FILES.header(self._path)
+        if not hasattr(os, "pread"):
+            self._fd = None
 
     def close(self) -> None:
-        """Forget the header; the descriptor is `_ShmFiles`'s to close."""
-        self._fd, self._seen = None, None
+        """Forget the header; the descriptor and mapping are `_ShmFiles`'s to close."""
+        self._fd, self._map, self._seen = None, None, None
 
     def read(self) -> bytes | None:
         """The header as it is now (``None``: unreadable, so ask SQLite)."""
+        mapped = self._map
+        if mapped is not None:
+            try:
+                return mapped[:_HEADER]
+            except ValueError:  # closed with the last connection meanwhile
+                return None
         if self._fd is None:
             return None
         try:
