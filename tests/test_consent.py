@@ -1132,6 +1132,31 @@ class TestCacheFreshness:
             with pytest.raises(twpolicy.StoreUnavailable, match="replaced by another file"):
                 reader.check(USER, "tweet.write")
 
+    def test_a_ledger_reopened_on_a_put_back_file_sees_revokes(
+        self, sqlite_path, tmp_path, monkeypatch
+    ):
+        """After a file is put back while two ledgers in this process had it open, the one
+        reopened reads the new file's header (not the old one's), while the other still
+        holds the old: a revoke there is seen by its next check."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)  # the header alone decides
+        url = f"sqlite:///{sqlite_path}"
+        other = tmp_path / "other.db"
+        with twpolicy.open_ledger(f"sqlite:///{other}") as elsewhere:
+            elsewhere.grant(USER, "tweet.write", **NOTICE)
+        with twpolicy.open_ledger(url) as stale, twpolicy.open_ledger(url) as reader:
+            stale.grant(OTHER, "tweet.write", **NOTICE)
+            assert reader.check(OTHER, "tweet.write") is not None
+            for suffix in ("-wal", "-shm"):
+                Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+            other.replace(sqlite_path)
+            with pytest.raises(twpolicy.StoreUnavailable, match="replaced"):
+                reader.check(OTHER, "tweet.write")
+            reader.close()
+            assert reader.check(USER, "tweet.write") is not None
+            with twpolicy.open_ledger(url) as writer:
+                writer.revoke(USER)
+            assert reader.check(USER, "tweet.write") is None
+
     def test_a_deleted_file_is_refused_by_the_cached_check(self, sqlite_path):
         """Deleting the file under a reader whose cache holds a grant: the next check
         refuses, even with nothing written since."""

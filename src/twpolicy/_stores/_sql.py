@@ -880,6 +880,7 @@ class _ShmFiles:
         self._lock = threading.Lock()
         self._users: dict[str, int] = {}
         self._open: dict[str, tuple[int, mmap.mmap | None]] = {}
+        self._retired: list[tuple[int, mmap.mmap | None]] = []
 
     def hold(self, path: str) -> None:
         """A database connected to the file whose ``-shm`` is ``path``."""
@@ -901,6 +902,15 @@ class _ShmFiles:
             with suppress(OSError):
                 os.close(fd)
 
+    @staticmethod
+    def _current(path: str, fd: int) -> bool:
+        """Whether ``fd`` is still the file at ``path`` (only when a connection is made)."""
+        try:
+            now, held = os.stat(path), os.fstat(fd)  # noqa: PTH116  # a str path, as os.fstat
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
     def header(self, path: str) -> tuple[int | None, mmap.mmap | None]:
         """The shared descriptor and the header's read-only mapping.
 
@@ -910,6 +920,10 @@ class _ShmFiles:
         with self._lock:
             if path not in self._users:
                 return None, None
+            if path in self._open and not self._current(path, self._open[path][0]):
+                # The file at the path is another one now (a ledger file put back): keep the
+                # old descriptor open (connections may still hold locks through it), forever.
+                self._retired.append(self._open.pop(path))
             if path not in self._open:
                 try:
                     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
