@@ -24,6 +24,7 @@ from twpolicy._cli._main import main
 from twpolicy._stores._consent import LedgerTampered
 from twpolicy._stores._consent._events import COLUMNS, GENESIS, Row
 from twpolicy._stores._consent._verify import verify_rows
+from twpolicy._stores._sql import _ChangeMarker
 
 USER = "2244994945"
 OTHER = "783214"
@@ -1013,6 +1014,222 @@ class TestCache:
         """A negative, non-numeric or twice-given TTL is a ConfigurationError."""
         with pytest.raises(twpolicy.ConfigurationError, match="cache_ttl"):
             twpolicy.open_ledger(f"sqlite:///{tmp_path}/c.db{suffix}", **kwargs)
+
+
+_HOLD_A_WRITE = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("UPDATE twpolicy_consent_head SET seq = seq WHERE one = 1")
+print("holding", flush=True)
+sys.stdin.readline()  # killed before this returns
+"""
+
+
+def _plain_commit(path):
+    """One commit by a plain sqlite3 connection (a writer that is not twpolicy)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("CREATE TABLE IF NOT EXISTS scratch (x)")
+        other.execute("INSERT INTO scratch VALUES (1)")
+    finally:
+        other.close()
+
+
+def _checkpoint(path, mode):
+    """A checkpoint by another connection; TRUNCATE and RESTART make the next writer wrap
+    the WAL back to its first frame."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    finally:
+        other.close()
+
+
+@pytest.fixture(name="sqlite_path")
+def _sqlite_path(tmp_path):
+    """A SQLite ledger file's path (not yet created)."""
+    return tmp_path / "consent.db"
+
+
+class TestCacheFreshness:
+    """A cached grant is never served after another connection or process revoked it, and a
+    file deleted or replaced under the reader is refused at the next check (I.C.1)."""
+
+    def test_the_marker_reads_the_header_sqlite_wrote(self, sqlite_path):
+        """The change marker's header is the first 96 bytes of the ``-shm`` file."""
+        with twpolicy.open_ledger(f"sqlite:///{sqlite_path}") as ledger:
+            ledger.grant(USER, "tweet.write", **NOTICE)
+            assert ledger.check(USER, "tweet.write") is not None
+            marker = ledger._store._database._marker
+            assert Path(f"{sqlite_path}-shm").read_bytes()[:96] == marker.read()
+
+    @pytest.mark.parametrize("mode", ["PASSIVE", "RESTART", "TRUNCATE"])
+    def test_a_revoke_after_a_checkpoint_is_seen_at_once(self, sqlite_path, mode, monkeypatch):
+        """A checkpoint, then a revoke written from the WAL's first frame again (the WAL
+        wrapped): the next cached check refuses."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)  # the header alone decides
+        url = f"sqlite:///{sqlite_path}"
+        with twpolicy.open_ledger(url) as writer, twpolicy.open_ledger(url) as reader:
+            for _ in range(3):
+                writer.grant(USER, "tweet.write", **NOTICE)
+                assert reader.check(USER, "tweet.write") is not None
+                _checkpoint(sqlite_path, mode)
+                assert reader.check(USER, "tweet.write") is not None
+                writer.revoke(USER)
+                assert reader.check(USER, "tweet.write") is None
+
+    def test_a_writer_killed_mid_transaction(self, sqlite_path, monkeypatch):
+        """A writer killed (SIGKILL) inside its transaction changes nothing the reader
+        serves; the next revoke by another process is seen by the next check."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)
+        url = f"sqlite:///{sqlite_path}"
+        with twpolicy.open_ledger(url) as reader:
+            reader.grant(USER, "tweet.write", **NOTICE)
+            assert reader.check(USER, "tweet.write") is not None
+            holder = subprocess.Popen(
+                [sys.executable, "-c", _HOLD_A_WRITE, str(sqlite_path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert "holding\n" == holder.stdout.readline()
+                assert reader.check(USER, "tweet.write") is not None
+                holder.send_signal(signal.SIGKILL)
+                holder.wait(timeout=60)
+            finally:
+                holder.kill()
+                holder.wait(timeout=60)
+                holder.stdin.close()
+                holder.stdout.close()
+            assert reader.check(USER, "tweet.write") is not None
+            done = subprocess.run(
+                [sys.executable, str(WORKER), "revoke", url, USER],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+            assert "done\n" == done.stdout
+            assert reader.check(USER, "tweet.write") is None
+
+    def test_a_file_renamed_over_the_reader_is_refused(self, sqlite_path, tmp_path):
+        """A ledger file renamed over the path (where the user never consented, and with
+        its own WAL index) is refused by the next cached check, not served from the cache."""
+        url = f"sqlite:///{sqlite_path}"
+        other = tmp_path / "other.db"
+        with twpolicy.open_ledger(f"sqlite:///{other}") as elsewhere:
+            elsewhere.grant(OTHER, "tweet.write", **NOTICE)
+        with twpolicy.open_ledger(url) as reader:
+            reader.grant(USER, "tweet.write", **NOTICE)
+            assert reader.check(USER, "tweet.write") is not None
+            for suffix in ("-wal", "-shm"):
+                Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+            other.replace(sqlite_path)
+            with twpolicy.open_ledger(url) as writer:  # a fresh -shm, not the mapped one
+                writer.revoke(OTHER)
+            with pytest.raises(twpolicy.StoreUnavailable, match="replaced by another file"):
+                reader.check(USER, "tweet.write")
+
+    def test_a_ledger_reopened_on_a_put_back_file_sees_revokes(
+        self, sqlite_path, tmp_path, monkeypatch
+    ):
+        """After a file is put back while two ledgers in this process had it open, the one
+        reopened reads the new file's header (not the old one's), while the other still
+        holds the old: a revoke there is seen by its next check."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)  # the header alone decides
+        url = f"sqlite:///{sqlite_path}"
+        other = tmp_path / "other.db"
+        with twpolicy.open_ledger(f"sqlite:///{other}") as elsewhere:
+            elsewhere.grant(USER, "tweet.write", **NOTICE)
+        with twpolicy.open_ledger(url) as stale, twpolicy.open_ledger(url) as reader:
+            stale.grant(OTHER, "tweet.write", **NOTICE)
+            assert reader.check(OTHER, "tweet.write") is not None
+            for suffix in ("-wal", "-shm"):
+                Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+            other.replace(sqlite_path)
+            with pytest.raises(twpolicy.StoreUnavailable, match="replaced"):
+                reader.check(OTHER, "tweet.write")
+            reader.close()
+            assert reader.check(USER, "tweet.write") is not None
+            with twpolicy.open_ledger(url) as writer:
+                writer.revoke(USER)
+            assert reader.check(USER, "tweet.write") is None
+
+    def test_a_deleted_file_is_refused_by_the_cached_check(self, sqlite_path):
+        """Deleting the file under a reader whose cache holds a grant: the next check
+        refuses, even with nothing written since."""
+        with twpolicy.open_ledger(f"sqlite:///{sqlite_path}") as reader:
+            reader.grant(USER, "tweet.write", **NOTICE)
+            assert reader.check(USER, "tweet.write") is not None
+            assert reader.check(USER, "tweet.write") is not None  # a cache hit
+            sqlite_path.unlink()
+            with pytest.raises(twpolicy.StoreUnavailable, match="was deleted while open"):
+                reader.check(USER, "tweet.write")
+
+    @settings(max_examples=30, deadline=None)
+    @given(
+        st.lists(
+            st.sampled_from(["grant", "revoke", "plain", "passive", "truncate", "thread", "check"]),
+            min_size=1,
+            max_size=14,
+        )
+    )
+    def test_the_cache_never_serves_a_stale_grant(self, ops):
+        """Whatever other connections commit or checkpoint, and whichever thread polls, each
+        cached check answers as a fresh read of the store does."""
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            patch.setattr(_ChangeMarker, "recheck", 1e9)  # the header alone decides
+            path = Path(directory) / "consent.db"
+            url = f"sqlite:///{path}"
+            with (
+                twpolicy.open_ledger(url) as writer,
+                twpolicy.open_ledger(url) as reader,
+                twpolicy.open_ledger(url, cache_ttl=0) as truth,
+            ):
+                for op in ops:
+                    if op == "grant":
+                        writer.grant(USER, "tweet.write", **NOTICE)
+                    elif op == "revoke":
+                        writer.revoke(USER)
+                    elif op == "plain":
+                        _plain_commit(path)
+                    elif op in {"passive", "truncate"}:
+                        _checkpoint(path, op.upper())
+                    elif op == "thread":  # another thread polls (and may refill the cache)
+                        with ThreadPoolExecutor(1) as pool:
+                            pool.submit(reader.check, USER, "tweet.write").result()
+                    expected = truth.check(USER, "tweet.write") is not None
+                    assert expected == (reader.check(USER, "tweet.write") is not None)
+
+    def test_threads_polling_while_a_commit_lands(self, sqlite_path, monkeypatch):
+        """A poll without the lock that finds the header another thread just stored gets
+        that thread's version, never the one before it."""
+        monkeypatch.setattr(_ChangeMarker, "recheck", 1e9)
+        url = f"sqlite:///{sqlite_path}"
+        with twpolicy.open_ledger(url) as writer, twpolicy.open_ledger(url) as reader:
+            writer.grant(USER, "tweet.write", **NOTICE)
+            assert reader.check(USER, "tweet.write") is not None
+            database = reader._store._database
+            before = database.changes()
+            writer.revoke(USER)
+            marker = database._marker
+            asked = marker.asked
+            tokens = []
+
+            def asked_then_poll(header):
+                asked(header)
+                tokens.append(database.changes())  # as if another thread polled right now
+
+            monkeypatch.setattr(marker, "asked", asked_then_poll)
+            after = database.changes()
+            assert [after] == tokens
+            assert before != after
+            assert reader.check(USER, "tweet.write") is None
 
 
 # -- failures ----------------------------------------------------------------------------------

@@ -255,3 +255,48 @@ class TestChangeMarker:
         with _database(tmp_path) as (path, db):
             db.changes()
         assert not [fd for fd in Path("/proc/self/fd").iterdir() if _names(fd, path, "-shm")]
+
+
+def _shm_locks(path):
+    """This process's POSIX locks on ``path``-shm, from /proc/locks (Linux)."""
+    inode = Path(f"{path}-shm").stat().st_ino
+    with Path("/proc/locks").open() as locks:
+        return [
+            line for line in locks if f":{inode} " in line and f" {os.getpid()} " in f" {line} "
+        ]
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks (Linux)")
+class TestShmLocks:
+    """The change marker never drops the locks SQLite holds on the ``-shm`` file."""
+
+    def test_closing_one_database_keeps_the_others_locks(self, tmp_path):
+        """Two databases on one file in one process: closing the one that polled leaves the
+        other's shared lock on the ``-shm`` file (a descriptor closed would drop it)."""
+        path = tmp_path / "store.db"
+        url = parse_url(f"sqlite:///{path}")
+        keeper = open_database(url, SCHEMA)
+        poller = open_database(url, SCHEMA)
+        try:
+            with keeper.read() as tx:
+                tx.one("SELECT 1")
+            poller.changes()
+            held = _shm_locks(path)
+            assert held
+            poller.close()
+            assert held == _shm_locks(path)
+        finally:
+            keeper.close()
+            poller.close()
+
+    def test_reconnecting_keeps_the_locks(self, tmp_path):
+        """A database that reconnects (its marker opened afresh) keeps SQLite's locks."""
+        path = tmp_path / "store.db"
+        database = open_database(parse_url(f"sqlite:///{path}"), SCHEMA)
+        try:
+            database.changes()
+            database._drop_connection()
+            database.changes()
+            assert _shm_locks(path)
+        finally:
+            database.close()

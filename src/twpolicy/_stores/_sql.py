@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mmap
 import os
 import re
 import select
@@ -856,44 +857,140 @@ class _WriterTurns:
 
 # Bound once: the marker's clock is the machine's, whatever a caller does to ``time``.
 _monotonic = time.monotonic
+_stat = os.stat  # the hot path: one global lookup, no Path overhead
+
+
+class _ShmFiles:
+    """One descriptor per ``-shm`` file per process, closed after its last connection.
+
+    Why not one per marker, closed with it:
+    POSIX record locks belong to a process and a file, not to a descriptor: closing *any*
+    descriptor of the ``-shm`` file drops every lock this process's SQLite connections hold
+    on it (``fcntl(2)``, "the lock is released when any file descriptor referring to the
+    file is closed"; SQLite's ``os_unix.c`` works around it for the database file, not for
+    descriptors it does not know of). Without its shared lock on the ``-shm`` file's DMS
+    byte, another process opening the database takes itself for the first, truncates the
+    file and builds the wal-index afresh under live connections (seen as a worker killed by
+    ``SIGBUS``), and the read marks that keep a checkpoint from overwriting pages a reader
+    uses are gone too. So the change markers share one descriptor per file, counted by the
+    databases that connected to it, and it is closed after the last one's connection.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, int] = {}
+        self._open: dict[str, tuple[int, mmap.mmap | None]] = {}
+        self._retired: list[tuple[int, mmap.mmap | None]] = []
+
+    def hold(self, path: str) -> None:
+        """A database connected to the file whose ``-shm`` is ``path``."""
+        with self._lock:
+            self._users[path] = self._users.get(path, 0) + 1
+
+    def release(self, path: str) -> None:
+        """That database closed its connection: the last one closes the descriptor."""
+        with self._lock:
+            users = self._users.get(path, 0) - 1
+            if users > 0:
+                self._users[path] = users
+                return
+            self._users.pop(path, None)
+            fd, mapped = self._open.pop(path, (None, None))
+        if mapped is not None:
+            mapped.close()  # closes its own copy of the descriptor
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
+
+    @staticmethod
+    def _current(path: str, fd: int) -> bool:
+        """Whether ``fd`` is still the file at ``path`` (only when a connection is made)."""
+        try:
+            now, held = os.stat(path), os.fstat(fd)  # noqa: PTH116  # a str path, as os.fstat
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+    def header(self, path: str) -> tuple[int | None, mmap.mmap | None]:
+        """The shared descriptor and the header's read-only mapping.
+
+        ``None`` for both: no database holds the file, or there is no ``-shm`` file; for
+        the mapping: it cannot be mapped (too short yet, or the file system cannot).
+        """
+        with self._lock:
+            if path not in self._users:
+                return None, None
+            if path in self._open and not self._current(path, self._open[path][0]):
+                # The file at the path is another one now (a ledger file put back): keep the
+                # old descriptor open (connections may still hold locks through it), forever.
+                self._retired.append(self._open.pop(path))
+            if path not in self._open:
+                try:
+                    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError:
+                    return None, None
+                try:
+                    mapped: mmap.mmap | None = mmap.mmap(fd, _HEADER, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):  # read with pread instead
+                    mapped = None
+                self._open[path] = (fd, mapped)
+            return self._open[path]
+
+
+_HEADER = 96  # bytes: both copies of the wal-index header
+_SHM_FILES = _ShmFiles()
 
 
 class _ChangeMarker:
     """Whether any connection committed to a SQLite file, without asking SQLite.
 
     In WAL mode every commit rewrites the wal-index header at the start of the ``-shm``
-    file (two 48-byte copies carrying a change counter, the last frame and a checksum; see
-    SQLite's "WAL-mode file format"). Reading it is one ``pread``, where ``PRAGMA
-    data_version`` costs a statement: this keeps the cached consent check near a dict
-    lookup. The header only says *whether* to ask: when it moved, could not be read, or
-    ``recheck`` seconds passed, `Database.changes` asks ``data_version`` as before. It is
-    read before asking, so a commit between the two is seen on the next poll, never lost.
+    file: two 48-byte copies carrying a change counter (``iChange``, moved by every header
+    write), the last frame, the page count, the salts and a checksum (SQLite's "WAL-mode
+    file format", section 2.1; ``walIndexWriteHdr`` in ``wal.c``). A checkpoint that
+    restarts the WAL writes it too (new salts). The first 96 bytes are mapped read-only, as
+    SQLite maps the file itself, so reading them is a copy in memory, no system call (one
+    ``pread`` where the file cannot be mapped), where ``PRAGMA data_version`` costs a
+    statement. The header only says *whether* to ask: when it moved,
+    could not be read, or ``recheck`` seconds passed, `Database.changes` asks
+    ``data_version`` as before. It is read before asking, so a commit between the two is
+    seen on the next poll, never lost.
+
+    The descriptor and mapping are shared and closed by `_ShmFiles`, never here: closing
+    either would drop SQLite's locks on the file. The mapping adds no failure SQLite's own
+    does not have: SQLite shrinks the file only to 3 bytes (the header's page stays), and
+    only when no connection anywhere holds it.
     """
 
     recheck = 0.05  # seconds: data_version is asked at least this often regardless
-    size = 96  # bytes: both copies of the header
+    size = _HEADER
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
+        self._map: mmap.mmap | None = None
         self._seen: bytes | None = None
         self._asked = 0.0
 
     def open(self) -> None:
         """Start afresh on a new connection (after SQLite made its ``-shm`` file)."""
         self.close()
-        if hasattr(os, "pread"):
-            with suppress(OSError):
-                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._fd, self._map = _SHM_FILES.header(self._path)
+        if not hasattr(os, "pread"):
+            self._fd = None
 
     def close(self) -> None:
-        fd, self._fd, self._seen = self._fd, None, None
-        if fd is not None:
-            with suppress(OSError):
-                os.close(fd)
+        """Forget the header; the descriptor and mapping are `_ShmFiles`'s to close."""
+        self._fd, self._map, self._seen = None, None, None
 
     def read(self) -> bytes | None:
         """The header as it is now (``None``: unreadable, so ask SQLite)."""
+        mapped = self._map
+        if mapped is not None:
+            try:
+                return mapped[:_HEADER]
+            except ValueError:  # closed with the last connection meanwhile
+                return None
         if self._fd is None:
             return None
         try:
@@ -911,8 +1008,13 @@ class _ChangeMarker:
         )
 
     def asked(self, header: bytes | None) -> None:
-        """SQLite was just asked, after ``header`` was read."""
-        self._seen, self._asked = header, _monotonic()
+        """SQLite was just asked, after ``header`` was read.
+
+        The time first: a poll without the lock that sees the new header must not pair it
+        with the time SQLite was asked before.
+        """
+        self._asked = _monotonic()
+        self._seen = header
 
 
 class _SqliteDatabase(Database):
@@ -930,7 +1032,10 @@ class _SqliteDatabase(Database):
         self._poller: Any = None  # a cursor kept for PRAGMA data_version
         self._poller_of: tuple[int, int] = (-1, -1)  # (connection number, fork count)
         self._version_seen: object = None
-        self._marker = _ChangeMarker(f"{url.path}-shm")
+        # Absolute, so that two spellings of one file share one descriptor (`_ShmFiles`).
+        self._shm = os.path.abspath(f"{url.path}-shm")  # noqa: PTH100  # a str key, once
+        self._holds_shm = False
+        self._marker = _ChangeMarker(self._shm)
         self._turns = _WriterTurns(Path(f"{url.path}-writer"))
 
     def __del__(self) -> None:
@@ -938,6 +1043,13 @@ class _SqliteDatabase(Database):
         with suppress(Exception):  # nothing useful to do while being collected
             self._turns.close()
             self._marker.close()
+            self._release_shm()
+
+    def _release_shm(self) -> None:
+        """After the connection is closed: this database no longer needs the ``-shm`` file."""
+        if self._holds_shm:
+            self._holds_shm = False
+            _SHM_FILES.release(self._shm)
 
     def close(self) -> None:
         """Close the connection and the writers' lock file (a later transaction reopens them)."""
@@ -945,6 +1057,7 @@ class _SqliteDatabase(Database):
             super().close()
             self._turns.close()
             self._marker.close()
+            self._release_shm()
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -970,6 +1083,9 @@ class _SqliteDatabase(Database):
             after = self._stat()
             if before == after and after is not None:
                 self._identity = after
+                if not self._holds_shm:
+                    _SHM_FILES.hold(self._shm)
+                    self._holds_shm = True
                 return connection
             connection.close()  # the file changed under us while opening: once more
         raise StoreUnavailable(
@@ -1052,8 +1168,27 @@ class _SqliteDatabase(Database):
 
         Paired with which connection it is (a new one counts afresh). Also checks that the
         file is still the one opened. SQLite is asked only when its wal-index header moved
-        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a ``pread``.
+        (`_ChangeMarker`), so an unchanged store costs a ``stat`` and a ``pread``, without the
+        lock: each attribute read is atomic, the slow path stores the version
+        before the header it goes with, and the fast path reads the version after the header
+        matched, so a matching header never comes with an older version.
         """
+        marker = self._marker
+        if (
+            self._gone is None
+            and self._connection is not None
+            and self._poller_of == (self._connections, _FORKS[0])
+        ):
+            try:
+                status = _stat(self._where)
+            except OSError:
+                pass  # the locked path says what happened
+            else:
+                if (status.st_dev, status.st_ino) == self._identity and marker.unchanged(
+                    marker.read()
+                ):
+                    # Read after the header matched: the version stored with it, or newer.
+                    return self._connections, self._version_seen
         with self._lock:
             if self._gone is not None:
                 raise StoreUnavailable(self._gone)
@@ -1062,15 +1197,15 @@ class _SqliteDatabase(Database):
                     self._poller = self._connection_for_this_process().cursor()
                     self._poller.execute("PRAGMA data_version").fetchone()  # maps the -shm
                     self._poller_of = (self._connections, _FORKS[0])
-                    self._marker.open()
+                    marker.open()
                 if self._stat() != self._identity:
                     self._check_identity()
-                header = self._marker.read()
-                if self._marker.unchanged(header):
+                header = marker.read()
+                if marker.unchanged(header):
                     return self._connections, self._version_seen
                 version = self._poller.execute("PRAGMA data_version").fetchone()[0]
-                self._marker.asked(header)
                 self._version_seen = version
+                marker.asked(header)
             except sqlite3.Error as exc:
                 raise self._failed("read", exc) from None
             return self._connections, version
