@@ -756,6 +756,14 @@ class TestOneParse:
         assert page is not None
         assert page.ids() == {"1", "5"}
 
+    @pytest.mark.parametrize("counted", [0, _fastpage._NUMPY_AFTER])
+    @pytest.mark.parametrize("size", [10, 1 << 16, 1 << 17])
+    def test_colons_are_counted_alike(self, monkeypatch, counted, size):
+        """A large line's colons counted by numpy (once a dataset is large) or by bytes."""
+        monkeypatch.setattr(_fastpage, "_counted", [counted])
+        data = (b'{"a": "b:c", "d\\"": 1}' * size)[:size]
+        assert _fastpage._colons(data) == data.count(b":")
+
     @pytest.mark.corpus
     def test_corpus_pages_are_read_alike(self, corpus):
         read = 0

@@ -924,8 +924,13 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
 
 
 #: From this length on, a line's colons are counted by numpy where it is installed (the
-#: ``fast`` extra, imported at the first such line): ten times `bytes.count`'s speed.
+#: ``fast`` extra): ten times `bytes.count`'s speed ...
 _COUNTED: Final = 1 << 16
+#: ... once this many bytes of such lines were counted by `bytes.count` in this process:
+#: importing numpy (about 0.25 s of CPU) pays only on a large dataset.
+_NUMPY_AFTER: Final = 256 << 20
+#: Bytes of large lines counted by `bytes.count` so far.
+_counted: list[int] = [0]
 
 
 @functools.cache
@@ -939,11 +944,15 @@ def _numpy() -> Any:
 
 
 def _colons(data: bytes) -> int:
-    """How many bytes of ``data`` are ``:`` (`bytes.count`, or numpy for a large line)."""
-    if len(data) >= _COUNTED:
-        np = _numpy()
-        if np is not None:
-            return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(":")))
+    """How many bytes of ``data`` are ``:`` (`bytes.count`, or numpy: `_NUMPY_AFTER`)."""
+    size = len(data)
+    if size >= _COUNTED:
+        if _counted[0] >= _NUMPY_AFTER:
+            np = _numpy()
+            if np is not None:
+                return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(":")))
+        else:
+            _counted[0] += size
     return data.count(b":")
 
 
