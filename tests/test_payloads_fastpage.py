@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import twice
 import twpolicy
 from corpus import load
 from twpolicy import ComplianceEvent, JsonLinesApplier, apply_compliance, open_compliance
@@ -672,6 +673,106 @@ def test_corpus_pages_with_any_events(corpus, data):
         up_to = data.draw(st.sampled_from([None, *tweet_ids])) if kind == "scrub_geo" else None
         found.append(ComplianceEvent(type=kind, object_id=uid, up_to_tweet_id=up_to))
     same(doc.raw, snapshot_of(found))
+
+
+# -- one parse for the check and the facts ------------------------------------------------
+
+
+def read_both(line: bytes) -> tuple[Any, Any]:
+    """``line`` read by the one parse (orjson, converted) and by the decoder and check."""
+    parsed = read_page(line, _CLEANED)
+    with mock.patch.object(_fastpage, "_LOADS", None):
+        decoded = read_page(line, _CLEANED)
+    return facts_of(parsed), facts_of(decoded)
+
+
+def facts_of(page: Any) -> Any:
+    """What the cleaner reads of a page: its slots' kinds, IDs and every fact of each object."""
+    if page is None:
+        return None
+    names = sorted(_fastpage.FACTS)
+    return (
+        page.kinds(),
+        page.ids(),
+        [[page.column(group, name) for name in names] for group in range(len(page.kinds()))],
+    )
+
+
+@pytest.mark.skipif(_fastpage._LOADS is None, reason="orjson is not installed")
+class TestOneParse:
+    """With orjson, one parse of a line serves the check for keys written twice and the facts
+    (`_fastpage._decoded`); it reads every line as the decoder and the check do."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(page=pages(), style=st.integers(0, 2))
+    def test_pages_are_read_alike(self, page, style):
+        parsed, decoded = read_both(encode(page, style))
+        assert parsed == decoded
+
+    @settings(max_examples=200, deadline=None)
+    @given(line=twice.written_twice(pages(), (None, {}, [], "", 0, "x", ":", '":')))
+    def test_a_key_written_twice_is_refused_alike(self, line):
+        assert read_both(line.encode()) == (None, None)
+
+    @settings(max_examples=100, deadline=None)
+    @given(page=pages(), found=events(), style=st.integers(0, 2))
+    def test_pages_are_cleaned_alike(self, page, found, style):
+        line, snapshot = encode(page, style), snapshot_of(found)
+        parsed_tally, decoded_tally = _Tally(), _Tally()
+        parsed = _clean_line(line, snapshot, parsed_tally)
+        with mock.patch.object(_fastpage, "_LOADS", None):
+            decoded = _clean_line(line, snapshot, decoded_tally)
+        assert parsed == decoded
+        assert tallied(parsed_tally) == tallied(decoded_tally)
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            b'{"data": [{"id": "1", "text": "a", "x_count": %d}]}' % 2**70,  # past 64 bits
+            b'{"data": [{"id": "1", "text": "\\ud800"}]}',  # a lone surrogate
+            b'{"data": [{"id": "1", "text": NaN}]}',
+            b'{"data": [{"id": "1", "text": "\\u003a"}], "meta": {"a": 1, "a": 2}}',
+            b'{"data": [{"id": "1", "text": "x\\": y"}], "meta": {"a" : 1}}',
+            b'{"data": [{"id": "1", "text": "x\\": y"}], "meta": {"a" : 1, "a": 2}}',
+            b'{"data": [{"id": "1", "text": "::", "author_id": "5"}]}' + b" " * (1 << 16),
+            b'{"data": [{"id": "1", "text": "a"}], "meta": {"a": 1, "a": 1}}' + b" " * (1 << 16),
+            b"[" * 300 + b"]" * 300,
+            b'{"data": [{"id": "1", "text": "a", "entities": {"mentions": [1]}}]}',
+        ],
+    )
+    def test_what_orjson_cannot_read_or_count_is_read_alike(self, line):
+        parsed, decoded = read_both(line)
+        assert parsed == decoded
+
+    def test_a_plain_page_is_parsed_once(self):
+        line = b'{"data": [{"id": "1", "text": "a: b", "author_id": "5"}], "meta": {"n": 1}}'
+        loads = mock.Mock(wraps=_fastpage._LOADS)
+        with (
+            mock.patch.object(_fastpage, "_LOADS", loads),
+            mock.patch.object(_fastpage, "written_once", side_effect=AssertionError),
+        ):
+            page = read_page(line, _CLEANED)
+        assert loads.call_count == 1
+        assert page is not None
+        assert page.ids() == {"1", "5"}
+
+    @pytest.mark.parametrize("counted", [0, _fastpage._NUMPY_AFTER])
+    @pytest.mark.parametrize("size", [10, 1 << 16, 1 << 17])
+    def test_colons_are_counted_alike(self, monkeypatch, counted, size):
+        """A large line's colons counted by numpy (once a dataset is large) or by bytes."""
+        monkeypatch.setattr(_fastpage, "_counted", [counted])
+        data = (b'{"a": "b:c", "d\\"": 1}' * size)[:size]
+        assert _fastpage._colons(data) == data.count(b":")
+
+    @pytest.mark.corpus
+    def test_corpus_pages_are_read_alike(self, corpus):
+        read = 0
+        for document in load(corpus):
+            if isinstance(document.raw, bytes):
+                parsed, decoded = read_both(document.raw)
+                assert parsed == decoded, document
+                read += parsed is not None
+        assert read > 20
 
 
 # -- through the appliers -----------------------------------------------------------------

@@ -26,7 +26,7 @@ import itertools
 import keyword
 import operator
 import typing
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
@@ -56,6 +56,17 @@ _OBJECT: Final = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _ARRAY: Final = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _VALUE: Final = msgspec.json.Decoder().decode
 _ENCODE: Final = msgspec.json.Encoder().encode
+
+# One parse of a line for both the check for keys written twice and the facts (`_decoded`),
+# with orjson where installed (its reader and writer, in C, cost less than msgspec's).
+_LOADS: Callable[[bytes], Any] | None
+_DUMPS: Callable[[Any], bytes]
+try:
+    import orjson
+
+    _LOADS, _DUMPS = orjson.loads, orjson.dumps
+except ImportError:  # pragma: no cover  # exercised where orjson is not installed
+    _LOADS, _DUMPS = None, _ENCODE
 
 
 class Item:
@@ -763,12 +774,15 @@ class _PageReader:
         decoder: decodes the line into a struct of its slots, each Tweet or user as its
             kind's reader reads it (`_reader`), every other slot held closed; it refuses a
             key the response does not know.
+        converted: the same struct for `msgspec.convert` of the line already parsed
+            (`_parsed`: each value the decoder skips unparsed is taken as it was parsed).
         slots: the slots of Tweets and users, in the walker's order.
         required: the attributes of the keys the response's signature requires.
         excluded: the attributes of the keys it excludes.
     """
 
     decoder: msgspec.json.Decoder[Any]
+    converted: Any
     slots: tuple[_Slot, ...]
     required: tuple[str, ...]
     excluded: tuple[str, ...]
@@ -822,6 +836,7 @@ def _page_reader(relevant: frozenset[Kind]) -> _PageReader | None:
     top = {f.encode_name: f.name for f in msgspec.structs.fields(struct)}
     return _PageReader(
         msgspec.json.Decoder(struct),
+        _parsed(struct),
         tuple(
             _Slot(slot.path, _names(struct, slot.path), kind, slot.kind is None, reader)
             for slot, kind, reader in read
@@ -831,14 +846,50 @@ def _page_reader(relevant: frozenset[Kind]) -> _PageReader | None:
     )
 
 
+@functools.cache
+def _parsed(struct: Any) -> Any:
+    """``struct`` with every field `msgspec.Raw` (skipped unparsed) taken as any value.
+
+    The struct `msgspec.convert` turns a parsed line into: the same names, keys, defaults,
+    refusal of unknown keys and nested structs (each made over), so it accepts exactly the
+    values the decoder accepts, and gives the same facts.
+    """
+    fields = msgspec.structs.fields(struct)
+    config = struct.__struct_config__
+    return msgspec.defstruct(
+        f"{struct.__name__}_parsed",
+        [(f.name, _parsed_type(f.type), f.default) for f in fields],
+        kw_only=True,
+        gc=False,
+        forbid_unknown_fields=config.forbid_unknown_fields,
+        rename={f.name: f.encode_name for f in fields},
+    )
+
+
+def _parsed_type(held: Any) -> Any:
+    """A field's type in `_parsed`: `msgspec.Raw` as `typing.Any`, structs made over."""
+    if held is msgspec.Raw:
+        return _ANY
+    if isinstance(held, type) and issubclass(held, msgspec.Struct):
+        return _parsed(held)
+    args = typing.get_args(held)
+    if not args:
+        return held
+    made = tuple(_parsed_type(arg) for arg in args)
+    if typing.get_origin(held) is list:
+        return _LIST[made[0]]
+    return functools.reduce(operator.or_, made)
+
+
 def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
     """Read a v2 response line for cleaning; ``None`` if the walker must read it instead.
 
     ``relevant``: the kinds whose objects the cleaner acts on (Tweets, users, DMs); every one
     the walker would meet in the line must be one of the Tweets and users read here. One
-    msgspec decode reads the facts of every Tweet and user (and checks the rest of the line
-    holds no other content); the page's objects themselves are cut out of the line only if
-    cleaning changes it (`Page.materialise`).
+    parse of the line serves both the check for keys written twice and the facts of every
+    Tweet and user (`_decoded`; the rest of the line is checked to hold no other content);
+    the page's objects themselves are cut out of the line only if cleaning changes it
+    (`Page.materialise`).
     """
     page = _page_reader(relevant)
     if page is None:
@@ -847,7 +898,9 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
     try:
         if not line.isascii():  # (twarc writes ASCII: the check is then free)
             line.decode("utf-8")
-        record = page.decoder.decode(line)
+        record = _decoded(line, page)
+        if record is None:
+            return None  # a key written twice: the walker's path refuses the line, naming it
         if any(getattr(record, name) is unset for name in page.required) or any(
             getattr(record, name) is not unset for name in page.excluded
         ):
@@ -867,6 +920,70 @@ def read_page(line: bytes, relevant: frozenset[Kind]) -> Page | None:
                 found.append((slot, reads, many))
     except (_Refused, msgspec.DecodeError, UnicodeDecodeError):
         return None
-    if not written_once(line, _VALUE, _ENCODE):
-        return None  # a key written twice: the walker's path refuses the line, naming it
     return Page(found, page.slots)
+
+
+#: From this length on, a line's colons are counted by numpy where it is installed (the
+#: ``fast`` extra): ten times `bytes.count`'s speed ...
+_COUNTED: Final = 1 << 16
+#: ... once this many bytes of such lines were counted by `bytes.count` in this process:
+#: importing numpy (about 0.25 s of CPU) pays only on a large dataset.
+_NUMPY_AFTER: Final = 256 << 20
+#: Bytes of large lines counted by `bytes.count` so far.
+_counted: list[int] = [0]
+
+
+@functools.cache
+def _numpy() -> Any:
+    """numpy, or ``None`` where it is not installed."""
+    try:
+        import numpy as np  # noqa: PLC0415  # optional, and only large lines need it
+    except ImportError:  # pragma: no cover  # exercised where numpy is not installed
+        return None
+    return np
+
+
+def _colons(data: bytes) -> int:
+    """How many bytes of ``data`` are ``:`` (`bytes.count`, or numpy: `_NUMPY_AFTER`)."""
+    size = len(data)
+    if size >= _COUNTED:
+        if _counted[0] >= _NUMPY_AFTER:
+            np = _numpy()
+            if np is not None:
+                return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord(":")))
+        else:
+            _counted[0] += size
+    return data.count(b":")
+
+
+def _decoded(line: bytes, page: _PageReader) -> Any:
+    r"""``line`` as the page's struct, once it writes no key twice (``None``: it does).
+
+    The check for keys written twice (`written_once`) needs the whole line parsed; with
+    orjson installed, that one parse (``_LOADS``, faster than msgspec's) also gives the
+    facts, turned into the page's struct by `msgspec.convert` (``page.converted``: the same
+    struct, every value skipped unparsed by the decoder taken as parsed) instead of decoding
+    the line a second time. What orjson does not read or write (integers past 64 bits, a
+    lone surrogate, deep nesting) is decoded and checked the other way, as is the rare line
+    whose colons do not tally at once (``\u003`` in it, a key written twice): same result.
+
+    Raises:
+        msgspec.DecodeError: the line is not what the page's struct reads.
+    """
+    if _LOADS is not None:
+        try:
+            value = _LOADS(line)
+            written = _DUMPS(value)
+        except (ValueError, TypeError):  # (orjson's errors are both)
+            pass
+        else:
+            # Outside strings one colon per key written: as in `written_once`.
+            if (b"\\u003" not in line and _colons(line) == _colons(written)) or written_once(
+                line, _VALUE, _ENCODE
+            ):
+                return msgspec.convert(value, page.converted)
+            return None
+    record = page.decoder.decode(line)
+    if not written_once(line, _VALUE, _ENCODE):
+        return None
+    return record
