@@ -621,9 +621,10 @@ class LastingPoints(Points):
     neutral numbers that are no point, never a point let through. Reading only notes a
     point; a check next needing it works out its copies, kept exactly in sets while at most
     1,000 points wait (no false positive, no digest), else put in the filters with the
-    others waiting; every 10,000 points read go in. Its encodings (about 260, `point_codes`) go in only when a text holds a
-    token that may be one, and then only for the points read in that token's cell
-    (`token_cells`): no other point can be the one it names.
+    others waiting; every 10,000 points read go in. Its encodings (about 260,
+    `point_codes`) go in only when a text holds a token that may be one, and then only for
+    the points read in that token's cell (`token_cells`): no other point can be the one it
+    names.
 
     Args:
         limit: how many points the first filters hold.
