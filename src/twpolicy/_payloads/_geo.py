@@ -1100,6 +1100,10 @@ class PlaceNames:
         self.points.absorb(other.points)
 
 
+#: The most names `LocationMemory` also keeps exactly (about 100 bytes a name, so 0.5 MB).
+_EXACT_NAMES_MOST: Final = 5_000
+
+
 def _word_forms(place: Mapping[str, Any]) -> list[str]:
     """A place's full name as words only, and its name with its country (`words_key`).
 
@@ -1158,6 +1162,7 @@ class LocationMemory(PlaceNames):
     """
 
     __slots__ = (
+        "_exact_names",
         "_names",
         "_owned",
         "_owned_values",
@@ -1182,6 +1187,9 @@ class LocationMemory(PlaceNames):
         super().__init__(limit=names, points=0)
         self.points = LastingPoints(points, rate)
         self._names = GrowingBloom(names, rate)
+        # Every name in the filter, while they are few (`_EXACT_NAMES_MOST`): asked here, a
+        # name costs no digest and is never found wrongly; past the bound, the filter only.
+        self._exact_names: set[str] | None = set()
         # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
         self._owned = GrowingBloom(owned * COPIES_PER_POINT, rate)
         self._owners = GrowingBloom(owned * COPIES_PER_POINT, rate)
@@ -1228,13 +1236,23 @@ class LocationMemory(PlaceNames):
         )
 
     def _has(self, key: str) -> bool:
+        exact = self._exact_names
+        if exact is not None:
+            return key in self._given or key in exact
         return key in self._given or key.encode() in self._names
 
     def _add(self, keys: Iterable[str]) -> bool:
         fresh = False
         with self._lock:
+            exact = self._exact_names
             for key in keys:
+                if exact is not None:
+                    if key in exact:
+                        continue  # in the filter already: adding it again finds it
+                    exact.add(key)
                 fresh = self._names.add(key.encode()) or fresh
+            if exact is not None and len(exact) > _EXACT_NAMES_MOST:
+                self._exact_names = None
         return fresh
 
     def observe(self, document: Any) -> None:
