@@ -757,6 +757,12 @@ _ANY_PAIR_IN_TEXT: Final = re.compile(
 )
 
 
+# Texts of at most this many characters have what they are on their own (apart from the
+# place names and points read) cached: keys and values repeat from record to record.
+_CACHED_LONGEST: Final = 256
+_CACHED_TEXTS: Final = 8_192
+
+
 def _text_pair_known(text: str, names: PlaceNames) -> bool:
     """Whether a text writes out a point read (at any rounding, in either order).
 
@@ -767,34 +773,43 @@ def _text_pair_known(text: str, names: PlaceNames) -> bool:
         text = text[:_LONGEST_TEXT]
     if _DIGIT.search(text) is None:
         return False
-    if ("." in text or "e-" in text or "E-" in text) and any(
-        names.knows_pair([float(match.group(1)), float(match.group(2))])
-        for match in _ANY_PAIR_IN_TEXT.finditer(text)
-    ):
+    pairs, scaled, degrees = (
+        _pairs_written(text) if len(text) <= _CACHED_LONGEST else _pairs_written.__wrapped__(text)
+    )
+    if any(names.knows_pair(list(pair)) for pair in pairs):
         return True
-    scaled = text_scaled(text)
-    if scaled and names.knows_pair(scaled):
+    if scaled and names.knows_pair(list(scaled)):
         return True
-    degrees = list(_degrees(text))
-    return len(degrees) > 1 and names.knows_pair(degrees)
+    return len(degrees) > 1 and names.knows_pair(list(degrees))
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _pairs_written(
+    text: str,
+) -> tuple[tuple[tuple[float, float], ...], tuple[float, ...], tuple[float, ...]]:
+    """What `_text_pair_known` asks about a text: its decimal pairs, scaled integers, degrees."""
+    pairs: tuple[tuple[float, float], ...] = ()
+    if "." in text or "e-" in text or "E-" in text:
+        pairs = tuple(
+            (float(match.group(1)), float(match.group(2)))
+            for match in _ANY_PAIR_IN_TEXT.finditer(text)
+        )
+    return pairs, tuple(text_scaled(text)), tuple(_degrees(text))
 
 
 _LONGEST_TEXT: Final = 100_000
 
 
-def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
+def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:
     """What location a mapping key is, or ``None``.
 
     A coordinate pair, a "lat,long" text, a place ID (16 hexadecimal digits), a search's
     location parameter, or a place name ``names`` knows.
     """
     if type(key) is str:
-        if _PLACE_ID.fullmatch(key):
-            return GeoKind.PLACE_REFERENCE
-        if _geo_query_text(key):
-            return GeoKind.GEO_QUERY
-        if _text_point(key) or _text_location(key):
-            return GeoKind.POINT
+        static = _key_kind(key) if len(key) <= _CACHED_LONGEST else _key_kind.__wrapped__(key)
+        if static is not None:
+            return static
         if names is not None and (_text_pair_known(key, names) or names.encodes_text(key)):
             return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
@@ -811,6 +826,28 @@ def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  
             (kind for kind in (key_location(part, names) for part in key) if kind is not None),
             GeoKind.PLACE if any(type(p) is str and _full_name(p) for p in key) else None,
         )
+    return None
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _key_kind(key: str) -> GeoKind | None:
+    """What a mapping key is as location whatever was read (`key_location`), or ``None``."""
+    if _PLACE_ID.fullmatch(key):
+        return GeoKind.PLACE_REFERENCE
+    if _geo_query_text(key):
+        return GeoKind.GEO_QUERY
+    if _text_point(key) or _text_location(key):
+        return GeoKind.POINT
+    return None
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _text_kind(text: str, walked: bool) -> GeoKind | None:  # noqa: FBT001  # cached: positional
+    """What a text value is as location whatever was read (`scan_value`), or ``None``."""
+    if _geo_query_text(text):
+        return GeoKind.GEO_QUERY
+    if (_text_point(text) if not walked else _neutral_text_point(text)) or _text_location(text):
+        return GeoKind.POINT
     return None
 
 
@@ -841,12 +878,13 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
             continue
         kind = type(item)
         if kind is str:
-            if _geo_query_text(item):
-                yield path, GeoKind.GEO_QUERY
-            elif (_text_point(item) if not walked else _neutral_text_point(item)) or _text_location(
-                item
-            ):
-                yield path, GeoKind.POINT
+            static = (
+                _text_kind(item, walked)
+                if len(item) <= _CACHED_LONGEST
+                else _text_kind.__wrapped__(item, walked)
+            )
+            if static is not None:
+                yield path, static
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
             elif names is not None and (_text_pair_known(item, names) or names.encodes_text(item)):
