@@ -892,6 +892,8 @@ class TestCachedTexts:
             for walked in (False, True):
                 assert _geo._text_kind.__wrapped__(text, walked) == _geo._text_kind(text, walked)
             assert _geo._pairs_written.__wrapped__(text) == _geo._pairs_written(text)
+            tail = text[-_geo._LONGEST_WORD :]
+            assert _geo._last_word.__wrapped__(tail) == _geo._last_word(tail)
             assert list(_encodings._code_tokens(text, None)) == list(_encodings.code_tokens(text))
 
     @given(_geo_texts())

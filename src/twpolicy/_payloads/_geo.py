@@ -964,6 +964,15 @@ _PLACE_MARK: Final = b"p:"
 # The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
 _LAST_WORD: Final = re.compile(r"([^\W_]+)[\W_]*$")
 _LONGEST_WORD: Final = 64
+
+
+@functools.lru_cache(maxsize=8192)  # the same texts recur in every record
+def _last_word(tail: str) -> str | None:
+    """The last word of a text's end, without case (`PlaceNames._words_known`)."""
+    last = _LAST_WORD.search(unicodedata.normalize("NFKC", tail))
+    return None if last is None else last.group(1).casefold()
+
+
 _CODE_MARK: Final = b"c:"  # a point read with a Tweet, encoded (`point_codes`)
 _AREA_MARK: Final = b"a:"
 _NO_NAMES: Final[Mapping[str, list[str]]] = {}
@@ -1051,8 +1060,8 @@ class PlaceNames:
         """Whether ``text`` is, as words only, a full name learned (`words_key`)."""
         if type(text) is not str:
             return False
-        last = _LAST_WORD.search(unicodedata.normalize("NFKC", text[-_LONGEST_WORD:]))
-        if last is None or not self._word_ended(last.group(1).casefold()):
+        last = _last_word(text[-_LONGEST_WORD:])
+        if last is None or not self._word_ended(last):
             return False
         words = words_key(text)
         return words is not None and self._has(words)
