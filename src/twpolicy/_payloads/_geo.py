@@ -1196,8 +1196,10 @@ class LocationMemory(PlaceNames):
     its ID) are kept in Bloom filters that start small and grow
     (`twpolicy._payloads._locations.GrowingBloom`), so whatever was read is recognised
     however much was read after it, and an application that read little holds little
-    (about 0.3 MB at the defaults until more is read). Something never read is taken for
-    something read at ``rate`` at most (a refusal, never a miss), however much was read.
+    (about 0.3 MB at the defaults until more is read; while few were read, they are also
+    kept exactly, about 2.5 MB at most, so that asking costs no digest). Something never
+    read is taken for something read at ``rate`` at most (a refusal, never a miss), however
+    much was read.
     The filters are anonymous memory maps sized for 16 copies a point (8 to 13.4 on average
     for points of 4 to 8 decimals).
 
