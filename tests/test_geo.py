@@ -17,6 +17,7 @@ import twpolicy
 from conftest import PROJECT
 from corpus import load, resolve
 from twpolicy import GeoKind, Guard, StandaloneGeoError, check_storable, find_geo, strip_geo
+from twpolicy._payloads import _encodings, _geo
 from twpolicy.testing import DecisionRecorder
 
 PLACE_ID = "0a1b2c3d4e5f6a7b"
@@ -832,3 +833,101 @@ class TestDocs:
         printed = capsys.readouterr().out
         assert "/coordinates point in_tweet\n/place place in_tweet\n" in printed
         assert "refused under I.B.7 [geo.standalone: standalone_geo]" in printed
+
+
+# -- short texts: what they are on their own, cached --------------------------------------------
+
+_GEO_ALPHABET = "0123456789.,;:-+ /°'\"NSEWnsewbcdfghjkmpqrstuvxyzCFGHJMPQRVWX=?&%()@_"
+
+
+def _geo_texts():
+    """Texts shaped like points, queries, codes and names, and any text at all."""
+    return st.one_of(
+        st.text(alphabet=_GEO_ALPHABET, max_size=40),
+        st.text(max_size=300),
+        st.builds(
+            "{0:.5f},{1:.5f}".format,
+            st.floats(-90, 90, allow_nan=False),
+            st.floats(-180, 180, allow_nan=False),
+        ),
+        st.sampled_from(
+            [
+                "geocode:37.781157,-122.398720,1mi",
+                "POINT (2.35 48.85)",
+                "9q8yyk8yt",
+                "849VCWC8+R9",
+                "37 46 29.7 N 122 25 9.8 W",
+                "377749300,-1224194200",
+                "https://maps.google.com/?q=48.85,2.35",
+                "0123456789abcdef",
+            ]
+        ),
+    )
+
+
+def _corpus_texts(corpus):
+    """Every short string of the corpus, keys and values."""
+    texts: set[str] = set()
+    for doc in load(corpus):
+        stack = [doc.value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                texts.update(key for key in item if type(key) is str)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif type(item) is str and len(item) <= 256:
+                texts.add(item)
+    return sorted(texts)
+
+
+class TestCachedTexts:
+    """What a short text is on its own is cached: the cache answers as the work it saves."""
+
+    @staticmethod
+    def assert_cached_as_worked_out(text):
+        for _ in range(2):  # worked out, then from the cache
+            assert _geo._key_kind.__wrapped__(text) == _geo._key_kind(text)
+            for walked in (False, True):
+                assert _geo._text_kind.__wrapped__(text, walked) == _geo._text_kind(text, walked)
+            assert _geo._pairs_written.__wrapped__(text) == _geo._pairs_written(text)
+            tail = text[-_geo._LONGEST_WORD :]
+            assert _geo._last_word.__wrapped__(tail) == _geo._last_word(tail)
+            assert list(_encodings._code_tokens(text, None)) == list(_encodings.code_tokens(text))
+
+    @given(_geo_texts())
+    def test_generated(self, text):
+        """Generated texts: the same answers cached as worked out."""
+        self.assert_cached_as_worked_out(text)
+
+    def test_corpus(self, corpus):
+        """Short keys and texts of the corpus (one in ten of 110,000, in order): the same
+        answers cached as worked out."""
+        texts = _corpus_texts(corpus)[::10]
+        assert len(texts) > 5_000
+        for text in texts:
+            self.assert_cached_as_worked_out(text)
+
+    @given(_geo_texts())
+    def test_the_steps_cached_answer_as_the_steps(self, text):
+        """The cached kinds are the steps `key_location` and `scan_value` took one by one."""
+        if _geo._PLACE_ID.fullmatch(text):
+            expected = GeoKind.PLACE_REFERENCE
+        elif _geo._geo_query_text(text):
+            expected = GeoKind.GEO_QUERY
+        elif _geo._text_point(text) or _geo._text_location(text):
+            expected = GeoKind.POINT
+        else:
+            expected = None
+        assert expected == _geo._key_kind(text)
+        for walked in (False, True):
+            if _geo._geo_query_text(text):
+                expected = GeoKind.GEO_QUERY
+            elif (
+                _geo._text_point(text) if not walked else _geo._neutral_text_point(text)
+            ) or _geo._text_location(text):
+                expected = GeoKind.POINT
+            else:
+                expected = None
+            assert expected == _geo._text_kind(text, walked)

@@ -34,6 +34,7 @@ from twpolicy import (
 )
 from twpolicy._cli._scan import scan
 from twpolicy._clients._streams import _read_location
+from twpolicy._payloads import _geo as geo
 from twpolicy._payloads import _locations as locations
 from twpolicy._payloads._batch import scan_lines
 from twpolicy._payloads._encodings import geohash, maidenhead, plus_code, point_codes, token_cells
@@ -783,6 +784,94 @@ class TestNeverForgets:
         assert all(member in bloom for member in members)
         assert bloom.expected_rate() > 1e-3  # past capacity the rate rises
         assert 1 not in bloom  # only bytes are members
+
+
+class TestExactWhileFew:
+    """The copies of a few points and the names of few places are kept exactly as well:
+    asked there, they answer as the filters do (less their rare false positives)."""
+
+    @staticmethod
+    def _filtered(points):
+        """A `LastingPoints` holding ``points`` in its filters only."""
+        held = LastingPoints()
+        for lat, lon in points:
+            held.add(lat, lon)
+        with held._lock:
+            held._index()
+        assert not held._young_keys
+        return held
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def test_points_asked_exactly_answer_as_the_filters(self, data):
+        """Young copies, filters, both at once and `Points` give the same answers."""
+        read = other_points(data.draw(st.integers(0, 10**6)), data.draw(st.integers(1, 8)))
+        split = data.draw(st.integers(0, len(read)))
+        young, mixed, exact = LastingPoints(), LastingPoints(), Points()
+        for lat, lon in read:
+            young.add(lat, lon)
+            exact.add(lat, lon)
+        for lat, lon in read[:split]:
+            mixed.add(lat, lon)
+        mixed._ready()
+        with mixed._lock:
+            mixed._index()
+        for lat, lon in read[split:]:
+            mixed.add(lat, lon)
+        filtered = self._filtered(read)
+        numbers = st.one_of(
+            st.sampled_from([n for point in read for n in point]).flatmap(
+                lambda n: st.sampled_from([n, round(n, 3), round(n, 5), -n, n + 0.25])
+            ),
+            st.floats(-180, 180),
+        )
+        for _ in range(5):
+            asked = data.draw(st.lists(numbers, min_size=2, max_size=5))
+            expected = filtered.among(asked)
+            assert expected == young.among(asked) == mixed.among(asked) == exact.among(asked)
+            expected = filtered.pairs_with(asked[0], asked[1:])
+            assert expected == young.pairs_with(asked[0], asked[1:])
+            assert expected == mixed.pairs_with(asked[0], asked[1:])
+            assert expected == exact.pairs_with(asked[0], asked[1:])
+        assert young._young_keys  # asked exactly
+        assert not young._count
+
+    def test_past_the_bound_the_points_go_into_the_filters(self, monkeypatch):
+        monkeypatch.setattr(locations, "_YOUNG_MOST", 5)
+        points = LastingPoints()
+        read = other_points(21, 12)
+        for lat, lon in read[:4]:
+            points.add(lat, lon)
+        assert points.among([*read[0]])
+        assert points._young == 4
+        assert not points._count
+        for lat, lon in read[4:]:
+            points.add(lat, lon)
+        assert all(points.among([lat, lon]) for lat, lon in read)
+        assert 12 == points._count
+        assert not points._young_keys
+        assert not points._young_values
+
+    def test_names_asked_exactly_answer_as_the_filter(self):
+        """Names learned are found, others not, in the exact set as in the filter."""
+        exact, filtered = LocationMemory(), LocationMemory()
+        filtered._exact_names = None
+        keys = [f"town {n}, ex" for n in range(50)]
+        assert exact._add(keys[:30]) == filtered._add(keys[:30]) is True
+        assert exact._add(keys[:10]) == filtered._add(keys[:10]) is False
+        for key in keys:
+            assert exact._has(key) == filtered._has(key) == (key in keys[:30])
+
+    def test_past_the_bound_names_are_asked_of_the_filter(self, monkeypatch):
+        monkeypatch.setattr(geo, "_EXACT_NAMES_MOST", 5)
+        memory = LocationMemory()
+        keys = [f"town {n}, ex" for n in range(12)]
+        assert memory._add(keys[:3])
+        assert memory._exact_names == set(keys[:3])
+        assert memory._add(keys[3:])
+        assert memory._exact_names is None
+        assert all(memory._has(key) for key in keys)
+        assert not memory._has("elsewhere, ex")
 
 
 class TestGrowing:

@@ -834,6 +834,21 @@ def code_tokens(text: str, cells: bytes | bytearray | None = None) -> Iterator[b
     ``cells``: the geohash cells (`cell`) of the points read; a geohash-shaped token in no
     such cell is no encoding of a point read, and is not looked up.
     """
+    if cells is None and len(text) <= _CACHED_LONGEST:
+        return iter(_tokens_of(text))
+    return _code_tokens(text, cells)
+
+
+# Short texts' tokens are cached: keys and values repeat from record to record.
+_CACHED_LONGEST: Final = 256
+
+
+@functools.lru_cache(maxsize=8_192)
+def _tokens_of(text: str) -> tuple[bytes, ...]:
+    return tuple(_code_tokens(text, None))
+
+
+def _code_tokens(text: str, cells: bytes | bytearray | None) -> Iterator[bytes]:
     text = text[:_LONGEST_TEXT]
     for match in _GEOHASH_TOKEN.finditer(text):
         token = match.group().lower()

@@ -757,6 +757,12 @@ _ANY_PAIR_IN_TEXT: Final = re.compile(
 )
 
 
+# Texts of at most this many characters have what they are on their own (apart from the
+# place names and points read) cached: keys and values repeat from record to record.
+_CACHED_LONGEST: Final = 256
+_CACHED_TEXTS: Final = 8_192
+
+
 def _text_pair_known(text: str, names: PlaceNames) -> bool:
     """Whether a text writes out a point read (at any rounding, in either order).
 
@@ -767,34 +773,43 @@ def _text_pair_known(text: str, names: PlaceNames) -> bool:
         text = text[:_LONGEST_TEXT]
     if _DIGIT.search(text) is None:
         return False
-    if ("." in text or "e-" in text or "E-" in text) and any(
-        names.knows_pair([float(match.group(1)), float(match.group(2))])
-        for match in _ANY_PAIR_IN_TEXT.finditer(text)
-    ):
+    pairs, scaled, degrees = (
+        _pairs_written(text) if len(text) <= _CACHED_LONGEST else _pairs_written.__wrapped__(text)
+    )
+    if any(names.knows_pair(list(pair)) for pair in pairs):
         return True
-    scaled = text_scaled(text)
-    if scaled and names.knows_pair(scaled):
+    if scaled and names.knows_pair(list(scaled)):
         return True
-    degrees = list(_degrees(text))
-    return len(degrees) > 1 and names.knows_pair(degrees)
+    return len(degrees) > 1 and names.knows_pair(list(degrees))
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _pairs_written(
+    text: str,
+) -> tuple[tuple[tuple[float, float], ...], tuple[float, ...], tuple[float, ...]]:
+    """What `_text_pair_known` asks about a text: its decimal pairs, scaled integers, degrees."""
+    pairs: tuple[tuple[float, float], ...] = ()
+    if "." in text or "e-" in text or "E-" in text:
+        pairs = tuple(
+            (float(match.group(1)), float(match.group(2)))
+            for match in _ANY_PAIR_IN_TEXT.finditer(text)
+        )
+    return pairs, tuple(text_scaled(text)), tuple(_degrees(text))
 
 
 _LONGEST_TEXT: Final = 100_000
 
 
-def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  # noqa: PLR0911  # one answer per sort of key
+def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:
     """What location a mapping key is, or ``None``.
 
     A coordinate pair, a "lat,long" text, a place ID (16 hexadecimal digits), a search's
     location parameter, or a place name ``names`` knows.
     """
     if type(key) is str:
-        if _PLACE_ID.fullmatch(key):
-            return GeoKind.PLACE_REFERENCE
-        if _geo_query_text(key):
-            return GeoKind.GEO_QUERY
-        if _text_point(key) or _text_location(key):
-            return GeoKind.POINT
+        static = _key_kind(key) if len(key) <= _CACHED_LONGEST else _key_kind.__wrapped__(key)
+        if static is not None:
+            return static
         if names is not None and (_text_pair_known(key, names) or names.encodes_text(key)):
             return GeoKind.POINT
         return GeoKind.PLACE if names is not None and key in names else None
@@ -811,6 +826,28 @@ def key_location(key: Any, names: PlaceNames | None = None) -> GeoKind | None:  
             (kind for kind in (key_location(part, names) for part in key) if kind is not None),
             GeoKind.PLACE if any(type(p) is str and _full_name(p) for p in key) else None,
         )
+    return None
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _key_kind(key: str) -> GeoKind | None:
+    """What a mapping key is as location whatever was read (`key_location`), or ``None``."""
+    if _PLACE_ID.fullmatch(key):
+        return GeoKind.PLACE_REFERENCE
+    if _geo_query_text(key):
+        return GeoKind.GEO_QUERY
+    if _text_point(key) or _text_location(key):
+        return GeoKind.POINT
+    return None
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _text_kind(text: str, walked: bool) -> GeoKind | None:  # noqa: FBT001  # cached: positional
+    """What a text value is as location whatever was read (`scan_value`), or ``None``."""
+    if _geo_query_text(text):
+        return GeoKind.GEO_QUERY
+    if (_text_point(text) if not walked else _neutral_text_point(text)) or _text_location(text):
+        return GeoKind.POINT
     return None
 
 
@@ -841,12 +878,13 @@ def scan_value(  # noqa: C901, PLR0912, PLR0915  # one iterative reader of any J
             continue
         kind = type(item)
         if kind is str:
-            if _geo_query_text(item):
-                yield path, GeoKind.GEO_QUERY
-            elif (_text_point(item) if not walked else _neutral_text_point(item)) or _text_location(
-                item
-            ):
-                yield path, GeoKind.POINT
+            static = (
+                _text_kind(item, walked)
+                if len(item) <= _CACHED_LONGEST
+                else _text_kind.__wrapped__(item, walked)
+            )
+            if static is not None:
+                yield path, static
             elif names and names.names_value(item):
                 yield path, GeoKind.PLACE
             elif names is not None and (_text_pair_known(item, names) or names.encodes_text(item)):
@@ -926,6 +964,15 @@ _PLACE_MARK: Final = b"p:"
 # The last word of a text (a name written as words only ends "CA", "(CA)", "CA."...).
 _LAST_WORD: Final = re.compile(r"([^\W_]+)[\W_]*$")
 _LONGEST_WORD: Final = 64
+
+
+@functools.lru_cache(maxsize=8192)  # the same texts recur in every record
+def _last_word(tail: str) -> str | None:
+    """The last word of a text's end, without case (`PlaceNames._words_known`)."""
+    last = _LAST_WORD.search(unicodedata.normalize("NFKC", tail))
+    return None if last is None else last.group(1).casefold()
+
+
 _CODE_MARK: Final = b"c:"  # a point read with a Tweet, encoded (`point_codes`)
 _AREA_MARK: Final = b"a:"
 _NO_NAMES: Final[Mapping[str, list[str]]] = {}
@@ -1013,8 +1060,8 @@ class PlaceNames:
         """Whether ``text`` is, as words only, a full name learned (`words_key`)."""
         if type(text) is not str:
             return False
-        last = _LAST_WORD.search(unicodedata.normalize("NFKC", text[-_LONGEST_WORD:]))
-        if last is None or not self._word_ended(last.group(1).casefold()):
+        last = _last_word(text[-_LONGEST_WORD:])
+        if last is None or not self._word_ended(last):
             return False
         words = words_key(text)
         return words is not None and self._has(words)
@@ -1100,6 +1147,10 @@ class PlaceNames:
         self.points.absorb(other.points)
 
 
+#: The most names `LocationMemory` also keeps exactly (about 100 bytes a name, so 0.5 MB).
+_EXACT_NAMES_MOST: Final = 5_000
+
+
 def _word_forms(place: Mapping[str, Any]) -> list[str]:
     """A place's full name as words only, and its name with its country (`words_key`).
 
@@ -1145,8 +1196,10 @@ class LocationMemory(PlaceNames):
     its ID) are kept in Bloom filters that start small and grow
     (`twpolicy._payloads._locations.GrowingBloom`), so whatever was read is recognised
     however much was read after it, and an application that read little holds little
-    (about 0.3 MB at the defaults until more is read). Something never read is taken for
-    something read at ``rate`` at most (a refusal, never a miss), however much was read.
+    (about 0.3 MB at the defaults until more is read; while few were read, they are also
+    kept exactly, about 2.5 MB at most, so that asking costs no digest). Something never
+    read is taken for something read at ``rate`` at most (a refusal, never a miss), however
+    much was read.
     The filters are anonymous memory maps sized for 16 copies a point (8 to 13.4 on average
     for points of 4 to 8 decimals).
 
@@ -1158,6 +1211,7 @@ class LocationMemory(PlaceNames):
     """
 
     __slots__ = (
+        "_exact_names",
         "_names",
         "_owned",
         "_owned_values",
@@ -1182,6 +1236,9 @@ class LocationMemory(PlaceNames):
         super().__init__(limit=names, points=0)
         self.points = LastingPoints(points, rate)
         self._names = GrowingBloom(names, rate)
+        # Every name in the filter, while they are few (`_EXACT_NAMES_MOST`): asked here, a
+        # name costs no digest and is never found wrongly; past the bound, the filter only.
+        self._exact_names: set[str] | None = set()
         # Points read as a Tweet's own (every copy), and each copy with the Tweet's ID.
         self._owned = GrowingBloom(owned * COPIES_PER_POINT, rate)
         self._owners = GrowingBloom(owned * COPIES_PER_POINT, rate)
@@ -1228,13 +1285,23 @@ class LocationMemory(PlaceNames):
         )
 
     def _has(self, key: str) -> bool:
+        exact = self._exact_names
+        if exact is not None:
+            return key in self._given or key in exact
         return key in self._given or key.encode() in self._names
 
     def _add(self, keys: Iterable[str]) -> bool:
         fresh = False
         with self._lock:
+            exact = self._exact_names
             for key in keys:
+                if exact is not None:
+                    if key in exact:
+                        continue  # in the filter already: adding it again finds it
+                    exact.add(key)
                 fresh = self._names.add(key.encode()) or fresh
+            if exact is not None and len(exact) > _EXACT_NAMES_MOST:
+                self._exact_names = None
         return fresh
 
     def observe(self, document: Any) -> None:

@@ -619,10 +619,12 @@ class LastingPoints(Points):
     others were seen after it. A pair never seen is taken for a point at ``rate`` at most,
     however many points were seen (the filters grow, `GrowingBloom`): a refusal of two
     neutral numbers that are no point, never a point let through. Reading only notes a
-    point; its copies go into the filters when a check next needs them, or every 10,000
-    points read. Its encodings (about 260, `point_codes`) go in only when a text holds a
-    token that may be one, and then only for the points read in that token's cell
-    (`token_cells`): no other point can be the one it names.
+    point; a check next needing it works out its copies, kept exactly in sets while at most
+    1,000 points wait (no false positive, no digest), else put in the filters with the
+    others waiting; every 10,000 points read go in. Its encodings (about 260,
+    `point_codes`) go in only when a text holds a token that may be one, and then only for
+    the points read in that token's cell (`token_cells`): no other point can be the one it
+    names.
 
     Args:
         limit: how many points the first filters hold.
@@ -637,6 +639,9 @@ class LastingPoints(Points):
         "_uncoded",
         "_value_filter",
         "_waiting",
+        "_young",
+        "_young_keys",
+        "_young_values",
     )
 
     def __init__(self, limit: int = 1_000, rate: float = 1e-6) -> None:
@@ -656,6 +661,13 @@ class LastingPoints(Points):
         self._uncoded: dict[tuple[float, float], tuple[int, ...]] = {}
         self._waiting: dict[int, list[tuple[float, float]]] = {}
         self._overflow = False
+        # The copies of the first ``_young`` pending points, exactly (`_YOUNG_MOST` at most):
+        # a check asks these sets, and the filters only once a point went in. Putting a
+        # point in the filters costs about 30 blake2b digests and block writes; a run that
+        # reads a few hundred distinct points never pays it.
+        self._young = 0
+        self._young_keys: set[int] = set()
+        self._young_values: set[int] = set()
 
     @property
     def nbytes(self) -> int:
@@ -681,8 +693,13 @@ class LastingPoints(Points):
         return True
 
     def _index(self) -> None:
+        """Put the pending points in the filters (the lock held); the young copies with them."""
         keys, values = self._key_filter, self._value_filter
-        for point in self._pending:
+        for key in self._young_keys:
+            keys.add(int_bytes(key))
+        for number in self._young_values:
+            values.add(int_bytes(number))
+        for point in itertools.islice(self._pending, self._young, None):
             copies, numbers = point_copies(*point)
             for key in copies:
                 keys.add(int_bytes(key))
@@ -692,6 +709,19 @@ class LastingPoints(Points):
         self._celled = 0
         self._count += len(self._pending)
         self._pending.clear()
+        self._young = 0
+        self._young_keys.clear()
+        self._young_values.clear()
+
+    def _copy_young(self) -> None:
+        """Work out the copies of the pending points not copied yet (the lock held)."""
+        pending = self._pending
+        young_keys, young_values = self._young_keys, self._young_values
+        for point in itertools.islice(pending, self._young, None):
+            copies, numbers = point_copies(*point)
+            young_keys.update(copies)
+            young_values.update(numbers)
+        self._young = len(pending)
 
     def _mark_pending(self) -> None:
         """Mark the cells of the pending points not marked yet (the lock held)."""
@@ -718,9 +748,13 @@ class LastingPoints(Points):
         self._celled = len(pending)
 
     def _ready(self) -> None:
-        if self._pending:
+        """Make every point read askable: copied exactly while few, else in the filters."""
+        if len(self._pending) > self._young:
             with self._lock:
-                self._index()
+                if len(self._pending) > _YOUNG_MOST:
+                    self._index()
+                else:
+                    self._copy_young()
 
     def absorb(self, other: Points) -> None:
         """Remember every point ``other`` remembers (a `Points`: its own are kept in order)."""
@@ -780,20 +814,26 @@ class LastingPoints(Points):
         if len(numbers) < 2 or not self._known():  # noqa: PLR2004  # a pair
             return False
         self._ready()
-        values = self._value_filter
+        # With no point in the filters, no number or pair key was put in them (encodings
+        # are marked apart from digits): only a false positive could be found there.
+        filled = self._count > 0
+        values, young_values = self._value_filter, self._young_values
         present: dict[int, int] = {}
         for number in numbers:
             scaled = _scaled(number)
-            if int_bytes(scaled) in values:
+            if scaled in young_values or (filled and int_bytes(scaled) in values):
                 present[scaled] = present.get(scaled, 0) + 1
-        keys = self._key_filter
+        keys, young_keys = self._key_filter, self._young_keys
         for a, times in present.items():
             for b in present:
                 if (
                     a <= b
                     and (b != a or times > 1)
                     and not (a % _SCALE == 0 and b % _SCALE == 0)
-                    and int_bytes(_pair_key(a, b)) in keys
+                    and (
+                        (key := _pair_key(a, b)) in young_keys
+                        or (filled and int_bytes(key) in keys)
+                    )
                 ):
                     return True
         return False
@@ -803,21 +843,30 @@ class LastingPoints(Points):
         if not others or not self._known():
             return False
         self._ready()
+        filled = self._count > 0  # as in `among`
         scaled = _scaled(number)
         values, keys = self._value_filter, self._key_filter
-        if int_bytes(scaled) not in values:
+        young_values, young_keys = self._young_values, self._young_keys
+        if scaled not in young_values and not (filled and int_bytes(scaled) in values):
             return False
         for other in others:
             b = _scaled(other)
             if (
                 not (scaled % _SCALE == 0 and b % _SCALE == 0)
-                and int_bytes(b) in values
-                and int_bytes(canonical_key(scaled, b)) in keys
+                and (b in young_values or (filled and int_bytes(b) in values))
+                and (
+                    (key := canonical_key(scaled, b)) in young_keys
+                    or (filled and int_bytes(key) in keys)
+                )
             ):
                 return True
         return False
 
 
 _BATCH: Final = 10_000
+#: The most pending points copied exactly (`LastingPoints._young_keys`): about 2 KB a
+#: point (some 25 numbers in two sets; measured 1.8 MB for 1,000 points), so 2 MB at most;
+#: past it, a check puts them in the filters.
+_YOUNG_MOST: Final = 1_000
 #: The most points waiting for their encodings with their cells kept (about 1.5 KB a point).
 _WAITING_MOST: Final = 10_000
