@@ -156,7 +156,9 @@ class IdEvidence:
             if keys:
                 into.update(keys)
 
-    def learn_decimal(self, tweets: list[str], users: list[str], dms: list[str]) -> None:
+    def learn_decimal(
+        self, tweets: Iterable[str], users: Iterable[str], dms: Iterable[str]
+    ) -> None:
         """`learn` for IDs known to be decimal IDs (`fast_ids` checked them): no test each."""
         if tweets:
             self.tweets.update(map(int, tweets))
@@ -251,15 +253,18 @@ def _fast_path() -> tuple[_Extracts, type[Exception], re.Pattern[str]]:
     return extracts, msgspec.DecodeError, re.compile(f"{decimal}(?:\n{decimal})*")
 
 
-def _fast(data: bytes) -> list[list[str]] | None:
+def _fast(data: bytes) -> list[set[str]] | None:
     """The Tweet, user and DM IDs of a v2 page, as `fast_ids` reads each kind; else ``None``.
+
+    Each once: a page repeats IDs (a conversation's, an author's), and what is learned is
+    a set, so repeats are dropped before they are checked and converted.
 
     ``None`` where `fast_ids` gives ``None`` for any of the three kinds: a kind it refuses
     (the body is not such a page, or an ID not a decimal string) sends the body to the
     walker, and then the kinds after it are not decoded.
     """
     extracts, refused, decimals = _fast_path()
-    found: list[list[str]] = []
+    found: list[set[str]] = []
     for decode, extract in extracts:
         try:
             page = decode(data)
@@ -267,8 +272,8 @@ def _fast(data: bytes) -> list[list[str]] | None:
             return None
         out: list[str | None] = []
         extract(page, out.append, out.extend)
-        found.append([value for value in out if value])
-    ids = [*found[0], *found[1], *found[2]]
+        found.append({value for value in out if value})
+    ids = found[0] | found[1] | found[2]
     joined = "\n".join(ids)  # one match checks every ID at once, as `fast_ids` does per kind
     if ids and (joined.count("\n") != len(ids) - 1 or decimals.fullmatch(joined) is None):
         return None
