@@ -232,44 +232,50 @@ def read_document(document: Any, evidence: IdEvidence | None = None) -> None:
     (evidence or _PROCESS).learn(found["tweet"], found["user"], found["dm"])
 
 
-_KINDS = ("tweets", "users", "dms")  # in `IdEvidence.learn_decimal`'s order
-#: Decoders and extraction functions of the fast ID path, per kind (`_fast_path`).
-_Extracts = tuple[tuple[Callable[[bytes], Any], Callable[[Any, Any, Any], None]], ...]
+#: The fast path's decoder of v2 pages, each family's extraction, what the decoder raises
+#: on a body it refuses, and the decimal check (`_fast_path`).
+_FastPath = tuple[Callable[[bytes], Any], tuple[Callable[..., None], ...], type[Exception], Any]
 
 
 @functools.cache
-def _fast_path() -> tuple[_Extracts, type[Exception], re.Pattern[str]]:
-    """The fast ID path's readers for Tweet, user and DM IDs, bound on the first read.
+def _fast_path() -> _FastPath | None:
+    """The ID hook's fast path (`twpolicy._payloads._seenfast`), generated on the first read.
 
-    Imported then (with msgspec), not at start-up. What `fast_ids` does per kind is done
-    here for the three at once: one decimal check over every ID read, no lookup per call.
+    Then, not at start-up: it generates code and imports msgspec.
     """
     import msgspec  # noqa: PLC0415  # on first read, as the readers
 
-    from twpolicy._payloads._fastids import at_most, reader  # noqa: PLC0415  # msgspec
+    from twpolicy._payloads._fastids import at_most  # noqa: PLC0415  # ditto
+    from twpolicy._payloads._seenfast import all_kinds  # noqa: PLC0415  # ditto
 
+    made = all_kinds()
+    if made is None:  # pragma: no cover  # the table's v2 pages are read: tested
+        return None
     decimal = at_most(LARGEST_ID)  # as `fast_ids` checks: 0 to 2**64 - 1, one per line
-    extracts = tuple((reader(kind).decoder.decode, reader(kind).extract) for kind in _KINDS)
-    return extracts, msgspec.DecodeError, re.compile(f"{decimal}(?:\n{decimal})*")
+    decimals = re.compile(f"{decimal}(?:\\n{decimal})*")
+    return made[0].decode, made[1], msgspec.DecodeError, decimals
 
 
 def _fast(data: bytes) -> list[set[str]] | None:
     """The Tweet, user and DM IDs of a v2 page, as `fast_ids` reads each kind; else ``None``.
 
-    Each once: a page repeats IDs (a conversation's, an author's), and what is learned is
-    a set, so repeats are dropped before they are checked and converted.
+    The page is decoded once for the three kinds. Each ID once: a page repeats IDs (a
+    conversation's, an author's), and what is learned is a set, so repeats are dropped
+    before they are checked and converted.
 
-    ``None`` where `fast_ids` gives ``None`` for any of the three kinds: a kind it refuses
-    (the body is not such a page, or an ID not a decimal string) sends the body to the
-    walker, and then the kinds after it are not decoded.
+    ``None`` where `fast_ids` gives ``None`` for any of the three kinds (the body is not
+    such a page, or an ID is not a decimal string): the walker reads it.
     """
-    extracts, refused, decimals = _fast_path()
+    path = _fast_path()
+    if path is None:  # pragma: no cover  # see `_fast_path`
+        return None
+    decode, extracts, refused, decimals = path
+    try:
+        page = decode(data)
+    except refused:
+        return None
     found: list[set[str]] = []
-    for decode, extract in extracts:
-        try:
-            page = decode(data)
-        except refused:
-            return None
+    for extract in extracts:
         out: list[str | None] = []
         extract(page, out.append, out.extend)
         found.append({value for value in out if value})
