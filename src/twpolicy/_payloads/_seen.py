@@ -234,7 +234,9 @@ def read_document(document: Any, evidence: IdEvidence | None = None) -> None:
 
 #: The fast path's decoder of v2 pages, each family's extraction, what the decoder raises
 #: on a body it refuses, and the decimal check (`_fast_path`).
-_FastPath = tuple[Callable[[bytes], Any], tuple[Callable[..., None], ...], type[Exception], Any]
+_FastPath = tuple[
+    Callable[[bytes], Any], tuple[Callable[..., None] | None, ...], type[Exception], Any
+]
 
 
 @functools.cache
@@ -276,6 +278,9 @@ def _fast(data: bytes) -> list[set[str]] | None:
         return None
     found: list[set[str]] = []
     for extract in extracts:
+        if extract is None:  # none of this family's IDs in such a page
+            found.append(set())
+            continue
         out: list[str | None] = []
         extract(page, out.append, out.extend)
         found.append({value for value in out if value})

@@ -136,17 +136,23 @@ class _AllKinds(_Generator):
         return [*head, (1, f"{each}:"), *_indent(code, 2)]
 
 
-def all_kinds() -> tuple[msgspec.json.Decoder[Any], tuple[Extract, ...]] | None:
-    """A decoder for v2 pages and each family's extraction function, or ``None`` if none."""
+def all_kinds() -> tuple[msgspec.json.Decoder[Any], tuple[Extract | None, ...]] | None:
+    """A decoder for v2 pages and each family's extraction function, or ``None`` if none.
+
+    A family no page the decoder takes can hold IDs of (DMs, so far) gets ``None``.
+    """
     generator = _AllKinds()
     try:
         root = generator.compile(FAST_ROOT, (), recognised=True)
     except Unsupported:  # pragma: no cover  # the table's v2 pages are read: tested
         return None
-    extracts = []
+    extracts: list[Extract | None] = []
     for family in FAMILIES:
         code = generator.codes[root.var][family]
-        body = [f"{'    ' * (depth + 1)}{line}" for depth, line in code] or ["    pass"]
+        if not code:  # a page the struct takes holds none of this family's IDs
+            extracts.append(None)
+            continue
+        body = [f"{'    ' * (depth + 1)}{line}" for depth, line in code]
         source = "\n".join([f"def extract({root.var}, append, extend):", *body, ""])
         namespace: dict[str, Any] = {}
         exec(compile(source, f"<twpolicy fast {family} IDs, one decode>", "exec"), namespace)  # noqa: S102  # our own generated code
