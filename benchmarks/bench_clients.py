@@ -26,8 +26,40 @@ TWEET = {"data": {"id": "1445880548472328192", "text": "hi", "edit_history_tweet
 POSTED = {"data": {"id": "1445880548472328192", "text": "hello"}}
 
 
-def stub() -> ReplayTransport:
-    read = RecordedResponse.json(TWEET)
+def page(size: int = 100) -> dict[str, object]:
+    """A full page of a search (``max_results=100``): Tweets with entities and metrics, authors."""
+    first = 1445880548472328192
+    users = [
+        {"id": str(2244994945 + n), "name": f"Walker {n}", "username": f"w{n}"} for n in range(40)
+    ]
+    tweets = [
+        {
+            "id": str(first + n),
+            "text": f"Day {n} of the walk: {n % 97} km along the river, lunch by the water",
+            "author_id": users[n % 40]["id"],
+            "conversation_id": str(first + n - n % 5),
+            "created_at": "2026-12-03T10:00:00.000Z",
+            "edit_history_tweet_ids": [str(first + n)],
+            "lang": "en",
+            "public_metrics": {
+                "retweet_count": n,
+                "reply_count": 1,
+                "like_count": 2,
+                "quote_count": 0,
+            },
+            "entities": {
+                "mentions": [
+                    {"start": 60, "end": 64, "username": f"w{n % 40}", "id": users[n % 40]["id"]}
+                ]
+            },
+        }
+        for n in range(size)
+    ]
+    return {"data": tweets, "includes": {"users": users}, "meta": {"result_count": size}}
+
+
+def stub(body: object = None) -> ReplayTransport:
+    read = RecordedResponse.json(TWEET if body is None else body)
     write = RecordedResponse.json(POSTED, 201, "Created")
     return ReplayTransport(lambda request: write if request.method == "POST" else read)
 
@@ -35,10 +67,10 @@ def stub() -> ReplayTransport:
 _TRANSPORTS: list[ReplayTransport] = []
 
 
-def client(cls: type, guard: twpolicy.Guard | None) -> tweepy.Client:
+def client(cls: type, guard: twpolicy.Guard | None, body: object = None) -> tweepy.Client:
     kwargs = {} if guard is None else {"guard": guard}
     made = cls("bearer", "key", "secret", f"{USER}-token", "token-secret", **kwargs)
-    _TRANSPORTS.append(stub())
+    _TRANSPORTS.append(stub(body))
     _TRANSPORTS[-1].install(made)
     return made
 
@@ -178,7 +210,13 @@ def share(pair: Pair, calls: int, rounds: int) -> dict[str, float]:
 #: What the ratios are against, for `measure`.
 BASELINE = "bare tweepy, stub transport"
 #: Generous bounds for a CI smoke: only a gross regression crosses them (no absolute times).
-BOUNDS = {"read": 2.5, "write": 5.0, "write, new text": 8.0, "read, audit sink": 2.5}
+BOUNDS = {
+    "read": 2.5,
+    "write": 5.0,
+    "write, new text": 8.0,
+    "read, audit sink": 2.5,
+    "read, 100 Tweets": 2.5,
+}
 
 
 class Pair:
@@ -196,6 +234,12 @@ class Pair:
         # (to a sink that drops it).
         audited = twpolicy.Guard(ledger=self.guard.consent, sinks=[discard])
         observed = client(twpolicy.Client, audited)
+        # A full search page: what the read hooks cost grows with the page, as tweepy's does.
+        full = page()
+        bare_page, guarded_page = (
+            client(tweepy.Client, None, full),
+            client(twpolicy.Client, self.guard, full),
+        )
         # Different Tweet IDs call after call, as an application reading Tweets sends them.
         ids = itertools.cycle(range(1445880548472328192, 1445880548472338192))
         texts = itertools.cycle(
@@ -219,6 +263,10 @@ class Pair:
             "read, audit sink": (
                 lambda: bare.get_tweet(next(ids)),
                 lambda: observed.get_tweet(next(ids)),
+            ),
+            "read, 100 Tweets": (
+                lambda: bare_page.search_recent_tweets("walk", max_results=100),
+                lambda: guarded_page.search_recent_tweets("walk", max_results=100),
             ),
         }
 

@@ -20,11 +20,13 @@ it did not read through a guarded client counts them as Tweet IDs.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import json
+import re
 import threading
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from twpolicy._payloads._ids import (
@@ -95,9 +97,22 @@ class ExactIds:
         return at < len(merged) and merged[at] == number
 
     def update(self, numbers: Iterable[int]) -> None:
-        """Add ``numbers`` (integers from 0 to 2**64 - 1)."""
+        """Add ``numbers`` (integers from 0 to 2**64 - 1).
+
+        IDs already held are found without the lock (the sets only grow, so an ID seen held
+        is held), and a read that teaches nothing new, the usual one, never takes it.
+        """
+        pending, merged, bisect_left = self._pending, self._sorted, bisect.bisect_left
+        size = len(merged)
+        fresh = [
+            n
+            for n in numbers
+            if n not in pending and ((at := bisect_left(merged, n)) == size or merged[at] != n)
+        ]
+        if not fresh:
+            return
         with self._lock:
-            fresh = [n for n in numbers if n not in self]
+            fresh = [n for n in fresh if n not in self]  # another thread may have added them
             self._pending.update(fresh)
             if len(self._pending) >= max(self._batch, len(self._sorted) // 4):
                 incoming = sorted(self._pending)
@@ -140,6 +155,17 @@ class IdEvidence:
             keys = [k for k in map(id_key, found) if k is not None]
             if keys:
                 into.update(keys)
+
+    def learn_decimal(
+        self, tweets: Iterable[str], users: Iterable[str], dms: Iterable[str]
+    ) -> None:
+        """`learn` for IDs known to be decimal IDs (`fast_ids` checked them): no test each."""
+        if tweets:
+            self.tweets.update(map(int, tweets))
+        if users:
+            self.users.update(map(int, users))
+        if dms:
+            self.dms.update(map(int, dms))
 
     def read_as_tweet(self, value: object) -> bool:
         """Whether ``value`` was read as a Tweet ID."""
@@ -206,22 +232,79 @@ def read_document(document: Any, evidence: IdEvidence | None = None) -> None:
     (evidence or _PROCESS).learn(found["tweet"], found["user"], found["dm"])
 
 
+#: The fast path's decoder of v2 pages, each family's extraction, what the decoder raises
+#: on a body it refuses, and the decimal check (`_fast_path`).
+_FastPath = tuple[
+    Callable[[bytes], Any], tuple[Callable[..., None] | None, ...], type[Exception], Any
+]
+
+
+@functools.cache
+def _fast_path() -> _FastPath | None:
+    """The ID hook's fast path (`twpolicy._payloads._seenfast`), generated on the first read.
+
+    Then, not at start-up: it generates code and imports msgspec.
+    """
+    import msgspec  # noqa: PLC0415  # on first read, as the readers
+
+    from twpolicy._payloads._fastids import at_most  # noqa: PLC0415  # ditto
+    from twpolicy._payloads._seenfast import all_kinds  # noqa: PLC0415  # ditto
+
+    made = all_kinds()
+    if made is None:  # pragma: no cover  # the table's v2 pages are read: tested
+        return None
+    decimal = at_most(LARGEST_ID)  # as `fast_ids` checks: 0 to 2**64 - 1, one per line
+    decimals = re.compile(f"{decimal}(?:\\n{decimal})*")
+    return made[0].decode, made[1], msgspec.DecodeError, decimals
+
+
+def _fast(data: bytes) -> list[set[str]] | None:
+    """The Tweet, user and DM IDs of a v2 page, as `fast_ids` reads each kind; else ``None``.
+
+    The page is decoded once for the three kinds. Each ID once: a page repeats IDs (a
+    conversation's, an author's), and what is learned is a set, so repeats are dropped
+    before they are checked and converted.
+
+    ``None`` where `fast_ids` gives ``None`` for any of the three kinds (the body is not
+    such a page, or an ID is not a decimal string): the walker reads it.
+    """
+    path = _fast_path()
+    if path is None:  # pragma: no cover  # see `_fast_path`
+        return None
+    decode, extracts, refused, decimals = path
+    try:
+        page = decode(data)
+    except refused:
+        return None
+    found: list[set[str]] = []
+    for extract in extracts:
+        if extract is None:  # none of this family's IDs in such a page
+            found.append(set())
+            continue
+        out: list[str | None] = []
+        extract(page, out.append, out.extend)
+        found.append({value for value in out if value})
+    ids = found[0] | found[1] | found[2]
+    joined = "\n".join(ids)  # one match checks every ID at once, as `fast_ids` does per kind
+    if ids and (joined.count("\n") != len(ids) - 1 or decimals.fullmatch(joined) is None):
+        return None
+    return found
+
+
 def read_body(body: object, evidence: IdEvidence | None = None) -> None:
     """Record what a response body as received (bytes or text) says its IDs name.
 
-    v2 pages are read by the fast ID path (only their ID fields are decoded); anything else
-    is parsed and walked. A body that is not JSON teaches nothing.
+    v2 pages are read by the fast ID path (only their ID fields are decoded, `_fast`);
+    anything else is parsed and walked. A body that is not JSON teaches nothing.
     """
     data = body.encode() if type(body) is str else body
     if isinstance(data, bytearray):
         data = bytes(data)
     if not isinstance(data, bytes):
         return
-    from twpolicy._payloads._fastids import fast_ids  # noqa: PLC0415  # msgspec: on first read
-
-    fast = [fast_ids(data, kind) for kind in ("tweets", "users", "dms")]
-    if fast[0] is not None and fast[1] is not None and fast[2] is not None:
-        (evidence or _PROCESS).learn(fast[0], fast[1], fast[2])
+    found = _fast(data)
+    if found is not None:
+        (evidence or _PROCESS).learn_decimal(*found)
         return
     try:
         document = json.loads(data)
