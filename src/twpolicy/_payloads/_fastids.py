@@ -41,7 +41,7 @@ import attrs
 import msgspec
 
 from twpolicy._payloads._ids import LARGEST_ID, TARGET, check_kind, ids_in
-from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Slot, twin
+from twpolicy._payloads._shapes import SHAPES, Family, Kind, Shape, Signature, Slot, twin
 from twpolicy._payloads._structs import (
     CROSSED,
     SKIPPED,
@@ -167,13 +167,30 @@ class _Generator:
             raise Unsupported
         return compiled
 
-    def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
+    @staticmethod
+    def _admitted(
+        kind: Kind, stack: tuple[Kind, ...], *, recognised: bool
+    ) -> tuple[Shape, Signature | None, frozenset[str]]:
+        """``kind``'s shape, signature and excluded keys; `Unsupported` if none is exact."""
         shape = SHAPES[kind]
         signature = shape.signature if recognised else None
         if kind in stack or (recognised and (signature is None or not shape.search_rest)):
             raise Unsupported
         # Keys the signature excludes are absent: there is nothing to read in them.
         excluded = signature.excluded if signature is not None else frozenset()
+        return shape, signature, excluded
+
+    @staticmethod
+    def _required(keys: Keys, signature: Signature | None) -> None:
+        """Require the signature's keys (`Unsupported` if one is read as other than an ID)."""
+        for key, required in signature.required if signature is not None else ():
+            entry = keys.field(key)
+            if required is not object and entry.role not in (_SKIPPED, _ID):
+                raise Unsupported
+            entry.required = required
+
+    def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
+        shape, signature, excluded = self._admitted(kind, stack, recognised=recognised)
         own, references = self._id_paths(shape, excluded)
         keys = Keys()
         for dotted in [*own, *references]:
@@ -188,11 +205,7 @@ class _Generator:
                 keys.field(key)
         if not excluded.isdisjoint(keys.fields):
             raise Unsupported
-        for key, required in signature.required if signature is not None else ():
-            entry = keys.field(key)
-            if required is not object and entry.role not in (_SKIPPED, _ID):
-                raise Unsupported
-            entry.required = required
+        self._required(keys, signature)
         struct = defstruct(kind.value, keys, self._held, forbid=shape.search_rest)
         visits = [slot for slot in shape.visits if slot in open_slots]
         var = self._name()

@@ -31,7 +31,7 @@ from twpolicy._payloads._fastids import (  # the generator's parts, reused for t
     _indent,
 )
 from twpolicy._payloads._shapes import SHAPES, Family, Kind, Signature
-from twpolicy._payloads._structs import SKIPPED, Field, Keys, Unsupported, declared, defstruct
+from twpolicy._payloads._structs import Field, Keys, Unsupported, declared, defstruct
 
 __all__ = ["FAMILIES", "Extract", "all_kinds"]
 
@@ -51,11 +51,7 @@ class _AllKinds(_Generator):
         self.codes: dict[str, dict[Family, tuple[tuple[int, str], ...]]] = {}
 
     def _compile(self, kind: Kind, stack: tuple[Kind, ...], *, recognised: bool) -> _Compiled:
-        shape = SHAPES[kind]
-        signature = shape.signature if recognised else None
-        if kind in stack or (recognised and (signature is None or not shape.search_rest)):
-            raise Unsupported
-        excluded = signature.excluded if signature is not None else frozenset()
+        shape, signature, excluded = self._admitted(kind, stack, recognised=recognised)
         paths: dict[Family, tuple[list[str], list[str]]] = {}
         for family in FAMILIES:
             self.family = family
@@ -85,14 +81,6 @@ class _AllKinds(_Generator):
             visits = [slot for slot in shape.visits if slot in open_for[family]]
             self.codes[var][family] = self._code(keys, var, own, references, visits)
         return _Compiled(struct, var, ())
-
-    def _required(self, keys: Keys, signature: Signature | None) -> None:
-        """Require the signature's keys, as each family's struct does."""
-        for key, needed in signature.required if signature is not None else ():
-            entry = keys.field(key)
-            if needed is not object and entry.role not in (SKIPPED, _ID):
-                raise Unsupported
-            entry.required = needed
 
     def _declare(
         self, kind: Kind, keys: Keys, signature: Signature | None, excluded: frozenset[str]
